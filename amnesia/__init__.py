@@ -1,0 +1,34 @@
+"""Amnesia: a recommender that can forget.
+
+Exact decremental item-based collaborative filtering (Schelter, CIDR 2020): forgetting a
+user updates the model in place so that it equals a retrain without that user.
+"""
+
+from .changes import ChangeSet, PairChanges
+from .errors import (
+    AmbiguousTitleError,
+    AmnesiaError,
+    DataFormatError,
+    RequestError,
+    TitleError,
+    UnknownTitleError,
+    UnknownUserError,
+)
+from .model import ItemCF
+from .requests import ChangeRequest, parse_request
+
+__all__ = [
+    "AmbiguousTitleError",
+    "AmnesiaError",
+    "ChangeRequest",
+    "ChangeSet",
+    "DataFormatError",
+    "ItemCF",
+    "PairChanges",
+    "RequestError",
+    "TitleError",
+    "UnknownTitleError",
+    "UnknownUserError",
+    "parse_request",
+]
+__version__ = "0.1.0"

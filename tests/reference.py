@@ -1,0 +1,62 @@
+"""A plain, obviously-correct reference model: sets and dicts, recomputed from scratch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+
+class ReferenceCF:
+    """Item-based CF recomputed from the interaction set on every read."""
+
+    def __init__(self, interactions=()):
+        self.pairs: set[tuple[int, int]] = set(map(tuple, interactions))
+
+    def users(self):
+        return sorted({u for u, _ in self.pairs})
+
+    def items(self):
+        return sorted({i for _, i in self.pairs})
+
+    def history(self, user):
+        return sorted(i for u, i in self.pairs if u == user)
+
+    def counts(self):
+        n = defaultdict(int)
+        for _, i in self.pairs:
+            n[i] += 1
+        return dict(n)
+
+    def cooccurrences(self):
+        """{(a, b): C_ab} for a > b, non-zero only."""
+        rows = defaultdict(set)
+        for u, i in self.pairs:
+            rows[u].add(i)
+        c = defaultdict(int)
+        for items in rows.values():
+            for a, b in combinations(sorted(items), 2):
+                c[(b, a)] += 1
+        return dict(c)
+
+    def similarities(self):
+        n, c = self.counts(), self.cooccurrences()
+        return {(a, b): v / (n[a] + n[b] - v) for (a, b), v in c.items()}
+
+    def similarity(self, a, b):
+        if a == b:
+            return 1.0 if a in self.counts() else 0.0
+        return self.similarities().get((max(a, b), min(a, b)), 0.0)
+
+    def recommend(self, user, k=10):
+        seen = self.history(user)
+        s = self.similarities()
+        scores = defaultdict(float)
+        for j in self.items():
+            if j in seen:
+                continue
+            total = 0.0
+            for i in seen:
+                total += s.get((max(i, j), min(i, j)), 0.0)
+            if total > 0:
+                scores[j] = total
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

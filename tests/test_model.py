@@ -1,0 +1,217 @@
+"""Unit tests of ItemCF with exact expected values (the original Amnesia demo world)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from amnesia import AmnesiaError, ItemCF, RequestError, UnknownUserError
+
+# The original demo's starting world (amnesia-demo, morechanges.json at time 0).
+DEMO = [(0, 0), (0, 1), (0, 2), (0, 4), (1, 1), (1, 2), (2, 0), (2, 1), (2, 3), (3, 1), (3, 3)]
+ITEMS = [0, 1, 2, 3, 4]
+
+
+@pytest.fixture
+def demo() -> ItemCF:
+    return ItemCF.fit(DEMO)
+
+
+def test_fit_computes_exact_counts_cooccurrences_and_similarities(demo):
+    assert demo.users() == [0, 1, 2, 3]
+    assert demo.items() == ITEMS
+    assert demo.counts(ITEMS).tolist() == [2, 4, 2, 2, 1]
+    assert demo.cooccurrences(ITEMS).tolist() == [
+        [2, 2, 1, 1, 1],
+        [2, 4, 2, 2, 1],
+        [1, 2, 2, 0, 1],
+        [1, 2, 0, 2, 0],
+        [1, 1, 1, 0, 1],
+    ]
+    s = demo.similarities(ITEMS)
+    assert s[1, 0] == 0.5 and s[2, 0] == 1 / 3 and s[3, 0] == 1 / 3 and s[4, 0] == 0.5
+    assert s[2, 1] == 0.5 and s[3, 1] == 0.5 and s[4, 1] == 0.25 and s[4, 2] == 0.5
+    assert s[3, 2] == 0.0 and np.allclose(np.diag(s), 1.0)
+    assert demo.history_matrix([0, 1, 2, 3], ITEMS).tolist() == [
+        [1, 1, 1, 0, 1],
+        [0, 1, 1, 0, 0],
+        [1, 1, 0, 1, 0],
+        [0, 1, 0, 1, 0],
+    ]
+    assert demo.time == 0 and demo.num_interactions() == 11
+
+
+def test_forget_user_matches_the_original_demo_and_a_retrain(demo):
+    changes = demo.forget_user(1)
+    assert changes.time == 1 and changes.change == "Remove"
+    assert changes.interactions_dict() == {(1, 1): -1, (1, 2): -1}
+    assert changes.counts_dict() == {1: (4, 3), 2: (2, 1)}
+    assert changes.cooccurrences.as_dict() == {(2, 1): (2, 1)}
+    # exactly the similarity changes of the original demo's time 1, consolidated
+    assert demo.similarity_changes(changes).as_dict() == {
+        (1, 0): (0.5, 2 / 3),
+        (2, 0): (1 / 3, 0.5),
+        (2, 1): (0.5, 1 / 3),
+        (3, 1): (0.5, 2 / 3),
+        (4, 1): (0.25, 1 / 3),
+        (4, 2): (0.5, 1.0),
+    }
+    remaining = [p for p in DEMO if p[0] != 1]
+    assert demo.fingerprint() == ItemCF.fit(remaining).fingerprint()
+    assert changes.seconds > 0
+
+
+def test_fingerprint_is_order_independent_and_sensitive():
+    a = ItemCF.fit(DEMO)
+    b = ItemCF.fit(list(reversed(DEMO)) + DEMO[:3])  # order and duplicates do not matter
+    c = ItemCF()
+    for pair in reversed(DEMO):
+        c.add([pair])
+    assert a.fingerprint() == b.fingerprint() == c.fingerprint()
+    assert len(a.fingerprint()) == 64
+    assert ItemCF.fit(DEMO[:-1]).fingerprint() != a.fingerprint()
+    assert ItemCF.fit([(9, i) for _, i in DEMO]).fingerprint() != a.fingerprint()  # H matters, not just n
+
+
+def test_fit_accepts_a_dataframe_and_rejects_bad_columns():
+    frame = pd.DataFrame(DEMO, columns=["user", "item"])
+    assert ItemCF.fit(frame).fingerprint() == ItemCF.fit(DEMO).fingerprint()
+    with pytest.raises(RequestError, match=r"needs 'user' and 'item' columns; missing \['item'\]"):
+        ItemCF.fit(pd.DataFrame({"user": [1]}))
+    with pytest.raises(RequestError, match="Column 'item' must hold integer ids, not float64"):
+        ItemCF.fit(pd.DataFrame({"user": [1], "item": [1.5]}))
+
+
+def test_item_whose_count_falls_to_zero_has_similarity_zero(demo):
+    demo.forget_user(0)  # item 4 was only user 0's
+    assert demo.count(4) == 0
+    assert 4 not in demo.items()
+    assert demo.similarities([4, 1]).tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    assert not np.isnan(demo.similarities(ITEMS)).any()
+    assert demo.similar_items(4) == []
+    assert demo.similarity(4, 4) == 0.0
+
+
+def test_adding_an_existing_interaction_changes_nothing_but_takes_a_time(demo):
+    before = demo.fingerprint()
+    changes = demo.add([(0, 0), (1, 1)])
+    assert changes.is_empty and changes.time == 1 and demo.time == 1
+    assert changes.counts_dict() == {} and len(changes.cooccurrences) == 0
+    assert demo.fingerprint() == before
+
+
+def test_add_user_with_new_items_grows_the_catalog(demo):
+    changes = demo.add_user(7, [4, 99, 3])
+    assert changes.counts_dict() == {3: (2, 3), 4: (1, 2), 99: (0, 1)}
+    assert changes.cooccurrences.as_dict() == {(4, 3): (0, 1), (99, 3): (0, 1), (99, 4): (0, 1)}
+    assert demo.history(7) == [3, 4, 99]
+    assert demo.similarity(99, 4) == 0.5
+    assert demo.fingerprint() == ItemCF.fit(DEMO + [(7, 4), (7, 99), (7, 3)]).fingerprint()
+
+
+def test_adding_items_to_a_known_user_moves_pairs_with_their_old_items(demo):
+    changes = demo.add([(3, 0)])
+    assert changes.cooccurrences.as_dict() == {(1, 0): (2, 3), (3, 0): (1, 2)}
+
+
+def test_multi_user_request_consolidates_shared_pairs(demo):
+    changes = demo.remove([(0, 1), (0, 2), (1, 1), (1, 2)])
+    assert changes.cooccurrences.as_dict() == {
+        (1, 0): (2, 1),
+        (2, 0): (1, 0),
+        (2, 1): (2, 0),
+        (4, 1): (1, 0),
+        (4, 2): (1, 0),
+    }
+    assert changes.touched_users == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        ({"change": "Remove", "interactions": [[1, 1], [1, 3]]}, r"do not exist: \[1, 3\]\. Nothing was changed"),
+        ({"change": "Remove", "interactions": [[9, 0]]}, r"do not exist: \[9, 0\]"),
+        ({"change": "Remove", "interactions": [[0, 77]]}, r"do not exist: \[0, 77\]"),
+        ("{not json", "not valid JSON"),
+        ({"change": "Delete", "interactions": []}, 'must be "Add" or "Remove"'),
+        ({"change": "Add", "interactions": [[1, -2]]}, r"interactions\[0\]: item id -2 is out of range"),
+    ],
+)
+def test_rejected_requests_change_nothing(demo, request_, message):
+    before, time = demo.fingerprint(), demo.time
+    with pytest.raises(RequestError, match=message):
+        demo.apply(request_)
+    assert demo.fingerprint() == before and demo.time == time
+
+
+def test_rejected_request_in_a_fork_changes_nothing(demo):
+    fork = demo.fork()
+    fork.forget_user(2)
+    before = fork.fingerprint()
+    with pytest.raises(RequestError):
+        fork.remove([(0, 0), (2, 0)])  # user 2 no longer has item 0
+    assert fork.fingerprint() == before
+
+
+def test_forget_unknown_user_explains(demo):
+    with pytest.raises(UnknownUserError, match="User 42 has no interactions, so there is nothing to forget"):
+        demo.forget_user(42)
+    with pytest.raises(AmnesiaError):
+        demo.forget_user(True)
+    with pytest.raises(RequestError, match="needs at least one item; the selection is empty"):
+        demo.add_user(5, [])
+    assert issubclass(AmnesiaError, ValueError)
+
+
+def test_recommend_and_similar_items_exact(demo):
+    recs = demo.recommend(1, k=10)
+    # user 1 saw items 1, 2: score_j = S_1j + S_2j
+    assert [(r.item, r.score) for r in recs] == [(0, 0.5 + 1 / 3), (4, 0.25 + 0.5), (3, 0.5)]
+    assert recs[0].because == (1, 2) and recs[1].because == (2, 1)
+    assert demo.similar_items(1, k=3) == [(0, 0.5), (2, 0.5), (3, 0.5)]  # ties: smaller id first
+    assert demo.similar_items(1, k=10)[-1] == (4, 0.25)
+    with pytest.raises(UnknownUserError):
+        demo.recommend(42)
+
+
+def test_forks_are_isolated_in_both_directions(demo):
+    base_print = demo.fingerprint()
+    left, right = demo.fork(), demo.fork()
+    left.forget_user(1)
+    right.add_user(9, [0, 3])
+    assert demo.fingerprint() == base_print
+    assert left.fingerprint() == ItemCF.fit([p for p in DEMO if p[0] != 1]).fingerprint()
+    assert right.fingerprint() == ItemCF.fit(DEMO + [(9, 0), (9, 3)]).fingerprint()
+    assert 9 not in left.users() and 1 in right.users()
+    # a change to the parent after forking never reaches the existing forks
+    demo.forget_user(3)
+    assert left.history(3) == [1, 3] and right.cooccurrence(3, 1) == 2
+    assert demo.fingerprint() == ItemCF.fit([p for p in DEMO if p[0] != 3]).fingerprint()
+
+
+def test_fork_memory_is_proportional_to_its_changes():
+    rng = np.random.default_rng(1)
+    pairs = np.unique(np.column_stack([rng.integers(0, 300, 20_000), rng.integers(0, 2_000, 20_000)]), axis=0)
+    base = ItemCF.fit(pairs)
+    fork = base.fork()
+    assert fork.nbytes() == 0
+    for user in base.users()[:10]:
+        fork.forget_user(user)
+    assert 0 < fork.nbytes() < 100_000  # the overlay, not a copy of the 8 MB C
+    assert base.nbytes() > 7_000_000
+
+
+def test_counts_overflow_widens_cooccurrence_dtype():
+    model = ItemCF.fit([(u, 0) for u in range(65_535)] + [(u, 1) for u in range(65_535)])
+    model.add([(70_000, 0), (70_000, 1)])
+    assert model.count(0) == 65_536 and model.cooccurrence(0, 1) == 65_536
+    model.forget_user(70_000)
+    assert model.cooccurrence(1, 0) == 65_535
+
+
+def test_empty_model_starts_before_time_zero():
+    model = ItemCF()
+    assert model.time == -1 and model.users() == [] and model.items() == []
+    assert model.apply({"change": "Add", "interactions": []}).time == 0
+    assert model.fingerprint() == ItemCF.fit([]).fingerprint()

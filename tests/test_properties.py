@@ -1,0 +1,143 @@
+"""Property-based tests: any sequence of requests leaves the model equal to a retrain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from amnesia import ItemCF, RequestError
+
+from .reference import ReferenceCF
+
+USERS = st.integers(0, 7)
+ITEMS = st.integers(0, 9)
+PAIRS = st.lists(st.tuples(USERS, ITEMS), max_size=25)
+
+
+def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
+    """Every read of the model equals the plain reference, and a retrain gives the same fingerprint."""
+    assert model.users() == reference.users()
+    assert model.items() == reference.items()
+    for user in reference.users():
+        assert model.history(user) == reference.history(user)
+    counts = reference.counts()
+    catalog = list(range(10))
+    assert model.counts(catalog).tolist() == [counts.get(i, 0) for i in catalog]
+    cooc = reference.cooccurrences()
+    dense = model.cooccurrences(catalog)
+    for a in catalog:
+        for b in catalog:
+            expected = counts.get(a, 0) if a == b else cooc.get((max(a, b), min(a, b)), 0)
+            assert dense[a, b] == expected, (a, b)
+            assert model.similarity(a, b) == reference.similarity(a, b)
+    assert model.num_interactions() == len(reference.pairs)
+    retrained = ItemCF.fit(sorted(reference.pairs))
+    assert model.fingerprint() == retrained.fingerprint()
+    for user in reference.users():
+        got = [(r.item, r.score) for r in model.recommend(user, k=5)]
+        assert [item for item, _ in got] == [item for item, _ in reference.recommend(user, k=5)]
+        assert [score for _, score in got] == pytest.approx([s for _, s in reference.recommend(user, k=5)])
+        # bit-identical to a retrained model, not just close
+        assert got == [(r.item, r.score) for r in retrained.recommend(user, k=5)]
+
+
+requests = st.lists(st.tuples(st.sampled_from(["Add", "Remove", "Forget"]), PAIRS), max_size=12)
+
+
+def run(model: ItemCF, reference: ReferenceCF, steps, data) -> None:
+    for kind, pairs in steps:
+        before = model.fingerprint()
+        if kind == "Forget":
+            user = pairs[0][0] if pairs else 0
+            if user in reference.users():
+                changes = model.forget_user(user)
+                gone = {(u, i) for u, i in reference.pairs if u == user}
+                reference.pairs -= gone
+                assert changes.interactions_dict() == {p: -1 for p in gone}
+            else:
+                with pytest.raises(RequestError):
+                    model.forget_user(user)
+                assert model.fingerprint() == before
+            continue
+        if kind == "Remove" and data.draw(st.booleans()):
+            # mostly remove existing interactions, so removals actually happen
+            pairs = [p for p in pairs if p in reference.pairs] or pairs
+        request = {"change": kind, "interactions": [list(p) for p in pairs]}
+        if kind == "Remove" and not set(pairs) <= reference.pairs:
+            with pytest.raises(RequestError, match="do not exist"):
+                model.apply(request)
+            assert model.fingerprint() == before  # atomic: nothing half-applied
+            continue
+        time_before = model.time
+        changes = model.apply(request)
+        assert changes.time == time_before + 1 == model.time
+        flipped = set(pairs) - reference.pairs if kind == "Add" else set(pairs)
+        assert changes.interactions_dict() == {p: (1 if kind == "Add" else -1) for p in flipped}
+        reference.pairs = reference.pairs | set(pairs) if kind == "Add" else reference.pairs - set(pairs)
+
+
+@given(initial=PAIRS, steps=requests, data=st.data())
+def test_any_sequence_of_requests_equals_a_retrain(initial, steps, data):
+    model, reference = ItemCF.fit(initial), ReferenceCF(initial)
+    run(model, reference, steps, data)
+    assert_matches_reference(model, reference)
+
+
+@given(initial=PAIRS, steps=requests, data=st.data())
+def test_forks_are_exact_and_isolated(initial, steps, data):
+    base = ItemCF.fit(initial)
+    base_print = base.fingerprint()
+    fork, reference = base.fork(), ReferenceCF(initial)
+    run(fork, reference, steps, data)
+    assert_matches_reference(fork, reference)
+    assert base.fingerprint() == base_print  # the parent never sees a fork's changes
+    sibling = base.fork()
+    assert sibling.fingerprint() == base_print
+    grandchild = fork.fork()
+    assert grandchild.fingerprint() == fork.fingerprint()
+
+
+@given(initial=PAIRS, pairs=PAIRS.filter(bool), kind=st.sampled_from(["Add", "Remove"]))
+def test_changeset_lists_exactly_the_changed_entries(initial, pairs, kind):
+    model = ItemCF.fit(initial)
+    reference = ReferenceCF(initial)
+    if kind == "Remove":
+        pairs = [p for p in pairs if p in reference.pairs]
+    old_n, old_c, old_s = reference.counts(), reference.cooccurrences(), reference.similarities()
+    changes = model.apply({"change": kind, "interactions": [list(p) for p in pairs]})
+    reference.pairs = reference.pairs | set(pairs) if kind == "Add" else reference.pairs - set(pairs)
+    new_n, new_c, new_s = reference.counts(), reference.cooccurrences(), reference.similarities()
+
+    def diff(old, new):
+        keys = set(old) | set(new)
+        return {k: (old.get(k, 0), new.get(k, 0)) for k in keys if old.get(k, 0) != new.get(k, 0)}
+
+    assert changes.counts_dict() == diff(old_n, new_n)
+    assert changes.cooccurrences.as_dict() == diff(old_c, new_c)
+    assert model.similarity_changes(changes).as_dict() == diff(old_s, new_s)
+    # sorted as the stream emits them
+    pairs_c = changes.cooccurrences
+    assert list(zip(pairs_c.item_a, pairs_c.item_b)) == sorted(zip(pairs_c.item_a, pairs_c.item_b))
+
+
+@given(initial=PAIRS, users=st.lists(USERS, unique=True, max_size=4))
+def test_forgetting_in_any_order_gives_the_same_fingerprint(initial, users):
+    reference = ReferenceCF(initial)
+    users = [u for u in users if u in reference.users()]
+    forward, backward = ItemCF.fit(initial), ItemCF.fit(initial)
+    for u in users:
+        forward.forget_user(u)
+    for u in reversed(users):
+        backward.forget_user(u)
+    remaining = [p for p in sorted(reference.pairs) if p[0] not in users]
+    assert forward.fingerprint() == backward.fingerprint() == ItemCF.fit(remaining).fingerprint()
+
+
+def test_property_helpers_can_fail():
+    """The comparison above really compares: a model missing one interaction does not match."""
+    reference = ReferenceCF([(0, 1), (0, 2), (1, 2)])
+    with pytest.raises(AssertionError):
+        assert_matches_reference(ItemCF.fit([(0, 1), (0, 2)]), reference)
+    assert np.array_equal(ItemCF.fit(sorted(reference.pairs)).cooccurrences([1, 2]), [[1, 1], [1, 2]])
