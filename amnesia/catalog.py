@@ -40,6 +40,8 @@ TYPO_MIN_SCORE = 80.0
 TYPO_MARGIN = 6.0
 #: Weight of a match against a title's beginning, below a whole-title match.
 PREFIX_WEIGHT = 0.9
+#: Matches scoring below this are not even suggested (lets the matcher prune early).
+SUGGEST_MIN_SCORE = 40.0
 
 
 def normalize(text: str) -> str:
@@ -124,6 +126,7 @@ class Catalog:
                 self._by_key[key].append(movie.id)
         self._choice_keys = list(self._by_key)
         self._sorted_keys = sorted(self._by_key)
+        self._prefix_cache: dict[int, list[str]] = {}
         self._user_names: dict[int, str] = dict(users or {})
         self._user_ids: dict[str, int] = {name.casefold(): uid for uid, name in self._user_names.items()}
 
@@ -143,6 +146,7 @@ class Catalog:
         clone = Catalog.__new__(Catalog)
         clone._movies, clone._by_key = self._movies, self._by_key
         clone._choice_keys, clone._sorted_keys = self._choice_keys, self._sorted_keys
+        clone._prefix_cache = self._prefix_cache
         clone._user_names, clone._user_ids = dict(self._user_names), dict(self._user_ids)
         return clone
 
@@ -277,12 +281,21 @@ class Catalog:
         start of a long title ("harry poter") still finds it.
         """
         best: dict[int, float] = {}
-        prefixes = [choice[: len(key)] for choice in self._choice_keys]
-        for choices, weight in ((self._choice_keys, 1.0), (prefixes, PREFIX_WEIGHT)):
-            for _, score, index in process.extract(key, choices, scorer=fuzz.ratio, limit=limit * 3):
+        for choices, weight in ((self._choice_keys, 1.0), (self._prefixes(len(key)), PREFIX_WEIGHT)):
+            found = process.extract(key, choices, scorer=fuzz.ratio, limit=limit * 3, score_cutoff=SUGGEST_MIN_SCORE)
+            for _, score, index in found:
                 for item in self._by_key[self._choice_keys[index]]:
                     best[item] = max(best.get(item, 0.0), score * weight)
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+    def _prefixes(self, length: int) -> list[str]:
+        """Every title key cut to ``length`` characters, cached for the most recent lengths."""
+        cached = self._prefix_cache.get(length)
+        if cached is None:
+            if len(self._prefix_cache) >= 16:
+                self._prefix_cache.pop(next(iter(self._prefix_cache)))
+            cached = self._prefix_cache[length] = [choice[:length] for choice in self._choice_keys]
+        return cached
 
     def _closest(self, query: str) -> list[tuple[int, str]]:
         return self._as_candidates([item for item, _ in self._fuzzy(normalize(query), limit=3)])

@@ -73,6 +73,10 @@ class CoocBlock:
     step: int
 
     def __post_init__(self) -> None:
+        old = self.old
+        if old.dtype.kind == "i":  # overlay reads come back as int64; counts are never negative
+            old = old.astype(np.uint16 if old.size == 0 or old.max() <= np.iinfo(np.uint16).max else np.uint32)
+        object.__setattr__(self, "old", old)
         for name in ("changed", "columns", "old"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
