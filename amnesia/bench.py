@@ -97,17 +97,22 @@ def measure(interactions: pd.DataFrame, users_to_forget: int, fit_repeats: int, 
     recommend_users = rng.choice(model.users(), size=min(200, len(model.users())), replace=False).tolist()
     result["recommend"] = _percentiles([_timed(lambda u=u: model.recommend(u, 10))[0] for u in recommend_users])
 
+    # the retrain that forgetting one user replaces: everything except that user
+    without_one = interactions[interactions["user"] != chosen[0]]
+    retrain_times = []
+    for _ in range(fit_repeats):
+        gc.collect()
+        retrain_times.append(_timed(lambda: ItemCF.fit(without_one))[0])
+    result["retrain_s"] = float(np.median(retrain_times))
+
     forget_times = []
     for user in chosen:
         seconds, changes = _timed(lambda u=user: model.forget_user(u))
         forget_times.append(changes.seconds)  # engine time, as reported to the app
     result["forget"] = _percentiles(forget_times)
 
-    remaining = model.interactions()
-    retrain_s, retrained = _timed(lambda: ItemCF.fit(remaining))
-    result["retrain_s"] = retrain_s
-    result["speedup"] = retrain_s / (result["forget"]["p50_ms"] / 1e3)
-    result["exact"] = retrained.fingerprint() == model.fingerprint()
+    result["speedup"] = result["retrain_s"] / (result["forget"]["p50_ms"] / 1e3)
+    result["exact"] = ItemCF.fit(model.interactions()).fingerprint() == model.fingerprint()
 
     add_times = [model.add_user(user, histories[user]).seconds for user in chosen]
     result["add_user"] = _percentiles(add_times)
@@ -258,9 +263,9 @@ def markdown(figures: dict[str, Any]) -> str:
         f"{syn['forgotten_history_sizes']['p50']:.0f} / {syn['forgotten_history_sizes']['max']} |",
         f"| add_user p50 / p99 | {ml['add_user']['p50_ms']:.3f} / {ml['add_user']['p99_ms']:.2f} ms | {syn['add_user']['p50_ms']:.3f} / {syn['add_user']['p99_ms']:.2f} ms |",
         f"| recommend p50 / p99 | {ml['recommend']['p50_ms']:.2f} / {ml['recommend']['p99_ms']:.2f} ms | {syn['recommend']['p50_ms']:.2f} / {syn['recommend']['p99_ms']:.2f} ms |",
-        f"| retrain from scratch (same run) | {ml['retrain_s']:.2f} s | {syn['retrain_s']:.2f} s |",
+        f"| retrain from scratch without one user (same run) | {ml['retrain_s']:.2f} s | {syn['retrain_s']:.2f} s |",
         f"| speedup (retrain ÷ forget p50) | {ml['speedup']:,.0f}× | {syn['speedup']:,.0f}× |",
-        f"| after forgetting, fingerprint equals the retrain | {ml['exact']} | {syn['exact']} |",
+        f"| after forgetting them all, fingerprint equals a retrain on the rest | {ml['exact']} | {syn['exact']} |",
         f"| model memory (H, n, dense C) | {ml['model_mb']:.0f} MB | {syn['model_mb']:.0f} MB |",
         f"| fork that forgot 10 users: overlay / all allocations | {ml['fork_10_forgotten_mb'] * 1e3:.0f} kB / {ml['fork_10_forgotten_with_changesets_mb']:.1f} MB | "
         f"{syn['fork_10_forgotten_mb'] * 1e3:.0f} kB / {syn['fork_10_forgotten_with_changesets_mb']:.1f} MB |",

@@ -247,7 +247,7 @@ class Catalog:
                     query,
                     self._as_candidates(tied),
                 )
-        closest = [item for item, _ in scored[:3]]
+        closest = [item for item, _ in (scored or self._fuzzy(key, limit=3, cutoff=0))[:3]]
         hint = f" Did you mean {self._listing(closest)}?" if closest else ""
         raise UnknownTitleError(f"No movie matches {query!r}.{hint}", query, self._as_candidates(closest))
 
@@ -273,7 +273,7 @@ class Catalog:
                     break
         return self._as_candidates(results)
 
-    def _fuzzy(self, key: str, limit: int) -> list[tuple[int, float]]:
+    def _fuzzy(self, key: str, limit: int, cutoff: float = SUGGEST_MIN_SCORE) -> list[tuple[int, float]]:
         """Best fuzzy matches (0-100), one entry per item, best first.
 
         A key scores by edit similarity to the whole title key, or, scaled by
@@ -282,7 +282,7 @@ class Catalog:
         """
         best: dict[int, float] = {}
         for choices, weight in ((self._choice_keys, 1.0), (self._prefixes(len(key)), PREFIX_WEIGHT)):
-            found = process.extract(key, choices, scorer=fuzz.ratio, limit=limit * 3, score_cutoff=SUGGEST_MIN_SCORE)
+            found = process.extract(key, choices, scorer=fuzz.ratio, limit=limit * 3, score_cutoff=cutoff)
             for _, score, index in found:
                 for item in self._by_key[self._choice_keys[index]]:
                     best[item] = max(best.get(item, 0.0), score * weight)
@@ -298,7 +298,7 @@ class Catalog:
         return cached
 
     def _closest(self, query: str) -> list[tuple[int, str]]:
-        return self._as_candidates([item for item, _ in self._fuzzy(normalize(query), limit=3)])
+        return self._as_candidates([item for item, _ in self._fuzzy(normalize(query), limit=3, cutoff=0)])
 
     def _filter_year(self, items: list[int], year: int | None) -> list[int]:
         return items if year is None else [i for i in items if self._movies[i].year == year]

@@ -1,0 +1,31 @@
+"""About: what Amnesia is and why forgetting matters."""
+
+import streamlit as st
+
+st.title("About Amnesia")
+st.markdown(
+    """
+**The right to be forgotten.** Under the GDPR (Article 17) a person can ask a company to erase their data.
+Deleting their rows from a database is easy; the machine-learning models trained on that data still *remember*
+them. Retraining from scratch forgets reliably, but it is slow and costly, so in practice it happens rarely.
+
+**Amnesia** (Sebastian Schelter, *"Amnesia" – Machine Learning Models That Can Forget User Data Very Fast*,
+CIDR 2020) showed that some models can be updated *decrementally*: forgetting a user is exact and takes
+microseconds to milliseconds. This app shows it for item-based collaborative filtering with four quantities:
+"""
+)
+st.latex(r"H \in \{0,1\}^{|U| \times |I|} \quad \text{who interacted with what}")
+st.latex(r"n_a = \sum_u H_{ua} \quad \text{how many users interacted with item } a")
+st.latex(r"C = H^\top H, \quad C_{ab} = \text{how many users interacted with both } a \text{ and } b")
+st.latex(r"S_{ab} = \frac{C_{ab}}{n_a + n_b - C_{ab}} \quad \text{(Jaccard similarity)}")
+st.markdown(
+    """
+Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
+between those items; the similarities are then recomputed from C and n for exactly the entries that changed.
+The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
+and compares fingerprints (a SHA-256 of H, n and C).
+
+Data: MovieLens latest-small by GroupLens Research (F. M. Harper and J. A. Konstan, 2015), used under its
+license: research use, no endorsement implied. Code and benchmarks: see the project's README.
+"""
+)
