@@ -36,9 +36,20 @@ def visitor_workspace(name: str) -> Workspace:
     return spaces[name]
 
 
+def reset_workspace(workspace: Workspace) -> None:
+    """Drop this visitor's changes, names and cached figures (runs before the rerun)."""
+    workspace.reset()
+    for key in ("flash", "figures", "title_problem", "verification"):
+        st.session_state.pop(key, None)
+
+
 with st.sidebar:
     st.markdown("### :material/psychology: Amnesia")
+    # ?data=movielens-small in the URL opens that data set: presenters can share a link to it
+    if st.query_params.get("data") in DATASETS and "dataset" not in st.session_state:
+        st.session_state["dataset"] = st.query_params["data"]
     name = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="dataset")
+    st.query_params["data"] = name
     workspace = visitor_workspace(name)
     st.session_state["workspace"] = workspace
     st.session_state["dataset_name"] = name  # pages read this, not the widget key (widget state can be dropped)
@@ -48,11 +59,13 @@ with st.sidebar:
     right.metric("Movies", f"{stats['items']:,}")
     left.metric("Interactions", f"{stats['interactions']:,}")
     right.metric("Logical time", stats["time"])
-    if st.button("Reset my changes", help="Back to the starting data; only your own changes are dropped.", width="stretch"):
-        workspace.reset()
-        st.session_state.pop("flash", None)
-        st.session_state.pop("figures", None)
-        st.rerun()
+    st.button(
+        "Reset my changes",
+        help="Back to the starting data; only your own changes are dropped.",
+        width="stretch",
+        on_click=reset_workspace,
+        args=(workspace,),
+    )
     st.caption("Your changes are private to this browser session.")
 
 navigation = st.navigation(

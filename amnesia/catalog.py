@@ -247,7 +247,9 @@ class Catalog:
                     query,
                     self._as_candidates(tied),
                 )
-        closest = [item for item, _ in (scored or self._fuzzy(key, limit=3, cutoff=0))[:3]]
+        closest = [item for item, _ in scored[:3]]
+        if len(closest) < 3:  # always offer three: fill up from matches below the cut-off
+            closest += [item for item, _ in self._fuzzy(key, limit=6, cutoff=0) if item not in closest][: 3 - len(closest)]
         hint = f" Did you mean {self._listing(closest)}?" if closest else ""
         raise UnknownTitleError(f"No movie matches {query!r}.{hint}", query, self._as_candidates(closest))
 

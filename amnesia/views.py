@@ -145,6 +145,6 @@ def window_csv(window: Window) -> str:
             if ids[a] > ids[b]:
                 title_a, title_b = (window.item_labels[k].replace('"', "'") for k in (a, b))
                 lines.append(
-                    f'{ids[a]},{ids[b]},"{title_a}","{title_b}",{window.cooccurrences[a, b]},{window.similarities[a, b]!r}'
+                    f'{ids[a]},{ids[b]},"{title_a}","{title_b}",{window.cooccurrences[a, b]},{float(window.similarities[a, b])!r}'
                 )
     return "\n".join(lines) + "\n"

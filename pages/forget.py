@@ -33,38 +33,71 @@ def replace_typed_line(query: str, item: int) -> None:
     st.session_state.pop("title_problem", None)
 
 
+# Actions run as form callbacks: before the script reruns, so the sidebar's stats are already fresh.
+def on_add() -> None:
+    state = st.session_state
+    try:
+        entry = workspace.add_user(state.get("add_name", ""), state.get("add_picked", []), state.get("add_typed", ""))
+    except TitleError as error:
+        state["title_problem"] = (error.query, str(error), error.candidates)
+    except AmnesiaError as error:
+        state["add_error"] = str(error)
+    else:
+        state.pop("title_problem", None)
+        state["add_name"], state["add_typed"], state["add_picked"] = "", "", []
+        flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
+
+
+def on_forget() -> None:
+    user = st.session_state.get("forget_choice")
+    if user is None:
+        st.session_state["forget_error"] = "Pick a user to forget first."
+        return
+    name = catalog.user_name(user)
+    try:
+        entry = workspace.forget_user(user)
+    except AmnesiaError as error:
+        st.session_state["forget_error"] = str(error)
+    else:
+        st.session_state["forget_choice"] = None
+        flash("success", f"Forgot {name} in {entry.changes.seconds * 1e3:.2f} ms.")
+
+
+def on_raw() -> None:
+    try:
+        entry = workspace.apply_json(st.session_state.get("raw_text", ""))
+    except AmnesiaError as error:
+        st.session_state["raw_error"] = f"{error} Nothing was changed."
+    else:
+        flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
+
+
+def show_error(key: str) -> None:
+    message = st.session_state.pop(key, None)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
 add_tab, forget_tab, raw_tab = st.tabs([":material/person_add: Add a user", ":material/ink_eraser: Forget a user", ":material/data_object: Raw request"])
 
 with add_tab:
-    with st.form("add_user", clear_on_submit=False):
-        name = st.text_input("Name", placeholder="Maya", key="add_name")
-        picked = st.multiselect(
+    with st.form("add_user"):
+        st.text_input("Name", placeholder="Maya", key="add_name")
+        st.multiselect(
             "Movies they watched",
             options=[movie.id for movie in catalog.movies()],
             format_func=catalog.title,
             placeholder="Search titles…",
             key="add_picked",
         )
-        typed = st.text_area(
+        st.text_area(
             "…or type titles or ids, one per line",
             placeholder="The Matrix\nToy Story (1995)\n#858",
             key="add_typed",
             help="Typos are fine when one movie is clearly meant. Ids are written as #42 (a bare 42 also works).",
         )
-        submitted = st.form_submit_button("Add user", type="primary")
-    if submitted:
-        try:
-            entry = workspace.add_user(name, picked, typed)
-        except TitleError as error:
-            st.session_state["title_problem"] = (error.query, str(error), error.candidates)
-        except AmnesiaError as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            st.session_state.pop("title_problem", None)
-            for key in ("add_name", "add_typed", "add_picked"):
-                st.session_state.pop(key, None)
-            flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
-            st.rerun()
+        st.form_submit_button("Add user", type="primary", on_click=on_add)
+    show_error("add_error")
     problem = st.session_state.get("title_problem")
     if problem:
         query, message, candidates = problem
@@ -78,47 +111,28 @@ with add_tab:
                 )
 
 with forget_tab:
-    users = workspace.user_choices()
     with st.form("forget_user"):
-        chosen = st.selectbox(
+        st.selectbox(
             "User to forget",
-            options=[user for user, _ in users],
+            options=[user for user, _ in workspace.user_choices()],
             format_func=lambda user: f"{catalog.user_name(user)} ({len(model.history(user))} movies)",
             index=None,
             placeholder="Pick a user…",
             key="forget_choice",
         )
-        submitted = st.form_submit_button("Forget this user", type="primary")
-    if submitted:
-        if chosen is None:
-            st.error("Pick a user to forget first.", icon=":material/error:")
-        else:
-            try:
-                entry = workspace.forget_user(chosen)
-            except AmnesiaError as error:
-                st.error(str(error), icon=":material/error:")
-            else:
-                name = entry.before.user_labels[entry.before.users.index(chosen)] if chosen in entry.before.users else chosen
-                flash("success", f"Forgot {name} in {entry.changes.seconds * 1e3:.2f} ms.")
-                st.rerun()
+        st.form_submit_button("Forget this user", type="primary", on_click=on_forget)
+    show_error("forget_error")
 
 with raw_tab:
     with st.form("raw_request"):
-        text = st.text_area(
+        st.text_area(
             "A change request in the original Amnesia format",
             value='{"change": "Remove", "interactions": [[1, 1], [1, 2]]}',
             key="raw_text",
             height=100,
         )
-        submitted = st.form_submit_button("Apply request", type="primary")
-    if submitted:
-        try:
-            entry = workspace.apply_json(text)
-        except AmnesiaError as error:
-            st.error(f"{error} Nothing was changed.", icon=":material/error:")
-        else:
-            flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
-            st.rerun()
+        st.form_submit_button("Apply request", type="primary", on_click=on_raw)
+    show_error("raw_error")
 
 message = st.session_state.pop("flash", None)
 if message:
