@@ -30,6 +30,12 @@ def chromium_path() -> str | None:
     return None
 
 
+class Server(str):
+    """The app's base URL, with the server's process id (for memory readings)."""
+
+    pid: int
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,7 +52,8 @@ def server():
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = Server(f"http://127.0.0.1:{port}")
+    url.pid = process.pid
     deadline = time.monotonic() + 60
     while True:
         try:
