@@ -559,6 +559,7 @@ class ItemCF:
                     position = {index: k for k, index in enumerate(rows.tolist())}
                     row_pos = np.array([position[i] for i in here[in_rows].tolist()], dtype=np.int64)
                     c_old[row_pos, there[in_rows]] = pairs.old[in_rows]
+            c_old[np.arange(len(rows)), rows] = old_counts[rows]  # C's diagonal is n: restore it too
             s_old = _jaccard(c_old, old_counts[rows][:, None], old_counts[None, :])
             s_new = _jaccard(c_new, new_counts[rows][:, None], new_counts[None, :])
             r, c = np.nonzero(s_old != s_new)
