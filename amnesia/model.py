@@ -32,7 +32,7 @@ import pandas as pd
 
 from .changes import ChangeSet, CoocBlock, PairChanges
 from .errors import RequestError, UnknownUserError
-from .recommend import Recommendation, recommend, similar_items
+from .recommend import Recommendation, explain, recommend, similar_items
 from .requests import ChangeRequest, normalize_pairs, parse_request
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -577,6 +577,10 @@ class ItemCF:
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
         """Top-``k`` unseen items for ``user`` (see :func:`amnesia.recommend.recommend`)."""
         return recommend(self, user, k)
+
+    def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
+        """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched")."""
+        return explain(self, user, item, n)
 
     def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id."""

@@ -21,7 +21,7 @@ def top_table(source: ItemCF, user: int, k: int = 10) -> pd.DataFrame:
             "rank": rank,
             "movie": catalog.title(rec.item),
             "score": round(rec.score, 4),
-            "because you watched": ", ".join(catalog.title(i) for i in rec.because),
+            "because you watched": ", ".join(catalog.title(i) for i, _ in source.explain(user, rec.item)),
         }
         for rank, rec in enumerate(source.recommend(user, k), start=1)
     ]

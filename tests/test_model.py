@@ -167,8 +167,10 @@ def test_forget_unknown_user_explains(demo):
 def test_recommend_and_similar_items_exact(demo):
     recs = demo.recommend(1, k=10)
     # user 1 saw items 1, 2: score_j = S_1j + S_2j
-    assert [(r.item, r.score) for r in recs] == [(0, 0.5 + 1 / 3), (4, 0.25 + 0.5), (3, 0.5)]
-    assert recs[0].because == (1, 2) and recs[1].because == (2, 1)
+    assert recs == [(0, 0.5 + 1 / 3), (4, 0.25 + 0.5), (3, 0.5)]
+    assert (recs[0].item, recs[0].score) == (0, 0.5 + 1 / 3)
+    assert demo.explain(1, 0) == [(1, 0.5), (2, 1 / 3)] and demo.explain(1, 4) == [(2, 0.5), (1, 0.25)]
+    assert demo.explain(1, 3) == [(1, 0.5)]  # Titanic (2) shares no viewer with item 3
     assert demo.similar_items(1, k=3) == [(0, 0.5), (2, 0.5), (3, 0.5)]  # ties: smaller id first
     assert demo.similar_items(1, k=10)[-1] == (4, 0.25)
     with pytest.raises(UnknownUserError):
