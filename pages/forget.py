@@ -159,17 +159,20 @@ with right:
         (st.success if verification[1] else st.error)(verification[0])
 
 figures: dict = st.session_state.setdefault("figures", {})
+# Figures are deterministic per logical time: keep the current one, because rebuilding costs
+# time on MovieLens and a changed figure would restart its animation.
+key = (dataset, workspace.model.time, log[-1].action if log else "start")
+if key not in figures:
+    figures.clear()
+    if log:
+        entry = log[-1]
+        figures[key] = (update_figure(entry.before, entry.after, f"t = {entry.time}: {entry.action}"), entry.after)
+    else:
+        window = workspace.current_window()
+        figures[key] = (state_figure(window, "The model now: add or forget a user to see it change"), window)
+figure, window = figures[key]
 if log:
-    entry = log[-1]
-    key = (dataset, entry.time, entry.action)
-    if key not in figures:  # deterministic per change: rebuilding would restart the animation
-        figures.clear()
-        figures[key] = update_figure(entry.before, entry.after, f"t = {entry.time}: {entry.action}")
-    figure, window = figures[key], entry.after
     st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined with their delta.")
-else:
-    window = workspace.current_window()
-    figure = state_figure(window, "The model now: add or forget a user to see it change")
 st.plotly_chart(figure, key="matrices", config={"displaylogo": False})
 st.caption(window.description)
 

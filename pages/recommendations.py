@@ -28,6 +28,16 @@ def top_table(source: ItemCF, user: int, k: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
 
 
+def ranked(entries: list[tuple[int, float]], struck: set[int] = frozenset(), bold: set[int] = frozenset()) -> str:
+    """A numbered Markdown list of (item, score); items that left the list struck, new ones bold."""
+    lines = []
+    for rank, (item, score) in enumerate(entries, start=1):
+        title = catalog.title(item)
+        title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
+        lines.append(f"{rank}. {title} · {score:.3f}")
+    return "\n".join(lines) or "—"
+
+
 users = workspace.user_choices()
 user = st.selectbox("User", [u for u, _ in users], format_func=lambda u: f"{catalog.user_name(u)} ({len(model.history(u))} movies)")
 if user is not None:
@@ -66,6 +76,6 @@ for other, before, after in changed[:6]:
         after_items = {item for item, _ in after}
         before_items = {item for item, _ in before}
         left.caption("Before forgetting")
-        left.markdown("\n".join(f"{'~~' if i not in after_items else ''}{catalog.title(i)}{'~~' if i not in after_items else ''} · {s:.3f}" for i, s in before) or "—")
+        left.markdown(ranked(before, struck=before_items - after_items))
         right.caption("After forgetting")
-        right.markdown("\n".join(f"{'**' if i not in before_items else ''}{catalog.title(i)}{'**' if i not in before_items else ''} · {s:.3f}" for i, s in after) or "—")
+        right.markdown(ranked(after, bold=after_items - before_items))
