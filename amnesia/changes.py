@@ -152,11 +152,6 @@ class ChangeSet:
         """True when the request was accepted but changed nothing (e.g. re-adding known pairs)."""
         return len(self.users) == 0
 
-    @property
-    def touched_items(self) -> np.ndarray:
-        """External ids of the items whose count changed, sorted."""
-        return self.count_items
-
     def counts_dict(self) -> dict[int, tuple[int, int]]:
         """``{item: (old_count, new_count)}`` for the items whose n changed."""
         return {
