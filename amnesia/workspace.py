@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -148,7 +148,7 @@ class Workspace:
         before = snapshot(self.model, self.catalog, users, items, description)
         changes = self.model.apply(request)  # raises before any change on bad input
         after = snapshot(self.model, self.catalog, users, items, description)
-        after = Window(**{**after.__dict__, "user_labels": before.user_labels})
+        after = replace(after, user_labels=before.user_labels)  # a forgotten user's row keeps its label
         entry = LogEntry(action, request, changes, before, after, forgotten)
         self.log.append(entry)
         return entry

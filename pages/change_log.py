@@ -54,10 +54,7 @@ st.download_button(
 )
 
 st.subheader("The model at any past time")
-if last > 0 or len(log) > 1:
-    at = st.select_slider("Logical time", options=[log[0].time - 1] + [entry.time for entry in log], value=last)
-else:
-    at = st.select_slider("Logical time", options=[log[0].time - 1, last], value=last)
+at = st.select_slider("Logical time", options=[first - 1] + [entry.time for entry in log], value=last)
 past = workspace.model_at(at)
 entry = next((e for e in log if e.time == at), log[0])
 users, items, description = choose_window(past, workspace.catalog, entry.before.users, entry.before.items)
