@@ -113,3 +113,15 @@ def test_memory_does_not_grow_with_lines_read():
     tracemalloc.stop()
     assert model.time == 2 * 50 * 2 + 2 * 400
     assert large - small < 50_000, (small, large)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amnesia", "stream", "--data", "movielens-small"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    assert process.wait(timeout=60) == 0
+    assert json.loads(first) == {"change": 1, "data": "interactions", "user": 1, "item": 1, "time": 0}
+    assert process.stderr.read() == b""
