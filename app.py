@@ -45,10 +45,14 @@ def reset_workspace(workspace: Workspace) -> None:
 
 with st.sidebar:
     st.markdown("### :material/psychology: Amnesia")
-    # ?data=movielens-small in the URL opens that data set: presenters can share a link to it
-    if st.query_params.get("data") in DATASETS and "dataset" not in st.session_state:
-        st.session_state["dataset"] = st.query_params["data"]
-    name = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="dataset")
+    # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
+    # the picker's default comes from it, so a rerun that drops the widget's state (a form submit
+    # did, when the state had been seeded through session_state) still shows the same data set.
+    names = list(DATASETS)
+    linked = st.query_params.get("data", names[0])
+    name = st.selectbox(
+        "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get, key="dataset"
+    )
     st.query_params["data"] = name
     workspace = visitor_workspace(name)
     st.session_state["workspace"] = workspace

@@ -88,6 +88,7 @@ def choose_window(
         return users, all_items, "The whole world: every user and every movie."
 
     focus_items = list(dict.fromkeys(int(i) for i in focus_items))
+    touched = np.array(focus_items, dtype=np.int64)
     if len(focus_items) > max_items // 2:
         counts = model.counts(focus_items)
         order = np.lexsort((focus_items, -counts))
@@ -96,7 +97,7 @@ def choose_window(
     if focus_items:
         ids, rows = model.similarity_rows(focus_items)
         strength = rows.sum(axis=0)
-        strength[np.isin(ids, focus_items)] = 0
+        strength[np.isin(ids, touched)] = 0  # neighbours are context: movies the change did not touch
         for position in np.lexsort((ids, -strength)):
             if len(items) >= max_items or strength[position] <= 0:
                 break
@@ -121,7 +122,7 @@ def choose_window(
         f"A focus window of {len(items)} of {len(model.items()):,} movies and {len(users)} of {len(all_users):,} users: "
         f"{'the movies this change touched' if focus_items else 'the most popular movies'}"
         f"{' (the most popular ' + str(len(focus_items)) + ')' if len(focus_items) == max_items // 2 else ''}, "
-        f"their most similar movies, and the users who watched most of them."
+        f"their most similar movies that the change did not touch, and the users who watched most of them."
     )
     return users, items, description
 
