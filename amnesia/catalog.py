@@ -40,6 +40,8 @@ TYPO_MIN_SCORE = 80.0
 TYPO_MARGIN = 6.0
 #: Weight of a match against a title's beginning, below a whole-title match.
 PREFIX_WEIGHT = 0.9
+#: Lengths the title keys are cut to for prefix matching; a query uses the next one up.
+PREFIX_LENGTHS = (6, 9, 12, 16, 20, 26, 34)
 #: Matches scoring below this are not even suggested (lets the matcher prune early).
 SUGGEST_MIN_SCORE = 40.0
 
@@ -127,6 +129,7 @@ class Catalog:
         self._choice_keys = list(self._by_key)
         self._sorted_keys = sorted(self._by_key)
         self._prefix_cache: dict[int, list[str]] = {}
+        self._prefixes(1)  # build the prefix lists now, not during someone's first typo
         self._user_names: dict[int, str] = dict(users or {})
         self._user_ids: dict[str, int] = {name.casefold(): uid for uid, name in self._user_names.items()}
 
@@ -291,13 +294,17 @@ class Catalog:
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
     def _prefixes(self, length: int) -> list[str]:
-        """Every title key cut to ``length`` characters, cached for the most recent lengths."""
-        cached = self._prefix_cache.get(length)
-        if cached is None:
-            if len(self._prefix_cache) >= 16:
-                self._prefix_cache.pop(next(iter(self._prefix_cache)))
-            cached = self._prefix_cache[length] = [choice[:length] for choice in self._choice_keys]
-        return cached
+        """Every title key cut to the first prefix length >= ``length`` (or left whole).
+
+        The lists are built once per catalog for a few fixed lengths, so no query pays for
+        cutting 15,000 keys (that cold path cost up to 8 ms on a busy machine).
+        """
+        bucket = next((b for b in PREFIX_LENGTHS if b >= length), None)
+        if bucket is None:
+            return self._choice_keys
+        if not self._prefix_cache:
+            self._prefix_cache.update({b: [key[:b] for key in self._choice_keys] for b in PREFIX_LENGTHS})
+        return self._prefix_cache[bucket]
 
     def _closest(self, query: str) -> list[tuple[int, str]]:
         return self._as_candidates([item for item, _ in self._fuzzy(normalize(query), limit=3, cutoff=0)])
