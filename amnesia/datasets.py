@@ -152,32 +152,21 @@ def _load_movielens(path: Path, name: str, min_rating: float | None) -> Dataset:
         genres = ["|".join(g for g, on in zip(_ML100K_GENRES, row) if on) for row in flags]
         movies = pd.DataFrame({"item": raw["item"], "title": raw["title"], "genres": genres})
         movies.attrs.update(raw.attrs)
-    rating_file = ratings.attrs["file"]
-    ratings = pd.DataFrame(
-        {
-            "user": _ids(ratings, "user"),
-            "item": _ids(ratings, "item"),
-            "rating": _numbers(ratings, "rating"),
-        }
-    )
+    items = _ids(ratings, "item")
     movies = movies.assign(item=_ids(movies, "item"))
-    if min_rating is not None:
-        ratings = ratings[ratings["rating"] >= min_rating]
-    unknown = ~ratings["item"].isin(movies["item"])
-    if unknown.any():
-        first = int(np.flatnonzero(unknown.to_numpy())[0])
+    unknown = ~np.isin(items, movies["item"].to_numpy())
+    if unknown.any():  # checked before any filter: a dangling item is a malformed file either way
+        first = int(np.flatnonzero(unknown)[0])
         raise DataFormatError(
-            f"{rating_file}, line {first + _first_line(rating_file)}: item {int(ratings['item'].iloc[first])} "
+            f"{ratings.attrs['file']}, line {ratings.attrs['lines'][first]}: item {int(items[first])} "
             f"is not in the movies file."
         )
+    ratings = pd.DataFrame({"user": _ids(ratings, "user"), "item": items, "rating": _numbers(ratings, "rating")})
+    if min_rating is not None:
+        ratings = ratings[ratings["rating"] >= min_rating]
     users = {int(u): f"User {int(u)}" for u in np.unique(ratings["user"].to_numpy())}
     catalog = Catalog.from_frame(movies, users)
     return Dataset(name, _distinct(ratings[["user", "item"]]), catalog, str(folder))
-
-
-def _first_line(path: str) -> int:
-    """Line number of a file's first data row (2 when there is a header)."""
-    return 2 if path.endswith(".csv") else 1
 
 
 def _read(path: Path, sep: str, names: list[str], encoding: str, header: bool = False, quoted: bool = False) -> pd.DataFrame:

@@ -130,6 +130,16 @@ def test_malformed_files_name_file_line_and_reason(tmp_path, files, message):
         load(write(tmp_path / "bad", files, "latin-1" if "u.data" in files or "ratings.dat" in files else "utf-8"))
 
 
+def test_line_numbers_count_blank_lines_and_ignore_filters(tmp_path):
+    files = {
+        "ratings.csv": "userId,movieId,rating,timestamp\n1,10,1.0,1\n1,10,2.0,2\n\n2,99,5.0,3\n",
+        "movies.csv": CSV_MOVIES,
+    }
+    for min_rating in (None, 4):
+        with pytest.raises(DataFormatError, match=r"ratings.csv, line 5: item 99 is not in the movies file"):
+            load(write(tmp_path / f"blank-{min_rating}", files), min_rating=min_rating)
+
+
 def test_unknown_names_explain_the_choices(tmp_path):
     with pytest.raises(AmnesiaError, match=r"Unknown data set 'nope': not a bundled name \(toy, movielens-small\)"):
         load("nope")
