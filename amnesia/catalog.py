@@ -331,8 +331,9 @@ class Catalog:
         """The id of the user called ``name`` (case-insensitive), or None."""
         return self._user_ids.get(" ".join(name.split()).casefold())
 
-    def add_user(self, name: str, taken_ids: Iterable[int] = ()) -> int:
-        """Register a new user called ``name``; returns its new id (one past the largest known)."""
+    def check_new_user_name(self, name: str) -> str:
+        """``name`` with white space tidied, if a new user may take it; otherwise an AmnesiaError
+        saying why. Registers nothing."""
         clean = " ".join(str(name).split())
         if not clean:
             raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
@@ -340,6 +341,11 @@ class Catalog:
             raise AmnesiaError(f"The name is {len(clean)} characters long; use at most 60.")
         if self.find_user(clean) is not None or re.fullmatch(r"(?i)user\s+\d+", clean):
             raise AmnesiaError(f"There is already a user called {clean!r}; pick another name.")
+        return clean
+
+    def add_user(self, name: str, taken_ids: Iterable[int] = ()) -> int:
+        """Register a new user called ``name``; returns its new id (one past the largest known)."""
+        clean = self.check_new_user_name(name)
         user = max([*self._user_names, *taken_ids, -1]) + 1
         self._user_names[user] = clean
         self._user_ids[clean.casefold()] = user

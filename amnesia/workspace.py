@@ -97,9 +97,7 @@ class Workspace:
     def add_user(self, name: str, items: Sequence[int] = (), typed: str = "") -> LogEntry:
         """Add a new user called ``name`` who watched ``items`` and the titles or ids in ``typed``
         (one per line). Unknown or ambiguous titles raise a TitleError listing candidates."""
-        clean = " ".join(str(name).split())
-        probe = self.catalog.fork()  # validate the name without touching the real directory
-        probe.add_user(clean, taken_ids=self._taken_ids())
+        clean = self.catalog.check_new_user_name(name)  # before resolving titles: nothing registered yet
         chosen = list(dict.fromkeys([int(i) for i in items] + self.catalog.resolve_many(typed.splitlines())))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
