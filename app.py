@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from amnesia import ItemCF
-from amnesia.datasets import Dataset, load
-from amnesia.workspace import Workspace
+from amnesia.data.datasets import Dataset, load
+from amnesia.dashboard.workspace import Workspace
 
 DATASETS = {
     "toy": "Toy world: 4 users, 5 movies",

@@ -4,7 +4,7 @@ Exact decremental item-based collaborative filtering (Schelter, CIDR 2020): forg
 user updates the model in place so that it equals a retrain without that user.
 """
 
-from .changes import ChangeSet, PairChanges
+from .engine.changes import ChangeSet, PairChanges
 from .errors import (
     AmbiguousTitleError,
     AmnesiaError,
@@ -14,8 +14,8 @@ from .errors import (
     UnknownTitleError,
     UnknownUserError,
 )
-from .model import ItemCF
-from .requests import ChangeRequest, parse_request
+from .engine.model import ItemCF
+from .engine.requests import ChangeRequest, parse_request
 
 __all__ = [
     "AmbiguousTitleError",

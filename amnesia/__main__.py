@@ -14,11 +14,12 @@ import sys
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from .model import ItemCF
-    from .stream import run_stream, snapshot_records
+    from .engine.model import ItemCF
+    from .records import snapshot_records
+    from .stream import run_stream
 
     if args.data:
-        from .datasets import load
+        from .data.datasets import load
 
         model = ItemCF.fit(load(args.data).interactions)
         sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model))
@@ -36,7 +37,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .datasets import download
+    from .data.datasets import download
 
     path = download(args.name, cache_dir=args.cache_dir)
     print(f"{args.name} is ready in {path}")

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .datasets import load
-from .model import ItemCF
+from .data.datasets import load
+from .engine.model import ItemCF
 
 TARGETS = {  # MovieLens latest-small, from the engine issue
     "fit_s": ("fit", "<=", 1.5, "s"),

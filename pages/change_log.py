@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from amnesia.figures import state_figure
-from amnesia.views import choose_window, snapshot
-from amnesia.workspace import Workspace
+from amnesia.dashboard.figures import state_figure
+from amnesia.dashboard.views import choose_window, snapshot
+from amnesia.dashboard.workspace import Workspace
 
 workspace: Workspace = st.session_state["workspace"]
 dataset = st.session_state["dataset_name"]

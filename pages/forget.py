@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from amnesia import AmnesiaError, TitleError
-from amnesia.figures import state_figure, update_figure
-from amnesia.views import window_csv
-from amnesia.workspace import Workspace
+from amnesia.dashboard.figures import state_figure, update_figure
+from amnesia.dashboard.views import window_csv
+from amnesia.dashboard.workspace import Workspace
 
 workspace: Workspace = st.session_state["workspace"]
 catalog, model = workspace.catalog, workspace.model

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from amnesia import ItemCF
-from amnesia.workspace import Workspace
+from amnesia.dashboard.workspace import Workspace
 
 workspace: Workspace = st.session_state["workspace"]
 catalog, model = workspace.catalog, workspace.model

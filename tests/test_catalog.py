@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from amnesia import AmbiguousTitleError, AmnesiaError, TitleError, UnknownTitleError
-from amnesia.catalog import display_title, normalize, split_year
-from amnesia.datasets import load
+from amnesia.data.catalog import display_title, normalize, split_year
+from amnesia.data.datasets import load
 
 
 @pytest.fixture(scope="module")

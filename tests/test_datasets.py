@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from amnesia import AmnesiaError, DataFormatError, ItemCF
-from amnesia.datasets import DOWNLOADS, download, load
+from amnesia.data.datasets import DOWNLOADS, download, load
 
 
 def test_toy_world_is_the_original_demo_with_names():

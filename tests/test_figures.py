@@ -6,10 +6,10 @@ import plotly.graph_objects as go
 import pytest
 
 from amnesia import ItemCF
-from amnesia.datasets import load
-from amnesia.figures import STAGES, state_figure, update_figure
-from amnesia.views import window_csv
-from amnesia.workspace import Workspace
+from amnesia.data.datasets import load
+from amnesia.dashboard.figures import STAGES, state_figure, update_figure
+from amnesia.dashboard.views import window_csv
+from amnesia.dashboard.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from amnesia import ItemCF
-from amnesia.datasets import load
+from amnesia.data.datasets import load
 
 
 @pytest.mark.slow

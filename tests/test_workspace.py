@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from amnesia import AmbiguousTitleError, AmnesiaError, ItemCF, RequestError, UnknownTitleError
-from amnesia.datasets import load
-from amnesia.workspace import Workspace
+from amnesia.data.datasets import load
+from amnesia.dashboard.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

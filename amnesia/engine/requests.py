@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import RequestError
+from ..errors import RequestError
 
 #: Largest accepted user or item id; keeps ids in int32 range for compact storage.
 MAX_ID = 2**31 - 1

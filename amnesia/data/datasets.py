@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from .catalog import Catalog
-from .errors import AmnesiaError, DataFormatError
+from ..errors import AmnesiaError, DataFormatError
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 BUNDLED = {
     "toy": DATA_DIR / "toy" / "toy.json",
     "movielens-small": DATA_DIR / "ml-latest-small",

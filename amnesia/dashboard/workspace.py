@@ -16,14 +16,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
-from .changes import ChangeSet
-from .datasets import Dataset
-from .errors import AmnesiaError, RequestError
-from .model import ItemCF
-from .requests import ChangeRequest, parse_request
-from .changes import count_records, interaction_records, pair_records
-from .stream import change_records
+from ..data.catalog import Catalog
+from ..engine.changes import ChangeSet
+from ..data.datasets import Dataset
+from ..errors import AmnesiaError, RequestError
+from ..engine.model import ItemCF
+from ..engine.requests import ChangeRequest, parse_request
+from ..records import change_records, count_records, interaction_records, pair_records
 from .views import Window, choose_window, snapshot, window_pair_changes
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .changes import ChangeSet, CoocBlock, PairChanges
-from .errors import RequestError, UnknownUserError
+from ..errors import RequestError, UnknownUserError
 from .recommend import Recommendation, explain, recommend, similar_items
 from .requests import ChangeRequest, normalize_pairs, parse_request
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from .errors import AmbiguousTitleError, AmnesiaError, UnknownTitleError
+from ..errors import AmbiguousTitleError, AmnesiaError, UnknownTitleError
 
 _ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "el", "los", "las", "das", "der", "die", "den", "det")
 _YEAR = re.compile(r"\s*\((\d{4})(?:[–-]\d{4})?\)\s*$")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import Catalog
-from .changes import PairChanges
-from .model import ItemCF
+from ..data.catalog import Catalog
+from ..engine.changes import PairChanges
+from ..engine.model import ItemCF
 
 MAX_ITEMS = 40
 MAX_USERS = 12

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from .errors import UnknownUserError
+from ..errors import UnknownUserError
 
 if TYPE_CHECKING:
     from .model import ItemCF

@@ -5,16 +5,11 @@ item counts whose value changed (n) and the co-occurrence pairs whose value chan
 only ``item_a > item_b``; the diagonal of C is n). Similarity changes are derived on demand
 from a model at the ChangeSet's time, because one change to n_a alters a whole row of S.
 
-The stream records follow the original Amnesia demo (Differential Dataflow backend):
-``{"change": ±1, "data": "interactions" | "item_interactions_n" | "cooccurrences_c" |
-"similarities_s", ..., "time": t}``, consolidated: per time and entry one ``-1`` with the
-old value and one ``+1`` with the new value; an entry that appears (old value 0) has only
-``+1``, one that disappears (new value 0) only ``-1``.
+The stream records built from ChangeSets live in :mod:`amnesia.records`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -169,31 +164,3 @@ class ChangeSet:
             f"t={self.time}: {verb} {len(self.users)} interaction(s) of {len(self.blocks)} user(s), "
             f"{len(self.count_items)} item count(s) changed, in {self.seconds * 1e3:.3f} ms"
         )
-
-
-def _value_records(time: int, old: Any, new: Any, record: dict[str, Any], value_key: str) -> Iterator[dict]:
-    """The consolidated -1/+1 records for one entry whose value went from old to new (0 = absent)."""
-    if old == new:
-        return
-    if old:
-        yield {"change": -1, **record, value_key: old, "time": time}
-    if new:
-        yield {"change": 1, **record, value_key: new, "time": time}
-
-
-def interaction_records(changes: ChangeSet) -> Iterator[dict]:
-    """Stream records for H, sorted by (user, item)."""
-    for user, item, sign in zip(changes.users.tolist(), changes.items.tolist(), changes.sign.tolist()):
-        yield {"change": sign, "data": "interactions", "user": user, "item": item, "time": changes.time}
-
-
-def count_records(changes: ChangeSet) -> Iterator[dict]:
-    """Stream records for n, sorted by item."""
-    for item, old, new in zip(changes.count_items.tolist(), changes.count_old.tolist(), changes.count_new.tolist()):
-        yield from _value_records(changes.time, old, new, {"data": "item_interactions_n", "item": item}, "count")
-
-
-def pair_records(pairs: PairChanges, time: int, data: str, value_key: str) -> Iterator[dict]:
-    """Stream records for C (``cooccurrences_c``) or S (``similarities_s``), sorted by (item_a, item_b)."""
-    for a, b, old, new in zip(pairs.item_a.tolist(), pairs.item_b.tolist(), pairs.old.tolist(), pairs.new.tolist()):
-        yield from _value_records(time, old, new, {"data": data, "item_a": a, "item_b": b}, value_key)

@@ -1,0 +1,71 @@
+"""The change-stream format: one module owns the records the CLI prints and the app exports.
+
+Records follow the original Amnesia demo (Differential Dataflow backend):
+``{"change": ±1, "data": "interactions" | "item_interactions_n" | "cooccurrences_c" |
+"similarities_s", ..., "time": t}``, consolidated: per time and entry one ``-1`` with the
+old value and one ``+1`` with the new value; an entry that appears (old value 0) has only
+``+1``, one that disappears (new value 0) only ``-1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .engine.changes import ChangeSet, PairChanges
+from .engine.model import ItemCF, _jaccard
+
+
+def _value_records(time: int, old: Any, new: Any, record: dict[str, Any], value_key: str) -> Iterator[dict]:
+    """The consolidated -1/+1 records for one entry whose value went from old to new (0 = absent)."""
+    if old == new:
+        return
+    if old:
+        yield {"change": -1, **record, value_key: old, "time": time}
+    if new:
+        yield {"change": 1, **record, value_key: new, "time": time}
+
+
+def interaction_records(changes: ChangeSet) -> Iterator[dict]:
+    """Stream records for H, sorted by (user, item)."""
+    for user, item, sign in zip(changes.users.tolist(), changes.items.tolist(), changes.sign.tolist()):
+        yield {"change": sign, "data": "interactions", "user": user, "item": item, "time": changes.time}
+
+
+def count_records(changes: ChangeSet) -> Iterator[dict]:
+    """Stream records for n, sorted by item."""
+    for item, old, new in zip(changes.count_items.tolist(), changes.count_old.tolist(), changes.count_new.tolist()):
+        yield from _value_records(changes.time, old, new, {"data": "item_interactions_n", "item": item}, "count")
+
+
+def pair_records(pairs: PairChanges, time: int, data: str, value_key: str) -> Iterator[dict]:
+    """Stream records for C (``cooccurrences_c``) or S (``similarities_s``), sorted by (item_a, item_b)."""
+    for a, b, old, new in zip(pairs.item_a.tolist(), pairs.item_b.tolist(), pairs.old.tolist(), pairs.new.tolist()):
+        yield from _value_records(time, old, new, {"data": data, "item_a": a, "item_b": b}, value_key)
+
+
+def change_records(model: ItemCF, changes: ChangeSet) -> Iterator[dict]:
+    """All records of one change, in the order H, n, C, S; the model must be at ``changes.time``."""
+    yield from interaction_records(changes)
+    yield from count_records(changes)
+    yield from pair_records(changes.cooccurrences, changes.time, "cooccurrences_c", "num_cooccurrences")
+    yield from pair_records(model.similarity_changes(changes), changes.time, "similarities_s", "similarity")
+
+
+def snapshot_records(model: ItemCF) -> Iterator[dict]:
+    """The whole state of ``model`` as ``+1`` records at its current time (used for ``--data``)."""
+    time = model.time
+    frame = model.interactions()
+    for user, item in zip(frame["user"].tolist(), frame["item"].tolist()):
+        yield {"change": 1, "data": "interactions", "user": user, "item": item, "time": time}
+    items = model.items()
+    for item, count in zip(items, model.counts(items).tolist()):
+        yield {"change": 1, "data": "item_interactions_n", "item": item, "count": count, "time": time}
+    # two passes over C instead of holding it: MovieLens has 13 million pairs
+    for item_a, item_b, values in model.cooccurrence_entries():
+        for a, b, c in zip(item_a.tolist(), item_b.tolist(), values.tolist()):
+            yield {"change": 1, "data": "cooccurrences_c", "item_a": a, "item_b": b, "num_cooccurrences": c, "time": time}
+    for item_a, item_b, values in model.cooccurrence_entries():
+        similarity = _jaccard(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
+        for a, b, s in zip(item_a.tolist(), item_b.tolist(), similarity.tolist()):
+            yield {"change": 1, "data": "similarities_s", "item_a": a, "item_b": b, "similarity": s, "time": time}
