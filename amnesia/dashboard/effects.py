@@ -123,7 +123,8 @@ def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.nda
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
     row_max = values.max(axis=1)
-    bound = row_max.min() if len(row_max) <= k else np.partition(row_max, len(row_max) - k)[len(row_max) - k]
+    # with at least k rows, k entries reach the k-th largest row maximum; with fewer, there is no bound
+    bound = np.partition(row_max, len(row_max) - k)[len(row_max) - k] if len(row_max) >= k else 0.0
     flat = values.reshape(-1)
     found = np.flatnonzero(flat >= max(bound, floor, np.finfo(np.float32).tiny))
     if len(found) > k:
