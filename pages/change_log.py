@@ -9,7 +9,7 @@ import streamlit as st
 import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard.figures import state_figure
-from amnesia.dashboard.views import md, window_caption
+from amnesia.dashboard.views import md
 from amnesia.records import COLLECTIONS
 
 PAGE = "change_log"
@@ -98,7 +98,7 @@ at = st.select_slider("Logical time", options=options, value=last, format_func=l
 window, entry = workspace.history.window_at(at)
 st.markdown(md(labels[at]))
 st.plotly_chart(state_figure(window, labels[at]), key=key("past"), config={"displaylogo": False})
-st.caption(md(window_caption(window, workspace.stats_at(at))))
+st.caption(md(workspace.window_caption(window, at)))
 
 # ---------------------------------------------------------------------- export and import
 st.subheader("Export")

@@ -233,7 +233,7 @@ _, figure, changed_figure, window = cached
 if entry is not None and not entry.noop:
     st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined in red.")
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
-st.caption(md(views.window_caption(window, stats)))
+st.caption(md(workspace.window_caption(window)))
 
 dead = [title for title, count in zip(window.item_titles, window.counts) if count == 0]
 if dead:

@@ -421,7 +421,7 @@ def test_movielens_flow_numbers_agree():
     forget(app, 414)
     users, items, _, _ = totals(app)
     caption = next(plain(c.value) for c in app.caption if "Shown:" in plain(c.value))
-    assert f"of {items:,} movies and" in caption and f"of {users:,} users" in caption
+    assert f"of {items:,} movies and" in caption and f"of {users:,} users, plus User 414, now gone." in caption
     assert (users, items) == (610, 9_596)  # 610 base + Maya - User 414; 128 movies only User 414 watched
     ranked = next(plain(m.value) for m in app.markdown if m.value.startswith("1. "))
     assert re.match(r"1\. .+ ↔ .+: 0\.\d\d → 0\.\d\d \(C \d+ → \d+\)", ranked)

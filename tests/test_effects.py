@@ -63,17 +63,19 @@ def test_measure_change_equals_the_definition(start, user, extra, block):
         eligible = sorted((abs(new[k][1] - old[k][1]), k) for k in moved_s if set(k) <= popular)
         # the pairs are the largest changes, with exact values, largest first
         sizes = [abs(p.delta) for p in ranking.pairs]
-        assert sizes == sorted(sizes, reverse=True)
+        assert all(a >= b - 1e-9 for a, b in zip(sizes, sizes[1:]))  # equal fractions may differ in the last bit
         assert len(ranking.pairs) == min(len(eligible), TOP_PAIRS)
         if eligible:
             assert sizes[0] == pytest.approx(eligible[-1][0], rel=1e-6)
         for p in ranking.pairs:
             assert (p.c_old, p.s_old) == old[(p.item_a, p.item_b)] and (p.c_new, p.s_new) == new[(p.item_a, p.item_b)]
-        # the ranked movies are those whose row of S moved, none emptied, the largest single change first
-        row_max = {i: max([abs(new[k][1] - old[k][1]) for k in moved_s if i in k and set(k) <= popular | {i}] or [0]) for i in popular}
-        assert set(ranking.items) <= {i for i in popular if any(i in k for k in moved_s)}
-        if ranking.items:
-            assert row_max[ranking.items[0]] == pytest.approx(max(row_max.values()), rel=1e-6)
+        # the ranked movies: those with a changed similarity to another movie of the tier, the largest first
+        row_max = {i: max([abs(new[k][1] - old[k][1]) for k in moved_s if i in k and set(k) <= popular] or [0]) for i in popular}
+        assert set(ranking.items) == {i for i, size in row_max.items() if size > 0}
+        maxima = [row_max[i] for i in ranking.items]
+        assert all(a >= b - 1e-6 for a, b in zip(maxima, maxima[1:]))
+        if ranking.pairs:
+            assert {ranking.pairs[0].item_a, ranking.pairs[0].item_b} & set(ranking.items[:2])
 
 
 def test_measure_change_of_nothing():

@@ -96,7 +96,10 @@ def test_delta_figure_shows_values_and_before_after_in_the_hover(forget_alice):
 
 
 def test_labels_are_short_unique_and_text_is_escaped(toy):
-    assert short_title("The Lord of the Rings: The Fellowship of the Ring (2001)") == "The Lord of the Rin…"
+    assert short_title("Lord of the Rings: The Fellowship of the Ring, The (2001)") == "Fellowship of the Ring"
+    assert short_title("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"
+    assert short_title("Harry Potter and the Deathly Hallows: Part 1 (2010)") == "Harry Potter…Part 1"  # not just "Part 1"
+    assert short_title("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "Amelie"
     data, _ = toy
     assert item_labels(data.catalog, [0, 1]) == ["Toy Story", "The Matrix"]
     space = Workspace(*toy)

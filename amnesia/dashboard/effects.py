@@ -55,9 +55,9 @@ class Ranking:
     """The movies and pairs that changed most, among movies at least ``min_viewers`` people watched.
 
     - ``items``: up to :data:`RANKED_ITEMS` movies whose similarities moved most: the largest
-      |ΔS| in the movie's row of S, then Σ|ΔS| over the row, then smaller id first. So the
-      movies of the largest single changes (``pairs``) come first, and the focus window
-      shows what the ranked list describes.
+      |ΔS| between the movie and another of the tier, then Σ|ΔS| over the movie's whole row of
+      S, then smaller id first. So the movies of the largest single changes (``pairs``) come
+      first, and the focus window shows what the ranked list describes.
     - ``pairs``: up to :data:`TOP_PAIRS` single entries with the largest |ΔS|, exact values.
     Movies that lost their last viewer are left out of both (their similarities all became 0).
     """
@@ -156,7 +156,7 @@ def measure_change(
     is_touched[position] = True
     alive = ~((n_before > 0) & (n_after == 0))
     tier_columns = {tier: np.flatnonzero(alive & (popularity >= tier)) for tier in MIN_VIEWERS}
-    s_max = np.zeros(len(columns), dtype=np.float32)
+    s_max = {tier: np.zeros(len(columns), dtype=np.float32) for tier in MIN_VIEWERS}  # largest |ΔS| within the tier
     s_score = np.zeros(len(columns))
     changed_c = changed_s = 0
     best: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {tier: [] for tier in MIN_VIEWERS}
@@ -180,9 +180,7 @@ def measure_change(
         local = np.arange(len(rows))
         ds[local, rows] = 0.0  # the diagonal (S_aa; C_aa = n_a) is not a pair
         dc[local, rows] = False
-        s_max[rows] = np.maximum(s_max[rows], ds.max(axis=1))
         s_score[rows] += ds.sum(axis=1, dtype=np.float64)
-        s_max[~is_touched] = np.maximum(s_max[~is_touched], ds.max(axis=0)[~is_touched])
         s_score[~is_touched] += ds.sum(axis=0, dtype=np.float64)[~is_touched]
         # a pair of two touched items is seen from both of their rows: keep it where row id > column id
         twice = is_touched[None, :] & (columns[None, :] >= columns[rows][:, None])
@@ -195,6 +193,11 @@ def measure_change(
         for tier, keep in tier_columns.items():
             keep_rows = np.flatnonzero(popularity[rows] >= tier)
             sub = ds if tier == MIN_VIEWERS[0] else ds[np.ix_(keep_rows, keep)]
+            if sub.size:  # each pair is in sub once: it counts for both of its movies
+                sub_rows = rows if tier == MIN_VIEWERS[0] else rows[keep_rows]
+                sub_cols = slice(None) if tier == MIN_VIEWERS[0] else keep
+                s_max[tier][sub_rows] = np.maximum(s_max[tier][sub_rows], sub.max(axis=1))
+                s_max[tier][sub_cols] = np.maximum(s_max[tier][sub_cols], sub.max(axis=0))
             top = _top_entries(sub, floor[tier])
             r, c = np.unravel_index(top, sub.shape)
             if tier != MIN_VIEWERS[0]:
@@ -203,11 +206,10 @@ def measure_change(
             kept = np.concatenate([size for _, _, size in best[tier]])
             if len(kept) >= TOP_PAIRS:
                 floor[tier] = float(np.partition(kept, len(kept) - TOP_PAIRS)[len(kept) - TOP_PAIRS])
-    moved = (s_score > 0) & alive
     rankings = []
     for tier in MIN_VIEWERS:
-        candidates = np.flatnonzero(moved & (popularity >= tier))
-        order = candidates[np.lexsort((columns[candidates], -s_score[candidates], -s_max[candidates]))]
+        candidates = np.flatnonzero(s_max[tier] > 0)
+        order = candidates[np.lexsort((columns[candidates], -s_score[candidates], -s_max[tier][candidates]))]
         a, b, size = (np.concatenate(part) for part in zip(*best[tier]))
         top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
         pairs = tuple(_exact_pair(before, after, int(a[k]), int(b[k])) for k in top.tolist())

@@ -26,11 +26,11 @@ from .views import Window, window_delta
 STAGES = ("before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes")
 _STEP_LABELS = ("before", "H", "n", "C", "S")
 _CHANGED = "#d62728"
-_TEXT_LIMIT = 20  # write counts into cells only while they stay readable (items per axis) ...
-_DECIMALS_LIMIT = 12  # ... and similarities ("0.12") only while the cells are this few
+_TEXT_LIMIT = 12  # write values into cells only while they stay readable (items per axis)
 _MARKS_SHARE = 0.5  # in a big window, outline changed cells only when at most this share changed (titles count them)
 _PANELS = ("H: who watched what", "n: how many watched each movie", "C: how many watched both", "S: {measure} similarity")
-_CELL = 26  # pixels per heatmap row
+_CELL = 26  # pixels per heatmap row, at most (rows are about as tall as the cells are wide)
+_MIN_CELL = 15
 _CHAR = 6.0  # pixels per label character at the tick font size
 _FONT = 11
 _WIDTH = 900  # the main column's width at a 1400 px window with the sidebar open (a little less)
@@ -126,7 +126,7 @@ def _changed(before: np.ndarray, after: np.ndarray) -> int:
 def _few(before: np.ndarray, after: np.ndarray) -> bool:
     """True when outlines point at something: a small window, or few of the cells changed."""
     size = np.asarray(after).size
-    return size <= _DECIMALS_LIMIT**2 or _changed(before, after) <= _MARKS_SHARE * size
+    return size <= _TEXT_LIMIT**2 or _changed(before, after) <= _MARKS_SHARE * size
 
 
 def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True) -> list:
@@ -141,12 +141,12 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     n = after.counts if stage >= 2 else before.counts
     C = after.cooccurrences if stage >= 3 else before.cooccurrences
     S = after.similarities if stage >= 4 else before.similarities
-    size = _CELL - 4
+    size = max(_cell_px(after) - 3, 6)  # outlines inside their cell
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False),
         _bars(n, before.counts, x, hover_x, stage >= 2),
         _heatmap(C, x, x, hover_x, hover_x, "C", "Greens", zmax_c, "d", text),
-        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", len(x) <= _DECIMALS_LIMIT),
+        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", len(x) <= _TEXT_LIMIT),
         _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
         if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
         _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, "C", ".0f", size)
@@ -179,12 +179,23 @@ def _changing(trace: dict) -> dict:
     return {"type": trace["type"], **{name: trace.get(name) for name in _CHANGING[trace["type"]]}}
 
 
+def _y_labels_px(window: Window) -> float:
+    return max(_label_px(window.item_labels), _label_px(window.user_labels))
+
+
+def _cell_px(window: Window) -> float:
+    """A heatmap cell's expected width in the 2 x 2 grid (rows get the same height: square cells)."""
+    panel = (_WIDTH - 2 * _y_labels_px(window) - 30) / 2
+    return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
+
+
 def _grid(window: Window, top: int, titles: list[str]) -> tuple[go.Figure, int]:
     """The 2 x 2 grid sized in pixels from the labels; returns (figure, plot height in px)."""
     items, users = len(window.items), max(len(window.users), 3)
     x_labels = _label_px(window.item_labels) * 0.87  # x tick labels are drawn at -60°
-    y_labels = max(_label_px(window.item_labels), _label_px(window.user_labels))
-    h_row, c_row = users * _CELL, items * _CELL
+    y_labels = _y_labels_px(window)
+    cell = _cell_px(window)
+    h_row, c_row = users * cell, items * cell
     gap = x_labels + 55  # the top row's x labels and the bottom row's titles (two lines)
     bottom = x_labels + 10
     plot_height = int(h_row + gap + c_row)

@@ -81,7 +81,8 @@ class LogEntry:
     ``action`` says what the person did in words (``detail`` adds e.g. the titles); ``noop`` says why nothing changed (already
     present, empty) or is None; ``before``/``after`` cover the same users and items; ``stats``
     are the totals after the change; ``names`` the display names of the users it touched, as
-    they were; ``effect`` is None for imported requests (only the last one is measured).
+    they were; ``gone`` the users it left without interactions; ``effect`` is None for
+    imported requests (only the last one is measured).
     """
 
     time: int
@@ -97,6 +98,7 @@ class LogEntry:
     forgotten_user: int | None = None
     noop: str | None = None
     detail: str = ""
+    gone: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:

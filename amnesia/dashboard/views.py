@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.catalog import Catalog, split_year
+from ..data.catalog import Catalog, display_title, split_year
 from ..engine.model import ItemCF
 
 #: Movies in a focus window by default, and the most the page lets a visitor choose.
@@ -26,7 +26,9 @@ DEFAULT_ITEMS = 20
 MAX_ITEMS = 40
 MAX_USERS = 12
 #: Characters of a movie's short axis label (the full title is in the hover).
-LABEL_CHARS = 20
+LABEL_CHARS = 22
+_SUBTITLE = re.compile(r"\s*:\s+|\s+-\s+")
+_NUMBERED = re.compile(r"(?i)^(part|vol|volume|chapter|episode|book)\b")
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,34 @@ class Window:
 
 
 def short_title(title: str, limit: int = LABEL_CHARS) -> str:
-    """``"The Lord of the Rings: The Fellowship of the Ring (2001)"`` -> ``"The Lord of the Rin…"``."""
-    base, _ = split_year(title)
-    return base if len(base) <= limit else base[: limit - 1].rstrip() + "…"
+    """A title short enough for an axis, still telling sequels apart.
+
+    A subtitle stands for the whole when the title has one ("The Lord of the Rings: The Two
+    Towers (2002)" -> "Two Towers"), unless it is a number ("Part 1"); otherwise a long title
+    keeps its start and its end ("Harry Potter and the Chamber of Secrets" -> "Harry
+    Potter…Secrets"). Titles that still collide get their year (see :func:`item_labels`).
+    """
+    base, _ = split_year(display_title(title))
+    if len(base) <= limit:
+        return base
+    base = re.sub(r"\s*\([^()]*\)", "", base).strip() or base  # alternative titles in parentheses
+    if len(base) <= limit:
+        return base
+    subtitle = re.sub(r"^(the|a|an) ", "", _SUBTITLE.split(base)[-1], flags=re.IGNORECASE)
+    if subtitle != base and len(subtitle) <= limit and len(subtitle.split()) >= 2 and not _NUMBERED.match(subtitle):
+        return subtitle
+    words = base.split()
+    head, tail = words[0], words[-1]
+    for word in words[1:-1]:  # whole words from the start while they fit in about half
+        if len(head) + 1 + len(word) > 0.6 * limit:
+            break
+        head = f"{head} {word}"
+    for word in reversed(words[1:-1]):  # and from the end
+        if len(head) + len(tail) + 2 + len(word) > limit:
+            break
+        tail = f"{word} {tail}"
+    label = f"{head}…{tail}"
+    return label if len(label) <= limit + 2 else base[: limit - 1].rstrip() + "…"
 
 
 def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
@@ -142,21 +169,27 @@ def choose_window(
     users = list(dict.fromkeys(int(u) for u in focus_users))[:max_users]
     others = [u for u in all_users if u not in users]
     if others and len(users) < max_users:
+        # users who watched about half of these movies: their rows tell the movies apart, so C and S
+        # differ from cell to cell; users who watched all or none of them explain nothing
         overlap = model.history_matrix(others, items).sum(axis=1)
         partial = (overlap > 0) & (overlap < len(items))
-        order = np.lexsort((np.array(others), -overlap))
+        order = np.lexsort((np.array(others), -overlap, np.abs(2 * overlap - len(items))))
         users += [others[k] for k in order.tolist() if partial[k]][: max_users - len(users)]
     who = "the users whose history changed, then " if focus_users else ""
-    return users, items, f"A focus window: {what}; {who}the users who watched some but not all of them."
+    return users, items, f"A focus window: {what}; {who}users who watched about half of them."
 
 
-def window_caption(window: Window, stats: Stats) -> str:
+def window_caption(window: Window, stats: Stats, gone: Sequence[int] = ()) -> str:
     """One sentence: how the window was chosen and how big it is next to the whole model.
 
-    The totals come from ``stats`` (the same numbers as the sidebar)."""
+    The totals come from ``stats`` (the same numbers as the sidebar); users of the window in
+    ``gone`` (whose last interaction the change removed) are named apart, not counted."""
+    gone_here = [label for user, label in zip(window.users, window.user_labels) if user in set(gone)]
+    shown = len(window.users) - len(gone_here)
+    extra = f", plus {', '.join(gone_here)}, now gone" if gone_here else ""
     return (
         f"{window.description} Shown: {len(window.items)} of {stats.items:,} movies and "
-        f"{len(window.users)} of {stats.users:,} users."
+        f"{shown} of {stats.users:,} users{extra}."
     )
 
 

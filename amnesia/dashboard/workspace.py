@@ -123,8 +123,18 @@ class Workspace:
         """Users, items, interactions and logical time of the visitor's model (the sidebar's numbers)."""
         return Stats.of(self.model)
 
+    def window_caption(self, window: Window, time_: int | None = None) -> str:
+        """The caption of a window shown at logical time ``time_`` (default: now), with that
+        time's totals (the sidebar's numbers when it is now)."""
+        time_ = self.model.time if time_ is None else time_
+        entry = self.history.entry_at(time_)
+        gone = entry.gone if entry is not None and window is not entry.before else ()
+        return views.window_caption(window, self.stats_at(time_), gone)
+
     def stats_at(self, time_: int) -> Stats:
         """The totals at a past logical time, as recorded (the starting data's for the start)."""
+        if time_ == self.model.time:
+            return self.stats()
         entry = self.history.entry_at(time_)
         return entry.stats if entry else Stats.of(self.base)
 
@@ -261,7 +271,7 @@ class Workspace:
             entry = LogEntry(
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
                 {**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}},
-                forgotten, noop, detail,
+                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history(u)),
             )
             self.history.append(entry, self.model)
         except BaseException:

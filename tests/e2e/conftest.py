@@ -88,12 +88,33 @@ def browser():
         browser.close()
 
 
+def guarded_context(browser, server, **options):
+    """A browser context that blocks every request leaving the app's origin and records it
+    (``context.blocked``): the page must make no network calls of its own."""
+    context = browser.new_context(**options)
+    blocked: list[str] = []
+
+    def route(route):
+        url = route.request.url
+        if url.startswith(str(server)) or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    context.blocked = blocked
+    return context
+
+
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    context = guarded_context(browser, server, viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     yield page
+    blocked = list(context.blocked)
     context.close()
+    assert blocked == [], f"the page tried to leave the app's origin: {blocked}"
