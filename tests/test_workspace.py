@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
 from amnesia.dashboard.history import LogEntry
@@ -294,3 +296,21 @@ def test_log_entries_are_frozen(space):
     assert isinstance(entry, LogEntry)
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.action = "x"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=80),
+    typed=st.text(alphabet=st.characters(exclude_categories=["Cs"]) | st.sampled_from(list("#0123456789\n[]")), max_size=400),
+    raw=st.text(max_size=300),
+    user=st.integers(-(2**40), 2**40) | st.none() | st.booleans(),
+)
+def test_every_action_either_works_or_says_why_and_changes_nothing(toy_base, name, typed, raw, user):
+    space = Workspace(*toy_base)
+    for action in (lambda: space.add_user(name, typed=typed), lambda: space.apply_json(raw), lambda: space.forget_user(user),
+                   lambda: space.import_log(raw), lambda: space.preview_titles(typed)):
+        before, count = space.model.fingerprint(), len(space.log)
+        try:
+            action()
+        except AmnesiaError:
+            assert space.model.fingerprint() == before and len(space.log) == count
