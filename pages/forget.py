@@ -49,7 +49,6 @@ def on_add() -> None:
         for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
             ui_state.put(PAGE, name, empty)
         done(entry)
-        ui_state.put(PAGE, "rerun_app", True)
 
 
 def use_candidate(number: int, item: int) -> None:
@@ -113,7 +112,8 @@ def show_error(field: str) -> None:
 def add_form() -> None:
     """Name, movies and typed titles; each typed line shows what it resolves to before sending.
 
-    A fragment: typing reruns only this part of the page, not the charts."""
+    A fragment: typing reruns only this part of the page, not the charts. The Add button is
+    outside it, so adding reruns the whole page once."""
     st.text_input("Name", placeholder="Maya", key=key("add_name"), max_chars=workspace.limits.name_chars)
     st.multiselect(
         "Movies they watched",
@@ -153,10 +153,6 @@ def add_form() -> None:
                                 md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
                                 args=(line.number, item), help=f"Use #{item} for line {line.number}",
                             )
-    st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
-    show_error("add")
-    if ui_state.pop(PAGE, "rerun_app"):
-        st.rerun()  # the whole page: the chart and the sidebar show the new user
 
 
 add_tab, forget_tab, raw_tab = st.tabs(
@@ -164,6 +160,8 @@ add_tab, forget_tab, raw_tab = st.tabs(
 )
 with add_tab:
     add_form()
+    st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
+    show_error("add")
 with forget_tab:
     with st.form(key("forget_form")):
         choices = dict(workspace.user_choices())

@@ -69,7 +69,8 @@ with st.spinner("Comparing top-5 lists before and after…"):
 name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
 st.markdown(
     f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
-    f"**{len(effect.changed)}** got a different top {effect.k}."
+    f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
+    f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
 )
 for change in effect.changed[:6]:
     with st.container(border=True):

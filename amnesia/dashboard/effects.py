@@ -22,7 +22,7 @@ import numpy as np
 from ..engine.model import ItemCF
 
 #: Rows of S scanned at a time: bounds the scan's memory to ~4 arrays of BLOCK x items floats.
-BLOCK_ROWS = 256
+BLOCK_ROWS = 128
 #: Largest similarity changes kept per change (the ranked list shows the first ten).
 TOP_PAIRS = 50
 #: Movies kept in the ranking that chooses the focus window (the page's slider goes up to this).
@@ -206,22 +206,36 @@ def measure_change(
             kept = np.concatenate([size for _, _, size in best[tier]])
             if len(kept) >= TOP_PAIRS:
                 floor[tier] = float(np.partition(kept, len(kept) - TOP_PAIRS)[len(kept) - TOP_PAIRS])
+    # exact values of the kept pairs, read from the models in one block per model (measure-agnostic)
+    kept = {tier: tuple(np.concatenate(part) for part in zip(*best[tier])) for tier in MIN_VIEWERS}
+    ids = np.unique(np.concatenate([np.concatenate([a, b]) for a, b, _ in kept.values()]))
+    exact = _exact_values(before, after, ids)
     rankings = []
     for tier in MIN_VIEWERS:
         candidates = np.flatnonzero(s_max[tier] > 0)
         order = candidates[np.lexsort((columns[candidates], -s_score[candidates], -s_max[tier][candidates]))]
-        a, b, size = (np.concatenate(part) for part in zip(*best[tier]))
+        a, b, size = kept[tier]
         top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
-        pairs = tuple(_exact_pair(before, after, int(a[k]), int(b[k])) for k in top.tolist())
+        pairs = tuple(exact(int(a[k]), int(b[k])) for k in top.tolist())
         rankings.append(Ranking(tier, tuple(columns[order[:RANKED_ITEMS]].tolist()), pairs))
     emptied = columns[~alive]
     return ChangeEffect(tuple(rankings), changed_c, changed_s, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied))
 
 
-def _exact_pair(before: ItemCF, after: ItemCF, a: int, b: int) -> PairChange:
-    """A pair's exact S and C before and after, read from the models (``item_a > item_b``)."""
-    a, b = max(a, b), min(a, b)
-    return PairChange(a, b, before.similarity(a, b), after.similarity(a, b), before.cooccurrence(a, b), after.cooccurrence(a, b))
+def _exact_values(before: ItemCF, after: ItemCF, ids: np.ndarray):
+    """A function (a, b) -> PairChange with S and C before and after, read from the models for
+    all of ``ids`` at once (``item_a > item_b`` in the result)."""
+    items = ids.tolist()
+    where = {item: k for k, item in enumerate(items)}
+    s_old, s_new = before.similarities(items), after.similarities(items)
+    c_old, c_new = before.cooccurrences(items), after.cooccurrences(items)
+
+    def pair(a: int, b: int) -> PairChange:
+        a, b = max(a, b), min(a, b)
+        i, j = where[a], where[b]
+        return PairChange(a, b, float(s_old[i, j]), float(s_new[i, j]), int(c_old[i, j]), int(c_new[i, j]))
+
+    return pair
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,11 @@ class ListChange:
         """Items that entered the list."""
         return {item for item, _ in self.after} - {item for item, _ in self.before}
 
+    @property
+    def reordered(self) -> bool:
+        """True when the movies or their order changed, not only the scores."""
+        return [item for item, _ in self.before] != [item for item, _ in self.after]
+
 
 @dataclass(frozen=True)
 class ForgetEffect:
@@ -253,6 +272,11 @@ class ForgetEffect:
     k: int
     examined: int
     changed: tuple[ListChange, ...]
+
+    @property
+    def reordered(self) -> tuple[ListChange, ...]:
+        """The changed lists whose movies or order changed (not only the scores)."""
+        return tuple(change for change in self.changed if change.reordered)
 
 
 def forget_effect(
@@ -278,6 +302,7 @@ def forget_effect(
         new = _top(after, user, k)
         if old != new:
             changed.append(ListChange(user, old, new))
+    changed.sort(key=lambda change: not change.reordered)  # lists with other movies or order first (stable)
     return ForgetEffect(forgotten_user, k, len(examined), tuple(changed))
 
 

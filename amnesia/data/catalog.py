@@ -198,6 +198,8 @@ class Catalog:
 
     def __init__(self, movies: Iterable[Movie], users: dict[int, str] | None = None):
         self._movies: dict[int, Movie] = {movie.id: movie for movie in movies}
+        self._display: dict[int, str] = {item: movie.display for item, movie in self._movies.items()}  # titles are shown often
+        self._examples: list[str] | None = None
         self._by_key: dict[str, list[int]] = defaultdict(list)
         self._by_subtitle: dict[str, list[int]] = defaultdict(list)
         self._by_word: dict[str, set[int]] = defaultdict(set)
@@ -245,6 +247,7 @@ class Catalog:
         Call it once on the shared catalog, before forking: forks share it."""
         self._popularity.clear()
         self._popularity.update({int(item): int(count) for item, count in counts.items()})
+        self._examples = None
 
     def popularity(self, item: int) -> int:
         """How many people watched ``item`` as given to :meth:`set_popularity` (0 if unknown)."""
@@ -266,8 +269,8 @@ class Catalog:
 
     def title(self, item: int) -> str:
         """Display title of ``item``, or ``"#id"`` for an item the catalog does not know."""
-        movie = self._movies.get(item)
-        return movie.display if movie else f"#{item}"
+        title = self._display.get(item)
+        return title if title is not None else f"#{item}"
 
     def titles(self, items: Sequence[int]) -> list[str]:
         """Display titles of ``items``."""
@@ -279,9 +282,11 @@ class Catalog:
 
     def examples(self, count: int = 3) -> list[str]:
         """Titles (and an id) a person could type for this catalog: the most watched first."""
-        ranked = sorted(self._movies, key=lambda item: (-self.popularity(item), item))
-        picked = [split_year(self._movies[item].display)[0] for item in ranked[: count - 1]]
-        return picked + [f"#{ranked[count - 1]}"] if len(ranked) >= count else picked
+        if self._examples is None or len(self._examples) != count:
+            ranked = sorted(self._movies, key=lambda item: (-self.popularity(item), item))[:count]
+            picked = [split_year(self._display[item])[0] for item in ranked[: count - 1]]
+            self._examples = picked + [f"#{ranked[count - 1]}"] if len(ranked) >= count else picked
+        return list(self._examples)
 
     # ------------------------------------------------------------------ resolution
     def resolve(self, text: str, limits: Limits | None = None) -> int:
@@ -507,10 +512,10 @@ class Catalog:
         return items if year is None else [i for i in items if self._movies[i].year == year]
 
     def _as_candidates(self, items: Iterable[int]) -> list[tuple[int, str]]:
-        return [(item, self._movies[item].display) for item in items]
+        return [(item, self._display[item]) for item in items]
 
     def _listing(self, items: Iterable[int]) -> str:
-        return "; ".join(f"{self._movies[i].display} (#{i})" for i in items)
+        return "; ".join(f"{self._display[i]} (#{i})" for i in items)
 
     # ------------------------------------------------------------------ users
     def user_name(self, user: int) -> str:
