@@ -15,12 +15,12 @@ import ui_state
 from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
 from amnesia.dashboard.workspace import Workspace, shared_base
+from amnesia.engine.similarity import MEASURES
 
 DATASETS = {
     "toy": "Toy world: 4 users, 5 movies",
     "movielens-small": "MovieLens latest-small: 610 users, 9,724 movies",
 }
-MEASURES = {"jaccard": "Jaccard"}
 ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shipped with the app: no font host
 
 st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=str(ICON), layout="wide")
@@ -28,8 +28,8 @@ st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=s
 
 @st.cache_resource(show_spinner="Loading the data and training the shared model (once for all visitors)…")
 def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
-    """The data set and its model, shared read-only by every visitor's fork."""
-    return shared_base(name)
+    """The data set and its model under ``measure``, shared read-only by every visitor's fork."""
+    return shared_base(name, measure)
 
 
 with st.sidebar:
@@ -43,7 +43,15 @@ with st.sidebar:
         key=ui_state.key("app", "dataset"),
     )
     st.query_params["data"] = name
-    measure = "jaccard"
+    measures = list(MEASURES)
+    linked = st.query_params.get("similarity", measures[0])
+    measure = st.selectbox(
+        "Similarity", measures, index=measures.index(linked) if linked in MEASURES else 0,
+        format_func=lambda m: f"{MEASURES[m].label}: {MEASURES[m].text}", key=ui_state.key("app", "similarity"),
+        help="Each choice has its own model and its own changes; the About page shows the formula.",
+    )
+    if measure != measures[0] or "similarity" in st.query_params:
+        st.query_params["similarity"] = measure
     workspace = ui_state.workspace_for(name, measure, lambda: Workspace(*base(name, measure)))
     stats = workspace.stats()
     # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"

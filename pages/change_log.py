@@ -97,7 +97,7 @@ labels = {workspace.history.start: f"t = {workspace.history.start}: the starting
 at = st.select_slider("Logical time", options=options, value=last, format_func=lambda t: f"t = {t}", key=key("at"))
 window, entry = workspace.history.window_at(at)
 st.markdown(md(labels[at]))
-st.plotly_chart(state_figure(window, labels[at]), key=key("past"), config={"displaylogo": False})
+st.plotly_chart(state_figure(window, labels[at], workspace.model.measure.label), key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))
 
 # ---------------------------------------------------------------------- export and import
@@ -113,7 +113,8 @@ st.download_button(
 st.caption(
     f"Small: one request per line; line t is the request applied at logical time t. Import it below to restore this "
     f"session, or replay it to regenerate every record: `python -m amnesia stream --data {dataset} < "
-    f"amnesia-{dataset}-requests.jsonl`."
+    f"amnesia-{dataset}-requests.jsonl`"
+    + ("." if ui_state.measure() == "jaccard" else " (the command line's similarity records are Jaccard ones).")
 )
 estimate = workspace.export_estimate()
 size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} MB ({estimate.records:,} records)"

@@ -23,8 +23,9 @@ def key(name: str) -> str:
 st.title("Watch a recommender forget")
 st.caption(
     "Item-based collaborative filtering keeps H (who watched what), n (how many watched each movie), "
-    "C = HᵀH (how many watched both) and S (similarity of two movies, from C and n). Forgetting a user updates them "
-    "in place, exactly as if the model had been retrained without that person."
+    f"C = HᵀH (how many watched both) and S ({workspace.model.measure.label} similarity: "
+    f"{workspace.model.measure.text}). Forgetting a user updates them in place, exactly as if the model had been "
+    "retrained without that person."
 )
 
 
@@ -216,14 +217,16 @@ stats = workspace.stats()
 figure_key = (ui_state.dataset(), ui_state.measure(), stats.time, max_items, min_viewers)
 cached = ui_state.get(PAGE, "figure")
 if not cached or cached[0] != figure_key:
+    label = workspace.model.measure.label
     if entry is None:
         window = workspace.current_window(max_items)
-        figures = (state_figure(window, "The model now: add or forget a user to see it change"), None, window)
+        figures = (state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
     elif entry.noop:
-        figures = (state_figure(entry.after, f"t = {entry.time}: nothing changed"), None, entry.after)
+        figures = (state_figure(entry.after, f"t = {entry.time}: nothing changed", label), None, entry.after)
     else:
         before, after = workspace.latest_windows(max_items, min_viewers)
-        figures = (update_figure(before, after, entry.label), delta_figure(before, after, "After minus before: red = decreased, blue = increased"), after)
+        changed = delta_figure(before, after, "After minus before: red = decreased, blue = increased")
+        figures = (update_figure(before, after, entry.label, label), changed, after)
     cached = (figure_key, *figures)
     ui_state.put(PAGE, "figure", cached)
 _, figure, changed_figure, window = cached

@@ -430,3 +430,19 @@ def test_movielens_flow_numbers_agree():
     assert (users, items) == (610, 9_596)  # 610 base + Maya - User 414; 128 movies only User 414 watched
     ranked = next(plain(m.value) for m in app.markdown if m.value.startswith("1. "))
     assert re.match(r"1\. .+ ↔ .+: 0\.\d\d → 0\.\d\d \(C \d+ → \d+\)", ranked)
+
+
+def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
+    app = AppTest.from_file(str(APP), default_timeout=180)
+    app.query_params["data"] = "toy"
+    app.query_params["similarity"] = "cosine"
+    app.run()
+    assert not app.exception
+    assert space(app).model.measure.name == "cosine"
+    forget(app, 1)
+    assert space(app).model.similarity(0, 1) == pytest.approx(2 / 6**0.5)  # Toy Story, The Matrix: C = 2, n = 2 and 3 after Bob left
+    app.switch_page("pages/about.py").run()
+    assert app.latex[3].value.startswith(r"S_{ab} = \frac{C_{ab}}{\sqrt{n_a\, n_b}}")
+    jaccard = start()  # another session on Jaccard: untouched
+    assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
+    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine")]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.model import ItemCF
+from ..engine.similarity import Measure
 
 #: Rows of S scanned at a time: bounds the scan's memory to ~4 arrays of BLOCK x items floats.
 BLOCK_ROWS = 128
@@ -97,18 +98,17 @@ class ChangeEffect:
         return chosen
 
 
-def _similarity_f32(cooc: np.ndarray, count_rows: np.ndarray, count_cols: np.ndarray) -> np.ndarray:
-    """Jaccard S = C / (n_a + n_b - C) in float32, for ranking (0 where C = 0).
+def _similarity_f32(measure: Measure, cooc: np.ndarray, count_rows: np.ndarray, count_cols: np.ndarray) -> np.ndarray:
+    """S = C / denominator(C, n_a, n_b) under the model's ``measure``, in float32, for ranking (0 where C = 0).
 
-    Division is correctly rounded, so equal fractions give equal results (no change is ever
-    counted that did not happen); two distinct values round to the same float32 only when
-    their denominators pass ~2,800, i.e. for items with more than ~1,400 viewers. Values shown
+    Division is correctly rounded, so (for Jaccard, whose denominator is an integer) equal
+    fractions give equal results: no change is counted that did not happen; two distinct
+    values round to the same float32 only when their denominators pass ~2,800. Values shown
     to people are read exactly from the models.
     """
     c = cooc.astype(np.float32)
-    denominator = count_rows.astype(np.float32)[:, None] + count_cols.astype(np.float32)[None, :]
-    denominator -= c
-    np.maximum(denominator, 1, out=denominator)  # C > 0 implies a denominator >= 1
+    denominator = measure.denominator(c, count_rows.astype(np.float32)[:, None], count_cols.astype(np.float32)[None, :])
+    np.maximum(denominator, np.float32(1e-6), out=denominator)  # where C > 0 the denominator is >= 1
     c /= denominator
     return c
 
@@ -173,8 +173,8 @@ def measure_change(
             in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
             c_old[np.ix_(in_new, new)] -= 1
             c_old[np.ix_(in_old, old)] += 1
-        ds = _similarity_f32(c_new, n_after[rows], n_after)
-        ds -= _similarity_f32(c_old, n_before[rows], n_before)
+        ds = _similarity_f32(after.measure, c_new, n_after[rows], n_after)
+        ds -= _similarity_f32(after.measure, c_old, n_before[rows], n_before)
         np.abs(ds, out=ds)
         dc = c_new != c_old
         local = np.arange(len(rows))

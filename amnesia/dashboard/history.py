@@ -1,9 +1,10 @@
 """A visitor's history: the log of accepted requests, cheap replay to any past time, records.
 
 The log keeps what explains and replays each change, and nothing sized by the catalog: the
-request, the H and n changes (:class:`LoggedChange`, never the ChangeSet's blocks of C), a
-small :class:`~.effects.ChangeEffect`, the focus window before and after, the totals, and the
-names of the users it touched. The model at a past time is rebuilt from the nearest
+request, its ChangeSet (the H and n changes and each user's changed items; the engine derives
+C and S changes from a model when asked, so no block of C is kept), a small
+:class:`~.effects.ChangeEffect`, the focus window before and after, the totals, and the names
+of the users it touched. The model at a past time is rebuilt from the nearest
 checkpoint (a fork kept every :data:`CHECKPOINT_EVERY` changes) by replaying the requests
 since, so any past time costs at most that many replays.
 
@@ -35,46 +36,6 @@ CHECKPOINT_EVERY = 8
 
 
 @dataclass(frozen=True)
-class LoggedChange:
-    """What one request changed in H and n, in external ids (the engine's ChangeSet without C).
-
-    ``users``, ``items``, ``sign``: the flipped interactions (+1 added, -1 removed), length h;
-    ``count_items``, ``count_old``, ``count_new``: the items whose n changed, length c.
-    """
-
-    time: int
-    seconds: float
-    change: str
-    users: np.ndarray
-    items: np.ndarray
-    sign: np.ndarray
-    count_items: np.ndarray
-    count_old: np.ndarray
-    count_new: np.ndarray
-
-    @classmethod
-    def of(cls, changes: ChangeSet) -> LoggedChange:
-        return cls(
-            changes.time,
-            changes.seconds,
-            changes.change,
-            *(np.array(getattr(changes, name), copy=True) for name in ("users", "items", "sign", "count_items", "count_old", "count_new")),
-        )
-
-    @property
-    def is_empty(self) -> bool:
-        return len(self.users) == 0
-
-    @property
-    def touched_users(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.users.tolist())))
-
-    def counts_dict(self) -> dict[int, tuple[int, int]]:
-        """``{item: (old_count, new_count)}`` for the items whose n changed."""
-        return {int(i): (int(o), int(w)) for i, o, w in zip(self.count_items, self.count_old, self.count_new)}
-
-
-@dataclass(frozen=True)
 class LogEntry:
     """One accepted request at logical time ``time``.
 
@@ -89,7 +50,7 @@ class LogEntry:
     kind: str
     action: str
     request: ChangeRequest
-    change: LoggedChange
+    change: ChangeSet
     effect: ChangeEffect | None
     before: Window
     after: Window

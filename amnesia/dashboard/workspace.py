@@ -29,10 +29,10 @@ from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, parse_request
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, Limits
-from ..records import count_records, interaction_records, pair_records
+from ..records import change_records
 from . import views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
-from .history import History, LogEntry, LoggedChange, parse_request_log
+from .history import History, LogEntry, parse_request_log
 from .views import Stats, Window, choose_window, snapshot
 
 #: The full change stream is offered for download up to this many bytes (estimated up front);
@@ -41,16 +41,15 @@ FULL_EXPORT_MAX_BYTES = 20_000_000
 #: Bytes the export writes per record, by collection (measured on MovieLens: ids of 1-6
 #: digits, similarities with up to 17 significant digits); used for the up-front estimate.
 RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
-#: Rows of S derived at a time while exporting (bounds the export's memory).
-EXPORT_BLOCK_ROWS = 64
 
 
-def shared_base(name: str) -> tuple[Dataset, ItemCF]:
-    """Load data set ``name`` and train its model: the state every visitor forks.
+def shared_base(name: str, similarity: str = "jaccard") -> tuple[Dataset, ItemCF]:
+    """Load data set ``name`` and train its model with ``similarity`` ("jaccard", "cosine"): the
+    state every visitor forks.
 
     The catalog learns how many people watched each movie, to rank title candidates."""
     data = load(name)
-    model = ItemCF.fit(data.interactions)
+    model = ItemCF.fit(data.interactions, similarity=similarity)
     items = model.items()
     data.catalog.set_popularity(dict(zip(items, model.counts(items).tolist())))
     return data, model
@@ -256,10 +255,8 @@ class Workspace:
         """Apply ``request`` with the app's limits and log it; on any failure nothing changes."""
         before_model = self.model.fork()  # the state before: for the window, the effect and replays
         names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
-        changes = self.model.apply(request, self.limits)  # raises before any change on bad input
+        change = self.model.apply(request, self.limits)  # raises before any change on bad input
         try:
-            change = LoggedChange.of(changes)
-            del changes  # the ChangeSet's blocks of C are not kept
             effect = measure_change(before_model, self.model, change.count_items.tolist(), change.touched_users) if measure else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
             users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
@@ -281,7 +278,7 @@ class Workspace:
         self._windows.clear()
         return entry
 
-    def _ranked(self, effect: ChangeEffect | None, change: LoggedChange, min_viewers: int) -> tuple[int, ...]:
+    def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
         if effect is not None:
             return effect.ranking(min_viewers).items
         # not measured (an imported request): the movies it touched, most watched first
@@ -374,7 +371,7 @@ class Workspace:
         with ThreadPoolExecutor(max_workers=1) as pool:
             mine = pool.submit(self.model.fingerprint)
             started = time.perf_counter()
-            retrained = ItemCF.fit(remaining)
+            retrained = ItemCF.fit(remaining, similarity=self.model.measure)
             retrain_seconds = time.perf_counter() - started
             theirs = retrained.fingerprint()
             mine_value = mine.result()
@@ -413,9 +410,9 @@ class Workspace:
     def export_chunks(self, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
         """The full change stream as JSON lines, in chunks of about ``chunk_bytes``.
 
-        Replays the log on a fresh fork of the base model (S changes are derived from the
-        model at each time, ``EXPORT_BLOCK_ROWS`` rows at a time). Refused with an
-        AmnesiaError when the estimate is over the limit: use the command line then.
+        Replays the log on a fresh fork of the base model (the engine derives C and S changes
+        from the model at each time, in bounded chunks). Refused with an AmnesiaError when the
+        estimate is over the limit: use the command line then.
         """
         estimate = self.export_estimate()
         if not estimate.allowed:
@@ -425,7 +422,7 @@ class Workspace:
         size = 0
         for entry in self.log:
             changes = model.apply(entry.request)
-            for record in _change_records(model, changes):
+            for record in change_records(model, changes):  # C and S derived in sorted, bounded chunks
                 line = json.dumps(record) + "\n"
                 parts.append(line)
                 size += len(line)
@@ -454,20 +451,11 @@ class Workspace:
         return views.interactions_csv(self.model)
 
 
-def _change_records(model: ItemCF, changes: ChangeSet) -> Iterator[dict]:
-    # the stream's records of one change, with S derived in small blocks (bounded memory)
-    yield from interaction_records(changes)
-    yield from count_records(changes)
-    yield from pair_records(changes.cooccurrences, changes.time, "cooccurrences_c", "num_cooccurrences")
-    similarities = model.similarity_changes(changes, block_rows=EXPORT_BLOCK_ROWS)
-    yield from pair_records(similarities, changes.time, "similarities_s", "similarity")
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def _noop_reason(request: ChangeRequest, change: LoggedChange) -> str | None:
+def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
     """Why an accepted request changed nothing, or None if it changed something."""
     if not change.is_empty:
         return None
@@ -478,7 +466,7 @@ def _noop_reason(request: ChangeRequest, change: LoggedChange) -> str | None:
     return f"{'it is' if len(request.pairs) == 1 else 'they are'} already present: {shown}{more}"
 
 
-def _raw_action(request: ChangeRequest, change: LoggedChange, noop: str | None, kind: str) -> str:
+def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str) -> str:
     """What a raw or imported request did, in words that match the model's change."""
     source = "imported request" if kind == "import" else "raw request"
     if noop:
