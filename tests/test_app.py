@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.dashboard.views import md
+from amnesia.engine.similarity import MEASURES
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 ADD = "forget.add_submit"
@@ -442,7 +443,7 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     forget(app, 1)
     assert space(app).model.similarity(0, 1) == pytest.approx(2 / 6**0.5)  # Toy Story, The Matrix: C = 2, n = 2 and 3 after Bob left
     app.switch_page("pages/about.py").run()
-    assert app.latex[3].value.startswith(r"S_{ab} = \frac{C_{ab}}{\sqrt{n_a\, n_b}}")
+    assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
     assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine")]
