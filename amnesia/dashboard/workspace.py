@@ -371,7 +371,8 @@ class Workspace:
         with ThreadPoolExecutor(max_workers=1) as pool:
             mine = pool.submit(self.model.fingerprint)
             started = time.perf_counter()
-            retrained = ItemCF.fit(remaining, similarity=self.model.measure)
+            # the same store layout as the visitor's model: "auto" may pick a slower one for the retrain
+            retrained = ItemCF.fit(remaining, similarity=self.model.measure, store=self.model.store_kind)
             retrain_seconds = time.perf_counter() - started
             theirs = retrained.fingerprint()
             mine_value = mine.result()
