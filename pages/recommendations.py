@@ -32,7 +32,7 @@ def ranked(entries, struck: set[int] = frozenset(), bold: set[int] = frozenset()
 
 
 st.title("Recommendations")
-st.caption(f"Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies they watched are never recommended.")
+st.caption("Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies they watched are never recommended.")
 
 choices = dict(workspace.user_choices())
 options = list(choices)

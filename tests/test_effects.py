@@ -112,9 +112,11 @@ def test_forget_effect_matches_the_reference_recommender():
         new = [(i, round(s, 6)) for i, s in reference_after.recommend(user, 3)]
         if old != new:
             expected.append((user, old, new))
-    got = [(c.user, [(i, pytest.approx(s, abs=1e-6)) for i, s in c.before], [(i, pytest.approx(s, abs=1e-6)) for i, s in c.after]) for c in effect.changed]
-    assert [g[0] for g in got] == [e[0] for e in expected]
-    for (user, old, new), change in zip(expected, effect.changed):
+    # lists with other movies or order come first, each group in the order the users were examined
+    expected.sort(key=lambda e: [i for i, _ in e[1]] == [i for i, _ in e[2]])
+    assert [c.user for c in effect.changed] == [e[0] for e in expected]
+    assert [c.user for c in effect.reordered] == [e[0] for e in expected if [i for i, _ in e[1]] != [i for i, _ in e[2]]]
+    for (user, old, new), change in zip(expected, effect.changed, strict=True):
         assert [i for i, _ in change.before] == [i for i, _ in old] and [i for i, _ in change.after] == [i for i, _ in new]
         assert np.allclose([s for _, s in change.after], [s for _, s in new], atol=1e-6)
         assert change.left == {i for i, _ in old} - {i for i, _ in new}

@@ -24,20 +24,16 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import string
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from amnesia.dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, Server, chromium_path, streamlit_server
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 #: Seconds a disconnected session is kept for a reconnect (.streamlit/config.toml): the memory
 #: waves wait this long before they read the server's memory.
 SESSION_TTL = 30
@@ -58,64 +54,6 @@ TARGETS = {  # issue 7 and issue 8: (label, comparison, target, unit)
     "load_10_errors": ("load, N = 10: errors", "<=", 0, ""),
 }
 
-FINISHED = """([text, title]) => {
-    const app = document.querySelector('[data-testid=stApp]');
-    const chart = document.querySelector('[data-testid=stPlotlyChart] .gtitle');
-    return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && document.querySelector('[data-testid=stMain]').innerText.replaceAll('\\u2060', '').includes(text)
-        && (!title || (chart && chart.textContent.includes(title)));
-}"""
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-
-
-# ---------------------------------------------------------------------- the server
-class Server:
-    """A ``streamlit run app.py`` process on a free localhost port."""
-
-    def __init__(self, url: str, process: subprocess.Popen):
-        self.url, self.process = url, process
-
-    def memory_mb(self, field: str = "VmRSS") -> float:
-        """Resident memory (``VmRSS``) or its peak so far (``VmHWM``), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field} for process {self.process.pid}")
-
-
-@contextlib.contextmanager
-def streamlit_server(timeout: float = 90) -> Iterator[Server]:
-    """Start the app on 127.0.0.1 and wait until /_stcore/health answers; stop it afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy")
-            time.sleep(0.3)
-        yield Server(url, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 # ---------------------------------------------------------------------- one visitor
 class Visitor:
     """One browser tab on the app (async Playwright), with timed actions."""
@@ -130,7 +68,7 @@ class Visitor:
 
     async def open(self, data: str) -> float:
         started = time.perf_counter()
-        await self.page.goto(f"{self.server.url}/?data={data}")
+        await self.page.goto(f"{self.server}/?data={data}")
         await self.page.get_by_role("heading", name="Watch a recommender forget").wait_for(timeout=180_000)
         await self.idle()
         await self.page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=180_000)
@@ -185,7 +123,7 @@ async def chromium():
     from playwright.async_api import async_playwright  # a dev dependency: only the benchmark needs it
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
         try:
             yield browser
         finally:
@@ -195,7 +133,7 @@ async def chromium():
 async def _visitor(browser, server: Server) -> tuple[Any, Visitor]:
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     # localhost only: anything else the page asks for is refused (and would be a bug)
-    await context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url) else route.abort())
+    await context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server) else route.abort())
     return context, Visitor(await context.new_page(), server)
 
 
@@ -381,8 +319,8 @@ async def load(levels: tuple[int, ...] = (1, 5, 10), rounds: int = 2) -> dict[st
 def run(args: Any) -> dict[str, Any]:
     """Measure everything above; ``args.quick`` shrinks repetitions (a smoke run)."""
     quick = bool(getattr(args, "quick", False))
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"the app benchmark needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    if chromium_path() is None:
+        raise RuntimeError("the app benchmark needs Debian's Chromium (apt-get install chromium)")
     figures: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, {sys.platform}", "quick": quick}
     figures["resolution"] = resolution(repeats=50 if quick else 300)
     figures["waiting"] = asyncio.run(waiting_times(repeats=2 if quick else 8))
@@ -473,10 +411,9 @@ def markdown(figures: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # until the bench package wires the parts: python amnesia/bench/app.py [--quick]
+if __name__ == "__main__":  # until the bench package wires the parts: PYTHONPATH=. python amnesia/bench/app.py [--quick]
     import argparse
 
-    sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     figures = run(parser.parse_args())

@@ -16,6 +16,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from amnesia.dashboard.serve import FINISHED, IDLE
+
 from .conftest import ARTIFACTS, guarded_context
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +27,9 @@ PAGES = ("Forget", "Change log", "Recommendations", "About")
 
 def wait_for_run(page: Page, timeout: float = 120_000) -> None:
     """Wait until Streamlit has finished running the script for the last interaction."""
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+    page.wait_for_selector(IDLE, timeout=timeout)
     page.wait_for_timeout(150)  # let the last deltas paint
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+    page.wait_for_selector(IDLE, timeout=timeout)
 
 
 def open_app(page: Page, url: str, data: str = "toy") -> None:
@@ -40,15 +42,6 @@ def open_app(page: Page, url: str, data: str = "toy") -> None:
 def sidebar_number(page: Page, label: str) -> str:
     row = page.locator("[data-testid=stSidebar] tr").filter(has=page.get_by_text(label, exact=True))
     return row.locator("td").last.inner_text()
-
-
-FINISHED = """([text, title]) => {
-    const app = document.querySelector('[data-testid=stApp]');
-    const chart = document.querySelector('[data-testid=stPlotlyChart] .gtitle');
-    return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && document.querySelector('[data-testid=stMain]').innerText.replaceAll('\\u2060', '').includes(text)
-        && (!title || (chart && chart.textContent.includes(title)));
-}"""
 
 
 def submit_and_time(page: Page, button: str, text: str, chart_title: str = "") -> float:
@@ -250,13 +243,6 @@ def test_movielens_waiting_times(page, server):
     TIMINGS["movielens: Verify (s)"] = time.perf_counter() - started
 
 
-def resident_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 @pytest.mark.slow
 def test_ten_movielens_visitors_memory(browser, server):
     """Ten visitors each make a change on MovieLens; the server's memory is reported."""
@@ -268,7 +254,7 @@ def test_ten_movielens_visitors_memory(browser, server):
             open_app(page, server, "movielens-small")
             add_user(page, f"Visitor{visitor}", "toy story\nthe matrix\npulp fiction")
             contexts.append(context)
-        TIMINGS["server RSS with 10 MovieLens visitors, toy loaded too (MB)"] = resident_mb(server.pid)
+        TIMINGS["server RSS with 10 MovieLens visitors, toy loaded too (MB)"] = server.memory_mb()
     finally:
         for context in contexts:
             context.close()
