@@ -17,9 +17,9 @@ from amnesia.data.datasets import Dataset
 from amnesia.dashboard.workspace import Workspace, shared_base
 from amnesia.engine.similarity import MEASURES
 
-DATASETS = {
-    "toy": "Toy world: 4 users, 5 movies",
-    "movielens-small": "MovieLens latest-small: 610 users, 9,724 movies",
+DATASETS = {  # short: the sidebar is narrow
+    "toy": "Toy world (4 users)",
+    "movielens-small": "MovieLens (610 users)",
 }
 ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shipped with the app: no font host
 
@@ -40,15 +40,17 @@ with st.sidebar:
     linked = st.query_params.get("data", names[0])
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
-        key=ui_state.key("app", "dataset"),
+        key=ui_state.key("app", "dataset"), help="The toy world: 4 users, 5 movies. MovieLens latest-small: 610 users, "
+        "9,724 movies, 100,836 ratings (GroupLens).",
     )
     st.query_params["data"] = name
     measures = list(MEASURES)
     linked = st.query_params.get("similarity", measures[0])
     measure = st.selectbox(
         "Similarity", measures, index=measures.index(linked) if linked in MEASURES else 0,
-        format_func=lambda m: f"{MEASURES[m].label}: {MEASURES[m].text}", key=ui_state.key("app", "similarity"),
-        help="Each choice has its own model and its own changes; the About page shows the formula.",
+        format_func=lambda m: MEASURES[m].label, key=ui_state.key("app", "similarity"),
+        help=" · ".join(f"{m.label}: {m.text}" for m in MEASURES.values())
+        + ". Each choice has its own model and its own changes; the About page shows the formula.",
     )
     if measure != measures[0] or "similarity" in st.query_params:
         st.query_params["similarity"] = measure
@@ -56,7 +58,7 @@ with st.sidebar:
     stats = workspace.stats()
     # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
     st.markdown(
-        "| | |\n|:--|--:|\n"
+        "| Your model | |\n|:--|--:|\n"
         f"| Users | {stats.users:,} |\n| Movies | {stats.items:,} |\n"
         f"| Interactions | {stats.interactions:,} |\n| Logical time | {stats.time:,} |"
     )
