@@ -78,8 +78,8 @@ def test_forget_sets_are_drawn_from_their_stratum(data):
     assert (lab.train.multiply(lab.test)).nnz == 0
     random = make_lab_data(frame, "random", share=0.1, seed=0)
     both = np.intersect1d(lab.user_ids, random.user_ids)
-    at = lambda d: np.searchsorted(d.user_ids, both)  # noqa: E731
-    assert (lab.test[at(lab)] != random.test[at(random)]).nnz == 0
+    rows_core, rows_random = np.searchsorted(lab.user_ids, both), np.searchsorted(random.user_ids, both)
+    assert (lab.test[rows_core] != random.test[rows_random]).nnz == 0
 
 
 def test_split_holds_out_a_fifth_of_each_user(data):
@@ -119,20 +119,27 @@ def test_gradients_match_finite_differences():
     loss, grad_x, grad_y = loss_and_gradients(x, y, matrix, params)
     assert loss == pytest.approx((weights * (dense - x @ y.T) ** 2).sum() + 0.3 * ((x**2).sum() + (y**2).sum()))
     step = 1e-6
-    for (i, k) in [(0, 0), (3, 2), (4, 1)]:
+    for i, k in [(0, 0), (3, 2), (4, 1)]:
         bumped = x.copy()
         bumped[i, k] += step
-        assert grad_x[i, k] == pytest.approx((loss_and_gradients(bumped, y, matrix, params)[0] - loss) / step, rel=1e-4, abs=1e-4)
-    for (j, k) in [(0, 1), (6, 2)]:
+        assert grad_x[i, k] == pytest.approx(
+            (loss_and_gradients(bumped, y, matrix, params)[0] - loss) / step, rel=1e-4, abs=1e-4
+        )
+    for j, k in [(0, 1), (6, 2)]:
         bumped = y.copy()
         bumped[j, k] += step
-        assert grad_y[j, k] == pytest.approx((loss_and_gradients(x, bumped, matrix, params)[0] - loss) / step, rel=1e-4, abs=1e-4)
+        assert grad_y[j, k] == pytest.approx(
+            (loss_and_gradients(x, bumped, matrix, params)[0] - loss) / step, rel=1e-4, abs=1e-4
+        )
     observed, _, grad_obs = loss_and_gradients(x, y, matrix, params, observed_only=True, regularize=False)
     assert observed == pytest.approx((4.0 * (dense - x @ y.T) ** 2 * (dense > 0)).sum())
     bumped = y.copy()
     bumped[2, 0] += step
     assert grad_obs[2, 0] == pytest.approx(
-        (loss_and_gradients(x, bumped, matrix, params, observed_only=True, regularize=False)[0] - observed) / step, rel=1e-4, abs=1e-4)
+        (loss_and_gradients(x, bumped, matrix, params, observed_only=True, regularize=False)[0] - observed) / step,
+        rel=1e-4,
+        abs=1e-4,
+    )
     fisher_x, fisher_y = fisher_diagonal(x, y, matrix, params)
     assert fisher_y[6, 2] == pytest.approx((weights[:, 6] * x[:, 2] ** 2).sum() + 0.3)
     assert fisher_x[1, 0] == pytest.approx((weights[1, :] * y[:, 0] ** 2).sum() + 0.3)
@@ -176,10 +183,15 @@ def test_sisa_retrains_exactly_the_shards_that_held_a_forgotten_user(data):
         members = data.user_ids[(partition == shard) & ~np.isin(np.arange(len(partition)), forget)]
         frame = data.interactions()
         frame = frame[frame["user"].isin(members)]
-        users = np.unique(frame["user"]); items = np.unique(frame["item"])
+        users = np.unique(frame["user"])
+        items = np.unique(frame["item"])
         shard_matrix = sp.csr_matrix(
-            (np.ones(len(frame), np.float32), (np.searchsorted(users, frame["user"]), np.searchsorted(items, frame["item"]))),
-            shape=(len(users), len(items)))
+            (
+                np.ones(len(frame), np.float32),
+                (np.searchsorted(users, frame["user"]), np.searchsorted(items, frame["item"])),
+            ),
+            shape=(len(users), len(items)),
+        )
         expected = fit(shard_matrix, PARAMS, seed=unlearned.seeds[shard]).item_factors
         columns = np.searchsorted(data.item_ids, items)
         assert np.array_equal(unlearned.item_factors[shard][columns], expected)
@@ -213,7 +225,9 @@ def test_approximate_methods_change_the_model_and_lower_the_forget_sets_fit(data
 
 
 def test_fisher_noise_grows_with_alpha(data, original):
-    fits = [forget_fit(M.fisher_forget(original, data.train, data.forget, 0, alpha=a), data) for a in (0.0, 0.1, 0.3, 1.0)]
+    fits = [
+        forget_fit(M.fisher_forget(original, data.train, data.forget, 0, alpha=a), data) for a in (0.0, 0.1, 0.3, 1.0)
+    ]
     assert fits[0] == pytest.approx(forget_fit(original, data))  # α = 0: only the vectors are dropped
     assert fits == sorted(fits) and fits[3] > fits[0] + 0.1
 
@@ -229,8 +243,13 @@ def test_dropping_vectors_lowers_only_the_stored_fit(data, original):
 
 
 def test_fine_tuning_approaches_retraining_with_more_sweeps(data, original):
-    gap = [abs(forget_fit(M.fine_tune(original, data.train, data.forget, 0, sweeps=s), data)
-               - forget_fit(M.retrain(original, data.train, data.forget, 0), data)) for s in (1, 5)]
+    gap = [
+        abs(
+            forget_fit(M.fine_tune(original, data.train, data.forget, 0, sweeps=s), data)
+            - forget_fit(M.retrain(original, data.train, data.forget, 0), data)
+        )
+        for s in (1, 5)
+    ]
     assert gap[1] < gap[0]
 
 

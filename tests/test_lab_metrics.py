@@ -142,7 +142,9 @@ def test_separable_distributions_give_a_large_epsilon():
 def test_epsilon_grows_with_the_gap():
     rng = np.random.default_rng(3)
     base = rng.normal(size=(64, 40))
-    means = [np.minimum(user_epsilons(base + shift, rng.normal(size=(64, 40))), 4).mean() for shift in (0.0, 1.0, 2.0, 4.0)]
+    means = [
+        np.minimum(user_epsilons(base + shift, rng.normal(size=(64, 40))), 4).mean() for shift in (0.0, 1.0, 2.0, 4.0)
+    ]
     assert means == sorted(means)
     assert means[0] < 0.3 < means[1] < means[2] < means[3]
 

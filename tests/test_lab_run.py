@@ -9,18 +9,31 @@ import threading
 import numpy as np
 import pytest
 
+from amnesia.__main__ import build_parser
 from amnesia.__main__ import main as cli
 from amnesia.errors import AmnesiaError
 from amnesia.lab import LabConfig, RunGate, run_in_subprocess, run_lab
 from amnesia.lab.data import FORGET_SETS
 from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.run import METHODS, NULL_KEYS, config_from_args
-from amnesia.__main__ import build_parser
 
 from .test_lab_methods import clustered
 
-REQUIRED = ("method", "forget_set", "seconds", "speedup", "epsilon", "forgetting_quality", "final_score", "mia_auc",
-            "ndcg_at_10", "recall_at_10", "fairness_gap", "top10_overlap_with_retrain", "null_control")
+REQUIRED = (
+    "method",
+    "forget_set",
+    "seconds",
+    "speedup",
+    "epsilon",
+    "forgetting_quality",
+    "final_score",
+    "mia_auc",
+    "ndcg_at_10",
+    "recall_at_10",
+    "fairness_gap",
+    "top10_overlap_with_retrain",
+    "null_control",
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +53,8 @@ def result(small_data) -> dict:
 
 def test_every_method_and_forget_set_has_a_complete_row(result):
     assert [(row["forget_set"], row["method"]) for row in result["rows"]] == [
-        (kind, name) for kind in FORGET_SETS for name in METHODS]
+        (kind, name) for kind in FORGET_SETS for name in METHODS
+    ]
     for row in result["rows"]:
         for key in REQUIRED:
             assert key in row, f"{row['method']} lacks {key}"

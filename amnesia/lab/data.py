@@ -108,7 +108,9 @@ def split_matrix(matrix: sp.csr_matrix, share: float, rng: np.random.Generator) 
 def forget_size(users: int, share: float) -> int:
     """How many users a forget set of ``share`` takes (at least one); checks enough remain."""
     if not 0 < share < 0.5:
-        raise AmnesiaError(f"The forget-set share must be between 0 and 0.5 (it is doubled to draw outsiders); got {share}.")
+        raise AmnesiaError(
+            f"The forget-set share must be between 0 and 0.5 (it is doubled to draw outsiders); got {share}."
+        )
     size = max(1, int(round(share * users)))
     if users - 2 * size < 2:
         raise AmnesiaError(
@@ -134,7 +136,9 @@ def training_part(interactions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     users, items, full = _matrix(interactions)
     train, _ = split_matrix(full, TEST_SHARE, np.random.default_rng([seed, 0]))
     coo = train.tocoo()
-    return pd.DataFrame({"user": users[coo.row], "item": items[coo.col]}).sort_values(["user", "item"], ignore_index=True)
+    return pd.DataFrame({"user": users[coo.row], "item": items[coo.col]}).sort_values(
+        ["user", "item"], ignore_index=True
+    )
 
 
 def make_lab_data(interactions: pd.DataFrame, kind: str, share: float = 0.05, seed: int = 0, name: str = "") -> LabData:

@@ -106,7 +106,9 @@ def measure_mf(model: MF, ctx: Context) -> Measured:
 def measure_sisa(model: Sisa, ctx: Context) -> Measured:
     """Measure a sharded model (users folded into every shard, scores averaged)."""
     ndcg, recall, retain, top = _rank(ctx, lambda block: model.scores(ctx.train_rows[block]))
-    return Measured(model.fold_in_loss(ctx.forget_hist), model.fold_in_loss(ctx.outsider_hist), ndcg, recall, retain, top)
+    return Measured(
+        model.fold_in_loss(ctx.forget_hist), model.fold_in_loss(ctx.outsider_hist), ndcg, recall, retain, top
+    )
 
 
 def _itemcf_statistic(model: ItemCF, item_ids: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
@@ -137,7 +139,10 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 256) -> Measur
     return Measured(
         _itemcf_statistic(model, item_ids, ctx.forget_hist),
         _itemcf_statistic(model, item_ids, ctx.outsider_hist),
-        ndcg, recall, retain, top,
+        ndcg,
+        recall,
+        retain,
+        top,
     )
 
 
@@ -177,8 +182,15 @@ def _num(value: float, digits: int = 6) -> float | None:
     return round(value, digits) if math.isfinite(value) else value
 
 
-def summarize(unlearned: list[Measured], retrained: list[Measured], active: np.ndarray, models: int, seed: int = 0,
-              resamples: int = 1000, deterministic: bool = False) -> dict:
+def summarize(
+    unlearned: list[Measured],
+    retrained: list[Measured],
+    active: np.ndarray,
+    models: int,
+    seed: int = 0,
+    resamples: int = 1000,
+    deterministic: bool = False,
+) -> dict:
     """Every metric of a method from its models' measurements and the reference retrains'.
 
     ``unlearned``, ``retrained``: one :class:`Measured` per seed (pairs by position for the
@@ -207,7 +219,9 @@ def summarize(unlearned: list[Measured], retrained: list[Measured], active: np.n
 
     ndcg_u, recall_u, retain_u = (per_user(f, unlearned) for f in ("test_ndcg", "test_recall", "retain_ndcg"))
     ndcg_r, retain_r = per_user("test_ndcg", retrained), per_user("retain_ndcg", retrained)
-    final = metrics.final_score(quality, np.nanmean(retain_u), np.nanmean(retain_r), np.nanmean(ndcg_u), np.nanmean(ndcg_r))
+    final = metrics.final_score(
+        quality, np.nanmean(retain_u), np.nanmean(retain_r), np.nanmean(ndcg_u), np.nanmean(ndcg_r)
+    )
     # membership attack: a lower statistic means "member"; the AUC averages the models' pair matrices
     wins = np.mean([metrics.pair_wins(-m.forget_stat, -m.outsider_stat) for m in unlearned], axis=0)
     overlap = np.mean([metrics.top_overlap(u.top, r.top) for u, r in zip(unlearned, retrained)], axis=0)
@@ -237,4 +251,3 @@ def summarize(unlearned: list[Measured], retrained: list[Measured], active: np.n
             "retrained": [_num(v, 3) for v in np.clip(z_r, -50, 50).ravel()],
         },
     }
-

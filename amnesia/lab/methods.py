@@ -147,23 +147,45 @@ def sisa_forget(model: Sisa, train: sp.csr_matrix, forget: np.ndarray, seed: int
     factors, seeds = list(model.item_factors), list(model.seeds)
     for shard in np.unique(model.shard_of_user[forget]):
         seeds[shard] = _shard_seed(seed, int(shard), True)
-        factors[shard] = fit_shard(retained, np.flatnonzero(model.shard_of_user == shard), model.params, seeds[shard], threads)
+        factors[shard] = fit_shard(
+            retained, np.flatnonzero(model.shard_of_user == shard), model.params, seeds[shard], threads
+        )
     return Sisa(model.shard_of_user, factors, model.params, seeds)
 
 
 # ---------------------------------------------------------------------------- approximate
-def fine_tune(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int, sweeps: int = DEFAULT_METHOD_PARAMS.finetune_sweeps,
-              threads: int = 1) -> MF:
+def fine_tune(
+    model: MF,
+    train: sp.csr_matrix,
+    forget: np.ndarray,
+    seed: int,
+    sweeps: int = DEFAULT_METHOD_PARAMS.finetune_sweeps,
+    threads: int = 1,
+) -> MF:
     """``sweeps`` ALS sweeps on the retained data, starting from the trained factors (the
     forgotten users' vectors deleted first). Deterministic: ``seed`` is unused."""
     forget = _check_forget(train, forget)
     if sweeps < 1:
         raise AmnesiaError(f"Fine-tuning needs at least one ALS sweep; got {sweeps}.")
-    return fit(_retained(train, forget), model.params, seed=seed, init=_without_users(model, forget), iterations=sweeps, threads=threads)
+    return fit(
+        _retained(train, forget),
+        model.params,
+        seed=seed,
+        init=_without_users(model, forget),
+        iterations=sweeps,
+        threads=threads,
+    )
 
 
-def neggrad(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int, steps: int = DEFAULT_METHOD_PARAMS.neggrad_steps,
-            rate: float = DEFAULT_METHOD_PARAMS.neggrad_rate, forget_weight: float = DEFAULT_METHOD_PARAMS.neggrad_forget_weight) -> MF:
+def neggrad(
+    model: MF,
+    train: sp.csr_matrix,
+    forget: np.ndarray,
+    seed: int,
+    steps: int = DEFAULT_METHOD_PARAMS.neggrad_steps,
+    rate: float = DEFAULT_METHOD_PARAMS.neggrad_rate,
+    forget_weight: float = DEFAULT_METHOD_PARAMS.neggrad_forget_weight,
+) -> MF:
     """NegGrad: ``steps`` full-batch steps on L_retained − w · L_forgotten.
 
     L_retained is the weighted ALS loss on the retained users (all their entries); L_forgotten is
@@ -194,7 +216,9 @@ def neggrad(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int, step
     return MF(x.astype(np.float32), y.astype(np.float32), params)
 
 
-def fisher_forget(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int, alpha: float = DEFAULT_METHOD_PARAMS.fisher_alpha) -> MF:
+def fisher_forget(
+    model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int, alpha: float = DEFAULT_METHOD_PARAMS.fisher_alpha
+) -> MF:
     """Fisher forgetting: θ' = θ + α · F^(-1/4) · n, n ~ N(0, I), with F the diagonal Fisher of
     the retained loss at θ (λ included), for the item factors and the retained users' vectors;
     the forgotten users' vectors are deleted. ``seed`` seeds the noise."""
@@ -208,8 +232,8 @@ def fisher_forget(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int
     y = model.item_factors.astype(np.float64)
     fisher_x, fisher_y = fisher_diagonal(x, y, retained, params)
     rng = np.random.default_rng([seed, 11])
-    x = x + alpha * fisher_x ** -0.25 * rng.standard_normal(x.shape)
-    y = y + alpha * fisher_y ** -0.25 * rng.standard_normal(y.shape)
+    x = x + alpha * fisher_x**-0.25 * rng.standard_normal(x.shape)
+    y = y + alpha * fisher_y**-0.25 * rng.standard_normal(y.shape)
     x[forget] = 0.0
     return MF(x.astype(np.float32), y.astype(np.float32), params)
 

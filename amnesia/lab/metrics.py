@@ -43,7 +43,9 @@ RESOLUTION = 1e-6  # statistics are compared at this resolution (float32 factors
 
 
 # ---------------------------------------------------------------------------- ε and F
-def epsilon(fpr: float | Sequence[float] | np.ndarray, fnr: float | Sequence[float] | np.ndarray, delta: float = DELTA) -> float:
+def epsilon(
+    fpr: float | Sequence[float] | np.ndarray, fnr: float | Sequence[float] | np.ndarray, delta: float = DELTA
+) -> float:
     """ε of an attack family given each attack's false-positive and false-negative rate.
 
     ``fpr``, ``fnr``: equal-length rates in [0, 1] (one entry per decision rule). Returns the
@@ -84,7 +86,10 @@ def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float,
     """
     values = np.unique(np.concatenate([unlearned, retrained]))
     cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
-    below = lambda x: np.searchsorted(np.sort(x), cuts, side="left") / len(x)  # noqa: E731
+
+    def below(x: np.ndarray) -> np.ndarray:  # share of x strictly below each cut
+        return np.searchsorted(np.sort(x), cuts, side="left") / len(x)
+
     d = below(unlearned) - below(retrained)
 
     def middle(candidates: np.ndarray) -> int:
@@ -96,8 +101,9 @@ def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float,
     return float(cuts[high_at]), float(cuts[low_at]), False
 
 
-def attack_error_rates(unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator,
-                       repeats: int = REPEATS) -> tuple[float, float]:
+def attack_error_rates(
+    unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, repeats: int = REPEATS
+) -> tuple[float, float]:
     """(FPR, FNR) of a threshold/interval attack measured on models it was not chosen on.
 
     The models of each side are split in two halves; the best rule (:func:`_best_interval`,
@@ -132,8 +138,13 @@ def attack_error_rates(unlearned: np.ndarray, retrained: np.ndarray, rng: np.ran
     return fpr, fnr
 
 
-def sample_epsilon(unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator | None = None,
-                   delta: float = DELTA, resolution: float = RESOLUTION) -> float:
+def sample_epsilon(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    rng: np.random.Generator | None = None,
+    delta: float = DELTA,
+    resolution: float = RESOLUTION,
+) -> float:
     """ε for one example from its statistic under N unlearned and M retrained models.
 
     Values are first rounded to ``resolution``, so that floating-point noise between models that
@@ -155,8 +166,9 @@ def sample_epsilon(unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.
     return epsilon(*attack_error_rates(a, b, rng if rng is not None else np.random.default_rng(0)), delta=delta)
 
 
-def user_epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA, resolution: float = RESOLUTION,
-                  seed: int = 0) -> np.ndarray:
+def user_epsilons(
+    unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA, resolution: float = RESOLUTION, seed: int = 0
+) -> np.ndarray:
     """Per-example ε from statistics of shape (N, S) and (M, S) (models x examples); shape (S,).
     Deterministic for a given ``seed`` (it seeds the attack's splits)."""
     unlearned, retrained = np.asarray(unlearned), np.asarray(retrained)
@@ -165,13 +177,17 @@ def user_epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = D
             f"user_epsilons() takes (models, examples) arrays with the same examples; got {unlearned.shape} and {retrained.shape}."
         )
     rng = np.random.default_rng([seed, 13])
-    return np.array([sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution) for s in range(unlearned.shape[1])])
+    return np.array(
+        [sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution) for s in range(unlearned.shape[1])]
+    )
 
 
 def max_epsilon(models: int) -> float:
     """⌈ln(N − 1)⌉: the largest ε that N models per side can resolve (the challenge's bound)."""
     if models < 3:
-        raise AmnesiaError(f"Forgetting quality needs at least 3 models per side (got {models}); use --seeds 3 or more.")
+        raise AmnesiaError(
+            f"Forgetting quality needs at least 3 models per side (got {models}); use --seeds 3 or more."
+        )
     return float(math.ceil(math.log(models - 1)))
 
 
@@ -193,7 +209,9 @@ def forgetting_quality(epsilons: np.ndarray, models: int) -> float:
     return float(epsilon_scores(eps, models).mean())
 
 
-def final_score(quality: float, retain_unlearned: float, retain_retrained: float, test_unlearned: float, test_retrained: float) -> float:
+def final_score(
+    quality: float, retain_unlearned: float, retain_retrained: float, test_unlearned: float, test_retrained: float
+) -> float:
     """The challenge's final score: F x (retain utility ratio) x (test utility ratio); nan if a
     retrained utility is 0 (no ratio exists)."""
     if retain_retrained == 0 or test_retrained == 0:
@@ -309,7 +327,9 @@ def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
     return (float(low), float(high))
 
 
-def mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+def mean_ci(
+    values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (nan ignored), resampling entries."""
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
@@ -319,7 +339,9 @@ def mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 1000,
     return _percentiles(values[picks].mean(axis=1), level)
 
 
-def gap_ci(values: np.ndarray, active: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+def gap_ci(
+    values: np.ndarray, active: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
     """Bootstrap interval of :func:`group_gap`, resampling within each group."""
     values = np.asarray(values, dtype=np.float64)
     a, b = values[active & ~np.isnan(values)], values[~active & ~np.isnan(values)]
@@ -330,7 +352,9 @@ def gap_ci(values: np.ndarray, active: np.ndarray, rng: np.random.Generator, res
     return _percentiles(a[pick_a].mean(axis=1) - b[pick_b].mean(axis=1), level)
 
 
-def auc_ci(wins: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+def auc_ci(
+    wins: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
     """Bootstrap interval of an AUC from its (members, others) :func:`pair_wins` matrix (or the mean
     of several models' matrices), resampling members and others independently."""
     m, n = wins.shape

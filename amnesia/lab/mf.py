@@ -68,8 +68,14 @@ def as_matrix(matrix: sp.spmatrix) -> sp.csr_matrix:
     return csr
 
 
-def fit(matrix: sp.csr_matrix, params: ALSParams = DEFAULT_PARAMS, seed: int = 0, init: MF | None = None,
-        iterations: int | None = None, threads: int = 1) -> MF:
+def fit(
+    matrix: sp.csr_matrix,
+    params: ALSParams = DEFAULT_PARAMS,
+    seed: int = 0,
+    init: MF | None = None,
+    iterations: int | None = None,
+    threads: int = 1,
+) -> MF:
     """Weighted ALS on the binary ``matrix`` (U, I) with ``implicit``; deterministic per ``seed``.
 
     ``init``: start from these factors instead of random ones (a warm start, for fine-tuning);
@@ -83,9 +89,12 @@ def fit(matrix: sp.csr_matrix, params: ALSParams = DEFAULT_PARAMS, seed: int = 0
     users, items = matrix.shape
     with threadpool_limits(limits=1, user_api="blas"):
         model = AlternatingLeastSquares(
-            factors=params.factors, regularization=params.regularization, alpha=params.alpha,
+            factors=params.factors,
+            regularization=params.regularization,
+            alpha=params.alpha,
             iterations=params.iterations if iterations is None else iterations,
-            num_threads=threads, random_state=seed,
+            num_threads=threads,
+            random_state=seed,
         )
         if init is not None:
             if init.user_factors.shape != (users, params.factors) or init.item_factors.shape != (items, params.factors):
@@ -137,8 +146,14 @@ def _observed_dots(x: np.ndarray, y: np.ndarray, matrix: sp.csr_matrix) -> np.nd
     return np.einsum("nk,nk->n", x[rows], y[matrix.indices])
 
 
-def loss_and_gradients(x: np.ndarray, y: np.ndarray, matrix: sp.csr_matrix, params: ALSParams,
-                       observed_only: bool = False, regularize: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+def loss_and_gradients(
+    x: np.ndarray,
+    y: np.ndarray,
+    matrix: sp.csr_matrix,
+    params: ALSParams,
+    observed_only: bool = False,
+    regularize: bool = True,
+) -> tuple[float, np.ndarray, np.ndarray]:
     """L(X, Y) of the module docstring on ``matrix`` (U, I) and its gradients (U, k), (I, k).
 
     ``observed_only``: only the observed entries' term Σ_{r_ui=1} α (1 − x_u·y_i)² (the loss of
@@ -171,7 +186,9 @@ def loss_and_gradients(x: np.ndarray, y: np.ndarray, matrix: sp.csr_matrix, para
     return loss, grad_x, grad_y
 
 
-def fisher_diagonal(x: np.ndarray, y: np.ndarray, matrix: sp.csr_matrix, params: ALSParams) -> tuple[np.ndarray, np.ndarray]:
+def fisher_diagonal(
+    x: np.ndarray, y: np.ndarray, matrix: sp.csr_matrix, params: ALSParams
+) -> tuple[np.ndarray, np.ndarray]:
     """Diagonal Fisher information of the weighted loss on ``matrix`` for X and for Y.
 
     Reading the loss as a Gaussian likelihood with precision w_ui per entry, the Fisher of

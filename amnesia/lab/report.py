@@ -11,8 +11,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .data import FORGET_SETS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TARGETS = {  # from issue 10, on the 2-core machine
     "quick_cli_seconds": ("`python -m amnesia lab --quick` on MovieLens latest-small", 60.0),
@@ -39,8 +43,12 @@ def measure_targets(data: str = "movielens-small") -> dict:
     figures = {}
     with tempfile.TemporaryDirectory(prefix="amnesia-lab-quick-") as out:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "amnesia", "lab", "--quick", "--data", "movielens-small", "--out", out],
-                       check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
+        subprocess.run(
+            [sys.executable, "-m", "amnesia", "lab", "--quick", "--data", "movielens-small", "--out", out],
+            check=True,
+            capture_output=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         figures["quick_cli_seconds"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     run_in_subprocess("movielens-small", "random", PAGE_SEEDS)
@@ -94,8 +102,12 @@ def reading(result: dict, kind: str) -> list[str]:
     null = result["null_control"][kind]
     lines = []
     original = rows.get("original")
-    attack_sees = bool(original and original["epsilon"] is not None and null["epsilon_ci"][1] is not None
-                       and original["epsilon"] > null["epsilon_ci"][1] + 1e-9)
+    attack_sees = bool(
+        original
+        and original["epsilon"] is not None
+        and null["epsilon_ci"][1] is not None
+        and original["epsilon"] > null["epsilon_ci"][1] + 1e-9
+    )
     if original and attack_sees:
         lines.append(
             f"The per-user attack works: the original model (nothing forgotten) sits at ε = {fmt(original['epsilon'], 2)} "
@@ -111,20 +123,35 @@ def reading(result: dict, kind: str) -> list[str]:
     forgetting = [r for name, r in rows.items() if name != "original" and r["forgets"]]
     failing = [r for name, r in rows.items() if name != "original" and not r["forgets"]]
     if forgetting:
-        lines.append("Forgetting (ε within the null control's interval): " + ", ".join(
-            f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {seconds(r['seconds'])})" for r in forgetting) + ".")
+        lines.append(
+            "Forgetting (ε within the null control's interval): "
+            + ", ".join(f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {seconds(r['seconds'])})" for r in forgetting)
+            + "."
+        )
     if failing:
-        lines.append("Not forgetting (an attacker tells them from retrained models): " + ", ".join(
-            f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {fmt(100 * (r['separable_share'] or 0), 0)} % of users fully separated)"
-            for r in failing) + ".")
+        lines.append(
+            "Not forgetting (an attacker tells them from retrained models): "
+            + ", ".join(
+                f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {fmt(100 * (r['separable_share'] or 0), 0)} % of users fully separated)"
+                for r in failing
+            )
+            + "."
+        )
     fast_exact = [r for r in forgetting if r["family"] == "exact" and r["method"] != "retrain" and r["speedup"]]
     if fast_exact:
         best = max(fast_exact, key=lambda r: r["speedup"])
-        lines.append(f"Fastest exact method: {best['label']}, {speedup(best['speedup'])} faster than its retrain "
-                     f"({seconds(best['seconds'])} vs {seconds(best['retrain_seconds'])}).")
+        lines.append(
+            f"Fastest exact method: {best['label']}, {speedup(best['speedup'])} faster than its retrain "
+            f"({seconds(best['seconds'])} vs {seconds(best['retrain_seconds'])})."
+        )
     itemcf, retrain = rows.get("item-cf"), rows.get("retrain")
-    if itemcf and retrain and itemcf["forgets"] and itemcf.get("certificate", {}).get("equal") \
-            and (retrain["forgetting_quality"] or 0) < 1:
+    if (
+        itemcf
+        and retrain
+        and itemcf["forgets"]
+        and itemcf.get("certificate", {}).get("equal")
+        and (retrain["forgetting_quality"] or 0) < 1
+    ):
         lines.append(
             "Item-CF scores F = 1 because it is deterministic: the model after forgetting is identical to a retrain "
             "(equal fingerprints), so there is no seed noise at all. Retrain and SISA are exact too; their F below 1 is the "
@@ -140,18 +167,31 @@ def reading(result: dict, kind: str) -> list[str]:
     approximate = [rows[name] for name in APPROXIMATE if name in rows]
     closest = min((r for r in approximate if r["epsilon"] is not None), key=lambda r: r["epsilon"], default=None)
     if closest and not closest["forgets"]:
-        lines.append(f"Closest approximate method: {closest['label']} (ε = {fmt(closest['epsilon'], 2)}, F = "
-                     f"{fmt(closest['forgetting_quality'], 3)}, against the null's {fmt(null['epsilon'], 2)} and "
-                     f"{fmt(null['forgetting_quality'], 3)}), {speedup(closest['speedup'])} faster than a retrain.")
+        lines.append(
+            f"Closest approximate method: {closest['label']} (ε = {fmt(closest['epsilon'], 2)}, F = "
+            f"{fmt(closest['forgetting_quality'], 3)}, against the null's {fmt(null['epsilon'], 2)} and "
+            f"{fmt(null['forgetting_quality'], 3)}), {speedup(closest['speedup'])} faster than a retrain."
+        )
     keeps = [r for r in approximate if within(r["ndcg_at_10"], null["ndcg_at_10_ci"])]
     if keeps:
-        lines.append("Keep utility (NDCG@10 within the null's interval): " + ", ".join(
-            f"{r['label']} ({fmt(r['ndcg_at_10'], 3)})" for r in keeps) + ".")
-    lost = [r for r in approximate if r["ndcg_at_10"] is not None and null["ndcg_at_10_ci"][0] is not None
-            and r["ndcg_at_10"] < null["ndcg_at_10_ci"][0] - 1e-9]
+        lines.append(
+            "Keep utility (NDCG@10 within the null's interval): "
+            + ", ".join(f"{r['label']} ({fmt(r['ndcg_at_10'], 3)})" for r in keeps)
+            + "."
+        )
+    lost = [
+        r
+        for r in approximate
+        if r["ndcg_at_10"] is not None
+        and null["ndcg_at_10_ci"][0] is not None
+        and r["ndcg_at_10"] < null["ndcg_at_10_ci"][0] - 1e-9
+    ]
     if lost:
-        lines.append("Lose utility (NDCG@10 below the null's interval): " + ", ".join(
-            f"{r['label']} ({fmt(r['ndcg_at_10'], 3)} vs {fmt(null['ndcg_at_10'], 3)})" for r in lost) + ".")
+        lines.append(
+            "Lose utility (NDCG@10 below the null's interval): "
+            + ", ".join(f"{r['label']} ({fmt(r['ndcg_at_10'], 3)} vs {fmt(null['ndcg_at_10'], 3)})" for r in lost)
+            + "."
+        )
     if original and within(original["mia_auc"], null["mia_auc_ci"]):
         lines.append(
             f"The population membership attack is blind here: even for the original model it cannot tell forgotten users from "
@@ -163,7 +203,9 @@ def reading(result: dict, kind: str) -> list[str]:
         if passes:
             lines.append(
                 f"Pass the population membership attack (AUC within the null's interval, while the original's is "
-                f"{fmt(original['mia_auc'], 2)}): " + ", ".join(f"{r['label']} ({fmt(r['mia_auc'], 2)})" for r in passes) + "."
+                f"{fmt(original['mia_auc'], 2)}): "
+                + ", ".join(f"{r['label']} ({fmt(r['mia_auc'], 2)})" for r in passes)
+                + "."
             )
     return lines
 
@@ -182,35 +224,44 @@ def headline(result: dict) -> list[str]:
         if len(per) == 1:
             verdict = "forgets" if forgets else "does not forget"
         else:
-            verdict = ("forgets on every forget set" if len(forgets) == len(per)
-                       else "forgets on no forget set" if not forgets else "forgets on " + ", ".join(forgets) + " only")
+            verdict = (
+                "forgets on every forget set"
+                if len(forgets) == len(per)
+                else "forgets on no forget set"
+                if not forgets
+                else "forgets on " + ", ".join(forgets) + " only"
+            )
         times = ", ".join(f"{r['forget_set']} {seconds(r['seconds'])}" for r in per)
-        lines.append(f"- **{per[0]['label']}** ({per[0]['family']}): {verdict}; time {times}; "
-                     f"NDCG@10 {', '.join(fmt(r['ndcg_at_10'], 3) for r in per)}.")
+        lines.append(
+            f"- **{per[0]['label']}** ({per[0]['family']}): {verdict}; time {times}; "
+            f"NDCG@10 {', '.join(fmt(r['ndcg_at_10'], 3) for r in per)}."
+        )
     return lines
 
 
-def table_frame(result: dict, kind: str) -> "pd.DataFrame":
+def table_frame(result: dict, kind: str) -> pd.DataFrame:
     """The results of one forget set as a display table (strings and numbers, one row per method)."""
     import pandas as pd
 
     records = []
     for r in rows_of(result, kind).values():
-        records.append({
-            "method": r["label"],
-            "kind": r["family"],
-            "time": seconds(r["seconds"]) if r["method"] != "original" else "–",
-            "speedup": speedup(r["speedup"]),
-            "ε [95 % CI]": f"{fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)}",
-            "F": r["forgetting_quality"],
-            "final score": r["final_score"],
-            "MIA AUC": r["mia_auc"],
-            "NDCG@10": r["ndcg_at_10"],
-            "Recall@10": r["recall_at_10"],
-            "fairness gap": r["fairness_gap"],
-            "top-10 overlap": r["top10_overlap_with_retrain"],
-            "forgets?": "reference" if r["method"] == "original" else ("yes" if r["forgets"] else "no"),
-        })
+        records.append(
+            {
+                "method": r["label"],
+                "kind": r["family"],
+                "time": seconds(r["seconds"]) if r["method"] != "original" else "–",
+                "speedup": speedup(r["speedup"]),
+                "ε [95 % CI]": f"{fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)}",
+                "F": r["forgetting_quality"],
+                "final score": r["final_score"],
+                "MIA AUC": r["mia_auc"],
+                "NDCG@10": r["ndcg_at_10"],
+                "Recall@10": r["recall_at_10"],
+                "fairness gap": r["fairness_gap"],
+                "top-10 overlap": r["top10_overlap_with_retrain"],
+                "forgets?": "reference" if r["method"] == "original" else ("yes" if r["forgets"] else "no"),
+            }
+        )
     return pd.DataFrame(records)
 
 
@@ -283,8 +334,11 @@ def markdown(result: dict) -> str:
         ]
         cert = rows_of(result, kind).get("item-cf", {}).get("certificate")
         if cert:
-            lines += [f"Item-CF certificate: fingerprint after forgetting `{cert['fingerprint_unlearned'][:16]}…`, after retraining "
-                      f"`{cert['fingerprint_retrained'][:16]}…`: {'equal' if cert['equal'] else 'DIFFERENT'}.", ""]
+            lines += [
+                f"Item-CF certificate: fingerprint after forgetting `{cert['fingerprint_unlearned'][:16]}…`, after retraining "
+                f"`{cert['fingerprint_retrained'][:16]}…`: {'equal' if cert['equal'] else 'DIFFERENT'}.",
+                "",
+            ]
     lines += _targets(result)
     als, mp = hp["als"], hp["methods"]
     lines += [
@@ -336,8 +390,7 @@ def markdown(result: dict) -> str:
         "SISA's reference is SISA retrained from scratch (all shards), item-CF's an item-CF retrain; item-CF is deterministic, "
         "so one model per side stands for all N. Item-CF's utility and agreement come from the unlearned model alone when "
         "the fingerprints are equal (equal H, n and C give equal scores).",
-        "- **Intervals**: 95 % percentile bootstrap over users "
-        f"({cfg['resamples']} resamples).",
+        f"- **Intervals**: 95 % percentile bootstrap over users ({cfg['resamples']} resamples).",
         "",
         "## Caveats",
         "",

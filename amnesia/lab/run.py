@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,19 +48,46 @@ from .mf import DEFAULT_PARAMS, ALSParams, fit
 Progress = Callable[[float, str], None]
 
 METHODS = {  # name: (label, kind, what it is)
-    "original": ("No unlearning (original)", "reference", "the trained model, nothing forgotten: how much the attack can see"),
+    "original": (
+        "No unlearning (original)",
+        "reference",
+        "the trained model, nothing forgotten: how much the attack can see",
+    ),
     "retrain": ("Retrain", "exact", "weighted ALS from scratch without the forget set (the null control)"),
     "sisa": ("SISA", "exact", "user shards, one ALS per shard; retrain only the shards that held a forgotten user"),
     "fine-tune": ("Fine-tune", "approximate", "a few warm-started ALS sweeps on the retained data"),
-    "neggrad": ("NegGrad", "approximate", "gradient ascent on the forgotten interactions, descent on the retained ones"),
-    "fisher": ("Fisher forgetting", "approximate", "Gaussian noise with std α·F^(-1/4), F the retained data's diagonal Fisher"),
+    "neggrad": (
+        "NegGrad",
+        "approximate",
+        "gradient ascent on the forgotten interactions, descent on the retained ones",
+    ),
+    "fisher": (
+        "Fisher forgetting",
+        "approximate",
+        "Gaussian noise with std α·F^(-1/4), F the retained data's diagonal Fisher",
+    ),
     "drop-vector": ("Drop the vectors", "approximate", "delete the forgotten users' vectors, nothing else"),
-    "item-cf": ("Item-CF forget (Amnesia)", "exact", "this project's decremental item-based CF, certified by fingerprint"),
+    "item-cf": (
+        "Item-CF forget (Amnesia)",
+        "exact",
+        "this project's decremental item-based CF, certified by fingerprint",
+    ),
 }
 REFERENCE = {"sisa": "SISA retrained from scratch", "item-cf": "item-CF retrained from scratch"}
 MF_REFERENCE = "weighted ALS retrained from scratch"
-NULL_KEYS = ("epsilon", "epsilon_ci", "forgetting_quality", "forgetting_quality_ci", "final_score", "mia_auc", "mia_auc_ci",
-             "ndcg_at_10", "ndcg_at_10_ci", "top10_overlap_with_retrain", "top10_overlap_ci")
+NULL_KEYS = (
+    "epsilon",
+    "epsilon_ci",
+    "forgetting_quality",
+    "forgetting_quality_ci",
+    "final_score",
+    "mia_auc",
+    "mia_auc_ci",
+    "ndcg_at_10",
+    "ndcg_at_10_ci",
+    "top10_overlap_with_retrain",
+    "top10_overlap_ci",
+)
 QUICK_SEEDS = 4
 FULL_SEEDS = 16
 PAGE_SEEDS = 3
@@ -91,7 +118,9 @@ class LabConfig:
         if unknown or not self.forget_sets:
             raise AmnesiaError(f"Unknown forget set(s) {unknown}; choose from {', '.join(FORGET_SETS)} or 'all'.")
         if not 3 <= self.seeds <= 64:
-            raise AmnesiaError(f"--seeds must be between 3 and 64 (ε needs at least 3 models per side); got {self.seeds}.")
+            raise AmnesiaError(
+                f"--seeds must be between 3 and 64 (ε needs at least 3 models per side); got {self.seeds}."
+            )
         if not 0 < self.share < 0.5:
             raise AmnesiaError(f"The forget share must be between 0 and 0.5; got {self.share}.")
 
@@ -135,47 +164,68 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
     sisa_retrain_seconds: list[float] = []
     shards = min(mp.shards, train.shape[0])  # a tiny data set (the toy world) has fewer users than shards
     partition = M.sisa_partition(train.shape[0], shards, config.seed)
+    approximate = {
+        "fine-tune": (M.fine_tune, {"sweeps": mp.finetune_sweeps, "threads": config.threads}),
+        "neggrad": (
+            M.neggrad,
+            {"steps": mp.neggrad_steps, "rate": mp.neggrad_rate, "forget_weight": mp.neggrad_forget_weight},
+        ),
+        "fisher": (M.fisher_forget, {"alpha": mp.fisher_alpha}),
+        "drop-vector": (M.drop_vectors, {}),
+    }
     for i in range(n):
         original = fit(train, params, seed=i, threads=config.threads)
         measured["original"].append(measure_mf(original, ctx))
         seconds["original"].append(0.0)
         model, took = _timed(M.retrain, original, train, forget, SEED_OFFSETS["retrain"] + i, threads=config.threads)
         measured["retrain"].append(measure_mf(model, ctx)), seconds["retrain"].append(took)
-        reference.append(measure_mf(fit(data.retained_train(), params, seed=SEED_OFFSETS["reference"] + i, threads=config.threads), ctx))
+        reference.append(
+            measure_mf(
+                fit(data.retained_train(), params, seed=SEED_OFFSETS["reference"] + i, threads=config.threads), ctx
+            )
+        )
         tick(f"{data.kind}: seed {i + 1}/{n}: original, retrain and reference trained")
-        approximate = {
-            "fine-tune": lambda: M.fine_tune(original, train, forget, i, sweeps=mp.finetune_sweeps, threads=config.threads),
-            "neggrad": lambda: M.neggrad(original, train, forget, i, steps=mp.neggrad_steps, rate=mp.neggrad_rate,
-                                         forget_weight=mp.neggrad_forget_weight),
-            "fisher": lambda: M.fisher_forget(original, train, forget, i, alpha=mp.fisher_alpha),
-            "drop-vector": lambda: M.drop_vectors(original, train, forget, i),
-        }
-        for name, run in approximate.items():
-            model, took = _timed(run)
+        for name, (method, options) in approximate.items():
+            model, took = _timed(method, original, train, forget, i, **options)
             measured[name].append(measure_mf(model, ctx)), seconds[name].append(took)
         tick(f"{data.kind}: seed {i + 1}/{n}: fine-tune, NegGrad, Fisher and drop-the-vectors measured")
         sisa = M.sisa_fit(train, partition, params, seed=i, threads=config.threads)
         model, took = _timed(M.sisa_forget, sisa, train, forget, i, threads=config.threads)
         measured["sisa"].append(measure_sisa(model, ctx)), seconds["sisa"].append(took)
-        model, took = _timed(M.sisa_fit, data.retained_train(), partition, params, SEED_OFFSETS["reference"] + i, threads=config.threads)
+        model, took = _timed(
+            M.sisa_fit, data.retained_train(), partition, params, SEED_OFFSETS["reference"] + i, threads=config.threads
+        )
         sisa_reference.append(measure_sisa(model, ctx)), sisa_retrain_seconds.append(took)
         tick(f"{data.kind}: seed {i + 1}/{n}: SISA trained, unlearned and retrained")
-        del original, model, sisa
 
     summary = {}
-    for name in measured:
+    for name, models in measured.items():
         refs = sisa_reference if name == "sisa" else reference
-        summary[name] = summarize(measured[name], refs, ctx.active, n, seed=config.seed, resamples=config.resamples)
+        summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples)
     null = {key: summary["retrain"][key] for key in NULL_KEYS}
     retrain_seconds = float(np.mean(seconds["retrain"]))
     rows = []
     for name in measured:
         base = float(np.mean(sisa_retrain_seconds)) if name == "sisa" else retrain_seconds
-        rows.append(_row(name, data.kind, summary[name], float(np.mean(seconds[name])), float(np.max(seconds[name])), base, n, null))
+        rows.append(
+            _row(
+                name,
+                data.kind,
+                summary[name],
+                float(np.mean(seconds[name])),
+                float(np.max(seconds[name])),
+                base,
+                n,
+                null,
+            )
+        )
     affected = int(len(np.unique(partition[forget])))  # shards holding a forgotten user: retrained one after another
     sisa_row = next(row for row in rows if row["method"] == "sisa")
-    sisa_row.update(shards=shards, affected_shards=affected,
-                    seconds_per_shard=round(float(np.mean(seconds["sisa"])) / max(1, affected), 6))
+    sisa_row.update(
+        shards=shards,
+        affected_shards=affected,
+        seconds_per_shard=round(float(np.mean(seconds["sisa"])) / max(1, affected), 6),
+    )
     rows.append(_itemcf_row(data, ctx, config, null, tick))
     return rows, null
 
@@ -191,7 +241,15 @@ def _itemcf_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick
     del model, retrained
     gc.collect()
     tick(f"{data.kind}: item-CF forgot {len(data.forget)} users and was certified")
-    summary = summarize([unlearned], [reference], ctx.active, config.seeds, seed=config.seed, resamples=config.resamples, deterministic=True)
+    summary = summarize(
+        [unlearned],
+        [reference],
+        ctx.active,
+        config.seeds,
+        seed=config.seed,
+        resamples=config.resamples,
+        deterministic=True,
+    )
     row = _row("item-cf", data.kind, summary, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
     if not certificate["equal"]:
@@ -200,9 +258,18 @@ def _itemcf_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick
     return row
 
 
-def _row(name: str, kind: str, summary: dict, seconds: float, seconds_max: float, retrain_seconds: float, models: int, null: dict) -> dict:
+def _row(
+    name: str,
+    kind: str,
+    summary: dict,
+    seconds: float,
+    seconds_max: float,
+    retrain_seconds: float,
+    models: int,
+    null: dict,
+) -> dict:
     label, family, text = METHODS[name]
-    low, high = null["epsilon_ci"]
+    high = null["epsilon_ci"][1]
     if name == "original":
         forgets, verdict = False, "reference (nothing was forgotten)"
     elif high is not None and summary["epsilon"] is not None and summary["epsilon"] <= high + 1e-9:
@@ -224,8 +291,17 @@ def _row(name: str, kind: str, summary: dict, seconds: float, seconds_max: float
         **summary,
         "forgets": forgets,
         "verdict": verdict,
-        "null_control": {key: null[key] for key in ("epsilon", "epsilon_ci", "forgetting_quality", "mia_auc", "ndcg_at_10",
-                                                    "top10_overlap_with_retrain")},
+        "null_control": {
+            key: null[key]
+            for key in (
+                "epsilon",
+                "epsilon_ci",
+                "forgetting_quality",
+                "mia_auc",
+                "ndcg_at_10",
+                "top10_overlap_with_retrain",
+            )
+        },
     }
 
 
@@ -255,19 +331,32 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
         "version": 1,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "config": {
-            "data": dataset.name, "forget_sets": list(config.forget_sets), "seeds": config.seeds, "share": config.share,
-            "seed": config.seed, "quick": config.quick, "resamples": config.resamples, "eval_users": config.eval_users,
-            "threads": config.threads, "delta": 1e-5,
+            "data": dataset.name,
+            "forget_sets": list(config.forget_sets),
+            "seeds": config.seeds,
+            "share": config.share,
+            "seed": config.seed,
+            "quick": config.quick,
+            "resamples": config.resamples,
+            "eval_users": config.eval_users,
+            "threads": config.threads,
+            "delta": 1e-5,
         },
-        "data": {"name": dataset.name, "users": dataset.num_users, "items": dataset.num_items,
-                 "interactions": int(len(dataset.interactions))},
+        "data": {
+            "name": dataset.name,
+            "users": dataset.num_users,
+            "items": dataset.num_items,
+            "interactions": int(len(dataset.interactions)),
+        },
         "hyper_parameters": {"als": asdict(config.als), "methods": asdict(config.methods)},
         "forget_sets": sets,
         "null_control": null_control,
         "rows": rows,
         "seconds_total": round(time.perf_counter() - started, 2),
         "machine": {
-            "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
             "load_average_before": [round(v, 2) for v in load_before],
             "load_average_after": [round(v, 2) for v in os.getloadavg()],
         },
@@ -303,13 +392,29 @@ class RunGate:
 LAB_GATE = RunGate()  # the server's one slot for a visitor-started lab run (a lock, no visitor data)
 
 
-def run_in_subprocess(data: str, forget_set: str, seeds: int, progress: Progress | None = None, timeout: float = 180.0) -> dict:
+def run_in_subprocess(
+    data: str, forget_set: str, seeds: int, progress: Progress | None = None, timeout: float = 180.0
+) -> dict:
     """Run a quick lab in a child process (its memory and threads end with it) and return its
     ``lab.json`` document. ``progress`` gets (fraction, message) as the child reports it; if the
     callback raises (for example because the visitor left), the child is killed."""
     with tempfile.TemporaryDirectory(prefix="amnesia-lab-") as out:
-        command = [sys.executable, "-m", "amnesia", "lab", "--quick", "--data", data, "--forget-set", forget_set,
-                   "--seeds", str(seeds), "--out", out, "--progress-json"]
+        command = [
+            sys.executable,
+            "-m",
+            "amnesia",
+            "lab",
+            "--quick",
+            "--data",
+            data,
+            "--forget-set",
+            forget_set,
+            "--seeds",
+            str(seeds),
+            "--out",
+            out,
+            "--progress-json",
+        ]
         root = Path(__file__).resolve().parents[2]
         path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=path)
@@ -332,7 +437,13 @@ def run_in_subprocess(data: str, forget_set: str, seeds: int, progress: Progress
                 child.wait()
         if child.returncode != 0:
             error = (child.stderr.read() or "").strip().splitlines()
-            reason = error[-1] if error else f"it was stopped after {timeout:.0f} s" if child.returncode < 0 else "no message"
+            reason = (
+                error[-1]
+                if error
+                else f"it was stopped after {timeout:.0f} s"
+                if child.returncode < 0
+                else "no message"
+            )
             raise AmnesiaError(f"The lab run failed: {reason}")
         return json.loads((Path(out) / "lab.json").read_text(encoding="utf-8"))
 
@@ -357,11 +468,14 @@ def main(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     out = Path(args.out)
     if args.progress_json:
+
         def report(fraction: float, message: str) -> None:
             print(json.dumps({"progress": round(fraction, 4), "message": message}), flush=True)
     else:
+
         def report(fraction: float, message: str) -> None:
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
     result = run_lab(config, report)
     if getattr(args, "measure_targets", False):
         result["targets"] = measure_targets(args.data)

@@ -65,7 +65,9 @@ def tune_als(data, seeds: int = 2, log=print) -> list[dict]:
             top = top_k(model.scores(users), 10, exclude=data.train[users])
             ndcg, _ = ranking_metrics(top, data.test[users])
             scores.append(float(np.nanmean(ndcg)))
-        results.append({**point, "ndcg_at_10": round(float(np.mean(scores)), 5), "fit_seconds": round(float(np.mean(seconds)), 3)})
+        results.append(
+            {**point, "ndcg_at_10": round(float(np.mean(scores)), 5), "fit_seconds": round(float(np.mean(seconds)), 3)}
+        )
         log(f"ALS {point}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {results[-1]['fit_seconds']:.2f} s")
     return results
 
@@ -83,8 +85,12 @@ def tune_methods(data, params: ALSParams, seeds: int = TUNING_SEEDS, log=print) 
         retrain_seconds.append(time.perf_counter() - started)
     runs = {
         "fine-tune": (FINETUNE_GRID, lambda o, i, p: M.fine_tune(o, train, forget, i, sweeps=p["sweeps"])),
-        "neggrad": (NEGGRAD_GRID, lambda o, i, p: M.neggrad(o, train, forget, i, steps=p["steps"], rate=p["rate"],
-                                                            forget_weight=p["forget_weight"])),
+        "neggrad": (
+            NEGGRAD_GRID,
+            lambda o, i, p: M.neggrad(
+                o, train, forget, i, steps=p["steps"], rate=p["rate"], forget_weight=p["forget_weight"]
+            ),
+        ),
         "fisher": (FISHER_GRID, lambda o, i, p: M.fisher_forget(o, train, forget, i, alpha=p["alpha"])),
     }
     results: dict[str, list[dict]] = {"retrain_seconds": [round(float(np.mean(retrain_seconds)), 3)]}
@@ -99,12 +105,20 @@ def tune_methods(data, params: ALSParams, seeds: int = TUNING_SEEDS, log=print) 
                 measured.append(measure_mf(model, ctx))
             summary = summarize(measured, references, ctx.active, seeds, resamples=200)
             z = np.abs(np.array(summary["attack_z"]["unlearned"], dtype=float))
-            entry = {**point, "final_score": summary["final_score"], "forgetting_quality": summary["forgetting_quality"],
-                     "epsilon": summary["epsilon"], "mean_abs_z": round(float(np.mean(z)), 3),
-                     "ndcg_at_10": summary["ndcg_at_10"], "seconds": round(float(np.mean(seconds)), 4)}
+            entry = {
+                **point,
+                "final_score": summary["final_score"],
+                "forgetting_quality": summary["forgetting_quality"],
+                "epsilon": summary["epsilon"],
+                "mean_abs_z": round(float(np.mean(z)), 3),
+                "ndcg_at_10": summary["ndcg_at_10"],
+                "seconds": round(float(np.mean(seconds)), 4),
+            }
             results[name].append(entry)
-            log(f"{name} {point}: final {entry['final_score']}, F {entry['forgetting_quality']}, |z| {entry['mean_abs_z']}, "
-                f"NDCG {entry['ndcg_at_10']}, {entry['seconds']} s")
+            log(
+                f"{name} {point}: final {entry['final_score']}, F {entry['forgetting_quality']}, |z| {entry['mean_abs_z']}, "
+                f"NDCG {entry['ndcg_at_10']}, {entry['seconds']} s"
+            )
     return results
 
 
@@ -115,14 +129,19 @@ def best(entries: list[dict], keys: tuple[str, ...]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m amnesia.lab.tune", description="Choose the lab's hyper-parameters on validation data.")
+    parser = argparse.ArgumentParser(
+        prog="python -m amnesia.lab.tune", description="Choose the lab's hyper-parameters on validation data."
+    )
     parser.add_argument("--data", default="movielens-small")
     parser.add_argument("--out", default="docs")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     dataset = load(args.data)
     data = make_lab_data(training_part(dataset.interactions, seed=0), "random", seed=1, name=dataset.name)
-    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     with threadpool_limits(limits=1, user_api="blas"):
         als = tune_als(data, log=log)
         chosen = max(als, key=lambda e: e["ndcg_at_10"])
@@ -134,10 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         "neggrad": best(unlearning["neggrad"], ("steps", "rate", "forget_weight")),
         "fisher": best(unlearning["fisher"], ("alpha",)),
     }
-    document = {"data": dataset.name, "validation": {"users": int(len(data.user_ids)), "forget_users": int(len(data.forget)),
-                "fit_interactions": int(data.train.nnz), "validation_interactions": int(data.test.nnz)},
-                "grids": {"als": ALS_GRID, "fine-tune": FINETUNE_GRID, "neggrad": NEGGRAD_GRID, "fisher": FISHER_GRID},
-                "als": als, "unlearning": unlearning, "chosen": choice, "seconds": round(time.perf_counter() - started, 1)}
+    document = {
+        "data": dataset.name,
+        "validation": {
+            "users": int(len(data.user_ids)),
+            "forget_users": int(len(data.forget)),
+            "fit_interactions": int(data.train.nnz),
+            "validation_interactions": int(data.test.nnz),
+        },
+        "grids": {"als": ALS_GRID, "fine-tune": FINETUNE_GRID, "neggrad": NEGGRAD_GRID, "fisher": FISHER_GRID},
+        "als": als,
+        "unlearning": unlearning,
+        "chosen": choice,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lab_tuning.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
@@ -164,19 +193,38 @@ def markdown(document: dict) -> str:
         "|---:|---:|---:|---:|---:|",
     ]
     for e in sorted(document["als"], key=lambda e: -e["ndcg_at_10"]):
-        lines.append(f"| {e['factors']} | {e['regularization']} | {e['alpha']} | {e['ndcg_at_10']:.4f} | {e['fit_seconds']:.2f} |")
+        lines.append(
+            f"| {e['factors']} | {e['regularization']} | {e['alpha']} | {e['ndcg_at_10']:.4f} | {e['fit_seconds']:.2f} |"
+        )
     chosen = document["chosen"]
-    lines += ["", f"Chosen: {chosen['als']}.", "",
-              f"## Approximate methods: {TUNING_SEEDS} unlearned vs {TUNING_SEEDS} retrained models on the validation forget set",
-              "", f"A retrain took {document['unlearning']['retrain_seconds'][0]:.2f} s. Best final score wins; ties go to the smaller mean |z|.", ""]
+    lines += [
+        "",
+        f"Chosen: {chosen['als']}.",
+        "",
+        f"## Approximate methods: {TUNING_SEEDS} unlearned vs {TUNING_SEEDS} retrained models on the validation forget set",
+        "",
+        f"A retrain took {document['unlearning']['retrain_seconds'][0]:.2f} s. Best final score wins; ties go to the smaller mean |z|.",
+        "",
+    ]
     for name in ("fine-tune", "neggrad", "fisher"):
         entries = document["unlearning"][name]
-        keys = [k for k in entries[0] if k not in ("final_score", "forgetting_quality", "epsilon", "mean_abs_z", "ndcg_at_10", "seconds")]
-        lines += [f"### {name}", "", "| " + " | ".join(keys) + " | final score | F | ε | mean abs z | NDCG@10 | seconds |",
-                  "|" + "---:|" * (len(keys) + 6)]
+        keys = [
+            k
+            for k in entries[0]
+            if k not in ("final_score", "forgetting_quality", "epsilon", "mean_abs_z", "ndcg_at_10", "seconds")
+        ]
+        lines += [
+            f"### {name}",
+            "",
+            "| " + " | ".join(keys) + " | final score | F | ε | mean abs z | NDCG@10 | seconds |",
+            "|" + "---:|" * (len(keys) + 6),
+        ]
         for e in entries:
-            lines.append("| " + " | ".join(str(e[k]) for k in keys)
-                         + f" | {e['final_score']} | {e['forgetting_quality']} | {e['epsilon']} | {e['mean_abs_z']} | {e['ndcg_at_10']} | {e['seconds']} |")
+            lines.append(
+                "| "
+                + " | ".join(str(e[k]) for k in keys)
+                + f" | {e['final_score']} | {e['forgetting_quality']} | {e['epsilon']} | {e['mean_abs_z']} | {e['ndcg_at_10']} | {e['seconds']} |"
+            )
         lines += ["", f"Chosen: {chosen[name]}.", ""]
     return "\n".join(lines)
 
