@@ -147,6 +147,16 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 256) -> Measur
 
 
 # ---------------------------------------------------------------------------- one row
+def nan_mean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Mean ignoring nan (users without held-out items); nan where nothing is left, without
+    the warning numpy's nanmean gives for empty slices."""
+    values = np.asarray(values, dtype=np.float64)
+    present = ~np.isnan(values)
+    count = present.sum(axis=axis)
+    total = np.where(present, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count if axis is not None else (float(total / count) if count else math.nan)
+
 def standardized(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both sides' statistics (models, users) in units of the retrained models' spread, per user.
 
@@ -215,12 +225,12 @@ def summarize(
     def per_user(field: str, models_: list[Measured]) -> np.ndarray:
         values = np.stack([getattr(m, field) for m in models_])
         with np.errstate(invalid="ignore"):
-            return np.nanmean(values, axis=0) if np.any(~np.isnan(values)) else values[0]
+            return nan_mean(values, axis=0)
 
     ndcg_u, recall_u, retain_u = (per_user(f, unlearned) for f in ("test_ndcg", "test_recall", "retain_ndcg"))
     ndcg_r, retain_r = per_user("test_ndcg", retrained), per_user("retain_ndcg", retrained)
     final = metrics.final_score(
-        quality, np.nanmean(retain_u), np.nanmean(retain_r), np.nanmean(ndcg_u), np.nanmean(ndcg_r)
+        quality, nan_mean(retain_u), nan_mean(retain_r), nan_mean(ndcg_u), nan_mean(ndcg_r)
     )
     # membership attack: a lower statistic means "member"; the AUC averages the models' pair matrices
     wins = np.mean([metrics.pair_wins(-m.forget_stat, -m.outsider_stat) for m in unlearned], axis=0)
@@ -236,11 +246,11 @@ def summarize(
         "final_score": _num(final),
         "mia_auc": _num(wins.mean()),
         "mia_auc_ci": _ci(metrics.auc_ci(wins, rng, resamples)),
-        "ndcg_at_10": _num(np.nanmean(ndcg_u)),
+        "ndcg_at_10": _num(nan_mean(ndcg_u)),
         "ndcg_at_10_ci": _ci(metrics.mean_ci(ndcg_u, rng, resamples)),
-        "recall_at_10": _num(np.nanmean(recall_u)),
+        "recall_at_10": _num(nan_mean(recall_u)),
         "recall_at_10_ci": _ci(metrics.mean_ci(recall_u, rng, resamples)),
-        "retain_ndcg_at_10": _num(np.nanmean(retain_u)),
+        "retain_ndcg_at_10": _num(nan_mean(retain_u)),
         "fairness_gap": _num(metrics.group_gap(ndcg_u, active)),
         "fairness_gap_ci": _ci(metrics.gap_ci(ndcg_u, active, rng, resamples)),
         "top10_overlap_with_retrain": _num(overlap.mean()),

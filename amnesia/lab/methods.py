@@ -38,13 +38,15 @@ from .mf import MF, ALSParams, fisher_diagonal, fit, fold_in, loss_and_gradients
 
 @dataclass(frozen=True)
 class MethodParams:
-    """Hyper-parameters of the approximate methods and SISA (chosen on validation; see docs/lab.md)."""
+    """Hyper-parameters of the approximate methods and SISA: chosen with ``python -m amnesia.lab.tune``
+    on a validation forget set and validation items (docs/lab_tuning.md); the shard count is a
+    design choice."""
 
-    finetune_sweeps: int = 5
+    finetune_sweeps: int = 3
     neggrad_steps: int = 10
     neggrad_rate: float = 0.3
-    neggrad_forget_weight: float = 0.1
-    fisher_alpha: float = 0.1
+    neggrad_forget_weight: float = 0.3
+    fisher_alpha: float = 0.15
     shards: int = 4
 
 
@@ -132,11 +134,20 @@ def _shard_seed(seed: int, shard: int, retrained: bool) -> int:
     return seed * 1000 + shard + (500 if retrained else 0)
 
 
-def sisa_fit(train: sp.csr_matrix, shard_of_user: np.ndarray, params: ALSParams, seed: int, threads: int = 1) -> Sisa:
-    """Train every shard from scratch (seed per shard derived from ``seed``)."""
+def sisa_fit(train: sp.csr_matrix, shard_of_user: np.ndarray, params: ALSParams, seed: int, threads: int = 1,
+             skip: frozenset[int] = frozenset()) -> Sisa:
+    """Train every shard from scratch (seed per shard derived from ``seed``).
+
+    ``skip``: shards left untrained (zero factors), for an experiment that is about to retrain
+    them anyway (a forget that hits them replaces them without reading them).
+    """
     shards = int(shard_of_user.max()) + 1 if len(shard_of_user) else 0
     seeds = [_shard_seed(seed, s, False) for s in range(shards)]
-    factors = [fit_shard(train, np.flatnonzero(shard_of_user == s), params, seeds[s], threads) for s in range(shards)]
+    factors = [
+        np.zeros((train.shape[1], params.factors), dtype=np.float32) if s in skip
+        else fit_shard(train, np.flatnonzero(shard_of_user == s), params, seeds[s], threads)
+        for s in range(shards)
+    ]
     return Sisa(np.asarray(shard_of_user), factors, params, seeds)
 
 

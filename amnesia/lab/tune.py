@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from ..data.datasets import load
 from . import methods as M
 from .data import make_lab_data, training_part
-from .evaluate import make_context, measure_mf, summarize
+from .evaluate import make_context, measure_mf, nan_mean, summarize
 from .metrics import ranking_metrics, top_k
 from .mf import ALSParams, fit
 
@@ -64,7 +64,7 @@ def tune_als(data, seeds: int = 2, log=print) -> list[dict]:
             seconds.append(time.perf_counter() - started)
             top = top_k(model.scores(users), 10, exclude=data.train[users])
             ndcg, _ = ranking_metrics(top, data.test[users])
-            scores.append(float(np.nanmean(ndcg)))
+            scores.append(float(nan_mean(ndcg)))
         results.append(
             {**point, "ndcg_at_10": round(float(np.mean(scores)), 5), "fit_seconds": round(float(np.mean(seconds)), 3)}
         )
@@ -186,6 +186,8 @@ def markdown(document: dict) -> str:
         f"Validation data: the training part (80 %) of every user's interactions, split again into {v['fit_interactions']:,} "
         f"fitting and {v['validation_interactions']:,} validation interactions (seed 1); {v['users']} users in training, "
         f"a random validation forget set of {v['forget_users']} users. No test item of the lab is used.",
+        "",
+        "Times are wall times on the shared 2-core development machine: indicative only.",
         "",
         "## Weighted ALS (15 sweeps): NDCG@10 on validation items, mean of 2 seeds",
         "",
