@@ -110,6 +110,23 @@ def test_fit_is_deterministic_per_seed_and_zeroes_users_without_data(data):
     assert not retrained.item_factors[unseen].any()
 
 
+def test_fits_do_not_depend_on_the_thread_count(data):
+    one, two = fit(data.train, PARAMS, seed=4, threads=1), fit(data.train, PARAMS, seed=4, threads=2)
+    assert np.array_equal(one.item_factors, two.item_factors) and np.array_equal(one.user_factors, two.user_factors)
+
+
+def test_itemcf_measurement_ranks_as_the_engine_recommends(data):
+    from amnesia import ItemCF
+    from amnesia.lab.evaluate import make_context, measure_itemcf
+
+    model = ItemCF.fit(data.interactions())
+    ctx = make_context(data)
+    measured = measure_itemcf(model, ctx, block_rows=7)  # several blocks of S rows
+    for row, user in enumerate(ctx.users):
+        engine = [rec.item for rec in model.recommend(int(data.user_ids[user]), 10)]
+        assert data.item_ids[measured.top[row][: len(engine)]].tolist() == engine
+
+
 def test_gradients_match_finite_differences():
     rng = np.random.default_rng(0)
     matrix = sp.csr_matrix((rng.random((5, 7)) < 0.4).astype(np.float32))

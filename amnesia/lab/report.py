@@ -145,6 +145,13 @@ def reading(result: dict, kind: str) -> list[str]:
             f"({seconds(best['seconds'])} vs {seconds(best['retrain_seconds'])})."
         )
     itemcf, retrain = rows.get("item-cf"), rows.get("retrain")
+    if itemcf and itemcf.get("seconds_per_user") is not None:
+        lines.append(
+            f"Item-CF forgot the {result['forget_sets'][kind]['forget_users']} users one request at a time in "
+            f"{seconds(itemcf['seconds_per_user'])} per user on average (its cost grows with the square of a user's history); "
+            f"a retrain of item-CF took {seconds(itemcf['retrain_seconds'])}, of the factorisation "
+            f"{seconds(retrain['retrain_seconds']) if retrain else '–'}."
+        )
     if (
         itemcf
         and retrain
@@ -156,6 +163,17 @@ def reading(result: dict, kind: str) -> list[str]:
             "Item-CF scores F = 1 because it is deterministic: the model after forgetting is identical to a retrain "
             "(equal fingerprints), so there is no seed noise at all. Retrain and SISA are exact too; their F below 1 is the "
             f"noise of comparing randomly initialised models with N = {result['config']['seeds']} samples, not remembering."
+        )
+    exact = [r for name, r in rows.items() if name in ("sisa", "item-cf")]
+    low, high = null["ndcg_at_10_ci"]
+    if exact and low is not None:
+        def side(value: float | None) -> str:
+            return "–" if value is None else "below" if value < low - 1e-9 else "above" if value > high + 1e-9 else "within"
+
+        lines.append(
+            f"Utility of the other exact methods against the retrained factorisation (NDCG@10 {fmt(null['ndcg_at_10'], 3)}, "
+            f"interval {fmt(low, 3)}–{fmt(high, 3)}): " + ", ".join(
+                f"{r['label']} {fmt(r['ndcg_at_10'], 3)} ({side(r['ndcg_at_10'])})" for r in exact) + "."
         )
     sisa = rows.get("sisa")
     if sisa and sisa.get("affected_shards"):

@@ -98,7 +98,9 @@ SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
 class LabConfig:
     """What to run. ``seeds`` is N (models per side, ≥ 3); ``share`` the forget set's share of
     users; ``eval_users`` measures utility and agreement on a seeded sample of that many retained
-    users (None: all of them); ``threads`` is implicit's thread count for ALS fits."""
+    users (None: all of them); ``threads`` is implicit's thread count for ALS fits (0: every core;
+    BLAS stays at one thread either way, so the threads do not multiply). Fits are deterministic
+    per seed for any thread count: ALS solves each user and each item independently."""
 
     data: str = "movielens-small"
     forget_sets: tuple[str, ...] = FORGET_SETS
@@ -121,6 +123,8 @@ class LabConfig:
             raise AmnesiaError(
                 f"--seeds must be between 3 and 64 (ε needs at least 3 models per side); got {self.seeds}."
             )
+        if not 0 <= self.threads <= 64:
+            raise AmnesiaError(f"--threads must be between 0 (every core) and 64; got {self.threads}.")
         if not 0 < self.share < 0.5:
             raise AmnesiaError(f"The forget share must be between 0 and 0.5; got {self.share}.")
 
@@ -254,6 +258,7 @@ def _itemcf_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick
     )
     row = _row("item-cf", data.kind, summary, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
+    row["seconds_per_user"] = round(took / max(1, len(data.forget)), 6)
     if not certificate["equal"]:
         row["verdict"] = "NOT exact: the fingerprints differ (a bug in the engine)"
         row["forgets"] = False
@@ -415,6 +420,8 @@ def run_in_subprocess(
             str(seeds),
             "--out",
             out,
+            "--threads",
+            "1",  # one core for a visitor's run: the server keeps the other for everyone else
             "--progress-json",
         ]
         root = Path(__file__).resolve().parents[2]
@@ -459,6 +466,7 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
         config = replace(quick_config(args.data, sets[0], args.seeds or QUICK_SEEDS), forget_sets=sets)
     else:
         config = LabConfig(data=args.data, forget_sets=sets, seeds=args.seeds or FULL_SEEDS)
+    config = replace(config, threads=getattr(args, "threads", 1))
     config.check()
     return config
 
