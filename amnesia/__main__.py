@@ -1,8 +1,9 @@
-"""Command line: ``python -m amnesia {stream,bench,download}``.
+"""Command line: ``python -m amnesia {stream,bench,download,lab}``.
 
 - ``stream``: change requests as JSON lines on stdin -> change records as JSON lines on stdout.
 - ``bench``: measure fit, forget, add, recommend and memory; write docs/benchmarks.md.
 - ``download``: fetch an official MovieLens archive into the cache folder (the only network use).
+- ``lab``: exact forgetting beside approximate unlearning of a matrix-factorisation model; write lab.json and lab.md.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ def _stream(args: argparse.Namespace) -> int:
     if args.data:
         from .data.datasets import load
 
-        model = ItemCF.fit(load(args.data).interactions)
+        model = ItemCF.fit(load(args.data).interactions, args.similarity, store=args.store)
         sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model, collections))
         sys.stdout.flush()
     else:
-        model = ItemCF()
+        model = ItemCF(args.similarity)
     run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
     return 0
 
@@ -68,6 +69,12 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .lab.run import main as lab_main
+
+    return lab_main(args)
+
+
 # the limits that concern the stream; the others are for the app's forms
 _LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "max_id")
 
@@ -78,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
     stream.add_argument("--data", help="starting data set: toy, movielens-small, or a path (emitted at time 0)")
+    stream.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard (default) or cosine")
+    stream.add_argument("--store", default="auto", choices=["auto", "dense", "sparse"], help="how C is stored (default: auto)")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",
@@ -95,15 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
         )
     stream.set_defaults(run=_stream)
 
-    bench = commands.add_parser("bench", help="run the benchmarks and write docs/benchmarks.md")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller sweep (for smoke tests)")
-    bench.add_argument("--output", default="docs/benchmarks.md", help="markdown report path (JSON goes beside it)")
+    bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
+    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device"],
+                       help="what to measure (default: engine)")
+    bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")
+    bench.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard or cosine")
+    bench.add_argument("--output", default="docs/benchmarks.md", help="report path (sections and JSON go to bench/ beside it)")
     bench.set_defaults(run=_bench)
 
     download = commands.add_parser("download", help="fetch a MovieLens archive (ml-100k, ml-1m, ml-latest-small, ml-25m)")
     download.add_argument("name")
     download.add_argument("--cache-dir", default=None, help="where to keep archives (default: ~/.cache/amnesia)")
     download.set_defaults(run=_download)
+
+    lab = commands.add_parser("lab", help="compare unlearning methods with their null control; write lab.json and lab.md")
+    lab.add_argument("--data", default="movielens-small", help="toy, movielens-small, a downloaded name or a path")
+    lab.add_argument("--forget-set", choices=["random", "core", "edge", "all"], default=None,
+                     help="which users to forget (default: all three; random with --quick)")
+    lab.add_argument("--seeds", type=int, default=None, help="models per side, N >= 3 (default 16; 4 with --quick)")
+    lab.add_argument("--quick", action="store_true", help="one forget set, few seeds, a sample of users (about a minute)")
+    lab.add_argument("--out", default="docs", help="folder for lab.json and lab.md")
+    lab.add_argument("--threads", type=int, default=1,
+                     help="threads for ALS fits (default 1; 0 = every core: faster when the machine is idle, slower when busy)")
+    lab.add_argument("--measure-targets", action="store_true", help="also time a --quick run and the page's run")
+    lab.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
+    lab.set_defaults(run=_lab)
     return parser
 
 

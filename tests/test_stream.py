@@ -109,12 +109,12 @@ def test_memory_does_not_grow_with_lines_read():
 
     run(50)  # warm caches
     tracemalloc.start()
-    run(50)
+    run(25)
     small = tracemalloc.get_traced_memory()[0]
-    run(400)
+    run(250)
     large = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    assert model.time == 2 * 50 * 2 + 2 * 400
+    assert model.time == 2 * 50 + 2 * 25 + 2 * 250
     assert large - small < 50_000, (small, large)
 
 

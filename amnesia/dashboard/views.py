@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,18 +246,6 @@ def window_csv(window: Window) -> str:
 def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:
     """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38"``: one similarity change in words."""
     return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {old:.2f} → {new:.2f}"
-
-
-def name_of(names: dict[int, str], user: int | None) -> str:
-    """A user's name as recorded, ``"User 7"`` when none was given, ``""`` for no user."""
-    if user is None:
-        return ""
-    return names.get(int(user), f"User {int(user)}")
-
-
-def titles_of(catalog: Catalog, items: Iterable[int | None]) -> list[str]:
-    """Display titles, ``""`` where there is no item."""
-    return ["" if item is None else catalog.title(int(item)) for item in items]
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~=&/])")

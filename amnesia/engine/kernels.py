@@ -236,8 +236,7 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
     """Sparse row ``row`` += step on ``cols`` (sorted; the diagonal skipped). Returns the event count.
 
     Adding inserts missing columns with count 1 (the caller reserved room: caps >= lengths +
-    missing), merging from the back so the row grows in place; removing drops entries that
-    reach 0, shifting the row left in place.
+    missing), merging from the back so the row grows in place; removing decrements in place.
     """
     k = row - dense_size
     start, length = starts[k], lengths[k]
@@ -266,21 +265,46 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
             write -= 1
         lengths[k] = length + missing
     else:
-        write = start
-        j = 0
-        for p in range(start, start + length):
-            column = pool_idx[p]
-            value = np.int64(pool_val[p])
-            while j < len(cols) and cols[j] < column:
-                j += 1
-            if j < len(cols) and cols[j] == column and column != row:
-                value, n_events = _step(value, -1, sat, row, column, events, n_events)
-            if value != 0:
-                pool_idx[write] = column
-                pool_val[write] = value
-                write += 1
-        lengths[k] = write - start
+        # a binary search per column: O(k log row), not O(row). An entry that reaches 0 stays
+        # as an explicit zero (reads see 0; a later add reuses it; compaction drops it).
+        for c in cols:
+            if c == row:
+                continue
+            position = _find(pool_idx, start, length, c)
+            if position >= 0:
+                pool_val[position], n_events = _step(np.int64(pool_val[position]), -1, sat, row, c, events, n_events)
     return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_sparse_rows(starts, lengths, pool_idx, pool_val, dense_size, columns, changed_mask, changed, step, sat,
+                       events, n_events):
+    """One user's change on every sparse row it touches: row p in ``columns`` (sorted) moves on
+    all of ``columns`` if p is changed (``changed_mask``), else on ``changed``."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row >= dense_size:
+            cols = columns if changed_mask[i] else changed
+            n_events = update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols, step, sat,
+                                         events, n_events)
+    return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def missing_per_row(starts, lengths, pool_idx, dense_size, size, columns, changed_mask, changed, out):
+    """out[i] = new entries an Add inserts into sparse row columns[i] (0 for dense rows); rows
+    at or beyond ``size`` are new items with empty rows."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row < dense_size:
+            out[i] = 0
+            continue
+        cols = columns if changed_mask[i] else changed
+        if row >= size:
+            out[i] = len(cols) - (1 if changed_mask[i] else 0)
+        else:
+            out[i] = count_missing(starts, lengths, pool_idx, dense_size, row, cols)
+    return out
 
 
 @njit(cache=_CACHE, nogil=True)

@@ -26,10 +26,10 @@ import pandas as pd
 
 from ..errors import RequestError, UnknownUserError
 from ..limits import Limits
-from .changes import ChangeSet, PairChanges, UserChange, iter_cooccurrence_changes, iter_similarity_changes
+from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .index import ItemIndex
 from .recommend import Recommendation, explain, recommend, similar_items
-from .requests import ChangeRequest, normalize_pairs, parse_request
+from .requests import ChangeRequest, interaction_pairs, parse_request
 from .similarity import DEFAULT, Measure, measure
 from .store import ArrayStore, Store, StoreChange, UserDelta
 
@@ -85,7 +85,7 @@ class ItemCF:
         ``"sparse"``, ``"auto"`` (the smaller in memory, see :func:`~amnesia.engine.store.choose_layout`),
         or the number of most popular items to keep in a dense block (the rest get sparse rows).
         """
-        pairs = _interaction_pairs(interactions)
+        pairs = interaction_pairs(interactions)
         model = cls(similarity)
         model.time = 0
         if len(pairs) == 0:
@@ -104,6 +104,11 @@ class ItemCF:
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
         return model
+
+    def retrained(self) -> ItemCF:
+        """A model fitted from scratch on this model's interactions, with the same measure and
+        store kind: what forgetting replaces, and the other half of the certificate."""
+        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind)
 
     def fork(self) -> ItemCF:
         """A copy that shares this model's state read-only and records only its own changes.
@@ -221,23 +226,10 @@ class ItemCF:
             self._rows[delta.user] = delta.new_row.astype(np.int32)
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
-        ids, change = self._index.ids(), plan.change
-        users = np.concatenate([np.full(len(d.changed), d.user, dtype=np.int64) for d in change.users]) if change.users else _EMPTY
-        items = np.concatenate([ids[d.changed] for d in change.users]) if change.users else _EMPTY
-        order = np.lexsort((items, users))
-        count_items = ids[change.count_index]
-        by_item = np.argsort(count_items)
-        return ChangeSet(
-            time=self.time,
-            seconds=seconds,
-            change=plan.kind,
-            users=users[order],
-            items=items[order],
-            sign=np.full(len(users), change.step, dtype=np.int64),
-            count_items=count_items[by_item],
-            count_old=plan.count_old[by_item],
-            count_new=change.count_new[by_item],
-            user_changes=tuple(UserChange(d.user, np.sort(ids[d.changed]), np.sort(ids[d.columns])) for d in change.users),
+        change = plan.change
+        return ChangeSet.from_internal(
+            self.time, seconds, plan.kind, self._index.ids(),
+            [(d.user, d.changed, d.columns) for d in change.users], change.count_index, plan.count_old, change.count_new,
         )
 
     # ------------------------------------------------------------------ internal reads
@@ -368,28 +360,37 @@ class ItemCF:
         return similar_items(self, item, k)
 
     # ------------------------------------------------------------------ certificate
-    def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """All non-zero C entries with item_a > item_b, as blocks of arrays (item_a, item_b, C_ab).
+    def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
 
-        Ordered by item_a, then item_b, in external ids; blocks of rows sized so that at most
-        ~4 million cells are read at once, whatever the catalog size.
+        Yields (live internal indices, first row position, block) with block[i, j] = C between
+        live[start + i] and live[j] for j < start + i (the rest of the block is not meaningful).
+        Blocks hold ~4 million cells, whatever the catalog size.
         """
-        ids, counts, order = self._index.ids(), self._store.counts(), self._index.by_id()
-        live = order[counts[order] > 0]  # internal indices, by external id
+        counts, order = self._store.counts(), self._index.by_id()
+        live = order[counts[order] > 0]
         step = max(1, _CELLS // max(len(live), 1))
         for start in range(0, len(live), step):
             stop = min(start + step, len(live))
-            block = self._store.block(live[start:stop], live[:stop])
-            block[np.triu_indices(stop - start, start, stop)] = 0  # keep columns with smaller ids
-            r, c = np.nonzero(block)
+            yield live, start, self._store.block(live[start:stop], live[:stop])
+
+    def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """All non-zero C entries with item_a > item_b, as blocks of arrays (item_a, item_b, C_ab),
+        ordered by item_a, then item_b, in external ids (bounded memory, see :meth:`_lower_blocks`)."""
+        ids = self._index.ids()
+        for live, start, block in self._lower_blocks():
+            below = np.arange(block.shape[1])[None, :] < np.arange(start, start + len(block))[:, None]
+            r, c = np.nonzero(below & (block > 0))
             yield ids[live[start + r]], ids[live[c]], block[r, c]
 
     def fingerprint(self) -> str:
         """SHA-256 of the measure's name and the canonical (H, n, C): equal for equal models,
         however they were built, whichever store holds them.
 
-        H as sorted (user, item) pairs, n as (item, count) for count > 0, C as
-        (item_a, item_b, count) for item_a > item_b and count > 0, all int64 in external ids.
+        H as sorted (user, item) int64 pairs; n as (item, count) int64 pairs for the live
+        items (count > 0), sorted; C as the strictly lower triangle over those live items in
+        id order, row by row, zeros included, as uint32 (canonical because the live items are
+        hashed with n; dense so that no scan for non-zeros is needed).
         """
         digest = hashlib.sha256(b"amnesia-itemcf-v2")
         digest.update(b"S" + self.measure.name.encode())
@@ -400,8 +401,9 @@ class ItemCF:
         digest.update(b"n")
         digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
         digest.update(b"C")
-        for item_a, item_b, values in self.cooccurrence_entries():
-            digest.update(np.column_stack([item_a, item_b, values]).astype(np.int64).tobytes())
+        for _, start, block in self._lower_blocks():
+            below = np.arange(block.shape[1])[None, :] < np.arange(start, start + len(block))[:, None]
+            digest.update(block[below].astype(np.uint32).tobytes())
         return digest.hexdigest()
 
     def nbytes(self) -> int:
@@ -422,20 +424,3 @@ class ItemCF:
             f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
             f"similarity={self.measure.name}, store={self.store_kind}, time={self.time})"
         )
-
-
-def _interaction_pairs(interactions: Any) -> np.ndarray:
-    """Unique sorted (k, 2) int64 (user, item) pairs from a DataFrame, array or iterable."""
-    if isinstance(interactions, pd.DataFrame):
-        missing = {"user", "item"} - set(interactions.columns)
-        if missing:
-            raise RequestError(
-                f"The interactions DataFrame needs 'user' and 'item' columns; missing {sorted(missing)} "
-                f"(it has {list(interactions.columns)})."
-            )
-        frame = interactions[["user", "item"]]
-        for column in ("user", "item"):
-            if not pd.api.types.is_integer_dtype(frame[column]):
-                raise RequestError(f"Column {column!r} must hold integer ids, not {frame[column].dtype}.")
-        return normalize_pairs(frame.to_numpy(dtype=np.int64))
-    return normalize_pairs(interactions)

@@ -5,8 +5,7 @@ n (int64 counts) and C = HᵀH, answers reads of blocks and pairs, applies plann
 forks, and reports its memory. S is never stored.
 
 Layout (:class:`ArrayStore`): the first ``dense_size`` items form a dense square block of
-uint16 counts; every other item has a *sparse row*: its non-zero co-occurrences with all
-items, as sorted column indices and counts, kept in one pool with room to grow in place.
+uint16 counts; every other item has a *sparse row*: its co-occurrences with all items, as sorted column indices and counts, kept in one pool with room to grow in place.
 
 - the **dense store** (``dense_size`` = the fitted catalog) suits catalogs whose C is dense
   enough: MovieLens latest-small (9,724 items, 190 MB), and even a MovieLens-25M-shaped set,
@@ -125,6 +124,8 @@ class ArrayStore(Store):
     #: Stored counts at this value move to the overflow table. Tests lower it (to 3, say) to
     #: exercise overflow with small data; 65,535 is the uint16 maximum.
     default_saturation = SATURATED
+    #: The pool is compacted when holes reach half the live slots and it has at least this many slots.
+    compact_min_slots = 1 << 20
 
     def __init__(self, dense_size: int = 0, saturation: int | None = None):
         saturation = self.default_saturation if saturation is None else saturation
@@ -265,6 +266,8 @@ class ArrayStore(Store):
         # 1. prepare: every allocation happens here, before the first write
         self._reserve_items(change.size)
         if change.step > 0 and change.users:
+            if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
+                self._compact()  # before counting what is missing: compaction drops zero entries
             self._make_room([self._rows_needing_room(delta) for delta in change.users])
         # Saturation events need two items with >= saturation - 1 users, counted after the whole
         # request (an earlier user of the same request may have raised a pair already).
@@ -294,18 +297,11 @@ class ArrayStore(Store):
     def _rows_needing_room(self, delta: UserDelta) -> tuple[np.ndarray, np.ndarray]:
         """For an Add: the sparse rows (indices into the sparse part) this user's change inserts
         into, and how many new entries each gets."""
-        rows, missing = [], []
-        changed = set(delta.changed.tolist())
-        for row in delta.columns[delta.columns >= self.dense_size].tolist():
-            cols = delta.columns if row in changed else delta.changed
-            if row < self._size:
-                count = kernels.count_missing(self._starts, self._lengths, self._pool_idx, self.dense_size, row, cols)
-            else:  # an item new in this request: its row starts empty
-                count = len(cols) - int(row in changed)
-            if count:
-                rows.append(row - self.dense_size)
-                missing.append(count)
-        return np.array(rows, dtype=np.int64), np.array(missing, dtype=np.int64)
+        is_changed = _members(delta.changed, delta.columns)
+        missing = kernels.missing_per_row(self._starts, self._lengths, self._pool_idx, self.dense_size, self._size,
+                                          delta.columns, is_changed, delta.changed, np.zeros(len(delta.columns), np.int64))
+        inserting = missing > 0
+        return delta.columns[inserting] - self.dense_size, missing[inserting]
 
     def _make_room(self, room: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Move the rows that cannot take their new entries in place to the free end of the pool
@@ -322,9 +318,7 @@ class ArrayStore(Store):
         if len(unique) == 0:
             return
         caps = np.maximum(8, (needed * 3) // 2)
-        if self._holes > self._free - self._holes and self._free > (1 << 20):
-            self._compact(extra_room=int(caps.sum()))
-        elif self._free + int(caps.sum()) > len(self._pool_idx):
+        if self._free + int(caps.sum()) > len(self._pool_idx):
             capacity = max(self._free + int(caps.sum()), 2 * len(self._pool_idx))
             pool_idx = np.zeros(capacity, dtype=np.int32)
             pool_val = np.zeros(capacity, dtype=np.uint16)
@@ -334,19 +328,21 @@ class ArrayStore(Store):
         self._holes += int(self._caps[unique].sum())
         self._free = kernels.move_rows(self._starts, self._caps, self._lengths, self._pool_idx, self._pool_val, unique, caps, self._free)
 
-    def _compact(self, extra_room: int) -> None:
-        """Rewrite the pool without holes (rows keep a little slack), with ``extra_room`` free slots."""
-        tail = len(self._lengths)
-        caps = self._lengths + np.minimum(self._caps - self._lengths, np.maximum(8, self._lengths // 8))
+    def _compact(self) -> None:
+        """Rewrite the pool without holes or zero entries, every row keeping its slots."""
+        caps = self._caps
         starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
-        capacity = int(caps.sum()) + extra_room
-        pool_idx = np.zeros(max(capacity, 1024), dtype=np.int32)
-        pool_val = np.zeros(max(capacity, 1024), dtype=np.uint16)
-        for k in range(tail):
-            length = int(self._lengths[k])
-            pool_idx[starts[k] : starts[k] + length] = self._pool_idx[self._starts[k] : self._starts[k] + length]
-            pool_val[starts[k] : starts[k] + length] = self._pool_val[self._starts[k] : self._starts[k] + length]
-        self._pool_idx, self._pool_val, self._starts, self._caps = pool_idx, pool_val, starts, caps.astype(np.int64)
+        capacity = max(int(caps.sum()), 1024)
+        pool_idx = np.zeros(capacity, dtype=np.int32)
+        pool_val = np.zeros(capacity, dtype=np.uint16)
+        for k in np.flatnonzero(self._lengths).tolist():
+            old, new, length = self._starts[k], starts[k], self._lengths[k]
+            values = self._pool_val[old : old + length]
+            kept = values != 0  # entries forgotten down to zero are dropped here
+            self._lengths[k] = int(kept.sum())
+            pool_idx[new : new + self._lengths[k]] = self._pool_idx[old : old + length][kept]
+            pool_val[new : new + self._lengths[k]] = values[kept]
+        self._pool_idx, self._pool_val, self._starts = pool_idx, pool_val, starts
         self._free, self._holes = int(caps.sum()), 0
 
     def _apply_user(self, delta: UserDelta, step: int, events: np.ndarray) -> None:
@@ -358,10 +354,9 @@ class ArrayStore(Store):
             changed_core, columns_core, others_core = changed[changed < dense], columns[columns < dense], others[others < dense]
             n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
             n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
-        for row, row_changed in zip(columns[columns >= dense].tolist(), is_changed[columns >= dense].tolist()):
-            cols = columns if row_changed else changed
-            n_events = kernels.update_sparse_row(self._starts, self._lengths, self._pool_idx, self._pool_val, dense, row,
-                                                 cols, step, self.saturation, events, n_events)
+        if len(columns) and columns[-1] >= dense:
+            n_events = kernels.update_sparse_rows(self._starts, self._lengths, self._pool_idx, self._pool_val, dense,
+                                                  columns, is_changed, changed, step, self.saturation, events, n_events)
         self._settle(events[:n_events], step)
 
     def _settle(self, events: np.ndarray, step: int) -> None:
