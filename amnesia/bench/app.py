@@ -22,18 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import statistics
 import string
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from amnesia.dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, Server, chromium_path, streamlit_server
+from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, Server, chromium_path, streamlit_server
+from .common import machine, when
 
-ROOT = Path(__file__).resolve().parents[2]
 #: Seconds a disconnected session is kept for a reconnect (.streamlit/config.toml): the memory
 #: waves wait this long before they read the server's memory.
 SESSION_TTL = 30
@@ -148,7 +145,7 @@ def _summary(seconds: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------------- sections
 def typical_users(count: int) -> list[tuple[int, int]]:
     """MovieLens users with a median-sized history (and their sizes): "typical" visitors' targets."""
-    from amnesia.data.datasets import load
+    from ..data.datasets import load
 
     sizes = load("movielens-small").interactions.groupby("user").size()
     median = sizes.median()
@@ -193,9 +190,9 @@ async def waiting_times(repeats: int) -> dict[str, Any]:
 
 def resolution(repeats: int = 200, seed: int = 3) -> dict[str, Any]:
     """In-process title resolution (ms) for typed lines people write and random lines up to the limit."""
-    from amnesia.dashboard.workspace import shared_base
-    from amnesia.errors import AmnesiaError
-    from amnesia.limits import APP_LIMITS
+    from ..dashboard.workspace import shared_base
+    from ..errors import AmnesiaError
+    from ..limits import APP_LIMITS
 
     catalog = shared_base("movielens-small")[0].catalog
     rng = random.Random(seed)
@@ -251,7 +248,7 @@ async def _settle(browser, server: Server) -> float:
 
 async def memory(visitors: int = 10, waves: int = 3) -> dict[str, Any]:
     """The memory waves and 10 visitors at once, each on a fresh server."""
-    from amnesia.dashboard.workspace import shared_base
+    from ..dashboard.workspace import shared_base
 
     movies = shared_base("movielens-small")[1].items()[:3000]
     result: dict[str, Any] = {"waves": []}
@@ -321,7 +318,7 @@ def run(args: Any) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False))
     if chromium_path() is None:
         raise RuntimeError("the app benchmark needs Debian's Chromium (apt-get install chromium)")
-    figures: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, {sys.platform}", "quick": quick}
+    figures: dict[str, Any] = {"machine": machine(), "when": when(), "quick": quick}
     figures["resolution"] = resolution(repeats=50 if quick else 300)
     figures["waiting"] = asyncio.run(waiting_times(repeats=2 if quick else 8))
     figures["memory"] = asyncio.run(memory(visitors=3 if quick else 10, waves=3))
@@ -356,13 +353,15 @@ def check_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, value in _values(figures).items():
         label, comparison, target, unit = TARGETS[key]
-        met = None if value is None else (value <= target if comparison == "<=" else value >= target)
-        rows.append({"key": key, "label": label, "target": f"{comparison} {target:g} {unit}".strip(), "value": value, "unit": unit, "met": met})
+        measured = value is not None
+        met = (value <= target if comparison == "<=" else value >= target) if measured else None
+        rows.append({"key": key, "label": label, "target": f"{comparison} {target:g} {unit}".strip(),
+                     "value": float(value) if measured else float("nan"), "unit": unit, "met": met})
     return rows
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
+    if value is None or value != value:  # None or NaN
         return "not measured"
     return f"{value:,.0f} {unit}".strip() if unit == "MB" else f"{value:,.2f} {unit}".strip()
 
@@ -372,9 +371,10 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## The app (Chromium against `streamlit run`)",
         "",
-        f"Measured with `python -m amnesia bench --part app`{' (quick run)' if figures.get('quick') else ''} on "
-        f"{figures['machine']}: Debian's Chromium, headless, driven by Playwright; times from the click to the finished "
-        "page (script idle, message shown, chart redrawn). The machine is shared: figures are noisy.",
+        f"Measured {figures.get('when', '')} with `python -m amnesia bench --part app`"
+        f"{' --quick' if figures.get('quick') else ''} on {figures['machine']}: Debian's Chromium, headless, driven by "
+        "Playwright, on the same two cores as the server; times from the click to the finished page (script idle, "
+        "message shown, chart redrawn). The machine is shared with other work: figures are noisy.",
         "",
         "| target | goal | measured | |",
         "|:--|--:|--:|:--|",
@@ -409,16 +409,3 @@ def markdown(figures: dict[str, Any]) -> str:
         lines.append(f"| {level} | {s.get('n', 0)} | {s.get('p50', float('nan')):.2f} | {s.get('p95', float('nan')):.2f} | "
                      f"{s.get('max', float('nan')):.2f} | {len(s['errors'])} | {s['server_mb']:,.0f} |")
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":  # until the bench package wires the parts: PYTHONPATH=. python amnesia/bench/app.py [--quick]
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    figures = run(parser.parse_args())
-    out = ROOT / "docs" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "app.json").write_text(json.dumps(figures, indent=2))
-    (out / "app.md").write_text(markdown(figures))
-    print(markdown(figures))
