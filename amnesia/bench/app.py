@@ -65,7 +65,8 @@ class Visitor:
 
     async def open(self, data: str) -> float:
         started = time.perf_counter()
-        await self.page.goto(f"{self.server}/?data={data}")
+        # ten tabs loading at once on two cores take longer than Playwright's default 30 s
+        await self.page.goto(f"{self.server}/?data={data}", wait_until="commit", timeout=180_000)
         await self.page.get_by_role("heading", name="Watch a recommender forget").wait_for(timeout=180_000)
         await self.idle()
         await self.page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=180_000)
