@@ -15,9 +15,14 @@ from .errors import (
     UnknownUserError,
 )
 from .engine.model import ItemCF
+from .limits import APP_LIMITS, CLI_LIMITS, LimitError, Limits
 from .engine.requests import ChangeRequest, parse_request
 
 __all__ = [
+    "APP_LIMITS",
+    "CLI_LIMITS",
+    "LimitError",
+    "Limits",
     "AmbiguousTitleError",
     "AmnesiaError",
     "ChangeRequest",

@@ -16,18 +16,42 @@ import sys
 def _stream(args: argparse.Namespace) -> int:
     from .engine.model import ItemCF
     from .records import snapshot_records
-    from .stream import run_stream
+    from .stream import bounded_lines, run_stream
 
+    limits = _limits(args)
+    collections = _collections(args.emit)
     if args.data:
         from .data.datasets import load
 
         model = ItemCF.fit(load(args.data).interactions)
-        sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model))
+        sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model, collections))
         sys.stdout.flush()
     else:
         model = ItemCF()
-    run_stream(model, sys.stdin, sys.stdout, sys.stderr)
+    run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
     return 0
+
+
+def _limits(args: argparse.Namespace):
+    from .limits import CLI_LIMITS
+
+    changes = {field: getattr(args, field) for field in _LIMIT_FLAGS if getattr(args, field) is not None}
+    return CLI_LIMITS.replace(**changes)
+
+
+def _collections(text: str) -> tuple[str, ...]:
+    from .records import COLLECTIONS
+
+    short = {"h": "interactions", "n": "item_interactions_n", "c": "cooccurrences_c", "s": "similarities_s"}
+    chosen = []
+    for part in filter(None, (word.strip() for word in text.split(","))):
+        name = short.get(part.lower(), part)
+        if name not in COLLECTIONS:
+            raise ValueError(f"--emit: unknown collection {part!r}; use H, n, C, S or {', '.join(COLLECTIONS)}.")
+        chosen.append(name)
+    if not chosen:
+        raise ValueError("--emit: name at least one collection, e.g. --emit H,n,C,S.")
+    return tuple(name for name in COLLECTIONS if name in chosen)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -44,12 +68,31 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+# the limits that concern the stream; the others are for the app's forms
+_LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "max_id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
     stream.add_argument("--data", help="starting data set: toy, movielens-small, or a path (emitted at time 0)")
+    stream.add_argument(
+        "--emit",
+        default="H,n,C,S",
+        help="collections to write, comma-separated: H (interactions), n, C, S (default: all four)",
+    )
+    from .limits import CLI_LIMITS
+
+    for field in _LIMIT_FLAGS:
+        stream.add_argument(
+            "--" + ("max-id" if field == "max_id" else "max-" + field.replace("_", "-")),
+            dest=field,
+            type=int,
+            metavar="N",
+            help=f"limit: {field.replace('_', ' ')} (default {getattr(CLI_LIMITS, field):,})",
+        )
     stream.set_defaults(run=_stream)
 
     bench = commands.add_parser("bench", help="run the benchmarks and write docs/benchmarks.md")

@@ -9,11 +9,14 @@ old value and one ``+1`` with the new value; an entry that appears (old value 0)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from .engine.changes import ChangeSet, PairChanges
 from .engine.model import ItemCF, _jaccard
+
+#: The four collections of the stream, in the order they are emitted.
+COLLECTIONS = ("interactions", "item_interactions_n", "cooccurrences_c", "similarities_s")
 
 
 def _value_records(time: int, old: Any, new: Any, record: dict[str, Any], value_key: str) -> Iterator[dict]:
@@ -44,28 +47,39 @@ def pair_records(pairs: PairChanges, time: int, data: str, value_key: str) -> It
         yield from _value_records(time, old, new, {"data": data, "item_a": a, "item_b": b}, value_key)
 
 
-def change_records(model: ItemCF, changes: ChangeSet) -> Iterator[dict]:
-    """All records of one change, in the order H, n, C, S; the model must be at ``changes.time``."""
-    yield from interaction_records(changes)
-    yield from count_records(changes)
-    yield from pair_records(changes.cooccurrences, changes.time, "cooccurrences_c", "num_cooccurrences")
-    yield from pair_records(model.similarity_changes(changes), changes.time, "similarities_s", "similarity")
+def change_records(model: ItemCF, changes: ChangeSet, collections: Collection[str] = COLLECTIONS) -> Iterator[dict]:
+    """The records of one change in ``collections`` (default all), in the order H, n, C, S.
+
+    The model must be at ``changes.time`` (the C and S changes are derived from it).
+    """
+    if "interactions" in collections:
+        yield from interaction_records(changes)
+    if "item_interactions_n" in collections:
+        yield from count_records(changes)
+    if "cooccurrences_c" in collections:
+        yield from pair_records(changes.cooccurrences, changes.time, "cooccurrences_c", "num_cooccurrences")
+    if "similarities_s" in collections:
+        yield from pair_records(model.similarity_changes(changes), changes.time, "similarities_s", "similarity")
 
 
-def snapshot_records(model: ItemCF) -> Iterator[dict]:
-    """The whole state of ``model`` as ``+1`` records at its current time (used for ``--data``)."""
+def snapshot_records(model: ItemCF, collections: Collection[str] = COLLECTIONS) -> Iterator[dict]:
+    """The whole state of ``model`` in ``collections`` as ``+1`` records at its current time (``--data``)."""
     time = model.time
-    frame = model.interactions()
-    for user, item in zip(frame["user"].tolist(), frame["item"].tolist()):
-        yield {"change": 1, "data": "interactions", "user": user, "item": item, "time": time}
-    items = model.items()
-    for item, count in zip(items, model.counts(items).tolist()):
-        yield {"change": 1, "data": "item_interactions_n", "item": item, "count": count, "time": time}
-    # two passes over C instead of holding it: MovieLens has 13 million pairs
-    for item_a, item_b, values in model.cooccurrence_entries():
-        for a, b, c in zip(item_a.tolist(), item_b.tolist(), values.tolist()):
-            yield {"change": 1, "data": "cooccurrences_c", "item_a": a, "item_b": b, "num_cooccurrences": c, "time": time}
-    for item_a, item_b, values in model.cooccurrence_entries():
-        similarity = _jaccard(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
-        for a, b, s in zip(item_a.tolist(), item_b.tolist(), similarity.tolist()):
-            yield {"change": 1, "data": "similarities_s", "item_a": a, "item_b": b, "similarity": s, "time": time}
+    if "interactions" in collections:
+        frame = model.interactions()
+        for user, item in zip(frame["user"].tolist(), frame["item"].tolist()):
+            yield {"change": 1, "data": "interactions", "user": user, "item": item, "time": time}
+    if "item_interactions_n" in collections:
+        items = model.items()
+        for item, count in zip(items, model.counts(items).tolist()):
+            yield {"change": 1, "data": "item_interactions_n", "item": item, "count": count, "time": time}
+    # one pass over C per collection instead of holding it: MovieLens has 13 million pairs
+    if "cooccurrences_c" in collections:
+        for item_a, item_b, values in model.cooccurrence_entries():
+            for a, b, c in zip(item_a.tolist(), item_b.tolist(), values.tolist()):
+                yield {"change": 1, "data": "cooccurrences_c", "item_a": a, "item_b": b, "num_cooccurrences": c, "time": time}
+    if "similarities_s" in collections:
+        for item_a, item_b, values in model.cooccurrence_entries():
+            similarity = _jaccard(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
+            for a, b, s in zip(item_a.tolist(), item_b.tolist(), similarity.tolist()):
+                yield {"change": 1, "data": "similarities_s", "item_a": a, "item_b": b, "similarity": s, "time": time}

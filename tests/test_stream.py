@@ -9,8 +9,11 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from amnesia import ItemCF
-from amnesia.stream import run_stream
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amnesia import CLI_LIMITS, ItemCF
+from amnesia.stream import bounded_lines, run_stream
 
 GOLDEN = Path(__file__).parent / "golden" / "demo-stream.jsonl"
 ADD = '{"change":"Add","interactions":[[1,1],[1,2],[2,0],[2,1],[2,3],[3,1],[3,3]]}'
@@ -125,3 +128,99 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     assert process.wait(timeout=60) == 0
     assert json.loads(first) == {"change": 1, "data": "interactions", "user": 1, "item": 1, "time": 0}
     assert process.stderr.read() == b""
+
+
+# ---------------------------------------------------------------------- hostile lines
+HOSTILE = [
+    b"[" * 100_000,  # RecursionError in json.loads without the depth check
+    b'{"change":"Add","interactions":[[' + b"9" * 5000 + b",1]]}",  # int() refuses > 4300 digits
+    b"\xff\xfe not utf-8",
+    b'{"change":"Add","interactions":[[1,\xed\xa0\x80]]}',  # an encoded surrogate
+    b'{"change":"Add","interactions":[[1,1.5e999]]}',
+    b'{"change":"Add","interactions":[[NaN,1]]}',
+    b'{"change":"Add","interactions":[["\xc2\xb2",1]]}',
+    b"\x00" * 100,
+    b'{"change":"Add","interactions":[[1,2]],"' + b"k" * 10_000 + b'":1}',
+]
+
+
+def stream_bytes(lines: list[bytes], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "amnesia", "stream", *args], input=b"\n".join(lines) + b"\n", capture_output=True, check=True
+    )
+
+
+def test_the_stream_survives_every_hostile_line():
+    lines = [ADD.encode(), *HOSTILE, REMOVE.encode()]
+    result = stream_bytes(lines)
+    assert result.stdout.decode() == GOLDEN.read_text()  # the good lines, at times 0 and 1, as if alone
+    errors = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    assert [e["line"] for e in errors] == list(range(2, 2 + len(HOSTILE)))
+    assert all("Traceback" not in e["error"] and e["error"] for e in errors)
+    assert errors[0]["limit"] == "nesting" and errors[1]["limit"] == "max_id"
+    assert errors[2]["error"].startswith("The line is not UTF-8 text")
+
+
+def test_a_line_over_the_limit_is_skipped_without_holding_it():
+    long_line = b'{"change":"Add","interactions":[' + b"[1,2]," * 2_000_000 + b"[1,3]]}"  # 12 MB
+    out, err = io.StringIO(), io.StringIO()
+    source = io.BytesIO(b"\n".join([ADD.encode(), long_line, REMOVE.encode()]) + b"\n")
+    limits = CLI_LIMITS.replace(request_chars=1_000)
+    tracemalloc.start()
+    accepted, rejected = run_stream(ItemCF(), bounded_lines(source, limits.request_chars), out, err, limits)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (accepted, rejected) == (2, 1)
+    assert peak < 1_000_000  # the 12 MB line was never held whole
+    error = json.loads(err.getvalue())
+    assert error["line"] == 2 and error["limit"] == "request_chars"
+    assert f"{len(long_line) + 1:,} characters; the limit is 1,000" in error["error"]
+    assert out.getvalue() == GOLDEN.read_text()
+
+
+def test_memory_and_internal_errors_end_only_their_line(monkeypatch):
+    model = ItemCF()
+    apply = model.apply
+    failures = iter([MemoryError(), ZeroDivisionError("bug")])
+
+    def flaky(text, limits=None):
+        if "[9," in text:
+            raise next(failures)
+        return apply(text, limits)
+
+    monkeypatch.setattr(model, "apply", flaky)
+    out, err = io.StringIO(), io.StringIO()
+    bad = '{"change":"Add","interactions":[[9,9]]}'
+    assert run_stream(model, [ADD, bad, bad, REMOVE], out, err) == (2, 2)
+    errors = records(err.getvalue())
+    assert errors[0]["error"].startswith("The request needs more memory than this machine has; nothing was changed.")
+    assert errors[1]["error"] == "Internal error (ZeroDivisionError) while applying the line; nothing was changed."
+    assert out.getvalue() == GOLDEN.read_text()
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(st.binary(max_size=60), st.text(max_size=60).map(str.encode)), max_size=6))
+def test_any_bytes_give_records_or_one_error_per_line(lines):
+    lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
+    model = ItemCF.fit([(1, 1), (1, 2), (2, 1)])
+    before = model.fingerprint()
+    out, err = io.StringIO(), io.StringIO()
+    source = io.BytesIO(b"".join(line + b"\n" for line in lines))
+    accepted, rejected = run_stream(model, bounded_lines(source, 100), out, err)
+    nonblank = [line for line in lines if line.decode("utf-8", "replace").strip()]
+    assert accepted + rejected == len(nonblank) and len(err.getvalue().splitlines()) == rejected
+    if accepted == 0:
+        assert model.fingerprint() == before and out.getvalue() == ""
+
+
+def test_limit_flags_and_chosen_collections():
+    result = stream_bytes([ADD.encode(), REMOVE.encode()], "--max-interactions", "3", "--emit", "C,s")
+    over, missing = records(result.stderr.decode())
+    assert over["line"] == 1 and over["limit"] == "interactions" and "7 [user, item] pairs; the limit is 3" in over["error"]
+    # the Remove (2 pairs) is within the limit but finds nothing to remove: the Add never happened
+    assert missing["line"] == 2 and "do not exist" in missing["error"] and result.stdout == b""
+    result = stream_bytes([ADD.encode(), REMOVE.encode()], "--emit", "C,s")
+    golden = [r for r in records(GOLDEN.read_text()) if r["data"] in ("cooccurrences_c", "similarities_s")]
+    assert records(result.stdout.decode()) == golden
+    bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", "--emit", "X"], input=b"", capture_output=True)
+    assert bad.returncode == 2 and b"unknown collection 'X'" in bad.stderr

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .changes import ChangeSet, CoocBlock, PairChanges
 from ..errors import RequestError, UnknownUserError
+from ..limits import Limits
 from .recommend import Recommendation, explain, recommend, similar_items
 from .requests import ChangeRequest, normalize_pairs, parse_request
 
@@ -200,16 +201,17 @@ class ItemCF:
         return child
 
     # ------------------------------------------------------------------ changes
-    def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest) -> ChangeSet:
+    def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None) -> ChangeSet:
         """Apply a change request in the Amnesia format, atomically.
 
         ``request``: ``{"change": "Add" | "Remove", "interactions": [[user, item], ...]}`` as a
         dict or JSON text. Adding a known interaction changes nothing; removing an unknown one
-        rejects the whole request with a :class:`RequestError` and changes nothing.
+        rejects the whole request with a :class:`RequestError` and changes nothing. With
+        ``limits``, every size is checked before the work it bounds (:class:`LimitError`).
         """
         started = _time.perf_counter()
-        parsed = parse_request(request)
-        plan = self._plan(parsed)
+        parsed = parse_request(request, limits)
+        plan = self._plan(parsed, limits)
         self._commit(plan)
         self.time += 1
         return self._changeset(plan, _time.perf_counter() - started)
@@ -240,7 +242,7 @@ class ItemCF:
         ids = self._item_ids()
         return self.remove(np.column_stack([np.full(len(row), user, dtype=np.int64), ids[row]]))
 
-    def _plan(self, request: ChangeRequest) -> _Plan:
+    def _plan(self, request: ChangeRequest, limits: Limits | None = None) -> _Plan:
         """Validate a request and read every value it changes, without writing anything."""
         pairs = request.pairs
         adding = request.change == "Add"
@@ -260,8 +262,11 @@ class ItemCF:
                     index = index_of_new[item] = size + len(new_items)
                     new_items.append(item)
             item_index[position] = index
-
         users, starts = np.unique(pairs[:, 0], return_index=True)
+        if limits and adding:  # before any block of C is read
+            limits.check("new_items", len(new_items))
+            limits.check("new_users", sum(1 for user in users.tolist() if len(self._row(user)) == 0))
+
         bounds = np.append(starts, len(pairs)).tolist()
         new_rows: dict[int, np.ndarray] = {}
         blocks: list[_UserBlock] = []
