@@ -46,6 +46,7 @@ TOP_K = 10
 #: The most neighbour entries (items × K) an export may hold: 16M entries are ~100 MB of weights.
 #: Exporting every neighbour (K = None) of a large catalog hits it; pick a K instead.
 MAX_ENTRIES = 16_000_000
+_UINT16_ITEMS = 65_536  # positions fit in uint16 up to this many items (half the index bytes of int32)
 _BLOCK_ROWS = 256  # rows of S materialised at once: 256 × 9,724 float64 is 20 MB
 
 
@@ -107,7 +108,7 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
     if n == 0:
         raise AmnesiaError("The model has no items with interactions, so there is nothing to export; add some first.")
     wanted = n - 1 if neighbours is None else min(int(neighbours), n - 1)
-    index_dtype = np.uint16 if n <= np.iinfo(np.uint16).max + 1 else np.int32
+    index_dtype = np.uint16 if n <= _UINT16_ITEMS else np.int32
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     width = 0  # the most positive neighbours seen in any row so far (capped at `wanted`)
     permutation, identity = None, False
