@@ -49,7 +49,7 @@ with st.sidebar:
     # the picker's default comes from it, so a rerun that drops the widget's state (a form submit
     # did, when the state had been seeded through session_state) still shows the same data set.
     names = list(DATASETS)
-    linked = st.query_params.get("data", names[0])
+    linked = st.query_params.get("data", st.session_state.get("dataset_name", names[0]))  # nav links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get, key="dataset"
     )
