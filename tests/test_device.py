@@ -205,7 +205,8 @@ def test_bad_history_positions_are_refused_by_the_numpy_mirror():
 def test_movielens_k50_fits_in_5_mb_and_matches_the_reference_on_real_histories():
     data = load("movielens-small")
     model = ItemCF.fit(data.interactions)
-    exported = build_device_model(model, 50, data.catalog, keep_table=True)
+    # the fingerprint only names the version (checked on the toy world): skip its second of work here
+    exported = build_device_model(model, 50, data.catalog, fingerprint="not-checked-here", keep_table=True)
     assert len(exported.onnx_bytes) <= 5_000_000
     items = np.array(model.items())
     assert exported.sidecar["items"] == items.tolist() and len(items) == 9724

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import os
 import shutil
@@ -74,6 +75,24 @@ def local_runtime_ready(folder: Path = LOCAL_DIR) -> bool:
     return True
 
 
+@functools.cache
+def warmup_model() -> str:
+    """A one-node ONNX model (Identity on a float), base64: creating a session from it starts the
+    browser's WebAssembly runtime before the visitor's model arrives."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "warmup",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    return base64.b64encode(model.SerializeToString()).decode()
+
+
 def runtime_config(source: str | None = None, folder: Path = LOCAL_DIR) -> dict[str, Any]:
     """What the component needs to load the runtime: the chosen source, the base URL of the files
     (relative to the component for ``local``), their integrity hashes and the version.
@@ -94,6 +113,7 @@ def runtime_config(source: str | None = None, folder: Path = LOCAL_DIR) -> dict[
         "version": ORT_WEB_VERSION,
         "local_present": local_ok,
         "fetch_command": FETCH_COMMAND,
+        "warmup": warmup_model(),
     }
 
 

@@ -26,7 +26,8 @@ const state = {
   sent: undefined, // the last "ready" value sent
   queue: Promise.resolve(),
 };
-window.amnesiaDevice = { timings: [], switches: [], state }; // read by the benchmark and tests
+window.amnesiaDevice = { timings: [], switches: [], marks: [], state }; // read by the benchmark and tests
+const mark = (label) => window.amnesiaDevice.marks.push([label, Math.round(performance.now())]);
 
 // ------------------------------------------------------------------ Streamlit protocol
 function post(type, data = {}) {
@@ -34,6 +35,7 @@ function post(type, data = {}) {
 }
 function signal(version) {
   if (state.sent === version) return;
+  mark(`signal ${version}`);
   state.sent = version;
   post("streamlit:setComponentValue", { value: { ready: version }, dataType: "json" });
 }
@@ -68,6 +70,10 @@ function loadRuntime(config) {
     ort.env.wasm.wasmBinary = await (await fetchVerified(new URL(wasm, base), config.files[wasm])).arrayBuffer();
     ort.env.wasm.numThreads = 1; // a component iframe is not cross-origin isolated: no threads
     ort.env.wasm.proxy = false;
+    // a one-node model starts the WebAssembly runtime (about a second to compile) while the
+    // visitor's model is still on its way
+    const warmup = Uint8Array.from(atob(config.warmup), (c) => c.charCodeAt(0));
+    await (await ort.InferenceSession.create(warmup, { executionProviders: ["wasm"] })).release();
     return ort;
   })();
   state.runtime.then(
@@ -77,8 +83,10 @@ function loadRuntime(config) {
       const fix = config.source === "local"
         ? `Run <code>${config.fetch_command}</code> on the server, then reload this page.`
         : `This device may be offline or block the CDN. The server can serve a local copy instead: run <code>${config.fetch_command}</code> there and reload.`;
+      // a file that fails its integrity check is reported by the browser as a failed fetch, too
       setStatus("runtime-status",
-        `Cannot load ${escapeHtml(state.runtimeLabel)}, so recommendations cannot be computed on this device ` +
+        `Cannot load ${escapeHtml(state.runtimeLabel)}, so recommendations cannot be computed on this device: ` +
+        `a runtime file could not be fetched or did not match its pinned hash ` +
         `(${escapeHtml(String(error.message || error))}). ${fix}`, "error", true);
       renderAll();
     },
@@ -138,6 +146,7 @@ async function keep(dataset, entry) {
 
 // ------------------------------------------------------------------ models
 async function onRender(args) {
+  mark(`render ${args.version}${args.model ? " with model" : ""}`);
   loadRuntime(args.runtime);
   if (state.dataset !== args.dataset) {
     state.dataset = args.dataset;
@@ -153,30 +162,37 @@ async function onRender(args) {
     state.pendingVersion = args.version;
     state.pendingSince = performance.now();
   }
-  try {
-    await state.runtime; // "ready" means ready to score: without a runtime, ask for no model
-  } catch {
-    return renderAll();
-  }
   if (args.model && args.sidecar) {
     await activate(args.dataset, args.model, args.sidecar, args.changes || [], true);
     return;
   }
   const stored = await cached(args.dataset);
-  if (stored && (stored.version === args.version || !state.active)) {
-    // the current version from the cache, or the one this device used last (to show before/after)
+  mark("cache read");
+  if (stored && stored.version === args.version) {
     await activate(args.dataset, stored.model, stored.sidecar, [], false);
-    if (state.active.version === args.version) return;
+    return;
   }
+  // Say which version this device holds right away: the new model travels while the runtime starts.
+  signal(state.active ? state.active.version : stored ? stored.version : null);
   renderAll();
-  signal(state.active ? state.active.version : null);
+  if (stored && !state.active) {
+    // the model this device used last: it scores the picks once more, for the before/after lists
+    await activate(args.dataset, stored.model, stored.sidecar, [], false);
+  }
 }
 
 async function activate(dataset, modelBytes, sidecarBytes, notes, fromServer) {
   const sidecar = JSON.parse(new TextDecoder().decode(sidecarBytes));
-  const ort = await state.runtime;
+  let ort;
+  try {
+    ort = await state.runtime;
+  } catch {
+    return renderAll(); // the runtime's own message says why
+  }
+  mark("runtime ready");
   setStatus("model-status", `Loading model version ${sidecar.version}…`);
   const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ["wasm"] });
+  mark(`session ${sidecar.version}`);
   const previous = state.active;
   const before = state.top;
   const positionOf = new Map(sidecar.items.map((item, position) => [item, position]));
@@ -188,10 +204,11 @@ async function activate(dataset, modelBytes, sidecarBytes, notes, fromServer) {
     window.amnesiaDevice.switches.push(seconds);
     previous.session.release?.();
   }
-  if (fromServer) await keep(dataset, { version: sidecar.version, model: modelBytes, sidecar: sidecarBytes });
   if (state.active.version === state.pendingVersion) state.pendingVersion = null;
   renderAll();
+  mark(`in use ${sidecar.version}`);
   signal(state.active.version);
+  if (fromServer) await keep(dataset, { version: sidecar.version, model: modelBytes, sidecar: sidecarBytes });
 }
 
 async function score() {
