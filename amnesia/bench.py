@@ -120,7 +120,7 @@ def measure(interactions: pd.DataFrame, users_to_forget: int, fit_repeats: int, 
     # change records (what the stream and the app's log need), for a typical user
     typical = sorted(chosen, key=lambda u: len(histories[u]))[len(chosen) // 2]
     changes = model.forget_user(typical)
-    records_s, pairs = _timed(lambda: len(changes.cooccurrences) + len(model.similarity_changes(changes)))
+    records_s, pairs = _timed(lambda: len(model.cooccurrence_changes(changes)) + len(model.similarity_changes(changes)))
     result["typical_user_records"] = {"items": len(histories[typical]), "records": pairs, "seconds": records_s}
     model.add_user(typical, histories[typical])
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from .engine.changes import ChangeSet, PairChanges
-from .engine.model import ItemCF, _jaccard
+from .engine.changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
+from .engine.model import ItemCF
 
 #: The four collections of the stream, in the order they are emitted.
 COLLECTIONS = ("interactions", "item_interactions_n", "cooccurrences_c", "similarities_s")
@@ -56,10 +56,13 @@ def change_records(model: ItemCF, changes: ChangeSet, collections: Collection[st
         yield from interaction_records(changes)
     if "item_interactions_n" in collections:
         yield from count_records(changes)
+    # both in sorted chunks: forgetting a user with thousands of items changes millions of pairs
     if "cooccurrences_c" in collections:
-        yield from pair_records(changes.cooccurrences, changes.time, "cooccurrences_c", "num_cooccurrences")
+        for chunk in iter_cooccurrence_changes(model, changes):
+            yield from pair_records(chunk, changes.time, "cooccurrences_c", "num_cooccurrences")
     if "similarities_s" in collections:
-        yield from pair_records(model.similarity_changes(changes), changes.time, "similarities_s", "similarity")
+        for chunk in iter_similarity_changes(model, changes):
+            yield from pair_records(chunk, changes.time, "similarities_s", "similarity")
 
 
 def snapshot_records(model: ItemCF, collections: Collection[str] = COLLECTIONS) -> Iterator[dict]:
@@ -80,6 +83,6 @@ def snapshot_records(model: ItemCF, collections: Collection[str] = COLLECTIONS) 
                 yield {"change": 1, "data": "cooccurrences_c", "item_a": a, "item_b": b, "num_cooccurrences": c, "time": time}
     if "similarities_s" in collections:
         for item_a, item_b, values in model.cooccurrence_entries():
-            similarity = _jaccard(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
+            similarity = model.measure(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
             for a, b, s in zip(item_a.tolist(), item_b.tolist(), similarity.tolist()):
                 yield {"change": 1, "data": "similarities_s", "item_a": a, "item_b": b, "similarity": s, "time": time}

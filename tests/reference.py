@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from itertools import combinations
 
@@ -9,8 +10,9 @@ from itertools import combinations
 class ReferenceCF:
     """Item-based CF recomputed from the interaction set on every read."""
 
-    def __init__(self, interactions=()):
+    def __init__(self, interactions=(), similarity="jaccard"):
         self.pairs: set[tuple[int, int]] = set(map(tuple, interactions))
+        self.measure = similarity
 
     def users(self):
         return sorted({u for u, _ in self.pairs})
@@ -40,6 +42,8 @@ class ReferenceCF:
 
     def similarities(self):
         n, c = self.counts(), self.cooccurrences()
+        if self.measure == "cosine":
+            return {(a, b): v / math.sqrt(n[a] * n[b]) for (a, b), v in c.items()}
         return {(a, b): v / (n[a] + n[b] - v) for (a, b), v in c.items()}
 
     def similarity(self, a, b):

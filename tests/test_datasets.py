@@ -27,7 +27,7 @@ def test_toy_world_is_the_original_demo_with_names():
     # forgetting any one user visibly changes C (every user has at least two movies)
     for user in range(4):
         model = ItemCF.fit(toy.interactions)
-        assert len(model.forget_user(user).cooccurrences) > 0
+        assert len(model.cooccurrence_changes(model.forget_user(user))) > 0
 
 
 def test_bundled_movielens_small_loads_offline():

@@ -47,7 +47,7 @@ def test_forget_user_matches_the_original_demo_and_a_retrain(demo):
     assert changes.time == 1 and changes.change == "Remove"
     assert changes.interactions_dict() == {(1, 1): -1, (1, 2): -1}
     assert changes.counts_dict() == {1: (4, 3), 2: (2, 1)}
-    assert changes.cooccurrences.as_dict() == {(2, 1): (2, 1)}
+    assert demo.cooccurrence_changes(changes).as_dict() == {(2, 1): (2, 1)}
     # exactly the similarity changes of the original demo's time 1, consolidated
     assert demo.similarity_changes(changes).as_dict() == {
         (1, 0): (0.5, 2 / 3),
@@ -97,14 +97,14 @@ def test_adding_an_existing_interaction_changes_nothing_but_takes_a_time(demo):
     before = demo.fingerprint()
     changes = demo.add([(0, 0), (1, 1)])
     assert changes.is_empty and changes.time == 1 and demo.time == 1
-    assert changes.counts_dict() == {} and len(changes.cooccurrences) == 0
+    assert changes.counts_dict() == {} and len(demo.cooccurrence_changes(changes)) == 0
     assert demo.fingerprint() == before
 
 
 def test_add_user_with_new_items_grows_the_catalog(demo):
     changes = demo.add_user(7, [4, 99, 3])
     assert changes.counts_dict() == {3: (2, 3), 4: (1, 2), 99: (0, 1)}
-    assert changes.cooccurrences.as_dict() == {(4, 3): (0, 1), (99, 3): (0, 1), (99, 4): (0, 1)}
+    assert demo.cooccurrence_changes(changes).as_dict() == {(4, 3): (0, 1), (99, 3): (0, 1), (99, 4): (0, 1)}
     assert demo.history(7) == [3, 4, 99]
     assert demo.similarity(99, 4) == 0.5
     assert demo.fingerprint() == ItemCF.fit(DEMO + [(7, 4), (7, 99), (7, 3)]).fingerprint()
@@ -112,12 +112,12 @@ def test_add_user_with_new_items_grows_the_catalog(demo):
 
 def test_adding_items_to_a_known_user_moves_pairs_with_their_old_items(demo):
     changes = demo.add([(3, 0)])
-    assert changes.cooccurrences.as_dict() == {(1, 0): (2, 3), (3, 0): (1, 2)}
+    assert demo.cooccurrence_changes(changes).as_dict() == {(1, 0): (2, 3), (3, 0): (1, 2)}
 
 
 def test_multi_user_request_consolidates_shared_pairs(demo):
     changes = demo.remove([(0, 1), (0, 2), (1, 1), (1, 2)])
-    assert changes.cooccurrences.as_dict() == {
+    assert demo.cooccurrence_changes(changes).as_dict() == {
         (1, 0): (2, 1),
         (2, 0): (1, 0),
         (2, 1): (2, 0),

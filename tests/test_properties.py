@@ -1,15 +1,46 @@
-"""Property-based tests: any sequence of requests leaves the model equal to a retrain."""
+"""The conformance suite, run against every store: any sequence of requests leaves the model
+equal to a retrain, ChangeSets list exactly the changed entries, forks are isolated, and the
+fingerprint does not depend on the order of forgetting.
+
+Stores: dense, sparse, a tiered one (the 4 most popular items dense, the rest sparse rows),
+and dense and sparse ones whose counts saturate at 3 so that the overflow table (used above
+65,535 in real data) is exercised by small examples.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amnesia import ItemCF, RequestError
+from amnesia.engine.store import ArrayStore
 
 from .reference import ReferenceCF
+
+STORES = {
+    "dense": ("dense", None),
+    "sparse": ("sparse", None),
+    "tiered": (4, None),
+    "dense-saturating": ("dense", 3),
+    "sparse-saturating": ("sparse", 3),
+}
+
+
+# The fixture only returns a pure function (and lowers the saturation for the whole test), so
+# sharing it between generated inputs is safe.
+CONFORMANCE = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(params=list(STORES))
+def fit(request, monkeypatch):
+    """ItemCF.fit on one of the stores (an empty set of pairs gives an empty model, which starts sparse)."""
+    layout, saturation = STORES[request.param]
+    if saturation:
+        monkeypatch.setattr(ArrayStore, "default_saturation", saturation)
+    return lambda pairs, similarity="jaccard": ItemCF.fit(pairs, similarity, store=layout)
+
 
 USERS = st.integers(0, 7)
 ITEMS = st.integers(0, 9)
@@ -33,7 +64,7 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
             assert dense[a, b] == expected, (a, b)
             assert model.similarity(a, b) == reference.similarity(a, b)
     assert model.num_interactions() == len(reference.pairs)
-    retrained = ItemCF.fit(sorted(reference.pairs))
+    retrained = ItemCF.fit(sorted(reference.pairs), reference.measure)
     assert model.fingerprint() == retrained.fingerprint()
     for user in reference.users():
         got = [(r.item, r.score) for r in model.recommend(user, k=5)]
@@ -78,16 +109,18 @@ def run(model: ItemCF, reference: ReferenceCF, steps, data) -> None:
         reference.pairs = reference.pairs | set(pairs) if kind == "Add" else reference.pairs - set(pairs)
 
 
+@CONFORMANCE
 @given(initial=PAIRS, steps=requests, data=st.data())
-def test_any_sequence_of_requests_equals_a_retrain(initial, steps, data):
-    model, reference = ItemCF.fit(initial), ReferenceCF(initial)
+def test_any_sequence_of_requests_equals_a_retrain(fit, initial, steps, data):
+    model, reference = fit(initial), ReferenceCF(initial)
     run(model, reference, steps, data)
     assert_matches_reference(model, reference)
 
 
+@CONFORMANCE
 @given(initial=PAIRS, steps=requests, data=st.data())
-def test_forks_are_exact_and_isolated(initial, steps, data):
-    base = ItemCF.fit(initial)
+def test_forks_are_exact_and_isolated(fit, initial, steps, data):
+    base = fit(initial)
     base_print = base.fingerprint()
     fork, reference = base.fork(), ReferenceCF(initial)
     run(fork, reference, steps, data)
@@ -99,9 +132,10 @@ def test_forks_are_exact_and_isolated(initial, steps, data):
     assert grandchild.fingerprint() == fork.fingerprint()
 
 
+@CONFORMANCE
 @given(initial=PAIRS, pairs=PAIRS.filter(bool), kind=st.sampled_from(["Add", "Remove"]))
-def test_changeset_lists_exactly_the_changed_entries(initial, pairs, kind):
-    model = ItemCF.fit(initial)
+def test_changeset_lists_exactly_the_changed_entries(fit, initial, pairs, kind):
+    model = fit(initial)
     reference = ReferenceCF(initial)
     if kind == "Remove":
         pairs = [p for p in pairs if p in reference.pairs]
@@ -115,18 +149,19 @@ def test_changeset_lists_exactly_the_changed_entries(initial, pairs, kind):
         return {k: (old.get(k, 0), new.get(k, 0)) for k in keys if old.get(k, 0) != new.get(k, 0)}
 
     assert changes.counts_dict() == diff(old_n, new_n)
-    assert changes.cooccurrences.as_dict() == diff(old_c, new_c)
+    assert model.cooccurrence_changes(changes).as_dict() == diff(old_c, new_c)
     assert model.similarity_changes(changes).as_dict() == diff(old_s, new_s)
     # sorted as the stream emits them
-    pairs_c = changes.cooccurrences
+    pairs_c = model.cooccurrence_changes(changes)
     assert list(zip(pairs_c.item_a, pairs_c.item_b)) == sorted(zip(pairs_c.item_a, pairs_c.item_b))
 
 
+@CONFORMANCE
 @given(initial=PAIRS, users=st.lists(USERS, unique=True, max_size=4))
-def test_forgetting_in_any_order_gives_the_same_fingerprint(initial, users):
+def test_forgetting_in_any_order_gives_the_same_fingerprint(fit, initial, users):
     reference = ReferenceCF(initial)
     users = [u for u in users if u in reference.users()]
-    forward, backward = ItemCF.fit(initial), ItemCF.fit(initial)
+    forward, backward = fit(initial), fit(initial)
     for u in users:
         forward.forget_user(u)
     for u in reversed(users):
@@ -141,3 +176,57 @@ def test_property_helpers_can_fail():
     with pytest.raises(AssertionError):
         assert_matches_reference(ItemCF.fit([(0, 1), (0, 2)]), reference)
     assert np.array_equal(ItemCF.fit(sorted(reference.pairs)).cooccurrences([1, 2]), [[1, 1], [1, 2]])
+
+
+@settings(max_examples=60)
+@given(initial=PAIRS, steps=requests, data=st.data())
+def test_cosine_sequences_equal_a_retrain(initial, steps, data):
+    model, reference = ItemCF.fit(initial, "cosine"), ReferenceCF(initial, "cosine")
+    run(model, reference, steps, data)
+    assert_matches_reference(model, reference)
+    assert model.fingerprint() != ItemCF.fit(sorted(reference.pairs), "jaccard").fingerprint()
+
+
+def changeset_fields(model: ItemCF, changes) -> tuple:
+    """Everything a ChangeSet says, with the derived C and S changes, as comparable values."""
+    plain = (changes.time, changes.change, changes.interactions_dict(), changes.counts_dict(), changes.touched_users)
+    per_user = [(c.user, c.changed.tolist(), c.columns.tolist()) for c in changes.user_changes]
+    return plain, per_user, model.cooccurrence_changes(changes).as_dict(), model.similarity_changes(changes).as_dict()
+
+
+@settings(max_examples=80)
+@given(initial=PAIRS, steps=requests, data=st.data())
+def test_dense_and_sparse_stores_agree_step_by_step(initial, steps, data):
+    models = [ItemCF.fit(initial, store=layout) for layout in ("dense", "sparse", 3)]
+    assert len({model.fingerprint() for model in models}) == 1
+    for kind, pairs in steps:
+        if kind == "Forget":
+            kind, pairs = "Remove", [(pairs[0][0], item) for item in models[0].history(pairs[0][0])] if pairs else []
+        request = {"change": kind, "interactions": [list(p) for p in pairs]}
+        outcomes = []
+        for model in models:
+            try:
+                outcomes.append(changeset_fields(model, model.apply(request)))
+            except RequestError as error:
+                outcomes.append(str(error))
+        assert outcomes[0] == outcomes[1] == outcomes[2]
+        assert len({model.fingerprint() for model in models}) == 1
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_fork_that_changed_many_users_reads_through_sparse_products(layout):
+    """More than 32 changed users switch the fork's overlay from loops to sparse products."""
+    rng = np.random.default_rng(3)
+    initial = sorted({(int(u), int(i)) for u, i in rng.integers(0, 60, size=(400, 2))})
+    base = ItemCF.fit(initial, store=layout)
+    fork, reference = base.fork(), ReferenceCF(initial)
+    for user in range(0, 60, 2):
+        fork.forget_user(user) if user in reference.users() else None
+        reference.pairs = {p for p in reference.pairs if p[0] != user}
+    fork.add([(100 + k, k) for k in range(10)] + [(100 + k, k + 1) for k in range(10)])
+    reference.pairs |= {(100 + k, k) for k in range(10)} | {(100 + k, k + 1) for k in range(10)}
+    assert len(fork._store._rows) > 32
+    assert fork.fingerprint() == ItemCF.fit(sorted(reference.pairs)).fingerprint()
+    items = list(range(0, 60, 7))
+    assert fork.cooccurrences(items).tolist() == ItemCF.fit(sorted(reference.pairs)).cooccurrences(items).tolist()
+    assert base.fingerprint() == ItemCF.fit(initial).fingerprint()

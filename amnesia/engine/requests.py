@@ -51,11 +51,13 @@ def _check_pairs(pairs: np.ndarray, where: str, max_id: int) -> np.ndarray:
         )
     pairs = pairs.astype(np.int64, copy=False)
     if len(pairs) > 1:
-        # already unique and sorted (as parse_request makes them)? then skip the O(k log k) unique
         users, items = pairs[:, 0], pairs[:, 1]
         ordered = (users[1:] > users[:-1]) | ((users[1:] == users[:-1]) & (items[1:] > items[:-1]))
-        if not ordered.all():
-            pairs = np.unique(pairs, axis=0)
+        if not ordered.all():  # already unique and sorted (the usual case) costs one pass
+            pairs = pairs[np.lexsort((items, users))]
+            keep = np.ones(len(pairs), dtype=bool)
+            keep[1:] = (pairs[1:] != pairs[:-1]).any(axis=1)
+            pairs = pairs[keep]
     return np.ascontiguousarray(pairs.reshape(-1, 2))
 
 
