@@ -51,9 +51,8 @@ _BLOCK_ROWS = 256  # rows of S materialised at once: 256 × 9,724 float64 is 20 
 
 
 def measure_name(model: ItemCF) -> str:
-    """The name of the similarity measure ``model`` uses ("jaccard" until the engine has plug-ins)."""
-    measure = getattr(model, "measure", None)
-    return str(getattr(measure, "name", "jaccard"))
+    """The name of the similarity measure ``model`` uses ("jaccard", "cosine")."""
+    return model.measure.name
 
 
 def model_version(fingerprint: str, measure: str, neighbours: int | None) -> str:
