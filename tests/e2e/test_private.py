@@ -273,7 +273,7 @@ def test_a_forget_on_the_server_reaches_the_device(page, server):
     assert page.errors == []
 
 
-@pytest.mark.parametrize("failure", ["offline", pytest.param("tampered", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("failure", ["offline", "tampered"])
 def test_the_page_says_when_the_runtime_cannot_be_loaded(page, server, failure):
     def breaks(route):
         if failure == "offline":
@@ -325,6 +325,7 @@ def cdn_server():
     log.close()
 
 
+@pytest.mark.slow  # a second server (about 20 s on a busy machine); AppTest checks the announced URL by default
 @pytest.mark.parametrize("copy", ["pinned", "altered"])
 def test_the_cdn_copy_is_used_only_with_its_pinned_hashes(browser, cdn_server, copy):
     """No network in tests: the browser's requests to jsDelivr are answered with the npm files."""
