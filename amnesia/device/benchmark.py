@@ -150,25 +150,25 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_app(log_path: Path, env: dict[str, str] | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free local port with ``env`` added; returns the process and its
+    URL once ``/_stcore/health`` answers ok. Stop it with ``process.terminate()``."""
     port = _free_port()
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "AMNESIA_ORT_SOURCE": "local"},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.read().strip() == b"ok":
                     return process, url
         except OSError:
             time.sleep(0.3)
-        if process.poll() is not None:
-            break
     process.kill()
     raise RuntimeError(f"streamlit did not start; see {log_path}")
 
@@ -195,7 +195,7 @@ def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) ->
 
     artifacts = ROOT / "artifacts"
     artifacts.mkdir(exist_ok=True)
-    process, url = _start_server(artifacts / "bench-device-server.log")
+    process, url = start_app(artifacts / "bench-device-server.log", {"AMNESIA_ORT_SOURCE": "local"})
     result: dict[str, Any] = {}
     try:
         with sync_playwright() as playwright:

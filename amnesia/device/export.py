@@ -183,7 +183,6 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
     """The scoring graph over ``table`` (see the module docstring), checked by ``onnx.checker``."""
     n, width = table.index.shape
     k = min(top, n)
-    index_type = TensorProto.UINT16 if table.index.dtype == np.uint16 else TensorProto.INT32
     initializers = [
         numpy_helper.from_array(table.index, "neighbour_index"),
         numpy_helper.from_array(table.weight, "neighbour_weight"),

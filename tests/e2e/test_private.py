@@ -8,13 +8,9 @@ picked movies, and (3) a forget on the server reaches the device as a new model 
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 import onnxruntime as ort
@@ -25,10 +21,11 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from amnesia import ItemCF
 from amnesia.data.datasets import load
+from amnesia.device.benchmark import start_app
 from amnesia.device.export import build_device_model
 from amnesia.device.runtime import CDN_BASE, FETCH_COMMAND, LOCAL_DIR, RUNTIME_FILES, local_runtime_ready
 
-from .conftest import ARTIFACTS, ROOT, free_port
+from .conftest import ARTIFACTS
 
 pytestmark = [
     pytest.mark.e2e,
@@ -299,30 +296,10 @@ def test_the_page_says_when_the_runtime_cannot_be_loaded(page, server, failure):
 @pytest.fixture(scope="module")
 def cdn_server():
     """A second app server configured for the public CDN (AMNESIA_ORT_SOURCE=cdn)."""
-    port = free_port()
-    log = open(ARTIFACTS / "streamlit-server-cdn.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "AMNESIA_ORT_SOURCE": "cdn"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the CDN-configured streamlit did not become healthy")
-        time.sleep(0.3)
+    process, url = start_app(ARTIFACTS / "streamlit-server-cdn.log", {"AMNESIA_ORT_SOURCE": "cdn"})
     yield url
     process.terminate()
     process.wait(timeout=10)
-    log.close()
 
 
 @pytest.mark.slow  # a second server (about 20 s on a busy machine); AppTest checks the announced URL by default
