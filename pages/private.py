@@ -46,8 +46,12 @@ except AmnesiaError as error:  # a bad AMNESIA_ORT_SOURCE: say so instead of loa
     st.error(f"{error} The page cannot load the browser runtime until this is fixed.", icon=":material/error:")
     st.stop()
 
-with st.spinner("Exporting the model of your workspace for your device…"):
-    args = channel.render_args(workspace, dataset, st.session_state.get(KEY), runtime, lambda: shared_export(dataset, workspace))
+try:
+    with st.spinner("Exporting the model of your workspace for your device…"):
+        args = channel.render_args(workspace, dataset, st.session_state.get(KEY), runtime, lambda: shared_export(dataset, workspace))
+except AmnesiaError as error:  # e.g. every user forgotten: no movie is left to recommend
+    st.info(f"{error} (Reset my changes in the sidebar brings the starting data back.)", icon=":material/info:")
+    st.stop()
 private_device(**args, key=KEY, default=None)
 
 export = channel.current(workspace, dataset)

@@ -82,3 +82,13 @@ def test_the_cdn_source_is_announced_with_its_pinned_url(monkeypatch):
     args, _ = component(private_page(monkeypatch, "cdn"))
     assert args["runtime"]["source"] == "cdn"
     assert args["runtime"]["base"] == "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/"
+
+
+def test_a_workspace_with_nothing_left_gets_an_explanation_not_a_traceback():
+    app = private_page()
+    workspace = app.session_state["workspace"]
+    for user in list(workspace.model.users()):
+        workspace.forget_user(user)
+    app.run()
+    assert not app.exception and not app.get("component_instance")
+    assert "nothing to export" in app.info[0].value and "Reset my changes" in app.info[0].value
