@@ -102,6 +102,36 @@ def test_all_neighbours_equals_recommend_for_every_user(world):
             assert math.isclose(got[rec.item], rec.score, rel_tol=RTOL, abs_tol=ATOL)
 
 
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_both_selections_keep_the_k_best_with_ties_to_the_smaller_position(data):
+    """The compiled one-pass selection and the numpy partition agree with a sort, on rows full of ties."""
+    n = data.draw(st.integers(2, 12), label="n")
+    rows = data.draw(st.integers(1, n), label="rows")
+    k = data.draw(st.integers(1, n - 1), label="k")
+    first = data.draw(st.integers(0, n - rows), label="first")
+    order = np.array(data.draw(st.permutations(range(n)), label="order"), dtype=np.int64)
+    cell = st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 1.0])
+    block = np.array(data.draw(st.lists(st.lists(cell, min_size=n, max_size=n), min_size=rows, max_size=rows)))
+    by_position = block[:, order]
+    expected = [
+        sorted((p for p in range(n) if p != first + r), key=lambda p: (-by_position[r, p], p))[:k] for r in range(rows)
+    ]
+    assert export_module._top_columns_kernel(block, k, first, order).tolist() == expected
+    masked = by_position.copy()
+    masked[np.arange(rows), first + np.arange(rows)] = -1.0
+    assert export_module._top_columns(masked, k).tolist() == expected
+
+
+def test_the_numpy_selection_gives_the_same_table(monkeypatch):
+    data = load("toy")
+    model = ItemCF.fit(data.interactions)
+    compiled = neighbour_table(model, 2)
+    monkeypatch.setattr(export_module, "_KERNEL_MAX_K", 0)
+    plain = neighbour_table(model, 2)
+    assert np.array_equal(compiled.index, plain.index) and np.array_equal(compiled.weight, plain.weight)
+
+
 def test_toy_world_top_items_equal_recommend():
     data = load("toy")
     model = ItemCF.fit(data.interactions)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
+from numba import njit
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import AmnesiaError
@@ -110,21 +111,22 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
     index_dtype = np.uint16 if n <= _UINT16_ITEMS else np.int32
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     width = 0  # the most positive neighbours seen in any row so far (capped at `wanted`)
-    permutation, identity = None, False
+    permutation = None
     for start in range(0, n, _BLOCK_ROWS):
         rows = items[start : start + _BLOCK_ROWS]
         ids, similarity = model.similarity_rows(rows.tolist())
-        if permutation is None:  # internal column order -> position in `items` (ids sorted)
+        if permutation is None:  # position in `items` (id order) -> column of similarity_rows
             sorter = np.argsort(ids, kind="stable")
             permutation = sorter[np.searchsorted(ids, items, sorter=sorter)]
-            identity = len(ids) == n and bool(np.array_equal(permutation, np.arange(n)))
-        # a model fitted from scratch keeps its columns in id order already: skip the copy then
-        # (np.take keeps rows contiguous; `similarity[:, permutation]` comes out column-major, which
-        # made the partition below 5x slower)
-        block = similarity if identity else np.take(similarity, permutation, axis=1)
-        block[np.arange(len(rows)), start + np.arange(len(rows))] = -1.0  # not its own neighbour
-        columns = _top_columns(block, wanted)
-        values = np.take_along_axis(block, columns, axis=1)
+        if 0 < wanted <= _KERNEL_MAX_K:  # compiled: about 5x faster than partition + tie fixing
+            columns = _top_columns_kernel(np.ascontiguousarray(similarity), wanted, start, permutation)
+        else:
+            # (np.take keeps rows contiguous; `similarity[:, permutation]` comes out column-major,
+            # which makes the partition five times slower)
+            block = np.take(similarity, permutation, axis=1)
+            block[np.arange(len(rows)), start + np.arange(len(rows))] = -1.0  # not its own neighbour
+            columns = _top_columns(block, wanted)
+        values = similarity[np.arange(len(rows))[:, None], permutation[columns]]
         positive = values > 0
         block_width = int(positive.sum(axis=1).max()) if wanted else 0  # best first: positives lead
         width = max(width, block_width)
@@ -150,6 +152,41 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
             weight[row : row + size, taken:] = 0.0
         row += size
     return NeighbourTable(items, index, weight, neighbours)
+
+
+#: Up to this K the compiled selection below is used; beyond it (K = None on a small world) numpy's.
+_KERNEL_MAX_K = 512
+
+
+@njit(cache=True, nogil=True)
+def _top_columns_kernel(similarity: np.ndarray, k: int, first: int, order: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Per row r, the positions p of the k largest ``similarity[r, order[p]]``, leaving out position
+    ``first + r`` (the row's own item), best first, ties to the smaller position: one pass over the
+    row in position order, keeping a sorted buffer of k, so an equal value never displaces a kept one."""
+    rows = similarity.shape[0]
+    n = len(order)
+    chosen = np.empty((rows, k), dtype=np.int64)
+    values = np.empty(k, dtype=np.float64)
+    for r in range(rows):
+        size = 0
+        for p in range(n):
+            if p == first + r:
+                continue
+            value = similarity[r, order[p]]
+            if size == k:
+                if value <= values[k - 1]:
+                    continue
+                slot = k - 1
+            else:
+                slot = size
+                size += 1
+            while slot > 0 and values[slot - 1] < value:
+                values[slot] = values[slot - 1]
+                chosen[r, slot] = chosen[r, slot - 1]
+                slot -= 1
+            values[slot] = value
+            chosen[r, slot] = p
+    return chosen
 
 
 def _top_columns(block: np.ndarray, k: int) -> np.ndarray:
