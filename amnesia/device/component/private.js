@@ -63,7 +63,9 @@ function loadRuntime(config) {
   state.runtimeLabel = `ONNX Runtime Web ${config.version} from ${where}`;
   const base = new URL(config.base, window.location.href);
   state.runtime = (async () => {
-    const [js, wasm] = Object.keys(config.files);
+    const names = Object.keys(config.files);
+    const js = names.find((name) => name.endsWith(".mjs"));
+    const wasm = names.find((name) => name.endsWith(".wasm"));
     const code = await (await fetchVerified(new URL(js, base), config.files[js])).text();
     const moduleUrl = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
     const ort = await import(moduleUrl);
