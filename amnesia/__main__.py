@@ -23,11 +23,11 @@ def _stream(args: argparse.Namespace) -> int:
     if args.data:
         from .data.datasets import load
 
-        model = ItemCF.fit(load(args.data).interactions)
+        model = ItemCF.fit(load(args.data).interactions, args.similarity, store=args.store)
         sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model, collections))
         sys.stdout.flush()
     else:
-        model = ItemCF()
+        model = ItemCF(args.similarity)
     run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
     return 0
 
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
     stream.add_argument("--data", help="starting data set: toy, movielens-small, or a path (emitted at time 0)")
+    stream.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard (default) or cosine")
+    stream.add_argument("--store", default="auto", choices=["auto", "dense", "sparse"], help="how C is stored (default: auto)")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",
@@ -95,9 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     stream.set_defaults(run=_stream)
 
-    bench = commands.add_parser("bench", help="run the benchmarks and write docs/benchmarks.md")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller sweep (for smoke tests)")
-    bench.add_argument("--output", default="docs/benchmarks.md", help="markdown report path (JSON goes beside it)")
+    bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
+    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device"],
+                       help="what to measure (default: engine)")
+    bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")
+    bench.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard or cosine")
+    bench.add_argument("--output", default="docs/benchmarks.md", help="report path (sections and JSON go to bench/ beside it)")
     bench.set_defaults(run=_bench)
 
     download = commands.add_parser("download", help="fetch a MovieLens archive (ml-100k, ml-1m, ml-latest-small, ml-25m)")

@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
-from amnesia.bench import check_targets, markdown, measure, synthetic
+from pathlib import Path
 
+import pytest
 
-def test_synthetic_data_is_seeded_and_shaped():
-    data = synthetic(users=300, items=500, mean_per_user=40, seed=3)
-    again = synthetic(users=300, items=500, mean_per_user=40, seed=3)
-    assert data.equals(again)
-    per_user = data.groupby("user").size()
-    assert per_user.min() >= 20 and data["user"].nunique() == 300
-    popularity = data["item"].value_counts()
-    assert popularity.iloc[0] > 10 * popularity.median()  # Zipf-like: a few items are very popular
+from amnesia.bench import PARTS, assemble
+from amnesia.bench.common import percentiles
+from amnesia.bench.engine import check_targets, markdown, measure
+from amnesia.data.synthetic import Shape, movielens_like
+
+TINY = Shape(users=200, items=300, interactions=8_000, median_user=30, max_user=120, max_item=150)
 
 
 def test_measure_reports_exact_forgetting_and_consistent_figures():
-    figures = measure(synthetic(users=200, items=300, mean_per_user=40, seed=5), users_to_forget=20, fit_repeats=1)
-    assert figures["exact"] is True
+    figures = measure(movielens_like(TINY, seed=5), users_to_forget=20, fit_repeats=1)
+    assert figures["exact"] is True and figures["store"] == "dense"
     assert figures["users"] == 200 and figures["forget"]["n"] == 20 and figures["add_user"]["n"] == 20
-    assert figures["forget"]["p50_ms"] <= figures["forget"]["p99_ms"] <= figures["forget"]["max_ms"]
+    assert figures["forget"]["p50_ms"] <= figures["forget"]["p95_ms"] <= figures["forget"]["p99_ms"] <= figures["forget"]["max_ms"]
     assert figures["speedup"] == figures["retrain_s"] / (figures["forget"]["p50_ms"] / 1e3)
-    assert figures["model_mb"] >= 0.18
+    sparse = measure(movielens_like(TINY, seed=5), users_to_forget=5, fit_repeats=1, similarity="cosine", store="sparse")
+    assert sparse["store"] == "sparse" and sparse["similarity"] == "cosine" and sparse["exact"] is True
+
+
+def test_percentiles_are_in_milliseconds():
+    figures = percentiles([0.001, 0.002, 0.003, 0.004])
+    assert figures == pytest.approx({"p50_ms": 2.5, "p95_ms": 3.85, "p99_ms": 3.97, "max_ms": 4.0, "n": 4})
 
 
 def test_report_marks_missed_targets():
-    ml = measure(synthetic(users=100, items=200, mean_per_user=30, seed=2), users_to_forget=10, fit_repeats=1)
+    ml = measure(movielens_like(TINY, seed=2), users_to_forget=10, fit_repeats=1)
     figures = {
-        "when": "now", "machine": "test", "quick": True, "movielens_small": ml, "synthetic_ml1m": ml,
-        "resolve": {"all": {"p50_ms": 1.0, "p99_ms": 2.0, "max_ms": 9.0, "n": 3}}, "sweep": [], "peak_rss_mb": 1.0,
+        "when": "now", "machine": "test", "quick": True, "similarity": "jaccard", "movielens_small": ml,
+        "movielens_small_sparse": ml, "synthetic_ml1m": ml, "sweep": [],
+        "resolve": {"all": {"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 2.0, "max_ms": 9.0, "n": 3}},
     }
     figures["targets"] = check_targets(figures)
     resolve_max = next(row for row in figures["targets"] if row["key"] == "resolve_max_ms")
@@ -36,3 +42,12 @@ def test_report_marks_missed_targets():
     report = markdown(figures)
     assert "| resolve a title (max) | <= 5 ms | 9 ms | **no** |" in report
     assert "| speedup (retrain ÷ forget p50) |" in report
+
+
+def test_the_report_is_the_parts_in_order(tmp_path: Path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "large.md").write_text("## Large\nfigures\n")
+    (tmp_path / "bench" / "engine.md").write_text("## Engine\nfigures\n")
+    report = assemble(tmp_path)
+    assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
+    assert PARTS == ("engine", "large", "app", "device")

@@ -4,7 +4,8 @@ fingerprint does not depend on the order of forgetting.
 
 Stores: dense, sparse, a tiered one (the 4 most popular items dense, the rest sparse rows),
 and dense and sparse ones whose counts saturate at 3 so that the overflow table (used above
-65,535 in real data) is exercised by small examples.
+65,535 in real data) is exercised by small examples. Sparse pools compact as soon as they can,
+so moving rows and compaction are exercised too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def fit(request, monkeypatch):
     layout, saturation = STORES[request.param]
     if saturation:
         monkeypatch.setattr(ArrayStore, "default_saturation", saturation)
+    monkeypatch.setattr(ArrayStore, "compact_min_slots", 0)
     return lambda pairs, similarity="jaccard": ItemCF.fit(pairs, similarity, store=layout)
 
 

@@ -284,6 +284,37 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
 
 
 @njit(cache=_CACHE, nogil=True)
+def update_sparse_rows(starts, lengths, pool_idx, pool_val, dense_size, columns, changed_mask, changed, step, sat,
+                       events, n_events):
+    """One user's change on every sparse row it touches: row p in ``columns`` (sorted) moves on
+    all of ``columns`` if p is changed (``changed_mask``), else on ``changed``."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row >= dense_size:
+            cols = columns if changed_mask[i] else changed
+            n_events = update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols, step, sat,
+                                         events, n_events)
+    return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def missing_per_row(starts, lengths, pool_idx, dense_size, size, columns, changed_mask, changed, out):
+    """out[i] = new entries an Add inserts into sparse row columns[i] (0 for dense rows); rows
+    at or beyond ``size`` are new items with empty rows."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row < dense_size:
+            out[i] = 0
+            continue
+        cols = columns if changed_mask[i] else changed
+        if row >= size:
+            out[i] = len(cols) - (1 if changed_mask[i] else 0)
+        else:
+            out[i] = count_missing(starts, lengths, pool_idx, dense_size, row, cols)
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
 def move_rows(starts, caps, lengths, pool_idx, pool_val, rows, new_caps, free):
     """Move sparse rows (indices into the sparse part) to the free end of the pool at ``free``,
     reserving ``new_caps`` slots each. The pool must have room. Returns the new free offset."""

@@ -105,6 +105,11 @@ class ItemCF:
         model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
         return model
 
+    def retrained(self) -> ItemCF:
+        """A model fitted from scratch on this model's interactions, with the same measure and
+        store kind: what forgetting replaces, and the other half of the certificate."""
+        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind)
+
     def fork(self) -> ItemCF:
         """A copy that shares this model's state read-only and records only its own changes.
 
@@ -368,28 +373,37 @@ class ItemCF:
         return similar_items(self, item, k)
 
     # ------------------------------------------------------------------ certificate
-    def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """All non-zero C entries with item_a > item_b, as blocks of arrays (item_a, item_b, C_ab).
+    def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
 
-        Ordered by item_a, then item_b, in external ids; blocks of rows sized so that at most
-        ~4 million cells are read at once, whatever the catalog size.
+        Yields (live internal indices, first row position, block) with block[i, j] = C between
+        live[start + i] and live[j] for j < start + i (the rest of the block is not meaningful).
+        Blocks hold ~4 million cells, whatever the catalog size.
         """
-        ids, counts, order = self._index.ids(), self._store.counts(), self._index.by_id()
-        live = order[counts[order] > 0]  # internal indices, by external id
+        counts, order = self._store.counts(), self._index.by_id()
+        live = order[counts[order] > 0]
         step = max(1, _CELLS // max(len(live), 1))
         for start in range(0, len(live), step):
             stop = min(start + step, len(live))
-            block = self._store.block(live[start:stop], live[:stop])
-            block[np.triu_indices(stop - start, start, stop)] = 0  # keep columns with smaller ids
-            r, c = np.nonzero(block)
+            yield live, start, self._store.block(live[start:stop], live[:stop])
+
+    def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """All non-zero C entries with item_a > item_b, as blocks of arrays (item_a, item_b, C_ab),
+        ordered by item_a, then item_b, in external ids (bounded memory, see :meth:`_lower_blocks`)."""
+        ids = self._index.ids()
+        for live, start, block in self._lower_blocks():
+            below = np.arange(block.shape[1])[None, :] < np.arange(start, start + len(block))[:, None]
+            r, c = np.nonzero(below & (block > 0))
             yield ids[live[start + r]], ids[live[c]], block[r, c]
 
     def fingerprint(self) -> str:
         """SHA-256 of the measure's name and the canonical (H, n, C): equal for equal models,
         however they were built, whichever store holds them.
 
-        H as sorted (user, item) pairs, n as (item, count) for count > 0, C as
-        (item_a, item_b, count) for item_a > item_b and count > 0, all int64 in external ids.
+        H as sorted (user, item) int64 pairs; n as (item, count) int64 pairs for the live
+        items (count > 0), sorted; C as the strictly lower triangle over those live items in
+        id order, row by row, zeros included, as uint32 (canonical because the live items are
+        hashed with n; dense so that no scan for non-zeros is needed).
         """
         digest = hashlib.sha256(b"amnesia-itemcf-v2")
         digest.update(b"S" + self.measure.name.encode())
@@ -400,8 +414,9 @@ class ItemCF:
         digest.update(b"n")
         digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
         digest.update(b"C")
-        for item_a, item_b, values in self.cooccurrence_entries():
-            digest.update(np.column_stack([item_a, item_b, values]).astype(np.int64).tobytes())
+        for _, start, block in self._lower_blocks():
+            below = np.arange(block.shape[1])[None, :] < np.arange(start, start + len(block))[:, None]
+            digest.update(block[below].astype(np.uint32).tobytes())
         return digest.hexdigest()
 
     def nbytes(self) -> int:

@@ -125,6 +125,8 @@ class ArrayStore(Store):
     #: Stored counts at this value move to the overflow table. Tests lower it (to 3, say) to
     #: exercise overflow with small data; 65,535 is the uint16 maximum.
     default_saturation = SATURATED
+    #: The pool is compacted when holes reach half the live slots and it has at least this many slots.
+    compact_min_slots = 1 << 20
 
     def __init__(self, dense_size: int = 0, saturation: int | None = None):
         saturation = self.default_saturation if saturation is None else saturation
@@ -294,18 +296,11 @@ class ArrayStore(Store):
     def _rows_needing_room(self, delta: UserDelta) -> tuple[np.ndarray, np.ndarray]:
         """For an Add: the sparse rows (indices into the sparse part) this user's change inserts
         into, and how many new entries each gets."""
-        rows, missing = [], []
-        changed = set(delta.changed.tolist())
-        for row in delta.columns[delta.columns >= self.dense_size].tolist():
-            cols = delta.columns if row in changed else delta.changed
-            if row < self._size:
-                count = kernels.count_missing(self._starts, self._lengths, self._pool_idx, self.dense_size, row, cols)
-            else:  # an item new in this request: its row starts empty
-                count = len(cols) - int(row in changed)
-            if count:
-                rows.append(row - self.dense_size)
-                missing.append(count)
-        return np.array(rows, dtype=np.int64), np.array(missing, dtype=np.int64)
+        is_changed = _members(delta.changed, delta.columns)
+        missing = kernels.missing_per_row(self._starts, self._lengths, self._pool_idx, self.dense_size, self._size,
+                                          delta.columns, is_changed, delta.changed, np.zeros(len(delta.columns), np.int64))
+        inserting = missing > 0
+        return delta.columns[inserting] - self.dense_size, missing[inserting]
 
     def _make_room(self, room: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Move the rows that cannot take their new entries in place to the free end of the pool
@@ -322,7 +317,7 @@ class ArrayStore(Store):
         if len(unique) == 0:
             return
         caps = np.maximum(8, (needed * 3) // 2)
-        if self._holes > self._free - self._holes and self._free > (1 << 20):
+        if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
             self._compact(extra_room=int(caps.sum()))
         elif self._free + int(caps.sum()) > len(self._pool_idx):
             capacity = max(self._free + int(caps.sum()), 2 * len(self._pool_idx))
@@ -335,18 +330,17 @@ class ArrayStore(Store):
         self._free = kernels.move_rows(self._starts, self._caps, self._lengths, self._pool_idx, self._pool_val, unique, caps, self._free)
 
     def _compact(self, extra_room: int) -> None:
-        """Rewrite the pool without holes (rows keep a little slack), with ``extra_room`` free slots."""
-        tail = len(self._lengths)
-        caps = self._lengths + np.minimum(self._caps - self._lengths, np.maximum(8, self._lengths // 8))
+        """Rewrite the pool without holes, every row keeping its slots, plus ``extra_room`` free slots."""
+        caps = self._caps
         starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
-        capacity = int(caps.sum()) + extra_room
-        pool_idx = np.zeros(max(capacity, 1024), dtype=np.int32)
-        pool_val = np.zeros(max(capacity, 1024), dtype=np.uint16)
-        for k in range(tail):
-            length = int(self._lengths[k])
-            pool_idx[starts[k] : starts[k] + length] = self._pool_idx[self._starts[k] : self._starts[k] + length]
-            pool_val[starts[k] : starts[k] + length] = self._pool_val[self._starts[k] : self._starts[k] + length]
-        self._pool_idx, self._pool_val, self._starts, self._caps = pool_idx, pool_val, starts, caps.astype(np.int64)
+        capacity = max(int(caps.sum()) + extra_room, 1024)
+        pool_idx = np.zeros(capacity, dtype=np.int32)
+        pool_val = np.zeros(capacity, dtype=np.uint16)
+        for k in np.flatnonzero(self._lengths).tolist():
+            old, new, length = self._starts[k], starts[k], self._lengths[k]
+            pool_idx[new : new + length] = self._pool_idx[old : old + length]
+            pool_val[new : new + length] = self._pool_val[old : old + length]
+        self._pool_idx, self._pool_val, self._starts = pool_idx, pool_val, starts
         self._free, self._holes = int(caps.sum()), 0
 
     def _apply_user(self, delta: UserDelta, step: int, events: np.ndarray) -> None:
@@ -358,10 +352,9 @@ class ArrayStore(Store):
             changed_core, columns_core, others_core = changed[changed < dense], columns[columns < dense], others[others < dense]
             n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
             n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
-        for row, row_changed in zip(columns[columns >= dense].tolist(), is_changed[columns >= dense].tolist()):
-            cols = columns if row_changed else changed
-            n_events = kernels.update_sparse_row(self._starts, self._lengths, self._pool_idx, self._pool_val, dense, row,
-                                                 cols, step, self.saturation, events, n_events)
+        if len(columns) and columns[-1] >= dense:
+            n_events = kernels.update_sparse_rows(self._starts, self._lengths, self._pool_idx, self._pool_val, dense,
+                                                  columns, is_changed, changed, step, self.saturation, events, n_events)
         self._settle(events[:n_events], step)
 
     def _settle(self, events: np.ndarray, step: int) -> None:

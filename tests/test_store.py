@@ -1,0 +1,110 @@
+"""Store-specific behaviour the conformance suite cannot see: real uint16 overflow, memory per
+request, atomic failure, pool compaction, the automatic layout."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from amnesia import ItemCF
+from amnesia.engine.store import ArrayStore
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_counts_above_65535_are_exact(layout):
+    users = 70_000  # two items share 70,000 users: more than a uint16 holds
+    pairs = [(u, 0) for u in range(users)] + [(u, 1) for u in range(users)] + [(u, 2) for u in range(0, users, 7)]
+    model = ItemCF.fit(pairs, store=layout)
+    assert model.cooccurrence(0, 1) == 70_000 and model.count(0) == 70_000 and model.cooccurrence(2, 1) == 10_000
+    assert model._store._overflow == {(0, 1): 70_000}  # popular items have the smallest indices
+    gone = list(range(5_000))
+    changes = model.remove([(u, i) for u in gone for i in (0, 1)])
+    assert model.cooccurrence(0, 1) == 65_000 and model._store._overflow == {}  # back below: exact in the array
+    assert model.cooccurrence_changes(changes).as_dict()[(1, 0)] == (70_000, 65_000)
+    model.add([(u, i) for u in gone for i in (0, 1)])
+    assert model.cooccurrence(0, 1) == 70_000 and model._store._overflow == {(0, 1): 70_000}
+    assert model.fingerprint() == ItemCF.fit(pairs, store="sparse" if layout == "dense" else "dense").fingerprint()
+
+
+def test_adding_items_to_a_dense_model_does_not_allocate_items_squared():
+    rng = np.random.default_rng(0)
+    pairs = np.column_stack([rng.integers(0, 3_000, 60_000), rng.integers(0, 6_000, 60_000)])
+    model = ItemCF.fit(pairs, store="dense")
+    assert model.store_kind == "dense" and len(model.items()) > 5_900  # a dense block of ~72 MB
+    tracemalloc.start()
+    model.add_user(10_000, list(range(100_000, 100_010)) + [1, 2, 3])  # ten items the model never saw
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2_000_000  # growing the dense block would take (6,010)² × 2 bytes = 72 MB
+    assert model.cooccurrence(100_000, 100_009) == 1 and model.similarity(100_003, 1) > 0
+    assert model.fingerprint() == model.retrained().fingerprint()
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_running_out_of_memory_while_preparing_changes_nothing(layout, monkeypatch):
+    model = ItemCF.fit([(0, 0), (0, 1), (1, 1), (1, 2)], store=layout)
+    before = model.fingerprint()
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(ArrayStore, "_reserve_items", no_memory)
+    with pytest.raises(MemoryError):
+        model.add([(2, 0), (2, 5), (0, 2)])
+    with pytest.raises(MemoryError):
+        model.forget_user(0)
+    assert model.fingerprint() == before and model.time == 0 and model.history(0) == [0, 1]
+
+
+def test_sparse_rows_move_and_the_pool_compacts(monkeypatch):
+    monkeypatch.setattr(ArrayStore, "compact_min_slots", 64)
+    rng = np.random.default_rng(1)
+    pairs = sorted({(int(u), int(i)) for u, i in rng.integers(0, 40, size=(300, 2))})
+    model = ItemCF.fit(pairs, store="sparse")
+    store = model._store
+    compactions = 0
+    compact = store._compact
+
+    def counting(extra_room):
+        nonlocal compactions
+        compactions += 1
+        compact(extra_room)
+
+    monkeypatch.setattr(store, "_compact", counting)
+    for step in range(100):  # new items keep arriving: rows outgrow their slots again and again
+        user = 100 + step
+        new = rng.choice(np.arange(40, 48 + 4 * step), size=6, replace=False)
+        items = np.unique(np.concatenate([rng.choice(20, size=4, replace=False), new])).tolist()
+        model.add_user(user, items)
+        pairs += [(user, i) for i in items]
+        if step % 3 == 0:
+            model.forget_user(100 + step // 2)
+            pairs = [p for p in pairs if p[0] != 100 + step // 2]
+    assert compactions > 0 and store._holes <= store._free
+    assert model.fingerprint() == ItemCF.fit(pairs).fingerprint()
+
+
+def test_auto_picks_the_smaller_store():
+    rng = np.random.default_rng(2)
+    # 20,000 items, users with 5 items each: C is very sparse, a dense block would be 800 MB
+    sparse_data = np.column_stack([np.repeat(np.arange(4_000), 5), rng.integers(0, 20_000, 20_000)])
+    assert ItemCF.fit(sparse_data).store_kind == "sparse"
+    # 5,000 items, heavy users: C is mostly full
+    dense_data = np.column_stack([np.repeat(np.arange(400), 600), rng.integers(0, 5_000, 240_000)])
+    assert ItemCF.fit(dense_data).store_kind == "dense"
+    assert ItemCF.fit([(0, 1)]).store_kind == "dense"  # tiny catalogs are dense
+    assert ItemCF().store_kind == "sparse"  # an empty model grows item by item
+
+
+def test_a_fork_that_adds_items_leaves_parent_and_sibling_alone():
+    base = ItemCF.fit([(0, 0), (0, 1), (1, 1)], store="dense")
+    printed = base.fingerprint()
+    fork, sibling = base.fork(), base.fork()
+    fork.add_user(5, [1, 50, 51])
+    assert fork.cooccurrence(50, 1) == 1 and fork.count(51) == 1
+    assert base.count(50) == 0 and sibling.count(50) == 0 and base.fingerprint() == sibling.fingerprint() == printed
+    assert fork.fingerprint() == ItemCF.fit([(0, 0), (0, 1), (1, 1), (5, 1), (5, 50), (5, 51)]).fingerprint()
+    base.forget_user(0)  # the parent goes on, on its own overlay
+    assert fork.history(0) == [0, 1] and base.history(0) == []
