@@ -21,7 +21,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from amnesia import ItemCF
 from amnesia.data.datasets import load
-from amnesia.device.benchmark import start_app
+from amnesia.bench.device import start_app
 from amnesia.device.export import build_device_model
 from amnesia.device.runtime import CDN_BASE, FETCH_COMMAND, LOCAL_DIR, RUNTIME_FILES, local_runtime_ready
 

@@ -1,4 +1,4 @@
-"""The device benchmark part: ``run(args) -> figures`` and ``markdown(figures) -> str``.
+"""The device benchmark part (``python -m amnesia bench --part device``): ONNX export and in-browser scoring.
 
 Measured on MovieLens latest-small:
 
@@ -18,7 +18,7 @@ runtime copy; without them they are reported as not measured, with the reason.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 import socket
@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from ..data.datasets import load
+from ..device.delivery import NEIGHBOURS
+from ..device.export import build_device_model
+from ..device.runtime import FETCH_COMMAND, local_runtime_ready
 from ..engine.model import ItemCF
-from .delivery import NEIGHBOURS
-from .export import build_device_model
-from .runtime import FETCH_COMMAND, local_runtime_ready
+from .common import fmt, machine, when
 
 ROOT = Path(__file__).resolve().parents[2]
 KS = (20, 50, 100)
@@ -261,11 +262,13 @@ def run(args: Any = None) -> dict[str, Any]:
     """All device figures as a JSON-ready dict (``args.quick``: fewer repeats and forgets)."""
     quick = bool(getattr(args, "quick", False))
     data = load("movielens-small")
-    model = ItemCF.fit(data.interactions)
+    model = ItemCF.fit(data.interactions, similarity=getattr(args, "similarity", "jaccard"))
     rng = np.random.default_rng(3)
     typical = int(rng.choice([u for u in model.users() if 50 <= len(model.history(u)) <= 200]))
     figures: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "when": when(),
+        "machine": machine(),
+        "measure": model.measure.name,
         "quick": quick,
         "export": measure_export(model, data.catalog, repeats=1 if quick else 3),
         "fork_export": measure_fork_export(model, data.catalog, typical),
@@ -280,16 +283,17 @@ def run(args: Any = None) -> dict[str, Any]:
 
 
 def check_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value (NaN when the browser part could not run) and whether it was met."""
     browser = figures.get("browser", {})
     measured = {
         "size_k50_mb": figures["export"]["k"]["50"]["onnx_mb"],
-        "browser_p50_ms": browser.get("inference_picks_ms", {}).get("p50"),
-        "switch_p50_s": browser.get("switch_after_forget_s", {}).get("p50"),
+        "browser_p50_ms": browser.get("inference_picks_ms", {}).get("p50", math.nan),
+        "switch_p50_s": browser.get("switch_after_forget_s", {}).get("p50", math.nan),
     }
     rows = []
     for key, (label, relation, target, unit) in TARGETS.items():
         value = measured[key]
-        met = None if value is None else (value <= target if relation == "<=" else value >= target)
+        met = bool(value <= target if relation == "<=" else value >= target)  # False for NaN
         rows.append({"key": key, "label": label, "target": f"{relation} {target:g} {unit}", "value": value, "unit": unit, "met": met})
     return rows
 
@@ -300,16 +304,18 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## Private recommendations on the device (ONNX)",
         "",
-        f"`python -m amnesia bench --part device`{' --quick' if figures['quick'] else ''}, {figures['when']}, MovieLens "
-        "latest-small (9,724 movies). The page exports K = 50.",
+        f"`python -m amnesia bench --part device`{' --quick' if figures['quick'] else ''} on {figures['when']} "
+        f"({figures['machine']}): MovieLens latest-small (9,724 movies), {figures['measure']} similarity. The page "
+        "exports K = 50.",
         "",
-        "| target | measured | met |",
-        "|---|---|---|",
+        "| what | target | measured | met |",
+        "|---|---|---|---|",
     ]
     for row in figures["targets"]:
-        value = "not measured" if row["value"] is None else f"{row['value']:.3g} {row['unit']}"
-        verdict = "—" if row["met"] is None else "met" if row["met"] else "**not met**"
-        lines.append(f"| {row['label']} {row['target']} | {value} | {verdict} |")
+        if math.isnan(row["value"]):
+            lines.append(f"| {row['label']} | {row['target']} | not measured (see below) | **no** |")
+        else:
+            lines.append(f"| {row['label']} | {row['target']} | {fmt(row['value'])} {row['unit']} | {'met' if row['met'] else '**not met**'} |")
     lines += [
         "",
         f"Export (fingerprint {export['fingerprint_s']:.2f} s, computed once per model state and shared by all K):",
@@ -381,25 +387,3 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m amnesia.device.benchmark [--quick]``: writes docs/bench/device.json and device.md."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m amnesia.device.benchmark")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--output", default=str(ROOT / "docs" / "bench"))
-    args = parser.parse_args(argv)
-    figures = run(args)
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "device.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
-    (folder / "device.md").write_text(markdown(figures), encoding="utf-8")
-    for row in figures["targets"]:
-        print(f"{row['label']:60} {row['target']:>10}  {row['value']}  {row['met']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
