@@ -102,7 +102,7 @@ def measure_agreement(model: ItemCF, catalog: Any, seed: int = 8) -> dict[str, A
     items = np.asarray(model.items())
     users = model.users()
     whole = {user: model.history(user) for user in users}
-    five = {user: sorted(rng.choice(whole[user], 5, replace=False).tolist()) for user in users}
+    five = {user: sorted(rng.choice(whole[user], min(5, len(whole[user])), replace=False).tolist()) for user in users}
     exact = {
         "whole": {user: [rec.item for rec in model.recommend(user, 10)] for user in users},
         "five": {user: exact_top(model, five[user]) for user in users},
