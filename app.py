@@ -78,6 +78,7 @@ navigation = st.navigation(
         st.Page("pages/change_log.py", title="Change log", icon=":material/receipt_long:"),
         st.Page("pages/recommendations.py", title="Recommendations", icon=":material/movie:"),
         st.Page("pages/private.py", title="Private recommendations", icon=":material/lock:"),
+        st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]
 )

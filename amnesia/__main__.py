@@ -1,8 +1,9 @@
-"""Command line: ``python -m amnesia {stream,bench,download}``.
+"""Command line: ``python -m amnesia {stream,bench,download,lab}``.
 
 - ``stream``: change requests as JSON lines on stdin -> change records as JSON lines on stdout.
 - ``bench``: measure fit, forget, add, recommend and memory; write docs/benchmarks.md.
 - ``download``: fetch an official MovieLens archive into the cache folder (the only network use).
+- ``lab``: exact forgetting beside approximate unlearning of a matrix-factorisation model; write lab.json and lab.md.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .lab.run import main as lab_main
+
+    return lab_main(args)
+
+
 # the limits that concern the stream; the others are for the app's forms
 _LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "max_id")
 
@@ -110,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("name")
     download.add_argument("--cache-dir", default=None, help="where to keep archives (default: ~/.cache/amnesia)")
     download.set_defaults(run=_download)
+
+    lab = commands.add_parser("lab", help="compare unlearning methods with their null control; write lab.json and lab.md")
+    lab.add_argument("--data", default="movielens-small", help="toy, movielens-small, a downloaded name or a path")
+    lab.add_argument("--forget-set", choices=["random", "core", "edge", "all"], default=None,
+                     help="which users to forget (default: all three; random with --quick)")
+    lab.add_argument("--seeds", type=int, default=None, help="models per side, N >= 3 (default 16; 4 with --quick)")
+    lab.add_argument("--quick", action="store_true", help="one forget set, few seeds, a sample of users (about a minute)")
+    lab.add_argument("--out", default="docs", help="folder for lab.json and lab.md")
+    lab.add_argument("--threads", type=int, default=1,
+                     help="threads for ALS fits (default 1; 0 = every core: faster when the machine is idle, slower when busy)")
+    lab.add_argument("--measure-targets", action="store_true", help="also time a --quick run and the page's run")
+    lab.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
+    lab.set_defaults(run=_lab)
     return parser
 
 

@@ -67,10 +67,10 @@ def test_sparse_rows_move_and_the_pool_compacts(monkeypatch):
     compactions = 0
     compact = store._compact
 
-    def counting(extra_room):
+    def counting():
         nonlocal compactions
         compactions += 1
-        compact(extra_room)
+        compact()
 
     monkeypatch.setattr(store, "_compact", counting)
     for step in range(100):  # new items keep arriving: rows outgrow their slots again and again

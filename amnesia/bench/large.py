@@ -45,6 +45,8 @@ def _fit(data: pd.DataFrame, similarity: str, store: str) -> tuple[ItemCF, dict[
     seconds, model = timed(lambda: ItemCF.fit(data, similarity, store=store))
     return model, {
         "store": model.store_kind,
+        # stored sparse entries: both halves of C's non-zero pairs (the density of C, for the sparse store)
+        "sparse_entries": model._store.sparse_entries() if model.store_kind == "sparse" else None,
         "fit_s": seconds,
         "fit_peak_gb": peak_mb() / 1024,
         "model_gb": model.nbytes() / 1e9,
@@ -190,6 +192,7 @@ def markdown(figures: dict[str, Any]) -> str:
         f"| recommend p50 / p95 / max | {_rec(auto['recommend'])} | {_rec(other['recommend'])} |",
         f"| forget the heaviest user ({auto['heaviest_items']:,} items) | {auto['heaviest_forget_s']:.1f} s | |",
         "",
+        *_density(figures),
         f"Exactness: after forgetting {auto['forgotten_users']} users (the heaviest among them), the fingerprint "
         f"{'**equals**' if figures['exact'] else '**differs from**'} that of a retrain from scratch on the remaining "
         f"interactions (retrain {figures['retrain']['fit_s']:.0f} s in the same run; speedup retrain ÷ forget p50 = "
@@ -214,6 +217,16 @@ def markdown(figures: dict[str, Any]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _density(figures: dict[str, Any]) -> list[str]:
+    """A sentence on how full C is, from the sparse store's entry count."""
+    entries = next((figures[k]["sparse_entries"] for k in ("auto", "other") if figures[k]["sparse_entries"]), None)
+    if entries is None:
+        return []
+    items = figures["items"]
+    return [f"C has {entries // 2:,} non-zero pairs: {entries / (items * (items - 1)):.0%} of all pairs, which is why "
+            "the dense layout (2 bytes a cell) is smaller than sparse rows (6 bytes an entry, both halves) here.", ""]
 
 
 def _lat(f: dict[str, Any]) -> str:

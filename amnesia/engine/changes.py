@@ -121,6 +121,26 @@ class ChangeSet:
         for name in ("users", "items", "sign", "count_items", "count_old", "count_new"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
+    @classmethod
+    def from_internal(
+        cls, time: int, seconds: float, change: str, ids: np.ndarray, users: list[tuple[int, np.ndarray, np.ndarray]],
+        count_index: np.ndarray, count_old: np.ndarray, count_new: np.ndarray,
+    ) -> ChangeSet:
+        """A ChangeSet from internal indices: ``ids`` maps them to external ids, ``users`` lists
+        (user, changed, columns) and the counts are given by internal index."""
+        step = 1 if change == "Add" else -1
+        user_column = np.concatenate([np.full(len(x), u, dtype=np.int64) for u, x, _ in users]) if users else _EMPTY
+        item_column = np.concatenate([ids[x] for _, x, _ in users]) if users else _EMPTY
+        order = np.lexsort((item_column, user_column))
+        count_items = ids[count_index]
+        by_item = np.argsort(count_items)
+        return cls(
+            time=time, seconds=seconds, change=change,
+            users=user_column[order], items=item_column[order], sign=np.full(len(user_column), step, dtype=np.int64),
+            count_items=count_items[by_item], count_old=count_old[by_item], count_new=count_new[by_item],
+            user_changes=tuple(UserChange(u, np.sort(ids[x]), np.sort(ids[z])) for u, x, z in users),
+        )
+
     @property
     def step(self) -> int:
         """+1 for an Add, -1 for a Remove."""

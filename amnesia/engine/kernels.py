@@ -236,8 +236,7 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
     """Sparse row ``row`` += step on ``cols`` (sorted; the diagonal skipped). Returns the event count.
 
     Adding inserts missing columns with count 1 (the caller reserved room: caps >= lengths +
-    missing), merging from the back so the row grows in place; removing drops entries that
-    reach 0, shifting the row left in place.
+    missing), merging from the back so the row grows in place; removing decrements in place.
     """
     k = row - dense_size
     start, length = starts[k], lengths[k]
@@ -266,20 +265,14 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
             write -= 1
         lengths[k] = length + missing
     else:
-        write = start
-        j = 0
-        for p in range(start, start + length):
-            column = pool_idx[p]
-            value = np.int64(pool_val[p])
-            while j < len(cols) and cols[j] < column:
-                j += 1
-            if j < len(cols) and cols[j] == column and column != row:
-                value, n_events = _step(value, -1, sat, row, column, events, n_events)
-            if value != 0:
-                pool_idx[write] = column
-                pool_val[write] = value
-                write += 1
-        lengths[k] = write - start
+        # a binary search per column: O(k log row), not O(row). An entry that reaches 0 stays
+        # as an explicit zero (reads see 0; a later add reuses it; compaction drops it).
+        for c in cols:
+            if c == row:
+                continue
+            position = _find(pool_idx, start, length, c)
+            if position >= 0:
+                pool_val[position], n_events = _step(np.int64(pool_val[position]), -1, sat, row, c, events, n_events)
     return n_events
 
 

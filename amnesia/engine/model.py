@@ -26,10 +26,10 @@ import pandas as pd
 
 from ..errors import RequestError, UnknownUserError
 from ..limits import Limits
-from .changes import ChangeSet, PairChanges, UserChange, iter_cooccurrence_changes, iter_similarity_changes
+from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .index import ItemIndex
 from .recommend import Recommendation, explain, recommend, similar_items
-from .requests import ChangeRequest, normalize_pairs, parse_request
+from .requests import ChangeRequest, interaction_pairs, parse_request
 from .similarity import DEFAULT, Measure, measure
 from .store import ArrayStore, Store, StoreChange, UserDelta
 
@@ -85,7 +85,7 @@ class ItemCF:
         ``"sparse"``, ``"auto"`` (the smaller in memory, see :func:`~amnesia.engine.store.choose_layout`),
         or the number of most popular items to keep in a dense block (the rest get sparse rows).
         """
-        pairs = _interaction_pairs(interactions)
+        pairs = interaction_pairs(interactions)
         model = cls(similarity)
         model.time = 0
         if len(pairs) == 0:
@@ -226,23 +226,10 @@ class ItemCF:
             self._rows[delta.user] = delta.new_row.astype(np.int32)
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
-        ids, change = self._index.ids(), plan.change
-        users = np.concatenate([np.full(len(d.changed), d.user, dtype=np.int64) for d in change.users]) if change.users else _EMPTY
-        items = np.concatenate([ids[d.changed] for d in change.users]) if change.users else _EMPTY
-        order = np.lexsort((items, users))
-        count_items = ids[change.count_index]
-        by_item = np.argsort(count_items)
-        return ChangeSet(
-            time=self.time,
-            seconds=seconds,
-            change=plan.kind,
-            users=users[order],
-            items=items[order],
-            sign=np.full(len(users), change.step, dtype=np.int64),
-            count_items=count_items[by_item],
-            count_old=plan.count_old[by_item],
-            count_new=change.count_new[by_item],
-            user_changes=tuple(UserChange(d.user, np.sort(ids[d.changed]), np.sort(ids[d.columns])) for d in change.users),
+        change = plan.change
+        return ChangeSet.from_internal(
+            self.time, seconds, plan.kind, self._index.ids(),
+            [(d.user, d.changed, d.columns) for d in change.users], change.count_index, plan.count_old, change.count_new,
         )
 
     # ------------------------------------------------------------------ internal reads
@@ -437,20 +424,3 @@ class ItemCF:
             f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
             f"similarity={self.measure.name}, store={self.store_kind}, time={self.time})"
         )
-
-
-def _interaction_pairs(interactions: Any) -> np.ndarray:
-    """Unique sorted (k, 2) int64 (user, item) pairs from a DataFrame, array or iterable."""
-    if isinstance(interactions, pd.DataFrame):
-        missing = {"user", "item"} - set(interactions.columns)
-        if missing:
-            raise RequestError(
-                f"The interactions DataFrame needs 'user' and 'item' columns; missing {sorted(missing)} "
-                f"(it has {list(interactions.columns)})."
-            )
-        frame = interactions[["user", "item"]]
-        for column in ("user", "item"):
-            if not pd.api.types.is_integer_dtype(frame[column]):
-                raise RequestError(f"Column {column!r} must hold integer ids, not {frame[column].dtype}.")
-        return normalize_pairs(frame.to_numpy(dtype=np.int64))
-    return normalize_pairs(interactions)

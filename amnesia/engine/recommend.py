@@ -14,7 +14,7 @@ from ..errors import UnknownUserError
 if TYPE_CHECKING:
     from .model import ItemCF
 
-_ROWS_PER_BLOCK = 256  # rows of S materialised at once while scoring a long history
+_CELLS_PER_BLOCK = 1 << 21  # cells of S materialised at once while scoring a long history
 
 
 class Recommendation(NamedTuple):
@@ -45,8 +45,9 @@ def recommend(model: ItemCF, user: int, k: int = 10) -> list[Recommendation]:
     if not history:
         raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
     ids, scores = None, None
-    for start in range(0, len(history), _ROWS_PER_BLOCK):
-        ids, similarities = model.similarity_rows(history[start : start + _ROWS_PER_BLOCK])
+    rows = max(8, _CELLS_PER_BLOCK // max(len(model.items()), 1))
+    for start in range(0, len(history), rows):
+        ids, similarities = model.similarity_rows(history[start : start + rows])
         block_sum = similarities.sum(axis=0)
         scores = block_sum if scores is None else scores + block_sum
     scores = scores.copy()

@@ -196,3 +196,22 @@ def parse_request(
     if not isinstance(change, str) or change not in CHANGE_KINDS:
         raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.")
     return ChangeRequest(change=change, pairs=normalize_pairs(request["interactions"], limits=limits))
+
+
+def interaction_pairs(interactions: Any) -> np.ndarray:
+    """Unique sorted (k, 2) int64 (user, item) pairs from a DataFrame, array or iterable."""
+    import pandas as pd  # only callers with DataFrames pay for it
+
+    if isinstance(interactions, pd.DataFrame):
+        missing = {"user", "item"} - set(interactions.columns)
+        if missing:
+            raise RequestError(
+                f"The interactions DataFrame needs 'user' and 'item' columns; missing {sorted(missing)} "
+                f"(it has {list(interactions.columns)})."
+            )
+        frame = interactions[["user", "item"]]
+        for column in ("user", "item"):
+            if not pd.api.types.is_integer_dtype(frame[column]):
+                raise RequestError(f"Column {column!r} must hold integer ids, not {frame[column].dtype}.")
+        return normalize_pairs(frame.to_numpy(dtype=np.int64))
+    return normalize_pairs(interactions)

@@ -5,8 +5,7 @@ n (int64 counts) and C = HᵀH, answers reads of blocks and pairs, applies plann
 forks, and reports its memory. S is never stored.
 
 Layout (:class:`ArrayStore`): the first ``dense_size`` items form a dense square block of
-uint16 counts; every other item has a *sparse row*: its non-zero co-occurrences with all
-items, as sorted column indices and counts, kept in one pool with room to grow in place.
+uint16 counts; every other item has a *sparse row*: its co-occurrences with all items, as sorted column indices and counts, kept in one pool with room to grow in place.
 
 - the **dense store** (``dense_size`` = the fitted catalog) suits catalogs whose C is dense
   enough: MovieLens latest-small (9,724 items, 190 MB), and even a MovieLens-25M-shaped set,
@@ -267,6 +266,8 @@ class ArrayStore(Store):
         # 1. prepare: every allocation happens here, before the first write
         self._reserve_items(change.size)
         if change.step > 0 and change.users:
+            if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
+                self._compact()  # before counting what is missing: compaction drops zero entries
             self._make_room([self._rows_needing_room(delta) for delta in change.users])
         # Saturation events need two items with >= saturation - 1 users, counted after the whole
         # request (an earlier user of the same request may have raised a pair already).
@@ -317,9 +318,7 @@ class ArrayStore(Store):
         if len(unique) == 0:
             return
         caps = np.maximum(8, (needed * 3) // 2)
-        if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
-            self._compact(extra_room=int(caps.sum()))
-        elif self._free + int(caps.sum()) > len(self._pool_idx):
+        if self._free + int(caps.sum()) > len(self._pool_idx):
             capacity = max(self._free + int(caps.sum()), 2 * len(self._pool_idx))
             pool_idx = np.zeros(capacity, dtype=np.int32)
             pool_val = np.zeros(capacity, dtype=np.uint16)
@@ -329,17 +328,20 @@ class ArrayStore(Store):
         self._holes += int(self._caps[unique].sum())
         self._free = kernels.move_rows(self._starts, self._caps, self._lengths, self._pool_idx, self._pool_val, unique, caps, self._free)
 
-    def _compact(self, extra_room: int) -> None:
-        """Rewrite the pool without holes, every row keeping its slots, plus ``extra_room`` free slots."""
+    def _compact(self) -> None:
+        """Rewrite the pool without holes or zero entries, every row keeping its slots."""
         caps = self._caps
         starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
-        capacity = max(int(caps.sum()) + extra_room, 1024)
+        capacity = max(int(caps.sum()), 1024)
         pool_idx = np.zeros(capacity, dtype=np.int32)
         pool_val = np.zeros(capacity, dtype=np.uint16)
         for k in np.flatnonzero(self._lengths).tolist():
             old, new, length = self._starts[k], starts[k], self._lengths[k]
-            pool_idx[new : new + length] = self._pool_idx[old : old + length]
-            pool_val[new : new + length] = self._pool_val[old : old + length]
+            values = self._pool_val[old : old + length]
+            kept = values != 0  # entries forgotten down to zero are dropped here
+            self._lengths[k] = int(kept.sum())
+            pool_idx[new : new + self._lengths[k]] = self._pool_idx[old : old + length][kept]
+            pool_val[new : new + self._lengths[k]] = values[kept]
         self._pool_idx, self._pool_val, self._starts = pool_idx, pool_val, starts
         self._free, self._holes = int(caps.sum()), 0
 

@@ -1,0 +1,200 @@
+"""Lab: exact forgetting beside approximate unlearning of a matrix-factorisation recommender.
+
+Shows the committed full run (docs/lab.json); a visitor may start one quick run at a time per
+server (in a child process, behind ``LAB_GATE``); their result stays in their own session.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from amnesia.errors import AmnesiaError
+from amnesia.lab import figures
+from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
+from amnesia.lab.report import headline, reading, summary, table_frame
+from amnesia.lab.run import LAB_GATE, PAGE_SEEDS, run_in_subprocess
+
+COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"
+DATA_CHOICES = {"movielens-small": "MovieLens latest-small (610 users)", "toy": "Toy world (4 users)"}
+
+
+@st.cache_data(show_spinner=False)
+def committed_results(path: str, modified: float) -> dict | None:
+    """The committed lab.json (shared by everyone; re-read when the file changes)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+st.title("Unlearning lab")
+st.markdown(
+    "The other pages forget exactly with item-based CF. Most recommenders in production are *model-based* "
+    "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
+    "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
+    "forgets a group of users in seven ways, and an attacker who holds the model's item factors tries to tell each "
+    "result from a model retrained without those users. The yardstick is the **null control**: how different two "
+    "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
+    "against it than against a retrain."
+)
+
+own = st.session_state.get("lab_run")
+committed = committed_results(str(COMMITTED), COMMITTED.stat().st_mtime if COMMITTED.exists() else 0.0)
+sources = {}
+if own is not None:
+    sources["yours"] = f"Your quick run ({own['data']['name']}, N = {own['config']['seeds']})"
+if committed is not None:
+    sources["committed"] = f"Committed full run ({committed['data']['name']}, N = {committed['config']['seeds']})"
+
+if not sources:
+    st.info("No lab results yet: run `python -m amnesia lab` to create docs/lab.json, or start a quick run below.")
+    result = None
+else:
+    if len(sources) == 1:
+        source = next(iter(sources))
+    else:
+        if st.session_state.pop("lab_show_own", False):
+            st.session_state["lab_source"] = "yours"  # set before the widget exists in this run
+        source = st.radio("Results", list(sources), format_func=sources.get, horizontal=True, key="lab_source")
+    result = own if source == "yours" else committed
+
+if result is not None:
+    cfg, machine = result["config"], result["machine"]
+    st.caption(
+        f"{sources[source]}: {result['data']['users']:,} users, {result['data']['items']:,} items; "
+        f"{cfg['share']:.0%} of users forgotten per set; N = {cfg['seeds']} models per side; "
+        f"run took {result['seconds_total']:.0f} s on {machine['cpus']} cores ({result.get('generated', 'date unknown')})."
+        + (
+            " Utility measured on a sample of the retained users."
+            if any(
+                s["evaluated_users"] < s["training_users"] - s["forget_users"] for s in result["forget_sets"].values()
+            )
+            else ""
+        )
+    )
+    if result["data"]["name"] == "toy":
+        st.warning(
+            "The toy world has 4 users: one is forgotten, one is the never-seen user, two stay. Its numbers show the "
+            "mechanics, not evidence.",
+            icon=":material/info:",
+        )
+    kinds = [k for k in FORGET_SETS if k in result["null_control"]]
+    kind = (
+        st.segmented_control(
+            "Forget set", kinds, default=kinds[0], key="lab_kind", format_func=lambda k: f"{k}: {FORGET_SET_TEXT[k]}"
+        )
+        or kinds[0]
+    )
+    null = result["null_control"][kind]
+    info = result["forget_sets"][kind]
+    st.markdown(
+        f"**{info['forget_users']} users forgotten** ({info['mean_history_forgotten']} training interactions each on "
+        f"average), compared with {info['outsiders']} users no model ever saw. **Null control** (retrain vs retrain): "
+        f"ε = {null['epsilon']:.2f} (95 % CI {null['epsilon_ci'][0]:.2f}–{null['epsilon_ci'][1]:.2f}), "
+        f"forgetting quality F = {null['forgetting_quality']:.3f}."
+    )
+    st.dataframe(
+        table_frame(result, kind),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "F": st.column_config.NumberColumn(
+                help="forgetting quality: 1 = an attacker cannot tell it from a retrain", format="%.3f"
+            ),
+            "final score": st.column_config.NumberColumn(
+                help="F × utility ratios (retained and test data)", format="%.3f"
+            ),
+            "MIA AUC": st.column_config.NumberColumn(
+                help="forgotten vs never-seen users; 0.5 = indistinguishable", format="%.2f"
+            ),
+            "NDCG@10": st.column_config.NumberColumn(format="%.3f"),
+            "Recall@10": st.column_config.NumberColumn(format="%.3f"),
+            "fairness gap": st.column_config.NumberColumn(
+                help="NDCG@10 of the 5 % most active users minus the rest", format="%.3f"
+            ),
+            "top-10 overlap": st.column_config.NumberColumn(
+                help="shared top-10 items with a retrained model", format="%.2f"
+            ),
+        },
+    )
+    st.subheader("What this shows")
+    st.markdown("\n".join(f"- {line}" for line in reading(result, kind)))
+    with st.expander("Across all forget sets"):
+        st.markdown("\n".join([*(f"- {line}" for line in summary(result)), "", *headline(result)]))
+
+    time_tab, utility_tab, attack_tab = st.tabs(
+        ["Forgetting vs time", "Utility vs forgetting", "What the attacker sees"]
+    )
+    with time_tab:
+        st.plotly_chart(figures.quality_vs_time(result, kind), width="stretch", key="lab_time")
+        st.caption(
+            "The blue band is the null control's interval. Up is better (harder to tell from a retrain), left is faster."
+        )
+    with utility_tab:
+        st.plotly_chart(figures.utility_vs_quality(result, kind), width="stretch", key="lab_utility")
+        st.caption(
+            "Top right is best: forgets like a retrain and recommends as well. The blue box is the null control."
+        )
+    with attack_tab:
+        st.plotly_chart(figures.attack_distributions(result, kind), width="stretch", key="lab_attack")
+        st.caption(
+            "For each forgotten user, how well the model still explains their history, in units of the spread between "
+            "retrained models. A method that forgets looks like the retrained side; one that remembers sits left of it."
+        )
+
+    with st.expander("How it is measured"):
+        st.markdown(
+            f"- **ε** (NeurIPS 2023 unlearning challenge): for each forgotten user, the attacker picks the threshold or "
+            f"interval rule that best separates unlearned from retrained models on half of them; its false-positive and "
+            f"false-negative rates on the other half give ε = max(log((1 − δ − FPR)/FNR), log((1 − δ − FNR)/FPR)), "
+            f"δ = 10⁻⁵, capped at {result['rows'][0]['epsilon_max']:.0f} (the most N = {cfg['seeds']} models can resolve).\n"
+            "- **F**: each user scores 1 for ε < 0.5, ½ below 1, ¼ below 1.5, …; F is the mean. "
+            "**Final score** = F × utility ratios against retrained models.\n"
+            "- **Forget sets** (CURE4Rec): random users, the most active (core), the least active (edge).\n"
+            "- **Utility**: NDCG@10 and Recall@10 on held-out items; **fairness gap**: most active 5 % minus the rest.\n"
+            "- Intervals: 95 % bootstrap over users. Full definitions, hyper-parameters and caveats: `docs/lab.md`."
+        )
+
+st.subheader("Run a quick lab")
+st.caption(
+    f"One forget set, a few seeds, every method, in a separate process. MovieLens with {PAGE_SEEDS} seeds takes "
+    "half a minute to a minute, depending on how busy the server is; the toy world a few seconds. One run at a time "
+    "per server. With so few seeds the results are a demonstration: read them against their own null control."
+)
+with st.form("lab_form"):
+    left, middle, right = st.columns(3)
+    data = left.selectbox("Data set", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key="lab_data")
+    forget_set = middle.selectbox("Forget set", list(FORGET_SETS), key="lab_forget_set")
+    seeds = right.slider("Seeds (models per side)", 3, 5, PAGE_SEEDS, key="lab_seeds")
+    start = st.form_submit_button("Run the quick lab", type="primary")
+
+if start:
+    if data not in DATA_CHOICES or forget_set not in FORGET_SETS or not 3 <= int(seeds) <= 5:
+        st.error("Pick a data set, a forget set and 3 to 5 seeds.")  # the widgets only offer these; checked anyway
+        st.stop()
+    with LAB_GATE.try_run() as mine:
+        if not mine:
+            st.warning(
+                "Another visitor is running a lab on this server right now. To keep the demo responsive only one runs at "
+                "a time: try again in a minute. Meanwhile the committed results are above.",
+                icon=":material/hourglass:",
+            )
+        else:
+            bar = st.progress(0.0, text="Starting…")
+            try:
+                outcome = run_in_subprocess(data, forget_set, int(seeds), progress=lambda f, m: bar.progress(f, text=m))
+            except AmnesiaError as error:
+                bar.empty()
+                st.error(str(error))
+            except Exception as error:  # noqa: BLE001 - a visitor never sees a traceback
+                bar.empty()
+                print(f"lab page: quick run failed: {error!r}", file=sys.stderr)
+                st.error("The quick lab failed unexpectedly; the committed results are still shown above.")
+            else:
+                st.session_state["lab_run"] = outcome
+                st.session_state["lab_show_own"] = True
+                st.rerun()

@@ -1,0 +1,62 @@
+"""End-to-end: the Lab page in real Chromium (committed results, charts, a visitor's quick run)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def wait_for_run(page: Page, timeout: float = 90_000) -> None:
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_timeout(150)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def open_lab(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Watch a recommender forget")).to_be_visible(timeout=60_000)
+    wait_for_run(page)
+    page.get_by_role("link", name="Lab").click()
+    expect(page.get_by_role("heading", name="Unlearning lab")).to_be_visible(timeout=60_000)
+    wait_for_run(page)
+
+
+def test_lab_page_shows_results_and_charts(page: Page, server):
+    open_lab(page, server)
+    main = page.locator("[data-testid=stMain]")
+    expect(main.get_by_text("Null control", exact=False).first).to_be_visible()
+    expect(main.locator("[data-testid=stDataFrame]")).to_be_visible()
+    expect(main.get_by_text("What this shows")).to_be_visible()
+    chart = main.locator("[data-testid=stPlotlyChart]").first
+    expect(chart).to_be_visible(timeout=30_000)
+    expect(chart.locator(".gtitle")).to_have_text("Forgetting quality against time")
+    page.get_by_role("tab", name="What the attacker sees").click()
+    attack = main.locator("[data-testid=stPlotlyChart]").nth(2)
+    expect(attack.locator(".gtitle")).to_contain_text("What the attacker sees", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-page.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_a_visitor_runs_a_quick_lab_on_the_toy_world(page: Page, server):
+    open_lab(page, server)
+    form = page.locator("[data-testid=stForm]")
+    combo = form.get_by_role("combobox", name="Data set")
+    combo.scroll_into_view_if_needed()
+    combo.click()
+    page.keyboard.type("Toy")  # the select is searchable; typing also opens it if the click only focused it
+    page.get_by_role("option", name="Toy world (4 users)").click()
+    form.get_by_role("button", name="Run the quick lab").click()
+    expect(page.get_by_text(re.compile(r"Your quick run \(toy, N = 3\)"))).to_be_visible(timeout=90_000)
+    wait_for_run(page)
+    expect(page.get_by_text("The toy world has 4 users", exact=False)).to_be_visible()
+    expect(page.locator("[data-testid=stDataFrame]")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "lab-page-quick-run.png"), full_page=True)
+    assert page.errors == []

@@ -1,0 +1,227 @@
+"""The lab's metrics against hand-computed values and distributions with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amnesia.errors import AmnesiaError
+from amnesia.lab import epsilon, epsilon_scores, final_score, forgetting_quality, user_epsilons
+from amnesia.lab.metrics import (
+    active_mask,
+    attack_error_rates,
+    auc,
+    auc_ci,
+    gap_ci,
+    group_gap,
+    max_epsilon,
+    mean_ci,
+    pair_wins,
+    ranking_metrics,
+    sample_epsilon,
+    top_k,
+    top_overlap,
+)
+
+DELTA = 1e-5
+
+
+# ---------------------------------------------------------------------------- epsilon(fpr, fnr)
+def test_epsilon_of_one_attack_by_hand():
+    # FPR 0.1, FNR 0.2: log((1 - δ - 0.1)/0.2) = log(4.49995) = 1.50407; log((1 - δ - 0.2)/0.1) = log(7.9999) = 2.07943
+    assert epsilon(0.1, 0.2) == pytest.approx(math.log(7.9999), abs=1e-12)
+    assert epsilon(0.1, 0.2) == pytest.approx(2.0794290, abs=1e-6)
+    # FPR 0.25, FNR 0.5: log(0.74999/0.5) = 0.405452, log(0.49999/0.25) = 0.693127
+    assert epsilon(0.25, 0.5) == pytest.approx(0.6931272, abs=1e-6)
+    # without δ the bound is exactly log 8
+    assert epsilon(0.1, 0.2, delta=0.0) == pytest.approx(math.log(8), abs=1e-12)
+
+
+def test_epsilon_is_clamped_at_zero_for_a_useless_attack():
+    assert epsilon(0.5, 0.5) == 0.0  # log(0.49999/0.5) < 0
+    assert epsilon(0.7, 0.6) == 0.0  # worse than guessing: both bounds negative
+    assert epsilon(1.0, 1.0) == 0.0  # 1 - δ - 1 < 0: no evidence either way
+
+
+def test_epsilon_takes_the_best_attack_and_follows_the_zero_rules():
+    assert epsilon([0.5, 0.1, 0.25], [0.5, 0.2, 0.5]) == pytest.approx(math.log(7.9999), abs=1e-12)
+    assert epsilon(0.0, 0.0) == math.inf  # perfect separation
+    assert epsilon([0.3, 0.0], [0.3, 0.0]) == math.inf
+    assert epsilon(0.0, 0.3) == 0.0  # a single zero rate is dropped: nothing left
+    assert epsilon([0.0, 0.1], [0.3, 0.2]) == pytest.approx(math.log(7.9999), abs=1e-12)
+
+
+def test_epsilon_refuses_bad_rates():
+    with pytest.raises(AmnesiaError, match="one FNR per FPR"):
+        epsilon([0.1, 0.2], [0.1])
+    with pytest.raises(AmnesiaError, match="between 0 and 1"):
+        epsilon(1.2, 0.1)
+    with pytest.raises(AmnesiaError, match="delta"):
+        epsilon(0.1, 0.1, delta=1.0)
+
+
+@settings(max_examples=60)
+@given(st.floats(0.001, 0.999), st.floats(0.001, 0.999))
+def test_epsilon_is_symmetric_and_non_negative(fpr, fnr):
+    value = epsilon(fpr, fnr)
+    assert value >= 0
+    assert value == pytest.approx(epsilon(fnr, fpr), abs=1e-12)
+    if fpr + fnr >= 1 - DELTA:  # no better than guessing
+        assert value == 0.0
+
+
+# ---------------------------------------------------------------------------- scores and F
+def test_scores_follow_the_challenge_bins():
+    assert max_epsilon(16) == 3.0  # ⌈ln 15⌉
+    assert max_epsilon(512) == 7.0  # ⌈ln 511⌉
+    assert max_epsilon(4) == 2.0
+    scores = epsilon_scores(np.array([0.0, 0.49, 0.5, 0.99, 1.2, 2.9, 3.0, math.inf]), models=16)
+    assert scores.tolist() == [1.0, 1.0, 0.5, 0.5, 0.25, 1 / 32, 0.0, 0.0]
+    assert forgetting_quality(np.array([0.0, 0.7, 1.1, math.inf]), models=16) == pytest.approx((1 + 0.5 + 0.25 + 0) / 4)
+
+
+def test_scores_refuse_too_few_models_and_bad_epsilons():
+    with pytest.raises(AmnesiaError, match="at least 3 models"):
+        max_epsilon(2)
+    with pytest.raises(AmnesiaError, match="non-negative"):
+        epsilon_scores(np.array([-0.1]), 16)
+    with pytest.raises(AmnesiaError, match="at least one"):
+        forgetting_quality(np.array([]), 16)
+
+
+def test_final_score_by_hand():
+    assert final_score(0.5, 0.2, 0.25, 0.3, 0.3) == pytest.approx(0.5 * 0.8 * 1.0)
+    assert math.isnan(final_score(0.5, 0.2, 0.0, 0.3, 0.3))
+
+
+# ---------------------------------------------------------------------------- ε from samples
+def test_identical_distributions_give_epsilon_near_zero():
+    rng = np.random.default_rng(0)
+    same_u, same_r = rng.normal(size=(512, 20)), rng.normal(size=(512, 20))
+    eps = user_epsilons(same_u, same_r)
+    assert eps.max() < 0.5
+    assert eps.mean() < 0.1
+    assert forgetting_quality(eps, 512) == 1.0
+
+
+def test_choosing_the_rule_on_the_scored_models_would_be_biased():
+    """Why the attack is cross-fitted: the best threshold measured on the very samples it was
+    picked on 'separates' two identical distributions (ε well above 1 at N = 512)."""
+    rng = np.random.default_rng(1)
+    in_sample, held_out = [], []
+    for _ in range(5):
+        u, r = rng.normal(size=512), rng.normal(size=512)
+        values = np.sort(np.concatenate([u, r]))
+        cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
+        below_u = np.searchsorted(np.sort(u), cuts) / 512
+        below_r = np.searchsorted(np.sort(r), cuts) / 512
+        i, j = np.triu_indices(len(cuts), k=1)  # every interval [cut_i, cut_j) called "unlearned", and its opposite
+        tpr, fpr = below_u[j] - below_u[i], below_r[j] - below_r[i]
+        in_sample.append(epsilon(np.concatenate([fpr, 1 - fpr]), np.concatenate([1 - tpr, tpr])))
+        held_out.append(sample_epsilon(u, r, np.random.default_rng(0)))
+    assert np.mean(in_sample) > 2.0  # identical distributions, yet "ε ≈ 2.5"
+    assert np.mean(held_out) < 0.2
+
+
+def test_separable_distributions_give_a_large_epsilon():
+    rng = np.random.default_rng(2)
+    far = user_epsilons(rng.normal(8, 1, size=(16, 10)), rng.normal(0, 1, size=(16, 10)))
+    assert np.all(far == math.inf)
+    assert forgetting_quality(far, 16) == 0.0
+    shifted = user_epsilons(rng.normal(2, 1, size=(512, 10)), rng.normal(0, 1, size=(512, 10)))
+    assert shifted.min() > 1.2  # the best threshold of two unit Gaussians 2 apart: log(Φ(1)/Φ(-1)) ≈ 1.67
+    wider = user_epsilons(rng.normal(0, 3, size=(512, 10)), rng.normal(0, 1, size=(512, 10)))
+    assert wider.min() > 0.8  # same centre, three times the spread: only an interval rule sees it
+
+
+def test_epsilon_grows_with_the_gap():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(64, 40))
+    means = [
+        np.minimum(user_epsilons(base + shift, rng.normal(size=(64, 40))), 4).mean() for shift in (0.0, 1.0, 2.0, 4.0)
+    ]
+    assert means == sorted(means)
+    assert means[0] < 0.3 < means[1] < means[2] < means[3]
+
+
+def test_sample_epsilon_special_cases():
+    rng = np.random.default_rng(4)
+    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.25), rng) == 0.0  # identical point masses
+    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.25) + 1e-9, rng) == 0.0  # float noise is not a difference
+    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.75), rng) == math.inf
+    assert sample_epsilon(np.full(8, 0.5), rng.normal(0.5, 0.1, 8), rng) == math.inf  # a point mass in a spread: peaky
+    with pytest.raises(AmnesiaError, match="at least 2 models"):
+        sample_epsilon(np.array([1.0]), np.array([1.0, 2.0]), rng)
+    with pytest.raises(AmnesiaError, match="same examples"):
+        user_epsilons(np.zeros((4, 3)), np.zeros((4, 2)))
+
+
+def test_attack_error_rates_count_held_out_mistakes():
+    rng = np.random.default_rng(5)
+    fpr, fnr = attack_error_rates(np.arange(10.0), np.arange(10.0) + 100, rng)
+    assert (fpr, fnr) == (0.0, 0.0)  # perfectly separated on every held-out half
+    fpr, fnr = attack_error_rates(np.arange(10.0), np.arange(10.0), rng)
+    assert 0 < fpr + fnr  # no rule can be right on both sides of identical samples
+
+
+# ---------------------------------------------------------------------------- membership attack
+def test_pair_wins_and_auc_by_hand():
+    wins = pair_wins(np.array([3.0, 2.0]), np.array([1.0, 2.0]))
+    assert wins.tolist() == [[1.0, 1.0], [1.0, 0.5]]
+    assert auc(np.array([3.0, 2.0]), np.array([1.0, 2.0])) == pytest.approx(0.875)
+    assert auc(np.array([1.0, 1.0]), np.array([1.0])) == 0.5
+
+
+def test_auc_interval_equals_explicit_resampling():
+    rng = np.random.default_rng(6)
+    wins = pair_wins(rng.normal(size=7), rng.normal(size=5))
+    low, high = auc_ci(wins, np.random.default_rng(9), resamples=200)
+    draw = np.random.default_rng(9)
+    rows, cols = draw.integers(0, 7, size=(200, 7)), draw.integers(0, 5, size=(200, 5))
+    explicit = np.array([wins[r][:, c].mean() for r, c in zip(rows, cols)])
+    assert (low, high) == pytest.approx(tuple(np.percentile(explicit, [2.5, 97.5])))
+
+
+# ---------------------------------------------------------------------------- ranking
+def test_top_k_breaks_ties_by_the_smaller_column_and_excludes():
+    scores = np.array([[0.1, 0.9, 0.5, 0.9, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    assert top_k(scores, 3).tolist() == [[1, 3, 2], [0, 1, 2]]
+    exclude = sp.csr_matrix(np.array([[0, 1, 0, 0, 0], [1, 1, 0, 0, 0]]))
+    assert top_k(scores, 3, exclude=exclude).tolist() == [[3, 2, 0], [2, 3, 4]]
+    assert top_k(scores, 9).shape == (2, 5)
+
+
+def test_ndcg_and_recall_by_hand():
+    relevant = sp.csr_matrix(np.array([[0, 1, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]]))
+    top = np.array([[0, 1, 2], [0, 1, 2], [5, 4, 3]])
+    ndcg, recall = ranking_metrics(top, relevant)
+    # user 0: one hit at rank 2 -> DCG 1/log2(3); ideal for 2 relevant = 1 + 1/log2(3)
+    assert ndcg[0] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert ndcg[0] == pytest.approx(0.386853, abs=1e-6)
+    assert recall[0] == pytest.approx(0.5)  # 1 hit of min(2, 3)
+    assert math.isnan(ndcg[1]) and math.isnan(recall[1])  # no relevant items
+    assert ndcg[2] == pytest.approx(1.0) and recall[2] == pytest.approx(1.0)  # 3 of min(6, 3)
+
+
+def test_overlap_gap_and_active_users():
+    assert top_overlap(np.array([[1, 2, 3]]), np.array([[3, 4, 1]])).tolist() == pytest.approx([2 / 3])
+    active = active_mask(np.array([5, 50, 7, 50, 1] * 4), share=0.1)  # 20 users: the 2 most active
+    assert active.sum() == 2 and active[[1, 3]].all()
+    values = np.where(active, 0.6, 0.2)
+    assert group_gap(values, active) == pytest.approx(0.4)
+    low, high = gap_ci(values, active, np.random.default_rng(0), resamples=100)
+    assert (low, high) == pytest.approx((0.4, 0.4))
+
+
+def test_mean_interval_contains_the_mean_and_narrows_with_more_users():
+    rng = np.random.default_rng(7)
+    small, large = rng.normal(1.0, 1.0, 30), rng.normal(1.0, 1.0, 3000)
+    low_s, high_s = mean_ci(small, np.random.default_rng(0))
+    low_l, high_l = mean_ci(large, np.random.default_rng(0))
+    assert low_s < small.mean() < high_s and low_l < large.mean() < high_l
+    assert (high_l - low_l) < (high_s - low_s) / 5

@@ -1,0 +1,87 @@
+"""AppTest: the Lab page shows the committed results and runs one quick lab at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from amnesia.lab.run import LAB_GATE, METHODS
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "pages" / "lab.py"
+APP = ROOT / "app.py"
+COMMITTED = json.loads((ROOT / "docs" / "lab.json").read_text(encoding="utf-8"))
+RUN = "FormSubmitter:lab_form-Run the quick lab"
+
+
+def open_page() -> AppTest:
+    app = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    assert not app.exception
+    return app
+
+
+def test_the_committed_results_are_shown_with_their_null_control():
+    app = open_page()
+    assert app.title[0].value == "Unlearning lab"
+    first = next(k for k in ("random", "core", "edge") if k in COMMITTED["null_control"])
+    table = app.dataframe[0].value
+    assert table["method"].tolist() == [METHODS[r["method"]][0] for r in COMMITTED["rows"] if r["forget_set"] == first]
+    null = COMMITTED["null_control"][first]
+    text = " ".join(m.value for m in app.markdown)
+    assert f"ε = {null['epsilon']:.2f}" in text and "**Null control**" in text
+    assert "The per-user attack" in text  # the plain-language reading
+    assert len(app.get("plotly_chart")) == 3
+    assert not app.radio  # only the committed results exist: nothing to choose
+    assert f"Committed full run ({COMMITTED['data']['name']}, N = {COMMITTED['config']['seeds']})" in app.caption[0].value
+
+
+def test_switching_the_forget_set_changes_the_table():
+    app = open_page()
+    kinds = [k for k in ("random", "core", "edge") if k in COMMITTED["null_control"]]
+    if len(kinds) < 2:
+        pytest.skip("the committed run has a single forget set")
+    before = app.dataframe[0].value["ε [95 % CI]"].tolist()
+    app.get("button_group")[0].set_value(kinds[1]).run()
+    assert not app.exception
+    after = app.dataframe[0].value["ε [95 % CI]"].tolist()
+    expected = [r["epsilon"] for r in COMMITTED["rows"] if r["forget_set"] == kinds[1]]
+    assert after != before and [float(v.split()[0]) for v in after] == pytest.approx(
+        [round(e, 2) for e in expected], abs=0.006
+    )
+
+
+def test_a_visitor_runs_a_quick_toy_lab():
+    app = open_page()
+    app.selectbox(key="lab_data").set_value("toy")
+    app.button(key=RUN).click().run()
+    assert not app.exception
+    assert app.radio(key="lab_source").value == "yours"
+    assert app.session_state["lab_run"]["data"]["name"] == "toy"
+    assert any("The toy world has 4 users" in w.value for w in app.warning)
+    assert app.dataframe[0].value["method"].tolist()[-1] == "Item-CF forget (Amnesia)"
+    # the committed results stay one click away
+    app.radio(key="lab_source").set_value("committed").run()
+    assert app.dataframe[0].value["method"].tolist()[0] == "No unlearning (original)"
+    assert not app.warning
+
+
+def test_only_one_lab_runs_at_a_time():
+    app = open_page()
+    with LAB_GATE.try_run() as mine:
+        assert mine  # this test holds the server's slot, as another visitor's run would
+        app.button(key=RUN).click().run()
+    assert not app.exception
+    assert any("Another visitor is running a lab" in w.value for w in app.warning)
+    assert "lab_run" not in app.session_state
+    assert len(app.dataframe) == 1  # the committed results are still shown
+
+
+def test_the_lab_is_in_the_apps_navigation():
+    app = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not app.exception
+    app.switch_page("pages/lab.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Unlearning lab"

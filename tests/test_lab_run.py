@@ -1,0 +1,201 @@
+"""The lab run end to end on small data: every report carries its null control; the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from amnesia.__main__ import build_parser
+from amnesia.__main__ import main as cli
+from amnesia.errors import AmnesiaError
+from amnesia.lab import LabConfig, RunGate, run_in_subprocess, run_lab
+from amnesia.lab.data import FORGET_SETS
+from amnesia.lab.report import markdown, table_frame, write_outputs
+from amnesia.lab.run import METHODS, NULL_KEYS, config_from_args
+
+from .test_lab_methods import clustered
+
+REQUIRED = (
+    "method",
+    "forget_set",
+    "seconds",
+    "speedup",
+    "epsilon",
+    "forgetting_quality",
+    "final_score",
+    "mia_auc",
+    "ndcg_at_10",
+    "recall_at_10",
+    "fairness_gap",
+    "top10_overlap_with_retrain",
+    "null_control",
+)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> str:
+    """A 60-user, 45-item clustered data set as a toy-style JSON file."""
+    frame = clustered(users=60, items=45, seed=4)
+    path = tmp_path_factory.mktemp("lab") / "clustered.json"
+    movies = [{"item": int(i), "title": f"Movie {i}", "genres": "Drama"} for i in range(45)]
+    path.write_text(json.dumps({"movies": movies, "interactions": frame.to_numpy().tolist()}), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def result(small_data) -> dict:
+    return run_lab(LabConfig(data=small_data, seeds=3, resamples=200))
+
+
+def test_every_method_and_forget_set_has_a_complete_row(result):
+    assert [(row["forget_set"], row["method"]) for row in result["rows"]] == [
+        (kind, name) for kind in FORGET_SETS for name in METHODS
+    ]
+    for row in result["rows"]:
+        for key in REQUIRED:
+            assert key in row, f"{row['method']} lacks {key}"
+        assert row["models"] == (1 if row["method"] == "item-cf" else 3)
+    json.dumps(result)  # serialisable as it is
+
+
+def test_the_null_control_is_in_every_report(result):
+    for kind in FORGET_SETS:
+        null = result["null_control"][kind]
+        assert set(NULL_KEYS) <= set(null)
+        low, high = null["epsilon_ci"]
+        assert low <= null["epsilon"] <= high
+        retrain = next(r for r in result["rows"] if r["forget_set"] == kind and r["method"] == "retrain")
+        assert all(null[key] == retrain[key] for key in NULL_KEYS)  # the null control is retrain vs retrain
+        for row in (r for r in result["rows"] if r["forget_set"] == kind):
+            assert row["null_control"]["epsilon_ci"] == null["epsilon_ci"]
+            if row["method"] != "original":
+                assert row["forgets"] == (row["epsilon"] <= high + 1e-9)  # the only way to be called "forgetting"
+    text = markdown(result)
+    assert text.count("**Null control**") == 3
+
+
+def test_exact_methods_forget_and_doing_nothing_does_not(result):
+    for kind in FORGET_SETS:
+        rows = {r["method"]: r for r in result["rows"] if r["forget_set"] == kind}
+        assert rows["item-cf"]["certificate"]["equal"] and rows["item-cf"]["epsilon"] == 0.0
+        assert rows["item-cf"]["top10_overlap_with_retrain"] == 1.0
+        assert rows["retrain"]["forgets"] and rows["item-cf"]["forgets"]
+        assert not rows["original"]["forgets"] and rows["original"]["verdict"].startswith("reference")
+        # dropping the vectors leaves the item factors that still fit the forgotten users
+        assert rows["drop-vector"]["epsilon"] > rows["retrain"]["epsilon"]
+        assert rows["sisa"]["shards"] == 4 and 1 <= rows["sisa"]["affected_shards"] <= 4
+        for name in ("retrain", "sisa", "fine-tune", "neggrad", "fisher", "drop-vector", "item-cf"):
+            assert rows[name]["seconds_per_request"] > 0 and rows[name]["speedup_per_request"] > 0
+
+
+def test_reports_are_written_and_readable(result, tmp_path):
+    json_path, md_path = write_outputs(result, tmp_path / "out")
+    assert json.loads(json_path.read_text())["rows"][0]["method"] == "original"
+    text = md_path.read_text()
+    assert "# Unlearning lab" in text and "## Forget set: core" in text and "Hyper-parameters" in text
+    frame = table_frame(result, "edge")
+    assert len(frame) == len(METHODS) and frame["forgets?"].tolist()[0] == "reference"
+
+
+def test_toy_world_runs_and_is_honest_about_its_size():
+    toy = run_lab(LabConfig(data="toy", forget_sets=("random",), seeds=3, resamples=100))
+    info = toy["forget_sets"]["random"]
+    assert (info["forget_users"], info["outsiders"], info["training_users"]) == (1, 1, 3)
+    sisa = next(r for r in toy["rows"] if r["method"] == "sisa")
+    assert sisa["shards"] == 3  # capped at the number of training users
+
+
+def test_bad_configs_are_refused_before_any_work():
+    with pytest.raises(AmnesiaError, match="--seeds"):
+        run_lab(LabConfig(data="toy", seeds=2))
+    with pytest.raises(AmnesiaError, match="Unknown forget set"):
+        run_lab(LabConfig(data="toy", forget_sets=("middle",)))
+    with pytest.raises(AmnesiaError, match="Unknown data set"):
+        run_lab(LabConfig(data="no-such-data", seeds=3))
+
+
+def test_command_line_defaults():
+    parser = build_parser()
+    quick = config_from_args(parser.parse_args(["lab", "--quick"]))
+    assert (quick.forget_sets, quick.seeds, quick.eval_users) == (("random",), 4, 200)
+    full = config_from_args(parser.parse_args(["lab"]))
+    assert (full.forget_sets, full.seeds, full.eval_users, full.threads) == (FORGET_SETS, 16, None, 1)
+    core = config_from_args(parser.parse_args(["lab", "--quick", "--forget-set", "core", "--seeds", "5"]))
+    assert (core.forget_sets, core.seeds) == (("core",), 5)
+
+
+def test_command_line_writes_both_files(tmp_path, capsys):
+    assert cli(["lab", "--quick", "--data", "toy", "--seeds", "3", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "lab.json").exists() and (tmp_path / "lab.md").exists()
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_command_line_refuses_bad_input_without_writing(tmp_path, capsys):
+    assert cli(["lab", "--data", "toy", "--seeds", "2", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be between 3 and 64" in capsys.readouterr().err
+    assert not (tmp_path / "lab.json").exists()
+    assert cli(["lab", "--data", "toy", "--threads", "-1", "--out", str(tmp_path)]) == 2
+    assert "--threads must be between 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["lab", "--forget-set", "middle"])
+
+
+def test_one_run_at_a_time():
+    gate = RunGate()
+    with gate.try_run() as first:
+        assert first and gate.busy
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(gate.try_run().__enter__()))
+        worker.start(), worker.join()
+        assert seen == [False]
+    assert not gate.busy
+    with gate.try_run() as again:
+        assert again
+
+
+def test_subprocess_run_reports_progress_and_returns_the_document():
+    updates = []
+    document = run_in_subprocess("toy", "random", 3, progress=lambda f, m: updates.append((f, m)))
+    assert document["config"]["quick"] and document["data"]["name"] == "toy"
+    fractions = [f for f, _ in updates]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 5
+    with pytest.raises(AmnesiaError, match="The lab run failed"):
+        run_in_subprocess("no-such-data", "random", 3)
+
+
+def test_subprocess_is_killed_when_the_caller_goes_away():
+    class Gone(Exception):
+        pass
+
+    def leave(fraction, message):
+        raise Gone
+
+    with pytest.raises(Gone):
+        run_in_subprocess("toy", "random", 3, progress=leave)
+
+
+def test_metrics_are_finite_where_defined(result):
+    for row in result["rows"]:
+        for key in ("ndcg_at_10", "recall_at_10", "top10_overlap_with_retrain", "mia_auc", "forgetting_quality"):
+            assert row[key] is not None and math.isfinite(row[key]) and 0 <= row[key] <= 1
+        assert np.isfinite(row["epsilon"]) and 0 <= row["epsilon"] <= row["epsilon_max"]
+
+
+@pytest.mark.slow
+def test_quick_lab_on_movielens_separates_the_original_and_certifies_item_cf():
+    """The real data: the attack sees the original model, exact methods forget, drop-the-vectors does not."""
+    from amnesia.lab import quick_config
+
+    document = run_lab(quick_config("movielens-small", "core", seeds=4))
+    rows = {row["method"]: row for row in document["rows"]}
+    null = document["null_control"]["core"]
+    assert rows["original"]["separable_share"] == 1.0  # every core user's history is fitted unmistakably
+    assert rows["drop-vector"]["epsilon"] == rows["original"]["epsilon"] and not rows["drop-vector"]["forgets"]
+    assert rows["retrain"]["forgets"] and rows["item-cf"]["forgets"] and rows["item-cf"]["certificate"]["equal"]
+    # one request at a time, even the heaviest users are forgotten faster than item-CF retrains
+    assert rows["item-cf"]["speedup_per_request"] > 1
+    assert null["ndcg_at_10"] > 0.2  # a working recommender, not noise
