@@ -49,7 +49,7 @@ with st.sidebar:
     # the picker's default comes from it, so a rerun that drops the widget's state (a form submit
     # did, when the state had been seeded through session_state) still shows the same data set.
     names = list(DATASETS)
-    linked = st.query_params.get("data", names[0])
+    linked = st.query_params.get("data", st.session_state.get("dataset_name", names[0]))  # nav links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get, key="dataset"
     )
@@ -77,6 +77,7 @@ navigation = st.navigation(
         st.Page("pages/forget.py", title="Forget", icon=":material/ink_eraser:", default=True),
         st.Page("pages/change_log.py", title="Change log", icon=":material/receipt_long:"),
         st.Page("pages/recommendations.py", title="Recommendations", icon=":material/movie:"),
+        st.Page("pages/private.py", title="Private recommendations", icon=":material/lock:"),
         st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]
