@@ -37,7 +37,8 @@ with st.sidebar:
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
     # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
-    linked = st.query_params.get("data", names[0])
+    current = ui_state.get("app", "current") or (names[0], "jaccard")
+    linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
         key=ui_state.key("app", "dataset"), help="The toy world: 4 users, 5 movies. MovieLens latest-small: 610 users, "
@@ -45,7 +46,7 @@ with st.sidebar:
     )
     st.query_params["data"] = name
     measures = list(MEASURES)
-    linked = st.query_params.get("similarity", measures[0])
+    linked = st.query_params.get("similarity", current[1])
     measure = st.selectbox(
         "Similarity", measures, index=measures.index(linked) if linked in MEASURES else 0,
         format_func=lambda m: MEASURES[m].label, key=ui_state.key("app", "similarity"),
@@ -78,6 +79,7 @@ navigation = st.navigation(
         st.Page("pages/forget.py", title="Forget", icon=":material/ink_eraser:", default=True),
         st.Page("pages/change_log.py", title="Change log", icon=":material/receipt_long:"),
         st.Page("pages/recommendations.py", title="Recommendations", icon=":material/movie:"),
+        st.Page("pages/private.py", title="Private recommendations", icon=":material/lock:"),
         st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]

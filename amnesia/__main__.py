@@ -76,7 +76,7 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 # the limits that concern the stream; the others are for the app's forms
-_LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "max_id")
+_LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "pairs", "max_id")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,11 +19,13 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .errors import RequestError
 
 #: Largest accepted user or item id: ids stay in int32 range for compact storage.
 MAX_ID = 2**31 - 1
+_LARGEST = 10**12  # no limit is set above this (a --max-* flag is a size, not a wish)
 
 
 class LimitError(RequestError):
@@ -45,6 +47,7 @@ _DESCRIPTIONS = {
     "interactions": "The request has {seen:,} [user, item] pairs",
     "new_users": "The request would create {seen:,} new users",
     "new_items": "The request would create {seen:,} new items",
+    "pairs": "The request would change {seen:,} co-occurrences",
     "title_chars": "A typed title line has {seen:,} characters",
     "typed_lines": "{seen:,} title lines were typed",
     "name_chars": "The name has {seen:,} characters",
@@ -59,6 +62,7 @@ _ADVICE = {
     "interactions": "Split it into several smaller requests",
     "new_users": "Add the users in several requests",
     "new_items": "Add the new items in several requests",
+    "pairs": "Add fewer items per user in one request (a user with k items changes about k² co-occurrences)",
     "title_chars": "Type one title per line",
     "typed_lines": "Add the rest in another request",
     "name_chars": "Use a shorter name",
@@ -77,6 +81,7 @@ class Limits:
     interactions: int  # [user, item] pairs in one request
     new_users: int  # users one request may create
     new_items: int  # items (unknown to the model) one request may create
+    pairs: int  # co-occurrence entries an Add may change (each user: its new items x all its items)
     title_chars: int  # characters in one typed title line
     typed_lines: int  # typed title lines in one add
     name_chars: int  # characters in a user's display name
@@ -105,8 +110,9 @@ class Limits:
         for name, value in changes.items():
             if name not in _DESCRIPTIONS:
                 raise ValueError(f"Unknown limit {name!r}; known limits: {', '.join(_DESCRIPTIONS)}.")
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limit {name} must be a positive integer, got {value!r}.")
+            largest = MAX_ID if name == "max_id" else _LARGEST
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= largest:
+                raise ValueError(f"Limit {name} must be an integer from 1 to {largest:,}, got {value!r}.")
         return dataclasses.replace(self, **changes)
 
 
@@ -126,6 +132,7 @@ APP_LIMITS = Limits(
     interactions=5_000,
     new_users=50,
     new_items=100,
+    pairs=10_000_000,
     title_chars=200,
     typed_lines=200,
     name_chars=60,
@@ -140,6 +147,7 @@ CLI_LIMITS = Limits(
     interactions=500_000,
     new_users=100_000,
     new_items=20_000,
+    pairs=200_000_000,
     title_chars=1_000,
     typed_lines=10_000,
     name_chars=200,
@@ -147,25 +155,34 @@ CLI_LIMITS = Limits(
     log_lines=10_000_000,
 )
 
+@njit(cache=True, nogil=True)
+def _depth(codes: np.ndarray) -> int:  # pragma: no cover - compiled
+    depth = deepest = 0
+    inside = escaped = False
+    for code in codes:
+        if inside:
+            if escaped:
+                escaped = False
+            elif code == 92:  # backslash
+                escaped = True
+            elif code == 34:  # closing quote
+                inside = False
+        elif code == 34:
+            inside = True
+        elif code == 91 or code == 123:  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif code == 93 or code == 125:  # ] }
+            depth -= 1
+    return deepest
+
+
 def nesting_depth(text: str) -> int:
     """The deepest nesting of ``[``/``{`` in JSON ``text``, brackets inside strings ignored.
 
-    Vectorised, linear in the text and without recursion, so it can run before ``json.loads``
-    (whose parser recurses: 100,000 nested brackets raise RecursionError). Works on the UTF-8
-    bytes: multi-byte characters never contain the ASCII bytes of quotes, backslashes or brackets.
+    One compiled pass over the UTF-8 bytes (multi-byte characters never contain the ASCII
+    bytes of quotes, backslashes or brackets), without recursion and with no memory beyond the
+    bytes, so it can run before ``json.loads`` (whose parser recurses: 100,000 nested brackets
+    raise RecursionError).
     """
-    codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    if len(codes) == 0:
-        return 0
-    positions = np.arange(len(codes))
-    backslash = codes == ord("\\")
-    # a quote is escaped when an odd number of backslashes runs up to it
-    last_other = np.maximum.accumulate(np.where(backslash, -1, positions))
-    run_before = np.zeros(len(codes), dtype=np.int64)
-    run_before[1:] = positions[:-1] - last_other[:-1]
-    quote = (codes == ord('"')) & (run_before % 2 == 0)
-    inside = np.cumsum(quote) % 2 == 1  # between an opening quote and its closing quote
-    steps = np.zeros(len(codes), dtype=np.int32)
-    steps[((codes == ord("[")) | (codes == ord("{"))) & ~inside] = 1
-    steps[((codes == ord("]")) | (codes == ord("}"))) & ~inside] = -1
-    return int(np.cumsum(steps).max(initial=0))
+    return int(_depth(np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)))

@@ -92,7 +92,12 @@ def run_stream(
     for number, line in enumerate(lines, start=1):
         try:
             if isinstance(line, SkippedLine):
-                limits.check("request_chars", line.bytes_read)  # over 4x the limit in bytes: surely over
+                raise LimitError(
+                    f"The line has {line.bytes_read:,} bytes, more than 4 × the limit of {limits.request_chars:,} "
+                    f"characters (request_chars), so it was skipped without being read whole. Split it into several "
+                    f"smaller requests. Nothing was changed.",
+                    "request_chars", line.bytes_read, limits.request_chars,
+                )
             text = line.decode("utf-8") if isinstance(line, bytes) else line
             if not text.strip():
                 continue

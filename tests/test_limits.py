@@ -119,6 +119,25 @@ def test_limits_can_be_overridden_but_only_sensibly():
     assert CLI_LIMITS.replace(interactions=7).interactions == 7
     with pytest.raises(ValueError, match="Unknown limit 'interactionz'"):
         CLI_LIMITS.replace(interactionz=7)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="must be an integer from 1 to 1,000,000,000,000, got 0"):
         CLI_LIMITS.replace(interactions=0)
+    with pytest.raises(ValueError, match="from 1 to 1,000,000,000,000"):
+        CLI_LIMITS.replace(request_chars=10**20)  # would overflow the stream's bounded reads
+    with pytest.raises(ValueError, match="max_id must be an integer from 1 to 2,147,483,647"):
+        CLI_LIMITS.replace(max_id=2**31)  # ids are stored as int32
     assert isinstance(APP_LIMITS, Limits) and APP_LIMITS.interactions < CLI_LIMITS.interactions
+
+
+def test_an_add_that_would_change_too_many_cooccurrences_is_refused_before_any():
+    model = ItemCF.fit([(0, i) for i in range(30)])
+    before = model.fingerprint()
+    limits = CLI_LIMITS.replace(pairs=100)
+    with pytest.raises(LimitError) as raised:  # a new user with 12 items: 12 x 12 = 144 > 100
+        model.apply(request([[1, i] for i in range(12)]), limits)
+    assert (raised.value.limit, raised.value.seen) == ("pairs", 144)
+    assert "a user with k items changes about k² co-occurrences" in str(raised.value)
+    assert model.fingerprint() == before
+    model.apply(request([[1, i] for i in range(10)]), limits)  # 100: at the limit
+    # forgetting is never refused for its size: the right to erasure holds for the heaviest user
+    model.apply(request([[0, i] for i in range(30)], "Remove"), limits)
+    assert model.users() == [1]

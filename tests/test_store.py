@@ -108,3 +108,31 @@ def test_a_fork_that_adds_items_leaves_parent_and_sibling_alone():
     assert fork.fingerprint() == ItemCF.fit([(0, 0), (0, 1), (1, 1), (5, 1), (5, 50), (5, 51)]).fingerprint()
     base.forget_user(0)  # the parent goes on, on its own overlay
     assert fork.history(0) == [0, 1] and base.history(0) == []
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_forgotten_user_leaves_no_trace_in_memory(layout):
+    """Erasure, not just a mask: the fitted history and the sparse entries only that user made are gone."""
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3), (7, 3), (7, 9), (7, 11)], store=layout)
+    fitted = model._base_rows[7].base  # every fitted row is a view of one array
+    only_theirs = set(model._index.lookup(np.array([9, 11]))[0].tolist())
+    assert only_theirs <= set(fitted.tolist())
+    model.forget_user(7)
+    assert 7 not in model._base_rows and 7 not in model._rows
+    assert not only_theirs & set(fitted.tolist())  # the fitted array no longer holds user 7's items
+    store = model._store
+    if layout == "sparse":
+        live = np.concatenate([store._pool_val[s : s + n] for s, n in zip(store._starts, store._lengths)])
+        assert (live > 0).all()  # no zero entry recalls a pair only user 7 had (3-9, 3-11, 9-11)
+    assert model.fingerprint() == ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3)]).fingerprint()
+    # a model shared with a fork masks instead: the fork still has the user
+    model = ItemCF.fit([(0, 1), (7, 3), (7, 9)], store=layout)
+    fork = model.fork()
+    model.forget_user(7)
+    assert fork.history(7) == [3, 9] and model.history(7) == []
+
+
+def test_an_empty_model_answers_reads():
+    model = ItemCF()
+    assert model.similar_items(1) == [] and model.similarity_rows([1])[1].shape == (1, 0)
+    assert model.items() == [] and model.num_items() == 0 and model.fingerprint() == ItemCF.fit([]).fingerprint()

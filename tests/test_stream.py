@@ -174,7 +174,7 @@ def test_a_line_over_the_limit_is_skipped_without_holding_it():
     assert peak < 1_000_000  # the 12 MB line was never held whole
     error = json.loads(err.getvalue())
     assert error["line"] == 2 and error["limit"] == "request_chars"
-    assert f"{len(long_line) + 1:,} characters; the limit is 1,000" in error["error"]
+    assert f"The line has {len(long_line) + 1:,} bytes, more than 4 × the limit of 1,000 characters" in error["error"]
     assert out.getvalue() == GOLDEN.read_text()
 
 

@@ -76,8 +76,10 @@ def measure(
         retrain_times.append(timed(lambda: ItemCF.fit(without_one, similarity, store))[0])
     result["retrain_s"] = float(np.median(retrain_times))
 
-    # engine time, as reported to the app
-    result["forget"] = percentiles([model.forget_user(user).seconds for user in chosen])
+    # wall time of forget_user (what a caller waits), and the engine's own time inside apply
+    forgets = [timed(lambda u=user: model.forget_user(u)) for user in chosen]
+    result["forget"] = percentiles([seconds for seconds, _ in forgets])
+    result["forget_engine"] = percentiles([changes.seconds for _, changes in forgets])
     result["speedup"] = result["retrain_s"] / (result["forget"]["p50_ms"] / 1e3)
     result["exact"] = model.retrained().fingerprint() == model.fingerprint()
     result["add_user"] = percentiles([model.add_user(user, histories[user]).seconds for user in chosen])
@@ -225,8 +227,10 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         *target_table(figures["targets"]),
         "",
-        "`forget_user` is the engine's own wall time (validate, plan, write, build the ChangeSet). The fork figure counts "
-        "every allocation while a fresh fork forgets 10 users, ChangeSets included.",
+        "`forget_user` is its wall time, from the call to the returned ChangeSet (the ChangeSet's own `seconds`, "
+        "which the app shows, starts inside `apply` and is lower: "
+        f"p50 {figures['movielens_small']['forget_engine']['p50_ms']:.3f} ms here). The fork figure counts every "
+        "allocation while a fresh fork forgets 10 users, ChangeSets included.",
         "",
         "### Data sets and stores",
         "",

@@ -211,8 +211,8 @@ def _pairs_in_rows(users: list[tuple[np.ndarray, np.ndarray]], low: int, high: i
     if len(users) == 1:  # one user's pairs are unique; sort them
         order = np.lexsort((b, a))
         return a[order], b[order], np.ones(len(a), dtype=np.int64)
-    keys, moves = np.unique(np.column_stack([a, b]), axis=0, return_counts=True)
-    return keys[:, 0], keys[:, 1], moves
+    keys, moves = np.unique((a << 32) | b, return_counts=True)  # ids < 2^31: one sortable int64 a pair
+    return keys >> 32, keys & 0xFFFFFFFF, moves
 
 
 def _row_costs(users: list[tuple[np.ndarray, np.ndarray]], rows: np.ndarray) -> np.ndarray:

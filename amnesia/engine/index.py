@@ -23,7 +23,7 @@ class ItemIndex:
         self._base_order = np.argsort(ids, kind="stable")
         self._base_sorted = ids[self._base_order]
         self._extra: list[int] = []  # ids added after fitting, in index order
-        self._extra_index: dict[int, int] = {}
+        self._extra_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._ids: np.ndarray | None = None  # cached concatenation
         self._order: np.ndarray | None = None  # cached internal indices sorted by id
 
@@ -31,7 +31,8 @@ class ItemIndex:
         """A copy sharing the fitted part; additions to either are not seen by the other."""
         clone = ItemIndex.__new__(ItemIndex)
         clone._base, clone._base_order, clone._base_sorted = self._base, self._base_order, self._base_sorted
-        clone._extra, clone._extra_index = list(self._extra), dict(self._extra_index)
+        clone._extra = list(self._extra)
+        clone._extra_cache = self._extra_cache
         clone._ids, clone._order = self._ids, self._order
         return clone
 
@@ -61,10 +62,21 @@ class ItemIndex:
             position = np.minimum(np.searchsorted(self._base_sorted, items), len(self._base) - 1)
             found = self._base_sorted[position] == items
             index[found] = self._base_order[position[found]]
-        if self._extra_index:
-            for k in np.flatnonzero(index < 0).tolist():
-                index[k] = self._extra_index.get(int(items[k]), -1)
+        if self._extra:
+            extra_sorted, extra_index = self._extra_sorted()
+            missing = np.flatnonzero(index < 0)
+            position = np.minimum(np.searchsorted(extra_sorted, items[missing]), len(extra_sorted) - 1)
+            found = extra_sorted[position] == items[missing]
+            index[missing[found]] = extra_index[position[found]]
         return index, index >= 0
+
+    def _extra_sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The added ids sorted, with their internal indices (cached until the next addition)."""
+        if self._extra_cache is None:
+            ids = np.array(self._extra, dtype=np.int64)
+            order = np.argsort(ids, kind="stable")
+            self._extra_cache = (ids[order], len(self._base) + order)
+        return self._extra_cache
 
     def index(self, item: int) -> int | None:
         """Internal index of one external id, or None."""
@@ -73,7 +85,5 @@ class ItemIndex:
 
     def extend(self, items: list[int]) -> None:
         """Give new external ids the next internal indices, in order."""
-        for item in items:
-            self._extra_index[item] = len(self._base) + len(self._extra)
-            self._extra.append(item)
-        self._ids = self._order = None
+        self._extra.extend(items)
+        self._ids = self._order = self._extra_cache = None

@@ -236,7 +236,8 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
     """Sparse row ``row`` += step on ``cols`` (sorted; the diagonal skipped). Returns the event count.
 
     Adding inserts missing columns with count 1 (the caller reserved room: caps >= lengths +
-    missing), merging from the back so the row grows in place; removing decrements in place.
+    missing), merging from the back so the row grows in place; removing decrements in place and
+    drops entries that reach 0.
     """
     k = row - dense_size
     start, length = starts[k], lengths[k]
@@ -265,14 +266,27 @@ def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols
             write -= 1
         lengths[k] = length + missing
     else:
-        # a binary search per column: O(k log row), not O(row). An entry that reaches 0 stays
-        # as an explicit zero (reads see 0; a later add reuses it; compaction drops it).
+        # a binary search per column: O(k log row), not O(row); only a row where a count reached
+        # 0 is rewritten (in place), so that no trace of a forgotten pair stays in the row
+        zeros = 0
         for c in cols:
             if c == row:
                 continue
             position = _find(pool_idx, start, length, c)
             if position >= 0:
                 pool_val[position], n_events = _step(np.int64(pool_val[position]), -1, sat, row, c, events, n_events)
+                if pool_val[position] == 0:
+                    zeros += 1
+        if zeros:
+            write = start
+            for p in range(start, start + length):
+                if pool_val[p] != 0:
+                    pool_idx[write] = pool_idx[p]
+                    pool_val[write] = pool_val[p]
+                    write += 1
+            for p in range(write, start + length):  # the freed slots keep nothing either
+                pool_idx[p] = 0
+            lengths[k] = write - start
     return n_events
 
 

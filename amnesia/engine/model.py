@@ -72,6 +72,7 @@ class ItemCF:
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
         self._rows: dict[int, np.ndarray] = {}  # rows this model changed since (or since fit), replacing base rows
         self._owns_base = True  # built _base_rows itself (a fork shares its parent's)
+        self._base_shared = False  # _base_rows is shared with a fork (or a parent): never written
         self.time = -1
 
     # ------------------------------------------------------------------ construction
@@ -123,6 +124,7 @@ class ItemCF:
         child._base_rows = self._base_rows
         child._rows = dict(self._rows)  # rows themselves are never mutated, only replaced
         child._owns_base = False
+        self._base_shared = child._base_shared = True
         return child
 
     @property
@@ -201,6 +203,8 @@ class ItemCF:
                 new_row, columns = old_row[~_members(changed, old_row)], old_row
             if len(changed):
                 deltas.append(UserDelta(user, old_row, new_row, changed, columns))
+        if limits and adding:  # the k² co-occurrences of the update, before any is touched
+            limits.check("pairs", sum(len(delta.changed) * len(delta.columns) for delta in deltas))
         if missing:
             shown = ", ".join(f"[{u}, {i}]" for u, i in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -219,11 +223,22 @@ class ItemCF:
         return _Plan(request.change, change, new_items, count_old)
 
     def _commit(self, plan: _Plan) -> None:
-        """Write a plan: the store first (it allocates before it writes), then H and the index."""
+        """Write a plan: the store first (it allocates before it writes), then H and the index.
+
+        A model whose fitted rows nobody else shares erases a changed user's fitted row (the
+        slice of the fitted array is overwritten), so that a forgotten user's history does not
+        stay in memory; a model shared with forks masks it with its own row instead.
+        """
+        rows = [delta.new_row.astype(np.int32) for delta in plan.change.users]
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
-        for delta in plan.change.users:
-            self._rows[delta.user] = delta.new_row.astype(np.int32)
+        for delta, row in zip(plan.change.users, rows):
+            if not self._base_shared and (fitted := self._base_rows.pop(delta.user, None)) is not None:
+                fitted[:] = -1
+            if len(row) or self._base_shared:
+                self._rows[delta.user] = row
+            else:
+                self._rows.pop(delta.user, None)
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
         change = plan.change
@@ -261,6 +276,10 @@ class ItemCF:
     def items(self) -> list[int]:
         """Ids of items with at least one interaction (n > 0), sorted."""
         return sorted(self._index.ids()[self._store.counts() > 0].tolist())
+
+    def num_items(self) -> int:
+        """How many items have at least one interaction (len(items()), without sorting them)."""
+        return int(np.count_nonzero(self._store.counts()))
 
     def num_interactions(self) -> int:
         """|H|: the number of (user, item) interactions."""
@@ -332,6 +351,8 @@ class ItemCF:
         """
         index, known = self._lookup(items)
         counts = self._store.counts()
+        if len(counts) == 0:  # an empty model: no item, no similarity
+            return self._index.ids(), np.zeros((len(index), 0))
         block = self._store.block(index)
         block[~known] = 0
         return self._index.ids(), self.measure(block, counts[index][:, None], counts[None, :])

@@ -45,7 +45,7 @@ def recommend(model: ItemCF, user: int, k: int = 10) -> list[Recommendation]:
     if not history:
         raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
     ids, scores = None, None
-    rows = max(8, _CELLS_PER_BLOCK // max(len(model.items()), 1))
+    rows = max(8, _CELLS_PER_BLOCK // max(model.num_items(), 1))
     for start in range(0, len(history), rows):
         ids, similarities = model.similarity_rows(history[start : start + rows])
         block_sum = similarities.sum(axis=0)

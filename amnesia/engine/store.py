@@ -267,7 +267,7 @@ class ArrayStore(Store):
         self._reserve_items(change.size)
         if change.step > 0 and change.users:
             if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
-                self._compact()  # before counting what is missing: compaction drops zero entries
+                self._compact()
             self._make_room([self._rows_needing_room(delta) for delta in change.users])
         # Saturation events need two items with >= saturation - 1 users, counted after the whole
         # request (an earlier user of the same request may have raised a pair already).
@@ -277,10 +277,11 @@ class ArrayStore(Store):
         hot = after >= self.saturation - 1
         events_needed = 1 + max((2 * int(hot[delta.columns].sum()) ** 2 for delta in change.users), default=0)
         events = np.zeros((events_needed, 3), dtype=np.int64)
-        # 2. write: kernels that cannot allocate, then the overflow table
+        prepared = [self._prepare_user(delta) for delta in change.users]
+        # 2. write: kernels that cannot allocate, then the overflow table (rare, small)
         self._size = change.size
-        for delta in change.users:
-            self._apply_user(delta, change.step, events)
+        for arrays in prepared:
+            self._settle(events[: self._write_user(arrays, change.step, events)], change.step)
         self._counts[change.count_index] = change.count_new
 
     def _reserve_items(self, size: int) -> None:
@@ -329,35 +330,38 @@ class ArrayStore(Store):
         self._free = kernels.move_rows(self._starts, self._caps, self._lengths, self._pool_idx, self._pool_val, unique, caps, self._free)
 
     def _compact(self) -> None:
-        """Rewrite the pool without holes or zero entries, every row keeping its slots."""
-        caps = self._caps
+        """Rewrite the pool without holes, every row keeping its slots. Builds the new pool and
+        directory completely before replacing the old ones, so a MemoryError changes nothing."""
+        caps = self._caps.copy()
         starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
         capacity = max(int(caps.sum()), 1024)
         pool_idx = np.zeros(capacity, dtype=np.int32)
         pool_val = np.zeros(capacity, dtype=np.uint16)
         for k in np.flatnonzero(self._lengths).tolist():
             old, new, length = self._starts[k], starts[k], self._lengths[k]
-            values = self._pool_val[old : old + length]
-            kept = values != 0  # entries forgotten down to zero are dropped here
-            self._lengths[k] = int(kept.sum())
-            pool_idx[new : new + self._lengths[k]] = self._pool_idx[old : old + length][kept]
-            pool_val[new : new + self._lengths[k]] = values[kept]
-        self._pool_idx, self._pool_val, self._starts = pool_idx, pool_val, starts
+            pool_idx[new : new + length] = self._pool_idx[old : old + length]
+            pool_val[new : new + length] = self._pool_val[old : old + length]
+        self._pool_idx, self._pool_val, self._starts, self._caps = pool_idx, pool_val, starts, caps
         self._free, self._holes = int(caps.sum()), 0
 
-    def _apply_user(self, delta: UserDelta, step: int, events: np.ndarray) -> None:
+    def _prepare_user(self, delta: UserDelta) -> tuple[np.ndarray, ...]:
+        """The arrays one user's write needs, computed (allocated) before any write."""
         changed, columns, dense = delta.changed, delta.columns, self.dense_size
         is_changed = _members(changed, columns)
         others = columns[~is_changed]
-        n_events = 0
+        return changed, columns, is_changed, changed[changed < dense], columns[columns < dense], others[others < dense]
+
+    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray) -> int:
+        """One user's change through the kernels (no allocation); returns the saturation events."""
+        changed, columns, is_changed, changed_core, columns_core, others_core = prepared
+        dense, n_events = self.dense_size, 0
         if dense:
-            changed_core, columns_core, others_core = changed[changed < dense], columns[columns < dense], others[others < dense]
             n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
             n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
         if len(columns) and columns[-1] >= dense:
             n_events = kernels.update_sparse_rows(self._starts, self._lengths, self._pool_idx, self._pool_val, dense,
                                                   columns, is_changed, changed, step, self.saturation, events, n_events)
-        self._settle(events[:n_events], step)
+        return n_events
 
     def _settle(self, events: np.ndarray, step: int) -> None:
         """Apply the kernels' saturation events to the overflow table, once per unordered pair."""
@@ -462,11 +466,12 @@ class _Overlay:
                 values += _members(now, a) & _members(now, b)
                 values -= _members(base, a) & _members(base, b)
             return values
-        inside = (a < self.size) & (b < self.size)
-        ia, ib = np.where(inside, a, 0), np.where(inside, b, 0)
+        inside = np.flatnonzero((a < self.size) & (b < self.size))
+        # one sparse product per distinct row a (rows of C restricted to the users here), then a lookup per pair
+        rows, position = np.unique(a[inside], return_inverse=True)
         for matrix, sign in zip(self._sparse(), (1, -1)):
-            values += sign * np.asarray(matrix[:, ia].multiply(matrix[:, ib]).sum(axis=0)).ravel()
-        values[~inside] = 0
+            product = (matrix[:, rows].T @ matrix).tocsr()
+            values[inside] += sign * np.asarray(product[position, b[inside]]).ravel().astype(np.int64)
         return values
 
 
@@ -512,7 +517,8 @@ class ForkStore(Store):
         values = self.base.pairs(a, b)
         values[(a >= self.base.size) | (b >= self.base.size)] = 0
         if self._rows:
-            values += self._overlay.pairs(a, b)
+            for start in range(0, len(a), 1 << 18):  # bounded temporaries for long lists
+                values[start : start + (1 << 18)] += self._overlay.pairs(a[start : start + (1 << 18)], b[start : start + (1 << 18)])
         diagonal = (a == b) & (a < self._size)
         values[diagonal] = self.counts()[a[diagonal]]
         return values

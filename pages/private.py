@@ -1,0 +1,78 @@
+"""Private recommendations: the model goes to the visitor's browser, the history never leaves it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_state
+
+from amnesia import AmnesiaError
+from amnesia.dashboard.workspace import Workspace
+from amnesia.device.delivery import NEIGHBOURS, DeviceChannel
+from amnesia.device.export import DeviceModel, build_device_model
+from amnesia.device.runtime import runtime_config
+from device_component import private_device
+
+KEY = "private_device"  # the component's widget key: its value is the device's "ready" signal
+
+
+def visitor() -> tuple[Workspace, str]:
+    """The visitor's workspace and data set name (the one place this page reads session state)."""
+    if ui_state.get("app", "current") is None:
+        # A deep link opened before any visitor reached app.py runs this file on its own (Streamlit's
+        # pages/-folder fallback): go through the entry script, which sets the workspace up.
+        st.switch_page("app.py")
+    return ui_state.workspace(), ui_state.dataset()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def shared_export(dataset: str, _workspace: Workspace) -> DeviceModel:
+    """The export of the untouched shared model: no visitor data, so one per data set for everyone."""
+    base = _workspace.base
+    return build_device_model(base, NEIGHBOURS, _workspace.dataset.catalog, dataset=dataset, time=base.time)
+
+
+workspace, dataset = visitor()
+channels: dict[str, DeviceChannel] = st.session_state.setdefault("device_channels", {})
+channel = channels.setdefault(dataset, DeviceChannel())
+
+st.title("Private recommendations")
+st.caption(
+    "Your picks stay in this browser. The server sends the model (the table of each movie's most similar "
+    "movies, as ONNX); your browser scores your picks with ONNX Runtime Web and shows the top 10."
+)
+
+try:
+    runtime = runtime_config()
+except AmnesiaError as error:  # a bad AMNESIA_ORT_SOURCE: say so instead of loading anything
+    st.error(f"{error} The page cannot load the browser runtime until this is fixed.", icon=":material/error:")
+    st.stop()
+
+try:
+    with st.spinner("Exporting the model of your workspace for your device…"):
+        args = channel.render_args(workspace, dataset, st.session_state.get(KEY), runtime, lambda: shared_export(dataset, workspace))
+except AmnesiaError as error:  # e.g. every user forgotten: no movie is left to recommend
+    st.info(f"{error} (Reset my changes in the sidebar brings the starting data back.)", icon=":material/info:")
+    st.stop()
+private_device(**args, key=KEY, default=None)
+
+export = channel.current(workspace, dataset)
+sidecar = export.sidecar
+with st.expander("How this works", icon=":material/lock:"):
+    neighbours = "all" if sidecar["neighbours"] is None else sidecar["neighbours"]
+    st.markdown(
+        f"""
+- **The model** is your workspace's similarity table S, cut to each movie's **K = {neighbours}** most similar movies:
+  version `{sidecar['version']}` (from fingerprint `{sidecar['fingerprint'][:12]}…`, logical time {workspace.model.time}),
+  {len(sidecar['items']):,} movies, {len(export.onnx_bytes) / 1e6:.2f} MB of ONNX, exported in {export.seconds:.2f} s.
+- **Scoring** happens in your browser: score(b) = Σ over your movies a of S_ab over a's K neighbours; movies you
+  picked are never recommended.
+- **Your picks** are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
+  signal naming the model version it holds, so the server knows whether to send a model.
+- **Forgetting reaches your device.** Forget a user on the *Forget* page and come back: the model's fingerprint
+  changes, so your device gets the new version, and this page shows how your own top 10 changed and why.
+- **The runtime** is ONNX Runtime Web {runtime['version']}, loaded from
+  {'a local copy on this server' if runtime['source'] == 'local' else 'the public jsDelivr CDN'} and checked against
+  pinned integrity hashes (set `AMNESIA_ORT_SOURCE=local|cdn|auto`; `{runtime['fetch_command']}` fetches the local copy).
+"""
+    )

@@ -1,0 +1,94 @@
+"""AppTest: the Private recommendations page renders its component with the right arguments.
+
+The component itself runs in a browser (tests/e2e/test_private.py); here the server side is
+checked: which version it announces, when it sends the model bytes, and what it says.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from amnesia.device.export import model_version
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+KEY = "private_device"
+
+
+def private_page(monkeypatch=None, source: str | None = None) -> AppTest:
+    if monkeypatch is not None and source is not None:
+        monkeypatch.setenv("AMNESIA_ORT_SOURCE", source)
+    app = AppTest.from_file(str(APP), default_timeout=120).run()
+    app.switch_page("pages/private.py").run()
+    assert not app.exception
+    return app
+
+
+def component(app: AppTest) -> tuple[dict, dict[str, bytes]]:
+    """The component's JSON arguments and its bytes arguments."""
+    (element,) = app.get("component_instance")
+    return json.loads(element.proto.json_args), {arg.key: arg.bytes for arg in element.proto.special_args}
+
+
+def test_the_first_render_announces_the_version_without_bytes():
+    app = private_page()
+    args, blobs = component(app)
+    workspace = app.session_state["workspace"]
+    assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", 50)
+    assert args["dataset"] == "toy" and args["time"] == 0 and args["key"] == KEY
+    assert args["model"] is None and args["sidecar"] is None and blobs == {}
+    assert args["runtime"]["version"] == "1.30.0" and set(args["runtime"]["files"]) == {
+        "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"}
+    assert app.title[0].value == "Private recommendations"
+    text = app.expander[0].markdown[0].value
+    assert f"version `{args['version']}`" in text and "K = 50" in text
+
+
+def test_bytes_follow_the_ready_signal_and_stop_once_the_device_holds_the_version():
+    app = private_page()
+    version = component(app)[0]["version"]
+    app.session_state[KEY] = {"ready": None}
+    app.run()
+    args, blobs = component(app)
+    assert set(blobs) == {"model", "sidecar"} and len(blobs["model"]) > 1000
+    assert json.loads(blobs["sidecar"])["version"] == version
+    app.session_state[KEY] = {"ready": version}
+    app.run()
+    args, blobs = component(app)
+    assert blobs == {} and args["model"] is None and args["version"] == version
+
+
+def test_after_a_forget_the_page_sends_the_new_version_with_the_reason():
+    app = private_page()
+    old = component(app)[0]["version"]
+    app.session_state["workspace"].forget_user(1)
+    app.session_state[KEY] = {"ready": old}
+    app.run()
+    args, blobs = component(app)
+    assert args["version"] != old and args["time"] == 1
+    assert json.loads(blobs["sidecar"])["fingerprint"] == app.session_state["workspace"].model.fingerprint()
+    assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movie(s)).")
+
+
+def test_a_bad_runtime_setting_is_reported_and_nothing_is_loaded(monkeypatch):
+    app = private_page(monkeypatch, "unpkg")
+    assert "AMNESIA_ORT_SOURCE must be one of auto, local, cdn; got 'unpkg'" in app.error[0].value
+    assert not app.get("component_instance")
+
+
+def test_the_cdn_source_is_announced_with_its_pinned_url(monkeypatch):
+    args, _ = component(private_page(monkeypatch, "cdn"))
+    assert args["runtime"]["source"] == "cdn"
+    assert args["runtime"]["base"] == "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/"
+
+
+def test_a_workspace_with_nothing_left_gets_an_explanation_not_a_traceback():
+    app = private_page()
+    workspace = app.session_state["workspace"]
+    for user in list(workspace.model.users()):
+        workspace.forget_user(user)
+    app.run()
+    assert not app.exception and not app.get("component_instance")
+    assert "nothing to export" in app.info[0].value and "Reset my changes" in app.info[0].value
