@@ -49,6 +49,8 @@ def workspace_for(dataset: str, measure: str, create: Callable[[], Workspace]) -
     if (dataset, measure) not in spaces:
         spaces[(dataset, measure)] = create()
     put("app", "current", (dataset, measure))
+    # the names pages read before this module existed (the private page still does): the same objects
+    st.session_state["workspace"], st.session_state["dataset_name"] = spaces[(dataset, measure)], dataset
     return spaces[(dataset, measure)]
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_state
-
 from amnesia import AmnesiaError
 from amnesia.dashboard.workspace import Workspace
 from amnesia.device.delivery import NEIGHBOURS, DeviceChannel
@@ -18,11 +16,11 @@ KEY = "private_device"  # the component's widget key: its value is the device's 
 
 def visitor() -> tuple[Workspace, str]:
     """The visitor's workspace and data set name (the one place this page reads session state)."""
-    if ui_state.get("app", "current") is None:
+    if "workspace" not in st.session_state:
         # A deep link opened before any visitor reached app.py runs this file on its own (Streamlit's
         # pages/-folder fallback): go through the entry script, which sets the workspace up.
         st.switch_page("app.py")
-    return ui_state.workspace(), ui_state.dataset()
+    return st.session_state["workspace"], st.session_state["dataset_name"]
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -104,7 +104,7 @@ class Visitor:
 
     async def goto(self, title: str, heading: str) -> float:
         started = time.perf_counter()
-        await self.page.get_by_role("link", name=title).click()
+        await self.page.get_by_role("link", name=title, exact=True).click()
         await self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=180_000)
         await self.idle()
         return time.perf_counter() - started

@@ -62,6 +62,11 @@ class LogEntry:
     gone: tuple[int, ...] = ()
 
     @property
+    def changes(self) -> ChangeSet:
+        """The ChangeSet (the name the log used before; the device page reads it)."""
+        return self.change
+
+    @property
     def label(self) -> str:
         """``"t = 3: Forgot Bob (2 movies)"``, or the no-op with its reason."""
         return f"t = {self.time}: {self.action}"

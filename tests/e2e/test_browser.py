@@ -83,7 +83,7 @@ def forget_user(page: Page, label: str, name: str) -> float:
 
 def goto(page: Page, title: str) -> float:
     started = time.perf_counter()
-    page.get_by_role("link", name=title).click()
+    page.get_by_role("link", name=title, exact=True).click()
     heading = {"Forget": "Watch a recommender forget", "About": "About Amnesia"}.get(title, title)
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
     wait_for_run(page)
