@@ -1,76 +1,78 @@
-"""Amnesia dashboard: routing and per-visitor state only.
+"""Amnesia dashboard: routing and the sidebar only.
 
 One base model per data set is trained once and shared by every visitor
 (``st.cache_resource``); each visitor works on their own ``Workspace`` (a fork of the base
-model and catalog) in ``st.session_state``, so no visitor ever sees another's changes.
+model and catalog) kept by ``ui_state``, so no visitor ever sees another's changes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+import ui_state
 from amnesia import ItemCF
-from amnesia.data.datasets import Dataset, load
-from amnesia.dashboard.workspace import Workspace
+from amnesia.data.datasets import Dataset
+from amnesia.dashboard.workspace import Workspace, shared_base
+from amnesia.engine.similarity import MEASURES
 
-DATASETS = {
-    "toy": "Toy world: 4 users, 5 movies",
-    "movielens-small": "MovieLens latest-small: 610 users, 9,724 movies",
+DATASETS = {  # short: the sidebar is narrow
+    "toy": "Toy world (4 users)",
+    "movielens-small": "MovieLens (610 users)",
 }
+ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shipped with the app: no font host
 
-st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=":material/psychology:", layout="wide")
+st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=str(ICON), layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading the data and training the shared model (once for all visitors)…")
-def shared_base(name: str) -> tuple[Dataset, ItemCF]:
-    """The data set and its model, shared read-only by every visitor's fork."""
-    data = load(name)
-    return data, ItemCF.fit(data.interactions)
-
-
-def visitor_workspace(name: str) -> Workspace:
-    """This visitor's workspace for data set ``name`` (created on first use, kept per session)."""
-    spaces: dict[str, Workspace] = st.session_state.setdefault("workspaces", {})
-    if name not in spaces:
-        spaces[name] = Workspace(*shared_base(name))
-    return spaces[name]
-
-
-def reset_workspace(workspace: Workspace) -> None:
-    """Drop this visitor's changes, names and cached figures (runs before the rerun)."""
-    workspace.reset()
-    for key in ("flash", "figures", "title_problem", "verification"):
-        st.session_state.pop(key, None)
+def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
+    """The data set and its model under ``measure``, shared read-only by every visitor's fork."""
+    return shared_base(name, measure)
 
 
 with st.sidebar:
-    st.markdown("### :material/psychology: Amnesia")
+    st.markdown("### Amnesia")
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
-    # the picker's default comes from it, so a rerun that drops the widget's state (a form submit
-    # did, when the state had been seeded through session_state) still shows the same data set.
+    # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
-    linked = st.query_params.get("data", st.session_state.get("dataset_name", names[0]))  # nav links drop ?data=
+    current = ui_state.get("app", "current") or (names[0], "jaccard")
+    linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
     name = st.selectbox(
-        "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get, key="dataset"
+        "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
+        key=ui_state.key("app", "dataset"), help="The toy world: 4 users, 5 movies. MovieLens latest-small: 610 users, "
+        "9,724 movies, 100,836 ratings (GroupLens).",
     )
     st.query_params["data"] = name
-    workspace = visitor_workspace(name)
-    st.session_state["workspace"] = workspace
-    st.session_state["dataset_name"] = name  # pages read this, not the widget key (widget state can be dropped)
+    measures = list(MEASURES)
+    linked = st.query_params.get("similarity", current[1])
+    measure = st.selectbox(
+        "Similarity", measures, index=measures.index(linked) if linked in MEASURES else 0,
+        format_func=lambda m: MEASURES[m].label, key=ui_state.key("app", "similarity"),
+        help=" · ".join(f"{m.label}: {m.text}" for m in MEASURES.values())
+        + ". Each choice has its own model and its own changes; the About page shows the formula.",
+    )
+    if measure != measures[0] or "similarity" in st.query_params:
+        st.query_params["similarity"] = measure
+    workspace = ui_state.workspace_for(name, measure, lambda: Workspace(*base(name, measure)))
     stats = workspace.stats()
-    left, right = st.columns(2)
-    left.metric("Users", f"{stats['users']:,}")
-    right.metric("Movies", f"{stats['items']:,}")
-    left.metric("Interactions", f"{stats['interactions']:,}")
-    right.metric("Logical time", stats["time"])
+    # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
+    st.markdown(
+        "| Your model | |\n|:--|--:|\n"
+        f"| Users | {stats.users:,} |\n| Movies | {stats.items:,} |\n"
+        f"| Interactions | {stats.interactions:,} |\n| Logical time | {stats.time:,} |"
+    )
     st.button(
         "Reset my changes",
-        help="Back to the starting data; only your own changes are dropped.",
+        help="Back to the starting data: your changes to this data set and every page's choices are dropped.",
         width="stretch",
-        on_click=reset_workspace,
-        args=(workspace,),
+        on_click=ui_state.reset,
     )
-    st.caption("Your changes are private to this browser session.")
+    st.caption(
+        "Your changes are private to this browser session. Reloading the page starts a new session and loses "
+        "them: export your request log on the Change log page to keep them, and import it there to restore."
+    )
 
 navigation = st.navigation(
     [

@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+import ui_state
+
+measure = ui_state.workspace().model.measure
+
 st.title("About Amnesia")
 st.markdown(
     """
@@ -17,11 +21,11 @@ microseconds to milliseconds. This app shows it for item-based collaborative fil
 st.latex(r"H \in \{0,1\}^{|U| \times |I|} \quad \text{who interacted with what}")
 st.latex(r"n_a = \sum_u H_{ua} \quad \text{how many users interacted with item } a")
 st.latex(r"C = H^\top H, \quad C_{ab} = \text{how many users interacted with both } a \text{ and } b")
-st.latex(r"S_{ab} = \frac{C_{ab}}{n_a + n_b - C_{ab}} \quad \text{(Jaccard similarity)}")
+st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity, the one in use: pick another in the sidebar)}}")
 st.markdown(
     """
 Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
-between those items; the similarities are then recomputed from C and n for exactly the entries that changed.
+between those items; the similarities are then computed from C and n for exactly the entries someone looks at.
 The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
 and compares fingerprints (a SHA-256 of H, n and C).
 

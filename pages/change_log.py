@@ -1,66 +1,131 @@
-"""Change log: the differential change stream, the model at any past time, and export."""
+"""Change log: the differential change stream, the model at any past time, export and import."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
+import ui_state
+from amnesia import AmnesiaError
 from amnesia.dashboard.figures import state_figure
-from amnesia.dashboard.views import choose_window, snapshot
-from amnesia.dashboard.workspace import Workspace
+from amnesia.dashboard.views import md
+from amnesia.records import COLLECTIONS
 
-workspace: Workspace = st.session_state["workspace"]
-dataset = st.session_state["dataset_name"]
+PAGE = "change_log"
+workspace = ui_state.workspace()
+catalog = workspace.catalog
+dataset = ui_state.dataset()
 log = workspace.log
+
+
+def key(name: str) -> str:
+    return ui_state.key(PAGE, name)
+
+
+def on_import() -> None:
+    upload = ui_state.get(PAGE, "upload")
+    text = ui_state.get(PAGE, "pasted", "")
+    if upload is not None:
+        try:
+            text = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError:
+            ui_state.set_error(PAGE, "import", "The file is not UTF-8 text; export the request log again. Nothing was changed.")
+            return
+    try:
+        count = workspace.import_log(text)
+    except AmnesiaError as error:
+        ui_state.set_error(PAGE, "import", str(error))
+    else:
+        ui_state.clear_pages()  # choices on every page referred to the replaced changes
+        ui_state.flash(PAGE, "success", f"Imported {count:,} request(s): the model is at t = {workspace.model.time}.")
+
+
+def import_section() -> None:
+    with st.expander("Import a request log (restores a session)", expanded=not log):
+        st.caption(
+            "Reloading the page starts a new session and loses your changes; a request log you exported brings them "
+            "back. Importing replaces your current changes. Names are not in the log: restored users are called "
+            "\"User 611\" and so on."
+        )
+        st.file_uploader("Request log (JSON lines)", type=["jsonl", "json", "txt"], key=key("upload"))
+        st.text_area("…or paste it", key=key("pasted"), height=80, max_chars=workspace.limits.request_chars)
+        st.button("Import", on_click=on_import, key=key("import"))
+        error = ui_state.take_error(PAGE, "import")
+        if error:
+            st.error(md(error), icon=":material/error:")
+
 
 st.title("Change log")
 st.caption(
     "Every accepted change as differential records, the same format as `python -m amnesia stream` and the original "
     "Amnesia demo: `+1` with a new value, `-1` with the old one, nothing for unchanged entries."
 )
+message = ui_state.take_flash(PAGE)
+if message:
+    st.success(md(message[1]), icon=":material/check_circle:")
 if not log:
     st.info("No changes yet. Add or forget a user on the Forget page, then come back.", icon=":material/receipt_long:")
+    import_section()
     st.stop()
 
-large = len(workspace.model.items()) > 40
-if large:
-    st.caption("For a large catalog the table shows every H record and the n, C and S records within each change's focus window.")
-records = workspace.records_frame(window_only=large)
-
+# ---------------------------------------------------------------------- the records
+first, last = log[0].time, log[-1].time
 with st.container(border=True):
+    if not workspace.small:
+        st.caption("For a large catalog the table shows every H record and the n, C and S records within each change's focus window.")
     left, middle, right = st.columns([2, 2, 1])
-    collections = left.multiselect(
-        "Collections", sorted(records["collection"].unique()), default=sorted(records["collection"].unique())
-    )
-    first, last = log[0].time, log[-1].time
-    times = middle.slider("Times", first, last, (first, last)) if last > first else (first, last)
-    item_text = right.text_input("Item id", placeholder="any")
-    shown = records[records["collection"].isin(collections) & records["time"].between(*times)]
+    collections = left.multiselect("Collections", COLLECTIONS, default=list(COLLECTIONS), key=key("collections"))
+    times = middle.slider("Times", first, last, (first, last), key=key("times")) if last > first else (first, last)
+    item_text = right.text_input("Item id", placeholder="any", key=key("item"), max_chars=workspace.limits.filter_chars)
+    item = None
     if item_text.strip():
-        if item_text.strip().isdigit():
-            item = int(item_text)
-            shown = shown[(shown["item"] == item) | (shown["item_b"] == item)]
+        if re.fullmatch(r"[0-9]{1,10}", item_text.strip()):  # ASCII digits only: "²" is not an id
+            item = int(item_text.strip())
         else:
-            st.warning("Type an item id such as 2571 (titles can be looked up on the Forget page).")
-    st.dataframe(shown, hide_index=True, width="stretch", height=320)
-    st.caption(f"{len(shown):,} of {len(records):,} records.")
+            st.warning(
+                md(f"{item_text.strip()[:40]!r} is not an item id: type digits 0-9 such as 2571 (titles can be looked up on the Forget page).")
+            )
+    table, total = workspace.history.records_table(catalog, collections, times, item)
+    st.dataframe(table, hide_index=True, width="stretch", height=320)
+    st.caption(f"{len(table):,} of {total:,} records.")
 
+# ---------------------------------------------------------------------- the past
+st.subheader("The model at any past time")
+options = [workspace.history.start] + [entry.time for entry in log]
+labels = {workspace.history.start: f"t = {workspace.history.start}: the starting data", **{e.time: e.label for e in log}}
+at = st.select_slider("Logical time", options=options, value=last, format_func=lambda t: f"t = {t}", key=key("at"))
+window, entry = workspace.history.window_at(at)
+st.plotly_chart(state_figure(window, labels[at], workspace.model.measure.label), key=key("past"), config={"displaylogo": False})
+st.caption(md(workspace.window_caption(window, at)))
+
+# ---------------------------------------------------------------------- export and import
+st.subheader("Export")
 st.download_button(
-    "Export the full change stream (JSON lines)",
-    data=workspace.stream_jsonl,
-    file_name=f"amnesia-{dataset}-stream.jsonl",
+    "Download the request log (JSON lines)",
+    data=workspace.request_log(),
+    file_name=f"amnesia-{dataset}-requests.jsonl",
     mime="application/x-ndjson",
     on_click="ignore",
-    help="Replays your changes on the shared base model and writes every record, similarities included.",
+    key=key("requests"),
 )
-
-st.subheader("The model at any past time")
-at = st.select_slider("Logical time", options=[first - 1] + [entry.time for entry in log], value=last)
-past = workspace.model_at(at)
-entry = next((e for e in log if e.time == at), log[0])
-users, items, description = choose_window(past, workspace.catalog, entry.before.users, entry.before.items)
-if not large:
-    users, items = list(entry.before.users), list(entry.before.items)
-window = snapshot(past, workspace.catalog, users, items, description)
-actions = {e.time: e.action for e in log}
-label = actions.get(at, "the starting data")
-st.plotly_chart(state_figure(window, f"t = {at}: after {label}"), key="past", config={"displaylogo": False})
+st.caption(
+    f"Small: one request per line; line t is the request applied at logical time t. Import it below to restore this "
+    f"session, or replay it to regenerate every record: `python -m amnesia stream --data {dataset} < "
+    f"amnesia-{dataset}-requests.jsonl`"
+    + ("." if ui_state.measure() == "jaccard" else " (the command line's similarity records are Jaccard ones).")
+)
+estimate = workspace.export_estimate()
+size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} MB ({estimate.records:,} records)"
+if not estimate.allowed:
+    st.warning(md(workspace.export_refusal(estimate)), icon=":material/block:")
+elif ui_state.get(PAGE, "full_at") != last:
+    st.button(f"Prepare the full change stream: {size}", key=key("prepare"), on_click=ui_state.put, args=(PAGE, "full_at", last))
+else:  # made now, for this time only; the bytes go to the browser and nothing keeps a way to rebuild them
+    with st.spinner("Replaying your changes…"):
+        data = b"".join(workspace.export_chunks())
+    st.download_button(
+        f"Download the full change stream ({len(data) / 1e6:,.1f} MB)", data=data, file_name=f"amnesia-{dataset}-stream.jsonl",
+        mime="application/x-ndjson", on_click="ignore", key=key("stream"),
+    )
+import_section()

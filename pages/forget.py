@@ -1,212 +1,275 @@
-"""Forget: add users by movie names, forget users, send raw requests, and watch H, n, C, S change."""
+"""Forget: add users by movie names, forget users, send raw requests, and see what changed."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from amnesia import AmnesiaError, TitleError
-from amnesia.dashboard.figures import state_figure, update_figure
-from amnesia.dashboard.views import window_csv
-from amnesia.dashboard.workspace import Workspace
+import ui_state
+from amnesia import AmnesiaError
+from amnesia.dashboard import views
+from amnesia.dashboard.effects import MIN_VIEWERS
+from amnesia.dashboard.figures import delta_figure, state_figure, update_figure
+from amnesia.dashboard.views import md
 
-workspace: Workspace = st.session_state["workspace"]
-catalog, model = workspace.catalog, workspace.model
-dataset = st.session_state["dataset_name"]
+PAGE = "forget"
+workspace = ui_state.workspace()
+catalog = workspace.catalog
+
+
+def key(name: str) -> str:
+    return ui_state.key(PAGE, name)
+
 
 st.title("Watch a recommender forget")
 st.caption(
     "Item-based collaborative filtering keeps H (who watched what), n (how many watched each movie), "
-    "C = HᵀH (how many watched both) and S (Jaccard similarity). Forgetting a user updates them in place, "
-    "exactly as if the model had been retrained without that person."
+    f"C = HᵀH (how many watched both) and S ({workspace.model.measure.label} similarity: "
+    f"{workspace.model.measure.text}). Forgetting a user updates them in place, exactly as if the model had been "
+    "retrained without that person."
 )
 
 
-def flash(kind: str, text: str) -> None:
-    """A message shown once after the next rerun."""
-    st.session_state["flash"] = (kind, text)
-
-
-def replace_typed_line(query: str, item: int) -> None:
-    """Candidate button: swap the mistyped line for the chosen movie's id."""
-    lines = st.session_state.get("add_typed", "").splitlines()
-    st.session_state["add_typed"] = "\n".join(f"#{item}" if line.strip() == query.strip() else line for line in lines)
-    st.session_state.pop("title_problem", None)
-
-
-# Actions run as form callbacks: before the script reruns, so the sidebar's stats are already fresh.
-def on_add() -> None:
-    state = st.session_state
-    try:
-        entry = workspace.add_user(state.get("add_name", ""), state.get("add_picked", []), state.get("add_typed", ""))
-    except TitleError as error:
-        state["title_problem"] = (error.query, str(error), error.candidates)
-    except AmnesiaError as error:
-        state["add_error"] = str(error)
+# ---------------------------------------------------------------------- actions (form callbacks)
+# They run before the script, so the sidebar's numbers are already fresh when it renders.
+def done(entry) -> None:
+    milliseconds = f"{entry.change.seconds * 1e3:.2f} ms"
+    if entry.noop:
+        ui_state.flash(PAGE, "info", f"{entry.action}. The model's time still moved to t = {entry.time}.")
     else:
-        state.pop("title_problem", None)
-        state["add_name"], state["add_typed"], state["add_picked"] = "", "", []
-        flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
+        ui_state.flash(PAGE, "success", f"{entry.action} in {milliseconds}{': ' + entry.detail if entry.detail else ''}.")
+
+
+def on_add() -> None:
+    try:
+        entry = workspace.add_user(
+            ui_state.get(PAGE, "add_name", ""), ui_state.get(PAGE, "add_picked", []), ui_state.get(PAGE, "add_typed", "")
+        )
+    except AmnesiaError as error:
+        ui_state.set_error(PAGE, "add", str(error))
+    else:
+        for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
+            ui_state.put(PAGE, name, empty)
+        done(entry)
+
+
+def use_candidate(number: int, item: int) -> None:
+    """Candidate button: replace typed line ``number`` (1-based) with the chosen movie's id."""
+    lines = ui_state.get(PAGE, "add_typed", "").splitlines()
+    if 0 < number <= len(lines):
+        lines[number - 1] = f"#{item}"
+        ui_state.put(PAGE, "add_typed", "\n".join(lines))
 
 
 def on_forget() -> None:
-    user = st.session_state.get("forget_choice")
+    user = ui_state.get(PAGE, "forget_choice")
     if user is None:
-        st.session_state["forget_error"] = "Pick a user to forget first."
+        ui_state.set_error(PAGE, "forget", "Pick a user to forget first.")
         return
-    name = catalog.user_name(user)
     try:
         entry = workspace.forget_user(user)
     except AmnesiaError as error:
-        st.session_state["forget_error"] = str(error)
+        ui_state.set_error(PAGE, "forget", str(error))
     else:
-        st.session_state["forget_choice"] = None
-        flash("success", f"Forgot {name} in {entry.changes.seconds * 1e3:.2f} ms.")
+        ui_state.put(PAGE, "forget_choice", None)
+        done(entry)
 
 
 def on_raw() -> None:
     try:
-        entry = workspace.apply_json(st.session_state.get("raw_text", ""))
+        entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))
     except AmnesiaError as error:
-        st.session_state["raw_error"] = f"{error} Nothing was changed."
+        ui_state.set_error(PAGE, "raw", str(error))
     else:
-        flash("success", f"{entry.action} in {entry.changes.seconds * 1e3:.2f} ms.")
+        done(entry)
 
 
-def show_error(key: str) -> None:
-    message = st.session_state.pop(key, None)
+def on_verify() -> None:
+    try:
+        result = workspace.verify()
+    except AmnesiaError as error:
+        ui_state.put(PAGE, "verification", (f"Verify could not run: {md(error)}", False))
+        return
+    engine = f"{result.last_update_seconds * 1e3:.2f} ms" if result.last_update_seconds is not None else "no update yet"
+    verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
+    ui_state.put(
+        PAGE,
+        "verification",
+        (
+            f"Last incremental update: **{engine}** · retrain from scratch: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+            f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`",
+            result.match,
+        ),
+    )
+
+
+def show_error(field: str) -> None:
+    message = ui_state.take_error(PAGE, field)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md(message), icon=":material/error:")
 
 
-add_tab, forget_tab, raw_tab = st.tabs([":material/person_add: Add a user", ":material/ink_eraser: Forget a user", ":material/data_object: Raw request"])
+# ---------------------------------------------------------------------- the three forms
+@st.fragment
+def add_form() -> None:
+    """Name, movies and typed titles; each typed line shows what it resolves to before sending.
 
+    A fragment: typing reruns only this part of the page, not the charts. The Add button is
+    outside it, so adding reruns the whole page once."""
+    st.text_input("Name", placeholder="Maya", key=key("add_name"), max_chars=workspace.limits.name_chars)
+    st.multiselect(
+        "Movies they watched",
+        options=[movie.id for movie in catalog.movies()],
+        format_func=catalog.title,
+        placeholder="Search titles…",
+        key=key("add_picked"),
+        max_selections=workspace.limits.interactions,
+    )
+    st.text_area(
+        "…or type titles or ids, one per line",
+        placeholder=workspace.example_titles(),
+        key=key("add_typed"),
+        height=130,
+        help="A title, a subtitle (\"the two towers\"), a distinctive word (\"nemo\"), a title with its year, or an "
+        "id as #42. Press Ctrl+Enter or click outside the box to see what each line resolves to.",
+    )
+    typed = ui_state.get(PAGE, "add_typed", "")
+    if typed.strip():
+        try:
+            lines = workspace.preview_titles(typed)
+        except AmnesiaError as error:
+            st.error(md(error), icon=":material/error:")
+        else:
+            for line in lines:
+                if line.ok:
+                    st.markdown(
+                        f":green[:material/check:] {md(line.text.strip())} → **{md(catalog.title(line.item))}** · "
+                        f"#{line.item} :gray[({line.how})]"
+                    )
+                else:
+                    st.markdown(f":red[:material/close:] line {line.number}: {md(line.problem)}")
+                    if line.candidates:
+                        columns = st.columns(min(len(line.candidates), 4))
+                        for position, (item, title) in enumerate(line.candidates[:8]):
+                            columns[position % len(columns)].button(
+                                md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
+                                args=(line.number, item), help=f"Use #{item} for line {line.number}",
+                            )
+
+
+add_tab, forget_tab, raw_tab = st.tabs(
+    [":material/person_add: Add a user", ":material/ink_eraser: Forget a user", ":material/data_object: Raw request"]
+)
 with add_tab:
-    with st.form("add_user"):
-        st.text_input("Name", placeholder="Maya", key="add_name")
-        st.multiselect(
-            "Movies they watched",
-            options=[movie.id for movie in catalog.movies()],
-            format_func=catalog.title,
-            placeholder="Search titles…",
-            key="add_picked",
-        )
-        st.text_area(
-            "…or type titles or ids, one per line",
-            placeholder="The Matrix\nToy Story (1995)\n#858",
-            key="add_typed",
-            help="Typos are fine when one movie is clearly meant. Ids are written as #42 (a bare 42 also works).",
-        )
-        st.form_submit_button("Add user", type="primary", on_click=on_add)
-    show_error("add_error")
-    problem = st.session_state.get("title_problem")
-    if problem:
-        query, message, candidates = problem
-        st.error(message + " Nothing was changed.", icon=":material/search:")
-        if candidates:
-            st.write("Did you mean:")
-            columns = st.columns(min(len(candidates), 4))
-            for position, (item, title) in enumerate(candidates[:8]):
-                columns[position % len(columns)].button(
-                    title, key=f"candidate-{item}", on_click=replace_typed_line, args=(query, item)
-                )
-
+    add_form()
+    st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
+    show_error("add")
 with forget_tab:
-    with st.form("forget_user"):
+    with st.form(key("forget_form")):
+        choices = dict(workspace.user_choices())
         st.selectbox(
-            "User to forget",
-            options=[user for user, _ in workspace.user_choices()],
-            format_func=lambda user: f"{catalog.user_name(user)} ({len(model.history(user))} movies)",
-            index=None,
-            placeholder="Pick a user…",
-            key="forget_choice",
+            "User to forget", options=list(choices), format_func=choices.get, index=None, placeholder="Pick a user…",
+            key=key("forget_choice"),
         )
         st.form_submit_button("Forget this user", type="primary", on_click=on_forget)
-    show_error("forget_error")
-
+    show_error("forget")
 with raw_tab:
-    with st.form("raw_request"):
+    with st.form(key("raw_form")):
         st.text_area(
             "A change request in the original Amnesia format",
             value='{"change": "Remove", "interactions": [[1, 1], [1, 2]]}',
-            key="raw_text",
+            key=key("raw_text"),
             height=100,
+            max_chars=workspace.limits.request_chars,
         )
         st.form_submit_button("Apply request", type="primary", on_click=on_raw)
-    show_error("raw_error")
+    show_error("raw")
 
-message = st.session_state.pop("flash", None)
+message = ui_state.take_flash(PAGE)
 if message:
-    st.success(message[1], icon=":material/check_circle:")
+    (st.info if message[0] == "info" else st.success)(md(message[1]), icon=":material/check_circle:")
 
+# ---------------------------------------------------------------------- the latest change and Verify
 log = workspace.log
 left, right = st.columns([3, 2])
 with left:
     if log:
-        st.markdown(f"**Last change (t = {log[-1].time}):** {log[-1].changes.summary()}")
+        st.markdown(f"**Last change:** {md(log[-1].label)}")
 with right:
-    if st.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
-        with st.spinner("Retraining from scratch…"):
-            result = workspace.verify()
-        engine = f"{result.last_update_seconds * 1e3:.2f} ms" if result.last_update_seconds is not None else "no update yet"
-        verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
-        st.session_state["verification"] = (
-            f"Incremental update: **{engine}** · retrain from scratch: **{result.retrain_seconds * 1e3:,.0f} ms** · "
-            f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`",
-            result.match,
-        )
-    verification = st.session_state.pop("verification", None)
+    st.button("Verify: retrain from scratch and compare", help="The forgetting certificate", on_click=on_verify)
+    verification = ui_state.pop(PAGE, "verification")
     if verification:
         (st.success if verification[1] else st.error)(verification[0])
 
-figures: dict = st.session_state.setdefault("figures", {})
-# Figures are deterministic per logical time: keep the current one, because rebuilding costs
-# time on MovieLens and a changed figure would restart its animation.
-key = (dataset, workspace.model.time, log[-1].action if log else "start")
-if key not in figures:
-    figures.clear()
-    if log:
-        entry = log[-1]
-        figures[key] = (update_figure(entry.before, entry.after, f"t = {entry.time}: {entry.action}"), entry.after)
-    else:
-        window = workspace.current_window()
-        figures[key] = (state_figure(window, "The model now: add or forget a user to see it change"), window)
-figure, window = figures[key]
-if log:
-    st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined with their delta.")
-st.plotly_chart(figure, key="matrices", config={"displaylogo": False})
-st.caption(window.description)
+# ---------------------------------------------------------------------- the focus window
+max_items, min_viewers = views.DEFAULT_ITEMS, workspace.default_min_viewers
+if not workspace.small:
+    size_column, tier_column = st.columns(2)
+    max_items = size_column.slider("Movies in the charts", 5, views.MAX_ITEMS, views.DEFAULT_ITEMS, step=5, key=key("max_items"))
+    min_viewers = tier_column.selectbox(
+        "Show movies watched by at least", MIN_VIEWERS, index=MIN_VIEWERS.index(workspace.default_min_viewers),
+        format_func=lambda n: f"{n} {'person' if n == 1 else 'people'}", key=key("min_viewers"),
+    )
 
-dead = [label for label, count, item in zip(window.item_labels, window.counts, window.items) if count == 0]
+entry = log[-1] if log else None
+stats = workspace.stats()
+# Figures are deterministic per logical time and window: keep the current one, because rebuilding costs
+# time on MovieLens and a changed figure would restart its animation.
+figure_key = (ui_state.dataset(), ui_state.measure(), stats.time, max_items, min_viewers)
+cached = ui_state.get(PAGE, "figure")
+if not cached or cached[0] != figure_key:
+    label = workspace.model.measure.label
+    if entry is None:
+        window = workspace.current_window(max_items)
+        figures = (state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
+    elif entry.noop:
+        figures = (state_figure(entry.after, f"t = {entry.time}: nothing changed", label), None, entry.after)
+    else:
+        before, after = workspace.latest_windows(max_items, min_viewers)
+        changed = delta_figure(before, after, "After minus before: red = decreased, blue = increased")
+        figures = (update_figure(before, after, entry.label, label), changed, after)
+    cached = (figure_key, *figures)
+    ui_state.put(PAGE, "figure", cached)
+_, figure, changed_figure, window = cached
+
+if entry is not None and not entry.noop:
+    st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined in red.")
+st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
+st.caption(md(workspace.window_caption(window)))
+
+dead = [title for title, count in zip(window.item_titles, window.counts) if count == 0]
 if dead:
     st.info(
-        f"{', '.join(dead)} {'has' if len(dead) == 1 else 'have'} no interactions left, so n = 0 and "
-        f"{'its' if len(dead) == 1 else 'their'} similarity to every movie is 0 (never a division by zero).",
+        md(
+            f"{', '.join(title.rsplit(' · #', 1)[0] for title in dead)} {'has' if len(dead) == 1 else 'have'} no "
+            f"interactions left, so n = 0 and {'its' if len(dead) == 1 else 'their'} similarity to every movie is 0 "
+            f"(never a division by zero)."
+        ),
         icon=":material/info:",
     )
 
+if changed_figure is not None:
+    st.subheader("What changed")
+    st.plotly_chart(changed_figure, key=key("changes"), config={"displaylogo": False})
+    pairs = workspace.largest_changes(entry, min_viewers)
+    if pairs:
+        where = "" if min_viewers == 1 else f" between movies at least {min_viewers} people watched"
+        st.markdown(f"**The largest similarity changes{where}** (of {entry.effect.changed_s:,} that changed):")
+        st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
+    elif entry.effect is None:
+        st.caption("Imported requests are replayed without measuring every similarity; make a change to see the list.")
+    emptied = workspace.emptied_sentence(entry)
+    if emptied:
+        st.caption(md(emptied))
+
 with st.expander("Download the full matrices"):
-    st.download_button(
-        "H: all interactions (CSV)",
-        data=lambda: workspace.model.interactions().to_csv(index=False),
-        file_name=f"{dataset}-interactions.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
-    st.download_button(
-        "n: item counts (CSV)",
-        data=lambda: workspace.model.interactions().groupby("item").size().rename("count").to_csv(),
-        file_name=f"{dataset}-counts.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
-    st.download_button(
-        "C and S of the window (CSV)",
-        data=lambda: window_csv(window),
-        file_name=f"{dataset}-window-c-s.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
     st.caption(
-        "C and S of a large catalog have millions of non-zero pairs (MovieLens: 13 million); the CLI streams them: "
-        "`python -m amnesia stream --data movielens-small < /dev/null`."
+        "C and S of a large catalog have millions of non-zero pairs (MovieLens: 13 million); the command line streams "
+        f"them: `python -m amnesia stream --data {ui_state.dataset()} < /dev/null`."
     )
+    if ui_state.get(PAGE, "downloads_at") != stats.time:
+        st.button("Prepare the files", on_click=ui_state.put, args=(PAGE, "downloads_at", stats.time), key=key("prepare"))
+    else:  # made now, for this time only: nothing is kept to build them later
+        dataset = ui_state.dataset()
+        st.download_button("H: all interactions (CSV)", workspace.interactions_csv(), f"{dataset}-interactions.csv", "text/csv", on_click="ignore")
+        st.download_button("n: every movie's count, zeros included (CSV)", workspace.counts_csv(), f"{dataset}-counts.csv", "text/csv", on_click="ignore")
+        st.download_button("C and S of the window (CSV)", views.window_csv(window), f"{dataset}-window-c-s.csv", "text/csv", on_click="ignore")

@@ -2,80 +2,81 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from amnesia import ItemCF
-from amnesia.dashboard.workspace import Workspace
+import ui_state
+from amnesia.dashboard.views import md
 
-workspace: Workspace = st.session_state["workspace"]
-catalog, model = workspace.catalog, workspace.model
-
-st.title("Recommendations")
-st.caption("Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies they watched are never recommended.")
+PAGE = "recommendations"
+workspace = ui_state.workspace()
+catalog = workspace.catalog
 
 
-def top_table(source: ItemCF, user: int, k: int = 10) -> pd.DataFrame:
-    rows = [
-        {
-            "rank": rank,
-            "movie": catalog.title(rec.item),
-            "score": round(rec.score, 4),
-            "because you watched": ", ".join(catalog.title(i) for i, _ in source.explain(user, rec.item)),
-        }
-        for rank, rec in enumerate(source.recommend(user, k), start=1)
-    ]
-    return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
+def key(name: str) -> str:
+    return ui_state.key(PAGE, name)
 
 
-def ranked(entries: list[tuple[int, float]], struck: set[int] = frozenset(), bold: set[int] = frozenset()) -> str:
+def remember(name: str) -> None:
+    """Keep a widget's choice beyond this page: Streamlit drops a widget's state when its page is left."""
+    ui_state.put(PAGE, name, ui_state.get(PAGE, f"{name}_widget"))
+
+
+def ranked(entries, struck: set[int] = frozenset(), bold: set[int] = frozenset()) -> str:
     """A numbered Markdown list of (item, score); items that left the list struck, new ones bold."""
     lines = []
     for rank, (item, score) in enumerate(entries, start=1):
-        title = catalog.title(item)
+        title = md(catalog.title(item))
         title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
         lines.append(f"{rank}. {title} · {score:.3f}")
     return "\n".join(lines) or "—"
 
 
-users = workspace.user_choices()
-user = st.selectbox("User", [u for u, _ in users], format_func=lambda u: f"{catalog.user_name(u)} ({len(model.history(u))} movies)")
+st.title("Recommendations")
+st.caption("Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies they watched are never recommended.")
+
+choices = dict(workspace.user_choices())
+options = list(choices)
+remembered = ui_state.get(PAGE, "user")
+user = st.selectbox(
+    "User", options, index=options.index(remembered) if remembered in choices else 0, format_func=choices.get,
+    key=key("user_widget"), on_change=remember, args=("user",),
+)
 if user is not None:
-    st.write("Watched: " + ", ".join(catalog.title(i) for i in model.history(user)[:30]) + (" …" if len(model.history(user)) > 30 else ""))
-    table = top_table(model, user)
+    history = workspace.model.history(user)
+    shown = ", ".join(catalog.title(item) for item in history[:30])
+    st.markdown("**Watched:** " + md(shown) + (f" … and {len(history) - 30:,} more" if len(history) > 30 else ""))
+    table = workspace.recommendation_table(user)
     if table.empty:
         st.info("No recommendations: no other movie shares a viewer with this user's movies.")
     else:
         st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("The forget effect")
-forgets = [entry for entry in workspace.log if entry.forgotten_user is not None]
+forgets = workspace.forgets()
 if not forgets:
     st.info("Forget a user on the Forget page to see whose recommendations change.", icon=":material/ink_eraser:")
     st.stop()
-entry = st.selectbox("Forgetting", forgets[::-1], format_func=lambda e: f"t = {e.time}: {e.action}")
-before_model, after_model = workspace.model_at(entry.time - 1), workspace.model_at(entry.time)
-forgotten_items = set(before_model.history(entry.forgotten_user))
-others = [u for u in after_model.users()]
-# the users most affected are those who share the most movies with the forgotten user
-others.sort(key=lambda u: (-len(forgotten_items.intersection(after_model.history(u))), u))
-changed = []
-for other in others[:12]:
-    before = [(r.item, round(r.score, 6)) for r in before_model.recommend(other, 5)]
-    after = [(r.item, round(r.score, 6)) for r in after_model.recommend(other, 5)]
-    if before != after:
-        changed.append((other, before, after))
-st.write(
-    f"Of the {min(12, len(others))} users who share the most movies with the forgotten user, "
-    f"**{len(changed)}** got a different top 5."
+times = [entry.time for entry in forgets]
+remembered = ui_state.get(PAGE, "forget")
+labels = {entry.time: entry.label for entry in forgets}
+at = st.selectbox(
+    "Forgetting", times, index=times.index(remembered) if remembered in times else 0, format_func=labels.get,
+    key=key("forget_widget"), on_change=remember, args=("forget",),
 )
-for other, before, after in changed[:6]:
+entry = forgets[times.index(at)]
+with st.spinner("Comparing top-5 lists before and after…"):
+    effect = workspace.forget_effect(entry)
+name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
+st.markdown(
+    f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
+    f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
+    f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
+)
+for change in effect.changed[:6]:
     with st.container(border=True):
-        st.markdown(f"**{catalog.user_name(other)}**")
+        st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)
-        after_items = {item for item, _ in after}
-        before_items = {item for item, _ in before}
         left.caption("Before forgetting")
-        left.markdown(ranked(before, struck=before_items - after_items))
+        left.markdown(ranked(change.before, struck=change.left))
         right.caption("After forgetting")
-        right.markdown(ranked(after, bold=after_items - before_items))
+        right.markdown(ranked(change.after, bold=change.entered))

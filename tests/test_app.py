@@ -2,8 +2,11 @@
 
 AppTest (Streamlit 1.67) drops the entry script's sidebar elements from its element tree on
 reruns when the app uses st.navigation; a browser shows them on every run. So after the
-first run these tests read the visitor's stats from the workspace the sidebar renders, and
+first run these tests read the visitor's numbers from the workspace the sidebar renders, and
 the sidebar itself is checked on the first run here and in the browser tests (tests/e2e).
+
+Messages render user text escaped (see ``views.md``); :func:`plain` undoes the escaping to
+compare what a visitor reads.
 """
 
 from __future__ import annotations
@@ -15,133 +18,236 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from amnesia.dashboard.views import md
+from amnesia.engine.similarity import MEASURES
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
-ADD = "FormSubmitter:add_user-Add user"
-FORGET = "FormSubmitter:forget_user-Forget this user"
-RAW = "FormSubmitter:raw_request-Apply request"
+ADD = "forget.add_submit"
+FORGET = "FormSubmitter:forget.forget_form-Forget this user"
+RAW = "FormSubmitter:forget.raw_form-Apply request"
+VERIFY = "Verify: retrain from scratch and compare"
 
 
-def start() -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=120).run()
+def plain(text: str) -> str:
+    """What a visitor reads from a Markdown source made with ``views.md``."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+
+
+def start(data: str = "toy") -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=180)
+    app.query_params["data"] = data
+    app.run()
     assert not app.exception
-    assert app.query_params["data"] == ["toy"] or app.query_params["data"] == "toy"
     return app
 
 
+def space(app: AppTest):
+    """The visitor's current workspace (what the sidebar shows)."""
+    state = app.session_state
+    return state["app.workspaces"][state["app.current"]]
+
+
 def add(app: AppTest, name: str, typed: str = "", picked=()) -> AppTest:
-    app.text_input(key="add_name").input(name)
-    app.text_area(key="add_typed").input(typed)
+    app.text_input(key="forget.add_name").input(name)
+    app.text_area(key="forget.add_typed").input(typed)
     if picked:
-        app.multiselect(key="add_picked").set_value(list(picked))
+        app.multiselect(key="forget.add_picked").set_value(list(picked))
     app.button(key=ADD).click().run()
     assert not app.exception
     return app
 
 
 def forget(app: AppTest, user) -> AppTest:
-    app.selectbox(key="forget_choice").set_value(user)
+    app.selectbox(key="forget.forget_choice").set_value(user)
     app.button(key=FORGET).click().run()
     assert not app.exception
     return app
 
 
-def metric(app: AppTest, label: str) -> str:
-    """The sidebar figure ``label`` as the sidebar formats it, from this visitor's workspace."""
-    stats = app.session_state["workspace"].stats()
-    key = {"Users": "users", "Movies": "items", "Interactions": "interactions", "Logical time": "time"}[label]
-    return str(stats[key]) if key == "time" else f"{stats[key]:,}"
+def raw(app: AppTest, text: str) -> AppTest:
+    app.text_area(key="forget.raw_text").input(text)
+    app.button(key=RAW).click().run()
+    assert not app.exception
+    return app
 
 
-def chart(app: AppTest) -> dict:
-    return json.loads(app.get("plotly_chart")[0].proto.spec)
+def verify(app: AppTest) -> AppTest:
+    app.button[[b.label for b in app.button].index(VERIFY)].click().run()
+    assert not app.exception
+    return app
 
 
-def test_home_shows_the_toy_world():
+def errors(app: AppTest) -> list[str]:
+    return [plain(e.value) for e in app.error]
+
+
+def chart(app: AppTest, index: int = 0) -> dict:
+    return json.loads(app.get("plotly_chart")[index].proto.spec)
+
+
+def totals(app: AppTest) -> tuple[int, int, int, int]:
+    stats = space(app).stats()
+    return stats.users, stats.items, stats.interactions, stats.time
+
+
+# ---------------------------------------------------------------------- the forget page
+def test_home_shows_the_toy_world_with_full_numbers():
     app = start()
-    shown = {m.label: m.value for m in app.sidebar.get("metric")}
-    assert shown == {"Users": "4", "Movies": "5", "Interactions": "11", "Logical time": "0"}
+    sidebar = [m.value for m in app.sidebar.markdown]
+    assert "| Your model | |\n|:--|--:|\n| Users | 4 |\n| Movies | 5 |\n| Interactions | 11 |\n| Logical time | 0 |" in "\n".join(sidebar)
     assert [b.label for b in app.sidebar.get("button")] == ["Reset my changes"]
     assert app.title[0].value == "Watch a recommender forget"
-    assert (metric(app, "Users"), metric(app, "Movies"), metric(app, "Interactions"), metric(app, "Logical time")) == ("4", "5", "11", "0")
     figure = chart(app)
     assert figure["data"][0]["y"] == ["Alice", "Bob", "Carla", "Dev"]
     assert "frames" not in figure  # nothing changed yet: a still picture
-    assert "The whole world: every user and every movie." in [c.value for c in app.caption]
+    assert any(plain(c.value).startswith("The whole world: every user and every movie. Shown: 5 of 5 movies and 4 of 4 users") for c in app.caption)
 
 
-def test_add_a_user_by_typing_names_then_forget_them():
-    app = add(start(), "Maya", "toy story\nthe matirx", picked=[4])
-    assert re.fullmatch(r"Added Maya with 3 movie\(s\) in \d+\.\d\d ms\.", app.success[0].value)
-    assert (metric(app, "Users"), metric(app, "Interactions"), metric(app, "Logical time")) == ("5", "14", "1")
+def test_toy_placeholder_lines_are_toy_movies():
+    app = start()
+    placeholder = app.text_area(key="forget.add_typed").placeholder
+    assert placeholder == "The Matrix\nToy Story\n#2"
+    assert [line.ok for line in space(app).preview_titles(placeholder)] == [True, True, True]
+
+
+def test_typed_titles_preview_before_sending_and_the_message_names_the_movies():
+    app = start()
+    app.text_input(key="forget.add_name").input("Maya")
+    app.text_area(key="forget.add_typed").input("toy story\nthe matirx\nnemo").run()
+    shown = [plain(m.value) for m in app.markdown if "→" in m.value]
+    assert shown == [
+        ":green[:material/check:] toy story → **Toy Story (1995)** · #0 :gray[(title)]",
+        ":green[:material/check:] the matirx → **The Matrix (1999)** · #1 :gray[(typo)]",
+        ":green[:material/check:] nemo → **Finding Nemo (2003)** · #4 :gray[(words)]",
+    ]
+    assert totals(app)[3] == 0  # a preview sends nothing
+    app.button(key=ADD).click().run()
+    assert re.fullmatch(
+        r"Added Maya with 3 movies in \d+\.\d\d ms: Toy Story \(1995\), The Matrix \(1999\), Finding Nemo \(2003\)\.",
+        plain(app.success[0].value),
+    )
+    assert totals(app) == (5, 5, 14, 1)
     figure = chart(app)
     assert [frame["name"] for frame in figure["frames"]] == ["before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes"]
     assert figure["data"][0]["y"][-1] == "Maya"
     forget(app, 4)
-    assert re.fullmatch(r"Forgot Maya in \d+\.\d\d ms\.", app.success[0].value)
-    assert metric(app, "Users") == "4" and metric(app, "Logical time") == "2"
-    assert 4 not in app.selectbox(key="forget_choice").options
+    assert re.fullmatch(r"Forgot Maya \(3 movies\) in \d+\.\d\d ms\.", plain(app.success[0].value))
+    assert totals(app)[0] == 4 and totals(app)[3] == 2
+    assert 4 not in app.selectbox(key="forget.forget_choice").options
 
 
-def test_typo_offers_candidates_and_changes_nothing():
-    app = add(start(), "Tom", "toy story\nxyzzy")
-    assert app.error[0].value.startswith("No movie matches 'xyzzy'. Did you mean Toy Story (1995) (#0)")
-    assert app.error[0].value.endswith("Nothing was changed.")
-    assert metric(app, "Users") == "4" and metric(app, "Logical time") == "0"
-    app.button(key="candidate-2").click().run()  # "Titanic (1997)"
-    assert app.text_area(key="add_typed").value == "toy story\n#2"
+def test_typo_offers_candidates_per_line_and_changes_nothing():
+    app = start()
+    app.text_input(key="forget.add_name").input("Tom")
+    app.text_area(key="forget.add_typed").input("toy story\nxyzzy").run()
+    problems = [plain(m.value) for m in app.markdown if m.value.startswith(":red[")]
+    assert problems == [
+        ":red[:material/close:] line 2: No movie matches 'xyzzy'. Did you mean Toy Story (1995) (#0); "
+        "The Matrix (1999) (#1); Titanic (1997) (#2)?"
+    ]
     app.button(key=ADD).click().run()
-    assert app.success[0].value.startswith("Added Tom with 2 movie(s)")
+    assert errors(app)[0].startswith("No movie matches 'xyzzy'.") and totals(app)[3] == 0
+    app.button(key="forget.candidate-2-2").click().run()  # "Titanic (1997)" for line 2
+    assert app.text_area(key="forget.add_typed").value == "toy story\n#2"
+    app.button(key=ADD).click().run()
+    assert plain(app.success[0].value).startswith("Added Tom with 2 movies in")
 
 
 @pytest.mark.parametrize(
     "name, typed, message",
     [
         ("Alice", "toy story", "There is already a user called 'Alice'; pick another name."),
+        ("ＡＬＩＣＥ", "toy story", "There is already a user called 'ＡＬＩＣＥ'; pick another name."),  # full-width look-alike
         ("Tom", "", "Pick at least one movie that Tom watched; the selection is empty."),
         ("", "titanic", "The user's name is empty; type a name such as 'Maya'."),
+        ("Tom", "9" * 5000, "A typed title line has 5,000 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
+        ("Tom", "#" + "9" * 4400, "A typed title line has 4,401 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
+        ("Tom", "#99999999999", "No movie has an id with 11 digits; ids have at most 10."),
+        ("Tom", "#²", "'#²' is not an id: write an id as # and the digits 0-9, e.g. #42."),
     ],
 )
-def test_bad_additions_show_a_message(name, typed, message):
-    app = add(start(), name, typed)
-    assert [e.value for e in app.error] == [message]
-    assert metric(app, "Logical time") == "0"
+def test_bad_additions_show_a_message_and_change_nothing(name, typed, message):
+    app = start()
+    before = space(app).model.fingerprint()
+    add(app, name, typed)
+    assert errors(app)[-1] == message
+    assert totals(app)[3] == 0 and space(app).model.fingerprint() == before
 
 
 def test_forget_needs_a_choice_and_initial_users_can_be_forgotten():
     app = start()
     app.button(key=FORGET).click().run()
-    assert app.error[0].value == "Pick a user to forget first."
-    forget(app, 0)  # Alice, the only one left with Finding Nemo... and Bob after her
+    assert errors(app) == ["Pick a user to forget first."]
+    forget(app, 0)
     forget(app, 1)
-    assert metric(app, "Users") == "2"
-    assert [i.value for i in app.info] == [
+    assert totals(app)[0] == 2
+    assert [plain(i.value) for i in app.info] == [
         "Titanic (1997), Finding Nemo (2003) have no interactions left, so n = 0 and their similarity to every "
         "movie is 0 (never a division by zero)."
     ]
 
 
-def test_raw_request_box_validates_inline():
+def test_raw_requests_say_exactly_what_changed():
+    app = raw(start(), '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
+    assert plain(app.success[0].value).startswith("Removed 2 interactions of 1 user (raw request) in")
+    raw(app, '{"change": "Remove", "interactions": [[1, 1]]')
+    assert errors(app)[0].startswith("The request is not valid JSON")
+    raw(app, '{"change": "Remove", "interactions": [[1, 1]]}')
+    assert errors(app) == [
+        "Cannot remove interaction(s) that do not exist: [1, 1]. Nothing was changed; remove only interactions the model has."
+    ]
+    assert totals(app)[3] == 1
+    # a known interaction: accepted, but nothing changed; the log says so
+    raw(app, '{"change": "Add", "interactions": [[0, 0]]}')
+    assert plain(app.info[0].value) == (
+        "Nothing changed: it is already present: [0, 0] (raw request). The model's time still moved to t = 2."
+    )
+    raw(app, '{"change": "Add", "interactions": []}')
+    assert plain(app.info[0].value).startswith("Nothing changed: the request lists no interactions (raw request).")
+    assert [(e.kind, e.noop is not None) for e in space(app).log] == [("raw", False), ("raw", True), ("raw", True)]
+    raw(app, '{"change": "Add", "interactions": [[0, 0], [0, 3]]}')
+    assert plain(app.success[0].value).startswith("Added 1 interaction of 1 user; 1 interaction already present (raw request)")
+
+
+def test_hostile_raw_requests_are_refused_before_work():
     app = start()
-    app.text_area(key="raw_text").input('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
-    app.button(key=RAW).click().run()
-    assert app.success[0].value.startswith("Removed 2 interaction(s) (raw request) in")
-    app.text_area(key="raw_text").input('{"change": "Remove", "interactions": [[1, 1]]')
-    app.button(key=RAW).click().run()
-    assert app.error[0].value.startswith("The request is not valid JSON")
-    app.text_area(key="raw_text").input('{"change": "Remove", "interactions": [[1, 1]]}')
-    app.button(key=RAW).click().run()
-    assert app.error[0].value == (
-        "Cannot remove interaction(s) that do not exist: [1, 1]. Nothing was changed; remove only interactions "
-        "the model has. Nothing was changed."
-    ) or app.error[0].value.startswith("Cannot remove interaction(s) that do not exist: [1, 1].")
-    assert metric(app, "Logical time") == "1"
+    for text, message in [
+        ("[" * 100_000, "The request is nested 100,000 levels deep; the limit is 4 (nesting)."),  # the box holds 100,000
+        ("[" * 5_000, "The request is nested 5,000 levels deep; the limit is 4 (nesting)."),
+        ('{"change": "Add", "interactions": [[1, ' + "9" * 5000 + "]]}", "The request has a number with 5000 digits"),
+        ('{"change": "Add", "interactions": [[1, 1]], "x": 1}', "The request has unknown field(s) 'x'"),
+    ]:
+        raw(app, text)
+        assert errors(app)[0].startswith(message.split(";")[0]), errors(app)
+    assert totals(app)[3] == 0
+
+
+def test_a_new_user_after_the_largest_id_stays_in_range_and_verify_works():
+    """After a raw add of user 2147483647, Add user used to give 2147483648 and Verify raised."""
+    app = raw(start(), '{"change": "Add", "interactions": [[2147483647, 0]]}')
+    add(app, "Maya", "titanic")
+    maya = space(app).catalog.find_user("Maya")
+    assert maya is not None and 0 <= maya <= 2**31 - 1 and maya not in (0, 1, 2, 3, 2147483647)
+    verify(app)
+    assert "fingerprints :material/verified: identical" in app.success[-1].value
 
 
 def test_verify_shows_the_certificate():
-    app = forget(start(), 2)
-    app.button[[b.label for b in app.button].index("Verify: retrain from scratch and compare")].click().run()
+    app = verify(forget(start(), 2))
     message = app.success[-1].value
-    assert "Incremental update: **" in message and "fingerprints :material/verified: identical" in message
+    assert "Last incremental update: **" in message and "fingerprints :material/verified: identical" in message
+
+
+def test_names_are_shown_as_text_everywhere():
+    app = start()
+    hostile = "![t](http://127.0.0.1:9/p.png) <a href=x>y</a> :red[x] $x^2$"
+    add(app, hostile, "titanic")
+    assert plain(app.success[0].value).startswith(f"Added {hostile} with 1 movie in")
+    source = app.success[0].value
+    assert md(hostile) in source  # every punctuation mark escaped, links broken
+    assert re.search(r"(?<!\\)[!\[\]<>$:]", md(hostile)) is None
+    spec = json.dumps(chart(app), ensure_ascii=False)
+    assert "<a href=x>" not in spec and "&lt;a href=x&gt;y&lt;/a&gt;" in spec
 
 
 def test_two_visitors_do_not_see_each_other():
@@ -149,12 +255,39 @@ def test_two_visitors_do_not_see_each_other():
     add(first, "Maya", "toy story")
     forget(first, 1)
     second.run()
-    assert metric(second, "Users") == "4" and metric(second, "Logical time") == "0"
+    assert totals(second) == (4, 5, 11, 0)
     assert "Maya" not in json.dumps(chart(second))
-    assert [o for o in second.selectbox(key="forget_choice").options] == ["Alice (4 movies)", "Bob (2 movies)", "Carla (3 movies)", "Dev (2 movies)"]
+    assert list(second.selectbox(key="forget.forget_choice").options) == [
+        "Alice (4 movies)", "Bob (2 movies)", "Carla (3 movies)", "Dev (2 movies)"
+    ]
 
 
-def test_change_log_page():
+def test_no_download_is_deferred(monkeypatch):
+    """Deferred download callables kept ended sessions' workspaces alive: every download gets bytes or text."""
+    import streamlit
+
+    seen = []
+    real = streamlit.download_button
+
+    def spy(label, data, *args, **kwargs):
+        seen.append((label, callable(data)))
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", spy)
+    app = add(start(), "Maya", "toy story")
+    app.button(key="forget.prepare").click().run()
+    app.switch_page("pages/change_log.py").run()
+    app.button(key="change_log.prepare").click().run()
+    assert not app.exception
+    labels = {label for label, _ in seen}
+    assert {"H: all interactions (CSV)", "n: every movie's count, zeros included (CSV)", "C and S of the window (CSV)",
+            "Download the request log (JSON lines)"} <= labels
+    assert any(label.startswith("Download the full change stream (") for label in labels)
+    assert not any(deferred for _, deferred in seen)
+
+
+# ---------------------------------------------------------------------- change log
+def test_change_log_shows_names_titles_and_no_none():
     app = start()
     app.switch_page("pages/change_log.py").run()
     assert app.info[0].value.startswith("No changes yet.")
@@ -163,23 +296,109 @@ def test_change_log_page():
     app.switch_page("pages/change_log.py").run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert set(table["collection"]) == {"interactions", "item_interactions_n", "cooccurrences_c", "similarities_s"}
-    assert table[table["collection"] == "interactions"][["change", "user", "item"]].values.tolist() == [[-1, 1, 1], [-1, 1, 2]]
-    assert "records." in app.caption[-1].value or any("records." in c.value for c in app.caption)
+    assert list(table.columns) == ["time", "collection", "change", "entry", "value"]
+    assert table[table["collection"] == "interactions"].values.tolist() == [
+        [1, "interactions", "-1", "Bob (#1) × The Matrix (1999) (#1)", "not watched"],
+        [1, "interactions", "-1", "Bob (#1) × Titanic (1997) (#2)", "not watched"],
+    ]
+    assert not table.isna().any().any() and "None" not in table.to_string()
+    assert app.caption[-3].value.startswith(f"{len(table)} of {len(table)} records") or any(
+        c.value == f"{len(table)} of {len(table)} records." for c in app.caption
+    )
 
 
-def test_recommendations_page_and_forget_effect():
+def test_change_log_item_filter_takes_ascii_digits_only():
+    app = forget(start(), 1)
+    app.switch_page("pages/change_log.py").run()
+    for text in ("²", "٣", "1e3", "x" * 50):
+        app.text_input(key="change_log.item").input(text).run()
+        assert not app.exception
+        assert plain(app.warning[0].value).endswith("is not an item id: type digits 0-9 such as 2571 (titles can be looked up on the Forget page).")
+    app.text_input(key="change_log.item").input("2").run()
+    assert set(app.dataframe[0].value["entry"].str.contains("Titanic")) == {True}
+
+
+def test_request_log_export_and_import_restore_a_session():
+    app = add(start(), "Maya", "toy story\ntitanic")
+    forget(app, 1)
+    app.switch_page("pages/change_log.py").run()
+    exported = space(app).request_log()
+    fingerprint = space(app).model.fingerprint()
+    assert exported.splitlines() == [
+        '{"change": "Add", "interactions": [[4, 0], [4, 2]]}',
+        '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}',
+    ]
+    fresh = start()
+    fresh.switch_page("pages/change_log.py").run()
+    fresh.text_area(key="change_log.pasted").input(exported)
+    fresh.button(key="change_log.import").click().run()
+    assert not fresh.exception
+    assert plain(fresh.success[0].value) == "Imported 2 request(s): the model is at t = 2."
+    assert space(fresh).model.fingerprint() == fingerprint
+    fresh.text_area(key="change_log.pasted").input('{"change": "Add", "interactions": [[9, 0]]}\n{"oops"')
+    fresh.button(key="change_log.import").click().run()
+    assert errors(fresh)[0].startswith("Line 2 of the request log: The request is not valid JSON")
+    assert space(fresh).model.fingerprint() == fingerprint  # all or nothing
+
+
+def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
+    app = start("movielens-small")
+    assert "| Interactions | 100,836 |" in "\n".join(m.value for m in app.sidebar.markdown)  # whole, not "100,…"
+    forget(app, 414)
+    app.switch_page("pages/change_log.py").run()
+    assert not app.exception
+    warning = plain(app.warning[0].value)
+    assert re.match(r"The full change stream would be about [\d,]+ MB \([\d,]+ records\); the app exports at most 20 MB\.", warning)
+    assert "python -m amnesia stream --data movielens-small < amnesia-movielens-small-requests.jsonl" in warning
+    assert [b.label for b in app.get("download_button")] == ["Download the request log (JSON lines)"]
+
+
+# ---------------------------------------------------------------------- recommendations, about, reset
+def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
     app.switch_page("pages/recommendations.py").run()
     assert not app.exception
-    table = app.dataframe[0].value
-    assert table["movie"].tolist() == ["The Godfather (1972)"]  # Alice (user 0) saw everything else
+    assert app.dataframe[0].value["movie"].tolist() == ["The Godfather (1972)"]  # Alice saw everything else
     assert app.info[-1].value.startswith("Forget a user on the Forget page")
+    app.selectbox(key="recommendations.user_widget").set_value(3).run()
     app.switch_page("pages/forget.py").run()
-    forget(app, 3)
+    forget(app, 1)
     app.switch_page("pages/recommendations.py").run()
     assert not app.exception
-    assert any("got a different top 5" in m.value for m in app.markdown)
+    assert app.selectbox(key="recommendations.user_widget").value == 3  # Dev, remembered
+    effect = space(app).forget_effect(space(app).log[-1])
+    assert any(
+        m.value == f"Of the 3 users with the largest share of their movies that Bob also watched, **{len(effect.reordered)}** "
+        f"got other movies or another order in their top 5, and **{len(effect.changed) - len(effect.reordered)}** only other scores."
+        for m in app.markdown
+    )
+
+
+def _reset_script():
+    import streamlit as st
+
+    import ui_state
+    from amnesia.dashboard.workspace import Workspace, shared_base
+
+    workspace = ui_state.workspace_for("toy", "jaccard", lambda: Workspace(*shared_base("toy")))
+    if not st.session_state.get("done"):
+        workspace.add_user("Maya", typed="toy story")
+        for page in ("forget", "change_log", "recommendations"):
+            ui_state.put(page, "something", 1)
+        st.session_state["done"] = True
+    st.button("Reset", on_click=ui_state.reset, key="app.reset")
+    st.write(f"time {workspace.model.time}")
+
+
+def test_reset_clears_every_pages_state_and_the_changes():
+    app = AppTest.from_function(_reset_script, default_timeout=60).run()
+    assert app.markdown[0].value == "time 1"
+    app.button(key="app.reset").click().run()
+    assert not app.exception
+    assert app.markdown[0].value == "time 0"
+    for page in ("forget", "change_log", "recommendations"):
+        assert f"{page}.something" not in app.session_state
+    assert app.session_state["done"] is True  # keys outside the pages are not the pages' to clear
 
 
 def test_about_page():
@@ -190,16 +409,37 @@ def test_about_page():
     assert len(app.latex) == 4
 
 
+# ---------------------------------------------------------------------- MovieLens
 @pytest.mark.slow
-def test_movielens_world_uses_a_focus_window():
-    app = AppTest.from_file(str(APP), default_timeout=120)
-    app.query_params["data"] = "movielens-small"
+def test_movielens_flow_numbers_agree():
+    app = start("movielens-small")
+    assert any(plain(c.value).startswith("A focus window: the 20 most watched movies") for c in app.caption)
+    add(app, "Maya", "fellowship of the ring\nempire strikes back\nnemo\nthe two towers")
+    assert plain(app.success[0].value).endswith(
+        ": The Lord of the Rings: The Fellowship of the Ring (2001), Star Wars: Episode V - The Empire Strikes Back (1980), "
+        "Finding Nemo (2003), The Lord of the Rings: The Two Towers (2002)."
+    )
+    assert len(app.get("plotly_chart")[0].proto.spec) <= 1_000_000
+    forget(app, 414)
+    users, items, _, _ = totals(app)
+    caption = next(plain(c.value) for c in app.caption if "Shown:" in plain(c.value))
+    assert f"of {items:,} movies and" in caption and f"of {users:,} users, plus User 414, now gone." in caption
+    assert (users, items) == (610, 9_596)  # 610 base + Maya - User 414; 128 movies only User 414 watched
+    ranked = next(plain(m.value) for m in app.markdown if m.value.startswith("1. "))
+    assert re.match(r"1\. .+ ↔ .+: 0\.\d\d → 0\.\d\d \(C \d+ → \d+\)", ranked)
+
+
+def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
+    app = AppTest.from_file(str(APP), default_timeout=180)
+    app.query_params["data"] = "toy"
+    app.query_params["similarity"] = "cosine"
     app.run()
     assert not app.exception
-    assert metric(app, "Users") == "610" and metric(app, "Movies") == "9,724"
-    assert any(c.value.startswith("A focus window of 40 of 9,724 movies") for c in app.caption)
-    add(app, "Maya", "the matrix\ngodfater\ntoy story")
-    assert app.success[0].value.startswith("Added Maya with 3 movie(s)")
-    assert len(app.get("plotly_chart")[0].proto.spec) <= 2_000_000
-    forget(app, 414)
-    assert app.success[0].value.startswith("Forgot User 414 in")
+    assert space(app).model.measure.name == "cosine"
+    forget(app, 1)
+    assert space(app).model.similarity(0, 1) == pytest.approx(2 / 6**0.5)  # Toy Story, The Matrix: C = 2, n = 2 and 3 after Bob left
+    app.switch_page("pages/about.py").run()
+    assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
+    jaccard = start()  # another session on Jaccard: untouched
+    assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
+    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine")]

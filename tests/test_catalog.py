@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from amnesia import AmbiguousTitleError, AmnesiaError, TitleError, UnknownTitleError
-from amnesia.data.catalog import display_title, normalize, split_year
+from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, TitleError, UnknownTitleError
+from amnesia.data.catalog import display_title, free_id, name_key, normalize, split_year
 from amnesia.data.datasets import load
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load("movielens-small").catalog
+    """MovieLens's catalog, knowing how many people watched each movie (as the app's is)."""
+    data = load("movielens-small")
+    data.catalog.set_popularity(data.interactions["item"].value_counts().to_dict())
+    return data.catalog
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,14 @@ def catalog():
         ("pulp fictoin", 296),
         ("the matirx", 2571),
         ("Psycho 1960", 1219),  # the year settles a remake
+        ("fellowship of the ring", 4993),  # a whole subtitle
+        ("empire strikes back", 1196),  # the subtitle after " - "
+        ("the two towers", 5952),  # was "The Out-of-Towners" by a fuzzy match
+        ("two towers", 5952),
+        ("return of the king", 7153),
+        ("nemo", 6377),  # a word of exactly one popular title: Finding Nemo (141 viewers), not Little Nemo (1)
+        ("slumberland", 2800),  # a word of one title only
+        ("lord of the rings", 2116),  # an exact title still wins: the 1978 film (the preview shows it)
     ],
 )
 def test_resolves(catalog, typed, item):
@@ -54,9 +65,7 @@ def test_remakes_are_ambiguous_and_list_years(catalog):
     )
     with pytest.raises(AmbiguousTitleError) as typo:
         catalog.resolve("titanik")
-    assert [year for _, year in typo.value.candidates] == ["Titanic (1953)", "Titanic (1997)"][::-1] or {
-        c[0] for c in typo.value.candidates
-    } == {1721, 3404}
+    assert typo.value.candidates == [(1721, "Titanic (1997)"), (3404, "Titanic (1953)")]
 
 
 def test_many_titles_with_the_same_start_ask_for_more(catalog):
@@ -115,3 +124,72 @@ def test_user_names_are_unique_and_forkable():
         visitor.add_user("User 7")  # reserved for MovieLens-style default names
     visitor.remove_user(maya)
     assert visitor.find_user("Maya") is None and visitor.user_name(4) == "User 4"
+
+
+def test_word_matches_rank_whole_words_before_fuzzy_characters(catalog):
+    # unknown as a whole, but two titles have the word "nemo": they come first, never "Enemy"
+    with pytest.raises(UnknownTitleError) as raised:
+        catalog.resolve("xyzzy nemo")
+    assert [item for item, _ in raised.value.candidates[:2]] == [6377, 2800]
+    assert 108729 not in [item for item, _ in raised.value.candidates]  # Enemy (2013)
+    # several popular titles with the words: ambiguous, most watched first
+    with pytest.raises(AmbiguousTitleError, match="11 movies have every word of 'potter'") as potter:
+        catalog.resolve("potter")
+    assert potter.value.candidates[0] == (
+        4896, "Harry Potter and the Sorcerer's Stone (a.k.a. Harry Potter and the Philosopher's Stone) (2001)"
+    )
+
+
+def test_without_popularity_word_matches_offer_the_candidates():
+    plain = load("movielens-small").catalog  # nobody told it how popular the movies are
+    with pytest.raises(AmbiguousTitleError) as raised:
+        plain.resolve("nemo")
+    assert sorted(item for item, _ in raised.value.candidates) == [2800, 6377]
+
+
+def test_ids_are_ascii_digits_and_lines_are_bounded(catalog):
+    with pytest.raises(UnknownTitleError, match="'#²' is not an id: write an id as # and the digits 0-9, e.g. #42."):
+        catalog.resolve("#²")
+    with pytest.raises(UnknownTitleError, match="No movie has an id with 4400 digits; ids have at most 10."):
+        catalog.resolve("#" + "9" * 4400)
+    with pytest.raises(LimitError, match="A typed title line has 4,401 characters; the limit is 200 \\(title_chars\\)"):
+        catalog.resolve("#" + "9" * 4400, APP_LIMITS)
+    with pytest.raises(LimitError, match="201 title lines were typed; the limit is 200"):
+        catalog.resolve_many(["toy story"] * 201, APP_LIMITS)
+    assert catalog.resolve("#0001") == 1
+
+
+def test_preview_says_what_each_line_became(catalog):
+    lines = catalog.preview("fellowship of the ring\n\nxyzzy qwerty\n#2571", APP_LIMITS)
+    assert [(line.number, line.item, line.how) for line in lines] == [
+        (1, 4993, "subtitle"), (3, None, ""), (4, 2571, "id")
+    ]
+    assert lines[1].problem.startswith("No movie matches 'xyzzy qwerty'. Did you mean") and len(lines[1].candidates) == 3
+
+
+def test_look_alike_names_are_one_name():
+    catalog = load("toy").catalog.fork()
+    assert name_key("  ＭＡＹＡ ") == name_key("maya") == "maya"  # full-width letters, case
+    catalog.add_user("Maya", taken_ids=[0, 1, 2, 3])
+    for look_alike in ("MAYA", "Ｍａｙａ", "ma\u200bya", "M\u0430ya"):  # case, full width, zero-width space, Cyrillic a
+        with pytest.raises(AmnesiaError):
+            catalog.check_new_user_name(look_alike)
+    with pytest.raises(AmnesiaError, match="invisible or control characters \\(U\\+200B\\)"):
+        catalog.check_new_user_name("Zo\u200be")
+    with pytest.raises(AmnesiaError, match="mixes Cyrillic and Latin letters"):
+        catalog.check_new_user_name("B\u043eb")
+    with pytest.raises(AmnesiaError, match="already a user called 'Ｕｓｅｒ ７'"):
+        catalog.check_new_user_name("Ｕｓｅｒ ７")  # NFKC: "User 7", reserved
+    with pytest.raises(LimitError, match="The name has 61 characters; the limit is 60"):
+        catalog.check_new_user_name("x" * 61)
+    assert catalog.check_new_user_name("Zoë  Müller") == "Zoë Müller"
+    assert catalog.check_new_user_name("Дмитрий") == "Дмитрий"  # one alphabet is fine
+
+
+def test_new_user_ids_stay_in_range():
+    assert free_id([0, 1, 5]) == 6
+    assert free_id([0, 1, 2**31 - 1]) == 2  # past the largest id: the smallest free one
+    assert free_id([1, 2, 2**31 - 1]) == 0
+    assert free_id([0, 2, 3], max_id=3) == 1
+    with pytest.raises(AmnesiaError, match="Every user id is taken"):
+        free_id([0, 1, 2, 3], max_id=3)

@@ -69,7 +69,7 @@ def test_after_a_forget_the_page_sends_the_new_version_with_the_reason():
     args, blobs = component(app)
     assert args["version"] != old and args["time"] == 1
     assert json.loads(blobs["sidecar"])["fingerprint"] == app.session_state["workspace"].model.fingerprint()
-    assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movie(s)).")
+    assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movies).")
 
 
 def test_a_bad_runtime_setting_is_reported_and_nothing_is_loaded(monkeypatch):

@@ -1,64 +1,112 @@
-"""Figure builders: pure functions of windows; frames, fixed colour scales, marks, size."""
+"""Figure builders: pure functions of windows; frames, fixed colour scales, marks, labels, size."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from amnesia import ItemCF
-from amnesia.data.datasets import load
-from amnesia.dashboard.figures import STAGES, state_figure, update_figure
-from amnesia.dashboard.views import window_csv
-from amnesia.dashboard.workspace import Workspace
+from amnesia.dashboard.figures import STAGES, delta_figure, state_figure, update_figure
+from amnesia.dashboard.views import item_labels, short_title, window_csv
+from amnesia.dashboard.workspace import Workspace, shared_base
 
 
 @pytest.fixture(scope="module")
-def forget_alice():
-    data = load("toy")
-    space = Workspace(data, ItemCF.fit(data.interactions))
-    return space.forget_user(0)
+def toy():
+    return shared_base("toy")
+
+
+@pytest.fixture(scope="module")
+def forget_alice(toy):
+    return Workspace(*toy).forget_user(0)
 
 
 def test_update_figure_has_five_stages_and_play_controls(forget_alice):
     figure = update_figure(forget_alice.before, forget_alice.after, "Forgot Alice")
     assert [frame.name for frame in figure.frames] == list(STAGES)
     assert figure.layout.updatemenus[0].buttons[0].label == "▶ Play"
-    play_args = figure.layout.updatemenus[0].buttons[0].args[1]
-    assert play_args["frame"]["redraw"] is True  # heatmaps only animate with redraw
+    assert figure.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True  # heatmaps only animate with redraw
     assert [step.label for step in figure.layout.sliders[0].steps] == ["before", "H", "n", "C", "S"]
     assert figure.layout.sliders[0].active == 4
-    # every frame trace names its subplot's axes
-    for frame in figure.frames:
+    for frame in figure.frames:  # every frame trace names its subplot's axes
         assert [(t.xaxis, t.yaxis) for t in frame.data] == [(t.xaxis, t.yaxis) for t in figure.data]
+
+
+def test_frames_carry_only_what_changes(forget_alice):
+    figure = update_figure(forget_alice.before, forget_alice.after, "x")
+    heatmap = figure.frames[0].data[0].to_plotly_json()
+    assert set(heatmap) == {"type", "z", "xaxis", "yaxis"}  # H has no cell text; labels and hovers stay in the data
+    assert figure.data[0].customdata is not None and figure.frames[3].data[2].customdata is None
 
 
 def test_stages_change_one_matrix_at_a_time(forget_alice):
     before, after = forget_alice.before, forget_alice.after
     frames = update_figure(before, after, "x").frames
     h, n, c, s = 0, 1, 2, 3
-    assert [list(row) for row in frames[0].data[h].z] == (before.history.tolist())
-    assert [list(row) for row in frames[1].data[h].z] == (after.history.tolist())
-    assert [list(row) for row in frames[1].data[c].z] == (before.cooccurrences.tolist())
+    assert [list(row) for row in frames[0].data[h].z] == before.history.tolist()
+    assert [list(row) for row in frames[1].data[h].z] == after.history.tolist()
+    assert [list(row) for row in frames[1].data[c].z] == before.cooccurrences.tolist()
     assert list(frames[2].data[n].y) == after.counts.tolist() and list(frames[1].data[n].y) == before.counts.tolist()
-    assert [list(row) for row in frames[3].data[c].z] == (after.cooccurrences.tolist())
-    assert [list(row) for row in frames[3].data[s].z] == (before.similarities.tolist())
-    assert [list(row) for row in frames[4].data[s].z] == (after.similarities.tolist())
-    # colour scales are fixed across frames
-    for trace in (h, c, s):
-        assert len({(f.data[trace].zmin, f.data[trace].zmax) for f in frames}) == 1
-    assert frames[0].data[c].zmax == 4  # max of C before and after (The Matrix: 4 viewers)
+    assert [list(row) for row in frames[3].data[c].z] == after.cooccurrences.tolist()
+    assert [list(row) for row in frames[3].data[s].z] == before.similarities.tolist()
+    assert [list(row) for row in frames[4].data[s].z] == after.similarities.tolist()
 
 
-def test_changed_cells_are_marked_with_deltas(forget_alice):
+def test_colour_scales_are_fixed_and_ignore_the_diagonal(forget_alice):
+    figure = update_figure(forget_alice.before, forget_alice.after, "x")
+    c, s = figure.data[2], figure.data[3]
+    assert c.zmax == 2  # the largest C off the diagonal, before or after (C_aa = n_a would wash the rest out)
+    assert s.zmax == pytest.approx(2 / 3)  # The Matrix and The Godfather after Alice left: 2 / (3 + 2 - 2)
+
+
+def test_changed_cells_are_marked(forget_alice):
     frames = update_figure(forget_alice.before, forget_alice.after, "x").frames
     h_marks = frames[1].data[4]
-    assert list(h_marks.y) == ["Alice"] * 4 and list(h_marks.text) == ["−1"] * 4
+    assert list(h_marks.y) == ["Alice"] * 4 and list(h_marks.x) == ["Toy Story", "The Matrix", "Titanic", "Finding Nemo"]
+    assert list(h_marks.customdata[0]) == ["Alice", "Toy Story (1995) · #0", 1.0, 0.0, -1.0]
     assert len(frames[0].data[4].x) == 0  # nothing marked before the change
-    c_marks = frames[3].data[5]
-    assert len(c_marks.x) == 16  # Alice's 4 movies: 4 x 4 cells of C moved by one
-    assert set(c_marks.text) == {"−1"}
+    assert len(frames[3].data[5].x) == 16  # Alice's 4 movies: 4 x 4 cells of C moved by one
     bars = frames[2].data[1]
     assert list(bars.text) == ["2→1", "4→3", "2→1", "", "1→0"]
+
+
+def test_panel_titles_count_the_changed_cells(forget_alice):
+    titles = [a.text for a in update_figure(forget_alice.before, forget_alice.after, "x").layout.annotations]
+    assert [t.split("<br>")[1] for t in titles] == [
+        "<span style='font-size:11px'>4 of 20 cells changed</span>",
+        "<span style='font-size:11px'>4 of 5 bars changed</span>",
+        "<span style='font-size:11px'>16 of 25 cells changed</span>",
+        "<span style='font-size:11px'>17 of 25 cells changed</span>",  # Finding Nemo's S_aa too: 1 -> 0
+    ]
+
+
+def test_delta_figure_shows_values_and_before_after_in_the_hover(forget_alice):
+    figure = delta_figure(forget_alice.before, forget_alice.after)
+    delta_c, delta_s = figure.data
+    assert delta_c.zmid == 0 and delta_c.colorscale[0][1] != delta_c.colorscale[-1][1]  # diverging
+    assert [list(row) for row in delta_c.z][1] == [-1.0, -1.0, -1.0, 0.0, -1.0]  # The Matrix's row
+    assert delta_c.text[1] == ["−1", "−1", "−1", "", "−1"]
+    assert delta_s.text[0][1] == "−0.17"  # Toy Story ↔ The Matrix: 2 / (2 + 4 - 2) -> 1 / (1 + 3 - 1)
+    hover = delta_s.customdata[0][1]
+    assert hover[:2] == ["Toy Story (1995) · #0", "The Matrix (1999) · #1"]
+    assert hover[2] == pytest.approx(0.5) and hover[3] == pytest.approx(1 / 3)
+    assert [a.text for a in figure.layout.annotations] == ["ΔC: change in co-occurrences", "ΔS: change in similarity"]
+
+
+def test_labels_are_short_unique_and_text_is_escaped(toy):
+    assert short_title("Lord of the Rings: The Fellowship of the Ring, The (2001)") == "Fellowship of the Ring"
+    assert short_title("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"
+    assert short_title("Harry Potter and the Deathly Hallows: Part 1 (2010)") == "Harry Potter…Part 1"  # not just "Part 1"
+    assert short_title("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "Amelie"
+    data, _ = toy
+    assert item_labels(data.catalog, [0, 1]) == ["Toy Story", "The Matrix"]
+    space = Workspace(*toy)
+    entry = space.add_user("<b>Bo</b> <a href='x'>", typed="titanic")
+    text = json.dumps(update_figure(entry.before, entry.after, entry.label).to_plotly_json(), ensure_ascii=False)
+    assert "<b>Bo</b>" not in text and "<a href" not in text
+    assert "&lt;b&gt;Bo&lt;/b&gt; &lt;a href='x'&gt;" in text
 
 
 def test_state_figure_and_csv(forget_alice):
@@ -66,20 +114,21 @@ def test_state_figure_and_csv(forget_alice):
     assert isinstance(figure, go.Figure) and not figure.frames and len(figure.data) == 4
     csv = window_csv(forget_alice.after).splitlines()
     assert csv[0] == "item_a,item_b,title_a,title_b,cooccurrences,similarity"
-    assert '1,0,"The Matrix (1999)","Toy Story (1995)",1,0.3333333333333333' in csv
+    assert "1,0,The Matrix (1999),Toy Story (1995),1,0.3333333333333333" in csv
     assert len(csv) == 1 + 10
 
 
-def test_before_and_after_must_match(forget_alice):
-    other = Workspace(load("toy"), ItemCF.fit(load("toy").interactions)).add_user("Z", typed="titanic")
+def test_before_and_after_must_match(forget_alice, toy):
+    other = Workspace(*toy).add_user("Z", typed="titanic")
     with pytest.raises(ValueError, match="same users and items"):
         update_figure(forget_alice.before, other.after, "x")
 
 
-def test_movielens_chart_stays_under_2_mb():
-    data = load("movielens-small")
-    space = Workspace(data, ItemCF.fit(data.interactions))
-    entry = space.forget_user(414)  # the heaviest user
-    size = len(update_figure(entry.before, entry.after, "x").to_json())
-    assert size <= 2_000_000, size
-    assert len(state_figure(space.current_window()).to_json()) <= 2_000_000
+def test_movielens_figures_stay_small():
+    space = Workspace(*shared_base("movielens-small"))
+    space.forget_user(414)  # the heaviest user
+    before, after = space.latest_windows()
+    assert len(update_figure(before, after, "x").to_json()) <= 400_000
+    assert len(delta_figure(before, after).to_json()) <= 200_000
+    assert len(state_figure(space.current_window()).to_json()) <= 200_000
+    assert np.all(np.diff([len(label) for label in after.item_labels]) < 25)

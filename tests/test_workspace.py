@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from amnesia import AmbiguousTitleError, AmnesiaError, ItemCF, RequestError, UnknownTitleError
-from amnesia.data.datasets import load
-from amnesia.dashboard.workspace import Workspace
+from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
+from amnesia.dashboard.history import LogEntry
+from amnesia.dashboard.workspace import RECORD_BYTES, Workspace, shared_base
+from amnesia.records import COLLECTIONS
 
 
 @pytest.fixture(scope="module")
 def toy_base():
-    data = load("toy")
-    return data, ItemCF.fit(data.interactions)
+    return shared_base("toy")
+
+
+@pytest.fixture(scope="module")
+def movielens_base():
+    return shared_base("movielens-small")
 
 
 @pytest.fixture
@@ -25,14 +33,15 @@ def space(toy_base):
 
 def test_add_user_by_names_and_ids(space, toy_base):
     entry = space.add_user("Maya", items=[4], typed="toy story\n#1\n")
-    assert entry.action == "Added Maya with 3 movie(s)"
+    assert (entry.action, entry.detail) == ("Added Maya with 3 movies", "Finding Nemo (2003), Toy Story (1995), The Matrix (1999)")
     assert space.catalog.find_user("maya") == 4 and space.model.history(4) == [0, 1, 4]
-    assert entry.changes.counts_dict() == {0: (2, 3), 1: (4, 5), 4: (1, 2)}
+    assert entry.change.counts_dict() == {0: (2, 3), 1: (4, 5), 4: (1, 2)}
     # the window shows every user including Maya, before (zeros) and after
     assert entry.before.users == entry.after.users == (0, 1, 2, 3, 4)
     assert entry.before.history[-1].tolist() == [0, 0, 0, 0, 0]
     assert entry.after.history[-1].tolist() == [1, 1, 0, 0, 1]
-    assert entry.after.user_labels[-1] == "Maya"
+    assert entry.after.user_labels[-1] == "Maya" and entry.names == {4: "Maya"}
+    assert (entry.stats.users, entry.stats.items, entry.stats.interactions, entry.stats.time) == (5, 5, 14, 1)
     base_data, base_model = toy_base
     assert base_model.users() == [0, 1, 2, 3] and base_data.catalog.find_user("Maya") is None
 
@@ -44,6 +53,9 @@ def test_add_user_by_names_and_ids(space, toy_base):
         ("Tom", "", AmnesiaError, "Pick at least one movie that Tom watched; the selection is empty."),
         ("alice", "toy story", AmnesiaError, "There is already a user called 'alice'; pick another name."),
         ("", "toy story", AmnesiaError, "The user's name is empty"),
+        ("Tom", "9" * 5000, LimitError, "A typed title line has 5,000 characters; the limit is 200 (title_chars)."),
+        ("Tom", "toy story\n" * 201, LimitError, "201 title lines were typed; the limit is 200 (typed_lines)."),
+        ("x" * 10_000, "toy story", LimitError, "The name has 10,000 characters; the limit is 60 (name_chars)."),
     ],
 )
 def test_bad_additions_change_nothing(space, name, typed, error, message):
@@ -55,13 +67,12 @@ def test_bad_additions_change_nothing(space, name, typed, error, message):
     assert space.catalog.find_user("Tom") is None
 
 
-def test_typo_errors_carry_candidates(toy_base):
+def test_typo_errors_carry_candidates(toy_base, movielens_base):
     space = Workspace(*toy_base)
     with pytest.raises(UnknownTitleError) as raised:
         space.add_user("Tom", typed="the matrx reloded zzz")
     assert len(raised.value.candidates) == 3 and raised.value.query == "the matrx reloded zzz"
-    movielens = load("movielens-small")
-    space = Workspace(movielens, ItemCF.fit(movielens.interactions))
+    space = Workspace(*movielens_base)
     with pytest.raises(AmbiguousTitleError) as ambiguous:
         space.add_user("Tom", typed="psycho")
     assert ambiguous.value.candidates == [(1219, "Psycho (1960)"), (2389, "Psycho (1998)")]
@@ -69,7 +80,7 @@ def test_typo_errors_carry_candidates(toy_base):
 
 def test_forget_user_removes_name_and_history(space):
     entry = space.forget_user(1)
-    assert entry.action == "Forgot Bob (2 movie(s))" and entry.forgotten_user == 1
+    assert entry.action == "Forgot Bob (2 movies)" and entry.forgotten_user == 1 and entry.names == {1: "Bob"}
     assert 1 not in space.model.users() and space.catalog.find_user("Bob") is None
     assert entry.before.user_labels[1] == "Bob"  # the figure still labels the forgotten row
     assert entry.after.history[1].tolist() == [0, 0, 0, 0, 0]
@@ -78,7 +89,7 @@ def test_forget_user_removes_name_and_history(space):
 
 
 def test_forget_added_user_and_initial_users_until_a_movie_is_gone(space):
-    maya = space.add_user("Maya", typed="finding nemo").changes.touched_users[0]
+    maya = space.add_user("Maya", typed="finding nemo").change.touched_users[0]
     space.forget_user(maya)
     space.forget_user(0)  # Alice was the only other one who watched Finding Nemo
     assert space.model.count(4) == 0
@@ -86,12 +97,13 @@ def test_forget_added_user_and_initial_users_until_a_movie_is_gone(space):
     nemo = window.items.index(4)
     assert window.counts[nemo] == 0 and window.similarities[nemo].tolist() == [0.0] * 5
     assert not np.isnan(window.similarities).any()
+    assert space.emptied_sentence(space.log[-1]).startswith("1 movie (Finding Nemo (2003)) lost their last viewer")
     assert space.verify().match
 
 
-def test_raw_requests(space):
+def test_raw_requests_and_no_ops(space):
     entry = space.apply_json('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
-    assert entry.action == "Removed 2 interaction(s) (raw request)"
+    assert entry.action == "Removed 2 interactions of 1 user (raw request)" and entry.noop is None
     assert space.catalog.find_user("Bob") is None  # Bob has nothing left: his name goes too
     with pytest.raises(RequestError, match="do not exist: \\[1, 1\\]"):
         space.apply_json('{"change": "Remove", "interactions": [[1, 1]]}')
@@ -99,7 +111,20 @@ def test_raw_requests(space):
         space.apply_json("{oops")
     with pytest.raises(RequestError, match="Item id\\(s\\) 99 are not in the catalog"):
         space.apply_json('{"change": "Add", "interactions": [[7, 99]]}')
-    assert len(space.log) == 1
+    present = space.apply_json('{"change": "Add", "interactions": [[0, 0], [0, 1]]}')
+    assert present.noop == "they are already present: [0, 0], [0, 1]"
+    assert present.action == "Nothing changed: they are already present: [0, 0], [0, 1] (raw request)"
+    empty = space.apply_json('{"change": "Remove", "interactions": []}')
+    assert empty.noop == "the request lists no interactions" and empty.effect.changed_s == 0
+    assert [entry.time for entry in space.log] == [1, 2, 3]  # no-ops take a time step, as on the stream
+
+
+def test_new_user_ids_stay_in_range_after_the_largest_id(space):
+    space.apply_json('{"change": "Add", "interactions": [[2147483647, 0]]}')
+    entry = space.add_user("Maya", typed="titanic")
+    maya = entry.change.touched_users[0]
+    assert maya == 4  # one past the largest below the limit would overflow: the smallest free id instead
+    assert space.verify().match
 
 
 def test_verify_and_time_travel(space):
@@ -107,22 +132,136 @@ def test_verify_and_time_travel(space):
     space.forget_user(2)
     result = space.verify()
     assert result.match and result.fingerprint == result.retrained_fingerprint
-    assert result.retrain_seconds > 0 and result.last_update_seconds == space.log[-1].changes.seconds
+    assert result.retrain_seconds > 0 and result.last_update_seconds == space.log[-1].change.seconds
     assert space.model_at(0).fingerprint() == space.base.fingerprint()
     assert space.model_at(1).history(4) == [2, 3] and 2 in space.model_at(1).users()
     assert space.model_at(2).fingerprint() == space.model.fingerprint()
+    assert space.stats_at(0) == space.stats_at(-5) and space.stats_at(2) == space.stats()
 
 
-def test_window_records_equal_the_full_stream_on_the_toy_world(space):
+def _arrays(value, seen=None) -> int:
+    """Bytes of every NumPy array reachable from ``value`` through dataclass fields, tuples, lists, dicts."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if dataclasses.is_dataclass(value):
+        return sum(_arrays(getattr(value, f.name), seen) for f in dataclasses.fields(value))
+    if isinstance(value, (list, tuple)):
+        return sum(_arrays(v, seen) for v in value)
+    if isinstance(value, dict):
+        return sum(_arrays(v, seen) for v in value.values())
+    return 0
+
+
+@pytest.mark.slow
+def test_the_log_keeps_requests_and_small_windows_not_blocks_of_c(movielens_base):
+    """A 3,000-movie request used to leave ~185 MB in the visitor's log (one paste, kept)."""
+    space = Workspace(*movielens_base)
+    movies = space.model.items()[:3000]
+    request = json.dumps({"change": "Add", "interactions": [[9999, item] for item in movies]})
+    assert len(request) < APP_LIMITS.request_chars
+    space.apply_json(request)
+    space.forget_user(9999)
+    kept = sum(_arrays(entry) for entry in space.log)
+    # the requests (2 x 3,000 pairs x 16 bytes), the H and n changes, two windows of 20 x 20 per entry;
+    # a block of C for the 3,000 new items alone would be 18 MB
+    assert kept < 1_000_000, kept
+
+
+def test_log_has_room_for_the_limit_only(toy_base):
+    space = Workspace(*toy_base, limits=APP_LIMITS.replace(log_lines=2))
+    space.apply_json('{"change": "Add", "interactions": [[0, 3]]}')
+    space.apply_json('{"change": "Remove", "interactions": [[0, 3]]}')
+    with pytest.raises(AmnesiaError, match="Your session holds 2 changes, the most one session keeps"):
+        space.forget_user(1)
+    assert len(space.log) == 2
+
+
+def test_request_log_round_trip_and_import_is_all_or_nothing(toy_base):
+    first = Workspace(*toy_base)
+    first.add_user("Maya", typed="toy story\nthe matrix")
+    first.forget_user(0)
+    first.apply_json('{"change": "Add", "interactions": [[1, 1]]}')  # a no-op: kept, so times match on replay
+    exported = first.request_log()
+    assert len(exported.splitlines()) == 3
+    second = Workspace(*toy_base)
+    assert second.import_log(exported) == 3
+    assert second.model.fingerprint() == first.model.fingerprint() and second.model.time == 3
+    assert [e.effect is None for e in second.log] == [True, True, False]  # only the last is measured
+    with pytest.raises(RequestError, match="^Line 2 of the request log: Cannot remove interaction"):
+        second.import_log('{"change": "Add", "interactions": [[8, 0]]}\n{"change": "Remove", "interactions": [[9, 9]]}')
+    assert second.model.fingerprint() == first.model.fingerprint() and len(second.log) == 3
+    with pytest.raises(LimitError, match="The log has 1,001 requests; the limit is 1,000"):
+        second.import_log('{"change": "Add", "interactions": []}\n' * 1001)
+    with pytest.raises(RequestError, match="The request log is empty"):
+        second.import_log("\n \n")
+
+
+def test_full_export_equals_the_stream_and_its_estimate_is_close(space):
     space.add_user("Maya", typed="toy story\nthe matrix")
     space.forget_user(0)
-    full = list(space.records())
-    assert full == list(space.window_records())
-    assert [json.loads(line) for line in space.stream_jsonl().splitlines()] == full
-    frame = space.records_frame()
-    assert len(frame) == len(full) and set(frame["collection"]) == {
-        "interactions", "item_interactions_n", "cooccurrences_c", "similarities_s"
+    chunks = list(space.export_chunks(chunk_bytes=200))
+    assert len(chunks) > 1
+    records = [json.loads(line) for line in b"".join(chunks).decode().splitlines()]
+    model = space.base.fork()  # the same records as the stream format, straight from the engine
+    from amnesia.records import change_records
+
+    expected = [r for entry in space.log for r in change_records(model, model.apply(entry.request))]
+    assert records == expected
+    estimate = space.export_estimate()
+    assert estimate.exact and estimate.allowed
+    assert estimate.records >= len(records) and estimate.records <= 2 * len(records)
+    actual = len(b"".join(chunks))
+    assert 0.5 * actual <= estimate.bytes <= 2.5 * actual
+
+
+@pytest.mark.slow
+def test_full_export_of_a_heavy_forget_is_refused_before_any_work(movielens_base):
+    space = Workspace(*movielens_base)
+    space.forget_user(414)
+    estimate = space.export_estimate()
+    effect = space.log[-1].effect
+    assert (effect.changed_c, effect.changed_s) == (3_638_253, 10_019_547)  # exact, from the scan
+    assert not estimate.allowed and estimate.bytes > 1_000_000_000
+    with pytest.raises(AmnesiaError, match="python -m amnesia stream --data movielens-small"):
+        next(space.export_chunks())
+
+
+def test_record_sizes_match_the_format():
+    samples = {
+        "interactions": {"change": -1, "data": "interactions", "user": 414, "item": 2571, "time": 12},
+        "item_interactions_n": {"change": 1, "data": "item_interactions_n", "item": 2571, "count": 278, "time": 12},
+        "cooccurrences_c": {"change": 1, "data": "cooccurrences_c", "item_a": 58559, "item_b": 2571, "num_cooccurrences": 61, "time": 12},
+        "similarities_s": {"change": 1, "data": "similarities_s", "item_a": 58559, "item_b": 2571, "similarity": 0.1919191919191919, "time": 12},
     }
+    for collection in COLLECTIONS:
+        size = len(json.dumps(samples[collection])) + 1
+        assert abs(size - RECORD_BYTES[collection]) <= 0.15 * size, (collection, size)
+
+
+def test_counts_download_includes_zero_counts(space):
+    space.forget_user(0)
+    space.forget_user(2)  # Finding Nemo (only Alice) and Toy Story (Alice, Carla) go to 0
+    lines = space.counts_csv().splitlines()
+    assert lines[0] == "item,title,count"
+    assert "0,Toy Story (1995),0" in lines and "4,Finding Nemo (2003),0" in lines and len(lines) == 6
+
+
+def test_latest_windows_follow_size_and_popularity(movielens_base):
+    space = Workspace(*movielens_base)
+    entry = space.forget_user(1)
+    assert len(entry.before.items) == 20 and entry.before.users[0] == 1
+    before, after = space.latest_windows(max_items=10, min_viewers=50)
+    assert len(before.items) == 10 and before.users[0] == 1 and before.user_labels[0] == "User 1"
+    assert all(space.base.count(item) >= 50 for item in before.items)
+    ranking = entry.effect.ranking(50)
+    assert before.items == ranking.items[:10]
+    assert space.largest_changes(entry, 50, limit=3) == list(ranking.pairs[:3])
+    shared = before.history[1:, :].sum(axis=1)
+    assert ((shared > 0) & (shared < 10)).all()  # the other users watched some, not all, of the window
 
 
 def test_reset_and_isolation_between_visitors(toy_base):
@@ -136,13 +275,40 @@ def test_reset_and_isolation_between_visitors(toy_base):
     assert first.catalog.user_name(0) == "Alice"
 
 
-def test_movielens_window_is_bounded_and_explained():
-    data = load("movielens-small")
-    space = Workspace(data, ItemCF.fit(data.interactions))
-    window = space.current_window()
-    assert len(window.items) == 40 and len(window.users) <= 12
-    assert window.description.startswith("A focus window of 40 of 9,724 movies")
-    entry = space.forget_user(414)  # the heaviest user: 2,698 movies
-    assert len(entry.before.items) == 40 and entry.before.users[0] == 414
-    assert entry.before.history[0].sum() >= 20  # their most popular movies are in the window
-    assert "the most popular 20" in entry.before.description
+def test_forget_effect_compares_top_lists(space):
+    space.forget_user(3)  # Dev
+    effect = space.forget_effect(space.log[-1])
+    assert effect.forgotten_user == 3 and effect.examined == 3
+    reference = {user: (space.model_at(0).recommend(user, 5), space.model.recommend(user, 5)) for user in (0, 1, 2)}
+    changed = {c.user for c in effect.changed}
+    assert changed == {user for user, (old, new) in reference.items()
+                       if [(r.item, round(r.score, 6)) for r in old] != [(r.item, round(r.score, 6)) for r in new]}
+    assert space.forget_effect(space.log[-1]) is effect  # cached
+    space.add_user("Maya", typed="titanic")
+    with pytest.raises(AmnesiaError, match="did not forget a user"):
+        space.forget_effect(space.log[-1])
+
+
+def test_log_entries_are_frozen(space):
+    entry = space.add_user("Maya", typed="titanic")
+    assert isinstance(entry, LogEntry)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.action = "x"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=80),
+    typed=st.text(alphabet=st.characters(exclude_categories=["Cs"]) | st.sampled_from(list("#0123456789\n[]")), max_size=400),
+    raw=st.text(max_size=300),
+    user=st.integers(-(2**40), 2**40) | st.none() | st.booleans(),
+)
+def test_every_action_either_works_or_says_why_and_changes_nothing(toy_base, name, typed, raw, user):
+    space = Workspace(*toy_base)
+    for action in (lambda: space.add_user(name, typed=typed), lambda: space.apply_json(raw), lambda: space.forget_user(user),
+                   lambda: space.import_log(raw), lambda: space.preview_titles(typed)):
+        before, count = space.model.fingerprint(), len(space.log)
+        try:
+            action()
+        except AmnesiaError:
+            assert space.model.fingerprint() == before and len(space.log) == count

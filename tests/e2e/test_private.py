@@ -260,7 +260,7 @@ def test_a_forget_on_the_server_reaches_the_device(page, server):
     )
     assert match, summary
     TIMINGS["toy: version change to new model in use, after a page switch (s)"] = float(match.group(1))
-    assert "t = 1: Forgot Alice (4 movie(s))" in frame.locator("#change-notes").inner_text()
+    assert "t = 1: Forgot Alice (4 movies)" in frame.locator("#change-notes").inner_text()
     assert "co-occurrences are gone from the table" in frame.locator("#change-notes").inner_text()
     assert frame.locator("#before li .title").all_inner_texts() == ["Toy Story (1995)", "Finding Nemo (2003)", "The Godfather (1972)"]
     assert frame.locator("#after li .title").all_inner_texts() == ["The Godfather (1972)", "Toy Story (1995)"]

@@ -1,0 +1,45 @@
+"""The app's benchmark part: its report says plainly which targets were met (no browser needed here)."""
+
+from __future__ import annotations
+
+from amnesia.bench.app import _summary, check_targets, markdown, resolution, typical_users
+
+
+def _figures(load_levels: dict) -> dict:
+    s = lambda *values: _summary(list(values))  # noqa: E731
+    figures = {
+        "machine": "test", "when": "now", "quick": False,
+        "resolution": {"lines": 3, "longest": 200, **s(0.001, 0.002, 0.009)},
+        "waiting": {
+            "toy_add": s(0.4, 0.5), "toy_forget": s(0.3, 0.7), "ml_add": s(0.9), "ml_forget_typical": s(0.8),
+            "ml_forget_heaviest_s": 1.5, "ml_recommendations_s": 1.2, "ml_verify_s": 2.5,
+            "typical_users": [{"user": 86, "movies": 70}],
+        },
+        "memory": {
+            "start_mb": 390.0, "peak_mb": 800.0, "ten_visitors_mb": 600.0,
+            "waves": [{"after_mb": a, "add_3000_s": s(1.0), "forget_s": s(0.5), "errors": []} for a in (500.0, 540.0, 570.0)],
+        },
+        "load": load_levels,
+    }
+    figures["targets"] = check_targets(figures)
+    return figures
+
+
+def test_targets_are_met_missed_or_not_measured():
+    level = {**_summary([1.0, 2.0, 4.0]), "errors": ["TimeoutError: x"], "server_mb": 600.0, "server_peak_mb": 650.0}
+    figures = _figures({"1": level, "10": level})
+    verdict = {row["key"]: row["met"] for row in figures["targets"]}
+    assert verdict["toy_add_p95_s"] is True and verdict["toy_forget_p95_s"] is False  # 0.7 s > 0.6 s
+    assert verdict["ml_verify_s"] is False and verdict["waves_growth_mb"] is False  # 570 - 500 > 60
+    assert verdict["load_10_errors"] is False and verdict["load_10_p95_s"] is False
+    text = markdown(figures)
+    assert "| MovieLens: Verify (retrain and compare) | <= 2 s | 2.50 s | **not met** |" in text
+    assert "| server RSS after wave 3 minus after wave 1 | <= 60 MB | 70 MB | **not met** |" in text
+    quick = _figures({"1": level})
+    assert "| load, N = 10: errors | <= 0 | not measured | not measured |" in markdown(quick)
+
+
+def test_resolution_and_typical_users():
+    figures = resolution(repeats=5)
+    assert figures["n"] == figures["lines"] == 17 and figures["p50"] <= figures["max"]
+    assert [(u, m) for u, m in typical_users(2)] == [(86, 70), (143, 71)]  # median history: 70.5 movies

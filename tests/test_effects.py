@@ -1,0 +1,122 @@
+"""What a change did: measure_change and forget_effect against a plain reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amnesia import ItemCF
+from amnesia.dashboard.effects import MIN_VIEWERS, TOP_PAIRS, forget_effect, measure_change
+
+from .reference import ReferenceCF
+
+
+def _dense_similarities(pairs: set[tuple[int, int]], items: list[int]) -> dict[tuple[int, int], tuple[int, float]]:
+    """{(a, b): (C_ab, S_ab)} for a > b among ``items``, straight from the definition."""
+    reference = ReferenceCF(pairs)
+    counts, cooc = reference.counts(), reference.cooccurrences()
+    table = {}
+    for a, b in itertools.combinations(sorted(items), 2):
+        c = cooc.get((b, a), 0)
+        union = counts.get(a, 0) + counts.get(b, 0) - c
+        table[(b, a)] = (c, c / union if c else 0.0)
+    return table
+
+
+def _apply(pairs: set, request: dict) -> set:
+    moved = {tuple(p) for p in request["interactions"]}
+    return pairs | moved if request["change"] == "Add" else pairs - moved
+
+
+requests = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 11)), min_size=1, max_size=40, unique=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=requests, user=st.integers(0, 8), extra=st.lists(st.integers(0, 13), max_size=6, unique=True), block=st.sampled_from([1, 3, 256]))
+def test_measure_change_equals_the_definition(start, user, extra, block):
+    pairs = set(start)
+    history = sorted(i for u, i in pairs if u == user)
+    request = (
+        {"change": "Remove", "interactions": [[user, i] for i in history]}
+        if history and not extra
+        else {"change": "Add", "interactions": [[user, i] for i in extra or [0]]}
+    )
+    before = ItemCF.fit(sorted(pairs))
+    after = before.fork()
+    changes = after.apply(request)
+    effect = measure_change(before, after, changes.count_items.tolist(), changes.touched_users, block_rows=block)
+    new_pairs = _apply(pairs, request)
+    items = sorted({i for _, i in pairs | new_pairs})
+    old, new = _dense_similarities(pairs, items), _dense_similarities(new_pairs, items)
+    moved_c = {k for k in old if old[k][0] != new[k][0]}
+    moved_s = {k for k in old if old[k][1] != new[k][1]}
+    assert (effect.changed_c, effect.changed_s) == (len(moved_c), len(moved_s))
+    n_old, n_new = ReferenceCF(pairs).counts(), ReferenceCF(new_pairs).counts()
+    emptied = sorted(i for i in items if n_old.get(i, 0) > 0 and n_new.get(i, 0) == 0)
+    assert list(effect.emptied) == emptied and effect.emptied_count == len(emptied)
+    for ranking in effect.rankings:
+        popular = {i for i in items if max(n_old.get(i, 0), n_new.get(i, 0)) >= ranking.min_viewers} - set(emptied)
+        eligible = sorted((abs(new[k][1] - old[k][1]), k) for k in moved_s if set(k) <= popular)
+        # the pairs are the largest changes, with exact values, largest first
+        sizes = [abs(p.delta) for p in ranking.pairs]
+        assert all(a >= b - 1e-9 for a, b in zip(sizes, sizes[1:]))  # equal fractions may differ in the last bit
+        assert len(ranking.pairs) == min(len(eligible), TOP_PAIRS)
+        if eligible:
+            assert sizes[0] == pytest.approx(eligible[-1][0], rel=1e-6)
+        for p in ranking.pairs:
+            assert (p.c_old, p.s_old) == old[(p.item_a, p.item_b)] and (p.c_new, p.s_new) == new[(p.item_a, p.item_b)]
+        # the ranked movies: those with a changed similarity to another movie of the tier, the largest first
+        row_max = {i: max([abs(new[k][1] - old[k][1]) for k in moved_s if i in k and set(k) <= popular] or [0]) for i in popular}
+        assert set(ranking.items) == {i for i, size in row_max.items() if size > 0}
+        maxima = [row_max[i] for i in ranking.items]
+        assert all(a >= b - 1e-6 for a, b in zip(maxima, maxima[1:]))
+        if ranking.pairs:
+            assert {ranking.pairs[0].item_a, ranking.pairs[0].item_b} & set(ranking.items[:2])
+
+
+def test_measure_change_of_nothing():
+    model = ItemCF.fit([(0, 0), (0, 1)])
+    effect = measure_change(model, model.fork(), [], [])
+    assert (effect.changed_c, effect.changed_s, effect.emptied_count) == (0, 0, 0)
+    assert [r.min_viewers for r in effect.rankings] == list(MIN_VIEWERS) and effect.ranking(10).items == ()
+
+
+def test_ranking_tiers_pick_the_largest_tier_not_above():
+    model = ItemCF.fit([(u, i) for u in range(12) for i in range(3)] + [(0, 5)])
+    after = model.fork()
+    changes = after.forget_user(0)
+    effect = measure_change(model, after, changes.count_items.tolist(), [0])
+    assert effect.ranking(1).min_viewers == 1 and effect.ranking(9).min_viewers == 1 and effect.ranking(10).min_viewers == 10
+    assert 5 not in effect.ranking(10).items and effect.emptied == (5,)
+
+
+def test_forget_effect_matches_the_reference_recommender():
+    pairs = {(u, i) for u in range(6) for i in range(8) if (u * 7 + i * 3) % 4 != 0}
+    before = ItemCF.fit(sorted(pairs))
+    after = before.fork()
+    after.forget_user(2)
+    effect = forget_effect(before, after, 2, k=3, max_users=4)
+    reference_before, reference_after = ReferenceCF(pairs), ReferenceCF({p for p in pairs if p[0] != 2})
+    forgotten = set(reference_before.history(2))
+    share = {u: len(forgotten & set(reference_after.history(u))) / len(reference_after.history(u)) for u in reference_after.users()}
+    shared = {u: len(forgotten & set(reference_after.history(u))) for u in reference_after.users()}
+    examined = sorted(share, key=lambda u: (-share[u], -shared[u], u))[:4]
+    assert effect.examined == 4
+    expected = []
+    for user in examined:
+        old = [(i, round(s, 6)) for i, s in reference_before.recommend(user, 3)]
+        new = [(i, round(s, 6)) for i, s in reference_after.recommend(user, 3)]
+        if old != new:
+            expected.append((user, old, new))
+    # lists with other movies or order come first, each group in the order the users were examined
+    expected.sort(key=lambda e: [i for i, _ in e[1]] == [i for i, _ in e[2]])
+    assert [c.user for c in effect.changed] == [e[0] for e in expected]
+    assert [c.user for c in effect.reordered] == [e[0] for e in expected if [i for i, _ in e[1]] != [i for i, _ in e[2]]]
+    for (user, old, new), change in zip(expected, effect.changed, strict=True):
+        assert [i for i, _ in change.before] == [i for i, _ in old] and [i for i, _ in change.after] == [i for i, _ in new]
+        assert np.allclose([s for _, s in change.after], [s for _, s in new], atol=1e-6)
+        assert change.left == {i for i, _ in old} - {i for i, _ in new}

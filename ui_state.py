@@ -1,0 +1,102 @@
+"""The app's session state, owned in one place: typed accessors, page-scoped keys, one Reset.
+
+Every value a page keeps between runs lives under a key ``"<page>.<name>"`` (widget keys
+too), made by :func:`key`. The visitor's workspaces (one per data set and similarity
+measure) live under ``"app.workspaces"``. :func:`reset` drops the current workspace's
+changes and clears every page's keys, so no page keeps state that refers to a change that
+no longer exists. Nothing else in the app touches ``st.session_state`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from amnesia.dashboard.workspace import Workspace
+
+PAGES = ("app", "forget", "change_log", "recommendations")
+T = TypeVar("T")
+
+
+def key(page: str, name: str) -> str:
+    """The session-state key of ``name`` on ``page`` (``"forget.add_name"``)."""
+    if page not in PAGES:
+        raise ValueError(f"unknown page {page!r}; pages: {', '.join(PAGES)}")
+    return f"{page}.{name}"
+
+
+def get(page: str, name: str, default: T = None) -> T:
+    """The value kept for ``name`` on ``page``, or ``default``."""
+    return st.session_state.get(key(page, name), default)
+
+
+def put(page: str, name: str, value: Any) -> None:
+    st.session_state[key(page, name)] = value
+
+
+def pop(page: str, name: str, default: T = None) -> T:
+    """Take the value (it is gone afterwards): for messages shown once."""
+    return st.session_state.pop(key(page, name), default)
+
+
+# ---------------------------------------------------------------------- workspaces
+def workspace_for(dataset: str, measure: str, create: Callable[[], Workspace]) -> Workspace:
+    """This visitor's workspace for ``dataset`` and ``measure`` (made by ``create`` on first use),
+    which becomes the current one for this run."""
+    spaces: dict[tuple[str, str], Workspace] = st.session_state.setdefault(key("app", "workspaces"), {})
+    if (dataset, measure) not in spaces:
+        spaces[(dataset, measure)] = create()
+    put("app", "current", (dataset, measure))
+    # the names pages read before this module existed (the private page still does): the same objects
+    st.session_state["workspace"], st.session_state["dataset_name"] = spaces[(dataset, measure)], dataset
+    return spaces[(dataset, measure)]
+
+
+def workspace() -> Workspace:
+    """The workspace the sidebar picked for this run."""
+    return st.session_state[key("app", "workspaces")][get("app", "current")]
+
+
+def dataset() -> str:
+    """The name of the data set picked for this run ("toy", "movielens-small")."""
+    return get("app", "current")[0]
+
+
+def measure() -> str:
+    """The name of the similarity measure picked for this run ("jaccard", "cosine")."""
+    return get("app", "current")[1]
+
+
+# ---------------------------------------------------------------------- messages shown once
+def flash(page: str, kind: str, text: str) -> None:
+    """A message (``kind``: success, info, warning, error) for the next run of ``page``."""
+    put(page, "flash", (kind, text))
+
+
+def take_flash(page: str) -> tuple[str, str] | None:
+    return pop(page, "flash")
+
+
+def set_error(page: str, field: str, text: str) -> None:
+    """An error to show next to ``field`` on the next run of ``page``."""
+    put(page, f"error.{field}", text)
+
+
+def take_error(page: str, field: str) -> str | None:
+    return pop(page, f"error.{field}")
+
+
+# ---------------------------------------------------------------------- reset
+def clear_pages() -> None:
+    """Clear every page's keys (values and widgets), keeping the workspaces."""
+    keep = {key("app", "workspaces"), key("app", "current")}
+    for name in [k for k in st.session_state if isinstance(k, str) and k.split(".", 1)[0] in PAGES and k not in keep]:
+        del st.session_state[name]
+
+
+def reset() -> None:
+    """Drop the current workspace's changes and every page's state (a button callback)."""
+    workspace().reset()
+    clear_pages()
