@@ -179,6 +179,11 @@ def test_forget_needs_a_choice_and_initial_users_can_be_forgotten():
     app.button(key=FORGET).click().run()
     assert errors(app) == ["Pick a user to forget first."]
     forget(app, 0)
+    caption = next(plain(c.value) for c in app.caption if "Shown:" in plain(c.value))
+    # Finding Nemo lost its only viewer: it stays in the picture but is not counted as a movie anyone watches
+    assert caption.endswith(
+        "Shown: 4 of 4 movies (plus Finding Nemo, which nobody watches now) and 3 of 3 users, plus Alice, now gone."
+    )
     forget(app, 1)
     assert totals(app)[0] == 2
     assert [plain(i.value) for i in app.info] == [

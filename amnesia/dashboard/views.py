@@ -187,10 +187,16 @@ def window_caption(window: Window, stats: Stats, gone: Sequence[int] = ()) -> st
     gone_here = [label for user, label in zip(window.users, window.user_labels) if user in set(gone)]
     shown = len(window.users) - len(gone_here)
     extra = f", plus {', '.join(gone_here)}, now gone" if gone_here else ""
-    return (
-        f"{window.description} Shown: {len(window.items)} of {stats.items:,} movies and "
-        f"{shown} of {stats.users:,} users{extra}."
-    )
+    # movies nobody watches (n = 0) are not in the model's totals either: name them apart, so
+    # the caption never says "5 of 4 movies"
+    unwatched = [label for label, count in zip(window.item_labels, window.counts.tolist()) if count == 0]
+    watched = len(window.items) - len(unwatched)
+    if unwatched:
+        names = ", ".join(unwatched) if len(unwatched) <= 3 else f"{len(unwatched)} movies"
+        movies = f"{watched} of {stats.items:,} movies (plus {names}, which nobody watches now)"
+    else:
+        movies = f"{watched} of {stats.items:,} movies"
+    return f"{window.description} Shown: {movies} and {shown} of {stats.users:,} users{extra}."
 
 
 def window_delta(before: Window, after: Window) -> tuple[np.ndarray, np.ndarray]:

@@ -230,7 +230,7 @@ def test_a_forget_on_the_server_reaches_the_device(page, server):
     page.get_by_role("combobox", name="User to forget").click()
     page.get_by_role("option", name="Alice (4 movies)").click()
     page.get_by_role("button", name="Forget this user").click()
-    expect(page.get_by_text(re.compile(r"Forgot Alice in \d+\.\d\d ms\."))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"Forgot Alice \(4 movies\) in \d+\.\d\d ms\."))).to_be_visible(timeout=30_000)
     received_before = len(recorder.received)
 
     page.get_by_role("link", name="Private recommendations").click()
