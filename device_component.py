@@ -1,4 +1,4 @@
-"""The private-recommendations component, declared for Streamlit (the page that shows it is pages/private.py).
+"""The private-recommendations component, declared for Streamlit (the page that shows it is app_pages/private.py).
 
 Streamlit serves a custom component (v1) from a folder and runs it in an iframe, which keeps the
 component's JavaScript and storage apart from the app's own page. The folder,

@@ -281,7 +281,7 @@ def test_no_download_is_deferred(monkeypatch):
     monkeypatch.setattr(streamlit, "download_button", spy)
     app = add(start(), "Maya", "toy story")
     app.button(key="forget.prepare").click().run()
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     app.button(key="change_log.prepare").click().run()
     assert not app.exception
     labels = {label for label, _ in seen}
@@ -294,11 +294,11 @@ def test_no_download_is_deferred(monkeypatch):
 # ---------------------------------------------------------------------- change log
 def test_change_log_shows_names_titles_and_no_none():
     app = start()
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     assert app.info[0].value.startswith("No changes yet.")
-    app.switch_page("pages/forget.py").run()
+    app.switch_page("app_pages/forget.py").run()
     forget(app, 1)
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table.columns) == ["time", "collection", "change", "entry", "value"]
@@ -314,7 +314,7 @@ def test_change_log_shows_names_titles_and_no_none():
 
 def test_change_log_item_filter_takes_ascii_digits_only():
     app = forget(start(), 1)
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     for text in ("²", "٣", "1e3", "x" * 50):
         app.text_input(key="change_log.item").input(text).run()
         assert not app.exception
@@ -326,7 +326,7 @@ def test_change_log_item_filter_takes_ascii_digits_only():
 def test_request_log_export_and_import_restore_a_session():
     app = add(start(), "Maya", "toy story\ntitanic")
     forget(app, 1)
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     exported = space(app).request_log()
     fingerprint = space(app).model.fingerprint()
     assert exported.splitlines() == [
@@ -334,7 +334,7 @@ def test_request_log_export_and_import_restore_a_session():
         '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}',
     ]
     fresh = start()
-    fresh.switch_page("pages/change_log.py").run()
+    fresh.switch_page("app_pages/change_log.py").run()
     fresh.text_area(key="change_log.pasted").input(exported)
     fresh.button(key="change_log.import").click().run()
     assert not fresh.exception
@@ -350,7 +350,7 @@ def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
     app = start("movielens-small")
     assert "| Interactions | 100,836 |" in "\n".join(m.value for m in app.sidebar.markdown)  # whole, not "100,…"
     forget(app, 414)
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
     assert not app.exception
     warning = plain(app.warning[0].value)
     assert re.match(r"The full change stream would be about [\d,]+ MB \([\d,]+ records\); the app exports at most 20 MB\.", warning)
@@ -361,14 +361,14 @@ def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
 # ---------------------------------------------------------------------- recommendations, about, reset
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
-    app.switch_page("pages/recommendations.py").run()
+    app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
     assert app.dataframe[0].value["movie"].tolist() == ["The Godfather (1972)"]  # Alice saw everything else
     assert app.info[-1].value.startswith("Forget a user on the Forget page")
     app.selectbox(key="recommendations.user_widget").set_value(3).run()
-    app.switch_page("pages/forget.py").run()
+    app.switch_page("app_pages/forget.py").run()
     forget(app, 1)
-    app.switch_page("pages/recommendations.py").run()
+    app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
     assert app.selectbox(key="recommendations.user_widget").value == 3  # Dev, remembered
     effect = space(app).forget_effect(space(app).log[-1])
@@ -408,7 +408,7 @@ def test_reset_clears_every_pages_state_and_the_changes():
 
 def test_about_page():
     app = start()
-    app.switch_page("pages/about.py").run()
+    app.switch_page("app_pages/about.py").run()
     assert not app.exception
     assert app.title[0].value == "About Amnesia"
     assert len(app.latex) == 4
@@ -443,7 +443,7 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     assert space(app).model.measure.name == "cosine"
     forget(app, 1)
     assert space(app).model.similarity(0, 1) == pytest.approx(2 / 6**0.5)  # Toy Story, The Matrix: C = 2, n = 2 and 3 after Bob left
-    app.switch_page("pages/about.py").run()
+    app.switch_page("app_pages/about.py").run()
     assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0

@@ -90,7 +90,7 @@ def test_raw_box_fuzz():
 def test_change_log_filter_and_import_fuzz():
     app = start()
     space(app).forget_user(1)
-    app.switch_page("pages/change_log.py").run()
+    app.switch_page("app_pages/change_log.py").run()
 
     @FUZZ
     @given(item=hostile, pasted=st.one_of(requests, st.lists(requests, max_size=4).map("\n".join)))

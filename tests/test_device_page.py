@@ -21,7 +21,7 @@ def private_page(monkeypatch=None, source: str | None = None) -> AppTest:
     if monkeypatch is not None and source is not None:
         monkeypatch.setenv("AMNESIA_ORT_SOURCE", source)
     app = AppTest.from_file(str(APP), default_timeout=120).run()
-    app.switch_page("pages/private.py").run()
+    app.switch_page("app_pages/private.py").run()
     assert not app.exception
     return app
 

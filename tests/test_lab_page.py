@@ -82,6 +82,6 @@ def test_only_one_lab_runs_at_a_time():
 def test_the_lab_is_in_the_apps_navigation():
     app = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not app.exception
-    app.switch_page("pages/lab.py").run()
+    app.switch_page("app_pages/lab.py").run()
     assert not app.exception
     assert app.title[0].value == "Unlearning lab"

@@ -2,7 +2,7 @@
 
 ``export_onnx(model, path, neighbours=K, catalog=...)`` writes the scoring graph and its JSON
 sidecar; ``build_device_model`` does the same in memory. No Streamlit import here: the page
-(``pages/private.py``) only renders the component whose files live in ``component/``.
+(``app_pages/private.py``) only renders the component whose files live in ``component/``.
 """
 
 from .export import (

@@ -16,7 +16,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from amnesia.dashboard.serve import FINISHED, IDLE
+from amnesia.dashboard.serve import FINISHED, IDLE, streamlit_server
 
 from .conftest import ARTIFACTS, guarded_context
 
@@ -104,6 +104,33 @@ def shoot_every_page(page: Page, prefix: str) -> None:
         shot(page, f"{prefix}-{title.lower().replace(' ', '-')}")
     goto(page, "Forget")
     page.set_viewport_size({"width": 1400, "height": 1600})
+
+
+DEEP_LINKS = {
+    "change_log": "Change log",
+    "recommendations": "Recommendations",
+    "private": "Private recommendations",
+    "lab": "Unlearning lab",
+    "about": "About Amnesia",
+    "": "Watch a recommender forget",
+}
+
+
+def test_every_page_opens_by_its_url_on_a_fresh_server(browser):
+    """A shared link is often the first request a server sees: each page's URL, before anyone has
+    opened the app, shows the page with its sidebar, not a traceback."""
+    with streamlit_server() as fresh:
+        context = guarded_context(browser, fresh, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        for path, heading in DEEP_LINKS.items():
+            page.goto(f"{fresh}/{path}?data=toy")
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=120_000)
+            wait_for_run(page)
+            expect(page.locator("[data-testid=stException]")).to_have_count(0)
+            assert sidebar_number(page, "Users") == "4", path
+        blocked = list(context.blocked)
+        context.close()
+    assert blocked == []
 
 
 def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):

@@ -41,16 +41,8 @@ def component(page: Page):
 
 def open_private(page: Page, server: str, data: str) -> None:
     """Open the private page on data set ``data`` (the deep link keeps ``?data=``, which the
-    navigation links do not carry).
-
-    Until some visitor has run app.py, Streamlit resolves a deep link through the pages/ folder
-    and the page sends the visitor to the entry page; the second try then lands.
-    """
+    navigation links do not carry)."""
     page.goto(f"{server}/private?data={data}")
-    landed = page.get_by_role("heading", name=re.compile("^(Private recommendations|Watch a recommender forget)$"))
-    expect(landed).to_be_visible(timeout=180_000)
-    if landed.inner_text() != "Private recommendations":
-        page.goto(f"{server}/private?data={data}")
     expect(page.get_by_role("heading", name="Private recommendations")).to_be_visible(timeout=180_000)
 
 

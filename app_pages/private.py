@@ -16,10 +16,6 @@ KEY = "private_device"  # the component's widget key: its value is the device's 
 
 def visitor() -> tuple[Workspace, str]:
     """The visitor's workspace and data set name (the one place this page reads session state)."""
-    if "workspace" not in st.session_state:
-        # A deep link opened before any visitor reached app.py runs this file on its own (Streamlit's
-        # pages/-folder fallback): go through the entry script, which sets the workspace up.
-        st.switch_page("app.py")
     return st.session_state["workspace"], st.session_state["dataset_name"]
 
 
