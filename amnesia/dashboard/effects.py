@@ -229,7 +229,12 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         a, b, size = kept[tier]
         top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
         pairs = tuple(exact(int(a[k]), int(b[k])) for k in top.tolist())
-        rankings.append(Ranking(tier, tuple(columns[order[:RANKED_ITEMS]].tolist()), pairs))
+        # the movies of the listed pairs first, in the list's order: an item first appears in the
+        # size-sorted pairs at its own largest |ΔS|, so this is still "largest |ΔS| first", and among
+        # the many ties of a heavy forget the chart then shows the movies the ranked list names
+        listed = [int(item) for k in top.tolist() for item in (max(a[k], b[k]), min(a[k], b[k]))]
+        items = tuple(dict.fromkeys(listed + columns[order].tolist()))[:RANKED_ITEMS]
+        rankings.append(Ranking(tier, items, pairs))
     emptied = columns[~alive]
     return ChangeEffect(tuple(rankings), changed_c, changed_s, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied))
 
