@@ -14,7 +14,7 @@ the finished page (the script idle, the expected message shown, the chart redraw
 
 Bounded: a fixed number of visitors and actions, a time limit on every wait, one server at a
 time (a fresh one per section), localhost only. The machine the figures come from is noted in
-the report; on a shared machine they are noisy.
+the report; single runs, so expect ±20 % between them.
 """
 
 from __future__ import annotations
@@ -375,7 +375,10 @@ def markdown(figures: dict[str, Any]) -> str:
         f"Measured {figures.get('when', '')} with `python -m amnesia bench --part app`"
         f"{' --quick' if figures.get('quick') else ''} on {figures['machine']}: Debian's Chromium, headless, driven by "
         "Playwright, on the same two cores as the server; times from the click to the finished page (script idle, "
-        "message shown, chart redrawn). The machine is shared with other work: figures are noisy.",
+        "message shown, chart redrawn). Every visitor's browser runs on the server's two cores: with N visitors, N "
+        "Chromium tabs render the animated figures while the server works, so the load figures are this machine "
+        "saturated by its own clients, an upper bound for a hosted server whose visitors render on their own machines. "
+        "Single runs: expect ±20 % between runs (the memory waves more: RSS includes memory the allocator keeps).",
         "",
         "| target | goal | measured | |",
         "|:--|--:|--:|:--|",
