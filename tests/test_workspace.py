@@ -230,6 +230,25 @@ def test_full_export_of_a_heavy_forget_is_refused_before_any_work(movielens_base
         next(space.export_chunks())
 
 
+def test_full_export_memory_is_bounded_on_movielens(movielens_base):
+    """The issue's bound: producing an allowed full export costs at most 50 MB beyond the workspace
+    (measured with tracemalloc, which sees numpy's buffers); the chunks are consumed as they come."""
+    import tracemalloc
+
+    space = Workspace(*movielens_base)
+    space.add_user("Maya", typed="toy story\nthe matrix\nfargo\nheat (1995)\nalien")
+    estimate = space.export_estimate()
+    assert estimate.allowed and estimate.bytes > 3_000_000  # S rows of 5 movies x 9,724: a real export
+    tracemalloc.start()
+    try:
+        total = sum(len(chunk) for chunk in space.export_chunks())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total > 3_000_000
+    assert peak <= 50_000_000, f"export peak {peak / 1e6:.1f} MB"
+
+
 def test_record_sizes_match_the_format():
     samples = {
         "interactions": {"change": -1, "data": "interactions", "user": 414, "item": 2571, "time": 12},
