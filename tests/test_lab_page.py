@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from amnesia.lab.run import LAB_GATE, METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "pages" / "lab.py"
+PAGE = ROOT / "app_pages" / "lab.py"
 APP = ROOT / "app.py"
 COMMITTED = json.loads((ROOT / "docs" / "lab.json").read_text(encoding="utf-8"))
 RUN = "FormSubmitter:lab_form-Run the quick lab"
