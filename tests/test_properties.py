@@ -67,7 +67,7 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
             assert model.similarity(a, b) == reference.similarity(a, b)
     assert model.num_interactions() == len(reference.pairs)
     retrained = ItemCF.fit(sorted(reference.pairs), reference.measure)
-    assert model.fingerprint() == retrained.fingerprint()
+    assert model.fingerprint() == retrained.fingerprint() == reference.fingerprint()
     for user in reference.users():
         got = [(r.item, r.score) for r in model.recommend(user, k=5)]
         assert [item for item, _ in got] == [item for item, _ in reference.recommend(user, k=5)]
