@@ -26,10 +26,13 @@ import random
 import statistics
 import string
 import time
+from pathlib import Path
 from typing import Any
 
 from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, Server, chromium_path, streamlit_server
 from .common import machine, when
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"  # git-ignored: evidence of failed visitors
 
 #: Seconds a disconnected session is kept for a reconnect (.streamlit/config.toml): the memory
 #: waves wait this long before they read the server's memory.
@@ -280,6 +283,23 @@ async def memory(visitors: int = 10, waves: int = 3) -> dict[str, Any]:
     return result
 
 
+async def _what_the_visitor_saw(visitor: Visitor, level: int, k: int) -> str:
+    """Evidence for a failed visitor: a screenshot in artifacts/ and the page's status, errors and
+    last message, so a timeout says whether the page was still running, showed an error or lost
+    its connection."""
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        await visitor.page.screenshot(path=str(ARTIFACTS / f"load-{level}-visitor-{k}.png"), full_page=True)
+        seen = await visitor.page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=stStatusWidget], [data-testid=stAlert], '
+                   + '[data-testid=stException], [data-testid=stConnectionStatus]')]
+                   .map(e => e.innerText.replace(/\\s+/g, ' ').slice(0, 160))"""
+        )
+        return f" | the page showed: {' / '.join(seen) or 'no status, alert or error'}"
+    except Exception as error:  # noqa: BLE001  (the page may be gone)
+        return f" | no evidence: {type(error).__name__}"
+
+
 async def load(levels: tuple[int, ...] = (1, 5, 10), rounds: int = 2) -> dict[str, Any]:
     """N concurrent visitors, each adding a user and forgetting a typical one ``rounds`` times."""
     typical = [user for user, _ in typical_users(max(levels) * rounds)]
@@ -287,7 +307,7 @@ async def load(levels: tuple[int, ...] = (1, 5, 10), rounds: int = 2) -> dict[st
     for level in levels:
         with streamlit_server() as server:
             async with chromium() as browser:
-                async def one(k: int) -> list[float] | str:
+                async def one(k: int, level: int = level) -> list[float] | str:
                     context, visitor = await _visitor(browser, server)
                     try:
                         await visitor.open("movielens-small")
@@ -298,7 +318,7 @@ async def load(levels: tuple[int, ...] = (1, 5, 10), rounds: int = 2) -> dict[st
                             times.append(await visitor.forget(f"User {user} (", f"User {user}"))
                         return times
                     except Exception as error:  # noqa: BLE001
-                        return f"{type(error).__name__}: {str(error)[:120]}"
+                        return f"{type(error).__name__}: {str(error)[:120]}{await _what_the_visitor_saw(visitor, level, k)}"
                     finally:
                         await context.close()
 
