@@ -232,7 +232,7 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         # the movies of the listed pairs first, in the list's order: an item first appears in the
         # size-sorted pairs at its own largest |ΔS|, so this is still "largest |ΔS| first", and among
         # the many ties of a heavy forget the chart then shows the movies the ranked list names
-        listed = [int(item) for k in top.tolist() for item in (max(a[k], b[k]), min(a[k], b[k]))]
+        listed = [item for pair in pairs for item in (pair.item_a, pair.item_b)]
         items = tuple(dict.fromkeys(listed + columns[order].tolist()))[:RANKED_ITEMS]
         rankings.append(Ranking(tier, items, pairs))
     emptied = columns[~alive]
