@@ -26,13 +26,12 @@ import random
 import statistics
 import string
 import time
-from pathlib import Path
 from typing import Any
 
-from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, Server, chromium_path, streamlit_server
+from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, ROOT, Server, chromium_path, streamlit_server
 from .common import machine, when
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"  # git-ignored: evidence of failed visitors
+ARTIFACTS = ROOT / "artifacts"  # git-ignored: evidence of failed visitors
 
 #: Seconds a disconnected session is kept for a reconnect (.streamlit/config.toml): the memory
 #: waves wait this long before they read the server's memory.

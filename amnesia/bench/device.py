@@ -19,19 +19,14 @@ runtime copy; without them they are reported as not measured, with the reason.
 from __future__ import annotations
 
 import math
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 import tracemalloc
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..dashboard.serve import CHROMIUM_FLAGS, ROOT, chromium_path, streamlit_server
 from ..data.datasets import load
 from ..device.delivery import NEIGHBOURS
 from ..device.export import build_device_model
@@ -39,14 +34,12 @@ from ..device.runtime import FETCH_COMMAND, local_runtime_ready
 from ..engine.model import ItemCF
 from .common import fmt, machine, when
 
-ROOT = Path(__file__).resolve().parents[2]
 KS = (20, 50, 100)
 TARGETS = {
     "size_k50_mb": ("ONNX model, K = 50", "<=", 5.0, "MB"),
     "browser_p50_ms": ("in-browser inference p50 (5 picks, headless Chromium)", "<=", 50.0, "ms"),
     "switch_p50_s": ("version change → new model in use (p50, device)", "<=", 2.0, "s"),
 }
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -145,38 +138,9 @@ def measure_fork_export(model: ItemCF, catalog: Any, user: int) -> dict[str, flo
 
 
 # ---------------------------------------------------------------------------------------- browser
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(log_path: Path, env: dict[str, str] | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free local port with ``env`` added; returns the process and its
-    URL once ``/_stcore/health`` answers ok. Stop it with ``process.terminate()``."""
-    port = _free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"streamlit did not start; see {log_path}")
-
-
 def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) -> dict[str, Any]:
     """Inference and version-switch times of the real page in headless Chromium."""
-    chromium = next((p for p in (os.environ.get("CHROMIUM"), "/usr/bin/chromium") if p and Path(p).exists()), None)
+    chromium = chromium_path()
     if chromium is None:
         return {"skipped": "no Chromium at /usr/bin/chromium (apt-get install chromium)"}
     if not local_runtime_ready():
@@ -196,9 +160,8 @@ def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) ->
 
     artifacts = ROOT / "artifacts"
     artifacts.mkdir(exist_ok=True)
-    process, url = start_app(artifacts / "bench-device-server.log", {"AMNESIA_ORT_SOURCE": "local"})
     result: dict[str, Any] = {}
-    try:
+    with open(artifacts / "bench-device-server.log", "w") as log, streamlit_server(log, env={"AMNESIA_ORT_SOURCE": "local"}) as url:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -246,12 +209,6 @@ def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) ->
             result["forget_to_new_model_wall_s"] = _stats(forget_wall)
             page.screenshot(path=str(artifacts / "bench-device.png"), full_page=True)
             browser.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
     return result
 
 

@@ -62,15 +62,18 @@ class Server(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(log: IO | int = subprocess.DEVNULL, timeout: float = 90) -> Iterator[Server]:
-    """Start the app on 127.0.0.1 and wait until /_stcore/health answers; stop it afterwards."""
+def streamlit_server(
+    log: IO | int = subprocess.DEVNULL, timeout: float = 90, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Start the app on 127.0.0.1 with ``env`` added to the environment (for example
+    ``AMNESIA_ORT_SOURCE``) and wait until /_stcore/health answers; stop it afterwards."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = Server(f"http://127.0.0.1:{port}")
     url.process = process

@@ -20,8 +20,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from amnesia import ItemCF
+from amnesia.dashboard.serve import streamlit_server
 from amnesia.data.datasets import load
-from amnesia.bench.device import start_app
 from amnesia.device.export import build_device_model
 from amnesia.device.runtime import CDN_BASE, FETCH_COMMAND, LOCAL_DIR, RUNTIME_FILES, local_runtime_ready
 
@@ -288,10 +288,8 @@ def test_the_page_says_when_the_runtime_cannot_be_loaded(page, server, failure):
 @pytest.fixture(scope="module")
 def cdn_server():
     """A second app server configured for the public CDN (AMNESIA_ORT_SOURCE=cdn)."""
-    process, url = start_app(ARTIFACTS / "streamlit-server-cdn.log", {"AMNESIA_ORT_SOURCE": "cdn"})
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with open(ARTIFACTS / "streamlit-server-cdn.log", "w") as log, streamlit_server(log, env={"AMNESIA_ORT_SOURCE": "cdn"}) as url:
+        yield url
 
 
 @pytest.mark.slow  # a second server (about 20 s on a busy machine); AppTest checks the announced URL by default
