@@ -50,6 +50,7 @@ _DESCRIPTIONS = {
     "pairs": "The request would change {seen:,} co-occurrences",
     "title_chars": "A typed title line has {seen:,} characters",
     "typed_lines": "{seen:,} title lines were typed",
+    "typed_chars": "The typed titles have {seen:,} characters",
     "name_chars": "The name has {seen:,} characters",
     "filter_chars": "The filter has {seen:,} characters",
     "log_lines": "The log has {seen:,} requests",
@@ -65,6 +66,7 @@ _ADVICE = {
     "pairs": "Add fewer items per user in one request (a user with k items changes about k² co-occurrences)",
     "title_chars": "Type one title per line",
     "typed_lines": "Add the rest in another request",
+    "typed_chars": "Type one title per line, at most the allowed number of lines",
     "name_chars": "Use a shorter name",
     "filter_chars": "Type less",
     "log_lines": "Import a shorter log",
@@ -89,12 +91,22 @@ class Limits:
     log_lines: int  # requests in one imported request log
     max_id: int = MAX_ID  # largest user or item id
 
-    def check(self, limit: str, seen: int) -> None:
-        """Raise :class:`LimitError` if ``seen`` is over the limit called ``limit``."""
+    @property
+    def typed_chars(self) -> int:
+        """Characters in the whole typed-titles box: ``typed_lines`` lines of ``title_chars``
+        and their line breaks (checked before the lines are split)."""
+        return self.typed_lines * (self.title_chars + 2)
+
+    def check(self, limit: str, seen: int, at_least: bool = False) -> None:
+        """Raise :class:`LimitError` if ``seen`` is over the limit called ``limit``.
+
+        ``at_least``: ``seen`` is where counting stopped (the reader stopped at the limit), so
+        the message says "at least"."""
         allowed = getattr(self, limit)
         if seen > allowed:
+            shown = _DESCRIPTIONS[limit].replace("{seen:,}", "at least {seen:,}" if at_least else "{seen:,}")
             raise LimitError(
-                f"{_DESCRIPTIONS[limit].format(seen=seen)}; the limit is {allowed:,} ({limit}). "
+                f"{shown.format(seen=seen)}; the limit is {allowed:,} ({limit}). "
                 f"{_ADVICE[limit]}. Nothing was changed.",
                 limit,
                 seen,
@@ -108,8 +120,8 @@ class Limits:
     def replace(self, **changes: int) -> Limits:
         """A copy with some limits changed (``--max-...`` flags); each must be a positive integer."""
         for name, value in changes.items():
-            if name not in _DESCRIPTIONS:
-                raise ValueError(f"Unknown limit {name!r}; known limits: {', '.join(_DESCRIPTIONS)}.")
+            if name not in _FIELDS:
+                raise ValueError(f"Unknown limit {name!r}; known limits: {', '.join(sorted(_FIELDS))}.")
             largest = MAX_ID if name == "max_id" else _LARGEST
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= largest:
                 raise ValueError(f"Limit {name} must be an integer from 1 to {largest:,}, got {value!r}.")
@@ -124,6 +136,8 @@ def check_id(value: int, where: str, what: str, max_id: int = MAX_ID) -> None:
             f"{where}: {what} id {shown} is out of range; ids must be between 0 and {max_id}.", "max_id", value, max_id
         )
 
+
+_FIELDS = {field.name for field in dataclasses.fields(Limits)}
 
 #: A public demo link: a request may add a user with a few thousand movies, not the catalog.
 APP_LIMITS = Limits(

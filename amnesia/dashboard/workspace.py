@@ -26,13 +26,13 @@ from ..data.catalog import Catalog, TypedLine
 from ..data.datasets import Dataset, load
 from ..engine.changes import ChangeSet
 from ..engine.model import ItemCF
-from ..engine.requests import ChangeRequest, parse_request
+from ..engine.requests import ChangeRequest, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, Limits
 from ..records import change_records
 from . import views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
-from .history import History, LogEntry, parse_request_log
+from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
 
 #: The full change stream is offered for download up to this many bytes (estimated up front);
@@ -196,14 +196,14 @@ class Workspace:
         self._check_room()
         return self._apply_raw(parse_request(str(text), self.limits), "raw")
 
-    def import_log(self, text: str) -> int:
+    def import_log(self, text: str | bytes) -> int:
         """Replace this workspace's changes with the requests of an exported request log.
 
         All or nothing: every line is parsed first, then the requests are replayed on a fresh
         fork; if any fails, the workspace is as it was and the error names the line. Returns
         how many requests were applied. Only the last one's similarity effect is measured.
         """
-        requests = parse_request_log(str(text), self.limits)
+        requests = parse_request_log(text if isinstance(text, bytes) else str(text), self.limits)
         saved = (self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects)
         self.reset()
         try:
@@ -227,7 +227,7 @@ class Workspace:
         users = sorted(set(request.pairs[:, 0].tolist()))
         entry = self._apply(request, kind, "", users, measure=measure)
         for user in entry.change.touched_users:
-            if not self.model.history(user):
+            if not self.model.history_length(user):
                 self.catalog.remove_user(user)
         return entry
 
@@ -267,8 +267,8 @@ class Workspace:
                 action = _raw_action(request, change, noop, kind)
             entry = LogEntry(
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
-                {**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}},
-                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history(u)),
+                _named({**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}}),
+                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history_length(u)),
             )
             self.history.append(entry, self.model)
         except BaseException:
@@ -296,7 +296,7 @@ class Workspace:
         key = (entry.time, max_items, min_viewers)
         if key not in self._windows:
             ranked = self._ranked(entry.effect, entry.change, min_viewers)
-            focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.names)
+            focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
             users, items, description = choose_window(self._previous, self.catalog, ranked, focus, max_items=max_items)
             before = snapshot(self._previous, self.catalog, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
@@ -450,6 +450,11 @@ class Workspace:
     def interactions_csv(self) -> str:
         """H as CSV."""
         return views.interactions_csv(self.model)
+
+
+def _named(names: dict[int, str]) -> dict[int, str]:
+    """The names worth keeping in the log: "User 42" is what every reader shows for a user without one."""
+    return {user: name for user, name in names.items() if name != f"User {user}"}
 
 
 def _count(number: int, noun: str) -> str:
