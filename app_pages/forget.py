@@ -129,6 +129,7 @@ def add_form() -> None:
         placeholder=workspace.example_titles(),
         key=key("add_typed"),
         height=130,
+        max_chars=workspace.limits.typed_chars,
         help="A title, a subtitle (\"the two towers\"), a distinctive word (\"nemo\"), a title with its year, or an "
         "id as #42. Press Ctrl+Enter or click outside the box to see what each line resolves to.",
     )

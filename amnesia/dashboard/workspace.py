@@ -13,6 +13,7 @@ nothing behind that keeps its workspace alive.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -24,9 +25,10 @@ import pandas as pd
 
 from ..data.catalog import Catalog, TypedLine
 from ..data.datasets import Dataset, load
+from ..engine.arguments import check_ids
 from ..engine.changes import ChangeSet
 from ..engine.model import ItemCF
-from ..engine.requests import ChangeRequest, parse_request, parse_request_log
+from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, Limits
 from ..records import change_records
@@ -147,7 +149,21 @@ class Workspace:
 
     def preview_titles(self, typed: str) -> list[TypedLine]:
         """What each typed line resolves to (before anything is sent)."""
-        return self.catalog.preview(typed, self.limits)
+        return self.catalog.preview(self._bounded_titles(typed), self.limits)
+
+    def _bounded_titles(self, typed: str) -> str:
+        """``typed`` if it is within the typed-titles limits, checked before any line is split:
+        the whole box's characters, then the non-blank lines, counted one at a time and only up
+        to one past the limit (a 5 MB paste is refused for the cost of a length check)."""
+        typed = str(typed)
+        self.limits.check("typed_chars", len(typed))
+        count = 0
+        for _, line in iter_lines(typed):
+            if line.strip():
+                count += 1
+                if count > self.limits.typed_lines:
+                    self.limits.check("typed_lines", count, at_least=True)
+        return typed
 
     def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
         """The focus window before any change: the whole toy world, or MovieLens's most watched part."""
@@ -160,8 +176,11 @@ class Workspace:
         (one per line). Unknown or ambiguous titles raise a TitleError listing candidates."""
         self._check_room()
         clean = self.catalog.check_new_user_name(name, self.limits)  # before titles: nothing registered yet
-        picked = [int(i) for i in items]
+        if hasattr(items, "__len__"):
+            self.limits.check("interactions", len(items))  # before the list is read
+        picked = check_ids(list(itertools.islice(items, self.limits.interactions + 1)), "movie").tolist()
         self.limits.check("interactions", len(picked))
+        typed = self._bounded_titles(typed)
         chosen = list(dict.fromkeys(picked + self.catalog.resolve_many(typed.splitlines(), self.limits)))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
