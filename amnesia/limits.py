@@ -54,6 +54,8 @@ _DESCRIPTIONS = {
     "name_chars": "The name has {seen:,} characters",
     "filter_chars": "The filter has {seen:,} characters",
     "log_lines": "The log has {seen:,} requests",
+    "read_work": "This needs {seen:,} steps of reading C",
+    "retrain_pairs": "A retrain of your model would make {seen:,} co-occurrence updates",
     "max_id": "The id is {seen:,}",
 }
 # ... and how to get under it.
@@ -70,6 +72,8 @@ _ADVICE = {
     "name_chars": "Use a shorter name",
     "filter_chars": "Type less",
     "log_lines": "Import a shorter log",
+    "read_work": "Pick a user with fewer movies, or reset the users you imported with thousands of movies each",
+    "retrain_pairs": "Reset the users you imported with thousands of movies each, or verify with the command line",
     "max_id": "Use a smaller id",
 }
 
@@ -89,6 +93,8 @@ class Limits:
     name_chars: int  # characters in a user's display name
     filter_chars: int  # characters in a filter or search box
     log_lines: int  # requests in one imported request log
+    read_work: int = 10**12  # steps one page's reads of C may take (recommendations after big imports)
+    retrain_pairs: int = 10**12  # co-occurrence updates (Σ k² over users) one Verify's retrain may make
     max_id: int = MAX_ID  # largest user or item id
 
     @property
@@ -128,6 +134,24 @@ class Limits:
         return dataclasses.replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class GateLimit:
+    """How many of one heavy action may run at once in one server (``slots``), and how long a
+    visitor waits for a slot (``wait_seconds``) before being told the server is busy."""
+
+    slots: int
+    wait_seconds: float
+
+
+#: Verify retrains a whole model (on MovieLens: ~300 MB for a few seconds): one at a time per
+#: server keeps three visitors' Verifies within the memory budget; the others queue.
+VERIFY_GATE = GateLimit(slots=1, wait_seconds=60.0)
+#: Reads of many full rows of C (recommendations, the forget effect) above ``HEAVY_READ`` steps.
+READS_GATE = GateLimit(slots=2, wait_seconds=30.0)
+#: Reads below this many steps are light: they never wait for the reads gate.
+HEAVY_READ = 20_000_000
+
+
 def check_id(value: int, where: str, what: str, max_id: int = MAX_ID) -> None:
     """Raise :class:`LimitError` unless ``0 <= value <= max_id`` (``where``/``what`` name it in the message)."""
     if value < 0 or value > max_id:
@@ -152,6 +176,8 @@ APP_LIMITS = Limits(
     name_chars=60,
     filter_chars=100,
     log_lines=1_000,
+    read_work=200_000_000,  # about a second of one core
+    retrain_pairs=500_000_000,  # MovieLens latest-small needs 61 million: a few seconds
 )
 
 #: The stream CLI: generous, because its input is a file or a pipe its operator controls.

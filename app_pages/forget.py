@@ -83,12 +83,18 @@ def on_raw() -> None:
         done(entry)
 
 
-def on_verify() -> None:
+def run_verify(waiting) -> None:
+    """Verify, queued behind other visitors' Verifies (one at a time per server): ``waiting``
+    shows how many are ahead while this one waits."""
     try:
-        result = workspace.verify()
+        result = workspace.verify(on_wait=lambda ahead: waiting.info(
+            f"Waiting for the server: {ahead} other Verify {'is' if ahead == 1 else 'are'} running or queued "
+            "ahead of yours (one at a time, to keep the server within its memory).", icon=":material/hourglass:"))
     except AmnesiaError as error:
         ui_state.put(PAGE, "verification", (f"Verify could not run: {md(error)}", False))
         return
+    finally:
+        waiting.empty()
     engine = f"{result.last_update_seconds * 1e3:.2f} ms" if result.last_update_seconds is not None else "no update yet"
     verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
     ui_state.put(
@@ -196,7 +202,9 @@ with left:
     if log:
         st.markdown(f"**Last change:** {md(log[-1].label)}")
 with right:
-    st.button("Verify: retrain from scratch and compare", help="The forgetting certificate", on_click=on_verify)
+    if st.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
+        with st.spinner("Retraining from scratch…"):
+            run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")
     if verification:
         (st.success if verification[1] else st.error)(verification[0])

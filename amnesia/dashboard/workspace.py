@@ -16,8 +16,9 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +31,9 @@ from ..engine.changes import ChangeSet
 from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
-from ..limits import APP_LIMITS, Limits
+from ..limits import APP_LIMITS, HEAVY_READ, Limits
 from ..records import change_records
-from . import views
+from . import gates, views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
@@ -141,7 +142,7 @@ class Workspace:
 
     def user_choices(self) -> list[tuple[int, str]]:
         """Current users as (id, "Name (k movies)"), by id."""
-        return [(user, f"{self.catalog.user_name(user)} ({len(self.model.history(user))} movies)") for user in self.model.users()]
+        return [(user, f"{self.catalog.user_name(user)} ({self.model.history_length(user)} movies)") for user in self.model.users()]
 
     def example_titles(self) -> str:
         """A placeholder for the typed-titles box, valid for this data set."""
@@ -354,8 +355,13 @@ class Workspace:
         """The log entries that forgot a user, newest first."""
         return [entry for entry in reversed(self.log) if entry.forgotten_user is not None]
 
-    def forget_effect(self, entry: LogEntry, k: int = 5, max_users: int = 12) -> ForgetEffect:
-        """Whose top-``k`` a logged forget changed (cached per time: it needs two models)."""
+    def forget_effect(self, entry: LogEntry, k: int = 5, max_users: int = 12,
+                      on_wait: Callable[[int], None] | None = None) -> ForgetEffect:
+        """Whose top-``k`` a logged forget changed (cached per time: it needs two models).
+
+        Bounded by the ``read_work`` limit: users are examined while their recommendations fit
+        in it (``ForgetEffect.limited`` says when some were left out); heavy work waits for the
+        server's reads gate (``on_wait`` is told how many are ahead)."""
         if entry.forgotten_user is None:
             raise AmnesiaError(f"t = {entry.time} did not forget a user; pick a forget.")
         if entry.time not in self._forget_effects:
@@ -365,11 +371,23 @@ class Workspace:
                 before = self.history.model_at(entry.time - 1)
                 after = before.fork()
                 after.apply(entry.request)
-            self._forget_effects[entry.time] = forget_effect(before, after, entry.forgotten_user, k, max_users)
+            budget = self.limits.read_work
+            heavy = before.read_cost(before.history(entry.forgotten_user)) > HEAVY_READ
+            with gates.READS.hold(on_wait) if heavy else nullcontext():
+                self._forget_effects[entry.time] = forget_effect(before, after, entry.forgotten_user, k, max_users, budget)
         return self._forget_effects[entry.time]
 
-    def recommendation_table(self, user: int, k: int = 10) -> pd.DataFrame:
-        """Top-``k`` for ``user``: rank, movie, score, and the movies of theirs that explain it."""
+    def recommendation_table(self, user: int, k: int = 10, on_wait: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """Top-``k`` for ``user``: rank, movie, score, and the movies of theirs that explain it.
+
+        The reads' cost is known first (:meth:`ItemCF.read_cost`): over the ``read_work`` limit
+        it is refused with a LimitError; heavy reads wait for the server's reads gate."""
+        cost = self.model.read_cost(self.model.history(user))
+        self.limits.check("read_work", cost)
+        with gates.READS.hold(on_wait) if cost > HEAVY_READ else nullcontext():
+            return self._recommendation_table(user, k)
+
+    def _recommendation_table(self, user: int, k: int) -> pd.DataFrame:
         rows = [
             {
                 "rank": rank,
@@ -381,11 +399,24 @@ class Workspace:
         ]
         return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
 
-    def verify(self) -> Verification:
+    def retrain_cost(self) -> int:
+        """Σ k² over the users (k items each): the co-occurrence updates a retrain makes."""
+        model = self.model
+        return sum(model.history_length(user) ** 2 for user in model.users())
+
+    def verify(self, on_wait: Callable[[int], None] | None = None) -> Verification:
         """Retrain from scratch on the remaining interactions and compare fingerprints.
 
-        The visitor's fingerprint is hashed in a second thread while the retrain runs: both
-        are NumPy-heavy and release the GIL, so on two cores they overlap."""
+        Bounded first: a retrain over the ``retrain_pairs`` limit is refused (LimitError), and
+        one Verify runs at a time per server (:data:`.gates.VERIFY`): the others wait, told how
+        many are ahead (``on_wait``), or get a BusyError after the gate's wait. The visitor's
+        fingerprint is hashed in a second thread while the retrain runs: both are NumPy-heavy
+        and release the GIL, so on two cores they overlap."""
+        self.limits.check("retrain_pairs", self.retrain_cost())
+        with gates.VERIFY.hold(on_wait):
+            return self._verify()
+
+    def _verify(self) -> Verification:
         remaining = self.model.interactions()
         with ThreadPoolExecutor(max_workers=1) as pool:
             mine = pool.submit(self.model.fingerprint)

@@ -219,6 +219,8 @@ class RowLog:
         """The sum on ``rows`` x ``cols`` (every item < ``size`` when None), int64 (len(rows), ·).
         Must be sealed."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if cols is not None and len(cols) < len(rows):  # the sum is symmetric: walk the shorter side
+            return self.block(np.asarray(cols, dtype=np.int64), rows, size).T.copy()
         width = max([size, *(chunk.width for chunk in self.chunks)])
         col_pos = np.full(width, -1, dtype=np.int64)
         if cols is None:
