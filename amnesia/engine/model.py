@@ -167,14 +167,15 @@ class ItemCF:
 
     def add_user(self, user: int, items: Iterable[int]) -> ChangeSet:
         """Add interactions of ``user`` with ``items`` (a new user, or more items for a known one)."""
-        items = list(items)
+        check_id(user, "user")
+        items = check_ids(items).tolist()
         if not items:
             raise RequestError(f"add_user({user!r}, ...) needs at least one item; the selection is empty.")
         return self.add([(user, item) for item in items])
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user``: the right to be forgotten, exactly."""
-        row = self._row(user) if isinstance(user, (int, np.integer)) and not isinstance(user, bool) else _EMPTY
+        row = self._row(check_id(user, "user"))
         if len(row) == 0:
             raise UnknownUserError(
                 f"User {user!r} has no interactions, so there is nothing to forget. "
