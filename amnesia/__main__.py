@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.set_defaults(run=_stream)
 
     bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
-    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device"],
+    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device", "harden"],
                        help="what to measure (default: engine)")
     bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")

@@ -50,4 +50,4 @@ def test_the_report_is_the_parts_in_order(tmp_path: Path):
     (tmp_path / "bench" / "engine.md").write_text("## Engine\nfigures\n")
     report = assemble(tmp_path)
     assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
-    assert PARTS == ("engine", "large", "app", "device")
+    assert PARTS == ("engine", "large", "app", "device", "harden")

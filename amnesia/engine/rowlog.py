@@ -218,25 +218,37 @@ class RowLog:
     def block(self, rows: np.ndarray, cols: np.ndarray | None, size: int) -> np.ndarray:
         """The sum on ``rows`` x ``cols`` (every item < ``size`` when None), int64 (len(rows), ·).
         Must be sealed."""
+        width = size if cols is None else len(cols)
+        out = np.zeros((len(rows), width), dtype=np.int64)
+        self.add_block(rows, cols, size, out)
+        return out
+
+    def add_block(self, rows: np.ndarray, cols: np.ndarray | None, size: int, out: np.ndarray) -> None:
+        """Add the sum on ``rows`` x ``cols`` into ``out`` in place (no block-sized temporary:
+        a fingerprint reads 4 million cells at a time). Must be sealed."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        if cols is not None and len(cols) < len(rows):  # the sum is symmetric: walk the shorter side
-            return self.block(np.asarray(cols, dtype=np.int64), rows, size).T.copy()
+        if cols is not None:
+            cols = np.ascontiguousarray(cols, dtype=np.int64)
+            if len(np.unique(cols)) < len(cols) or len(np.unique(rows)) < len(rows):
+                # an item asked for twice: compute on the distinct ones, then spread
+                unique_rows, row_back = np.unique(rows, return_inverse=True)
+                unique_cols, col_back = np.unique(cols, return_inverse=True)
+                out += self.block(unique_rows, unique_cols, size)[np.ix_(row_back, col_back)]
+                return
+            if len(cols) < len(rows):  # the sum is symmetric: walk the shorter side
+                self.add_block(cols, rows, size, out.T)
+                return
         width = max([size, *(chunk.width for chunk in self.chunks)])
         col_pos = np.full(width, -1, dtype=np.int64)
         if cols is None:
             col_pos[:size] = np.arange(size)
-            out = np.zeros((len(rows), size), dtype=np.int64)
-            expand = None
         else:
-            unique, expand = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
-            inside = (unique >= 0) & (unique < width)
-            col_pos[unique[inside]] = np.flatnonzero(inside)
-            out = np.zeros((len(rows), len(unique)), dtype=np.int64)
+            inside = (cols >= 0) & (cols < width)
+            col_pos[cols[inside]] = np.flatnonzero(inside)
         for chunk in self.chunks:
             _block(chunk.item_ptr, chunk.item_rows, chunk.row_ptr, chunk.row_items, chunk.signs, chunk.width,
                    rows, col_pos, out)
             _block_pairs(chunk.pair_ptr, chunk.pair_cols, chunk.pair_vals, chunk.width, rows, col_pos, out)
-        return out if expand is None else out[:, expand]
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The sum at each pair (a[k], b[k]), int64. Must be sealed."""

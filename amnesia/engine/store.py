@@ -483,7 +483,7 @@ class ForkStore(Store):
         if cols is None and block.shape[1] < self._size:  # items only this fork knows
             block = np.concatenate([block, np.zeros((len(rows), self._size - block.shape[1]), np.int64)], axis=1)
         if self._rows:
-            block += self._read_log().block(rows, cols, self._size)
+            self._read_log().add_block(rows, cols, self._size, block)
         return _with_diagonal(block, rows, cols, self.counts())
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
