@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, TitleError, UnknownTitleError
-from amnesia.data.catalog import display_title, free_id, name_key, normalize, split_year
+from amnesia.data.catalog import _roman, _title_keys, display_title, free_id, name_key, normalize, sequel_key, split_year
 from amnesia.data.datasets import load
 
 
@@ -48,11 +48,126 @@ def catalog():
         ("return of the king", 7153),
         ("nemo", 6377),  # a word of exactly one popular title: Finding Nemo (141 viewers), not Little Nemo (1)
         ("slumberland", 2800),  # a word of one title only
-        ("lord of the rings", 2116),  # an exact title still wins: the 1978 film (the preview shows it)
+        ("lord of the rings 1978", 2116),  # the year picks the 1978 film out of the series
+        ("the terminator", 1240),  # the 1984 film's own title, article and all ("terminator" names a series)
     ],
 )
 def test_resolves(catalog, typed, item):
     assert catalog.resolve(typed) == item
+
+
+@pytest.mark.parametrize(
+    "typed, item, how",
+    [
+        ("godfather 2", 1221, "title"),  # The Godfather: Part II, never The Godfather (was "(typo)" for 858)
+        ("godfather ii", 1221, "title"),
+        ("godfather part 2", 1221, "title"),
+        ("the godfather part 2", 1221, "title"),  # was "not found", suggestions starting with Terminator 2
+        ("the godfather part ii", 1221, "title"),
+        ("godfather part two", 1221, "title"),
+        ("The Godfather: Part III", 2023, "title"),
+        ("godfater 2", 1221, "typo"),  # a typo in the name, the number kept
+        ("back to the future 2", 2011, "title"),  # was Back to the Future (1985)
+        ("back to the future part iii", 2012, "title"),
+        ("back to the future", 1270, "title"),  # no number: the first film, not a sequel
+        ("back to the fture", 1270, "typo"),  # its sequels, one number further, are no rivals
+        ("kill bill 2", 7438, "title"),  # "Kill Bill: Vol. 2"
+        ("kill bill vol. 1", 6874, "title"),
+        ("kill bill volume 1", 6874, "title"),
+        ("alien 3", 1320, "title"),  # "Alien³ (a.k.a. Alien 3)": a superscript in the title
+        ("alien³", 1320, "title"),
+        ("alien iii", 1320, "title"),
+        ("alien", 1214, "title"),
+        ("star wars 4", 260, "start of a title"),  # "Star Wars: Episode IV - A New Hope"
+        ("star wars episode v", 1196, "start of a title"),
+        ("john wick 2", 168248, "title"),  # "John Wick: Chapter Two" (was John Wick (2014), a "typo")
+        ("john wick chapter 2", 168248, "title"),
+        ("rocky 2", 2409, "title"),  # "Rocky II"
+        ("rocky v", 2412, "title"),
+        ("rocky", 1954, "title"),
+        ("mission impossible 2", 3623, "title"),
+        ("jurassic park 3", 4638, "title"),
+        ("toy story 2", 3114, "title"),
+        ("mad max 2", 3703, "title"),  # "The Road Warrior (Mad Max 2)"
+        ("hot shots part deux", 466, "title"),
+        ("die hard2", 1370, "title"),  # digits typed against the word
+        ("deathly hallows part 2", 88125, "words"),  # the number follows the same word as in the title
+        ("death race 2000", 7991, "title"),  # a number that looks like a year but belongs to the title
+        ("blade runner 2049", 176371, "title"),
+        ("blues brthers 2000", 1772, "typo"),
+    ],
+)
+def test_sequel_numbers_pick_the_sequel(catalog, typed, item, how):
+    [line] = catalog.preview(typed)
+    assert (line.item, line.how) == (item, how)
+
+
+def test_every_numbered_title_is_found_by_its_number_in_every_form(catalog):
+    """Each title ending in a number ("Godfather: Part II" -> "godfather 2"), typed as "NAME 2",
+    "NAME part 2", "NAME ii", "NAME part ii" or "NAME vol. 2": resolved to that film, or offered
+    among the candidates (remakes share a title); never a green check on another film."""
+    checked = 0
+    for movie in catalog.movies():
+        for key in sorted({sequel_key(k) for k in _title_keys(movie.title)}):
+            base, _, number = key.rpartition(" ")
+            if not base or not number.isdigit() or not 2 <= int(number) <= 39:
+                continue
+            n = int(number)
+            for typed in (f"{base} {n}", f"{base} part {n}", f"{base} {_roman(n)}", f"{base} part {_roman(n)}", f"{base} vol. {n}"):
+                checked += 1
+                try:
+                    assert catalog.resolve(typed) == movie.id, typed
+                except TitleError as error:
+                    assert movie.id in [item for item, _ in error.candidates], typed
+    assert checked == 2125
+
+
+def test_a_number_no_title_has_is_a_mismatch_not_a_typo(catalog):
+    with pytest.raises(UnknownTitleError) as raised:
+        catalog.resolve("godfather 4")
+    assert str(raised.value) == (
+        "No movie matches 'godfather 4': no title with 'godfather' has the number 4. Did you mean "
+        "The Godfather (1972) (#858); The Godfather: Part II (1974) (#1221); The Godfather: Part III (1990) (#2023)?"
+    )
+    assert [item for item, _ in raised.value.candidates] == [858, 1221, 2023, 172591]  # the series, best known first
+    with pytest.raises(UnknownTitleError) as toy_story:
+        catalog.resolve("toy story 4")
+    assert [item for item, _ in toy_story.value.candidates] == [1, 3114, 78499]
+    with pytest.raises(UnknownTitleError) as matrix:
+        catalog.resolve("matrix 2")  # the sequels are "Reloaded" and "Revolutions": none is numbered
+    assert [item for item, _ in matrix.value.candidates] == [2571, 6365, 6934]
+    with pytest.raises(UnknownTitleError) as wrong_year:
+        catalog.resolve("the matirx 1998")  # a typo and a year no close title has: no green check on 1999
+    assert wrong_year.value.candidates[0] == (2571, "The Matrix (1999)")
+    # the number stands elsewhere in the only title with both words: offered, not picked
+    with pytest.raises(AmbiguousTitleError, match="No title is 'harry potter 2'; Harry Potter and the Deathly") as potter:
+        catalog.resolve("harry potter 2")
+    assert [item for item, _ in potter.value.candidates] == [88125, 4896, 5816, 8368, 40815, 54001, 69844, 81834]
+
+
+def test_a_series_name_offers_its_films_best_known_first(catalog):
+    with pytest.raises(AmbiguousTitleError) as raised:
+        catalog.resolve("lord of the rings")  # was the 1978 animated film, silently
+    assert str(raised.value) == (
+        "'lord of the rings' names a series of 4 movies, the best known first: "
+        "The Lord of the Rings: The Fellowship of the Ring (2001) (#4993); The Lord of the Rings: The Two Towers (2002) (#5952); "
+        "The Lord of the Rings: The Return of the King (2003) (#7153); The Lord of the Rings (1978) (#2116). "
+        "Pick one, or add the year for The Lord of the Rings (1978)."
+    )
+    assert [item for item, _ in raised.value.candidates] == [4993, 5952, 7153, 2116]
+    with pytest.raises(AmbiguousTitleError, match="'the lord of the rings' names a series of 4 movies"):
+        catalog.resolve("the lord of the rings")
+    with pytest.raises(AmbiguousTitleError) as terminator:
+        catalog.resolve("terminator")  # The Terminator (131 viewers) is less watched than Terminator 2 (224)
+    assert [item for item, _ in terminator.value.candidates] == [589, 1240, 6537]
+    with pytest.raises(AmbiguousTitleError) as potter:
+        catalog.resolve("harry potter")
+    assert [item for item, _ in potter.value.candidates] == [4896, 5816, 8368, 40815, 54001, 69844, 88125, 81834]
+    with pytest.raises(AmbiguousTitleError) as kill_bill:
+        catalog.resolve("kill bill")
+    assert [item for item, _ in kill_bill.value.candidates] == [6874, 7438]
+    # the first film is the best known of its series: it resolves
+    assert [catalog.resolve(name) for name in ("toy story", "the godfather", "star wars 4", "die hard")] == [1, 858, 260, 1036]
 
 
 def test_remakes_are_ambiguous_and_list_years(catalog):
@@ -69,16 +184,26 @@ def test_remakes_are_ambiguous_and_list_years(catalog):
 
 
 def test_many_titles_with_the_same_start_ask_for_more(catalog):
-    with pytest.raises(AmbiguousTitleError, match="10 movies start with 'star wars'") as raised:
+    with pytest.raises(AmbiguousTitleError, match="10 movies start with 'star wars', the best known first: Star Wars: ") as raised:
         catalog.resolve("star wars")
-    assert (260, "Star Wars: Episode IV - A New Hope (1977)") in raised.value.candidates
+    assert [item for item, _ in raised.value.candidates] == [260, 1196, 1210, 2628, 5378, 33493, 122886, 179819]
 
 
-def test_unknown_lists_the_three_closest(catalog):
+def test_unknown_lists_the_closest_and_nothing_unrelated(catalog):
     with pytest.raises(UnknownTitleError) as raised:
-        catalog.resolve("xyzzy qwerty")
-    assert len(raised.value.candidates) == 3
-    assert str(raised.value).startswith("No movie matches 'xyzzy qwerty'. Did you mean ")
+        catalog.resolve("xyzzy qwerty")  # was "Did you mean Crazy Heart; Galaxy Quest; Sexy Beast?"
+    assert raised.value.candidates == []
+    assert str(raised.value) == (
+        "No movie matches 'xyzzy qwerty', and none of the 9,742 movies comes close. Check the spelling, "
+        "or type the movie's id, e.g. #356."
+    )
+    with pytest.raises(UnknownTitleError) as typos:
+        catalog.resolve("pirates caribean")  # a whole word and a word with a typo
+    assert [item for item, _ in typos.value.candidates] == [6539, 45722, 53125]
+    assert str(typos.value).startswith("No movie matches 'pirates caribean'. Did you mean Pirates of the Caribbean: The Curse")
+    with pytest.raises(UnknownTitleError) as close:
+        catalog.resolve("the arist")  # close as a whole, before titles with a word like "arist" ("Paris")
+    assert [item for item, _ in close.value.candidates] == [89904, 180297, 616]
     with pytest.raises(UnknownTitleError) as wrong_year:
         catalog.resolve("the matrix 2005")
     assert str(wrong_year.value) == "No 'the matrix' from 2005; the catalog has it from 1999."
@@ -105,6 +230,10 @@ def test_search_suggests_prefix_matches_first(catalog):
 
 def test_text_helpers():
     assert normalize("  Amélie: L'été!  ") == "amelie lete"
+    assert normalize("Alien³") == "alien 3" and normalize("[REC]²") == "rec 2"  # a superscript is a number
+    assert [sequel_key(normalize(t)) for t in ("Godfather: Part II", "Kill Bill: Vol. 2", "John Wick: Chapter Two",
+                                               "Star Wars: Episode IV - A New Hope", "Rocky V", "X-Men", "Part II")] == [
+        "godfather 2", "kill bill 2", "john wick 2", "star wars 4 a new hope", "rocky 5", "x men", "part 2"]
     assert split_year("Heat (1995)") == ("Heat", 1995) and split_year("The OA") == ("The OA", None)
     assert display_title("Godfather: Part II, The (1974)") == "The Godfather: Part II (1974)"
     assert display_title("Misérables, Les (1995)") == "Les Misérables (1995)"
@@ -164,7 +293,29 @@ def test_preview_says_what_each_line_became(catalog):
     assert [(line.number, line.item, line.how) for line in lines] == [
         (1, 4993, "subtitle"), (3, None, ""), (4, 2571, "id")
     ]
-    assert lines[1].problem.startswith("No movie matches 'xyzzy qwerty'. Did you mean") and len(lines[1].candidates) == 3
+    assert lines[1].problem.startswith("No movie matches 'xyzzy qwerty', and none of") and lines[1].candidates == ()
+
+
+def test_a_small_world_says_when_nothing_is_close():
+    """The toy world (5 movies) offers nothing unrelated: "star wars" used to suggest The Matrix,
+    The Godfather and Toy Story."""
+    toy = load("toy")
+    catalog = toy.catalog.fork()
+    catalog.set_popularity(toy.interactions["item"].value_counts().to_dict())
+    for typed in ("star wars", "xyzzy"):
+        with pytest.raises(UnknownTitleError) as raised:
+            catalog.resolve(typed)
+        assert str(raised.value) == (
+            f"No movie matches {typed!r}, and none of the 5 movies comes close. Check the spelling, "
+            f"or type the movie's id, e.g. #1."
+        )
+        assert raised.value.candidates == []
+    with pytest.raises(UnknownTitleError, match="no title with 'godfather' has the number 2") as sequel:
+        catalog.resolve("godfather 2")  # was The Godfather (1972), "(typo)"
+    assert sequel.value.candidates == [(3, "The Godfather (1972)")]
+    with pytest.raises(UnknownTitleError) as typo:
+        catalog.resolve("the matrx reloded zzz")
+    assert typo.value.candidates == [(1, "The Matrix (1999)")]
 
 
 def test_look_alike_names_are_one_name():
