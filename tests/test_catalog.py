@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, TitleError, UnknownTitleError
 from amnesia.data.catalog import _roman, _title_keys, display_title, free_id, name_key, normalize, sequel_key, split_year
 from amnesia.data.datasets import load
+from amnesia.data.names import BLANK_GLYPHS, DEFAULT_IGNORABLE, clean_name, has_visible_character, is_default_ignorable, is_invisible
 
 
 @pytest.fixture(scope="module")
@@ -325,8 +331,9 @@ def test_look_alike_names_are_one_name():
     for look_alike in ("MAYA", "Ｍａｙａ", "ma\u200bya", "M\u0430ya"):  # case, full width, zero-width space, Cyrillic a
         with pytest.raises(AmnesiaError):
             catalog.check_new_user_name(look_alike)
-    with pytest.raises(AmnesiaError, match="invisible or control characters \\(U\\+200B\\)"):
-        catalog.check_new_user_name("Zo\u200be")
+    assert catalog.check_new_user_name("Zo\u200be") == "Zoe"  # an invisible character is dropped, not kept
+    with pytest.raises(AmnesiaError, match="control or format characters \\(U\\+0007, U\\+0600\\)"):
+        catalog.check_new_user_name("Zo\x07e\u0600")
     with pytest.raises(AmnesiaError, match="mixes Cyrillic and Latin letters"):
         catalog.check_new_user_name("B\u043eb")
     with pytest.raises(AmnesiaError, match="already a user called 'Ｕｓｅｒ ７'"):
@@ -344,3 +351,97 @@ def test_new_user_ids_stay_in_range():
     assert free_id([0, 2, 3], max_id=3) == 1
     with pytest.raises(AmnesiaError, match="Every user id is taken"):
         free_id([0, 1, 2, 3], max_id=3)
+
+
+@pytest.mark.parametrize(
+    "look_alike, message",
+    [
+        ("Alice\u034F", "'Alice' (invisible characters U+034F do not count)"),  # combining grapheme joiner
+        ("Alice\uFE0F", "'Alice' (invisible characters U+FE0F do not count)"),  # variation selector-16
+        ("Alice\u3164", "'Alice' (invisible characters U+3164 do not count)"),  # Hangul filler
+        ("Alice\u2800", "'Alice' (invisible characters U+2800 do not count)"),  # braille pattern blank
+        ("Alice\u115F", "'Alice' (invisible characters U+115F do not count)"),  # Hangul choseong filler
+        ("Al\u200bice", "'Alice' (invisible characters U+200B do not count)"),  # zero-width space
+        ("\u2060Alice\U000E0041", "'Alice' (invisible characters U+2060, U+E0041 do not count)"),  # word joiner, tag
+        ("ALICE\u00AD", "'ALICE' (invisible characters U+00AD do not count)"),  # soft hyphen
+        ("Ａｌｉｃｅ\uFEFF", "'Ａｌｉｃｅ' (invisible characters U+FEFF do not count)"),  # full width, BOM
+        ("Alice\u00a0", "'Alice'"),  # white space is collapsed, not hidden
+        ("\u3000Alice", "'Alice'"),
+    ],
+)
+def test_names_with_invisible_characters_are_the_visible_name(look_alike, message):
+    """Issue #22: "Alice" followed by U+034F, U+FE0F, U+3164 or U+2800 was accepted beside "Alice"
+    and the forget list showed two identical entries."""
+    catalog = load("toy").catalog.fork()
+    assert catalog.find_user("Alice") == 0 and catalog.find_user(look_alike) == 0
+    assert name_key(look_alike) == name_key("Alice") == "alice"
+    with pytest.raises(AmnesiaError) as raised:
+        catalog.add_user(look_alike, taken_ids=[0, 1, 2, 3])
+    assert str(raised.value) == f"There is already a user called {message}; pick another name."
+    assert catalog.user_names() == load("toy").catalog.user_names()  # nothing was added
+
+
+@pytest.mark.parametrize("blank", ["\u2800", "\u3164", "\u115F", "\u200B", "\uFE0F", " \u2800 \u3164 ", "\u034F\u0301", "\U000E0020"])
+def test_names_with_nothing_visible_are_refused(blank):
+    catalog = load("toy").catalog.fork()
+    shown = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(blank) if not ch.isspace())
+    with pytest.raises(AmnesiaError) as raised:
+        catalog.add_user(blank, taken_ids=[0, 1, 2, 3])
+    assert str(raised.value) == (
+        f"The name has no visible characters ({shown}), so it would show as blank; type a name such as 'Maya'."
+    )
+    assert catalog.user_names() == load("toy").catalog.user_names()
+    with pytest.raises(AmnesiaError, match="^The user's name is empty; type a name such as 'Maya'.$"):
+        catalog.add_user(" \t\u3000\n", taken_ids=[0, 1, 2, 3])
+
+
+def test_a_name_is_stored_clean():
+    catalog = load("toy").catalog.fork()
+    maya = catalog.add_user(" Ｍａｙａ\u200b\uFE0F  Lee\u2800 ", taken_ids=[0, 1, 2, 3])
+    assert catalog.user_name(maya) == "Maya Lee"  # NFKC, invisible characters gone, space collapsed
+    assert catalog.add_user("e\u034F\u0301", taken_ids=[0, 1, 2, 3, 4]) == 5
+    assert catalog.user_name(5) == "\u00e9"  # the joiner went first, so the accent composes
+    assert catalog.add_user("Zoë 🙂\uFE0F", taken_ids=[0, 1, 2, 3, 4, 5]) == 6 and catalog.user_name(6) == "Zoë 🙂"
+
+
+def test_default_ignorable_ranges_follow_the_standard_definition():
+    """DerivedCoreProperties.txt: Default_Ignorable_Code_Point = Other_Default_Ignorable_Code_Point
+    + Cf + Variation_Selector - White_Space - FFF9..FFFB - 13430..13440 - Prepended_Concatenation_Mark.
+    The Cf set comes from Python's unicodedata; the other sets are PropList.txt's."""
+    other = {0x034F, *range(0x115F, 0x1161), *range(0x17B4, 0x17B6), 0x2065, 0x3164, 0xFFA0, *range(0xFFF0, 0xFFF9),
+             0xE0000, *range(0xE0002, 0xE0020), *range(0xE0080, 0xE0100), *range(0xE01F0, 0xE1000)}
+    selectors = {*range(0x180B, 0x180E), 0x180F, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
+    prepended = {*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD}
+    every = range(sys.maxunicode + 1)
+    formats = {code for code in every if unicodedata.category(chr(code)) == "Cf"}
+    spaces = {code for code in every if chr(code).isspace()}
+    derived = (other | formats | selectors) - spaces - set(range(0xFFF9, 0xFFFC)) - set(range(0x13430, 0x13441)) - prepended
+    listed = {code for first, last in DEFAULT_IGNORABLE for code in range(first, last + 1)}
+    assert listed == derived
+    assert [code for code in every if is_default_ignorable(chr(code))] == sorted(listed)
+    assert not any(is_default_ignorable(chr(code)) for code in BLANK_GLYPHS)  # blank glyphs are a separate list
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=40), positions=st.lists(st.integers(0, 40), max_size=4),
+       hidden=st.lists(st.sampled_from(sorted({first for first, _ in DEFAULT_IGNORABLE} | BLANK_GLYPHS)), min_size=1, max_size=4))
+def test_inserting_invisible_characters_never_changes_a_name(text, positions, hidden):
+    marked = list(text)
+    for position, code in zip(positions, hidden):
+        marked.insert(min(position, len(marked)), chr(code))
+    assert name_key("".join(marked)) == name_key(text)
+    assert clean_name(clean_name(text)) == clean_name(text)  # storing a cleaned name again changes nothing
+    assert not any(is_invisible(ch) for ch in clean_name("".join(marked)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=70))
+def test_any_name_is_accepted_clean_or_refused_with_a_message(name):
+    catalog = load("toy").catalog.fork()
+    try:
+        clean = catalog.check_new_user_name(name)
+    except AmnesiaError as error:
+        assert str(error)
+    else:
+        assert clean == clean_name(name) and clean and has_visible_character(clean)
+        assert catalog.find_user(clean) is None and name_key(clean) == name_key(name)

@@ -19,9 +19,11 @@ Several equally good matches raise :class:`AmbiguousTitleError`; no good match r
 matches first (more words matched, then more viewers), then fuzzy character matches: a
 fuzzy match ("Enemy") never comes before a whole-word match ("Finding Nemo").
 
-User names are compared after NFKC normalisation and case folding, so look-alikes made of
-full-width letters, ligatures or different case are the same name; names with invisible
-characters or a mix of Latin, Greek and Cyrillic letters are refused.
+User names are cleaned (invisible characters such as U+200B, U+034F, U+FE0F, U+3164 and U+2800
+removed, NFKC, white space collapsed: :mod:`amnesia.data.names`) and compared case-folded, so
+look-alikes made of full-width letters, ligatures, different case or invisible characters are the
+same name; names with nothing visible, control characters or a mix of Latin, Greek and Cyrillic
+letters are refused.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from rapidfuzz import fuzz, process
 
 from ..errors import AmbiguousTitleError, AmnesiaError, TitleError, UnknownTitleError
 from ..limits import APP_LIMITS, MAX_ID, Limits
+from .names import clean_name, has_visible_character, name_key, refused_characters, strip_invisible
+
+__all__ = ["Catalog", "Movie", "TypedLine", "display_title", "free_id", "name_key", "normalize", "sequel_key", "split_year"]
 
 _ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "el", "los", "las", "das", "der", "die", "den", "det")
 _YEAR = re.compile(r"\s*\((\d{4})(?:[–-]\d{4})?\)\s*$")
@@ -227,14 +232,6 @@ def _content_words(key: str) -> set[str]:
     return {word for word in key.split() if word not in STOP_WORDS}
 
 
-def name_key(name: str) -> str:
-    """The form two user names are compared in: NFKC, case-folded, white space collapsed.
-
-    ``"Ｍａｙａ"`` (full-width), ``"MAYA"`` and ``"maya"`` share a key, so only one may exist."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-_HIDDEN = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}  # controls, format (zero-width), private, unassigned
 _CONFUSABLE_SCRIPTS = {"LATIN", "GREEK", "CYRILLIC"}  # alphabets with look-alike letters ("а" and "a")
 
 
@@ -764,23 +761,31 @@ class Catalog:
         return self._user_ids.get(name_key(name))
 
     def check_new_user_name(self, name: str, limits: Limits = APP_LIMITS) -> str:
-        """``name`` with white space tidied, if a new user may take it; otherwise an AmnesiaError
-        saying why. Registers nothing.
+        """``name`` as it will be stored (:func:`~amnesia.data.names.clean_name`: invisible
+        characters removed, NFKC, white space collapsed), if a new user may take it; otherwise an
+        AmnesiaError saying why. Registers nothing.
 
-        Refused: empty names, names over ``limits.name_chars`` (checked first), invisible or
-        control characters, a mix of Latin, Greek and Cyrillic letters (look-alikes such as
-        Cyrillic "а" for "a"), and names equal to an existing one after NFKC and case folding.
+        Refused: names over ``limits.name_chars`` (checked first), names with nothing visible left
+        (empty, white space, or only invisible characters such as U+2800 or U+3164), control,
+        private-use or unassigned characters, a mix of Latin, Greek and Cyrillic letters
+        (look-alikes such as Cyrillic "а" for "a"), and names equal to an existing one after
+        cleaning and case folding ("Alice\u034F" and "ＡＬＩＣＥ" are "Alice").
         """
         name = str(name)
         limits.check("name_chars", len(name))
-        hidden = [ch for ch in name if unicodedata.category(ch) in _HIDDEN]
-        if hidden:
-            shown = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(hidden))
-            raise AmnesiaError(f"The name contains invisible or control characters ({shown}); type it again without them.")
-        clean = " ".join(name.split())
-        if not clean:
-            raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
-        scripts = _scripts(unicodedata.normalize("NFKC", clean))
+        refused = refused_characters(name)
+        if refused:
+            shown = ", ".join(f"U+{ord(ch):04X}" for ch in refused)
+            raise AmnesiaError(f"The name contains control or format characters ({shown}); type it again without them.")
+        clean = clean_name(name)
+        if not clean or not has_visible_character(clean):
+            if not name.strip():
+                raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
+            hidden = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(name) if not ch.isspace())
+            raise AmnesiaError(
+                f"The name has no visible characters ({hidden}), so it would show as blank; type a name such as 'Maya'."
+            )
+        scripts = _scripts(clean)
         if len(scripts) > 1:
             raise AmnesiaError(
                 f"The name mixes {' and '.join(sorted(s.title() for s in scripts))} letters, which can look alike; "
@@ -788,7 +793,10 @@ class Catalog:
             )
         key = name_key(clean)
         if key in self._user_ids or re.fullmatch(r"user\s*[0-9]+", key, re.ASCII):
-            raise AmnesiaError(f"There is already a user called {clean!r}; pick another name.")
+            typed = " ".join(strip_invisible(name).split())
+            ignored = sorted({f"U+{ord(ch):04X}" for ch in name if not ch.isspace()} - {f"U+{ord(ch):04X}" for ch in typed})
+            note = f" (invisible characters {', '.join(ignored)} do not count)" if ignored else ""
+            raise AmnesiaError(f"There is already a user called {typed!r}{note}; pick another name.")
         return clean
 
     def add_user(self, name: str, taken_ids: Iterable[int] = (), limits: Limits = APP_LIMITS) -> int:
