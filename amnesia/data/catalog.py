@@ -1,23 +1,33 @@
 """The catalog: movie and user names <-> ids, and resolving what people type.
 
-``Catalog.resolve("the matrix")`` returns the item id of "Matrix, The (1999)". Resolution
-rules, in order:
+``Catalog.resolve("the matrix")`` returns the item id of "Matrix, The (1999)". Titles and typed
+text are compared as keys: normalised (case, accents, punctuation) and also in *sequel form*
+(:func:`sequel_key`: "Godfather: Part II", "godfather ii" and "godfather part 2" are all
+"godfather 2"). Resolution rules, in order:
 
 1. ``#42`` is always an id; a bare ``42`` is an id when an item has it, else a title.
 2. Exact title, case-, accent- and punctuation-insensitive; MovieLens's trailing article
    ("Matrix, The") also matches with the article in front or left out; alternative titles in
-   parentheses ("Seven (a.k.a. Se7en)") match too. A year, "(1999)" or "1999", narrows it.
-3. The start of a title ("shawshank"), when few titles start with those words.
+   parentheses ("Seven (a.k.a. Se7en)") match too. A year, "(1999)" or "1999", narrows it (a
+   number that is part of a title, "Death Race 2000", stays part of it). When the name is also
+   that of a series whose best-known film is better known ("lord of the rings": the trilogy
+   and the 1978 film), the series is offered, best known first, instead.
+3. The start of a title ("shawshank", "star wars 4"), when one title starts with those words;
+   several are offered best known first.
 4. A whole subtitle ("the two towers", "empire strikes back"): the part after a ``:`` or ``-``.
 5. Distinctive words ("nemo"): titles that contain every word typed (small words such as
    "the" and "of" aside) as whole words; it resolves when exactly one of them is popular
-   (watched by at least a quarter as many people as the most watched of them).
-6. A typo resolves when one movie is clearly the best fuzzy match.
+   (watched by at least a quarter as many people as the most watched of them), and a typed
+   number stands after the same word as in the title ("deathly hallows 2", not "harry potter 2").
+6. A typo resolves when one movie is clearly the best fuzzy match. A typed number must be in
+   the title: "godfather 4" is no typo of "The Godfather", and with no number typed a film's
+   numbered sequels are no rivals to it.
 
 Several equally good matches raise :class:`AmbiguousTitleError`; no good match raises
-:class:`UnknownTitleError`. Both carry ``candidates`` [(item_id, display title)], whole-word
-matches first (more words matched, then more viewers), then fuzzy character matches: a
-fuzzy match ("Enemy") never comes before a whole-word match ("Finding Nemo").
+:class:`UnknownTitleError`. Both carry ``candidates`` [(item_id, display title)], the best known
+first among equals. An unknown line offers only related titles: those sharing its words (a
+word with a typo counts) or close to it as a whole; with none, the message says so and offers
+nothing ("star wars" in the 5-movie toy world).
 
 User names are cleaned (invisible characters such as U+200B, U+034F, U+FE0F, U+3164 and U+2800
 removed, NFKC, white space collapsed: :mod:`amnesia.data.names`) and compared case-folded, so
