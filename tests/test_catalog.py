@@ -16,6 +16,12 @@ from amnesia.data.names import BLANK_GLYPHS, DEFAULT_IGNORABLE, clean_name, has_
 
 
 @pytest.fixture(scope="module")
+def toy_catalog():
+    """The toy world's catalog (users Alice, Bob, Carol, Dan); fork it before adding users."""
+    return load("toy").catalog
+
+
+@pytest.fixture(scope="module")
 def catalog():
     """MovieLens's catalog, knowing how many people watched each movie (as the app's is)."""
     data = load("movielens-small")
@@ -436,8 +442,8 @@ def test_inserting_invisible_characters_never_changes_a_name(text, positions, hi
 
 @settings(max_examples=300, deadline=None)
 @given(name=st.text(max_size=70))
-def test_any_name_is_accepted_clean_or_refused_with_a_message(name):
-    catalog = load("toy").catalog.fork()
+def test_any_name_is_accepted_clean_or_refused_with_a_message(toy_catalog, name):
+    catalog = toy_catalog.fork()
     try:
         clean = catalog.check_new_user_name(name)
     except AmnesiaError as error:
