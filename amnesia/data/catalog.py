@@ -309,7 +309,6 @@ class Catalog:
         self._by_subtitle: dict[str, list[int]] = defaultdict(list)
         self._by_word: dict[str, set[int]] = defaultdict(set)
         self._words_of: dict[int, set[str]] = {}
-        self._keys_of: dict[int, tuple[str, ...]] = {}
         self._sequel_keys_of: dict[int, tuple[str, ...]] = {}
         self._numbers_of: dict[int, frozenset[str]] = {}
         self._series: dict[str, set[int]] = defaultdict(set)  # "lord of the rings" -> its films with a subtitle or number
@@ -317,7 +316,6 @@ class Catalog:
             plain = _title_keys(movie.title)
             sequels = {sequel_key(key) for key in plain}
             keys = plain | sequels
-            self._keys_of[movie.id] = tuple(sorted(keys))
             self._sequel_keys_of[movie.id] = tuple(sorted(sequels))
             numbers = frozenset(number for key in sequels for number in _numbers(key))
             if numbers:
