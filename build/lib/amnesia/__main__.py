@@ -1,0 +1,149 @@
+"""Command line: ``python -m amnesia {stream,bench,download,lab}``.
+
+- ``stream``: change requests as JSON lines on stdin -> change records as JSON lines on stdout.
+- ``bench``: measure fit, forget, add, recommend and memory; write docs/benchmarks.md.
+- ``download``: fetch an official MovieLens archive into the cache folder (the only network use).
+- ``lab``: exact forgetting beside approximate unlearning of a matrix-factorisation model; write lab.json and lab.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from .engine.model import ItemCF
+    from .records import snapshot_records
+    from .stream import bounded_lines, run_stream
+
+    limits = _limits(args)
+    collections = _collections(args.emit)
+    if args.data:
+        from .data.datasets import load
+
+        model = ItemCF.fit(load(args.data).interactions, args.similarity, store=args.store)
+        sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model, collections))
+        sys.stdout.flush()
+    else:
+        model = ItemCF(args.similarity)
+    run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
+    return 0
+
+
+def _limits(args: argparse.Namespace):
+    from .limits import CLI_LIMITS
+
+    changes = {field: getattr(args, field) for field in _LIMIT_FLAGS if getattr(args, field) is not None}
+    return CLI_LIMITS.replace(**changes)
+
+
+def _collections(text: str) -> tuple[str, ...]:
+    from .records import COLLECTIONS
+
+    short = {"h": "interactions", "n": "item_interactions_n", "c": "cooccurrences_c", "s": "similarities_s"}
+    chosen = []
+    for part in filter(None, (word.strip() for word in text.split(","))):
+        name = short.get(part.lower(), part)
+        if name not in COLLECTIONS:
+            raise ValueError(f"--emit: unknown collection {part!r}; use H, n, C, S or {', '.join(COLLECTIONS)}.")
+        chosen.append(name)
+    if not chosen:
+        raise ValueError("--emit: name at least one collection, e.g. --emit H,n,C,S.")
+    return tuple(name for name in COLLECTIONS if name in chosen)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .data.datasets import download
+
+    path = download(args.name, cache_dir=args.cache_dir)
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .lab.run import main as lab_main
+
+    return lab_main(args)
+
+
+# the limits that concern the stream; the others are for the app's forms
+_LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "pairs", "max_id")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
+    stream.add_argument("--data", help="starting data set: toy, movielens-small, or a path (emitted at time 0)")
+    stream.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard (default) or cosine")
+    stream.add_argument("--store", default="auto", choices=["auto", "dense", "sparse"], help="how C is stored (default: auto)")
+    stream.add_argument(
+        "--emit",
+        default="H,n,C,S",
+        help="collections to write, comma-separated: H (interactions), n, C, S (default: all four)",
+    )
+    from .limits import CLI_LIMITS
+
+    for field in _LIMIT_FLAGS:
+        stream.add_argument(
+            "--" + ("max-id" if field == "max_id" else "max-" + field.replace("_", "-")),
+            dest=field,
+            type=int,
+            metavar="N",
+            help=f"limit: {field.replace('_', ' ')} (default {getattr(CLI_LIMITS, field):,})",
+        )
+    stream.set_defaults(run=_stream)
+
+    bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
+    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device"],
+                       help="what to measure (default: engine)")
+    bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")
+    bench.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard or cosine")
+    bench.add_argument("--output", default="docs/benchmarks.md", help="report path (sections and JSON go to bench/ beside it)")
+    bench.set_defaults(run=_bench)
+
+    download = commands.add_parser("download", help="fetch a MovieLens archive (ml-100k, ml-1m, ml-latest-small, ml-25m)")
+    download.add_argument("name")
+    download.add_argument("--cache-dir", default=None, help="where to keep archives (default: ~/.cache/amnesia)")
+    download.set_defaults(run=_download)
+
+    lab = commands.add_parser("lab", help="compare unlearning methods with their null control; write lab.json and lab.md")
+    lab.add_argument("--data", default="movielens-small", help="toy, movielens-small, a downloaded name or a path")
+    lab.add_argument("--forget-set", choices=["random", "core", "edge", "all"], default=None,
+                     help="which users to forget (default: all three; random with --quick)")
+    lab.add_argument("--seeds", type=int, default=None, help="models per side, N >= 3 (default 16; 4 with --quick)")
+    lab.add_argument("--quick", action="store_true", help="one forget set, few seeds, a sample of users (about a minute)")
+    lab.add_argument("--out", default="docs", help="folder for lab.json and lab.md")
+    lab.add_argument("--threads", type=int, default=1,
+                     help="threads for ALS fits (default 1; 0 = every core: faster when the machine is idle, slower when busy)")
+    lab.add_argument("--measure-targets", action="store_true", help="also time a --quick run and the page's run")
+    lab.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
+    lab.set_defaults(run=_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:  # AmnesiaError and friends: a clear message, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader (e.g. `| head`) stopped reading: that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

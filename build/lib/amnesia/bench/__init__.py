@@ -1,0 +1,50 @@
+"""Benchmarks: ``python -m amnesia bench [--part PART]`` measures one part and rewrites docs/benchmarks.md.
+
+Each part writes its figures to ``docs/bench/<part>.json`` and its section to
+``docs/bench/<part>.md``; docs/benchmarks.md is those sections in a fixed order, so parts
+measured at different times (the large one takes half an hour, the browser ones need
+Chromium) live in one document, each saying when and where it was measured.
+
+Parts: ``engine`` (MovieLens latest-small and a 1M-shaped set), ``large`` (a
+MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboard in
+Chromium: timings, load, memory) and ``device`` (ONNX export and in-browser scoring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+PARTS = ("engine", "large", "app", "device")
+_TITLE = "# Benchmarks"
+_INTRO = (
+    "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "
+    "part, each with its own date; raw figures in `bench/PART.json` beside this file). Single runs on a shared "
+    "machine: expect ±20% between runs. Every target is listed with the figure measured and whether it was met."
+)
+
+
+def assemble(docs: Path) -> str:
+    """docs/benchmarks.md from the sections present in docs/bench/."""
+    sections = [(docs / "bench" / f"{part}.md") for part in PARTS]
+    body = [path.read_text(encoding="utf-8").strip() for path in sections if path.exists()]
+    return "\n\n".join([_TITLE, _INTRO, *body]) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run one part, save its figures and section, and rebuild the whole report."""
+    part = "large" if getattr(args, "large", False) else args.part
+    module = importlib.import_module(f"{__name__}.{part}")
+    figures = module.run(args)
+    output = Path(args.output)
+    folder = output.parent / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{part}.json").write_text(json.dumps(figures, indent=2, default=float), encoding="utf-8")
+    (folder / f"{part}.md").write_text(module.markdown(figures), encoding="utf-8")
+    output.write_text(assemble(output.parent), encoding="utf-8")
+    for row in figures.get("targets", []):
+        print(f"{row['label']:48} {row['target']:>14}  measured {row['value']:>10.4g} {row['unit']:3} {'met' if row['met'] else 'MISSED'}")
+    print(f"wrote {folder / (part + '.md')} and {output}")
+    return 0

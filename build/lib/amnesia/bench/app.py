@@ -1,0 +1,434 @@
+"""The app's benchmark part: ``python -m amnesia bench --part app``.
+
+Everything a visitor waits for is measured in Debian's Chromium (Playwright, a dev
+dependency imported lazily) against ``streamlit run app.py`` on 127.0.0.1, from the click to
+the finished page (the script idle, the expected message shown, the chart redrawn):
+
+- waiting times: toy add/forget; MovieLens add/forget of typical users and of the heaviest
+  (User 414, 2,698 movies); the Recommendations page after 10 changes; Verify;
+- title resolution in process, for typed lines up to the app's ``title_chars`` limit;
+- memory: 3 waves of 10 MovieLens visitors (each sends one 3,000-movie request and forgets
+  one user, then leaves), the server's RSS after each wave and its peak; 10 visitors at once;
+- load: N = 1, 5, 10 concurrent visitors adding and forgetting: p50/p95 submit-to-rendered,
+  errors and the server's memory.
+
+Bounded: a fixed number of visitors and actions, a time limit on every wait, one server at a
+time (a fresh one per section), localhost only. The machine the figures come from is noted in
+the report; single runs, so expect ±20 % between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import string
+import time
+from typing import Any
+
+from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, ROOT, Server, chromium_path, streamlit_server
+from .common import machine, when
+
+ARTIFACTS = ROOT / "artifacts"  # git-ignored: evidence of failed visitors
+
+#: Seconds a disconnected session is kept for a reconnect (.streamlit/config.toml): the memory
+#: waves wait this long before they read the server's memory.
+SESSION_TTL = 30
+
+TARGETS = {  # issue 7 and issue 8: (label, comparison, target, unit)
+    "toy_add_p95_s": ("toy: add a user, click to finished page (p95)", "<=", 0.6, "s"),
+    "toy_forget_p95_s": ("toy: forget a user (p95)", "<=", 0.6, "s"),
+    "ml_add_p95_s": ("MovieLens: add a user with 3 typed titles (p95)", "<=", 1.0, "s"),
+    "ml_forget_typical_p95_s": ("MovieLens: forget a typical user (p95)", "<=", 1.0, "s"),
+    "ml_forget_heaviest_s": ("MovieLens: forget User 414, 2,698 movies", "<=", 2.0, "s"),
+    "ml_recommendations_s": ("MovieLens: Recommendations page after 10 changes", "<=", 1.5, "s"),
+    "ml_verify_s": ("MovieLens: Verify (retrain and compare)", "<=", 2.0, "s"),
+    "resolve_max_ms": ("title resolution, lines up to the limit (max)", "<=", 5.0, "ms"),
+    "waves_growth_mb": ("server RSS after wave 3 minus after wave 1", "<=", 60.0, "MB"),
+    "waves_peak_mb": ("server peak RSS during the waves", "<=", 1000.0, "MB"),
+    "ten_visitors_mb": ("server RSS with 10 MovieLens visitors", "<=", 690.0, "MB"),
+    "load_10_p95_s": ("load, N = 10: submit-to-rendered p95", "<=", 3.0, "s"),
+    "load_10_errors": ("load, N = 10: errors", "<=", 0, ""),
+}
+
+# ---------------------------------------------------------------------- one visitor
+class Visitor:
+    """One browser tab on the app (async Playwright), with timed actions."""
+
+    def __init__(self, page, server: Server):
+        self.page, self.server = page, server
+
+    async def idle(self, timeout: float = 180_000) -> None:
+        await self.page.wait_for_selector(IDLE, timeout=timeout)
+        await self.page.wait_for_timeout(100)
+        await self.page.wait_for_selector(IDLE, timeout=timeout)
+
+    async def open(self, data: str) -> float:
+        started = time.perf_counter()
+        # ten tabs loading at once on two cores take longer than Playwright's default 30 s
+        await self.page.goto(f"{self.server}/?data={data}", wait_until="commit", timeout=180_000)
+        await self.page.get_by_role("heading", name="Watch a recommender forget").wait_for(timeout=180_000)
+        await self.idle()
+        await self.page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=180_000)
+        return time.perf_counter() - started
+
+    async def _submit(self, button: str, text: str, title: str = "") -> float:
+        started = time.perf_counter()
+        await self.page.get_by_role("button", name=button, exact=True).click()
+        await self.page.wait_for_function(FINISHED, arg=[text, title], polling=50, timeout=180_000)
+        seconds = time.perf_counter() - started
+        await self.idle()
+        return seconds
+
+    async def add(self, name: str, typed: str) -> float:
+        await self.page.get_by_role("tab", name="Add a user").click()
+        await self.page.get_by_role("textbox", name="Name").fill(name)
+        box = self.page.get_by_role("textbox", name="…or type titles or ids, one per line")
+        await box.fill(typed)
+        await box.press("Control+Enter")
+        await self.idle()
+        return await self._submit("Add user", f"Added {name} with", f"Added {name} with")
+
+    async def forget(self, label: str, name: str) -> float:
+        await self.page.get_by_role("tab", name="Forget a user").click()
+        combo = self.page.get_by_role("combobox", name="User to forget")
+        await combo.click()
+        await combo.fill(label)
+        await self.page.get_by_role("option", name=label, exact=False).first.click(timeout=60_000)
+        return await self._submit("Forget this user", f"Forgot {name}", f"Forgot {name}")
+
+    async def raw(self, request: str, expect: str) -> float:
+        await self.page.get_by_role("tab", name="Raw request").click()
+        await self.page.get_by_role("textbox", name="A change request in the original Amnesia format").fill(request)
+        return await self._submit("Apply request", expect)
+
+    async def goto(self, title: str, heading: str) -> float:
+        started = time.perf_counter()
+        await self.page.get_by_role("link", name=title, exact=True).click()
+        await self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=180_000)
+        await self.idle()
+        return time.perf_counter() - started
+
+    async def verify(self) -> float:
+        started = time.perf_counter()
+        await self.page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
+        await self.page.get_by_text("identical").wait_for(timeout=180_000)
+        return time.perf_counter() - started
+
+
+@contextlib.asynccontextmanager
+async def chromium():
+    from playwright.async_api import async_playwright  # a dev dependency: only the benchmark needs it
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def _visitor(browser, server: Server) -> tuple[Any, Visitor]:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    # localhost only: anything else the page asks for is refused (and would be a bug)
+    await context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server) else route.abort())
+    return context, Visitor(await context.new_page(), server)
+
+
+def _summary(seconds: list[float]) -> dict[str, float]:
+    values = sorted(seconds)
+    if not values:
+        return {"n": 0}
+    rank = lambda q: values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]  # noqa: E731
+    return {"n": len(values), "p50": statistics.median(values), "p95": rank(0.95), "max": values[-1]}
+
+
+# ---------------------------------------------------------------------- sections
+def typical_users(count: int) -> list[tuple[int, int]]:
+    """MovieLens users with a median-sized history (and their sizes): "typical" visitors' targets."""
+    from ..data.datasets import load
+
+    sizes = load("movielens-small").interactions.groupby("user").size()
+    median = sizes.median()
+    closest = (sizes - median).abs().sort_values(kind="stable").index[:count]
+    return [(int(user), int(sizes[user])) for user in closest]
+
+
+async def waiting_times(repeats: int) -> dict[str, Any]:
+    """Click-to-finished-page times of the issue's targets, one visitor at a time."""
+    figures: dict[str, list[float]] = {key: [] for key in ("toy_add", "toy_forget", "ml_add", "ml_forget_typical")}
+    typical = typical_users(repeats)
+    with streamlit_server() as server:
+        async with chromium() as browser:
+            context, visitor = await _visitor(browser, server)
+            await visitor.open("toy")
+            for k in range(repeats):
+                figures["toy_add"].append(await visitor.add(f"Maya{k}", "toy story\nthe matrix\nfinding nemo"))
+                figures["toy_forget"].append(await visitor.forget(f"Maya{k} (", f"Maya{k}"))
+            await context.close()
+            context, visitor = await _visitor(browser, server)
+            await visitor.open("movielens-small")
+            for k, (user, size) in enumerate(typical):
+                figures["ml_add"].append(await visitor.add(f"Tom{k}", "the matrix\ngodfater\ntoy story"))
+                figures["ml_forget_typical"].append(await visitor.forget(f"User {user} (", f"User {user}"))
+            await context.close()
+            context, visitor = await _visitor(browser, server)
+            await visitor.open("movielens-small")
+            heaviest = await visitor.forget("User 414 (", "User 414")
+            for k in range(9):  # 10 changes in all, then the page that compares top lists
+                await visitor.add(f"V{k}", "toy story\nthe matrix")
+            recommendations = await visitor.goto("Recommendations", "Recommendations")
+            await visitor.goto("Forget", "Watch a recommender forget")
+            verify = await visitor.verify()
+            await context.close()
+    result: dict[str, Any] = {key: _summary(values) for key, values in figures.items()}
+    result.update(
+        ml_forget_heaviest_s=heaviest, ml_recommendations_s=recommendations, ml_verify_s=verify,
+        typical_users=[{"user": user, "movies": size} for user, size in typical],
+    )
+    return result
+
+
+def resolution(repeats: int = 200, seed: int = 3) -> dict[str, Any]:
+    """In-process title resolution (ms) for typed lines people write and random lines up to the limit."""
+    from ..dashboard.workspace import shared_base
+    from ..errors import AmnesiaError
+    from ..limits import APP_LIMITS
+
+    catalog = shared_base("movielens-small")[0].catalog
+    rng = random.Random(seed)
+    typed = ["fellowship of the ring", "empire strikes back", "nemo", "the two towers", "the matrix", "godfater",
+             "forest gump", "Toy Story (1995)", "#2571", "xyzzy qwerty", "star wars", "harry poter"]
+    letters = string.ascii_lowercase + "      éü'-:"
+    lines = typed + ["".join(rng.choice(letters) for _ in range(rng.randint(1, APP_LIMITS.title_chars))) for _ in range(repeats)]
+    times = []
+    for line in lines:
+        started = time.perf_counter()
+        with contextlib.suppress(AmnesiaError):
+            catalog.resolve(line, APP_LIMITS)
+        times.append((time.perf_counter() - started) * 1e3)
+    return {"lines": len(lines), "longest": max(map(len, lines)), **_summary(times)}
+
+
+async def _wave(browser, server: Server, visitors: int, wave: int, movies: list[int]) -> dict[str, Any]:
+    async def one(k: int) -> tuple[float, float] | str:
+        context, visitor = await _visitor(browser, server)
+        try:
+            await visitor.open("movielens-small")
+            user = 900_000 + 100 * wave + k
+            request = json.dumps({"change": "Add", "interactions": [[user, item] for item in movies]})
+            add = await visitor.raw(request, "Added 3,000 interactions of 1 user")
+            forget = await visitor.forget(f"User {k + 1} (", f"User {k + 1}")
+            return add, forget
+        except Exception as error:  # noqa: BLE001 - a visitor's failure is a figure, not a crash
+            return f"{type(error).__name__}: {str(error)[:120]}"
+        finally:
+            await context.close()
+
+    outcomes = await asyncio.gather(*(one(k) for k in range(visitors)))
+    done = [o for o in outcomes if isinstance(o, tuple)]
+    return {
+        "add_3000_s": _summary([a for a, _ in done]),
+        "forget_s": _summary([f for _, f in done]),
+        "errors": [o for o in outcomes if isinstance(o, str)],
+    }
+
+
+async def _settle(browser, server: Server) -> float:
+    """Wait until ended sessions are released, then read the server's memory (MB).
+
+    Streamlit keeps a closed tab's session for ``SESSION_TTL`` seconds and drops expired ones
+    when the next session ends: wait, open and close one idle visitor, wait again."""
+    await asyncio.sleep(SESSION_TTL + 5)
+    context, visitor = await _visitor(browser, server)
+    await visitor.open("toy")
+    await context.close()
+    await asyncio.sleep(5)
+    return server.memory_mb()
+
+
+async def memory(visitors: int = 10, waves: int = 3) -> dict[str, Any]:
+    """The memory waves and 10 visitors at once, each on a fresh server."""
+    from ..dashboard.workspace import shared_base
+
+    movies = shared_base("movielens-small")[1].items()[:3000]
+    result: dict[str, Any] = {"waves": []}
+    with streamlit_server() as server:
+        async with chromium() as browser:
+            context, visitor = await _visitor(browser, server)
+            await visitor.open("movielens-small")  # the shared model is trained once, before the waves
+            await context.close()
+            result["start_mb"] = await _settle(browser, server)
+            for wave in range(waves):
+                figures = await _wave(browser, server, visitors, wave, movies)
+                figures["during_mb"] = server.memory_mb()
+                figures["after_mb"] = await _settle(browser, server)
+                result["waves"].append(figures)
+            result["peak_mb"] = server.memory_mb("VmHWM")
+    with streamlit_server() as server:
+        async with chromium() as browser:
+            pages = []
+            for k in range(visitors):
+                context, visitor = await _visitor(browser, server)
+                await visitor.open("movielens-small")
+                await visitor.add(f"Visitor{k}", "toy story\nthe matrix\npulp fiction")
+                pages.append(context)
+            result["ten_visitors_mb"] = server.memory_mb()
+            result["ten_visitors_peak_mb"] = server.memory_mb("VmHWM")
+            for context in pages:
+                await context.close()
+    return result
+
+
+async def _what_the_visitor_saw(visitor: Visitor, level: int, k: int) -> str:
+    """Evidence for a failed visitor: a screenshot in artifacts/ and the page's status, errors and
+    last message, so a timeout says whether the page was still running, showed an error or lost
+    its connection."""
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        await visitor.page.screenshot(path=str(ARTIFACTS / f"load-{level}-visitor-{k}.png"), full_page=True)
+        seen = await visitor.page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=stStatusWidget], [data-testid=stAlert], '
+                   + '[data-testid=stException], [data-testid=stConnectionStatus]')]
+                   .map(e => e.innerText.replace(/\\s+/g, ' ').slice(0, 160))"""
+        )
+        return f" | the page showed: {' / '.join(seen) or 'no status, alert or error'}"
+    except Exception as error:  # noqa: BLE001  (the page may be gone)
+        return f" | no evidence: {type(error).__name__}"
+
+
+async def load(levels: tuple[int, ...] = (1, 5, 10), rounds: int = 2) -> dict[str, Any]:
+    """N concurrent visitors, each adding a user and forgetting a typical one ``rounds`` times."""
+    typical = [user for user, _ in typical_users(max(levels) * rounds)]
+    result = {}
+    for level in levels:
+        with streamlit_server() as server:
+            async with chromium() as browser:
+                async def one(k: int, level: int = level) -> list[float] | str:
+                    context, visitor = await _visitor(browser, server)
+                    try:
+                        await visitor.open("movielens-small")
+                        times = []
+                        for r in range(rounds):
+                            times.append(await visitor.add(f"L{k}x{r}", "the matrix\ngodfater\ntoy story"))
+                            user = typical[k * rounds + r]
+                            times.append(await visitor.forget(f"User {user} (", f"User {user}"))
+                        return times
+                    except Exception as error:  # noqa: BLE001
+                        return f"{type(error).__name__}: {str(error)[:120]}{await _what_the_visitor_saw(visitor, level, k)}"
+                    finally:
+                        await context.close()
+
+                outcomes = await asyncio.gather(*(one(k) for k in range(level)))
+                times = [t for o in outcomes if isinstance(o, list) for t in o]
+                result[str(level)] = {
+                    **_summary(times),
+                    "errors": [o for o in outcomes if isinstance(o, str)],
+                    "server_mb": server.memory_mb(),
+                    "server_peak_mb": server.memory_mb("VmHWM"),
+                }
+    return result
+
+
+# ---------------------------------------------------------------------- the part's interface
+def run(args: Any) -> dict[str, Any]:
+    """Measure everything above; ``args.quick`` shrinks repetitions (a smoke run)."""
+    quick = bool(getattr(args, "quick", False))
+    if chromium_path() is None:
+        raise RuntimeError("the app benchmark needs Debian's Chromium (apt-get install chromium)")
+    figures: dict[str, Any] = {"machine": machine(), "when": when(), "quick": quick}
+    figures["resolution"] = resolution(repeats=50 if quick else 300)
+    figures["waiting"] = asyncio.run(waiting_times(repeats=2 if quick else 8))
+    figures["memory"] = asyncio.run(memory(visitors=3 if quick else 10, waves=3))
+    figures["load"] = asyncio.run(load(levels=(1, 2) if quick else (1, 5, 10), rounds=1 if quick else 2))
+    figures["targets"] = check_targets(figures)
+    return figures
+
+
+def _values(figures: dict[str, Any]) -> dict[str, float | None]:
+    waiting, memory_, load_ = figures["waiting"], figures["memory"], figures["load"]
+    waves = memory_["waves"]
+    ten = load_.get("10", {})
+    return {
+        "toy_add_p95_s": waiting["toy_add"].get("p95"),
+        "toy_forget_p95_s": waiting["toy_forget"].get("p95"),
+        "ml_add_p95_s": waiting["ml_add"].get("p95"),
+        "ml_forget_typical_p95_s": waiting["ml_forget_typical"].get("p95"),
+        "ml_forget_heaviest_s": waiting["ml_forget_heaviest_s"],
+        "ml_recommendations_s": waiting["ml_recommendations_s"],
+        "ml_verify_s": waiting["ml_verify_s"],
+        "resolve_max_ms": figures["resolution"]["max"],
+        "waves_growth_mb": waves[-1]["after_mb"] - waves[0]["after_mb"] if len(waves) >= 2 else None,
+        "waves_peak_mb": memory_["peak_mb"],
+        "ten_visitors_mb": memory_.get("ten_visitors_mb"),
+        "load_10_p95_s": ten.get("p95"),
+        "load_10_errors": len(ten["errors"]) if ten else None,
+    }
+
+
+def check_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value and whether it was met (None: not measured in this run)."""
+    rows = []
+    for key, value in _values(figures).items():
+        label, comparison, target, unit = TARGETS[key]
+        measured = value is not None
+        met = (value <= target if comparison == "<=" else value >= target) if measured else None
+        rows.append({"key": key, "label": label, "target": f"{comparison} {target:g} {unit}".strip(),
+                     "value": float(value) if measured else float("nan"), "unit": unit, "met": met})
+    return rows
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None or value != value:  # None or NaN
+        return "not measured"
+    return f"{value:,.0f} {unit}".strip() if unit == "MB" else f"{value:,.2f} {unit}".strip()
+
+
+def markdown(figures: dict[str, Any]) -> str:
+    """The app's fragment of docs/benchmarks.md."""
+    lines = [
+        "## The app (Chromium against `streamlit run`)",
+        "",
+        f"Measured {figures.get('when', '')} with `python -m amnesia bench --part app`"
+        f"{' --quick' if figures.get('quick') else ''} on {figures['machine']}: Debian's Chromium, headless, driven by "
+        "Playwright, on the same two cores as the server; times from the click to the finished page (script idle, "
+        "message shown, chart redrawn). Every visitor's browser runs on the server's two cores: with N visitors, N "
+        "Chromium tabs render the animated figures while the server works, so the load figures are this machine "
+        "saturated by its own clients, an upper bound for a hosted server whose visitors render on their own machines. "
+        "Single runs: expect ±20 % between runs (the memory waves more: RSS includes memory the allocator keeps).",
+        "",
+        "| target | goal | measured | |",
+        "|:--|--:|--:|:--|",
+    ]
+    for row in figures["targets"]:
+        verdict = "not measured" if row["met"] is None else "met" if row["met"] else "**not met**"
+        lines.append(f"| {row['label']} | {row['target']} | {_fmt(row['value'], row['unit'])} | {verdict} |")
+    waiting = figures["waiting"]
+    lines += ["", "Waiting times (s): p50 / p95 / max over the repetitions.", "", "| action | n | p50 | p95 | max |", "|:--|--:|--:|--:|--:|"]
+    for key, label in (("toy_add", "toy: add"), ("toy_forget", "toy: forget"), ("ml_add", "MovieLens: add (3 typed titles)"),
+                       ("ml_forget_typical", "MovieLens: forget a typical user")):
+        s = waiting[key]
+        lines.append(f"| {label} | {s['n']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['max']:.2f} |")
+    users = ", ".join(f"User {u['user']} ({u['movies']})" for u in waiting["typical_users"])
+    lines += ["", f"Typical users forgotten (median history): {users}."]
+    resolution_ = figures["resolution"]
+    lines += ["", f"Title resolution: {resolution_['lines']} lines up to {resolution_['longest']} characters: "
+              f"p50 {resolution_['p50']:.2f} ms, p95 {resolution_['p95']:.2f} ms, max {resolution_['max']:.2f} ms."]
+    memory_ = figures["memory"]
+    lines += ["", "Memory waves: each visitor sends one 3,000-movie request and forgets one user, then leaves; the "
+              f"server's RSS is read {SESSION_TTL + 10} s after a wave (closed sessions are kept {SESSION_TTL} s for a reconnect).",
+              "", "| | RSS (MB) | 3,000-movie request p95 (s) | forget p95 (s) | errors |", "|:--|--:|--:|--:|--:|",
+              f"| before the waves | {memory_['start_mb']:,.0f} | | | |"]
+    for k, wave in enumerate(memory_["waves"], start=1):
+        lines.append(f"| after wave {k} | {wave['after_mb']:,.0f} | {wave['add_3000_s'].get('p95', float('nan')):.2f} | "
+                     f"{wave['forget_s'].get('p95', float('nan')):.2f} | {len(wave['errors'])} |")
+    lines += ["", f"Peak RSS during the waves: {memory_['peak_mb']:,.0f} MB. A fresh server with 10 MovieLens visitors "
+              f"connected at once, each after one add: {_fmt(memory_.get('ten_visitors_mb'), 'MB')}."]
+    lines += ["", "Load: N visitors at once, each adding a user (3 typed titles) and forgetting a typical user twice.", "",
+              "| N | actions | p50 (s) | p95 (s) | max (s) | errors | server RSS (MB) |", "|--:|--:|--:|--:|--:|--:|--:|"]
+    for level, s in figures["load"].items():
+        lines.append(f"| {level} | {s.get('n', 0)} | {s.get('p50', float('nan')):.2f} | {s.get('p95', float('nan')):.2f} | "
+                     f"{s.get('max', float('nan')):.2f} | {len(s['errors'])} | {s['server_mb']:,.0f} |")
+    return "\n".join(lines) + "\n"

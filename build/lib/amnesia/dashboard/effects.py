@@ -1,0 +1,327 @@
+"""What a change did: which similarities moved and by how much, and whose recommendations changed.
+
+Pure library code (no Streamlit): the dashboard calls these right after a change, with the
+model before (a fork taken just before) and after it, and keeps only the small results.
+
+- :func:`measure_change` scans the rows of S (and C) of the items whose count changed, in
+  blocks, and returns a :class:`ChangeEffect`: how much each movie's similarities moved
+  (Σ|ΔS| and Σ|ΔC| per movie, to choose the focus window), the largest single similarity
+  changes with their exact old and new values, and exact counts of the changed C and S
+  entries (for the export's size estimate). Memory is bounded by the block size: nothing
+  items² is created.
+- :func:`forget_effect` compares the top-k lists of the users most affected by a forget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.model import ItemCF
+from ..engine.similarity import Measure
+
+#: Rows of S scanned at a time: bounds the scan's memory to ~4 arrays of BLOCK x items floats.
+BLOCK_ROWS = 128
+#: Largest similarity changes kept per change (the ranked list shows the first ten).
+TOP_PAIRS = 50
+#: Movies kept in the ranking that chooses the focus window (the page's slider goes up to this).
+RANKED_ITEMS = 40
+
+
+@dataclass(frozen=True)
+class PairChange:
+    """One changed entry of S (and C) with ``item_a > item_b``: values before and after."""
+
+    item_a: int
+    item_b: int
+    s_old: float
+    s_new: float
+    c_old: int
+    c_new: int
+
+    @property
+    def delta(self) -> float:
+        return self.s_new - self.s_old
+
+
+#: Scans that may run at once in one process. Each holds a few blocks of rows (~40 MB on MovieLens
+#: for a 3,000-movie request); ten visitors sending such requests together would otherwise hold ten
+#: times that, and on two cores they finish no sooner side by side than in turn.
+CONCURRENT_SCANS = 2
+_SCANS = threading.BoundedSemaphore(CONCURRENT_SCANS)
+
+#: Popularity tiers: the ranking and the list are also kept for movies at least this many people
+#: watched (before or after the change), so that a presenter can show recognisable movies.
+MIN_VIEWERS = (1, 10, 50)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The movies and pairs that changed most, among movies at least ``min_viewers`` people watched.
+
+    - ``items``: up to :data:`RANKED_ITEMS` movies whose similarities moved most: the largest
+      |ΔS| between the movie and another of the tier, then Σ|ΔS| over the movie's whole row of
+      S, then smaller id first. So the movies of the largest single changes (``pairs``) come
+      first, and the focus window shows what the ranked list describes.
+    - ``pairs``: up to :data:`TOP_PAIRS` single entries with the largest |ΔS|, exact values.
+    Movies that lost their last viewer are left out of both (their similarities all became 0).
+    """
+
+    min_viewers: int
+    items: tuple[int, ...]
+    pairs: tuple[PairChange, ...]
+
+
+@dataclass(frozen=True)
+class ChangeEffect:
+    """A small, exact summary of one change, kept in the visitor's log.
+
+    - ``rankings``: one :class:`Ranking` per popularity tier of :data:`MIN_VIEWERS`.
+    - ``changed_c``, ``changed_s``: how many C and S entries (``item_a > item_b``) changed.
+    - ``emptied``: up to :data:`RANKED_ITEMS` movies whose count went to 0 (n = 0 now, so
+      every similarity of theirs is 0); ``emptied_count``: how many there are in all.
+    """
+
+    rankings: tuple[Ranking, ...]
+    changed_c: int
+    changed_s: int
+    emptied: tuple[int, ...]
+    emptied_count: int
+
+    @classmethod
+    def nothing(cls) -> ChangeEffect:
+        """The effect of a request that changed nothing."""
+        return cls(tuple(Ranking(tier, (), ()) for tier in MIN_VIEWERS), 0, 0, (), 0)
+
+    def ranking(self, min_viewers: int = 1) -> Ranking:
+        """The ranking for the largest tier not above ``min_viewers``."""
+        chosen = self.rankings[0]
+        for ranking in self.rankings:
+            if ranking.min_viewers <= min_viewers:
+                chosen = ranking
+        return chosen
+
+
+def _similarity_f32(measure: Measure, cooc: np.ndarray, count_rows: np.ndarray, count_cols: np.ndarray) -> np.ndarray:
+    """S = C / denominator(C, n_a, n_b) under the model's ``measure``, in float32, for ranking (0 where C = 0).
+
+    Division is correctly rounded, so (for Jaccard, whose denominator is an integer) equal
+    fractions give equal results: no change is counted that did not happen; two distinct
+    values round to the same float32 only when their denominators pass ~2,800. Values shown
+    to people are read exactly from the models.
+    """
+    c = cooc.astype(np.float32)
+    denominator = measure.denominator(c, count_rows.astype(np.float32)[:, None], count_cols.astype(np.float32)[None, :])
+    np.maximum(denominator, np.float32(1e-6), out=denominator)  # where C > 0 the denominator is >= 1
+    c /= denominator
+    return c
+
+
+def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.ndarray:
+    """Flat indices of (at least) the ``k`` largest positive entries of a 2-D block above ``floor``.
+
+    Cheaper than a partition of the whole block: the k-th largest row maximum is a lower
+    bound of the k-th largest entry, so only entries at or above it are looked at. Ties at
+    the cut keep the first entries in row-major order (smaller ids first).
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    row_max = values.max(axis=1)
+    # with at least k rows, k entries reach the k-th largest row maximum; with fewer, there is no bound
+    bound = np.partition(row_max, len(row_max) - k)[len(row_max) - k] if len(row_max) >= k else 0.0
+    flat = values.reshape(-1)
+    found = np.flatnonzero(flat >= max(bound, floor, np.finfo(np.float32).tiny))
+    if len(found) > k:
+        found = found[np.argsort(-flat[found], kind="stable")[:k]]
+    return found
+
+
+def measure_change(
+    before: ItemCF, after: ItemCF, touched: Sequence[int], users: Sequence[int], block_rows: int = BLOCK_ROWS
+) -> ChangeEffect:
+    """The effect of the change that took ``before`` to ``after``.
+
+    ``touched``: the items whose count n changed (a ChangeSet's ``count_items``); only their
+    rows of C and S can change. ``users``: the users whose history changed. ``before`` must
+    still be the model before the change (a fork taken just before it).
+
+    Cost: reading len(touched) x items entries of C from ``after``, ``block_rows`` rows at a
+    time (memory: a few blocks of that size). The old rows are not read again: C = HᵀH, so a
+    user whose row of H went from h to h' moved C[a, :] by h'[a] h' - h[a] h.
+    """
+    touched = np.unique(np.asarray(list(touched), dtype=np.int64))
+    if len(touched) == 0:
+        return ChangeEffect.nothing()
+    with _SCANS:
+        return _measure(before, after, touched, users, block_rows)
+
+
+def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence[int], block_rows: int) -> ChangeEffect:
+    columns = np.array(sorted(set(before.items()) | set(after.items()) | set(touched.tolist())), dtype=np.int64)
+    n_before, n_after = before.counts(columns), after.counts(columns)
+    popularity = np.maximum(n_before, n_after)
+    position = np.searchsorted(columns, touched)
+    is_touched = np.zeros(len(columns), dtype=bool)
+    is_touched[position] = True
+    alive = ~((n_before > 0) & (n_after == 0))
+    tier_columns = {tier: np.flatnonzero(alive & (popularity >= tier)) for tier in MIN_VIEWERS}
+    s_max = {tier: np.zeros(len(columns), dtype=np.float32) for tier in MIN_VIEWERS}  # largest |ΔS| within the tier
+    s_score = np.zeros(len(columns))
+    changed_c = changed_s = 0
+    best: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {tier: [] for tier in MIN_VIEWERS}
+    floor = {tier: 0.0 for tier in MIN_VIEWERS}  # the TOP_PAIRS-th largest |ΔS| kept so far
+    histories = [
+        (np.searchsorted(columns, before.history(user)), np.searchsorted(columns, after.history(user))) for user in users
+    ]
+    for start in range(0, len(touched), block_rows):
+        rows = position[start : start + block_rows]
+        c_new = after.cooccurrences(columns[rows].tolist(), columns).astype(np.int32)  # C <= users: int32 is exact
+        c_old = c_new.copy()
+        for old, new in histories:  # undo each user's change on these rows: C_old = C_new - h'[a] h' + h[a] h
+            in_new = np.flatnonzero(np.isin(rows, new, assume_unique=True))
+            in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
+            c_old[np.ix_(in_new, new)] -= 1
+            c_old[np.ix_(in_old, old)] += 1
+        ds = _similarity_f32(after.measure, c_new, n_after[rows], n_after)
+        ds -= _similarity_f32(after.measure, c_old, n_before[rows], n_before)
+        np.abs(ds, out=ds)
+        dc = c_new != c_old
+        local = np.arange(len(rows))
+        ds[local, rows] = 0.0  # the diagonal (S_aa; C_aa = n_a) is not a pair
+        dc[local, rows] = False
+        s_score[rows] += ds.sum(axis=1, dtype=np.float64)
+        s_score[~is_touched] += ds.sum(axis=0, dtype=np.float64)[~is_touched]
+        # a pair of two touched items is seen from both of their rows: keep it where row id > column id
+        twice = is_touched[None, :] & (columns[None, :] >= columns[rows][:, None])
+        ds[twice] = 0.0
+        dc[twice] = False
+        changed_c += int(np.count_nonzero(dc))
+        changed_s += int(np.count_nonzero(ds))
+        ds[:, ~alive] = 0.0  # pairs with a movie nobody watches any more are summarised, not ranked
+        ds[~alive[rows]] = 0.0
+        for tier, keep in tier_columns.items():
+            keep_rows = np.flatnonzero(popularity[rows] >= tier)
+            sub = ds if tier == MIN_VIEWERS[0] else ds[np.ix_(keep_rows, keep)]
+            if sub.size:  # each pair is in sub once: it counts for both of its movies
+                sub_rows = rows if tier == MIN_VIEWERS[0] else rows[keep_rows]
+                sub_cols = slice(None) if tier == MIN_VIEWERS[0] else keep
+                s_max[tier][sub_rows] = np.maximum(s_max[tier][sub_rows], sub.max(axis=1))
+                s_max[tier][sub_cols] = np.maximum(s_max[tier][sub_cols], sub.max(axis=0))
+            top = _top_entries(sub, floor[tier])
+            r, c = np.unravel_index(top, sub.shape)
+            if tier != MIN_VIEWERS[0]:
+                r, c = keep_rows[r], keep[c]
+            best[tier].append((columns[rows[r]], columns[c], sub.reshape(-1)[top]))
+            kept = np.concatenate([size for _, _, size in best[tier]])
+            if len(kept) >= TOP_PAIRS:
+                floor[tier] = float(np.partition(kept, len(kept) - TOP_PAIRS)[len(kept) - TOP_PAIRS])
+    # exact values of the kept pairs, read from the models in one block per model (measure-agnostic)
+    kept = {tier: tuple(np.concatenate(part) for part in zip(*best[tier])) for tier in MIN_VIEWERS}
+    ids = np.unique(np.concatenate([np.concatenate([a, b]) for a, b, _ in kept.values()]))
+    exact = _exact_values(before, after, ids)
+    rankings = []
+    for tier in MIN_VIEWERS:
+        candidates = np.flatnonzero(s_max[tier] > 0)
+        order = candidates[np.lexsort((columns[candidates], -s_score[candidates], -s_max[tier][candidates]))]
+        a, b, size = kept[tier]
+        top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
+        pairs = tuple(exact(int(a[k]), int(b[k])) for k in top.tolist())
+        # the movies of the listed pairs first, in the list's order: an item first appears in the
+        # size-sorted pairs at its own largest |ΔS|, so this is still "largest |ΔS| first", and among
+        # the many ties of a heavy forget the chart then shows the movies the ranked list names
+        listed = [item for pair in pairs for item in (pair.item_a, pair.item_b)]
+        items = tuple(dict.fromkeys(listed + columns[order].tolist()))[:RANKED_ITEMS]
+        rankings.append(Ranking(tier, items, pairs))
+    emptied = columns[~alive]
+    return ChangeEffect(tuple(rankings), changed_c, changed_s, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied))
+
+
+def _exact_values(before: ItemCF, after: ItemCF, ids: np.ndarray):
+    """A function (a, b) -> PairChange with S and C before and after, read from the models for
+    all of ``ids`` at once (``item_a > item_b`` in the result)."""
+    items = ids.tolist()
+    where = {item: k for k, item in enumerate(items)}
+    s_old, s_new = before.similarities(items), after.similarities(items)
+    c_old, c_new = before.cooccurrences(items), after.cooccurrences(items)
+
+    def pair(a: int, b: int) -> PairChange:
+        a, b = max(a, b), min(a, b)
+        i, j = where[a], where[b]
+        return PairChange(a, b, float(s_old[i, j]), float(s_new[i, j]), int(c_old[i, j]), int(c_new[i, j]))
+
+    return pair
+
+
+@dataclass(frozen=True)
+class ListChange:
+    """One user's top-k before and after a forget, as (item, score) pairs, best first."""
+
+    user: int
+    before: tuple[tuple[int, float], ...]
+    after: tuple[tuple[int, float], ...]
+
+    @property
+    def left(self) -> set[int]:
+        """Items that left the list."""
+        return {item for item, _ in self.before} - {item for item, _ in self.after}
+
+    @property
+    def entered(self) -> set[int]:
+        """Items that entered the list."""
+        return {item for item, _ in self.after} - {item for item, _ in self.before}
+
+    @property
+    def reordered(self) -> bool:
+        """True when the movies or their order changed, not only the scores."""
+        return [item for item, _ in self.before] != [item for item, _ in self.after]
+
+
+@dataclass(frozen=True)
+class ForgetEffect:
+    """How a forget changed other users' recommendations: ``examined`` users were compared
+    (see :func:`forget_effect`), ``changed`` lists those whose top-``k`` changed (items or
+    scores at 6 decimals)."""
+
+    forgotten_user: int
+    k: int
+    examined: int
+    changed: tuple[ListChange, ...]
+
+    @property
+    def reordered(self) -> tuple[ListChange, ...]:
+        """The changed lists whose movies or order changed (not only the scores)."""
+        return tuple(change for change in self.changed if change.reordered)
+
+
+def forget_effect(
+    before: ItemCF, after: ItemCF, forgotten_user: int, k: int = 5, max_users: int = 12
+) -> ForgetEffect:
+    """Compare the top-``k`` lists, before and after forgetting ``forgotten_user``, of the
+    ``max_users`` remaining users most exposed to the forget: those with the largest share of
+    their movies that the forgotten user also watched (then more movies shared, then smaller
+    id). Their scores are sums over exactly the similarities the forget moved."""
+    forgotten = np.array(before.history(forgotten_user), dtype=np.int64)
+    others = [user for user in after.users() if user != forgotten_user]
+    shared, share = [], []
+    for user in others:
+        history = after.history(user)
+        common = len(np.intersect1d(forgotten, history, assume_unique=True))
+        shared.append(common)
+        share.append(common / max(len(history), 1))
+    order = sorted(range(len(others)), key=lambda k_: (-share[k_], -shared[k_], others[k_]))[:max_users]
+    examined = [others[position] for position in order]
+    changed = []
+    for user in examined:
+        old = _top(before, user, k)
+        new = _top(after, user, k)
+        if old != new:
+            changed.append(ListChange(user, old, new))
+    changed.sort(key=lambda change: not change.reordered)  # lists with other movies or order first (stable)
+    return ForgetEffect(forgotten_user, k, len(examined), tuple(changed))
+
+
+def _top(model: ItemCF, user: int, k: int) -> tuple[tuple[int, float], ...]:
+    return tuple((int(rec.item), round(float(rec.score), 6)) for rec in model.recommend(user, k))

@@ -1,0 +1,382 @@
+"""Plotly figures of the model: pure functions from windows of state to ``go.Figure``.
+
+- :func:`update_figure` animates one change the way the original Amnesia demo did, in five
+  stages: before -> H changes -> n -> C -> S. Changed cells are outlined; colour scales are
+  fixed across frames so colours mean the same in every frame.
+- :func:`state_figure` shows a window as it is.
+- :func:`delta_figure` shows what changed: ΔC and ΔS as diverging heatmaps with their values.
+
+Every axis is labelled with short titles (full titles and ids in the hover); the layout is
+computed in pixels from the labels, so nothing overlaps or is clipped at 1400 px wide. User
+text (names) and titles are HTML-escaped: Plotly renders a subset of HTML in labels and
+hovers, and a name must never become a link. Nothing here reads a model or Streamlit: same
+windows in, same figure out, so the app can rebuild figures without restarting animations.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .views import Window, window_delta
+
+STAGES = ("before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes")
+_STEP_LABELS = ("before", "H", "n", "C", "S")
+_CHANGED = "#d62728"
+_TEXT_LIMIT = 12  # write values into cells only while they stay readable (items per axis)
+_MARKS_SHARE = 0.5  # in a big window, outline changed cells only when at most this share changed (titles count them)
+_PANELS = ("H: who watched what", "n: how many watched each movie", "C: how many watched both", "S: {measure} similarity")
+_CELL = 26  # pixels per heatmap row, at most (rows are about as tall as the cells are wide)
+_MIN_CELL = 15
+_CHAR = 6.0  # pixels per label character at the tick font size
+_FONT = 11
+_WIDTH = 900  # the main column's width at a 1400 px window with the sidebar open (a little less)
+
+
+def _text(values) -> list[str]:
+    """Labels as plain text: Plotly would render tags such as <a href> in them."""
+    return [html.escape(str(value), quote=False) for value in values]
+
+
+def _label_px(labels) -> float:
+    return _CHAR * max((len(str(label)) for label in labels), default=4) + 12
+
+
+def _cells(z: np.ndarray, fmt: str) -> list[list[str]]:
+    return [[("" if value == 0 else format(value, fmt)) for value in row] for row in np.asarray(z).tolist()]
+
+
+def _heatmap(
+    z: np.ndarray, x, y, hover_x, hover_y, what: str, colorscale, zmax: float, fmt: str, show_text: bool, zmid: float | None = None
+) -> dict:
+    z = np.asarray(z)
+    custom = [[[hx, hy] for hx in hover_x] for hy in hover_y]
+    return dict(
+        type="heatmap",
+        z=z.tolist(),  # plain lists: 2-D typed arrays did not render in every plotly.js
+        x=list(x),
+        y=list(y),
+        zmin=-zmax if zmid is not None else 0,
+        zmax=zmax,
+        zmid=zmid,
+        colorscale=colorscale,
+        text=_cells(z, fmt) if show_text else None,
+        texttemplate="%{text}" if show_text else None,
+        textfont={"size": 9},
+        customdata=custom,
+        hovertemplate=f"<b>%{{customdata[1]}}</b><br><b>%{{customdata[0]}}</b><br>{what} = %{{z:{fmt}}}<extra></extra>",
+        xgap=1,
+        ygap=1,
+        showscale=False,
+    )
+
+
+def _marks(before: np.ndarray, after: np.ndarray, x, y, hover_x, hover_y, what: str, fmt: str, size: float) -> dict:
+    """Outlined markers on the cells whose value changed; old -> new in the hover."""
+    rows, cols = np.nonzero(~np.isclose(before, after, rtol=0, atol=1e-12))
+    delta = after[rows, cols] - before[rows, cols]
+    return dict(
+        type="scatter",
+        x=[x[c] for c in cols],
+        y=[y[r] for r in rows],
+        mode="markers",
+        marker={"symbol": "square-open", "size": size, "color": _CHANGED, "line": {"width": 1.5}},
+        customdata=[[hover_y[r], hover_x[c], b, a, d] for r, c, b, a, d in zip(rows.tolist(), cols.tolist(), before[rows, cols].tolist(), after[rows, cols].tolist(), delta.tolist())],
+        hovertemplate=(
+            f"<b>%{{customdata[0]}}</b><br><b>%{{customdata[1]}}</b><br>{what}: %{{customdata[2]:{fmt}}} → "
+            f"%{{customdata[3]:{fmt}}} (%{{customdata[4]:+{fmt}}})<extra>changed</extra>"
+        ),
+        showlegend=False,
+    )
+
+
+def _empty_marks() -> dict:
+    return dict(type="scatter", x=[], y=[], customdata=[], mode="markers", showlegend=False, hoverinfo="skip")
+
+
+def _bars(counts: np.ndarray, before: np.ndarray, labels, titles, highlight: bool) -> dict:
+    changed = counts != before
+    return dict(
+        type="bar",
+        x=list(labels),
+        y=counts.tolist(),
+        marker={"color": [(_CHANGED if highlight and c else "#1f77b4") for c in changed]},
+        text=[f"{b}→{a}" if highlight and c else "" for a, b, c in zip(counts.tolist(), before.tolist(), changed)]
+        if len(labels) <= 14
+        else None,
+        textposition="outside",
+        customdata=[[title, b] for title, b in zip(titles, before.tolist())],
+        hovertemplate="<b>%{customdata[0]}</b><br>n = %{y} (before: %{customdata[1]})<extra></extra>",
+        showlegend=False,
+    )
+
+
+def _off_diagonal_max(matrix: np.ndarray) -> float:
+    values = np.asarray(matrix, dtype=float)
+    return float(values[~np.eye(len(values), dtype=bool)].max(initial=0)) if values.size else 0.0
+
+
+def _changed(before: np.ndarray, after: np.ndarray) -> int:
+    return int(np.count_nonzero(~np.isclose(np.asarray(before, float), np.asarray(after, float), rtol=0, atol=1e-12)))
+
+
+def _few(before: np.ndarray, after: np.ndarray) -> bool:
+    """True when outlines point at something: a small window, or few of the cells changed."""
+    size = np.asarray(after).size
+    return size <= _TEXT_LIMIT**2 or _changed(before, after) <= _MARKS_SHARE * size
+
+
+def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True) -> list:
+    """The 7 traces (H, n, C, S heatmaps/bars, then H, C, S change marks) at ``stage`` 0..4."""
+    x, y = _text(after.item_labels), _text(after.user_labels)
+    hover_x, hover_y = _text(after.item_titles), _text(after.user_labels)
+    text = len(x) <= _TEXT_LIMIT
+    # colour scales fixed across frames, from the entries off the diagonal (C_aa = n_a, S_aa = 1 would wash out the rest)
+    zmax_c = float(max(1, _off_diagonal_max(before.cooccurrences), _off_diagonal_max(after.cooccurrences)))
+    zmax_s = float(max(1e-9, _off_diagonal_max(before.similarities), _off_diagonal_max(after.similarities)))
+    H = after.history if stage >= 1 else before.history
+    n = after.counts if stage >= 2 else before.counts
+    C = after.cooccurrences if stage >= 3 else before.cooccurrences
+    S = after.similarities if stage >= 4 else before.similarities
+    size = max(_cell_px(after) - 3, 6)  # outlines inside their cell
+    return [
+        _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False),
+        _bars(n, before.counts, x, hover_x, stage >= 2),
+        _heatmap(C, x, x, hover_x, hover_x, "C", "Greens", zmax_c, "d", text),
+        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", len(x) <= _TEXT_LIMIT),
+        _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
+        if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
+        _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, "C", ".0f", size)
+        if marks and stage >= 3 and _few(before.cooccurrences, after.cooccurrences) else _empty_marks(),
+        _marks(before.similarities, S, x, x, hover_x, hover_x, "S", ".3f", size)
+        if marks and stage >= 4 and _few(before.similarities, after.similarities) else _empty_marks(),
+    ]
+
+
+def _panel_titles(before: Window, after: Window, measure: str) -> list[str]:
+    """The four panel titles; after a change each says how many of its cells changed."""
+    titles = [title.format(measure=html.escape(measure)) for title in _PANELS]
+    if before is after:
+        return titles
+    pairs = ((before.history, after.history), (before.counts, after.counts), (before.cooccurrences, after.cooccurrences),
+             (before.similarities, after.similarities))
+    return [
+        f"{title}<br><span style='font-size:11px'>{_changed(old, new):,} of {np.asarray(new).size:,} "
+        f"{'bars' if k == 1 else 'cells'} changed</span>"
+        for k, (title, (old, new)) in enumerate(zip(titles, pairs))
+    ]
+
+
+_PLACES = [(1, 1), (1, 2), (2, 1), (2, 2), (1, 1), (2, 1), (2, 2)]
+_CHANGING = {"heatmap": ("z", "text"), "bar": ("y", "text", "marker"), "scatter": ("x", "y", "customdata", "mode")}
+
+
+def _changing(trace: dict) -> dict:
+    """The properties of ``trace`` that differ between animation stages."""
+    return {"type": trace["type"], **{name: trace.get(name) for name in _CHANGING[trace["type"]]}}
+
+
+def _y_labels_px(window: Window) -> float:
+    return max(_label_px(window.item_labels), _label_px(window.user_labels))
+
+
+def _cell_px(window: Window) -> float:
+    """A heatmap cell's expected width in the 2 x 2 grid (rows get the same height: square cells)."""
+    panel = (_WIDTH - 2 * _y_labels_px(window) - 30) / 2
+    return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
+
+
+def _grid(window: Window, top: int, titles: list[str]) -> tuple[go.Figure, int]:
+    """The 2 x 2 grid sized in pixels from the labels; returns (figure, plot height in px)."""
+    items, users = len(window.items), max(len(window.users), 3)
+    x_labels = _label_px(window.item_labels) * 0.87  # x tick labels are drawn at -60°
+    y_labels = _y_labels_px(window)
+    cell = _cell_px(window)
+    h_row, c_row = users * cell, items * cell
+    gap = x_labels + 55  # the top row's x labels and the bottom row's titles (two lines)
+    bottom = x_labels + 10
+    plot_height = int(h_row + gap + c_row)
+    horizontal = min(0.45, (y_labels + 30) / _WIDTH)
+    figure = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=titles,
+        horizontal_spacing=horizontal,
+        vertical_spacing=gap / plot_height,
+        row_heights=[h_row / (h_row + c_row), c_row / (h_row + c_row)],
+    )
+    figure.update_layout(
+        height=int(top + plot_height + bottom),
+        margin={"l": int(y_labels), "r": 10, "t": top, "b": int(bottom)},
+        bargap=0.15,
+        plot_bgcolor="white",
+        font={"size": _FONT},
+        hoverlabel={"align": "left"},
+    )
+    figure.update_xaxes(tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    figure.update_yaxes(type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    for row, col in ((1, 1), (2, 1), (2, 2)):
+        figure.update_yaxes(autorange="reversed", row=row, col=col)
+    figure.update_yaxes(type="linear", tickmode="auto", rangemode="tozero", title_text="n", row=1, col=2)
+    return figure, plot_height
+
+
+def _title(figure: go.Figure, title: str) -> None:
+    figure.update_layout(title={"text": html.escape(title, quote=False), "x": 0.0, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}})
+
+
+def state_figure(window: Window, title: str = "The model now", measure: str = "Jaccard") -> go.Figure:
+    """H, n, C and S of ``window`` as they are (no animation)."""
+    figure, _ = _grid(window, 80, _panel_titles(window, window, measure))
+    for trace, (row, col) in zip(_stage_traces(window, window, 0, marks=False)[:4], _PLACES):
+        figure.add_trace(trace, row=row, col=col)
+    _title(figure, title)
+    return figure
+
+
+def update_figure(before: Window, after: Window, title: str, measure: str = "Jaccard") -> go.Figure:
+    """An animated figure of one change: frames before, H, n, C, S; opens on the final state.
+
+    ``before`` and ``after`` must cover the same users and items. Play runs all five stages
+    from "before"; the slider jumps to any stage. The controls sit in a band of their own
+    between the title and the panels' titles.
+    """
+    if before.users != after.users or before.items != after.items:
+        raise ValueError("before and after windows must cover the same users and items")
+    top = 150
+    figure, plot_height = _grid(after, top, _panel_titles(before, after, measure))
+    last = len(STAGES) - 1
+    for trace, (row, col) in zip(_stage_traces(before, after, last), _PLACES):
+        figure.add_trace(trace, row=row, col=col)
+    axes = [(trace.xaxis, trace.yaxis) for trace in figure.data]
+    figure.frames = [
+        # A frame carries only what changes between stages (values, colours, marks): Plotly merges it into
+        # the traces, so axes, labels and hover titles are sent once. Frame traces must still name their
+        # subplot's axes, or Plotly draws them all on the first one.
+        go.Frame(
+            name=name,
+            data=[{**_changing(trace), "xaxis": x, "yaxis": y} for trace, (x, y) in zip(_stage_traces(before, after, stage), axes)],
+            traces=list(range(len(axes))),
+        )
+        for stage, name in enumerate(STAGES)
+    ]
+    controls_y = 1 + (top - 48) / plot_height  # paper coordinates: 48 px below the figure's top
+    step_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
+    _title(figure, title)
+    figure.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": controls_y,
+                "yanchor": "top",
+                "xanchor": "left",
+                "showactive": False,
+                "pad": {"t": 0, "r": 0},
+                "buttons": [
+                    {
+                        "label": "▶ Play",
+                        "method": "animate",
+                        # non-scatter traces only update with redraw: True
+                        "args": [None, {"frame": {"duration": 1100, "redraw": True}, "fromcurrent": False, "transition": {"duration": 0}}],
+                    },
+                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], {**step_args, "frame": {"duration": 0, "redraw": False}}]},
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": last,
+                "x": 0.18,
+                "y": controls_y,
+                "yanchor": "top",
+                "len": 0.8,
+                "currentvalue": {"visible": False},
+                "pad": {"t": 0, "b": 0},
+                "steps": [
+                    {"label": label, "method": "animate", "args": [[name], step_args]} for name, label in zip(STAGES, _STEP_LABELS)
+                ],
+            }
+        ],
+    )
+    return figure
+
+
+def _delta_cells(values: np.ndarray, integer: bool) -> list[list[str]]:
+    def one(value: float) -> str:
+        if value == 0:
+            return ""
+        if integer:
+            return f"{value:+.0f}".replace("-", "−")
+        return (f"{value:+.2f}" if abs(value) >= 0.005 else f"{value:+.3f}").replace("-", "−")
+
+    return [[one(v) for v in row] for row in np.asarray(values).tolist()]
+
+
+def delta_figure(before: Window, after: Window, title: str = "What changed") -> go.Figure:
+    """ΔC and ΔS (after minus before) over the window, as diverging heatmaps centred on 0,
+    one above the other so each is as wide as the page.
+
+    Each cell shows its change (ΔS to two decimals, ``+0.03``; tiny ones to three); the hover
+    gives the values before and after. Red is a decrease, blue an increase.
+    """
+    delta_c, delta_s = window_delta(before, after)
+    x = _text(after.item_labels)
+    titles = _text(after.item_titles)
+    y_labels = _label_px(after.item_labels)
+    x_labels = _label_px(after.item_labels) * 0.87
+    rows = len(x)
+    panel = rows * _CELL
+    gap = x_labels + 45
+    figure = make_subplots(
+        rows=2, cols=1, subplot_titles=("ΔC: change in co-occurrences", "ΔS: change in similarity"),
+        vertical_spacing=gap / (2 * panel + gap),
+    )
+    for row, (delta, old, new, what, fmt, integer) in enumerate(
+        (
+            (delta_c, before.cooccurrences, after.cooccurrences, "C", "d", True),
+            (delta_s, before.similarities, after.similarities, "S", ".4f", False),
+        ),
+        start=1,
+    ):
+        scale = float(max(np.abs(delta).max(initial=0), 1 if integer else 1e-9))
+        custom = [[[titles[r], titles[c], old[r, c], new[r, c]] for c in range(rows)] for r in range(rows)]
+        figure.add_trace(
+            go.Heatmap(
+                z=np.asarray(delta, dtype=float).tolist(),
+                x=x,
+                y=x,
+                zmin=-scale,
+                zmax=scale,
+                zmid=0,
+                colorscale="RdBu",
+                text=_delta_cells(delta, integer),
+                texttemplate="%{text}",
+                textfont={"size": 9},
+                customdata=custom,
+                hovertemplate=(
+                    f"<b>%{{customdata[0]}}</b><br><b>%{{customdata[1]}}</b><br>{what}: %{{customdata[2]:{fmt}}} → "
+                    f"%{{customdata[3]:{fmt}}} (Δ = %{{z:+{fmt}}})<extra></extra>"
+                ),
+                xgap=1,
+                ygap=1,
+                showscale=False,
+            ),
+            row=row,
+            col=1,
+        )
+    figure.update_xaxes(tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    figure.update_yaxes(type="category", tickmode="linear", dtick=1, autorange="reversed", automargin=False, tickfont={"size": 10})
+    figure.update_layout(
+        height=int(70 + 2 * panel + gap + x_labels + 10),
+        margin={"l": int(y_labels), "r": 10, "t": 70, "b": int(x_labels + 10)},
+        plot_bgcolor="white",
+        font={"size": _FONT},
+        hoverlabel={"align": "left"},
+    )
+    _title(figure, title)
+    return figure

@@ -1,0 +1,270 @@
+"""Windows of interest: the small part of H, n, C and S that a person can look at, and tables.
+
+A full MovieLens C has 94 million cells; a chart can show about 20 x 20 legibly. A
+:class:`Window` holds dense copies of H (users x items), n, C and S for chosen users and
+items, with short labels for the axes and full titles for hovers. :func:`choose_window` picks
+the movies whose similarities a change moved most and the users that make the change
+understandable. The tables and CSV files the pages offer are built here too, so pages only
+render.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.catalog import Catalog, display_title, split_year
+from ..engine.model import ItemCF
+
+#: Movies in a focus window by default, and the most the page lets a visitor choose.
+DEFAULT_ITEMS = 20
+MAX_ITEMS = 40
+MAX_USERS = 12
+#: Characters of a movie's short axis label (the full title is in the hover).
+LABEL_CHARS = 22
+_SUBTITLE = re.compile(r"\s*:\s+|\s+-\s+")
+_NUMBERED = re.compile(r"(?i)^(part|vol|volume|chapter|episode|book)\b")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The totals the sidebar shows: users and movies with an interaction, interactions, time."""
+
+    users: int
+    items: int
+    interactions: int
+    time: int
+
+    @classmethod
+    def of(cls, model: ItemCF) -> Stats:
+        return cls(len(model.users()), len(model.items()), model.num_interactions(), model.time)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Dense state for ``users`` x ``items``: H (u, k) uint8, n (k,), C (k, k), S (k, k).
+
+    ``user_labels`` are display names, ``item_labels`` short unique titles for axes,
+    ``item_titles`` full titles with ids for hovers. ``description`` says how it was chosen.
+    """
+
+    users: tuple[int, ...]
+    items: tuple[int, ...]
+    user_labels: tuple[str, ...]
+    item_labels: tuple[str, ...]
+    item_titles: tuple[str, ...]
+    history: np.ndarray
+    counts: np.ndarray
+    cooccurrences: np.ndarray
+    similarities: np.ndarray
+    description: str = ""
+
+    def relabel(self, user_labels: Sequence[str]) -> Window:
+        """The same window with other user labels (a forgotten user keeps their name in the figure)."""
+        return Window(**{**self.__dict__, "user_labels": tuple(user_labels)})
+
+
+def short_title(title: str, limit: int = LABEL_CHARS) -> str:
+    """A title short enough for an axis, still telling sequels apart.
+
+    A subtitle stands for the whole when the title has one ("The Lord of the Rings: The Two
+    Towers (2002)" -> "Two Towers"), unless it is a number ("Part 1"); otherwise a long title
+    keeps its start and its end ("Harry Potter and the Chamber of Secrets" -> "Harry
+    Potter…Secrets"). Titles that still collide get their year (see :func:`item_labels`).
+    """
+    base, _ = split_year(display_title(title))
+    if len(base) <= limit:
+        return base
+    base = re.sub(r"\s*\([^()]*\)", "", base).strip() or base  # alternative titles in parentheses
+    if len(base) <= limit:
+        return base
+    subtitle = re.sub(r"^(the|a|an) ", "", _SUBTITLE.split(base)[-1], flags=re.IGNORECASE)
+    if subtitle != base and len(subtitle) <= limit and len(subtitle.split()) >= 2 and not _NUMBERED.match(subtitle):
+        return subtitle
+    words = base.split()
+    head, tail = words[0], words[-1]
+    for word in words[1:-1]:  # whole words from the start while they fit in about half
+        if len(head) + 1 + len(word) > 0.6 * limit:
+            break
+        head = f"{head} {word}"
+    for word in reversed(words[1:-1]):  # and from the end
+        if len(head) + len(tail) + 2 + len(word) > limit:
+            break
+        tail = f"{word} {tail}"
+    label = f"{head}…{tail}"
+    return label if len(label) <= limit + 2 else base[: limit - 1].rstrip() + "…"
+
+
+def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
+    """Short, unique axis labels (Plotly merges equal category labels, so duplicates get their year
+    and, if still equal, their id)."""
+    titles = [catalog.title(item) for item in items]
+    labels = [short_title(title) for title in titles]
+    for attempt in (lambda k: f"{labels[k]} ({split_year(titles[k])[1]})", lambda k: f"{labels[k]} #{items[k]}"):
+        counts: dict[str, int] = {}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        labels = [attempt(k) if counts[label] > 1 else label for k, label in enumerate(labels)]
+    return labels
+
+
+def snapshot(
+    model: ItemCF, catalog: Catalog, users: Sequence[int], items: Sequence[int], description: str = ""
+) -> Window:
+    """Copy the window ``users`` x ``items`` out of ``model`` (labels from ``catalog``)."""
+    users, items = tuple(int(u) for u in users), tuple(int(i) for i in items)
+    return Window(
+        users=users,
+        items=items,
+        user_labels=tuple(catalog.user_name(u) for u in users),
+        item_labels=tuple(item_labels(catalog, items)),
+        item_titles=tuple(f"{catalog.title(item)} · #{item}" for item in items),
+        history=model.history_matrix(users, items),
+        counts=model.counts(items),
+        cooccurrences=model.cooccurrences(items),
+        similarities=model.similarities(items),
+        description=description,
+    )
+
+
+def is_small(model: ItemCF, catalog: Catalog, max_items: int = MAX_ITEMS, max_users: int = MAX_USERS) -> bool:
+    """True for a world shown whole (the toy world): few movies and few users."""
+    return len(set(model.items()) | {m.id for m in catalog.movies()}) <= max_items and len(model.users()) <= max_users
+
+
+def choose_window(
+    model: ItemCF,
+    catalog: Catalog,
+    ranked_items: Sequence[int] = (),
+    focus_users: Sequence[int] = (),
+    max_items: int = DEFAULT_ITEMS,
+    max_users: int = MAX_USERS,
+) -> tuple[list[int], list[int], str]:
+    """Users and items worth showing for a change, read from ``model`` (the state before it).
+
+    Small worlds are shown whole. Otherwise the items are the first ``max_items`` of
+    ``ranked_items`` (the movies whose similarities the change moved most, see
+    :mod:`.effects`), or the most popular movies when nothing is ranked; the users are the
+    ``focus_users`` (whose history changed) and then the users who watched some but not all
+    of those movies, most shared first, because they are what makes C and S differ from 1.
+    Returns (users, items, a sentence saying what the window is).
+    """
+    all_users = model.users()
+    if is_small(model, catalog, max_items, max_users) and len(set(all_users) | set(focus_users)) <= max_users:
+        items = sorted(set(model.items()) | {m.id for m in catalog.movies()})
+        return sorted(set(all_users) | set(focus_users)), items, "The whole world: every user and every movie."
+    items = list(dict.fromkeys(int(i) for i in ranked_items))[:max_items]
+    if items:
+        what = f"the {len(items)} movies whose similarities this change moved most (largest |ΔS| first)"
+    else:
+        popular = np.array(model.items(), dtype=np.int64)
+        order = np.lexsort((popular, -model.counts(popular.tolist())))
+        items = popular[order[:max_items]].tolist()
+        what = f"the {len(items)} most watched movies"
+    users = list(dict.fromkeys(int(u) for u in focus_users))[:max_users]
+    others = [u for u in all_users if u not in users]
+    if others and len(users) < max_users:
+        # users who watched about half of these movies: their rows tell the movies apart, so C and S
+        # differ from cell to cell; users who watched all or none of them explain nothing
+        overlap = model.history_matrix(others, items).sum(axis=1)
+        partial = (overlap > 0) & (overlap < len(items))
+        order = np.lexsort((np.array(others), -overlap, np.abs(2 * overlap - len(items))))
+        users += [others[k] for k in order.tolist() if partial[k]][: max_users - len(users)]
+    who = "the users whose history changed, then " if focus_users else ""
+    return users, items, f"A focus window: {what}; {who}users who watched about half of them."
+
+
+def window_caption(window: Window, stats: Stats, gone: Sequence[int] = ()) -> str:
+    """One sentence: how the window was chosen and how big it is next to the whole model.
+
+    The totals come from ``stats`` (the same numbers as the sidebar); users of the window in
+    ``gone`` (whose last interaction the change removed) are named apart, not counted."""
+    gone_here = [label for user, label in zip(window.users, window.user_labels) if user in set(gone)]
+    shown = len(window.users) - len(gone_here)
+    extra = f", plus {', '.join(gone_here)}, now gone" if gone_here else ""
+    # movies nobody watches (n = 0) are not in the model's totals either: name them apart, so
+    # the caption never says "5 of 4 movies"
+    unwatched = [label for label, count in zip(window.item_labels, window.counts.tolist()) if count == 0]
+    watched = len(window.items) - len(unwatched)
+    if unwatched:
+        names = ", ".join(unwatched) if len(unwatched) <= 3 else f"{len(unwatched)} movies"
+        movies = f"{watched} of {stats.items:,} movies (plus {names}, which nobody watches now)"
+    else:
+        movies = f"{watched} of {stats.items:,} movies"
+    return f"{window.description} Shown: {movies} and {shown} of {stats.users:,} users{extra}."
+
+
+def window_delta(before: Window, after: Window) -> tuple[np.ndarray, np.ndarray]:
+    """(ΔC, ΔS) over the window: after minus before, shapes (k, k); int64 and float64."""
+    if before.items != after.items:
+        raise ValueError("before and after windows must cover the same items")
+    return (
+        after.cooccurrences.astype(np.int64) - before.cooccurrences.astype(np.int64),
+        after.similarities - before.similarities,
+    )
+
+
+# ---------------------------------------------------------------------- downloads (CSV text)
+def _csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def counts_csv(model: ItemCF, catalog: Catalog) -> str:
+    """n for every movie of the catalog (zeros included) and any item only the model knows:
+    ``item,title,count``, by id."""
+    items = sorted({m.id for m in catalog.movies()} | set(model.items()))
+    return _csv(pd.DataFrame({"item": items, "title": catalog.titles(items), "count": model.counts(items)}))
+
+
+def interactions_csv(model: ItemCF) -> str:
+    """H as ``user,item`` rows, sorted."""
+    return _csv(model.interactions())
+
+
+def window_csv(window: Window) -> str:
+    """C and S of a window as CSV rows ``item_a,item_b,title_a,title_b,cooccurrences,similarity``
+    for every pair with item_a > item_b (zeros included, so the file shows the whole window)."""
+    ids = np.asarray(window.items, dtype=np.int64)
+    a, b = np.nonzero(ids[:, None] > ids[None, :])
+    order = np.lexsort((ids[b], ids[a]))
+    a, b = a[order], b[order]
+    titles = np.array([title.rsplit(" · #", 1)[0] for title in window.item_titles], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "item_a": ids[a],
+            "item_b": ids[b],
+            "title_a": titles[a],
+            "title_b": titles[b],
+            "cooccurrences": window.cooccurrences[a, b],
+            "similarity": window.similarities[a, b],
+        }
+    )
+    return _csv(frame)
+
+
+def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:
+    """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38"``: one similarity change in words."""
+    return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {old:.2f} → {new:.2f}"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~=&/])")
+_AUTOLINK = re.compile(r"(?i)(www|@|http|ftp|mailto)")
+
+
+def md(text: object) -> str:
+    """``text`` made safe to show in a Markdown element as the same text.
+
+    Streamlit renders messages, captions and labels as Markdown with extras (``:red[..]``,
+    ``$..$``, ``:material/..:``, bare-URL links). Every ASCII punctuation character is
+    backslash-escaped (CommonMark shows it literally) and a word joiner (U+2060, invisible)
+    follows "www", "@" and "http" so no link is made; line breaks become spaces.
+    """
+    escaped = _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    return _AUTOLINK.sub("\\1\u2060", escaped)

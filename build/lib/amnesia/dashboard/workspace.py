@@ -1,0 +1,489 @@
+"""A visitor's workspace: their own fork of a shared model, their users' names, and their log.
+
+The dashboard keeps one :class:`Workspace` per visitor and data set. Every action checks the
+app's limits first and either applies completely (one :class:`~.history.LogEntry`) or raises
+an :class:`~amnesia.errors.AmnesiaError` and changes nothing: no user, no name, no log entry.
+The shared base model and catalog are never written.
+
+Everything a page shows is computed here or in the modules beside it (views, effects,
+history), so pages only lay out widgets. Nothing here holds a reference to Streamlit, and no
+download is deferred: a page asks for bytes and hands them over, so an ended session leaves
+nothing behind that keeps its workspace alive.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.catalog import Catalog, TypedLine
+from ..data.datasets import Dataset, load
+from ..engine.changes import ChangeSet
+from ..engine.model import ItemCF
+from ..engine.requests import ChangeRequest, parse_request
+from ..errors import AmnesiaError, RequestError
+from ..limits import APP_LIMITS, Limits
+from ..records import change_records
+from . import views
+from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
+from .history import History, LogEntry, parse_request_log
+from .views import Stats, Window, choose_window, snapshot
+
+#: The full change stream is offered for download up to this many bytes (estimated up front);
+#: bigger exports are refused with a pointer to the command line, which streams them.
+FULL_EXPORT_MAX_BYTES = 20_000_000
+#: Bytes the export writes per record, by collection (measured on MovieLens: ids of 1-6
+#: digits, similarities with up to 17 significant digits); used for the up-front estimate.
+RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
+
+
+def shared_base(name: str, similarity: str = "jaccard") -> tuple[Dataset, ItemCF]:
+    """Load data set ``name`` and train its model with ``similarity`` ("jaccard", "cosine"): the
+    state every visitor forks.
+
+    The catalog learns how many people watched each movie, to rank title candidates."""
+    data = load(name)
+    model = ItemCF.fit(data.interactions, similarity=similarity)
+    items = model.items()
+    data.catalog.set_popularity(dict(zip(items, model.counts(items).tolist())))
+    return data, model
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The forgetting certificate: the model equals a retrain on the remaining interactions."""
+
+    match: bool
+    fingerprint: str
+    retrained_fingerprint: str
+    retrain_seconds: float
+    last_update_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ExportEstimate:
+    """The full change stream's size, estimated before any of it is produced.
+
+    ``exact`` is False when some change was not measured (imported requests): then
+    ``records`` and ``bytes`` are upper bounds."""
+
+    records: int
+    bytes: int
+    exact: bool
+    limit: int = FULL_EXPORT_MAX_BYTES
+
+    @property
+    def allowed(self) -> bool:
+        return self.bytes <= self.limit
+
+
+class Workspace:
+    """One visitor's view of a data set: a fork of the shared ``base`` model and catalog."""
+
+    def __init__(self, dataset: Dataset, base: ItemCF, limits: Limits = APP_LIMITS):
+        self.dataset = dataset
+        self.base = base
+        self.limits = limits
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the shared starting state; this visitor's changes and names are dropped."""
+        self.model = self.base.fork()
+        self.catalog: Catalog = self.dataset.catalog.fork()
+        self.history = History(self.base)
+        self._previous: ItemCF | None = None  # the model just before the latest change
+        self._windows: dict[tuple, tuple[Window, Window]] = {}
+        self._forget_effects: dict[int, ForgetEffect] = {}
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def log(self) -> list[LogEntry]:
+        """The accepted requests, oldest first."""
+        return self.history.entries
+
+    @property
+    def small(self) -> bool:
+        """True for a world shown whole (the toy world)."""
+        return views.is_small(self.base, self.catalog)
+
+    @property
+    def default_min_viewers(self) -> int:
+        """Popularity tier of the focus window: every movie in a small world; on a large catalog,
+        movies at least 10 people watched, so the window shows movies people recognise."""
+        return 1 if self.small else 10
+
+    def stats(self) -> Stats:
+        """Users, items, interactions and logical time of the visitor's model (the sidebar's numbers)."""
+        return Stats.of(self.model)
+
+    def window_caption(self, window: Window, time_: int | None = None) -> str:
+        """The caption of a window shown at logical time ``time_`` (default: now), with that
+        time's totals (the sidebar's numbers when it is now)."""
+        time_ = self.model.time if time_ is None else time_
+        entry = self.history.entry_at(time_)
+        gone = entry.gone if entry is not None and window is not entry.before else ()
+        return views.window_caption(window, self.stats_at(time_), gone)
+
+    def stats_at(self, time_: int) -> Stats:
+        """The totals at a past logical time, as recorded (the starting data's for the start)."""
+        if time_ == self.model.time:
+            return self.stats()
+        entry = self.history.entry_at(time_)
+        return entry.stats if entry else Stats.of(self.base)
+
+    def user_choices(self) -> list[tuple[int, str]]:
+        """Current users as (id, "Name (k movies)"), by id."""
+        return [(user, f"{self.catalog.user_name(user)} ({len(self.model.history(user))} movies)") for user in self.model.users()]
+
+    def example_titles(self) -> str:
+        """A placeholder for the typed-titles box, valid for this data set."""
+        return "\n".join(self.catalog.examples(3))
+
+    def preview_titles(self, typed: str) -> list[TypedLine]:
+        """What each typed line resolves to (before anything is sent)."""
+        return self.catalog.preview(typed, self.limits)
+
+    def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
+        """The focus window before any change: the whole toy world, or MovieLens's most watched part."""
+        users, items, description = choose_window(self.model, self.catalog, max_items=max_items)
+        return snapshot(self.model, self.catalog, users, items, description)
+
+    # ------------------------------------------------------------------ actions
+    def add_user(self, name: str, items: Sequence[int] = (), typed: str = "") -> LogEntry:
+        """Add a new user called ``name`` who watched ``items`` and the titles or ids in ``typed``
+        (one per line). Unknown or ambiguous titles raise a TitleError listing candidates."""
+        self._check_room()
+        clean = self.catalog.check_new_user_name(name, self.limits)  # before titles: nothing registered yet
+        picked = [int(i) for i in items]
+        self.limits.check("interactions", len(picked))
+        chosen = list(dict.fromkeys(picked + self.catalog.resolve_many(typed.splitlines(), self.limits)))
+        if not chosen:
+            raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
+        unknown = [item for item in chosen if item not in self.catalog]
+        if unknown:
+            raise AmnesiaError(f"Movie id(s) {', '.join(map(str, unknown[:5]))} are not in the catalog; pick movies from the list.")
+        user = self.catalog.add_user(clean, taken_ids=self._taken_ids(), limits=self.limits)
+        try:
+            request = ChangeRequest("Add", np.array([[user, item] for item in sorted(chosen)], dtype=np.int64))
+            titles = ", ".join(self.catalog.title(item) for item in chosen[:5]) + (f" and {len(chosen) - 5:,} more" if len(chosen) > 5 else "")
+            return self._apply(request, "add", f"Added {clean} with {_count(len(chosen), 'movie')}", [user], detail=titles)
+        except BaseException:
+            self.catalog.remove_user(user)
+            raise
+
+    def forget_user(self, user: int) -> LogEntry:
+        """Forget every interaction of ``user``, and their display name."""
+        self._check_room()
+        if not isinstance(user, (int, np.integer)) or isinstance(user, bool):
+            raise AmnesiaError("Pick a user to forget from the list.")
+        name = self.catalog.user_name(int(user))
+        history = self.model.history(int(user))
+        if not history:
+            raise AmnesiaError(f"{name} has no interactions left to forget; pick a current user.")
+        request = ChangeRequest("Remove", np.array([[user, item] for item in history], dtype=np.int64))
+        entry = self._apply(request, "forget", f"Forgot {name} ({_count(len(history), 'movie')})", [int(user)], forgotten=int(user))
+        self.catalog.remove_user(int(user))
+        return entry
+
+    def apply_json(self, text: str) -> LogEntry:
+        """Apply a raw request in the original Amnesia JSON format (limits checked before parsing)."""
+        self._check_room()
+        return self._apply_raw(parse_request(str(text), self.limits), "raw")
+
+    def import_log(self, text: str) -> int:
+        """Replace this workspace's changes with the requests of an exported request log.
+
+        All or nothing: every line is parsed first, then the requests are replayed on a fresh
+        fork; if any fails, the workspace is as it was and the error names the line. Returns
+        how many requests were applied. Only the last one's similarity effect is measured.
+        """
+        requests = parse_request_log(str(text), self.limits)
+        saved = (self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects)
+        self.reset()
+        try:
+            for number, request in enumerate(requests, start=1):
+                try:
+                    self._apply_raw(request, "import", measure=number == len(requests))
+                except AmnesiaError as error:
+                    raise type(error)(f"Line {number} of the request log: {error}", *_error_args(error)) from None
+        except BaseException:
+            self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
+            raise
+        return len(requests)
+
+    def _apply_raw(self, request: ChangeRequest, kind: str, measure: bool = True) -> LogEntry:
+        unknown_items = sorted({int(i) for i in request.pairs[:, 1].tolist() if int(i) not in self.catalog})
+        if unknown_items and request.change == "Add":
+            raise RequestError(
+                f"Item id(s) {', '.join(map(str, unknown_items[:5]))} are not in the catalog; "
+                f"add movies the catalog knows (type a title in 'Add a user' to find its id). Nothing was changed."
+            )
+        users = sorted(set(request.pairs[:, 0].tolist()))
+        entry = self._apply(request, kind, "", users, measure=measure)
+        for user in entry.change.touched_users:
+            if not self.model.history(user):
+                self.catalog.remove_user(user)
+        return entry
+
+    def _check_room(self) -> None:
+        if len(self.history) >= self.limits.log_lines:
+            raise AmnesiaError(
+                f"Your session holds {len(self.history):,} changes, the most one session keeps. Export the request "
+                f"log on the Change log page, then reset your changes to go on. Nothing was changed."
+            )
+
+    def _taken_ids(self) -> set[int]:
+        ever = {int(u) for entry in self.history for u in entry.request.pairs[:, 0].tolist()}
+        return {*self.model.users(), *self.base.users(), *self.catalog.user_names(), *ever}
+
+    def _apply(
+        self,
+        request: ChangeRequest,
+        kind: str,
+        action: str,
+        focus_users: Sequence[int],
+        forgotten: int | None = None,
+        measure: bool = True,
+        detail: str = "",
+    ) -> LogEntry:
+        """Apply ``request`` with the app's limits and log it; on any failure nothing changes."""
+        before_model = self.model.fork()  # the state before: for the window, the effect and replays
+        names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
+        change = self.model.apply(request, self.limits)  # raises before any change on bad input
+        try:
+            effect = measure_change(before_model, self.model, change.count_items.tolist(), change.touched_users) if measure else None
+            ranked = self._ranked(effect, change, self.default_min_viewers)
+            users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
+            before = snapshot(before_model, self.catalog, users, items, description)
+            after = snapshot(self.model, self.catalog, users, items, description).relabel(before.user_labels)
+            noop = _noop_reason(request, change)
+            if not action or noop:
+                action = _raw_action(request, change, noop, kind)
+            entry = LogEntry(
+                change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
+                {**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}},
+                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history(u)),
+            )
+            self.history.append(entry, self.model)
+        except BaseException:
+            self.model = before_model  # undo: the change is not half-logged
+            raise
+        self._previous = before_model
+        self._windows.clear()
+        return entry
+
+    def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
+        if effect is not None:
+            return effect.ranking(min_viewers).items
+        # not measured (an imported request): the movies it touched, most watched first
+        items = change.count_items.tolist()
+        return tuple(sorted(items, key=lambda item: (-self.catalog.popularity(item), item))[: views.MAX_ITEMS])
+
+    # ------------------------------------------------------------------ the latest change, explained
+    def latest_windows(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> tuple[Window, Window]:
+        """The focus window of the latest change, before and after, with ``max_items`` movies
+        from popularity tier ``min_viewers`` (default: :attr:`default_min_viewers`)."""
+        entry = self.log[-1]
+        min_viewers = self.default_min_viewers if min_viewers is None else min_viewers
+        if (max_items, min_viewers) == (len(entry.before.items), self.default_min_viewers) or self._previous is None:
+            return entry.before, entry.after
+        key = (entry.time, max_items, min_viewers)
+        if key not in self._windows:
+            ranked = self._ranked(entry.effect, entry.change, min_viewers)
+            focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.names)
+            users, items, description = choose_window(self._previous, self.catalog, ranked, focus, max_items=max_items)
+            before = snapshot(self._previous, self.catalog, users, items, description)
+            before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
+            after = snapshot(self.model, self.catalog, users, items, description).relabel(before.user_labels)
+            self._windows = {key: (before, after)}  # one size at a time: windows are small, but not kept
+        return self._windows[key]
+
+    def largest_changes(self, entry: LogEntry, min_viewers: int | None = None, limit: int = 10) -> list[PairChange]:
+        """The largest similarity changes of ``entry`` between movies still in the model."""
+        if entry.effect is None:
+            return []
+        ranking: Ranking = entry.effect.ranking(self.default_min_viewers if min_viewers is None else min_viewers)
+        return list(ranking.pairs[:limit])
+
+    def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
+        """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (C 12 → 11)"`` for each pair."""
+        return [
+            f"{views.pair_sentence(self.catalog, p.item_a, p.item_b, p.s_old, p.s_new)} (C {p.c_old} → {p.c_new})"
+            for p in pairs
+        ]
+
+    def emptied_sentence(self, entry: LogEntry) -> str:
+        """What happened to movies that lost their last viewer, or "" if none did."""
+        effect = entry.effect
+        if effect is None or effect.emptied_count == 0:
+            return ""
+        shown = ", ".join(self.catalog.title(i) for i in effect.emptied[:3])
+        more = f" and {effect.emptied_count - 3:,} more" if effect.emptied_count > 3 else ""
+        return (
+            f"{_count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every similarity "
+            f"of theirs is now 0 (never a division by zero). They are left out of the list above."
+        )
+
+    # ------------------------------------------------------------------ forget effect, verify, history
+    def forgets(self) -> list[LogEntry]:
+        """The log entries that forgot a user, newest first."""
+        return [entry for entry in reversed(self.log) if entry.forgotten_user is not None]
+
+    def forget_effect(self, entry: LogEntry, k: int = 5, max_users: int = 12) -> ForgetEffect:
+        """Whose top-``k`` a logged forget changed (cached per time: it needs two models)."""
+        if entry.forgotten_user is None:
+            raise AmnesiaError(f"t = {entry.time} did not forget a user; pick a forget.")
+        if entry.time not in self._forget_effects:
+            if entry is self.log[-1] and self._previous is not None:
+                before, after = self._previous, self.model
+            else:
+                before = self.history.model_at(entry.time - 1)
+                after = before.fork()
+                after.apply(entry.request)
+            self._forget_effects[entry.time] = forget_effect(before, after, entry.forgotten_user, k, max_users)
+        return self._forget_effects[entry.time]
+
+    def recommendation_table(self, user: int, k: int = 10) -> pd.DataFrame:
+        """Top-``k`` for ``user``: rank, movie, score, and the movies of theirs that explain it."""
+        rows = [
+            {
+                "rank": rank,
+                "movie": self.catalog.title(rec.item),
+                "score": round(rec.score, 4),
+                "because you watched": ", ".join(self.catalog.title(i) for i, _ in self.model.explain(user, rec.item)),
+            }
+            for rank, rec in enumerate(self.model.recommend(user, k), start=1)
+        ]
+        return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
+
+    def verify(self) -> Verification:
+        """Retrain from scratch on the remaining interactions and compare fingerprints.
+
+        The visitor's fingerprint is hashed in a second thread while the retrain runs: both
+        are NumPy-heavy and release the GIL, so on two cores they overlap."""
+        remaining = self.model.interactions()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            mine = pool.submit(self.model.fingerprint)
+            started = time.perf_counter()
+            # the same store layout as the visitor's model: "auto" may pick a slower one for the retrain
+            retrained = ItemCF.fit(remaining, similarity=self.model.measure, store=self.model.store_kind)
+            retrain_seconds = time.perf_counter() - started
+            theirs = retrained.fingerprint()
+            mine_value = mine.result()
+        last = self.log[-1].change.seconds if self.log else None
+        return Verification(mine_value == theirs, mine_value, theirs, retrain_seconds, last)
+
+    def model_at(self, time_: int) -> ItemCF:
+        """The visitor's model as it was at logical time ``time_`` (from the nearest checkpoint)."""
+        return self.history.model_at(time_)
+
+    # ------------------------------------------------------------------ exports
+    def request_log(self) -> str:
+        """The request log as JSON lines (line t = the request applied at time t): the default export."""
+        return "".join(self.history.request_lines())
+
+    def export_estimate(self) -> ExportEstimate:
+        """The full change stream's records and bytes, from the log alone (nothing is replayed)."""
+        records, size, exact = 0, 0, True
+        items = max(len(self.catalog), len(self.model.items()))
+        for entry in self.log:
+            change = entry.change
+            h = len(change.users)
+            n = int(np.count_nonzero(change.count_old) + np.count_nonzero(change.count_new))
+            if entry.effect is not None:
+                c, s = 2 * entry.effect.changed_c, 2 * entry.effect.changed_s
+            else:
+                exact = False
+                c = s = 2 * len(change.count_items) * items
+            records += h + n + c + s
+            size += (
+                h * RECORD_BYTES["interactions"] + n * RECORD_BYTES["item_interactions_n"]
+                + c * RECORD_BYTES["cooccurrences_c"] + s * RECORD_BYTES["similarities_s"]
+            )
+        return ExportEstimate(records, size, exact)
+
+    def export_chunks(self, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+        """The full change stream as JSON lines, in chunks of about ``chunk_bytes``.
+
+        Replays the log on a fresh fork of the base model (the engine derives C and S changes
+        from the model at each time, in bounded chunks). Refused with an AmnesiaError when the
+        estimate is over the limit: use the command line then.
+        """
+        estimate = self.export_estimate()
+        if not estimate.allowed:
+            raise AmnesiaError(self.export_refusal(estimate))
+        model = self.base.fork()
+        parts: list[str] = []
+        size = 0
+        for entry in self.log:
+            changes = model.apply(entry.request)
+            for record in change_records(model, changes):  # C and S derived in sorted, bounded chunks
+                line = json.dumps(record) + "\n"
+                parts.append(line)
+                size += len(line)
+                if size >= chunk_bytes:
+                    yield "".join(parts).encode()
+                    parts, size = [], 0
+            del changes
+        if parts:
+            yield "".join(parts).encode()
+
+    def export_refusal(self, estimate: ExportEstimate) -> str:
+        """Why a full export is refused, and how to get it anyway."""
+        return (
+            f"The full change stream would be about {estimate.bytes / 1e6:,.0f} MB ({estimate.records:,} records); "
+            f"the app exports at most {estimate.limit / 1e6:,.0f} MB. Download the request log instead and replay it "
+            f"with the command line, which streams any size: python -m amnesia stream --data {self.dataset.name} "
+            f"< amnesia-{self.dataset.name}-requests.jsonl > stream.jsonl"
+        )
+
+    def counts_csv(self) -> str:
+        """n of every movie (zeros included) as CSV."""
+        return views.counts_csv(self.model, self.catalog)
+
+    def interactions_csv(self) -> str:
+        """H as CSV."""
+        return views.interactions_csv(self.model)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
+    """Why an accepted request changed nothing, or None if it changed something."""
+    if not change.is_empty:
+        return None
+    if len(request.pairs) == 0:
+        return "the request lists no interactions"
+    shown = ", ".join(f"[{u}, {i}]" for u, i in request.pairs[:3].tolist())
+    more = f" and {len(request.pairs) - 3:,} more" if len(request.pairs) > 3 else ""
+    return f"{'it is' if len(request.pairs) == 1 else 'they are'} already present: {shown}{more}"
+
+
+def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str) -> str:
+    """What a raw or imported request did, in words that match the model's change."""
+    source = "imported request" if kind == "import" else "raw request"
+    if noop:
+        return f"Nothing changed: {noop} ({source})"
+    verb = "Added" if request.change == "Add" else "Removed"
+    done = len(change.users)
+    users = len(change.touched_users)
+    skipped = len(request.pairs) - done
+    extra = f"; {_count(skipped, 'interaction')} already present" if skipped else ""
+    return f"{verb} {_count(done, 'interaction')} of {_count(users, 'user')}{extra} ({source})"
+
+
+def _error_args(error: AmnesiaError) -> tuple:
+    # rebuild an error of the same type with a new message (LimitError and TitleError carry more)
+    if hasattr(error, "limit"):
+        return (error.limit, error.seen, error.allowed)
+    if hasattr(error, "candidates"):
+        return (error.query, error.candidates)
+    return ()

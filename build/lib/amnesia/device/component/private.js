@@ -1,0 +1,433 @@
+// Private recommendations: score a watch history in this browser with ONNX Runtime Web.
+//
+// The history (the picks) lives in localStorage and never leaves the browser. The server sends
+// the model (ONNX bytes + JSON sidecar) as component arguments; the only message this page
+// sends back is {ready: <version held or null>}, which tells the server whether to send a model.
+//
+// Streamlit's component protocol (v1), spoken directly: the parent window posts
+// {type: "streamlit:render", args}; we post componentReady, setFrameHeight and setComponentValue.
+
+const PICKS_LIMIT = 200; // more picks than anyone types; bounds the work per inference
+const SUGGESTIONS = 8;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  runtime: null, // Promise<ort module>
+  runtimeError: null,
+  runtimeLabel: "",
+  dataset: null,
+  active: null, // {dataset, version, sidecar, session, positionOf}
+  picks: [], // item ids
+  top: [], // [{id, title, score}] from the active model
+  lastMs: null,
+  pendingVersion: null, // a version the server named that we do not run yet
+  pendingSince: 0, // performance.now() when it was first named
+  change: null, // {from, to, before, after, notes, seconds}
+  sent: undefined, // the last "ready" value sent
+  queue: Promise.resolve(),
+};
+window.amnesiaDevice = { timings: [], switches: [], marks: [], state }; // read by the benchmark and tests
+const mark = (label) => window.amnesiaDevice.marks.push([label, Math.round(performance.now())]);
+
+// ------------------------------------------------------------------ Streamlit protocol
+function post(type, data = {}) {
+  window.parent.postMessage({ isStreamlitMessage: true, type, ...data }, "*");
+}
+function signal(version) {
+  if (state.sent === version) return;
+  mark(`signal ${version}`);
+  state.sent = version;
+  post("streamlit:setComponentValue", { value: { ready: version }, dataType: "json" });
+}
+// the content's own height: the document's scrollHeight never shrinks below the frame's height
+new ResizeObserver(() => post("streamlit:setFrameHeight", { height: Math.ceil($("app").getBoundingClientRect().bottom) + 8 }))
+  .observe($("app"));
+window.addEventListener("message", (event) => {
+  if (event.source !== window.parent || !event.data || event.data.type !== "streamlit:render") return;
+  const args = event.data.args;
+  state.queue = state.queue.then(() => onRender(args)).catch((error) => showModelError(error));
+});
+post("streamlit:componentReady", { apiVersion: 1 });
+
+// ------------------------------------------------------------------ the runtime
+async function fetchVerified(url, hash) {
+  // `integrity` makes the browser refuse a file whose sha384 differs from the pinned one
+  const response = await fetch(url, { integrity: hash, credentials: "omit", cache: "force-cache" });
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  return response;
+}
+
+function loadRuntime(config) {
+  if (state.runtime) return state.runtime;
+  const where = config.source === "local" ? "the local copy" : "the public CDN (jsDelivr)";
+  state.runtimeLabel = `ONNX Runtime Web ${config.version} from ${where}`;
+  const base = new URL(config.base, window.location.href);
+  state.runtime = (async () => {
+    const names = Object.keys(config.files);
+    const js = names.find((name) => name.endsWith(".mjs"));
+    const wasm = names.find((name) => name.endsWith(".wasm"));
+    const code = await (await fetchVerified(new URL(js, base), config.files[js])).text();
+    const moduleUrl = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+    const ort = await import(moduleUrl);
+    ort.env.wasm.wasmBinary = await (await fetchVerified(new URL(wasm, base), config.files[wasm])).arrayBuffer();
+    ort.env.wasm.numThreads = 1; // a component iframe is not cross-origin isolated: no threads
+    ort.env.wasm.proxy = false;
+    // a one-node model starts the WebAssembly runtime (about a second to compile) while the
+    // visitor's model is still on its way
+    const warmup = Uint8Array.from(atob(config.warmup), (c) => c.charCodeAt(0));
+    await (await ort.InferenceSession.create(warmup, { executionProviders: ["wasm"] })).release();
+    return ort;
+  })();
+  state.runtime.then(
+    () => setStatus("runtime-status", `${state.runtimeLabel}: ready.`, "ready"),
+    (error) => {
+      state.runtimeError = error;
+      const fix = config.source === "local"
+        ? `Run <code>${config.fetch_command}</code> on the server, then reload this page.`
+        : `This device may be offline or block the CDN. The server can serve a local copy instead: run <code>${config.fetch_command}</code> there and reload.`;
+      // a file that fails its integrity check is reported by the browser as a failed fetch, too
+      setStatus("runtime-status",
+        `Cannot load ${escapeHtml(state.runtimeLabel)}, so recommendations cannot be computed on this device: ` +
+        `a runtime file could not be fetched or did not match its pinned hash ` +
+        `(${escapeHtml(String(error.message || error))}). ${fix}`, "error", true);
+      renderAll();
+    },
+  );
+  return state.runtime;
+}
+
+// ------------------------------------------------------------------ storage (this browser only)
+const picksKey = (dataset) => `amnesia.private.picks.${dataset}`;
+function loadPicks(dataset) {
+  try {
+    const value = JSON.parse(localStorage.getItem(picksKey(dataset)) || "[]");
+    return Array.isArray(value) ? value.filter(Number.isInteger).slice(0, PICKS_LIMIT) : [];
+  } catch {
+    return [];
+  }
+}
+function savePicks() {
+  if (state.picks.length) localStorage.setItem(picksKey(state.dataset), JSON.stringify(state.picks));
+  else localStorage.removeItem(picksKey(state.dataset));
+}
+
+function database() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("amnesia-device", 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("models");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+async function cached(dataset) {
+  try {
+    const db = await database();
+    return await new Promise((resolve) => {
+      const request = db.transaction("models").objectStore("models").get(dataset);
+      request.onsuccess = () => resolve(request.result || null);
+      request.onerror = () => resolve(null);
+    });
+  } catch {
+    return null; // no IndexedDB (private window): the server simply sends the model again
+  }
+}
+async function keep(dataset, entry) {
+  // one model per data set: the new version replaces the old, so a forgotten user's
+  // contribution does not linger on this device either
+  try {
+    const db = await database();
+    await new Promise((resolve) => {
+      const transaction = db.transaction("models", "readwrite");
+      transaction.objectStore("models").put(entry, dataset);
+      transaction.oncomplete = transaction.onerror = () => resolve();
+    });
+  } catch {
+    /* not cached: fine */
+  }
+}
+
+// ------------------------------------------------------------------ models
+async function onRender(args) {
+  mark(`render ${args.version}${args.model ? " with model" : ""}`);
+  loadRuntime(args.runtime);
+  if (state.dataset !== args.dataset) {
+    state.dataset = args.dataset;
+    state.picks = loadPicks(args.dataset);
+    state.change = null;
+    if (state.active && state.active.dataset !== args.dataset) state.active = null;
+  }
+  if (state.active && state.active.version === args.version) {
+    signal(args.version);
+    return renderAll();
+  }
+  if (state.pendingVersion !== args.version) {
+    state.pendingVersion = args.version;
+    state.pendingSince = performance.now();
+  }
+  if (args.model && args.sidecar) {
+    await activate(args.dataset, args.model, args.sidecar, args.changes || [], true);
+    return;
+  }
+  const stored = await cached(args.dataset);
+  mark("cache read");
+  if (stored && stored.version === args.version) {
+    await activate(args.dataset, stored.model, stored.sidecar, [], false);
+    return;
+  }
+  // Say which version this device holds right away: the new model travels while the runtime starts.
+  signal(state.active ? state.active.version : stored ? stored.version : null);
+  renderAll();
+  if (stored && !state.active) {
+    // the model this device used last: it scores the picks once more, for the before/after lists
+    await activate(args.dataset, stored.model, stored.sidecar, [], false);
+  }
+}
+
+async function activate(dataset, modelBytes, sidecarBytes, notes, fromServer) {
+  const sidecar = JSON.parse(new TextDecoder().decode(sidecarBytes));
+  let ort;
+  try {
+    ort = await state.runtime;
+  } catch {
+    return renderAll(); // the runtime's own message says why
+  }
+  mark("runtime ready");
+  setStatus("model-status", `Loading model version ${sidecar.version}…`);
+  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ["wasm"] });
+  mark(`session ${sidecar.version}`);
+  const previous = state.active;
+  const before = state.top;
+  const positionOf = new Map(sidecar.items.map((item, position) => [item, position]));
+  state.active = { dataset, version: sidecar.version, sidecar, session, positionOf, search: searchIndex(sidecar) };
+  await score();
+  if (previous && previous.dataset === dataset && previous.version !== sidecar.version) {
+    const seconds = (performance.now() - state.pendingSince) / 1000;
+    state.change = { from: previous.version, to: sidecar.version, before, after: state.top, notes, seconds };
+    window.amnesiaDevice.switches.push(seconds);
+    previous.session.release?.();
+  }
+  if (state.active.version === state.pendingVersion) state.pendingVersion = null;
+  renderAll();
+  mark(`in use ${sidecar.version}`);
+  signal(state.active.version);
+  if (fromServer) await keep(dataset, { version: sidecar.version, model: modelBytes, sidecar: sidecarBytes });
+}
+
+async function score() {
+  const active = state.active;
+  if (!active) return;
+  const positions = state.picks.map((item) => active.positionOf.get(item)).filter((p) => p !== undefined);
+  if (!positions.length) {
+    state.top = [];
+    state.lastMs = null;
+    return;
+  }
+  const ort = await state.runtime;
+  const history = new ort.Tensor("int64", BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]);
+  const started = performance.now();
+  const output = await active.session.run({ history }, ["top_items", "top_scores"]);
+  const ms = performance.now() - started;
+  window.amnesiaDevice.timings.push(ms);
+  state.lastMs = ms;
+  const items = output.top_items.data;
+  const scores = output.top_scores.data;
+  state.top = [];
+  for (let k = 0; k < items.length; k++) {
+    if (!(scores[k] > 0)) break; // sorted: the rest have no similar movie in the history
+    const position = Number(items[k]);
+    state.top.push({ id: active.sidecar.items[position], title: active.sidecar.titles[position], score: scores[k] });
+  }
+}
+
+// scores a list of histories (positions) and returns the inference times in ms: for the benchmark
+window.amnesiaDevice.benchmark = async (histories) => {
+  const ort = await state.runtime;
+  const times = [];
+  for (const positions of histories) {
+    const history = new ort.Tensor("int64", BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]);
+    const started = performance.now();
+    await state.active.session.run({ history }, ["top_items", "top_scores"]);
+    times.push(performance.now() - started);
+  }
+  return times;
+};
+
+// ------------------------------------------------------------------ picking movies
+const normalize = (text) =>
+  text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/&/g, " and ")
+    .replace(/'/g, "").replace(/[^a-z0-9]+/g, " ").trim();
+
+function searchIndex(sidecar) {
+  return sidecar.titles.map((title, position) => ({ position, key: ` ${normalize(title)}` }));
+}
+
+function suggest(query) {
+  const active = state.active;
+  const words = normalize(query).split(" ").filter(Boolean);
+  if (!active || !words.length) return [];
+  const picked = new Set(state.picks);
+  const found = [];
+  for (const entry of active.search) {
+    // every typed word must start a word of the title ("matr" finds "The Matrix")
+    if (!words.every((word) => entry.key.includes(` ${word}`))) continue;
+    const item = active.sidecar.items[entry.position];
+    if (picked.has(item)) continue;
+    const phrase = ` ${words.join(" ")}`;
+    const rank = entry.key.startsWith(phrase) ? 0 : entry.key.includes(phrase) ? 1 : 2;
+    found.push({ rank, length: entry.key.length, position: entry.position, item });
+  }
+  found.sort((a, b) => a.rank - b.rank || a.length - b.length || a.item - b.item);
+  return found.slice(0, SUGGESTIONS);
+}
+
+let choices = [];
+let highlighted = 0;
+function showSuggestions() {
+  choices = suggest($("search").value);
+  highlighted = 0;
+  const list = $("suggestions");
+  list.replaceChildren(...choices.map((choice, k) => {
+    const li = document.createElement("li");
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", String(k === highlighted));
+    li.textContent = state.active.sidecar.titles[choice.position];
+    li.addEventListener("mousedown", (event) => {
+      event.preventDefault(); // keep the focus in the search box
+      pick(choice.item);
+    });
+    return li;
+  }));
+}
+
+$("search").addEventListener("input", showSuggestions);
+$("search").addEventListener("keydown", (event) => {
+  if (!choices.length) return;
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    highlighted = (highlighted + (event.key === "ArrowDown" ? 1 : choices.length - 1)) % choices.length;
+    [...$("suggestions").children].forEach((li, k) => li.setAttribute("aria-selected", String(k === highlighted)));
+    event.preventDefault();
+  } else if (event.key === "Enter") {
+    pick(choices[highlighted].item);
+    event.preventDefault();
+  } else if (event.key === "Escape") {
+    $("search").value = "";
+    showSuggestions();
+  }
+});
+$("clear").addEventListener("click", () => {
+  state.picks = [];
+  savePicks();
+  rescore();
+});
+
+function pick(item) {
+  if (!state.picks.includes(item) && state.picks.length < PICKS_LIMIT) state.picks.push(item);
+  savePicks();
+  $("search").value = "";
+  showSuggestions();
+  rescore();
+}
+function unpick(item) {
+  state.picks = state.picks.filter((id) => id !== item);
+  savePicks();
+  rescore();
+}
+function rescore() {
+  state.change = null; // the before/after compared another history
+  state.queue = state.queue.then(score).then(renderAll).catch((error) => showModelError(error));
+}
+
+// ------------------------------------------------------------------ rendering
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+function setStatus(id, text, kind = "", html = false) {
+  const element = $(id);
+  if (id === "runtime-status" && state.runtimeError && kind !== "error") return;
+  element.className = `status ${kind}`;
+  if (html) element.innerHTML = text;
+  else element.textContent = text;
+}
+function showModelError(error) {
+  setStatus("model-status", `The model could not be used: ${error.message || error}`, "error");
+}
+
+function listItems(entries, marks = new Map()) {
+  return entries.map((entry) => {
+    const li = document.createElement("li");
+    li.dataset.item = entry.id;
+    const title = document.createElement("span");
+    title.className = `title ${marks.get(entry.id) || ""}`;
+    title.textContent = entry.title;
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = entry.score.toFixed(3);
+    li.append(title, score);
+    return li;
+  });
+}
+
+function renderAll() {
+  const active = state.active;
+  const runtimeBroken = Boolean(state.runtimeError);
+  $("search").disabled = !active || runtimeBroken;
+  if (runtimeBroken) {
+    setStatus("model-status", "Without the runtime this page cannot score anything; your picks stay saved in this browser.");
+  } else if (!active) {
+    setStatus("model-status", state.pendingVersion ? `Downloading model version ${state.pendingVersion}…` : "Waiting for the model…");
+  } else {
+    const s = active.sidecar;
+    const k = s.neighbours === null ? "all neighbours" : `K = ${s.neighbours} neighbours`;
+    setStatus("model-status",
+      `Model version ${s.version} · ${s.items.length.toLocaleString("en")} movies · ` +
+      `${s.measure.charAt(0).toUpperCase()}${s.measure.slice(1)} similarity · ${k}` +
+      (state.pendingVersion ? ` · downloading version ${state.pendingVersion}…` : ""));
+  }
+  const picks = $("picks");
+  picks.replaceChildren(...state.picks.map((item) => {
+    const li = document.createElement("li");
+    const position = active ? active.positionOf.get(item) : undefined;
+    const title = position === undefined ? `#${item}` : active.sidecar.titles[position];
+    if (active && position === undefined) li.className = "missing";
+    li.append(document.createTextNode(title));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${title}`);
+    remove.addEventListener("click", () => unpick(item));
+    li.append(remove);
+    return li;
+  }));
+  const missing = active ? state.picks.filter((item) => !active.positionOf.has(item)).length : 0;
+  $("picks-hint").textContent = !state.picks.length
+    ? "Pick a few movies you liked; they are saved in this browser only."
+    : missing ? `${missing} of your picks are not in this model (no one watches them any more); they are ignored.` : "";
+  $("clear").hidden = !state.picks.length;
+  $("top").replaceChildren(...listItems(state.top));
+  $("timing").textContent = runtimeBroken ? "" : !active ? "" : !state.picks.length
+    ? "Your recommendations appear here."
+    : !state.top.length ? "No recommendations: no other movie shares a viewer with your picks."
+    : `Scored on this device in ${state.lastMs.toFixed(1)} ms with model version ${active.version}.`;
+  renderChange();
+}
+
+function renderChange() {
+  const change = state.change;
+  $("change").hidden = !change;
+  if (!change) return;
+  $("change-summary").textContent =
+    `Version ${change.from} → ${change.to}: the new model was in use ${change.seconds.toFixed(2)} s after the server ` +
+    `announced it. ${sameList(change.before, change.after) ? "Your top 10 did not change." : "Your top 10 changed:"}`;
+  $("change-notes").replaceChildren(...change.notes.map((note) => {
+    const li = document.createElement("li");
+    li.textContent = note;
+    return li;
+  }));
+  const beforeIds = new Set(change.before.map((e) => e.id));
+  const afterIds = new Set(change.after.map((e) => e.id));
+  $("before").replaceChildren(...listItems(change.before,
+    new Map(change.before.filter((e) => !afterIds.has(e.id)).map((e) => [e.id, "left"]))));
+  $("after").replaceChildren(...listItems(change.after,
+    new Map(change.after.filter((e) => !beforeIds.has(e.id)).map((e) => [e.id, "entered"]))));
+}
+const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b[k].id);

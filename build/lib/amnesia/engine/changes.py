@@ -1,0 +1,324 @@
+"""ChangeSets: exactly what one accepted request changed, and the C and S changes derived from it.
+
+A :class:`ChangeSet` lists, in external ids, the interactions added or removed (H), the item
+counts whose value changed (n), and for each user whose history changed the items they gained
+or lost and the items that saw it (:class:`UserChange`): that is the exact change of C in
+O(history) memory, where listing the changed pairs of C would take O(history²).
+
+The pairs themselves, and the S entries that changed, are derived on demand from a model that
+is still at the ChangeSet's time, in chunks sorted by (item_a, item_b) so that even forgetting
+a user with 30,000 items streams with bounded memory:
+
+- C_ab changes by step × (number of users whose change covers the pair), so the old value is
+  the current one minus that;
+- S_ab changes only if n_a or n_b changed (a changed C_ab implies it), so only pairs with an
+  item in the count changes are scanned.
+
+The stream records built from all this live in :mod:`amnesia.records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import RequestError
+
+if TYPE_CHECKING:
+    from .model import ItemCF
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: Pairs (of C) or cells (of S rows) handled at once while deriving changes: bounds memory.
+CHUNK = 1 << 21
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class PairChanges:
+    """Changed values of a symmetric pair-indexed quantity (C or S).
+
+    All arrays have length p: ``item_a > item_b`` are external item ids, ``old`` and ``new``
+    the values before and after (0 for an absent entry). Sorted by (item_a, item_b).
+    """
+
+    item_a: np.ndarray
+    item_b: np.ndarray
+    old: np.ndarray
+    new: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("item_a", "item_b", "old", "new"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    def __len__(self) -> int:
+        return len(self.item_a)
+
+    def as_dict(self) -> dict[tuple[int, int], tuple[Any, Any]]:
+        """``{(item_a, item_b): (old, new)}``; convenient for small changes and tests."""
+        return {
+            (int(a), int(b)): (o.item(), w.item())
+            for a, b, o, w in zip(self.item_a, self.item_b, self.old, self.new)
+        }
+
+    @staticmethod
+    def concatenate(parts: list[PairChanges], value_dtype: type = np.int64) -> PairChanges:
+        """One PairChanges from sorted, consecutive chunks."""
+        if not parts:
+            return PairChanges(_EMPTY, _EMPTY, np.zeros(0, value_dtype), np.zeros(0, value_dtype))
+        return PairChanges(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("item_a", "item_b", "old", "new")))
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """One user's part of a change: ``changed`` (the items they gained or lost) and ``columns``
+    (every item they have while the change is visible: the new history for an Add, the old
+    one for a Remove), both sorted external ids. C moved by the step on every pair of
+    ``columns`` with at least one item in ``changed``."""
+
+    user: int
+    changed: np.ndarray
+    columns: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changed", _frozen(self.changed))
+        object.__setattr__(self, "columns", _frozen(self.columns))
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What one accepted request changed.
+
+    - ``time``: the logical time the change happened at (0, 1, 2, ...).
+    - ``seconds``: wall time the engine took to validate, compute and commit the change.
+    - ``change``: ``"Add"`` or ``"Remove"``.
+    - ``users``, ``items``: the (user, item) interactions whose presence in H flipped; each
+      has ``sign`` +1 (added) or -1 (removed). Length h.
+    - ``count_items``, ``count_old``, ``count_new``: items whose n changed, length c.
+    - ``user_changes``: the exact change of C, one :class:`UserChange` per user whose history
+      changed (see :meth:`ItemCF.cooccurrence_changes` for the pairs).
+    """
+
+    time: int
+    seconds: float
+    change: str
+    users: np.ndarray
+    items: np.ndarray
+    sign: np.ndarray
+    count_items: np.ndarray
+    count_old: np.ndarray
+    count_new: np.ndarray
+    user_changes: tuple[UserChange, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("users", "items", "sign", "count_items", "count_old", "count_new"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @classmethod
+    def from_internal(
+        cls, time: int, seconds: float, change: str, ids: np.ndarray, users: list[tuple[int, np.ndarray, np.ndarray]],
+        count_index: np.ndarray, count_old: np.ndarray, count_new: np.ndarray,
+    ) -> ChangeSet:
+        """A ChangeSet from internal indices: ``ids`` maps them to external ids, ``users`` lists
+        (user, changed, columns) and the counts are given by internal index."""
+        step = 1 if change == "Add" else -1
+        user_column = np.concatenate([np.full(len(x), u, dtype=np.int64) for u, x, _ in users]) if users else _EMPTY
+        item_column = np.concatenate([ids[x] for _, x, _ in users]) if users else _EMPTY
+        order = np.lexsort((item_column, user_column))
+        count_items = ids[count_index]
+        by_item = np.argsort(count_items)
+        return cls(
+            time=time, seconds=seconds, change=change,
+            users=user_column[order], items=item_column[order], sign=np.full(len(user_column), step, dtype=np.int64),
+            count_items=count_items[by_item], count_old=count_old[by_item], count_new=count_new[by_item],
+            user_changes=tuple(UserChange(u, np.sort(ids[x]), np.sort(ids[z])) for u, x, z in users),
+        )
+
+    @property
+    def step(self) -> int:
+        """+1 for an Add, -1 for a Remove."""
+        return 1 if self.change == "Add" else -1
+
+    @property
+    def touched_users(self) -> tuple[int, ...]:
+        """The users whose history changed, sorted."""
+        return tuple(sorted(change.user for change in self.user_changes))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the request was accepted but changed nothing (e.g. re-adding known pairs)."""
+        return len(self.users) == 0
+
+    def counts_dict(self) -> dict[int, tuple[int, int]]:
+        """``{item: (old_count, new_count)}`` for the items whose n changed."""
+        return {
+            int(i): (int(o), int(w)) for i, o, w in zip(self.count_items, self.count_old, self.count_new)
+        }
+
+    def interactions_dict(self) -> dict[tuple[int, int], int]:
+        """``{(user, item): +1 | -1}`` for the flipped interactions."""
+        return {(int(u), int(i)): int(s) for u, i, s in zip(self.users, self.items, self.sign)}
+
+    def summary(self) -> str:
+        """One line for people: what changed and how long it took."""
+        verb = "added" if self.change == "Add" else "removed"
+        return (
+            f"t={self.time}: {verb} {len(self.users)} interaction(s) of {len(self.user_changes)} user(s), "
+            f"{len(self.count_items)} item count(s) changed, in {self.seconds * 1e3:.3f} ms"
+        )
+
+
+# ---------------------------------------------------------------------- derivation
+def _require_time(model: ItemCF, changes: ChangeSet) -> None:
+    if changes.time != model.time:
+        raise RequestError(
+            f"The C and S changes of time {changes.time} can only be derived while the model is at that time "
+            f"(it is at {model.time}); derive them right after applying the change."
+        )
+
+
+def _prefixes(rows: np.ndarray, lengths: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows[i], source[j]) for j < lengths[i]: each row with a prefix of ``source``."""
+    total = int(lengths.sum())
+    starts = np.cumsum(lengths) - lengths
+    position = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+    return np.repeat(rows, lengths), source[position]
+
+
+def _pairs_in_rows(users: list[tuple[np.ndarray, np.ndarray]], low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The C pairs (a > b) moved by ``users`` [(changed, columns)] with low <= a < high, sorted,
+    with how many users moved each."""
+    parts_a, parts_b = [], []
+    for changed, columns in users:
+        start, stop = np.searchsorted(columns, [low, high])
+        rows = columns[start:stop]
+        in_changed = np.isin(rows, changed)
+        # a changed row pairs with every column below it; an unchanged row with the changed ones below it
+        a, b = _prefixes(rows[in_changed], np.arange(start, stop)[in_changed], columns)
+        parts_a.append(a)
+        parts_b.append(b)
+        a, b = _prefixes(rows[~in_changed], np.searchsorted(changed, rows[~in_changed]), changed)
+        parts_a.append(a)
+        parts_b.append(b)
+    a, b = np.concatenate(parts_a), np.concatenate(parts_b)
+    if len(users) == 1:  # one user's pairs are unique; sort them
+        order = np.lexsort((b, a))
+        return a[order], b[order], np.ones(len(a), dtype=np.int64)
+    keys, moves = np.unique((a << 32) | b, return_counts=True)  # ids < 2^31: one sortable int64 a pair
+    return keys >> 32, keys & 0xFFFFFFFF, moves
+
+
+def _row_costs(users: list[tuple[np.ndarray, np.ndarray]], rows: np.ndarray) -> np.ndarray:
+    """How many C pairs each of ``rows`` (sorted external ids) contributes, summed over users."""
+    costs = np.zeros(len(rows), dtype=np.int64)
+    for changed, columns in users:
+        below = np.where(np.isin(columns, changed), np.arange(len(columns)), np.searchsorted(changed, columns))
+        np.add.at(costs, np.searchsorted(rows, columns), below)
+    return costs
+
+
+def _bounds(costs: np.ndarray, rows: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Split sorted ``rows`` into [low, high) id ranges of at most ``budget`` cost (one row may exceed it)."""
+    ranges, start, total = [], 0, 0
+    for position, cost in enumerate(costs.tolist()):
+        if total and total + cost > budget:
+            ranges.append((int(rows[start]), int(rows[position])))
+            start, total = position, 0
+        total += cost
+    if len(rows):
+        ranges.append((int(rows[start]), int(rows[-1]) + 1))
+    return ranges
+
+
+def iter_cooccurrence_changes(model: ItemCF, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
+    """The changed C entries (item_a > item_b, old, new) in sorted chunks of about ``chunk`` pairs."""
+    _require_time(model, changes)
+    users = [(c.changed.astype(np.int64), c.columns.astype(np.int64)) for c in changes.user_changes]
+    if not users:
+        return
+    rows = np.unique(np.concatenate([columns for _, columns in users]))
+    for low, high in _bounds(_row_costs(users, rows), rows, chunk):
+        a, b, moves = _pairs_in_rows(users, low, high)
+        if len(a):
+            new = model._pair_values(a, b)
+            yield PairChanges(a, b, new - changes.step * moves, new)
+
+
+def iter_similarity_changes(model: ItemCF, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
+    """The changed S entries (item_a > item_b, old, new) in sorted chunks, about ``chunk`` cells read each."""
+    _require_time(model, changes)
+    if len(changes.count_items) == 0:
+        return
+    measure = model.measure
+    ids, order = model._index.ids(), model._index.by_id()
+    ordered_ids = ids[order]
+    new_counts = model._store.counts()
+    old_counts = new_counts.copy()
+    touched_index, _ = model._index.lookup(changes.count_items)
+    old_counts[touched_index] = changes.count_old
+    touched = np.sort(changes.count_items.astype(np.int64))
+    live = ordered_ids[(old_counts[order] > 0) | (new_counts[order] > 0)]  # other items have S = 0 throughout
+    is_touched = np.isin(live, touched)
+    # cost of a row: all items below it when touched, else the touched items below it
+    costs = np.where(is_touched, np.searchsorted(live, live), np.searchsorted(touched, live))
+    users = [(c.changed.astype(np.int64), c.columns.astype(np.int64)) for c in changes.user_changes]
+    for low, high in _bounds(costs, live, chunk):
+        rows = live[(live >= low) & (live < high)]
+        c_a, c_b, c_moves = _pairs_in_rows(users, low, high) if users else (_EMPTY, _EMPTY, _EMPTY)
+        parts = []
+        for row_set, columns_of in ((rows[np.isin(rows, touched)], None), (rows[~np.isin(rows, touched)], touched)):
+            if len(row_set) == 0:
+                continue
+            row_index, _ = model._index.lookup(row_set)
+            if columns_of is None:  # touched rows: every live item below them
+                cols = live[: np.searchsorted(live, row_set[-1])]
+            else:
+                cols = columns_of[: np.searchsorted(columns_of, row_set[-1])]
+            if len(cols) == 0:
+                continue
+            col_index, _ = model._index.lookup(cols)
+            c_new = model._store.block(row_index, col_index)
+            below = cols[None, :] < row_set[:, None]
+            r, k = np.nonzero(below & ((c_new > 0) | _moved(row_set, cols, c_a, c_b)))
+            a, b, new_c = row_set[r], cols[k], c_new[r, k]
+            old_c = new_c - changes.step * _moves_at(a, b, c_a, c_b, c_moves)
+            ia, ib = row_index[r], col_index[k]
+            s_old = measure(old_c, old_counts[ia], old_counts[ib])
+            s_new = measure(new_c, new_counts[ia], new_counts[ib])
+            differ = s_old != s_new
+            parts.append((a[differ], b[differ], s_old[differ], s_new[differ]))
+        if parts:
+            a, b, old, new = (np.concatenate(column) for column in zip(*parts))
+            order_ab = np.lexsort((b, a))
+            yield PairChanges(a[order_ab], b[order_ab], old[order_ab], new[order_ab])
+
+
+def _moved(rows: np.ndarray, cols: np.ndarray, c_a: np.ndarray, c_b: np.ndarray) -> np.ndarray:
+    """Boolean (len(rows), len(cols)): which cells are among the moved C pairs (c_a, c_b)."""
+    mask = np.zeros((len(rows), len(cols)), dtype=bool)
+    if len(c_a):
+        r = np.searchsorted(rows, c_a)
+        k = np.searchsorted(cols, c_b)
+        inside = (r < len(rows)) & (k < len(cols))
+        inside[inside] &= (rows[r[inside]] == c_a[inside]) & (cols[k[inside]] == c_b[inside])
+        mask[r[inside], k[inside]] = True
+    return mask
+
+
+def _moves_at(a: np.ndarray, b: np.ndarray, c_a: np.ndarray, c_b: np.ndarray, c_moves: np.ndarray) -> np.ndarray:
+    """For pairs (a, b), the number of users who moved them (0 if not among (c_a, c_b), sorted)."""
+    moves = np.zeros(len(a), dtype=np.int64)
+    if len(c_a):
+        key = (c_a << 32) | c_b
+        query = (a << 32) | b
+        position = np.minimum(np.searchsorted(key, query), len(key) - 1)
+        hit = key[position] == query
+        moves[hit] = c_moves[position[hit]]
+    return moves

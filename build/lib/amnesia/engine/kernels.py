@@ -1,0 +1,337 @@
+"""Compiled loops (numba) for the co-occurrence store: fitting C = HᵀH, and sparse rows.
+
+Fitting MovieLens-25M means about 2·10¹⁰ increments (Σ over users of k²): a BLAS product
+needs a dense H (38 GB), and scipy's sparse product is single-threaded and builds a CSR
+twice the size of the result. These kernels compute C a row at a time (Gustavson's order:
+row a = Σ over the users of item a of their history), so the row being written stays in
+cache, rows are split between threads by their expected work, and the result is written
+straight into the store's own arrays.
+
+Sparse rows live in one pool: row r is ``pool_idx[starts[r] : starts[r] + lengths[r]]``
+(sorted column indices, int32) with values in ``pool_val`` (uint16), and ``caps[r] >=
+lengths[r]`` slots reserved. Updates happen in place; a row that outgrows its slots is moved
+to the free end of the pool by the caller first (see :mod:`amnesia.engine.store`), so these
+kernels never allocate and cannot fail half-way.
+
+Values are counts in uint16 that saturate: a stored ``sat`` (65,535 by default) means the
+exact count is in the store's overflow table. Only pairs of two items that each have at
+least that many users can get there (a handful even in MovieLens-25M); the update kernels
+report every such pair as an "event" for the store to settle in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: A stored uint16 count at this value means "look up the exact value in the overflow table".
+SATURATED = 65_535
+
+_CACHE = True  # compiled code is cached beside the module, so only the first process compiles
+
+
+# ---------------------------------------------------------------------- fitting
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def fit_dense(user_ptr, user_items, item_ptr, item_users, chunks, dense_size, core):
+    """Rows a < dense_size of C into ``core`` (flat, dense_size², zeroed), columns < dense_size.
+
+    ``user_items[user_ptr[u]:user_ptr[u+1]]`` are user u's item indices, sorted; the items
+    below ``dense_size`` are therefore a prefix. ``chunks`` splits the rows between threads.
+    Counts wrap at 2¹⁶ (hot pairs are fixed by the caller).
+    """
+    for c in prange(len(chunks) - 1):
+        for a in range(chunks[c], chunks[c + 1]):
+            base = np.int64(a) * dense_size
+            for p in range(item_ptr[a], item_ptr[a + 1]):
+                u = item_users[p]
+                for q in range(user_ptr[u], user_ptr[u + 1]):
+                    b = user_items[q]
+                    if b >= dense_size:
+                        break
+                    core[base + b] += 1
+    return core
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def fit_sparse_lengths(user_ptr, user_items, item_ptr, item_users, rows, size, lengths):
+    """lengths[i] = number of distinct co-occurring items b != a of row a = rows[i]."""
+    threads = 64  # rows are interleaved between tasks: popular rows come first and cost most
+    for t in prange(threads):
+        seen = np.zeros(size, dtype=np.uint8)
+        touched = np.empty(size, dtype=np.int32)
+        for i in range(t, len(rows), threads):
+            a = rows[i]
+            count = 0
+            for p in range(item_ptr[a], item_ptr[a + 1]):
+                u = item_users[p]
+                for q in range(user_ptr[u], user_ptr[u + 1]):
+                    b = user_items[q]
+                    if b != a and seen[b] == 0:
+                        seen[b] = 1
+                        touched[count] = b
+                        count += 1
+            lengths[i] = count
+            for j in range(count):
+                seen[touched[j]] = 0
+    return lengths
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def fit_sparse_fill(user_ptr, user_items, item_ptr, item_users, rows, size, starts, pool_idx, pool_val):
+    """Fill row rows[i] at pool offset starts[i] with its sorted columns and (wrapping) counts."""
+    threads = 64
+    for t in prange(threads):
+        acc = np.zeros(size, dtype=np.uint32)
+        touched = np.empty(size, dtype=np.int32)
+        for i in range(t, len(rows), threads):
+            a = rows[i]
+            count = 0
+            for p in range(item_ptr[a], item_ptr[a + 1]):
+                u = item_users[p]
+                for q in range(user_ptr[u], user_ptr[u + 1]):
+                    b = user_items[q]
+                    if b != a:
+                        if acc[b] == 0:
+                            touched[count] = b
+                            count += 1
+                        acc[b] += 1
+            start = starts[i]
+            if count * 16 < size:  # few columns: sort them; many: scan the accumulator in order
+                order = np.sort(touched[:count])
+                for j in range(count):
+                    pool_idx[start + j] = order[j]
+                    pool_val[start + j] = acc[order[j]] & 0xFFFF
+                    acc[order[j]] = 0
+            else:
+                j = 0
+                for b in range(size):
+                    if acc[b] != 0:
+                        pool_idx[start + j] = b
+                        pool_val[start + j] = acc[b] & 0xFFFF
+                        acc[b] = 0
+                        j += 1
+    return pool_idx
+
+
+# ---------------------------------------------------------------------- reads
+# Reads are serial: they are memory-bound, and waking threads cost more than small reads take.
+@njit(cache=_CACHE, nogil=True)
+def _find(pool_idx, start, length, column):
+    """Position of ``column`` in a sorted row, or -1."""
+    lo, hi = start, start + length
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if pool_idx[mid] < column:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < start + length and pool_idx[lo] == column:
+        return lo
+    return -1
+
+
+@njit(cache=_CACHE, nogil=True)
+def gather(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows, cols, out):
+    """out[i, j] = stored C[rows[i], cols[j]] (uint16 counts; SATURATED where the overflow
+    table holds the value; 0 for indices >= base_size). A pair with an index >= dense_size is
+    read from that index's sparse row (sparse rows hold every column)."""
+    for i in range(len(rows)):
+        r = rows[i]
+        for j in range(len(cols)):
+            c = cols[j]
+            if r >= base_size or c >= base_size:
+                out[i, j] = 0
+            elif r < dense_size and c < dense_size:
+                out[i, j] = core[np.int64(r) * dense_size + c]
+            else:
+                row, col = (r, c) if r >= dense_size else (c, r)
+                k = row - dense_size
+                position = _find(pool_idx, starts[k], lengths[k], col)
+                out[i, j] = pool_val[position] if position >= 0 else 0
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
+def gather_pairs(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, a, b, out):
+    """out[k] = stored C[a[k], b[k]] (as :func:`gather`, for a list of pairs)."""
+    for k in range(len(a)):
+        r, c = a[k], b[k]
+        if r >= base_size or c >= base_size:
+            out[k] = 0
+        elif r < dense_size and c < dense_size:
+            out[k] = core[np.int64(r) * dense_size + c]
+        else:
+            row, col = (r, c) if r >= dense_size else (c, r)
+            position = _find(pool_idx, starts[row - dense_size], lengths[row - dense_size], col)
+            out[k] = pool_val[position] if position >= 0 else 0
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
+def gather_full_rows(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows, out):
+    """out[i, :base_size] = stored row rows[i] of C over every column (as :func:`gather`)."""
+    tail = base_size - dense_size
+    for i in range(len(rows)):
+        r = rows[i]
+        if r >= base_size:
+            continue
+        if r < dense_size:
+            base = np.int64(r) * dense_size
+            for c in range(dense_size):
+                out[i, c] = core[base + c]
+            for k in range(tail):  # core row x sparse column: stored in the sparse row
+                position = _find(pool_idx, starts[k], lengths[k], r)
+                if position >= 0:
+                    out[i, dense_size + k] = pool_val[position]
+        else:
+            k = r - dense_size
+            for p in range(starts[k], starts[k] + lengths[k]):
+                out[i, pool_idx[p]] = pool_val[p]
+    return out
+
+
+# ---------------------------------------------------------------------- updates
+@njit(cache=_CACHE, nogil=True)
+def _step(value, step, sat, row, col, events, n_events):
+    """One stored count moved by ``step``; saturation goes to ``events`` for the caller.
+
+    A stored ``sat`` means the exact count lives in the caller's overflow table: it is left as
+    is and reported (kind 2). A count reaching ``sat`` from below is stored as ``sat`` and
+    reported (kind 1) so the caller can open its overflow entry.
+    """
+    if value == sat:
+        events[n_events, 0], events[n_events, 1], events[n_events, 2] = row, col, 2
+        return value, n_events + 1
+    if step > 0 and value == sat - 1:
+        events[n_events, 0], events[n_events, 1], events[n_events, 2] = row, col, 1
+        return sat, n_events + 1
+    return value + step, n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_dense(core, dense_size, rows, cols, step, sat, events, n_events):
+    """core[r, c] += step for r in rows, c in cols (both < dense_size, r != c). Returns the
+    number of saturation events now in ``events`` (see :func:`_step`)."""
+    for r in rows:
+        base = np.int64(r) * dense_size
+        for c in cols:
+            if r != c:
+                core[base + c], n_events = _step(np.int64(core[base + c]), step, sat, r, c, events, n_events)
+    return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def count_missing(starts, lengths, pool_idx, dense_size, row, cols):
+    """How many of ``cols`` (sorted, the diagonal excluded) sparse row ``row`` lacks."""
+    k = row - dense_size
+    missing = 0
+    for c in cols:
+        if c != row and _find(pool_idx, starts[k], lengths[k], c) < 0:
+            missing += 1
+    return missing
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols, step, sat, events, n_events):
+    """Sparse row ``row`` += step on ``cols`` (sorted; the diagonal skipped). Returns the event count.
+
+    Adding inserts missing columns with count 1 (the caller reserved room: caps >= lengths +
+    missing), merging from the back so the row grows in place; removing decrements in place and
+    drops entries that reach 0.
+    """
+    k = row - dense_size
+    start, length = starts[k], lengths[k]
+    if step > 0:
+        missing = 0
+        for c in cols:
+            if c != row and _find(pool_idx, start, length, c) < 0:
+                missing += 1
+        write = start + length + missing - 1
+        read = start + length - 1
+        for j in range(len(cols) - 1, -1, -1):
+            c = cols[j]
+            if c == row:
+                continue
+            while read >= start and pool_idx[read] > c:
+                pool_idx[write] = pool_idx[read]
+                pool_val[write] = pool_val[read]
+                write -= 1
+                read -= 1
+            pool_idx[write] = c
+            if read >= start and pool_idx[read] == c:
+                pool_val[write], n_events = _step(np.int64(pool_val[read]), 1, sat, row, c, events, n_events)
+                read -= 1
+            else:
+                pool_val[write] = 1
+            write -= 1
+        lengths[k] = length + missing
+    else:
+        # a binary search per column: O(k log row), not O(row); only a row where a count reached
+        # 0 is rewritten (in place), so that no trace of a forgotten pair stays in the row
+        zeros = 0
+        for c in cols:
+            if c == row:
+                continue
+            position = _find(pool_idx, start, length, c)
+            if position >= 0:
+                pool_val[position], n_events = _step(np.int64(pool_val[position]), -1, sat, row, c, events, n_events)
+                if pool_val[position] == 0:
+                    zeros += 1
+        if zeros:
+            write = start
+            for p in range(start, start + length):
+                if pool_val[p] != 0:
+                    pool_idx[write] = pool_idx[p]
+                    pool_val[write] = pool_val[p]
+                    write += 1
+            for p in range(write, start + length):  # the freed slots keep nothing either
+                pool_idx[p] = 0
+            lengths[k] = write - start
+    return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_sparse_rows(starts, lengths, pool_idx, pool_val, dense_size, columns, changed_mask, changed, step, sat,
+                       events, n_events):
+    """One user's change on every sparse row it touches: row p in ``columns`` (sorted) moves on
+    all of ``columns`` if p is changed (``changed_mask``), else on ``changed``."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row >= dense_size:
+            cols = columns if changed_mask[i] else changed
+            n_events = update_sparse_row(starts, lengths, pool_idx, pool_val, dense_size, row, cols, step, sat,
+                                         events, n_events)
+    return n_events
+
+
+@njit(cache=_CACHE, nogil=True)
+def missing_per_row(starts, lengths, pool_idx, dense_size, size, columns, changed_mask, changed, out):
+    """out[i] = new entries an Add inserts into sparse row columns[i] (0 for dense rows); rows
+    at or beyond ``size`` are new items with empty rows."""
+    for i in range(len(columns)):
+        row = columns[i]
+        if row < dense_size:
+            out[i] = 0
+            continue
+        cols = columns if changed_mask[i] else changed
+        if row >= size:
+            out[i] = len(cols) - (1 if changed_mask[i] else 0)
+        else:
+            out[i] = count_missing(starts, lengths, pool_idx, dense_size, row, cols)
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
+def move_rows(starts, caps, lengths, pool_idx, pool_val, rows, new_caps, free):
+    """Move sparse rows (indices into the sparse part) to the free end of the pool at ``free``,
+    reserving ``new_caps`` slots each. The pool must have room. Returns the new free offset."""
+    for i in range(len(rows)):
+        k = rows[i]
+        start, length = starts[k], lengths[k]
+        for p in range(length):
+            pool_idx[free + p] = pool_idx[start + p]
+            pool_val[free + p] = pool_val[start + p]
+        starts[k] = free
+        caps[k] = new_caps[i]
+        free += new_caps[i]
+    return free

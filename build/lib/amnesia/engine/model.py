@@ -1,0 +1,450 @@
+"""ItemCF: exact decremental item-based collaborative filtering (Schelter, "Amnesia", CIDR 2020).
+
+State: the binary history H (one sorted row of internal item indices per user), and, in a
+:mod:`store <amnesia.engine.store>`, item counts n = column sums of H and co-occurrences
+C = HᵀH. Similarity S = f(C_ab, n_a, n_b) (:mod:`amnesia.engine.similarity`) is a view,
+computed for the entries asked for and never stored.
+
+A request is parsed and its limits checked (:mod:`amnesia.engine.requests`), then planned:
+every check happens and every new value is computed before anything is written, so a
+rejected request leaves the model untouched. Committing moves n and C by ±1 on exactly the
+entries the request changes (k items of a user: k counts and k² co-occurrences).
+
+Item and user ids are external (whatever the data uses, 0 <= id < 2^31).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time as _time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import RequestError, UnknownUserError
+from ..limits import Limits
+from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
+from .index import ItemIndex
+from .recommend import Recommendation, explain, recommend, similar_items
+from .requests import ChangeRequest, interaction_pairs, parse_request
+from .similarity import DEFAULT, Measure, measure
+from .store import ArrayStore, Store, StoreChange, UserDelta
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_CELLS = 1 << 22  # cells of C read at once by fingerprints and scans: bounds their memory
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A validated request, ready to write: the store's change, items to index, old counts."""
+
+    kind: str
+    change: StoreChange
+    new_items: list[int]
+    count_old: np.ndarray
+
+
+def _members(row: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Boolean mask: which of ``values`` occur in the sorted array ``row``."""
+    if len(row) == 0:
+        return np.zeros(len(values), dtype=bool)
+    positions = np.minimum(np.searchsorted(row, values), len(row) - 1)
+    return row[positions] == values
+
+
+class ItemCF:
+    """Item-based collaborative filtering that can forget exactly.
+
+    Build with :meth:`fit`; change with :meth:`apply`, :meth:`add`, :meth:`remove`,
+    :meth:`add_user` and :meth:`forget_user`, each of which returns a :class:`ChangeSet`.
+    After any sequence of changes every read equals that of ``ItemCF.fit`` on the remaining
+    interactions, and :meth:`fingerprint` proves it.
+    """
+
+    def __init__(self, similarity: str | Measure = DEFAULT) -> None:
+        """An empty model at logical time -1 (its first change happens at time 0), on a sparse store."""
+        self.measure: Measure = measure(similarity)
+        self._index = ItemIndex()
+        self._store: Store = ArrayStore(dense_size=0)
+        self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
+        self._rows: dict[int, np.ndarray] = {}  # rows this model changed since (or since fit), replacing base rows
+        self._owns_base = True  # built _base_rows itself (a fork shares its parent's)
+        self._base_shared = False  # _base_rows is shared with a fork (or a parent): never written
+        self.time = -1
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def fit(cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto") -> ItemCF:
+        """Train from scratch on ``interactions`` and return a model at logical time 0.
+
+        ``interactions``: a DataFrame with integer ``user`` and ``item`` columns, an (k, 2)
+        integer array, or an iterable of ``(user, item)`` pairs (duplicates collapse).
+        ``similarity``: ``"jaccard"`` (default) or ``"cosine"``. ``store``: ``"dense"``,
+        ``"sparse"``, ``"auto"`` (the smaller in memory, see :func:`~amnesia.engine.store.choose_layout`),
+        or the number of most popular items to keep in a dense block (the rest get sparse rows).
+        """
+        pairs = interaction_pairs(interactions)
+        model = cls(similarity)
+        model.time = 0
+        if len(pairs) == 0:
+            return model
+        users, user_of_pair = np.unique(pairs[:, 0], return_inverse=True)
+        item_ids, item_of_pair = np.unique(pairs[:, 1], return_inverse=True)
+        counts = np.bincount(item_of_pair, minlength=len(item_ids))
+        # internal order: most popular first (ties by smaller id), so dense blocks hold popular items
+        rank = np.empty(len(item_ids), dtype=np.int64)
+        rank[np.lexsort((item_ids, -counts))] = np.arange(len(item_ids))
+        internal = rank[item_of_pair]
+        order = np.lexsort((internal, user_of_pair))
+        user_items = internal[order].astype(np.int32)
+        user_ptr = np.searchsorted(user_of_pair[order], np.arange(len(users) + 1)).astype(np.int64)
+        model._index = ItemIndex(item_ids[np.argsort(rank)])
+        model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
+        model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
+        return model
+
+    def retrained(self) -> ItemCF:
+        """A model fitted from scratch on this model's interactions, with the same measure and
+        store kind: what forgetting replaces, and the other half of the certificate."""
+        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind)
+
+    def fork(self) -> ItemCF:
+        """A copy that shares this model's state read-only and records only its own changes.
+
+        Changes to the fork are never visible in this model or in other forks, and changes to
+        this model after forking never reach the fork.
+        """
+        child = ItemCF.__new__(ItemCF)
+        self._store, child._store = self._store.share()
+        child.measure, child.time = self.measure, self.time
+        child._index = self._index.fork()
+        child._base_rows = self._base_rows
+        child._rows = dict(self._rows)  # rows themselves are never mutated, only replaced
+        child._owns_base = False
+        self._base_shared = child._base_shared = True
+        return child
+
+    @property
+    def store_kind(self) -> str:
+        """``"dense"`` or ``"sparse"``: how C is kept (a fork keeps its base's kind)."""
+        return self._store.kind
+
+    # ------------------------------------------------------------------ changes
+    def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None) -> ChangeSet:
+        """Apply a change request in the Amnesia format, atomically.
+
+        ``request``: ``{"change": "Add" | "Remove", "interactions": [[user, item], ...]}`` as a
+        dict or JSON text. Adding a known interaction changes nothing; removing an unknown one
+        rejects the whole request with a :class:`RequestError` and changes nothing. With
+        ``limits``, every size is checked before the work it bounds (:class:`LimitError`).
+        """
+        started = _time.perf_counter()
+        plan = self._plan(parse_request(request, limits), limits)
+        self._commit(plan)
+        self.time += 1
+        return self._changeset(plan, _time.perf_counter() - started)
+
+    def add(self, pairs: Iterable[Sequence[int]] | np.ndarray) -> ChangeSet:
+        """Add interactions ``[(user, item), ...]``; known ones are ignored."""
+        return self.apply({"change": "Add", "interactions": pairs})
+
+    def remove(self, pairs: Iterable[Sequence[int]] | np.ndarray) -> ChangeSet:
+        """Remove interactions ``[(user, item), ...]``; all must exist or nothing changes."""
+        return self.apply({"change": "Remove", "interactions": pairs})
+
+    def add_user(self, user: int, items: Iterable[int]) -> ChangeSet:
+        """Add interactions of ``user`` with ``items`` (a new user, or more items for a known one)."""
+        items = list(items)
+        if not items:
+            raise RequestError(f"add_user({user!r}, ...) needs at least one item; the selection is empty.")
+        return self.add([(user, item) for item in items])
+
+    def forget_user(self, user: int) -> ChangeSet:
+        """Remove every interaction of ``user``: the right to be forgotten, exactly."""
+        row = self._row(user) if isinstance(user, (int, np.integer)) and not isinstance(user, bool) else _EMPTY
+        if len(row) == 0:
+            raise UnknownUserError(
+                f"User {user!r} has no interactions, so there is nothing to forget. "
+                f"Pick one of the {len(self.users())} current users."
+            )
+        items = np.sort(self._index.ids()[row])
+        return self.apply(ChangeRequest("Remove", np.column_stack([np.full(len(row), user, dtype=np.int64), items])))
+
+    def _plan(self, request: ChangeRequest, limits: Limits | None) -> _Plan:
+        """Validate a request and compute every new value, without writing anything."""
+        pairs, adding = request.pairs, request.change == "Add"
+        index, known = self._index.lookup(pairs[:, 1])
+        new_items: list[int] = []
+        if adding and not known.all():
+            new_items = np.unique(pairs[~known, 1]).tolist()  # sorted: deterministic indices
+            index[~known] = self._index.size + np.searchsorted(new_items, pairs[~known, 1])
+        users, starts = np.unique(pairs[:, 0], return_index=True)
+        if limits and adding:  # before any other work
+            limits.check("new_items", len(new_items))
+            limits.check("new_users", sum(1 for user in users.tolist() if len(self._row(user)) == 0))
+        bounds = np.append(starts, len(pairs)).tolist()
+        deltas: list[UserDelta] = []
+        missing: list[tuple[int, int]] = []
+        for k, user in enumerate(users.tolist()):
+            requested = index[bounds[k] : bounds[k + 1]]
+            old_row = self._row(user).astype(np.int64)
+            present = _members(old_row, requested) & (requested >= 0)
+            if adding:
+                changed = np.sort(requested[~present])
+                new_row = columns = np.union1d(old_row, changed)
+            elif not present.all():
+                missing.extend((user, item) for item in pairs[bounds[k] : bounds[k + 1], 1][~present].tolist())
+                continue
+            else:
+                changed = np.sort(requested)
+                new_row, columns = old_row[~_members(changed, old_row)], old_row
+            if len(changed):
+                deltas.append(UserDelta(user, old_row, new_row, changed, columns))
+        if limits and adding:  # the k² co-occurrences of the update, before any is touched
+            limits.check("pairs", sum(len(delta.changed) * len(delta.columns) for delta in deltas))
+        if missing:
+            shown = ", ".join(f"[{u}, {i}]" for u, i in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise RequestError(
+                f"Cannot remove interaction(s) that do not exist: {shown}{more}. "
+                f"Nothing was changed; remove only interactions the model has."
+            )
+        step = 1 if adding else -1
+        flipped = np.concatenate([delta.changed for delta in deltas]) if deltas else _EMPTY
+        count_index, moves = np.unique(flipped, return_counts=True)
+        counts = self._store.counts()
+        count_old = np.zeros(len(count_index), dtype=np.int64)
+        existing = count_index < len(counts)
+        count_old[existing] = counts[count_index[existing]]
+        change = StoreChange(step, self._index.size + len(new_items), tuple(deltas), count_index, count_old + step * moves)
+        return _Plan(request.change, change, new_items, count_old)
+
+    def _commit(self, plan: _Plan) -> None:
+        """Write a plan: the store first (it allocates before it writes), then H and the index.
+
+        A model whose fitted rows nobody else shares erases a changed user's fitted row (the
+        slice of the fitted array is overwritten), so that a forgotten user's history does not
+        stay in memory; a model shared with forks masks it with its own row instead.
+        """
+        rows = [delta.new_row.astype(np.int32) for delta in plan.change.users]
+        self._store.apply(plan.change)
+        self._index.extend(plan.new_items)
+        for delta, row in zip(plan.change.users, rows):
+            if not self._base_shared and (fitted := self._base_rows.pop(delta.user, None)) is not None:
+                fitted[:] = -1
+            if len(row) or self._base_shared:
+                self._rows[delta.user] = row
+            else:
+                self._rows.pop(delta.user, None)
+
+    def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
+        change = plan.change
+        return ChangeSet.from_internal(
+            self.time, seconds, plan.kind, self._index.ids(),
+            [(d.user, d.changed, d.columns) for d in change.users], change.count_index, plan.count_old, change.count_new,
+        )
+
+    # ------------------------------------------------------------------ internal reads
+    def _row(self, user: int) -> np.ndarray:
+        """H row of ``user``: sorted internal indices (empty for an unknown user)."""
+        row = self._rows.get(user)
+        return row if row is not None else self._base_rows.get(user, _EMPTY)
+
+    def _pair_values(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """C at external id pairs (a[k], b[k]), int64; 0 for unknown items."""
+        ia, known_a = self._index.lookup(a)
+        ib, known_b = self._index.lookup(b)
+        known = known_a & known_b
+        values = np.zeros(len(a), dtype=np.int64)
+        values[known] = self._store.pairs(ia[known], ib[known])
+        return values
+
+    def _lookup(self, items: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Internal indices of external ``items`` (unknown ones -> index 0) and the known mask."""
+        index, known = self._index.lookup(np.fromiter((int(i) for i in items), dtype=np.int64))
+        return np.where(known, index, 0), known
+
+    # ------------------------------------------------------------------ public reads
+    def users(self) -> list[int]:
+        """Ids of users with at least one interaction, sorted."""
+        users = set(self._base_rows) | set(self._rows)
+        return sorted(user for user in users if len(self._row(user)))
+
+    def items(self) -> list[int]:
+        """Ids of items with at least one interaction (n > 0), sorted."""
+        return sorted(self._index.ids()[self._store.counts() > 0].tolist())
+
+    def num_items(self) -> int:
+        """How many items have at least one interaction (len(items()), without sorting them)."""
+        return int(np.count_nonzero(self._store.counts()))
+
+    def num_interactions(self) -> int:
+        """|H|: the number of (user, item) interactions."""
+        return int(self._store.counts().sum())
+
+    def history(self, user: int) -> list[int]:
+        """The items ``user`` has interacted with, sorted; empty for an unknown user."""
+        return sorted(self._index.ids()[self._row(user)].tolist())
+
+    def interactions(self) -> pd.DataFrame:
+        """All interactions as a DataFrame with ``user`` and ``item`` columns, sorted."""
+        users, items = self._interaction_arrays()
+        return pd.DataFrame({"user": users, "item": items})
+
+    def _interaction_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        ids, users = self._index.ids(), self.users()
+        rows = [self._row(user) for user in users]
+        user_column = np.repeat(np.array(users, dtype=np.int64), [len(r) for r in rows])
+        item_column = ids[np.concatenate(rows)] if rows else _EMPTY
+        order = np.lexsort((item_column, user_column))
+        return user_column[order], item_column[order]
+
+    def count(self, item: int) -> int:
+        """n_item: how many users interacted with ``item`` (0 for an unknown item)."""
+        return int(self.counts([item])[0])
+
+    def cooccurrence(self, a: int, b: int) -> int:
+        """C_ab: how many users interacted with both ``a`` and ``b`` (C_aa = n_a)."""
+        return int(self._pair_values(np.array([a]), np.array([b]))[0])
+
+    def similarity(self, a: int, b: int) -> float:
+        """S_ab under the model's measure (Jaccard by default); 0.0 if either count is 0."""
+        return float(self.measure(self.cooccurrence(a, b), self.count(a), self.count(b)))
+
+    def counts(self, items: Sequence[int]) -> np.ndarray:
+        """n for ``items`` (external ids), shape (k,), int64; 0 for unknown items."""
+        index, known = self._lookup(items)
+        values = np.zeros(len(index), dtype=np.int64)
+        values[known] = self._store.counts()[index[known]]
+        return values
+
+    def cooccurrences(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
+        """Dense C for ``items`` x ``columns`` (default: ``items``), shape (k, l), int64."""
+        rows, rows_known = self._lookup(items)
+        cols, cols_known = self._lookup(items if columns is None else columns)
+        block = self._store.block(rows, cols)
+        block[~rows_known, :] = 0
+        block[:, ~cols_known] = 0
+        return block
+
+    def similarities(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
+        """Dense S for ``items`` x ``columns`` (default: ``items``), shape (k, l), float64."""
+        columns = items if columns is None else columns
+        return self.measure(self.cooccurrences(items, columns), self.counts(items)[:, None], self.counts(columns)[None, :])
+
+    def history_matrix(self, users: Sequence[int], items: Sequence[int]) -> np.ndarray:
+        """Dense H for ``users`` x ``items``, shape (u, k), uint8 (1 = interacted)."""
+        index, known = self._lookup(items)
+        matrix = np.zeros((len(users), len(items)), dtype=np.uint8)
+        for position, user in enumerate(users):
+            matrix[position] = _members(self._row(int(user)), index) & known
+        return matrix
+
+    def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """S between ``items`` and every item of the catalog.
+
+        Returns ``(item_ids, S)`` with item_ids the model's items (internal order, shape (m,))
+        and S of shape (len(items), m). Unknown items give zero rows.
+        """
+        index, known = self._lookup(items)
+        counts = self._store.counts()
+        if len(counts) == 0:  # an empty model: no item, no similarity
+            return self._index.ids(), np.zeros((len(index), 0))
+        block = self._store.block(index)
+        block[~known] = 0
+        return self._index.ids(), self.measure(block, counts[index][:, None], counts[None, :])
+
+    def cooccurrence_changes(self, changes: ChangeSet) -> PairChanges:
+        """Every C entry that ``changes`` altered (``item_a > item_b``, old and new counts),
+        sorted. The model must still be at ``changes.time``; see :func:`iter_cooccurrence_changes`
+        to stream large changes in chunks."""
+        return PairChanges.concatenate(list(iter_cooccurrence_changes(self, changes)))
+
+    def similarity_changes(self, changes: ChangeSet) -> PairChanges:
+        """Every S entry that ``changes`` altered (``item_a > item_b``, old and new values),
+        sorted. The model must still be at ``changes.time``."""
+        return PairChanges.concatenate(list(iter_similarity_changes(self, changes)), np.float64)
+
+    def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
+        """Top-``k`` unseen items for ``user`` (see :func:`amnesia.engine.recommend.recommend`)."""
+        return recommend(self, user, k)
+
+    def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
+        """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched")."""
+        return explain(self, user, item, n)
+
+    def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
+        """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id."""
+        return similar_items(self, item, k)
+
+    # ------------------------------------------------------------------ certificate
+    def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
+
+        Yields (live internal indices, first row position, block) with block[i, j] = C between
+        live[start + i] and live[j] for j < start + i (the rest of the block is not meaningful).
+        Blocks hold ~4 million cells, whatever the catalog size.
+        """
+        counts, order = self._store.counts(), self._index.by_id()
+        live = order[counts[order] > 0]
+        step = max(1, _CELLS // max(len(live), 1))
+        for start in range(0, len(live), step):
+            stop = min(start + step, len(live))
+            yield live, start, self._store.block(live[start:stop], live[:stop])
+
+    def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """All non-zero C entries with item_a > item_b, as blocks of arrays (item_a, item_b, C_ab),
+        ordered by item_a, then item_b, in external ids (bounded memory, see :meth:`_lower_blocks`)."""
+        ids = self._index.ids()
+        for live, start, block in self._lower_blocks():
+            below = np.arange(block.shape[1])[None, :] < np.arange(start, start + len(block))[:, None]
+            r, c = np.nonzero(below & (block > 0))
+            yield ids[live[start + r]], ids[live[c]], block[r, c]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the measure's name and the canonical (H, n, C): equal for equal models,
+        however they were built, whichever store holds them.
+
+        H as sorted (user, item) int64 pairs; n as (item, count) int64 pairs for the live
+        items (count > 0), sorted; C as the strictly lower triangle over those live items in
+        id order, row by row, zeros included, as uint32 (canonical because the live items are
+        hashed with n; dense so that no scan for non-zeros is needed).
+        """
+        digest = hashlib.sha256(b"amnesia-itemcf-v2")
+        digest.update(b"S" + self.measure.name.encode())
+        digest.update(b"H")
+        users, items = self._interaction_arrays()
+        digest.update(np.column_stack([users, items]).astype(np.int64).tobytes())
+        live = np.array(self.items(), dtype=np.int64)
+        digest.update(b"n")
+        digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
+        digest.update(b"C")
+        for _, start, block in self._lower_blocks():
+            # each row's prefix is a contiguous slice: hashing the slices gives the same bytes as the
+            # masked triangle without building the mask and the gathered copy
+            rows = block.astype(np.uint32)
+            for i in range(len(rows)):
+                digest.update(rows[i, : start + i])
+        return digest.hexdigest()
+
+    def nbytes(self) -> int:
+        """Bytes of this model's own state: its store (a fork counts only its overlay), its rows,
+        and the fitted rows when it is not a fork."""
+        rows = sum(row.nbytes for row in self._rows.values())
+        if self._owns_base:
+            rows += sum(row.nbytes for row in self._base_rows.values()) + self._store_bytes_shared()
+        return self._store.nbytes() + rows
+
+    def _store_bytes_shared(self) -> int:
+        """The shared arrays of a store this model built and then forked (counted once, by their builder)."""
+        base = getattr(self._store, "base", None)
+        return base.nbytes() if base is not None else 0
+
+    def __repr__(self) -> str:
+        return (
+            f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
+            f"similarity={self.measure.name}, store={self.store_kind}, time={self.time})"
+        )

@@ -1,0 +1,217 @@
+"""Parsing and validating change requests in the original Amnesia JSON format.
+
+A request is ``{"change": "Add" | "Remove", "interactions": [[user, item], ...]}``, given
+as a dict or a JSON string. Parsing either returns a :class:`ChangeRequest` or raises a
+:class:`~amnesia.errors.RequestError` that names the offending field and says how to fix it.
+Nothing here touches a model, so a rejected request can never change one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import RequestError
+from ..limits import MAX_ID, Limits, LimitError, check_id, nesting_depth
+
+CHANGE_KINDS = ("Add", "Remove")
+_EXAMPLE = '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}'
+_ID_DIGITS = len(str(MAX_ID))  # longer JSON numbers are out of range whatever their value
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short JSON-ish rendering of a bad value for an error message (never huge, never raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_ID_DIGITS:
+        return f"a number with more than {_ID_DIGITS} digits"
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_pairs(pairs: np.ndarray, where: str, max_id: int) -> np.ndarray:
+    """Validate an integer (k, 2) array of ids and return it unique and sorted, as int64."""
+    if not np.issubdtype(pairs.dtype, np.integer):
+        raise RequestError(f"{where}: ids must be integers, got an array of {pairs.dtype}.")
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise RequestError(f"{where} must be an array of [user, item] rows, got shape {pairs.shape}.")
+    bad = np.flatnonzero((pairs < 0).any(axis=1) | (pairs > max_id).any(axis=1))
+    if len(bad):
+        raise LimitError(
+            f"{where}[{bad[0]}] = {pairs[bad[0]].tolist()}: ids must be between 0 and {max_id}.",
+            "max_id",
+            int(pairs[bad[0]].max()),
+            max_id,
+        )
+    pairs = pairs.astype(np.int64, copy=False)
+    if len(pairs) > 1:
+        users, items = pairs[:, 0], pairs[:, 1]
+        ordered = (users[1:] > users[:-1]) | ((users[1:] == users[:-1]) & (items[1:] > items[:-1]))
+        if not ordered.all():  # already unique and sorted (the usual case) costs one pass
+            pairs = pairs[np.lexsort((items, users))]
+            keep = np.ones(len(pairs), dtype=bool)
+            keep[1:] = (pairs[1:] != pairs[:-1]).any(axis=1)
+            pairs = pairs[keep]
+    return np.ascontiguousarray(pairs.reshape(-1, 2))
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A validated request: ``pairs`` is an (k, 2) int64 array of unique (user, item) rows,
+    sorted by user then item, every id in 0..MAX_ID.
+
+    Built by hand or by :func:`parse_request`; either way the pairs are checked and
+    normalised here, so no request (the app builds its own) can bypass the id range.
+    """
+
+    change: Literal["Add", "Remove"]
+    pairs: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.change not in CHANGE_KINDS:
+            raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(self.change)}.")
+        pairs = np.asarray(self.pairs)
+        if pairs.size == 0:
+            pairs = np.zeros((0, 2), dtype=np.int64)
+        object.__setattr__(self, "pairs", _check_pairs(pairs, "interactions", MAX_ID))
+        self.pairs.setflags(write=False)
+
+    def to_json(self) -> str:
+        """The request in the original Amnesia format (round-trips through :func:`parse_request`)."""
+        return json.dumps({"change": self.change, "interactions": self.pairs.tolist()})
+
+
+def _check_id(value: Any, where: str, what: str, limits: Limits | None) -> int:
+    # bool is an int subclass in Python; true/false in JSON is never a valid id.
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RequestError(f"{where}: {what} id must be a non-negative integer, got {_show(value)}.")
+    check_id(int(value), where, what, limits.max_id if limits else MAX_ID)
+    return int(value)
+
+
+def normalize_pairs(interactions: Any, where: str = "interactions", limits: Limits | None = None) -> np.ndarray:
+    """Validate a list of ``[user, item]`` pairs and return them as a unique, sorted (k, 2) int64 array.
+
+    Duplicates collapse, because the interaction history H is binary. With ``limits``, the
+    number of pairs is checked before any pair is looked at.
+    """
+    max_id = limits.max_id if limits else MAX_ID
+    if isinstance(interactions, np.ndarray) and interactions.ndim == 2 and interactions.shape[1] == 2:
+        if limits:
+            limits.check("interactions", len(interactions))
+        return _check_pairs(interactions, where, max_id)
+    if isinstance(interactions, (str, bytes, Mapping)) or not isinstance(interactions, Iterable):
+        raise RequestError(
+            f"{where} must be a list of [user, item] pairs, got {type(interactions).__name__}. Example: {_EXAMPLE}"
+        )
+    if limits and hasattr(interactions, "__len__"):
+        limits.check("interactions", len(interactions))
+    rows = []
+    for index, pair in enumerate(interactions):
+        if limits and index >= limits.interactions:  # a generator: stop counting at the limit
+            limits.check("interactions", index + 1)
+        here = f"{where}[{index}]"
+        if isinstance(pair, (str, bytes, Mapping)) or not isinstance(pair, Iterable):
+            raise RequestError(f"{here} must be a [user, item] pair, got {_show(pair)}.")
+        pair = list(itertools.islice(pair, 3))
+        if len(pair) != 2:
+            raise RequestError(
+                f"{here} must have exactly two ids [user, item], got {'3 or more' if len(pair) == 3 else len(pair)}: "
+                f"{_show(pair)}."
+            )
+        rows.append((_check_id(pair[0], here, "user", limits), _check_id(pair[1], here, "item", limits)))
+    return _check_pairs(np.array(rows, dtype=np.int64).reshape(-1, 2), where, max_id)
+
+
+def _parse_int(text: str) -> int:
+    # JSON numbers are parsed lazily by this hook: a 5,000-digit id is refused here, before
+    # Python's int() would raise its own ValueError (or spend time on it).
+    if len(text.lstrip("-")) > _ID_DIGITS:
+        raise _HugeNumber(text)
+    return int(text)
+
+
+class _HugeNumber(Exception):
+    pass
+
+
+def parse_request(
+    request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None
+) -> ChangeRequest:
+    """Parse and validate a change request given as JSON text or an already-decoded dict.
+
+    With ``limits``, sizes are checked before the work they bound: the characters and the
+    nesting depth before the JSON is decoded, the number of pairs before any pair is read.
+    Raises :class:`RequestError` (or its :class:`LimitError`) for anything malformed.
+    """
+    if isinstance(request, ChangeRequest):
+        if limits:
+            limits.check("interactions", len(request.pairs))
+            limits.check_id(int(request.pairs.max(initial=0)), "interactions", "user or item")
+        return request
+    if isinstance(request, bytes):
+        try:
+            request = request.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RequestError(f"The request is not UTF-8 text ({error.reason} at byte {error.start}).") from None
+    if isinstance(request, str):
+        if limits:
+            limits.check("request_chars", len(request))
+            limits.check("nesting", nesting_depth(request))
+        try:
+            request = json.loads(request, parse_int=_parse_int)
+        except json.JSONDecodeError as error:
+            raise RequestError(
+                f"The request is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}). "
+                f"Example: {_EXAMPLE}"
+            ) from None
+        except _HugeNumber as error:
+            raise LimitError(
+                f"The request has a number with {len(str(error))} digits; ids must be between 0 and {MAX_ID}.",
+                "max_id",
+                MAX_ID + 1,
+                MAX_ID,
+            ) from None
+        except RecursionError:  # only without limits: with them the depth was checked first
+            raise RequestError(f"The request is nested too deeply to read; a request looks like {_EXAMPLE}.") from None
+    if not isinstance(request, Mapping):
+        raise RequestError(
+            f"A request must be a JSON object with 'change' and 'interactions', got "
+            f"{type(request).__name__}. Example: {_EXAMPLE}"
+        )
+    missing = [key for key in ("change", "interactions") if key not in request]
+    if missing:
+        raise RequestError(f"The request is missing {', '.join(repr(k) for k in missing)}. Example: {_EXAMPLE}")
+    extra = sorted(map(str, set(request) - {"change", "interactions"}))
+    if extra:
+        shown = ", ".join(repr(k if len(k) <= 40 else k[:39] + "…") for k in extra[:5])
+        raise RequestError(f"The request has unknown field(s) {shown}; only 'change' and 'interactions' are allowed.")
+    change = request["change"]
+    if not isinstance(change, str) or change not in CHANGE_KINDS:
+        raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.")
+    return ChangeRequest(change=change, pairs=normalize_pairs(request["interactions"], limits=limits))
+
+
+def interaction_pairs(interactions: Any) -> np.ndarray:
+    """Unique sorted (k, 2) int64 (user, item) pairs from a DataFrame, array or iterable."""
+    import pandas as pd  # only callers with DataFrames pay for it
+
+    if isinstance(interactions, pd.DataFrame):
+        missing = {"user", "item"} - set(interactions.columns)
+        if missing:
+            raise RequestError(
+                f"The interactions DataFrame needs 'user' and 'item' columns; missing {sorted(missing)} "
+                f"(it has {list(interactions.columns)})."
+            )
+        frame = interactions[["user", "item"]]
+        for column in ("user", "item"):
+            if not pd.api.types.is_integer_dtype(frame[column]):
+                raise RequestError(f"Column {column!r} must hold integer ids, not {frame[column].dtype}.")
+        return normalize_pairs(frame.to_numpy(dtype=np.int64))
+    return normalize_pairs(interactions)

@@ -1,0 +1,569 @@
+"""Storage of n and C behind one small interface, with copy-on-write forks.
+
+Items have internal indices 0..size-1 (the model maps external ids to them). A store holds
+n (int64 counts) and C = HᵀH, answers reads of blocks and pairs, applies planned changes,
+forks, and reports its memory. S is never stored.
+
+Layout (:class:`ArrayStore`): the first ``dense_size`` items form a dense square block of
+uint16 counts; every other item has a *sparse row*: its co-occurrences with all items, as sorted column indices and counts, kept in one pool with room to grow in place.
+
+- the **dense store** (``dense_size`` = the fitted catalog) suits catalogs whose C is dense
+  enough: MovieLens latest-small (9,724 items, 190 MB), and even a MovieLens-25M-shaped set,
+  whose C is about half full (7 GB dense against ~10 GB as sparse rows);
+- the **sparse store** (``dense_size`` = 0) suits catalogs with many items and sparse
+  co-occurrence, where items² would not fit; an empty model starts sparse;
+- items added after fitting always get sparse rows, so adding items never allocates items².
+
+Counts saturate at 65,535 in the arrays; exact larger values live in a small overflow table
+(pairs of two items that each have 65,535+ users; a handful even in MovieLens-25M).
+
+Forks: :meth:`Store.share` freezes an :class:`ArrayStore` and returns two :class:`ForkStore`
+views of it, one for the model and one for its fork. A fork store records the user rows its
+model changed, {user: (row in the base, row now)}, and reads C as the base plus
+Σ (now ⊗ now − base ⊗ base) over those users, so its memory is proportional to the users it
+changed and nothing is ever written to the shared arrays.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import kernels
+from ..errors import AmnesiaError
+from .kernels import SATURATED
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class UserDelta:
+    """One user's planned change, in internal indices (sorted int64 arrays).
+
+    C moves by the change's step on every ordered pair (p, q), p != q, of ``columns`` with p or
+    q in ``changed``: the items the user gains or loses, against all the items the user has
+    while the change is visible (the new row for an Add, the old row for a Remove).
+    """
+
+    user: int
+    old_row: np.ndarray
+    new_row: np.ndarray
+    changed: np.ndarray
+    columns: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """A validated request in internal indices: the step, the size after it, each user's
+    delta, and the new counts (n) of the items whose count changes."""
+
+    step: int
+    size: int
+    users: tuple[UserDelta, ...]
+    count_index: np.ndarray
+    count_new: np.ndarray
+
+
+class Store(ABC):
+    """n and C for items 0..size-1; see the module docstring."""
+
+    kind: str
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Internal item indices in use."""
+
+    @abstractmethod
+    def counts(self) -> np.ndarray:
+        """n, shape (size,), int64, read-only."""
+
+    @abstractmethod
+    def block(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """C[rows][:, cols] as int64, shape (len(rows), len(cols)); ``cols=None`` means every
+        item. The diagonal is n; indices >= size read 0."""
+
+    @abstractmethod
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """C[a[k], b[k]] for each k, int64 (the diagonal is n)."""
+
+    @abstractmethod
+    def apply(self, change: StoreChange) -> None:
+        """Apply a planned change, all of it or (on MemoryError while preparing) none of it."""
+
+    @abstractmethod
+    def share(self) -> tuple[Store, Store]:
+        """(store for the current model, store for a new fork): isolated from then on."""
+
+    @abstractmethod
+    def nbytes(self) -> int:
+        """Bytes this store owns (a fork does not count the arrays it shares)."""
+
+
+def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
+    """Write n onto the positions of ``block`` where the row and the column are the same item."""
+    inside = np.flatnonzero(rows < len(counts))
+    if cols is None:
+        block[inside, rows[inside]] = counts[rows[inside]]
+        return block
+    order = np.argsort(cols, kind="stable")
+    ordered = cols[order]
+    left = np.searchsorted(ordered, rows[inside], side="left")
+    right = np.searchsorted(ordered, rows[inside], side="right")
+    for i, lo, hi in zip(inside[right > left].tolist(), left[right > left].tolist(), right[right > left].tolist()):
+        block[i, order[lo:hi]] = counts[rows[i]]
+    return block
+
+
+class ArrayStore(Store):
+    """A store that owns its arrays: a dense block for items < dense_size, sparse rows for the rest."""
+
+    #: Stored counts at this value move to the overflow table. Tests lower it (to 3, say) to
+    #: exercise overflow with small data; 65,535 is the uint16 maximum.
+    default_saturation = SATURATED
+    #: The pool is compacted when holes reach half the live slots and it has at least this many slots.
+    compact_min_slots = 1 << 20
+
+    def __init__(self, dense_size: int = 0, saturation: int | None = None):
+        saturation = self.default_saturation if saturation is None else saturation
+        if not 2 <= saturation <= SATURATED:
+            raise ValueError(f"saturation must be between 2 and {SATURATED}, got {saturation}")
+        self.saturation = saturation
+        self.dense_size = dense_size
+        self.kind = "dense" if dense_size else "sparse"
+        self._size = 0
+        self._counts = np.zeros(max(16, dense_size), dtype=np.int64)
+        self._core = np.zeros(dense_size * dense_size, dtype=np.uint16)  # flat, row-major
+        # sparse rows, indexed by item - dense_size
+        self._starts = np.zeros(16, dtype=np.int64)
+        self._lengths = np.zeros(16, dtype=np.int64)
+        self._caps = np.zeros(16, dtype=np.int64)
+        self._pool_idx = np.zeros(1024, dtype=np.int32)
+        self._pool_val = np.zeros(1024, dtype=np.uint16)
+        self._free = 0  # pool slots in use from the start (rows + their slack + holes)
+        self._holes = 0  # slots left behind by rows that moved
+        self._overflow: dict[tuple[int, int], int] = {}  # (lo, hi) -> exact count >= saturation
+        self._frozen = False
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def fit(
+        cls,
+        user_ptr: np.ndarray,
+        user_items: np.ndarray,
+        size: int,
+        layout: str | int = "auto",
+        saturation: int | None = None,
+    ) -> ArrayStore:
+        """C = HᵀH from H given as sorted rows (``user_items[user_ptr[u]:user_ptr[u+1]]``,
+        int32 internal indices, the most popular items first).
+
+        ``layout``: ``"dense"``, ``"sparse"``, ``"auto"`` (see :func:`choose_layout`) or the
+        number of items in the dense block (the rest get sparse rows).
+        """
+        counts = np.bincount(user_items, minlength=size).astype(np.int64)
+        order = np.argsort(user_items, kind="stable")
+        item_users = np.repeat(np.arange(len(user_ptr) - 1, dtype=np.int32), np.diff(user_ptr))[order]
+        item_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        transposed = (user_ptr, user_items, item_ptr, item_users)
+        dense_size = min(max(layout, 0), size) if isinstance(layout, int) else choose_layout(layout, transposed, size)
+        store = cls(dense_size, saturation)
+        store._size = size
+        store._counts = np.concatenate([counts, np.zeros(max(0, 16 - size), np.int64)])
+        if dense_size:
+            # split rows between threads by their work: row a costs Σ over its users of k_u
+            work = np.cumsum(np.bincount(user_items[order], weights=np.diff(user_ptr)[item_users], minlength=size)[:dense_size])
+            chunks = np.searchsorted(work, np.linspace(0, work[-1], 65)[1:-1]).astype(np.int64)
+            chunks = np.concatenate([[0], chunks, [dense_size]]).astype(np.int64)
+            kernels.fit_dense(*transposed, chunks, dense_size, store._core)
+        if size > dense_size:
+            rows = np.arange(dense_size, size, dtype=np.int64)
+            lengths = kernels.fit_sparse_lengths(*transposed, rows, size, np.zeros(len(rows), np.int64))
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            total = int(lengths.sum())
+            store._pool_idx = np.zeros(max(total, 1024), dtype=np.int32)
+            store._pool_val = np.zeros(max(total, 1024), dtype=np.uint16)
+            kernels.fit_sparse_fill(*transposed, rows, size, starts, store._pool_idx, store._pool_val)
+            store._starts, store._lengths, store._caps = starts, lengths, lengths.copy()
+            store._free = total
+        store._fix_hot_pairs(user_ptr, user_items, counts)
+        return store
+
+    def _fix_hot_pairs(self, user_ptr: np.ndarray, user_items: np.ndarray, counts: np.ndarray) -> None:
+        """The kernels' counts wrap at 2¹⁶: set pairs of items with >= saturation users exactly."""
+        hot = np.flatnonzero(counts >= self.saturation)
+        if len(hot) < 2:
+            return
+        users = np.repeat(np.arange(len(user_ptr) - 1), np.diff(user_ptr))
+        keep = np.isin(user_items, hot)
+        column = np.searchsorted(hot, user_items[keep])
+        matrix = sp.csr_matrix((np.ones(int(keep.sum())), (users[keep], column)), shape=(len(user_ptr) - 1, len(hot)))
+        exact = np.rint((matrix.T @ matrix).toarray()).astype(np.int64)
+        for i, a in enumerate(hot.tolist()):
+            for j, b in enumerate(hot.tolist()):
+                if a < b:
+                    self._set_exact(a, b, int(exact[i, j]))
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def counts(self) -> np.ndarray:
+        view = self._counts[: self._size]
+        view.flags.writeable = False
+        return view
+
+    def _gather(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        tail = self._size - self.dense_size
+        starts, lengths = self._starts[:tail], self._lengths[:tail]
+        if cols is None:
+            out = np.zeros((len(rows), self._size), dtype=np.int64)
+            kernels.gather_full_rows(self._core, self.dense_size, starts, lengths, self._pool_idx, self._pool_val,
+                                     self._size, rows, out)
+        else:
+            cols = np.ascontiguousarray(cols, dtype=np.int64)
+            out = np.zeros((len(rows), len(cols)), dtype=np.int64)
+            if len(rows) and len(cols):
+                kernels.gather(self._core, self.dense_size, starts, lengths, self._pool_idx, self._pool_val,
+                               self._size, rows, cols, out)
+        if self._overflow:
+            for i, j in zip(*np.nonzero(out == self.saturation)):
+                a, b = int(rows[i]), int(j if cols is None else cols[j])
+                out[i, j] = self._overflow.get((min(a, b), max(a, b)), self.saturation)
+        return out
+
+    def block(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        return _with_diagonal(self._gather(rows, cols), rows, None if cols is None else np.asarray(cols, np.int64), self.counts())
+
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        values = np.zeros(len(a), dtype=np.int64)
+        for start in range(0, len(a), 1 << 20):  # bounded temporaries for long lists
+            values[start : start + (1 << 20)] = self._pair_values(a[start : start + (1 << 20)], b[start : start + (1 << 20)])
+        return values
+
+    def _pair_values(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        tail = self._size - self.dense_size
+        values = kernels.gather_pairs(self._core, self.dense_size, self._starts[:tail], self._lengths[:tail],
+                                      self._pool_idx, self._pool_val, self._size, a, b, np.zeros(len(a), np.int64))
+        if self._overflow:
+            for k in np.flatnonzero(values == self.saturation).tolist():
+                values[k] = self._overflow.get((min(a[k], b[k]), max(a[k], b[k])), self.saturation)
+        diagonal = (a == b) & (a < self._size)
+        values[diagonal] = self._counts[a[diagonal]]
+        return values
+
+    # ------------------------------------------------------------------ writes
+    def apply(self, change: StoreChange) -> None:
+        if self._frozen:
+            raise RuntimeError("a shared store is read-only; apply changes to its ForkStore views")
+        # 1. prepare: every allocation happens here, before the first write
+        self._reserve_items(change.size)
+        if change.step > 0 and change.users:
+            if 2 * self._holes > self._free - self._holes and self._free > self.compact_min_slots:
+                self._compact()
+            self._make_room([self._rows_needing_room(delta) for delta in change.users])
+        # Saturation events need two items with >= saturation - 1 users, counted after the whole
+        # request (an earlier user of the same request may have raised a pair already).
+        after = np.zeros(change.size, dtype=np.int64)
+        after[: self._size] = self._counts[: self._size]
+        after[change.count_index] = np.maximum(after[change.count_index], change.count_new)
+        hot = after >= self.saturation - 1
+        events_needed = 1 + max((2 * int(hot[delta.columns].sum()) ** 2 for delta in change.users), default=0)
+        events = np.zeros((events_needed, 3), dtype=np.int64)
+        prepared = [self._prepare_user(delta) for delta in change.users]
+        # 2. write: kernels that cannot allocate, then the overflow table (rare, small)
+        self._size = change.size
+        for arrays in prepared:
+            self._settle(events[: self._write_user(arrays, change.step, events)], change.step)
+        self._counts[change.count_index] = change.count_new
+
+    def _reserve_items(self, size: int) -> None:
+        """Room for ``size`` items in the counts and the sparse-row directory (1-D, amortised)."""
+        if size > len(self._counts):
+            self._counts = np.concatenate([self._counts, np.zeros(max(size, 2 * len(self._counts)) - len(self._counts), np.int64)])
+        tail = size - self.dense_size
+        if tail > len(self._starts):
+            grow = max(tail, 2 * len(self._starts)) - len(self._starts)
+            self._starts = np.concatenate([self._starts, np.full(grow, self._free, np.int64)])
+            self._lengths = np.concatenate([self._lengths, np.zeros(grow, np.int64)])
+            self._caps = np.concatenate([self._caps, np.zeros(grow, np.int64)])
+
+    def _rows_needing_room(self, delta: UserDelta) -> tuple[np.ndarray, np.ndarray]:
+        """For an Add: the sparse rows (indices into the sparse part) this user's change inserts
+        into, and how many new entries each gets."""
+        is_changed = _members(delta.changed, delta.columns)
+        missing = kernels.missing_per_row(self._starts, self._lengths, self._pool_idx, self.dense_size, self._size,
+                                          delta.columns, is_changed, delta.changed, np.zeros(len(delta.columns), np.int64))
+        inserting = missing > 0
+        return delta.columns[inserting] - self.dense_size, missing[inserting]
+
+    def _make_room(self, room: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Move the rows that cannot take their new entries in place to the free end of the pool
+        with 50% slack, growing (or compacting) the pool first. Only allocates; writes no count."""
+        rows = np.concatenate([r for r, _ in room])
+        if len(rows) == 0:
+            return
+        # a row may gain entries from several users of one request: reserve for the sum
+        unique, inverse = np.unique(rows, return_inverse=True)
+        growth = np.bincount(inverse, weights=np.concatenate([m for _, m in room])).astype(np.int64)
+        needed = self._lengths[unique] + growth
+        moving = needed > self._caps[unique]
+        unique, needed = unique[moving], needed[moving]
+        if len(unique) == 0:
+            return
+        caps = np.maximum(8, (needed * 3) // 2)
+        if self._free + int(caps.sum()) > len(self._pool_idx):
+            capacity = max(self._free + int(caps.sum()), 2 * len(self._pool_idx))
+            pool_idx = np.zeros(capacity, dtype=np.int32)
+            pool_val = np.zeros(capacity, dtype=np.uint16)
+            pool_idx[: self._free] = self._pool_idx[: self._free]
+            pool_val[: self._free] = self._pool_val[: self._free]
+            self._pool_idx, self._pool_val = pool_idx, pool_val
+        self._holes += int(self._caps[unique].sum())
+        self._free = kernels.move_rows(self._starts, self._caps, self._lengths, self._pool_idx, self._pool_val, unique, caps, self._free)
+
+    def _compact(self) -> None:
+        """Rewrite the pool without holes, every row keeping its slots. Builds the new pool and
+        directory completely before replacing the old ones, so a MemoryError changes nothing."""
+        caps = self._caps.copy()
+        starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
+        capacity = max(int(caps.sum()), 1024)
+        pool_idx = np.zeros(capacity, dtype=np.int32)
+        pool_val = np.zeros(capacity, dtype=np.uint16)
+        for k in np.flatnonzero(self._lengths).tolist():
+            old, new, length = self._starts[k], starts[k], self._lengths[k]
+            pool_idx[new : new + length] = self._pool_idx[old : old + length]
+            pool_val[new : new + length] = self._pool_val[old : old + length]
+        self._pool_idx, self._pool_val, self._starts, self._caps = pool_idx, pool_val, starts, caps
+        self._free, self._holes = int(caps.sum()), 0
+
+    def _prepare_user(self, delta: UserDelta) -> tuple[np.ndarray, ...]:
+        """The arrays one user's write needs, computed (allocated) before any write."""
+        changed, columns, dense = delta.changed, delta.columns, self.dense_size
+        is_changed = _members(changed, columns)
+        others = columns[~is_changed]
+        return changed, columns, is_changed, changed[changed < dense], columns[columns < dense], others[others < dense]
+
+    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray) -> int:
+        """One user's change through the kernels (no allocation); returns the saturation events."""
+        changed, columns, is_changed, changed_core, columns_core, others_core = prepared
+        dense, n_events = self.dense_size, 0
+        if dense:
+            n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
+            n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
+        if len(columns) and columns[-1] >= dense:
+            n_events = kernels.update_sparse_rows(self._starts, self._lengths, self._pool_idx, self._pool_val, dense,
+                                                  columns, is_changed, changed, step, self.saturation, events, n_events)
+        return n_events
+
+    def _settle(self, events: np.ndarray, step: int) -> None:
+        """Apply the kernels' saturation events to the overflow table, once per unordered pair."""
+        done: set[tuple[int, int]] = set()
+        for row, col, kind in events.tolist():
+            key = (min(row, col), max(row, col))
+            if key in done:
+                continue
+            done.add(key)
+            if kind == 1:  # reached the saturation value from below
+                self._overflow[key] = self.saturation
+            else:
+                self._set_exact(key[0], key[1], self._overflow[key] + step)
+
+    def _set_exact(self, a: int, b: int, value: int) -> None:
+        """Store C_ab = C_ba = ``value`` exactly (saturated value + overflow entry when large).
+        The pair must already have its slots (dense, or present in the sparse rows)."""
+        key = (min(a, b), max(a, b))
+        stored = min(value, self.saturation)
+        if value >= self.saturation:
+            self._overflow[key] = value
+        else:
+            self._overflow.pop(key, None)
+        for row, col in ((a, b), (b, a)):
+            if row < self.dense_size and col < self.dense_size:
+                self._core[row * self.dense_size + col] = stored
+            elif row >= self.dense_size:
+                k = row - self.dense_size
+                segment = self._pool_idx[self._starts[k] : self._starts[k] + self._lengths[k]]
+                position = int(np.searchsorted(segment, col))
+                if position < len(segment) and segment[position] == col:
+                    self._pool_val[self._starts[k] + position] = stored
+
+    # ------------------------------------------------------------------ forks and memory
+    def share(self) -> tuple[Store, Store]:
+        self._frozen = True
+        for array in (self._core, self._pool_idx, self._pool_val, self._counts, self._starts, self._lengths):
+            array.flags.writeable = False
+        return ForkStore(self), ForkStore(self)
+
+    def nbytes(self) -> int:
+        arrays = (self._core, self._counts, self._starts, self._lengths, self._caps, self._pool_idx, self._pool_val)
+        return sum(array.nbytes for array in arrays) + 100 * len(self._overflow)
+
+    def sparse_entries(self) -> int:
+        """Stored sparse-row entries (both orientations of a pair count)."""
+        return int(self._lengths[: max(0, self._size - self.dense_size)].sum())
+
+
+class _Overlay:
+    """C's change from a fork's users: Σ over users of (now ⊗ now − base ⊗ base), restricted to
+    the rows and columns asked for. A few users are looped over; many go through sparse
+    matrix products, so a fork that changed thousands of users still reads quickly."""
+
+    LOOP_USERS = 32
+
+    def __init__(self, rows: dict[int, tuple[np.ndarray, np.ndarray]], size: int):
+        self.rows = list(rows.values())  # (base row, row now), sorted internal indices
+        self.size = size
+        self._matrices: tuple[sp.csc_matrix, sp.csc_matrix] | None = None
+
+    def _sparse(self) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+        if self._matrices is None:
+            def matrix(which: int) -> sp.csc_matrix:
+                rows = [pair[which] for pair in self.rows]
+                indptr = np.concatenate([[0], np.cumsum([len(row) for row in rows])]).astype(np.int64)
+                indices = np.concatenate(rows).astype(np.int64)
+                data = np.ones(len(indices), dtype=np.int64)
+                return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.size)).tocsc()
+
+            self._matrices = (matrix(1), matrix(0))
+        return self._matrices
+
+    def block(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+        """The overlay's (len(rows), len(cols) or size) int64 block; indices >= size read 0."""
+        width = self.size if cols is None else len(cols)
+        out = np.zeros((len(rows), width), dtype=np.int64)
+        if len(self.rows) <= self.LOOP_USERS:
+            for base, now in self.rows:
+                for row, sign in ((now, 1), (base, -1)):
+                    hit_rows = np.flatnonzero(_members(row, rows))
+                    if len(hit_rows):
+                        hit_cols = row if cols is None else np.flatnonzero(_members(row, cols))
+                        out[np.ix_(hit_rows, hit_cols)] += sign
+            return out
+        valid = rows < self.size
+        rows = np.where(valid, rows, 0)
+        cols_valid = None if cols is None else cols < self.size
+        for matrix, sign in zip(self._sparse(), (1, -1)):
+            right = matrix if cols is None else matrix[:, np.where(cols_valid, cols, 0)]
+            out += sign * (matrix[:, rows].T @ right).toarray()
+        out[~valid] = 0
+        if cols is not None:
+            out[:, ~cols_valid] = 0
+        return out
+
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The overlay's value at each pair (a[k], b[k])."""
+        values = np.zeros(len(a), dtype=np.int64)
+        if len(self.rows) <= self.LOOP_USERS:
+            for base, now in self.rows:
+                values += _members(now, a) & _members(now, b)
+                values -= _members(base, a) & _members(base, b)
+            return values
+        inside = np.flatnonzero((a < self.size) & (b < self.size))
+        # one sparse product per distinct row a (rows of C restricted to the users here), then a lookup per pair
+        rows, position = np.unique(a[inside], return_inverse=True)
+        for matrix, sign in zip(self._sparse(), (1, -1)):
+            product = (matrix[:, rows].T @ matrix).tocsr()
+            values[inside] += sign * np.asarray(product[position, b[inside]]).ravel().astype(np.int64)
+        return values
+
+
+def _members(row: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Boolean mask: which of ``values`` occur in the sorted array ``row``."""
+    if len(row) == 0:
+        return np.zeros(len(values), dtype=bool)
+    positions = np.minimum(np.searchsorted(row, values), len(row) - 1)
+    return row[positions] == values
+
+
+class ForkStore(Store):
+    """A copy-on-write view of a frozen :class:`ArrayStore` (see the module docstring)."""
+
+    def __init__(self, base: ArrayStore, rows: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+                 counts: np.ndarray | None = None, size: int | None = None):
+        self.base = base
+        self.kind = base.kind
+        self._rows = dict(rows or {})  # user -> (row in the base, row now), internal indices
+        self._counts = counts  # own copy of n once this view changes (None: the base's)
+        self._size = base.size if size is None else size
+        self._overlay = _Overlay(self._rows, self._size)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def counts(self) -> np.ndarray:
+        return self.base.counts() if self._counts is None else self._counts
+
+    def block(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = None if cols is None else np.asarray(cols, dtype=np.int64)
+        block = self.base._gather(rows, cols)
+        if cols is None and block.shape[1] < self._size:  # items only this fork knows
+            block = np.concatenate([block, np.zeros((len(rows), self._size - block.shape[1]), np.int64)], axis=1)
+        if self._rows:
+            block += self._overlay.block(rows, cols)
+        return _with_diagonal(block, rows, cols, self.counts())
+
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        values = self.base.pairs(a, b)
+        values[(a >= self.base.size) | (b >= self.base.size)] = 0
+        if self._rows:
+            for start in range(0, len(a), 1 << 18):  # bounded temporaries for long lists
+                values[start : start + (1 << 18)] += self._overlay.pairs(a[start : start + (1 << 18)], b[start : start + (1 << 18)])
+        diagonal = (a == b) & (a < self._size)
+        values[diagonal] = self.counts()[a[diagonal]]
+        return values
+
+    def apply(self, change: StoreChange) -> None:
+        counts = np.zeros(change.size, dtype=np.int64)
+        current = self.counts()
+        counts[: len(current)] = current
+        counts[change.count_index] = change.count_new
+        rows = dict(self._rows)
+        for delta in change.users:
+            base_row = rows[delta.user][0] if delta.user in rows else delta.old_row
+            rows[delta.user] = (base_row, delta.new_row)
+        self._rows, self._counts, self._size = rows, counts, change.size
+        self._overlay = _Overlay(rows, change.size)
+
+    def share(self) -> tuple[Store, Store]:
+        return self, ForkStore(self.base, self._rows, self._counts, self._size)
+
+    def nbytes(self) -> int:
+        rows = sum(base.nbytes + now.nbytes for base, now in self._rows.values())
+        return rows + (0 if self._counts is None else self._counts.nbytes)
+
+
+#: Bytes per stored sparse entry: an int32 column and a uint16 count.
+SPARSE_ENTRY_BYTES = 6
+
+
+def choose_layout(layout: str, transposed: tuple[np.ndarray, ...], size: int, sample: int = 256, seed: int = 0) -> int:
+    """The dense block's size for ``layout``: ``"dense"`` -> size, ``"sparse"`` -> 0, and
+    ``"auto"`` -> whichever takes less memory, dense (2 bytes a cell of items²) unless sparse
+    rows (6 bytes a non-zero, both halves of C) would take under 4/5 of it.
+
+    The sparse size is estimated from the exact lengths of a random sample of rows, computed
+    with the fitting kernel (a fraction of a second even for MovieLens-25M).
+    """
+    if layout == "dense":
+        return size
+    if layout == "sparse":
+        return 0
+    if layout != "auto":
+        raise AmnesiaError(f"Unknown store {layout!r}; choose dense, sparse or auto.")
+    if size <= 4096:  # items² fits in 32 MB: dense is the faster choice at any density
+        return size
+    rows = np.sort(np.random.default_rng(seed).choice(size, size=min(sample, size), replace=False)).astype(np.int64)
+    lengths = kernels.fit_sparse_lengths(*transposed, rows, size, np.zeros(len(rows), np.int64))
+    sparse_bytes = float(lengths.mean()) * size * SPARSE_ENTRY_BYTES
+    return size if size * size * 2 <= 1.25 * sparse_bytes else 0

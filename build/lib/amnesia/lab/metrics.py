@@ -1,0 +1,367 @@
+"""Unlearning metrics: ε and forgetting quality as the NeurIPS 2023 challenge defines them, the
+membership attack's AUC, ranking utility, fairness, agreement, and bootstrap intervals.
+
+Forgetting quality (Triantafillou et al., *Are we making progress in unlearning?*, 2024, and the
+challenge's evaluation note). For one forgotten example (here: one forgotten user) the evaluator
+has a statistic of N unlearned models and of N models retrained without the example. An attacker
+who sees one model's statistic guesses "unlearned" or "retrained"; a decision rule has a
+false-positive rate (FPR) and a false-negative rate (FNR), and by the hypothesis-testing reading of
+(ε, δ)-indistinguishability
+
+    ε ≥ max( log((1 − δ − FPR) / FNR),  log((1 − δ − FNR) / FPR) ),   δ = 10⁻⁵.
+
+The rules are thresholds and intervals on the statistic. The challenge takes the best bound over
+all of them, measured on the same models; with few models that maximum is biased upward (two
+*identical* distributions, 512 models each, come out at ε ≈ 2.5, because the best of a thousand
+rules always "separates" a few samples by chance). So here the attack is cross-fitted: the rule is
+chosen on half of the models and its FPR and FNR are counted on the other half (both ways, over
+five random splits, pooled); identical distributions then give ε ≈ 0 and separated ones a large ε.
+
+ε is binned with width 0.5 and the example scores 2 / 2^bin (bin 1 is [0, 0.5), so an
+indistinguishable example scores 1); ε ≥ ⌈ln(N − 1)⌉, the largest value N samples per side can
+resolve, scores 0 (both as in the challenge). Forgetting quality F is the mean score; the final
+score multiplies F by the unlearned-to-retrained utility ratios on retained and on test data.
+
+All functions are pure and vectorised; arrays are float64 unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import AmnesiaError
+
+DELTA = 1e-5
+BIN_WIDTH = 0.5
+PEAKY_RATIO = 0.01  # a distribution 100x narrower than the other is flagged as separable (as in the challenge)
+REPEATS = 5  # random 2-fold splits of the models per example (10 held-out evaluations)
+RESOLUTION = 1e-6  # statistics are compared at this resolution (float32 factors carry ~1e-7 relative noise)
+
+
+# ---------------------------------------------------------------------------- ε and F
+def epsilon(
+    fpr: float | Sequence[float] | np.ndarray, fnr: float | Sequence[float] | np.ndarray, delta: float = DELTA
+) -> float:
+    """ε of an attack family given each attack's false-positive and false-negative rate.
+
+    ``fpr``, ``fnr``: equal-length rates in [0, 1] (one entry per decision rule). Returns the
+    largest ``max(log((1 - δ - FPR) / FNR), log((1 - δ - FNR) / FPR))`` over the rules, clamped at 0.
+    A rule with FPR = FNR = 0 separates the two sides perfectly: ε = inf. A rule with exactly one
+    zero rate is dropped, as in the challenge: from N samples a zero rate only says "below 1/N",
+    so its ratio is unbounded and carries no estimate. If no rule is left, ε = 0.
+    """
+    fpr = np.atleast_1d(np.asarray(fpr, dtype=np.float64))
+    fnr = np.atleast_1d(np.asarray(fnr, dtype=np.float64))
+    if fpr.shape != fnr.shape:
+        raise AmnesiaError(f"epsilon() needs one FNR per FPR; got {fpr.size} FPRs and {fnr.size} FNRs.")
+    if not (np.all((fpr >= 0) & (fpr <= 1)) and np.all((fnr >= 0) & (fnr <= 1))):
+        raise AmnesiaError("epsilon() takes rates between 0 and 1; a rate outside that range is not a rate.")
+    if not 0 <= delta < 1:
+        raise AmnesiaError(f"delta must be in [0, 1); got {delta}.")
+    if np.any((fpr == 0) & (fnr == 0)):
+        return math.inf
+    keep = (fpr > 0) & (fnr > 0)
+    if not keep.any():
+        return 0.0
+    fpr, fnr = fpr[keep], fnr[keep]
+    with np.errstate(invalid="ignore", divide="ignore"):  # 1 - δ - rate <= 0 gives nan: no evidence
+        bound = np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
+    if np.all(np.isnan(bound)):
+        return 0.0
+    return max(0.0, float(np.nanmax(bound)))
+
+
+def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float, float, bool]:
+    """The interval rule that best tells the two samples apart: (low, high, inside_means_unlearned).
+
+    Rules are "x in [low, high) -> unlearned" and its opposite, at cuts between distinct values
+    (±inf included, so single thresholds are intervals too). With D(c) = F_unlearned(c) −
+    F_retrained(c) (empirical CDFs below cut c), the rule [c_i, c_j) has TPR − FPR = D(c_j) − D(c_i),
+    so the best |TPR − FPR| pairs the lowest and the highest D: O(cuts), no search over pairs.
+    Ties take the middle of the tied cuts (the centre of a gap between the samples).
+    """
+    values = np.unique(np.concatenate([unlearned, retrained]))
+    cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
+
+    def below(x: np.ndarray) -> np.ndarray:  # share of x strictly below each cut
+        return np.searchsorted(np.sort(x), cuts, side="left") / len(x)
+
+    d = below(unlearned) - below(retrained)
+
+    def middle(candidates: np.ndarray) -> int:
+        return int(candidates[len(candidates) // 2])
+
+    low_at, high_at = middle(np.flatnonzero(d == d.min())), middle(np.flatnonzero(d == d.max()))
+    if low_at <= high_at:
+        return float(cuts[low_at]), float(cuts[high_at]), True
+    return float(cuts[high_at]), float(cuts[low_at]), False
+
+
+def attack_error_rates(
+    unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, repeats: int = REPEATS
+) -> tuple[float, float]:
+    """(FPR, FNR) of a threshold/interval attack measured on models it was not chosen on.
+
+    The models of each side are split in two halves; the best rule (:func:`_best_interval`,
+    largest TPR − FPR) is chosen on one half and its errors are counted on the other, both ways,
+    ``repeats`` times with fresh random splits; the rates are pooled. Positive = "unlearned":
+    FPR = share of retrained models called unlearned, FNR = share of unlearned models called
+    retrained. Choosing the rule on the very models it is scored on would be biased: with two
+    identical distributions the best of many rules still "separates" a few samples by chance.
+    Both rates 0 means every held-out model was classified correctly (ε = inf downstream).
+    """
+    a, b = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
+    false_pos = false_neg = negatives = positives = 0
+    for _ in range(repeats):
+        pa, pb = rng.permutation(len(a)), rng.permutation(len(b))
+        halves = ((pa[: len(a) // 2], pa[len(a) // 2 :]), (pb[: len(b) // 2], pb[len(b) // 2 :]))
+        for fit_side in (0, 1):
+            fit_a, test_a = a[halves[0][fit_side]], a[halves[0][1 - fit_side]]
+            fit_b, test_b = b[halves[1][fit_side]], b[halves[1][1 - fit_side]]
+            low, high, inside_unlearned = _best_interval(fit_a, fit_b)
+            called_a = ((test_a >= low) & (test_a < high)) == inside_unlearned
+            called_b = ((test_b >= low) & (test_b < high)) == inside_unlearned
+            false_neg += int((~called_a).sum())
+            false_pos += int(called_b.sum())
+            positives += len(test_a)
+            negatives += len(test_b)
+    fpr, fnr = false_pos / negatives, false_neg / positives
+    if (fpr == 0) != (fnr == 0):
+        # :func:`epsilon` drops a rule with one zero rate because other rules carry the evidence;
+        # this is the only rule, and one error-free side is strong evidence, not none: count half
+        # an error there instead (a continuity correction), which bounds ε at about log(2 · trials)
+        fpr, fnr = max(fpr, 0.5 / negatives), max(fnr, 0.5 / positives)
+    return fpr, fnr
+
+
+def sample_epsilon(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    rng: np.random.Generator | None = None,
+    delta: float = DELTA,
+    resolution: float = RESOLUTION,
+) -> float:
+    """ε for one example from its statistic under N unlearned and M retrained models.
+
+    Values are first rounded to ``resolution``, so that floating-point noise between models that
+    are equal in exact arithmetic is not taken for a difference. Identical point masses give 0;
+    if one side's range is below 1 % of the other's (or one side is a point mass and the other is
+    not), the sides count as separable (inf), as in the challenge's evaluation, because a very
+    peaky distribution inside a wide one is easy to miss with few samples. Otherwise ε comes from
+    :func:`attack_error_rates` (``rng`` seeds its splits).
+    """
+    a = np.round(np.asarray(unlearned, dtype=np.float64) / resolution) * resolution
+    b = np.round(np.asarray(retrained, dtype=np.float64) / resolution) * resolution
+    if a.size < 2 or b.size < 2:
+        raise AmnesiaError(f"ε needs at least 2 models on each side; got {a.size} unlearned and {b.size} retrained.")
+    spread_a, spread_b = float(np.ptp(a)), float(np.ptp(b))
+    if max(spread_a, spread_b) == 0:
+        return 0.0 if a[0] == b[0] else math.inf
+    if min(spread_a, spread_b) / max(spread_a, spread_b) < PEAKY_RATIO:
+        return math.inf
+    return epsilon(*attack_error_rates(a, b, rng if rng is not None else np.random.default_rng(0)), delta=delta)
+
+
+def user_epsilons(
+    unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA, resolution: float = RESOLUTION, seed: int = 0
+) -> np.ndarray:
+    """Per-example ε from statistics of shape (N, S) and (M, S) (models x examples); shape (S,).
+    Deterministic for a given ``seed`` (it seeds the attack's splits)."""
+    unlearned, retrained = np.asarray(unlearned), np.asarray(retrained)
+    if unlearned.ndim != 2 or retrained.ndim != 2 or unlearned.shape[1] != retrained.shape[1]:
+        raise AmnesiaError(
+            f"user_epsilons() takes (models, examples) arrays with the same examples; got {unlearned.shape} and {retrained.shape}."
+        )
+    rng = np.random.default_rng([seed, 13])
+    return np.array(
+        [sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution) for s in range(unlearned.shape[1])]
+    )
+
+
+def max_epsilon(models: int) -> float:
+    """⌈ln(N − 1)⌉: the largest ε that N models per side can resolve (the challenge's bound)."""
+    if models < 3:
+        raise AmnesiaError(
+            f"Forgetting quality needs at least 3 models per side (got {models}); use --seeds 3 or more."
+        )
+    return float(math.ceil(math.log(models - 1)))
+
+
+def epsilon_scores(epsilons: np.ndarray, models: int) -> np.ndarray:
+    """Each example's score 2 / 2^bin, bin = ⌊ε / 0.5⌋ + 1; 0 at or above :func:`max_epsilon`."""
+    eps = np.asarray(epsilons, dtype=np.float64)
+    if np.any(np.isnan(eps)) or np.any(eps < 0):
+        raise AmnesiaError("ε values must be non-negative numbers (inf allowed).")
+    finite = np.where(np.isfinite(eps), eps, 0.0)
+    scores = 2.0 / 2.0 ** (np.floor(finite / BIN_WIDTH) + 1)
+    return np.where(eps < max_epsilon(models), scores, 0.0)
+
+
+def forgetting_quality(epsilons: np.ndarray, models: int) -> float:
+    """F: the mean of :func:`epsilon_scores` over the forget set (1 = indistinguishable)."""
+    eps = np.asarray(epsilons)
+    if eps.size == 0:
+        raise AmnesiaError("Forgetting quality needs at least one forgotten example.")
+    return float(epsilon_scores(eps, models).mean())
+
+
+def final_score(
+    quality: float, retain_unlearned: float, retain_retrained: float, test_unlearned: float, test_retrained: float
+) -> float:
+    """The challenge's final score: F x (retain utility ratio) x (test utility ratio); nan if a
+    retrained utility is 0 (no ratio exists)."""
+    if retain_retrained == 0 or test_retrained == 0:
+        return math.nan
+    return quality * (retain_unlearned / retain_retrained) * (test_unlearned / test_retrained)
+
+
+# ---------------------------------------------------------------------------- membership attack
+def pair_wins(members: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """1 where a member's attack score beats an other's, 0.5 on ties; shape (len(members), len(others)).
+
+    The mean of this matrix is the attack's AUC (Mann-Whitney): 0.5 means indistinguishable.
+    """
+    m = np.asarray(members, dtype=np.float64)[:, None]
+    o = np.asarray(others, dtype=np.float64)[None, :]
+    return (m > o) + 0.5 * (m == o)
+
+
+def auc(members: np.ndarray, others: np.ndarray) -> float:
+    """P(attack score of a member > that of an other), ties counting half."""
+    return float(pair_wins(members, others).mean())
+
+
+# ---------------------------------------------------------------------------- ranking utility
+def top_k(scores: np.ndarray, k: int = 10, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """The k best columns per row of ``scores`` (U, I), best first, ties by the smaller column.
+
+    ``exclude``: a (U, I) sparse matrix whose non-zeros may not be recommended (the user's
+    training items). Returns int64 (U, k); k is capped at I.
+    """
+    scores = np.array(scores, copy=True)
+    if exclude is not None and exclude.nnz:
+        coo = exclude.tocoo()
+        scores[coo.row, coo.col] = -np.inf
+    users, columns = scores.shape
+    k = min(k, columns)
+    if k == 0:
+        return np.zeros((users, 0), dtype=np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < columns else np.tile(np.arange(k), (users, 1))
+    values = np.take_along_axis(scores, part, axis=1)
+    top = np.take_along_axis(part, np.lexsort((part, -values), axis=1), axis=1)
+    # where the k-th best ties with a column argpartition left out, redo the row with every tied column
+    kth = values.min(axis=1, keepdims=True)
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):
+        candidates = np.flatnonzero(scores[row] >= kth[row, 0])
+        top[row] = candidates[np.lexsort((candidates, -scores[row, candidates]))[:k]]
+    return top.astype(np.int64)
+
+
+def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """NDCG@k and Recall@k per row of ``top`` (U, k) against the non-zeros of ``relevant`` (U, I).
+
+    NDCG@k = Σ_r hit_r / log2(r + 1) over ranks r ≤ k, divided by its ideal value for
+    min(|relevant|, k) hits. Recall@k = hits / min(|relevant|, k), so a perfect list scores 1 for
+    users with many relevant items too. Rows without relevant items give nan.
+    """
+    relevant = sp.csr_matrix(relevant)
+    users, k = top.shape
+    if users == 0:
+        return np.zeros(0), np.zeros(0)
+    # membership of (row, item) pairs as one sorted-key lookup instead of sparse element indexing
+    width = relevant.shape[1]
+    keys = np.repeat(np.arange(users, dtype=np.int64), np.diff(relevant.indptr)) * width + relevant.indices
+    hits = np.isin(np.arange(users, dtype=np.int64)[:, None] * width + top, keys)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    counts = np.diff(relevant.indptr)
+    ideal_hits = np.minimum(counts, k)
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[ideal_hits]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndcg = np.where(counts > 0, (hits * discount).sum(axis=1) / ideal, np.nan)
+        recall = np.where(counts > 0, hits.sum(axis=1) / ideal_hits, np.nan)
+    return ndcg, recall
+
+
+def top_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a_u ∩ b_u| / k for two (U, k) top-k lists; shape (U,)."""
+    if a.shape != b.shape:
+        raise AmnesiaError(f"top_overlap() compares lists of equal shape; got {a.shape} and {b.shape}.")
+    if a.shape[1] == 0:
+        return np.ones(len(a))
+    return (a[:, :, None] == b[:, None, :]).any(axis=2).sum(axis=1) / a.shape[1]
+
+
+def active_mask(activity: np.ndarray, share: float = 0.05) -> np.ndarray:
+    """The most active ``share`` of users (at least one) by ``activity``; ties by the lower index.
+
+    User-oriented fairness (Li et al., WWW 2021, as used by CURE4Rec) calls the top 5 % by number of
+    interactions the advantaged group and the rest the disadvantaged group.
+    """
+    activity = np.asarray(activity)
+    count = max(1, int(round(share * len(activity)))) if len(activity) > 1 else 0
+    order = np.lexsort((np.arange(len(activity)), -activity))
+    mask = np.zeros(len(activity), dtype=bool)
+    mask[order[:count]] = True
+    return mask
+
+
+def group_gap(values: np.ndarray, active: np.ndarray) -> float:
+    """mean(values of active users) − mean(values of the others), nan values ignored; nan if a
+    group is empty."""
+    values = np.asarray(values, dtype=np.float64)
+    a, b = values[active & ~np.isnan(values)], values[~active & ~np.isnan(values)]
+    return float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+
+
+# ---------------------------------------------------------------------------- bootstrap
+def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
+    samples = samples[~np.isnan(samples)]
+    if samples.size == 0:
+        return (math.nan, math.nan)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def mean_ci(
+    values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (nan ignored), resampling entries."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (math.nan, math.nan)
+    picks = rng.integers(0, values.size, size=(resamples, values.size))
+    return _percentiles(values[picks].mean(axis=1), level)
+
+
+def gap_ci(
+    values: np.ndarray, active: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Bootstrap interval of :func:`group_gap`, resampling within each group."""
+    values = np.asarray(values, dtype=np.float64)
+    a, b = values[active & ~np.isnan(values)], values[~active & ~np.isnan(values)]
+    if not len(a) or not len(b):
+        return (math.nan, math.nan)
+    pick_a = rng.integers(0, len(a), size=(resamples, len(a)))
+    pick_b = rng.integers(0, len(b), size=(resamples, len(b)))
+    return _percentiles(a[pick_a].mean(axis=1) - b[pick_b].mean(axis=1), level)
+
+
+def auc_ci(
+    wins: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Bootstrap interval of an AUC from its (members, others) :func:`pair_wins` matrix (or the mean
+    of several models' matrices), resampling members and others independently."""
+    m, n = wins.shape
+    if m == 0 or n == 0:
+        return (math.nan, math.nan)
+    # the mean of wins[rows][:, cols] is (counts of each row)ᵀ wins (counts of each col) / (m n)
+    row_counts = np.apply_along_axis(np.bincount, 1, rng.integers(0, m, size=(resamples, m)), minlength=m)
+    col_counts = np.apply_along_axis(np.bincount, 1, rng.integers(0, n, size=(resamples, n)), minlength=n)
+    samples = ((row_counts @ wins) * col_counts).sum(axis=1) / (m * n)
+    return _percentiles(samples, level)

@@ -1,0 +1,506 @@
+"""Running the lab: every method on every forget set, N seeds, with the null control.
+
+For each forget set (``random``, ``core``, ``edge``) and each seed i < N:
+
+- an *original* weighted-ALS model is trained on all training data (seed i);
+- each method unlearns the forget set from it (timed) and the result is measured;
+- a *reference* model is retrained without the forget set with an unrelated seed; the N
+  references are the "retrained" side every MF method is compared with;
+- the *retrain* method (a retrain with yet another seed) compared with the references is the
+  **null control**: retrain versus retrain with other seeds. Every figure is read against it.
+
+SISA is compared with SISA models retrained from scratch (its own exact reference) and item-CF
+with an item-CF retrain (deterministic, one model per side). ``original`` (nothing forgotten)
+is reported too, so the attack's power is visible.
+
+:func:`run_lab` returns the ``lab.json`` document; :mod:`amnesia.lab.report` writes it and
+``lab.md``; :func:`main` is ``python -m amnesia lab``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..data.datasets import load
+from ..engine.model import ItemCF
+from ..errors import AmnesiaError
+from . import methods as M
+from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
+from .evaluate import Context, Measured, make_context, measure_itemcf, measure_mf, measure_sisa, summarize
+from .mf import DEFAULT_PARAMS, ALSParams, fit
+
+Progress = Callable[[float, str], None]
+
+METHODS = {  # name: (label, kind, what it is)
+    "original": (
+        "No unlearning (original)",
+        "reference",
+        "the trained model, nothing forgotten: how much the attack can see",
+    ),
+    "retrain": ("Retrain", "exact", "weighted ALS from scratch without the forget set (the null control)"),
+    "sisa": ("SISA", "exact", "user shards, one ALS per shard; retrain only the shards that held a forgotten user"),
+    "fine-tune": ("Fine-tune", "approximate", "a few warm-started ALS sweeps on the retained data"),
+    "neggrad": (
+        "NegGrad",
+        "approximate",
+        "gradient ascent on the forgotten interactions, descent on the retained ones",
+    ),
+    "fisher": (
+        "Fisher forgetting",
+        "approximate",
+        "Gaussian noise with std α·F^(-1/4), F the retained data's diagonal Fisher",
+    ),
+    "drop-vector": ("Drop the vectors", "approximate", "delete the forgotten users' vectors, nothing else"),
+    "item-cf": (
+        "Item-CF forget (Amnesia)",
+        "exact",
+        "this project's decremental item-based CF, certified by fingerprint",
+    ),
+}
+REFERENCE = {"sisa": "SISA retrained from scratch", "item-cf": "item-CF retrained from scratch"}
+MF_REFERENCE = "weighted ALS retrained from scratch"
+NULL_KEYS = (
+    "epsilon",
+    "epsilon_ci",
+    "forgetting_quality",
+    "forgetting_quality_ci",
+    "final_score",
+    "mia_auc",
+    "mia_auc_ci",
+    "ndcg_at_10",
+    "ndcg_at_10_ci",
+    "top10_overlap_with_retrain",
+    "top10_overlap_ci",
+)
+QUICK_SEEDS = 4
+FULL_SEEDS = 16
+PAGE_SEEDS = 3
+SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """What to run. ``seeds`` is N (models per side, ≥ 3); ``share`` the forget set's share of
+    users; ``eval_users`` measures utility and agreement on a seeded sample of that many retained
+    users (None: all of them); ``threads`` is implicit's thread count for ALS fits (0: every core;
+    BLAS stays at one thread either way, so the threads do not multiply). Fits are deterministic
+    per seed for any thread count: ALS solves each user and each item independently."""
+
+    data: str = "movielens-small"
+    forget_sets: tuple[str, ...] = FORGET_SETS
+    seeds: int = FULL_SEEDS
+    share: float = 0.05
+    seed: int = 0
+    quick: bool = False
+    als: ALSParams = DEFAULT_PARAMS
+    methods: M.MethodParams = M.DEFAULT_METHOD_PARAMS
+    resamples: int = 1000
+    eval_users: int | None = None
+    threads: int = 1
+
+    def check(self) -> None:
+        """Raise :class:`AmnesiaError` naming the first bad setting (before any work)."""
+        unknown = [k for k in self.forget_sets if k not in FORGET_SETS]
+        if unknown or not self.forget_sets:
+            raise AmnesiaError(f"Unknown forget set(s) {unknown}; choose from {', '.join(FORGET_SETS)} or 'all'.")
+        if not 3 <= self.seeds <= 64:
+            raise AmnesiaError(
+                f"--seeds must be between 3 and 64 (ε needs at least 3 models per side); got {self.seeds}."
+            )
+        if not 0 <= self.threads <= 64:
+            raise AmnesiaError(f"--threads must be between 0 (every core) and 64; got {self.threads}.")
+        if not 0 < self.share < 0.5:
+            raise AmnesiaError(f"The forget share must be between 0 and 0.5; got {self.share}.")
+
+
+def quick_config(data: str = "movielens-small", forget_set: str = "random", seeds: int = QUICK_SEEDS) -> LabConfig:
+    """The ``--quick`` run: one forget set, few seeds, fewer bootstrap resamples, utility on
+    200 sampled retained users."""
+    return LabConfig(data=data, forget_sets=(forget_set,), seeds=seeds, quick=True, resamples=300, eval_users=200)
+
+
+def _timed(function: Callable[..., object], *args: object, **kwargs: object) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+class _Ticker:
+    """Turns finished work units into progress fractions for a callback."""
+
+    def __init__(self, total: int, callback: Progress | None):
+        self.total, self.done, self.callback = max(1, total), 0, callback
+
+    def __call__(self, message: str, units: int = 1) -> None:
+        self.done += units
+        if self.callback is not None:
+            self.callback(min(1.0, self.done / self.total), message)
+
+
+def _units(config: LabConfig) -> int:
+    return len(config.forget_sets) * (config.seeds * 3 + 2)
+
+
+def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) -> tuple[list[dict], dict]:
+    """All methods on one forget set; returns (rows, null control)."""
+    n, train, forget, params, mp = config.seeds, data.train, data.forget, config.als, config.methods
+    ctx = make_context(data, max_users=config.eval_users, seed=config.seed)
+    measured: dict[str, list[Measured]] = {name: [] for name in METHODS if name != "item-cf"}
+    seconds: dict[str, list[float]] = {name: [] for name in measured}
+    reference: list[Measured] = []
+    sisa_reference: list[Measured] = []
+    sisa_retrain_seconds: list[float] = []
+    shards = min(mp.shards, train.shape[0])  # a tiny data set (the toy world) has fewer users than shards
+    partition = M.sisa_partition(train.shape[0], shards, config.seed)
+    hit_shards = frozenset(np.unique(partition[forget]).tolist())
+    approximate = {
+        "fine-tune": (M.fine_tune, {"sweeps": mp.finetune_sweeps, "threads": config.threads}),
+        "neggrad": (
+            M.neggrad,
+            {"steps": mp.neggrad_steps, "rate": mp.neggrad_rate, "forget_weight": mp.neggrad_forget_weight},
+        ),
+        "fisher": (M.fisher_forget, {"alpha": mp.fisher_alpha}),
+        "drop-vector": (M.drop_vectors, {}),
+    }
+    for i in range(n):
+        original = fit(train, params, seed=i, threads=config.threads)
+        measured["original"].append(measure_mf(original, ctx))
+        seconds["original"].append(0.0)
+        model, took = _timed(M.retrain, original, train, forget, SEED_OFFSETS["retrain"] + i, threads=config.threads)
+        measured["retrain"].append(measure_mf(model, ctx)), seconds["retrain"].append(took)
+        reference.append(
+            measure_mf(
+                fit(data.retained_train(), params, seed=SEED_OFFSETS["reference"] + i, threads=config.threads), ctx
+            )
+        )
+        tick(f"{data.kind}: seed {i + 1}/{n}: original, retrain and reference trained")
+        for name, (method, options) in approximate.items():
+            model, took = _timed(method, original, train, forget, i, **options)
+            measured[name].append(measure_mf(model, ctx)), seconds[name].append(took)
+        tick(f"{data.kind}: seed {i + 1}/{n}: fine-tune, NegGrad, Fisher and drop-the-vectors measured")
+        # the original shards a forget hits are replaced unread, so the experiment does not train them (untimed work)
+        sisa = M.sisa_fit(train, partition, params, seed=i, threads=config.threads, skip=hit_shards)
+        model, took = _timed(M.sisa_forget, sisa, train, forget, i, threads=config.threads)
+        measured["sisa"].append(measure_sisa(model, ctx)), seconds["sisa"].append(took)
+        model, took = _timed(
+            M.sisa_fit, data.retained_train(), partition, params, SEED_OFFSETS["reference"] + i, threads=config.threads
+        )
+        sisa_reference.append(measure_sisa(model, ctx)), sisa_retrain_seconds.append(took)
+        tick(f"{data.kind}: seed {i + 1}/{n}: SISA trained, unlearned and retrained")
+
+    summary = {}
+    for name, models in measured.items():
+        refs = sisa_reference if name == "sisa" else reference
+        summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples)
+    null = {key: summary["retrain"][key] for key in NULL_KEYS}
+    retrain_seconds = float(np.mean(seconds["retrain"]))
+    rows = []
+    for name in measured:
+        base = float(np.mean(sisa_retrain_seconds)) if name == "sisa" else retrain_seconds
+        rows.append(
+            _row(
+                name,
+                data.kind,
+                summary[name],
+                float(np.mean(seconds[name])),
+                float(np.max(seconds[name])),
+                base,
+                n,
+                null,
+            )
+        )
+    # Deletion requests usually arrive one at a time: time each method forgetting a single user too
+    # (approximate methods once, from the last original model; a retrain costs a retrain either way).
+    by_name = {row["method"]: row for row in rows}
+    by_name["retrain"].update(seconds_per_request=round(retrain_seconds, 6), speedup_per_request=1.0)
+    for name, (method, options) in approximate.items():
+        _, took = _timed(method, original, train, forget[:1], 0, **options)
+        by_name[name].update(seconds_per_request=round(took, 6), speedup_per_request=round(retrain_seconds / took, 3))
+    affected = len(hit_shards)  # shards holding a forgotten user: retrained one after another
+    per_shard = float(np.mean(seconds["sisa"])) / max(1, affected)
+    by_name["sisa"].update(
+        shards=shards,
+        affected_shards=affected,
+        seconds_per_request=round(per_shard, 6),  # one request hits one shard
+        speedup_per_request=round(float(np.mean(sisa_retrain_seconds)) / per_shard, 3),
+    )
+    rows.append(_itemcf_row(data, ctx, config, null, tick))
+    return rows, null
+
+
+def _itemcf_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None]) -> dict:
+    model = ItemCF.fit(data.interactions())
+    tick(f"{data.kind}: item-CF trained")
+    model, took = M.itemcf_forget(model, data.user_ids[data.forget])
+    certificate, retrained, retrain_seconds = M.itemcf_certificate(model, data.interactions(data.retained))
+    unlearned = measure_itemcf(model, ctx)
+    # equal fingerprints mean equal H, n and C, hence equal scores: measuring twice would repeat the same numbers
+    reference = unlearned if certificate["equal"] else measure_itemcf(retrained, ctx)
+    del model, retrained
+    gc.collect()
+    tick(f"{data.kind}: item-CF forgot {len(data.forget)} users and was certified")
+    summary = summarize(
+        [unlearned],
+        [reference],
+        ctx.active,
+        config.seeds,
+        seed=config.seed,
+        resamples=config.resamples,
+        deterministic=True,
+    )
+    row = _row("item-cf", data.kind, summary, took, took, retrain_seconds, 1, null)
+    row["certificate"] = certificate
+    per_request = took / max(1, len(data.forget))  # the users were forgotten one request at a time
+    row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3))
+    if not certificate["equal"]:
+        row["verdict"] = "NOT exact: the fingerprints differ (a bug in the engine)"
+        row["forgets"] = False
+    return row
+
+
+def _row(
+    name: str,
+    kind: str,
+    summary: dict,
+    seconds: float,
+    seconds_max: float,
+    retrain_seconds: float,
+    models: int,
+    null: dict,
+) -> dict:
+    label, family, text = METHODS[name]
+    high = null["epsilon_ci"][1]
+    if name == "original":
+        forgets, verdict = False, "reference (nothing was forgotten)"
+    elif high is not None and summary["epsilon"] is not None and summary["epsilon"] <= high + 1e-9:
+        forgets, verdict = True, "forgets: ε within the null control's interval"
+    else:
+        forgets, verdict = False, "does not forget: ε above the null control's interval"
+    return {
+        "method": name,
+        "label": label,
+        "family": family,
+        "description": text,
+        "forget_set": kind,
+        "reference": REFERENCE.get(name, MF_REFERENCE),
+        "models": models,
+        "seconds": round(seconds, 6),
+        "seconds_max": round(seconds_max, 6),
+        "retrain_seconds": round(retrain_seconds, 6),
+        "speedup": round(retrain_seconds / seconds, 3) if seconds > 0 else None,
+        **summary,
+        "forgets": forgets,
+        "verdict": verdict,
+        "null_control": {
+            key: null[key]
+            for key in (
+                "epsilon",
+                "epsilon_ci",
+                "forgetting_quality",
+                "mia_auc",
+                "ndcg_at_10",
+                "top10_overlap_with_retrain",
+            )
+        },
+    }
+
+
+def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
+    """Run the lab and return the ``lab.json`` document (see the module docstring)."""
+    config.check()
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    tick = _Ticker(_units(config), progress)
+    dataset = load(config.data)
+    rows, null_control, sets = [], {}, {}
+    with threadpool_limits(limits=1, user_api="blas"):  # this process only; implicit and numpy both
+        for kind in config.forget_sets:
+            data = make_lab_data(dataset.interactions, kind, config.share, config.seed, dataset.name)
+            sets[kind] = {
+                "description": FORGET_SET_TEXT[kind],
+                "forget_users": int(len(data.forget)),
+                "outsiders": int(len(data.outsider_ids)),
+                "training_users": int(len(data.user_ids)),
+                "evaluated_users": int(min(len(data.retained), config.eval_users or len(data.retained))),
+                "forget_interactions": int(data.forget_train().nnz),
+                "mean_history_forgotten": round(float(data.forget_train().nnz / max(1, len(data.forget))), 1),
+            }
+            kind_rows, null_control[kind] = run_forget_set(data, config, tick)
+            rows.extend(kind_rows)
+    return {
+        "version": 1,
+        "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "config": {
+            "data": dataset.name,
+            "forget_sets": list(config.forget_sets),
+            "seeds": config.seeds,
+            "share": config.share,
+            "seed": config.seed,
+            "quick": config.quick,
+            "resamples": config.resamples,
+            "eval_users": config.eval_users,
+            "threads": config.threads,
+            "delta": 1e-5,
+        },
+        "data": {
+            "name": dataset.name,
+            "users": dataset.num_users,
+            "items": dataset.num_items,
+            "interactions": int(len(dataset.interactions)),
+        },
+        "hyper_parameters": {"als": asdict(config.als), "methods": asdict(config.methods)},
+        "forget_sets": sets,
+        "null_control": null_control,
+        "rows": rows,
+        "seconds_total": round(time.perf_counter() - started, 2),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- one run at a time
+class RunGate:
+    """At most one lab run at a time in this process (one server): :meth:`try_run` yields
+    whether this caller got the slot. Holds no visitor data."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    @contextmanager
+    def try_run(self) -> Iterator[bool]:
+        acquired = self._lock.acquire(blocking=False)
+        if acquired:
+            self.started = time.monotonic()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self.started = None
+                self._lock.release()
+
+
+LAB_GATE = RunGate()  # the server's one slot for a visitor-started lab run (a lock, no visitor data)
+
+
+def run_in_subprocess(
+    data: str, forget_set: str, seeds: int, progress: Progress | None = None, timeout: float = 180.0
+) -> dict:
+    """Run a quick lab in a child process (its memory and threads end with it) and return its
+    ``lab.json`` document. ``progress`` gets (fraction, message) as the child reports it; if the
+    callback raises (for example because the visitor left), the child is killed."""
+    with tempfile.TemporaryDirectory(prefix="amnesia-lab-") as out:
+        command = [
+            sys.executable,
+            "-m",
+            "amnesia",
+            "lab",
+            "--quick",
+            "--data",
+            data,
+            "--forget-set",
+            forget_set,
+            "--seeds",
+            str(seeds),
+            "--out",
+            out,
+            "--threads",
+            "1",  # one core for a visitor's run: the server keeps the other for everyone else
+            "--progress-json",
+        ]
+        root = Path(__file__).resolve().parents[2]
+        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=path)
+        child = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        timer = threading.Timer(timeout, child.kill)
+        timer.start()
+        try:
+            for line in child.stdout:
+                try:
+                    update = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if progress is not None and "progress" in update:
+                    progress(float(update["progress"]), str(update.get("message", "")))
+            child.wait()
+        finally:
+            timer.cancel()
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if child.returncode != 0:
+            error = (child.stderr.read() or "").strip().splitlines()
+            reason = (
+                error[-1]
+                if error
+                else f"it was stopped after {timeout:.0f} s"
+                if child.returncode < 0
+                else "no message"
+            )
+            raise AmnesiaError(f"The lab run failed: {reason}")
+        return json.loads((Path(out) / "lab.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------- command line
+def config_from_args(args: argparse.Namespace) -> LabConfig:
+    """The run ``python -m amnesia lab`` asked for (checked before any work)."""
+    forget_set = args.forget_set or ("random" if args.quick else "all")
+    sets = FORGET_SETS if forget_set == "all" else (forget_set,)
+    if args.quick:
+        config = replace(quick_config(args.data, sets[0], args.seeds or QUICK_SEEDS), forget_sets=sets)
+    else:
+        config = LabConfig(data=args.data, forget_sets=sets, seeds=args.seeds or FULL_SEEDS)
+    config = replace(config, threads=getattr(args, "threads", 1))
+    config.check()
+    return config
+
+
+def main(args: argparse.Namespace) -> int:
+    """``python -m amnesia lab``: run, then write ``lab.json`` and ``lab.md`` to ``--out``."""
+    from .report import measure_targets, write_outputs
+
+    config = config_from_args(args)
+    out = Path(args.out)
+    if args.progress_json:
+
+        def report(fraction: float, message: str) -> None:
+            print(json.dumps({"progress": round(fraction, 4), "message": message}), flush=True)
+    else:
+
+        def report(fraction: float, message: str) -> None:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    result = run_lab(config, report)
+    if getattr(args, "measure_targets", False):
+        result["targets"] = measure_targets(args.data)
+    json_path, md_path = write_outputs(result, out)
+    if args.progress_json:
+        print(json.dumps({"done": True, "json": str(json_path), "markdown": str(md_path)}), flush=True)
+    else:
+        print(f"wrote {json_path} and {md_path} in {result['seconds_total']:.1f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,235 @@
+"""Choosing the lab's hyper-parameters on validation data: ``python -m amnesia.lab.tune``.
+
+Nothing here sees a test item: tuning works on the training part of every user (the 80 % that
+:func:`amnesia.lab.data.make_lab_data` keeps with seed 0), split again 80/20 into fitting and
+validation items, with a validation forget set drawn with another seed (1).
+
+1. Weighted ALS: a grid over factors x regularisation x α (15 sweeps), each fitted with two
+   seeds; the best mean NDCG@10 on the validation items wins.
+2. Approximate unlearning methods, with that ALS: for every grid point, N = 8 original models
+   are unlearned and compared with 8 retrained ones; the best final score (forgetting quality x
+   utility ratios) wins, ties broken by the smaller mean |z| of the attack statistic (how many
+   retrained-model standard deviations the unlearned models sit from the retrained ones). The
+   grids stop at about a third of a retrain's work (fine-tuning at 5 of its 15 ALS sweeps,
+   NegGrad at 10 steps, each about as costly as a sweep): an approximate method that costs as
+   much as retraining has no reason to exist.
+
+SISA's shard count is a design choice, not tuned (4 shards: more make one shard's retrain cheaper
+and the model weaker). Writes ``lab_tuning.json`` and ``lab_tuning.md``; the chosen values are
+then written into :data:`amnesia.lab.mf.DEFAULT_PARAMS` and
+:data:`amnesia.lab.methods.DEFAULT_METHOD_PARAMS` by hand (they are fixed, stated constants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..data.datasets import load
+from . import methods as M
+from .data import make_lab_data, training_part
+from .evaluate import make_context, measure_mf, nan_mean, summarize
+from .metrics import ranking_metrics, top_k
+from .mf import ALSParams, fit
+
+ALS_GRID = {"factors": (16, 32, 64), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 5.0, 10.0, 20.0, 40.0)}
+FINETUNE_GRID = {"sweeps": (1, 2, 3, 5)}
+NEGGRAD_GRID = {"steps": (3, 10), "rate": (0.1, 0.3, 1.0), "forget_weight": (0.1, 0.3, 1.0)}
+FISHER_GRID = {"alpha": (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3)}
+TUNING_SEEDS = 8
+
+
+def _grid(spec: dict) -> list[dict]:
+    return [dict(zip(spec, values)) for values in itertools.product(*spec.values())]
+
+
+def tune_als(data, seeds: int = 2, log=print) -> list[dict]:
+    """NDCG@10 on validation items for every ALS grid point (mean over ``seeds``)."""
+    results = []
+    users = data.retained
+    for point in _grid(ALS_GRID):
+        params = ALSParams(**point)
+        scores, seconds = [], []
+        for seed in range(seeds):
+            started = time.perf_counter()
+            model = fit(data.train, params, seed=seed)
+            seconds.append(time.perf_counter() - started)
+            top = top_k(model.scores(users), 10, exclude=data.train[users])
+            ndcg, _ = ranking_metrics(top, data.test[users])
+            scores.append(float(nan_mean(ndcg)))
+        results.append(
+            {**point, "ndcg_at_10": round(float(np.mean(scores)), 5), "fit_seconds": round(float(np.mean(seconds)), 3)}
+        )
+        log(f"ALS {point}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {results[-1]['fit_seconds']:.2f} s")
+    return results
+
+
+def tune_methods(data, params: ALSParams, seeds: int = TUNING_SEEDS, log=print) -> dict[str, list[dict]]:
+    """Final score and mean |z| of every grid point of fine-tune, NegGrad and Fisher forgetting."""
+    ctx = make_context(data)
+    train, forget = data.train, data.forget
+    originals = [fit(train, params, seed=i) for i in range(seeds)]
+    references = [measure_mf(fit(data.retained_train(), params, seed=20_000 + i), ctx) for i in range(seeds)]
+    retrain_seconds = []
+    for i in range(2):
+        started = time.perf_counter()
+        fit(data.retained_train(), params, seed=10_000 + i)
+        retrain_seconds.append(time.perf_counter() - started)
+    runs = {
+        "fine-tune": (FINETUNE_GRID, lambda o, i, p: M.fine_tune(o, train, forget, i, sweeps=p["sweeps"])),
+        "neggrad": (
+            NEGGRAD_GRID,
+            lambda o, i, p: M.neggrad(
+                o, train, forget, i, steps=p["steps"], rate=p["rate"], forget_weight=p["forget_weight"]
+            ),
+        ),
+        "fisher": (FISHER_GRID, lambda o, i, p: M.fisher_forget(o, train, forget, i, alpha=p["alpha"])),
+    }
+    results: dict[str, list[dict]] = {"retrain_seconds": [round(float(np.mean(retrain_seconds)), 3)]}
+    for name, (grid, run) in runs.items():
+        results[name] = []
+        for point in _grid(grid):
+            measured, seconds = [], []
+            for i, original in enumerate(originals):
+                started = time.perf_counter()
+                model = run(original, i, point)
+                seconds.append(time.perf_counter() - started)
+                measured.append(measure_mf(model, ctx))
+            summary = summarize(measured, references, ctx.active, seeds, resamples=200)
+            z = np.abs(np.array(summary["attack_z"]["unlearned"], dtype=float))
+            entry = {
+                **point,
+                "final_score": summary["final_score"],
+                "forgetting_quality": summary["forgetting_quality"],
+                "epsilon": summary["epsilon"],
+                "mean_abs_z": round(float(np.mean(z)), 3),
+                "ndcg_at_10": summary["ndcg_at_10"],
+                "seconds": round(float(np.mean(seconds)), 4),
+            }
+            results[name].append(entry)
+            log(
+                f"{name} {point}: final {entry['final_score']}, F {entry['forgetting_quality']}, |z| {entry['mean_abs_z']}, "
+                f"NDCG {entry['ndcg_at_10']}, {entry['seconds']} s"
+            )
+    return results
+
+
+def best(entries: list[dict], keys: tuple[str, ...]) -> dict:
+    """The entry with the best final score, ties by the smaller mean |z|; only ``keys`` kept."""
+    winner = max(entries, key=lambda e: ((e["final_score"] or 0.0), -e["mean_abs_z"]))
+    return {key: winner[key] for key in keys}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m amnesia.lab.tune", description="Choose the lab's hyper-parameters on validation data."
+    )
+    parser.add_argument("--data", default="movielens-small")
+    parser.add_argument("--out", default="docs")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    dataset = load(args.data)
+    data = make_lab_data(training_part(dataset.interactions, seed=0), "random", seed=1, name=dataset.name)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        als = tune_als(data, log=log)
+        chosen = max(als, key=lambda e: e["ndcg_at_10"])
+        params = ALSParams(factors=chosen["factors"], regularization=chosen["regularization"], alpha=chosen["alpha"])
+        unlearning = tune_methods(data, params, log=log)
+    choice = {
+        "als": asdict(params),
+        "fine-tune": best(unlearning["fine-tune"], ("sweeps",)),
+        "neggrad": best(unlearning["neggrad"], ("steps", "rate", "forget_weight")),
+        "fisher": best(unlearning["fisher"], ("alpha",)),
+    }
+    document = {
+        "data": dataset.name,
+        "validation": {
+            "users": int(len(data.user_ids)),
+            "forget_users": int(len(data.forget)),
+            "fit_interactions": int(data.train.nnz),
+            "validation_interactions": int(data.test.nnz),
+        },
+        "grids": {"als": ALS_GRID, "fine-tune": FINETUNE_GRID, "neggrad": NEGGRAD_GRID, "fisher": FISHER_GRID},
+        "als": als,
+        "unlearning": unlearning,
+        "chosen": choice,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lab_tuning.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
+    log(f"chosen: {json.dumps(choice)}")
+    return 0
+
+
+def markdown(document: dict) -> str:
+    """The tuning report: the protocol, every grid point's result and the choice."""
+    v = document["validation"]
+    lines = [
+        "# Unlearning lab: how the hyper-parameters were chosen",
+        "",
+        f"Generated by `python -m amnesia.lab.tune` on {document['data']} in {document['seconds']:.0f} s.",
+        "",
+        f"Validation data: the training part (80 %) of every user's interactions, split again into {v['fit_interactions']:,} "
+        f"fitting and {v['validation_interactions']:,} validation interactions (seed 1); {v['users']} users in training, "
+        f"a random validation forget set of {v['forget_users']} users. No test item of the lab is used.",
+        "",
+        "Times are wall times on the shared 2-core development machine: indicative only.",
+        "",
+        "## Weighted ALS (15 sweeps): NDCG@10 on validation items, mean of 2 seeds",
+        "",
+        "| factors | λ | α | NDCG@10 | fit (s) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for e in sorted(document["als"], key=lambda e: -e["ndcg_at_10"]):
+        lines.append(
+            f"| {e['factors']} | {e['regularization']} | {e['alpha']} | {e['ndcg_at_10']:.4f} | {e['fit_seconds']:.2f} |"
+        )
+    chosen = document["chosen"]
+    lines += [
+        "",
+        f"Chosen: {chosen['als']}.",
+        "",
+        f"## Approximate methods: {TUNING_SEEDS} unlearned vs {TUNING_SEEDS} retrained models on the validation forget set",
+        "",
+        f"A retrain took {document['unlearning']['retrain_seconds'][0]:.2f} s. Best final score wins; ties go to the smaller mean |z|.",
+        "",
+    ]
+    for name in ("fine-tune", "neggrad", "fisher"):
+        entries = document["unlearning"][name]
+        keys = [
+            k
+            for k in entries[0]
+            if k not in ("final_score", "forgetting_quality", "epsilon", "mean_abs_z", "ndcg_at_10", "seconds")
+        ]
+        lines += [
+            f"### {name}",
+            "",
+            "| " + " | ".join(keys) + " | final score | F | ε | mean abs z | NDCG@10 | seconds |",
+            "|" + "---:|" * (len(keys) + 6),
+        ]
+        for e in entries:
+            lines.append(
+                "| "
+                + " | ".join(str(e[k]) for k in keys)
+                + f" | {e['final_score']} | {e['forgetting_quality']} | {e['epsilon']} | {e['mean_abs_z']} | {e['ndcg_at_10']} | {e['seconds']} |"
+            )
+        lines += ["", f"Chosen: {chosen[name]}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
