@@ -37,6 +37,8 @@ from ..errors import AmnesiaError
 from .kernels import SATURATED
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+#: How C can be laid out (``ItemCF.fit(..., store=...)``, the CLI's ``--store``): see :func:`choose_layout`.
+LAYOUTS = ("auto", "dense", "sparse")
 
 
 @dataclass(frozen=True)
