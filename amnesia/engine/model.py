@@ -264,7 +264,8 @@ class ItemCF:
 
     def _lookup(self, items: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """Internal indices of external ``items`` (unknown ones -> index 0) and the known mask."""
-        index, known = self._index.lookup(np.fromiter((int(i) for i in items), dtype=np.int64))
+        ids = items.astype(np.int64, copy=False) if isinstance(items, np.ndarray) else np.fromiter((int(i) for i in items), dtype=np.int64)
+        index, known = self._index.lookup(ids)
         return np.where(known, index, 0), known
 
     # ------------------------------------------------------------------ public reads
@@ -275,7 +276,11 @@ class ItemCF:
 
     def items(self) -> list[int]:
         """Ids of items with at least one interaction (n > 0), sorted."""
-        return sorted(self._index.ids()[self._store.counts() > 0].tolist())
+        return self.live_items().tolist()
+
+    def live_items(self) -> np.ndarray:
+        """Ids of items with at least one interaction (n > 0), sorted, int64: :meth:`items` as an array."""
+        return np.sort(self._index.ids()[self._store.counts() > 0])
 
     def num_items(self) -> int:
         """How many items have at least one interaction (len(items()), without sorting them)."""
@@ -313,6 +318,10 @@ class ItemCF:
     def similarity(self, a: int, b: int) -> float:
         """S_ab under the model's measure (Jaccard by default); 0.0 if either count is 0."""
         return float(self.measure(self.cooccurrence(a, b), self.count(a), self.count(b)))
+
+    def cooccurrence_pairs(self, item_a: np.ndarray, item_b: np.ndarray) -> np.ndarray:
+        """C at each pair (item_a[k], item_b[k]) of external ids, shape (p,), int64; 0 for unknown items."""
+        return self._pair_values(np.asarray(item_a, dtype=np.int64), np.asarray(item_b, dtype=np.int64))
 
     def counts(self, items: Sequence[int]) -> np.ndarray:
         """n for ``items`` (external ids), shape (k,), int64; 0 for unknown items."""
