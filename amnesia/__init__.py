@@ -4,6 +4,8 @@ Exact decremental item-based collaborative filtering (Schelter, CIDR 2020): forg
 user updates the model in place so that it equals a retrain without that user.
 """
 
+from .data.datasets import Dataset
+from .data.datasets import load as load_dataset
 from .engine.changes import ChangeSet, PairChanges
 from .errors import (
     AmbiguousTitleError,
@@ -28,12 +30,14 @@ __all__ = [
     "ChangeRequest",
     "ChangeSet",
     "DataFormatError",
+    "Dataset",
     "ItemCF",
     "PairChanges",
     "RequestError",
     "TitleError",
     "UnknownTitleError",
     "UnknownUserError",
+    "load_dataset",
     "parse_request",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import sys
 
 def _stream(args: argparse.Namespace) -> int:
     from .engine.model import ItemCF
-    from .records import snapshot_records
+    from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
 
     limits = _limits(args)
@@ -25,7 +25,7 @@ def _stream(args: argparse.Namespace) -> int:
         from .data.datasets import load
 
         model = ItemCF.fit(load(args.data).interactions, args.similarity, store=args.store)
-        sys.stdout.writelines(json.dumps(record) + "\n" for record in snapshot_records(model, collections))
+        sys.stdout.writelines(record_lines(snapshot_records(model, collections)))
         sys.stdout.flush()
     else:
         model = ItemCF(args.similarity)
@@ -80,13 +80,20 @@ _LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_it
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the choices come from the registries that define them, so the CLI cannot drift from the library
+    from .bench import PARTS
+    from .data.datasets import BUNDLED, DOWNLOADS
+    from .engine.similarity import MEASURES
+    from .engine.store import LAYOUTS
+
     parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
-    stream.add_argument("--data", help="starting data set: toy, movielens-small, or a path (emitted at time 0)")
-    stream.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard (default) or cosine")
-    stream.add_argument("--store", default="auto", choices=["auto", "dense", "sparse"], help="how C is stored (default: auto)")
+    stream.add_argument("--data", help=f"starting data set: {', '.join(BUNDLED)}, a downloaded name or a path (emitted at time 0)")
+    stream.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES),
+                        help="similarity measure (default: %(default)s)")
+    stream.add_argument("--store", default=LAYOUTS[0], choices=LAYOUTS, help="how C is stored (default: %(default)s)")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",
@@ -105,16 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     stream.set_defaults(run=_stream)
 
     bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
-    bench.add_argument("--part", default="engine", choices=["engine", "large", "app", "device", "harden"],
-                       help="what to measure (default: engine)")
+    bench.add_argument("--part", default=PARTS[0], choices=PARTS, help="what to measure (default: %(default)s)")
     bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")
-    bench.add_argument("--similarity", default="jaccard", help="similarity measure: jaccard or cosine")
+    bench.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES), help="similarity measure")
     bench.add_argument("--output", default="docs/benchmarks.md", help="report path (sections and JSON go to bench/ beside it)")
     bench.set_defaults(run=_bench)
 
-    download = commands.add_parser("download", help="fetch a MovieLens archive (ml-100k, ml-1m, ml-latest-small, ml-25m)")
-    download.add_argument("name")
+    download = commands.add_parser("download", help=f"fetch a MovieLens archive ({', '.join(DOWNLOADS)})")
+    download.add_argument("name", help="which archive (checked by the library, which lists the choices)")
     download.add_argument("--cache-dir", default=None, help="where to keep archives (default: ~/.cache/amnesia)")
     download.set_defaults(run=_download)
 

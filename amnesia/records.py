@@ -9,7 +9,8 @@ old value and one ``+1`` with the new value; an entry that appears (old value 0)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import json
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from .engine.changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
@@ -17,6 +18,19 @@ from .engine.model import ItemCF
 
 #: The four collections of the stream, in the order they are emitted.
 COLLECTIONS = ("interactions", "item_interactions_n", "cooccurrences_c", "similarities_s")
+#: Bytes one record's line takes, by collection (measured on MovieLens: ids of 1-6 digits,
+#: similarities with up to 17 significant digits): the up-front estimate of an export's size.
+RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """One record as the stream writes it: JSON, keys in the record's order, and a newline."""
+    return json.dumps(record) + "\n"
+
+
+def record_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The stream's lines for ``records``."""
+    return map(record_line, records)
 
 
 def _value_records(time: int, old: Any, new: Any, record: dict[str, Any], value_key: str) -> Iterator[dict]:

@@ -19,7 +19,7 @@ from typing import BinaryIO, TextIO
 from .engine.model import ItemCF
 from .errors import AmnesiaError
 from .limits import CLI_LIMITS, LimitError, Limits
-from .records import COLLECTIONS, change_records
+from .records import COLLECTIONS, change_records, record_lines
 
 _CHUNK = 1 << 16  # bytes read at a time while skipping an over-long line
 
@@ -111,7 +111,7 @@ def run_stream(
             continue
         accepted += 1
         try:
-            out.writelines(json.dumps(record) + "\n" for record in change_records(model, changes, collections))
+            out.writelines(record_lines(change_records(model, changes, collections)))
         except MemoryError:
             err.write(json.dumps({"line": number, "time": changes.time, "error": "Out of memory while writing the "
                                   "records of this change: they are incomplete. The change itself was applied."}) + "\n")

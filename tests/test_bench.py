@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from amnesia.bench import PARTS, assemble
+from amnesia.bench import assemble
 from amnesia.bench.common import percentiles
 from amnesia.bench.engine import check_targets, markdown, measure
 from amnesia.data.synthetic import Shape, movielens_like
@@ -50,4 +50,3 @@ def test_the_report_is_the_parts_in_order(tmp_path: Path):
     (tmp_path / "bench" / "engine.md").write_text("## Engine\nfigures\n")
     report = assemble(tmp_path)
     assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
-    assert PARTS == ("engine", "large", "app", "device", "harden")

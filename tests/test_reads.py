@@ -47,10 +47,12 @@ LISTED = {
     "history_matrix (items)": lambda m, xs: m.history_matrix([0, 1], xs),
     "similarity_rows": lambda m, xs: m.similarity_rows(xs),
     "read_cost": lambda m, xs: m.read_cost(xs),
+    "cooccurrence_pairs": lambda m, xs: m.cooccurrence_pairs(xs, [0]),
+    "cooccurrence_pairs (b)": lambda m, xs: m.cooccurrence_pairs([0], xs),
 }
 NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
-                "retrained", "cooccurrence_entries", "store_kind"}
-CHANGES = {"add", "add_user", "apply", "remove", "fit", "fork"}  # requests, checked by amnesia.engine.requests
+                "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries"}
+CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
 
 
@@ -120,6 +122,11 @@ def test_good_arguments_still_read_the_same(model):
     assert model.counts(range(3)).tolist() == model.counts(np.array([0, 1, 2])).tolist() == model.counts((0, 1, 2)).tolist()
     assert model.similar_items(0, k=2**31 - 1) == model.similar_items(0, k=100)
     assert model.history(10**9) == [] and model.count(10**9) == 0  # unknown but valid ids read as empty
+
+
+def test_pairs_of_different_lengths_are_refused(model):
+    message = _refused(model, lambda: model.cooccurrence_pairs([0, 1], [0]))
+    assert "same length" in message
 
 
 def test_a_read_too_large_to_build_is_refused_before_it_is_built(model):

@@ -136,3 +136,14 @@ def test_an_empty_model_answers_reads():
     model = ItemCF()
     assert model.similar_items(1) == [] and model.similarity_rows([1])[1].shape == (1, 0)
     assert model.items() == [] and model.num_items() == 0 and model.fingerprint() == ItemCF.fit([]).fingerprint()
+
+
+def test_layout_for_names_the_store_fit_builds():
+    """The large benchmark asks which store a data set gets without building it: the same answer as fit."""
+    rng = np.random.default_rng(8)
+    wide = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 300, 6000), rng.integers(0, 20_000, 6000))})
+    for pairs in ([(0, 1), (1, 2)], wide):
+        for layout in ("auto", "dense", "sparse"):
+            assert ItemCF.layout_for(pairs, layout) == ItemCF.fit(pairs, store=layout).store_kind
+    assert ItemCF.layout_for(wide, "auto") == "sparse"  # ~5,300 items, a few pairs each
+    assert ItemCF.layout_for([], "auto") == "sparse"

@@ -47,7 +47,7 @@ def _fit(data: pd.DataFrame, similarity: str, store: str) -> tuple[ItemCF, dict[
     return model, {
         "store": model.store_kind,
         # stored sparse entries: both halves of C's non-zero pairs (the density of C, for the sparse store)
-        "sparse_entries": model._store.sparse_entries() if model.store_kind == "sparse" else None,
+        "sparse_entries": model.stored_entries() if model.store_kind == "sparse" else None,
         "fit_s": seconds,
         "fit_peak_gb": peak_mb() / 1024,
         "model_gb": model.nbytes() / 1e9,
@@ -57,7 +57,7 @@ def _fit(data: pd.DataFrame, similarity: str, store: str) -> tuple[ItemCF, dict[
 
 def _latencies(model: ItemCF, users: list[int], recommend_n: int) -> dict[str, Any]:
     """recommend over the first ``recommend_n`` users (before any forget), then forget them all."""
-    sizes = [len(model._row(user)) for user in users]
+    sizes = [len(model.history(user)) for user in users]
     recommend = percentiles([timed(lambda u=u: model.recommend(u, 10))[0] for u in users[:recommend_n]])
     forget = percentiles([timed(lambda u=user: model.forget_user(u))[0] for user in users])  # wall time
     return {"recommend": recommend, "forget": forget,
@@ -151,18 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _auto_choice(data: pd.DataFrame) -> str:
     """Which store ``ItemCF.fit(..., store="auto")`` picks for ``data`` (without building it)."""
-    from ..engine.store import choose_layout
-
-    items, item_of_pair = np.unique(data["item"].to_numpy(), return_inverse=True)
-    users, user_of_pair = np.unique(data["user"].to_numpy(), return_inverse=True)
-    order = np.lexsort((item_of_pair, user_of_pair))
-    user_items = item_of_pair[order].astype(np.int32)
-    user_ptr = np.searchsorted(user_of_pair[order], np.arange(len(users) + 1)).astype(np.int64)
-    counts = np.bincount(user_items, minlength=len(items))
-    by_item = np.argsort(user_items, kind="stable")
-    item_users = np.repeat(np.arange(len(users), dtype=np.int32), np.diff(user_ptr))[by_item]
-    item_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return "dense" if choose_layout("auto", (user_ptr, user_items, item_ptr, item_users), len(items)) else "sparse"
+    return ItemCF.layout_for(data, "auto")
 
 
 def markdown(figures: dict[str, Any]) -> str:

@@ -1,32 +1,45 @@
 """The catalog: movie and user names <-> ids, and resolving what people type.
 
-``Catalog.resolve("the matrix")`` returns the item id of "Matrix, The (1999)". Resolution
-rules, in order:
+``Catalog.resolve("the matrix")`` returns the item id of "Matrix, The (1999)". Titles and typed
+text are compared as keys: normalised (case, accents, punctuation) and also in *sequel form*
+(:func:`sequel_key`: "Godfather: Part II", "godfather ii" and "godfather part 2" are all
+"godfather 2"). Resolution rules, in order:
 
 1. ``#42`` is always an id; a bare ``42`` is an id when an item has it, else a title.
 2. Exact title, case-, accent- and punctuation-insensitive; MovieLens's trailing article
    ("Matrix, The") also matches with the article in front or left out; alternative titles in
-   parentheses ("Seven (a.k.a. Se7en)") match too. A year, "(1999)" or "1999", narrows it.
-3. The start of a title ("shawshank"), when few titles start with those words.
+   parentheses ("Seven (a.k.a. Se7en)") match too. A year, "(1999)" or "1999", narrows it (a
+   number that is part of a title, "Death Race 2000", stays part of it). When the name is also
+   that of a series whose best-known film is better known ("lord of the rings": the trilogy
+   and the 1978 film), the series is offered, best known first, instead.
+3. The start of a title ("shawshank", "star wars 4"), when one title starts with those words;
+   several are offered best known first.
 4. A whole subtitle ("the two towers", "empire strikes back"): the part after a ``:`` or ``-``.
 5. Distinctive words ("nemo"): titles that contain every word typed (small words such as
    "the" and "of" aside) as whole words; it resolves when exactly one of them is popular
-   (watched by at least a quarter as many people as the most watched of them).
-6. A typo resolves when one movie is clearly the best fuzzy match.
+   (watched by at least a quarter as many people as the most watched of them), and a typed
+   number stands after the same word as in the title ("deathly hallows 2", not "harry potter 2").
+6. A typo resolves when one movie is clearly the best fuzzy match. A typed number must be in
+   the title: "godfather 4" is no typo of "The Godfather", and with no number typed a film's
+   numbered sequels are no rivals to it.
 
 Several equally good matches raise :class:`AmbiguousTitleError`; no good match raises
-:class:`UnknownTitleError`. Both carry ``candidates`` [(item_id, display title)], whole-word
-matches first (more words matched, then more viewers), then fuzzy character matches: a
-fuzzy match ("Enemy") never comes before a whole-word match ("Finding Nemo").
+:class:`UnknownTitleError`. Both carry ``candidates`` [(item_id, display title)], the best known
+first among equals. An unknown line offers only related titles: those sharing its words (a
+word with a typo counts) or close to it as a whole; with none, the message says so and offers
+nothing ("star wars" in the 5-movie toy world).
 
-User names are compared after NFKC normalisation and case folding, so look-alikes made of
-full-width letters, ligatures or different case are the same name; names with invisible
-characters or a mix of Latin, Greek and Cyrillic letters are refused.
+User names are cleaned (invisible characters such as U+200B, U+034F, U+FE0F, U+3164 and U+2800
+removed, NFKC, white space collapsed: :mod:`amnesia.data.names`) and compared case-folded, so
+look-alikes made of full-width letters, ligatures, different case or invisible characters are the
+same name; names with nothing visible, control characters or a mix of Latin, Greek and Cyrillic
+letters are refused.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 import unicodedata
 from collections import defaultdict
@@ -38,6 +51,9 @@ from rapidfuzz import fuzz, process
 
 from ..errors import AmbiguousTitleError, AmnesiaError, TitleError, UnknownTitleError
 from ..limits import APP_LIMITS, MAX_ID, Limits
+from .names import clean_name, has_visible_character, name_key, refused_characters, strip_invisible
+
+__all__ = ["Catalog", "Movie", "TypedLine", "display_title", "free_id", "name_key", "normalize", "sequel_key", "split_year"]
 
 _ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "el", "los", "las", "das", "der", "die", "den", "det")
 _YEAR = re.compile(r"\s*\((\d{4})(?:[–-]\d{4})?\)\s*$")
@@ -47,6 +63,8 @@ _TYPED_YEAR = re.compile(r"^(.*?)[\s,]*\(?\b(1[89]\d\d|20\d\d)\)?\s*$")
 _ID = re.compile(r"^\s*(#)?\s*([0-9]+)\s*$", re.ASCII)  # ids are ASCII digits only ("²" is not 2)
 _ID_DIGITS = len(str(MAX_ID))
 _SUBTITLE_SPLIT = re.compile(r"\s*:\s+|\s+-\s+")
+_GLUED_NUMBER = re.compile(r"\b([a-z]{3,})([0-9]+)\b")  # "hard2" -> "hard 2" ("se7en", "x2" stay)
+_SUPERSCRIPT = re.compile("[\u00b2\u00b3\u00b9\u2070-\u2079\u2080-\u2089]")  # ² ³ ¹ ⁰-⁹ ₀-₉
 #: Words too common to tell titles apart: ignored when matching distinctive words.
 STOP_WORDS = frozenset(_ARTICLES) | {"of", "and", "in", "on", "to", "for", "with", "at", "by", "from", "is", "it", "part", "vs", "or"}
 #: A title counts as popular among word matches when watched by at least this share of the
@@ -67,10 +85,21 @@ PREFIX_LENGTHS = (6, 9, 12, 16, 20, 26, 34)
 FUZZY_CHARS = 48
 #: Matches scoring below this are not even suggested (lets the matcher prune early).
 SUGGEST_MIN_SCORE = 40.0
+#: A title is offered for text it shares no word with only when its fuzzy score is at least
+#: this: below it, random letters find "Crazy Heart" for "xyzzy qwerty" (measured: the best
+#: score of 40 random strings of 8 letters was up to 73, of 12 up to 64).
+RELATED_MIN_SCORE = 75.0
+#: Words of a typed line that no title has, looked up as typos when suggesting titles (the
+#: first ones: each costs ~0.1 ms on MovieLens, and a 200-character line of random letters has 30).
+RELATED_TYPO_WORDS = 4
 
 
 def normalize(text: str) -> str:
-    """Lower case, accents removed, punctuation dropped, white space collapsed."""
+    """Lower case, accents removed, punctuation dropped, white space collapsed.
+
+    A superscript or subscript digit is a word of its own ("Alien³" -> "alien 3")."""
+    if not text.isascii():
+        text = _SUPERSCRIPT.sub(lambda m: f" {unicodedata.digit(m.group())} ", text)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = text.replace("&", " and ").replace("'", "")
@@ -129,19 +158,90 @@ def _subtitle_keys(title: str) -> set[str]:
     return keys
 
 
+def _roman(value: int) -> str:
+    """``value`` (1-39) in Roman numerals, lower case."""
+    tens, ones = divmod(value, 10)
+    return "x" * tens + ("", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix")[ones]
+
+
+#: Words that introduce a sequel's number: "Part II", "Vol. 2", "Chapter Two", "Episode IV".
+SEQUEL_MARKERS = frozenset({"part", "pt", "vol", "volume", "chapter", "episode"})
+_NUMBER_WORDS = {word: value for value, word in enumerate(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split(), start=1)} | {"deux": 2}  # "Hot Shots! Part Deux"
+_ROMANS = {_roman(value): value for value in range(1, 40)}
+_SINGLE_ROMANS = {"i", "v", "x"}  # also words or letters ("X-Men", "I, Robot"): numbers only in a number's place
+
+
+def _number_value(token: str, position: int, last: int, after_marker: bool) -> int | None:
+    """The number a word of a normalised title stands for in that place, or None."""
+    if after_marker and token in _NUMBER_WORDS:  # "Chapter Two"; elsewhere a word ("Four Rooms", "Ocean's Eleven")
+        return _NUMBER_WORDS[token]
+    if token in _ROMANS and position > 0:
+        if token not in _SINGLE_ROMANS or after_marker or position == last:  # "Rocky V", "Episode I"
+            return _ROMANS[token]
+    return None
+
+
+def sequel_key(key: str) -> str:
+    """A normalised title with its numbers in one form: ``"godfather part ii"`` -> ``"godfather 2"``.
+
+    Roman numerals after the first word and number words after a marker become digits, and the
+    marker ("part", "vol", "chapter", "episode") is dropped after the first word, so "Godfather 2",
+    "Godfather II", "Godfather Part 2" and "Godfather: Part II" share a key. Single letters
+    (i, v, x) count as numbers only after a marker or at the end ("Rocky V"); digits typed
+    against a word are split off ("die hard2")."""
+    tokens = _GLUED_NUMBER.sub(r"\1 \2", key).split()
+    if not tokens:
+        return key
+    last = len(tokens) - 1
+    out = []
+    for position, token in enumerate(tokens):
+        after_marker = position > 0 and tokens[position - 1] in SEQUEL_MARKERS
+        if (token in SEQUEL_MARKERS and 0 < position < last
+                and (tokens[position + 1].isdigit() or _number_value(tokens[position + 1], position + 1, last, True))):
+            continue  # "part ii" -> "2"
+        value = _number_value(token, position, last, after_marker)
+        out.append(str(value) if value is not None else token)
+    return " ".join(out)
+
+
+def _numbers(key: str) -> list[str]:
+    """The numbers of a :func:`sequel_key`, as digit strings in order."""
+    return [word for word in key.split() if word.isdigit()]
+
+
+def _series_keys(title: str, sequels: Iterable[str]) -> set[str]:
+    """Names of the series a title belongs to: its main title when it has a subtitle
+    ("The Lord of the Rings: The Two Towers" -> "lord of the rings") and the words before its
+    first number ("Terminator 2: Judgment Day" -> "terminator")."""
+    base, _ = split_year(display_title(title))
+    parts = _SUBTITLE_SPLIT.split(_PARENS.sub("", base))
+    keys = set()
+    if len(parts) > 1:
+        main = _title_keys(parts[0])
+        keys |= main | {sequel_key(key) for key in main}
+    for key in sequels:
+        words = key.split()
+        first = next((position for position, word in enumerate(words) if word.isdigit()), 0)
+        if first > 0 and len(" ".join(words[:first])) >= 3:  # "M (1931)" is no series of "M.III.B."
+            keys.add(" ".join(words[:first]))
+            if words[0] in _ARTICLES and first > 1:
+                keys.add(" ".join(words[1:first]))
+    return keys
+
+
+def _typed_keys(name: str) -> set[str]:
+    """The keys typed text is looked up by: as typed and in its sequel form."""
+    keys = _title_keys(name)
+    return keys | {sequel_key(key) for key in keys}
+
+
 def _content_words(key: str) -> set[str]:
     """The words of a normalised key that can tell titles apart (no "the", "of"...)."""
     return {word for word in key.split() if word not in STOP_WORDS}
 
 
-def name_key(name: str) -> str:
-    """The form two user names are compared in: NFKC, case-folded, white space collapsed.
-
-    ``"Ｍａｙａ"`` (full-width), ``"MAYA"`` and ``"maya"`` share a key, so only one may exist."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-_HIDDEN = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}  # controls, format (zero-width), private, unassigned
 _CONFUSABLE_SCRIPTS = {"LATIN", "GREEK", "CYRILLIC"}  # alphabets with look-alike letters ("а" and "a")
 
 
@@ -164,6 +264,11 @@ class TypedLine:
     @property
     def ok(self) -> bool:
         return self.item is not None
+
+
+class _NotFromThatYear(Exception):
+    """No title close to the typed text is from the typed year (internal: then the number is tried
+    as part of the title)."""
 
 
 @dataclass(frozen=True)
@@ -200,26 +305,44 @@ class Catalog:
         self._movies: dict[int, Movie] = {movie.id: movie for movie in movies}
         self._display: dict[int, str] = {item: movie.display for item, movie in self._movies.items()}  # titles are shown often
         self._examples: list[str] | None = None
-        self._by_key: dict[str, list[int]] = defaultdict(list)
+        self._by_key: dict[str, list[int]] = defaultdict(list)  # title keys as typed and as sequel keys
         self._by_subtitle: dict[str, list[int]] = defaultdict(list)
         self._by_word: dict[str, set[int]] = defaultdict(set)
         self._words_of: dict[int, set[str]] = {}
+        self._sequel_keys_of: dict[int, tuple[str, ...]] = {}
+        self._numbers_of: dict[int, frozenset[str]] = {}
+        self._series: dict[str, set[int]] = defaultdict(set)  # "lord of the rings" -> its films with a subtitle or number
         for movie in self._movies.values():
-            keys = _title_keys(movie.title)
+            plain = _title_keys(movie.title)
+            sequels = {sequel_key(key) for key in plain}
+            keys = plain | sequels
+            self._sequel_keys_of[movie.id] = tuple(sorted(sequels))
+            numbers = frozenset(number for key in sequels for number in _numbers(key))
+            if numbers:
+                self._numbers_of[movie.id] = numbers
             for key in keys:
                 self._by_key[key].append(movie.id)
             for key in _subtitle_keys(movie.title):
                 self._by_subtitle[key].append(movie.id)
+            for series in _series_keys(movie.title, sequels):
+                self._series[series].add(movie.id)
             words = set().union(*(_content_words(key) for key in keys)) if keys else set()
             self._words_of[movie.id] = words
             for word in words:
                 self._by_word[word].add(movie.id)
-        self._choice_keys = list(self._by_key)
+        self._choice_keys = list(self._by_key)  # fuzzy matching: every key, as spelled and in sequel form
         self._choice_items = list(self._by_key.values())
         self._sorted_keys = sorted(self._by_key)
+        # words of titles by first letter, for suggesting titles with a word typed with a typo: a typo in
+        # a word's first letter is rare, and looking in one letter's words is ~20x cheaper than in all
+        self._vocabulary: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self._by_word):
+            if not word.isdigit():
+                self._vocabulary[word[0]].append(word)
         self._prefix_cache: dict[int, tuple[list[str], list[list[int]]]] = {}
         self._prefixes(PREFIX_LENGTHS[0])  # build the prefix lists now, not during someone's first typo
         self._popularity: dict[int, int] = {}
+        self._top: int | None = None
         self._user_names: dict[int, str] = dict(users or {})
         self._user_ids: dict[str, int] = {name_key(name): uid for uid, name in self._user_names.items()}
 
@@ -247,7 +370,7 @@ class Catalog:
         Call it once on the shared catalog, before forking: forks share it."""
         self._popularity.clear()
         self._popularity.update({int(item): int(count) for item, count in counts.items()})
-        self._examples = None
+        self._examples = self._top = None
 
     def popularity(self, item: int) -> int:
         """How many people watched ``item`` as given to :meth:`set_popularity` (0 if unknown)."""
@@ -337,16 +460,18 @@ class Catalog:
             if item in self._movies:
                 return _Match(item, "id")
             if id_match.group(1):
-                raise UnknownTitleError(f"No movie has id {item}.", query, self._closest(query))
+                raise UnknownTitleError(f"No movie has id {item}.", query, [])
         elif query.startswith("#"):
             raise UnknownTitleError(f"{query!r} is not an id: write an id as # and the digits 0-9, e.g. #42.", query, [])
         name, year = query, None
         year_match = _TYPED_YEAR.match(query)
         if year_match and normalize(year_match.group(1)):
             name, year = year_match.group(1), int(year_match.group(2))
-        keys = _title_keys(name)  # typed text gets the same article and a.k.a. handling as titles
-        matches = sorted({item for key in keys for item in self._by_key.get(key, [])})
+        keys = _typed_keys(name)  # typed text gets the same article, a.k.a. and number handling as titles
+        matches = self._exact(keys)
         exact = self._filter_year(matches, year)
+        if not exact and year is not None and (whole := self._exact(_typed_keys(query))):
+            name, year, keys, matches, exact = query, None, _typed_keys(query), whole, whole  # "Death Race 2000"
         if not exact and matches:
             years = ", ".join(str(self._movies[i].year) for i in matches)
             raise UnknownTitleError(
@@ -355,11 +480,11 @@ class Catalog:
         how = "title"
         if not exact:
             how = "start of a title"
-            exact = self._filter_year(self._prefixed(normalize(name)), year)
-            if len(exact) > CANDIDATES:
+            exact = self._ranked(self._filter_year(self._prefixed(keys), year))
+            if len(exact) > 1:
                 raise AmbiguousTitleError(
-                    f"{len(exact)} movies start with {name.strip()!r}, e.g. {self._listing(exact[:5])}. "
-                    f"Type more of the title.",
+                    f"{len(exact)} movies start with {name.strip()!r}, the best known first: {self._listing(exact[:5])}. "
+                    f"Pick one, or type more of the title.",
                     query,
                     self._as_candidates(exact[:CANDIDATES]),
                 )
@@ -367,8 +492,11 @@ class Catalog:
             how = "subtitle"
             exact = self._ranked(self._filter_year(sorted({i for key in keys for i in self._by_subtitle.get(key, [])}), year))
         if len(exact) == 1:
+            if how == "title":  # the words as typed: "the terminator" is the 1984 film, "terminator" a series
+                self._check_series(query, name, exact[0], {normalize(name), sequel_key(normalize(name))}, year)
             return _Match(exact[0], how)
         if len(exact) > 1:
+            exact = self._ranked(exact)  # remakes: the best known first
             example = self._movies[exact[0]]
             raise AmbiguousTitleError(
                 f"{query!r} matches {len(exact)} movies: {self._listing(exact)}. Add the year, e.g. "
@@ -376,20 +504,87 @@ class Catalog:
                 query,
                 self._as_candidates(exact),
             )
-        key = normalize(name)
+        plain = normalize(name)
+        key = sequel_key(plain)
         words = self._word_matches(key, year)
         if words:
-            top = self.popularity(words[0])
-            popular = [item for item in words if self.popularity(item) >= POPULAR_SHARE * top]
+            return _Match(self._pick_word_match(query, key, words, year), "words")
+        try:
+            item = self._resolve_typo(query, plain, key, year)
+        except _NotFromThatYear:  # "blues brthers 2000": the number is the title's, not a year
+            name, year, plain = query, None, normalize(query)
+            item = self._resolve_typo(query, plain, sequel_key(plain), None)
+        own = normalize(_PARENS.sub("", split_year(self._display[item])[0]))  # the title's words as it spells them
+        self._check_series(query, name, item, {own, sequel_key(own)}, year)
+        return _Match(item, "typo")
+
+    def _most_watched(self) -> int:
+        """The id of the most watched movie (the smallest id without popularity)."""
+        if self._top is None:
+            self._top = self._ranked(self._movies)[0]
+        return self._top
+
+    def _exact(self, keys: Iterable[str]) -> list[int]:
+        """Items with one of ``keys`` as a title key, by id."""
+        return sorted({item for key in keys for item in self._by_key.get(key, ())})
+
+    def _check_series(self, query: str, name: str, item: int, keys: Iterable[str], year: int | None) -> None:
+        """Raise if ``keys`` name a series whose best-known film is better known than ``item``:
+        "lord of the rings" is the 1978 film's title, and the name of a trilogy watched by 13 times
+        as many people, so the candidates are offered, best known first, instead of a silent pick."""
+        series = self._filter_year(sorted({i for key in keys for i in self._series.get(key, ())} - {item}), year)
+        known = self.popularity(item)
+        if not any(self.popularity(other) > known for other in series):
+            return
+        ranked = self._ranked([item, *series])
+        raise AmbiguousTitleError(
+            f"{name.strip()!r} names a series of {len(ranked)} movies, the best known first: "
+            f"{self._listing(ranked[:5])}. Pick one, or add the year for {self._display[item]}.",
+            query,
+            self._as_candidates(ranked[:CANDIDATES]),
+        )
+
+    def _pick_word_match(self, query: str, key: str, words: list[int], year: int | None) -> int:
+        """The one popular title among ``words`` (titles with every typed word); else an
+        :class:`AmbiguousTitleError`. A typed number must stand where the title has it: "harry
+        potter 2" does not pick "Harry Potter and the Deathly Hallows: Part 2"."""
+        numbers = _numbers(key)
+        placed = [item for item in words if self._numbers_in_place(key, item)] if numbers else words
+        if placed:
+            top = self.popularity(placed[0])
+            popular = [item for item in placed if self.popularity(item) >= POPULAR_SHARE * top]
             if len(popular) == 1:
-                return _Match(popular[0], "words")
+                return popular[0]
+        if numbers and not placed:
+            series = self._word_matches(" ".join(w for w in key.split() if not w.isdigit()), year)
+            offered = words + [item for item in series if item not in words]
+            numbered = "numbers" if len(numbers) > 1 else "number"
             raise AmbiguousTitleError(
-                f"{len(words)} movies have every word of {query!r}, e.g. {self._listing(words[:5])}. "
-                f"Pick one, add the year, or type more of the title.",
+                f"No title is {query!r}; {self._listing(words[:3])} {'has' if len(words) == 1 else 'have'} the "
+                f"{numbered} {' and '.join(numbers)} elsewhere in the title. Pick one, or type more of the title.",
                 query,
-                self._as_candidates(words[:CANDIDATES]),
+                self._as_candidates(offered[:CANDIDATES]),
             )
-        return _Match(self._resolve_typo(query, key, year), "typo")
+        listed = placed + [item for item in words if item not in placed]
+        raise AmbiguousTitleError(
+            f"{len(words)} movies have every word of {query!r}, e.g. {self._listing(listed[:5])}. "
+            f"Pick one, add the year, or type more of the title.",
+            query,
+            self._as_candidates(listed[:CANDIDATES]),
+        )
+
+    def _numbers_in_place(self, key: str, item: int) -> bool:
+        """Whether every number of ``key`` follows the same word in one of ``item``'s sequel keys
+        (or, typed first, precedes the same word)."""
+        words = key.split()
+        titles = [f" {title} " for title in self._sequel_keys_of[item]]
+        for position, word in enumerate(words):
+            if not word.isdigit() or len(words) == 1:
+                continue
+            pair = f" {words[position - 1]} {word} " if position else f" {word} {words[1]} "
+            if not any(pair in title for title in titles):
+                return False
+        return True
 
     def _ranked(self, items: Iterable[int]) -> list[int]:
         """``items`` most watched first, then by id."""
@@ -410,60 +605,106 @@ class Catalog:
                 return []
         return self._ranked(self._filter_year(sorted(found), year))
 
-    def _partial_word_matches(self, key: str) -> list[int]:
-        """Titles sharing at least one content word with ``key``: more words shared first, then
-        more watched, then by id."""
-        words = _content_words(key)
-        shared: dict[int, int] = defaultdict(int)
+    def _related(self, key: str, limit: int, scored: Iterable[tuple[int, float]]) -> list[int]:
+        """Titles related to ``key``, best first, by the larger of two scores (0-100): the share of
+        its words of three letters or more the title has (a word with a typo counts by its similarity: "caribean" ->
+        "Caribbean" 0.94), and the fuzzy score of the whole text, counted only from
+        ``RELATED_MIN_SCORE`` (``scored``: item and fuzzy score); ties go to the more watched. Numbers do not relate titles ("rocky 2"
+        is not "Terminator 2"), and nothing unrelated is added to fill up."""
+        words = [word for word in dict.fromkeys(key.split()) if len(word) >= 3 and word not in STOP_WORDS and not word.isdigit()]
+        score: dict[int, float] = defaultdict(float)
+        looked_up = 0
         for word in words:
-            for item in self._by_word.get(word, ()):
-                shared[item] += 1
-        return sorted(shared, key=lambda item: (-shared[item], -self.popularity(item), item))
+            weight = {item: 1.0 for item in self._by_word.get(word, ())}
+            if not weight and 4 <= len(word) <= 20 and looked_up < RELATED_TYPO_WORDS:  # not a title's word: a typo?
+                looked_up += 1
+                near = process.extract(word, self._vocabulary.get(word[0], ()), scorer=fuzz.ratio, score_cutoff=TYPO_MIN_SCORE, limit=5)
+                for other, similarity, _ in near:
+                    for item in self._by_word[other]:
+                        weight[item] = max(weight.get(item, 0.0), similarity / 100)
+            for item, value in weight.items():
+                score[item] += 100 * value / len(words)
+        for item, similarity in scored:  # the typed text's fuzzy scores, as computed for typos
+            if similarity >= RELATED_MIN_SCORE:
+                score[item] = max(score[item], similarity)
+        return heapq.nsmallest(limit, score, key=lambda item: (-score[item], -self.popularity(item), item))
 
-    def _prefixed(self, key: str) -> list[int]:
-        """Items with a title key that starts with the whole words of ``key``, shortest title first."""
-        if not key:
-            return []
-        start = bisect.bisect_left(self._sorted_keys, key + " ")
-        stop = bisect.bisect_left(self._sorted_keys, key + "!")  # '!' sorts right after ' '
-        items = {item for k in self._sorted_keys[start:stop] for item in self._by_key[k]}
-        return sorted(items, key=lambda item: (len(self._movies[item].title), item))
+    def _prefixed(self, keys: Iterable[str]) -> list[int]:
+        """Items with a title key that starts with the whole words of one of ``keys``, by id."""
+        items: set[int] = set()
+        for key in keys:
+            start = bisect.bisect_left(self._sorted_keys, key + " ")
+            stop = bisect.bisect_left(self._sorted_keys, key + "!")  # '!' sorts right after ' '
+            items.update(item for k in self._sorted_keys[start:stop] for item in self._by_key[k])
+        return sorted(items)
 
-    def _resolve_typo(self, query: str, key: str, year: int | None) -> int:
-        scored = self._fuzzy(key, limit=12)
-        scored = [(item, score) for item, score in scored if year is None or self._movies[item].year == year] or scored
+    def _resolve_typo(self, query: str, plain: str, key: str, year: int | None) -> int:
+        """The one movie clearly closest to ``key`` (the typed text in sequel form; ``plain`` as
+        typed, normalised), or a :class:`TitleError` with related candidates."""
+        scored = all_scored = self._fuzzy(key, limit=12)
+        if plain != key:  # "rockyiii" is closer to "rocky iii" than to "rocky 3"
+            merged = dict(self._fuzzy(plain, limit=12))
+            for item, score in scored:
+                merged[item] = max(score, merged.get(item, 0.0))
+            scored = all_scored = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+        if year is not None:
+            scored = [(item, score) for item, score in scored if self._movies[item].year == year]
+            if not scored:
+                raise _NotFromThatYear
+        numbers = set(_numbers(key))
+        if numbers:  # a typed number no title carries is a mismatch, not a typo ("godfather 4")
+            scored = [(item, score) for item, score in scored if numbers <= self._numbers_of.get(item, frozenset())]
         if scored:
             best_item, best_score = scored[0]
+            if not self._numbers_of.get(best_item, frozenset()) - numbers:
+                # the best match has no number beyond those typed: its sequels are no rivals
+                # ("back to the fture" is the 1985 film, not Part II one letter further)
+                scored = [(item, score) for item, score in scored if not self._numbers_of.get(item, frozenset()) - numbers]
             tied = [item for item, score in scored if score >= best_score - 1e-9]
             runner_up = next((score for item, score in scored if score < best_score - 1e-9), 0.0)
             if best_score >= TYPO_MIN_SCORE and len(tied) == 1 and best_score - runner_up >= TYPO_MARGIN:
                 return best_item
             if best_score >= TYPO_MIN_SCORE and len(tied) > 1:
+                tied = self._ranked(tied)
                 raise AmbiguousTitleError(
                     f"{query!r} is close to {len(tied)} movies: {self._listing(tied)}. Pick one or add the year.",
                     query,
                     self._as_candidates(tied),
                 )
-        # whole-word matches come before fuzzy character matches ("Finding Nemo" before "Enemy")
-        closest = self._partial_word_matches(key)[:3]
-        closest += [item for item, _ in scored if item not in closest][: 3 - len(closest)]
-        if len(closest) < 3:  # always offer three: fill up from whole titles below the cut-off
-            closest += [item for item, _ in self._fuzzy(key, limit=6, cutoff=0, prefixes=False) if item not in closest][: 3 - len(closest)]
-        hint = f" Did you mean {self._listing(closest)}?" if closest else ""
-        raise UnknownTitleError(f"No movie matches {query!r}.{hint}", query, self._as_candidates(closest))
+        if numbers:
+            rest = " ".join(word for word in key.split() if not word.isdigit())
+            series = [item for item in self._word_matches(rest, year) if not numbers <= self._numbers_of.get(item, frozenset())]
+            if series:
+                typed = " and ".join(sorted(numbers, key=int))
+                raise UnknownTitleError(
+                    f"No movie matches {query!r}: no title with {rest!r} has the number {typed}. "
+                    f"Did you mean {self._listing(series[:3])}?",
+                    query,
+                    self._as_candidates(series[:CANDIDATES]),
+                )
+        closest = self._related(key, 3, all_scored)
+        if not closest:
+            raise UnknownTitleError(
+                f"No movie matches {query!r}, and none of the {len(self):,} movies comes close. Check the spelling, "
+                f"or type the movie's id, e.g. #{self._most_watched()}.",
+                query,
+                [],
+            )
+        raise UnknownTitleError(f"No movie matches {query!r}. Did you mean {self._listing(closest)}?", query, self._as_candidates(closest))
 
     def search(self, text: str, limit: int = 10) -> list[tuple[int, str]]:
         """Type-ahead suggestions: ``(item_id, display title)``; prefix matches first, then fuzzy."""
         key = normalize(text)
         if not key:
             return []
+        starts = {key, sequel_key(key)}
         prefix = sorted(
-            {item for k, items in self._by_key.items() if k.startswith(key) for item in items},
+            {item for k, items in self._by_key.items() if any(k.startswith(start) for start in starts) for item in items},
             key=lambda item: (len(self._movies[item].title), item),
         )
         results = prefix[:limit]
         if len(results) < limit:
-            for item, _ in self._fuzzy(key, limit=limit * 2):
+            for item, _ in self._fuzzy(sequel_key(key), limit=limit * 2):
                 if item not in results:
                     results.append(item)
                 if len(results) == limit:
@@ -500,13 +741,10 @@ class Catalog:
         if not self._prefix_cache:
             for length in PREFIX_LENGTHS:
                 items: dict[str, list[int]] = defaultdict(list)
-                for key in self._choice_keys:
-                    items[key[:length]].extend(self._by_key[key])
+                for key, of_key in zip(self._choice_keys, self._choice_items):
+                    items[key[:length]].extend(of_key)
                 self._prefix_cache[length] = (list(items), list(items.values()))
         return self._prefix_cache[bucket]
-
-    def _closest(self, query: str) -> list[tuple[int, str]]:
-        return self._as_candidates([item for item, _ in self._fuzzy(normalize(query), limit=3, cutoff=0, prefixes=False)])
 
     def _filter_year(self, items: list[int], year: int | None) -> list[int]:
         return items if year is None else [i for i in items if self._movies[i].year == year]
@@ -531,23 +769,31 @@ class Catalog:
         return self._user_ids.get(name_key(name))
 
     def check_new_user_name(self, name: str, limits: Limits = APP_LIMITS) -> str:
-        """``name`` with white space tidied, if a new user may take it; otherwise an AmnesiaError
-        saying why. Registers nothing.
+        """``name`` as it will be stored (:func:`~amnesia.data.names.clean_name`: invisible
+        characters removed, NFKC, white space collapsed), if a new user may take it; otherwise an
+        AmnesiaError saying why. Registers nothing.
 
-        Refused: empty names, names over ``limits.name_chars`` (checked first), invisible or
-        control characters, a mix of Latin, Greek and Cyrillic letters (look-alikes such as
-        Cyrillic "а" for "a"), and names equal to an existing one after NFKC and case folding.
+        Refused: names over ``limits.name_chars`` (checked first), names with nothing visible left
+        (empty, white space, or only invisible characters such as U+2800 or U+3164), control,
+        private-use or unassigned characters, a mix of Latin, Greek and Cyrillic letters
+        (look-alikes such as Cyrillic "а" for "a"), and names equal to an existing one after
+        cleaning and case folding ("Alice\u034F" and "ＡＬＩＣＥ" are "Alice").
         """
         name = str(name)
         limits.check("name_chars", len(name))
-        hidden = [ch for ch in name if unicodedata.category(ch) in _HIDDEN]
-        if hidden:
-            shown = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(hidden))
-            raise AmnesiaError(f"The name contains invisible or control characters ({shown}); type it again without them.")
-        clean = " ".join(name.split())
-        if not clean:
-            raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
-        scripts = _scripts(unicodedata.normalize("NFKC", clean))
+        refused = refused_characters(name)
+        if refused:
+            shown = ", ".join(f"U+{ord(ch):04X}" for ch in refused)
+            raise AmnesiaError(f"The name contains control or format characters ({shown}); type it again without them.")
+        clean = clean_name(name)
+        if not clean or not has_visible_character(clean):
+            if not name.strip():
+                raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
+            hidden = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(name) if not ch.isspace())
+            raise AmnesiaError(
+                f"The name has no visible characters ({hidden}), so it would show as blank; type a name such as 'Maya'."
+            )
+        scripts = _scripts(clean)
         if len(scripts) > 1:
             raise AmnesiaError(
                 f"The name mixes {' and '.join(sorted(s.title() for s in scripts))} letters, which can look alike; "
@@ -555,7 +801,10 @@ class Catalog:
             )
         key = name_key(clean)
         if key in self._user_ids or re.fullmatch(r"user\s*[0-9]+", key, re.ASCII):
-            raise AmnesiaError(f"There is already a user called {clean!r}; pick another name.")
+            typed = " ".join(strip_invisible(name).split())
+            ignored = sorted({f"U+{ord(ch):04X}" for ch in name if not ch.isspace()} - {f"U+{ord(ch):04X}" for ch in typed})
+            note = f" (invisible characters {', '.join(ignored)} do not count)" if ignored else ""
+            raise AmnesiaError(f"There is already a user called {typed!r}{note}; pick another name.")
         return clean
 
     def add_user(self, name: str, taken_ids: Iterable[int] = (), limits: Limits = APP_LIMITS) -> int:

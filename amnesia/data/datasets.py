@@ -32,7 +32,8 @@ import pandas as pd
 from .catalog import Catalog
 from ..errors import AmnesiaError, DataFormatError
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+#: The data sets that ship inside the package (package data: found wherever the package is installed).
+DATA_DIR = Path(__file__).resolve().parent / "bundled"
 BUNDLED = {
     "toy": DATA_DIR / "toy" / "toy.json",
     "movielens-small": DATA_DIR / "ml-latest-small",

@@ -19,16 +19,14 @@ The stream records built from all this live in :mod:`amnesia.records`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import RequestError
-
-if TYPE_CHECKING:
-    from .model import ItemCF
+from .similarity import Measure
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: Pairs (of C) or cells (of S rows) handled at once while deriving changes: bounds memory.
@@ -183,7 +181,27 @@ def _user_change(user: int, ids: np.ndarray, changed: np.ndarray, columns: np.nd
 
 
 # ---------------------------------------------------------------------- derivation
-def _require_time(model: ItemCF, changes: ChangeSet) -> None:
+class CooccurrenceReader(Protocol):
+    """What the derivation reads of a model (all in external item ids): a narrow interface, so
+    this module depends on no model class and any backend that answers these can stream changes."""
+
+    time: int
+    measure: Measure
+
+    def live_items(self) -> np.ndarray:
+        """Items with n > 0, sorted, int64."""
+
+    def counts(self, items: Sequence[int]) -> np.ndarray:
+        """n of ``items``, int64 (0 for unknown items)."""
+
+    def cooccurrences(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
+        """Dense C of ``items`` x ``columns``, int64."""
+
+    def cooccurrence_pairs(self, item_a: np.ndarray, item_b: np.ndarray) -> np.ndarray:
+        """C at each pair (item_a[k], item_b[k]), int64."""
+
+
+def _require_time(model: CooccurrenceReader, changes: ChangeSet) -> None:
     if changes.time != model.time:
         raise RequestError(
             f"The C and S changes of time {changes.time} can only be derived while the model is at that time "
@@ -244,7 +262,7 @@ def _bounds(costs: np.ndarray, rows: np.ndarray, budget: int) -> list[tuple[int,
     return ranges
 
 
-def iter_cooccurrence_changes(model: ItemCF, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
+def iter_cooccurrence_changes(model: CooccurrenceReader, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
     """The changed C entries (item_a > item_b, old, new) in sorted chunks of about ``chunk`` pairs."""
     _require_time(model, changes)
     users = [(c.changed.astype(np.int64), c.columns.astype(np.int64)) for c in changes.user_changes]
@@ -254,27 +272,25 @@ def iter_cooccurrence_changes(model: ItemCF, changes: ChangeSet, chunk: int = CH
     for low, high in _bounds(_row_costs(users, rows), rows, chunk):
         a, b, moves = _pairs_in_rows(users, low, high)
         if len(a):
-            new = model._pair_values(a, b)
+            new = model.cooccurrence_pairs(a, b)
             yield PairChanges(a, b, new - changes.step * moves, new)
 
 
-def iter_similarity_changes(model: ItemCF, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
+def iter_similarity_changes(model: CooccurrenceReader, changes: ChangeSet, chunk: int = CHUNK) -> Iterator[PairChanges]:
     """The changed S entries (item_a > item_b, old, new) in sorted chunks, about ``chunk`` cells read each."""
     _require_time(model, changes)
     if len(changes.count_items) == 0:
         return
     measure = model.measure
-    ids, order = model._index.ids(), model._index.by_id()
-    ordered_ids = ids[order]
-    new_counts = model._store.counts()
+    touched = changes.count_items.astype(np.int64)  # sorted
+    # items with n > 0 before or after the change: every other item has S = 0 throughout
+    live = np.union1d(model.live_items(), touched[changes.count_old > 0])
+    new_counts = model.counts(live)
     old_counts = new_counts.copy()
-    touched_index, _ = model._index.lookup(changes.count_items)
-    old_counts[touched_index] = changes.count_old
-    touched = np.sort(changes.count_items.astype(np.int64))
-    live = ordered_ids[(old_counts[order] > 0) | (new_counts[order] > 0)]  # other items have S = 0 throughout
+    old_counts[np.searchsorted(live, touched)] = changes.count_old
     is_touched = np.isin(live, touched)
     # cost of a row: all items below it when touched, else the touched items below it
-    costs = np.where(is_touched, np.searchsorted(live, live), np.searchsorted(touched, live))
+    costs = np.where(is_touched, np.arange(len(live)), np.searchsorted(touched, live))
     users = [(c.changed.astype(np.int64), c.columns.astype(np.int64)) for c in changes.user_changes]
     for low, high in _bounds(costs, live, chunk):
         rows = live[(live >= low) & (live < high)]
@@ -283,20 +299,18 @@ def iter_similarity_changes(model: ItemCF, changes: ChangeSet, chunk: int = CHUN
         for row_set, columns_of in ((rows[np.isin(rows, touched)], None), (rows[~np.isin(rows, touched)], touched)):
             if len(row_set) == 0:
                 continue
-            row_index, _ = model._index.lookup(row_set)
             if columns_of is None:  # touched rows: every live item below them
                 cols = live[: np.searchsorted(live, row_set[-1])]
             else:
                 cols = columns_of[: np.searchsorted(columns_of, row_set[-1])]
             if len(cols) == 0:
                 continue
-            col_index, _ = model._index.lookup(cols)
-            c_new = model._store.block(row_index, col_index)
+            c_new = model.cooccurrences(row_set, cols)
             below = cols[None, :] < row_set[:, None]
             r, k = np.nonzero(below & ((c_new > 0) | _moved(row_set, cols, c_a, c_b)))
             a, b, new_c = row_set[r], cols[k], c_new[r, k]
             old_c = new_c - changes.step * _moves_at(a, b, c_a, c_b, c_moves)
-            ia, ib = row_index[r], col_index[k]
+            ia, ib = np.searchsorted(live, row_set)[r], np.searchsorted(live, cols)[k]  # positions in live
             s_old = measure(old_c, old_counts[ia], old_counts[ib])
             s_new = measure(new_c, new_counts[ia], new_counts[ib])
             differ = s_old != s_new

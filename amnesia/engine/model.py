@@ -34,7 +34,7 @@ from .index import ItemIndex
 from .recommend import Recommendation, explain, recommend, similar_items
 from .requests import ChangeRequest, interaction_pairs, parse_request
 from .similarity import DEFAULT, Measure, measure
-from .store import ArrayStore, Store, StoreChange, UserDelta
+from .store import ArrayStore, Store, StoreChange, UserDelta, choose_layout, transpose
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _CELLS = 1 << 22  # cells of C read at once by fingerprints and scans: bounds their memory
@@ -56,6 +56,24 @@ def _members(row: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     positions = np.minimum(np.searchsorted(row, values), len(row) - 1)
     return row[positions] == values
+
+
+def _user_rows(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """H as the stores take it, or None for no pairs: ``(users, item_ids, user_ptr, user_items)``
+    with items in internal order (most popular first, ties by smaller id: ``item_ids[index]`` is
+    the external id) and each user's row ``user_items[user_ptr[k]:user_ptr[k+1]]`` sorted, int32."""
+    if len(pairs) == 0:
+        return None
+    users, user_of_pair = np.unique(pairs[:, 0], return_inverse=True)
+    item_ids, item_of_pair = np.unique(pairs[:, 1], return_inverse=True)
+    counts = np.bincount(item_of_pair, minlength=len(item_ids))
+    rank = np.empty(len(item_ids), dtype=np.int64)
+    rank[np.lexsort((item_ids, -counts))] = np.arange(len(item_ids))
+    internal = rank[item_of_pair]
+    order = np.lexsort((internal, user_of_pair))
+    user_items = internal[order].astype(np.int32)
+    user_ptr = np.searchsorted(user_of_pair[order], np.arange(len(users) + 1)).astype(np.int64)
+    return users, item_ids[np.argsort(rank)], user_ptr, user_items
 
 
 class ItemCF:
@@ -90,26 +108,27 @@ class ItemCF:
         ``"sparse"``, ``"auto"`` (the smaller in memory, see :func:`~amnesia.engine.store.choose_layout`),
         or the number of most popular items to keep in a dense block (the rest get sparse rows).
         """
-        pairs = interaction_pairs(interactions)
         model = cls(similarity)
         model.time = 0
-        if len(pairs) == 0:
+        rows = _user_rows(interaction_pairs(interactions))
+        if rows is None:
             return model
-        users, user_of_pair = np.unique(pairs[:, 0], return_inverse=True)
-        item_ids, item_of_pair = np.unique(pairs[:, 1], return_inverse=True)
-        counts = np.bincount(item_of_pair, minlength=len(item_ids))
-        # internal order: most popular first (ties by smaller id), so dense blocks hold popular items
-        rank = np.empty(len(item_ids), dtype=np.int64)
-        rank[np.lexsort((item_ids, -counts))] = np.arange(len(item_ids))
-        internal = rank[item_of_pair]
-        order = np.lexsort((internal, user_of_pair))
-        user_items = internal[order].astype(np.int32)
-        user_ptr = np.searchsorted(user_of_pair[order], np.arange(len(users) + 1)).astype(np.int64)
-        model._index = ItemIndex(item_ids[np.argsort(rank)])
+        users, item_ids, user_ptr, user_items = rows
+        model._index = ItemIndex(item_ids)
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
         model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
         return model
+
+    @staticmethod
+    def layout_for(interactions: Any, store: str | int = "auto") -> str:
+        """``"dense"`` or ``"sparse"``: the store :meth:`fit` would choose for ``interactions``
+        with ``store`` (see :func:`~amnesia.engine.store.choose_layout`), without building it."""
+        rows = _user_rows(interaction_pairs(interactions))
+        if rows is None or isinstance(store, int):
+            return "sparse" if rows is None or store <= 0 else "dense"
+        _, item_ids, user_ptr, user_items = rows
+        return "dense" if choose_layout(store, transpose(user_ptr, user_items, len(item_ids)), len(item_ids)) else "sparse"
 
     def retrained(self) -> ItemCF:
         """A model fitted from scratch on this model's interactions, with the same measure and
@@ -296,7 +315,11 @@ class ItemCF:
 
     def items(self) -> list[int]:
         """Ids of items with at least one interaction (n > 0), sorted."""
-        return sorted(self._index.ids()[self._store.counts() > 0].tolist())
+        return self.live_items().tolist()
+
+    def live_items(self) -> np.ndarray:
+        """Ids of items with at least one interaction (n > 0), sorted, int64: :meth:`items` as an array."""
+        return np.sort(self._index.ids()[self._store.counts() > 0])
 
     def num_items(self) -> int:
         """How many items have at least one interaction (len(items()), without sorting them)."""
@@ -338,6 +361,13 @@ class ItemCF:
     def similarity(self, a: int, b: int) -> float:
         """S_ab under the model's measure (Jaccard by default); 0.0 if either count is 0."""
         return float(self.measure(self.cooccurrence(a, b), self.count(a), self.count(b)))
+
+    def cooccurrence_pairs(self, item_a: np.ndarray, item_b: np.ndarray) -> np.ndarray:
+        """C at each pair (item_a[k], item_b[k]) of external ids, shape (p,), int64; 0 for unknown items."""
+        a, b = check_ids(item_a), check_ids(item_b)
+        if len(a) != len(b):
+            raise ArgumentError(f"Pass two lists of item ids of the same length (one pair per position), got {len(a):,} and {len(b):,}.")
+        return self._pair_values(a, b)
 
     def counts(self, items: Sequence[int]) -> np.ndarray:
         """n for ``items`` (external ids), shape (k,), int64; 0 for unknown items."""
@@ -480,6 +510,11 @@ class ItemCF:
             for i in range(len(rows)):
                 digest.update(rows[i, : start + i])
         return digest.hexdigest()
+
+    def stored_entries(self) -> int:
+        """Entries of C the store keeps as sparse rows (both halves of each pair); 0 for a dense block
+        or a fork (whose overlay is its changed rows): the density of C, as the large benchmark reports it."""
+        return self._store.sparse_entries() if isinstance(self._store, ArrayStore) else 0
 
     def nbytes(self) -> int:
         """Bytes of this model's own state: its store (a fork counts only its overlay), its rows,

@@ -5,14 +5,25 @@ Both only read the model through its public API, so they are exact whenever the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from ..errors import UnknownUserError
 
-if TYPE_CHECKING:
-    from .model import ItemCF
+
+class SimilarityReader(Protocol):
+    """What scoring reads of a model (external ids): histories and rows of S. A narrow interface,
+    so this module depends on no model class."""
+
+    def history(self, user: int) -> list[int]: ...
+
+    def num_items(self) -> int: ...
+
+    def similarities(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray: ...
+
+    def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]: ...
 
 _CELLS_PER_BLOCK = 1 << 21  # cells of S materialised at once while scoring a long history
 
@@ -34,7 +45,7 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return positive[order[:k]]
 
 
-def recommend(model: ItemCF, user: int, k: int = 10) -> list[Recommendation]:
+def recommend(model: SimilarityReader, user: int, k: int = 10) -> list[Recommendation]:
     """Top-``k`` unseen items for ``user``: score_j = Σ over the user's items i of S_ij.
 
     Items the user has seen and items with score 0 are never recommended. Ties go to the
@@ -55,7 +66,7 @@ def recommend(model: ItemCF, user: int, k: int = 10) -> list[Recommendation]:
     return [Recommendation(int(ids[p]), float(scores[p])) for p in _top(ids, scores, k)]
 
 
-def explain(model: ItemCF, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
+def explain(model: SimilarityReader, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
     """"Because you watched": the ``n`` items of ``user``'s history most similar to ``item``,
     as ``(history_item, S)`` with S > 0, best first (ties by smaller id)."""
     history = model.history(user)
@@ -66,7 +77,7 @@ def explain(model: ItemCF, user: int, item: int, n: int = 3) -> list[tuple[int, 
     return [(int(ids[p]), float(scores[p])) for p in _top(ids, scores, n)]
 
 
-def similar_items(model: ItemCF, item: int, k: int = 10) -> list[tuple[int, float]]:
+def similar_items(model: SimilarityReader, item: int, k: int = 10) -> list[tuple[int, float]]:
     """The ``k`` items most similar to ``item`` as ``(item, S)``; S > 0 only, ties by smaller id."""
     ids, similarities = model.similarity_rows([item])
     scores = similarities[0].copy()

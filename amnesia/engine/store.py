@@ -40,6 +40,8 @@ from .kernels import SATURATED
 from .rowlog import RowLog
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+#: How C can be laid out (``ItemCF.fit(..., store=...)``, the CLI's ``--store``): see :func:`choose_layout`.
+LAYOUTS = ("auto", "dense", "sparse")
 
 
 @dataclass(frozen=True)
@@ -169,18 +171,16 @@ class ArrayStore(Store):
         ``layout``: ``"dense"``, ``"sparse"``, ``"auto"`` (see :func:`choose_layout`) or the
         number of items in the dense block (the rest get sparse rows).
         """
-        counts = np.bincount(user_items, minlength=size).astype(np.int64)
-        order = np.argsort(user_items, kind="stable")
-        item_users = np.repeat(np.arange(len(user_ptr) - 1, dtype=np.int32), np.diff(user_ptr))[order]
-        item_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        transposed = (user_ptr, user_items, item_ptr, item_users)
+        transposed = transpose(user_ptr, user_items, size)
+        counts, item_users = np.diff(transposed[2]), transposed[3]
         dense_size = min(max(layout, 0), size) if isinstance(layout, int) else choose_layout(layout, transposed, size)
         store = cls(dense_size, saturation)
         store._size = size
         store._counts = np.concatenate([counts, np.zeros(max(0, 16 - size), np.int64)])
         if dense_size:
             # split rows between threads by their work: row a costs Σ over its users of k_u
-            work = np.cumsum(np.bincount(user_items[order], weights=np.diff(user_ptr)[item_users], minlength=size)[:dense_size])
+            item_of = np.repeat(np.arange(size), counts)  # the item of each position of item_users
+            work = np.cumsum(np.bincount(item_of, weights=np.diff(user_ptr)[item_users], minlength=size)[:dense_size])
             chunks = np.searchsorted(work, np.linspace(0, work[-1], 65)[1:-1]).astype(np.int64)
             chunks = np.concatenate([[0], chunks, [dense_size]]).astype(np.int64)
             kernels.fit_dense(*transposed, chunks, dense_size, store._core)
@@ -537,6 +537,16 @@ class ForkStore(Store):
         rows = sum(now.nbytes for _, now in self._rows.values())
         log = 0 if self._log is None else self._log.nbytes()
         return rows + log + (0 if self._counts is None else self._counts.nbytes)
+
+
+def transpose(user_ptr: np.ndarray, user_items: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """H both ways for the fitting kernels: ``(user_ptr, user_items, item_ptr, item_users)``, where
+    ``item_users[item_ptr[a]:item_ptr[a+1]]`` are the users of item a (sorted), int32."""
+    counts = np.bincount(user_items, minlength=size).astype(np.int64)
+    order = np.argsort(user_items, kind="stable")
+    item_users = np.repeat(np.arange(len(user_ptr) - 1, dtype=np.int32), np.diff(user_ptr))[order]
+    item_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return user_ptr, user_items, item_ptr, item_users
 
 
 #: Bytes per stored sparse entry: an int32 column and a uint16 count.

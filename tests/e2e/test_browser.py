@@ -134,8 +134,8 @@ def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):
     open_app(page, server)
     assert sidebar_number(page, "Users") == "4" and sidebar_number(page, "Interactions") == "11"
     shot(page, "01-toy-start")
-    type_titles(page, "Maya", "toy story\nthe matirx\nxyzzy")
-    expect(page.get_by_text("line 3: No movie matches 'xyzzy'. Did you mean")).to_be_visible()
+    type_titles(page, "Maya", "toy story\nthe matirx\ntitanic 2")
+    expect(page.get_by_text("line 3: No movie matches 'titanic 2': no title with 'titanic' has the number 2. Did you mean")).to_be_visible()
     shot(page, "05-typo-suggestions")
     page.get_by_role("button", name="Titanic (1997)").click()  # a candidate replaces its line with the id
     wait_for_run(page)
