@@ -111,6 +111,7 @@ class Limits:
         allowed = getattr(self, limit)
         if seen > allowed:
             shown = _DESCRIPTIONS[limit].replace("{seen:,}", "at least {seen:,}" if at_least else "{seen:,}")
+            shown = shown[0].upper() + shown[1:]  # "At least 201 title lines were typed"
             raise LimitError(
                 f"{shown.format(seen=seen)}; the limit is {allowed:,} ({limit}). "
                 f"{_ADVICE[limit]}. Nothing was changed.",

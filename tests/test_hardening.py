@@ -169,7 +169,8 @@ def test_recommendations_and_the_forget_effect_stay_within_the_read_budget(toy):
     assert list(space.recommendation_table(3)["movie"]) == list(Workspace(*toy).recommendation_table(3)["movie"])
     entry = space.forget_user(1)
     effect = space.forget_effect(entry)
-    assert effect.limited and effect.examined < Workspace(*toy).forget_effect(Workspace(*toy).forget_user(1)).examined
+    other = Workspace(*toy)
+    assert effect.limited and effect.examined < other.forget_effect(other.forget_user(1)).examined
 
 
 def test_page_text_entries_all_have_max_chars():

@@ -120,6 +120,7 @@ def snapshot(
 ) -> Window:
     """Copy the window ``users`` x ``items`` out of ``model`` (labels from ``catalog``)."""
     users, items = tuple(int(u) for u in users), tuple(int(i) for i in items)
+    counts, cooccurrences = model.counts(items), model.cooccurrences(items)
     return Window(
         users=users,
         items=items,
@@ -127,9 +128,11 @@ def snapshot(
         item_labels=tuple(item_labels(catalog, items)),
         item_titles=tuple(_hover_title(catalog.title(item), item) for item in items),
         history=model.history_matrix(users, items),
-        counts=model.counts(items),
-        cooccurrences=model.cooccurrences(items),
-        similarities=model.similarities(items),
+        counts=counts,
+        cooccurrences=cooccurrences,
+        # S from the C and n just read (what model.similarities computes), not a second read of C:
+        # every logged change takes two windows, so this halves their reads
+        similarities=model.measure(cooccurrences, counts[:, None], counts[None, :]),
         description=description,
     )
 
