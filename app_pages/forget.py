@@ -264,8 +264,11 @@ if changed_figure is not None:
         where = "" if min_viewers == 1 else f" between movies at least {min_viewers} people watched"
         st.markdown(f"**The largest similarity changes{where}** (of {entry.effect.changed_s:,} that changed):")
         st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
-    elif entry.effect is None:
+    elif entry.effect is None and entry.kind == "import":
         st.caption("Imported requests are replayed without measuring every similarity; make a change to see the list.")
+    elif entry.effect is None:
+        st.caption("This change's effect on every similarity was not measured: reading the rows of C it touched would "
+                   "take more work than one request may (read_work). The change itself is exact; Verify proves it.")
     emptied = workspace.emptied_sentence(entry)
     if emptied:
         st.caption(md(emptied))

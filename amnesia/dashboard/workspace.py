@@ -17,6 +17,7 @@ import ctypes
 import gc
 import itertools
 import json
+import sys
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -285,7 +286,7 @@ class Workspace:
         names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
         change = self.model.apply(request, self.limits)  # raises before any change on bad input
         try:
-            effect = measure_change(before_model, self.model, change.count_items.tolist(), change.touched_users) if measure else None
+            effect = self._measured(before_model, change) if measure else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
             users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
             before = snapshot(before_model, self.catalog, users, items, description)
@@ -305,6 +306,17 @@ class Workspace:
         self._previous = before_model
         self._windows.clear()
         return entry
+
+    def _measured(self, before: ItemCF, change: ChangeSet) -> ChangeEffect | None:
+        """The change's effect on every similarity (:func:`.effects.measure_change`), or None when
+        reading the touched rows of C would cost more than the ``read_work`` limit (a user with
+        3,000 movies after thousands of imported ones: tens of seconds). Its cost is known
+        before reading; heavy measurements wait for the server's reads gate."""
+        cost = self.model.read_cost(change.count_items)
+        if cost > self.limits.read_work:
+            return None
+        with gates.READS.hold() if cost > HEAVY_READ else nullcontext():
+            return measure_change(before, self.model, change.count_items.tolist(), change.touched_users)
 
     def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
         if effect is not None:
@@ -527,12 +539,18 @@ _map_large_blocks_directly()
 
 
 def give_back_memory() -> None:
-    """Return freed heap memory to the operating system (glibc's ``malloc_trim``; nothing elsewhere).
+    """Return freed memory to the operating system; runs when a workspace is dropped (a few ms).
 
-    A visitor's imported log is many small arrays; once freed, glibc keeps the pages for reuse,
-    so the server's resident memory stayed ~500 MB higher after the visitor left. Trimming
-    costs a few milliseconds and runs when a workspace is dropped."""
+    A visitor's imported log is many small objects. Python keeps them in 1 MB arenas that go
+    back to the system only when every object in them is freed, and CPython's attribute-lookup
+    cache keeps a reference to the name of each lookup that missed it: strings such as
+    ``"setflags"`` that numpy looks up while a log is imported, scattered over the arenas, so a
+    few hundred of them held ~60 MB after the visitor left. Clearing that cache
+    (``sys._clear_type_cache``, which only drops references the cache refills on demand) frees
+    those arenas; glibc's ``malloc_trim`` then returns the freed heap pages (nothing happens on
+    other C libraries)."""
     gc.collect()
+    sys._clear_type_cache()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the allocator keeps what it keeps
