@@ -75,13 +75,6 @@ with st.sidebar:
     )
 
 navigation = st.navigation(
-    [
-        st.Page("app_pages/forget.py", title="Forget", icon=":material/ink_eraser:", default=True),
-        st.Page("app_pages/change_log.py", title="Change log", icon=":material/receipt_long:"),
-        st.Page("app_pages/recommendations.py", title="Recommendations", icon=":material/movie:"),
-        st.Page("app_pages/private.py", title="Private recommendations", icon=":material/lock:"),
-        st.Page("app_pages/lab.py", title="Lab", icon=":material/science:"),
-        st.Page("app_pages/about.py", title="About", icon=":material/info:"),
-    ]
+    [st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in ui_state.PAGES]
 )
 navigation.run()

@@ -1,4 +1,9 @@
-"""The app's session state, owned in one place: typed accessors, page-scoped keys, one Reset.
+"""The app's pages and session state, owned in one place: PAGES, typed accessors, one Reset.
+
+:data:`PAGES` is the one list of the dashboard's pages: ``app.py`` builds its navigation from
+it, every page's session state lives under its key, Reset clears them all, and the tests (the
+AppTest smoke test of every page, the browser's deep links) iterate it. A new page is one entry
+here, its file in ``app_pages/``, its library function and their tests.
 
 Every value a page keeps between runs lives under a key ``"<page>.<name>"`` (widget keys
 too), made by :func:`key`. The visitor's workspaces (one per data set and similarity
@@ -10,20 +15,49 @@ no longer exists. Nothing else in the app touches ``st.session_state`` directly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import streamlit as st
 
 from amnesia.dashboard.workspace import Workspace
 
-PAGES = ("app", "forget", "change_log", "recommendations")
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the dashboard.
+
+    ``key``: its name in session-state keys and its URL path (``/change_log``); ``file``: the
+    script in ``app_pages/``; ``title`` and ``icon``: its navigation entry; ``heading``: the
+    title the page shows (what a deep link must open); ``follows_changes``: its state refers to
+    the workspace's changes, so importing a request log clears it too (Reset clears every page)."""
+
+    key: str
+    file: str
+    title: str
+    icon: str
+    heading: str
+    default: bool = False
+    follows_changes: bool = True
+
+
+PAGES: tuple[Page, ...] = (
+    Page("forget", "app_pages/forget.py", "Forget", ":material/ink_eraser:", "Watch a recommender forget", default=True),
+    Page("change_log", "app_pages/change_log.py", "Change log", ":material/receipt_long:", "Change log"),
+    Page("recommendations", "app_pages/recommendations.py", "Recommendations", ":material/movie:", "Recommendations"),
+    Page("private", "app_pages/private.py", "Private recommendations", ":material/lock:", "Private recommendations"),
+    Page("lab", "app_pages/lab.py", "Lab", ":material/science:", "Unlearning lab", follows_changes=False),
+    Page("about", "app_pages/about.py", "About", ":material/info:", "About Amnesia"),
+)
+#: Prefixes of session-state keys: the app's own (sidebar, workspaces) and every page's.
+SCOPES = ("app", *(page.key for page in PAGES))
 T = TypeVar("T")
 
 
 def key(page: str, name: str) -> str:
     """The session-state key of ``name`` on ``page`` (``"forget.add_name"``)."""
-    if page not in PAGES:
-        raise ValueError(f"unknown page {page!r}; pages: {', '.join(PAGES)}")
+    if page not in SCOPES:
+        raise ValueError(f"unknown page {page!r}; pages: {', '.join(SCOPES)}")
     return f"{page}.{name}"
 
 
@@ -49,8 +83,6 @@ def workspace_for(dataset: str, measure: str, create: Callable[[], Workspace]) -
     if (dataset, measure) not in spaces:
         spaces[(dataset, measure)] = create()
     put("app", "current", (dataset, measure))
-    # the names pages read before this module existed (the private page still does): the same objects
-    st.session_state["workspace"], st.session_state["dataset_name"] = spaces[(dataset, measure)], dataset
     return spaces[(dataset, measure)]
 
 
@@ -89,10 +121,12 @@ def take_error(page: str, field: str) -> str | None:
 
 
 # ---------------------------------------------------------------------- reset
-def clear_pages() -> None:
-    """Clear every page's keys (values and widgets), keeping the workspaces."""
+def clear_pages(changes_only: bool = False) -> None:
+    """Clear every page's keys (values and widgets), keeping the workspaces; with
+    ``changes_only``, only the pages whose state refers to the workspace's changes."""
     keep = {key("app", "workspaces"), key("app", "current")}
-    for name in [k for k in st.session_state if isinstance(k, str) and k.split(".", 1)[0] in PAGES and k not in keep]:
+    scopes = {"app", *(page.key for page in PAGES if page.follows_changes or not changes_only)}
+    for name in [k for k in st.session_state if isinstance(k, str) and k.split(".", 1)[0] in scopes and k not in keep]:
         del st.session_state[name]
 
 

@@ -20,6 +20,16 @@ class UnknownUserError(RequestError):
     """A user id that the model has no interactions for (forgetting or scoring it is refused)."""
 
 
+class ArgumentError(AmnesiaError):
+    """A read of the model got an argument of the wrong type or out of range (an id that is
+    not an integer, a negative k, ...); nothing was read and nothing changed."""
+
+
+class BusyError(AmnesiaError):
+    """A heavy action could not start: the server runs as many as it allows, or the action
+    would cost more than one request may (see :mod:`amnesia.limits`). Nothing was changed."""
+
+
 class DataFormatError(AmnesiaError):
     """A data file is malformed; the message names the file, line and reason."""
 

@@ -50,9 +50,12 @@ _DESCRIPTIONS = {
     "pairs": "The request would change {seen:,} co-occurrences",
     "title_chars": "A typed title line has {seen:,} characters",
     "typed_lines": "{seen:,} title lines were typed",
+    "typed_chars": "The typed titles have {seen:,} characters",
     "name_chars": "The name has {seen:,} characters",
     "filter_chars": "The filter has {seen:,} characters",
     "log_lines": "The log has {seen:,} requests",
+    "read_work": "This needs {seen:,} steps of reading C",
+    "retrain_pairs": "A retrain of your model would make {seen:,} co-occurrence updates",
     "max_id": "The id is {seen:,}",
 }
 # ... and how to get under it.
@@ -65,9 +68,12 @@ _ADVICE = {
     "pairs": "Add fewer items per user in one request (a user with k items changes about k² co-occurrences)",
     "title_chars": "Type one title per line",
     "typed_lines": "Add the rest in another request",
+    "typed_chars": "Type one title per line, at most the allowed number of lines",
     "name_chars": "Use a shorter name",
     "filter_chars": "Type less",
     "log_lines": "Import a shorter log",
+    "read_work": "Pick a user with fewer movies, or reset the users you imported with thousands of movies each",
+    "retrain_pairs": "Reset the users you imported with thousands of movies each, or verify with the command line",
     "max_id": "Use a smaller id",
 }
 
@@ -87,14 +93,27 @@ class Limits:
     name_chars: int  # characters in a user's display name
     filter_chars: int  # characters in a filter or search box
     log_lines: int  # requests in one imported request log
+    read_work: int = 10**12  # steps one page's reads of C may take (recommendations after big imports)
+    retrain_pairs: int = 10**12  # co-occurrence updates (Σ k² over users) one Verify's retrain may make
     max_id: int = MAX_ID  # largest user or item id
 
-    def check(self, limit: str, seen: int) -> None:
-        """Raise :class:`LimitError` if ``seen`` is over the limit called ``limit``."""
+    @property
+    def typed_chars(self) -> int:
+        """Characters in the whole typed-titles box: ``typed_lines`` lines of ``title_chars``
+        and their line breaks (checked before the lines are split)."""
+        return self.typed_lines * (self.title_chars + 2)
+
+    def check(self, limit: str, seen: int, at_least: bool = False) -> None:
+        """Raise :class:`LimitError` if ``seen`` is over the limit called ``limit``.
+
+        ``at_least``: ``seen`` is where counting stopped (the reader stopped at the limit), so
+        the message says "at least"."""
         allowed = getattr(self, limit)
         if seen > allowed:
+            shown = _DESCRIPTIONS[limit].replace("{seen:,}", "at least {seen:,}" if at_least else "{seen:,}")
+            shown = shown[0].upper() + shown[1:]  # "At least 201 title lines were typed"
             raise LimitError(
-                f"{_DESCRIPTIONS[limit].format(seen=seen)}; the limit is {allowed:,} ({limit}). "
+                f"{shown.format(seen=seen)}; the limit is {allowed:,} ({limit}). "
                 f"{_ADVICE[limit]}. Nothing was changed.",
                 limit,
                 seen,
@@ -108,12 +127,30 @@ class Limits:
     def replace(self, **changes: int) -> Limits:
         """A copy with some limits changed (``--max-...`` flags); each must be a positive integer."""
         for name, value in changes.items():
-            if name not in _DESCRIPTIONS:
-                raise ValueError(f"Unknown limit {name!r}; known limits: {', '.join(_DESCRIPTIONS)}.")
+            if name not in _FIELDS:
+                raise ValueError(f"Unknown limit {name!r}; known limits: {', '.join(sorted(_FIELDS))}.")
             largest = MAX_ID if name == "max_id" else _LARGEST
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= largest:
                 raise ValueError(f"Limit {name} must be an integer from 1 to {largest:,}, got {value!r}.")
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class GateLimit:
+    """How many of one heavy action may run at once in one server (``slots``), and how long a
+    visitor waits for a slot (``wait_seconds``) before being told the server is busy."""
+
+    slots: int
+    wait_seconds: float
+
+
+#: Verify retrains a whole model (on MovieLens: ~300 MB for a few seconds): one at a time per
+#: server keeps three visitors' Verifies within the memory budget; the others queue.
+VERIFY_GATE = GateLimit(slots=1, wait_seconds=60.0)
+#: Reads of many full rows of C (recommendations, the forget effect) above ``HEAVY_READ`` steps.
+READS_GATE = GateLimit(slots=2, wait_seconds=30.0)
+#: Reads below this many steps are light: they never wait for the reads gate.
+HEAVY_READ = 20_000_000
 
 
 def check_id(value: int, where: str, what: str, max_id: int = MAX_ID) -> None:
@@ -124,6 +161,8 @@ def check_id(value: int, where: str, what: str, max_id: int = MAX_ID) -> None:
             f"{where}: {what} id {shown} is out of range; ids must be between 0 and {max_id}.", "max_id", value, max_id
         )
 
+
+_FIELDS = {field.name for field in dataclasses.fields(Limits)}
 
 #: A public demo link: a request may add a user with a few thousand movies, not the catalog.
 APP_LIMITS = Limits(
@@ -138,6 +177,8 @@ APP_LIMITS = Limits(
     name_chars=60,
     filter_chars=100,
     log_lines=1_000,
+    read_work=200_000_000,  # about a second of one core
+    retrain_pairs=500_000_000,  # MovieLens latest-small needs 61 million: a few seconds
 )
 
 #: The stream CLI: generous, because its input is a file or a pipe its operator controls.

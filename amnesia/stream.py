@@ -34,10 +34,11 @@ class SkippedLine:
 def bounded_lines(stream: BinaryIO, max_chars: int) -> Iterator[bytes | SkippedLine]:
     """The lines of a binary stream, never holding more than ``4 * max_chars`` bytes of one.
 
-    A UTF-8 character takes at most 4 bytes, so a line longer than that is surely over
-    ``max_chars`` characters: it is read past in chunks and yielded as a :class:`SkippedLine`.
+    A UTF-8 character takes at most 4 bytes, so a line longer than that (and its line ending,
+    which is not part of the request) is surely over ``max_chars`` characters: it is read past in
+    chunks and yielded as a :class:`SkippedLine`.
     """
-    max_bytes = 4 * max_chars
+    max_bytes = 4 * max_chars + 2
     while True:
         line = stream.readline(max_bytes + 1)
         if not line:
@@ -99,6 +100,7 @@ def run_stream(
                     "request_chars", line.bytes_read, limits.request_chars,
                 )
             text = line.decode("utf-8") if isinstance(line, bytes) else line
+            text = text.removesuffix("\n").removesuffix("\r")  # the line ending is not part of the request
             if not text.strip():
                 continue
             changes = model.apply(text, limits)

@@ -37,7 +37,7 @@ def on_import() -> None:
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "import", str(error))
     else:
-        ui_state.clear_pages()  # choices on every page referred to the replaced changes
+        ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
         ui_state.flash(PAGE, "success", f"Imported {count:,} request(s): the model is at t = {workspace.model.time}.")
 
 

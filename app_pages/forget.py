@@ -83,12 +83,18 @@ def on_raw() -> None:
         done(entry)
 
 
-def on_verify() -> None:
+def run_verify(waiting) -> None:
+    """Verify, queued behind other visitors' Verifies (one at a time per server): ``waiting``
+    shows how many are ahead while this one waits."""
     try:
-        result = workspace.verify()
+        result = workspace.verify(on_wait=lambda ahead: waiting.info(
+            f"Waiting for the server: {ahead} other Verify {'is' if ahead == 1 else 'are'} running or queued "
+            "ahead of yours (one at a time, to keep the server within its memory).", icon=":material/hourglass:"))
     except AmnesiaError as error:
         ui_state.put(PAGE, "verification", (f"Verify could not run: {md(error)}", False))
         return
+    finally:
+        waiting.empty()
     engine = f"{result.last_update_seconds * 1e3:.2f} ms" if result.last_update_seconds is not None else "no update yet"
     verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
     ui_state.put(
@@ -129,6 +135,7 @@ def add_form() -> None:
         placeholder=workspace.example_titles(),
         key=key("add_typed"),
         height=130,
+        max_chars=workspace.limits.typed_chars,
         help="A title, a subtitle (\"the two towers\"), a distinctive word (\"nemo\"), a title with its year, or an "
         "id as #42. Press Ctrl+Enter or click outside the box to see what each line resolves to.",
     )
@@ -195,7 +202,9 @@ with left:
     if log:
         st.markdown(f"**Last change:** {md(log[-1].label)}")
 with right:
-    st.button("Verify: retrain from scratch and compare", help="The forgetting certificate", on_click=on_verify)
+    if st.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
+        with st.spinner("Retraining from scratch…"):
+            run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")
     if verification:
         (st.success if verification[1] else st.error)(verification[0])
@@ -255,8 +264,11 @@ if changed_figure is not None:
         where = "" if min_viewers == 1 else f" between movies at least {min_viewers} people watched"
         st.markdown(f"**The largest similarity changes{where}** (of {entry.effect.changed_s:,} that changed):")
         st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
-    elif entry.effect is None:
+    elif entry.effect is None and entry.kind == "import":
         st.caption("Imported requests are replayed without measuring every similarity; make a change to see the list.")
+    elif entry.effect is None:
+        st.caption("This change's effect on every similarity was not measured: reading the rows of C it touched would "
+                   "take more work than one request may (read_work). The change itself is exact; Verify proves it.")
     emptied = workspace.emptied_sentence(entry)
     if emptied:
         st.caption(md(emptied))

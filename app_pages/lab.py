@@ -12,12 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
+import ui_state
 from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
 from amnesia.lab.report import headline, reading, summary, table_frame
 from amnesia.lab.run import LAB_GATE, PAGE_SEEDS, run_in_subprocess
 
+PAGE = "lab"
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"
 DATA_CHOICES = {"movielens-small": "MovieLens latest-small (610 users)", "toy": "Toy world (4 users)"}
 
@@ -42,7 +44,7 @@ st.markdown(
     "against it than against a retrain."
 )
 
-own = st.session_state.get("lab_run")
+own = ui_state.get(PAGE, "run")
 committed = committed_results(str(COMMITTED), COMMITTED.stat().st_mtime if COMMITTED.exists() else 0.0)
 sources = {}
 if own is not None:
@@ -57,9 +59,9 @@ else:
     if len(sources) == 1:
         source = next(iter(sources))
     else:
-        if st.session_state.pop("lab_show_own", False):
-            st.session_state["lab_source"] = "yours"  # set before the widget exists in this run
-        source = st.radio("Results", list(sources), format_func=sources.get, horizontal=True, key="lab_source")
+        if ui_state.pop(PAGE, "show_own", False):
+            ui_state.put(PAGE, "source", "yours")  # set before the widget exists in this run
+        source = st.radio("Results", list(sources), format_func=sources.get, horizontal=True, key=ui_state.key(PAGE, "source"))
     result = own if source == "yours" else committed
 
 if result is not None:
@@ -85,7 +87,7 @@ if result is not None:
     kinds = [k for k in FORGET_SETS if k in result["null_control"]]
     kind = (
         st.segmented_control(
-            "Forget set", kinds, default=kinds[0], key="lab_kind", format_func=lambda k: f"{k}: {FORGET_SET_TEXT[k]}"
+            "Forget set", kinds, default=kinds[0], key=ui_state.key(PAGE, "kind"), format_func=lambda k: f"{k}: {FORGET_SET_TEXT[k]}"
         )
         or kinds[0]
     )
@@ -130,17 +132,17 @@ if result is not None:
         ["Forgetting vs time", "Utility vs forgetting", "What the attacker sees"]
     )
     with time_tab:
-        st.plotly_chart(figures.quality_vs_time(result, kind), width="stretch", key="lab_time")
+        st.plotly_chart(figures.quality_vs_time(result, kind), width="stretch", key=ui_state.key(PAGE, "time"))
         st.caption(
             "The blue band is the null control's interval. Up is better (harder to tell from a retrain), left is faster."
         )
     with utility_tab:
-        st.plotly_chart(figures.utility_vs_quality(result, kind), width="stretch", key="lab_utility")
+        st.plotly_chart(figures.utility_vs_quality(result, kind), width="stretch", key=ui_state.key(PAGE, "utility"))
         st.caption(
             "Top right is best: forgets like a retrain and recommends as well. The blue box is the null control."
         )
     with attack_tab:
-        st.plotly_chart(figures.attack_distributions(result, kind), width="stretch", key="lab_attack")
+        st.plotly_chart(figures.attack_distributions(result, kind), width="stretch", key=ui_state.key(PAGE, "attack"))
         st.caption(
             "For each forgotten user, how well the model still explains their history, in units of the spread between "
             "retrained models. A method that forgets looks like the retrained side; one that remembers sits left of it."
@@ -165,11 +167,11 @@ st.caption(
     "half a minute to a minute, depending on how busy the server is; the toy world a few seconds. One run at a time "
     "per server. With so few seeds the results are a demonstration: read them against their own null control."
 )
-with st.form("lab_form"):
+with st.form(ui_state.key(PAGE, "form")):
     left, middle, right = st.columns(3)
-    data = left.selectbox("Data set", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key="lab_data")
-    forget_set = middle.selectbox("Forget set", list(FORGET_SETS), key="lab_forget_set")
-    seeds = right.slider("Seeds (models per side)", 3, 5, PAGE_SEEDS, key="lab_seeds")
+    data = left.selectbox("Data set", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key=ui_state.key(PAGE, "data"))
+    forget_set = middle.selectbox("Forget set", list(FORGET_SETS), key=ui_state.key(PAGE, "forget_set"))
+    seeds = right.slider("Seeds (models per side)", 3, 5, PAGE_SEEDS, key=ui_state.key(PAGE, "seeds"))
     start = st.form_submit_button("Run the quick lab", type="primary")
 
 if start:
@@ -195,6 +197,6 @@ if start:
                 print(f"lab page: quick run failed: {error!r}", file=sys.stderr)
                 st.error("The quick lab failed unexpectedly; the committed results are still shown above.")
             else:
-                st.session_state["lab_run"] = outcome
-                st.session_state["lab_show_own"] = True
+                ui_state.put(PAGE, "run", outcome)
+                ui_state.put(PAGE, "show_own", True)
                 st.rerun()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard.workspace import Workspace
 from amnesia.device.delivery import NEIGHBOURS, DeviceChannel
@@ -11,24 +12,23 @@ from amnesia.device.export import DeviceModel, build_device_model
 from amnesia.device.runtime import runtime_config
 from device_component import private_device
 
-KEY = "private_device"  # the component's widget key: its value is the device's "ready" signal
-
-
-def visitor() -> tuple[Workspace, str]:
-    """The visitor's workspace and data set name (the one place this page reads session state)."""
-    return st.session_state["workspace"], st.session_state["dataset_name"]
+PAGE = "private"
+KEY = ui_state.key(PAGE, "device")  # the component's widget key: its value is the device's "ready" signal
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def shared_export(dataset: str, _workspace: Workspace) -> DeviceModel:
-    """The export of the untouched shared model: no visitor data, so one per data set for everyone."""
+def shared_export(dataset: str, measure: str, neighbours: int, _workspace: Workspace) -> DeviceModel:
+    """The export of the untouched shared model of ``dataset`` under ``measure``: no visitor
+    data, so one for everyone who picked them. Keyed by everything it depends on (the workspace
+    is the shared model of exactly these: ``app.base(dataset, measure)``)."""
     base = _workspace.base
-    return build_device_model(base, NEIGHBOURS, _workspace.dataset.catalog, dataset=dataset, time=base.time)
+    return build_device_model(base, neighbours, _workspace.dataset.catalog, dataset=dataset, time=base.time)
 
 
-workspace, dataset = visitor()
-channels: dict[str, DeviceChannel] = st.session_state.setdefault("device_channels", {})
-channel = channels.setdefault(dataset, DeviceChannel())
+workspace, dataset, measure = ui_state.workspace(), ui_state.dataset(), ui_state.measure()
+channels: dict[tuple[str, str], DeviceChannel] = ui_state.get(PAGE, "channels") or {}
+ui_state.put(PAGE, "channels", channels)
+channel = channels.setdefault((dataset, measure), DeviceChannel())
 
 st.title("Private recommendations")
 st.caption(
@@ -44,7 +44,10 @@ except AmnesiaError as error:  # a bad AMNESIA_ORT_SOURCE: say so instead of loa
 
 try:
     with st.spinner("Exporting the model of your workspace for your device…"):
-        args = channel.render_args(workspace, dataset, st.session_state.get(KEY), runtime, lambda: shared_export(dataset, workspace))
+        args = channel.render_args(
+            workspace, dataset, ui_state.get(PAGE, "device"), runtime,
+            lambda: shared_export(dataset, measure, channel.neighbours, workspace),
+        )
 except AmnesiaError as error:  # e.g. every user forgotten: no movie is left to recommend
     st.info(f"{error} (Reset my changes in the sidebar brings the starting data back.)", icon=":material/info:")
     st.stop()

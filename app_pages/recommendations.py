@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui_state
+from amnesia import AmnesiaError
 from amnesia.dashboard.views import md
 
 PAGE = "recommendations"
@@ -45,8 +46,17 @@ if user is not None:
     history = workspace.model.history(user)
     shown = ", ".join(catalog.title(item) for item in history[:30])
     st.markdown("**Watched:** " + md(shown) + (f" … and {len(history) - 30:,} more" if len(history) > 30 else ""))
-    table = workspace.recommendation_table(user)
-    if table.empty:
+    waiting = st.empty()
+    try:
+        table = workspace.recommendation_table(user, on_wait=lambda ahead: waiting.info(
+            f"Waiting for the server: {ahead} large read(s) ahead of yours.", icon=":material/hourglass:"))
+    except AmnesiaError as error:  # over the read budget, or the server stayed busy
+        table = None
+        st.warning(md(error), icon=":material/block:")
+    waiting.empty()
+    if table is None:
+        pass
+    elif table.empty:
         st.info("No recommendations: no other movie shares a viewer with this user's movies.")
     else:
         st.dataframe(table, hide_index=True, width="stretch")
@@ -64,13 +74,22 @@ at = st.selectbox(
     key=key("forget_widget"), on_change=remember, args=("forget",),
 )
 entry = forgets[times.index(at)]
-with st.spinner("Comparing top-5 lists before and after…"):
-    effect = workspace.forget_effect(entry)
+waiting = st.empty()
+try:
+    with st.spinner("Comparing top-5 lists before and after…"):
+        effect = workspace.forget_effect(entry, on_wait=lambda ahead: waiting.info(
+            f"Waiting for the server: {ahead} large read(s) ahead of yours.", icon=":material/hourglass:"))
+except AmnesiaError as error:
+    st.warning(md(error), icon=":material/block:")
+    st.stop()
+finally:
+    waiting.empty()
 name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
 st.markdown(
     f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
     f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
     f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
+    + (" More users were exposed; comparing them would take more reading than one page may (read_work)." if effect.limited else "")
 )
 for change in effect.changed[:6]:
     with st.container(border=True):

@@ -19,7 +19,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.dashboard.views import md
+from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
+from ui_state import PAGES
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 ADD = "forget.add_submit"
@@ -386,8 +388,8 @@ def _reset_script():
     workspace = ui_state.workspace_for("toy", "jaccard", lambda: Workspace(*shared_base("toy")))
     if not st.session_state.get("done"):
         workspace.add_user("Maya", typed="toy story")
-        for page in ("forget", "change_log", "recommendations"):
-            ui_state.put(page, "something", 1)
+        for page in ui_state.PAGES:
+            ui_state.put(page.key, "something", 1)
         st.session_state["done"] = True
     st.button("Reset", on_click=ui_state.reset, key="app.reset")
     st.write(f"time {workspace.model.time}")
@@ -396,12 +398,63 @@ def _reset_script():
 def test_reset_clears_every_pages_state_and_the_changes():
     app = AppTest.from_function(_reset_script, default_timeout=60).run()
     assert app.markdown[0].value == "time 1"
+    assert all(f"{page.key}.something" in app.session_state for page in PAGES)
     app.button(key="app.reset").click().run()
     assert not app.exception
     assert app.markdown[0].value == "time 0"
-    for page in ("forget", "change_log", "recommendations"):
-        assert f"{page}.something" not in app.session_state
+    for page in PAGES:
+        assert f"{page.key}.something" not in app.session_state
     assert app.session_state["done"] is True  # keys outside the pages are not the pages' to clear
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.key)
+def test_every_page_opens_from_the_navigation(page):
+    """The smoke test over the registry: every page renders its heading and no traceback."""
+    app = start()
+    app.switch_page(page.file).run()
+    assert not app.exception
+    assert app.title[0].value == page.heading
+
+
+def test_reset_in_the_sidebar_clears_the_lab_and_the_private_page():
+    """Reset left "Your quick run (toy, N = 3)" on the Lab page: every page's state goes."""
+    app = start()
+    app.switch_page("app_pages/lab.py").run()
+    lab_result = json.loads((APP.parent / "docs" / "lab.json").read_text(encoding="utf-8"))
+    app.session_state["lab.run"] = lab_result  # what a finished quick run leaves in the session
+    app.run()
+    assert app.radio(key="lab.source").value == "yours"
+    assert app.radio(key="lab.source").options[0].startswith("Your quick run (")
+    app.switch_page("app_pages/private.py").run()
+    assert "private.channels" in app.session_state
+    app.switch_page("app_pages/about.py").run()  # a page that keeps nothing: what is left after Reset is seen
+    app.sidebar.button[0].click().run()
+    assert not app.exception
+    assert not [key for key in app.session_state if key.split(".")[0] in ("lab", "private", "forget")]
+    app.switch_page("app_pages/lab.py").run()
+    assert not app.radio  # only the committed results are left
+
+
+def test_two_sessions_with_different_measures_each_see_their_own_model_on_the_private_page():
+    """shared_export was cached by data set only: a Jaccard visitor got the cosine model."""
+    sessions = {}
+    for measure in ("cosine", "jaccard"):  # cosine first: it used to fill the cache for both
+        app = AppTest.from_file(str(APP), default_timeout=180)
+        app.query_params["data"] = "toy"
+        app.query_params["similarity"] = measure
+        app.run()
+        app.switch_page("app_pages/private.py").run()
+        assert not app.exception
+        sessions[measure] = app
+    for measure, app in sessions.items():
+        app.run()
+        (element,) = app.get("component_instance")
+        version = json.loads(element.proto.json_args)["version"]
+        assert space(app).model.measure.name == measure
+        assert version == model_version(space(app).model.fingerprint(), measure, 50)
+        assert f"version `{version}`" in app.expander[0].markdown[0].value
+    versions = {json.loads(app.get("component_instance")[0].proto.json_args)["version"] for app in sessions.values()}
+    assert len(versions) == 2
 
 
 def test_about_page():

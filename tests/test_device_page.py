@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from amnesia.device.export import model_version
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-KEY = "private_device"
+KEY = "private.device"
 
 
 def private_page(monkeypatch=None, source: str | None = None) -> AppTest:
@@ -26,6 +26,11 @@ def private_page(monkeypatch=None, source: str | None = None) -> AppTest:
     return app
 
 
+def workspace_of(app: AppTest):
+    """The visitor's current workspace (what the sidebar picked)."""
+    return app.session_state["app.workspaces"][app.session_state["app.current"]]
+
+
 def component(app: AppTest) -> tuple[dict, dict[str, bytes]]:
     """The component's JSON arguments and its bytes arguments."""
     (element,) = app.get("component_instance")
@@ -35,7 +40,7 @@ def component(app: AppTest) -> tuple[dict, dict[str, bytes]]:
 def test_the_first_render_announces_the_version_without_bytes():
     app = private_page()
     args, blobs = component(app)
-    workspace = app.session_state["workspace"]
+    workspace = workspace_of(app)
     assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", 50)
     assert args["dataset"] == "toy" and args["time"] == 0 and args["key"] == KEY
     assert args["model"] is None and args["sidecar"] is None and blobs == {}
@@ -63,12 +68,12 @@ def test_bytes_follow_the_ready_signal_and_stop_once_the_device_holds_the_versio
 def test_after_a_forget_the_page_sends_the_new_version_with_the_reason():
     app = private_page()
     old = component(app)[0]["version"]
-    app.session_state["workspace"].forget_user(1)
+    workspace_of(app).forget_user(1)
     app.session_state[KEY] = {"ready": old}
     app.run()
     args, blobs = component(app)
     assert args["version"] != old and args["time"] == 1
-    assert json.loads(blobs["sidecar"])["fingerprint"] == app.session_state["workspace"].model.fingerprint()
+    assert json.loads(blobs["sidecar"])["fingerprint"] == workspace_of(app).model.fingerprint()
     assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movies).")
 
 
@@ -86,7 +91,7 @@ def test_the_cdn_source_is_announced_with_its_pinned_url(monkeypatch):
 
 def test_a_workspace_with_nothing_left_gets_an_explanation_not_a_traceback():
     app = private_page()
-    workspace = app.session_state["workspace"]
+    workspace = workspace_of(app)
     for user in list(workspace.model.users()):
         workspace.forget_user(user)
     app.run()

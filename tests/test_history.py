@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, CLI_LIMITS, ItemCF, LimitError, RequestError
-from amnesia.dashboard.history import CHECKPOINT_EVERY, History, parse_request_log
+from amnesia.dashboard.history import CHECKPOINT_EVERY, History
+from amnesia.engine.requests import parse_request_log
 from amnesia.dashboard.workspace import Workspace, shared_base
 from amnesia.records import COLLECTIONS
 from amnesia.stream import run_stream
@@ -83,7 +84,7 @@ def test_parse_request_log_names_the_bad_line():
     with pytest.raises(LimitError, match="^Line 1 of the request log: The request is nested 3,000 levels deep") as raised:
         parse_request_log("[" * 3000, APP_LIMITS)
     assert (raised.value.limit, raised.value.seen) == ("nesting", 3000)
-    with pytest.raises(LimitError, match="The log has 3 requests; the limit is 2"):
+    with pytest.raises(LimitError, match="The log has at least 3 requests; the limit is 2"):
         parse_request_log(f"{good}\n{good}\n{good}", APP_LIMITS.replace(log_lines=2))
     assert len(parse_request_log(f"{good}\n" * 1500, CLI_LIMITS)) == 1500
 

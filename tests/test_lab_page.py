@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "app_pages" / "lab.py"
 APP = ROOT / "app.py"
 COMMITTED = json.loads((ROOT / "docs" / "lab.json").read_text(encoding="utf-8"))
-RUN = "FormSubmitter:lab_form-Run the quick lab"
+RUN = "FormSubmitter:lab.form-Run the quick lab"
 
 
 def open_page() -> AppTest:
@@ -55,15 +55,15 @@ def test_switching_the_forget_set_changes_the_table():
 
 def test_a_visitor_runs_a_quick_toy_lab():
     app = open_page()
-    app.selectbox(key="lab_data").set_value("toy")
+    app.selectbox(key="lab.data").set_value("toy")
     app.button(key=RUN).click().run()
     assert not app.exception
-    assert app.radio(key="lab_source").value == "yours"
-    assert app.session_state["lab_run"]["data"]["name"] == "toy"
+    assert app.radio(key="lab.source").value == "yours"
+    assert app.session_state["lab.run"]["data"]["name"] == "toy"
     assert any("The toy world has 4 users" in w.value for w in app.warning)
     assert app.dataframe[0].value["method"].tolist()[-1] == "Item-CF forget (Amnesia)"
     # the committed results stay one click away
-    app.radio(key="lab_source").set_value("committed").run()
+    app.radio(key="lab.source").set_value("committed").run()
     assert app.dataframe[0].value["method"].tolist()[0] == "No unlearning (original)"
     assert not app.warning
 
@@ -75,7 +75,7 @@ def test_only_one_lab_runs_at_a_time():
         app.button(key=RUN).click().run()
     assert not app.exception
     assert any("Another visitor is running a lab" in w.value for w in app.warning)
-    assert "lab_run" not in app.session_state
+    assert "lab.run" not in app.session_state
     assert len(app.dataframe) == 1  # the committed results are still shown
 
 

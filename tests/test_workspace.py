@@ -196,7 +196,7 @@ def test_request_log_round_trip_and_import_is_all_or_nothing(toy_base):
     with pytest.raises(RequestError, match="^Line 2 of the request log: Cannot remove interaction"):
         second.import_log('{"change": "Add", "interactions": [[8, 0]]}\n{"change": "Remove", "interactions": [[9, 9]]}')
     assert second.model.fingerprint() == first.model.fingerprint() and len(second.log) == 3
-    with pytest.raises(LimitError, match="The log has 1,001 requests; the limit is 1,000"):
+    with pytest.raises(LimitError, match="The log has at least 1,001 requests; the limit is 1,000"):
         second.import_log('{"change": "Add", "interactions": []}\n' * 1001)
     with pytest.raises(RequestError, match="The request log is empty"):
         second.import_log("\n \n")

@@ -17,7 +17,7 @@ import importlib
 import json
 from pathlib import Path
 
-PARTS = ("engine", "large", "app", "device")
+PARTS = ("engine", "large", "app", "device", "harden")
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "

@@ -283,12 +283,14 @@ class ListChange:
 class ForgetEffect:
     """How a forget changed other users' recommendations: ``examined`` users were compared
     (see :func:`forget_effect`), ``changed`` lists those whose top-``k`` changed (items or
-    scores at 6 decimals)."""
+    scores at 6 decimals). ``limited``: more users were exposed, but comparing them would have
+    gone over the read budget."""
 
     forgotten_user: int
     k: int
     examined: int
     changed: tuple[ListChange, ...]
+    limited: bool = False
 
     @property
     def reordered(self) -> tuple[ListChange, ...]:
@@ -297,30 +299,40 @@ class ForgetEffect:
 
 
 def forget_effect(
-    before: ItemCF, after: ItemCF, forgotten_user: int, k: int = 5, max_users: int = 12
+    before: ItemCF, after: ItemCF, forgotten_user: int, k: int = 5, max_users: int = 12, budget: int | None = None
 ) -> ForgetEffect:
     """Compare the top-``k`` lists, before and after forgetting ``forgotten_user``, of the
     ``max_users`` remaining users most exposed to the forget: those with the largest share of
     their movies that the forgotten user also watched (then more movies shared, then smaller
-    id). Their scores are sums over exactly the similarities the forget moved."""
-    forgotten = np.array(before.history(forgotten_user), dtype=np.int64)
+    id). Their scores are sums over exactly the similarities the forget moved.
+
+    ``budget``: the most reading work (:meth:`ItemCF.read_cost`, both models) the comparisons
+    may take; users are examined in order while the next one fits (a user with 3,000 movies
+    among thousands of imported ones can cost a billion steps)."""
+    forgotten = before.history(forgotten_user)
     others = [user for user in after.users() if user != forgotten_user]
-    shared, share = [], []
-    for user in others:
-        history = after.history(user)
-        common = len(np.intersect1d(forgotten, history, assume_unique=True))
-        shared.append(common)
-        share.append(common / max(len(history), 1))
-    order = sorted(range(len(others)), key=lambda k_: (-share[k_], -shared[k_], others[k_]))[:max_users]
-    examined = [others[position] for position in order]
-    changed = []
-    for user in examined:
+    # one vectorised pass: how many of the forgotten user's movies each other user has
+    shared = after.history_matrix(others, forgotten).sum(axis=1).astype(np.int64) if forgotten else np.zeros(len(others), np.int64)
+    lengths = np.array([after.history_length(user) for user in others], dtype=np.int64)
+    share = shared / np.maximum(lengths, 1)
+    order = np.lexsort((np.array(others, dtype=np.int64), -shared, -share))[:max_users] if others else []
+    candidates = [others[position] for position in order]
+    examined, changed, spent, limited = [], [], 0, False
+    for user in candidates:
+        if budget is not None:
+            history = before.history(user)
+            cost = before.read_cost(history) + after.read_cost(history)
+            if spent + cost > budget:
+                limited = True
+                break
+            spent += cost
+        examined.append(user)
         old = _top(before, user, k)
         new = _top(after, user, k)
         if old != new:
             changed.append(ListChange(user, old, new))
     changed.sort(key=lambda change: not change.reordered)  # lists with other movies or order first (stable)
-    return ForgetEffect(forgotten_user, k, len(examined), tuple(changed))
+    return ForgetEffect(forgotten_user, k, len(examined), tuple(changed), limited)
 
 
 def _top(model: ItemCF, user: int, k: int) -> tuple[tuple[int, float], ...]:

@@ -5,12 +5,15 @@ request, its ChangeSet (the H and n changes and each user's changed items; the e
 C and S changes from a model when asked, so no block of C is kept), a small
 :class:`~.effects.ChangeEffect`, the focus window before and after, the totals, and the names
 of the users it touched. The model at a past time is rebuilt from the nearest
-checkpoint (a fork kept every :data:`CHECKPOINT_EVERY` changes) by replaying the requests
-since, so any past time costs at most that many replays.
+checkpoint (a lean fork kept every :data:`CHECKPOINT_EVERY` changes) by replaying the requests
+since, so any past time costs at most that many replays. A checkpoint shares the model's
+persistent maps of changed rows and keeps nothing derived from them, so it costs what changed
+since the checkpoint before it, not the visitor's whole state.
 
 The request log (:meth:`History.request_lines`) is the export people keep: one JSON request
 per line, line ``t`` applied at logical time ``t``. ``python -m amnesia stream`` replays it
-and regenerates the full change stream.
+and regenerates the full change stream; :func:`amnesia.engine.requests.parse_request_log`
+reads it back.
 """
 
 from __future__ import annotations
@@ -24,9 +27,7 @@ import pandas as pd
 from ..data.catalog import Catalog
 from ..engine.changes import ChangeSet, PairChanges
 from ..engine.model import ItemCF
-from ..engine.requests import ChangeRequest, parse_request
-from ..errors import RequestError
-from ..limits import Limits
+from ..engine.requests import ChangeRequest
 from ..records import COLLECTIONS, count_records, interaction_records, pair_records
 from .effects import ChangeEffect
 from .views import Stats, Window
@@ -42,7 +43,7 @@ class LogEntry:
     ``action`` says what the person did in words (``detail`` adds e.g. the titles); ``noop`` says why nothing changed (already
     present, empty) or is None; ``before``/``after`` cover the same users and items; ``stats``
     are the totals after the change; ``names`` the display names of the users it touched, as
-    they were; ``gone`` the users it left without interactions; ``effect`` is None for
+    they were (users without a name, shown as "User 42", are left out); ``gone`` the users it left without interactions; ``effect`` is None for
     imported requests (only the last one is measured).
     """
 
@@ -101,7 +102,7 @@ class History:
             raise ValueError(f"log entries must be consecutive: expected time {self.start + len(self.entries) + 1}, got {entry.time}")
         self.entries.append(entry)
         if len(self.entries) % CHECKPOINT_EVERY == 0:
-            self._checkpoints[entry.time] = model.fork()
+            self._checkpoints[entry.time] = model.fork(lean=True)
 
     def clear(self) -> None:
         self.entries.clear()
@@ -213,27 +214,3 @@ def window_pair_changes(items: Sequence[int], before: np.ndarray, after: np.ndar
     order = np.lexsort((ids[cols], ids[rows]))
     rows, cols = rows[order], cols[order]
     return PairChanges(ids[rows], ids[cols], before[rows, cols], after[rows, cols])
-
-
-def parse_request_log(text: str, limits: Limits) -> list[ChangeRequest]:
-    """The requests of an exported request log (one JSON request per line, blank lines skipped).
-
-    Checks the number of lines and each line's size before reading it; the first bad line
-    raises a :class:`RequestError` that names the line. Nothing is applied here.
-    """
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    if not lines:
-        raise RequestError("The request log is empty: export one from the Change log page first.")
-    limits.check("log_lines", len(lines))
-    requests = []
-    for number, line in lines:
-        try:
-            requests.append(parse_request(line, limits))
-        except RequestError as error:
-            raise type(error)(f"Line {number} of the request log: {error}", *_error_args(error)) from None
-    return requests
-
-
-def _error_args(error: RequestError) -> tuple:
-    # LimitError carries (limit, seen, allowed); plain RequestErrors carry nothing more
-    return tuple(getattr(error, name) for name in ("limit", "seen", "allowed") if hasattr(error, name))

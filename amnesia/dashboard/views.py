@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,7 @@ class Stats:
 
     @classmethod
     def of(cls, model: ItemCF) -> Stats:
-        return cls(len(model.users()), len(model.items()), model.num_interactions(), model.time)
+        return cls(model.num_users(), model.num_items(), model.num_interactions(), model.time)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Window:
         return Window(**{**self.__dict__, "user_labels": tuple(user_labels)})
 
 
+@lru_cache(maxsize=1 << 15)  # a pure function of its arguments; every window asks for the same titles again
 def short_title(title: str, limit: int = LABEL_CHARS) -> str:
     """A title short enough for an axis, still telling sequels apart.
 
@@ -118,22 +120,32 @@ def snapshot(
 ) -> Window:
     """Copy the window ``users`` x ``items`` out of ``model`` (labels from ``catalog``)."""
     users, items = tuple(int(u) for u in users), tuple(int(i) for i in items)
+    counts, cooccurrences = model.counts(items), model.cooccurrences(items)
     return Window(
         users=users,
         items=items,
         user_labels=tuple(catalog.user_name(u) for u in users),
         item_labels=tuple(item_labels(catalog, items)),
-        item_titles=tuple(f"{catalog.title(item)} · #{item}" for item in items),
+        item_titles=tuple(_hover_title(catalog.title(item), item) for item in items),
         history=model.history_matrix(users, items),
-        counts=model.counts(items),
-        cooccurrences=model.cooccurrences(items),
-        similarities=model.similarities(items),
+        counts=counts,
+        cooccurrences=cooccurrences,
+        # S from the C and n just read (what model.similarities computes), not a second read of C:
+        # every logged change takes two windows, so this halves their reads
+        similarities=model.measure(cooccurrences, counts[:, None], counts[None, :]),
         description=description,
     )
 
 
+@lru_cache(maxsize=1 << 15)  # the same strings for every window that shows the movie (a log keeps thousands)
+def _hover_title(title: str, item: int) -> str:
+    return f"{title} · #{item}"
+
+
 def is_small(model: ItemCF, catalog: Catalog, max_items: int = MAX_ITEMS, max_users: int = MAX_USERS) -> bool:
     """True for a world shown whole (the toy world): few movies and few users."""
+    if model.num_items() > max_items or len(catalog) > max_items or model.num_users() > max_users:
+        return False  # decided without listing anything: this runs for every change
     return len(set(model.items()) | {m.id for m in catalog.movies()}) <= max_items and len(model.users()) <= max_users
 
 
@@ -154,10 +166,9 @@ def choose_window(
     of those movies, most shared first, because they are what makes C and S differ from 1.
     Returns (users, items, a sentence saying what the window is).
     """
-    all_users = model.users()
-    if is_small(model, catalog, max_items, max_users) and len(set(all_users) | set(focus_users)) <= max_users:
+    if is_small(model, catalog, max_items, max_users) and len(set(model.users()) | set(focus_users)) <= max_users:
         items = sorted(set(model.items()) | {m.id for m in catalog.movies()})
-        return sorted(set(all_users) | set(focus_users)), items, "The whole world: every user and every movie."
+        return sorted(set(model.users()) | set(focus_users)), items, "The whole world: every user and every movie."
     items = list(dict.fromkeys(int(i) for i in ranked_items))[:max_items]
     if items:
         what = f"the {len(items)} movies whose similarities this change moved most (largest |ΔS| first)"
@@ -167,8 +178,9 @@ def choose_window(
         items = popular[order[:max_items]].tolist()
         what = f"the {len(items)} most watched movies"
     users = list(dict.fromkeys(int(u) for u in focus_users))[:max_users]
-    others = [u for u in all_users if u not in users]
-    if others and len(users) < max_users:
+    chosen = set(users)
+    others = [u for u in model.users() if u not in chosen] if len(users) < max_users else []  # listed only when needed
+    if others:
         # users who watched about half of these movies: their rows tell the movies apart, so C and S
         # differ from cell to cell; users who watched all or none of them explain nothing
         overlap = model.history_matrix(others, items).sum(axis=1)

@@ -13,10 +13,16 @@ nothing behind that keeps its workspace alive.
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import itertools
 import json
+import sys
 import time
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,15 +30,16 @@ import pandas as pd
 
 from ..data.catalog import Catalog, TypedLine
 from ..data.datasets import Dataset, load
+from ..engine.arguments import check_ids
 from ..engine.changes import ChangeSet
 from ..engine.model import ItemCF
-from ..engine.requests import ChangeRequest, parse_request
+from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
-from ..limits import APP_LIMITS, Limits
+from ..limits import APP_LIMITS, HEAVY_READ, Limits
 from ..records import change_records
-from . import views
+from . import gates, views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
-from .history import History, LogEntry, parse_request_log
+from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
 
 #: The full change stream is offered for download up to this many bytes (estimated up front);
@@ -91,15 +98,20 @@ class Workspace:
         self.base = base
         self.limits = limits
         self.reset()
+        # when the session ends (Streamlit drops its state), give the freed memory back to the system
+        weakref.finalize(self, give_back_memory)
 
     def reset(self) -> None:
         """Back to the shared starting state; this visitor's changes and names are dropped."""
+        large = len(getattr(self, "history", ())) >= 64
         self.model = self.base.fork()
         self.catalog: Catalog = self.dataset.catalog.fork()
         self.history = History(self.base)
         self._previous: ItemCF | None = None  # the model just before the latest change
         self._windows: dict[tuple, tuple[Window, Window]] = {}
         self._forget_effects: dict[int, ForgetEffect] = {}
+        if large:  # a long log was dropped: give its memory back
+            give_back_memory()
 
     # ------------------------------------------------------------------ reads
     @property
@@ -139,7 +151,7 @@ class Workspace:
 
     def user_choices(self) -> list[tuple[int, str]]:
         """Current users as (id, "Name (k movies)"), by id."""
-        return [(user, f"{self.catalog.user_name(user)} ({len(self.model.history(user))} movies)") for user in self.model.users()]
+        return [(user, f"{self.catalog.user_name(user)} ({self.model.history_length(user)} movies)") for user in self.model.users()]
 
     def example_titles(self) -> str:
         """A placeholder for the typed-titles box, valid for this data set."""
@@ -147,7 +159,21 @@ class Workspace:
 
     def preview_titles(self, typed: str) -> list[TypedLine]:
         """What each typed line resolves to (before anything is sent)."""
-        return self.catalog.preview(typed, self.limits)
+        return self.catalog.preview(self._bounded_titles(typed), self.limits)
+
+    def _bounded_titles(self, typed: str) -> str:
+        """``typed`` if it is within the typed-titles limits, checked before any line is split:
+        the whole box's characters, then the non-blank lines, counted one at a time and only up
+        to one past the limit (a 5 MB paste is refused for the cost of a length check)."""
+        typed = str(typed)
+        self.limits.check("typed_chars", len(typed))
+        count = 0
+        for _, line in iter_lines(typed):
+            if line.strip():
+                count += 1
+                if count > self.limits.typed_lines:
+                    self.limits.check("typed_lines", count, at_least=True)
+        return typed
 
     def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
         """The focus window before any change: the whole toy world, or MovieLens's most watched part."""
@@ -160,8 +186,11 @@ class Workspace:
         (one per line). Unknown or ambiguous titles raise a TitleError listing candidates."""
         self._check_room()
         clean = self.catalog.check_new_user_name(name, self.limits)  # before titles: nothing registered yet
-        picked = [int(i) for i in items]
+        if hasattr(items, "__len__"):
+            self.limits.check("interactions", len(items))  # before the list is read
+        picked = check_ids(list(itertools.islice(items, self.limits.interactions + 1)), "movie").tolist()
         self.limits.check("interactions", len(picked))
+        typed = self._bounded_titles(typed)
         chosen = list(dict.fromkeys(picked + self.catalog.resolve_many(typed.splitlines(), self.limits)))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
@@ -196,14 +225,14 @@ class Workspace:
         self._check_room()
         return self._apply_raw(parse_request(str(text), self.limits), "raw")
 
-    def import_log(self, text: str) -> int:
+    def import_log(self, text: str | bytes) -> int:
         """Replace this workspace's changes with the requests of an exported request log.
 
         All or nothing: every line is parsed first, then the requests are replayed on a fresh
         fork; if any fails, the workspace is as it was and the error names the line. Returns
         how many requests were applied. Only the last one's similarity effect is measured.
         """
-        requests = parse_request_log(str(text), self.limits)
+        requests = parse_request_log(text if isinstance(text, bytes) else str(text), self.limits)
         saved = (self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects)
         self.reset()
         try:
@@ -227,7 +256,7 @@ class Workspace:
         users = sorted(set(request.pairs[:, 0].tolist()))
         entry = self._apply(request, kind, "", users, measure=measure)
         for user in entry.change.touched_users:
-            if not self.model.history(user):
+            if not self.model.history_length(user):
                 self.catalog.remove_user(user)
         return entry
 
@@ -257,7 +286,7 @@ class Workspace:
         names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
         change = self.model.apply(request, self.limits)  # raises before any change on bad input
         try:
-            effect = measure_change(before_model, self.model, change.count_items.tolist(), change.touched_users) if measure else None
+            effect = self._measured(before_model, change) if measure else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
             users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
             before = snapshot(before_model, self.catalog, users, items, description)
@@ -267,8 +296,8 @@ class Workspace:
                 action = _raw_action(request, change, noop, kind)
             entry = LogEntry(
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
-                {**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}},
-                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history(u)),
+                _named({**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}}),
+                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history_length(u)),
             )
             self.history.append(entry, self.model)
         except BaseException:
@@ -277,6 +306,17 @@ class Workspace:
         self._previous = before_model
         self._windows.clear()
         return entry
+
+    def _measured(self, before: ItemCF, change: ChangeSet) -> ChangeEffect | None:
+        """The change's effect on every similarity (:func:`.effects.measure_change`), or None when
+        reading the touched rows of C would cost more than the ``read_work`` limit (a user with
+        3,000 movies after thousands of imported ones: tens of seconds). Its cost is known
+        before reading; heavy measurements wait for the server's reads gate."""
+        cost = self.model.read_cost(change.count_items)
+        if cost > self.limits.read_work:
+            return None
+        with gates.READS.hold() if cost > HEAVY_READ else nullcontext():
+            return measure_change(before, self.model, change.count_items.tolist(), change.touched_users)
 
     def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
         if effect is not None:
@@ -296,7 +336,7 @@ class Workspace:
         key = (entry.time, max_items, min_viewers)
         if key not in self._windows:
             ranked = self._ranked(entry.effect, entry.change, min_viewers)
-            focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.names)
+            focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
             users, items, description = choose_window(self._previous, self.catalog, ranked, focus, max_items=max_items)
             before = snapshot(self._previous, self.catalog, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
@@ -335,8 +375,13 @@ class Workspace:
         """The log entries that forgot a user, newest first."""
         return [entry for entry in reversed(self.log) if entry.forgotten_user is not None]
 
-    def forget_effect(self, entry: LogEntry, k: int = 5, max_users: int = 12) -> ForgetEffect:
-        """Whose top-``k`` a logged forget changed (cached per time: it needs two models)."""
+    def forget_effect(self, entry: LogEntry, k: int = 5, max_users: int = 12,
+                      on_wait: Callable[[int], None] | None = None) -> ForgetEffect:
+        """Whose top-``k`` a logged forget changed (cached per time: it needs two models).
+
+        Bounded by the ``read_work`` limit: users are examined while their recommendations fit
+        in it (``ForgetEffect.limited`` says when some were left out); heavy work waits for the
+        server's reads gate (``on_wait`` is told how many are ahead)."""
         if entry.forgotten_user is None:
             raise AmnesiaError(f"t = {entry.time} did not forget a user; pick a forget.")
         if entry.time not in self._forget_effects:
@@ -346,11 +391,23 @@ class Workspace:
                 before = self.history.model_at(entry.time - 1)
                 after = before.fork()
                 after.apply(entry.request)
-            self._forget_effects[entry.time] = forget_effect(before, after, entry.forgotten_user, k, max_users)
+            budget = self.limits.read_work
+            heavy = before.read_cost(before.history(entry.forgotten_user)) > HEAVY_READ
+            with gates.READS.hold(on_wait) if heavy else nullcontext():
+                self._forget_effects[entry.time] = forget_effect(before, after, entry.forgotten_user, k, max_users, budget)
         return self._forget_effects[entry.time]
 
-    def recommendation_table(self, user: int, k: int = 10) -> pd.DataFrame:
-        """Top-``k`` for ``user``: rank, movie, score, and the movies of theirs that explain it."""
+    def recommendation_table(self, user: int, k: int = 10, on_wait: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """Top-``k`` for ``user``: rank, movie, score, and the movies of theirs that explain it.
+
+        The reads' cost is known first (:meth:`ItemCF.read_cost`): over the ``read_work`` limit
+        it is refused with a LimitError; heavy reads wait for the server's reads gate."""
+        cost = self.model.read_cost(self.model.history(user))
+        self.limits.check("read_work", cost)
+        with gates.READS.hold(on_wait) if cost > HEAVY_READ else nullcontext():
+            return self._recommendation_table(user, k)
+
+    def _recommendation_table(self, user: int, k: int) -> pd.DataFrame:
         rows = [
             {
                 "rank": rank,
@@ -362,11 +419,24 @@ class Workspace:
         ]
         return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
 
-    def verify(self) -> Verification:
+    def retrain_cost(self) -> int:
+        """Σ k² over the users (k items each): the co-occurrence updates a retrain makes."""
+        model = self.model
+        return sum(model.history_length(user) ** 2 for user in model.users())
+
+    def verify(self, on_wait: Callable[[int], None] | None = None) -> Verification:
         """Retrain from scratch on the remaining interactions and compare fingerprints.
 
-        The visitor's fingerprint is hashed in a second thread while the retrain runs: both
-        are NumPy-heavy and release the GIL, so on two cores they overlap."""
+        Bounded first: a retrain over the ``retrain_pairs`` limit is refused (LimitError), and
+        one Verify runs at a time per server (:data:`.gates.VERIFY`): the others wait, told how
+        many are ahead (``on_wait``), or get a BusyError after the gate's wait. The visitor's
+        fingerprint is hashed in a second thread while the retrain runs: both are NumPy-heavy
+        and release the GIL, so on two cores they overlap."""
+        self.limits.check("retrain_pairs", self.retrain_cost())
+        with gates.VERIFY.hold(on_wait):
+            return self._verify()
+
+    def _verify(self) -> Verification:
         remaining = self.model.interactions()
         with ThreadPoolExecutor(max_workers=1) as pool:
             mine = pool.submit(self.model.fingerprint)
@@ -450,6 +520,46 @@ class Workspace:
     def interactions_csv(self) -> str:
         """H as CSV."""
         return views.interactions_csv(self.model)
+
+
+def _map_large_blocks_directly() -> None:
+    """Make glibc map every allocation of 1 MB or more on its own (``mallopt(M_MMAP_THRESHOLD)``).
+
+    By default glibc raises that threshold each time a large block is freed, after which blocks
+    of up to 32 MB (a fingerprint's 4-million-cell reads, a retrain's temporaries) come from the
+    heap and stay in the server's resident memory after they are freed. A fixed threshold gives
+    them back as soon as they are freed. Nothing happens on other C libraries."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+_map_large_blocks_directly()
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the operating system; runs when a workspace is dropped (a few ms).
+
+    A visitor's imported log is many small objects. Python keeps them in 1 MB arenas that go
+    back to the system only when every object in them is freed, and CPython's attribute-lookup
+    cache keeps a reference to the name of each lookup that missed it: strings such as
+    ``"setflags"`` that numpy looks up while a log is imported, scattered over the arenas, so a
+    few hundred of them held ~60 MB after the visitor left. Clearing that cache
+    (``sys._clear_type_cache``, which only drops references the cache refills on demand) frees
+    those arenas; glibc's ``malloc_trim`` then returns the freed heap pages (nothing happens on
+    other C libraries)."""
+    gc.collect()
+    sys._clear_type_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps what it keeps
+        pass
+
+
+def _named(names: dict[int, str]) -> dict[int, str]:
+    """The names worth keeping in the log: "User 42" is what every reader shows for a user without one."""
+    return {user: name for user, name in names.items() if name != f"User {user}"}
 
 
 def _count(number: int, noun: str) -> str:

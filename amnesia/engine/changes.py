@@ -74,7 +74,7 @@ class PairChanges:
         return PairChanges(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("item_a", "item_b", "old", "new")))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserChange:
     """One user's part of a change: ``changed`` (the items they gained or lost) and ``columns``
     (every item they have while the change is visible: the new history for an Add, the old
@@ -127,7 +127,7 @@ class ChangeSet:
         """A ChangeSet from internal indices: ``ids`` maps them to external ids, ``users`` lists
         (user, changed, columns) and the counts are given by internal index."""
         step = 1 if change == "Add" else -1
-        user_column = np.concatenate([np.full(len(x), u, dtype=np.int64) for u, x, _ in users]) if users else _EMPTY
+        user_column = np.repeat(np.array([u for u, _, _ in users], dtype=np.int64), [len(x) for _, x, _ in users]) if users else _EMPTY
         item_column = np.concatenate([ids[x] for _, x, _ in users]) if users else _EMPTY
         order = np.lexsort((item_column, user_column))
         count_items = ids[count_index]
@@ -136,7 +136,7 @@ class ChangeSet:
             time=time, seconds=seconds, change=change,
             users=user_column[order], items=item_column[order], sign=np.full(len(user_column), step, dtype=np.int64),
             count_items=count_items[by_item], count_old=count_old[by_item], count_new=count_new[by_item],
-            user_changes=tuple(UserChange(u, np.sort(ids[x]), np.sort(ids[z])) for u, x, z in users),
+            user_changes=tuple(_user_change(u, ids, x, z) for u, x, z in users),
         )
 
     @property
@@ -171,6 +171,13 @@ class ChangeSet:
             f"t={self.time}: {verb} {len(self.users)} interaction(s) of {len(self.user_changes)} user(s), "
             f"{len(self.count_items)} item count(s) changed, in {self.seconds * 1e3:.3f} ms"
         )
+
+
+def _user_change(user: int, ids: np.ndarray, changed: np.ndarray, columns: np.ndarray) -> UserChange:
+    """A UserChange in external ids; a new user's ``changed`` is their ``columns``: one array for both."""
+    changed_ids = np.sort(ids[changed])
+    same = len(changed) == len(columns)  # changed is a subset of columns
+    return UserChange(user, changed_ids, changed_ids if same else np.sort(ids[columns]))
 
 
 # ---------------------------------------------------------------------- derivation

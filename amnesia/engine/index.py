@@ -22,7 +22,7 @@ class ItemIndex:
         self._base = ids  # internal index -> external id (shared between forks, never written)
         self._base_order = np.argsort(ids, kind="stable")
         self._base_sorted = ids[self._base_order]
-        self._extra: list[int] = []  # ids added after fitting, in index order
+        self._extra: tuple[int, ...] = ()  # ids added after fitting, in index order (a tuple: forks share it)
         self._extra_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._ids: np.ndarray | None = None  # cached concatenation
         self._order: np.ndarray | None = None  # cached internal indices sorted by id
@@ -31,7 +31,7 @@ class ItemIndex:
         """A copy sharing the fitted part; additions to either are not seen by the other."""
         clone = ItemIndex.__new__(ItemIndex)
         clone._base, clone._base_order, clone._base_sorted = self._base, self._base_order, self._base_sorted
-        clone._extra = list(self._extra)
+        clone._extra = self._extra
         clone._extra_cache = self._extra_cache
         clone._ids, clone._order = self._ids, self._order
         return clone
@@ -85,5 +85,5 @@ class ItemIndex:
 
     def extend(self, items: list[int]) -> None:
         """Give new external ids the next internal indices, in order."""
-        self._extra.extend(items)
+        self._extra = self._extra + tuple(int(item) for item in items)
         self._ids = self._order = self._extra_cache = None

@@ -24,8 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import RequestError, UnknownUserError
+from immutables import Map
+
+from ..errors import ArgumentError, RequestError, UnknownUserError
 from ..limits import Limits
+from .arguments import check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .index import ItemIndex
 from .recommend import Recommendation, explain, recommend, similar_items
@@ -88,7 +91,8 @@ class ItemCF:
         self._index = ItemIndex()
         self._store: Store = ArrayStore(dense_size=0)
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
-        self._rows: dict[int, np.ndarray] = {}  # rows this model changed since (or since fit), replacing base rows
+        self._rows: Map = Map()  # rows this model changed since (or since fit), replacing base rows (persistent: forks share it)
+        self._num_users = 0  # users with at least one interaction
         self._owns_base = True  # built _base_rows itself (a fork shares its parent's)
         self._base_shared = False  # _base_rows is shared with a fork (or a parent): never written
         self.time = -1
@@ -112,6 +116,7 @@ class ItemCF:
         users, item_ids, user_ptr, user_items = rows
         model._index = ItemIndex(item_ids)
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
+        model._num_users = len(users)
         model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
         return model
 
@@ -130,18 +135,23 @@ class ItemCF:
         store kind: what forgetting replaces, and the other half of the certificate."""
         return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind)
 
-    def fork(self) -> ItemCF:
+    def fork(self, lean: bool = False) -> ItemCF:
         """A copy that shares this model's state read-only and records only its own changes.
 
         Changes to the fork are never visible in this model or in other forks, and changes to
-        this model after forking never reach the fork.
+        this model after forking never reach the fork. Forking costs O(1): the changed rows
+        live in persistent maps that both sides share until either changes them. A ``lean``
+        fork (a checkpoint) does not share what reads derive from the state (n and the
+        structure that answers C reads): it rebuilds them on its first read, so a kept
+        checkpoint costs only what changed since the one before it.
         """
         child = ItemCF.__new__(ItemCF)
-        self._store, child._store = self._store.share()
+        self._store, child._store = self._store.share(lean)
         child.measure, child.time = self.measure, self.time
         child._index = self._index.fork()
         child._base_rows = self._base_rows
-        child._rows = dict(self._rows)  # rows themselves are never mutated, only replaced
+        child._rows = self._rows  # a persistent map: rows are never mutated, only replaced
+        child._num_users = self._num_users
         child._owns_base = False
         self._base_shared = child._base_shared = True
         return child
@@ -176,14 +186,15 @@ class ItemCF:
 
     def add_user(self, user: int, items: Iterable[int]) -> ChangeSet:
         """Add interactions of ``user`` with ``items`` (a new user, or more items for a known one)."""
-        items = list(items)
+        check_id(user, "user")
+        items = check_ids(items).tolist()
         if not items:
             raise RequestError(f"add_user({user!r}, ...) needs at least one item; the selection is empty.")
         return self.add([(user, item) for item in items])
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user``: the right to be forgotten, exactly."""
-        row = self._row(user) if isinstance(user, (int, np.integer)) and not isinstance(user, bool) else _EMPTY
+        row = self._row(check_id(user, "user"))
         if len(row) == 0:
             raise UnknownUserError(
                 f"User {user!r} has no interactions, so there is nothing to forget. "
@@ -209,17 +220,18 @@ class ItemCF:
         missing: list[tuple[int, int]] = []
         for k, user in enumerate(users.tolist()):
             requested = index[bounds[k] : bounds[k + 1]]
-            old_row = self._row(user).astype(np.int64)
+            old_row = self._row(user)  # the stored row itself (int32): the fork store keeps it as it is
             present = _members(old_row, requested) & (requested >= 0)
             if adding:
                 changed = np.sort(requested[~present])
-                new_row = columns = np.union1d(old_row, changed)
+                columns = np.union1d(old_row, changed)
+                new_row = columns.astype(np.int32)
             elif not present.all():
                 missing.extend((user, item) for item in pairs[bounds[k] : bounds[k + 1], 1][~present].tolist())
                 continue
             else:
                 changed = np.sort(requested)
-                new_row, columns = old_row[~_members(changed, old_row)], old_row
+                new_row, columns = old_row[~_members(changed, old_row)].astype(np.int32), old_row.astype(np.int64)
             if len(changed):
                 deltas.append(UserDelta(user, old_row, new_row, changed, columns))
         if limits and adding:  # the k² co-occurrences of the update, before any is touched
@@ -248,16 +260,19 @@ class ItemCF:
         slice of the fitted array is overwritten), so that a forgotten user's history does not
         stay in memory; a model shared with forks masks it with its own row instead.
         """
-        rows = [delta.new_row.astype(np.int32) for delta in plan.change.users]
+        rows = [delta.new_row for delta in plan.change.users]  # int32, shared with the fork store
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
-        for delta, row in zip(plan.change.users, rows):
-            if not self._base_shared and (fitted := self._base_rows.pop(delta.user, None)) is not None:
-                fitted[:] = -1
-            if len(row) or self._base_shared:
-                self._rows[delta.user] = row
-            else:
-                self._rows.pop(delta.user, None)
+        with self._rows.mutate() as changed:
+            for delta, row in zip(plan.change.users, rows):
+                self._num_users += (len(row) > 0) - (len(delta.old_row) > 0)
+                if not self._base_shared and (fitted := self._base_rows.pop(delta.user, None)) is not None:
+                    fitted[:] = -1
+                if len(row) or self._base_shared:
+                    changed[delta.user] = row
+                elif delta.user in changed:
+                    del changed[delta.user]
+            self._rows = changed.finish()
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
         change = plan.change
@@ -281,17 +296,22 @@ class ItemCF:
         values[known] = self._store.pairs(ia[known], ib[known])
         return values
 
-    def _lookup(self, items: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Internal indices of external ``items`` (unknown ones -> index 0) and the known mask."""
-        ids = items.astype(np.int64, copy=False) if isinstance(items, np.ndarray) else np.fromiter((int(i) for i in items), dtype=np.int64)
-        index, known = self._index.lookup(ids)
+    def _lookup(self, items: Any, what: str = "item") -> tuple[np.ndarray, np.ndarray]:
+        """Internal indices of external ``items`` (checked ids; unknown ones -> index 0) and the known mask."""
+        index, known = self._index.lookup(check_ids(items, what))
         return np.where(known, index, 0), known
 
     # ------------------------------------------------------------------ public reads
+    # Each checks its arguments first (amnesia.engine.arguments): a wrong type or range raises an
+    # ArgumentError that says what to pass, before any work, and nothing changes.
     def users(self) -> list[int]:
         """Ids of users with at least one interaction, sorted."""
         users = set(self._base_rows) | set(self._rows)
         return sorted(user for user in users if len(self._row(user)))
+
+    def num_users(self) -> int:
+        """How many users have at least one interaction (len(users()), kept as changes happen)."""
+        return self._num_users
 
     def items(self) -> list[int]:
         """Ids of items with at least one interaction (n > 0), sorted."""
@@ -311,7 +331,11 @@ class ItemCF:
 
     def history(self, user: int) -> list[int]:
         """The items ``user`` has interacted with, sorted; empty for an unknown user."""
-        return sorted(self._index.ids()[self._row(user)].tolist())
+        return sorted(self._index.ids()[self._row(check_id(user, "user"))].tolist())
+
+    def history_length(self, user: int) -> int:
+        """How many items ``user`` has interacted with (len(history(user)), without listing them)."""
+        return len(self._row(check_id(user, "user")))
 
     def interactions(self) -> pd.DataFrame:
         """All interactions as a DataFrame with ``user`` and ``item`` columns, sorted."""
@@ -328,11 +352,11 @@ class ItemCF:
 
     def count(self, item: int) -> int:
         """n_item: how many users interacted with ``item`` (0 for an unknown item)."""
-        return int(self.counts([item])[0])
+        return int(self.counts([check_id(item)])[0])
 
     def cooccurrence(self, a: int, b: int) -> int:
         """C_ab: how many users interacted with both ``a`` and ``b`` (C_aa = n_a)."""
-        return int(self._pair_values(np.array([a]), np.array([b]))[0])
+        return int(self._pair_values(np.array([check_id(a)]), np.array([check_id(b)]))[0])
 
     def similarity(self, a: int, b: int) -> float:
         """S_ab under the model's measure (Jaccard by default); 0.0 if either count is 0."""
@@ -340,7 +364,10 @@ class ItemCF:
 
     def cooccurrence_pairs(self, item_a: np.ndarray, item_b: np.ndarray) -> np.ndarray:
         """C at each pair (item_a[k], item_b[k]) of external ids, shape (p,), int64; 0 for unknown items."""
-        return self._pair_values(np.asarray(item_a, dtype=np.int64), np.asarray(item_b, dtype=np.int64))
+        a, b = check_ids(item_a), check_ids(item_b)
+        if len(a) != len(b):
+            raise ArgumentError(f"Pass two lists of item ids of the same length (one pair per position), got {len(a):,} and {len(b):,}.")
+        return self._pair_values(a, b)
 
     def counts(self, items: Sequence[int]) -> np.ndarray:
         """n for ``items`` (external ids), shape (k,), int64; 0 for unknown items."""
@@ -352,7 +379,8 @@ class ItemCF:
     def cooccurrences(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
         """Dense C for ``items`` x ``columns`` (default: ``items``), shape (k, l), int64."""
         rows, rows_known = self._lookup(items)
-        cols, cols_known = self._lookup(items if columns is None else columns)
+        cols, cols_known = (rows, rows_known) if columns is None else self._lookup(columns)
+        check_cells(len(rows), len(cols), "C")
         block = self._store.block(rows, cols)
         block[~rows_known, :] = 0
         block[:, ~cols_known] = 0
@@ -360,15 +388,29 @@ class ItemCF:
 
     def similarities(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
         """Dense S for ``items`` x ``columns`` (default: ``items``), shape (k, l), float64."""
-        columns = items if columns is None else columns
-        return self.measure(self.cooccurrences(items, columns), self.counts(items)[:, None], self.counts(columns)[None, :])
+        rows = check_ids(items)
+        columns = rows if columns is None else check_ids(columns)
+        return self.measure(self.cooccurrences(rows, columns), self.counts(rows)[:, None], self.counts(columns)[None, :])
 
     def history_matrix(self, users: Sequence[int], items: Sequence[int]) -> np.ndarray:
         """Dense H for ``users`` x ``items``, shape (u, k), uint8 (1 = interacted)."""
+        users = check_ids(users, "user")
         index, known = self._lookup(items)
-        matrix = np.zeros((len(users), len(items)), dtype=np.uint8)
-        for position, user in enumerate(users):
-            matrix[position] = _members(self._row(int(user)), index) & known
+        check_cells(len(users), len(index), "H")
+        matrix = np.zeros((len(users), len(index)), dtype=np.uint8)
+        rows = [self._row(int(user)) for user in users.tolist()]
+        lengths = np.array([len(row) for row in rows], dtype=np.int64)
+        if len(index) == 0 or lengths.sum() == 0:
+            return matrix
+        # one vectorised pass over the users' rows: which of their items are asked for
+        flat = np.concatenate(rows).astype(np.int64)
+        owner = np.repeat(np.arange(len(users)), lengths)
+        asked, columns = np.unique(index[known], return_inverse=True)
+        position = np.minimum(np.searchsorted(asked, flat), max(len(asked) - 1, 0))
+        hit = asked[position] == flat if len(asked) else np.zeros(len(flat), dtype=bool)
+        unique = np.zeros((len(users), len(asked)), dtype=np.uint8)
+        unique[owner[hit], position[hit]] = 1
+        matrix[:, np.flatnonzero(known)] = unique[:, columns]
         return matrix
 
     def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -381,32 +423,43 @@ class ItemCF:
         counts = self._store.counts()
         if len(counts) == 0:  # an empty model: no item, no similarity
             return self._index.ids(), np.zeros((len(index), 0))
+        check_cells(len(index), len(counts), "S rows")
         block = self._store.block(index)
         block[~known] = 0
         return self._index.ids(), self.measure(block, counts[index][:, None], counts[None, :])
+
+    def read_cost(self, items: Sequence[int]) -> int:
+        """The work (multiply-adds) of reading the full rows of C for ``items`` (what
+        :meth:`similarity_rows` and so :meth:`recommend` do): len(items) x catalog for the
+        shared part, plus what this fork's changes add (large when many long rows were added).
+        Known before any of it is done, so callers can refuse a read over their budget."""
+        index, known = self._lookup(items)
+        shared = len(index) * self._index.size
+        extra = getattr(self._store, "read_cost", None)
+        return shared + (int(extra(index[known])) if extra is not None else 0)
 
     def cooccurrence_changes(self, changes: ChangeSet) -> PairChanges:
         """Every C entry that ``changes`` altered (``item_a > item_b``, old and new counts),
         sorted. The model must still be at ``changes.time``; see :func:`iter_cooccurrence_changes`
         to stream large changes in chunks."""
-        return PairChanges.concatenate(list(iter_cooccurrence_changes(self, changes)))
+        return PairChanges.concatenate(list(iter_cooccurrence_changes(self, _changeset(changes))))
 
     def similarity_changes(self, changes: ChangeSet) -> PairChanges:
         """Every S entry that ``changes`` altered (``item_a > item_b``, old and new values),
         sorted. The model must still be at ``changes.time``."""
-        return PairChanges.concatenate(list(iter_similarity_changes(self, changes)), np.float64)
+        return PairChanges.concatenate(list(iter_similarity_changes(self, _changeset(changes))), np.float64)
 
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
         """Top-``k`` unseen items for ``user`` (see :func:`amnesia.engine.recommend.recommend`)."""
-        return recommend(self, user, k)
+        return recommend(self, check_id(user, "user"), check_count(k, "k"))
 
     def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
         """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched")."""
-        return explain(self, user, item, n)
+        return explain(self, check_id(user, "user"), check_id(item), check_count(n, "n"))
 
     def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id."""
-        return similar_items(self, item, k)
+        return similar_items(self, check_id(item), check_count(k, "k"))
 
     # ------------------------------------------------------------------ certificate
     def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -481,3 +534,9 @@ class ItemCF:
             f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
             f"similarity={self.measure.name}, store={self.store_kind}, time={self.time})"
         )
+
+
+def _changeset(changes: Any) -> ChangeSet:
+    if not isinstance(changes, ChangeSet):
+        raise ArgumentError(f"Pass the ChangeSet that apply() returned, got {type(changes).__name__}.")
+    return changes

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -112,6 +113,9 @@ def normalize_pairs(interactions: Any, where: str = "interactions", limits: Limi
         )
     if limits and hasattr(interactions, "__len__"):
         limits.check("interactions", len(interactions))
+    fast = _plain_pairs(interactions, max_id)
+    if fast is not None:
+        return _check_pairs(fast, where, max_id)
     rows = []
     for index, pair in enumerate(interactions):
         if limits and index >= limits.interactions:  # a generator: stop counting at the limit
@@ -129,12 +133,33 @@ def normalize_pairs(interactions: Any, where: str = "interactions", limits: Limi
     return _check_pairs(np.array(rows, dtype=np.int64).reshape(-1, 2), where, max_id)
 
 
+def _plain_pairs(interactions: Any, max_id: int) -> np.ndarray | None:
+    """A list of [int, int] lists of valid ids (what JSON gives) as a (k, 2) int64 array in one
+    pass, or None when anything else is in it (then every pair is checked one by one, so the
+    message names the first bad one)."""
+    if type(interactions) is not list or not interactions:
+        return None
+    if set(map(type, interactions)) != {list} or set(map(len, interactions)) != {2}:
+        return None
+    flat = list(itertools.chain.from_iterable(interactions))
+    if set(map(type, flat)) != {int}:  # bool, float, str, None... (bool is not int here: type() is exact)
+        return None
+    try:
+        pairs = np.array(flat, dtype=np.int64).reshape(-1, 2)
+    except OverflowError:
+        return None
+    return pairs if pairs.min() >= 0 and pairs.max() <= max_id else None
+
+
 def _parse_int(text: str) -> int:
     # JSON numbers are parsed lazily by this hook: a 5,000-digit id is refused here, before
     # Python's int() would raise its own ValueError (or spend time on it).
     if len(text.lstrip("-")) > _ID_DIGITS:
         raise _HugeNumber(text)
     return int(text)
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{%d}" % (_ID_DIGITS + 1))
 
 
 class _HugeNumber(Exception):
@@ -156,6 +181,8 @@ def parse_request(
             limits.check_id(int(request.pairs.max(initial=0)), "interactions", "user or item")
         return request
     if isinstance(request, bytes):
+        if limits and len(request) > 4 * limits.request_chars:  # surely over: not decoded at all
+            limits.check("request_chars", len(request) // 4 + 1, at_least=True)
         try:
             request = request.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -165,7 +192,9 @@ def parse_request(
             limits.check("request_chars", len(request))
             limits.check("nesting", nesting_depth(request))
         try:
-            request = json.loads(request, parse_int=_parse_int)
+            # numbers are parsed by the checking hook only when the text has one too long for an id
+            hook = _parse_int if _LONG_NUMBER.search(request) else None
+            request = json.loads(request, parse_int=hook)
         except json.JSONDecodeError as error:
             raise RequestError(
                 f"The request is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}). "
@@ -215,3 +244,58 @@ def interaction_pairs(interactions: Any) -> np.ndarray:
                 raise RequestError(f"Column {column!r} must hold integer ids, not {frame[column].dtype}.")
         return normalize_pairs(frame.to_numpy(dtype=np.int64))
     return normalize_pairs(interactions)
+
+
+# ---------------------------------------------------------------------- the request log
+#: Line breaks as str.splitlines knows them (text) and as JSON lines use them (bytes).
+_TEXT_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_BYTES_BREAK = re.compile(b"\r\n|[\n\r]")
+
+
+def iter_lines(source: str | bytes) -> Iterator[tuple[int, str | bytes]]:
+    """``(number, line)`` for each line of ``source`` (1-based, line breaks removed), one at a
+    time: nothing but the current line is built, so a reader can stop at its limit."""
+    breaks = _BYTES_BREAK if isinstance(source, bytes) else _TEXT_BREAK
+    start, number = 0, 0
+    for number, found in enumerate(breaks.finditer(source), start=1):
+        yield number, source[start : found.start()]
+        start = found.end()
+    if start < len(source):
+        yield number + 1, source[start:]
+
+
+def parse_request_log(source: str | bytes, limits: Limits) -> list[ChangeRequest]:
+    """The requests of an exported request log: one JSON request per line, blank lines skipped,
+    as text or as the uploaded UTF-8 bytes.
+
+    Reads line by line and stops at the limits: the non-blank lines are counted first, up to
+    ``limits.log_lines`` + 1 and no further, then each line's size is checked before it is
+    decoded or parsed; so refusing a 5 MB file of junk costs what 1,001 short lines cost. The
+    first bad line raises a :class:`RequestError` (or :class:`LimitError`) that names it.
+    Nothing is applied here.
+    """
+    count = 0
+    for _, line in iter_lines(source):
+        if line.strip():
+            count += 1
+            if count > limits.log_lines:
+                limits.check("log_lines", count, at_least=True)
+    if not count:
+        raise RequestError("The request log is empty: export one from the Change log page first.")
+    requests = []
+    for number, line in iter_lines(source):
+        if not line.strip():
+            continue
+        try:
+            if isinstance(line, bytes):
+                if len(line) > 4 * limits.request_chars:
+                    limits.check("request_chars", len(line) // 4 + 1, at_least=True)
+                try:
+                    line = line.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise RequestError(f"The line is not UTF-8 text ({error.reason} at byte {error.start}); export the request log again.") from None
+            requests.append(parse_request(line, limits))
+        except RequestError as error:
+            extra = tuple(getattr(error, name) for name in ("limit", "seen", "allowed") if hasattr(error, name))
+            raise type(error)(f"Line {number} of the request log: {error}", *extra) from None
+    return requests

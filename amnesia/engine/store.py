@@ -19,9 +19,10 @@ Counts saturate at 65,535 in the arrays; exact larger values live in a small ove
 
 Forks: :meth:`Store.share` freezes an :class:`ArrayStore` and returns two :class:`ForkStore`
 views of it, one for the model and one for its fork. A fork store records the user rows its
-model changed, {user: (row in the base, row now)}, and reads C as the base plus
-Σ (now ⊗ now − base ⊗ base) over those users, so its memory is proportional to the users it
-changed and nothing is ever written to the shared arrays.
+model changed, {user: (row in the base, row now)}, in a persistent map, and reads C as the
+base plus Σ (now ⊗ now − base ⊗ base) over those users (a log of signed rows, see
+:mod:`.rowlog`), so its memory is proportional to the users it changed, a fork of it costs
+nothing until either side changes, and nothing is ever written to the shared arrays.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from immutables import Map
 
 from . import kernels
 from ..errors import AmnesiaError
 from .kernels import SATURATED
+from .rowlog import RowLog
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: How C can be laid out (``ItemCF.fit(..., store=...)``, the CLI's ``--store``): see :func:`choose_layout`.
@@ -43,7 +46,8 @@ LAYOUTS = ("auto", "dense", "sparse")
 
 @dataclass(frozen=True)
 class UserDelta:
-    """One user's planned change, in internal indices (sorted int64 arrays).
+    """One user's planned change, in internal indices (sorted arrays: ``old_row`` and ``new_row``
+    as the model stores rows, int32, the others int64).
 
     C moves by the change's step on every ordered pair (p, q), p != q, of ``columns`` with p or
     q in ``changed``: the items the user gains or loses, against all the items the user has
@@ -97,8 +101,9 @@ class Store(ABC):
         """Apply a planned change, all of it or (on MemoryError while preparing) none of it."""
 
     @abstractmethod
-    def share(self) -> tuple[Store, Store]:
-        """(store for the current model, store for a new fork): isolated from then on."""
+    def share(self, lean: bool = False) -> tuple[Store, Store]:
+        """(store for the current model, store for a new fork): isolated from then on. A
+        ``lean`` fork keeps only the state, not what is derived from it for reads."""
 
     @abstractmethod
     def nbytes(self) -> int:
@@ -396,7 +401,7 @@ class ArrayStore(Store):
                     self._pool_val[self._starts[k] + position] = stored
 
     # ------------------------------------------------------------------ forks and memory
-    def share(self) -> tuple[Store, Store]:
+    def share(self, lean: bool = False) -> tuple[Store, Store]:
         self._frozen = True
         for array in (self._core, self._pool_idx, self._pool_val, self._counts, self._starts, self._lengths):
             array.flags.writeable = False
@@ -411,70 +416,6 @@ class ArrayStore(Store):
         return int(self._lengths[: max(0, self._size - self.dense_size)].sum())
 
 
-class _Overlay:
-    """C's change from a fork's users: Σ over users of (now ⊗ now − base ⊗ base), restricted to
-    the rows and columns asked for. A few users are looped over; many go through sparse
-    matrix products, so a fork that changed thousands of users still reads quickly."""
-
-    LOOP_USERS = 32
-
-    def __init__(self, rows: dict[int, tuple[np.ndarray, np.ndarray]], size: int):
-        self.rows = list(rows.values())  # (base row, row now), sorted internal indices
-        self.size = size
-        self._matrices: tuple[sp.csc_matrix, sp.csc_matrix] | None = None
-
-    def _sparse(self) -> tuple[sp.csc_matrix, sp.csc_matrix]:
-        if self._matrices is None:
-            def matrix(which: int) -> sp.csc_matrix:
-                rows = [pair[which] for pair in self.rows]
-                indptr = np.concatenate([[0], np.cumsum([len(row) for row in rows])]).astype(np.int64)
-                indices = np.concatenate(rows).astype(np.int64)
-                data = np.ones(len(indices), dtype=np.int64)
-                return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.size)).tocsc()
-
-            self._matrices = (matrix(1), matrix(0))
-        return self._matrices
-
-    def block(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
-        """The overlay's (len(rows), len(cols) or size) int64 block; indices >= size read 0."""
-        width = self.size if cols is None else len(cols)
-        out = np.zeros((len(rows), width), dtype=np.int64)
-        if len(self.rows) <= self.LOOP_USERS:
-            for base, now in self.rows:
-                for row, sign in ((now, 1), (base, -1)):
-                    hit_rows = np.flatnonzero(_members(row, rows))
-                    if len(hit_rows):
-                        hit_cols = row if cols is None else np.flatnonzero(_members(row, cols))
-                        out[np.ix_(hit_rows, hit_cols)] += sign
-            return out
-        valid = rows < self.size
-        rows = np.where(valid, rows, 0)
-        cols_valid = None if cols is None else cols < self.size
-        for matrix, sign in zip(self._sparse(), (1, -1)):
-            right = matrix if cols is None else matrix[:, np.where(cols_valid, cols, 0)]
-            out += sign * (matrix[:, rows].T @ right).toarray()
-        out[~valid] = 0
-        if cols is not None:
-            out[:, ~cols_valid] = 0
-        return out
-
-    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The overlay's value at each pair (a[k], b[k])."""
-        values = np.zeros(len(a), dtype=np.int64)
-        if len(self.rows) <= self.LOOP_USERS:
-            for base, now in self.rows:
-                values += _members(now, a) & _members(now, b)
-                values -= _members(base, a) & _members(base, b)
-            return values
-        inside = np.flatnonzero((a < self.size) & (b < self.size))
-        # one sparse product per distinct row a (rows of C restricted to the users here), then a lookup per pair
-        rows, position = np.unique(a[inside], return_inverse=True)
-        for matrix, sign in zip(self._sparse(), (1, -1)):
-            product = (matrix[:, rows].T @ matrix).tocsr()
-            values[inside] += sign * np.asarray(product[position, b[inside]]).ravel().astype(np.int64)
-        return values
-
-
 def _members(row: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Boolean mask: which of ``values`` occur in the sorted array ``row``."""
     if len(row) == 0:
@@ -484,23 +425,56 @@ def _members(row: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 class ForkStore(Store):
-    """A copy-on-write view of a frozen :class:`ArrayStore` (see the module docstring)."""
+    """A copy-on-write view of a frozen :class:`ArrayStore` (see the module docstring).
 
-    def __init__(self, base: ArrayStore, rows: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
-                 counts: np.ndarray | None = None, size: int | None = None):
+    State: the user rows its model changed, ``{user: (row in the base, row now)}`` in a
+    persistent map (a fork shares it; a change replaces only the paths it touches), and the
+    number of items. Derived, rebuilt from that state when missing: n (one array, shared with
+    forks until either side changes it) and the :class:`RowLog` that answers C reads. A
+    *lean* fork (:meth:`share` with ``lean=True``, for checkpoints) keeps only the state, so it
+    costs what changed since the fork it shares its map with.
+    """
+
+    #: The log is rebuilt from the rows when it holds more than this many times their entries.
+    CONSOLIDATE = 2
+
+    def __init__(self, base: ArrayStore, rows: Map | None = None, size: int | None = None,
+                 counts: np.ndarray | None = None, log: RowLog | None = None, live: int = 0):
         self.base = base
         self.kind = base.kind
-        self._rows = dict(rows or {})  # user -> (row in the base, row now), internal indices
-        self._counts = counts  # own copy of n once this view changes (None: the base's)
+        self._rows: Map = Map() if rows is None else rows  # user -> (row in the base, row now), internal indices
         self._size = base.size if size is None else size
-        self._overlay = _Overlay(self._rows, self._size)
+        self._counts = counts  # n, read-only, possibly shared with forks (None: rebuilt on first read)
+        self._log = log if log is not None or self._rows else RowLog()  # None: rebuilt on first read
+        self._live = live  # Σ |row in the base| + |row now| over the rows: the size of a rebuilt log
 
     @property
     def size(self) -> int:
         return self._size
 
     def counts(self) -> np.ndarray:
-        return self.base.counts() if self._counts is None else self._counts
+        if self._counts is None:
+            if not self._rows and self._size == self.base.size:
+                return self.base.counts()
+            counts = np.zeros(self._size, dtype=np.int64)
+            counts[: self.base.size] = self.base.counts()
+            base_rows = [base for base, _ in self._rows.values()]
+            now_rows = [now for _, now in self._rows.values()]
+            if self._rows:
+                counts += np.bincount(np.concatenate(now_rows), minlength=self._size)[: self._size]
+                counts -= np.bincount(np.concatenate(base_rows), minlength=self._size)[: self._size]
+            counts.flags.writeable = False
+            self._counts = counts
+        return self._counts
+
+    def _read_log(self) -> RowLog:
+        """The log, sealed (and rebuilt from the rows if this is a lean fork)."""
+        if self._log is None:
+            rows = [(sign, row) for base, now in self._rows.values() if not np.array_equal(base, now)
+                    for sign, row in ((1, now), (-1, base))]
+            self._log = RowLog().append(rows)
+        self._log = self._log.sealed(self._size)
+        return self._log
 
     def block(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
@@ -509,7 +483,7 @@ class ForkStore(Store):
         if cols is None and block.shape[1] < self._size:  # items only this fork knows
             block = np.concatenate([block, np.zeros((len(rows), self._size - block.shape[1]), np.int64)], axis=1)
         if self._rows:
-            block += self._overlay.block(rows, cols)
+            self._read_log().add_block(rows, cols, self._size, block)
         return _with_diagonal(block, rows, cols, self.counts())
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -517,30 +491,52 @@ class ForkStore(Store):
         values = self.base.pairs(a, b)
         values[(a >= self.base.size) | (b >= self.base.size)] = 0
         if self._rows:
+            log = self._read_log()
             for start in range(0, len(a), 1 << 18):  # bounded temporaries for long lists
-                values[start : start + (1 << 18)] += self._overlay.pairs(a[start : start + (1 << 18)], b[start : start + (1 << 18)])
+                values[start : start + (1 << 18)] += log.pairs(a[start : start + (1 << 18)], b[start : start + (1 << 18)])
         diagonal = (a == b) & (a < self._size)
         values[diagonal] = self.counts()[a[diagonal]]
         return values
+
+    def read_cost(self, rows: np.ndarray) -> int:
+        """Multiply-adds a :meth:`block` of the full ``rows`` takes beyond gathering them from
+        the base: the fork's share, large when long rows are read against many long changed rows."""
+        if not self._rows:
+            return 0
+        return self._read_log().cost(np.asarray(rows, dtype=np.int64))
 
     def apply(self, change: StoreChange) -> None:
         counts = np.zeros(change.size, dtype=np.int64)
         current = self.counts()
         counts[: len(current)] = current
         counts[change.count_index] = change.count_new
-        rows = dict(self._rows)
-        for delta in change.users:
-            base_row = rows[delta.user][0] if delta.user in rows else delta.old_row
-            rows[delta.user] = (base_row, delta.new_row)
-        self._rows, self._counts, self._size = rows, counts, change.size
-        self._overlay = _Overlay(rows, change.size)
+        counts.flags.writeable = False
+        logged: list[tuple[int, np.ndarray]] = []
+        with self._rows.mutate() as rows:
+            for delta in change.users:
+                if delta.user in rows:
+                    base_row, now_row = rows[delta.user]
+                    self._live -= len(base_row) + len(now_row)
+                else:
+                    base_row = delta.old_row
+                rows[delta.user] = (base_row, delta.new_row)
+                self._live += len(base_row) + len(delta.new_row)
+                logged += [(1, delta.new_row), (-1, delta.old_row)]
+            self._rows = rows.finish()
+        self._counts, self._size = counts, change.size
+        if self._log is not None:  # a log much longer than the rows it stands for is rebuilt from them
+            log = self._log.append(logged)
+            self._log = None if log.entries > self.CONSOLIDATE * self._live + 4096 else log
 
-    def share(self) -> tuple[Store, Store]:
-        return self, ForkStore(self.base, self._rows, self._counts, self._size)
+    def share(self, lean: bool = False) -> tuple[Store, Store]:
+        if lean:
+            return self, ForkStore(self.base, self._rows, self._size, live=self._live)
+        return self, ForkStore(self.base, self._rows, self._size, self._counts, self._log, self._live)
 
     def nbytes(self) -> int:
-        rows = sum(base.nbytes + now.nbytes for base, now in self._rows.values())
-        return rows + (0 if self._counts is None else self._counts.nbytes)
+        rows = sum(now.nbytes for _, now in self._rows.values())
+        log = 0 if self._log is None else self._log.nbytes()
+        return rows + log + (0 if self._counts is None else self._counts.nbytes)
 
 
 def transpose(user_ptr: np.ndarray, user_items: np.ndarray, size: int) -> tuple[np.ndarray, ...]:

@@ -17,12 +17,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from amnesia.dashboard.serve import FINISHED, IDLE, streamlit_server
+from ui_state import PAGES as REGISTRY
 
 from .conftest import ARTIFACTS, guarded_context
 
 pytestmark = pytest.mark.e2e
 TIMINGS: dict[str, float] = {}
-PAGES = ("Forget", "Change log", "Recommendations", "About")
+# the pages a presenter clicks through here; the private page (tests/e2e/test_private.py) and the lab
+# (tests/e2e/test_lab_page.py) have their own browser tests, with the runtime and a lab run they need
+PAGES = tuple(page.title for page in REGISTRY if page.key not in ("private", "lab"))
+HEADINGS = {page.title: page.heading for page in REGISTRY}
 
 
 def wait_for_run(page: Page, timeout: float = 120_000) -> None:
@@ -84,7 +88,7 @@ def forget_user(page: Page, label: str, name: str) -> float:
 def goto(page: Page, title: str) -> float:
     started = time.perf_counter()
     page.get_by_role("link", name=title, exact=True).click()
-    heading = {"Forget": "Watch a recommender forget", "About": "About Amnesia"}.get(title, title)
+    heading = HEADINGS[title]
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
     wait_for_run(page)
     return time.perf_counter() - started
@@ -106,14 +110,7 @@ def shoot_every_page(page: Page, prefix: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1600})
 
 
-DEEP_LINKS = {
-    "change_log": "Change log",
-    "recommendations": "Recommendations",
-    "private": "Private recommendations",
-    "lab": "Unlearning lab",
-    "about": "About Amnesia",
-    "": "Watch a recommender forget",
-}
+DEEP_LINKS = {("" if page.default else page.key): page.heading for page in REGISTRY}  # every page's own URL
 
 
 def test_every_page_opens_by_its_url_on_a_fresh_server(browser):

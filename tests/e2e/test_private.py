@@ -135,7 +135,7 @@ def component_messages(recorder: Recorder) -> list[str]:
     for frame in recorder.frames:
         message = BackMsg.FromString(frame)
         for widget in message.rerun_script.widget_states.widgets:
-            if widget.id.endswith("-private_device"):
+            if widget.id.endswith("-private.device"):
                 values.append(widget.json_value)
     return values
 

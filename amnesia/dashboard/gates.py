@@ -1,0 +1,83 @@
+"""Per-server gates for heavy actions: a queue with a visible wait, or a clear "busy".
+
+A public link can get three visitors clicking Verify at once (each retrain of MovieLens holds
+~300 MB for a few seconds) or reading thousands of rows of C after a big import. A
+:class:`Gate` lets at most ``slots`` of one action run at a time in this process (one
+server), first come first served; a caller waits at most ``wait_seconds``, and is told while
+waiting how many are ahead of them (``on_wait``), or gets a :class:`~amnesia.errors.BusyError`
+that says to try again. The numbers live in :mod:`amnesia.limits`. Gates hold no visitor data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from ..errors import BusyError
+from ..limits import READS_GATE, VERIFY_GATE, GateLimit
+
+
+class Gate:
+    """At most ``limit.slots`` holders at a time, in arrival order (see the module docstring)."""
+
+    def __init__(self, what: str, limit: GateLimit):
+        self.what, self.limit = what, limit
+        self._condition = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._running = 0
+
+    @property
+    def running(self) -> int:
+        """How many hold the gate now."""
+        return self._running
+
+    @contextmanager
+    def hold(self, on_wait: Callable[[int], None] | None = None) -> Iterator[None]:
+        """Hold one slot for the ``with`` block. ``on_wait(ahead)`` is called (outside the lock)
+        when the caller has to wait, with how many are running or queued ahead of it. Raises
+        BusyError, having held nothing, if no slot frees within ``limit.wait_seconds``."""
+        ticket = object()
+        deadline = time.monotonic() + self.limit.wait_seconds
+        told = None
+        with self._condition:
+            self._queue.append(ticket)
+        try:
+            while True:
+                with self._condition:
+                    position = self._queue.index(ticket)
+                    if position == 0 and self._running < self.limit.slots:
+                        self._queue.popleft()
+                        self._running += 1
+                        break
+                    ahead = self._running + position
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise BusyError(
+                            f"The server is busy with {self.what} for other visitors ({ahead} running or waiting ahead "
+                            f"of you; {self.limit.slots} at a time). Try again in a minute. Nothing was changed."
+                        )
+                    if on_wait is None or ahead == told:
+                        self._condition.wait(remaining)  # checked and waited under one lock: no wake-up is missed
+                        continue
+                on_wait(ahead)  # outside the lock: it may render a message
+                told = ahead
+        except BaseException:
+            with self._condition:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                self._condition.notify_all()
+            raise
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._running -= 1
+                self._condition.notify_all()
+
+
+#: The server's gates (one process serves every visitor of a Streamlit app).
+VERIFY = Gate("Verify retrains", VERIFY_GATE)
+READS = Gate("large reads of the model", READS_GATE)

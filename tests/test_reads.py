@@ -1,0 +1,135 @@
+"""Every public read of the model checks its arguments: an AmnesiaError that says what to pass,
+never a raw Python error or a silent wrong answer, and nothing changes (adversarial test, 2026-12-03:
+``similar_items(2**70)`` raised OverflowError, ``k=-1`` returned all but the last item,
+``similarities([1.5])`` read item 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from amnesia import AmnesiaError, ItemCF
+from amnesia.engine.arguments import MAX_CELLS
+from amnesia.errors import ArgumentError
+
+DEMO = [(0, 0), (0, 1), (0, 3), (1, 1), (1, 2), (2, 0), (2, 2), (2, 4), (3, 1), (3, 3)]
+BAD_IDS = [2**70, -1, 2**31, "x", "3", 1.5, 1.0, None, True, [1], (1,), {1: 2}, np.float64(2.0)]
+BAD_COUNTS = [-1, "3", 2.5, None, True, 2**70, [3]]
+BAD_LISTS = ["abc", b"12", 5, None, {1: 2}, [1.5], [2**70], [-1], [True], [[1]], np.array([1.5]), np.array([[1, 2]])]
+
+# every public read, with the arguments that make it valid (`None` marks the argument under test)
+READS = {
+    "history": lambda m, x: m.history(x),
+    "history_length": lambda m, x: m.history_length(x),
+    "count": lambda m, x: m.count(x),
+    "cooccurrence": lambda m, x: m.cooccurrence(x, 0),
+    "cooccurrence (b)": lambda m, x: m.cooccurrence(0, x),
+    "similarity": lambda m, x: m.similarity(x, 0),
+    "similarity (b)": lambda m, x: m.similarity(0, x),
+    "recommend": lambda m, x: m.recommend(x),
+    "explain": lambda m, x: m.explain(x, 0),
+    "explain (item)": lambda m, x: m.explain(0, x),
+    "similar_items": lambda m, x: m.similar_items(x),
+    "forget_user": lambda m, x: m.forget_user(x),
+}
+COUNTED = {
+    "recommend k": lambda m, k: m.recommend(0, k=k),
+    "similar_items k": lambda m, k: m.similar_items(0, k=k),
+    "explain n": lambda m, n: m.explain(0, 1, n=n),
+}
+LISTED = {
+    "counts": lambda m, xs: m.counts(xs),
+    "cooccurrences": lambda m, xs: m.cooccurrences(xs),
+    "cooccurrences (columns)": lambda m, xs: m.cooccurrences([0, 1], xs),
+    "similarities": lambda m, xs: m.similarities(xs),
+    "similarities (columns)": lambda m, xs: m.similarities([0, 1], xs),
+    "history_matrix (users)": lambda m, xs: m.history_matrix(xs, [0, 1]),
+    "history_matrix (items)": lambda m, xs: m.history_matrix([0, 1], xs),
+    "similarity_rows": lambda m, xs: m.similarity_rows(xs),
+    "read_cost": lambda m, xs: m.read_cost(xs),
+    "cooccurrence_pairs": lambda m, xs: m.cooccurrence_pairs(xs, [0]),
+    "cooccurrence_pairs (b)": lambda m, xs: m.cooccurrence_pairs([0], xs),
+}
+NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
+                "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries"}
+CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork"}  # requests, checked by amnesia.engine.requests
+CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
+
+
+def test_every_public_read_is_covered_here():
+    """A new public method must be added to one of the tables above (and so be tested)."""
+    public = {name for name in dir(ItemCF) if not name.startswith("_")}
+    covered = {name.split(" ")[0] for table in (READS, COUNTED, LISTED) for name in table}
+    assert public == covered | NO_ARGUMENTS | CHANGES | CHANGESETS
+
+
+@pytest.fixture(params=["fitted", "fork"])
+def model(request):
+    base = ItemCF.fit(DEMO)
+    if request.param == "fitted":
+        return base
+    fork = base.fork()
+    fork.forget_user(1)
+    fork.add_user(7, [0, 4])
+    return fork
+
+
+def _refused(model: ItemCF, call) -> str:
+    before = model.fingerprint()
+    with pytest.raises(AmnesiaError) as raised:
+        call()
+    assert model.fingerprint() == before
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("name", list(READS))
+@pytest.mark.parametrize("value", BAD_IDS, ids=repr)
+def test_bad_ids_are_refused_with_what_to_pass(model, name, value):
+    message = _refused(model, lambda: READS[name](model, value))
+    assert "id must be an integer from 0 to 2147483647" in message
+
+
+@pytest.mark.parametrize("name", list(COUNTED))
+@pytest.mark.parametrize("value", BAD_COUNTS, ids=repr)
+def test_bad_counts_are_refused(model, name, value):
+    message = _refused(model, lambda: COUNTED[name](model, value))
+    assert "must be an integer from 0 to 2147483647 (how many to return)" in message
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    # columns=None means "the same as the items": a valid argument there
+    [(name, value) for name in LISTED for value in BAD_LISTS if not (value is None and "(columns)" in name)],
+    ids=repr,
+)
+def test_bad_lists_are_refused(model, name, value):
+    message = _refused(model, lambda: LISTED[name](model, value))
+    assert "ids" in message or "id must be" in message
+
+
+@pytest.mark.parametrize("name", sorted(CHANGESETS))
+def test_change_reads_need_the_changeset_of_now(model, name):
+    _refused(model, lambda: getattr(model, name)({"change": "Add"}))
+    changes = model.apply({"change": "Add", "interactions": [[9, 0]]})
+    model.apply({"change": "Add", "interactions": [[9, 1]]})
+    _refused(model, lambda: getattr(model, name)(changes))  # the model moved on: the old C cannot be derived
+
+
+def test_good_arguments_still_read_the_same(model):
+    """numpy ids and arrays, ranges and tuples are fine; k = 0 asks for nothing."""
+    assert model.similar_items(np.int64(1), k=np.int32(2)) == model.similar_items(1, k=2)
+    assert model.recommend(0, k=0) == [] and model.similar_items(0, k=0) == []
+    assert model.counts(range(3)).tolist() == model.counts(np.array([0, 1, 2])).tolist() == model.counts((0, 1, 2)).tolist()
+    assert model.similar_items(0, k=2**31 - 1) == model.similar_items(0, k=100)
+    assert model.history(10**9) == [] and model.count(10**9) == 0  # unknown but valid ids read as empty
+
+
+def test_pairs_of_different_lengths_are_refused(model):
+    message = _refused(model, lambda: model.cooccurrence_pairs([0, 1], [0]))
+    assert "same length" in message
+
+
+def test_a_read_too_large_to_build_is_refused_before_it_is_built(model):
+    rows = int(MAX_CELLS**0.5) + 1
+    with pytest.raises(ArgumentError, match="Ask for fewer items at a time"):
+        model.cooccurrences(np.arange(rows))
