@@ -71,6 +71,16 @@ def machine() -> str:
     )
 
 
+def load_average() -> str:
+    """The machine's 1-minute load average as text (other processes on the cores make times pessimistic)."""
+    import os
+
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:  # not every platform reports it
+        return "unknown"
+
+
 def when() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 

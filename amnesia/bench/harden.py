@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import machine, peak_mb, reset_peak, resident_mb, target_rows, target_table, when
+from .common import load_average, machine, peak_mb, reset_peak, resident_mb, target_rows, target_table, when
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,7 +191,7 @@ TARGETS = {
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    figures: dict[str, Any] = {"when": when(), "machine": machine()}
+    figures: dict[str, Any] = {"when": when(), "machine": machine(), "load_before": load_average()}
     for name in SCENARIOS:
         if name == "import-heavy" and getattr(args, "quick", False):
             continue
@@ -205,6 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "answered": sum(1 for answer in answers if answer and not answer.startswith("FAILED")),
     }
     figures["targets"] = target_rows(TARGETS, measured)
+    figures["load_after"] = load_average()
     return figures
 
 
@@ -213,9 +214,9 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## Hardening: big imports, junk, concurrent Verifies (issue #22)",
         "",
-        f"`python -m amnesia bench --part harden` on {figures['when']} ({figures['machine']}). **A shared machine**: "
-        "other sessions were running tests on its 2 cores, so times are pessimistic; the lead re-runs this on a quiet "
-        "machine. Each scenario runs in a fresh process holding what the server holds before a visitor acts "
+        f"`python -m amnesia bench --part harden` on {figures['when']} ({figures['machine']}), "
+        f"load average {figures.get('load_before', 'unknown')} before and {figures.get('load_after', 'unknown')} "
+        "after the run (other processes on the 2 cores make times pessimistic). Each scenario runs in a fresh process holding what the server holds before a visitor acts "
         "(Streamlit, Plotly, the shared MovieLens model); threads stand in for visitors' sessions (the browser is "
         "left out). Memory is resident memory (RSS) from /proc.",
         "",
