@@ -50,6 +50,10 @@ def on_add() -> None:
         for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
             ui_state.put(PAGE, name, empty)
         done(entry)
+    # The button sits in the form's fragment, so this click reruns only the fragment (merged with the
+    # text box's own commit, which a click straight after typing sends at the same moment); the
+    # fragment then asks for one whole-page run so the message, sidebar and charts show the new model.
+    ui_state.put(PAGE, "add_clicked", True)
 
 
 def use_candidate(number: int, item: int) -> None:
@@ -119,8 +123,10 @@ def show_error(field: str) -> None:
 def add_form() -> None:
     """Name, movies and typed titles; each typed line shows what it resolves to before sending.
 
-    A fragment: typing reruns only this part of the page, not the charts. The Add button is
-    outside it, so adding reruns the whole page once."""
+    A fragment: typing reruns only this part of the page, not the charts. The Add button is inside
+    it: a button outside raced the text box's commit-on-blur (a fragment run) when a visitor clicked
+    straight after typing, and the page then showed neither the message nor the new model. After a
+    click the fragment asks for one run of the whole page."""
     st.text_input("Name", placeholder="Maya", key=key("add_name"), max_chars=workspace.limits.name_chars)
     st.multiselect(
         "Movies they watched",
@@ -161,6 +167,10 @@ def add_form() -> None:
                                 md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
                                 args=(line.number, item), help=f"Use #{item} for line {line.number}",
                             )
+    st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
+    if ui_state.pop(PAGE, "add_clicked"):
+        st.rerun(scope="app")
+    show_error("add")
 
 
 add_tab, forget_tab, raw_tab = st.tabs(
@@ -168,8 +178,6 @@ add_tab, forget_tab, raw_tab = st.tabs(
 )
 with add_tab:
     add_form()
-    st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
-    show_error("add")
 with forget_tab:
     with st.form(key("forget_form")):
         choices = dict(workspace.user_choices())

@@ -7,7 +7,8 @@ Chromium) live in one document, each saying when and where it was measured.
 
 Parts: ``engine`` (MovieLens latest-small and a 1M-shaped set), ``large`` (a
 MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboard in
-Chromium: timings, load, memory) and ``device`` (ONNX export and in-browser scoring).
+Chromium: timings, load, memory), ``clicks`` (adds clicked straight
+after typing, consecutive runs that hang) and ``device`` (ONNX export and in-browser scoring).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import importlib
 import json
 from pathlib import Path
 
-PARTS = ("engine", "large", "app", "device", "harden")
+PARTS = ("engine", "large", "app", "clicks", "device", "harden")
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "

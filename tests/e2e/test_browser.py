@@ -171,6 +171,37 @@ def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):
     assert page.errors == []
 
 
+@pytest.mark.parametrize(
+    ("data", "width", "typed", "added"),
+    [
+        ("toy", 1024, "toy story\nnemo", "Added Ada with 2 movies"),
+        ("movielens-small", 1400, "toy story\nheat (1995)", "Added Ada with 2 movies"),
+    ],
+)
+def test_add_clicked_straight_after_typing(browser, server, data, width, typed, added):
+    """What a new visitor does: type a name and titles, then click Add user at once (no Ctrl+Enter,
+    no click elsewhere first). The box's own commit and the click used to race: the user was added
+    but no message appeared and the sidebar and charts kept the old model."""
+    context = guarded_context(browser, server, viewport={"width": width, "height": 1400})
+    page = context.new_page()
+    open_app(page, server, data)
+    users = int(sidebar_number(page, "Users").replace(",", ""))
+    page.get_by_role("tab", name=re.compile("Add a user")).click()
+    page.get_by_role("textbox", name="Name").fill("Ada")
+    page.get_by_role("textbox", name="…or type titles or ids, one per line").fill(typed)
+    page.get_by_role("button", name="Add user", exact=True).click()  # straight away: the box still has focus
+    page.wait_for_function(FINISHED, arg=[added, "Added Ada with"], polling=50, timeout=120_000)
+    wait_for_run(page)
+    expect(page.get_by_text(re.compile(re.escape(added) + r" in \d+\.\d\d ms"))).to_be_visible()
+    assert int(sidebar_number(page, "Users").replace(",", "")) == users + 1
+    assert sidebar_number(page, "Logical time") == "1"
+    expect(page.get_by_role("textbox", name="Name")).to_have_value("")
+    expect(page.get_by_text("The user's name is empty")).to_have_count(0)
+    blocked = list(context.blocked)
+    context.close()
+    assert blocked == []
+
+
 def test_user_text_is_shown_as_text_and_nothing_leaves_the_origin(page, server):
     """A name with Markdown and HTML used to make the page fetch a URL and render a link."""
     open_app(page, server)
