@@ -41,6 +41,16 @@ try:
 except AmnesiaError as error:  # a bad AMNESIA_ORT_SOURCE: say so instead of loading anything
     st.error(f"{error} The page cannot load the browser runtime until this is fixed.", icon=":material/error:")
     st.stop()
+if runtime["source"] == "local" and not runtime["local_present"]:
+    # offline first: without a local copy the page loads nothing from another host
+    st.warning(
+        f"Private recommendations are unavailable on this server: it has no local copy of the browser runtime "
+        f"(ONNX Runtime Web {runtime['version']}), and it loads nothing from other hosts. Whoever runs the server can "
+        f"fetch the copy once with `{runtime['fetch_command']}` (needs npm), or set `AMNESIA_ORT_SOURCE=cdn` to load "
+        "the pinned copy from the public jsDelivr CDN. Every other page works without it.",
+        icon=":material/cloud_off:",
+    )
+    st.stop()
 
 try:
     with st.spinner("Exporting the model of your workspace for your device…"):

@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.dashboard.views import md
+from amnesia.device import runtime
 from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
 from ui_state import PAGES
@@ -416,8 +417,9 @@ def test_every_page_opens_from_the_navigation(page):
     assert app.title[0].value == page.heading
 
 
-def test_reset_in_the_sidebar_clears_the_lab_and_the_private_page():
+def test_reset_in_the_sidebar_clears_the_lab_and_the_private_page(monkeypatch):
     """Reset left "Your quick run (toy, N = 3)" on the Lab page: every page's state goes."""
+    monkeypatch.setattr(runtime, "local_runtime_ready", lambda folder=None: True)  # AppTest loads no runtime
     app = start()
     app.switch_page("app_pages/lab.py").run()
     lab_result = json.loads((APP.parent / "docs" / "lab.json").read_text(encoding="utf-8"))
@@ -435,8 +437,9 @@ def test_reset_in_the_sidebar_clears_the_lab_and_the_private_page():
     assert not app.radio  # only the committed results are left
 
 
-def test_two_sessions_with_different_measures_each_see_their_own_model_on_the_private_page():
+def test_two_sessions_with_different_measures_each_see_their_own_model_on_the_private_page(monkeypatch):
     """shared_export was cached by data set only: a Jaccard visitor got the cosine model."""
+    monkeypatch.setattr(runtime, "local_runtime_ready", lambda folder=None: True)  # AppTest loads no runtime
     sessions = {}
     for measure in ("cosine", "jaccard"):  # cosine first: it used to fill the cache for both
         app = AppTest.from_file(str(APP), default_timeout=180)

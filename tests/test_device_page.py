@@ -9,12 +9,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from amnesia.device import runtime
 
 from amnesia.device.export import model_version
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 KEY = "private.device"
+
+
+@pytest.fixture(autouse=True)
+def runtime_present(monkeypatch):
+    """These tests check what the server sends, which does not depend on the local runtime copy
+    (AppTest runs no browser): count it as present, whether or not this machine fetched it."""
+    monkeypatch.setattr(runtime, "local_runtime_ready", lambda folder=None: True)
 
 
 def private_page(monkeypatch=None, source: str | None = None) -> AppTest:
@@ -97,3 +107,15 @@ def test_a_workspace_with_nothing_left_gets_an_explanation_not_a_traceback():
     app.run()
     assert not app.exception and not app.get("component_instance")
     assert "nothing to export" in app.info[0].value and "Reset my changes" in app.info[0].value
+
+
+def test_without_a_local_runtime_the_page_says_it_is_unavailable_and_loads_nothing(monkeypatch):
+    """Offline first: no local copy and no AMNESIA_ORT_SOURCE means no component and no CDN, and a
+    message that says what to do (the browser tests used to fetch the CDN on a fresh clone)."""
+    monkeypatch.delenv("AMNESIA_ORT_SOURCE", raising=False)
+    monkeypatch.setattr(runtime, "local_runtime_ready", lambda folder=None: False)
+    app = private_page()
+    assert not app.get("component_instance")
+    (warning,) = app.warning
+    assert warning.value.startswith("Private recommendations are unavailable on this server: it has no local copy")
+    assert "python -m amnesia.device.runtime" in warning.value and "AMNESIA_ORT_SOURCE=cdn" in warning.value

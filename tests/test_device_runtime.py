@@ -44,8 +44,20 @@ def test_the_pins_name_one_version_everywhere():
     assert all(value.startswith("sha384-") for value in RUNTIME_FILES.values())
 
 
-def test_auto_uses_the_local_copy_only_when_it_is_intact(tmp_path, fake_pins, monkeypatch):
+def test_by_default_nothing_loads_from_another_host(tmp_path, fake_pins, monkeypatch):
+    """Offline first: with no setting the source is the local copy, even when it is missing (the page
+    then says it is unavailable); the CDN only when the operator asks for it."""
     monkeypatch.delenv("AMNESIA_ORT_SOURCE", raising=False)
+    folder = tmp_path / "rt"
+    config = runtime_config(folder=folder)
+    assert (config["source"], config["base"], config["local_present"]) == ("local", runtime.LOCAL_PATH, False)
+    write(folder, FAKE)
+    config = runtime_config(folder=folder)
+    assert (config["source"], config["local_present"]) == ("local", True)
+
+
+def test_auto_uses_the_local_copy_only_when_it_is_intact(tmp_path, fake_pins, monkeypatch):
+    monkeypatch.setenv("AMNESIA_ORT_SOURCE", "auto")
     folder = tmp_path / "rt"
     assert runtime_config(folder=folder)["source"] == "cdn"
     write(folder, FAKE)

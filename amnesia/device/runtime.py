@@ -49,6 +49,8 @@ COMPONENT_DIR = Path(__file__).resolve().parent / "component"
 LOCAL_PATH = f"runtime/onnxruntime-web-{ORT_WEB_VERSION}/"
 LOCAL_DIR = COMPONENT_DIR / LOCAL_PATH
 SOURCES = ("auto", "local", "cdn")
+#: Offline first: the CDN is used only when the operator sets AMNESIA_ORT_SOURCE=cdn or auto.
+DEFAULT_SOURCE = "local"
 FETCH_COMMAND = "python -m amnesia.device.runtime"
 
 _verified: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime) -> hash matched
@@ -97,10 +99,13 @@ def runtime_config(source: str | None = None, folder: Path = LOCAL_DIR) -> dict[
     """What the component needs to load the runtime: the chosen source, the base URL of the files
     (relative to the component for ``local``), their integrity hashes and the version.
 
-    ``source`` defaults to ``$AMNESIA_ORT_SOURCE`` or ``auto``. An unknown value raises an
+    ``source`` defaults to ``$AMNESIA_ORT_SOURCE`` or ``local``: nothing loads from another host
+    unless the operator asks for it (``cdn``, or ``auto``: the local copy when it is intact, else the
+    CDN). With ``local`` and no intact copy, ``local_present`` is False and the page says it is
+    unavailable offline instead of fetching anything. An unknown value raises an
     :class:`AmnesiaError` naming the allowed ones.
     """
-    chosen = (source or os.environ.get("AMNESIA_ORT_SOURCE") or "auto").strip().lower()
+    chosen = (source or os.environ.get("AMNESIA_ORT_SOURCE") or DEFAULT_SOURCE).strip().lower()
     if chosen not in SOURCES:
         raise AmnesiaError(f"AMNESIA_ORT_SOURCE must be one of {', '.join(SOURCES)}; got {chosen!r}.")
     local_ok = local_runtime_ready(folder)
