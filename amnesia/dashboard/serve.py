@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 #: A CSS selector that matches once Streamlit has finished running the script.
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+#: A page function ``(ms) -> bool``: true once the script has been seen idle, without a run in
+#: between, for ``ms`` milliseconds since the wait began (call :data:`SETTLE_RESET` first). A state
+#: wait, not a fixed sleep: a rerun that starts just after a click is seen and waited for.
+SETTLED = """(ms) => {
+    const app = document.querySelector('[data-testid=stApp]');
+    const now = performance.now();
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') { window.__amnesiaIdleSince = null; return false; }
+    if (window.__amnesiaIdleSince == null) window.__amnesiaIdleSince = now;
+    return now - window.__amnesiaIdleSince >= ms;
+}"""
+SETTLE_RESET = "() => { window.__amnesiaIdleSince = null; }"
 #: A page function ``([text, title]) -> bool``: the script is idle, the main column shows ``text``
 #: (word joiners that keep user text from becoming links ignored), and the first chart's title
 #: contains ``title`` (when one is given).

@@ -16,7 +16,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from amnesia.dashboard.serve import FINISHED, IDLE, streamlit_server
+from amnesia.dashboard.serve import FINISHED, SETTLE_RESET, SETTLED, streamlit_server
 from ui_state import PAGES as REGISTRY
 
 from .conftest import ARTIFACTS, guarded_context
@@ -31,9 +31,8 @@ HEADINGS = {page.title: page.heading for page in REGISTRY}
 
 def wait_for_run(page: Page, timeout: float = 120_000) -> None:
     """Wait until Streamlit has finished running the script for the last interaction."""
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_timeout(150)  # let the last deltas paint
-    page.wait_for_selector(IDLE, timeout=timeout)
+    page.evaluate(SETTLE_RESET)
+    page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
 
 
 def open_app(page: Page, url: str, data: str = "toy") -> None:
@@ -104,7 +103,7 @@ def shoot_every_page(page: Page, prefix: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 4200})
     for title in PAGES:
         goto(page, title)
-        page.wait_for_timeout(400)
+        page.wait_for_function("document.fonts.status === 'loaded'")  # icons and text drawn in their fonts
         shot(page, f"{prefix}-{title.lower().replace(' ', '-')}")
     goto(page, "Forget")
     page.set_viewport_size({"width": 1400, "height": 1600})
@@ -157,7 +156,7 @@ def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):
     heatmaps = "[data-testid=stPlotlyChart] .hm image"
     assert page.locator(heatmaps).count() == 3 + 2  # H, C, S and the two of "what changed"
     play.click()
-    page.wait_for_timeout(1_700)  # mid-animation: stage 1 or 2
+    page.wait_for_timeout(1_700)  # a picture mid-animation (stage 1 or 2): time is what is shown, not a sync
     shot(page, "02-toy-added-mid-play")
     assert page.locator(heatmaps).count() == 5  # heatmaps survive the animation (redraw)
     page.wait_for_timeout(4_500)

@@ -7,16 +7,17 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from amnesia.dashboard.serve import SETTLE_RESET, SETTLED
+
 from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 
 
 def wait_for_run(page: Page, timeout: float = 90_000) -> None:
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_timeout(150)
-    page.wait_for_selector(IDLE, timeout=timeout)
+    """Until the script has stayed idle for 250 ms (a state wait: see serve.SETTLED)."""
+    page.evaluate(SETTLE_RESET)
+    page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
 
 
 def open_lab(page: Page, url: str) -> None:
@@ -54,7 +55,8 @@ def test_a_visitor_runs_a_quick_lab_on_the_toy_world(page: Page, server):
     page.keyboard.type("Toy")  # the select is searchable; typing also opens it if the click only focused it
     page.get_by_role("option", name="Toy world (4 users)").click()
     form.get_by_role("button", name="Run the quick lab").click()
-    expect(page.get_by_text(re.compile(r"Your quick run \(toy, N = 3\)"))).to_be_visible(timeout=90_000)
+    # the radio option that selects the run (its caption repeats the words: a text locator was ambiguous)
+    expect(page.get_by_role("radio", name=re.compile(r"^Your quick run \(toy, N = 3\)"))).to_be_checked(timeout=90_000)
     wait_for_run(page)
     expect(page.get_by_text("The toy world has 4 users", exact=False)).to_be_visible()
     expect(page.locator("[data-testid=stDataFrame]")).to_be_visible()
