@@ -28,7 +28,7 @@ import string
 import time
 from typing import Any
 
-from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, IDLE, ROOT, Server, chromium_path, streamlit_server
+from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, ROOT, SETTLE_RESET, SETTLED, Server, chromium_path, streamlit_server
 from .common import machine, when
 
 ARTIFACTS = ROOT / "artifacts"  # git-ignored: evidence of failed visitors
@@ -61,9 +61,9 @@ class Visitor:
         self.page, self.server = page, server
 
     async def idle(self, timeout: float = 180_000) -> None:
-        await self.page.wait_for_selector(IDLE, timeout=timeout)
-        await self.page.wait_for_timeout(100)
-        await self.page.wait_for_selector(IDLE, timeout=timeout)
+        """Until the script has stayed idle for 250 ms (a state wait, see serve.SETTLED)."""
+        await self.page.evaluate(SETTLE_RESET)
+        await self.page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
 
     async def open(self, data: str) -> float:
         started = time.perf_counter()
