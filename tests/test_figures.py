@@ -8,7 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from amnesia.dashboard.figures import STAGES, delta_figure, state_figure, update_figure
+from plotly.subplots import make_subplots
+
+from amnesia.dashboard.figures import STAGES, _subplots, delta_figure, state_figure, update_figure
 from amnesia.dashboard.views import item_labels, short_title, window_csv
 from amnesia.dashboard.workspace import Workspace, shared_base
 
@@ -132,3 +134,30 @@ def test_movielens_figures_stay_small():
     assert len(delta_figure(before, after).to_json()) <= 200_000
     assert len(state_figure(space.current_window()).to_json()) <= 200_000
     assert np.all(np.diff([len(label) for label in after.item_labels]) < 25)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 0.2, 0.3, [0.3, 0.7]), (2, 1, 0.0, 0.25, None)])
+def test_the_grid_is_laid_out_as_make_subplots_would(shape):
+    rows, cols, horizontal, vertical, heights = shape
+    titles = [f"t{k}" for k in range(rows * cols)]
+    theirs = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=horizontal or None,
+                           vertical_spacing=vertical, row_heights=heights).to_dict()["layout"]
+    theirs.pop("template")
+    ours = _subplots(titles, rows, cols, horizontal, vertical, heights)
+    assert set(ours) == set(theirs)
+    for name, axis in theirs.items():
+        if name == "annotations":
+            for a, b in zip(ours[name], axis):
+                assert {k: v for k, v in a.items() if k not in "xy"} == {k: v for k, v in b.items() if k not in "xy"}
+                assert (a["x"], a["y"]) == pytest.approx((b["x"], b["y"]))
+        else:
+            assert axis["anchor"] == ours[name]["anchor"] and ours[name]["domain"] == pytest.approx(axis["domain"])
+
+
+def test_every_figure_is_valid_plotly_although_built_without_validation(forget_alice):
+    """The figures skip Plotly's per-property validation (it cost most of a click's server time):
+    validating each one afterwards changes nothing and raises nothing."""
+    before, after = forget_alice.before, forget_alice.after
+    for figure in (update_figure(before, after, "Forgot <b>Alice</b>"), state_figure(after), delta_figure(before, after)):
+        spec = figure.to_dict()
+        assert go.Figure(spec).to_dict() == spec

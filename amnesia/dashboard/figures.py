@@ -1,5 +1,10 @@
 """Plotly figures of the model: pure functions from windows of state to ``go.Figure``.
 
+Each figure is written as a plain dict spec (traces, frames and a layout whose subplot grid is
+computed here) and wrapped without Plotly's per-property validation: validating the animated
+figure cost ~90 ms of every change on MovieLens, most of a click's server time. The tests check
+that every spec passes Plotly's validation unchanged.
+
 - :func:`update_figure` animates one change the way the original Amnesia demo did, in five
   stages: before -> H changes -> n -> C -> S. Changed cells are outlined; colour scales are
   fixed across frames so colours mean the same in every frame.
@@ -19,7 +24,7 @@ import html
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from plotly.colors import get_colorscale
 
 from .views import Window, window_delta
 
@@ -34,6 +39,54 @@ _MIN_CELL = 15
 _CHAR = 6.0  # pixels per label character at the tick font size
 _FONT = 11
 _WIDTH = 900  # the main column's width at a 1400 px window with the sidebar open (a little less)
+
+
+#: colour scales as lists: plotly.js knows only some names (not "Purples"); validation used to expand them
+_SCALES = {name: get_colorscale(name) for name in ("Blues", "Greens", "Purples", "RdBu")}
+
+
+def _figure(spec: dict) -> go.Figure:
+    """``spec`` as a figure, without validating each property again (see the module's docstring)."""
+    return go.Figure(spec, _validate=False)
+
+
+def _trace(**properties) -> dict:
+    """A trace dict without the properties left unset (None): validation used to drop them."""
+    return {name: value for name, value in properties.items() if value is not None}
+
+
+def _subplots(titles: list[str], rows: int, cols: int, horizontal: float, vertical: float,
+              row_heights: list[float] | None = None) -> dict:
+    """The layout of a ``rows`` x ``cols`` grid as ``plotly.subplots.make_subplots`` writes it: axes
+    ``xaxis``, ``xaxis2``… row by row with their domains (paper coordinates), and one title
+    annotation above each subplot."""
+    heights = row_heights or [1 / rows] * rows
+    width = (1 - horizontal * (cols - 1)) / cols
+    free = 1 - vertical * (rows - 1)
+    layout: dict = {"annotations": []}
+    top = 1.0
+    for row in range(rows):
+        bottom = top - heights[row] * free
+        for col in range(cols):
+            k = row * cols + col + 1
+            suffix = "" if k == 1 else str(k)
+            left = col * (width + horizontal)
+            layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": [left, left + width]}
+            # clipped: rounding must not put the lowest row a hair below 0 (Plotly refuses that)
+            layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(bottom, 0.0), min(top, 1.0)]}
+            layout["annotations"].append({
+                "font": {"size": 16}, "showarrow": False, "text": titles[k - 1], "x": left + width / 2,
+                "xanchor": "center", "xref": "paper", "y": top, "yanchor": "bottom", "yref": "paper",
+            })
+        top = bottom - vertical
+    return layout
+
+
+def _update_axes(layout: dict, letter: str, **properties) -> None:
+    """Set ``properties`` on every ``letter`` ("x" or "y") axis of ``layout``."""
+    for name, axis in layout.items():
+        if name.startswith(f"{letter}axis"):
+            axis.update(properties)
 
 
 def _text(values) -> list[str]:
@@ -54,7 +107,7 @@ def _heatmap(
 ) -> dict:
     z = np.asarray(z)
     custom = [[[hx, hy] for hx in hover_x] for hy in hover_y]
-    return dict(
+    return _trace(
         type="heatmap",
         z=z.tolist(),  # plain lists: 2-D typed arrays did not render in every plotly.js
         x=list(x),
@@ -62,7 +115,7 @@ def _heatmap(
         zmin=-zmax if zmid is not None else 0,
         zmax=zmax,
         zmid=zmid,
-        colorscale=colorscale,
+        colorscale=_SCALES[colorscale],
         text=_cells(z, fmt) if show_text else None,
         texttemplate="%{text}" if show_text else None,
         textfont={"size": 9},
@@ -99,7 +152,7 @@ def _empty_marks() -> dict:
 
 def _bars(counts: np.ndarray, before: np.ndarray, labels, titles, highlight: bool) -> dict:
     changed = counts != before
-    return dict(
+    return _trace(
         type="bar",
         x=list(labels),
         y=counts.tolist(),
@@ -170,7 +223,6 @@ def _panel_titles(before: Window, after: Window, measure: str) -> list[str]:
     ]
 
 
-_PLACES = [(1, 1), (1, 2), (2, 1), (2, 2), (1, 1), (2, 1), (2, 2)]
 _CHANGING = {"heatmap": ("z", "text"), "bar": ("y", "text", "marker"), "scatter": ("x", "y", "customdata", "mode")}
 
 
@@ -189,8 +241,8 @@ def _cell_px(window: Window) -> float:
     return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
 
 
-def _grid(window: Window, top: int, titles: list[str]) -> tuple[go.Figure, int]:
-    """The 2 x 2 grid sized in pixels from the labels; returns (figure, plot height in px)."""
+def _grid(window: Window, top: int, titles: list[str]) -> tuple[dict, int]:
+    """The 2 x 2 grid's layout sized in pixels from the labels; returns (layout, plot height in px)."""
     items, users = len(window.items), max(len(window.users), 3)
     x_labels = _label_px(window.item_labels) * 0.87  # x tick labels are drawn at -60°
     y_labels = _y_labels_px(window)
@@ -200,15 +252,8 @@ def _grid(window: Window, top: int, titles: list[str]) -> tuple[go.Figure, int]:
     bottom = x_labels + 10
     plot_height = int(h_row + gap + c_row)
     horizontal = min(0.45, (y_labels + 30) / _WIDTH)
-    figure = make_subplots(
-        rows=2,
-        cols=2,
-        subplot_titles=titles,
-        horizontal_spacing=horizontal,
-        vertical_spacing=gap / plot_height,
-        row_heights=[h_row / (h_row + c_row), c_row / (h_row + c_row)],
-    )
-    figure.update_layout(
+    layout = _subplots(titles, 2, 2, horizontal, gap / plot_height, [h_row / (h_row + c_row), c_row / (h_row + c_row)])
+    layout.update(
         height=int(top + plot_height + bottom),
         margin={"l": int(y_labels), "r": 10, "t": top, "b": int(bottom)},
         bargap=0.15,
@@ -216,25 +261,31 @@ def _grid(window: Window, top: int, titles: list[str]) -> tuple[go.Figure, int]:
         font={"size": _FONT},
         hoverlabel={"align": "left"},
     )
-    figure.update_xaxes(tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
-    figure.update_yaxes(type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
-    for row, col in ((1, 1), (2, 1), (2, 2)):
-        figure.update_yaxes(autorange="reversed", row=row, col=col)
-    figure.update_yaxes(type="linear", tickmode="auto", rangemode="tozero", title_text="n", row=1, col=2)
-    return figure, plot_height
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    for name in ("yaxis", "yaxis3", "yaxis4"):  # H, C and S read top to bottom
+        layout[name]["autorange"] = "reversed"
+    layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero", title={"text": "n"})
+    return layout, plot_height
 
 
-def _title(figure: go.Figure, title: str) -> None:
-    figure.update_layout(title={"text": html.escape(title, quote=False), "x": 0.0, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}})
+#: the subplot axes of each of the 7 traces (H, n, C, S, then the marks on H, C, S)
+_AXES = [("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4"), ("x", "y"), ("x3", "y3"), ("x4", "y4")]
+
+
+def _placed(traces: list[dict]) -> list[dict]:
+    return [{**trace, "xaxis": x, "yaxis": y} for trace, (x, y) in zip(traces, _AXES)]
+
+
+def _title(layout: dict, title: str) -> None:
+    layout["title"] = {"text": html.escape(title, quote=False), "x": 0.0, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
 
 
 def state_figure(window: Window, title: str = "The model now", measure: str = "Jaccard") -> go.Figure:
     """H, n, C and S of ``window`` as they are (no animation)."""
-    figure, _ = _grid(window, 80, _panel_titles(window, window, measure))
-    for trace, (row, col) in zip(_stage_traces(window, window, 0, marks=False)[:4], _PLACES):
-        figure.add_trace(trace, row=row, col=col)
-    _title(figure, title)
-    return figure
+    layout, _ = _grid(window, 80, _panel_titles(window, window, measure))
+    _title(layout, title)
+    return _figure({"data": _placed(_stage_traces(window, window, 0, marks=False)[:4]), "layout": layout})
 
 
 def update_figure(before: Window, after: Window, title: str, measure: str = "Jaccard") -> go.Figure:
@@ -247,26 +298,20 @@ def update_figure(before: Window, after: Window, title: str, measure: str = "Jac
     if before.users != after.users or before.items != after.items:
         raise ValueError("before and after windows must cover the same users and items")
     top = 150
-    figure, plot_height = _grid(after, top, _panel_titles(before, after, measure))
+    layout, plot_height = _grid(after, top, _panel_titles(before, after, measure))
     last = len(STAGES) - 1
-    for trace, (row, col) in zip(_stage_traces(before, after, last), _PLACES):
-        figure.add_trace(trace, row=row, col=col)
-    axes = [(trace.xaxis, trace.yaxis) for trace in figure.data]
-    figure.frames = [
+    frames = [
         # A frame carries only what changes between stages (values, colours, marks): Plotly merges it into
         # the traces, so axes, labels and hover titles are sent once. Frame traces must still name their
         # subplot's axes, or Plotly draws them all on the first one.
-        go.Frame(
-            name=name,
-            data=[{**_changing(trace), "xaxis": x, "yaxis": y} for trace, (x, y) in zip(_stage_traces(before, after, stage), axes)],
-            traces=list(range(len(axes))),
-        )
+        {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage)]),
+         "traces": list(range(len(_AXES)))}
         for stage, name in enumerate(STAGES)
     ]
     controls_y = 1 + (top - 48) / plot_height  # paper coordinates: 48 px below the figure's top
     step_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
-    _title(figure, title)
-    figure.update_layout(
+    _title(layout, title)
+    layout.update(
         updatemenus=[
             {
                 "type": "buttons",
@@ -303,7 +348,7 @@ def update_figure(before: Window, after: Window, title: str, measure: str = "Jac
             }
         ],
     )
-    return figure
+    return _figure({"data": _placed(_stage_traces(before, after, last)), "layout": layout, "frames": frames})
 
 
 def _delta_cells(values: np.ndarray, integer: bool) -> list[list[str]]:
@@ -332,10 +377,8 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
     rows = len(x)
     panel = rows * _CELL
     gap = x_labels + 45
-    figure = make_subplots(
-        rows=2, cols=1, subplot_titles=("ΔC: change in co-occurrences", "ΔS: change in similarity"),
-        vertical_spacing=gap / (2 * panel + gap),
-    )
+    layout = _subplots(["ΔC: change in co-occurrences", "ΔS: change in similarity"], 2, 1, 0.0, gap / (2 * panel + gap))
+    data = []
     for row, (delta, old, new, what, fmt, integer) in enumerate(
         (
             (delta_c, before.cooccurrences, after.cooccurrences, "C", "d", True),
@@ -344,16 +387,18 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
         start=1,
     ):
         scale = float(max(np.abs(delta).max(initial=0), 1 if integer else 1e-9))
-        custom = [[[titles[r], titles[c], old[r, c], new[r, c]] for c in range(rows)] for r in range(rows)]
-        figure.add_trace(
-            go.Heatmap(
+        old, new = np.asarray(old).tolist(), np.asarray(new).tolist()  # Python numbers: the spec is not validated
+        custom = [[[titles[r], titles[c], old[r][c], new[r][c]] for c in range(rows)] for r in range(rows)]
+        data.append(
+            dict(
+                type="heatmap",
                 z=np.asarray(delta, dtype=float).tolist(),
                 x=x,
                 y=x,
                 zmin=-scale,
                 zmax=scale,
                 zmid=0,
-                colorscale="RdBu",
+                colorscale=_SCALES["RdBu"],
                 text=_delta_cells(delta, integer),
                 texttemplate="%{text}",
                 textfont={"size": 9},
@@ -365,18 +410,18 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
                 xgap=1,
                 ygap=1,
                 showscale=False,
-            ),
-            row=row,
-            col=1,
+                xaxis="x" if row == 1 else "x2",
+                yaxis="y" if row == 1 else "y2",
+            )
         )
-    figure.update_xaxes(tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
-    figure.update_yaxes(type="category", tickmode="linear", dtick=1, autorange="reversed", automargin=False, tickfont={"size": 10})
-    figure.update_layout(
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, autorange="reversed", automargin=False, tickfont={"size": 10})
+    layout.update(
         height=int(70 + 2 * panel + gap + x_labels + 10),
         margin={"l": int(y_labels), "r": 10, "t": 70, "b": int(x_labels + 10)},
         plot_bgcolor="white",
         font={"size": _FONT},
         hoverlabel={"align": "left"},
     )
-    _title(figure, title)
-    return figure
+    _title(layout, title)
+    return _figure({"data": data, "layout": layout})
