@@ -7,6 +7,7 @@ model and catalog) kept by ``ui_state``, so no visitor ever sees another's chang
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -14,6 +15,7 @@ import streamlit as st
 import ui_state
 from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
+from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import Workspace, shared_base
 from amnesia.engine.similarity import MEASURES
 
@@ -23,6 +25,7 @@ DATASETS = {  # short: the sidebar is narrow
 }
 ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shipped with the app: no font host
 
+started = time.perf_counter()  # the run's server-side time, recorded when AMNESIA_SCRIPT_TIMES is set
 st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=str(ICON), layout="wide")
 
 
@@ -77,4 +80,8 @@ with st.sidebar:
 navigation = st.navigation(
     [st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in ui_state.PAGES]
 )
-navigation.run()
+callback_seconds = ui_state.take_callback_seconds()
+try:
+    navigation.run()
+finally:  # also when the page stops or reruns (Streamlit's control flow is exceptions)
+    record_script_time(navigation.url_path or "forget", callback_seconds + time.perf_counter() - started, callback_seconds)

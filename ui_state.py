@@ -14,6 +14,8 @@ no longer exists. Nothing else in the app touches ``st.session_state`` directly.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -134,3 +136,24 @@ def reset() -> None:
     """Drop the current workspace's changes and every page's state (a button callback)."""
     workspace().reset()
     clear_pages()
+
+
+# ---------------------------------------------------------------------- server-side time of an action
+def timed(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback that notes its seconds, so the run's recorded server time includes the
+    action (callbacks run before the script; see amnesia.dashboard.timing)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        try:
+            callback(*args, **kwargs)
+        finally:
+            put("app", "callback_seconds", get("app", "callback_seconds", 0.0) + time.perf_counter() - started)
+
+    return run
+
+
+def take_callback_seconds() -> float:
+    """Seconds the callbacks of this run took (0 when none ran); read once per run."""
+    return st.session_state.pop(key("app", "callback_seconds"), 0.0)

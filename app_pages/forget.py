@@ -39,6 +39,7 @@ def done(entry) -> None:
         ui_state.flash(PAGE, "success", f"{entry.action} in {milliseconds}{': ' + entry.detail if entry.detail else ''}.")
 
 
+@ui_state.timed
 def on_add() -> None:
     try:
         entry = workspace.add_user(
@@ -64,6 +65,7 @@ def use_candidate(number: int, item: int) -> None:
         ui_state.put(PAGE, "add_typed", "\n".join(lines))
 
 
+@ui_state.timed
 def on_forget() -> None:
     user = ui_state.get(PAGE, "forget_choice")
     if user is None:
@@ -78,6 +80,7 @@ def on_forget() -> None:
         done(entry)
 
 
+@ui_state.timed
 def on_raw() -> None:
     try:
         entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))

@@ -502,3 +502,25 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
     assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine")]
+
+
+def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch, tmp_path):
+    """AMNESIA_SCRIPT_TIMES (the app benchmark's): one line per run; a forget's line includes the
+    callback that forgot (callbacks run before the script)."""
+    from amnesia.dashboard.timing import SCRIPT_TIMES_ENV, read_script_times
+
+    path = tmp_path / "times.jsonl"
+    monkeypatch.setenv(SCRIPT_TIMES_ENV, str(path))
+    app = start()
+    (opened,) = read_script_times(path)
+    assert opened["page"] == "forget" and opened["callback_seconds"] == 0.0 and opened["seconds"] > 0
+    app.selectbox(key="forget.forget_choice").set_value(1)
+    app.button(key=FORGET).click().run()
+    assert "Forgot Bob" in app.success[0].value
+    forgot = read_script_times(path)[-1]
+    assert 0 < forgot["callback_seconds"] < forgot["seconds"]
+    app.run()  # a run with no action: no callback time carried over
+    assert read_script_times(path)[-1]["callback_seconds"] == 0.0
+    monkeypatch.delenv(SCRIPT_TIMES_ENV)
+    app.run()
+    assert len(read_script_times(path)) == 3  # opened, forgot, reran; recording is off without the variable
