@@ -74,10 +74,12 @@ class Server(str):
 
 @contextlib.contextmanager
 def streamlit_server(
-    log: IO | int = subprocess.DEVNULL, timeout: float = 90, env: dict[str, str] | None = None
+    log: IO | int = subprocess.DEVNULL, timeout: float = 90, env: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
 ) -> Iterator[Server]:
     """Start the app on 127.0.0.1 with ``env`` added to the environment (for example
-    ``AMNESIA_ORT_SOURCE``) and wait until /_stcore/health answers; stop it afterwards."""
+    ``AMNESIA_ORT_SOURCE``) and wait until /_stcore/health answers; stop it afterwards.
+    ``cpus``: run the server on these CPUs only (the load benchmark keeps its browsers off them)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -85,6 +87,7 @@ def streamlit_server(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     url = Server(f"http://127.0.0.1:{port}")
     url.process = process
