@@ -161,3 +161,30 @@ def test_every_figure_is_valid_plotly_although_built_without_validation(forget_a
     for figure in (update_figure(before, after, "Forgot <b>Alice</b>"), state_figure(after), delta_figure(before, after)):
         spec = figure.to_dict()
         assert go.Figure(spec).to_dict() == spec
+
+
+def test_changes_show_enough_digits_and_never_minus_zero():
+    from amnesia.dashboard.views import before_after, digits_to_show, signed
+
+    assert before_after(0.7612, 0.7598) == "0.761 → 0.760 (−0.001)"  # "0.76 → 0.76" read as no change
+    assert before_after(0.41, 0.38) == "0.41 → 0.38 (−0.03)"
+    assert before_after(0.5, 0.5) == "0.50 → 0.50 (±0)"
+    assert signed(-0.0004) == "−0.0004" and signed(0.031) == "+0.03" and signed(0.0) == ""
+    assert signed(-3e-9) == "−3e-09"  # below six decimals: still not "−0.000000"
+    assert signed(-2.0, 0) == "−2" and digits_to_show(0.123456789, 0.123456788) == 6
+
+
+def test_charts_are_projector_ready(forget_alice):
+    """12 px dark axis labels, and a colour scale saying what the colour means on every heatmap."""
+    figures = (update_figure(forget_alice.before, forget_alice.after, "x"), state_figure(forget_alice.after),
+               delta_figure(forget_alice.before, forget_alice.after))
+    for figure in figures:
+        layout = figure.to_dict()["layout"]
+        for name, axis in layout.items():
+            if name[1:].startswith("axis") and "tickfont" in axis:
+                assert axis["tickfont"]["size"] >= 12 and axis["tickfont"]["color"] == "#1f1f1f", name
+        heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
+        assert heatmaps and all(trace.showscale and trace.colorbar.title.text for trace in heatmaps)
+    titles = [trace.colorbar.title.text for trace in figures[0].data if trace.type == "heatmap"]
+    assert titles == ["watched", "C (people)", "S"]
+    assert [trace.colorbar.title.text for trace in figures[2].data] == ["ΔC (red −, blue +)", "ΔS (red −, blue +)"]

@@ -26,7 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from .views import Window, window_delta
+from .views import Window, signed, window_delta
 
 STAGES = ("before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes")
 _STEP_LABELS = ("before", "H", "n", "C", "S")
@@ -36,9 +36,14 @@ _MARKS_SHARE = 0.5  # in a big window, outline changed cells only when at most t
 _PANELS = ("H: who watched what", "n: how many watched each movie", "C: how many watched both", "S: {measure} similarity")
 _CELL = 26  # pixels per heatmap row, at most (rows are about as tall as the cells are wide)
 _MIN_CELL = 15
-_CHAR = 6.0  # pixels per label character at the tick font size
-_FONT = 11
-_WIDTH = 900  # the main column's width at a 1400 px window with the sidebar open (a little less)
+_CHAR = 7.0  # pixels per label character at the tick font size
+_FONT = 13
+_TICKS = {"size": 12, "color": "#1f1f1f"}  # projector-ready: 12 px, dark (Plotly's default is a light grey)
+_BAR = 80  # pixels beside a heatmap for its colour scale (bar and tick labels)
+_CELL_FONT = 10
+#: pixels between the two columns: the left panels' colour scales and the n axis (S shares C's row labels)
+_MIDDLE = _BAR + 45
+_WIDTH = 700  # the main column at a 1024 px window (projectors): laid out for it, wider screens stretch it
 
 
 #: colour scales as lists: plotly.js knows only some names (not "Purples"); validation used to expand them
@@ -102,6 +107,33 @@ def _cells(z: np.ndarray, fmt: str) -> list[list[str]]:
     return [[("" if value == 0 else format(value, fmt)) for value in row] for row in np.asarray(z).tolist()]
 
 
+def _fits(z: np.ndarray, fmt: str, cell: float) -> bool:
+    """Whether every value written with ``fmt`` fits in a cell ``cell`` px wide (laid out for
+    ``_WIDTH``, the narrowest main column) at the cell font."""
+    longest = max((len(format(value, fmt)) for value in np.asarray(z).ravel().tolist()), default=1)
+    return cell >= 0.62 * _CELL_FONT * longest + 4
+
+
+def _fits_text(cells: list[list[str]], cell: float) -> bool:
+    """Whether the longest of the written ``cells`` fits a cell ``cell`` px wide (see :func:`_fits`)."""
+    longest = max((len(text) for row in cells for text in row), default=1)
+    return cell >= 0.62 * _CELL_FONT * longest + 4
+
+
+def _colorbar(layout: dict, axis: str, title: str, integer: float = 0, labels: dict | None = None) -> dict:
+    """A colour scale beside the subplot of ``axis`` ("x3"): as tall as it, just right of it."""
+    x_domain = layout[f"xaxis{axis[1:]}"]["domain"]
+    y_domain = layout[f"yaxis{axis[1:]}"]["domain"]
+    bar = {"title": {"text": title, "side": "right", "font": _TICKS}, "tickfont": _TICKS, "thickness": 12,
+           "x": x_domain[1] + 0.01, "xanchor": "left", "y": sum(y_domain) / 2, "yanchor": "middle",
+           "len": max(y_domain[1] - y_domain[0], 0.05), "lenmode": "fraction", "outlinewidth": 0}
+    if labels:
+        bar.update(tickmode="array", tickvals=list(labels), ticktext=list(labels.values()))
+    elif integer:  # counts: whole-number ticks only (``integer`` is the scale's largest value)
+        bar.update(tickformat="d", dtick=max(1, int(np.ceil(integer / 4))))
+    return bar
+
+
 def _heatmap(
     z: np.ndarray, x, y, hover_x, hover_y, what: str, colorscale, zmax: float, fmt: str, show_text: bool, zmid: float | None = None
 ) -> dict:
@@ -118,12 +150,11 @@ def _heatmap(
         colorscale=_SCALES[colorscale],
         text=_cells(z, fmt) if show_text else None,
         texttemplate="%{text}" if show_text else None,
-        textfont={"size": 9},
+        textfont={"size": _CELL_FONT},
         customdata=custom,
         hovertemplate=f"<b>%{{customdata[1]}}</b><br><b>%{{customdata[0]}}</b><br>{what} = %{{z:{fmt}}}<extra></extra>",
         xgap=1,
         ygap=1,
-        showscale=False,
     )
 
 
@@ -186,7 +217,7 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     """The 7 traces (H, n, C, S heatmaps/bars, then H, C, S change marks) at ``stage`` 0..4."""
     x, y = _text(after.item_labels), _text(after.user_labels)
     hover_x, hover_y = _text(after.item_titles), _text(after.user_labels)
-    text = len(x) <= _TEXT_LIMIT
+    cell = _cell_px(after)
     # colour scales fixed across frames, from the entries off the diagonal (C_aa = n_a, S_aa = 1 would wash out the rest)
     zmax_c = float(max(1, _off_diagonal_max(before.cooccurrences), _off_diagonal_max(after.cooccurrences)))
     zmax_s = float(max(1e-9, _off_diagonal_max(before.similarities), _off_diagonal_max(after.similarities)))
@@ -198,8 +229,8 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False),
         _bars(n, before.counts, x, hover_x, stage >= 2),
-        _heatmap(C, x, x, hover_x, hover_x, "C", "Greens", zmax_c, "d", text),
-        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", len(x) <= _TEXT_LIMIT),
+        _heatmap(C, x, x, hover_x, hover_x, "C", "Greens", zmax_c, "d", _fits(C, "d", cell)),
+        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", _fits(S, ".2f", cell)),
         _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
         if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
         _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, "C", ".0f", size)
@@ -237,7 +268,7 @@ def _y_labels_px(window: Window) -> float:
 
 def _cell_px(window: Window) -> float:
     """A heatmap cell's expected width in the 2 x 2 grid (rows get the same height: square cells)."""
-    panel = (_WIDTH - 2 * _y_labels_px(window) - 30) / 2
+    panel = (_WIDTH - _y_labels_px(window) - _MIDDLE - _BAR) / 2
     return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
 
 
@@ -251,21 +282,26 @@ def _grid(window: Window, top: int, titles: list[str]) -> tuple[dict, int]:
     gap = x_labels + 55  # the top row's x labels and the bottom row's titles (two lines)
     bottom = x_labels + 10
     plot_height = int(h_row + gap + c_row)
-    horizontal = min(0.45, (y_labels + 30) / _WIDTH)
+    horizontal = _MIDDLE / (_WIDTH - y_labels - _BAR)  # a fraction of the plot area between the margins
     layout = _subplots(titles, 2, 2, horizontal, gap / plot_height, [h_row / (h_row + c_row), c_row / (h_row + c_row)])
     layout.update(
         height=int(top + plot_height + bottom),
-        margin={"l": int(y_labels), "r": 10, "t": top, "b": int(bottom)},
+        margin={"l": int(y_labels), "r": _BAR, "t": top, "b": int(bottom)},
         bargap=0.15,
         plot_bgcolor="white",
         font={"size": _FONT},
         hoverlabel={"align": "left"},
     )
-    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
-    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
+    # at the narrowest column a cell is ~8 px wide: name every other movie (or fewer) below it so the 12 px
+    # labels do not overlap; C's rows name every one, in the same order, and the hover gives each title
+    across = (_WIDTH - y_labels - _MIDDLE - _BAR) / 2 / max(items, 1)
+    step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / across)))
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=step, automargin=False, tickfont=_TICKS)
+    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont=_TICKS)
     for name in ("yaxis", "yaxis3", "yaxis4"):  # H, C and S read top to bottom
         layout[name]["autorange"] = "reversed"
     layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero", title={"text": "n"})
+    layout["yaxis4"]["showticklabels"] = False  # S's rows are C's, named just left of it
     return layout, plot_height
 
 
@@ -277,6 +313,13 @@ def _placed(traces: list[dict]) -> list[dict]:
     return [{**trace, "xaxis": x, "yaxis": y} for trace, (x, y) in zip(traces, _AXES)]
 
 
+def _with_scales(traces: list[dict], layout: dict) -> list[dict]:
+    """The H, C and S heatmaps with a colour scale each, saying what the colour means."""
+    bars = {0: _colorbar(layout, "x", "watched", labels={0: "no", 1: "yes"}), 2: _colorbar(layout, "x3", "C (people)", integer=traces[2]["zmax"]),
+            3: _colorbar(layout, "x4", "S")}
+    return [{**trace, "showscale": True, "colorbar": bars[k]} if k in bars else trace for k, trace in enumerate(traces)]
+
+
 def _title(layout: dict, title: str) -> None:
     layout["title"] = {"text": html.escape(title, quote=False), "x": 0.0, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
 
@@ -285,7 +328,7 @@ def state_figure(window: Window, title: str = "The model now", measure: str = "J
     """H, n, C and S of ``window`` as they are (no animation)."""
     layout, _ = _grid(window, 80, _panel_titles(window, window, measure))
     _title(layout, title)
-    return _figure({"data": _placed(_stage_traces(window, window, 0, marks=False)[:4]), "layout": layout})
+    return _figure({"data": _with_scales(_placed(_stage_traces(window, window, 0, marks=False)[:4]), layout), "layout": layout})
 
 
 def update_figure(before: Window, after: Window, title: str, measure: str = "Jaccard") -> go.Figure:
@@ -348,26 +391,21 @@ def update_figure(before: Window, after: Window, title: str, measure: str = "Jac
             }
         ],
     )
-    return _figure({"data": _placed(_stage_traces(before, after, last)), "layout": layout, "frames": frames})
+    return _figure({"data": _with_scales(_placed(_stage_traces(before, after, last)), layout), "layout": layout, "frames": frames})
 
 
 def _delta_cells(values: np.ndarray, integer: bool) -> list[list[str]]:
-    def one(value: float) -> str:
-        if value == 0:
-            return ""
-        if integer:
-            return f"{value:+.0f}".replace("-", "−")
-        return (f"{value:+.2f}" if abs(value) >= 0.005 else f"{value:+.3f}").replace("-", "−")
-
-    return [[one(v) for v in row] for row in np.asarray(values).tolist()]
+    """Each change with its sign and enough decimals to show it (never "−0.000"); empty where 0."""
+    return [[signed(v, 0 if integer else None) for v in row] for row in np.asarray(values).tolist()]
 
 
 def delta_figure(before: Window, after: Window, title: str = "What changed") -> go.Figure:
     """ΔC and ΔS (after minus before) over the window, as diverging heatmaps centred on 0,
     one above the other so each is as wide as the page.
 
-    Each cell shows its change (ΔS to two decimals, ``+0.03``; tiny ones to three); the hover
-    gives the values before and after. Red is a decrease, blue an increase.
+    Each cell shows its change (ΔS to two decimals, ``+0.03``; smaller ones with as many as they
+    need); the hover gives the values before and after. Red is a decrease, blue an increase, and
+    each panel's colour scale says so.
     """
     delta_c, delta_s = window_delta(before, after)
     x = _text(after.item_labels)
@@ -376,6 +414,7 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
     x_labels = _label_px(after.item_labels) * 0.87
     rows = len(x)
     panel = rows * _CELL
+    cell = (_WIDTH - y_labels - _BAR) / max(rows, 1)  # each panel is as wide as the page
     gap = x_labels + 45
     layout = _subplots(["ΔC: change in co-occurrences", "ΔS: change in similarity"], 2, 1, 0.0, gap / (2 * panel + gap))
     data = []
@@ -399,9 +438,9 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
                 zmax=scale,
                 zmid=0,
                 colorscale=_SCALES["RdBu"],
-                text=_delta_cells(delta, integer),
+                text=_delta_cells(delta, integer) if _fits_text(_delta_cells(delta, integer), cell) else None,
                 texttemplate="%{text}",
-                textfont={"size": 9},
+                textfont={"size": _CELL_FONT},
                 customdata=custom,
                 hovertemplate=(
                     f"<b>%{{customdata[0]}}</b><br><b>%{{customdata[1]}}</b><br>{what}: %{{customdata[2]:{fmt}}} → "
@@ -409,16 +448,17 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
                 ),
                 xgap=1,
                 ygap=1,
-                showscale=False,
+                showscale=True,
+                colorbar=_colorbar(layout, "x" if row == 1 else "x2", f"Δ{what} (red −, blue +)", integer=scale if integer else 0),
                 xaxis="x" if row == 1 else "x2",
                 yaxis="y" if row == 1 else "y2",
             )
         )
-    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont={"size": 10})
-    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, autorange="reversed", automargin=False, tickfont={"size": 10})
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=1, automargin=False, tickfont=_TICKS)
+    _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, autorange="reversed", automargin=False, tickfont=_TICKS)
     layout.update(
         height=int(70 + 2 * panel + gap + x_labels + 10),
-        margin={"l": int(y_labels), "r": 10, "t": 70, "b": int(x_labels + 10)},
+        margin={"l": int(y_labels), "r": _BAR, "t": 70, "b": int(x_labels + 10)},
         plot_bgcolor="white",
         font={"size": _FONT},
         hoverlabel={"align": "left"},

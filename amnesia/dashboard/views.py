@@ -261,9 +261,39 @@ def window_csv(window: Window) -> str:
     return _csv(frame)
 
 
+def digits_to_show(*values: float, least: int = 2, most: int = 6) -> int:
+    """The fewest decimals (``least``..``most``) that keep ``values`` apart and show each non-zero one
+    as non-zero: "0.76 → 0.76" or "−0.000" read as "no change" although something changed."""
+    values = [float(v) for v in values]
+    for digits in range(least, most + 1):
+        rounded = [round(v, digits) for v in values]
+        apart = len(values) < 2 or len(set(rounded)) == len(set(values))
+        if apart and all(r != 0 for v, r in zip(values, rounded) if v != 0):
+            return digits
+    return most
+
+
+def signed(value: float, digits: int | None = None) -> str:
+    """``value`` with its sign (a true minus), enough decimals to show it, never "−0"; "" for 0."""
+    if value == 0:
+        return ""
+    digits = digits_to_show(value) if digits is None else digits
+    text = f"{value:+.{digits}f}"
+    if float(text) == 0:  # too small for ``most`` decimals: say how small
+        mantissa, exponent = f"{value:+.0e}".split("e")
+        return f"{mantissa.replace('-', '−')}e{exponent}"
+    return text.replace("-", "−")
+
+
+def before_after(old: float, new: float) -> str:
+    """``"0.7612 → 0.7598 (−0.0014)"``: as many decimals as the change needs, and the change itself."""
+    digits = digits_to_show(old, new, new - old)
+    return f"{old:.{digits}f} → {new:.{digits}f} ({signed(new - old, digits) or '±0'})"
+
+
 def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:
-    """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38"``: one similarity change in words."""
-    return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {old:.2f} → {new:.2f}"
+    """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (−0.03)"``: one similarity change in words."""
+    return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {before_after(old, new)}"
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~=&/])")

@@ -319,3 +319,32 @@ def teardown_module(module) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "e2e-timings.json").write_text(json.dumps(TIMINGS, indent=2))
         print("\n" + "\n".join(f"{key}: {value:.2f}" for key, value in TIMINGS.items()))
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)], ids=["1024x768", "1920x1080"])
+def test_movielens_charts_are_projector_ready(browser, server, size):
+    """Tick labels of 12 px or more in a dark colour and a colour scale on every heatmap, on MovieLens
+    after a forget, at a projector's sizes; a screenshot of each page at that size goes to artifacts/."""
+    width, height = size
+    context = guarded_context(browser, server, viewport={"width": width, "height": height})
+    page = context.new_page()
+    open_app(page, server, "movielens-small")
+    forget_user(page, "User 86 (", "User 86")
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    expect(charts).to_have_count(2)
+    for index, heatmaps in ((0, 3), (1, 2)):  # H, C, S; then ΔC, ΔS
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        expect(chart.locator(".colorbar")).to_have_count(heatmaps)
+        styles = chart.locator(".xtick text, .ytick text").evaluate_all(
+            "nodes => nodes.map(n => [parseFloat(getComputedStyle(n).fontSize), getComputedStyle(n).fill])")
+        assert styles and min(size for size, _ in styles) >= 12
+        assert {fill for _, fill in styles} == {"rgb(31, 31, 31)"}
+    page.set_viewport_size({"width": width, "height": 4000})  # the main column scrolls inside: tall shows it whole
+    for title in PAGES:
+        goto(page, title)
+        page.wait_for_function("document.fonts.status === 'loaded'")
+        shot(page, f"projector-{width}x{height}-{title.lower().replace(' ', '-')}")
+    blocked = list(context.blocked)
+    context.close()
+    assert blocked == []
