@@ -67,6 +67,7 @@ class Visitor:
 
     def __init__(self, page, server: Server):
         self.page, self.server = page, server
+        self.step = "opened"  # the action under way: named when a wait times out
 
     async def idle(self, timeout: float = 180_000) -> None:
         """Until the script has stayed idle for 250 ms (a state wait, see serve.SETTLED)."""
@@ -74,6 +75,7 @@ class Visitor:
         await self.page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
 
     async def open(self, data: str) -> float:
+        self.step = f"open {data}"
         started = time.perf_counter()
         # ten tabs loading at once on two cores take longer than Playwright's default 30 s
         await self.page.goto(f"{self.server}/?data={data}", wait_until="commit", timeout=180_000)
@@ -91,6 +93,7 @@ class Visitor:
         return seconds
 
     async def add(self, name: str, typed: str) -> float:
+        self.step = f"add {name}"
         await self.page.get_by_role("tab", name="Add a user").click()
         await self.page.get_by_role("textbox", name="Name").fill(name)
         box = self.page.get_by_role("textbox", name="…or type titles or ids, one per line")
@@ -100,6 +103,7 @@ class Visitor:
         return await self._submit("Add user", f"Added {name} with", f"Added {name} with")
 
     async def forget(self, label: str, name: str) -> float:
+        self.step = f"forget {name}"
         await self.page.get_by_role("tab", name="Forget a user").click()
         combo = self.page.get_by_role("combobox", name="User to forget")
         await combo.click()
@@ -113,6 +117,7 @@ class Visitor:
         return await self._submit("Apply request", expect)
 
     async def goto(self, title: str, heading: str) -> float:
+        self.step = f"go to {title}"
         started = time.perf_counter()
         await self.page.get_by_role("link", name=title, exact=True).click()
         await self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=180_000)
@@ -120,6 +125,7 @@ class Visitor:
         return time.perf_counter() - started
 
     async def verify(self) -> float:
+        self.step = "verify"
         started = time.perf_counter()
         await self.page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
         await self.page.get_by_text("identical").wait_for(timeout=180_000)
@@ -176,31 +182,55 @@ async def waiting_times(repeats: int) -> dict[str, Any]:
         """The server-side time of the latest action (its callback and the run after it)."""
         return [run for run in read_script_times(times_path) if run["callback_seconds"] > 0][-1]["seconds"]
 
-    with scratch, streamlit_server(env={SCRIPT_TIMES_ENV: str(times_path)}) as server:
+    log_path = Path(scratch.name) / "server.log"
+    current: list[Visitor] = []
+
+    async def evidence(error: Exception) -> RuntimeError:
+        """What the page and the server showed when a step timed out: kept in artifacts/, named in the error."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        seen = await _what_the_visitor_saw(current[-1], 0, 0) if current else ""
+        if current:
+            try:
+                await current[-1].page.screenshot(path=str(ARTIFACTS / f"hang-{stamp}.png"), full_page=True)
+            except Exception:  # noqa: BLE001  (the page may be gone)
+                pass
+        server_log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        (ARTIFACTS / f"hang-{stamp}-server.log").write_text(server_log, encoding="utf-8")
+        step = current[-1].step if current else "start"
+        return RuntimeError(f"{type(error).__name__} at step '{step}'{seen} | server log: artifacts/hang-{stamp}-server.log")
+
+    with scratch, open(log_path, "w") as log, streamlit_server(log, env={SCRIPT_TIMES_ENV: str(times_path)}) as server:
         async with chromium() as browser:
-            context, visitor = await _visitor(browser, server)
-            await visitor.open("toy")
-            for k in range(repeats):
-                figures["toy_add"].append(await visitor.add(f"Maya{k}", "toy story\nthe matrix\nfinding nemo"))
-                figures["toy_forget"].append(await visitor.forget(f"Maya{k} (", f"Maya{k}"))
-            await context.close()
-            context, visitor = await _visitor(browser, server)
-            await visitor.open("movielens-small")
-            for k, (user, size) in enumerate(typical):
-                figures["ml_add"].append(await visitor.add(f"Tom{k}", "the matrix\ngodfater\ntoy story"))
-                figures["server_ml_add"].append(server_seconds())
-                figures["ml_forget_typical"].append(await visitor.forget(f"User {user} (", f"User {user}"))
-                figures["server_ml_forget"].append(server_seconds())
-            await context.close()
-            context, visitor = await _visitor(browser, server)
-            await visitor.open("movielens-small")
-            heaviest = await visitor.forget("User 414 (", "User 414")
-            for k in range(9):  # 10 changes in all, then the page that compares top lists
-                await visitor.add(f"V{k}", "toy story\nthe matrix")
-            recommendations = await visitor.goto("Recommendations", "Recommendations")
-            await visitor.goto("Forget", "Watch a recommender forget")
-            verify = await visitor.verify()
-            await context.close()
+            try:
+                context, visitor = await _visitor(browser, server)
+                current.append(visitor)
+                await visitor.open("toy")
+                for k in range(repeats):
+                    figures["toy_add"].append(await visitor.add(f"Maya{k}", "toy story\nthe matrix\nfinding nemo"))
+                    figures["toy_forget"].append(await visitor.forget(f"Maya{k} (", f"Maya{k}"))
+                await context.close()
+                context, visitor = await _visitor(browser, server)
+                current.append(visitor)
+                await visitor.open("movielens-small")
+                for k, (user, size) in enumerate(typical):
+                    figures["ml_add"].append(await visitor.add(f"Tom{k}", "the matrix\ngodfater\ntoy story"))
+                    figures["server_ml_add"].append(server_seconds())
+                    figures["ml_forget_typical"].append(await visitor.forget(f"User {user} (", f"User {user}"))
+                    figures["server_ml_forget"].append(server_seconds())
+                await context.close()
+                context, visitor = await _visitor(browser, server)
+                current.append(visitor)
+                await visitor.open("movielens-small")
+                heaviest = await visitor.forget("User 414 (", "User 414")
+                for k in range(9):  # 10 changes in all, then the page that compares top lists
+                    await visitor.add(f"V{k}", "toy story\nthe matrix")
+                recommendations = await visitor.goto("Recommendations", "Recommendations")
+                await visitor.goto("Forget", "Watch a recommender forget")
+                verify = await visitor.verify()
+                await context.close()
+            except Exception as error:  # noqa: BLE001  (a hang's evidence, then the error)
+                raise await evidence(error) from error
     result: dict[str, Any] = {key: _summary(values) for key, values in figures.items()}
     result.update(
         ml_forget_heaviest_s=heaviest, ml_recommendations_s=recommendations, ml_verify_s=verify,

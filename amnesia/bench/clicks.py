@@ -78,7 +78,7 @@ async def hang_runs(runs: int, repeats: int) -> dict[str, Any]:
                              "ml_add_p95": figures["ml_add"].get("p95")})
         except Exception as error:  # noqa: BLE001
             outcomes.append({"run": run, "seconds": time.perf_counter() - started,
-                             "error": f"{type(error).__name__}: {str(error)[:200]}"})
+                             "error": f"{type(error).__name__}: {str(error)[:700]}"})
     return {"runs": runs, "repeats": repeats, "outcomes": outcomes,
             "hangs": sum(outcome["error"] is not None for outcome in outcomes)}
 
