@@ -44,7 +44,9 @@ class LogEntry:
     present, empty) or is None; ``before``/``after`` cover the same users and items; ``stats``
     are the totals after the change; ``names`` the display names of the users it touched, as
     they were (users without a name, shown as "User 42", are left out); ``gone`` the users it left without interactions; ``effect`` is None for
-    imported requests (only the last one is measured).
+    imported requests (only the last one is measured). ``change.seconds`` is the write (a visitor's
+    fork records the users' rows; the shared model's C changes only in a library model);
+    ``read_seconds`` what reading the changed rows of C and S afterwards took (None: not read).
     """
 
     time: int
@@ -61,6 +63,7 @@ class LogEntry:
     noop: str | None = None
     detail: str = ""
     gone: tuple[int, ...] = ()
+    read_seconds: float | None = None
 
     @property
     def changes(self) -> ChangeSet:

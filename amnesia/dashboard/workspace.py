@@ -286,7 +286,9 @@ class Workspace:
         names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
         change = self.model.apply(request, self.limits)  # raises before any change on bad input
         try:
+            started = time.perf_counter()
             effect = self._measured(before_model, change) if measure else None
+            read_seconds = time.perf_counter() - started if effect is not None else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
             users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
             before = snapshot(before_model, self.catalog, users, items, description)
@@ -298,6 +300,7 @@ class Workspace:
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
                 _named({**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}}),
                 forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history_length(u)),
+                read_seconds=read_seconds,
             )
             self.history.append(entry, self.model)
         except BaseException:
