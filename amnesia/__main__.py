@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which users to forget (default: all three; random with --quick)")
     lab.add_argument("--seeds", type=int, default=None, help="models per side, N >= 3 (default 16; 4 with --quick)")
     lab.add_argument("--quick", action="store_true", help="one forget set, few seeds, a sample of users (about a minute)")
-    lab.add_argument("--out", default="docs", help="folder for lab.json and lab.md")
+    lab.add_argument("--out", default=None, help="folder for lab.json and lab.md (default: docs for a full run; "
+                     "lab-runs/quick, git-ignored, for --quick, so a quick run never overwrites the committed results)")
     lab.add_argument("--threads", type=int, default=1,
                      help="threads for ALS fits (default 1; 0 = every core: faster when the machine is idle, slower when busy)")
     lab.add_argument("--measure-targets", action="store_true", help="also time a --quick run and the page's run")

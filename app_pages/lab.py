@@ -49,8 +49,11 @@ committed = committed_results(str(COMMITTED), COMMITTED.stat().st_mtime if COMMI
 sources = {}
 if own is not None:
     sources["yours"] = f"Your quick run ({own['data']['name']}, N = {own['config']['seeds']})"
-if committed is not None:
-    sources["committed"] = f"Committed full run ({committed['data']['name']}, N = {committed['config']['seeds']})"
+if committed is not None:  # labelled by what it is: a quick run committed by mistake says so
+    sources["committed"] = (
+        f"Committed {'quick' if committed['config'].get('quick') else 'full'} run ({committed['data']['name']}, "
+        f"N = {committed['config']['seeds']}, {str(committed.get('generated', ''))[:10] or 'undated'})"
+    )
 
 if not sources:
     st.info("No lab results yet: run `python -m amnesia lab` to create docs/lab.json, or start a quick run below.")

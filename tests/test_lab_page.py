@@ -35,7 +35,8 @@ def test_the_committed_results_are_shown_with_their_null_control():
     assert "The per-user attack" in text  # the plain-language reading
     assert len(app.get("plotly_chart")) == 3
     assert not app.radio  # only the committed results exist: nothing to choose
-    assert f"Committed full run ({COMMITTED['data']['name']}, N = {COMMITTED['config']['seeds']})" in app.caption[0].value
+    assert (f"Committed full run ({COMMITTED['data']['name']}, N = {COMMITTED['config']['seeds']}, "
+            f"{COMMITTED['generated'][:10]})") in app.caption[0].value
 
 
 def test_switching_the_forget_set_changes_the_table():

@@ -199,3 +199,16 @@ def test_quick_lab_on_movielens_separates_the_original_and_certifies_item_cf():
     # one request at a time, even the heaviest users are forgotten faster than item-CF retrains
     assert rows["item-cf"]["speedup_per_request"] > 1
     assert null["ndcg_at_10"] > 0.2  # a working recommender, not noise
+
+
+def test_a_quick_run_never_overwrites_the_committed_results(tmp_path, monkeypatch, capsys):
+    """`lab --quick` used to write docs/lab.json (a 4-seed run then labelled "Committed full run")."""
+    (tmp_path / "docs").mkdir()
+    committed = tmp_path / "docs" / "lab.json"
+    committed.write_text('{"committed": true}', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli(["lab", "--quick", "--data", "toy", "--seeds", "3"]) == 0
+    assert committed.read_text(encoding="utf-8") == '{"committed": true}'
+    written = json.loads((tmp_path / "lab-runs" / "quick" / "lab.json").read_text(encoding="utf-8"))
+    assert written["config"]["quick"] is True and written["config"]["seeds"] == 3
+    assert "lab-runs/quick/lab.json" in capsys.readouterr().err

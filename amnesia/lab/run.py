@@ -480,12 +480,17 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
     return config
 
 
+#: where ``python -m amnesia lab`` writes without ``--out``: the committed results for a full run, a
+#: git-ignored working folder for ``--quick`` (it used to overwrite docs/lab.json with a 4-seed run)
+FULL_OUT, QUICK_OUT = "docs", "lab-runs/quick"
+
+
 def main(args: argparse.Namespace) -> int:
     """``python -m amnesia lab``: run, then write ``lab.json`` and ``lab.md`` to ``--out``."""
     from .report import measure_targets, write_outputs
 
     config = config_from_args(args)
-    out = Path(args.out)
+    out = Path(args.out if args.out is not None else QUICK_OUT if config.quick else FULL_OUT)
     if args.progress_json:
 
         def report(fraction: float, message: str) -> None:
