@@ -16,7 +16,7 @@ import ui_state
 from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
-from amnesia.lab.report import headline, reading, summary, table_frame
+from amnesia.lab.report import count, headline, reading, summary, table_frame
 from amnesia.lab.run import LAB_GATE, PAGE_SEEDS, run_in_subprocess
 
 PAGE = "lab"
@@ -97,7 +97,7 @@ if result is not None:
     null = result["null_control"][kind]
     info = result["forget_sets"][kind]
     st.markdown(
-        f"**{info['forget_users']} users forgotten** ({info['mean_history_forgotten']} training interactions each on "
+        f"**{count(info['forget_users'], 'user')} forgotten** ({info['mean_history_forgotten']} training interactions each on "
         f"average), compared with {info['outsiders']} users no model ever saw. **Null control** (retrain vs retrain): "
         f"ε = {null['epsilon']:.2f} (95 % CI {null['epsilon_ci'][0]:.2f}–{null['epsilon_ci'][1]:.2f}), "
         f"forgetting quality F = {null['forgetting_quality']:.3f}."

@@ -212,3 +212,28 @@ def test_a_quick_run_never_overwrites_the_committed_results(tmp_path, monkeypatc
     written = json.loads((tmp_path / "lab-runs" / "quick" / "lab.json").read_text(encoding="utf-8"))
     assert written["config"]["quick"] is True and written["config"]["seeds"] == 3
     assert "lab-runs/quick/lab.json" in capsys.readouterr().err
+
+
+def test_the_reading_says_what_each_number_is():
+    """The text read 'faster than retraining it (384 ms)' beside a table whose Retrain row said 450 ms (two
+    different retrains), and 'cannot tell forgotten users from never-seen ones (AUC 1.00)' on the toy world."""
+    import copy
+    from pathlib import Path
+
+    from amnesia.lab.report import count, reading
+
+    committed = json.loads((Path(__file__).resolve().parents[1] / "docs" / "lab.json").read_text(encoding="utf-8"))
+    lines = reading(committed, "random")
+    itemcf = next(r for r in committed["rows"] if r["forget_set"] == "random" and r["method"] == "item-cf")
+    fastest = next(line for line in lines if line.startswith("Fastest exact method"))
+    assert f"faster than retraining the item-CF model without them ({itemcf['retrain_seconds'] * 1e3:.0f} ms; the table's Retrain row times the factorisation's retrain)" in fastest
+    toy = copy.deepcopy(committed)  # an attack that separates everything, for the original and the retrains alike
+    for row in toy["rows"]:
+        if row["forget_set"] == "random" and row["method"] == "original":
+            row["mia_auc"] = 1.0
+    toy["null_control"]["random"].update(mia_auc=1.0, mia_auc_ci=[1.0, 1.0])
+    attack = [line for line in reading(toy, "random") if "population membership attack" in line]
+    assert attack == ["The population membership attack scores the original model (nothing forgotten) like the retrained "
+                      "ones (AUC 1.00, null 1.00 [1.00, 1.00]): it does not see what was forgotten, so passing it proves "
+                      "nothing; the per-user attack above is the one that sees."]
+    assert (count(1, "user"), count(30, "user"), count(1200, "user")) == ("1 user", "30 users", "1,200 users")
