@@ -111,9 +111,7 @@ st.download_button(
 )
 st.caption(
     f"Small: one request per line; line t is the request applied at logical time t. Import it below to restore this "
-    f"session, or replay it to regenerate every record: `python -m amnesia stream --data {dataset} < "
-    f"amnesia-{dataset}-requests.jsonl`"
-    + ("." if ui_state.measure() == "jaccard" else " (the command line's similarity records are Jaccard ones).")
+    f"session, or replay it to regenerate every record: `{workspace.replay_command()}`."
 )
 estimate = workspace.export_estimate()
 size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} MB ({estimate.records:,} records)"

@@ -293,7 +293,7 @@ if changed_figure is not None:
 with st.expander("Download the full matrices"):
     st.caption(
         "C and S of a large catalog have millions of non-zero pairs (MovieLens: 13 million); the command line streams "
-        f"them: `python -m amnesia stream --data {ui_state.dataset()} < /dev/null`."
+        f"them: `{workspace.replay_command('/dev/null')}`."
     )
     if ui_state.get(PAGE, "downloads_at") != stats.time:
         st.button("Prepare the files", on_click=ui_state.put, args=(PAGE, "downloads_at", stats.time), key=key("prepare"))

@@ -336,3 +336,19 @@ def test_every_action_either_works_or_says_why_and_changes_nothing(toy_base, nam
             action()
         except AmnesiaError:
             assert space.model.fingerprint() == before and len(space.log) == count
+
+
+def test_a_cosine_workspace_replays_as_cosine_on_the_command_line():
+    """The replay command omitted --similarity cosine: the records it regenerated were Jaccard ones."""
+    space = Workspace(*shared_base("toy", "cosine"))
+    space.forget_user(0)
+    command = space.replay_command()
+    assert command == "python -m amnesia stream --data toy --similarity cosine < amnesia-toy-requests.jsonl"
+    arguments = command.split(" < ")[0].split()[1:]
+    stream = subprocess.run([sys.executable, *arguments], input="".join(space.history.request_lines()),
+                            capture_output=True, text=True, timeout=120, check=True)
+    replayed = [line for line in stream.stdout.splitlines(keepends=True) if json.loads(line)["time"] > 0]
+    assert b"".join(space.export_chunks()).decode().splitlines(keepends=True) == replayed
+    assert any(json.loads(line)["data"] == "similarities_s" for line in replayed)
+    assert Workspace(*shared_base("toy")).replay_command(target="s.jsonl") == (
+        "python -m amnesia stream --data toy < amnesia-toy-requests.jsonl > s.jsonl")

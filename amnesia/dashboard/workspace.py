@@ -507,13 +507,23 @@ class Workspace:
         if parts:
             yield "".join(parts).encode()
 
+    def replay_command(self, source: str | None = None, target: str | None = None) -> str:
+        """The command line that regenerates this workspace's change stream: its data set and similarity
+        (a cosine visitor's command used to omit ``--similarity cosine`` and replay Jaccard records).
+        ``source``: the request log to read (default: the exported file's name); ``target``: where to write."""
+        measure = self.model.measure.name
+        command = f"python -m amnesia stream --data {self.dataset.name}"
+        if measure != "jaccard":
+            command += f" --similarity {measure}"
+        command += f" < {source or f'amnesia-{self.dataset.name}-requests.jsonl'}"
+        return command + (f" > {target}" if target else "")
+
     def export_refusal(self, estimate: ExportEstimate) -> str:
         """Why a full export is refused, and how to get it anyway."""
         return (
             f"The full change stream would be about {estimate.bytes / 1e6:,.0f} MB ({estimate.records:,} records); "
             f"the app exports at most {estimate.limit / 1e6:,.0f} MB. Download the request log instead and replay it "
-            f"with the command line, which streams any size: python -m amnesia stream --data {self.dataset.name} "
-            f"< amnesia-{self.dataset.name}-requests.jsonl > stream.jsonl"
+            f"with the command line, which streams any size: {self.replay_command(target='stream.jsonl')}"
         )
 
     def counts_csv(self) -> str:
