@@ -70,7 +70,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from .lab.run import main as lab_main
+    from .lab.cli import main as lab_main
 
     return lab_main(args)
 

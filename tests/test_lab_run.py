@@ -15,7 +15,8 @@ from amnesia.errors import AmnesiaError
 from amnesia.lab import LabConfig, RunGate, run_in_subprocess, run_lab
 from amnesia.lab.data import FORGET_SETS
 from amnesia.lab.report import markdown, table_frame, write_outputs
-from amnesia.lab.run import METHODS, NULL_KEYS, config_from_args
+from amnesia.lab.cli import config_from_args
+from amnesia.lab.run import METHODS, NULL_KEYS
 
 from .test_lab_methods import clustered
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .data import FORGET_SETS
+from .run import PAGE_SEEDS, run_in_subprocess
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,8 +39,6 @@ def write_outputs(result: dict, out: Path) -> tuple[Path, Path]:
 
 def measure_targets(data: str = "movielens-small") -> dict:
     """Time the quick command and the page's quick run, each in a fresh process, now."""
-    from .run import PAGE_SEEDS, run_in_subprocess
-
     figures = {}
     with tempfile.TemporaryDirectory(prefix="amnesia-lab-quick-") as out:
         started = time.perf_counter()

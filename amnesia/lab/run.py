@@ -19,7 +19,6 @@ is reported too, so the attack's power is visible.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -31,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -464,48 +463,3 @@ def run_in_subprocess(
             )
             raise AmnesiaError(f"The lab run failed: {reason}")
         return json.loads((Path(out) / "lab.json").read_text(encoding="utf-8"))
-
-
-# ---------------------------------------------------------------------------- command line
-def config_from_args(args: argparse.Namespace) -> LabConfig:
-    """The run ``python -m amnesia lab`` asked for (checked before any work)."""
-    forget_set = args.forget_set or ("random" if args.quick else "all")
-    sets = FORGET_SETS if forget_set == "all" else (forget_set,)
-    if args.quick:
-        config = replace(quick_config(args.data, sets[0], args.seeds or QUICK_SEEDS), forget_sets=sets)
-    else:
-        config = LabConfig(data=args.data, forget_sets=sets, seeds=args.seeds or FULL_SEEDS)
-    config = replace(config, threads=getattr(args, "threads", 1))
-    config.check()
-    return config
-
-
-#: where ``python -m amnesia lab`` writes without ``--out``: the committed results for a full run, a
-#: git-ignored working folder for ``--quick`` (it used to overwrite docs/lab.json with a 4-seed run)
-FULL_OUT, QUICK_OUT = "docs", "lab-runs/quick"
-
-
-def main(args: argparse.Namespace) -> int:
-    """``python -m amnesia lab``: run, then write ``lab.json`` and ``lab.md`` to ``--out``."""
-    from .report import measure_targets, write_outputs
-
-    config = config_from_args(args)
-    out = Path(args.out if args.out is not None else QUICK_OUT if config.quick else FULL_OUT)
-    if args.progress_json:
-
-        def report(fraction: float, message: str) -> None:
-            print(json.dumps({"progress": round(fraction, 4), "message": message}), flush=True)
-    else:
-
-        def report(fraction: float, message: str) -> None:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
-
-    result = run_lab(config, report)
-    if getattr(args, "measure_targets", False):
-        result["targets"] = measure_targets(args.data)
-    json_path, md_path = write_outputs(result, out)
-    if args.progress_json:
-        print(json.dumps({"done": True, "json": str(json_path), "markdown": str(md_path)}), flush=True)
-    else:
-        print(f"wrote {json_path} and {md_path} in {result['seconds_total']:.1f} s", file=sys.stderr)
-    return 0
