@@ -17,7 +17,6 @@ import argparse
 import gc
 from functools import partial
 import io
-import json
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 
 from ..data.synthetic import ML_25M, Shape, movielens_like
 from ..engine.model import ItemCF
-from ..records import COLLECTIONS, change_records
+from ..records import COLLECTIONS, change_records, record_line
 from .common import machine, peak_mb, percentiles, reset_peak, resident_mb, target_rows, target_table, timed, when
 
 QUICK_SHAPE = Shape(users=6_500, items=12_000, interactions=1_000_000, median_user=70, max_user=2_000, max_item=3_300)
@@ -70,7 +69,7 @@ def _stream_throughput(model: ItemCF, user: int) -> dict[str, Any]:
     result: dict[str, Any] = {"user": user, "items": len(changes.items)}
     for name, collections in (("H, n, C", COLLECTIONS[:3]), ("H, n, C, S", COLLECTIONS)):
         sink = io.StringIO()
-        seconds, count = timed(lambda c=collections: sum(1 for _ in (sink.write(json.dumps(r) + "\n") for r in change_records(model, changes, c))))
+        seconds, count = timed(lambda c=collections: sum(1 for _ in (sink.write(record_line(r)) for r in change_records(model, changes, c))))
         result[name] = {"records": count, "seconds": seconds, "records_per_s": count / seconds, "mb": sink.tell() / 1e6}
     return result
 

@@ -36,7 +36,7 @@ from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, HEAVY_READ, Limits
-from ..records import change_records
+from ..records import change_records, record_line
 from . import gates, views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
 from .history import History, LogEntry
@@ -497,7 +497,7 @@ class Workspace:
         for entry in self.log:
             changes = model.apply(entry.request)
             for record in change_records(model, changes):  # C and S derived in sorted, bounded chunks
-                line = json.dumps(record) + "\n"
+                line = record_line(record)
                 parts.append(line)
                 size += len(line)
                 if size >= chunk_bytes:
