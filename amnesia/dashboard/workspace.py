@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import itertools
-import json
 import sys
 import time
 import weakref
