@@ -25,6 +25,13 @@ from .errors import RequestError
 
 #: Largest accepted user or item id: ids stay in int32 range for compact storage.
 MAX_ID = 2**31 - 1
+#: The app offers the full change stream for download up to this many bytes (estimated up front);
+#: bigger exports are refused with a pointer to the command line, which streams any size.
+EXPORT_MAX_BYTES = 20_000_000
+#: Longest "ready" signal the Private page's component may send back (a model version, ~20 characters).
+DEVICE_SIGNAL_CHARS = 64
+#: Models per side of a visitor's quick lab run on the Lab page (the slider's default; 3 to 5).
+LAB_PAGE_SEEDS = 3
 _LARGEST = 10**12  # no limit is set above this (a --max-* flag is a size, not a wish)
 
 

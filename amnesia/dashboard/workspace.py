@@ -34,16 +34,13 @@ from ..engine.changes import ChangeSet
 from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..errors import AmnesiaError, RequestError
-from ..limits import APP_LIMITS, HEAVY_READ, Limits
+from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
 from ..records import change_records, record_line
 from . import gates, views
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
 
-#: The full change stream is offered for download up to this many bytes (estimated up front);
-#: bigger exports are refused with a pointer to the command line, which streams them.
-FULL_EXPORT_MAX_BYTES = 20_000_000
 #: Bytes the export writes per record, by collection (measured on MovieLens: ids of 1-6
 #: digits, similarities with up to 17 significant digits); used for the up-front estimate.
 RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
@@ -82,7 +79,7 @@ class ExportEstimate:
     records: int
     bytes: int
     exact: bool
-    limit: int = FULL_EXPORT_MAX_BYTES
+    limit: int = EXPORT_MAX_BYTES
 
     @property
     def allowed(self) -> bool:

@@ -25,13 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..limits import DEVICE_SIGNAL_CHARS
 from .export import DeviceModel, build_device_model
 
 if TYPE_CHECKING:
     from ..dashboard.workspace import LogEntry, Workspace
 
 NEIGHBOURS = 50  # K for the page: ≤ 5 MB on MovieLens latest-small; all neighbours on small worlds
-_MAX_SIGNAL_CHARS = 64
 
 
 def held_version(signal: Any) -> tuple[bool, str | None]:
@@ -43,7 +43,7 @@ def held_version(signal: Any) -> tuple[bool, str | None]:
     if not isinstance(signal, dict) or "ready" not in signal:
         return False, None
     value = signal["ready"]
-    if isinstance(value, str) and 0 < len(value) <= _MAX_SIGNAL_CHARS:
+    if isinstance(value, str) and 0 < len(value) <= DEVICE_SIGNAL_CHARS:
         return True, value
     return True, None
 

@@ -37,6 +37,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data.datasets import load
+from ..limits import LAB_PAGE_SEEDS
 from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
@@ -89,7 +90,7 @@ NULL_KEYS = (
 )
 QUICK_SEEDS = 4
 FULL_SEEDS = 16
-PAGE_SEEDS = 3
+PAGE_SEEDS = LAB_PAGE_SEEDS  # the Lab page's quick run (owned by amnesia.limits)
 SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
 
 
