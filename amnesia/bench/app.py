@@ -519,6 +519,7 @@ def markdown(figures: dict[str, Any]) -> str:
         lines.append(f"| {level} | {s.get('n', 0)} | {s.get('p50', float('nan')):.2f} / {s.get('p95', float('nan')):.2f} / "
                      f"{s.get('max', float('nan')):.2f} | {server.get('p50', float('nan')):.2f} / {server.get('p95', float('nan')):.2f} / "
                      f"{server.get('max', float('nan')):.2f} | {len(s['errors'])} | {s['server_mb']:,.0f} / {s['server_peak_mb']:,.0f} |")
-        for error in s["errors"][:3]:
-            lines.append(f"|  | error: {error[:150]} | | | | |")
+        for error in s["errors"][:3]:  # one table row each: no line breaks or cell bars from the error text
+            text = " ".join(error.split()).replace("|", "/")[:160]
+            lines.append(f"|  | error: {text} | | | | |")
     return "\n".join(lines) + "\n"
