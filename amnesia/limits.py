@@ -102,6 +102,7 @@ class Limits:
     log_lines: int  # requests in one imported request log
     read_work: int = 10**12  # steps one page's reads of C may take (recommendations after big imports)
     retrain_pairs: int = 10**12  # co-occurrence updates (Σ k² over users) one Verify's retrain may make
+    import_measure_ms: int = 10**9  # milliseconds an import may spend measuring its changes' effects
     max_id: int = MAX_ID  # largest user or item id
 
     @property
@@ -186,6 +187,9 @@ APP_LIMITS = Limits(
     log_lines=1_000,
     read_work=200_000_000,  # about a second of one core
     retrain_pairs=500_000_000,  # MovieLens latest-small needs 61 million: a few seconds
+    # an imported log's changes are measured as they were live while this lasts: a presenter's log
+    # of a few forgets is measured whole (~50 ms each), a 1,000-line upload is not held up for 30 s
+    import_measure_ms=2_000,
 )
 
 #: The stream CLI: generous, because its input is a file or a pipe its operator controls.

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import ItemCF
-from amnesia.dashboard.effects import MIN_VIEWERS, TOP_PAIRS, forget_effect, measure_change
+from amnesia.dashboard.effects import MIN_VIEWERS, TOP_PAIRS, _top_entries, forget_effect, measure_change
 
 from .reference import ReferenceCF
 
@@ -121,3 +121,20 @@ def test_forget_effect_matches_the_reference_recommender():
         assert [i for i, _ in change.before] == [i for i, _ in old] and [i for i, _ in change.after] == [i for i, _ in new]
         assert np.allclose([s for _, s in change.after], [s for _, s in new], atol=1e-6)
         assert change.left == {i for i, _ in old} - {i for i, _ in new}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=60),
+    st.integers(1, 6),
+    st.integers(1, 8),
+    st.sampled_from([0.0, 0.5, 1.5]),
+)
+def test_top_entries_are_the_largest_ties_first_in_row_major_order(cells, columns, k, floor):
+    """The k largest positive entries at or above the floor, largest first and, among equal
+    values, smaller flat index first: the same as sorting every entry (the plain reference)."""
+    values = np.array(cells + [0] * (-len(cells) % columns), dtype=np.float32).reshape(-1, columns)
+    flat = values.reshape(-1)
+    eligible = [i for i in range(flat.size) if flat[i] > 0 and flat[i] >= floor]
+    expected = sorted(eligible, key=lambda i: (-flat[i], i))[:k]
+    assert _top_entries(values, floor, k).tolist() == expected

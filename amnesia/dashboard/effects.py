@@ -81,6 +81,9 @@ class ChangeEffect:
 
     - ``rankings``: one :class:`Ranking` per popularity tier of :data:`MIN_VIEWERS`.
     - ``changed_c``, ``changed_s``: how many C and S entries (``item_a > item_b``) changed.
+    - ``records_c``, ``records_s``: how many change-stream records those changes make (a
+      ``-1`` for each old value that was not 0, a ``+1`` for each new one that is not 0; see
+      :mod:`amnesia.records`): the exact count the export's estimate uses.
     - ``emptied``: up to :data:`RANKED_ITEMS` movies whose count went to 0 (n = 0 now, so
       every similarity of theirs is 0); ``emptied_count``: how many there are in all.
     """
@@ -90,6 +93,8 @@ class ChangeEffect:
     changed_s: int
     emptied: tuple[int, ...]
     emptied_count: int
+    records_c: int = 0
+    records_s: int = 0
 
     @classmethod
     def nothing(cls) -> ChangeEffect:
@@ -121,11 +126,12 @@ def _similarity_f32(measure: Measure, cooc: np.ndarray, count_rows: np.ndarray, 
 
 
 def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.ndarray:
-    """Flat indices of (at least) the ``k`` largest positive entries of a 2-D block above ``floor``.
+    """Flat indices of the ``k`` largest positive entries of a 2-D block at or above ``floor``.
 
     Cheaper than a partition of the whole block: the k-th largest row maximum is a lower
     bound of the k-th largest entry, so only entries at or above it are looked at. Ties at
-    the cut keep the first entries in row-major order (smaller ids first).
+    the cut keep the first entries in row-major order (smaller ids first); the result is
+    ordered largest first, ties in row-major order.
     """
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -135,8 +141,14 @@ def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.nda
     flat = values.reshape(-1)
     found = np.flatnonzero(flat >= max(bound, floor, np.finfo(np.float32).tiny))
     if len(found) > k:
-        found = found[np.argsort(-flat[found], kind="stable")[:k]]
-    return found
+        # the k-th largest value, then everything above it and the first ties at it (row-major):
+        # linear, where sorting every candidate took most of a heavy change's scan (many ties)
+        values_found = flat[found]
+        cut = np.partition(values_found, len(found) - k)[len(found) - k]
+        above = values_found > cut
+        ties = np.flatnonzero(values_found == cut)[: k - int(above.sum())]
+        found = found[np.sort(np.concatenate([np.flatnonzero(above), ties]))]
+    return found[np.argsort(-flat[found], kind="stable")]  # largest first, ties in row-major order
 
 
 def measure_change(
@@ -170,7 +182,7 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
     tier_columns = {tier: np.flatnonzero(alive & (popularity >= tier)) for tier in MIN_VIEWERS}
     s_max = {tier: np.zeros(len(columns), dtype=np.float32) for tier in MIN_VIEWERS}  # largest |ΔS| within the tier
     s_score = np.zeros(len(columns))
-    changed_c = changed_s = 0
+    changed_c = changed_s = records_c = records_s = 0
     best: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {tier: [] for tier in MIN_VIEWERS}
     floor = {tier: 0.0 for tier in MIN_VIEWERS}  # the TOP_PAIRS-th largest |ΔS| kept so far
     histories = [
@@ -188,6 +200,8 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         ds = _similarity_f32(after.measure, c_new, n_after[rows], n_after)
         ds -= _similarity_f32(after.measure, c_old, n_before[rows], n_before)
         np.abs(ds, out=ds)
+        # S is 0 exactly where C is: a changed entry makes a -1 record where C was > 0, a +1 where it is
+        ends = (c_old > 0).astype(np.int8) + (c_new > 0)
         dc = c_new != c_old
         local = np.arange(len(rows))
         ds[local, rows] = 0.0  # the diagonal (S_aa; C_aa = n_a) is not a pair
@@ -200,6 +214,8 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         dc[twice] = False
         changed_c += int(np.count_nonzero(dc))
         changed_s += int(np.count_nonzero(ds))
+        records_c += int(ends[dc].sum(dtype=np.int64))
+        records_s += int(ends[ds > 0].sum(dtype=np.int64))
         ds[:, ~alive] = 0.0  # pairs with a movie nobody watches any more are summarised, not ranked
         ds[~alive[rows]] = 0.0
         for tier, keep in tier_columns.items():
@@ -236,7 +252,9 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         items = tuple(dict.fromkeys(listed + columns[order].tolist()))[:RANKED_ITEMS]
         rankings.append(Ranking(tier, items, pairs))
     emptied = columns[~alive]
-    return ChangeEffect(tuple(rankings), changed_c, changed_s, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied))
+    return ChangeEffect(
+        tuple(rankings), changed_c, changed_s, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied), records_c, records_s
+    )
 
 
 def _exact_values(before: ItemCF, after: ItemCF, ids: np.ndarray):

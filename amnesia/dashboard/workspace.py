@@ -73,7 +73,9 @@ class Verification:
 class ExportEstimate:
     """The full change stream's size, estimated before any of it is produced.
 
-    ``exact`` is False when some change was not measured (imported requests): then
+    ``exact``: every change's effect was measured, so ``records`` is the stream's exact
+    record count (``bytes`` is estimated from each collection's average record size). False
+    when some change was not measured (over a read limit, or late in a large import): then
     ``records`` and ``bytes`` are upper bounds."""
 
     records: int
@@ -226,15 +228,23 @@ class Workspace:
 
         All or nothing: every line is parsed first, then the requests are replayed on a fresh
         fork; if any fails, the workspace is as it was and the error names the line. Returns
-        how many requests were applied. Only the last one's similarity effect is measured.
+        how many requests were applied.
+
+        Each change's effect is measured exactly as it was live (so the focus windows, the
+        change log and the export's estimate are the same as the exporting session's) while
+        the measurements have taken less than the ``import_measure_ms`` limit; after that only
+        the last change is measured, and the export's estimate says "at most".
         """
         requests = parse_request_log(text if isinstance(text, bytes) else str(text), self.limits)
         saved = (self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects)
         self.reset()
+        measuring = 0.0  # seconds spent measuring effects so far
         try:
             for number, request in enumerate(requests, start=1):
                 try:
-                    self._apply_raw(request, "import", measure=number == len(requests))
+                    measure = number == len(requests) or measuring * 1e3 < self.limits.import_measure_ms
+                    entry = self._apply_raw(request, "import", measure)
+                    measuring += entry.read_seconds or 0.0
                 except AmnesiaError as error:
                     raise type(error)(f"Line {number} of the request log: {error}", *_error_args(error)) from None
         except BaseException:
@@ -466,7 +476,7 @@ class Workspace:
             h = len(change.users)
             n = int(np.count_nonzero(change.count_old) + np.count_nonzero(change.count_new))
             if entry.effect is not None:
-                c, s = 2 * entry.effect.changed_c, 2 * entry.effect.changed_s
+                c, s = entry.effect.records_c, entry.effect.records_s
             else:
                 exact = False
                 c = s = 2 * len(change.count_items) * items
