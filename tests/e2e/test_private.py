@@ -187,6 +187,13 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     scores = [float(text) for text in component(page).locator("#top li .score").all_inner_texts()]
     np.testing.assert_allclose(scores, [round(float(s), 3) for s in top_scores], atol=1e-9)
     page.screenshot(path=str(ARTIFACTS / "10-private-movielens.png"), full_page=True)
+    # the box is set in the app's own font (its font file, from this server), not a fallback
+    search = component(page).get_by_role("searchbox", name="Search movies")
+    assert search.evaluate("e => getComputedStyle(e).fontFamily").startswith('"Source Sans"')
+    page_font = page.get_by_role("heading", name="Private recommendations").evaluate("e => getComputedStyle(e).fontFamily")
+    assert page_font.startswith('"Source Sans"')
+    loaded = "e => [...document.fonts].some(f => f.family.replaceAll('\"', '') === 'Source Sans' && f.status === 'loaded')"
+    assert search.evaluate(loaded)
 
     # the picks survive a reload (localStorage) and are scored again, still without leaving
     page.reload()

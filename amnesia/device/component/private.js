@@ -11,6 +11,30 @@ const PICKS_LIMIT = 200; // more picks than anyone types; bounds the work per in
 const SUGGESTIONS = 8;
 
 const $ = (id) => document.getElementById(id);
+
+// The page's font: the app's own @font-face rules live in the parent page (same origin), not in
+// this frame, so without them the box falls back to another font. Copy them, with their font files'
+// addresses made absolute (they are relative to the app's stylesheet), and nothing leaves the server.
+function adoptAppFonts() {
+  const faces = [];
+  try {
+    for (const sheet of window.parent.document.styleSheets) {
+      let rules;
+      try { rules = sheet.cssRules; } catch { continue; } // a stylesheet of another origin: not readable
+      for (const rule of rules) {
+        if (rule instanceof window.parent.CSSFontFaceRule && /Source Sans/i.test(rule.style.getPropertyValue("font-family"))) {
+          faces.push(rule.cssText.replace(/url\((['"]?)([^'")]+)\1\)/g, (_, q, url) => `url("${new URL(url, sheet.href || window.parent.location.href).href}")`));
+        }
+      }
+    }
+  } catch { return; } // not embedded in the app: keep the fallback fonts
+  if (faces.length) {
+    const style = document.createElement("style");
+    style.textContent = faces.join("\n");
+    document.head.appendChild(style);
+  }
+}
+adoptAppFonts();
 const state = {
   runtime: null, // Promise<ort module>
   runtimeError: null,
