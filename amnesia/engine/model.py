@@ -34,7 +34,7 @@ from .index import ItemIndex
 from .recommend import Recommendation, explain, recommend, similar_items
 from .requests import ChangeRequest, interaction_pairs, parse_request
 from .similarity import DEFAULT, Measure, measure
-from .store import ArrayStore, Store, StoreChange, UserDelta, choose_layout, transpose
+from .store import Store, StoreChange, UserDelta, choose_layout, empty_store, fit_store, transpose
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _CELLS = 1 << 22  # cells of C read at once by fingerprints and scans: bounds their memory
@@ -89,7 +89,7 @@ class ItemCF:
         """An empty model at logical time -1 (its first change happens at time 0), on a sparse store."""
         self.measure: Measure = measure(similarity)
         self._index = ItemIndex()
-        self._store: Store = ArrayStore(dense_size=0)
+        self._store: Store = empty_store()
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
         self._rows: Map = Map()  # rows this model changed since (or since fit), replacing base rows (persistent: forks share it)
         self._num_users = 0  # users with at least one interaction
@@ -117,7 +117,7 @@ class ItemCF:
         model._index = ItemIndex(item_ids)
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
-        model._store = ArrayStore.fit(user_ptr, user_items, len(item_ids), store)
+        model._store = fit_store(user_ptr, user_items, len(item_ids), store)
         return model
 
     @staticmethod
@@ -514,7 +514,7 @@ class ItemCF:
     def stored_entries(self) -> int:
         """Entries of C the store keeps as sparse rows (both halves of each pair); 0 for a dense block
         or a fork (whose overlay is its changed rows): the density of C, as the large benchmark reports it."""
-        return self._store.sparse_entries() if isinstance(self._store, ArrayStore) else 0
+        return self._store.sparse_entries()
 
     def nbytes(self) -> int:
         """Bytes of this model's own state: its store (a fork counts only its overlay), its rows,

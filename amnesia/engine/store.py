@@ -109,6 +109,25 @@ class Store(ABC):
     def nbytes(self) -> int:
         """Bytes this store owns (a fork does not count the arrays it shares)."""
 
+    def sparse_entries(self) -> int:
+        """Entries of C kept as sparse rows (both halves of each pair); 0 when the store keeps
+        none of its own (a dense block, or a fork whose overlay is its changed rows)."""
+        return 0
+
+
+def empty_store() -> Store:
+    """The store of a model with no data yet (sparse: it grows row by row)."""
+    return ArrayStore(dense_size=0)
+
+
+def fit_store(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str | int = "auto") -> Store:
+    """The store for C = HᵀH of H given as sorted rows (see :meth:`ArrayStore.fit`), in
+    ``layout`` (one of :data:`LAYOUTS`, or the size of the dense block). The one place a
+    model's store class is chosen: a model asks for a layout, never for a class."""
+    if not isinstance(layout, int) and layout not in LAYOUTS:
+        raise ValueError(f"Unknown store layout {layout!r}; choose from {', '.join(LAYOUTS)} or a dense block size.")
+    return ArrayStore.fit(user_ptr, user_items, size, layout)
+
 
 def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
     """Write n onto the positions of ``block`` where the row and the column are the same item."""
@@ -479,7 +498,7 @@ class ForkStore(Store):
     def block(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         cols = None if cols is None else np.asarray(cols, dtype=np.int64)
-        block = self.base._gather(rows, cols)
+        block = self.base.block(rows, cols)  # its diagonal (the base's n) is replaced below
         if cols is None and block.shape[1] < self._size:  # items only this fork knows
             block = np.concatenate([block, np.zeros((len(rows), self._size - block.shape[1]), np.int64)], axis=1)
         if self._rows:
