@@ -1,8 +1,58 @@
 import os
+import re
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from hypothesis import HealthCheck, settings
+from streamlit.testing.v1 import AppTest
 
 # CI gets more examples than a laptop run; both are deterministic per seed database.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# ---------------------------------------------------------------------- the app under AppTest (shared by its tests)
+APP = Path(__file__).resolve().parent.parent / "app.py"
+ADD = "forget.add_submit"
+FORGET = "FormSubmitter:forget.forget_form-Forget this user"
+RAW = "FormSubmitter:forget.raw_form-Apply request"
+VERIFY = "Verify: retrain from scratch and compare"
+
+
+def plain(text: str) -> str:
+    """What a visitor reads from a Markdown source made with ``views.md``."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+
+
+def start(data: str = "toy") -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=180)
+    app.query_params["data"] = data
+    app.run()
+    assert not app.exception
+    return app
+
+
+def space(app: AppTest):
+    """The visitor's current workspace (what the sidebar shows)."""
+    state = app.session_state
+    return state["app.workspaces"][state["app.current"]]
+
+
+def errors(app: AppTest) -> list[str]:
+    return [plain(e.value) for e in app.error]
+
+
+# ---------------------------------------------------------------------- lab data (shared by the lab's tests)
+def clustered(users: int = 90, items: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Users of three tastes, each liking mostly one third of the items; 6 to 25 items each."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(users):
+        taste = user % 3
+        weights = np.where(np.arange(items) // (items // 3) == taste, 8.0, 1.0)
+        count = int(rng.integers(6, 26))
+        for item in rng.choice(items, size=count, replace=False, p=weights / weights.sum()):
+            rows.append((user, int(item)))
+    return pd.DataFrame(rows, columns=["user", "item"])

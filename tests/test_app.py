@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -24,30 +23,7 @@ from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
 from ui_state import PAGES
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
-ADD = "forget.add_submit"
-FORGET = "FormSubmitter:forget.forget_form-Forget this user"
-RAW = "FormSubmitter:forget.raw_form-Apply request"
-VERIFY = "Verify: retrain from scratch and compare"
-
-
-def plain(text: str) -> str:
-    """What a visitor reads from a Markdown source made with ``views.md``."""
-    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
-
-
-def start(data: str = "toy") -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=180)
-    app.query_params["data"] = data
-    app.run()
-    assert not app.exception
-    return app
-
-
-def space(app: AppTest):
-    """The visitor's current workspace (what the sidebar shows)."""
-    state = app.session_state
-    return state["app.workspaces"][state["app.current"]]
+from .conftest import ADD, APP, FORGET, RAW, VERIFY, errors, plain, space, start
 
 
 def add(app: AppTest, name: str, typed: str = "", picked=()) -> AppTest:
@@ -78,10 +54,6 @@ def verify(app: AppTest) -> AppTest:
     app.button[[b.label for b in app.button].index(VERIFY)].click().run()
     assert not app.exception
     return app
-
-
-def errors(app: AppTest) -> list[str]:
-    return [plain(e.value) for e in app.error]
 
 
 def chart(app: AppTest, index: int = 0) -> dict:

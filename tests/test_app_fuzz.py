@@ -15,7 +15,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_app import ADD, RAW, errors, space, start
+from .conftest import ADD, RAW, errors, space, start
 
 FUZZ = settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 

@@ -12,20 +12,9 @@ from amnesia.lab import methods as M
 from amnesia.lab.data import FORGET_SETS, make_lab_data, rows_only, split_matrix, training_part
 from amnesia.lab.mf import ALSParams, fisher_diagonal, fit, fold_in, loss_and_gradients
 
+from .conftest import clustered
+
 PARAMS = ALSParams(factors=8, regularization=1.0, alpha=5.0, iterations=10)
-
-
-def clustered(users: int = 90, items: int = 60, seed: int = 0) -> pd.DataFrame:
-    """Users of three tastes, each liking mostly one third of the items; 6 to 25 items each."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(users):
-        taste = user % 3
-        weights = np.where(np.arange(items) // (items // 3) == taste, 8.0, 1.0)
-        count = int(rng.integers(6, 26))
-        for item in rng.choice(items, size=count, replace=False, p=weights / weights.sum()):
-            rows.append((user, int(item)))
-    return pd.DataFrame(rows, columns=["user", "item"])
 
 
 @pytest.fixture(scope="module")

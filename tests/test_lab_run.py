@@ -18,7 +18,7 @@ from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.cli import config_from_args
 from amnesia.lab.run import METHODS, NULL_KEYS
 
-from .test_lab_methods import clustered
+from .conftest import clustered
 
 REQUIRED = (
     "method",
@@ -168,15 +168,33 @@ def test_subprocess_run_reports_progress_and_returns_the_document():
         run_in_subprocess("no-such-data", "random", 3)
 
 
-def test_subprocess_is_killed_when_the_caller_goes_away():
+def test_subprocess_is_killed_when_the_caller_goes_away(monkeypatch):
+    import os
+    import signal
+    import subprocess
+
+    import amnesia.lab.run as lab_run
+
     class Gone(Exception):
         pass
 
-    def leave(fraction, message):
+    children: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        children.append(real_popen(*args, **kwargs))
+        return children[-1]
+
+    def leave(fraction, message):  # the visitor leaves at the first progress report
+        assert children[0].poll() is None  # the child is still running then
         raise Gone
 
+    monkeypatch.setattr(lab_run.subprocess, "Popen", popen)
     with pytest.raises(Gone):
         run_in_subprocess("toy", "random", 3, progress=leave)
+    assert len(children) == 1 and children[0].returncode == -signal.SIGKILL  # killed, not finished
+    with pytest.raises(ProcessLookupError):
+        os.kill(children[0].pid, 0)  # and reaped: no zombie left
 
 
 def test_metrics_are_finite_where_defined(result):

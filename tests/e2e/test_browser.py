@@ -14,101 +14,18 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from amnesia.dashboard.serve import FINISHED, SETTLE_RESET, SETTLED, streamlit_server
+from amnesia.dashboard.serve import FINISHED, streamlit_server
 from ui_state import PAGES as REGISTRY
 
-from .conftest import ARTIFACTS, guarded_context
+from .conftest import (
+    ARTIFACTS, PAGES, add_user, forget_user, goto, guarded_context, open_app, shoot_every_page, shot,
+    sidebar_number, submit_and_time, type_titles, wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 TIMINGS: dict[str, float] = {}
-# the pages a presenter clicks through here; the private page (tests/e2e/test_private.py) and the lab
-# (tests/e2e/test_lab_page.py) have their own browser tests, with the runtime and a lab run they need
-PAGES = tuple(page.title for page in REGISTRY if page.key not in ("private", "lab"))
-HEADINGS = {page.title: page.heading for page in REGISTRY}
-
-
-def wait_for_run(page: Page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script for the last interaction."""
-    page.evaluate(SETTLE_RESET)
-    page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
-
-
-def open_app(page: Page, url: str, data: str = "toy") -> None:
-    page.goto(f"{url}/?data={data}")
-    expect(page.get_by_role("heading", name="Watch a recommender forget")).to_be_visible(timeout=120_000)
-    wait_for_run(page)
-    expect(page.locator("[data-testid=stPlotlyChart]").first).to_be_visible(timeout=60_000)
-
-
-def sidebar_number(page: Page, label: str) -> str:
-    row = page.locator("[data-testid=stSidebar] tr").filter(has=page.get_by_text(label, exact=True))
-    return row.locator("td").last.inner_text()
-
-
-def submit_and_time(page: Page, button: str, text: str, chart_title: str = "") -> float:
-    """Click ``button``; seconds until the script is idle, ``text`` is shown and the chart is redrawn
-    with ``chart_title`` (polled every 50 ms, so the figure is not inflated by back-off)."""
-    started = time.perf_counter()
-    page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_function(FINISHED, arg=[text, chart_title], polling=50, timeout=180_000)
-    return time.perf_counter() - started
-
-
-def type_titles(page: Page, name: str, typed: str) -> None:
-    page.get_by_role("tab", name=re.compile("Add a user")).click()
-    page.get_by_role("textbox", name="Name").fill(name)
-    box = page.get_by_role("textbox", name="…or type titles or ids, one per line")
-    box.fill(typed)
-    box.press("Control+Enter")
-    wait_for_run(page)
-
-
-def add_user(page: Page, name: str, typed: str) -> float:
-    """Fill the add form and submit; returns seconds from the click to the finished page."""
-    type_titles(page, name, typed)
-    seconds = submit_and_time(page, "Add user", f"Added {name} with", f"Added {name} with")
-    wait_for_run(page)
-    return seconds
-
-
-def forget_user(page: Page, label: str, name: str) -> float:
-    page.get_by_role("tab", name=re.compile("Forget a user")).click()
-    combo = page.get_by_role("combobox", name="User to forget")
-    combo.click()
-    combo.fill(label)
-    page.get_by_role("option", name=re.compile("^" + re.escape(label))).click(timeout=60_000)
-    seconds = submit_and_time(page, "Forget this user", f"Forgot {name}", f"Forgot {name}")
-    wait_for_run(page)
-    return seconds
-
-
-def goto(page: Page, title: str) -> float:
-    started = time.perf_counter()
-    page.get_by_role("link", name=title, exact=True).click()
-    heading = HEADINGS[title]
-    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
-    wait_for_run(page)
-    return time.perf_counter() - started
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def shoot_every_page(page: Page, prefix: str) -> None:
-    """A screenshot of each page (the main column scrolls inside the window: a tall window shows it whole)."""
-    page.set_viewport_size({"width": 1400, "height": 4200})
-    for title in PAGES:
-        goto(page, title)
-        page.wait_for_function("document.fonts.status === 'loaded'")  # icons and text drawn in their fonts
-        shot(page, f"{prefix}-{title.lower().replace(' ', '-')}")
-    goto(page, "Forget")
-    page.set_viewport_size({"width": 1400, "height": 1600})
-
-
 DEEP_LINKS = {("" if page.default else page.key): page.heading for page in REGISTRY}  # every page's own URL
 
 
@@ -279,39 +196,6 @@ def test_movielens_add_and_heavy_forget_every_page_shot(page, server):
     shoot_every_page(page, "11-movielens-forgot-414")
     assert page.url.endswith("?data=movielens-small")
     assert page.errors == []
-
-
-@pytest.mark.slow
-def test_movielens_waiting_times(page, server):
-    """Click-to-finished timings of the issue's targets (reported in artifacts/e2e-timings.json)."""
-    open_app(page, server, "movielens-small")
-    TIMINGS["movielens: forget a typical user (User 1, 232 movies) (s)"] = forget_user(page, "User 1 (", "User 1")
-    for k in range(8):
-        add_user(page, f"V{k}", "toy story\nthe matrix")
-    TIMINGS["movielens: forget the heaviest user after 9 changes (s)"] = forget_user(page, "User 414 (", "User 414")
-    TIMINGS["movielens: Recommendations page after 10 changes (s)"] = goto(page, "Recommendations")
-    goto(page, "Forget")
-    started = time.perf_counter()
-    page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
-    expect(page.get_by_text("identical")).to_be_visible(timeout=120_000)
-    TIMINGS["movielens: Verify (s)"] = time.perf_counter() - started
-
-
-@pytest.mark.slow
-def test_ten_movielens_visitors_memory(browser, server):
-    """Ten visitors each make a change on MovieLens; the server's memory is reported."""
-    contexts = []
-    try:
-        for visitor in range(10):
-            context = guarded_context(browser, server, viewport={"width": 1200, "height": 1000})
-            page = context.new_page()
-            open_app(page, server, "movielens-small")
-            add_user(page, f"Visitor{visitor}", "toy story\nthe matrix\npulp fiction")
-            contexts.append(context)
-        TIMINGS["server RSS with 10 MovieLens visitors, toy loaded too (MB)"] = server.memory_mb()
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def teardown_module(module) -> None:

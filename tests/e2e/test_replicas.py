@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from amnesia.dashboard.serve import streamlit_server
 
 from .conftest import guarded_context
-from .test_browser import add_user, open_app, sidebar_number
+from .conftest import add_user, open_app, sidebar_number
 
 pytestmark = pytest.mark.e2e
 
