@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,9 @@ import scipy.sparse as sp
 from amnesia.errors import AmnesiaError
 from amnesia.lab import methods as M
 from amnesia.lab.data import FORGET_SETS, make_lab_data, rows_only, split_matrix, training_part
-from amnesia.lab.mf import ALSParams, fisher_diagonal, fit, fold_in, loss_and_gradients
+from amnesia.lab.methods import DEFAULT_METHOD_PARAMS
+from amnesia.lab.mf import MF, ALSParams, fisher_diagonal, fit, fold_in, loss_and_gradients
+from amnesia.lab.registry import APPROXIMATE, METHODS, TUNED, Method
 
 from .conftest import clustered
 
@@ -223,6 +227,43 @@ def test_itemcf_forgetting_is_certified_by_fingerprint(data):
 
 
 # ---------------------------------------------------------------------------- approximate methods
+@pytest.mark.parametrize("name", APPROXIMATE)
+def test_every_registered_approximate_method_keeps_the_contract(data, original, name):
+    """What the lab assumes of every approximate method (one registration puts a method in the
+    run, report, figures, tuning and page, so this is the check each one passes): it takes its
+    registered settings, leaves the trained model alone, deletes the forgotten users' vectors,
+    keeps every shape, is deterministic per seed, and refuses a bad forget set with a message."""
+    method = METHODS[name]
+    before = original.copy()
+    unlearned = method.forget(original, data.train, data.forget, 7, **method.kwargs(DEFAULT_METHOD_PARAMS))
+    assert isinstance(unlearned, MF) and unlearned is not original
+    assert np.array_equal(original.user_factors, before.user_factors)
+    assert np.array_equal(original.item_factors, before.item_factors)
+    assert unlearned.user_factors.shape == original.user_factors.shape
+    assert unlearned.item_factors.shape == original.item_factors.shape
+    assert not unlearned.user_factors[data.forget].any()
+    retained = np.setdiff1d(np.arange(data.train.shape[0]), data.forget)
+    assert unlearned.user_factors[retained].any()
+    again = method.forget(original, data.train, data.forget, 7, **method.kwargs(DEFAULT_METHOD_PARAMS))
+    assert np.array_equal(again.user_factors, unlearned.user_factors)
+    assert np.array_equal(again.item_factors, unlearned.item_factors)
+    with pytest.raises(AmnesiaError, match=r"Forget-set indices must lie in \[0, "):
+        method.forget(original, data.train, np.array([data.train.shape[0]]), 7, **method.kwargs(DEFAULT_METHOD_PARAMS))
+
+
+def test_the_registry_is_consistent():
+    """Each method's settings exist, its tuning grid covers only its own options, and every
+    method is drawn with its own marker."""
+    fields = {field.name for field in dataclasses.fields(M.MethodParams)}
+    for method in METHODS.values():
+        assert {field for _, field in method.options} <= fields, method.name
+        assert {option for option, _ in method.grid} <= {option for option, _ in method.options}, method.name
+    assert len({method.marker for method in METHODS.values()}) == len(METHODS)
+    assert TUNED == ("fine-tune", "neggrad", "fisher") and APPROXIMATE == TUNED + ("drop-vector",)
+    with pytest.raises(ValueError, match="approximate methods, and only they, need a forget function"):
+        Method("x", "X", "approximate", "no function", "cross")
+
+
 @pytest.mark.parametrize("method", ["fine_tune", "neggrad", "fisher_forget"])
 def test_approximate_methods_change_the_model_and_lower_the_forget_sets_fit(data, original, method):
     unlearned = getattr(M, method)(original, data.train, data.forget, seed=5)
@@ -274,3 +315,17 @@ def test_methods_refuse_bad_settings(data, original):
     with pytest.raises(AmnesiaError, match="shards"):
         M.sisa_partition(3, 4, 0)
     assert rows_only(data.train, np.array([], dtype=np.int64)).nnz == 0
+
+
+def test_the_tuning_report_is_rendered_from_its_document():
+    """docs/lab_tuning.md is what ``python -m amnesia.lab.tune`` writes from docs/lab_tuning.json,
+    its sections in the registry's order of tuned methods."""
+    import json
+    from pathlib import Path
+
+    from amnesia.lab.tune import markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    document = json.loads((docs / "lab_tuning.json").read_text())
+    assert list(document["chosen"])[1:] == list(TUNED)
+    assert markdown(document).strip() == (docs / "lab_tuning.md").read_text().strip()

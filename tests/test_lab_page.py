@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from amnesia.lab.run import LAB_GATE, METHODS
+from amnesia.lab.registry import METHODS
+from amnesia.lab.run import LAB_GATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "app_pages" / "lab.py"
@@ -28,7 +29,7 @@ def test_the_committed_results_are_shown_with_their_null_control():
     assert app.title[0].value == "Unlearning lab"
     first = next(k for k in ("random", "core", "edge") if k in COMMITTED["null_control"])
     table = app.dataframe[0].value
-    assert table["method"].tolist() == [METHODS[r["method"]][0] for r in COMMITTED["rows"] if r["forget_set"] == first]
+    assert table["method"].tolist() == [METHODS[r["method"]].label for r in COMMITTED["rows"] if r["forget_set"] == first]
     null = COMMITTED["null_control"][first]
     text = " ".join(m.value for m in app.markdown)
     assert f"ε = {null['epsilon']:.2f}" in text and "**Null control**" in text

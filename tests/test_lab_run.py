@@ -16,7 +16,8 @@ from amnesia.lab import LabConfig, RunGate, run_in_subprocess, run_lab
 from amnesia.lab.data import FORGET_SETS
 from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.cli import config_from_args
-from amnesia.lab.run import METHODS, NULL_KEYS
+from amnesia.lab.registry import METHODS
+from amnesia.lab.run import NULL_KEYS
 
 from .conftest import clustered
 

@@ -386,3 +386,22 @@ def test_a_cosine_workspace_replays_as_cosine_on_the_command_line():
     assert any(json.loads(line)["data"] == "similarities_s" for line in replayed)
     assert Workspace(*shared_base("toy")).replay_command(target="s.jsonl") == (
         "python -m amnesia stream --data toy < amnesia-toy-requests.jsonl > s.jsonl")
+
+
+def test_a_closed_session_frees_its_workspace(toy_base):
+    """Nothing outside a visitor's session keeps their workspace (no cache, gate or shared model
+    holds a reference): when the session's state goes, the workspace and its fork go too."""
+    import gc
+    import weakref
+
+    space = Workspace(*toy_base)
+    space.add_user("Maya", typed="toy story\nthe matrix")
+    space.forget_user(0)
+    space.verify()
+    space.recommendation_table(space.model.users()[0])
+    b"".join(space.export_chunks())
+    space.forget_effect(space.forgets()[-1])
+    gone, model_gone = weakref.ref(space), weakref.ref(space.model)
+    del space
+    gc.collect()
+    assert gone() is None and model_gone() is None

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from .registry import METHODS
+
 COLORS = {"exact": "#2ca02c", "approximate": "#ff7f0e", "reference": "#7f7f7f"}
 NULL_FILL = "rgba(31, 119, 180, 0.14)"
 NULL_LINE = "rgba(31, 119, 180, 0.6)"
-SYMBOLS = {
-    "original": "x",
-    "retrain": "circle",
-    "sisa": "square",
-    "fine-tune": "diamond",
-    "neggrad": "triangle-up",
-    "fisher": "star",
-    "drop-vector": "triangle-down",
-    "item-cf": "hexagram",
-}
+SYMBOLS = {name: method.marker for name, method in METHODS.items()}
 Z_LIMIT = 15.0  # the attack plot clips z beyond this (a point at the edge means "at least this far")
 
 

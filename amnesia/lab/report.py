@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .data import FORGET_SETS
+from .registry import APPROXIMATE, METHODS
 from .run import PAGE_SEEDS, run_in_subprocess
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ TARGETS = {  # from issue 10, on the 2-core machine
     "full_run_seconds": ("full run: all methods, three forget sets, N = 16", 20 * 60.0),
     "page_quick_seconds": ("the Lab page's quick run (MovieLens, one forget set, 3 seeds)", 30.0),
 }
-APPROXIMATE = ("fine-tune", "neggrad", "fisher", "drop-vector")
 
 
 def write_outputs(result: dict, out: Path) -> tuple[Path, Path]:
@@ -143,11 +143,12 @@ def reading(result: dict, kind: str) -> list[str]:
     ]
     if fast_exact:
         best = max(fast_exact, key=lambda r: r["speedup_per_request"])
+        own = METHODS[best["method"]].own_retrain if best["method"] in METHODS else None
         lines.append(
             f"Fastest exact method, one request at a time: {best['label']}, {seconds(best['seconds_per_request'])} per "
-            f"forgotten user, {speedup(best['speedup_per_request'])} faster than retraining {RETRAINED.get(best['method'], 'it')} "
+            f"forgotten user, {speedup(best['speedup_per_request'])} faster than retraining {own or 'it'} "
             f"({seconds(best['retrain_seconds'])}"
-            + ("; the table's Retrain row times the factorisation's retrain" if best["method"] in RETRAINED else "")
+            + ("; the table's Retrain row times the factorisation's retrain" if own else "")
             + f"); the whole set of {result['forget_sets'][kind]['forget_users']} at once: "
             f"{seconds(best['seconds'])}, {speedup(best['speedup'])}."
         )
@@ -253,8 +254,6 @@ def count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-#: what an exact method's own retrain is (its speed-up is against that retrain, not the table's Retrain row)
-RETRAINED = {"item-cf": "the item-CF model without them"}
 
 
 def summary(result: dict) -> list[str]:

@@ -41,40 +41,13 @@ from ..limits import LAB_PAGE_SEEDS
 from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
+from .registry import APPROXIMATE, METHODS
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
 from .evaluate import Context, Measured, make_context, measure_itemcf, measure_mf, measure_sisa, summarize
 from .mf import DEFAULT_PARAMS, ALSParams, fit
 
 Progress = Callable[[float, str], None]
 
-METHODS = {  # name: (label, kind, what it is)
-    "original": (
-        "No unlearning (original)",
-        "reference",
-        "the trained model, nothing forgotten: how much the attack can see",
-    ),
-    "retrain": ("Retrain", "exact", "weighted ALS from scratch without the forget set (the null control)"),
-    "sisa": ("SISA", "exact", "user shards, one ALS per shard; retrain only the shards that held a forgotten user"),
-    "fine-tune": ("Fine-tune", "approximate", "a few warm-started ALS sweeps on the retained data"),
-    "neggrad": (
-        "NegGrad",
-        "approximate",
-        "gradient ascent on the forgotten interactions, descent on the retained ones",
-    ),
-    "fisher": (
-        "Fisher forgetting",
-        "approximate",
-        "Gaussian noise with std α·F^(-1/4), F the retained data's diagonal Fisher",
-    ),
-    "drop-vector": ("Drop the vectors", "approximate", "delete the forgotten users' vectors, nothing else"),
-    "item-cf": (
-        "Item-CF forget (Amnesia)",
-        "exact",
-        "this project's decremental item-based CF, certified by fingerprint",
-    ),
-}
-REFERENCE = {"sisa": "SISA retrained from scratch", "item-cf": "item-CF retrained from scratch"}
-MF_REFERENCE = "weighted ALS retrained from scratch"
 NULL_KEYS = (
     "epsilon",
     "epsilon_ci",
@@ -169,15 +142,7 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
     shards = min(mp.shards, train.shape[0])  # a tiny data set (the toy world) has fewer users than shards
     partition = M.sisa_partition(train.shape[0], shards, config.seed)
     hit_shards = frozenset(np.unique(partition[forget]).tolist())
-    approximate = {
-        "fine-tune": (M.fine_tune, {"sweeps": mp.finetune_sweeps, "threads": config.threads}),
-        "neggrad": (
-            M.neggrad,
-            {"steps": mp.neggrad_steps, "rate": mp.neggrad_rate, "forget_weight": mp.neggrad_forget_weight},
-        ),
-        "fisher": (M.fisher_forget, {"alpha": mp.fisher_alpha}),
-        "drop-vector": (M.drop_vectors, {}),
-    }
+    approximate = {name: METHODS[name] for name in APPROXIMATE}
     for i in range(n):
         original = fit(train, params, seed=i, threads=config.threads)
         measured["original"].append(measure_mf(original, ctx))
@@ -190,10 +155,10 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
             )
         )
         tick(f"{data.kind}: seed {i + 1}/{n}: original, retrain and reference trained")
-        for name, (method, options) in approximate.items():
-            model, took = _timed(method, original, train, forget, i, **options)
+        for name, method in approximate.items():
+            model, took = _timed(method.forget, original, train, forget, i, **method.kwargs(mp, config.threads))
             measured[name].append(measure_mf(model, ctx)), seconds[name].append(took)
-        tick(f"{data.kind}: seed {i + 1}/{n}: fine-tune, NegGrad, Fisher and drop-the-vectors measured")
+        tick(f"{data.kind}: seed {i + 1}/{n}: {', '.join(method.label for method in approximate.values())} measured")
         # the original shards a forget hits are replaced unread, so the experiment does not train them (untimed work)
         sisa = M.sisa_fit(train, partition, params, seed=i, threads=config.threads, skip=hit_shards)
         model, took = _timed(M.sisa_forget, sisa, train, forget, i, threads=config.threads)
@@ -229,8 +194,8 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
     # (approximate methods once, from the last original model; a retrain costs a retrain either way).
     by_name = {row["method"]: row for row in rows}
     by_name["retrain"].update(seconds_per_request=round(retrain_seconds, 6), speedup_per_request=1.0)
-    for name, (method, options) in approximate.items():
-        _, took = _timed(method, original, train, forget[:1], 0, **options)
+    for name, method in approximate.items():
+        _, took = _timed(method.forget, original, train, forget[:1], 0, **method.kwargs(mp, config.threads))
         by_name[name].update(seconds_per_request=round(took, 6), speedup_per_request=round(retrain_seconds / took, 3))
     affected = len(hit_shards)  # shards holding a forgotten user: retrained one after another
     per_shard = float(np.mean(seconds["sisa"])) / max(1, affected)
@@ -284,7 +249,8 @@ def _row(
     models: int,
     null: dict,
 ) -> dict:
-    label, family, text = METHODS[name]
+    method = METHODS[name]
+    label, family, text = method.label, method.family, method.description
     high = null["epsilon_ci"][1]
     if name == "original":
         forgets, verdict = False, "reference (nothing was forgotten)"
@@ -298,7 +264,7 @@ def _row(
         "family": family,
         "description": text,
         "forget_set": kind,
-        "reference": REFERENCE.get(name, MF_REFERENCE),
+        "reference": method.compared_with,
         "models": models,
         "seconds": round(seconds, 6),
         "seconds_max": round(seconds_max, 6),

@@ -34,16 +34,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data.datasets import load
-from . import methods as M
+from .registry import METHODS, TUNED
 from .data import make_lab_data, training_part
 from .evaluate import make_context, measure_mf, nan_mean, summarize
 from .metrics import ranking_metrics, top_k
 from .mf import ALSParams, fit
 
 ALS_GRID = {"factors": (16, 32, 64), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 5.0, 10.0, 20.0, 40.0)}
-FINETUNE_GRID = {"sweeps": (1, 2, 3, 5)}
-NEGGRAD_GRID = {"steps": (3, 10), "rate": (0.1, 0.3, 1.0), "forget_weight": (0.1, 0.3, 1.0)}
-FISHER_GRID = {"alpha": (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3)}
 TUNING_SEEDS = 8
 
 
@@ -73,7 +70,7 @@ def tune_als(data, seeds: int = 2, log=print) -> list[dict]:
 
 
 def tune_methods(data, params: ALSParams, seeds: int = TUNING_SEEDS, log=print) -> dict[str, list[dict]]:
-    """Final score and mean |z| of every grid point of fine-tune, NegGrad and Fisher forgetting."""
+    """Final score and mean |z| of every grid point of each tuned method (registry.TUNED)."""
     ctx = make_context(data)
     train, forget = data.train, data.forget
     originals = [fit(train, params, seed=i) for i in range(seeds)]
@@ -83,15 +80,9 @@ def tune_methods(data, params: ALSParams, seeds: int = TUNING_SEEDS, log=print) 
         started = time.perf_counter()
         fit(data.retained_train(), params, seed=10_000 + i)
         retrain_seconds.append(time.perf_counter() - started)
-    runs = {
-        "fine-tune": (FINETUNE_GRID, lambda o, i, p: M.fine_tune(o, train, forget, i, sweeps=p["sweeps"])),
-        "neggrad": (
-            NEGGRAD_GRID,
-            lambda o, i, p: M.neggrad(
-                o, train, forget, i, steps=p["steps"], rate=p["rate"], forget_weight=p["forget_weight"]
-            ),
-        ),
-        "fisher": (FISHER_GRID, lambda o, i, p: M.fisher_forget(o, train, forget, i, alpha=p["alpha"])),
+    runs = {  # name: (grid, run(original, seed, point))
+        name: (dict(METHODS[name].grid), lambda o, i, p, name=name: METHODS[name].forget(o, train, forget, i, **p))
+        for name in TUNED
     }
     results: dict[str, list[dict]] = {"retrain_seconds": [round(float(np.mean(retrain_seconds)), 3)]}
     for name, (grid, run) in runs.items():
@@ -149,9 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         unlearning = tune_methods(data, params, log=log)
     choice = {
         "als": asdict(params),
-        "fine-tune": best(unlearning["fine-tune"], ("sweeps",)),
-        "neggrad": best(unlearning["neggrad"], ("steps", "rate", "forget_weight")),
-        "fisher": best(unlearning["fisher"], ("alpha",)),
+        **{name: best(unlearning[name], tuple(option for option, _ in METHODS[name].grid)) for name in TUNED},
     }
     document = {
         "data": dataset.name,
@@ -161,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             "fit_interactions": int(data.train.nnz),
             "validation_interactions": int(data.test.nnz),
         },
-        "grids": {"als": ALS_GRID, "fine-tune": FINETUNE_GRID, "neggrad": NEGGRAD_GRID, "fisher": FISHER_GRID},
+        "grids": {"als": ALS_GRID, **{name: dict(METHODS[name].grid) for name in TUNED}},
         "als": als,
         "unlearning": unlearning,
         "chosen": choice,
@@ -208,7 +197,7 @@ def markdown(document: dict) -> str:
         f"A retrain took {document['unlearning']['retrain_seconds'][0]:.2f} s. Best final score wins; ties go to the smaller mean |z|.",
         "",
     ]
-    for name in ("fine-tune", "neggrad", "fisher"):
+    for name in TUNED:
         entries = document["unlearning"][name]
         keys = [
             k
