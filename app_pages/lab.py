@@ -6,7 +6,6 @@ server (in a child process, behind ``LAB_GATE``); their result stays in their ow
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,7 +15,9 @@ import ui_state
 from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
+from amnesia.lab.registry import ALS_WAYS
 from amnesia.lab.report import count, headline, reading, summary, table_frame
+from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.run import LAB_GATE, PAGE_SEEDS, run_in_subprocess
 
 PAGE = "lab"
@@ -25,11 +26,12 @@ DATA_CHOICES = {"movielens-small": "MovieLens latest-small (610 users)", "toy": 
 
 
 @st.cache_data(show_spinner=False)
-def committed_results(path: str, modified: float) -> dict | None:
-    """The committed lab.json (shared by everyone; re-read when the file changes)."""
+def committed_results(path: str, modified: float) -> LabResult | None:
+    """The committed lab.json (shared by everyone; re-read when the file changes); None when there
+    is none or it cannot be read (the page then offers a quick run)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_result(path)
+    except AmnesiaError:
         return None
 
 
@@ -38,8 +40,8 @@ st.markdown(
     "The other pages forget exactly with item-based CF. Most recommenders in production are *model-based* "
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
-    "forgets a group of users in seven ways, and an attacker who holds the model's item factors tries to tell each "
-    "result from a model retrained without those users. The yardstick is the **null control**: how different two "
+    f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's exact item-based CF, and an attacker "
+    "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
     "against it than against a retrain."
 )
@@ -48,12 +50,9 @@ own = ui_state.get(PAGE, "run")
 committed = committed_results(str(COMMITTED), COMMITTED.stat().st_mtime if COMMITTED.exists() else 0.0)
 sources = {}
 if own is not None:
-    sources["yours"] = f"Your quick run ({own['data']['name']}, N = {own['config']['seeds']})"
+    sources["yours"] = run_label(own, "Your")
 if committed is not None:  # labelled by what it is: a quick run committed by mistake says so
-    sources["committed"] = (
-        f"Committed {'quick' if committed['config'].get('quick') else 'full'} run ({committed['data']['name']}, "
-        f"N = {committed['config']['seeds']}, {str(committed.get('generated', ''))[:10] or 'undated'})"
-    )
+    sources["committed"] = run_label(committed)
 
 if not sources:
     st.info("No lab results yet: run `python -m amnesia lab` to create docs/lab.json, or start a quick run below.")

@@ -400,10 +400,12 @@ def test_reset_in_the_sidebar_clears_the_lab_and_the_private_page(monkeypatch):
     app = start()
     app.switch_page("app_pages/lab.py").run()
     lab_result = json.loads((APP.parent / "docs" / "lab.json").read_text(encoding="utf-8"))
+    lab_result["config"]["quick"] = True
     app.session_state["lab.run"] = lab_result  # what a finished quick run leaves in the session
     app.run()
     assert app.radio(key="lab.source").value == "yours"
-    assert app.radio(key="lab.source").options[0].startswith("Your quick run (")
+    label = f"Your quick run (movielens-small, N = {lab_result['config']['seeds']}, {lab_result['generated'][:10]})"
+    assert app.radio(key="lab.source").options[0] == label
     app.switch_page("app_pages/private.py").run()
     assert "private.channels" in app.session_state
     app.switch_page("app_pages/about.py").run()  # a page that keeps nothing: what is left after Reset is seen

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.lab.registry import METHODS
+from amnesia.lab.result import read_result
 from amnesia.lab.run import LAB_GATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "app_pages" / "lab.py"
 APP = ROOT / "app.py"
-COMMITTED = json.loads((ROOT / "docs" / "lab.json").read_text(encoding="utf-8"))
+COMMITTED = read_result(ROOT / "docs" / "lab.json")
 RUN = "FormSubmitter:lab.form-Run the quick lab"
 
 

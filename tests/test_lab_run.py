@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from amnesia.lab.data import FORGET_SETS
 from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.cli import config_from_args
 from amnesia.lab.registry import METHODS
+from amnesia.lab.result import read_result
 from amnesia.lab.run import NULL_KEYS
 
 from .conftest import clustered
@@ -242,7 +245,7 @@ def test_the_reading_says_what_each_number_is():
 
     from amnesia.lab.report import count, reading
 
-    committed = json.loads((Path(__file__).resolve().parents[1] / "docs" / "lab.json").read_text(encoding="utf-8"))
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
     lines = reading(committed, "random")
     itemcf = next(r for r in committed["rows"] if r["forget_set"] == "random" and r["method"] == "item-cf")
     fastest = next(line for line in lines if line.startswith("Fastest exact method"))
@@ -257,3 +260,28 @@ def test_the_reading_says_what_each_number_is():
                       "ones (AUC 1.00, null 1.00 [1.00, 1.00]): it does not see what was forgotten, so passing it proves "
                       "nothing; the per-user attack above is the one that sees."]
     assert (count(1, "user"), count(30, "user"), count(1200, "user")) == ("1 user", "30 users", "1,200 users")
+
+
+def test_a_lab_document_of_another_shape_is_refused_with_what_to_do(tmp_path):
+    import copy
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    path = tmp_path / "lab.json"
+    redo = "run `python -m amnesia lab` to make it again"
+    cases = [
+        (lambda d: d.update(version=0), f"has version 0; this code reads version 1: {redo}"),
+        (lambda d: d.pop("null_control"), f"lacks null_control; {redo}"),
+        (lambda d: d["rows"][2].pop("epsilon"), f"Row 3 of {path} lacks epsilon; {redo}"),
+        (lambda d: d["rows"][0].update(forget_set="elsewhere"), "names forget set 'elsewhere', which has no null control"),
+    ]
+    for spoil, message in cases:
+        document = copy.deepcopy(committed)
+        spoil(document)
+        path.write_text(json.dumps(document))
+        with pytest.raises(AmnesiaError, match=re.escape(message)):
+            read_result(path)
+    path.write_text("{not json")
+    with pytest.raises(AmnesiaError, match=r"is not valid JSON .*run `python -m amnesia lab`"):
+        read_result(path)
+    with pytest.raises(AmnesiaError, match=r"No lab results at .*: run `python -m amnesia lab` to make them"):
+        read_result(tmp_path / "missing.json")

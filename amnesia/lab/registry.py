@@ -28,6 +28,7 @@ class Method:
 
     - ``name``: its key in ``lab.json`` rows; ``label``: how people read it; ``description``:
       one line on what it does; ``marker``: its Plotly marker symbol in the lab's figures.
+    - ``model``: the recommender it forgets with (``"weighted ALS"`` or ``"item-based CF"``).
     - ``compared_with``: the retrained model its ε, F and top-10 agreement are measured against.
     - ``own_retrain``: for an exact method with a model of its own, what "retraining it" means
       (its speed-up is against that retrain, not the table's Retrain row); None otherwise.
@@ -42,6 +43,7 @@ class Method:
     family: str
     description: str
     marker: str
+    model: str = "weighted ALS"
     compared_with: str = "weighted ALS retrained from scratch"
     own_retrain: str | None = None
     forget: Callable[..., MF] | None = None
@@ -92,11 +94,16 @@ METHODS: dict[str, Method] = {
                "triangle-down", forget=M.drop_vectors),
         Method("item-cf", "Item-CF forget (Amnesia)", "exact",
                "this project's decremental item-based CF, certified by fingerprint", "hexagram",
-               compared_with="item-CF retrained from scratch", own_retrain="the item-CF model without them"),
+               model="item-based CF", compared_with="item-CF retrained from scratch",
+               own_retrain="the item-CF model without them"),
     )
 }
 
 #: The approximate methods, in the registry's order.
 APPROXIMATE: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.family == "approximate")
+#: The ways the factorisation forgets (every method of weighted ALS but the untouched original).
+ALS_WAYS: tuple[str, ...] = tuple(
+    name for name, method in METHODS.items() if method.model == "weighted ALS" and method.family != "reference"
+)
 #: The methods whose settings the tuning command chooses.
 TUNED: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.tuned)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
+from .result import rows_of
 from .run import PAGE_SEEDS, run_in_subprocess
 
 if TYPE_CHECKING:
@@ -82,10 +83,6 @@ def seconds(value: float | None) -> str:
 
 def speedup(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}×" if value < 100 else f"{value:,.0f}×"
-
-
-def rows_of(result: dict, kind: str) -> dict[str, dict]:
-    return {row["method"]: row for row in result["rows"] if row["forget_set"] == kind}
 
 
 def within(value: float | None, pair: list | None) -> bool:

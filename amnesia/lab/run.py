@@ -42,6 +42,7 @@ from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
 from .registry import APPROXIMATE, METHODS
+from .result import VERSION, read_result
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
 from .evaluate import Context, Measured, make_context, measure_itemcf, measure_mf, measure_sisa, summarize
 from .mf import DEFAULT_PARAMS, ALSParams, fit
@@ -310,7 +311,7 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
             kind_rows, null_control[kind] = run_forget_set(data, config, tick)
             rows.extend(kind_rows)
     return {
-        "version": 1,
+        "version": VERSION,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "config": {
             "data": dataset.name,
@@ -429,4 +430,4 @@ def run_in_subprocess(
                 else "no message"
             )
             raise AmnesiaError(f"The lab run failed: {reason}")
-        return json.loads((Path(out) / "lab.json").read_text(encoding="utf-8"))
+        return read_result(Path(out) / "lab.json")

@@ -56,7 +56,7 @@ def test_a_visitor_runs_a_quick_lab_on_the_toy_world(page: Page, server):
     page.get_by_role("option", name="Toy world (4 users)").click()
     form.get_by_role("button", name="Run the quick lab").click()
     # the radio option that selects the run (its caption repeats the words: a text locator was ambiguous)
-    expect(page.get_by_role("radio", name=re.compile(r"^Your quick run \(toy, N = 3\)"))).to_be_checked(timeout=90_000)
+    expect(page.get_by_role("radio", name=re.compile(r"^Your quick run \(toy, N = 3, \d{4}-\d{2}-\d{2}\)$"))).to_be_checked(timeout=90_000)
     wait_for_run(page)
     expect(page.get_by_text("The toy world has 4 users", exact=False)).to_be_visible()
     expect(page.locator("[data-testid=stDataFrame]")).to_be_visible()
