@@ -17,7 +17,7 @@ from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
 from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import Workspace, shared_base
-from amnesia.engine.similarity import MEASURES
+from amnesia.engine.similarity import DEFAULT, MEASURES
 
 DATASETS = {  # short: the sidebar is narrow
     "toy": "Toy world (4 users)",
@@ -40,7 +40,7 @@ with st.sidebar:
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
     # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
-    current = ui_state.get("app", "current") or (names[0], "jaccard")
+    current = ui_state.get("app", "current") or (names[0], DEFAULT.name)
     linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,

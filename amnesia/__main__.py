@@ -9,26 +9,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from .engine.model import ItemCF
+    from .engine.config import ModelConfig
     from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
 
-    limits = _limits(args)
+    config = ModelConfig(args.similarity, args.store, _limits(args))
     collections = _collections(args.emit)
     if args.data:
         from .data.datasets import load
 
-        model = ItemCF.fit(load(args.data).interactions, args.similarity, store=args.store)
+        model = config.fit(load(args.data).interactions)
         sys.stdout.writelines(record_lines(snapshot_records(model, collections)))
         sys.stdout.flush()
     else:
-        model = ItemCF(args.similarity)
+        model = config.empty()
+    limits = config.limits
     run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
     return 0
 

@@ -31,8 +31,10 @@ from ..data.catalog import Catalog, TypedLine
 from ..data.datasets import Dataset, load
 from ..engine.arguments import check_ids
 from ..engine.changes import ChangeSet
+from ..engine.config import ModelConfig
 from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
+from ..engine.similarity import DEFAULT
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
 from ..records import change_records, record_line
@@ -46,13 +48,13 @@ from .views import Stats, Window, choose_window, snapshot
 RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
 
 
-def shared_base(name: str, similarity: str = "jaccard") -> tuple[Dataset, ItemCF]:
+def shared_base(name: str, similarity: str = DEFAULT.name) -> tuple[Dataset, ItemCF]:
     """Load data set ``name`` and train its model with ``similarity`` ("jaccard", "cosine"): the
     state every visitor forks.
 
     The catalog learns how many people watched each movie, to rank title candidates."""
     data = load(name)
-    model = ItemCF.fit(data.interactions, similarity=similarity)
+    model = ModelConfig(similarity, limits=APP_LIMITS).fit(data.interactions)
     items = model.items()
     data.catalog.set_popularity(dict(zip(items, model.counts(items).tolist())))
     return data, model
@@ -451,7 +453,7 @@ class Workspace:
             mine = pool.submit(self.model.fingerprint)
             started = time.perf_counter()
             # the same store layout as the visitor's model: "auto" may pick a slower one for the retrain
-            retrained = ItemCF.fit(remaining, similarity=self.model.measure, store=self.model.store_kind)
+            retrained = ModelConfig.of(self.model).fit(remaining)
             retrain_seconds = time.perf_counter() - started
             theirs = retrained.fingerprint()
             mine_value = mine.result()
@@ -519,7 +521,7 @@ class Workspace:
         ``source``: the request log to read (default: the exported file's name); ``target``: where to write."""
         measure = self.model.measure.name
         command = f"python -m amnesia stream --data {self.dataset.name}"
-        if measure != "jaccard":
+        if measure != DEFAULT.name:
             command += f" --similarity {measure}"
         command += f" < {source or f'amnesia-{self.dataset.name}-requests.jsonl'}"
         return command + (f" > {target}" if target else "")

@@ -1,0 +1,60 @@
+"""What a model is made of, checked once: its similarity measure, its store layout and the
+limits its requests are held to.
+
+Entry points (the stream command, the dashboard's shared models, Verify's retrain) build a
+:class:`ModelConfig` from what people typed or picked and get their models from it, instead of
+passing loose strings along; a bad value is refused here, before any data is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import AmnesiaError
+from ..limits import CLI_LIMITS, Limits
+from .model import ItemCF
+from .similarity import DEFAULT, Measure, measure
+from .store import LAYOUTS
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``similarity``: a name of :data:`~amnesia.engine.similarity.MEASURES` (any case);
+    ``layout``: one of :data:`~amnesia.engine.store.LAYOUTS` or the number of most popular
+    items kept in a dense block; ``limits``: what one request may touch (``CLI_LIMITS`` by
+    default, ``APP_LIMITS`` for the public demo). Raises :class:`AmnesiaError` on a bad value."""
+
+    similarity: str = DEFAULT.name
+    layout: str | int = "auto"
+    limits: Limits = field(default=CLI_LIMITS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "similarity", measure(self.similarity).name)  # refuses unknown names
+        if isinstance(self.layout, bool) or not (
+            self.layout in LAYOUTS or (isinstance(self.layout, int) and self.layout >= 0)
+        ):
+            raise AmnesiaError(
+                f"Unknown store layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}, or the number of items "
+                f"to keep in a dense block (0 or more)."
+            )
+        if not isinstance(self.limits, Limits):
+            raise AmnesiaError(f"limits must be an amnesia.Limits (APP_LIMITS, CLI_LIMITS or a replace() of them), "
+                               f"got {type(self.limits).__name__}.")
+
+    @classmethod
+    def of(cls, model: ItemCF, limits: Limits = CLI_LIMITS) -> ModelConfig:
+        """The configuration ``model`` was made with (its measure and its store's layout)."""
+        return cls(model.measure.name, model.store_kind, limits)
+
+    @property
+    def measure(self) -> Measure:
+        return measure(self.similarity)
+
+    def fit(self, interactions: Any) -> ItemCF:
+        """``ItemCF.fit`` on ``interactions`` with this measure and layout."""
+        return ItemCF.fit(interactions, self.measure, store=self.layout)
+
+    def empty(self) -> ItemCF:
+        """A model with no data yet, with this measure (it grows row by row: sparse)."""
+        return ItemCF(self.measure)
