@@ -18,7 +18,8 @@ from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
 from amnesia.lab.registry import ALS_WAYS
 from amnesia.lab.report import count, headline, reading, summary, table_frame
 from amnesia.lab.result import LabResult, read_result, run_label
-from amnesia.lab.run import LAB_GATE, PAGE_SEEDS, run_in_subprocess
+from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
+from amnesia.lab.run import PAGE_SEEDS
 
 PAGE = "lab"
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amnesia.bench.app import _summary, check_targets, markdown, resolution, typical_users
+from tools.bench_app import _summary, check_targets, markdown, resolution, typical_users
 
 
 def _figures(load_levels: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from amnesia import ItemCF
-from amnesia.bench.device import check_targets, exact_top, markdown, measure_agreement
+from tools.bench_device import check_targets, exact_top, markdown, measure_agreement
 from amnesia.data.datasets import load
 
 

@@ -198,7 +198,7 @@ def test_the_verify_button_says_busy_when_the_servers_slot_stays_taken(monkeypat
 
 # ---------------------------------------------------------------------- memory (slow: MovieLens in a subprocess)
 def _scenario(name: str) -> dict:
-    run = subprocess.run([sys.executable, "-m", "amnesia.bench.harden", name], capture_output=True, cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "tools.bench_harden", name], capture_output=True, cwd=ROOT,
                          timeout=1200, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout.splitlines()[-1])

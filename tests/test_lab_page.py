@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from amnesia.lab.registry import METHODS
 from amnesia.lab.result import read_result
-from amnesia.lab.run import LAB_GATE
+from amnesia.lab.jobs import LAB_GATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "app_pages" / "lab.py"

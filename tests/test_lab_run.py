@@ -177,7 +177,7 @@ def test_subprocess_is_killed_when_the_caller_goes_away(monkeypatch):
     import signal
     import subprocess
 
-    import amnesia.lab.run as lab_run
+    import amnesia.lab.jobs as lab_run
 
     class Gone(Exception):
         pass

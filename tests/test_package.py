@@ -56,6 +56,22 @@ def test_the_package_needs_no_checkout(tmp_path: Path) -> None:
     assert (int(ratings), int(toy), int(items)) == (100_836, 11, 5)
 
 
+def test_an_installed_library_runs_the_engine_bench_and_says_where_the_app_parts_are(tmp_path: Path) -> None:
+    """The app's harnesses (tools/) are not installed: asking for one says to use a checkout,
+    without a traceback; the library never imports streamlit."""
+    site = _install_like(tmp_path / "site")
+    assert not (site / "tools").exists()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-m", "amnesia", "bench", "--part", "app", "--output", str(tmp_path / "b.md")],
+                          cwd=tmp_path, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "run `python -m amnesia bench --part app` from a source checkout" in done.stderr
+    imports = subprocess.run([sys.executable, "-c", "import sys, amnesia.dashboard.workspace, amnesia.lab.report, "
+                              "amnesia.bench; print('streamlit' in sys.modules)"],
+                             cwd=tmp_path, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=300)
+    assert imports.stdout.strip() == "False", imports.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_pip_install_then_import_from_any_folder(tmp_path: Path) -> None:
     venv = tmp_path / "venv"

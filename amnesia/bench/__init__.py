@@ -18,7 +18,20 @@ import importlib
 import json
 from pathlib import Path
 
-PARTS = ("engine", "large", "app", "clicks", "device", "harden")
+from ..errors import AmnesiaError
+
+#: Each part and the module that measures it. The app's parts (browser, and the server's memory with
+#: Streamlit loaded) run from outside the library (tools/, in a source checkout): an installed
+#: library measures the engine parts only.
+PART_MODULES = {
+    "engine": "amnesia.bench.engine",
+    "large": "amnesia.bench.large",
+    "app": "tools.bench_app",
+    "clicks": "tools.bench_clicks",
+    "device": "tools.bench_device",
+    "harden": "tools.bench_harden",
+}
+PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "
@@ -37,7 +50,15 @@ def assemble(docs: Path) -> str:
 def main(args: argparse.Namespace) -> int:
     """Run one part, save its figures and section, and rebuild the whole report."""
     part = "large" if getattr(args, "large", False) else args.part
-    module = importlib.import_module(f"{__name__}.{part}")
+    try:
+        module = importlib.import_module(PART_MODULES[part])
+    except ModuleNotFoundError as error:
+        if error.name not in ("tools", PART_MODULES[part]):
+            raise
+        raise AmnesiaError(
+            f"The {part} part measures the app with the harness in tools/, which is not part of the "
+            f"installed library: run `python -m amnesia bench --part {part}` from a source checkout."
+        ) from None
     figures = module.run(args)
     output = Path(args.output)
     folder = output.parent / "bench"

@@ -8,7 +8,8 @@ CURE4Rec measure unlearning, always against the null control (retrain vs retrain
 """
 
 from .metrics import epsilon, epsilon_scores, final_score, forgetting_quality, user_epsilons
-from .run import LAB_GATE, LabConfig, RunGate, quick_config, run_in_subprocess, run_lab
+from .jobs import LAB_GATE, RunGate, run_in_subprocess
+from .run import LabConfig, quick_config, run_lab
 
 __all__ = [
     "LAB_GATE",

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
-from .run import PAGE_SEEDS, run_in_subprocess
+from .jobs import run_in_subprocess
+from .run import PAGE_SEEDS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -20,18 +20,11 @@ is reported too, so the attack's power is visible.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -42,7 +35,7 @@ from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
 from .registry import APPROXIMATE, METHODS
-from .result import VERSION, read_result
+from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
 from .evaluate import Context, Measured, make_context, measure_itemcf, measure_mf, measure_sisa, summarize
 from .mf import DEFAULT_PARAMS, ALSParams, fit
@@ -344,90 +337,3 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
             "load_average_after": [round(v, 2) for v in os.getloadavg()],
         },
     }
-
-
-# ---------------------------------------------------------------------------- one run at a time
-class RunGate:
-    """At most one lab run at a time in this process (one server): :meth:`try_run` yields
-    whether this caller got the slot. Holds no visitor data."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.started: float | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self._lock.locked()
-
-    @contextmanager
-    def try_run(self) -> Iterator[bool]:
-        acquired = self._lock.acquire(blocking=False)
-        if acquired:
-            self.started = time.monotonic()
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                self.started = None
-                self._lock.release()
-
-
-LAB_GATE = RunGate()  # the server's one slot for a visitor-started lab run (a lock, no visitor data)
-
-
-def run_in_subprocess(
-    data: str, forget_set: str, seeds: int, progress: Progress | None = None, timeout: float = 180.0
-) -> dict:
-    """Run a quick lab in a child process (its memory and threads end with it) and return its
-    ``lab.json`` document. ``progress`` gets (fraction, message) as the child reports it; if the
-    callback raises (for example because the visitor left), the child is killed."""
-    with tempfile.TemporaryDirectory(prefix="amnesia-lab-") as out:
-        command = [
-            sys.executable,
-            "-m",
-            "amnesia",
-            "lab",
-            "--quick",
-            "--data",
-            data,
-            "--forget-set",
-            forget_set,
-            "--seeds",
-            str(seeds),
-            "--out",
-            out,
-            "--threads",
-            "1",  # one core for a visitor's run: the server keeps the other for everyone else
-            "--progress-json",
-        ]
-        root = Path(__file__).resolve().parents[2]
-        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=path)
-        child = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        timer = threading.Timer(timeout, child.kill)
-        timer.start()
-        try:
-            for line in child.stdout:
-                try:
-                    update = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if progress is not None and "progress" in update:
-                    progress(float(update["progress"]), str(update.get("message", "")))
-            child.wait()
-        finally:
-            timer.cancel()
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-        if child.returncode != 0:
-            error = (child.stderr.read() or "").strip().splitlines()
-            reason = (
-                error[-1]
-                if error
-                else f"it was stopped after {timeout:.0f} s"
-                if child.returncode < 0
-                else "no message"
-            )
-            raise AmnesiaError(f"The lab run failed: {reason}")
-        return read_result(Path(out) / "lab.json")

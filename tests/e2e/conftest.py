@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from amnesia.dashboard.serve import CHROMIUM_FLAGS, FINISHED, SETTLE_RESET, SETTLED, chromium_path, streamlit_server
+from tools.serve import CHROMIUM_FLAGS, FINISHED, SETTLE_RESET, SETTLED, chromium_path, streamlit_server
 from ui_state import PAGES as REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]

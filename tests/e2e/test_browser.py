@@ -16,7 +16,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from amnesia.dashboard.serve import FINISHED, streamlit_server
+from tools.serve import FINISHED, streamlit_server
 from ui_state import PAGES as REGISTRY
 
 from .conftest import (

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from amnesia.dashboard.serve import SETTLE_RESET, SETTLED
+from tools.serve import SETTLE_RESET, SETTLED
 
 from .conftest import ARTIFACTS
 

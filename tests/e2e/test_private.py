@@ -20,7 +20,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from amnesia import ItemCF
-from amnesia.dashboard.serve import streamlit_server
+from tools.serve import streamlit_server
 from amnesia.data.datasets import load
 from amnesia.device.export import build_device_model
 from amnesia.device.runtime import CDN_BASE, FETCH_COMMAND, LOCAL_DIR, RUNTIME_FILES, local_runtime_ready

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from amnesia.dashboard.serve import streamlit_server
+from tools.serve import streamlit_server
 
 from .conftest import guarded_context
 from .conftest import add_user, open_app, sidebar_number

@@ -1,6 +1,6 @@
 """Running the dashboard for a browser: one ``streamlit run app.py`` on a free localhost port.
 
-Shared by the browser tests (tests/e2e) and the app's benchmark part: the server process,
+Shared by the browser tests (tests/e2e) and the app's benchmark parts (tools/bench_*): the server process,
 its memory, Chromium's path and flags, and the in-page check that a click has finished
 (the script idle, a text shown, the chart redrawn with a title). No Streamlit import: the
 app runs in its own process.
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: app.py lives here
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 #: A CSS selector that matches once Streamlit has finished running the script.
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"

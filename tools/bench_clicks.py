@@ -7,7 +7,7 @@ Two counts from real Chromium against ``streamlit run`` (issue #21):
   A click counts as working when, within 30 s, the page shows the "Added …" message, the first
   chart's title names the new user and the sidebar counts one more user.
 - **Hangs**: ``runs`` consecutive single-visitor runs of the app benchmark's flow
-  (:func:`amnesia.bench.app.waiting_times`); a run counts as hung when any step waits longer than
+  (:func:`tools.bench_app.waiting_times`); a run counts as hung when any step waits longer than
   its timeout. Each hang keeps a screenshot and what the page showed in ``artifacts/``.
 """
 
@@ -17,9 +17,10 @@ import asyncio
 import time
 from typing import Any
 
-from ..dashboard.serve import FINISHED, chromium_path, streamlit_server
-from .app import ARTIFACTS, Visitor, _visitor, _what_the_visitor_saw, chromium, waiting_times
-from .common import load_average, machine, when
+from amnesia.bench.common import load_average, machine, when
+
+from .serve import FINISHED, chromium_path, streamlit_server
+from .bench_app import ARTIFACTS, Visitor, _visitor, _what_the_visitor_saw, chromium, waiting_times
 
 TARGETS = {  # issue 21: (label, comparison, target, unit)
     "straight_toy": ("toy: Add clicked straight after typing works", ">=", 20, "of 20"),

@@ -21,8 +21,6 @@ visitor answered with a message.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import json
 import subprocess
 import sys
@@ -33,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .common import load_average, machine, peak_mb, reset_peak, resident_mb, target_rows, target_table, when
+from amnesia.bench.common import load_average, machine, peak_mb, reset_peak, resident_mb, target_rows, target_table, when
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 
 def rss_mb() -> float:
@@ -45,7 +43,7 @@ def rss_mb() -> float:
 
 def trim() -> None:
     """Collect garbage and give freed heap back to the system, as a server does when a session ends."""
-    from ..dashboard.workspace import give_back_memory
+    from amnesia.dashboard.workspace import give_back_memory
 
     give_back_memory()
 
@@ -73,7 +71,7 @@ def _server():
     import plotly  # noqa: F401 - imported for its memory, as the server has it
     import streamlit  # noqa: F401
 
-    from ..dashboard.workspace import Workspace, shared_base
+    from amnesia.dashboard.workspace import Workspace, shared_base
 
     data, base = shared_base("movielens-small")
     warm = Workspace(data, base)  # compiles the kernels once, as the first visitors would
@@ -88,7 +86,7 @@ def _server():
 
 
 def scenario_import(heavy: bool = False) -> dict[str, Any]:
-    from ..dashboard.workspace import Workspace
+    from amnesia.dashboard.workspace import Workspace
 
     data, base = _server()
     text = popular_log(base, movies=(2, 20), pool=200) if heavy else popular_log(base)
@@ -117,7 +115,7 @@ def _together(calls: list) -> list[str]:
 
     def visitor(k: int) -> None:
         start.wait()
-        from ..errors import AmnesiaError
+        from amnesia.errors import AmnesiaError
 
         try:
             answers[k] = calls[k]()
@@ -135,7 +133,7 @@ def _together(calls: list) -> list[str]:
 
 
 def scenario_junk() -> dict[str, Any]:
-    from ..dashboard.workspace import Workspace
+    from amnesia.dashboard.workspace import Workspace
 
     data, base = _server()
     junk = b"x\n" * 2_500_000
@@ -148,7 +146,7 @@ def scenario_junk() -> dict[str, Any]:
 
 
 def scenario_verify() -> dict[str, Any]:
-    from ..dashboard.workspace import Workspace
+    from amnesia.dashboard.workspace import Workspace
 
     data, base = _server()
     spaces = [Workspace(data, base) for _ in range(3)]
@@ -173,7 +171,7 @@ SCENARIOS = {"import": scenario_import, "import-heavy": lambda: scenario_import(
 
 
 def _in_process(name: str) -> dict[str, Any]:
-    run = subprocess.run([sys.executable, "-m", "amnesia.bench.harden", name], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "tools.bench_harden", name], capture_output=True, text=True,
                          cwd=ROOT, timeout=1800)
     if run.returncode != 0:
         raise RuntimeError(f"scenario {name} failed:\n{run.stderr[-3000:]}")

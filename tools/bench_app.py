@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..dashboard.serve import CHROMIUM_FLAGS, FINISHED, ROOT, SETTLE_RESET, SETTLED, Server, chromium_path, streamlit_server
-from ..dashboard.timing import SCRIPT_TIMES_ENV, read_script_times
-from .common import load_average, machine, when
+from amnesia.dashboard.timing import SCRIPT_TIMES_ENV, read_script_times
+from amnesia.bench.common import load_average, machine, when
+
+from .serve import CHROMIUM_FLAGS, FINISHED, ROOT, SETTLE_RESET, SETTLED, Server, chromium_path, streamlit_server
 
 ARTIFACTS = ROOT / "artifacts"  # git-ignored: evidence of failed visitors
 
@@ -162,7 +163,7 @@ def _summary(seconds: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------------- sections
 def typical_users(count: int) -> list[tuple[int, int]]:
     """MovieLens users with a median-sized history (and their sizes): "typical" visitors' targets."""
-    from ..data.datasets import load
+    from amnesia.data.datasets import load
 
     sizes = load("movielens-small").interactions.groupby("user").size()
     median = sizes.median()
@@ -241,9 +242,9 @@ async def waiting_times(repeats: int) -> dict[str, Any]:
 
 def resolution(repeats: int = 200, seed: int = 3) -> dict[str, Any]:
     """In-process title resolution (ms) for typed lines people write and random lines up to the limit."""
-    from ..dashboard.workspace import shared_base
-    from ..errors import AmnesiaError
-    from ..limits import APP_LIMITS
+    from amnesia.dashboard.workspace import shared_base
+    from amnesia.errors import AmnesiaError
+    from amnesia.limits import APP_LIMITS
 
     catalog = shared_base("movielens-small")[0].catalog
     rng = random.Random(seed)
@@ -299,7 +300,7 @@ async def _settle(browser, server: Server) -> float:
 
 async def memory(visitors: int = 10, waves: int = 3) -> dict[str, Any]:
     """The memory waves and 10 visitors at once, each on a fresh server."""
-    from ..dashboard.workspace import shared_base
+    from amnesia.dashboard.workspace import shared_base
 
     movies = shared_base("movielens-small")[1].items()[:3000]
     result: dict[str, Any] = {"waves": []}

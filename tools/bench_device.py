@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..dashboard.serve import CHROMIUM_FLAGS, ROOT, chromium_path, streamlit_server
-from ..data.datasets import load
-from ..device.delivery import NEIGHBOURS
-from ..device.export import build_device_model
-from ..device.runtime import FETCH_COMMAND, local_runtime_ready
-from ..engine.model import ItemCF
-from .common import fmt, machine, when
+from amnesia.data.datasets import load
+from amnesia.device.delivery import NEIGHBOURS
+from amnesia.device.export import build_device_model
+from amnesia.device.runtime import FETCH_COMMAND, local_runtime_ready
+from amnesia.engine.model import ItemCF
+from amnesia.bench.common import fmt, machine, when
+
+from .serve import CHROMIUM_FLAGS, ROOT, chromium_path, streamlit_server
 
 KS = (20, 50, 100)
 TARGETS = {
