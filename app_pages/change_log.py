@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 
 import streamlit as st
 
 import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard.figures import state_figure
+from amnesia.dashboard import views
 from amnesia.dashboard.views import md
 from amnesia.records import COLLECTIONS
 
@@ -78,14 +78,9 @@ with st.container(border=True):
     collections = left.multiselect("Collections", COLLECTIONS, default=list(COLLECTIONS), key=key("collections"))
     times = middle.slider("Times", first, last, (first, last), key=key("times")) if last > first else (first, last)
     item_text = right.text_input("Item id", placeholder="any", key=key("item"), max_chars=workspace.limits.filter_chars)
-    item = None
-    if item_text.strip():
-        if re.fullmatch(r"[0-9]{1,10}", item_text.strip()):  # ASCII digits only: "²" is not an id
-            item = int(item_text.strip())
-        else:
-            st.warning(
-                md(f"{item_text.strip()[:40]!r} is not an item id: type digits 0-9 such as 2571 (titles can be looked up on the Forget page).")
-            )
+    item, problem = views.item_filter(item_text)
+    if problem:
+        st.warning(md(problem))
     table, total = workspace.history.records_table(catalog, collections, times, item)
     st.dataframe(table, hide_index=True, width="stretch", height=320)
     st.caption(f"{len(table):,} of {total:,} records.")
@@ -117,8 +112,9 @@ estimate = workspace.export_estimate()
 size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} MB ({estimate.records:,} records)"
 if not estimate.allowed:
     st.warning(md(workspace.export_refusal(estimate)), icon=":material/block:")
-elif ui_state.get(PAGE, "full_at") != last:
-    st.button(f"Prepare the full change stream: {size}", key=key("prepare"), on_click=ui_state.put, args=(PAGE, "full_at", last))
+elif ui_state.get(PAGE, "full_at") != workspace.version:  # prepared for this state (an import can reuse a time)
+    st.button(f"Prepare the full change stream: {size}", key=key("prepare"), on_click=ui_state.put,
+              args=(PAGE, "full_at", workspace.version))
 else:  # made now, for this time only; the bytes go to the browser and nothing keeps a way to rebuild them
     with st.spinner("Replaying your changes…"):
         data = b"".join(workspace.export_chunks())

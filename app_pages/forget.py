@@ -8,7 +8,6 @@ import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.effects import MIN_VIEWERS
-from amnesia.dashboard.figures import delta_figure, state_figure, update_figure
 from amnesia.dashboard.views import md
 
 PAGE = "forget"
@@ -237,41 +236,17 @@ if not workspace.small:
     )
 
 entry = log[-1] if log else None
-stats = workspace.stats()
-# Figures are deterministic per logical time and window: keep the current one, because rebuilding costs
-# time on MovieLens and a changed figure would restart its animation.
-figure_key = (ui_state.dataset(), ui_state.measure(), stats.time, max_items, min_viewers)
-cached = ui_state.get(PAGE, "figure")
-if not cached or cached[0] != figure_key:
-    label = workspace.model.measure.label
-    if entry is None:
-        window = workspace.current_window(max_items)
-        figures = (state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
-    elif entry.noop:
-        figures = (state_figure(entry.after, f"t = {entry.time}: nothing changed", label), None, entry.after)
-    else:
-        before, after = workspace.latest_windows(max_items, min_viewers)
-        changed = delta_figure(before, after, "After minus before: red = decreased, blue = increased")
-        figures = (update_figure(before, after, entry.label, label), changed, after)
-    cached = (figure_key, *figures)
-    ui_state.put(PAGE, "figure", cached)
-_, figure, changed_figure, window = cached
+charts = workspace.forget_figures(max_items, min_viewers)  # built once per state and window (Play keeps working)
+figure, changed_figure, window = charts.state, charts.changed, charts.window
 
 if entry is not None and not entry.noop:
     st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined in red.")
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window)))
 
-dead = [title for title, count in zip(window.item_titles, window.counts) if count == 0]
-if dead:
-    st.info(
-        md(
-            f"{', '.join(title.rsplit(' · #', 1)[0] for title in dead)} {'has' if len(dead) == 1 else 'have'} no "
-            f"interactions left, so n = 0 and {'its' if len(dead) == 1 else 'their'} similarity to every movie is 0 "
-            f"(never a division by zero)."
-        ),
-        icon=":material/info:",
-    )
+emptied = workspace.emptied_in_window(window)
+if emptied:
+    st.info(md(emptied), icon=":material/info:")
 
 if changed_figure is not None:
     st.subheader("What changed")
@@ -295,8 +270,8 @@ with st.expander("Download the full matrices"):
         "C and S of a large catalog have millions of non-zero pairs (MovieLens: 13 million); the command line streams "
         f"them: `{workspace.replay_command('/dev/null')}`."
     )
-    if ui_state.get(PAGE, "downloads_at") != stats.time:
-        st.button("Prepare the files", on_click=ui_state.put, args=(PAGE, "downloads_at", stats.time), key=key("prepare"))
+    if ui_state.get(PAGE, "downloads_at") != workspace.version:  # the state they were prepared for, not its time
+        st.button("Prepare the files", on_click=ui_state.put, args=(PAGE, "downloads_at", workspace.version), key=key("prepare"))
     else:  # made now, for this time only: nothing is kept to build them later
         dataset = ui_state.dataset()
         st.download_button("H: all interactions (CSV)", workspace.interactions_csv(), f"{dataset}-interactions.csv", "text/csv", on_click="ignore")

@@ -7,7 +7,7 @@ import streamlit as st
 import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard.workspace import Workspace
-from amnesia.device.delivery import NEIGHBOURS, DeviceChannel
+from amnesia.device.delivery import DeviceChannel
 from amnesia.device.export import DeviceModel, build_device_model
 from amnesia.device.runtime import runtime_config
 from device_component import private_device

@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui_state
 from amnesia import AmnesiaError
+from amnesia.dashboard import views
 from amnesia.dashboard.views import md
 
 PAGE = "recommendations"
@@ -20,16 +21,6 @@ def key(name: str) -> str:
 def remember(name: str) -> None:
     """Keep a widget's choice beyond this page: Streamlit drops a widget's state when its page is left."""
     ui_state.put(PAGE, name, ui_state.get(PAGE, f"{name}_widget"))
-
-
-def ranked(entries, struck: set[int] = frozenset(), bold: set[int] = frozenset()) -> str:
-    """A numbered Markdown list of (item, score); items that left the list struck, new ones bold."""
-    lines = []
-    for rank, (item, score) in enumerate(entries, start=1):
-        title = md(catalog.title(item))
-        title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
-        lines.append(f"{rank}. {title} · {score:.3f}")
-    return "\n".join(lines) or "—"
 
 
 st.title("Recommendations")
@@ -96,6 +87,6 @@ for change in effect.changed[:6]:
         st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)
         left.caption("Before forgetting")
-        left.markdown(ranked(change.before, struck=change.left))
+        left.markdown(views.ranked_list(catalog, change.before, struck=change.left))
         right.caption("After forgetting")
-        right.markdown(ranked(change.after, bold=change.entered))
+        right.markdown(views.ranked_list(catalog, change.after, bold=change.entered))

@@ -296,7 +296,8 @@ def test_change_log_item_filter_takes_ascii_digits_only():
     for text in ("²", "٣", "1e3", "x" * 50):
         app.text_input(key="change_log.item").input(text).run()
         assert not app.exception
-        assert plain(app.warning[0].value).endswith("is not an item id: type digits 0-9 such as 2571 (titles can be looked up on the Forget page).")
+        assert plain(app.warning[0].value) == (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most "
+                                               "2,147,483,647 (titles can be looked up on the Forget page).")
     app.text_input(key="change_log.item").input("2").run()
     assert set(app.dataframe[0].value["entry"].str.contains("Titanic")) == {True}
 

@@ -405,3 +405,29 @@ def test_a_closed_session_frees_its_workspace(toy_base):
     del space
     gc.collect()
     assert gone() is None and model_gone() is None
+
+
+def test_the_forget_pages_figures_are_built_once_per_state_and_window(space, toy_base):
+    """Rebuilding restarts the animation: the same state and window give the same figures object;
+    a change, another window size, or an import that reaches the same logical time give new ones."""
+    first = space.forget_figures()
+    assert space.forget_figures() is first and first.changed is None
+    space.add_user("Maya", typed="toy story\nthe matrix")
+    added = space.forget_figures()
+    assert added is not first and added.changed is not None and space.forget_figures() is added
+    assert space.forget_figures(max_items=5) is not added
+    other = Workspace(*toy_base)
+    other.add_user("Tom", typed="the godfather")
+    time_before = space.stats().time
+    space.import_log(other.request_log())
+    assert space.stats().time == time_before  # same time, another state
+    assert space.forget_figures() is not added and "Tom" not in str(added.state.to_dict())
+
+
+def test_filters_and_lists_say_what_people_typed_wrong():
+    from amnesia.dashboard.views import item_filter
+
+    assert item_filter("  2571 ") == (2571, "") and item_filter("") == (None, "")
+    for typed in ("²", "12a", "-3", "99999999999"):
+        item, problem = item_filter(typed)
+        assert item is None and problem.startswith(f"{typed!r} is not an item id: type digits 0-9 such as 2571")

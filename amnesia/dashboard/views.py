@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..data.catalog import Catalog, display_title, split_year
 from ..engine.model import ItemCF
+from ..limits import MAX_ID
 
 #: Movies in a focus window by default, and the most the page lets a visitor choose.
 DEFAULT_ITEMS = 20
@@ -259,6 +260,35 @@ def window_csv(window: Window) -> str:
         }
     )
     return _csv(frame)
+
+
+#: An item id as typed in a filter: ASCII digits only ("²" is a digit to Python, not an id), no more than the
+#: largest id has.
+_ITEM_ID = re.compile(rf"[0-9]{{1,{len(str(MAX_ID))}}}")
+
+
+def item_filter(text: str) -> tuple[int | None, str]:
+    """The item id typed in a filter box: ``(id, "")``, ``(None, "")`` when the box is empty, or
+    ``(None, message)`` saying what is wrong and what to type."""
+    text = text.strip()
+    if not text:
+        return None, ""
+    if _ITEM_ID.fullmatch(text) and int(text) <= MAX_ID:
+        return int(text), ""
+    return None, (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most {MAX_ID:,} "
+                  f"(titles can be looked up on the Forget page).")
+
+
+def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: Collection[int] = (),
+                bold: Collection[int] = ()) -> str:
+    """A numbered Markdown list of (item, score), best first: items in ``struck`` (they left the
+    list) crossed out, items in ``bold`` (they entered it) in bold; "—" for an empty list."""
+    lines = []
+    for rank, (item, score) in enumerate(entries, start=1):
+        title = md(catalog.title(item))
+        title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
+        lines.append(f"{rank}. {title} · {score:.3f}")
+    return "\n".join(lines) or "—"
 
 
 def digits_to_show(*values: float, least: int = 2, most: int = 6) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from ..data.catalog import Catalog, TypedLine
 from ..data.datasets import Dataset, load
@@ -39,6 +40,7 @@ from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
 from ..records import change_records, record_line
 from . import gates, views
+from .figures import delta_figure, state_figure, update_figure
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
@@ -90,6 +92,16 @@ class ExportEstimate:
         return self.bytes <= self.limit
 
 
+@dataclass(frozen=True)
+class ForgetFigures:
+    """The Forget page's charts: ``state`` (animated H, n, C, S), ``changed`` (ΔC and ΔS, or None)
+    and the ``window`` they show."""
+
+    state: go.Figure
+    changed: go.Figure | None
+    window: Window
+
+
 class Workspace:
     """One visitor's view of a data set: a fork of the shared ``base`` model and catalog."""
 
@@ -110,6 +122,8 @@ class Workspace:
         self._previous: ItemCF | None = None  # the model just before the latest change
         self._windows: dict[tuple, tuple[Window, Window]] = {}
         self._forget_effects: dict[int, ForgetEffect] = {}
+        self._figures: tuple[tuple, ForgetFigures] | None = None  # the Forget page's figures for one state and window
+        self.version = getattr(self, "version", 0) + 1  # changes on every change, import and reset: what caches key on
         if large:  # a long log was dropped: give its memory back
             give_back_memory()
 
@@ -316,6 +330,7 @@ class Workspace:
             raise
         self._previous = before_model
         self._windows.clear()
+        self.version += 1
         return entry
 
     def _measured(self, before: ItemCF, change: ChangeSet) -> ChangeEffect | None:
@@ -379,6 +394,37 @@ class Workspace:
         return (
             f"{_count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every similarity "
             f"of theirs is now 0 (never a division by zero). They are left out of the list above."
+        )
+
+    def forget_figures(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> ForgetFigures:
+        """What the Forget page draws now: the animated state figure, the ΔC/ΔS figure (None before
+        any change or after a no-op) and the window they show. Built once per state and window size:
+        building costs time on MovieLens, and a rebuilt figure would restart its animation."""
+        min_viewers = self.default_min_viewers if min_viewers is None else min_viewers
+        key = (self.version, max_items, min_viewers)
+        if self._figures is None or self._figures[0] != key:
+            label, entry = self.model.measure.label, (self.log[-1] if self.log else None)
+            if entry is None:
+                window = self.current_window(max_items)
+                built = ForgetFigures(state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
+            elif entry.noop:
+                built = ForgetFigures(state_figure(entry.after, f"t = {entry.time}: nothing changed", label), None, entry.after)
+            else:
+                before, after = self.latest_windows(max_items, min_viewers)
+                changed = delta_figure(before, after, "After minus before: red = decreased, blue = increased")
+                built = ForgetFigures(update_figure(before, after, entry.label, label), changed, after)
+            self._figures = (key, built)
+        return self._figures[1]
+
+    def emptied_in_window(self, window: Window) -> str:
+        """A sentence naming the window's movies with no interactions left (n = 0), or ""."""
+        dead = [self.catalog.title(item) for item, count in zip(window.items, window.counts) if count == 0]
+        if not dead:
+            return ""
+        one = len(dead) == 1
+        return (
+            f"{', '.join(dead)} {'has' if one else 'have'} no interactions left, so n = 0 and {'its' if one else 'their'} "
+            f"similarity to every movie is 0 (never a division by zero)."
         )
 
     # ------------------------------------------------------------------ forget effect, verify, history
