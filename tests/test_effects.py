@@ -55,6 +55,9 @@ def test_measure_change_equals_the_definition(start, user, extra, block):
     moved_c = {k for k in old if old[k][0] != new[k][0]}
     moved_s = {k for k in old if old[k][1] != new[k][1]}
     assert (effect.changed_c, effect.changed_s) == (len(moved_c), len(moved_s))
+    # the stream's records: a -1 for each old value that was not 0, a +1 for each new one that is not
+    assert effect.records_c == sum((old[k][0] > 0) + (new[k][0] > 0) for k in moved_c)
+    assert effect.records_s == sum((old[k][1] > 0) + (new[k][1] > 0) for k in moved_s)
     n_old, n_new = ReferenceCF(pairs).counts(), ReferenceCF(new_pairs).counts()
     emptied = sorted(i for i in items if n_old.get(i, 0) > 0 and n_new.get(i, 0) == 0)
     assert list(effect.emptied) == emptied and effect.emptied_count == len(emptied)
@@ -77,6 +80,25 @@ def test_measure_change_equals_the_definition(start, user, extra, block):
         # the listed pairs' movies lead, in the list's order, so the chart shows what the list names
         listed = list(dict.fromkeys(item for p in ranking.pairs for item in (p.item_a, p.item_b)))
         assert list(ranking.items[: len(listed)]) == listed
+
+
+@pytest.mark.parametrize("similarity", ["jaccard", "cosine"])
+def test_the_scan_counts_what_the_engines_derivation_streams(similarity):
+    """The page's float32 scan (fast, for ranking) and the engine's float64 derivation (the export)
+    are two computations of one definition: on MovieLens they count the same changed entries
+    and the same stream records."""
+    from amnesia.data.datasets import load
+    from amnesia.records import change_records
+
+    before = ItemCF.fit(load("movielens-small").interactions, similarity)
+    after = before.fork()
+    changes = after.forget_user(1)
+    effect = measure_change(before, after, changes.count_items.tolist(), changes.touched_users)
+    records = {"cooccurrences_c": 0, "similarities_s": 0}
+    for record in change_records(after, changes, collections=tuple(records)):
+        records[record["data"]] += 1
+    assert (effect.records_c, effect.records_s) == (records["cooccurrences_c"], records["similarities_s"])
+    assert effect.changed_c == 26_796 and effect.records_c == records["cooccurrences_c"] > effect.changed_c
 
 
 def test_measure_change_of_nothing():
