@@ -16,6 +16,7 @@ from .errors import (
     UnknownTitleError,
     UnknownUserError,
 )
+from .engine.ease import EASE
 from .engine.model import ItemCF
 from .limits import APP_LIMITS, CLI_LIMITS, LimitError, Limits
 from .engine.requests import ChangeRequest, parse_request
@@ -30,6 +31,7 @@ __all__ = [
     "ChangeRequest",
     "ChangeSet",
     "DataFormatError",
+    "EASE",
     "Dataset",
     "ItemCF",
     "PairChanges",

@@ -8,7 +8,8 @@ Chromium) live in one document, each saying when and where it was measured.
 Parts: ``engine`` (MovieLens latest-small and a 1M-shaped set), ``large`` (a
 MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboard in
 Chromium: timings, load, memory), ``clicks`` (adds clicked straight
-after typing, consecutive runs that hang) and ``device`` (ONNX export and in-browser scoring).
+after typing, consecutive runs that hang), ``device`` (ONNX export and in-browser scoring) and ``ease``
+(EASE forgotten by rank-one updates against a new inverse).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PART_MODULES = {
     "clicks": "tools.bench_clicks",
     "device": "tools.bench_device",
     "harden": "tools.bench_harden",
+    "ease": "amnesia.bench.ease",
 }
 PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"
