@@ -59,7 +59,7 @@ def test_any_sequence_of_requests_keeps_p_exact_and_recommendations_equal_to_a_r
     pairs = set(start)
     for kind, argument in steps:
         fingerprint = model.fingerprint()
-        p_before = model._p.copy()
+        p_before = model.inverse.copy()
         try:
             if kind == "forget":
                 model.forget_user(argument)
@@ -72,9 +72,9 @@ def test_any_sequence_of_requests_keeps_p_exact_and_recommendations_equal_to_a_r
                 pairs -= set(argument)
         except (RequestError, UnknownUserError):
             # rejected: nothing changed, not even P
-            assert model.fingerprint() == fingerprint and np.array_equal(model._p, p_before)
+            assert model.fingerprint() == fingerprint and np.array_equal(model.inverse, p_before)
     plain = PlainEASE(pairs, items, l2)
-    np.testing.assert_allclose(model._p, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
     retrained = EASE.fit(sorted(pairs), l2=l2, items=items) if pairs else None
     for user in model.users():
         expected = plain.top(user, 5)
@@ -120,7 +120,7 @@ def test_forks_are_independent_and_unknown_users_are_explained():
     fork = model.fork()
     fork.forget_user(0)
     assert model.users() == [0, 1, 2] and fork.users() == [1, 2]
-    assert not np.array_equal(model._p, fork._p)
+    assert not np.array_equal(model.inverse, fork.inverse)
     assert model.verify().exact and fork.verify().exact
     with pytest.raises(UnknownUserError, match="User 9 has no interactions left to forget"):
         model.forget_user(9)

@@ -9,7 +9,8 @@ Parts: ``engine`` (MovieLens latest-small and a 1M-shaped set), ``large`` (a
 MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboard in
 Chromium: timings, load, memory), ``clicks`` (adds clicked straight
 after typing, consecutive runs that hang), ``device`` (ONNX export and in-browser scoring) and ``ease``
-(EASE forgotten by rank-one updates against a new inverse).
+(EASE forgotten by rank-one updates against a new inverse) and ``quality`` (leave-latest-out accuracy of
+every forgettable model, settings chosen on validation).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ PART_MODULES = {
     "device": "tools.bench_device",
     "harden": "tools.bench_harden",
     "ease": "amnesia.bench.ease",
+    "quality": "amnesia.bench.quality",
 }
 PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"

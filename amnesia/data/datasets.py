@@ -51,13 +51,19 @@ _ML100K_GENRES = (
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded data set: interactions (``user``, ``item``), the catalog, and where it came from."""
+    """A loaded data set: interactions (``user``, ``item``), the catalog, and where it came from.
+
+    ``times``: when each interaction happened (seconds since 1970, int64), aligned with the rows
+    of ``interactions`` (the latest, if a pair was rated twice); None when the source has no times
+    (the toy world). Leave-latest-out evaluation splits by it.
+    """
 
     name: str
     interactions: pd.DataFrame
     catalog: Catalog
     source: str
     description: str = ""
+    times: np.ndarray | None = None
 
     @property
     def num_users(self) -> int:
@@ -162,12 +168,16 @@ def _load_movielens(path: Path, name: str, min_rating: float | None) -> Dataset:
             f"{ratings.attrs['file']}, line {ratings.attrs['lines'][first]}: item {int(items[first])} "
             f"is not in the movies file."
         )
-    ratings = pd.DataFrame({"user": _ids(ratings, "user"), "item": items, "rating": _numbers(ratings, "rating")})
+    ratings = pd.DataFrame({"user": _ids(ratings, "user"), "item": items, "rating": _numbers(ratings, "rating"),
+                            "time": _numbers(ratings, "timestamp").astype(np.int64)})
     if min_rating is not None:
         ratings = ratings[ratings["rating"] >= min_rating]
     users = {int(u): f"User {int(u)}" for u in np.unique(ratings["user"].to_numpy())}
     catalog = Catalog.from_frame(movies, users)
-    return Dataset(name, _distinct(ratings[["user", "item"]]), catalog, str(folder))
+    # one row per (user, item), sorted, as _distinct makes them; a pair rated twice keeps its latest time
+    timed = ratings.astype({"user": np.int64, "item": np.int64}).sort_values(["user", "item", "time"])
+    timed = timed.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
+    return Dataset(name, timed[["user", "item"]], catalog, str(folder), times=timed["time"].to_numpy())
 
 
 def _read(path: Path, sep: str, names: list[str], encoding: str, header: bool = False, quoted: bool = False) -> pd.DataFrame:

@@ -199,10 +199,21 @@ class EASE:
             worst = max(worst, float(np.abs(residual).max()))
         return worst
 
+    def new_inverse(self) -> np.ndarray:
+        """P recomputed from G: a new inverse of G + λI (what retraining P costs), without keeping it."""
+        return _inverse(self._gram())
+
     def refresh(self) -> None:
-        """Recompute P from G (a new inverse)."""
-        self._p = _inverse(self._gram())
+        """Replace P by a new inverse of G + λI."""
+        self._p = self.new_inverse()
         self.refreshes += 1
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """P = (G + λI)⁻¹ over :attr:`items_scored`, shape (k, k), float64, read-only view."""
+        view = self._p.view()
+        view.flags.writeable = False
+        return view
 
     # ------------------------------------------------------------------ reads
     def scores(self, user: int) -> np.ndarray:
@@ -272,7 +283,7 @@ class EASE:
         """Recompute P from G and retrain on the remaining interactions over the same items;
         compare P, the exact state and every user's top-``k``."""
         started = time.perf_counter()
-        recomputed = _inverse(self._gram())
+        recomputed = self.new_inverse()
         difference = float(np.abs(recomputed - self._p).max()) if recomputed.size else 0.0
         scale = float(np.abs(recomputed).max()) if recomputed.size else 1.0
         retrained = EASE.fit(self.counts_model.interactions(), self.l2, items=self.items_scored.tolist())
