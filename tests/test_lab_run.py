@@ -63,7 +63,7 @@ def test_every_method_and_forget_set_has_a_complete_row(result):
     for row in result["rows"]:
         for key in REQUIRED:
             assert key in row, f"{row['method']} lacks {key}"
-        assert row["models"] == (1 if row["method"] == "item-cf" else 3)
+        assert row["models"] == (1 if row["method"] in ("item-cf", "ease") else 3)
     json.dumps(result)  # serialisable as it is
 
 
@@ -86,14 +86,16 @@ def test_the_null_control_is_in_every_report(result):
 def test_exact_methods_forget_and_doing_nothing_does_not(result):
     for kind in FORGET_SETS:
         rows = {r["method"]: r for r in result["rows"] if r["forget_set"] == kind}
-        assert rows["item-cf"]["certificate"]["equal"] and rows["item-cf"]["epsilon"] == 0.0
-        assert rows["item-cf"]["top10_overlap_with_retrain"] == 1.0
-        assert rows["retrain"]["forgets"] and rows["item-cf"]["forgets"]
+        for exact in ("item-cf", "ease"):  # measured against their own retrain: the same model
+            assert rows[exact]["certificate"]["equal"] and rows[exact]["epsilon"] == 0.0
+            assert rows[exact]["top10_overlap_with_retrain"] == 1.0 and rows[exact]["forgets"]
+        assert rows["ease"]["certificate"]["p_max_rel_diff"] <= 1e-9
+        assert rows["retrain"]["forgets"]
         assert not rows["original"]["forgets"] and rows["original"]["verdict"].startswith("reference")
         # dropping the vectors leaves the item factors that still fit the forgotten users
         assert rows["drop-vector"]["epsilon"] > rows["retrain"]["epsilon"]
         assert rows["sisa"]["shards"] == 4 and 1 <= rows["sisa"]["affected_shards"] <= 4
-        for name in ("retrain", "sisa", "fine-tune", "neggrad", "fisher", "drop-vector", "item-cf"):
+        for name in ("retrain", "sisa", "fine-tune", "neggrad", "fisher", "drop-vector", "item-cf", "ease"):
             assert rows[name]["seconds_per_request"] > 0 and rows[name]["speedup_per_request"] > 0
 
 

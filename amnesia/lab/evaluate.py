@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..engine.ease import EASE
 from ..engine.model import ItemCF
 from . import metrics
 from .data import LabData
@@ -144,6 +145,41 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 512) -> Measur
     return Measured(
         _itemcf_statistic(model, item_ids, ctx.forget_hist),
         _itemcf_statistic(model, item_ids, ctx.outsider_hist),
+        ndcg,
+        recall,
+        retain,
+        top,
+    )
+
+
+def _ease_statistic(model: EASE, item_ids: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
+    """The attack's statistic for EASE: minus the mean weight B_ij between two items of a history
+    (a model that fitted the history links its items strongly)."""
+    values = np.zeros(histories.shape[0])
+    for row in range(histories.shape[0]):
+        items = item_ids[histories.indices[histories.indptr[row] : histories.indptr[row + 1]]].tolist()
+        if len(items) >= 2:
+            weights = model.weights(items)
+            values[row] = -weights.sum() / (len(items) * (len(items) - 1))
+    return values
+
+
+def measure_ease(model: EASE, ctx: Context) -> Measured:
+    """Measure an EASE model over the lab's items: score_j = (x_u·B)_j = x_uj − (x_u·P)_j / P_jj."""
+    item_ids = ctx.data.item_ids
+    if not np.array_equal(model.items_scored, item_ids):
+        raise ValueError("EASE must score exactly the lab's items (fit it with items=data.item_ids).")
+    p = model.inverse
+    diagonal = np.diagonal(p)
+
+    def scores_of(block: slice) -> np.ndarray:
+        rows = ctx.train_rows[block]
+        return rows.toarray() - np.asarray(rows @ p) / diagonal[None, :]
+
+    ndcg, recall, retain, top = _rank(ctx, scores_of)
+    return Measured(
+        _ease_statistic(model, item_ids, ctx.forget_hist),
+        _ease_statistic(model, item_ids, ctx.outsider_hist),
         ndcg,
         recall,
         retain,

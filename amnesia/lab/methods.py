@@ -17,6 +17,8 @@ and returns a model that should behave as if those users had never been in the d
   pipeline that only deletes rows leaves behind).
 - :func:`itemcf_forget`: this project's exact decremental item-based CF (``amnesia.ItemCF``),
   with :func:`itemcf_certificate` comparing its fingerprint with a retrain's.
+- :func:`ease_forget`: EASE (``amnesia.EASE``) forgotten by exact rank-one updates of its inverse,
+  with :func:`ease_certificate` comparing the exact state and P with a retrain's.
 
 Every approximate method also deletes the forgotten users' vectors: a retrained model has none.
 """
@@ -30,6 +32,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..engine.ease import EASE
+from ..engine.ease import TOLERANCE as EASE_TOLERANCE
 from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from .data import rows_only
@@ -277,3 +281,36 @@ def itemcf_certificate(unlearned: ItemCF, retained_interactions: pd.DataFrame) -
     seconds = time.perf_counter() - started
     mine, theirs = unlearned.fingerprint(), retrained.fingerprint()
     return {"fingerprint_unlearned": mine, "fingerprint_retrained": theirs, "equal": mine == theirs}, retrained, seconds
+
+
+# ---------------------------------------------------------------------------- exact: EASE
+def ease_fit(interactions: pd.DataFrame, items: np.ndarray, l2: float) -> EASE:
+    """EASE on ``interactions`` scoring every item of ``items`` (the lab's item set), ridge ``l2``."""
+    return EASE.fit(interactions, l2=l2, items=np.asarray(items).tolist())
+
+
+def ease_forget(model: EASE, users: np.ndarray) -> tuple[EASE, float]:
+    """Forget ``users`` (external ids) one request at a time by exact rank-one updates of P.
+
+    Returns the model and the wall time of the forget calls, in seconds.
+    """
+    started = time.perf_counter()
+    for user in np.asarray(users).tolist():
+        model.forget_user(int(user))
+    return model, time.perf_counter() - started
+
+
+def ease_certificate(unlearned: EASE, retained_interactions: pd.DataFrame) -> tuple[dict, EASE, float]:
+    """Retrain EASE on ``retained_interactions`` over the same items and compare: the exact state's
+    fingerprints and P's largest difference from the retrain's (relative to its largest entry).
+
+    Returns (certificate, the retrained model, retrain seconds)."""
+    started = time.perf_counter()
+    retrained = EASE.fit(retained_interactions, l2=unlearned.l2, items=unlearned.items_scored.tolist())
+    seconds = time.perf_counter() - started
+    mine, theirs = unlearned.fingerprint(), retrained.fingerprint()
+    difference = float(np.abs(unlearned.inverse - retrained.inverse).max())
+    relative = difference / float(np.abs(retrained.inverse).max())
+    certificate = {"fingerprint_unlearned": mine, "fingerprint_retrained": theirs, "p_max_rel_diff": relative,
+                   "equal": mine == theirs and relative <= EASE_TOLERANCE}
+    return certificate, retrained, seconds

@@ -32,6 +32,8 @@ class Method:
     - ``compared_with``: the retrained model its ε, F and top-10 agreement are measured against.
     - ``own_retrain``: for an exact method with a model of its own, what "retraining it" means
       (its speed-up is against that retrain, not the table's Retrain row); None otherwise.
+    - ``full_only``: left out of quick runs (EASE's dense P over every item takes gigabytes while it
+      is fitted: too much for a visitor's run on the server).
     - Approximate methods only: ``forget(original, train, forget, seed, **options) -> MF``;
       ``options`` maps each option to the :class:`~amnesia.lab.methods.MethodParams` field that
       holds its chosen value; ``grid`` the values the tuning command tries; ``threaded``: the
@@ -50,6 +52,7 @@ class Method:
     options: tuple[tuple[str, str], ...] = ()
     grid: tuple[tuple[str, tuple], ...] = ()
     threaded: bool = False
+    full_only: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -96,6 +99,10 @@ METHODS: dict[str, Method] = {
                "this project's decremental item-based CF, certified by fingerprint", "hexagram",
                model="item-based CF", compared_with="item-CF retrained from scratch",
                own_retrain="the item-CF model without them"),
+        Method("ease", "EASE forget (exact)", "exact",
+               "EASE (Steck 2019) whose inverse follows each forget by an exact rank-one update, certified against a "
+               "retrain", "cross", model="EASE", compared_with="EASE retrained from scratch",
+               own_retrain="the EASE model without them", full_only=True),
     )
 }
 

@@ -37,7 +37,7 @@ from . import methods as M
 from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
-from .evaluate import Context, Measured, make_context, measure_itemcf, measure_mf, measure_sisa, summarize
+from .evaluate import Context, Measured, make_context, measure_ease, measure_itemcf, measure_mf, measure_sisa, summarize
 from .mf import DEFAULT_PARAMS, ALSParams, fit
 
 Progress = Callable[[float, str], None]
@@ -58,6 +58,10 @@ NULL_KEYS = (
 QUICK_SEEDS = 4
 FULL_SEEDS = 16
 PAGE_SEEDS = LAB_PAGE_SEEDS  # the Lab page's quick run (owned by amnesia.limits)
+#: Methods with a model of their own (not the factorisation), measured once: forgetting is deterministic.
+EXACT_OWN = ("item-cf", "ease")
+#: EASE's ridge strength in the lab (chosen on validation by `python -m amnesia bench --part quality`).
+EASE_L2 = 200.0
 SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
 
 
@@ -121,14 +125,14 @@ class _Ticker:
 
 
 def _units(config: LabConfig) -> int:
-    return len(config.forget_sets) * (config.seeds * 3 + 2)
+    return len(config.forget_sets) * (config.seeds * 3 + 2 + (0 if config.quick else 2))
 
 
 def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) -> tuple[list[dict], dict]:
     """All methods on one forget set; returns (rows, null control)."""
     n, train, forget, params, mp = config.seeds, data.train, data.forget, config.als, config.methods
     ctx = make_context(data, max_users=config.eval_users, seed=config.seed)
-    measured: dict[str, list[Measured]] = {name: [] for name in METHODS if name != "item-cf"}
+    measured: dict[str, list[Measured]] = {name: [] for name in METHODS if name not in EXACT_OWN}
     seconds: dict[str, list[float]] = {name: [] for name in measured}
     reference: list[Measured] = []
     sisa_reference: list[Measured] = []
@@ -200,6 +204,8 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
         speedup_per_request=round(float(np.mean(sisa_retrain_seconds)) / per_shard, 3),
     )
     rows.append(_itemcf_row(data, ctx, config, null, tick))
+    if not (config.quick and METHODS["ease"].full_only):
+        rows.append(_ease_row(data, ctx, config, null, tick))
     return rows, null
 
 
@@ -229,6 +235,28 @@ def _itemcf_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick
     row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3))
     if not certificate["equal"]:
         row["verdict"] = "NOT exact: the fingerprints differ (a bug in the engine)"
+        row["forgets"] = False
+    return row
+
+
+def _ease_row(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None]) -> dict:
+    model = M.ease_fit(data.interactions(), data.item_ids, EASE_L2)
+    tick(f"{data.kind}: EASE trained")
+    model, took = M.ease_forget(model, data.user_ids[data.forget])
+    certificate, retrained, retrain_seconds = M.ease_certificate(model, data.interactions(data.retained))
+    unlearned, reference = measure_ease(model, ctx), measure_ease(retrained, ctx)
+    del model, retrained
+    gc.collect()
+    tick(f"{data.kind}: EASE forgot {len(data.forget)} users and was certified")
+    summary = summarize([unlearned], [reference], ctx.active, config.seeds, seed=config.seed,
+                        resamples=config.resamples, deterministic=True)
+    row = _row("ease", data.kind, summary, took, took, retrain_seconds, 1, null)
+    row["certificate"] = certificate
+    per_request = took / max(1, len(data.forget))
+    row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3),
+               l2=EASE_L2)
+    if not certificate["equal"]:
+        row["verdict"] = "NOT exact: the certificate failed (a bug in the engine)"
         row["forgets"] = False
     return row
 
