@@ -71,18 +71,49 @@ class Certificate:
         return self.fingerprint_equal and self.top10_equal and self.max_rel_diff <= TOLERANCE
 
 
+#: Rows of G (or of P) handled at once while building G and mirroring P's triangle: bounds the
+#: temporaries to _BLOCK × items (an int64 block of C, a transposed strip), far below items².
+_BLOCK = 512
+
+
 def _inverse(gram: np.ndarray) -> np.ndarray:
-    """(gram)⁻¹ of a symmetric positive definite matrix by Cholesky, float64, C-contiguous, in
-    place of ``gram`` (no second items² array)."""
-    factor, info = sl.lapack.dpotrf(gram, lower=0, overwrite_a=1)
+    """(gram)⁻¹ of a symmetric positive definite matrix by Cholesky, float64, in place of ``gram``.
+
+    ``gram``: shape (k, k), float64, C-contiguous and symmetric. Its transpose is the same matrix
+    in Fortran order, so LAPACK factors and inverts it where it lies; the inverse is returned in
+    the same memory (C-contiguous), so inverting costs no second items² array.
+    """
+    if gram.size == 0:
+        return gram
+    # gram.T is F-contiguous: dpotrf/dpotri work in place and fill its upper triangle,
+    # which is gram's lower triangle
+    factor, info = sl.lapack.dpotrf(gram.T, lower=0, overwrite_a=1)
     if info != 0:
         raise AmnesiaError(f"G + λI is not positive definite (LAPACK dpotrf info {info}); use a larger l2.")
     inverse, info = sl.lapack.dpotri(factor, lower=0, overwrite_c=1)
     if info != 0:
         raise AmnesiaError(f"Inverting G + λI failed (LAPACK dpotri info {info}).")
-    upper = np.triu_indices_from(inverse, 1)
-    inverse[upper[1], upper[0]] = inverse[upper]  # dpotri fills one triangle
-    return np.ascontiguousarray(inverse)
+    if not np.shares_memory(inverse, gram):  # a LAPACK wrapper that copied: take its result
+        gram[...] = inverse.T
+    _mirror_lower(gram)
+    return gram
+
+
+def _largest_magnitude(matrix: np.ndarray) -> float:
+    """max |matrix| without an items² temporary (np.abs would allocate one)."""
+    return float(max(matrix.max(), -matrix.min()))
+
+
+def _mirror_lower(matrix: np.ndarray) -> None:
+    """Copy the lower triangle of a square C-contiguous ``matrix`` onto its upper one, in place,
+    a strip of :data:`_BLOCK` rows at a time (temporaries of _BLOCK × k, not k²)."""
+    k = len(matrix)
+    for start in range(0, k, _BLOCK):
+        stop = min(start + _BLOCK, k)
+        square = matrix[start:stop, start:stop]
+        square[np.triu_indices(stop - start, 1)] = square.T[np.triu_indices(stop - start, 1)]
+        if stop < k:
+            matrix[start:stop, stop:] = matrix[stop:, start:stop].T
 
 
 class EASE:
@@ -118,11 +149,15 @@ class EASE:
         return model
 
     def _gram(self) -> np.ndarray:
-        """G + λI over the scored items, float64 (from the exact counts)."""
+        """G + λI over the scored items, shape (k, k), float64, C-contiguous (from the exact
+        counts, a block of rows at a time: the only items² array is the result)."""
         items = self.items_scored.tolist()
-        gram = self.counts_model.cooccurrences(items, items).astype(np.float64) if items else np.zeros((0, 0))
-        gram[np.diag_indices_from(gram)] += self.l2
-        return np.asfortranarray(gram)
+        k = len(items)
+        gram = np.empty((k, k), dtype=np.float64)
+        for start in range(0, k, _BLOCK):
+            gram[start:start + _BLOCK] = self.counts_model.cooccurrences(items[start:start + _BLOCK], items)
+        gram[np.diag_indices(k)] += self.l2
+        return gram
 
     def fork(self) -> EASE:
         """An independent copy (P is copied: items² floats)."""
@@ -281,18 +316,22 @@ class EASE:
 
     def verify(self, k: int = 10) -> Certificate:
         """Recompute P from G and retrain on the remaining interactions over the same items;
-        compare P, the exact state and every user's top-``k``."""
+        compare P (largest absolute difference, and relative to the recomputed P's largest
+        entry), the exact state and every user's top-``k``. Holds at most two items² arrays
+        besides this model's P (the recomputed P is dropped before the retrain is fitted)."""
         started = time.perf_counter()
         recomputed = self.new_inverse()
-        difference = float(np.abs(recomputed - self._p).max()) if recomputed.size else 0.0
-        scale = float(np.abs(recomputed).max()) if recomputed.size else 1.0
+        scale = _largest_magnitude(recomputed) if recomputed.size else 1.0
+        np.subtract(recomputed, self._p, out=recomputed)
+        difference = _largest_magnitude(recomputed) if recomputed.size else 0.0
+        del recomputed
         retrained = EASE.fit(self.counts_model.interactions(), self.l2, items=self.items_scored.tolist())
         users = self.users()
         same = all(
             [r.item for r in self.recommend(user, k)] == [r.item for r in retrained.recommend(user, k)] for user in users
         )
-        return Certificate(difference, difference / scale, self.fingerprint() == retrained.fingerprint(), same,
-                           len(users), time.perf_counter() - started)
+        return Certificate(difference, difference / scale if scale else difference,
+                           self.fingerprint() == retrained.fingerprint(), same, len(users), time.perf_counter() - started)
 
     def __repr__(self) -> str:
         return (f"EASE(users={self.counts_model.num_users()}, items_scored={len(self.items_scored)}, l2={self.l2:g}, "
