@@ -196,7 +196,7 @@ class EASE:
         request = parse_request(request, limits)  # a bad request is refused here, before anything is read
         users = sorted({int(u) for u in request.pairs[:, 0].tolist()})
         before = self._rows(users)
-        changes = self.counts_model.apply(request, limits)  # validates first: a rejected request changes nothing
+        changes = self.counts_model.apply(request, limits)  # plans first: a rejected request changes nothing
         after = self._rows(list(changes.touched_users))
         for user in changes.touched_users:
             old, new = before.get(user, np.zeros(0, np.int64)), after[user]
