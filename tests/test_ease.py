@@ -224,3 +224,21 @@ def test_updates_recompute_p_when_the_measured_error_passes_the_tolerance():
     for user in range(100, 100 + ease.CHECK_EVERY):
         model.apply({"change": "Add", "interactions": [[user, 0], [user, 1]]})
     assert model.refreshes == 1 and model.verify().exact
+
+
+def test_a_request_touching_many_users_is_one_exact_woodbury_update_per_chunk():
+    from amnesia.engine import ease
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 40, 300), rng.integers(0, 20, 300))}
+    model = EASE.fit(sorted(pairs), l2=3.0)
+    items = model.items_scored.tolist()
+    # existing users gain items (a downdate and an update each), new users arrive (an update each):
+    # more vectors than one chunk holds
+    batch = {(int(u), int(i)) for u, i in zip(rng.integers(0, 40 + ease.WOODBURY_RANK, 400), rng.integers(0, 20, 400))}
+    model.apply({"change": "Add", "interactions": sorted(batch)})
+    removed = sorted(p for p in pairs | batch if p[0] % 3 == 0)[:60]
+    model.apply({"change": "Remove", "interactions": removed})
+    remaining = (pairs | batch) - set(removed)
+    plain = PlainEASE(remaining, items, 3.0)
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
+    assert model.verify().exact
