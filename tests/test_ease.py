@@ -267,3 +267,23 @@ def test_movielens_forgets_and_a_batch_add_equal_a_retrain():
     np.testing.assert_allclose(model.inverse, retrained.inverse, rtol=0, atol=1e-9 * np.abs(retrained.inverse).max())
     certificate = model.verify()
     assert certificate.exact and certificate.users_compared == 610 - 20
+
+
+def test_blocked_building_inverting_and_row_sums_equal_the_plain_model(monkeypatch):
+    """With blocks of 3 rows, G + λI is built, P's triangle mirrored and long histories summed
+    in several blocks each: the same P and top-k as the plain model."""
+    from amnesia.engine import ease
+    monkeypatch.setattr(ease, "_BLOCK", 3)
+    rng = np.random.default_rng(8)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 12, 150), rng.integers(0, 17, 150))}
+    model = EASE.fit(sorted(pairs), l2=2.0)
+    items = model.items_scored.tolist()
+    np.testing.assert_allclose(model.inverse, PlainEASE(pairs, items, 2.0).p, rtol=1e-12, atol=1e-15)
+    assert np.array_equal(model.inverse, model.inverse.T)
+    model.forget_user(0)
+    model.apply({"change": "Add", "interactions": [[1, i] for i in range(17)] + [[2, 0]]})
+    pairs = {p for p in pairs if p[0] != 0} | {(1, i) for i in range(17)} | {(2, 0)}
+    plain = PlainEASE(pairs, items, 2.0)
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
+    for user in model.users():
+        assert [r.item for r in model.recommend(user, 5)] == plain.top(user, 5)

@@ -185,11 +185,20 @@ class EASE:
             rows[user] = position[inside]
         return rows
 
+    def _row_sum(self, row: np.ndarray) -> np.ndarray:
+        """P x for the 0/1 vector x with ones at positions ``row``: the sum of P's rows there
+        (P is symmetric), shape (k,), float64. Gathered :data:`_BLOCK` rows at a time, so a long
+        history (MovieLens has one of 2,698 movies) never copies more than _BLOCK × k floats."""
+        total = np.zeros(self._p.shape[1])
+        for start in range(0, len(row), _BLOCK):
+            total += self._p[row[start:start + _BLOCK]].sum(axis=0)
+        return total
+
     def _rank_one(self, row: np.ndarray, sign: int) -> None:
         """P ← (P⁻¹ + sign · x xᵀ)⁻¹ for the 0/1 vector x with ones at ``row`` (Sherman–Morrison)."""
         if len(row) == 0:
             return
-        u = self._p[row].sum(axis=0)  # P x (P is symmetric: the sum of its rows at x's ones)
+        u = self._row_sum(row)  # P x
         denominator = 1.0 + sign * float(u[row].sum())
         # the ones of x are the positions of C, so G + λI stays positive definite and this is > 0
         dger(-sign / denominator, u, u, a=self._p.T, overwrite_a=1)  # in place: P is C-ordered and symmetric
@@ -207,7 +216,7 @@ class EASE:
             return
         if not vectors:
             return
-        w = np.stack([self._p[row].sum(axis=0) for row, _ in vectors])  # (r, k): row j is (P x_j)ᵀ
+        w = np.stack([self._row_sum(row) for row, _ in vectors])  # (r, k): row j is (P x_j)ᵀ
         middle = np.diag(np.array([sign for _, sign in vectors], dtype=np.float64))  # S⁻¹ = S
         for a, (row, _) in enumerate(vectors):
             middle[a] += w[:, row].sum(axis=1)  # (UᵀPU)[a, b] = x_aᵀ P x_b
@@ -281,24 +290,37 @@ class EASE:
     def scores(self, user: int) -> np.ndarray:
         """x_u·B over :attr:`items_scored`, float64, shape (k,): Σ over the user's items i of B_ij,
         with B = I − P·diag(1/diag P) (B_jj = 0)."""
+        return self._scores(user, self._history_row(user))
+
+    def _history_row(self, user: int) -> np.ndarray:
+        """The user's items as positions among the scored items; UnknownUserError if they have none."""
         row = self._rows([user])[user]
         if not self.counts_model.history_length(user):
             raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
-        diagonal = np.diagonal(self._p)
-        summed = self._p[row].sum(axis=0) if len(row) else np.zeros(len(diagonal))
-        scores = -summed / diagonal
+        return row
+
+    def _scores(self, user: int, row: np.ndarray) -> np.ndarray:
+        scores = -self._row_sum(row) / np.diagonal(self._p)
         scores[row] = 0.0  # (x·B)_j for j in the history: B_jj = 0 and the rest are not recommended anyway
         return scores
+
+    def _alive(self) -> np.ndarray:
+        """Which scored items someone still has (n > 0), shape (k,), bool."""
+        return self.counts_model.counts(self.items_scored.tolist()) > 0
 
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
         """Top-``k`` items the user has not seen, among scored items someone still has (n > 0),
         best first, ties (scores equal to :data:`RANK_DECIMALS` decimals) to the smaller item id.
-        Scores may be negative (B has negative weights)."""
-        scores = self.scores(user)
-        seen = np.zeros(len(scores), dtype=bool)
-        seen[self._rows([user])[user]] = True
-        alive = self.counts_model.counts(self.items_scored.tolist()) > 0
-        candidates = np.flatnonzero(~seen & alive)
+        Scores may be negative (B has negative weights). Why an item is recommended:
+        :meth:`explain` (the "because you watched" items)."""
+        return self._recommend(user, k, self._alive())
+
+    def _recommend(self, user: int, k: int, alive: np.ndarray) -> list[Recommendation]:
+        row = self._history_row(user)
+        scores = self._scores(user, row)
+        candidate = alive.copy()
+        candidate[row] = False
+        candidates = np.flatnonzero(candidate)
         # ranked at RANK_DECIMALS: scores equal in exact arithmetic (ties) differ in their last bits
         # depending on the order of the updates; rounded, they tie and go to the smaller id
         ranked = np.round(scores[candidates], RANK_DECIMALS)
@@ -354,8 +376,10 @@ class EASE:
         del recomputed
         retrained = EASE.fit(self.counts_model.interactions(), self.l2, items=self.items_scored.tolist())
         users = self.users()
+        alive, alive_retrained = self._alive(), retrained._alive()
         same = all(
-            [r.item for r in self.recommend(user, k)] == [r.item for r in retrained.recommend(user, k)] for user in users
+            [r.item for r in self._recommend(user, k, alive)] == [r.item for r in retrained._recommend(user, k, alive_retrained)]
+            for user in users
         )
         return Certificate(difference, difference / scale if scale else difference,
                            self.fingerprint() == retrained.fingerprint(), same, len(users), time.perf_counter() - started)
