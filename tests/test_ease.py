@@ -287,3 +287,11 @@ def test_blocked_building_inverting_and_row_sums_equal_the_plain_model(monkeypat
     np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
     for user in model.users():
         assert [r.item for r in model.recommend(user, 5)] == plain.top(user, 5)
+
+
+def test_an_update_that_cannot_be_right_recomputes_p_from_the_counts():
+    model = EASE.fit([(0, 1), (0, 2), (1, 1), (1, 3), (2, 2), (2, 3)], l2=1.0)
+    model._p *= 1e6  # so far from (G + λI)⁻¹ that forgetting user 0 gets a denominator 1 − xᵀPx < 0
+    changes = model.forget_user(0)
+    assert list(changes.touched_users) == [0] and model.refreshes == 1
+    assert model.verify().exact and model.users() == [1, 2]

@@ -56,6 +56,10 @@ CHECK_EVERY = 16
 WOODBURY_RANK = 64
 
 
+class _UpdateRefused(ArithmeticError):
+    """An update of P that cannot be right (a denominator ≤ 0): P is recomputed from G instead."""
+
+
 @dataclass(frozen=True)
 class Certificate:
     """What :meth:`EASE.verify` found: P recomputed from G against the maintained P (largest
@@ -200,6 +204,8 @@ class EASE:
             return
         u = self._row_sum(row)  # P x
         denominator = 1.0 + sign * float(u[row].sum())
+        if not denominator > 0:  # 1 ± xᵀPx > 0 whenever P is (G + λI)⁻¹ of a positive definite matrix
+            raise _UpdateRefused(f"Sherman–Morrison denominator {denominator!r}: P has drifted from (G + λI)⁻¹.")
         # the ones of x are the positions of C, so G + λI stays positive definite and this is > 0
         dger(-sign / denominator, u, u, a=self._p.T, overwrite_a=1)  # in place: P is C-ordered and symmetric
 
@@ -238,8 +244,15 @@ class EASE:
             if np.array_equal(old, new):
                 continue
             vectors += [(row, sign) for row, sign in ((old, -1), (new, +1)) if len(row)]
-        for start in range(0, len(vectors), WOODBURY_RANK):
-            self._low_rank(vectors[start:start + WOODBURY_RANK])
+        try:
+            for start in range(0, len(vectors), WOODBURY_RANK):
+                self._low_rank(vectors[start:start + WOODBURY_RANK])
+        except (np.linalg.LinAlgError, _UpdateRefused):
+            # only a P already far from (G + λI)⁻¹ gets here (in exact arithmetic the update always
+            # exists): the counts have changed, so P is recomputed from them and the model stays whole
+            self.refresh()
+            self._since_check = 0
+            return changes
         self._since_check += len(vectors)
         if self._since_check >= CHECK_EVERY:
             self._since_check = 0
