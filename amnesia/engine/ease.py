@@ -134,7 +134,7 @@ class EASE:
         self.l2 = float(l2)
         self._p = inverse  # (k, k) float64, C-contiguous, symmetric
         self._since_check = 0
-        self.refreshes = 0  # times P was recomputed from G because the residual passed the tolerance
+        self.refreshes = 0  # times P was recomputed from G (residual past the tolerance, an update refused, refresh())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -156,12 +156,13 @@ class EASE:
         model._p = _inverse(model.gram())
         return model
 
-    def gram(self) -> np.ndarray:
+    def gram(self, out: np.ndarray | None = None) -> np.ndarray:
         """G + λI over the scored items, shape (k, k), float64, C-contiguous (from the exact
-        counts, a block of rows at a time: the only items² array is the result)."""
+        counts, a block of rows at a time: the only items² array is the result, written into
+        ``out`` when given)."""
         items = self.items_scored.tolist()
         k = len(items)
-        gram = np.empty((k, k), dtype=np.float64)
+        gram = np.empty((k, k), dtype=np.float64) if out is None else out
         for start in range(0, k, _BLOCK):
             gram[start:start + _BLOCK] = self.counts_model.cooccurrences(items[start:start + _BLOCK], items)
         gram[np.diag_indices(k)] += self.l2
@@ -288,8 +289,8 @@ class EASE:
         return _inverse(self.gram())
 
     def refresh(self) -> None:
-        """Replace P by a new inverse of G + λI."""
-        self._p = self.new_inverse()
+        """Replace P by a new inverse of G + λI, computed in P's own memory (no second items² array)."""
+        self._p = _inverse(self.gram(out=self._p))
         self.refreshes += 1
 
     @property
