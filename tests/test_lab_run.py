@@ -106,6 +106,11 @@ def test_reports_are_written_and_readable(result, tmp_path):
     assert "# Unlearning lab" in text and "## Forget set: core" in text and "Hyper-parameters" in text
     frame = table_frame(result, "edge")
     assert len(frame) == len(METHODS) and frame["forgets?"].tolist()[0] == "reference"
+    # certified exact models and the null control itself are shown apart, each with its reason
+    forgets = dict(zip(frame["method"], frame["forgets?"]))
+    assert forgets["Retrain"] == forgets["Item-CF forget (Amnesia)"] == forgets["EASE forget (exact)"] == "by construction"
+    assert text.count("| **Equal to a retrain by construction (they cannot fail the criterion)** |") == 3
+    assert text.count("EASE certificate: fingerprint after forgetting") == 3 and "P within " in text
 
 
 def test_toy_world_runs_and_is_honest_about_its_size():
