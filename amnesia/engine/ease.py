@@ -80,9 +80,15 @@ def _inverse(gram: np.ndarray) -> np.ndarray:
     inverse, info = sl.lapack.dpotri(factor, lower=0, overwrite_c=1)
     if info != 0:
         raise AmnesiaError(f"Inverting G + λI failed (LAPACK dpotri info {info}).")
-    upper = np.triu_indices_from(inverse, 1)
-    inverse[upper[1], upper[0]] = inverse[upper]  # dpotri fills one triangle
-    return np.ascontiguousarray(inverse)
+    # dpotri fills the upper triangle: mirror it block by block (index arrays of the whole triangle
+    # would take as much memory as P again)
+    size, step = inverse.shape[0], 512
+    for start in range(0, size, step):
+        stop = min(start + step, size)
+        inverse[start:stop, :start] = inverse[:start, start:stop].T
+        block = inverse[start:stop, start:stop]
+        block[...] = np.triu(block) + np.triu(block, 1).T
+    return inverse.T if inverse.flags.f_contiguous else np.ascontiguousarray(inverse)  # symmetric: .T is C-ordered
 
 
 class EASE:
@@ -122,7 +128,7 @@ class EASE:
         items = self.items_scored.tolist()
         gram = self.counts_model.cooccurrences(items, items).astype(np.float64) if items else np.zeros((0, 0))
         gram[np.diag_indices_from(gram)] += self.l2
-        return np.asfortranarray(gram)
+        return gram.T  # symmetric: the transpose of the C-ordered array is the Fortran array LAPACK wants, no copy
 
     def fork(self) -> EASE:
         """An independent copy (P is copied: items² floats)."""
