@@ -51,7 +51,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(start=pair_sets, steps=steps, l2=st.sampled_from([0.5, 3.0, 50.0]))
 def test_any_sequence_of_requests_keeps_p_exact_and_recommendations_equal_to_a_retrain(start, steps, l2):
     model = EASE.fit(sorted(start), l2=l2)
@@ -80,8 +80,10 @@ def test_any_sequence_of_requests_keeps_p_exact_and_recommendations_equal_to_a_r
         expected = plain.top(user, 5)
         assert [r.item for r in model.recommend(user, 5)] == expected
         assert [r.item for r in retrained.recommend(user, 5)] == expected
-    if retrained is not None:
+    if retrained is not None:  # G (and H, n) bit for bit
         assert model.fingerprint() == retrained.fingerprint()
+        assert np.array_equal(model.counts_model.cooccurrences(items), retrained.counts_model.cooccurrences(items))
+    np.testing.assert_array_equal(model.counts_model.cooccurrences(items).astype(np.float64), plain.gram)
 
 
 def test_scores_weights_and_because_follow_the_definition():
@@ -141,3 +143,155 @@ def test_after_many_updates_p_stays_within_the_tolerance_and_the_certificate_say
     certificate = model.verify()
     assert certificate.exact and certificate.users_compared == len(model.users())
     assert certificate.max_rel_diff <= TOLERANCE and model.error() <= TOLERANCE
+
+
+def _state(model: EASE) -> tuple[str, int, np.ndarray]:
+    return model.fingerprint(), model.time, model.inverse.copy()
+
+
+@pytest.mark.parametrize("request_", [
+    '{"change": "Add", "interactions": [[0, 1], [1, 2]',  # not JSON
+    {"change": "add", "interactions": [[0, 1]]},  # the kind is case-sensitive
+    {"change": "Add", "interactions": [[0, -1]]},  # a negative id
+    {"change": "Add", "interactions": [[0, 1.5]]},  # not an integer
+    {"change": "Add", "interactions": [[0, 1, 2]]},  # not a pair
+    {"change": "Remove", "interactions": [[0, 1], [0, 3]]},  # (0, 3) is not there: the whole request is refused
+    {"change": "Remove", "interactions": [[7, 1]]},  # an unknown user
+    {"interactions": [[0, 1]]},  # no kind
+])
+def test_a_bad_request_is_refused_with_a_message_and_changes_nothing(request_):
+    model = EASE.fit([(0, 1), (0, 2), (1, 1), (1, 3), (2, 2), (2, 3)], l2=1.0)
+    before = _state(model)
+    with pytest.raises(AmnesiaError) as refused:
+        model.apply(request_)
+    assert str(refused.value)  # a message that says what is wrong
+    fingerprint, time, inverse = _state(model)
+    assert (fingerprint, time) == before[:2] and np.array_equal(inverse, before[2])
+
+
+def test_a_request_over_the_limits_changes_nothing():
+    from amnesia import APP_LIMITS
+    model = EASE.fit([(0, 1), (0, 2), (1, 1)], l2=1.0)
+    before = _state(model)
+    too_many = {"change": "Add", "interactions": [[100 + u, 1] for u in range(APP_LIMITS.new_users + 1)]}
+    with pytest.raises(AmnesiaError, match="new_users|users"):
+        model.apply(too_many, APP_LIMITS)
+    fingerprint, time, inverse = _state(model)
+    assert (fingerprint, time) == before[:2] and np.array_equal(inverse, before[2])
+
+
+def test_g_after_forgets_and_adds_is_bit_equal_to_a_retrains():
+    pairs = {(u, i) for u in range(8) for i in range(10) if (u * 7 + i * 3) % 4 == 0}
+    model = EASE.fit(sorted(pairs), l2=2.0)
+    items = model.items_scored.tolist()
+    model.forget_user(0)
+    model.apply({"change": "Add", "interactions": [[9, 1], [9, 2], [0, 5]]})
+    model.apply({"change": "Remove", "interactions": [[4, 0]]})
+    remaining = (pairs - {p for p in pairs if p[0] == 0} | {(9, 1), (9, 2), (0, 5)}) - {(4, 0)}
+    retrained = EASE.fit(sorted(remaining), l2=2.0, items=items)
+    g, g_retrained = (m.counts_model.cooccurrences(items) for m in (model, retrained))
+    assert g.dtype == np.int64 and np.array_equal(g, g_retrained)
+    assert np.array_equal(model.counts_model.counts(items), retrained.counts_model.counts(items))
+    assert model.fingerprint() == retrained.fingerprint()
+
+
+def test_the_certificate_reports_the_difference_it_finds_and_a_refresh_repairs_it():
+    rng = np.random.default_rng(5)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 30, 200), rng.integers(0, 15, 200))})
+    model = EASE.fit(pairs, l2=4.0)
+    plain = PlainEASE(set(pairs), model.items_scored.tolist(), 4.0)
+    clean = model.verify()
+    assert clean.exact and clean.max_abs_diff <= 1e-15 and clean.users_compared == len(model.users())
+    # corrupt P symmetrically by a known amount: the certificate must see exactly that
+    model._p[2, 3] += 1e-6
+    model._p[3, 2] += 1e-6
+    corrupt = model.verify()
+    assert corrupt.max_abs_diff == pytest.approx(1e-6, rel=1e-6)
+    assert corrupt.max_rel_diff == pytest.approx(1e-6 / np.abs(plain.p).max(), rel=1e-6)
+    assert not corrupt.exact and corrupt.fingerprint_equal
+    assert model.error(probes=len(model.items_scored)) > TOLERANCE
+    model.refresh()
+    assert model.refreshes == 1 and model.verify().exact
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-12, atol=1e-15)
+
+
+def test_updates_recompute_p_when_the_measured_error_passes_the_tolerance():
+    from amnesia.engine import ease
+    rng = np.random.default_rng(6)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 30, 200), rng.integers(0, 6, 200))})
+    model = EASE.fit(pairs, l2=4.0)
+    model._p += 1e-6  # every entry off: any probe column sees it
+    for user in range(100, 100 + ease.CHECK_EVERY):
+        model.apply({"change": "Add", "interactions": [[user, 0], [user, 1]]})
+    assert model.refreshes == 1 and model.verify().exact
+
+
+def test_a_request_touching_many_users_is_one_exact_woodbury_update_per_chunk():
+    from amnesia.engine import ease
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 40, 300), rng.integers(0, 20, 300))}
+    model = EASE.fit(sorted(pairs), l2=3.0)
+    items = model.items_scored.tolist()
+    # existing users gain items (a downdate and an update each), new users arrive (an update each):
+    # more vectors than one chunk holds
+    batch = {(int(u), int(i)) for u, i in zip(rng.integers(0, 40 + ease.WOODBURY_RANK, 400), rng.integers(0, 20, 400))}
+    model.apply({"change": "Add", "interactions": sorted(batch)})
+    removed = sorted(p for p in pairs | batch if p[0] % 3 == 0)[:60]
+    model.apply({"change": "Remove", "interactions": removed})
+    remaining = (pairs | batch) - set(removed)
+    plain = PlainEASE(remaining, items, 3.0)
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
+    assert model.verify().exact
+
+
+@pytest.mark.slow
+def test_movielens_forgets_and_a_batch_add_equal_a_retrain():
+    """MovieLens latest-small over the 1,297 movies 20 users watched (the small item set): forget 30
+    users one request each, add 10 of them back in one request (a Woodbury update), then P, G and
+    every user's top-10 equal a retrain's on the remaining interactions."""
+    from amnesia.data.datasets import load
+
+    interactions = load("movielens-small").interactions
+    model = EASE.fit(interactions, l2=100.0, min_viewers=20)
+    assert len(model.items_scored) == 1297
+    users = np.random.default_rng(18).choice(model.users(), 30, replace=False).tolist()
+    histories = {u: model.counts_model.history(u) for u in users}
+    for user in users:
+        model.forget_user(user)
+    back = users[:10]
+    model.apply({"change": "Add", "interactions": [[u, i] for u in back for i in histories[u]]})
+    gone = set(users[10:])
+    remaining = interactions[~interactions["user"].isin(gone)]
+    retrained = EASE.fit(remaining, l2=100.0, items=model.items_scored.tolist())
+    assert model.fingerprint() == retrained.fingerprint()
+    np.testing.assert_allclose(model.inverse, retrained.inverse, rtol=0, atol=1e-9 * np.abs(retrained.inverse).max())
+    certificate = model.verify()
+    assert certificate.exact and certificate.users_compared == 610 - 20
+
+
+def test_blocked_building_inverting_and_row_sums_equal_the_plain_model(monkeypatch):
+    """With blocks of 3 rows, G + λI is built, P's triangle mirrored and long histories summed
+    in several blocks each: the same P and top-k as the plain model."""
+    from amnesia.engine import ease
+    monkeypatch.setattr(ease, "_BLOCK", 3)
+    rng = np.random.default_rng(8)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 12, 150), rng.integers(0, 17, 150))}
+    model = EASE.fit(sorted(pairs), l2=2.0)
+    items = model.items_scored.tolist()
+    np.testing.assert_allclose(model.inverse, PlainEASE(pairs, items, 2.0).p, rtol=1e-12, atol=1e-15)
+    assert np.array_equal(model.inverse, model.inverse.T)
+    model.forget_user(0)
+    model.apply({"change": "Add", "interactions": [[1, i] for i in range(17)] + [[2, 0]]})
+    pairs = {p for p in pairs if p[0] != 0} | {(1, i) for i in range(17)} | {(2, 0)}
+    plain = PlainEASE(pairs, items, 2.0)
+    np.testing.assert_allclose(model.inverse, plain.p, rtol=1e-9, atol=1e-12 * np.abs(plain.p).max())
+    for user in model.users():
+        assert [r.item for r in model.recommend(user, 5)] == plain.top(user, 5)
+
+
+def test_an_update_that_cannot_be_right_recomputes_p_from_the_counts():
+    model = EASE.fit([(0, 1), (0, 2), (1, 1), (1, 3), (2, 2), (2, 3)], l2=1.0)
+    model._p *= 1e6  # so far from (G + λI)⁻¹ that forgetting user 0 gets a denominator 1 − xᵀPx < 0
+    changes = model.forget_user(0)
+    assert list(changes.touched_users) == [0] and model.refreshes == 1
+    assert model.verify().exact and model.users() == [1, 2]

@@ -10,8 +10,10 @@ Forgetting user u subtracts x_u x_uᵀ from G (x_u the 0/1 row of their items in
 a rank-one change, so P follows by Sherman–Morrison in O(items²) instead of a new O(items³)
 inverse:  (A − x xᵀ)⁻¹ = P + (P x)(P x)ᵀ / (1 − xᵀ P x),  where P x is the sum of P's rows
 over the user's items. Adding a user is the same with +x; changing a user's history is a
-downdate of the old row and an update of the new one. Each update is one in-place BLAS rank-one
-update of P (no items² temporary).
+downdate of the old row and an update of the new one. A single change is one in-place BLAS
+rank-one update of P (dger, no items² temporary); a request changing several users' rows is one
+Woodbury update of rank r (up to WOODBURY_RANK) per chunk: one in-place dgemm pass over P
+instead of r.
 
 The item set is fixed at fit: the items at least ``min_viewers`` users had then (P is dense,
 items² float64: 756 MB for MovieLens latest-small's 9,724 items). Items that arrive later are
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as sl
-from scipy.linalg.blas import dger
+from scipy.linalg.blas import dgemm, dger
 
 from ..errors import AmnesiaError, UnknownUserError
 from ..limits import Limits
@@ -48,8 +50,14 @@ DEFAULT_L2 = 100.0
 TOLERANCE = 1e-9
 #: Decimals scores are ranked at: far above the rounding of updates (~1e-15), far below real differences.
 RANK_DECIMALS = 10
-#: Updates between two residual checks (a check costs two matrix-vector products).
+#: Rank-one changes between two residual checks (a check costs two matrix-vector products).
 CHECK_EVERY = 16
+#: Largest rank of one Woodbury update (a request changing more users' rows is applied in chunks).
+WOODBURY_RANK = 64
+
+
+class _UpdateRefused(ArithmeticError):
+    """An update of P that cannot be right (a denominator ≤ 0): P is recomputed from G instead."""
 
 
 @dataclass(frozen=True)
@@ -71,24 +79,49 @@ class Certificate:
         return self.fingerprint_equal and self.top10_equal and self.max_rel_diff <= TOLERANCE
 
 
+#: Rows of G (or of P) handled at once while building G and mirroring P's triangle: bounds the
+#: temporaries to _BLOCK × items (an int64 block of C, a transposed strip), far below items².
+_BLOCK = 512
+
+
 def _inverse(gram: np.ndarray) -> np.ndarray:
-    """(gram)⁻¹ of a symmetric positive definite matrix by Cholesky, float64, C-contiguous, in
-    place of ``gram`` (no second items² array)."""
-    factor, info = sl.lapack.dpotrf(gram, lower=0, overwrite_a=1)
+    """(gram)⁻¹ of a symmetric positive definite matrix by Cholesky, float64, in place of ``gram``.
+
+    ``gram``: shape (k, k), float64, C-contiguous and symmetric. Its transpose is the same matrix
+    in Fortran order, so LAPACK factors and inverts it where it lies; the inverse is returned in
+    the same memory (C-contiguous), so inverting costs no second items² array.
+    """
+    if gram.size == 0:
+        return gram
+    # gram.T is F-contiguous: dpotrf/dpotri work in place and fill its upper triangle,
+    # which is gram's lower triangle
+    factor, info = sl.lapack.dpotrf(gram.T, lower=0, overwrite_a=1)
     if info != 0:
         raise AmnesiaError(f"G + λI is not positive definite (LAPACK dpotrf info {info}); use a larger l2.")
     inverse, info = sl.lapack.dpotri(factor, lower=0, overwrite_c=1)
     if info != 0:
         raise AmnesiaError(f"Inverting G + λI failed (LAPACK dpotri info {info}).")
-    # dpotri fills the upper triangle: mirror it block by block (index arrays of the whole triangle
-    # would take as much memory as P again)
-    size, step = inverse.shape[0], 512
-    for start in range(0, size, step):
-        stop = min(start + step, size)
-        inverse[start:stop, :start] = inverse[:start, start:stop].T
-        block = inverse[start:stop, start:stop]
-        block[...] = np.triu(block) + np.triu(block, 1).T
-    return inverse.T if inverse.flags.f_contiguous else np.ascontiguousarray(inverse)  # symmetric: .T is C-ordered
+    if not np.shares_memory(inverse, gram):  # a LAPACK wrapper that copied: take its result
+        gram[...] = inverse.T
+    _mirror_lower(gram)
+    return gram
+
+
+def _largest_magnitude(matrix: np.ndarray) -> float:
+    """max |matrix| without an items² temporary (np.abs would allocate one)."""
+    return float(max(matrix.max(), -matrix.min()))
+
+
+def _mirror_lower(matrix: np.ndarray) -> None:
+    """Copy the lower triangle of a square C-contiguous ``matrix`` onto its upper one, in place,
+    a strip of :data:`_BLOCK` rows at a time (temporaries of _BLOCK × k, not k²)."""
+    k = len(matrix)
+    for start in range(0, k, _BLOCK):
+        stop = min(start + _BLOCK, k)
+        square = matrix[start:stop, start:stop]
+        square[np.triu_indices(stop - start, 1)] = square.T[np.triu_indices(stop - start, 1)]
+        if stop < k:
+            matrix[start:stop, stop:] = matrix[stop:, start:stop].T
 
 
 class EASE:
@@ -101,7 +134,7 @@ class EASE:
         self.l2 = float(l2)
         self._p = inverse  # (k, k) float64, C-contiguous, symmetric
         self._since_check = 0
-        self.refreshes = 0  # times P was recomputed from G because the residual passed the tolerance
+        self.refreshes = 0  # times P was recomputed from G (residual past the tolerance, an update refused, refresh())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -120,15 +153,20 @@ class EASE:
         else:
             scored = np.unique(np.asarray(list(items), dtype=np.int64))
         model = cls(counts, np.sort(scored), l2, np.zeros((0, 0)))
-        model._p = _inverse(model._gram())
+        model._p = _inverse(model.gram())
         return model
 
-    def _gram(self) -> np.ndarray:
-        """G + λI over the scored items, float64 (from the exact counts)."""
+    def gram(self, out: np.ndarray | None = None) -> np.ndarray:
+        """G + λI over the scored items, shape (k, k), float64, C-contiguous (from the exact
+        counts, a block of rows at a time: the only items² array is the result, written into
+        ``out`` when given)."""
         items = self.items_scored.tolist()
-        gram = self.counts_model.cooccurrences(items, items).astype(np.float64) if items else np.zeros((0, 0))
-        gram[np.diag_indices_from(gram)] += self.l2
-        return gram.T  # symmetric: the transpose of the C-ordered array is the Fortran array LAPACK wants, no copy
+        k = len(items)
+        gram = np.empty((k, k), dtype=np.float64) if out is None else out
+        for start in range(0, k, _BLOCK):
+            gram[start:start + _BLOCK] = self.counts_model.cooccurrences(items[start:start + _BLOCK], items)
+        gram[np.diag_indices(k)] += self.l2
+        return gram
 
     def fork(self) -> EASE:
         """An independent copy (P is copied: items² floats)."""
@@ -152,14 +190,46 @@ class EASE:
             rows[user] = position[inside]
         return rows
 
+    def _row_sum(self, row: np.ndarray) -> np.ndarray:
+        """P x for the 0/1 vector x with ones at positions ``row``: the sum of P's rows there
+        (P is symmetric), shape (k,), float64. Gathered :data:`_BLOCK` rows at a time, so a long
+        history (MovieLens has one of 2,698 movies) never copies more than _BLOCK × k floats."""
+        total = np.zeros(self._p.shape[1])
+        for start in range(0, len(row), _BLOCK):
+            total += self._p[row[start:start + _BLOCK]].sum(axis=0)
+        return total
+
     def _rank_one(self, row: np.ndarray, sign: int) -> None:
         """P ← (P⁻¹ + sign · x xᵀ)⁻¹ for the 0/1 vector x with ones at ``row`` (Sherman–Morrison)."""
         if len(row) == 0:
             return
-        u = self._p[row].sum(axis=0)  # P x (P is symmetric: the sum of its rows at x's ones)
+        u = self._row_sum(row)  # P x
         denominator = 1.0 + sign * float(u[row].sum())
+        if not denominator > 0:  # 1 ± xᵀPx > 0 whenever P is (G + λI)⁻¹ of a positive definite matrix
+            raise _UpdateRefused(f"Sherman–Morrison denominator {denominator!r}: P has drifted from (G + λI)⁻¹.")
         # the ones of x are the positions of C, so G + λI stays positive definite and this is > 0
         dger(-sign / denominator, u, u, a=self._p.T, overwrite_a=1)  # in place: P is C-ordered and symmetric
+
+    def _low_rank(self, vectors: Sequence[tuple[np.ndarray, int]]) -> None:
+        """P ← (P⁻¹ + U S Uᵀ)⁻¹ for the 0/1 columns x_j of U (ones at the given positions) and the
+        signs S = diag(±1) (Woodbury): P − (PU)(S + UᵀPU)⁻¹(PU)ᵀ, one in-place BLAS rank-r
+        update of P (a pass over P for r vectors, where r rank-one updates would make r passes).
+
+        S + UᵀPU is r × r and never singular: det(S + UᵀPU) = det(S)·det(G' + λI)/det(G + λI),
+        and both G + λI are positive definite. One vector is a Sherman–Morrison update.
+        """
+        if len(vectors) == 1:
+            self._rank_one(*vectors[0])
+            return
+        if not vectors:
+            return
+        w = np.stack([self._row_sum(row) for row, _ in vectors])  # (r, k): row j is (P x_j)ᵀ
+        middle = np.diag(np.array([sign for _, sign in vectors], dtype=np.float64))  # S⁻¹ = S
+        for a, (row, _) in enumerate(vectors):
+            middle[a] += w[:, row].sum(axis=1)  # (UᵀPU)[a, b] = x_aᵀ P x_b
+        z = np.linalg.solve(middle, w)  # (r, k)
+        # P.T is P in Fortran order: dgemm writes P − wᵀ z where it lies
+        dgemm(-1.0, w, z, beta=1.0, c=self._p.T, trans_a=1, overwrite_c=1)
 
     def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None) -> ChangeSet:
         """Apply a JSON change request (Add or Remove, as for ItemCF) and update P exactly.
@@ -167,15 +237,24 @@ class EASE:
         request = parse_request(request, limits)  # a bad request is refused here, before anything is read
         users = sorted({int(u) for u in request.pairs[:, 0].tolist()})
         before = self._rows(users)
-        changes = self.counts_model.apply(request, limits)  # validates first: a rejected request changes nothing
+        changes = self.counts_model.apply(request, limits)  # plans first: a rejected request changes nothing
         after = self._rows(list(changes.touched_users))
+        vectors: list[tuple[np.ndarray, int]] = []  # G changes by Σ sign · x xᵀ over these
         for user in changes.touched_users:
             old, new = before.get(user, np.zeros(0, np.int64)), after[user]
             if np.array_equal(old, new):
                 continue
-            self._rank_one(old, -1)
-            self._rank_one(new, +1)
-            self._since_check += 1
+            vectors += [(row, sign) for row, sign in ((old, -1), (new, +1)) if len(row)]
+        try:
+            for start in range(0, len(vectors), WOODBURY_RANK):
+                self._low_rank(vectors[start:start + WOODBURY_RANK])
+        except (np.linalg.LinAlgError, _UpdateRefused):
+            # only a P already far from (G + λI)⁻¹ gets here (in exact arithmetic the update always
+            # exists): the counts have changed, so P is recomputed from them and the model stays whole
+            self.refresh()
+            self._since_check = 0
+            return changes
+        self._since_check += len(vectors)
         if self._since_check >= CHECK_EVERY:
             self._since_check = 0
             if self.error() > TOLERANCE:
@@ -207,11 +286,11 @@ class EASE:
 
     def new_inverse(self) -> np.ndarray:
         """P recomputed from G: a new inverse of G + λI (what retraining P costs), without keeping it."""
-        return _inverse(self._gram())
+        return _inverse(self.gram())
 
     def refresh(self) -> None:
-        """Replace P by a new inverse of G + λI."""
-        self._p = self.new_inverse()
+        """Replace P by a new inverse of G + λI, computed in P's own memory (no second items² array)."""
+        self._p = _inverse(self.gram(out=self._p))
         self.refreshes += 1
 
     @property
@@ -225,24 +304,37 @@ class EASE:
     def scores(self, user: int) -> np.ndarray:
         """x_u·B over :attr:`items_scored`, float64, shape (k,): Σ over the user's items i of B_ij,
         with B = I − P·diag(1/diag P) (B_jj = 0)."""
+        return self._scores(user, self._history_row(user))
+
+    def _history_row(self, user: int) -> np.ndarray:
+        """The user's items as positions among the scored items; UnknownUserError if they have none."""
         row = self._rows([user])[user]
         if not self.counts_model.history_length(user):
             raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
-        diagonal = np.diagonal(self._p)
-        summed = self._p[row].sum(axis=0) if len(row) else np.zeros(len(diagonal))
-        scores = -summed / diagonal
+        return row
+
+    def _scores(self, user: int, row: np.ndarray) -> np.ndarray:
+        scores = -self._row_sum(row) / np.diagonal(self._p)
         scores[row] = 0.0  # (x·B)_j for j in the history: B_jj = 0 and the rest are not recommended anyway
         return scores
+
+    def _alive(self) -> np.ndarray:
+        """Which scored items someone still has (n > 0), shape (k,), bool."""
+        return self.counts_model.counts(self.items_scored.tolist()) > 0
 
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
         """Top-``k`` items the user has not seen, among scored items someone still has (n > 0),
         best first, ties (scores equal to :data:`RANK_DECIMALS` decimals) to the smaller item id.
-        Scores may be negative (B has negative weights)."""
-        scores = self.scores(user)
-        seen = np.zeros(len(scores), dtype=bool)
-        seen[self._rows([user])[user]] = True
-        alive = self.counts_model.counts(self.items_scored.tolist()) > 0
-        candidates = np.flatnonzero(~seen & alive)
+        Scores may be negative (B has negative weights). Why an item is recommended:
+        :meth:`explain` (the "because you watched" items)."""
+        return self._recommend(user, k, self._alive())
+
+    def _recommend(self, user: int, k: int, alive: np.ndarray) -> list[Recommendation]:
+        row = self._history_row(user)
+        scores = self._scores(user, row)
+        candidate = alive.copy()
+        candidate[row] = False
+        candidates = np.flatnonzero(candidate)
         # ranked at RANK_DECIMALS: scores equal in exact arithmetic (ties) differ in their last bits
         # depending on the order of the updates; rounded, they tie and go to the smaller id
         ranked = np.round(scores[candidates], RANK_DECIMALS)
@@ -287,18 +379,24 @@ class EASE:
 
     def verify(self, k: int = 10) -> Certificate:
         """Recompute P from G and retrain on the remaining interactions over the same items;
-        compare P, the exact state and every user's top-``k``."""
+        compare P (largest absolute difference, and relative to the recomputed P's largest
+        entry), the exact state and every user's top-``k``. Holds at most two items² arrays
+        besides this model's P (the recomputed P is dropped before the retrain is fitted)."""
         started = time.perf_counter()
         recomputed = self.new_inverse()
-        difference = float(np.abs(recomputed - self._p).max()) if recomputed.size else 0.0
-        scale = float(np.abs(recomputed).max()) if recomputed.size else 1.0
+        scale = _largest_magnitude(recomputed) if recomputed.size else 1.0
+        np.subtract(recomputed, self._p, out=recomputed)
+        difference = _largest_magnitude(recomputed) if recomputed.size else 0.0
+        del recomputed
         retrained = EASE.fit(self.counts_model.interactions(), self.l2, items=self.items_scored.tolist())
         users = self.users()
+        alive, alive_retrained = self._alive(), retrained._alive()
         same = all(
-            [r.item for r in self.recommend(user, k)] == [r.item for r in retrained.recommend(user, k)] for user in users
+            [r.item for r in self._recommend(user, k, alive)] == [r.item for r in retrained._recommend(user, k, alive_retrained)]
+            for user in users
         )
-        return Certificate(difference, difference / scale, self.fingerprint() == retrained.fingerprint(), same,
-                           len(users), time.perf_counter() - started)
+        return Certificate(difference, difference / scale if scale else difference,
+                           self.fingerprint() == retrained.fingerprint(), same, len(users), time.perf_counter() - started)
 
     def __repr__(self) -> str:
         return (f"EASE(users={self.counts_model.num_users()}, items_scored={len(self.items_scored)}, l2={self.l2:g}, "
