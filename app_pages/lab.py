@@ -15,7 +15,7 @@ import ui_state
 from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
-from amnesia.lab.registry import ALS_WAYS
+from amnesia.lab.registry import ALS_WAYS, EXACT_MODELS
 from amnesia.lab.report import count, headline, reading, summary, table_frame
 from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
@@ -41,7 +41,8 @@ st.markdown(
     "The other pages forget exactly with item-based CF. Most recommenders in production are *model-based* "
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
-    f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's exact item-based CF, and an attacker "
+    f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's exactly forgetting "
+    f"{' and '.join(EXACT_MODELS)} (full runs), and an attacker "
     "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
     "against it than against a retrain."

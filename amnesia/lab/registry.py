@@ -112,5 +112,7 @@ APPROXIMATE: tuple[str, ...] = tuple(name for name, method in METHODS.items() if
 ALS_WAYS: tuple[str, ...] = tuple(
     name for name, method in METHODS.items() if method.model == "weighted ALS" and method.family != "reference"
 )
+#: The models of their own that this project forgets exactly (certified against a retrain).
+EXACT_MODELS: tuple[str, ...] = tuple(method.model for method in METHODS.values() if method.own_retrain)
 #: The methods whose settings the tuning command chooses.
 TUNED: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.tuned)

@@ -165,12 +165,14 @@ def reading(result: dict, kind: str) -> list[str]:
         and itemcf.get("certificate", {}).get("equal")
         and (retrain["forgetting_quality"] or 0) < 1
     ):
+        certified = [rows[n]["label"] for n, m in METHODS.items() if m.own_retrain and rows.get(n, {}).get("certificate", {}).get("equal")]
         lines.append(
-            "Item-CF scores F = 1 because it is deterministic: the model after forgetting is identical to a retrain "
-            "(equal fingerprints), so there is no seed noise at all. Retrain and SISA are exact too; their F below 1 is the "
-            f"noise of comparing randomly initialised models with N = {result['config']['seeds']} samples, not remembering."
+            f"{' and '.join(certified)} score F = 1 because they are deterministic: the model after forgetting is "
+            "identical to a retrain (certified), so there is no seed noise at all; that is why they are shown apart. "
+            "Retrain and SISA are exact too; their F below 1 is the noise of comparing randomly initialised models with "
+            f"N = {result['config']['seeds']} samples, not remembering."
         )
-    exact = [r for name, r in rows.items() if name in ("sisa", "item-cf")]
+    exact = [r for name, r in rows.items() if r["family"] == "exact" and name != "retrain"]
     low, high = null["ndcg_at_10_ci"]
     if exact and low is not None:
 
@@ -470,13 +472,16 @@ def markdown(result: dict) -> str:
             *(f"- {line}" for line in reading(result, kind)),
             "",
         ]
-        cert = rows_of(result, kind).get("item-cf", {}).get("certificate")
-        if cert:
-            lines += [
-                f"Item-CF certificate: fingerprint after forgetting `{cert['fingerprint_unlearned'][:16]}…`, after retraining "
-                f"`{cert['fingerprint_retrained'][:16]}…`: {'equal' if cert['equal'] else 'DIFFERENT'}.",
-                "",
-            ]
+        for name, method in METHODS.items():
+            cert = rows_of(result, kind).get(name, {}).get("certificate") if method.own_retrain else None
+            if cert:
+                p_diff = f"; P within {cert['p_max_rel_diff']:.1e} of the retrain's" if "p_max_rel_diff" in cert else ""
+                lines += [
+                    f"{method.model[0].upper() + method.model[1:]} certificate: fingerprint after forgetting "
+                    f"`{cert['fingerprint_unlearned'][:16]}…`, after retraining `{cert['fingerprint_retrained'][:16]}…`: "
+                    f"{'equal' if cert['fingerprint_unlearned'] == cert['fingerprint_retrained'] else 'DIFFERENT'}{p_diff}.",
+                    "",
+                ]
     lines += _targets(result)
     als, mp = hp["als"], hp["methods"]
     lines += [
