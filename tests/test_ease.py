@@ -36,8 +36,15 @@ class PlainEASE:
         alive = self.gram.diagonal() > 0
         seen = self.x[self.row[user]] > 0
         candidates = [j for j in range(len(self.items)) if alive[j] and not seen[j]]
-        candidates.sort(key=lambda j: (-round(scores[j], 10), self.items[j]))
-        return [self.items[j] for j in candidates[:k]]
+        candidates.sort(key=lambda j: (-scores[j], self.items[j]))
+        # scores within 1e-10 of the next one are one tie, ordered by item id
+        groups, group = [], 0
+        for position, j in enumerate(candidates):
+            if position and scores[candidates[position - 1]] - scores[j] > 1e-10:
+                group += 1
+            groups.append(group)
+        ranked = sorted(zip(groups, candidates), key=lambda p: (p[0], self.items[p[1]]))
+        return [self.items[j] for _, j in ranked[:k]]
 
 
 pair_sets = st.sets(st.tuples(st.integers(0, 9), st.integers(0, 11)), min_size=3, max_size=50)
@@ -295,3 +302,12 @@ def test_an_update_that_cannot_be_right_recomputes_p_from_the_counts():
     changes = model.forget_user(0)
     assert list(changes.touched_users) == [0] and model.refreshes == 1
     assert model.verify().exact and model.users() == [1, 2]
+
+
+def test_scores_equal_but_for_rounding_tie_even_on_a_rounding_boundary():
+    from amnesia.engine.ease import rank_with_ties
+    boundary = 0.12345678905  # half-way between two 10-decimal values: rounding would split this tie
+    scores = np.array([boundary + 2e-17, 0.5, boundary - 2e-17, -0.25, 0.5 + 1e-15])
+    ids = np.array([9, 7, 3, 1, 8])
+    assert ids[rank_with_ties(scores, ids)].tolist() == [7, 8, 3, 9, 1]
+    assert rank_with_ties(np.zeros(0), np.zeros(0, dtype=np.int64)).tolist() == []

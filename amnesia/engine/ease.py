@@ -48,12 +48,28 @@ from .requests import ChangeRequest, parse_request
 DEFAULT_L2 = 100.0
 #: Largest residual max|(G + λI)·P − I| on the probe columns before P is recomputed from G.
 TOLERANCE = 1e-9
-#: Decimals scores are ranked at: far above the rounding of updates (~1e-15), far below real differences.
-RANK_DECIMALS = 10
+#: Scores closer than this (absolute) rank as ties, broken by the smaller item id: far above the
+#: rounding of updates (~1e-15), far below real differences. A gap, not a rounding grid: two scores
+#: equal in exact arithmetic stay tied wherever they lie (rounding to 10 decimals split a tie that
+#: sat on a rounding boundary, depending on the order of the updates).
+TIE_GAP = 1e-10
 #: Rank-one changes between two residual checks (a check costs two matrix-vector products).
 CHECK_EVERY = 16
 #: Largest rank of one Woodbury update (a request changing more users' rows is applied in chunks).
 WOODBURY_RANK = 64
+
+
+def rank_with_ties(scores: np.ndarray, ids: np.ndarray, gap: float = TIE_GAP) -> np.ndarray:
+    """Positions of ``scores`` (shape (m,), float64) best first, where a run of scores each within
+    ``gap`` of the next is one tie, ordered by ``ids`` (shape (m,), int64) ascending.
+
+    Scores equal in exact arithmetic differ in their last bits depending on the order of the
+    updates that made them; grouped by gaps they tie, and the ranking is the same for a model
+    forgotten by updates and for its retrain."""
+    order = np.lexsort((ids, -scores))
+    ordered = scores[order]
+    tie_group = np.concatenate([[0], np.cumsum(ordered[:-1] - ordered[1:] > gap)]) if len(order) else order
+    return order[np.lexsort((ids[order], tie_group))]
 
 
 class _UpdateRefused(ArithmeticError):
@@ -324,7 +340,7 @@ class EASE:
 
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
         """Top-``k`` items the user has not seen, among scored items someone still has (n > 0),
-        best first, ties (scores equal to :data:`RANK_DECIMALS` decimals) to the smaller item id.
+        best first, ties (scores within :data:`TIE_GAP` of the next one) to the smaller item id.
         Scores may be negative (B has negative weights). Why an item is recommended:
         :meth:`explain` (the "because you watched" items)."""
         return self._recommend(user, k, self._alive())
@@ -335,10 +351,7 @@ class EASE:
         candidate = alive.copy()
         candidate[row] = False
         candidates = np.flatnonzero(candidate)
-        # ranked at RANK_DECIMALS: scores equal in exact arithmetic (ties) differ in their last bits
-        # depending on the order of the updates; rounded, they tie and go to the smaller id
-        ranked = np.round(scores[candidates], RANK_DECIMALS)
-        order = np.lexsort((self.items_scored[candidates], -ranked))[:k]
+        order = rank_with_ties(scores[candidates], self.items_scored[candidates])[:k]
         return [Recommendation(int(self.items_scored[candidates[p]]), float(scores[candidates[p]])) for p in order]
 
     def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
