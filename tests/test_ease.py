@@ -58,7 +58,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(start=pair_sets, steps=steps, l2=st.sampled_from([0.5, 3.0, 50.0]))
 def test_any_sequence_of_requests_keeps_p_exact_and_recommendations_equal_to_a_retrain(start, steps, l2):
     model = EASE.fit(sorted(start), l2=l2)
