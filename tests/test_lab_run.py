@@ -20,7 +20,7 @@ from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.cli import config_from_args
 from amnesia.lab.registry import METHODS
 from amnesia.lab.result import read_result
-from amnesia.lab.run import NULL_KEYS
+from amnesia.lab.run import EXACT_OWN, NULL_KEYS
 
 from .conftest import clustered
 
@@ -63,7 +63,7 @@ def test_every_method_and_forget_set_has_a_complete_row(result):
     for row in result["rows"]:
         for key in REQUIRED:
             assert key in row, f"{row['method']} lacks {key}"
-        assert row["models"] == (1 if row["method"] in ("item-cf", "ease") else 3)
+        assert row["models"] == (1 if row["method"] in EXACT_OWN else 3)
     json.dumps(result)  # serialisable as it is
 
 
@@ -77,7 +77,7 @@ def test_the_null_control_is_in_every_report(result):
         assert all(null[key] == retrain[key] for key in NULL_KEYS)  # the null control is retrain vs retrain
         for row in (r for r in result["rows"] if r["forget_set"] == kind):
             assert row["null_control"]["epsilon_ci"] == null["epsilon_ci"]
-            if row["method"] != "original":
+            if row["family"] != "reference":  # the untouched models are references, never "forgetting"
                 assert row["forgets"] == (row["epsilon"] <= high + 1e-9)  # the only way to be called "forgetting"
     text = markdown(result)
     assert text.count("**Null control**") == 3
@@ -90,6 +90,8 @@ def test_exact_methods_forget_and_doing_nothing_does_not(result):
             assert rows[exact]["certificate"]["equal"] and rows[exact]["epsilon"] == 0.0
             assert rows[exact]["top10_overlap_with_retrain"] == 1.0 and rows[exact]["forgets"]
         assert rows["ease"]["certificate"]["p_max_rel_diff"] <= 1e-9
+        for before in ("original-item-cf", "original-ease"):  # the exact models before forgetting: references
+            assert rows[before]["verdict"].startswith("reference") and rows[before]["forgets"] is False
         assert rows["retrain"]["forgets"]
         assert not rows["original"]["forgets"] and rows["original"]["verdict"].startswith("reference")
         # dropping the vectors leaves the item factors that still fit the forgotten users
@@ -111,6 +113,7 @@ def test_reports_are_written_and_readable(result, tmp_path):
     assert forgets["Retrain"] == forgets["Item-CF forget (Amnesia)"] == forgets["EASE forget (exact)"] == "by construction"
     assert text.count("| **Equal to a retrain by construction (they cannot fail the criterion)** |") == 3
     assert text.count("EASE certificate: fingerprint after forgetting") == 3 and "P within " in text
+    assert text.count("Item-CF, nothing forgotten: the attack against item-based CF's own retrain reaches ε = ") == 3
 
 
 def test_toy_world_runs_and_is_honest_about_its_size():

@@ -89,6 +89,8 @@ def quality_vs_time(result: dict, kind: str) -> go.Figure:
             annotation_position="top left",
         )
     for row in _rows(result, kind):
+        if row["family"] == "reference" and row["method"] != "original":
+            continue  # the exact models' own "nothing forgotten" rows are compared with their own retrains
         if row["method"] == "original":
             figure.add_hline(
                 y=row["forgetting_quality"],

@@ -75,7 +75,7 @@ METHODS: dict[str, Method] = {
     method.name: method
     for method in (
         Method("original", "No unlearning (original)", "reference",
-               "the trained model, nothing forgotten: how much the attack can see", "x"),
+               "the trained factorisation, nothing forgotten: how much the attack can see", "x"),
         Method("retrain", "Retrain", "exact",
                "weighted ALS from scratch without the forget set (the null control)", "circle"),
         Method("sisa", "SISA", "exact",
@@ -95,10 +95,16 @@ METHODS: dict[str, Method] = {
                grid=(("alpha", (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3)),)),
         Method("drop-vector", "Drop the vectors", "approximate", "delete the forgotten users' vectors, nothing else",
                "triangle-down", forget=M.drop_vectors),
+        Method("original-item-cf", "Item-CF, nothing forgotten", "reference",
+               "the item-CF model trained with the forget set: what the attack sees in this model", "x-open",
+               model="item-based CF", compared_with="item-CF retrained from scratch"),
         Method("item-cf", "Item-CF forget (Amnesia)", "exact",
                "this project's decremental item-based CF, certified by fingerprint", "hexagram",
                model="item-based CF", compared_with="item-CF retrained from scratch",
                own_retrain="the item-CF model without them"),
+        Method("original-ease", "EASE, nothing forgotten", "reference",
+               "the EASE model trained with the forget set: what the attack sees in this model", "cross-open",
+               model="EASE", compared_with="EASE retrained from scratch", full_only=True),
         Method("ease", "EASE forget (exact)", "exact",
                "EASE (Steck 2019) whose inverse follows each forget by an exact rank-one update, certified against a "
                "retrain", "cross", model="EASE", compared_with="EASE retrained from scratch",
