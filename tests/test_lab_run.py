@@ -298,3 +298,16 @@ def test_a_lab_document_of_another_shape_is_refused_with_what_to_do(tmp_path):
         read_result(path)
     with pytest.raises(AmnesiaError, match=r"No lab results at .*: run `python -m amnesia lab` to make them"):
         read_result(tmp_path / "missing.json")
+
+
+def test_the_attack_figure_calls_only_certified_models_identical_to_their_retrain():
+    """One deterministic model a side gives degenerate z-scores (no spread): the figure drew the exact
+    models before forgetting as 'identical to the retrain' although the attack separates them (ε = 3)."""
+    from amnesia.lab.figures import attack_distributions
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    texts = {trace.y[0]: trace.text[0] for trace in attack_distributions(committed, "random").data if trace.text}
+    assert texts["Item-CF forget (Amnesia)"] == texts["EASE forget (exact)"] == "identical to the retrain"
+    before = next(r for r in committed["rows"] if r["forget_set"] == "random" and r["method"] == "original-item-cf")
+    assert texts["Item-CF, nothing forgotten"] == (
+        f"differs from its retrain: ε = {before['epsilon']:.2f}")

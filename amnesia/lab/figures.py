@@ -176,17 +176,21 @@ def attack_distributions(result: dict, kind: str) -> go.Figure:
     figure = go.Figure()
     for row in reversed(_rows(result, kind)):
         values = [v for v in row["attack_z"]["unlearned"] + row["attack_z"]["retrained"] if v is not None]
-        if values and max(values) == min(values):  # identical models on both sides: a point, not a spread
+        if values and max(values) == min(values):  # one deterministic model a side: a point, not a spread
+            # the z-scores are degenerate then (the retrained side has no spread): only a certificate says "identical"
+            identical = bool(row.get("certificate", {}).get("equal"))
+            label = ("identical to the retrain" if identical else
+                     f"differs from its retrain: ε = {row['epsilon']:.2f}")
             figure.add_trace(
                 go.Scatter(
                     x=[values[0]],
                     y=[row["label"]],
                     mode="markers+text",
-                    text=["identical to the retrain"],
+                    text=[label],
                     textposition="middle right",
-                    name="identical models",
-                    legendgroup="identical",
-                    marker={"symbol": "diamond", "size": 12, "color": COLORS[row["family"]]},
+                    name="identical models" if identical else "deterministic models",
+                    legendgroup="identical" if identical else "deterministic",
+                    marker={"symbol": "diamond" if identical else "x", "size": 12, "color": COLORS[row["family"]]},
                     hoverinfo="skip",
                 )
             )
