@@ -219,7 +219,7 @@ def test_itemcf_forgetting_is_certified_by_fingerprint(data):
     from amnesia import ItemCF
 
     model = ItemCF.fit(data.interactions())
-    model, seconds = M.itemcf_forget(model, data.user_ids[data.forget])
+    model, seconds = M.forget_users(model, data.user_ids[data.forget])
     certificate, retrained, retrain_seconds = M.itemcf_certificate(model, data.interactions(data.retained))
     assert certificate["equal"] and certificate["fingerprint_unlearned"] == retrained.fingerprint()
     assert seconds > 0 and retrain_seconds > 0

@@ -112,14 +112,31 @@ def measure_sisa(model: Sisa, ctx: Context) -> Measured:
     )
 
 
-def _itemcf_statistic(model: ItemCF, item_ids: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
+def _history_statistic(pair_values, item_ids: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
+    """The attack's statistic for a model of item pairs: minus the mean off-diagonal value of
+    ``pair_values(items)`` (a (k, k) array: S for item-CF, B for EASE) over each history's items
+    (a model that fitted a history links its items strongly). 0 for histories of fewer than 2 items."""
     values = np.zeros(histories.shape[0])
     for row in range(histories.shape[0]):
         items = item_ids[histories.indices[histories.indptr[row] : histories.indptr[row + 1]]].tolist()
         if len(items) >= 2:
-            s = model.similarities(items)
-            values[row] = -(s.sum() - np.trace(s)) / (len(items) * (len(items) - 1))
+            pairs = pair_values(items)
+            values[row] = -(pairs.sum() - np.trace(pairs)) / (len(items) * (len(items) - 1))
     return values
+
+
+def _measured(ctx: Context, scores_of, pair_values) -> Measured:
+    """A Measured for a model of item pairs: ranking from ``scores_of``, the attack from ``pair_values``."""
+    ndcg, recall, retain, top = _rank(ctx, scores_of)
+    item_ids = ctx.data.item_ids
+    return Measured(
+        _history_statistic(pair_values, item_ids, ctx.forget_hist),
+        _history_statistic(pair_values, item_ids, ctx.outsider_hist),
+        ndcg,
+        recall,
+        retain,
+        top,
+    )
 
 
 def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 512) -> Measured:
@@ -141,27 +158,7 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 512) -> Measur
             scores[:, np.searchsorted(item_ids, ids)] += rows[:, items] @ similarity
         return scores
 
-    ndcg, recall, retain, top = _rank(ctx, scores_of)
-    return Measured(
-        _itemcf_statistic(model, item_ids, ctx.forget_hist),
-        _itemcf_statistic(model, item_ids, ctx.outsider_hist),
-        ndcg,
-        recall,
-        retain,
-        top,
-    )
-
-
-def _ease_statistic(model: EASE, item_ids: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
-    """The attack's statistic for EASE: minus the mean weight B_ij between two items of a history
-    (a model that fitted the history links its items strongly)."""
-    values = np.zeros(histories.shape[0])
-    for row in range(histories.shape[0]):
-        items = item_ids[histories.indices[histories.indptr[row] : histories.indptr[row + 1]]].tolist()
-        if len(items) >= 2:
-            weights = model.weights(items)
-            values[row] = -weights.sum() / (len(items) * (len(items) - 1))
-    return values
+    return _measured(ctx, scores_of, model.similarities)
 
 
 def measure_ease(model: EASE, ctx: Context) -> Measured:
@@ -176,15 +173,7 @@ def measure_ease(model: EASE, ctx: Context) -> Measured:
         rows = ctx.train_rows[block]
         return rows.toarray() - np.asarray(rows @ p) / diagonal[None, :]
 
-    ndcg, recall, retain, top = _rank(ctx, scores_of)
-    return Measured(
-        _ease_statistic(model, item_ids, ctx.forget_hist),
-        _ease_statistic(model, item_ids, ctx.outsider_hist),
-        ndcg,
-        recall,
-        retain,
-        top,
-    )
+    return _measured(ctx, scores_of, model.weights)  # B's diagonal is 0
 
 
 # ---------------------------------------------------------------------------- one row

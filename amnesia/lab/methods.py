@@ -15,10 +15,10 @@ and returns a model that should behave as if those users had never been in the d
   retained loss, so parameters the retained data pins down move little.
 - :func:`drop_vectors`: delete the forgotten users' vectors and nothing else (what a deletion
   pipeline that only deletes rows leaves behind).
-- :func:`itemcf_forget`: this project's exact decremental item-based CF (``amnesia.ItemCF``),
-  with :func:`itemcf_certificate` comparing its fingerprint with a retrain's.
-- :func:`ease_forget`: EASE (``amnesia.EASE``) forgotten by exact rank-one updates of its inverse,
-  with :func:`ease_certificate` comparing the exact state and P with a retrain's.
+- :func:`forget_users`: this project's exact models forget: item-based CF (``amnesia.ItemCF``)
+  by decremental counts, with :func:`itemcf_certificate` comparing its fingerprint with a
+  retrain's; EASE (``amnesia.EASE``) by exact rank-one updates of its inverse, with
+  :func:`ease_certificate` comparing the exact state and P with a retrain's.
 
 Every approximate method also deletes the forgotten users' vectors: a retrained model has none.
 """
@@ -259,8 +259,9 @@ def drop_vectors(model: MF, train: sp.csr_matrix, forget: np.ndarray, seed: int)
 
 
 # ---------------------------------------------------------------------------- exact: item-based CF
-def itemcf_forget(model: ItemCF, users: np.ndarray) -> tuple[ItemCF, float]:
-    """Forget ``users`` (external ids) in place with the engine's decremental updates.
+def forget_users(model: ItemCF | EASE, users: np.ndarray) -> tuple[ItemCF | EASE, float]:
+    """Forget ``users`` (external ids) in place, one request each, with the model's own exact
+    updates (item-CF's decremental counts, EASE's rank-one updates of P).
 
     Returns the model and the wall time of the forget calls, in seconds.
     """
@@ -287,17 +288,6 @@ def itemcf_certificate(unlearned: ItemCF, retained_interactions: pd.DataFrame) -
 def ease_fit(interactions: pd.DataFrame, items: np.ndarray, l2: float) -> EASE:
     """EASE on ``interactions`` scoring every item of ``items`` (the lab's item set), ridge ``l2``."""
     return EASE.fit(interactions, l2=l2, items=np.asarray(items).tolist())
-
-
-def ease_forget(model: EASE, users: np.ndarray) -> tuple[EASE, float]:
-    """Forget ``users`` (external ids) one request at a time by exact rank-one updates of P.
-
-    Returns the model and the wall time of the forget calls, in seconds.
-    """
-    started = time.perf_counter()
-    for user in np.asarray(users).tolist():
-        model.forget_user(int(user))
-    return model, time.perf_counter() - started
 
 
 def ease_certificate(unlearned: EASE, retained_interactions: pd.DataFrame) -> tuple[dict, EASE, float]:

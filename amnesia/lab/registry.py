@@ -66,6 +66,11 @@ class Method:
         return {**chosen, "threads": threads} if self.threaded else chosen
 
     @property
+    def model_title(self) -> str:
+        """The model's name at the start of a sentence ("Item-based CF", "EASE")."""
+        return self.model[:1].upper() + self.model[1:]
+
+    @property
     def tuned(self) -> bool:
         """Whether the tuning command chooses its settings (it has a grid)."""
         return bool(self.grid)

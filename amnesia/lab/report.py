@@ -332,7 +332,7 @@ def summary(result: dict) -> list[str]:
                 for r in exact
             )
             lines.append(
-                f"{method.model[0].upper() + method.model[1:]} forgets exactly (certified on every set) in {times} per "
+                f"{method.model_title} forgets exactly (certified on every set) in {times} per "
                 f"user; its NDCG@10 against the retrained factorisation's: {gaps}."
             )
     return lines
@@ -489,7 +489,7 @@ def markdown(result: dict) -> str:
             if cert:
                 p_diff = f"; P within {cert['p_max_rel_diff']:.1e} of the retrain's" if "p_max_rel_diff" in cert else ""
                 lines += [
-                    f"{method.model[0].upper() + method.model[1:]} certificate: fingerprint after forgetting "
+                    f"{method.model_title} certificate: fingerprint after forgetting "
                     f"`{cert['fingerprint_unlearned'][:16]}…`, after retraining `{cert['fingerprint_retrained'][:16]}…`: "
                     f"{'equal' if cert['fingerprint_unlearned'] == cert['fingerprint_retrained'] else 'DIFFERENT'}{p_diff}.",
                     "",

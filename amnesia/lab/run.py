@@ -223,7 +223,7 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
     model = ItemCF.fit(data.interactions())
     tick(f"{data.kind}: item-CF trained")
     original = measure_itemcf(model, ctx)  # before forgetting: forget_user changes the model in place
-    model, took = M.itemcf_forget(model, data.user_ids[data.forget])
+    model, took = M.forget_users(model, data.user_ids[data.forget])
     certificate, retrained, retrain_seconds = M.itemcf_certificate(model, data.interactions(data.retained))
     unlearned = measure_itemcf(model, ctx)
     # equal fingerprints mean equal H, n and C, hence equal scores: measuring twice would repeat the same numbers
@@ -254,7 +254,7 @@ def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick:
     model = M.ease_fit(data.interactions(), data.item_ids, EASE_L2)
     tick(f"{data.kind}: EASE trained")
     original = measure_ease(model, ctx)  # before forgetting: forget_user changes P in place
-    model, took = M.ease_forget(model, data.user_ids[data.forget])
+    model, took = M.forget_users(model, data.user_ids[data.forget])
     certificate, retrained, retrain_seconds = M.ease_certificate(model, data.interactions(data.retained))
     unlearned, reference = measure_ease(model, ctx), measure_ease(retrained, ctx)
     del model, retrained
