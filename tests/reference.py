@@ -69,16 +69,32 @@ class ReferenceCF:
             return 1.0 if a in self.counts() else 0.0
         return self.similarities().get((max(a, b), min(a, b)), 0.0)
 
-    def recommend(self, user, k=10):
+    def neighbour_lists(self, neighbours):
+        """{item: [(other, S), ...]}: each item's ``neighbours`` most similar other items with
+        S > 0, best first, ties to the smaller id (item-kNN as defined, sorted from scratch)."""
+        s, items = self.similarities(), self.items()
+        lists = {}
+        for a in items:
+            row = [(b, s[(max(a, b), min(a, b))]) for b in items if b != a and (max(a, b), min(a, b)) in s]
+            lists[a] = sorted(row, key=lambda pair: (-pair[1], pair[0]))[:neighbours]
+        return lists
+
+    def recommend(self, user, k=10, neighbours=None):
+        """Top-k unseen items by Σ over the user's items (in id order) of S; with ``neighbours``,
+        only the S of items in the neighbour lists of the user's items."""
         seen = self.history(user)
         s = self.similarities()
+        lists = None if neighbours is None else {a: dict(row) for a, row in self.neighbour_lists(neighbours).items()}
         scores = defaultdict(float)
         for j in self.items():
             if j in seen:
                 continue
             total = 0.0
             for i in seen:
-                total += s.get((max(i, j), min(i, j)), 0.0)
+                if lists is None:
+                    total += s.get((max(i, j), min(i, j)), 0.0)
+                elif j in lists[i]:
+                    total += lists[i][j]
             if total > 0:
                 scores[j] = total
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

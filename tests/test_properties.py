@@ -2,6 +2,9 @@
 equal to a retrain, ChangeSets list exactly the changed entries, forks are isolated, and the
 fingerprint does not depend on the order of forgetting.
 
+Every model is drawn with or without neighbour lists (K = 1, 2, 5 or every neighbour), so the
+lists, recommendations from them and similar items are held to a from-scratch reference too.
+
 Stores: dense, sparse, a tiered one (the 4 most popular items dense, the rest sparse rows),
 and dense and sparse ones whose counts saturate at 3 so that the overflow table (used above
 65,535 in real data) is exercised by small examples. Sparse pools compact as soon as they can,
@@ -41,8 +44,8 @@ class Engine:
     def __init__(self, layout, measure: str):
         self.layout, self.measure = layout, measure
 
-    def __call__(self, pairs) -> ItemCF:
-        return ItemCF.fit(pairs, self.measure, store=self.layout)
+    def __call__(self, pairs, neighbours: int | None = None) -> ItemCF:
+        return ItemCF.fit(pairs, self.measure, store=self.layout, neighbours=neighbours)
 
     def reference(self, pairs) -> ReferenceCF:
         return ReferenceCF(pairs, self.measure)
@@ -63,6 +66,7 @@ def fit(request, monkeypatch):
 USERS = st.integers(0, 7)
 ITEMS = st.integers(0, 9)
 PAIRS = st.lists(st.tuples(USERS, ITEMS), max_size=25)
+NEIGHBOURS = st.sampled_from([None, 1, 2, 5])
 
 
 def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
@@ -82,12 +86,23 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
             assert dense[a, b] == expected, (a, b)
             assert model.similarity(a, b) == reference.similarity(a, b)
     assert model.num_interactions() == len(reference.pairs)
-    retrained = ItemCF.fit(sorted(reference.pairs), reference.measure)
-    assert model.fingerprint() == retrained.fingerprint() == reference.fingerprint()
+    k = model.neighbours
+    retrained = ItemCF.fit(sorted(reference.pairs), reference.measure, neighbours=k)
+    assert model.fingerprint() == retrained.fingerprint()
+    if k is None:
+        assert model.fingerprint() == reference.fingerprint()
+    else:  # the lists, entry for entry and bit for bit, against lists sorted from scratch
+        lists = reference.neighbour_lists(k)
+        assert model.neighbour_lists(catalog) == [lists.get(item, []) for item in catalog]
+        assert [model.similar_items(item, 3) for item in catalog] == [lists.get(item, [])[:3] for item in catalog]
     for user in reference.users():
         got = [(r.item, r.score) for r in model.recommend(user, k=5)]
-        assert [item for item, _ in got] == [item for item, _ in reference.recommend(user, k=5)]
-        assert [score for _, score in got] == pytest.approx([s for _, s in reference.recommend(user, k=5)])
+        expected = reference.recommend(user, k=5, neighbours=k)
+        assert [item for item, _ in got] == [item for item, _ in expected]
+        if k is None:
+            assert [score for _, score in got] == pytest.approx([s for _, s in expected])
+        else:  # summed in the same order: the same bits
+            assert got == expected
         # bit-identical to a retrained model, not just close
         assert got == [(r.item, r.score) for r in retrained.recommend(user, k=5)]
 
@@ -128,17 +143,17 @@ def run(model: ItemCF, reference: ReferenceCF, steps, data) -> None:
 
 
 @CONFORMANCE
-@given(initial=PAIRS, steps=requests, data=st.data())
-def test_any_sequence_of_requests_equals_a_retrain(fit, initial, steps, data):
-    model, reference = fit(initial), fit.reference(initial)
+@given(initial=PAIRS, steps=requests, data=st.data(), neighbours=NEIGHBOURS)
+def test_any_sequence_of_requests_equals_a_retrain(fit, initial, steps, data, neighbours):
+    model, reference = fit(initial, neighbours), fit.reference(initial)
     run(model, reference, steps, data)
     assert_matches_reference(model, reference)
 
 
 @CONFORMANCE
-@given(initial=PAIRS, steps=requests, data=st.data())
-def test_forks_are_exact_and_isolated(fit, initial, steps, data):
-    base = fit(initial)
+@given(initial=PAIRS, steps=requests, data=st.data(), neighbours=NEIGHBOURS)
+def test_forks_are_exact_and_isolated(fit, initial, steps, data, neighbours):
+    base = fit(initial, neighbours)
     base_print = base.fingerprint()
     fork, reference = base.fork(), fit.reference(initial)
     run(fork, reference, steps, data)
@@ -175,17 +190,18 @@ def test_changeset_lists_exactly_the_changed_entries(fit, initial, pairs, kind):
 
 
 @CONFORMANCE
-@given(initial=PAIRS, users=st.lists(USERS, unique=True, max_size=4))
-def test_forgetting_in_any_order_gives_the_same_fingerprint(fit, initial, users):
+@given(initial=PAIRS, users=st.lists(USERS, unique=True, max_size=4), neighbours=NEIGHBOURS)
+def test_forgetting_in_any_order_gives_the_same_fingerprint(fit, initial, users, neighbours):
     reference = fit.reference(initial)
     users = [u for u in users if u in reference.users()]
-    forward, backward = fit(initial), fit(initial)
+    forward, backward = fit(initial, neighbours), fit(initial, neighbours)
     for u in users:
         forward.forget_user(u)
     for u in reversed(users):
         backward.forget_user(u)
     remaining = [p for p in sorted(reference.pairs) if p[0] not in users]
-    assert forward.fingerprint() == backward.fingerprint() == ItemCF.fit(remaining, fit.measure).fingerprint()
+    retrained = ItemCF.fit(remaining, fit.measure, neighbours=neighbours)
+    assert forward.fingerprint() == backward.fingerprint() == retrained.fingerprint()
 
 
 def test_property_helpers_can_fail():

@@ -49,9 +49,10 @@ LISTED = {
     "read_cost": lambda m, xs: m.read_cost(xs),
     "cooccurrence_pairs": lambda m, xs: m.cooccurrence_pairs(xs, [0]),
     "cooccurrence_pairs (b)": lambda m, xs: m.cooccurrence_pairs([0], xs),
+    "neighbour_lists": lambda m, xs: m.neighbour_lists(xs),
 }
 NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
-                "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries"}
+                "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries", "neighbours"}
 CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
 
@@ -63,9 +64,10 @@ def test_every_public_read_is_covered_here():
     assert public == covered | NO_ARGUMENTS | CHANGES | CHANGESETS
 
 
-@pytest.fixture(params=["fitted", "fork"])
+@pytest.fixture(params=["fitted", "fork", "neighbours"])
 def model(request):
-    base = ItemCF.fit(DEMO)
+    """A fitted model, a fork that changed, and a fork of a model with neighbour lists that changed."""
+    base = ItemCF.fit(DEMO, neighbours=2 if request.param == "neighbours" else None)
     if request.param == "fitted":
         return base
     fork = base.fork()

@@ -31,7 +31,8 @@ from ..limits import Limits
 from .arguments import check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .index import ItemIndex
-from .recommend import Recommendation, explain, recommend, similar_items
+from .neighbours import NeighbourIndex, check_neighbours
+from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
 from .requests import ChangeRequest, interaction_pairs, parse_request
 from .similarity import DEFAULT, Measure, measure
 from .store import Store, StoreChange, UserDelta, choose_layout, empty_store, fit_store, transpose
@@ -85,9 +86,12 @@ class ItemCF:
     interactions, and :meth:`fingerprint` proves it.
     """
 
-    def __init__(self, similarity: str | Measure = DEFAULT) -> None:
-        """An empty model at logical time -1 (its first change happens at time 0), on a sparse store."""
+    def __init__(self, similarity: str | Measure = DEFAULT, neighbours: int | None = None) -> None:
+        """An empty model at logical time -1 (its first change happens at time 0), on a sparse store;
+        ``neighbours`` as in :meth:`fit`."""
         self.measure: Measure = measure(similarity)
+        k = check_neighbours(neighbours)
+        self._neighbours: NeighbourIndex | None = None if k is None else NeighbourIndex(k)
         self._index = ItemIndex()
         self._store: Store = empty_store()
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
@@ -99,7 +103,9 @@ class ItemCF:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto") -> ItemCF:
+    def fit(
+        cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto", neighbours: int | None = None,
+    ) -> ItemCF:
         """Train from scratch on ``interactions`` and return a model at logical time 0.
 
         ``interactions``: a DataFrame with integer ``user`` and ``item`` columns, an (k, 2)
@@ -107,8 +113,11 @@ class ItemCF:
         ``similarity``: ``"jaccard"`` (default) or ``"cosine"``. ``store``: ``"dense"``,
         ``"sparse"``, ``"auto"`` (the smaller in memory, see :func:`~amnesia.engine.store.choose_layout`),
         or the number of most popular items to keep in a dense block (the rest get sparse rows).
+        ``neighbours``: K keeps each item's K most similar items (item-kNN; recommendations,
+        "because you watched" and similar items read these lists, kept exact under every
+        change, see :mod:`amnesia.engine.neighbours`); None (default) sums over every neighbour.
         """
-        model = cls(similarity)
+        model = cls(similarity, neighbours)
         model.time = 0
         rows = _user_rows(interaction_pairs(interactions))
         if rows is None:
@@ -118,6 +127,9 @@ class ItemCF:
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
         model._store = fit_store(user_ptr, user_items, len(item_ids), store)
+        if model._neighbours is not None:
+            model._neighbours = NeighbourIndex.build(
+                model._neighbours.k, len(item_ids), model._read_rows, model.measure, model._index.ids())
         return model
 
     @staticmethod
@@ -133,7 +145,7 @@ class ItemCF:
     def retrained(self) -> ItemCF:
         """A model fitted from scratch on this model's interactions, with the same measure and
         store kind: what forgetting replaces, and the other half of the certificate."""
-        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind)
+        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind, neighbours=self.neighbours)
 
     def fork(self, lean: bool = False) -> ItemCF:
         """A copy that shares this model's state read-only and records only its own changes.
@@ -148,6 +160,7 @@ class ItemCF:
         child = ItemCF.__new__(ItemCF)
         self._store, child._store = self._store.share(lean)
         child.measure, child.time = self.measure, self.time
+        child._neighbours = None if self._neighbours is None else self._neighbours.fork()
         child._index = self._index.fork()
         child._base_rows = self._base_rows
         child._rows = self._rows  # a persistent map: rows are never mutated, only replaced
@@ -155,6 +168,11 @@ class ItemCF:
         child._owns_base = False
         self._base_shared = child._base_shared = True
         return child
+
+    @property
+    def neighbours(self) -> int | None:
+        """K, the neighbours each item keeps, or None when scores sum over every neighbour."""
+        return None if self._neighbours is None else self._neighbours.k
 
     @property
     def store_kind(self) -> str:
@@ -263,6 +281,8 @@ class ItemCF:
         rows = [delta.new_row for delta in plan.change.users]  # int32, shared with the fork store
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
+        if self._neighbours is not None:
+            self._update_neighbours(plan.change)
         with self._rows.mutate() as changed:
             for delta, row in zip(plan.change.users, rows):
                 self._num_users += (len(row) > 0) - (len(delta.old_row) > 0)
@@ -273,6 +293,22 @@ class ItemCF:
                 elif delta.user in changed:
                     del changed[delta.user]
             self._rows = changed.finish()
+
+    def _update_neighbours(self, change: StoreChange) -> None:
+        """The lists after a committed change. The store is already written, so if the update
+        cannot finish (out of memory half-way) the lists are rebuilt from C instead: they never
+        disagree with it."""
+        index, ids = self._neighbours, self._index.ids()
+        try:
+            index.update(change.count_index, change.size, self._read_rows, self.measure, ids)
+        except BaseException:
+            self._neighbours = NeighbourIndex.build(index.k, change.size, self._read_rows, self.measure, ids)
+            raise
+
+    def _read_rows(self, rows: np.ndarray, columns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """C for internal ``rows`` x ``columns`` (None: every item) and n: what the neighbour lists
+        are built from."""
+        return self._store.block(rows, columns), self._store.counts()
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
         change = plan.change
@@ -450,16 +486,68 @@ class ItemCF:
         return PairChanges.concatenate(list(iter_similarity_changes(self, _changeset(changes))), np.float64)
 
     def recommend(self, user: int, k: int = 10) -> list[Recommendation]:
-        """Top-``k`` unseen items for ``user`` (see :func:`amnesia.engine.recommend.recommend`)."""
-        return recommend(self, check_id(user, "user"), check_count(k, "k"))
+        """Top-``k`` unseen items for ``user`` (see :func:`amnesia.engine.recommend.recommend`).
+
+        With neighbour lists (``neighbours=K``) a score sums S only over the lists of the
+        user's items: score_j = Σ over items i of the user with j in L_i of S_ij."""
+        user, k = check_id(user, "user"), check_count(k, "k")
+        if self._neighbours is None:
+            return recommend(self, user, k)
+        row = self._history_rows(user)
+        return recommend_from_scores(self._index.ids(), self._neighbours.scores(row), row, k)
+
+    def _history_rows(self, user: int) -> np.ndarray:
+        """The user's internal indices in external-id order (so sums run in one fixed order), or
+        an UnknownUserError."""
+        row = self._row(user).astype(np.int64)
+        if len(row) == 0:
+            raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
+        return row[np.argsort(self._index.ids()[row], kind="stable")]
 
     def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
-        """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched")."""
-        return explain(self, check_id(user, "user"), check_id(item), check_count(n, "n"))
+        """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched");
+        with neighbour lists, only those that have ``item`` in their list (what scored it)."""
+        user, item, n = check_id(user, "user"), check_id(item), check_count(n, "n")
+        if self._neighbours is None:
+            return explain(self, user, item, n)
+        target = self._index.index(item)
+        row = self._row(user).astype(np.int64)
+        if target is None or len(row) == 0:
+            return []
+        values = np.zeros(len(row))
+        for position, source in enumerate(row.tolist()):
+            neighbours, similarity = self._neighbours.row(source)
+            hit = np.flatnonzero(neighbours == target)
+            if len(hit):
+                values[position] = similarity[hit[0]]
+        ids = self._index.ids()[row]
+        return [(int(ids[p]), float(values[p])) for p in top_positions(ids, values, n)]
 
     def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
-        """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id."""
-        return similar_items(self, check_id(item), check_count(k, "k"))
+        """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id
+        (with neighbour lists: the first ``k`` of its list)."""
+        item, k = check_id(item), check_count(k, "k")
+        if self._neighbours is None:
+            return similar_items(self, item, k)
+        source = self._index.index(item)
+        if source is None:
+            return []
+        neighbours, similarity = self._neighbours.row(source)
+        ids = self._index.ids()
+        return [(int(ids[b]), float(v)) for b, v in zip(neighbours[:k].tolist(), similarity[:k].tolist())]
+
+    def neighbour_lists(self, items: Sequence[int]) -> list[list[tuple[int, float]]]:
+        """Each item's whole list as ``[(neighbour, S), ...]`` best first (external ids); empty
+        for unknown items. Needs ``neighbours=K`` (an ArgumentError otherwise)."""
+        index, known = self._lookup(items)
+        if self._neighbours is None:
+            raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
+        ids = self._index.ids()
+        result = []
+        for source, ok in zip(index.tolist(), known.tolist()):
+            neighbours, similarity = self._neighbours.row(source) if ok else (np.zeros(0, np.int32), np.zeros(0))
+            result.append([(int(ids[b]), float(v)) for b, v in zip(neighbours.tolist(), similarity.tolist())])
+        return result
 
     # ------------------------------------------------------------------ certificate
     def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -492,7 +580,8 @@ class ItemCF:
         H as sorted (user, item) int64 pairs; n as (item, count) int64 pairs for the live
         items (count > 0), sorted; C as the strictly lower triangle over those live items in
         id order, row by row, zeros included, as uint32 (canonical because the live items are
-        hashed with n; dense so that no scan for non-zeros is needed).
+        hashed with n; dense so that no scan for non-zeros is needed). With neighbour lists,
+        also K and every live item's list (neighbour ids and the bits of their S), in id order.
         """
         digest = hashlib.sha256(b"amnesia-itemcf-v2")
         digest.update(b"S" + self.measure.name.encode())
@@ -503,12 +592,17 @@ class ItemCF:
         digest.update(b"n")
         digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
         digest.update(b"C")
-        for _, start, block in self._lower_blocks():
+        live_index = None
+        for live_index, start, block in self._lower_blocks():
             # each row's prefix is a contiguous slice: hashing the slices gives the same bytes as the
             # masked triangle without building the mask and the gathered copy
             rows = block.astype(np.uint32)
             for i in range(len(rows)):
                 digest.update(rows[i, : start + i])
+        if self._neighbours is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
+            order = self._index.by_id()
+            live_index = order[self._store.counts()[order] > 0] if live_index is None else live_index
+            digest.update(b"K" + self._neighbours.digest(live_index, self._index.ids()))
         return digest.hexdigest()
 
     def stored_entries(self) -> int:
@@ -522,7 +616,8 @@ class ItemCF:
         rows = sum(row.nbytes for row in self._rows.values())
         if self._owns_base:
             rows += sum(row.nbytes for row in self._base_rows.values()) + self._store_bytes_shared()
-        return self._store.nbytes() + rows
+        lists = 0 if self._neighbours is None else self._neighbours.nbytes()
+        return self._store.nbytes() + rows + lists
 
     def _store_bytes_shared(self) -> int:
         """The shared arrays of a store this model built and then forked (counted once, by their builder)."""
@@ -532,7 +627,7 @@ class ItemCF:
     def __repr__(self) -> str:
         return (
             f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
-            f"similarity={self.measure.name}, store={self.store_kind}, time={self.time})"
+            f"similarity={self.measure.name}, neighbours={self.neighbours}, store={self.store_kind}, time={self.time})"
         )
 
 

@@ -38,7 +38,7 @@ class Recommendation(NamedTuple):
     score: float
 
 
-def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+def top_positions(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest positive scores; ties broken by the smaller item id."""
     positive = np.flatnonzero(scores > 0)
     order = np.lexsort((ids[positive], -scores[positive]))
@@ -63,7 +63,7 @@ def recommend(model: SimilarityReader, user: int, k: int = 10) -> list[Recommend
         scores = block_sum if scores is None else scores + block_sum
     scores = scores.copy()
     scores[np.isin(ids, history)] = 0.0
-    return [Recommendation(int(ids[p]), float(scores[p])) for p in _top(ids, scores, k)]
+    return [Recommendation(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, k)]
 
 
 def explain(model: SimilarityReader, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
@@ -74,7 +74,14 @@ def explain(model: SimilarityReader, user: int, item: int, n: int = 3) -> list[t
         return []
     scores = model.similarities(history, [item])[:, 0]
     ids = np.asarray(history)
-    return [(int(ids[p]), float(scores[p])) for p in _top(ids, scores, n)]
+    return [(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, n)]
+
+
+def recommend_from_scores(ids: np.ndarray, scores: np.ndarray, history: np.ndarray, k: int) -> list[Recommendation]:
+    """Top-``k`` of ``scores`` (one per item of ``ids``) outside the positions ``history``."""
+    scores = scores.copy()
+    scores[history] = 0.0
+    return [Recommendation(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, k)]
 
 
 def similar_items(model: SimilarityReader, item: int, k: int = 10) -> list[tuple[int, float]]:
@@ -82,4 +89,4 @@ def similar_items(model: SimilarityReader, item: int, k: int = 10) -> list[tuple
     ids, similarities = model.similarity_rows([item])
     scores = similarities[0].copy()
     scores[ids == item] = 0.0
-    return [(int(ids[p]), float(scores[p])) for p in _top(ids, scores, k)]
+    return [(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, k)]

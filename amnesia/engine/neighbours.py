@@ -1,0 +1,263 @@
+"""Exact top-K item neighbourhoods, kept in step with C and n under every add and forget.
+
+For every item a, its list L_a holds the K other items b with the largest S_ab > 0, best first,
+ties to the smaller external id: item-kNN as implicit, LensKit and the Amnesia paper practise it.
+The lists are a deterministic function of C and n, so they can be kept exact, in the spirit of
+CaboOSE (Schelter et al., SIGIR 2023) for user-kNN: a change updates only what it touched and
+recomputes a list from its row of C only when it must.
+
+After a change, let T be the items whose count n moved (every item a user gained or lost). Then
+S_ab changes only where a or b is in T (a pair with neither in T keeps C and both counts), so:
+
+- a row of T is recomputed from its row of C (all of its S moved with n_a);
+- any other row j sees new values only in its columns T. Its new list is the best K of its old
+  entries outside T (unchanged values) and its T columns (new values). When the old list was
+  not full, it held every positive entry, so that is exact. When it was full, every item
+  outside it was worse than its K-th entry (the *boundary*); if the new K-th candidate is at
+  least as good as the boundary, no outsider can beat it and the list is exact, otherwise the
+  row is recomputed from C. Forgetting only raises S_jt (n_t fell) for rows outside T, so a
+  forget never recomputes them; adding lowers them and recomputes a row only when one of its
+  entries falls past its boundary.
+
+Values are computed by the same measure on the same integers as a fresh fit, so an updated
+index equals a fitted one bit for bit (the certificate checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit
+
+from ..errors import ArgumentError
+from .similarity import Measure
+
+_CACHE = True
+#: Cells of S materialised at once while building or updating lists (32 MB of float64).
+CELLS = 1 << 22
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _better(value_a, id_a, value_b, id_b):
+    return value_a > value_b or (value_a == value_b and id_a < id_b)
+
+
+@njit(cache=_CACHE, nogil=True)
+def _insert(buf_idx, buf_val, buf_id, filled, k, index, value, ident):
+    """Insert (index, value) into the sorted buffer of at most k entries; returns the new fill."""
+    if filled == k and not _better(value, ident, buf_val[k - 1], buf_id[k - 1]):
+        return filled
+    position = filled if filled < k else k - 1  # a full buffer drops its last entry
+    while position > 0 and _better(value, ident, buf_val[position - 1], buf_id[position - 1]):
+        buf_idx[position], buf_val[position], buf_id[position] = buf_idx[position - 1], buf_val[position - 1], buf_id[position - 1]
+        position -= 1
+    buf_idx[position], buf_val[position], buf_id[position] = index, value, ident
+    return filled + 1 if filled < k else k
+
+
+@njit(cache=_CACHE, nogil=True)
+def select_rows(similarity, rows, ids, k, nbr, val, length):
+    """Lists of ``rows[r]`` from their full rows of S (``similarity[r]``, one value per item),
+    written into ``nbr``/``val``/``length`` (the diagonal is skipped)."""
+    buf_id = np.empty(k, dtype=np.int64)
+    for r in range(len(rows)):
+        a = rows[r]
+        filled = 0
+        row = similarity[r]
+        for b in range(len(row)):
+            value = row[b]
+            if value > 0.0 and b != a:
+                filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
+        for e in range(filled, k):
+            nbr[a, e], val[a, e] = -1, 0.0
+        length[a] = filled
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
+    """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
+    and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
+    cannot be settled without their full row of C get ``recompute[j] = True``; returns how many."""
+    count_t = len(touched)
+    buf_idx = np.empty(k, dtype=np.int64)
+    buf_val = np.empty(k, dtype=np.float64)
+    buf_id = np.empty(k, dtype=np.int64)
+    flagged = 0
+    for column in range(similarity_t.shape[1]):
+        j = first + column
+        if position_t[j] >= 0:
+            continue
+        old = length[j]
+        hit = False
+        for e in range(old):
+            if position_t[nbr[j, e]] >= 0:
+                hit = True
+                break
+        if not hit:
+            for p in range(count_t):
+                if similarity_t[p, column] > 0.0:
+                    hit = True
+                    break
+        if not hit:
+            continue
+        filled = 0
+        candidates = 0
+        for e in range(old):
+            b = nbr[j, e]
+            if position_t[b] < 0:
+                candidates += 1
+                filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
+        for p in range(count_t):
+            value = similarity_t[p, column]
+            if value > 0.0:
+                candidates += 1
+                filled = _insert(buf_idx, buf_val, buf_id, filled, k, touched[p], value, ids[touched[p]])
+        if old == k:  # a full list: settled only if its K-th entry still beats every outsider
+            boundary = nbr[j, k - 1]
+            if candidates < k or _better(val[j, k - 1], ids[boundary], buf_val[k - 1], buf_id[k - 1]):
+                recompute[j] = True
+                flagged += 1
+                continue
+        for e in range(filled):
+            nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
+        for e in range(filled, k):
+            nbr[j, e], val[j, e] = -1, 0.0
+        length[j] = filled
+    return flagged
+
+
+RowReader = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
+"""``(rows, columns or None for all) -> (C[rows][:, columns] as int64, n of every item)``."""
+
+
+def check_neighbours(value: object) -> int | None:
+    """``None`` (every neighbour) or a whole number >= 1 of neighbours per item, else an ArgumentError."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= 100_000:
+        raise ArgumentError(
+            f"neighbours must be a whole number from 1 to 100,000 (how many most similar items each item keeps), "
+            f"or None for every neighbour; got {value!r}."
+        )
+    return int(value)
+
+
+class NeighbourIndex:
+    """The K most similar items of every item (internal indices), copy-on-write between forks.
+
+    ``nbr[a, :length[a]]`` are the neighbours of item a best first, ``val[a, :length[a]]`` their
+    S (float64); the rest of a row is -1 / 0.
+    """
+
+    def __init__(self, k: int, size: int = 0) -> None:
+        self.k = k
+        capacity = max(size, 16)
+        self._nbr = np.full((capacity, k), -1, dtype=np.int32)
+        self._val = np.zeros((capacity, k), dtype=np.float64)
+        self._length = np.zeros(capacity, dtype=np.int32)
+        self.size = size
+        self._shared = False
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, k: int, size: int, read: RowReader, measure: Measure, ids: np.ndarray) -> NeighbourIndex:
+        """The lists of items 0..size-1 from their rows of C, ``CELLS`` at a time."""
+        index = cls(k, size)
+        index._recompute(np.arange(size, dtype=np.int64), read, measure, ids)
+        return index
+
+    def _recompute(self, rows: np.ndarray, read: RowReader, measure: Measure, ids: np.ndarray) -> None:
+        step = max(1, CELLS // max(self.size, 1))
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            block, counts = read(chunk, None)
+            similarity = measure(block, counts[chunk][:, None], counts[None, :])
+            select_rows(similarity, chunk, ids, self.k, self._nbr, self._val, self._length)
+
+    def fork(self) -> NeighbourIndex:
+        """A copy sharing the arrays until either side writes (then that side copies them)."""
+        child = NeighbourIndex.__new__(NeighbourIndex)
+        child.k, child.size = self.k, self.size
+        child._nbr, child._val, child._length = self._nbr, self._val, self._length
+        self._shared = child._shared = True
+        return child
+
+    def _own(self, size: int) -> None:
+        """Make the arrays this index's own, with room for ``size`` items."""
+        capacity = len(self._length)
+        if size > capacity or self._shared:
+            capacity = max(capacity, 16)
+            while capacity < size:
+                capacity *= 2
+            nbr = np.full((capacity, self.k), -1, dtype=np.int32)
+            val = np.zeros((capacity, self.k), dtype=np.float64)
+            length = np.zeros(capacity, dtype=np.int32)
+            nbr[: self.size], val[: self.size], length[: self.size] = self._nbr[: self.size], self._val[: self.size], self._length[: self.size]
+            self._nbr, self._val, self._length, self._shared = nbr, val, length, False
+        self.size = max(self.size, size)
+
+    # ------------------------------------------------------------------ updating
+    def update(self, touched: np.ndarray, size: int, read: RowReader, measure: Measure, ids: np.ndarray) -> int:
+        """Bring the lists in step after a change that moved the counts of ``touched`` (internal
+        indices) and left ``size`` items; C and n must already be the new ones. Returns the
+        number of rows recomputed from C (the rows of T included)."""
+        self._own(size)
+        touched = np.unique(np.asarray(touched, dtype=np.int64))
+        if len(touched) == 0:
+            return 0
+        position_t = np.full(size, -1, dtype=np.int64)
+        position_t[touched] = np.arange(len(touched))
+        recompute = np.zeros(size, dtype=np.bool_)
+        if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
+            block, counts = read(touched, None)
+            similarity_t = measure(block, counts[touched][:, None], counts[None, :])
+            update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
+            select_rows(similarity_t, touched, ids, self.k, self._nbr, self._val, self._length)
+        else:  # a long history: the other rows a slab of columns at a time, then T's rows a few at a time
+            width = max(1, CELLS // len(touched))
+            for first in range(0, size, width):
+                columns = np.arange(first, min(first + width, size), dtype=np.int64)
+                block, counts = read(touched, columns)
+                similarity_t = measure(block, counts[touched][:, None], counts[columns][None, :])
+                update_rows(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
+            self._recompute(touched, read, measure, ids)
+        flagged = np.flatnonzero(recompute)
+        if len(flagged):
+            self._recompute(flagged, read, measure, ids)
+        return len(touched) + len(flagged)
+
+    # ------------------------------------------------------------------ reads
+    def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """(neighbour internal indices, S) of ``item``, best first."""
+        if not 0 <= item < self.size:
+            return np.zeros(0, dtype=np.int32), np.zeros(0)
+        filled = self._length[item]
+        return self._nbr[item, :filled], self._val[item, :filled]
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """Σ over ``rows`` (in the given order) of their lists as a dense vector over the items,
+        shape (size,): the item-kNN score. Summed in order, so equal inputs give equal bits."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[rows < self.size]
+        lengths = self._length[rows].astype(np.int64)
+        keep = np.arange(self.k)[None, :] < lengths[:, None]
+        return np.bincount(self._nbr[rows][keep], weights=self._val[rows][keep], minlength=self.size)[: self.size]
+
+    def digest(self, items: np.ndarray, ids: np.ndarray) -> bytes:
+        """SHA-256 of the lists of ``items`` (internal indices, in the order given) as (external
+        neighbour id, S bits) pairs: equal for equal indexes whatever the internal order."""
+        digest = hashlib.sha256(b"amnesia-neighbours-v1 k=%d" % self.k)
+        for start in range(0, len(items), 4096):
+            chunk = items[start : start + 4096]
+            lengths = self._length[chunk].astype(np.int64)
+            keep = np.arange(self.k)[None, :] < lengths[:, None]
+            digest.update(lengths.tobytes())
+            digest.update(ids[self._nbr[chunk][keep]].astype(np.int64).tobytes())
+            digest.update(self._val[chunk][keep].tobytes())
+        return digest.digest()
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays (shared ones counted by every holder)."""
+        return self._nbr.nbytes + self._val.nbytes + self._length.nbytes

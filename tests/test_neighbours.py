@@ -1,0 +1,134 @@
+"""The top-K neighbour index beyond the conformance suite (tests/test_properties.py runs every
+store x measure x K against a from-scratch reference): its bounded-memory path, its recompute
+rule on data large enough to fill lists, its arguments and its reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amnesia import ItemCF
+from amnesia.errors import ArgumentError
+from amnesia.engine import neighbours as neighbours_module
+from amnesia.engine.neighbours import NeighbourIndex
+
+from .reference import ReferenceCF
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    initial=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 14)), min_size=1, max_size=60),
+    forgets=st.lists(st.integers(0, 9), max_size=4),
+    added=st.lists(st.tuples(st.integers(20, 23), st.integers(0, 17)), max_size=20),
+    k=st.sampled_from([1, 3]),
+    cells=st.sampled_from([1, 7, 40]),
+)
+def test_long_histories_update_in_bounded_slabs_and_stay_exact(initial, forgets, added, k, cells):
+    """When T's rows exceed the cell budget, the other rows are settled a slab of columns at a
+    time and T's rows a few at a time: the result still equals a fresh fit."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neighbours_module, "CELLS", cells)
+        model = ItemCF.fit(initial, neighbours=k, store="sparse")
+        reference = ReferenceCF(initial)
+        for user in forgets:
+            if user in reference.users():
+                model.forget_user(user)
+                reference.pairs = {p for p in reference.pairs if p[0] != user}
+        if added:
+            model.add(added)
+            reference.pairs |= set(added)
+        retrained = ItemCF.fit(sorted(reference.pairs), neighbours=k, store="dense")
+    items = list(range(18))
+    lists = reference.neighbour_lists(k)
+    assert model.neighbour_lists(items) == [lists.get(item, []) for item in items]
+    assert model.fingerprint() == retrained.fingerprint()
+
+
+def test_adds_that_push_entries_past_a_full_lists_boundary_recompute_those_rows(monkeypatch):
+    """On random data with full lists, adding users lowers S for rows outside T; the rows whose
+    K-th entry falls are recomputed from C, and after 300 requests the lists equal a fit's."""
+    recomputed: list[int] = []
+    update = NeighbourIndex.update
+
+    def counting(self, touched, *args):
+        rows = update(self, touched, *args)
+        recomputed.append(rows - len(np.unique(touched)))
+        return rows
+
+    monkeypatch.setattr(NeighbourIndex, "update", counting)
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 150, 3000), rng.zipf(1.3, 3000) % 120)}
+    for measure in ("jaccard", "cosine"):
+        model = ItemCF.fit(sorted(pairs), measure, neighbours=10)
+        live = set(pairs)
+        for step in range(300):
+            user = int(rng.integers(0, 200))
+            history = {i for u, i in live if u == user}
+            if history and step % 2:
+                model.forget_user(user)
+                live -= {(user, i) for i in history}
+            else:
+                new = {(user, int(i)) for i in rng.integers(0, 125, int(rng.integers(1, 30)))}
+                model.add(sorted(new))
+                live |= new
+        assert model.fingerprint() == ItemCF.fit(sorted(live), measure, neighbours=10).fingerprint()
+    assert sum(recomputed) > 0  # the boundary rule fired, and the rows it recomputed came out right
+
+
+def test_neighbours_must_be_a_whole_number_of_at_least_one():
+    for bad in (0, -1, 2.5, "5", True, 10**6):
+        with pytest.raises(ArgumentError, match="neighbours must be a whole number from 1"):
+            ItemCF.fit([(0, 1), (0, 2)], neighbours=bad)
+    assert ItemCF.fit([(0, 1)], neighbours=np.int64(3)).neighbours == 3
+    assert ItemCF.fit([(0, 1)]).neighbours is None
+
+
+def test_a_model_of_every_neighbour_has_no_lists_and_says_how_to_get_them():
+    with pytest.raises(ArgumentError, match="neighbours=K"):
+        ItemCF.fit([(0, 1), (0, 2)]).neighbour_lists([1])
+
+
+def test_lists_keep_only_k_positive_neighbours_ties_to_the_smaller_id():
+    # items 1..4 each co-occur once with item 0 and have one viewer: S(0, b) ties for b = 1..4
+    pairs = [(0, 0), (0, 1), (1, 0), (1, 2), (2, 0), (2, 3), (3, 0), (3, 4), (4, 9)]
+    model = ItemCF.fit(pairs, neighbours=2)
+    assert model.neighbour_lists([0, 9, 77]) == [[(1, 0.25), (2, 0.25)], [], []]
+    assert model.similar_items(0, 1) == [(1, 0.25)]
+    # user 0 saw items 0 and 1; only lists that hold an item score it
+    assert model.recommend(0) == [(2, 0.25)]
+    assert model.explain(0, 2) == [(0, 0.25)]
+    assert model.explain(0, 3) == []  # item 3 is in no list of user 0's items
+
+
+def test_forgetting_can_empty_a_list_and_an_empty_model_recommends_nothing():
+    model = ItemCF.fit([(0, 1), (0, 2)], neighbours=5)
+    assert model.neighbour_lists([1, 2]) == [[(2, 1.0)], [(1, 1.0)]]
+    model.forget_user(0)
+    assert model.neighbour_lists([1, 2]) == [[], []]
+    model.add([(5, 2), (5, 3)])
+    assert model.neighbour_lists([1, 2, 3]) == [[], [(3, 1.0)], [(2, 1.0)]]
+    assert model.fingerprint() == ItemCF.fit([(5, 2), (5, 3)], neighbours=5).fingerprint()
+
+
+def test_the_fingerprint_covers_the_lists():
+    """Two models with equal counts but different K, or a corrupted list, have other fingerprints."""
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    prints = {ItemCF.fit(pairs, neighbours=k).fingerprint() for k in (1, 2)} | {ItemCF.fit(pairs).fingerprint()}
+    assert len(prints) == 3
+    model = ItemCF.fit(pairs, neighbours=1)
+    before = model.fingerprint()
+    model._neighbours._val[0, 0] = np.nextafter(model._neighbours._val[0, 0], 0)  # one bit off
+    assert model.fingerprint() != before
+
+
+def test_a_fork_copies_the_lists_only_when_it_writes():
+    base = ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3)], neighbours=2)
+    fork = base.fork()
+    assert fork._neighbours._nbr is base._neighbours._nbr  # shared until a write
+    fork.forget_user(1)
+    assert fork._neighbours._nbr is not base._neighbours._nbr
+    assert base.neighbour_lists([2]) == [[(1, 0.5), (3, 0.5)]]
+    assert fork.neighbour_lists([2]) == [[(1, 1.0)]]
+    assert base.nbytes() > 0 and fork.nbytes() >= fork._neighbours.nbytes()
