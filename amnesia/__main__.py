@@ -18,8 +18,8 @@ def _stream(args: argparse.Namespace) -> int:
     from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
 
-    config = ModelConfig(args.similarity, args.store, _limits(args))
-    collections = _collections(args.emit)
+    config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours)
+    collections = _collections(args.emit, config.neighbours is not None)
     if args.data:
         from .data.datasets import load
 
@@ -40,19 +40,23 @@ def _limits(args: argparse.Namespace):
     return CLI_LIMITS.replace(**changes)
 
 
-def _collections(text: str) -> tuple[str, ...]:
-    from .records import COLLECTIONS
+def _collections(text: str, lists: bool = False) -> tuple[str, ...]:
+    """The collections named by ``--emit``; L (the neighbour lists) only for a model that has them."""
+    from .records import COLLECTIONS, NEIGHBOURS
 
-    short = {"h": "interactions", "n": "item_interactions_n", "c": "cooccurrences_c", "s": "similarities_s"}
+    short = {"h": "interactions", "n": "item_interactions_n", "c": "cooccurrences_c", "s": "similarities_s", "l": NEIGHBOURS}
+    known = (*COLLECTIONS, NEIGHBOURS)
     chosen = []
     for part in filter(None, (word.strip() for word in text.split(","))):
         name = short.get(part.lower(), part)
-        if name not in COLLECTIONS:
-            raise ValueError(f"--emit: unknown collection {part!r}; use H, n, C, S or {', '.join(COLLECTIONS)}.")
+        if name not in known:
+            raise ValueError(f"--emit: unknown collection {part!r}; use H, n, C, S, L or {', '.join(known)}.")
+        if name == NEIGHBOURS and not lists:
+            raise ValueError("--emit L: the neighbour lists exist only with --neighbours K (e.g. --neighbours 50).")
         chosen.append(name)
     if not chosen:
         raise ValueError("--emit: name at least one collection, e.g. --emit H,n,C,S.")
-    return tuple(name for name in COLLECTIONS if name in chosen)
+    return tuple(name for name in known if name in chosen)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -75,6 +79,17 @@ def _lab(args: argparse.Namespace) -> int:
     return lab_main(args)
 
 
+def _neighbours(text: str) -> int:
+    """--neighbours K as an int checked like the library checks it (argparse shows the message)."""
+    from .engine.neighbours import check_neighbours
+    from .errors import ArgumentError
+
+    try:
+        return check_neighbours(int(text))
+    except (ValueError, ArgumentError):
+        raise argparse.ArgumentTypeError(f"{text!r}: pass K, a whole number from 1 to 100,000") from None
+
+
 # the limits that concern the stream; the others are for the app's forms
 _LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "pairs", "max_id")
 
@@ -94,10 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES),
                         help="similarity measure (default: %(default)s)")
     stream.add_argument("--store", default=LAYOUTS[0], choices=LAYOUTS, help="how C is stored (default: %(default)s)")
+    stream.add_argument("--neighbours", type=_neighbours, default=None, metavar="K",
+                        help="keep each item's K most similar items (item-kNN, exact under every change; default: every neighbour)")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",
-        help="collections to write, comma-separated: H (interactions), n, C, S (default: all four)",
+        help="collections to write, comma-separated: H (interactions), n, C, S, and L (the neighbour lists, "
+             "with --neighbours) (default: H,n,C,S)",
     )
     from .limits import CLI_LIMITS
 

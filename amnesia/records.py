@@ -18,6 +18,10 @@ from .engine.model import ItemCF
 
 #: The four collections of the stream, in the order they are emitted.
 COLLECTIONS = ("interactions", "item_interactions_n", "cooccurrences_c", "similarities_s")
+#: The neighbour lists of a model with ``neighbours=K``: emitted only when asked for (``--emit L``),
+#: keyed by (item, neighbour) with the neighbour's S as the value.
+NEIGHBOURS = "neighbours_k"
+
 #: Bytes one record's line takes, by collection (measured on MovieLens: ids of 1-6 digits,
 #: similarities with up to 17 significant digits): the up-front estimate of an export's size.
 RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
@@ -79,6 +83,13 @@ def change_records(model: ItemCF, changes: ChangeSet, collections: Collection[st
             yield from pair_records(chunk, changes.time, "similarities_s", "similarity")
 
 
+def neighbour_records(pairs: PairChanges, time: int) -> Iterator[dict]:
+    """Stream records for changed neighbour-list entries (:meth:`ItemCF.neighbour_changes`),
+    sorted by (item, neighbour)."""
+    for a, b, old, new in zip(pairs.item_a.tolist(), pairs.item_b.tolist(), pairs.old.tolist(), pairs.new.tolist()):
+        yield from _value_records(time, old, new, {"data": NEIGHBOURS, "item": a, "neighbour": b}, "similarity")
+
+
 def snapshot_records(model: ItemCF, collections: Collection[str] = COLLECTIONS) -> Iterator[dict]:
     """The whole state of ``model`` in ``collections`` as ``+1`` records at its current time (``--data``)."""
     time = model.time
@@ -100,3 +111,8 @@ def snapshot_records(model: ItemCF, collections: Collection[str] = COLLECTIONS) 
             similarity = model.measure(values, model.counts(item_a.tolist()), model.counts(item_b.tolist()))
             for a, b, s in zip(item_a.tolist(), item_b.tolist(), similarity.tolist()):
                 yield {"change": 1, "data": "similarities_s", "item_a": a, "item_b": b, "similarity": s, "time": time}
+    if NEIGHBOURS in collections:
+        items = model.items()
+        for item, entries in zip(items, model.neighbour_lists(items)):
+            for neighbour, s in entries:
+                yield {"change": 1, "data": NEIGHBOURS, "item": item, "neighbour": neighbour, "similarity": s, "time": time}

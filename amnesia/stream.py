@@ -19,7 +19,7 @@ from typing import BinaryIO, TextIO
 from .engine.model import ItemCF
 from .errors import AmnesiaError
 from .limits import CLI_LIMITS, LimitError, Limits
-from .records import COLLECTIONS, change_records, record_lines
+from .records import COLLECTIONS, NEIGHBOURS, change_records, neighbour_records, record_lines
 
 _CHUNK = 1 << 16  # bytes read at a time while skipping an over-long line
 
@@ -103,6 +103,7 @@ def run_stream(
             text = text.removesuffix("\n").removesuffix("\r")  # the line ending is not part of the request
             if not text.strip():
                 continue
+            before = model.neighbour_state() if NEIGHBOURS in collections else None
             changes = model.apply(text, limits)
         except Exception as error:  # noqa: BLE001 - every line gets an answer (RecursionError, MemoryError too)
             rejected += 1
@@ -112,6 +113,8 @@ def run_stream(
         accepted += 1
         try:
             out.writelines(record_lines(change_records(model, changes, collections)))
+            if before is not None:
+                out.writelines(record_lines(neighbour_records(model.neighbour_changes(before), changes.time)))
         except MemoryError:
             err.write(json.dumps({"line": number, "time": changes.time, "error": "Out of memory while writing the "
                                   "records of this change: they are incomplete. The change itself was applied."}) + "\n")

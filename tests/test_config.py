@@ -31,3 +31,13 @@ def test_bad_values_are_refused_with_the_choices():
     with pytest.raises(AmnesiaError, match="limits must be an amnesia.Limits"):
         ModelConfig(limits={"interactions": 5})
     assert ModelConfig(limits=APP_LIMITS).limits is APP_LIMITS
+
+
+def test_a_config_carries_the_neighbours():
+    config = ModelConfig("cosine", "dense", neighbours=2)
+    model = config.fit(PAIRS)
+    assert model.neighbours == 2 and ModelConfig.of(model) == config
+    assert model.fingerprint() == ItemCF.fit(PAIRS, "cosine", store="dense", neighbours=2).fingerprint()
+    assert config.empty().neighbours == 2
+    with pytest.raises(AmnesiaError, match="neighbours must be a whole number"):
+        ModelConfig(neighbours=0)

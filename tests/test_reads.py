@@ -55,13 +55,31 @@ NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", 
                 "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries", "neighbours"}
 CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
+LIST_STATES = {"neighbour_state", "neighbour_changes"}  # the neighbour lists before a change, and what it changed
 
 
 def test_every_public_read_is_covered_here():
     """A new public method must be added to one of the tables above (and so be tested)."""
     public = {name for name in dir(ItemCF) if not name.startswith("_")}
     covered = {name.split(" ")[0] for table in (READS, COUNTED, LISTED) for name in table}
-    assert public == covered | NO_ARGUMENTS | CHANGES | CHANGESETS
+    assert public == covered | NO_ARGUMENTS | CHANGES | CHANGESETS | LIST_STATES
+
+
+def test_list_changes_need_a_model_with_lists_and_its_own_state(model):
+    if model.neighbours is None:
+        assert "Fit it with neighbours=K" in _refused(model, model.neighbour_state)
+    else:
+        for junk in (None, {"change": "Add"}, model.fingerprint()):
+            assert "Pass what neighbour_state() returned" in _refused(model, lambda: model.neighbour_changes(junk))
+        def lists(fitted: ItemCF) -> dict:
+            return {(a, b): v for a, row in zip(fitted.items(), fitted.neighbour_lists(fitted.items())) for b, v in row}
+
+        old = lists(model.retrained())
+        before = model.neighbour_state()
+        model.forget_user(0)
+        new = lists(model.retrained())
+        expected = {key: (old.get(key, 0.0), new.get(key, 0.0)) for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        assert model.neighbour_changes(before).as_dict() == expected and expected
 
 
 @pytest.fixture(params=["fitted", "fork", "neighbours"])

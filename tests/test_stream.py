@@ -224,3 +224,47 @@ def test_limit_flags_and_chosen_collections():
     assert records(result.stdout.decode()) == golden
     bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", "--emit", "X"], input=b"", capture_output=True)
     assert bad.returncode == 2 and b"unknown collection 'X'" in bad.stderr
+
+
+def test_neighbour_lists_stream_as_records_that_rebuild_them():
+    """--neighbours K --emit L: the time-0 lists and each change's -1/+1 records, replayed, give
+    the lists of a fresh fit on what is left; other collections are byte-identical to a stream
+    without lists, and a rejected line writes no list record."""
+    lines = [ADD.encode(), b'{"change":"Remove","interactions":[[7,7]]}', REMOVE.encode(),
+             b'{"change":"Add","interactions":[[4,0],[4,3],[4,9]]}']
+    result = stream_bytes(lines, "--neighbours", "2", "--emit", "H,n,C,S,L", "--data", "toy")
+    plain = stream_bytes(lines, "--emit", "H,n,C,S", "--data", "toy")
+    streamed = records(result.stdout.decode())
+    assert [r for r in streamed if r["data"] != "neighbours_k"] == records(plain.stdout.decode())
+    lists: dict[tuple[int, int], float] = {}
+    for record in (r for r in streamed if r["data"] == "neighbours_k"):
+        key = (record["item"], record["neighbour"])
+        if record["change"] == 1:
+            assert key not in lists
+            lists[key] = record["similarity"]
+        else:
+            assert lists.pop(key) == record["similarity"]
+    # lines 1, 3, 4 are accepted at times 1-3; line 1 re-adds the toy world's own interactions: no change
+    assert not [r for r in streamed if r["time"] == 1]
+    assert {r["time"] for r in streamed if r["data"] == "neighbours_k"} == {0, 2, 3}
+    model = ItemCF.fit(sorted({(r["user"], r["item"]) for r in _final_interactions(streamed)}), neighbours=2)
+    expected = {(item, b): s for item, row in zip(model.items(), model.neighbour_lists(model.items())) for b, s in row}
+    assert lists == expected and len(expected) > 4
+    assert len(records(result.stderr.decode())) == 1
+
+
+def _final_interactions(streamed: list[dict]) -> list[dict]:
+    """H at the end of a stream, from its interaction records."""
+    live: dict[tuple[int, int], dict] = {}
+    for record in (r for r in streamed if r["data"] == "interactions"):
+        key = (record["user"], record["item"])
+        live.pop(key) if record["change"] == -1 else live.__setitem__(key, record)
+    return list(live.values())
+
+
+def test_neighbour_options_are_checked():
+    for args, message in ((["--neighbours", "0"], b"pass K, a whole number from 1"),
+                          (["--neighbours", "x"], b"pass K, a whole number from 1"),
+                          (["--emit", "L"], b"only with --neighbours K")):
+        bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", *args], input=b"", capture_output=True)
+        assert bad.returncode != 0 and message in bad.stderr and b"Traceback" not in bad.stderr

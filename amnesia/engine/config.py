@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import AmnesiaError
 from ..limits import CLI_LIMITS, Limits
 from .model import ItemCF
+from .neighbours import check_neighbours
 from .similarity import DEFAULT, Measure, measure
 from .store import LAYOUTS
 
@@ -23,11 +24,13 @@ class ModelConfig:
     """``similarity``: a name of :data:`~amnesia.engine.similarity.MEASURES` (any case);
     ``layout``: one of :data:`~amnesia.engine.store.LAYOUTS` or the number of most popular
     items kept in a dense block; ``limits``: what one request may touch (``CLI_LIMITS`` by
-    default, ``APP_LIMITS`` for the public demo). Raises :class:`AmnesiaError` on a bad value."""
+    default, ``APP_LIMITS`` for the public demo); ``neighbours``: the K most similar items kept
+    per item (item-kNN), or None for every neighbour. Raises :class:`AmnesiaError` on a bad value."""
 
     similarity: str = DEFAULT.name
     layout: str | int = "auto"
     limits: Limits = field(default=CLI_LIMITS)
+    neighbours: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "similarity", measure(self.similarity).name)  # refuses unknown names
@@ -38,6 +41,7 @@ class ModelConfig:
                 f"Unknown store layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}, or the number of items "
                 f"to keep in a dense block (0 or more)."
             )
+        object.__setattr__(self, "neighbours", check_neighbours(self.neighbours))
         if not isinstance(self.limits, Limits):
             raise AmnesiaError(f"limits must be an amnesia.Limits (APP_LIMITS, CLI_LIMITS or a replace() of them), "
                                f"got {type(self.limits).__name__}.")
@@ -45,16 +49,16 @@ class ModelConfig:
     @classmethod
     def of(cls, model: ItemCF, limits: Limits = CLI_LIMITS) -> ModelConfig:
         """The configuration ``model`` was made with (its measure and its store's layout)."""
-        return cls(model.measure.name, model.store_kind, limits)
+        return cls(model.measure.name, model.store_kind, limits, model.neighbours)
 
     @property
     def measure(self) -> Measure:
         return measure(self.similarity)
 
     def fit(self, interactions: Any) -> ItemCF:
-        """``ItemCF.fit`` on ``interactions`` with this measure and layout."""
-        return ItemCF.fit(interactions, self.measure, store=self.layout)
+        """``ItemCF.fit`` on ``interactions`` with this measure, layout and neighbours."""
+        return ItemCF.fit(interactions, self.measure, store=self.layout, neighbours=self.neighbours)
 
     def empty(self) -> ItemCF:
         """A model with no data yet, with this measure (it grows row by row: sparse)."""
-        return ItemCF(self.measure)
+        return ItemCF(self.measure, self.neighbours)

@@ -536,6 +536,21 @@ class ItemCF:
         ids = self._index.ids()
         return [(int(ids[b]), float(v)) for b, v in zip(neighbours[:k].tolist(), similarity[:k].tolist())]
 
+    def neighbour_state(self) -> NeighbourIndex:
+        """The lists as they are now, for :meth:`neighbour_changes` after the next change (a fork
+        of the lists: free until the model writes, then the model copies them). Needs ``neighbours=K``."""
+        if self._neighbours is None:
+            raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
+        return self._neighbours.fork()
+
+    def neighbour_changes(self, before: NeighbourIndex) -> PairChanges:
+        """The list entries that changed since ``before`` (from :meth:`neighbour_state`): here
+        ``item_a`` is an item and ``item_b`` one of its neighbours (a directed pair: lists are not
+        symmetric), ``old`` and ``new`` its S in the list (0 = not in the list), sorted."""
+        if self._neighbours is None or not isinstance(before, NeighbourIndex):
+            raise ArgumentError("Pass what neighbour_state() returned, from a model with neighbour lists.")
+        return PairChanges(*self._neighbours.changes_since(before, self._index.ids()))
+
     def neighbour_lists(self, items: Sequence[int]) -> list[list[tuple[int, float]]]:
         """Each item's whole list as ``[(neighbour, S), ...]`` best first (external ids); empty
         for unknown items. Needs ``neighbours=K`` (an ArgumentError otherwise)."""

@@ -245,6 +245,34 @@ class NeighbourIndex:
         keep = np.arange(self.k)[None, :] < lengths[:, None]
         return np.bincount(self._nbr[rows][keep], weights=self._val[rows][keep], minlength=self.size)[: self.size]
 
+    def changes_since(self, before: NeighbourIndex, ids: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Entries that differ from ``before`` (a fork of this index taken earlier): arrays
+        (item, neighbour, old S, new S) in external ids, 0 for an entry not in that list, sorted
+        by (item, neighbour)."""
+        old_size = before.size
+        rows = np.arange(self.size)
+        differ = np.ones(self.size, dtype=bool)
+        if old_size:
+            common = rows[:old_size]
+            differ[:old_size] = (
+                (self._length[common] != before._length[common])
+                | (self._nbr[common] != before._nbr[common]).any(axis=1)
+                | (self._val[common] != before._val[common]).any(axis=1)
+            )
+        parts = []
+        for row in rows[differ].tolist():
+            old_n, old_v = before.row(row) if row < old_size else (np.zeros(0, np.int32), np.zeros(0))
+            new_n, new_v = self.row(row)
+            old, new = dict(zip(ids[old_n].tolist(), old_v.tolist())), dict(zip(ids[new_n].tolist(), new_v.tolist()))
+            for neighbour in sorted(old.keys() | new.keys()):
+                if old.get(neighbour, 0.0) != new.get(neighbour, 0.0):
+                    parts.append((int(ids[row]), neighbour, old.get(neighbour, 0.0), new.get(neighbour, 0.0)))
+        parts.sort()
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        item, neighbour, old, new = zip(*parts)
+        return np.array(item, np.int64), np.array(neighbour, np.int64), np.array(old), np.array(new)
+
     def digest(self, items: np.ndarray, ids: np.ndarray) -> bytes:
         """SHA-256 of the lists of ``items`` (internal indices, in the order given) as (external
         neighbour id, S bits) pairs: equal for equal indexes whatever the internal order."""
