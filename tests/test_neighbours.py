@@ -132,3 +132,20 @@ def test_a_fork_copies_the_lists_only_when_it_writes():
     assert base.neighbour_lists([2]) == [[(1, 0.5), (3, 0.5)]]
     assert fork.neighbour_lists([2]) == [[(1, 1.0)]]
     assert base.nbytes() > 0 and fork.nbytes() >= fork._neighbours.nbytes()
+
+
+def test_the_compiled_formulas_give_the_measures_own_bits():
+    """Lists are built with compiled formulas; they must equal each measure's numpy formula bit
+    for bit (counts up to 2^31, where cosine's product rounds), or lists would disagree with S."""
+    from amnesia.engine.neighbours import COMPILED, similarity_block
+    from amnesia.engine.similarity import MEASURES
+
+    assert set(COMPILED) == set(MEASURES)  # a new measure gets a compiled formula (or is slower, not wrong)
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 2**31 - 1, 400)
+    rows = rng.integers(0, 400, 30)
+    block = np.minimum(rng.integers(0, 2**31 - 1, (30, 400)), np.minimum(counts[rows][:, None], counts[None, :]))
+    block[rng.random((30, 400)) < 0.3] = 0
+    for measure in MEASURES.values():
+        expected = measure(block, counts[rows][:, None], counts[None, :])
+        assert similarity_block(measure, block, counts[rows], counts).tobytes() == expected.tobytes()

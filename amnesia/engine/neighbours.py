@@ -90,18 +90,20 @@ def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, leng
         if position_t[j] >= 0:
             continue
         old = length[j]
-        hit = False
+        listed = False  # is an item of T in the list? then its value moved
         for e in range(old):
             if position_t[nbr[j, e]] >= 0:
-                hit = True
+                listed = True
                 break
-        if not hit:
+        if not listed:  # only T's items can enter: is any of them good enough?
+            enters = False
             for p in range(count_t):
-                if similarity_t[p, column] > 0.0:
-                    hit = True
+                value = similarity_t[p, column]
+                if value > 0.0 and (old < k or _better(value, ids[touched[p]], val[j, k - 1], ids[nbr[j, k - 1]])):
+                    enters = True
                     break
-        if not hit:
-            continue
+            if not enters:
+                continue
         filled = 0
         candidates = 0
         for e in range(old):
@@ -126,6 +128,36 @@ def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, leng
             nbr[j, e], val[j, e] = -1, 0.0
         length[j] = filled
     return flagged
+
+
+@njit(cache=_CACHE, nogil=True)
+def _similarity_block(block, row_counts, counts, code):
+    """S of C rows ``block`` (int64) for the measure ``code`` (see :data:`COMPILED`), the same
+    IEEE operations as its numpy formula, so the same bits, in one pass."""
+    out = np.zeros(block.shape, dtype=np.float64)
+    for r in range(block.shape[0]):
+        count_a = np.float64(row_counts[r])
+        for b in range(block.shape[1]):
+            cooc = block[r, b]
+            if cooc > 0:
+                value = np.float64(cooc)
+                if code == 0:
+                    out[r, b] = value / (count_a + np.float64(counts[b]) - value)
+                else:
+                    out[r, b] = value / np.sqrt(count_a * np.float64(counts[b]))
+    return out
+
+
+#: Measures with a compiled formula (the rest use their numpy one, a little slower): name -> code.
+COMPILED = {"jaccard": 0, "cosine": 1}
+
+
+def similarity_block(measure: Measure, block: np.ndarray, row_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``measure(block, row_counts[:, None], counts[None, :])``, compiled when the measure is known."""
+    code = COMPILED.get(measure.name)
+    if code is None:
+        return measure(block, row_counts[:, None], counts[None, :])
+    return _similarity_block(block, row_counts.astype(np.int64), counts.astype(np.int64), code)
 
 
 RowReader = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
@@ -173,7 +205,7 @@ class NeighbourIndex:
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
             block, counts = read(chunk, None)
-            similarity = measure(block, counts[chunk][:, None], counts[None, :])
+            similarity = similarity_block(measure, block, counts[chunk], counts)
             select_rows(similarity, chunk, ids, self.k, self._nbr, self._val, self._length)
 
     def fork(self) -> NeighbourIndex:
@@ -212,7 +244,7 @@ class NeighbourIndex:
         recompute = np.zeros(size, dtype=np.bool_)
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
             block, counts = read(touched, None)
-            similarity_t = measure(block, counts[touched][:, None], counts[None, :])
+            similarity_t = similarity_block(measure, block, counts[touched], counts)
             update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
             select_rows(similarity_t, touched, ids, self.k, self._nbr, self._val, self._length)
         else:  # a long history: the other rows a slab of columns at a time, then T's rows a few at a time
@@ -220,7 +252,7 @@ class NeighbourIndex:
             for first in range(0, size, width):
                 columns = np.arange(first, min(first + width, size), dtype=np.int64)
                 block, counts = read(touched, columns)
-                similarity_t = measure(block, counts[touched][:, None], counts[columns][None, :])
+                similarity_t = similarity_block(measure, block, counts[touched], counts[columns])
                 update_rows(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
             self._recompute(touched, read, measure, ids)
         flagged = np.flatnonzero(recompute)
