@@ -25,7 +25,7 @@ def test_metrics_of_one_held_out_item():
     assert result["ndcg"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3)
 
 
-@pytest.mark.parametrize("kind, setting", [("popularity", {}), ("item-CF cosine", {}), ("EASE", {"l2": 1.0}),
+@pytest.mark.parametrize("kind, setting", [("popularity", {}), ("item-CF cosine", {}), ("item-kNN jaccard", {"neighbours": 3}), ("EASE", {"l2": 1.0}),
                                            ("weighted ALS", {"factors": 4, "regularization": 0.1, "alpha": 5.0})])
 def test_every_model_ranks_unseen_items_only(kind, setting):
     rng = np.random.default_rng(0)
