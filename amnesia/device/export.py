@@ -4,14 +4,17 @@ The exported graph scores a watch history without the history ever leaving the d
 
 - input ``history``: int64 ``[m]``, positions (0-based) in ``model.items()`` order of the items
   the person has watched (duplicates count once);
-- output ``scores``: float32 ``[n_items]``, score(b) = Σ over history items a of S_ab, counting
+- output ``scores``: float64 ``[n_items]``, score(b) = Σ over history items a of S_ab, counting
   for each a only its K most similar *other* items (ties go to the smaller item id; K = None
   keeps every item with S_ab > 0). Items in the history get ``-inf``, the lowest score;
-- outputs ``top_items`` (int64 ``[k]``, positions) and ``top_scores`` (float32 ``[k]``): the k
+- outputs ``top_items`` (int64 ``[k]``, positions) and ``top_scores`` (float64 ``[k]``): the k
   best scores, ties to the smaller position (that is, the smaller item id), from ONNX TopK.
 
 The weights are a neighbour table: for every item a, the positions (uint16 when the catalog
-has fewer than 65,536 items, else int32) and float32 similarities of its K neighbours. The
+has fewer than 65,536 items, else int32) and float64 similarities of its K neighbours: the
+model's own S, summed in the engine's order (history in id order, each list best first), so
+the device's scores equal ``ItemCF.recommend``'s bit for bit for a model fitted with the same
+``neighbours=K`` (whose lists the export reads as they are). The
 graph gathers the rows of the history, scatter-adds them into a vector of n zeros
 (ScatterElements with reduction "add", opset 16+), and overwrites the history's own entries.
 Work per inference is O(m·K), independent of the catalog size except for the n-vector.
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
     from ..data.catalog import Catalog
     from ..engine.model import ItemCF
 
-FORMAT = "amnesia-device-model/1"
+FORMAT = "amnesia-device-model/2"  # 2: float64 weights and scores (the engine's own sums)
 OPSET = 17  # ScatterElements' "add" reduction needs 16; 17 is supported by onnxruntime-web 1.30
 IR_VERSION = 8  # the IR of opset 17: readable by every onnxruntime release that runs opset 17
 TOP_K = 10
@@ -68,13 +71,13 @@ class NeighbourTable:
     """The K nearest neighbours of every item, in the positions of ``items``.
 
     ``index[a, j]`` is the position of a's j-th most similar other item and ``weight[a, j]``
-    its similarity S (float32), best first, ties by the smaller position. Rows with fewer than
+    its similarity S (float64), best first, ties by the smaller position. Rows with fewer than
     K items of positive similarity are padded with (a itself, 0.0), which adds nothing.
     """
 
     items: np.ndarray  # (n,) int64 item ids, sorted (= model.items())
     index: np.ndarray  # (n, K) uint16 or int32 positions
-    weight: np.ndarray  # (n, K) float32 similarities
+    weight: np.ndarray  # (n, K) float64 similarities
     neighbours: int | None  # the K asked for (None = all)
 
     @property
@@ -83,13 +86,13 @@ class NeighbourTable:
         return int(self.index.shape[1])
 
     def scores(self, history: np.ndarray | list[int]) -> np.ndarray:
-        """What the ONNX graph computes, in numpy: float32 ``[n]`` scores for positions ``history``."""
+        """What the ONNX graph computes, in numpy: float64 ``[n]`` scores for positions ``history``."""
         n = len(self.items)
         seen = np.unique(np.asarray(history, dtype=np.int64))
         if len(seen) and (seen[0] < 0 or seen[-1] >= n):
             raise AmnesiaError(f"History positions must lie in 0..{n - 1}; got {seen[0]}..{seen[-1]}.")
-        sums = np.bincount(self.index[seen].astype(np.int64).ravel(), self.weight[seen].ravel().astype(np.float64), n)
-        scores = sums.astype(np.float32)
+        # (bincount of nothing is int64 zeros, whatever the weights: hence the cast)
+        scores = np.bincount(self.index[seen].astype(np.int64).ravel(), self.weight[seen].ravel(), n).astype(np.float64)
         scores[seen] = -np.inf
         return scores
 
@@ -97,9 +100,10 @@ class NeighbourTable:
 def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTable:
     """Each item's ``neighbours`` most similar other items in ``model`` (None = all with S > 0).
 
-    S is read with ``model.similarity_rows`` 256 rows at a time, so memory stays at a few
-    blocks whatever the catalog; selection happens in float64 (the model's S), weights are
-    stored as float32.
+    A model fitted with ``neighbours=K`` and exported with the same K gives its own lists
+    (kept exact under every change; no S is read). Otherwise S is read with
+    ``model.similarity_rows`` 256 rows at a time, so memory stays at a few blocks whatever the
+    catalog, and the lists are chosen by the same rule (S > 0, best first, ties to the smaller id).
     """
     if neighbours is not None and (isinstance(neighbours, bool) or not isinstance(neighbours, (int, np.integer)) or neighbours < 1):
         raise AmnesiaError(f"neighbours must be a positive whole number of items or None (all); got {neighbours!r}.")
@@ -109,6 +113,8 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
         raise AmnesiaError("The model has no items with interactions, so there is nothing to export; add some first.")
     wanted = n - 1 if neighbours is None else min(int(neighbours), n - 1)
     index_dtype = np.uint16 if n <= _UINT16_ITEMS else np.int32
+    if neighbours is not None and model.neighbours == int(neighbours):
+        return _table_of_lists(model, items, index_dtype, int(neighbours))
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     width = 0  # the most positive neighbours seen in any row so far (capped at `wanted`)
     permutation = None
@@ -140,7 +146,7 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
         blocks.append((np.where(positive, columns, own), np.where(positive, values, 0.0)))
     width = max(width, 1)  # keep a (n, 1) table even when no item has a neighbour
     index = np.empty((n, width), dtype=index_dtype)
-    weight = np.empty((n, width), dtype=np.float32)
+    weight = np.empty((n, width), dtype=np.float64)
     row = 0
     for columns, values in blocks:
         size = len(columns)
@@ -152,6 +158,23 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
             weight[row : row + size, taken:] = 0.0
         row += size
     return NeighbourTable(items, index, weight, neighbours)
+
+
+def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbours: int) -> NeighbourTable:
+    """The table of a model's own neighbour lists (every live item's, in id order)."""
+    lists = model.neighbour_lists(items)
+    width = max(1, max(len(row) for row in lists))
+    index = np.repeat(np.arange(len(items), dtype=np.int64)[:, None], width, axis=1)  # padding: (self, 0)
+    weight = np.zeros((len(items), width), dtype=np.float64)
+    for position, row in enumerate(lists):
+        if row:
+            ids, values = zip(*row)
+            index[position, : len(row)] = np.searchsorted(items, ids)
+            weight[position, : len(row)] = values
+    if len(items) * width > MAX_ENTRIES:
+        raise AmnesiaError(f"Keeping {neighbours} neighbour(s) of {len(items):,} items needs more than {MAX_ENTRIES:,} "
+                           "entries; export a model with a smaller K.")
+    return NeighbourTable(items, index.astype(index_dtype), weight, neighbours)
 
 
 #: Up to this K the compiled selection below is used; beyond it (K = None on a small world) numpy's.
@@ -223,8 +246,8 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
     initializers = [
         numpy_helper.from_array(table.index, "neighbour_index"),
         numpy_helper.from_array(table.weight, "neighbour_weight"),
-        numpy_helper.from_array(np.zeros(n, dtype=np.float32), "zeros"),
-        numpy_helper.from_array(np.array([-np.inf], dtype=np.float32), "lowest"),
+        numpy_helper.from_array(np.zeros(n, dtype=np.float64), "zeros"),
+        numpy_helper.from_array(np.array([-np.inf], dtype=np.float64), "lowest"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
         numpy_helper.from_array(np.array([k], dtype=np.int64), "k"),
     ]
@@ -247,9 +270,9 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
         "amnesia_item_cf",
         [helper.make_tensor_value_info("history", TensorProto.INT64, ["m"])],
         [
-            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [n]),
+            helper.make_tensor_value_info("scores", TensorProto.DOUBLE, [n]),
             helper.make_tensor_value_info("top_items", TensorProto.INT64, [k]),
-            helper.make_tensor_value_info("top_scores", TensorProto.FLOAT, [k]),
+            helper.make_tensor_value_info("top_scores", TensorProto.DOUBLE, [k]),
         ],
         initializers,
     )
