@@ -23,6 +23,10 @@ def test_metrics_of_one_held_out_item():
     result = metrics(top, np.array([1, 6, 1]))
     assert result["hr"] == pytest.approx(2 / 3) and result["recall"] == result["hr"]
     assert result["ndcg"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3)
+    # the interval over users lies between the worst and best resample: all misses, and all hits at the best rank seen
+    low, high = result["ndcg_ci"]
+    assert 0 <= low < result["ndcg"] < high <= 1 / np.log2(3)
+    assert metrics(np.array([[1] * K] * 4), np.array([1, 1, 1, 1]))["ndcg_ci"] == [1.0, 1.0]
 
 
 @pytest.mark.parametrize("kind, setting", [("popularity", {}), ("item-CF cosine", {}), ("item-kNN jaccard", {"neighbours": 3}), ("EASE", {"l2": 1.0}),
