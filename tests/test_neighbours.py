@@ -149,3 +149,41 @@ def test_the_compiled_formulas_give_the_measures_own_bits():
     for measure in MEASURES.values():
         expected = measure(block, counts[rows][:, None], counts[None, :])
         assert similarity_block(measure, block, counts[rows], counts).tobytes() == expected.tobytes()
+
+
+def test_with_neighbours_forks_a_model_with_other_lists():
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (3, 1), (3, 4)]
+    base = ItemCF.fit(pairs)
+    knn = base.with_neighbours(1)
+    assert knn.neighbours == 1 and base.neighbours is None
+    assert knn.fingerprint() == ItemCF.fit(pairs, neighbours=1).fingerprint()
+    knn.forget_user(3)
+    assert knn.fingerprint() == ItemCF.fit([p for p in pairs if p[0] != 3], neighbours=1).fingerprint()
+    assert base.fingerprint() == ItemCF.fit(pairs).fingerprint()  # the shared model is untouched
+    assert knn.with_neighbours(None).neighbours is None and knn.with_neighbours(2).neighbours == 2
+
+
+def test_a_lean_fork_keeps_no_lists_and_rebuilds_them_when_read():
+    """Checkpoints are lean forks: lists are derived state, so they are left out (a visitor's
+    history keeps one checkpoint every few changes) and rebuilt from C on the first read."""
+    pairs = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 1), (2, 3)]
+    model = ItemCF.fit(pairs, neighbours=2)
+    checkpoint = model.fork(lean=True)
+    assert checkpoint._neighbours is None and checkpoint.neighbours == 2
+    model.forget_user(0)  # the checkpoint does not see it
+    checkpoint.add([(9, 3)])  # a change before any read: nothing to update, built from the new C later
+    assert checkpoint.fingerprint() == ItemCF.fit(pairs + [(9, 3)], neighbours=2).fingerprint()
+    assert model.fingerprint() == ItemCF.fit(pairs[2:], neighbours=2).fingerprint()
+
+
+def test_a_list_update_that_fails_half_way_drops_the_lists_and_keeps_the_change(monkeypatch):
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2)], neighbours=1)
+
+    def broken(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(NeighbourIndex, "update", broken)
+    model.forget_user(0)  # the change itself is whole and accepted
+    monkeypatch.undo()
+    assert model._neighbours is None  # not half-updated lists: none, rebuilt from C when read
+    assert model.fingerprint() == ItemCF.fit([(1, 2)], neighbours=1).fingerprint()

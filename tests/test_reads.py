@@ -53,7 +53,7 @@ LISTED = {
 }
 NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
                 "retrained", "cooccurrence_entries", "store_kind", "live_items", "stored_entries", "neighbours"}
-CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork"}  # requests, checked by amnesia.engine.requests
+CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork", "with_neighbours"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
 LIST_STATES = {"neighbour_state", "neighbour_changes"}  # the neighbour lists before a change, and what it changed
 

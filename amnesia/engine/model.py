@@ -90,8 +90,9 @@ class ItemCF:
         """An empty model at logical time -1 (its first change happens at time 0), on a sparse store;
         ``neighbours`` as in :meth:`fit`."""
         self.measure: Measure = measure(similarity)
-        k = check_neighbours(neighbours)
-        self._neighbours: NeighbourIndex | None = None if k is None else NeighbourIndex(k)
+        self._k = check_neighbours(neighbours)  # K, or None: every neighbour, no lists
+        # the lists when K is set; None until first needed in a lean fork (derived state, rebuilt from C)
+        self._neighbours: NeighbourIndex | None = None if self._k is None else NeighbourIndex(self._k)
         self._index = ItemIndex()
         self._store: Store = empty_store()
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
@@ -127,9 +128,9 @@ class ItemCF:
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
         model._store = fit_store(user_ptr, user_items, len(item_ids), store)
-        if model._neighbours is not None:
-            model._neighbours = NeighbourIndex.build(
-                model._neighbours.k, len(item_ids), model._read_rows, model.measure, model._index.ids())
+        if model._k is not None:
+            model._neighbours = None
+            model._lists()
         return model
 
     @staticmethod
@@ -160,7 +161,9 @@ class ItemCF:
         child = ItemCF.__new__(ItemCF)
         self._store, child._store = self._store.share(lean)
         child.measure, child.time = self.measure, self.time
-        child._neighbours = None if self._neighbours is None else self._neighbours.fork()
+        # a lean fork (a checkpoint) leaves the lists out, like n: they are rebuilt from C if it is read
+        child._k = self._k
+        child._neighbours = None if lean or self._neighbours is None else self._neighbours.fork()
         child._index = self._index.fork()
         child._base_rows = self._base_rows
         child._rows = self._rows  # a persistent map: rows are never mutated, only replaced
@@ -169,10 +172,23 @@ class ItemCF:
         self._base_shared = child._base_shared = True
         return child
 
+    def with_neighbours(self, neighbours: int | None) -> ItemCF:
+        """A fork of this model that keeps ``neighbours`` = K lists (None: none, every neighbour).
+
+        It shares this model's state like any fork and adds only its lists (items x K), so one
+        fitted model can serve several choices of K."""
+        k = check_neighbours(neighbours)
+        child = self.fork()
+        if k != self._k:
+            child._k, child._neighbours = k, None
+            if k is not None:
+                child._lists()
+        return child
+
     @property
     def neighbours(self) -> int | None:
         """K, the neighbours each item keeps, or None when scores sum over every neighbour."""
-        return None if self._neighbours is None else self._neighbours.k
+        return self._k
 
     @property
     def store_kind(self) -> str:
@@ -281,8 +297,6 @@ class ItemCF:
         rows = [delta.new_row for delta in plan.change.users]  # int32, shared with the fork store
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
-        if self._neighbours is not None:
-            self._update_neighbours(plan.change)
         with self._rows.mutate() as changed:
             for delta, row in zip(plan.change.users, rows):
                 self._num_users += (len(row) > 0) - (len(delta.old_row) > 0)
@@ -293,17 +307,26 @@ class ItemCF:
                 elif delta.user in changed:
                     del changed[delta.user]
             self._rows = changed.finish()
+        if self._neighbours is not None:  # last: the change is whole before the lists follow it
+            self._update_neighbours(plan.change)
 
     def _update_neighbours(self, change: StoreChange) -> None:
-        """The lists after a committed change. The store is already written, so if the update
-        cannot finish (out of memory half-way) the lists are rebuilt from C instead: they never
-        disagree with it."""
-        index, ids = self._neighbours, self._index.ids()
+        """The lists after a committed change. The change is already whole, so if the update
+        cannot finish (out of memory half-way) the lists are dropped, to be rebuilt from C when
+        next read: they never disagree with it, and the accepted change stays accepted."""
         try:
-            index.update(change.count_index, change.size, self._read_rows, self.measure, ids)
-        except BaseException:
-            self._neighbours = NeighbourIndex.build(index.k, change.size, self._read_rows, self.measure, ids)
+            self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids())
+        except Exception:  # MemoryError above all
+            self._neighbours = None
+        except BaseException:  # an interrupt: the same, and it goes on
+            self._neighbours = None
             raise
+
+    def _lists(self) -> NeighbourIndex:
+        """The neighbour lists (K must be set), built from C first if this model has none yet."""
+        if self._neighbours is None:
+            self._neighbours = NeighbourIndex.build(self._k, self._store.size, self._read_rows, self.measure, self._index.ids())
+        return self._neighbours
 
     def _read_rows(self, rows: np.ndarray, columns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """C for internal ``rows`` x ``columns`` (None: every item) and n: what the neighbour lists
@@ -491,10 +514,10 @@ class ItemCF:
         With neighbour lists (``neighbours=K``) a score sums S only over the lists of the
         user's items: score_j = Σ over items i of the user with j in L_i of S_ij."""
         user, k = check_id(user, "user"), check_count(k, "k")
-        if self._neighbours is None:
+        if self._k is None:
             return recommend(self, user, k)
         row = self._history_rows(user)
-        return recommend_from_scores(self._index.ids(), self._neighbours.scores(row), row, k)
+        return recommend_from_scores(self._index.ids(), self._lists().scores(row), row, k)
 
     def _history_rows(self, user: int) -> np.ndarray:
         """The user's internal indices in external-id order (so sums run in one fixed order), or
@@ -508,7 +531,7 @@ class ItemCF:
         """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched");
         with neighbour lists, only those that have ``item`` in their list (what scored it)."""
         user, item, n = check_id(user, "user"), check_id(item), check_count(n, "n")
-        if self._neighbours is None:
+        if self._k is None:
             return explain(self, user, item, n)
         target = self._index.index(item)
         row = self._row(user).astype(np.int64)
@@ -516,7 +539,7 @@ class ItemCF:
             return []
         values = np.zeros(len(row))
         for position, source in enumerate(row.tolist()):
-            neighbours, similarity = self._neighbours.row(source)
+            neighbours, similarity = self._lists().row(source)
             hit = np.flatnonzero(neighbours == target)
             if len(hit):
                 values[position] = similarity[hit[0]]
@@ -527,40 +550,40 @@ class ItemCF:
         """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id
         (with neighbour lists: the first ``k`` of its list)."""
         item, k = check_id(item), check_count(k, "k")
-        if self._neighbours is None:
+        if self._k is None:
             return similar_items(self, item, k)
         source = self._index.index(item)
         if source is None:
             return []
-        neighbours, similarity = self._neighbours.row(source)
+        neighbours, similarity = self._lists().row(source)
         ids = self._index.ids()
         return [(int(ids[b]), float(v)) for b, v in zip(neighbours[:k].tolist(), similarity[:k].tolist())]
 
     def neighbour_state(self) -> NeighbourIndex:
         """The lists as they are now, for :meth:`neighbour_changes` after the next change (a fork
         of the lists: free until the model writes, then the model copies them). Needs ``neighbours=K``."""
-        if self._neighbours is None:
+        if self._k is None:
             raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
-        return self._neighbours.fork()
+        return self._lists().fork()
 
     def neighbour_changes(self, before: NeighbourIndex) -> PairChanges:
         """The list entries that changed since ``before`` (from :meth:`neighbour_state`): here
         ``item_a`` is an item and ``item_b`` one of its neighbours (a directed pair: lists are not
         symmetric), ``old`` and ``new`` its S in the list (0 = not in the list), sorted."""
-        if self._neighbours is None or not isinstance(before, NeighbourIndex):
+        if self._k is None or not isinstance(before, NeighbourIndex):
             raise ArgumentError("Pass what neighbour_state() returned, from a model with neighbour lists.")
-        return PairChanges(*self._neighbours.changes_since(before, self._index.ids()))
+        return PairChanges(*self._lists().changes_since(before, self._index.ids()))
 
     def neighbour_lists(self, items: Sequence[int]) -> list[list[tuple[int, float]]]:
         """Each item's whole list as ``[(neighbour, S), ...]`` best first (external ids); empty
         for unknown items. Needs ``neighbours=K`` (an ArgumentError otherwise)."""
         index, known = self._lookup(items)
-        if self._neighbours is None:
+        if self._k is None:
             raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
         ids = self._index.ids()
         result = []
         for source, ok in zip(index.tolist(), known.tolist()):
-            neighbours, similarity = self._neighbours.row(source) if ok else (np.zeros(0, np.int32), np.zeros(0))
+            neighbours, similarity = self._lists().row(source) if ok else (np.zeros(0, np.int32), np.zeros(0))
             result.append([(int(ids[b]), float(v)) for b, v in zip(neighbours.tolist(), similarity.tolist())])
         return result
 
@@ -614,10 +637,10 @@ class ItemCF:
             rows = block.astype(np.uint32)
             for i in range(len(rows)):
                 digest.update(rows[i, : start + i])
-        if self._neighbours is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
+        if self._k is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
             order = self._index.by_id()
             live_index = order[self._store.counts()[order] > 0] if live_index is None else live_index
-            digest.update(b"K" + self._neighbours.digest(live_index, self._index.ids()))
+            digest.update(b"K" + self._lists().digest(live_index, self._index.ids()))
         return digest.hexdigest()
 
     def stored_entries(self) -> int:
