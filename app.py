@@ -16,7 +16,7 @@ import ui_state
 from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
 from amnesia.dashboard.timing import record_script_time
-from amnesia.dashboard.workspace import Workspace, shared_base
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, NEIGHBOUR_CHOICES, Workspace, shared_base
 from amnesia.engine.similarity import DEFAULT, MEASURES
 
 DATASETS = {  # short: the sidebar is narrow
@@ -35,12 +35,25 @@ def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
     return shared_base(name, measure)
 
 
+@st.cache_resource(show_spinner="Building each movie's most similar movies (once for all visitors)…")
+def base_with_lists(name: str, measure: str, neighbours: int | None) -> tuple[Dataset, ItemCF]:
+    """The shared model with each movie's ``neighbours`` most similar movies (a fork of
+    :func:`base` over the same counts: a choice of K costs only its lists)."""
+    data, model = base(name, measure)
+    return data, model if neighbours is None else model.with_neighbours(neighbours)
+
+
+def _neighbours_label(k: int | None) -> str:
+    label = "Every neighbour" if k is None else f"{k} most similar"
+    return label + (" (most accurate)" if k == DEFAULT_NEIGHBOURS else "")
+
+
 with st.sidebar:
     st.markdown("### Amnesia")
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
     # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
-    current = ui_state.get("app", "current") or (names[0], DEFAULT.name)
+    current = ui_state.get("app", "current") or (names[0], DEFAULT.name, DEFAULT_NEIGHBOURS)
     linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
@@ -58,7 +71,20 @@ with st.sidebar:
     )
     if measure != measures[0] or "similarity" in st.query_params:
         st.query_params["similarity"] = measure
-    workspace = ui_state.workspace_for(name, measure, lambda: Workspace(*base(name, measure)))
+    choices = [str(k) if k else "all" for k in NEIGHBOUR_CHOICES]
+    linked = st.query_params.get("neighbours", "all" if current[2] is None else str(current[2]))
+    chosen = st.selectbox(
+        "Neighbours", choices, index=choices.index(linked) if linked in choices else NEIGHBOUR_CHOICES.index(DEFAULT_NEIGHBOURS),
+        format_func=lambda text: _neighbours_label(None if text == "all" else int(text)), key=ui_state.key("app", "neighbours"),
+        help="How many most similar movies each movie keeps. A recommendation adds up the similarities of the movies "
+        "in those lists (item-kNN); the lists stay exact after every add and forget. "
+        f"{DEFAULT_NEIGHBOURS} was the most accurate on held-out ratings (docs/benchmarks.md). Each choice has its own changes.",
+    )
+    neighbours = None if chosen == "all" else int(chosen)
+    if neighbours != DEFAULT_NEIGHBOURS or "neighbours" in st.query_params:
+        st.query_params["neighbours"] = chosen
+    workspace = ui_state.workspace_for(
+        name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours)))
     stats = workspace.stats()
     # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
     st.markdown(

@@ -78,14 +78,15 @@ def pop(page: str, name: str, default: T = None) -> T:
 
 
 # ---------------------------------------------------------------------- workspaces
-def workspace_for(dataset: str, measure: str, create: Callable[[], Workspace]) -> Workspace:
-    """This visitor's workspace for ``dataset`` and ``measure`` (made by ``create`` on first use),
-    which becomes the current one for this run."""
-    spaces: dict[tuple[str, str], Workspace] = st.session_state.setdefault(key("app", "workspaces"), {})
-    if (dataset, measure) not in spaces:
-        spaces[(dataset, measure)] = create()
-    put("app", "current", (dataset, measure))
-    return spaces[(dataset, measure)]
+def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Callable[[], Workspace]) -> Workspace:
+    """This visitor's workspace for ``dataset``, ``measure`` and ``neighbours`` (K or None; made by
+    ``create`` on first use), which becomes the current one for this run."""
+    spaces: dict[tuple, Workspace] = st.session_state.setdefault(key("app", "workspaces"), {})
+    chosen = (dataset, measure, neighbours)
+    if chosen not in spaces:
+        spaces[chosen] = create()
+    put("app", "current", chosen)
+    return spaces[chosen]
 
 
 def workspace() -> Workspace:
@@ -101,6 +102,11 @@ def dataset() -> str:
 def measure() -> str:
     """The name of the similarity measure picked for this run ("jaccard", "cosine")."""
     return get("app", "current")[1]
+
+
+def neighbours() -> int | None:
+    """K, the neighbours each movie keeps in the model picked for this run (None: every neighbour)."""
+    return get("app", "current")[2]
 
 
 # ---------------------------------------------------------------------- messages shown once

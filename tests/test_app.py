@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.dashboard.views import md
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS
 from amnesia.device import runtime
 from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
@@ -364,7 +365,7 @@ def _reset_script():
     import ui_state
     from amnesia.dashboard.workspace import Workspace, shared_base
 
-    workspace = ui_state.workspace_for("toy", "jaccard", lambda: Workspace(*shared_base("toy")))
+    workspace = ui_state.workspace_for("toy", "jaccard", None, lambda: Workspace(*shared_base("toy")))
     if not st.session_state.get("done"):
         workspace.add_user("Maya", typed="toy story")
         for page in ui_state.PAGES:
@@ -434,7 +435,8 @@ def test_two_sessions_with_different_measures_each_see_their_own_model_on_the_pr
         (element,) = app.get("component_instance")
         version = json.loads(element.proto.json_args)["version"]
         assert space(app).model.measure.name == measure
-        assert version == model_version(space(app).model.fingerprint(), measure, 50)
+        assert space(app).model.neighbours == DEFAULT_NEIGHBOURS  # the page sends the model's own lists
+        assert version == model_version(space(app).model.fingerprint(), measure, DEFAULT_NEIGHBOURS)
         assert f"version `{version}`" in app.expander[0].markdown[0].value
     versions = {json.loads(app.get("component_instance")[0].proto.json_args)["version"] for app in sessions.values()}
     assert len(versions) == 2
@@ -481,7 +483,7 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
-    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine")]
+    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS)]
 
 
 def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch, tmp_path):

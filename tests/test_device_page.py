@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from amnesia.device import runtime
 
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS
 from amnesia.device.export import model_version
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -51,14 +52,16 @@ def test_the_first_render_announces_the_version_without_bytes():
     app = private_page()
     args, blobs = component(app)
     workspace = workspace_of(app)
-    assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", 50)
+    assert workspace.model.neighbours == DEFAULT_NEIGHBOURS  # the page sends the model's own lists
+    assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", DEFAULT_NEIGHBOURS)
     assert args["dataset"] == "toy" and args["time"] == 0 and args["key"] == KEY
     assert args["model"] is None and args["sidecar"] is None and blobs == {}
     assert args["runtime"]["version"] == "1.30.0" and set(args["runtime"]["files"]) == {
         "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"}
     assert app.title[0].value == "Private recommendations"
     text = app.expander[0].markdown[0].value
-    assert f"version `{args['version']}`" in text and "K = 50" in text
+    assert f"version `{args['version']}`" in text and f"K = {DEFAULT_NEIGHBOURS}" in text
+    assert "equal the server's (the Recommendations page), bit for bit" in text
 
 
 def test_bytes_follow_the_ready_signal_and_stop_once_the_device_holds_the_version():

@@ -50,9 +50,16 @@ from .views import Stats, Window, choose_window, snapshot
 RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
 
 
+#: The neighbour-list choices of the sidebar (None: every neighbour) and the default: K chosen on
+#: validation by ``python -m amnesia bench --part quality`` (docs/benchmarks.md, "Accuracy").
+NEIGHBOUR_CHOICES: tuple[int | None, ...] = (None, 5, 10, 20, 50, 100)
+DEFAULT_NEIGHBOURS: int | None = 10
+
+
 def shared_base(name: str, similarity: str = DEFAULT.name) -> tuple[Dataset, ItemCF]:
     """Load data set ``name`` and train its model with ``similarity`` ("jaccard", "cosine"): the
-    state every visitor forks.
+    state every visitor forks (every neighbour; :meth:`ItemCF.with_neighbours` gives a fork
+    with lists over the same counts).
 
     The catalog learns how many people watched each movie, to rank title candidates."""
     data = load(name)
