@@ -187,3 +187,11 @@ def test_a_list_update_that_fails_half_way_drops_the_lists_and_keeps_the_change(
     monkeypatch.undo()
     assert model._neighbours is None  # not half-updated lists: none, rebuilt from C when read
     assert model.fingerprint() == ItemCF.fit([(1, 2)], neighbours=1).fingerprint()
+
+
+def test_read_cost_with_lists_counts_list_entries_and_any_build():
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3)], neighbours=2)
+    assert model.read_cost([1, 2, 3]) == 3 * 2
+    checkpoint = model.fork(lean=True)  # no lists yet: the first read builds them from C, 3 x 3 cells
+    assert checkpoint.read_cost([1]) == 2 + 3 * 3
+    assert ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3)]).read_cost([1, 2, 3]) == 3 * 3  # full rows without lists

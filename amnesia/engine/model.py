@@ -491,8 +491,12 @@ class ItemCF:
         """The work (multiply-adds) of reading the full rows of C for ``items`` (what
         :meth:`similarity_rows` and so :meth:`recommend` do): len(items) x catalog for the
         shared part, plus what this fork's changes add (large when many long rows were added).
-        Known before any of it is done, so callers can refuse a read over their budget."""
+        Known before any of it is done, so callers can refuse a read over their budget. With
+        neighbour lists, recommending reads len(items) x K list entries instead (plus building
+        the lists from C, catalog², when this model has not built them yet)."""
         index, known = self._lookup(items)
+        if self._k is not None:
+            return len(index) * self._k + (0 if self._neighbours is not None else self._index.size ** 2)
         shared = len(index) * self._index.size
         extra = getattr(self._store, "read_cost", None)
         return shared + (int(extra(index[known])) if extra is not None else 0)
