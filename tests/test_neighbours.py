@@ -195,3 +195,17 @@ def test_read_cost_with_lists_counts_list_entries_and_any_build():
     checkpoint = model.fork(lean=True)  # no lists yet: the first read builds them from C, 3 x 3 cells
     assert checkpoint.read_cost([1]) == 2 + 3 * 3
     assert ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3)]).read_cost([1, 2, 3]) == 3 * 3  # full rows without lists
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.0]), min_size=1, max_size=200),
+       k=st.integers(1, 12), seed=st.integers(0, 1000))
+def test_top_positions_equals_a_full_sort_with_ties_to_the_smaller_id(values, k, seed):
+    """The top k (positive scores, ties to the smaller id) after narrowing to the candidates at
+    least as good as the k-th is exactly the top k of a full sort, many ties included."""
+    from amnesia.engine.recommend import top_positions
+
+    scores = np.array(values)
+    ids = np.random.default_rng(seed).permutation(len(values) * 3)[: len(values)]
+    expected = sorted((p for p in range(len(values)) if values[p] > 0), key=lambda p: (-values[p], ids[p]))[:k]
+    assert top_positions(ids, scores, k).tolist() == expected

@@ -9,8 +9,9 @@ Parts: ``engine`` (MovieLens latest-small and a 1M-shaped set), ``large`` (a
 MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboard in
 Chromium: timings, load, memory), ``clicks`` (adds clicked straight
 after typing, consecutive runs that hang), ``device`` (ONNX export and in-browser scoring) and ``ease``
-(EASE forgotten by rank-one updates against a new inverse) and ``quality`` (leave-latest-out accuracy of
-every forgettable model, settings chosen on validation).
+(EASE forgotten by rank-one updates against a new inverse), ``quality`` (leave-latest-out accuracy of
+every forgettable model, settings chosen on validation) and ``neighbours`` (exact top-K lists beside
+implicit's item-kNN).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PART_MODULES = {
     "harden": "tools.bench_harden",
     "ease": "amnesia.bench.ease",
     "quality": "amnesia.bench.quality",
+    "neighbours": "amnesia.bench.neighbours",
 }
 PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"

@@ -160,6 +160,16 @@ def similarity_block(measure: Measure, block: np.ndarray, row_counts: np.ndarray
     return _similarity_block(block, row_counts.astype(np.int64), counts.astype(np.int64), code)
 
 
+@njit(cache=_CACHE, nogil=True)
+def _sum_lists(rows, nbr, val, length, size):
+    """out[b] = Σ over rows a (in order) and their list entries (in order) with neighbour b of S_ab."""
+    out = np.zeros(size, dtype=np.float64)
+    for a in rows:
+        for e in range(length[a]):
+            out[nbr[a, e]] += val[a, e]
+    return out
+
+
 RowReader = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 """``(rows, columns or None for all) -> (C[rows][:, columns] as int64, n of every item)``."""
 
@@ -272,10 +282,7 @@ class NeighbourIndex:
         """Σ over ``rows`` (in the given order) of their lists as a dense vector over the items,
         shape (size,): the item-kNN score. Summed in order, so equal inputs give equal bits."""
         rows = np.asarray(rows, dtype=np.int64)
-        rows = rows[rows < self.size]
-        lengths = self._length[rows].astype(np.int64)
-        keep = np.arange(self.k)[None, :] < lengths[:, None]
-        return np.bincount(self._nbr[rows][keep], weights=self._val[rows][keep], minlength=self.size)[: self.size]
+        return _sum_lists(rows[rows < self.size], self._nbr, self._val, self._length, self.size)
 
     def changes_since(self, before: NeighbourIndex, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Entries that differ from ``before`` (a fork of this index taken earlier): arrays

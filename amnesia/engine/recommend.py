@@ -41,6 +41,10 @@ class Recommendation(NamedTuple):
 def top_positions(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest positive scores; ties broken by the smaller item id."""
     positive = np.flatnonzero(scores > 0)
+    if 0 < k < len(positive) // 4:  # many candidates: only those at least as good as the k-th can be in the top k
+        values = scores[positive]
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        positive = positive[values >= kth]  # ties with the k-th stay: the id decides among them
     order = np.lexsort((ids[positive], -scores[positive]))
     return positive[order[:k]]
 
