@@ -50,3 +50,24 @@ def test_the_report_is_the_parts_in_order(tmp_path: Path):
     (tmp_path / "bench" / "engine.md").write_text("## Engine\nfigures\n")
     report = assemble(tmp_path)
     assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
+
+
+def test_the_neighbours_part_times_both_engines_and_checks_the_lists(monkeypatch):
+    """One small round (a slice of MovieLens): every figure is there, the lists equal a fresh fit's
+    after the random requests, and the report says so (timings are not asserted)."""
+    import argparse
+
+    from amnesia.bench import neighbours
+
+    monkeypatch.setattr(neighbours, "TYPICAL", 4)
+    monkeypatch.setattr(neighbours, "HEAVY", 2)
+    monkeypatch.setattr(neighbours, "RECOMMEND_USERS", 10)
+    monkeypatch.setattr(neighbours, "REQUESTS", 30)
+    figures = neighbours.run(argparse.Namespace(quick=True))
+    lists = figures["summary"]["lists"]
+    assert figures["rounds"] == 1 and figures["identical"]["identical"] is True
+    assert lists["forget_typical"]["p50_ms"]["median"] > 0 and lists["recommend"]["p50_ms"]["median"] > 0
+    assert figures["summary"]["implicit_k"]["fit_s"]["median"] > 0
+    assert [row["label"] for row in figures["targets"]][-1].startswith("lists after 1,000 random requests")
+    report = neighbours.markdown(figures)
+    assert "the lists equal a fresh fit's" in report and "implicit 0.7.3 ItemItemRecommender, K = 20" in report

@@ -51,9 +51,10 @@ RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c"
 
 
 #: The neighbour-list choices of the sidebar (None: every neighbour) and the default: K chosen on
-#: validation by ``python -m amnesia bench --part quality`` (docs/benchmarks.md, "Accuracy").
+#: validation by ``python -m amnesia bench --part quality`` (docs/benchmarks.md, "Accuracy": 5 for
+#: both measures, 2026-12-04; K from 2 to 50 are within the noise of one held-out rating per user).
 NEIGHBOUR_CHOICES: tuple[int | None, ...] = (None, 5, 10, 20, 50, 100)
-DEFAULT_NEIGHBOURS: int | None = 10
+DEFAULT_NEIGHBOURS: int | None = 5
 
 
 def shared_base(name: str, similarity: str = DEFAULT.name) -> tuple[Dataset, ItemCF]:
