@@ -41,8 +41,10 @@ PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "
-    "part, each with its own date; raw figures in `bench/PART.json` beside this file). Single runs on a shared "
-    "machine: expect ±20% between runs. Every target is listed with the figure measured and whether it was met."
+    "part, each with its own date; raw figures in `bench/PART.json` beside this file). Most parts are single runs "
+    "on a shared machine: re-runs have differed by up to 2-3.5× on sub-millisecond figures and the speed-ups made of "
+    "them; the `neighbours` part reports the median of five rounds with the smallest and largest round. Every target "
+    "is listed with the figure measured and whether it was met."
 )
 
 
