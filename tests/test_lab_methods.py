@@ -327,5 +327,17 @@ def test_the_tuning_report_is_rendered_from_its_document():
 
     docs = Path(__file__).resolve().parents[1] / "docs"
     document = json.loads((docs / "lab_tuning.json").read_text())
-    assert list(document["chosen"])[1:] == list(TUNED)
+    assert list(document["chosen"]) == ["als", *TUNED, "item-knn"]
     assert markdown(document).strip() == (docs / "lab_tuning.md").read_text().strip()
+
+
+def test_item_knn_runs_with_the_choice_the_tuning_made():
+    """The lab's item-kNN constants are the ones docs/lab_tuning.md says were chosen on validation."""
+    import json
+    from pathlib import Path
+
+    from amnesia.lab.run import ITEM_KNN_K, ITEM_KNN_SIMILARITY
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    chosen = json.loads((docs / "lab_tuning.json").read_text())["chosen"]["item-knn"]
+    assert chosen == {"similarity": ITEM_KNN_SIMILARITY, "neighbours": ITEM_KNN_K}

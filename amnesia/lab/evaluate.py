@@ -161,6 +161,28 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 512) -> Measur
     return _measured(ctx, scores_of, model.similarities)
 
 
+def measure_itemknn(model: ItemCF, ctx: Context) -> Measured:
+    """Measure an item-CF model with neighbour lists (item-kNN): score_j = Σ over the user's
+    training items i with j in i's list of S_ij, i.e. the histories times W, the items x items
+    matrix of the lists (its entries are also the pairs the attack reads: the model's weights)."""
+    item_ids = ctx.data.item_ids
+    lists = model.neighbour_lists(item_ids.tolist())
+    rows = np.repeat(np.arange(len(item_ids)), [len(entries) for entries in lists])
+    flat = [entry for entries in lists for entry in entries]
+    cols = np.searchsorted(item_ids, np.array([b for b, _ in flat], dtype=np.int64))
+    values = np.array([v for _, v in flat], dtype=np.float64)
+    weights = sp.csr_matrix((values, (rows, cols)), shape=(len(item_ids), len(item_ids)))
+
+    def scores_of(block: slice) -> np.ndarray:
+        return np.asarray((ctx.train_rows[block] @ weights).todense())
+
+    def pair_values(items: list[int]) -> np.ndarray:
+        index = np.searchsorted(item_ids, items)
+        return weights[index][:, index].toarray()
+
+    return _measured(ctx, scores_of, pair_values)
+
+
 def measure_ease(model: EASE, ctx: Context) -> Measured:
     """Measure an EASE model over the lab's items: score_j = (x_u·B)_j = x_uj − (x_u·P)_j / P_jj."""
     item_ids = ctx.data.item_ids

@@ -272,13 +272,14 @@ def forget_users(model: ItemCF | EASE, users: np.ndarray) -> tuple[ItemCF | EASE
 
 
 def itemcf_certificate(unlearned: ItemCF, retained_interactions: pd.DataFrame) -> tuple[dict, ItemCF, float]:
-    """Retrain item-CF on ``retained_interactions`` and compare fingerprints.
+    """Retrain item-CF (its measure, its neighbour lists if any) on ``retained_interactions`` and
+    compare fingerprints (the lists included).
 
     Returns (certificate, the retrained model, retrain seconds); the certificate holds both
     SHA-256 fingerprints and whether they are equal.
     """
     started = time.perf_counter()
-    retrained = ItemCF.fit(retained_interactions)
+    retrained = ItemCF.fit(retained_interactions, unlearned.measure, neighbours=unlearned.neighbours)
     seconds = time.perf_counter() - started
     mine, theirs = unlearned.fingerprint(), retrained.fingerprint()
     return {"fingerprint_unlearned": mine, "fingerprint_retrained": theirs, "equal": mine == theirs}, retrained, seconds

@@ -37,7 +37,8 @@ from . import methods as M
 from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
-from .evaluate import Context, Measured, make_context, measure_ease, measure_itemcf, measure_mf, measure_sisa, summarize
+from .evaluate import (Context, Measured, make_context, measure_ease, measure_itemcf, measure_itemknn, measure_mf, measure_sisa,
+                       summarize)
 from .mf import DEFAULT_PARAMS, ALSParams, fit
 
 Progress = Callable[[float, str], None]
@@ -59,7 +60,10 @@ QUICK_SEEDS = 4
 FULL_SEEDS = 16
 PAGE_SEEDS = LAB_PAGE_SEEDS  # the Lab page's quick run (owned by amnesia.limits)
 #: Methods with a model of their own (not the factorisation), measured once: forgetting is deterministic.
-EXACT_OWN = ("original-item-cf", "item-cf", "original-ease", "ease")
+EXACT_OWN = ("original-item-cf", "item-cf", "original-item-knn", "item-knn", "original-ease", "ease")
+#: Item-kNN's similarity and K in the lab: chosen on validation items by `python -m amnesia.lab.tune --only item-knn`
+#: (docs/lab_tuning.md: Jaccard with 20 neighbours, NDCG@10 0.163 against 0.137 for every neighbour).
+ITEM_KNN_SIMILARITY, ITEM_KNN_K = "jaccard", 20
 #: EASE's ridge strength in the lab: the λ `python -m amnesia bench --part quality` chose on its validation items
 #: (leave latest out on MovieLens latest-small; docs/benchmarks.md), not on any of the lab's test items.
 EASE_L2 = 50.0
@@ -126,7 +130,7 @@ class _Ticker:
 
 
 def _units(config: LabConfig) -> int:
-    return len(config.forget_sets) * (config.seeds * 3 + 2 + (0 if config.quick else 2))
+    return len(config.forget_sets) * (config.seeds * 3 + 4 + (0 if config.quick else 2))  # 2 ticks each: item-CF, item-kNN, EASE
 
 
 def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) -> tuple[list[dict], dict]:
@@ -205,6 +209,7 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
         speedup_per_request=round(float(np.mean(sisa_retrain_seconds)) / per_shard, 3),
     )
     rows.extend(_itemcf_rows(data, ctx, config, null, tick))
+    rows.extend(_itemcf_rows(data, ctx, config, null, tick, ITEM_KNN_K))
     if not (config.quick and METHODS["ease"].full_only):
         rows.extend(_ease_rows(data, ctx, config, null, tick))
     return rows, null
@@ -219,18 +224,24 @@ def _original_row(name: str, data: LabData, config: LabConfig, original: Measure
     return _row(name, data.kind, summary, 0.0, 0.0, 0.0, 1, null)
 
 
-def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None]) -> list[dict]:
-    model = ItemCF.fit(data.interactions())
-    tick(f"{data.kind}: item-CF trained")
-    original = measure_itemcf(model, ctx)  # before forgetting: forget_user changes the model in place
+def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None],
+                 neighbours: int | None = None) -> list[dict]:
+    """The item-CF rows (every neighbour, Jaccard), or with ``neighbours`` the item-kNN rows (the
+    similarity and K chosen on validation): the model before forgetting, and forgotten exactly."""
+    name, label = ("item-cf", "item-CF") if neighbours is None else ("item-knn", "item-kNN")
+    similarity = "jaccard" if neighbours is None else ITEM_KNN_SIMILARITY
+    measure = measure_itemcf if neighbours is None else measure_itemknn
+    model = ItemCF.fit(data.interactions(), similarity, neighbours=neighbours)
+    tick(f"{data.kind}: {label} trained")
+    original = measure(model, ctx)  # before forgetting: forget_user changes the model in place
     model, took = M.forget_users(model, data.user_ids[data.forget])
     certificate, retrained, retrain_seconds = M.itemcf_certificate(model, data.interactions(data.retained))
-    unlearned = measure_itemcf(model, ctx)
-    # equal fingerprints mean equal H, n and C, hence equal scores: measuring twice would repeat the same numbers
-    reference = unlearned if certificate["equal"] else measure_itemcf(retrained, ctx)
+    unlearned = measure(model, ctx)
+    # equal fingerprints mean equal H, n and C (and lists), hence equal scores: measuring twice would repeat them
+    reference = unlearned if certificate["equal"] else measure(retrained, ctx)
     del model, retrained
     gc.collect()
-    tick(f"{data.kind}: item-CF forgot {len(data.forget)} users and was certified")
+    tick(f"{data.kind}: {label} forgot {len(data.forget)} users and was certified")
     summary = summarize(
         [unlearned],
         [reference],
@@ -240,14 +251,16 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
         resamples=config.resamples,
         deterministic=True,
     )
-    row = _row("item-cf", data.kind, summary, took, took, retrain_seconds, 1, null)
+    row = _row(name, data.kind, summary, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
+    if neighbours is not None:
+        row.update(similarity=similarity, neighbours=neighbours)
     per_request = took / max(1, len(data.forget))  # the users were forgotten one request at a time
     row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3))
     if not certificate["equal"]:
         row["verdict"] = "NOT exact: the fingerprints differ (a bug in the engine)"
         row["forgets"] = False
-    return [_original_row("original-item-cf", data, config, original, reference, ctx, null), row]
+    return [_original_row(f"original-{name}", data, config, original, reference, ctx, null), row]
 
 
 def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None]) -> list[dict]:
