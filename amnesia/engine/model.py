@@ -221,10 +221,11 @@ class ItemCF:
     def add_user(self, user: int, items: Iterable[int]) -> ChangeSet:
         """Add interactions of ``user`` with ``items`` (a new user, or more items for a known one)."""
         check_id(user, "user")
-        items = check_ids(items).tolist()
-        if not items:
+        items = check_ids(items)
+        if len(items) == 0:
             raise RequestError(f"add_user({user!r}, ...) needs at least one item; the selection is empty.")
-        return self.add([(user, item) for item in items])
+        # one (k, 2) array of ids checked above: the request's pair-by-pair checks are for untyped input
+        return self.add(np.column_stack([np.full(len(items), user, dtype=np.int64), items]))
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user``: the right to be forgotten, exactly."""
