@@ -76,6 +76,26 @@ def select_rows(similarity, rows, ids, k, nbr, val, length):
 
 
 @njit(cache=_CACHE, nogil=True)
+def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
+    """Merge columns ``first .. first + width`` of the S rows of ``rows`` (``similarity[r]``) into
+    their lists so far: after every slab of columns has been merged, each list is the one
+    :func:`select_rows` gives from the whole row (the diagonal is skipped)."""
+    buf_id = np.empty(k, dtype=np.int64)
+    for r in range(len(rows)):
+        a = rows[r]
+        filled = length[a]
+        for e in range(filled):
+            buf_id[e] = ids[nbr[a, e]]
+        row = similarity[r]
+        for column in range(len(row)):
+            value = row[column]
+            b = first + column
+            if value > 0.0 and b != a:
+                filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
+        length[a] = filled
+
+
+@njit(cache=_CACHE, nogil=True)
 def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
     """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
     and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
@@ -257,14 +277,18 @@ class NeighbourIndex:
             similarity_t = similarity_block(measure, block, counts[touched], counts)
             update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
             select_rows(similarity_t, touched, ids, self.k, self._nbr, self._val, self._length)
-        else:  # a long history: the other rows a slab of columns at a time, then T's rows a few at a time
+        else:  # a long history: a slab of T's columns at a time settles the other rows and grows T's lists
             width = max(1, CELLS // len(touched))
+            self._length[touched] = 0
             for first in range(0, size, width):
                 columns = np.arange(first, min(first + width, size), dtype=np.int64)
                 block, counts = read(touched, columns)
                 similarity_t = similarity_block(measure, block, counts[touched], counts[columns])
                 update_rows(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
-            self._recompute(touched, read, measure, ids)
+                merge_rows(similarity_t, first, touched, ids, self.k, self._nbr, self._val, self._length)
+            padding = np.arange(self.k)[None, :] >= self._length[touched][:, None]  # as select_rows leaves it
+            self._nbr[touched] = np.where(padding, -1, self._nbr[touched])
+            self._val[touched] = np.where(padding, 0.0, self._val[touched])
         flagged = np.flatnonzero(recompute)
         if len(flagged):
             self._recompute(flagged, read, measure, ids)
