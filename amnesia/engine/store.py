@@ -295,11 +295,8 @@ class ArrayStore(Store):
             self._make_room([self._rows_needing_room(delta) for delta in change.users])
         # Saturation events need two items with >= saturation - 1 users, counted after the whole
         # request (an earlier user of the same request may have raised a pair already).
-        after = np.zeros(change.size, dtype=np.int64)
-        after[: self._size] = self._counts[: self._size]
-        after[change.count_index] = np.maximum(after[change.count_index], change.count_new)
-        hot = after >= self.saturation - 1
-        events_needed = 1 + max((2 * int(hot[delta.columns].sum()) ** 2 for delta in change.users), default=0)
+        # (read for each user's columns only: a forget must not cost a pass over the catalog)
+        events_needed = 1 + max((2 * self._hot(delta.columns, change) ** 2 for delta in change.users), default=0)
         events = np.zeros((events_needed, 3), dtype=np.int64)
         prepared = [self._prepare_user(delta) for delta in change.users]
         # 2. write: kernels that cannot allocate, then the overflow table (rare, small)
@@ -307,6 +304,17 @@ class ArrayStore(Store):
         for arrays in prepared:
             self._settle(events[: self._write_user(arrays, change.step, events)], change.step)
         self._counts[change.count_index] = change.count_new
+
+    def _hot(self, columns: np.ndarray, change: StoreChange) -> int:
+        """How many of ``columns`` have, before or after ``change``, at least saturation - 1 users."""
+        counts = np.zeros(len(columns), dtype=np.int64)
+        inside = columns < self._size
+        counts[inside] = self._counts[columns[inside]]
+        if len(change.count_index):
+            position = np.minimum(np.searchsorted(change.count_index, columns), len(change.count_index) - 1)
+            moved = change.count_index[position] == columns
+            counts[moved] = np.maximum(counts[moved], change.count_new[position[moved]])
+        return int(np.count_nonzero(counts >= self.saturation - 1))
 
     def _reserve_items(self, size: int) -> None:
         """Room for ``size`` items in the counts and the sparse-row directory (1-D, amortised)."""
