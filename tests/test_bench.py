@@ -68,6 +68,17 @@ def test_the_neighbours_part_times_both_engines_and_checks_the_lists(monkeypatch
     assert figures["rounds"] == 1 and figures["identical"]["identical"] is True
     assert lists["forget_typical"]["p50_ms"]["median"] > 0 and lists["recommend"]["p50_ms"]["median"] > 0
     assert figures["summary"]["implicit_k"]["fit_s"]["median"] > 0
+    assert set(figures["summary"]["every"]["cost_fit"]) == {"a_us", "b_us", "c_ns"}
     assert [row["label"] for row in figures["targets"]][-1].startswith("lists after 1,000 random requests")
     report = neighbours.markdown(figures)
     assert "the lists equal a fresh fit's" in report and "implicit 0.7.3 ItemItemRecommender, K = 20" in report
+
+
+def test_the_cost_fit_recovers_known_coefficients():
+    from amnesia.bench.neighbours import cost_fit
+
+    lengths = [10, 50, 100, 400, 1000, 2500]
+    seconds = [20e-6 + 1.5e-6 * k + 0.6e-9 * k * k for k in lengths]
+    fit = cost_fit(lengths, seconds)
+    assert fit["a_us"] == pytest.approx(20, rel=1e-6) and fit["b_us"] == pytest.approx(1.5, rel=1e-6)
+    assert fit["c_ns"] == pytest.approx(0.6, rel=1e-6)
