@@ -275,7 +275,9 @@ def markdown(figures: dict[str, Any]) -> str:
         + "; ".join(f"{labels[name]}: a = {summary[name]['cost_fit']['a_us']:.0f} µs, b = {summary[name]['cost_fit']['b_us']:.2f} µs "
                     f"per item, c = {summary[name]['cost_fit']['c_ns']:.3f} ns per item pair" for name in ("lists", "every"))
         + ". Without lists the fixed part (validation, planning, the ChangeSet: Python and numpy calls) dominates up "
-        "to long histories; with lists the per-item part (a row of the catalog per item) does.",
+        "to long histories; with lists the per-item part (a row of the catalog per item) does"
+        + ("; a negative a is the least-squares fit bending to the long histories, not a negative cost."
+           if min(summary[name]["cost_fit"]["a_us"] for name in ("lists", "every")) < 0 else "."),
         "",
         "Why forgetting with lists costs milliseconds, not microseconds: every similarity of a movie whose count "
         "moved changes (S_ab depends on n_a), so each of the forgotten user's movies has its list recomputed from "
