@@ -486,6 +486,31 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS)]
 
 
+def test_neighbours_are_a_choice_with_their_own_workspace_and_lists():
+    """The sidebar's Neighbours: the default keeps DEFAULT_NEIGHBOURS lists, "all" sums every
+    neighbour, a linked K opens with it; each choice has its own changes, and an unknown value in
+    the link falls back to the default."""
+    app = start()
+    assert space(app).model.neighbours == DEFAULT_NEIGHBOURS
+    assert app.selectbox(key="app.neighbours").value == str(DEFAULT_NEIGHBOURS)
+    forget(app, 1)
+    app.selectbox(key="app.neighbours").set_value("all").run()
+    assert not app.exception and space(app).model.neighbours is None and totals(app)[3] == 0  # its own, untouched
+    assert app.query_params["neighbours"] == "all"
+    app.switch_page("app_pages/recommendations.py").run()
+    assert app.caption[0].value.startswith("Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies")
+    app.selectbox(key="app.neighbours").set_value("10").run()
+    app.switch_page("app_pages/recommendations.py").run()
+    assert space(app).model.neighbours == 10 and "among the 10 movies most similar to i" in app.caption[0].value
+    linked = AppTest.from_file(str(APP), default_timeout=180)
+    linked.query_params["data"] = "toy"
+    linked.query_params["neighbours"] = "7"  # not a choice: the default
+    linked.run()
+    assert not linked.exception and space(linked).model.neighbours == DEFAULT_NEIGHBOURS
+    keys = list(app.session_state["app.workspaces"])
+    assert keys == [("toy", "jaccard", DEFAULT_NEIGHBOURS), ("toy", "jaccard", None), ("toy", "jaccard", 10)]
+
+
 def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch, tmp_path):
     """AMNESIA_SCRIPT_TIMES (the app benchmark's): one line per run; a forget's line includes the
     callback that forgot (callbacks run before the script)."""
