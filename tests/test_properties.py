@@ -262,3 +262,16 @@ def test_a_fork_that_changed_many_users_reads_through_sparse_products(layout):
     items = list(range(0, 60, 7))
     assert fork.cooccurrences(items).tolist() == ItemCF.fit(sorted(reference.pairs)).cooccurrences(items).tolist()
     assert base.fingerprint() == ItemCF.fit(initial).fingerprint()
+
+
+@settings(max_examples=60)
+@given(initial=PAIRS.filter(bool), neighbours=NEIGHBOURS, layout=st.sampled_from(["dense", "sparse", 3]))
+def test_forget_user_is_the_remove_of_every_interaction(initial, neighbours, layout):
+    """forget_user builds its plan from the user's row instead of parsing a request: its ChangeSet,
+    the derived C and S changes and the state after are those of apply(Remove every pair)."""
+    user = initial[0][0]
+    fast, plain = (ItemCF.fit(initial, store=layout, neighbours=neighbours) for _ in range(2))
+    request = {"change": "Remove", "interactions": [[user, item] for item in plain.history(user)]}
+    got, expected = fast.forget_user(user), plain.apply(request)
+    assert changeset_fields(fast, got) == changeset_fields(plain, expected)
+    assert fast.fingerprint() == plain.fingerprint() and fast.time == plain.time

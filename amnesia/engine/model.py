@@ -229,14 +229,23 @@ class ItemCF:
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user``: the right to be forgotten, exactly."""
-        row = self._row(check_id(user, "user"))
+        user = check_id(user, "user")
+        row = self._row(user)
         if len(row) == 0:
             raise UnknownUserError(
                 f"User {user!r} has no interactions, so there is nothing to forget. "
                 f"Pick one of the {len(self.users())} current users."
             )
-        items = np.sort(self._index.ids()[row])
-        return self.apply(ChangeRequest("Remove", np.column_stack([np.full(len(row), user, dtype=np.int64), items])))
+        # The plan apply() would make for Remove [user, every item], built from the row directly: every pair
+        # exists by construction, so there is nothing to look up or check (a third of a typical forget's time)
+        started = _time.perf_counter()
+        changed = row.astype(np.int64)  # sorted, unique: the row's internal indices
+        count_old = self._store.counts()[changed]
+        delta = UserDelta(user, row, row[:0].astype(np.int32), changed, changed)
+        plan = _Plan("Remove", StoreChange(-1, self._index.size, (delta,), changed, count_old - 1), [], count_old)
+        self._commit(plan)
+        self.time += 1
+        return self._changeset(plan, _time.perf_counter() - started)
 
     def _plan(self, request: ChangeRequest, limits: Limits | None) -> _Plan:
         """Validate a request and compute every new value, without writing anything."""
