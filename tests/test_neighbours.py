@@ -209,3 +209,22 @@ def test_top_positions_equals_a_full_sort_with_ties_to_the_smaller_id(values, k,
     ids = np.random.default_rng(seed).permutation(len(values) * 3)[: len(values)]
     expected = sorted((p for p in range(len(values)) if values[p] > 0), key=lambda p: (-values[p], ids[p]))[:k]
     assert top_positions(ids, scores, k).tolist() == expected
+
+
+@pytest.mark.parametrize("measure", ["jaccard", "cosine"])
+def test_lists_built_straight_from_a_dense_store_equal_the_row_by_row_build(measure):
+    """A whole dense C (no overflow) builds the lists in one parallel pass; a sparse store, or a
+    fork that changed, builds them row block by row block: the same lists, bit for bit."""
+    rng = np.random.default_rng(9)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 120, 2500), rng.zipf(1.3, 2500) % 150)})
+    dense = ItemCF.fit(pairs, measure, store="dense", neighbours=7)
+    assert dense._store.dense_matrix() is not None  # the fast path was taken
+    sparse = ItemCF.fit(pairs, measure, store="sparse", neighbours=7)
+    assert sparse._store.dense_matrix() is None
+    assert dense.fingerprint() == sparse.fingerprint()
+    fork = ItemCF.fit(pairs, measure, store="dense").fork()
+    assert fork._store.dense_matrix() is not None  # an unchanged fork reads its base's C
+    fork.forget_user(pairs[0][0])
+    assert fork._store.dense_matrix() is None
+    remaining = [p for p in pairs if p[0] != pairs[0][0]]
+    assert fork.with_neighbours(7).fingerprint() == ItemCF.fit(remaining, measure, store="dense", neighbours=7).fingerprint()

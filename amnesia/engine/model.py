@@ -335,7 +335,8 @@ class ItemCF:
     def _lists(self) -> NeighbourIndex:
         """The neighbour lists (K must be set), built from C first if this model has none yet."""
         if self._neighbours is None:
-            self._neighbours = NeighbourIndex.build(self._k, self._store.size, self._read_rows, self.measure, self._index.ids())
+            self._neighbours = NeighbourIndex.build(self._k, self._store.size, self._read_rows, self.measure,
+                                                    self._index.ids(), self._store.dense_matrix())
         return self._neighbours
 
     def _read_rows(self, rows: np.ndarray, columns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

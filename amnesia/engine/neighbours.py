@@ -29,7 +29,7 @@ import hashlib
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..errors import ArgumentError
 from .similarity import Measure
@@ -168,6 +168,32 @@ def _similarity_block(block, row_counts, counts, code):
     return out
 
 
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def select_dense(core, counts, ids, k, code, nbr, val, length):
+    """Every item's list straight from the dense C (``core``, uint16, no saturated entry) and n,
+    S computed on the fly by the measure ``code``: :func:`select_rows` without materialising S,
+    rows split between threads."""
+    size = core.shape[0]
+    threads = 64
+    for t in prange(threads):
+        buf_id = np.empty(k, dtype=np.int64)
+        for a in range(t, size, threads):
+            filled = 0
+            count_a = np.float64(counts[a])
+            for b in range(size):
+                cooc = core[a, b]
+                if cooc > 0 and b != a:
+                    value = np.float64(cooc)
+                    if code == 0:
+                        value = value / (count_a + np.float64(counts[b]) - value)
+                    else:
+                        value = value / np.sqrt(count_a * np.float64(counts[b]))
+                    filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
+            for e in range(filled, k):
+                nbr[a, e], val[a, e] = -1, 0.0
+            length[a] = filled
+
+
 #: Measures with a compiled formula (the rest use their numpy one, a little slower): name -> code.
 COMPILED = {"jaccard": 0, "cosine": 1}
 
@@ -224,10 +250,19 @@ class NeighbourIndex:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def build(cls, k: int, size: int, read: RowReader, measure: Measure, ids: np.ndarray) -> NeighbourIndex:
-        """The lists of items 0..size-1 from their rows of C, ``CELLS`` at a time."""
+    def build(cls, k: int, size: int, read: RowReader, measure: Measure, ids: np.ndarray,
+              dense: np.ndarray | None = None) -> NeighbourIndex:
+        """The lists of items 0..size-1 from their rows of C, ``CELLS`` at a time; straight from
+        ``dense`` (the store's whole C, see ``Store.dense_matrix``) when given and the measure is
+        compiled, on every core."""
         index = cls(k, size)
-        index._recompute(np.arange(size, dtype=np.int64), read, measure, ids)
+        code = COMPILED.get(measure.name)
+        if dense is not None and code is not None and dense.shape == (size, size):
+            counts = read(np.zeros(0, dtype=np.int64), None)[1]
+            select_dense(dense, np.asarray(counts, dtype=np.int64), np.asarray(ids, dtype=np.int64), k, code,
+                         index._nbr, index._val, index._length)
+        else:
+            index._recompute(np.arange(size, dtype=np.int64), read, measure, ids)
         return index
 
     def _recompute(self, rows: np.ndarray, read: RowReader, measure: Measure, ids: np.ndarray) -> None:

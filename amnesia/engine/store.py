@@ -114,6 +114,12 @@ class Store(ABC):
         none of its own (a dense block, or a fork whose overlay is its changed rows)."""
         return 0
 
+    def dense_matrix(self) -> np.ndarray | None:
+        """C as one read-only (size, size) uint16 array when the store holds exactly that (every
+        item in the dense block, no count in the overflow table; the diagonal is not n), else None:
+        a fast path for whole-matrix passes such as building neighbour lists."""
+        return None
+
 
 def empty_store() -> Store:
     """The store of a model with no data yet (sparse: it grows row by row)."""
@@ -438,6 +444,13 @@ class ArrayStore(Store):
         arrays = (self._core, self._counts, self._starts, self._lengths, self._caps, self._pool_idx, self._pool_val)
         return sum(array.nbytes for array in arrays) + 100 * len(self._overflow)
 
+    def dense_matrix(self) -> np.ndarray | None:
+        if self.dense_size != self._size or self._overflow or self._size == 0:
+            return None
+        view = self._core[: self._size * self._size].reshape(self._size, self._size)
+        view.flags.writeable = False
+        return view
+
     def sparse_entries(self) -> int:
         """Stored sparse-row entries (both orientations of a pair count)."""
         return int(self._lengths[: max(0, self._size - self.dense_size)].sum())
@@ -524,6 +537,10 @@ class ForkStore(Store):
         diagonal = (a == b) & (a < self._size)
         values[diagonal] = self.counts()[a[diagonal]]
         return values
+
+    def dense_matrix(self) -> np.ndarray | None:
+        """The base's whole C while this fork has changed nothing (then it is the same C)."""
+        return self.base.dense_matrix() if not self._rows and self._size == self.base.size else None
 
     def read_cost(self, rows: np.ndarray) -> int:
         """Multiply-adds a :meth:`block` of the full ``rows`` takes beyond gathering them from
