@@ -325,7 +325,8 @@ class ItemCF:
         cannot finish (out of memory half-way) the lists are dropped, to be rebuilt from C when
         next read: they never disagree with it, and the accepted change stays accepted."""
         try:
-            self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids())
+            self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids(),
+                                    self._store.dense_matrix())
         except Exception:  # MemoryError above all
             self._neighbours = None
         except BaseException:  # an interrupt: the same, and it goes on

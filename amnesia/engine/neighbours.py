@@ -178,20 +178,91 @@ def select_dense(core, counts, ids, k, code, nbr, val, length):
     for t in prange(threads):
         buf_id = np.empty(k, dtype=np.int64)
         for a in range(t, size, threads):
+            _select_dense_row(core, counts, ids, k, code, a, nbr, val, length, buf_id)
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _formula(cooc, count_a, count_b, code):
+    value = np.float64(cooc)
+    if code == 0:
+        return value / (np.float64(count_a) + np.float64(count_b) - value)
+    return value / np.sqrt(np.float64(count_a) * np.float64(count_b))
+
+
+@njit(cache=_CACHE, nogil=True)
+def _select_dense_row(core, counts, ids, k, code, a, nbr, val, length, buf_id):
+    """Row a's list from its row of the dense C (what select_rows does from a row of S)."""
+    filled = 0
+    row = core[a]
+    for b in range(len(row)):
+        if row[b] > 0 and b != a:
+            filled = _insert(nbr[a], val[a], buf_id, filled, k, b, _formula(row[b], counts[a], counts[b], code), ids[b])
+    for e in range(filled, k):
+        nbr[a, e], val[a, e] = -1, 0.0
+    length[a] = filled
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length):
+    """The whole update from a dense C (see :meth:`NeighbourIndex.update`), rows split between
+    threads: a row of T is selected from its row of C; any other row is settled from its
+    columns T (row j of C at T: C is symmetric) and, when its boundary may have been passed,
+    selected from its row of C at once. Returns how many rows were selected from C."""
+    size = core.shape[0]
+    count_t = len(touched)
+    threads = 64
+    selected = np.zeros(threads, dtype=np.int64)
+    for t in prange(threads):
+        buf_idx = np.empty(k, dtype=np.int64)
+        buf_val = np.empty(k, dtype=np.float64)
+        buf_id = np.empty(k, dtype=np.int64)
+        for j in range(t, size, threads):
+            if position_t[j] >= 0:
+                _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
+                selected[t] += 1
+                continue
+            old = length[j]
+            listed = False
+            for e in range(old):
+                if position_t[nbr[j, e]] >= 0:
+                    listed = True
+                    break
+            row = core[j]
+            if not listed:
+                enters = False
+                for p in range(count_t):
+                    b = touched[p]
+                    if row[b] > 0:
+                        value = _formula(row[b], counts[j], counts[b], code)
+                        if old < k or _better(value, ids[b], val[j, k - 1], ids[nbr[j, k - 1]]):
+                            enters = True
+                            break
+                if not enters:
+                    continue
             filled = 0
-            count_a = np.float64(counts[a])
-            for b in range(size):
-                cooc = core[a, b]
-                if cooc > 0 and b != a:
-                    value = np.float64(cooc)
-                    if code == 0:
-                        value = value / (count_a + np.float64(counts[b]) - value)
-                    else:
-                        value = value / np.sqrt(count_a * np.float64(counts[b]))
-                    filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
+            candidates = 0
+            for e in range(old):
+                b = nbr[j, e]
+                if position_t[b] < 0:
+                    candidates += 1
+                    filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
+            for p in range(count_t):
+                b = touched[p]
+                if row[b] > 0:
+                    candidates += 1
+                    filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, _formula(row[b], counts[j], counts[b], code), ids[b])
+            if old == k:
+                boundary = nbr[j, k - 1]
+                if candidates < k or _better(val[j, k - 1], ids[boundary], buf_val[k - 1], buf_id[k - 1]):
+                    _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
+                    selected[t] += 1
+                    continue
+            for e in range(filled):
+                nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
             for e in range(filled, k):
-                nbr[a, e], val[a, e] = -1, 0.0
-            length[a] = filled
+                nbr[j, e], val[j, e] = -1, 0.0
+            length[j] = filled
+    return selected.sum()
 
 
 #: Measures with a compiled formula (the rest use their numpy one, a little slower): name -> code.
@@ -296,14 +367,23 @@ class NeighbourIndex:
         self.size = max(self.size, size)
 
     # ------------------------------------------------------------------ updating
-    def update(self, touched: np.ndarray, size: int, read: RowReader, measure: Measure, ids: np.ndarray) -> int:
+    def update(self, touched: np.ndarray, size: int, read: RowReader, measure: Measure, ids: np.ndarray,
+               dense: np.ndarray | None = None) -> int:
         """Bring the lists in step after a change that moved the counts of ``touched`` (internal
         indices) and left ``size`` items; C and n must already be the new ones. Returns the
-        number of rows recomputed from C (the rows of T included)."""
+        number of rows recomputed from C (the rows of T included). With ``dense`` (the store's
+        whole C) and a compiled measure, one parallel pass reads C in place."""
         self._own(size)
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
             return 0
+        code = COMPILED.get(measure.name)
+        if dense is not None and code is not None and dense.shape == (size, size):
+            position_t = np.full(size, -1, dtype=np.int64)
+            position_t[touched] = np.arange(len(touched))
+            counts = np.asarray(read(np.zeros(0, dtype=np.int64), None)[1], dtype=np.int64)
+            return int(update_dense(dense, counts, touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
+                                    self._nbr, self._val, self._length))
         position_t = np.full(size, -1, dtype=np.int64)
         position_t[touched] = np.arange(len(touched))
         recompute = np.zeros(size, dtype=np.bool_)
