@@ -228,3 +228,29 @@ def test_lists_built_straight_from_a_dense_store_equal_the_row_by_row_build(meas
     assert fork._store.dense_matrix() is None
     remaining = [p for p in pairs if p[0] != pairs[0][0]]
     assert fork.with_neighbours(7).fingerprint() == ItemCF.fit(remaining, measure, store="dense", neighbours=7).fingerprint()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    initial=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 13)), min_size=1, max_size=70),
+    steps=st.lists(st.tuples(st.booleans(), st.integers(0, 13), st.lists(st.integers(0, 13), min_size=1, max_size=8)),
+                   max_size=8),
+    k=st.sampled_from([1, 2, 4]),
+    measure=st.sampled_from(["jaccard", "cosine"]),
+)
+def test_the_dense_in_place_update_equals_the_row_block_update_step_by_step(initial, steps, k, measure):
+    """A dense store (lists updated in one pass over C in place) and a sparse one (row blocks of
+    S) keep the same lists after every forget and add, bit for bit."""
+    dense = ItemCF.fit(initial, measure, store="dense", neighbours=k)
+    sparse = ItemCF.fit(initial, measure, store="sparse", neighbours=k)
+    catalog = set(dense.items())
+    for forget, user, add in steps:
+        if forget:
+            if dense.history_length(user):
+                dense.forget_user(user), sparse.forget_user(user)
+        else:
+            add = [i for i in add if i in catalog]  # known items: the dense block keeps the dense path
+            if add:
+                dense.add_user(user, add), sparse.add_user(user, add)
+        assert dense._store.dense_matrix() is not None
+        assert dense.fingerprint() == sparse.fingerprint()
