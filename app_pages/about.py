@@ -4,7 +4,8 @@ import streamlit as st
 
 import ui_state
 
-measure = ui_state.workspace().model.measure
+model = ui_state.workspace().model
+measure = model.measure
 
 st.title("About Amnesia")
 st.markdown(
@@ -30,7 +31,25 @@ That is what the library does in place. Here, each visitor works on a private co
 records the changed users' rows and works C out from the shared model and those rows when read, so the *Forget*
 page reports both times: the write, and the first read of the changed rows.
 The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
-and compares fingerprints (a SHA-256 of H, n and C).
+and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists when there are any).
+"""
+)
+st.markdown(
+    (
+        "**Neighbour lists.** Recommendations add up, for each of your movies, the similarities of the movies in its "
+        f"list of the **{model.neighbours} most similar** (item-kNN, as recommender libraries do; pick another K, or "
+        "every neighbour, in the sidebar). Forgetting changes the counts of the forgotten user's movies, so every "
+        "similarity in their rows changes: their lists are rebuilt from C, and any other list that held one of them, "
+        "or could now take one in, is brought up to date. The lists stay exactly those of a retrained model."
+    )
+    if model.neighbours is not None
+    else (
+        "**Every neighbour.** Recommendations add up the similarities of every movie that shares a viewer with yours. "
+        "Pick K in the sidebar to keep only each movie's K most similar (item-kNN, as recommender libraries do)."
+    )
+)
+st.markdown(
+    """
 
 Data: MovieLens latest-small by GroupLens Research (F. M. Harper and J. A. Konstan, 2015), used under its
 license: research use, no endorsement implied. Code and benchmarks: see the project's README.

@@ -448,6 +448,10 @@ def test_about_page():
     assert not app.exception
     assert app.title[0].value == "About Amnesia"
     assert len(app.latex) == 4
+    text = " ".join(m.value for m in app.markdown)
+    assert f"list of the **{DEFAULT_NEIGHBOURS} most similar**" in text and "of the neighbour lists when there are any" in text
+    app.selectbox(key="app.neighbours").set_value("all").run()
+    assert "**Every neighbour.** Recommendations add up" in " ".join(m.value for m in app.markdown)
 
 
 # ---------------------------------------------------------------------- MovieLens
