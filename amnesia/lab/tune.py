@@ -10,9 +10,9 @@ validation items, with a validation forget set drawn with another seed (1).
    are unlearned and compared with 8 retrained ones; the best final score (forgetting quality x
    utility ratios) wins, ties broken by the smaller mean |z| of the attack statistic (how many
    retrained-model standard deviations the unlearned models sit from the retrained ones). The
-   grids stop at about a third of a retrain's work (fine-tuning at 5 of its 15 ALS sweeps,
-   NegGrad at 10 steps, each about as costly as a sweep): an approximate method that costs as
-   much as retraining has no reason to exist.
+   grids stop short of a retrain's work in steps (fine-tuning at 5 of its 15 ALS sweeps, NegGrad
+   at 10 steps), but a step is not a sweep: the lab report states what each chosen setting cost
+   per request in its run (10 NegGrad steps have cost about half a retrain, not a third).
 
 SISA's shard count is a design choice, not tuned (4 shards: more make one shard's retrain cheaper
 and the model weaker). Writes ``lab_tuning.json`` and ``lab_tuning.md``; the chosen values are
