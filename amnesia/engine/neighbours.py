@@ -44,6 +44,15 @@ def _better(value_a, id_a, value_b, id_b):
     return value_a > value_b or (value_a == value_b and id_a < id_b)
 
 
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _formula(cooc, count_a, count_b, code):
+    """S of one pair for the measure ``code`` (see :data:`COMPILED`): the numpy formula's IEEE operations."""
+    value = np.float64(cooc)
+    if code == 0:
+        return value / (np.float64(count_a) + np.float64(count_b) - value)
+    return value / np.sqrt(np.float64(count_a) * np.float64(count_b))
+
+
 @njit(cache=_CACHE, nogil=True)
 def _insert(buf_idx, buf_val, buf_id, filled, k, index, value, ident):
     """Insert (index, value) into the sorted buffer of at most k entries; returns the new fill."""
@@ -96,57 +105,65 @@ def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
 
 
 @njit(cache=_CACHE, nogil=True)
+def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
+    """Row j (outside T) after a change, from ``values[p]``, its new S with ``touched[p]`` (0 =
+    none). Returns False when its full row of C is needed (the list was full and an item it never
+    listed might now beat its K-th entry); otherwise the list is settled (maybe unchanged)."""
+    count_t = len(touched)
+    old = length[j]
+    listed = False  # is an item of T in the list? then its value moved
+    for e in range(old):
+        if position_t[nbr[j, e]] >= 0:
+            listed = True
+            break
+    if not listed:  # only T's items can enter: is any of them good enough?
+        enters = False
+        for p in range(count_t):
+            value = values[p]
+            if value > 0.0 and (old < k or _better(value, ids[touched[p]], val[j, k - 1], ids[nbr[j, k - 1]])):
+                enters = True
+                break
+        if not enters:
+            return True
+    filled = 0
+    candidates = 0
+    for e in range(old):
+        b = nbr[j, e]
+        if position_t[b] < 0:
+            candidates += 1
+            filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
+    for p in range(count_t):
+        value = values[p]
+        if value > 0.0:
+            candidates += 1
+            filled = _insert(buf_idx, buf_val, buf_id, filled, k, touched[p], value, ids[touched[p]])
+    if old == k:  # a full list: settled only if its K-th entry still beats every outsider
+        boundary = nbr[j, k - 1]
+        if candidates < k or _better(val[j, k - 1], ids[boundary], buf_val[k - 1], buf_id[k - 1]):
+            return False
+    for e in range(filled):
+        nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
+    for e in range(filled, k):
+        nbr[j, e], val[j, e] = -1, 0.0
+    length[j] = filled
+    return True
+
+
+@njit(cache=_CACHE, nogil=True)
 def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
     """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
     and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
     cannot be settled without their full row of C get ``recompute[j] = True``; returns how many."""
-    count_t = len(touched)
     buf_idx = np.empty(k, dtype=np.int64)
     buf_val = np.empty(k, dtype=np.float64)
     buf_id = np.empty(k, dtype=np.int64)
     flagged = 0
     for column in range(similarity_t.shape[1]):
         j = first + column
-        if position_t[j] >= 0:
-            continue
-        old = length[j]
-        listed = False  # is an item of T in the list? then its value moved
-        for e in range(old):
-            if position_t[nbr[j, e]] >= 0:
-                listed = True
-                break
-        if not listed:  # only T's items can enter: is any of them good enough?
-            enters = False
-            for p in range(count_t):
-                value = similarity_t[p, column]
-                if value > 0.0 and (old < k or _better(value, ids[touched[p]], val[j, k - 1], ids[nbr[j, k - 1]])):
-                    enters = True
-                    break
-            if not enters:
-                continue
-        filled = 0
-        candidates = 0
-        for e in range(old):
-            b = nbr[j, e]
-            if position_t[b] < 0:
-                candidates += 1
-                filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
-        for p in range(count_t):
-            value = similarity_t[p, column]
-            if value > 0.0:
-                candidates += 1
-                filled = _insert(buf_idx, buf_val, buf_id, filled, k, touched[p], value, ids[touched[p]])
-        if old == k:  # a full list: settled only if its K-th entry still beats every outsider
-            boundary = nbr[j, k - 1]
-            if candidates < k or _better(val[j, k - 1], ids[boundary], buf_val[k - 1], buf_id[k - 1]):
-                recompute[j] = True
-                flagged += 1
-                continue
-        for e in range(filled):
-            nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
-        for e in range(filled, k):
-            nbr[j, e], val[j, e] = -1, 0.0
-        length[j] = filled
+        if position_t[j] < 0 and not _settle_row(j, similarity_t[:, column], touched, position_t, ids, k, nbr, val,
+                                                 length, buf_idx, buf_val, buf_id):
+            recompute[j] = True
+            flagged += 1
     return flagged
 
 
@@ -156,15 +173,9 @@ def _similarity_block(block, row_counts, counts, code):
     IEEE operations as its numpy formula, so the same bits, in one pass."""
     out = np.zeros(block.shape, dtype=np.float64)
     for r in range(block.shape[0]):
-        count_a = np.float64(row_counts[r])
         for b in range(block.shape[1]):
-            cooc = block[r, b]
-            if cooc > 0:
-                value = np.float64(cooc)
-                if code == 0:
-                    out[r, b] = value / (count_a + np.float64(counts[b]) - value)
-                else:
-                    out[r, b] = value / np.sqrt(count_a * np.float64(counts[b]))
+            if block[r, b] > 0:
+                out[r, b] = _formula(block[r, b], row_counts[r], counts[b], code)
     return out
 
 
@@ -179,14 +190,6 @@ def select_dense(core, counts, ids, k, code, nbr, val, length):
         buf_id = np.empty(k, dtype=np.int64)
         for a in range(t, size, threads):
             _select_dense_row(core, counts, ids, k, code, a, nbr, val, length, buf_id)
-
-
-@njit(cache=_CACHE, nogil=True, inline="always")
-def _formula(cooc, count_a, count_b, code):
-    value = np.float64(cooc)
-    if code == 0:
-        return value / (np.float64(count_a) + np.float64(count_b) - value)
-    return value / np.sqrt(np.float64(count_a) * np.float64(count_b))
 
 
 @njit(cache=_CACHE, nogil=True)
@@ -216,52 +219,17 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
         buf_id = np.empty(k, dtype=np.int64)
+        values = np.empty(count_t, dtype=np.float64)
         for j in range(t, size, threads):
-            if position_t[j] >= 0:
-                _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
-                selected[t] += 1
-                continue
-            old = length[j]
-            listed = False
-            for e in range(old):
-                if position_t[nbr[j, e]] >= 0:
-                    listed = True
-                    break
-            row = core[j]
-            if not listed:
-                enters = False
+            if position_t[j] < 0:
+                row = core[j]
                 for p in range(count_t):
                     b = touched[p]
-                    if row[b] > 0:
-                        value = _formula(row[b], counts[j], counts[b], code)
-                        if old < k or _better(value, ids[b], val[j, k - 1], ids[nbr[j, k - 1]]):
-                            enters = True
-                            break
-                if not enters:
+                    values[p] = _formula(row[b], counts[j], counts[b], code) if row[b] > 0 else 0.0
+                if _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
                     continue
-            filled = 0
-            candidates = 0
-            for e in range(old):
-                b = nbr[j, e]
-                if position_t[b] < 0:
-                    candidates += 1
-                    filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
-            for p in range(count_t):
-                b = touched[p]
-                if row[b] > 0:
-                    candidates += 1
-                    filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, _formula(row[b], counts[j], counts[b], code), ids[b])
-            if old == k:
-                boundary = nbr[j, k - 1]
-                if candidates < k or _better(val[j, k - 1], ids[boundary], buf_val[k - 1], buf_id[k - 1]):
-                    _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
-                    selected[t] += 1
-                    continue
-            for e in range(filled):
-                nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
-            for e in range(filled, k):
-                nbr[j, e], val[j, e] = -1, 0.0
-            length[j] = filled
+            _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
+            selected[t] += 1
     return selected.sum()
 
 
