@@ -334,7 +334,10 @@ class ItemCF:
             raise
 
     def _lists(self) -> NeighbourIndex:
-        """The neighbour lists (K must be set), built from C first if this model has none yet."""
+        """The neighbour lists, built from C first if this model has none yet; an ArgumentError
+        when the model keeps every neighbour (no K)."""
+        if self._k is None:
+            raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
         if self._neighbours is None:
             self._neighbours = NeighbourIndex.build(self._k, self._store.size, self._read_rows, self.measure,
                                                     self._index.ids(), self._store.dense_matrix())
@@ -578,8 +581,6 @@ class ItemCF:
     def neighbour_state(self) -> NeighbourIndex:
         """The lists as they are now, for :meth:`neighbour_changes` after the next change (a fork
         of the lists: free until the model writes, then the model copies them). Needs ``neighbours=K``."""
-        if self._k is None:
-            raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
         return self._lists().fork()
 
     def neighbour_changes(self, before: NeighbourIndex) -> PairChanges:
@@ -594,12 +595,11 @@ class ItemCF:
         """Each item's whole list as ``[(neighbour, S), ...]`` best first (external ids); empty
         for unknown items. Needs ``neighbours=K`` (an ArgumentError otherwise)."""
         index, known = self._lookup(items)
-        if self._k is None:
-            raise ArgumentError("This model keeps every neighbour (neighbours=None): it has no lists. Fit it with neighbours=K.")
+        lists = self._lists()
         ids = self._index.ids()
         result = []
         for source, ok in zip(index.tolist(), known.tolist()):
-            neighbours, similarity = self._lists().row(source) if ok else (np.zeros(0, np.int32), np.zeros(0))
+            neighbours, similarity = lists.row(source) if ok else (np.zeros(0, np.int32), np.zeros(0))
             result.append([(int(ids[b]), float(v)) for b, v in zip(neighbours.tolist(), similarity.tolist())])
         return result
 
