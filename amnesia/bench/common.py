@@ -85,6 +85,12 @@ def when() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
+def measured(figures: dict[str, Any]) -> str:
+    """The start of a section's first sentence: when and where, and the load around the run."""
+    return (f"Measured {figures['when']} on {figures['machine']} (load average {figures['load_before']} before, "
+            f"{figures['load_after']} after)")
+
+
 def target_rows(targets: dict[str, tuple[str, str, float, str]], measured: dict[str, float]) -> list[dict[str, Any]]:
     """Each target ``key: (label, "<=" | ">=", target, unit)`` with its measured value and whether it was met."""
     rows = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import (fmt, load_average, machine, peak_mb, percentiles, reset_peak, resident_mb, target_rows,
+from .common import (fmt, load_average, machine, measured, peak_mb, percentiles, reset_peak, resident_mb, target_rows,
                      target_table, timed, when)
 
 L2 = 100.0
@@ -127,8 +127,7 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## EASE: forgetting by rank-one updates (`--part ease`)",
         "",
-        f"Measured {figures['when']} on {figures['machine']} (load average {figures['load_before']} before, "
-        f"{figures['load_after']} after). MovieLens latest-small, λ = {figures['l2']:g}; each item set is fitted, "
+        measured(figures) + f". MovieLens latest-small, λ = {figures['l2']:g}; each item set is fitted, "
         f"P is inverted again (what a retrain of P costs), then {len(figures['users'])} typical users (history length "
         "in the middle half) are forgotten one after another.",
         "",

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .common import (fmt, load_average, machine, peak_mb, percentiles, reset_peak, target_rows, target_table, timed,
+from .common import (fmt, load_average, machine, measured, peak_mb, percentiles, reset_peak, target_rows, target_table, timed,
                      when)
 
 K = 50
@@ -238,8 +238,7 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## Neighbour lists beside implicit (`--part neighbours`)",
         "",
-        f"Measured {figures['when']} on {figures['machine']} (load average {figures['load_before']} before, "
-        f"{figures['load_after']} after). MovieLens latest-small, Jaccard, dense store. Each figure is the median of "
+        measured(figures) + f". MovieLens latest-small, Jaccard, dense store. Each figure is the median of "
         f"{figures['rounds']} rounds (smallest–largest round in brackets); forget percentiles are over {TYPICAL} typical "
         f"users (history length in the middle half) or the {HEAVY} heaviest, recommend over {RECOMMEND_USERS} users.",
         "",

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .common import fmt, load_average, machine, peak_mb, reset_peak, target_rows, target_table, when
+from .common import fmt, load_average, machine, measured, peak_mb, reset_peak, target_rows, target_table, when
 
 K = 10
 EASE_L2 = (10.0, 25.0, 50.0, 100.0, 200.0, 500.0)  # wide enough that the choice is not at an edge
@@ -178,8 +178,7 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## Accuracy: leave latest out (`--part quality`)",
         "",
-        f"Measured {figures['when']} on {figures['machine']} (load average {figures['load_before']} before, "
-        f"{figures['load_after']} after). MovieLens latest-small: {figures['users_evaluated']} users with at least three "
+        measured(figures) + f". MovieLens latest-small: {figures['users_evaluated']} users with at least three "
         f"interactions, each one's latest held out for the test and the second-latest for validation; all "
         f"{figures['items']:,} movies ranked, those a user has excluded. Settings chosen on validation (models fitted "
         "on the rest), then refitted with the validation items and scored on the test items.",
