@@ -164,6 +164,9 @@ def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbo
     """The table of a model's own neighbour lists (every live item's, in id order)."""
     lists = model.neighbour_lists(items)
     width = max(1, max(len(row) for row in lists))
+    if len(items) * width > MAX_ENTRIES:  # before the table is allocated
+        raise AmnesiaError(f"Keeping {neighbours} neighbour(s) of {len(items):,} items needs more than {MAX_ENTRIES:,} "
+                           "entries; export a model with a smaller K.")
     index = np.repeat(np.arange(len(items), dtype=np.int64)[:, None], width, axis=1)  # padding: (self, 0)
     weight = np.zeros((len(items), width), dtype=np.float64)
     for position, row in enumerate(lists):
@@ -171,9 +174,6 @@ def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbo
             ids, values = zip(*row)
             index[position, : len(row)] = np.searchsorted(items, ids)
             weight[position, : len(row)] = values
-    if len(items) * width > MAX_ENTRIES:
-        raise AmnesiaError(f"Keeping {neighbours} neighbour(s) of {len(items):,} items needs more than {MAX_ENTRIES:,} "
-                           "entries; export a model with a smaller K.")
     return NeighbourTable(items, index.astype(index_dtype), weight, neighbours)
 
 
