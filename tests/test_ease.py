@@ -311,3 +311,31 @@ def test_scores_equal_but_for_rounding_tie_even_on_a_rounding_boundary():
     ids = np.array([9, 7, 3, 1, 8])
     assert ids[rank_with_ties(scores, ids)].tolist() == [7, 8, 3, 9, 1]
     assert rank_with_ties(np.zeros(0), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_an_ease_over_a_shared_models_counts_leaves_that_model_unchanged_and_equals_a_fit():
+    from amnesia import ItemCF
+
+    pairs = [(u, i) for u in range(8) for i in range(10) if (u * 7 + i * 3) % 4 != 0]
+    shared = ItemCF.fit(pairs)
+    before = shared.fingerprint()
+    model = EASE.from_counts(shared.fork(), l2=2.0, min_viewers=3)
+    fitted = EASE.fit(pairs, l2=2.0, min_viewers=3)
+    assert model.items_scored.tolist() == fitted.items_scored.tolist()
+    np.testing.assert_array_equal(model.inverse, fitted.inverse)
+    model.forget_user(0)
+    assert shared.fingerprint() == before and shared.history(0) == ItemCF.fit(pairs).history(0)
+    assert model.history(0) == [] and model.history_length(1) == len(shared.history(1))
+    with pytest.raises(AmnesiaError, match="l2 must be a positive number"):
+        EASE.from_counts(shared.fork(), l2=True)
+
+
+def test_weights_among_any_items_are_zero_outside_the_scored_set():
+    pairs = [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 3), (3, 2), (3, 9)]
+    model = EASE.fit(pairs, l2=1.0, min_viewers=2)  # items 1 and 2 are scored; 3 and 9 are not
+    assert model.items_scored.tolist() == [1, 2] and model.is_scored(2) and not model.is_scored(9)
+    weights = model.weights_among([9, 2, 3, 1])
+    expected = np.zeros((4, 4))
+    expected[np.ix_([1, 3], [1, 3])] = model.weights([2, 1])
+    np.testing.assert_array_equal(weights, expected)
+    assert weights[1, 3] != 0 and model.read_cost(model.history(0)) == 2 * 2

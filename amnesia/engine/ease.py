@@ -140,6 +140,14 @@ def _mirror_lower(matrix: np.ndarray) -> None:
             matrix[start:stop, stop:] = matrix[stop:, start:stop].T
 
 
+def _check_settings(l2: float, min_viewers: int) -> None:
+    """Refuse a ridge strength or popularity threshold that cannot be used, saying which."""
+    if not (isinstance(l2, (int, float)) and not isinstance(l2, bool) and np.isfinite(l2) and l2 > 0):
+        raise AmnesiaError(f"l2 must be a positive number (the ridge strength λ), got {l2!r}.")
+    if isinstance(min_viewers, bool) or not isinstance(min_viewers, int) or min_viewers < 1:
+        raise AmnesiaError(f"min_viewers must be a whole number of at least 1, got {min_viewers!r}.")
+
+
 class EASE:
     """EASE over a fixed item set, forgotten exactly. Build with :meth:`fit`; change with
     :meth:`apply` or :meth:`forget_user` (the same JSON requests and limits as ItemCF)."""
@@ -158,11 +166,17 @@ class EASE:
             items: Sequence[int] | None = None) -> EASE:
         """Train on ``interactions`` (as :meth:`ItemCF.fit` takes them). The scored items are
         ``items`` if given, else every item at least ``min_viewers`` users interacted with."""
-        if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 > 0):
-            raise AmnesiaError(f"l2 must be a positive number (the ridge strength λ), got {l2!r}.")
-        if isinstance(min_viewers, bool) or not isinstance(min_viewers, int) or min_viewers < 1:
-            raise AmnesiaError(f"min_viewers must be a whole number of at least 1, got {min_viewers!r}.")
-        counts = ItemCF.fit(interactions)
+        _check_settings(l2, min_viewers)  # before the counts are built
+        return cls.from_counts(ItemCF.fit(interactions), l2, min_viewers, items)
+
+    @classmethod
+    def from_counts(cls, counts: ItemCF, l2: float = DEFAULT_L2, min_viewers: int = 1,
+                    items: Sequence[int] | None = None) -> EASE:
+        """EASE over the exact counts of ``counts`` (taken over, not copied: pass a fork to keep
+        the original unchanged, e.g. ``EASE.from_counts(shared.fork())`` shares a trained
+        ItemCF's H, n and C copy-on-write, so the only new memory is P). Scored items as in
+        :meth:`fit`; P is a new inverse of G + λI."""
+        _check_settings(l2, min_viewers)
         if items is None:
             known = np.asarray(counts.items(), dtype=np.int64)
             scored = known[counts.counts(known.tolist()) >= min_viewers] if len(known) else known
@@ -376,8 +390,42 @@ class EASE:
         np.fill_diagonal(weights, 0.0)
         return weights
 
+    def weights_among(self, items: Sequence[int]) -> np.ndarray:
+        """B among any ``items`` (external ids, in the given order), shape (m, m), float64: rows
+        and columns of items outside the scored set are 0 (they have no weights), B_jj = 0."""
+        ids = np.asarray(items, dtype=np.int64)
+        position = np.searchsorted(self.items_scored, ids)
+        inside = position < len(self.items_scored)
+        inside[inside] &= self.items_scored[position[inside]] == ids[inside]
+        weights = np.zeros((len(ids), len(ids)))
+        where = np.flatnonzero(inside)
+        weights[np.ix_(where, where)] = self.weights(ids[where].tolist()) if len(where) else 0.0
+        return weights
+
+    def is_scored(self, item: int) -> bool:
+        """True when ``item`` is in the scored set (it has weights and can be recommended)."""
+        position = int(np.searchsorted(self.items_scored, item))
+        return position < len(self.items_scored) and int(self.items_scored[position]) == int(item)
+
+    # the exact counts' reads, so code written for an ItemCF (the dashboard's effects) reads an EASE too
     def users(self) -> list[int]:
         return self.counts_model.users()
+
+    def history(self, user: int) -> list[int]:
+        """The items ``user`` has interacted with, sorted (every item, scored or not)."""
+        return self.counts_model.history(user)
+
+    def history_length(self, user: int) -> int:
+        return self.counts_model.history_length(user)
+
+    def history_matrix(self, users: Sequence[int], items: Sequence[int]) -> np.ndarray:
+        """Dense H for ``users`` x ``items``, shape (u, m), uint8."""
+        return self.counts_model.history_matrix(users, items)
+
+    def read_cost(self, items: Sequence[int]) -> int:
+        """The work (multiply-adds) of scoring a user with ``items``: len(items) rows of P over
+        the scored items (what :meth:`scores` and :meth:`recommend` read), known before reading."""
+        return len(items) * len(self.items_scored)
 
     def fingerprint(self) -> str:
         """A digest of the exact state: H, n and C (ItemCF's fingerprint), λ and the scored items."""
