@@ -16,7 +16,10 @@ import ui_state
 from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
 from amnesia.dashboard.timing import record_script_time
-from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, NEIGHBOUR_CHOICES, Workspace, shared_base
+from amnesia.dashboard.workspace import (
+    DEFAULT_NEIGHBOURS, EASE_SETTINGS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, shared_base, shared_ease,
+)
+from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
 
 DATASETS = {  # short: the sidebar is narrow
@@ -43,24 +46,20 @@ def base_with_lists(name: str, measure: str, neighbours: int | None) -> tuple[Da
     return data, model if neighbours is None else model.with_neighbours(neighbours)
 
 
+@st.cache_resource(show_spinner="Inverting G + λI for EASE (once for all visitors)…")
+def base_ease(name: str) -> tuple[Dataset, EASE]:
+    """The data set's EASE over the shared item-CF model's counts (only P is new memory)."""
+    data, model = base(name, DEFAULT.name)
+    return data, shared_ease(data, model)
+
+
 def _neighbours_label(k: int | None) -> str:
     label = "Every neighbour" if k is None else f"{k} most similar"
     return label + (" (default)" if k == DEFAULT_NEIGHBOURS else "")
 
 
-with st.sidebar:
-    st.markdown("### Amnesia")
-    # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
-    # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
-    names = list(DATASETS)
-    current = ui_state.get("app", "current") or (names[0], DEFAULT.name, DEFAULT_NEIGHBOURS)
-    linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
-    name = st.selectbox(
-        "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
-        key=ui_state.key("app", "dataset"), help="The toy world: 4 users, 5 movies. MovieLens latest-small: 610 users, "
-        "9,724 movies, 100,836 ratings (GroupLens).",
-    )
-    st.query_params["data"] = name
+def _item_cf_choices(current: tuple) -> tuple[str, int | None]:
+    """The sidebar's similarity and neighbour-list choices (item-CF only)."""
     measures = list(MEASURES)
     linked = st.query_params.get("similarity", current[1])
     measure = st.selectbox(
@@ -84,8 +83,41 @@ with st.sidebar:
     neighbours = None if chosen == "all" else int(chosen)
     if neighbours != DEFAULT_NEIGHBOURS or "neighbours" in st.query_params:
         st.query_params["neighbours"] = chosen
-    workspace = ui_state.workspace_for(
-        name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours)))
+    return measure, neighbours
+
+
+with st.sidebar:
+    st.markdown("### Amnesia")
+    # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
+    # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
+    names = list(DATASETS)
+    current = ui_state.get("app", "current") or (names[0], DEFAULT.name, DEFAULT_NEIGHBOURS, "item-cf")
+    linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
+    name = st.selectbox(
+        "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
+        key=ui_state.key("app", "dataset"), help="The toy world: 4 users, 5 movies. MovieLens latest-small: 610 users, "
+        "9,724 movies, 100,836 ratings (GroupLens).",
+    )
+    st.query_params["data"] = name
+    kinds = list(MODEL_KINDS)
+    linked = st.query_params.get("model", current[3])
+    kind = st.selectbox(
+        "Model", kinds, index=kinds.index(linked) if linked in MODEL_KINDS else 0, format_func=MODEL_KINDS.get,
+        key=ui_state.key("app", "model"), help="Item-CF scores with a similarity of co-occurrence counts (S); EASE "
+        "(Steck, 2019) with ridge-regression weights B learned from the same counts. Both forget exactly. Each choice "
+        "has its own model and its own changes.",
+    )
+    if kind != kinds[0] or "model" in st.query_params:
+        st.query_params["model"] = kind
+    if kind == "ease":
+        settings = EASE_SETTINGS[name]
+        st.caption(f"λ = {settings.l2:g}; scores the movies at least {settings.min_viewers} "
+                   f"{'person' if settings.min_viewers == 1 else 'people'} watched.")
+        workspace = ui_state.workspace_for(name, DEFAULT.name, None, lambda: EaseWorkspace(*base_ease(name)), kind)
+    else:
+        measure, neighbours = _item_cf_choices(current)
+        workspace = ui_state.workspace_for(
+            name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours)))
     stats = workspace.stats()
     # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
     st.markdown(

@@ -6,7 +6,7 @@ AppTest smoke test of every page, the browser's deep links) iterate it. A new pa
 here, its file in ``app_pages/``, its library function and their tests.
 
 Every value a page keeps between runs lives under a key ``"<page>.<name>"`` (widget keys
-too), made by :func:`key`. The visitor's workspaces (one per data set and similarity
+too), made by :func:`key`. The visitor's workspaces (one per data set and model: kind, similarity
 measure) live under ``"app.workspaces"``. :func:`reset` drops the current workspace's
 changes and clears every page's keys, so no page keeps state that refers to a change that
 no longer exists. Nothing else in the app touches ``st.session_state`` directly.
@@ -78,11 +78,13 @@ def pop(page: str, name: str, default: T = None) -> T:
 
 
 # ---------------------------------------------------------------------- workspaces
-def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Callable[[], Workspace]) -> Workspace:
-    """This visitor's workspace for ``dataset``, ``measure`` and ``neighbours`` (K or None; made by
-    ``create`` on first use), which becomes the current one for this run."""
+def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Callable[[], Workspace],
+                  kind: str = "item-cf") -> Workspace:
+    """This visitor's workspace for ``dataset`` and the model ``kind`` ("item-cf" with ``measure``
+    and ``neighbours``, K or None; "ease"), made by ``create`` on first use, which becomes the
+    current one for this run."""
     spaces: dict[tuple, Workspace] = st.session_state.setdefault(key("app", "workspaces"), {})
-    chosen = (dataset, measure, neighbours)
+    chosen = (dataset, measure, neighbours, kind)
     if chosen not in spaces:
         spaces[chosen] = create()
     put("app", "current", chosen)
@@ -107,6 +109,11 @@ def measure() -> str:
 def neighbours() -> int | None:
     """K, the neighbours each movie keeps in the model picked for this run (None: every neighbour)."""
     return get("app", "current")[2]
+
+
+def model_kind() -> str:
+    """The kind of model picked for this run ("item-cf", "ease")."""
+    return get("app", "current")[3]
 
 
 # ---------------------------------------------------------------------- messages shown once

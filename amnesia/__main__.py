@@ -42,9 +42,9 @@ def _limits(args: argparse.Namespace):
 
 def _collections(text: str, lists: bool = False) -> tuple[str, ...]:
     """The collections named by ``--emit``; L (the neighbour lists) only for a model that has them."""
-    from .records import COLLECTIONS, NEIGHBOURS
+    from .records import COLLECTIONS, LETTERS, NEIGHBOURS
 
-    short = {"h": "interactions", "n": "item_interactions_n", "c": "cooccurrences_c", "s": "similarities_s", "l": NEIGHBOURS}
+    short = {letter.lower(): name for name, letter in LETTERS.items()}
     known = (*COLLECTIONS, NEIGHBOURS)
     chosen = []
     for part in filter(None, (word.strip() for word in text.split(","))):

@@ -21,6 +21,8 @@ COLLECTIONS = ("interactions", "item_interactions_n", "cooccurrences_c", "simila
 #: The neighbour lists of a model with ``neighbours=K``: emitted only when asked for (``--emit L``),
 #: keyed by (item, neighbour) with the neighbour's S as the value.
 NEIGHBOURS = "neighbours_k"
+#: The letter each collection goes by on the command line (``python -m amnesia stream --emit H,n,C``).
+LETTERS = {"interactions": "H", "item_interactions_n": "n", "cooccurrences_c": "C", "similarities_s": "S", NEIGHBOURS: "L"}
 
 #: Bytes one record's line takes, by collection (measured on MovieLens: ids of 1-6 digits,
 #: similarities with up to 17 significant digits): the up-front estimate of an export's size.

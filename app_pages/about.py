@@ -50,6 +50,16 @@ st.markdown(
 )
 st.markdown(
     """
+**EASE** (Harald Steck, *Embarrassingly Shallow Autoencoders for Sparse Data*, WWW 2019), the other model in the
+sidebar, learns item-to-item weights B by ridge regression from the same counts: with G = HᵀH (C with n on its
+diagonal) and P = (G + λI)⁻¹, B = I − P·diag(1/diag P), and a movie's score is the sum of B over your movies.
+Forgetting a user subtracts their row's outer product from G, a rank-one change, so P follows exactly by the
+Sherman–Morrison formula in items² steps instead of a new inverse in items³. Verify recomputes P from G, retrains
+on the remaining data, and compares the fingerprints of H, n and C and every user's top 10.
+"""
+)
+st.markdown(
+    """
 
 Data: MovieLens latest-small by GroupLens Research (F. M. Harper and J. A. Konstan, 2015), used under its
 license: research use, no endorsement implied. Code and benchmarks: see the project's README.

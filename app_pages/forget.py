@@ -20,12 +20,7 @@ def key(name: str) -> str:
 
 
 st.title("Watch a recommender forget")
-st.caption(
-    "Item-based collaborative filtering keeps H (who watched what), n (how many watched each movie), "
-    f"C = HᵀH (how many watched both) and S ({workspace.model.measure.label} similarity: "
-    f"{workspace.model.measure.text}). Forgetting a user updates them in place, exactly as if the model had been "
-    "retrained without that person."
-)
+st.caption(workspace.introduction())
 
 
 # ---------------------------------------------------------------------- actions (form callbacks)
@@ -109,15 +104,18 @@ def run_verify(waiting) -> None:
         waiting.empty()
     engine = f"{result.last_update_seconds * 1e3:.2f} ms" if result.last_update_seconds is not None else "no update yet"
     verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
-    ui_state.put(
-        PAGE,
-        "verification",
-        (
-            f"Last incremental update: **{engine}** · retrain from scratch: **{result.retrain_seconds * 1e3:,.0f} ms** · "
-            f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`",
-            result.match,
-        ),
-    )
+    certificate = result.certificate
+    if certificate is None:
+        text = (f"Last incremental update: **{engine}** · retrain from scratch: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+                f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`")
+    else:  # EASE: the exact counts by fingerprint, P against a new inverse, every top-10 against a retrain's
+        same = "equal" if certificate.fingerprint_equal else "DIFFERENT"
+        lists = "all equal" if certificate.top10_equal else "NOT all equal"
+        text = (f"Last incremental update: **{engine}** · recompute P and retrain: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+                f"{verdict}  \nH, n, G fingerprints {same} (`{result.fingerprint[:16]}…`) · P vs a new inverse: largest "
+                f"difference {certificate.max_abs_diff:.1e} ({certificate.max_rel_diff:.1e} of its largest entry) · "
+                f"top-10 of {certificate.users_compared:,} users: {lists}")
+    ui_state.put(PAGE, "verification", (text, result.match))
 
 
 def show_error(field: str) -> None:
@@ -240,7 +238,9 @@ charts = workspace.forget_figures(max_items, min_viewers)  # built once per stat
 figure, changed_figure, window = charts.state, charts.changed, charts.window
 
 if entry is not None and not entry.noop:
-    st.caption("Press ▶ Play to step through the update: before → H → n → C → S. Changed cells are outlined in red.")
+    names = window.matrices
+    st.caption(f"Press ▶ Play to step through the update: before → H → n → {names.pair} → {names.weight}. "
+               "Changed cells are outlined in red.")
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window)))
 
@@ -254,8 +254,11 @@ if changed_figure is not None:
     pairs = workspace.largest_changes(entry, min_viewers)
     if pairs:
         where = "" if min_viewers == 1 else f" between movies at least {min_viewers} people watched"
-        st.markdown(f"**The largest similarity changes{where}** (of {entry.effect.changed_s:,} that changed):")
+        st.markdown(f"**The largest {workspace.weight_words} changes{where}** (of {entry.effect.changed_s:,} that changed):")
         st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
+        spread = workspace.spread_sentence(entry)
+        if spread:
+            st.caption(md(spread))
     elif entry.effect is None and entry.kind == "import":
         st.caption("Imported requests are replayed without measuring every similarity; make a change to see the list.")
     elif entry.effect is None:
@@ -276,4 +279,6 @@ with st.expander("Download the full matrices"):
         dataset = ui_state.dataset()
         st.download_button("H: all interactions (CSV)", workspace.interactions_csv(), f"{dataset}-interactions.csv", "text/csv", on_click="ignore")
         st.download_button("n: every movie's count, zeros included (CSV)", workspace.counts_csv(), f"{dataset}-counts.csv", "text/csv", on_click="ignore")
-        st.download_button("C and S of the window (CSV)", views.window_csv(window), f"{dataset}-window-c-s.csv", "text/csv", on_click="ignore")
+        pair, weight = window.matrices.pair, window.matrices.weight
+        st.download_button(f"{pair} and {weight} of the window (CSV)", views.window_csv(window),
+                           f"{dataset}-window-{pair.lower()}-{weight.lower()}.csv", "text/csv", on_click="ignore")

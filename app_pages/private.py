@@ -26,6 +26,14 @@ def shared_export(dataset: str, measure: str, model_k: int | None, neighbours: i
 
 
 workspace, dataset, measure, model_k = ui_state.workspace(), ui_state.dataset(), ui_state.measure(), ui_state.neighbours()
+if ui_state.model_kind() == "ease":
+    st.title("Private recommendations")
+    st.info(
+        "Private recommendations run item-CF in your browser: each movie's list of most similar movies, sent as ONNX. "
+        "EASE's weights are a dense matrix over every movie it scores, too large to send, so this page has no EASE "
+        "model. Pick Item-CF as the model in the sidebar to use it.", icon=":material/info:",
+    )
+    st.stop()
 channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}
 ui_state.put(PAGE, "channels", channels)
 # a model with lists sends its own lists (the page then ranks exactly as the server); one that keeps

@@ -24,13 +24,7 @@ def remember(name: str) -> None:
 
 
 st.title("Recommendations")
-neighbours = workspace.model.neighbours
-st.caption(
-    "Score of a movie j for a user = Σ over the movies i they watched of S_ij"
-    + ("." if neighbours is None else f", counting S_ij only when j is among the {neighbours} movies most similar to i "
-       "(item-kNN; the lists stay exact after every change).")
-    + " Movies they watched are never recommended."
-)
+st.caption(workspace.scoring_sentence())
 
 choices = dict(workspace.user_choices())
 options = list(choices)

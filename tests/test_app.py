@@ -487,7 +487,7 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
-    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS)]
+    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS, "item-cf")]
 
 
 def test_neighbours_are_a_choice_with_their_own_workspace_and_lists():
@@ -512,7 +512,7 @@ def test_neighbours_are_a_choice_with_their_own_workspace_and_lists():
     linked.run()
     assert not linked.exception and space(linked).model.neighbours == DEFAULT_NEIGHBOURS
     keys = list(app.session_state["app.workspaces"])
-    assert keys == [("toy", "jaccard", DEFAULT_NEIGHBOURS), ("toy", "jaccard", None), ("toy", "jaccard", 10)]
+    assert keys == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf"), ("toy", "jaccard", None, "item-cf"), ("toy", "jaccard", 10, "item-cf")]
 
 
 def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch, tmp_path):

@@ -160,3 +160,33 @@ def test_top_entries_are_the_largest_ties_first_in_row_major_order(cells, column
     eligible = [i for i in range(flat.size) if flat[i] > 0 and flat[i] >= floor]
     expected = sorted(eligible, key=lambda i: (-flat[i], i))[:k]
     assert _top_entries(values, floor, k).tolist() == expected
+
+
+def test_the_weights_change_of_an_ease_forget_is_every_moved_weight_of_b_measured_exactly():
+    from amnesia.dashboard.effects import TOP_PAIRS, measure_weights_change
+    from amnesia.engine.ease import EASE
+
+    rng = np.random.default_rng(4)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 30, 260), rng.integers(0, 25, 260))})
+    before = EASE.fit(pairs, l2=3.0, min_viewers=2)
+    after = before.fork()
+    forgotten = max(before.users(), key=before.history_length)
+    change = after.forget_user(forgotten)
+    effect = measure_weights_change(before, after, change, block_rows=7)  # several blocks
+    items = before.items_scored.tolist()
+    old, new = before.weights(items), after.weights(items)
+    delta = np.abs(new - old)
+    assert effect.changed_s == np.count_nonzero(delta) > 0.9 * len(items) * (len(items) - 1)  # almost every weight moves
+    # C changes: the forgotten user's pairs, exactly as the engine's records count them
+    history = before.history(forgotten)
+    assert effect.changed_c == len(history) * (len(history) - 1) // 2 and effect.records_s == 0
+    ranking = effect.ranking(1)
+    alive = after.counts_model.counts(items) > 0
+    delta[:, ~alive] = 0
+    delta[~alive] = 0
+    a, b = np.unravel_index(np.argsort(-delta, axis=None, kind="stable")[:TOP_PAIRS], delta.shape)
+    assert [(p.item_a, p.item_b) for p in ranking.pairs][:5] == [(items[i], items[j]) for i, j in zip(a[:5], b[:5])]
+    first = ranking.pairs[0]
+    assert (first.s_old, first.s_new) == (old[a[0], b[0]], new[a[0], b[0]])
+    assert first.c_old - first.c_new == (first.item_a in history and first.item_b in history)
+    assert ranking.items[:2] == (first.item_a, first.item_b)

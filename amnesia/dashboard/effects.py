@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.changes import ChangeSet, iter_cooccurrence_changes
+from ..engine.ease import EASE
 from ..engine.model import ItemCF
 from ..engine.similarity import Measure
 
@@ -33,7 +35,8 @@ RANKED_ITEMS = 40
 
 @dataclass(frozen=True)
 class PairChange:
-    """One changed entry of S (and C) with ``item_a > item_b``: values before and after."""
+    """One changed entry of S (and C) with ``item_a > item_b``: values before and after. For
+    EASE, one changed weight B from ``item_a`` (watched) to ``item_b`` (recommended), with G."""
 
     item_a: int
     item_b: int
@@ -271,6 +274,99 @@ def _exact_values(before: ItemCF, after: ItemCF, ids: np.ndarray):
         return PairChange(a, b, float(s_old[i, j]), float(s_new[i, j]), int(c_old[i, j]), int(c_new[i, j]))
 
     return pair
+
+
+def measure_weights_change(before: EASE, after: EASE, change: ChangeSet, block_rows: int = BLOCK_ROWS) -> ChangeEffect:
+    """The effect of the change that took EASE model ``before`` to ``after`` (same scored items):
+    how every weight of B moved, as a :class:`ChangeEffect` whose pairs are *directed*
+    (``item_a`` watched, ``item_b`` recommended: B_ab before and after in ``s_old``/``s_new``, G_ab
+    in ``c_old``/``c_new``), ``changed_s`` the weights that changed and ``changed_c``/``records_c``
+    the C entries (exact, from the engine, for the export's estimate). B is not in the change
+    stream, so ``records_s`` is 0.
+
+    Unlike item-CF, where only the rows of the changed movies move, one rank-one change of P
+    moves almost every weight a little: the scan reads all of P, ``block_rows`` rows of B at a
+    time (memory: a few blocks of block_rows x scored items floats)."""
+    items = after.items_scored
+    if not np.array_equal(items, before.items_scored):
+        raise ValueError("before and after must score the same items")
+    with _SCANS:
+        return _measure_weights(before, after, change, block_rows)
+
+
+def _weights_block(model: EASE, rows: slice, diagonal: np.ndarray) -> np.ndarray:
+    """B[rows, :] = −P[rows, :] / diag(P) with B_jj = 0, float64."""
+    block = -model.inverse[rows] / diagonal[None, :]
+    start = rows.start
+    local = np.arange(block.shape[0])
+    block[local, start + local] = 0.0
+    return block
+
+
+def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: int) -> ChangeEffect:
+    items = after.items_scored
+    k = len(items)
+    counts = after.counts_model
+    n_after = counts.counts(items.tolist())
+    n_before = n_after.astype(np.int64).copy()
+    where = np.searchsorted(items, change.count_items)
+    inside = where < k
+    inside[inside] &= items[where[inside]] == change.count_items[inside]
+    n_before[where[inside]] = change.count_old[inside]
+    popularity = np.maximum(n_before, n_after)
+    alive = n_after > 0
+    diag_before, diag_after = np.diagonal(before.inverse).copy(), np.diagonal(after.inverse).copy()
+    w_max = {tier: np.zeros(k) for tier in MIN_VIEWERS}
+    w_score = np.zeros(k)
+    best: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {tier: [] for tier in MIN_VIEWERS}
+    floor = {tier: 0.0 for tier in MIN_VIEWERS}
+    changed = 0
+    for start in range(0, k, block_rows):
+        rows = slice(start, min(start + block_rows, k))
+        delta = _weights_block(after, rows, diag_after)
+        delta -= _weights_block(before, rows, diag_before)
+        np.abs(delta, out=delta)
+        changed += int(np.count_nonzero(delta))
+        w_score[rows] += delta.sum(axis=1)
+        w_score += delta.sum(axis=0)
+        delta[:, ~alive] = 0.0  # weights of a movie nobody watches any more are summarised, not ranked
+        delta[~alive[rows]] = 0.0
+        row_ids = np.arange(rows.start, rows.stop)
+        for tier in MIN_VIEWERS:
+            keep = popularity >= tier
+            sub = delta * keep[None, :] * keep[row_ids][:, None]
+            np.maximum.at(w_max[tier], row_ids, sub.max(axis=1, initial=0.0))
+            np.maximum(w_max[tier], sub.max(axis=0, initial=0.0), out=w_max[tier])
+            top = _top_entries(sub, floor[tier])
+            r, c = np.unravel_index(top, sub.shape)
+            best[tier].append((row_ids[r], c, sub.reshape(-1)[top]))
+            kept = np.concatenate([size for _, _, size in best[tier]])
+            if len(kept) >= TOP_PAIRS:
+                floor[tier] = float(np.partition(kept, len(kept) - TOP_PAIRS)[len(kept) - TOP_PAIRS])
+    rankings = []
+    for tier in MIN_VIEWERS:
+        a, b, size = (np.concatenate(part) for part in zip(*best[tier]))
+        top = np.lexsort((items[b], items[a], -size))[:TOP_PAIRS]
+        pairs = tuple(_weight_pair(before, after, int(items[a[t]]), int(items[b[t]])) for t in top.tolist())
+        candidates = np.flatnonzero(w_max[tier] > 0)
+        order = candidates[np.lexsort((items[candidates], -w_score[candidates], -w_max[tier][candidates]))]
+        listed = [item for pair in pairs for item in (pair.item_a, pair.item_b)]
+        rankings.append(Ranking(tier, tuple(dict.fromkeys(listed + items[order].tolist()))[:RANKED_ITEMS], pairs))
+    changed_c = records_c = 0
+    for chunk in iter_cooccurrence_changes(counts, change):  # the C records the export writes, exactly
+        changed_c += len(chunk.old)
+        records_c += int(np.count_nonzero(chunk.old) + np.count_nonzero(chunk.new))
+    emptied = change.count_items[change.count_new == 0]
+    return ChangeEffect(tuple(rankings), changed_c, changed, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied), records_c, 0)
+
+
+def _weight_pair(before: EASE, after: EASE, watched: int, recommended: int) -> PairChange:
+    """B from ``watched`` to ``recommended`` before and after, with G between them (exact reads)."""
+    old = float(before.weights([watched, recommended])[0, 1])
+    new = float(after.weights([watched, recommended])[0, 1])
+    c_old = int(before.counts_model.cooccurrences([watched], [recommended])[0, 0])
+    c_new = int(after.counts_model.cooccurrences([watched], [recommended])[0, 0])
+    return PairChange(watched, recommended, old, new, c_old, c_new)
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,28 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from .views import Window, signed, window_delta
+from .views import Matrices, Window, signed, window_delta
+
+
+def stages(matrices: Matrices) -> tuple[str, ...]:
+    """The animation's frame names: before, then H, n and the window's two item matrices
+    (:data:`STAGES` for item-CF; "3 · G changes", "4 · B changes" for EASE)."""
+    return ("before", "1 · H changes", "2 · n changes", f"3 · {matrices.pair} changes", f"4 · {matrices.weight} changes")
+
+
+def _weights_range(before: Window, after: Window) -> float:
+    """The largest weight off the diagonal of either window (its absolute value when weights can be
+    negative), so colours mean the same in every frame."""
+    values = [before.similarities, after.similarities]
+    if after.matrices.signed:
+        values = [np.abs(v) for v in values]
+    return float(max(1e-9, *(_off_diagonal_max(v) for v in values)))
 
 STAGES = ("before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes")
-_STEP_LABELS = ("before", "H", "n", "C", "S")
 _CHANGED = "#d62728"
 _TEXT_LIMIT = 12  # write values into cells only while they stay readable (items per axis)
 _MARKS_SHARE = 0.5  # in a big window, outline changed cells only when at most this share changed (titles count them)
-_PANELS = ("H: who watched what", "n: how many watched each movie", "C: how many watched both", "S: {measure} similarity")
+_PANELS = ("H: who watched what", "n: how many watched each movie")
 _CELL = 26  # pixels per heatmap row, at most (rows are about as tall as the cells are wide)
 _MIN_CELL = 15
 _CHAR = 7.0  # pixels per label character at the tick font size
@@ -220,7 +234,8 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     cell = _cell_px(after)
     # colour scales fixed across frames, from the entries off the diagonal (C_aa = n_a, S_aa = 1 would wash out the rest)
     zmax_c = float(max(1, _off_diagonal_max(before.cooccurrences), _off_diagonal_max(after.cooccurrences)))
-    zmax_s = float(max(1e-9, _off_diagonal_max(before.similarities), _off_diagonal_max(after.similarities)))
+    zmax_s = _weights_range(before, after)
+    names = after.matrices
     H = after.history if stage >= 1 else before.history
     n = after.counts if stage >= 2 else before.counts
     C = after.cooccurrences if stage >= 3 else before.cooccurrences
@@ -229,20 +244,23 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False),
         _bars(n, before.counts, x, hover_x, stage >= 2),
-        _heatmap(C, x, x, hover_x, hover_x, "C", "Greens", zmax_c, "d", _fits(C, "d", cell)),
-        _heatmap(S, x, x, hover_x, hover_x, "S", "Purples", zmax_s, ".2f", _fits(S, ".2f", cell)),
+        _heatmap(C, x, x, hover_x, hover_x, names.pair, "Greens", zmax_c, "d", _fits(C, "d", cell)),
+        # B is negative as often as positive: a diverging scale centred on 0, S a sequential one from 0
+        _heatmap(S, x, x, hover_x, hover_x, names.weight, "RdBu" if names.signed else "Purples", zmax_s, ".2f",
+                 _fits(S, ".2f", cell), zmid=0.0 if names.signed else None),
         _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
         if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
-        _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, "C", ".0f", size)
+        _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, names.pair, ".0f", size)
         if marks and stage >= 3 and _few(before.cooccurrences, after.cooccurrences) else _empty_marks(),
-        _marks(before.similarities, S, x, x, hover_x, hover_x, "S", ".3f", size)
+        _marks(before.similarities, S, x, x, hover_x, hover_x, names.weight, ".3f", size)
         if marks and stage >= 4 and _few(before.similarities, after.similarities) else _empty_marks(),
     ]
 
 
 def _panel_titles(before: Window, after: Window, measure: str) -> list[str]:
     """The four panel titles; after a change each says how many of its cells changed."""
-    titles = [title.format(measure=html.escape(measure)) for title in _PANELS]
+    names = after.matrices
+    titles = [*_PANELS, names.pair_title, names.weight_title.format(measure=html.escape(measure))]
     if before is after:
         return titles
     pairs = ((before.history, after.history), (before.counts, after.counts), (before.cooccurrences, after.cooccurrences),
@@ -313,10 +331,11 @@ def _placed(traces: list[dict]) -> list[dict]:
     return [{**trace, "xaxis": x, "yaxis": y} for trace, (x, y) in zip(traces, _AXES)]
 
 
-def _with_scales(traces: list[dict], layout: dict) -> list[dict]:
-    """The H, C and S heatmaps with a colour scale each, saying what the colour means."""
-    bars = {0: _colorbar(layout, "x", "watched", labels={0: "no", 1: "yes"}), 2: _colorbar(layout, "x3", "C (people)", integer=traces[2]["zmax"]),
-            3: _colorbar(layout, "x4", "S")}
+def _with_scales(traces: list[dict], layout: dict, names: Matrices) -> list[dict]:
+    """The H, C and S (or G and B) heatmaps with a colour scale each, saying what the colour means."""
+    bars = {0: _colorbar(layout, "x", "watched", labels={0: "no", 1: "yes"}),
+            2: _colorbar(layout, "x3", f"{names.pair} (people)", integer=traces[2]["zmax"]),
+            3: _colorbar(layout, "x4", f"{names.weight} (red −, blue +)" if names.signed else names.weight)}
     return [{**trace, "showscale": True, "colorbar": bars[k]} if k in bars else trace for k, trace in enumerate(traces)]
 
 
@@ -328,7 +347,8 @@ def state_figure(window: Window, title: str = "The model now", measure: str = "J
     """H, n, C and S of ``window`` as they are (no animation)."""
     layout, _ = _grid(window, 80, _panel_titles(window, window, measure))
     _title(layout, title)
-    return _figure({"data": _with_scales(_placed(_stage_traces(window, window, 0, marks=False)[:4]), layout), "layout": layout})
+    return _figure({"data": _with_scales(_placed(_stage_traces(window, window, 0, marks=False)[:4]), layout, window.matrices),
+                    "layout": layout})
 
 
 def update_figure(before: Window, after: Window, title: str, measure: str = "Jaccard") -> go.Figure:
@@ -342,14 +362,15 @@ def update_figure(before: Window, after: Window, title: str, measure: str = "Jac
         raise ValueError("before and after windows must cover the same users and items")
     top = 150
     layout, plot_height = _grid(after, top, _panel_titles(before, after, measure))
-    last = len(STAGES) - 1
+    names = stages(after.matrices)
+    last = len(names) - 1
     frames = [
         # A frame carries only what changes between stages (values, colours, marks): Plotly merges it into
         # the traces, so axes, labels and hover titles are sent once. Frame traces must still name their
         # subplot's axes, or Plotly draws them all on the first one.
         {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage)]),
          "traces": list(range(len(_AXES)))}
-        for stage, name in enumerate(STAGES)
+        for stage, name in enumerate(names)
     ]
     controls_y = 1 + (top - 48) / plot_height  # paper coordinates: 48 px below the figure's top
     step_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
@@ -386,12 +407,14 @@ def update_figure(before: Window, after: Window, title: str, measure: str = "Jac
                 "currentvalue": {"visible": False},
                 "pad": {"t": 0, "b": 0},
                 "steps": [
-                    {"label": label, "method": "animate", "args": [[name], step_args]} for name, label in zip(STAGES, _STEP_LABELS)
+                    {"label": label, "method": "animate", "args": [[name], step_args]}
+                    for name, label in zip(names, ("before", "H", "n", after.matrices.pair, after.matrices.weight))
                 ],
             }
         ],
     )
-    return _figure({"data": _with_scales(_placed(_stage_traces(before, after, last)), layout), "layout": layout, "frames": frames})
+    return _figure({"data": _with_scales(_placed(_stage_traces(before, after, last)), layout, after.matrices), "layout": layout,
+                    "frames": frames})
 
 
 def _delta_cells(values: np.ndarray, integer: bool) -> list[list[str]]:
@@ -416,12 +439,14 @@ def delta_figure(before: Window, after: Window, title: str = "What changed") -> 
     panel = rows * _CELL
     cell = (_WIDTH - y_labels - _BAR) / max(rows, 1)  # each panel is as wide as the page
     gap = x_labels + 45
-    layout = _subplots(["ΔC: change in co-occurrences", "ΔS: change in similarity"], 2, 1, 0.0, gap / (2 * panel + gap))
+    names = after.matrices
+    layout = _subplots([f"Δ{names.pair}: change in co-occurrences", f"Δ{names.weight}: change in {names.weight_words}"], 2, 1,
+                       0.0, gap / (2 * panel + gap))
     data = []
     for row, (delta, old, new, what, fmt, integer) in enumerate(
         (
-            (delta_c, before.cooccurrences, after.cooccurrences, "C", "d", True),
-            (delta_s, before.similarities, after.similarities, "S", ".4f", False),
+            (delta_c, before.cooccurrences, after.cooccurrences, names.pair, "d", True),
+            (delta_s, before.similarities, after.similarities, names.weight, ".4f", False),
         ),
         start=1,
     ):

@@ -30,7 +30,7 @@ from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest
 from ..records import COLLECTIONS, count_records, interaction_records, pair_records
 from .effects import ChangeEffect
-from .views import Stats, Window
+from .views import ITEM_CF, Stats, Window
 
 #: A fork of the model is kept every this many changes: replaying to any time costs fewer.
 CHECKPOINT_EVERY = 8
@@ -155,16 +155,16 @@ class History:
     # ------------------------------------------------------------------ records
     def window_records(self) -> Iterator[dict]:
         """The change stream restricted to each change's focus window: every H record, and the
-        n, C and S records of the window's items (exact: diffs of the stored windows)."""
+        n, C and S records of the window's items (exact: diffs of the stored windows; no S for EASE)."""
         for entry in self.entries:
             change, before, after = entry.change, entry.before, entry.after
             inside = set(before.items)
             yield from interaction_records(change)
             yield from (r for r in count_records(change) if r["item"] in inside)
-            for data, key, old, new in (
-                ("cooccurrences_c", "num_cooccurrences", before.cooccurrences, after.cooccurrences),
-                ("similarities_s", "similarity", before.similarities, after.similarities),
-            ):
+            pairs = [("cooccurrences_c", "num_cooccurrences", before.cooccurrences, after.cooccurrences)]
+            if before.matrices == ITEM_CF:  # EASE's B is not in the stream (every weight moves on every change)
+                pairs.append(("similarities_s", "similarity", before.similarities, after.similarities))
+            for data, key, old, new in pairs:
                 yield from pair_records(window_pair_changes(before.items, old, new), entry.time, data, key)
 
     def records_table(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.catalog import Catalog, display_title, split_year
+from ..engine.ease import EASE
 from ..engine.model import ItemCF
 from ..limits import MAX_ID
 
@@ -48,8 +49,34 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Matrices:
+    """What a window's two item x item matrices hold, for figure titles, scales and files.
+
+    ``pair``: the letter of the counts (C, or G = C with n on its diagonal); ``weight``: the
+    letter of what is scored with (S, or EASE's B) and ``weight_title`` its panel title
+    (``{measure}`` is filled in); ``signed``: the weights can be negative (a diverging scale
+    centred on 0); ``directed``: W_ij and W_ji differ (B is not symmetric), so every ordered
+    pair is a value of its own."""
+
+    pair: str
+    pair_title: str
+    weight: str
+    weight_title: str
+    weight_words: str
+    signed: bool = False
+    directed: bool = False
+
+
+#: Item-CF: C and its similarity S. EASE: G (C, with n on the diagonal) and the weights B.
+ITEM_CF = Matrices("C", "C: how many watched both", "S", "S: {measure} similarity", "similarity")
+EASE_MATRICES = Matrices("G", "G: how many watched both (n on the diagonal)", "B", "B: {measure} weights", "weight",
+                         signed=True, directed=True)
+
+
+@dataclass(frozen=True)
 class Window:
-    """Dense state for ``users`` x ``items``: H (u, k) uint8, n (k,), C (k, k), S (k, k).
+    """Dense state for ``users`` x ``items``: H (u, k) uint8, n (k,), C (k, k), S (k, k) (for EASE,
+    ``similarities`` holds B; ``matrices`` says which).
 
     ``user_labels`` are display names, ``item_labels`` short unique titles for axes,
     ``item_titles`` full titles with ids for hovers. ``description`` says how it was chosen.
@@ -65,6 +92,7 @@ class Window:
     cooccurrences: np.ndarray
     similarities: np.ndarray
     description: str = ""
+    matrices: Matrices = ITEM_CF
 
     def relabel(self, user_labels: Sequence[str]) -> Window:
         """The same window with other user labels (a forgotten user keeps their name in the figure)."""
@@ -117,11 +145,19 @@ def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
 
 
 def snapshot(
-    model: ItemCF, catalog: Catalog, users: Sequence[int], items: Sequence[int], description: str = ""
+    model: ItemCF, catalog: Catalog, users: Sequence[int], items: Sequence[int], description: str = "",
+    ease: EASE | None = None,
 ) -> Window:
-    """Copy the window ``users`` x ``items`` out of ``model`` (labels from ``catalog``)."""
+    """Copy the window ``users`` x ``items`` out of ``model`` (labels from ``catalog``); with
+    ``ease`` (an EASE over ``model``'s counts) the second matrix is its weights B, not S."""
     users, items = tuple(int(u) for u in users), tuple(int(i) for i in items)
     counts, cooccurrences = model.counts(items), model.cooccurrences(items)
+    if ease is not None:
+        weights, matrices = ease.weights_among(items), EASE_MATRICES
+    else:
+        # S from the C and n just read (what model.similarities computes), not a second read of C:
+        # every logged change takes two windows, so this halves their reads
+        weights, matrices = model.measure(cooccurrences, counts[:, None], counts[None, :]), ITEM_CF
     return Window(
         users=users,
         items=items,
@@ -131,10 +167,9 @@ def snapshot(
         history=model.history_matrix(users, items),
         counts=counts,
         cooccurrences=cooccurrences,
-        # S from the C and n just read (what model.similarities computes), not a second read of C:
-        # every logged change takes two windows, so this halves their reads
-        similarities=model.measure(cooccurrences, counts[:, None], counts[None, :]),
+        similarities=weights,
         description=description,
+        matrices=matrices,
     )
 
 
@@ -243,9 +278,11 @@ def interactions_csv(model: ItemCF) -> str:
 
 def window_csv(window: Window) -> str:
     """C and S of a window as CSV rows ``item_a,item_b,title_a,title_b,cooccurrences,similarity``
-    for every pair with item_a > item_b (zeros included, so the file shows the whole window)."""
+    for every pair with item_a > item_b (zeros included, so the file shows the whole window).
+    For EASE the last column is ``weight`` (B_ab, from a to b) and every ordered pair a ≠ b is a
+    row: B is not symmetric."""
     ids = np.asarray(window.items, dtype=np.int64)
-    a, b = np.nonzero(ids[:, None] > ids[None, :])
+    a, b = np.nonzero((ids[:, None] != ids[None, :]) if window.matrices.directed else (ids[:, None] > ids[None, :]))
     order = np.lexsort((ids[b], ids[a]))
     a, b = a[order], b[order]
     titles = np.array([title.rsplit(" · #", 1)[0] for title in window.item_titles], dtype=object)
@@ -256,7 +293,7 @@ def window_csv(window: Window) -> str:
             "title_a": titles[a],
             "title_b": titles[b],
             "cooccurrences": window.cooccurrences[a, b],
-            "similarity": window.similarities[a, b],
+            window.matrices.weight_words: window.similarities[a, b],
         }
     )
     return _csv(frame)
@@ -318,7 +355,8 @@ def signed(value: float, digits: int | None = None) -> str:
 def before_after(old: float, new: float) -> str:
     """``"0.7612 → 0.7598 (−0.0014)"``: as many decimals as the change needs, and the change itself."""
     digits = digits_to_show(old, new, new - old)
-    return f"{old:.{digits}f} → {new:.{digits}f} ({signed(new - old, digits) or '±0'})"
+    # a true minus: EASE's weights are negative as often as positive
+    return f"{old:.{digits}f} → {new:.{digits}f} ({signed(new - old, digits) or '±0'})".replace("-", "−")
 
 
 def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:

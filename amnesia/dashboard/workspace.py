@@ -33,15 +33,16 @@ from ..data.datasets import Dataset, load
 from ..engine.arguments import check_ids
 from ..engine.changes import ChangeSet
 from ..engine.config import ModelConfig
+from ..engine.ease import EASE, Certificate
 from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..engine.similarity import DEFAULT
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
-from ..records import change_records, record_line
+from ..records import COLLECTIONS, LETTERS, change_records, record_line
 from . import gates, views
 from .figures import delta_figure, state_figure, update_figure
-from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change
+from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change, measure_weights_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
 
@@ -79,6 +80,8 @@ class Verification:
     retrained_fingerprint: str
     retrain_seconds: float
     last_update_seconds: float | None
+    #: EASE only: P recomputed from G and every user's top-10 against a retrain's (None for item-CF).
+    certificate: Certificate | None = None
 
 
 @dataclass(frozen=True)
@@ -124,10 +127,10 @@ class Workspace:
     def reset(self) -> None:
         """Back to the shared starting state; this visitor's changes and names are dropped."""
         large = len(getattr(self, "history", ())) >= 64
-        self.model = self.base.fork()
+        self._set_state(self._fresh_state())
         self.catalog: Catalog = self.dataset.catalog.fork()
         self.history = History(self.base)
-        self._previous: ItemCF | None = None  # the model just before the latest change
+        self._previous = None  # the state (a value of _state()) just before the latest change
         self._windows: dict[tuple, tuple[Window, Window]] = {}
         self._forget_effects: dict[int, ForgetEffect] = {}
         self._figures: tuple[tuple, ForgetFigures] | None = None  # the Forget page's figures for one state and window
@@ -200,7 +203,72 @@ class Workspace:
     def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
         """The focus window before any change: the whole toy world, or MovieLens's most watched part."""
         users, items, description = choose_window(self.model, self.catalog, max_items=max_items)
-        return snapshot(self.model, self.catalog, users, items, description)
+        return self._snapshot(self._state(), users, items, description)
+
+    # ------------------------------------------------------------------ what a kind of model changes
+    # An EASE workspace (:class:`EaseWorkspace`) overrides these: its state is an EASE over the counts.
+    @property
+    def weights_label(self) -> str:
+        """What the charts' second matrix is computed with ("Jaccard", or "EASE, λ = 50")."""
+        return self.model.measure.label
+
+    def _state(self):
+        """What a change is applied to: the ItemCF (an EASE workspace: its EASE)."""
+        return self.model
+
+    def _fresh_state(self):
+        """A fork of the shared starting state."""
+        return self.base.fork()
+
+    def _state_at(self, time_: int):
+        """A fresh state as it was at logical time ``time_``."""
+        return self.history.model_at(time_)
+
+    #: The change-stream collections this kind of model's export writes.
+    stream_collections: tuple[str, ...] = COLLECTIONS
+    #: What the second matrix's entries are called in sentences.
+    weight_words = "similarity"
+
+    def introduction(self) -> str:
+        """What the model keeps and what forgetting does to it: the Forget page's opening caption."""
+        measure = self.model.measure
+        return (
+            "Item-based collaborative filtering keeps H (who watched what), n (how many watched each movie), "
+            f"C = HᵀH (how many watched both) and S ({measure.label} similarity: {measure.text}). Forgetting a user "
+            "updates them in place, exactly as if the model had been retrained without that person."
+        )
+
+    def scoring_sentence(self) -> str:
+        """How a user's recommendations are scored: the Recommendations page's caption."""
+        neighbours = self.model.neighbours
+        return (
+            "Score of a movie j for a user = Σ over the movies i they watched of S_ij"
+            + ("." if neighbours is None else f", counting S_ij only when j is among the {neighbours} movies most "
+               "similar to i (item-kNN; the lists stay exact after every change).")
+            + " Movies they watched are never recommended."
+        )
+
+    def spread_sentence(self, entry: LogEntry) -> str:
+        """Why the change moved the entries it moved ("" when there is nothing to say)."""
+        return ""
+
+    def _set_state(self, state) -> None:
+        self.model = state
+
+    def _snapshot(self, state, users: Sequence[int], items: Sequence[int], description: str) -> Window:
+        """The window ``users`` x ``items`` of ``state`` (a value of :meth:`_state`)."""
+        return snapshot(state, self.catalog, users, items, description)
+
+    def _counts_of(self, state) -> ItemCF:
+        """The exact counts (H, n, C) of ``state``."""
+        return state
+
+    def _measure(self, before, change: ChangeSet) -> ChangeEffect:
+        return measure_change(before, self.model, change.count_items.tolist(), change.touched_users)
+
+    def _measure_cost(self, change: ChangeSet) -> int:
+        """The reading work of :meth:`_measure`, known before it starts."""
+        return self.model.read_cost(change.count_items)
 
     # ------------------------------------------------------------------ actions
     def add_user(self, name: str, items: Sequence[int] = (), typed: str = "") -> LogEntry:
@@ -260,7 +328,7 @@ class Workspace:
         the last change is measured, and the export's estimate says "at most".
         """
         requests = parse_request_log(text if isinstance(text, bytes) else str(text), self.limits)
-        saved = (self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects)
+        saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
         self.reset()
         measuring = 0.0  # seconds spent measuring effects so far
         try:
@@ -272,7 +340,8 @@ class Workspace:
                 except AmnesiaError as error:
                     raise type(error)(f"Line {number} of the request log: {error}", *_error_args(error)) from None
         except BaseException:
-            self.model, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
+            state, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
+            self._set_state(state)
             raise
         return len(requests)
 
@@ -312,17 +381,18 @@ class Workspace:
         detail: str = "",
     ) -> LogEntry:
         """Apply ``request`` with the app's limits and log it; on any failure nothing changes."""
-        before_model = self.model.fork()  # the state before: for the window, the effect and replays
+        before_state = self._state().fork()  # the state before: for the window, the effect and replays
+        before_model = self._counts_of(before_state)
         names = {int(u): self.catalog.user_name(int(u)) for u in focus_users}
-        change = self.model.apply(request, self.limits)  # raises before any change on bad input
+        change = self._state().apply(request, self.limits)  # raises before any change on bad input
         try:
             started = time.perf_counter()
-            effect = self._measured(before_model, change) if measure else None
+            effect = self._measured(before_state, change) if measure else None
             read_seconds = time.perf_counter() - started if effect is not None else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
             users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
-            before = snapshot(before_model, self.catalog, users, items, description)
-            after = snapshot(self.model, self.catalog, users, items, description).relabel(before.user_labels)
+            before = self._snapshot(before_state, users, items, description)
+            after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             noop = _noop_reason(request, change)
             if not action or noop:
                 action = _raw_action(request, change, noop, kind)
@@ -334,23 +404,23 @@ class Workspace:
             )
             self.history.append(entry, self.model)
         except BaseException:
-            self.model = before_model  # undo: the change is not half-logged
+            self._set_state(before_state)  # undo: the change is not half-logged
             raise
-        self._previous = before_model
+        self._previous = before_state
         self._windows.clear()
         self.version += 1
         return entry
 
-    def _measured(self, before: ItemCF, change: ChangeSet) -> ChangeEffect | None:
-        """The change's effect on every similarity (:func:`.effects.measure_change`), or None when
-        reading the touched rows of C would cost more than the ``read_work`` limit (a user with
+    def _measured(self, before, change: ChangeSet) -> ChangeEffect | None:
+        """The change's effect on every similarity (:func:`.effects.measure_change`; for EASE every
+        weight), or None when reading would cost more than the ``read_work`` limit (a user with
         3,000 movies after thousands of imported ones: tens of seconds). Its cost is known
         before reading; heavy measurements wait for the server's reads gate."""
-        cost = self.model.read_cost(change.count_items)
+        cost = self._measure_cost(change)
         if cost > self.limits.read_work:
             return None
         with gates.READS.hold() if cost > HEAVY_READ else nullcontext():
-            return measure_change(before, self.model, change.count_items.tolist(), change.touched_users)
+            return self._measure(before, change)
 
     def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
         if effect is not None:
@@ -371,10 +441,11 @@ class Workspace:
         if key not in self._windows:
             ranked = self._ranked(entry.effect, entry.change, min_viewers)
             focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
-            users, items, description = choose_window(self._previous, self.catalog, ranked, focus, max_items=max_items)
-            before = snapshot(self._previous, self.catalog, users, items, description)
+            previous = self._counts_of(self._previous)
+            users, items, description = choose_window(previous, self.catalog, ranked, focus, max_items=max_items)
+            before = self._snapshot(self._previous, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
-            after = snapshot(self.model, self.catalog, users, items, description).relabel(before.user_labels)
+            after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             self._windows = {key: (before, after)}  # one size at a time: windows are small, but not kept
         return self._windows[key]
 
@@ -400,7 +471,7 @@ class Workspace:
         shown = ", ".join(self.catalog.title(i) for i in effect.emptied[:3])
         more = f" and {effect.emptied_count - 3:,} more" if effect.emptied_count > 3 else ""
         return (
-            f"{_count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every similarity "
+            f"{_count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every {self.weight_words} "
             f"of theirs is now 0 (never a division by zero). They are left out of the list above."
         )
 
@@ -411,7 +482,7 @@ class Workspace:
         min_viewers = self.default_min_viewers if min_viewers is None else min_viewers
         key = (self.version, max_items, min_viewers)
         if self._figures is None or self._figures[0] != key:
-            label, entry = self.model.measure.label, (self.log[-1] if self.log else None)
+            label, entry = self.weights_label, (self.log[-1] if self.log else None)
             if entry is None:
                 window = self.current_window(max_items)
                 built = ForgetFigures(state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
@@ -432,7 +503,7 @@ class Workspace:
         one = len(dead) == 1
         return (
             f"{', '.join(dead)} {'has' if one else 'have'} no interactions left, so n = 0 and {'its' if one else 'their'} "
-            f"similarity to every movie is 0 (never a division by zero)."
+            f"{self.weight_words} to every movie is 0 (never a division by zero)."
         )
 
     # ------------------------------------------------------------------ forget effect, verify, history
@@ -451,9 +522,9 @@ class Workspace:
             raise AmnesiaError(f"t = {entry.time} did not forget a user; pick a forget.")
         if entry.time not in self._forget_effects:
             if entry is self.log[-1] and self._previous is not None:
-                before, after = self._previous, self.model
+                before, after = self._previous, self._state()
             else:
-                before = self.history.model_at(entry.time - 1)
+                before = self._state_at(entry.time - 1)
                 after = before.fork()
                 after.apply(entry.request)
             budget = self.limits.read_work
@@ -467,20 +538,21 @@ class Workspace:
 
         The reads' cost is known first (:meth:`ItemCF.read_cost`): over the ``read_work`` limit
         it is refused with a LimitError; heavy reads wait for the server's reads gate."""
-        cost = self.model.read_cost(self.model.history(user))
+        cost = self._state().read_cost(self.model.history(user))
         self.limits.check("read_work", cost)
         with gates.READS.hold(on_wait) if cost > HEAVY_READ else nullcontext():
             return self._recommendation_table(user, k)
 
     def _recommendation_table(self, user: int, k: int) -> pd.DataFrame:
+        scorer = self._state()
         rows = [
             {
                 "rank": rank,
                 "movie": self.catalog.title(rec.item),
                 "score": round(rec.score, 4),
-                "because you watched": ", ".join(self.catalog.title(i) for i, _ in self.model.explain(user, rec.item)),
+                "because you watched": ", ".join(self.catalog.title(i) for i, _ in scorer.explain(user, rec.item)),
             }
-            for rank, rec in enumerate(self.model.recommend(user, k), start=1)
+            for rank, rec in enumerate(scorer.recommend(user, k), start=1)
         ]
         return pd.DataFrame(rows, columns=["rank", "movie", "score", "because you watched"])
 
@@ -535,7 +607,8 @@ class Workspace:
                 c, s = entry.effect.records_c, entry.effect.records_s
             else:
                 exact = False
-                c = s = 2 * len(change.count_items) * items
+                c = 2 * len(change.count_items) * items
+                s = c if "similarities_s" in self.stream_collections else 0
             records += h + n + c + s
             size += (
                 h * RECORD_BYTES["interactions"] + n * RECORD_BYTES["item_interactions_n"]
@@ -558,7 +631,7 @@ class Workspace:
         size = 0
         for entry in self.log:
             changes = model.apply(entry.request)
-            for record in change_records(model, changes):  # C and S derived in sorted, bounded chunks
+            for record in change_records(model, changes, self.stream_collections):  # C and S derived in sorted, bounded chunks
                 line = record_line(record)
                 parts.append(line)
                 size += len(line)
@@ -577,6 +650,8 @@ class Workspace:
         command = f"python -m amnesia stream --data {self.dataset.name}"
         if measure != DEFAULT.name:
             command += f" --similarity {measure}"
+        if self.stream_collections != COLLECTIONS:
+            command += f" --emit {','.join(LETTERS[name] for name in self.stream_collections)}"
         command += f" < {source or f'amnesia-{self.dataset.name}-requests.jsonl'}"
         return command + (f" > {target}" if target else "")
 
@@ -595,6 +670,132 @@ class Workspace:
     def interactions_csv(self) -> str:
         """H as CSV."""
         return views.interactions_csv(self.model)
+
+
+@dataclass(frozen=True)
+class EaseSettings:
+    """The dashboard's EASE for one data set: ridge strength ``l2`` (λ) and the popularity
+    threshold ``min_viewers`` of the items it scores (P is dense: items² float64 per visitor)."""
+
+    l2: float
+    min_viewers: int
+
+
+#: MovieLens: λ = 50 is what ``python -m amnesia bench --part quality`` chose on validation (over
+#: every item); min_viewers = 20 keeps the 1,297 movies at least 20 people rated, so P is 13 MB and
+#: a visitor's copy of it keeps ten visitors within the hosted demo's memory budget
+#: (docs/benchmarks.md, "EASE in the dashboard"). The toy world is shown whole, with a small λ so
+#: its weights are large enough to read.
+EASE_SETTINGS = {"toy": EaseSettings(1.0, 1), "movielens-small": EaseSettings(50.0, 20)}
+#: Any other data set (a catalog of MovieLens's size is assumed).
+DEFAULT_EASE = EaseSettings(50.0, 20)
+#: The sidebar's model kinds: item-CF (a similarity and its neighbour lists) or EASE.
+MODEL_KINDS = {"item-cf": "Item-CF (similarity)", "ease": "EASE (ridge weights)"}
+
+
+def shared_ease(dataset: Dataset, counts: ItemCF) -> EASE:
+    """The data set's shared EASE, over a fork of the shared item-CF model's counts (so the only
+    new memory is P), with the settings of :data:`EASE_SETTINGS`."""
+    settings = EASE_SETTINGS.get(dataset.name, DEFAULT_EASE)
+    return EASE.from_counts(counts.fork(), settings.l2, settings.min_viewers)
+
+
+class EaseWorkspace(Workspace):
+    """A visitor's workspace on EASE: the same requests, names, log and exports as item-CF, over
+    the same exact counts (``model`` is the EASE's H, n and C), with the weights B in place of S.
+
+    Each change is one exact rank-one update of the visitor's copy of P. The state before the
+    latest change is kept (a copy of P) for its windows and its forget effect; an older state's
+    P is a new inverse of its G (:meth:`_state_at`). The change stream has no B: every weight
+    moves on every change, so the export writes H, n and C, and the Forget page shows B."""
+
+    stream_collections = ("interactions", "item_interactions_n", "cooccurrences_c")
+    weight_words = "weight"
+
+    def introduction(self) -> str:
+        ease = self.base_ease
+        return (
+            f"EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so G = C with n on its diagonal, and "
+            f"P = (G + λI)⁻¹ over the {len(ease.items_scored):,} movies it scores (λ = {ease.l2:g}). Its weights are "
+            "B = I − P·diag(1/diag P): a movie j's score for a user is the sum of B_ij over the movies i they watched. "
+            "Forgetting a user subtracts their row from G, a rank-one change, so P follows exactly by Sherman–Morrison "
+            "instead of a new inverse."
+        )
+
+    def scoring_sentence(self) -> str:
+        ease = self.base_ease
+        return (
+            f"EASE, λ = {ease.l2:g}: score of a movie j for a user = Σ over the movies i they watched of B_ij, among the "
+            f"{len(ease.items_scored):,} movies at least {self.settings.min_viewers} "
+            "people watched when the model was trained. Weights can be negative. Movies they watched are never recommended."
+        )
+
+    def spread_sentence(self, entry: LogEntry) -> str:
+        effect = entry.effect
+        if effect is None or entry.noop:
+            return ""
+        k = len(self._ease.items_scored)
+        return (
+            f"This change moved {effect.changed_s:,} of the {k * (k - 1):,} weights of B. Every weight comes from the "
+            "inverse of G + λI, and a user's row changes G by a rank-one term that moves almost every entry of the inverse "
+            "a little; item-CF's similarities move only in the rows of that user's movies."
+        )
+
+    def __init__(self, dataset: Dataset, base: EASE, limits: Limits = APP_LIMITS):
+        self.base_ease = base
+        self.settings = EASE_SETTINGS.get(dataset.name, DEFAULT_EASE)
+        super().__init__(dataset, base.counts_model, limits)
+
+    @property
+    def weights_label(self) -> str:
+        return f"EASE, λ = {self.base_ease.l2:g}"
+
+    @property
+    def ease(self) -> EASE:
+        return self._ease
+
+    def _state(self) -> EASE:
+        return self._ease
+
+    def _fresh_state(self) -> EASE:
+        return self.base_ease.fork()
+
+    def _set_state(self, state: EASE) -> None:
+        self._ease = state
+        self.model = state.counts_model
+
+    def _state_at(self, time_: int) -> EASE:
+        return EASE.from_counts(self.history.model_at(time_), self.base_ease.l2, items=self.base_ease.items_scored.tolist())
+
+    def _counts_of(self, state: EASE) -> ItemCF:
+        return state.counts_model
+
+    def _snapshot(self, state: EASE, users: Sequence[int], items: Sequence[int], description: str) -> Window:
+        return snapshot(state.counts_model, self.catalog, users, items, description, ease=state)
+
+    def _measure(self, before: EASE, change: ChangeSet) -> ChangeEffect:
+        return measure_weights_change(before, self._ease, change)
+
+    def _measure_cost(self, change: ChangeSet) -> int:
+        # every weight of B, twice, and the changed pairs of C (read for the export's count)
+        return 2 * len(self._ease.items_scored) ** 2 + self.model.read_cost(change.count_items)
+
+    def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
+        """``"Toy Story (1995) → Aladdin (1992): 0.041 → 0.039 (−0.002) (G 12 → 11)"``: the weight
+        of a watched movie towards a recommended one."""
+        return [
+            f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: {views.before_after(p.s_old, p.s_new)} "
+            f"(G {p.c_old} → {p.c_new})"
+            for p in pairs
+        ]
+
+    def _verify(self) -> Verification:
+        """EASE's certificate (:meth:`EASE.verify`): P recomputed from G, a retrain on the remaining
+        interactions over the same items (fingerprints of the exact state, every user's top-10)."""
+        certificate = self._ease.verify()
+        last = self.log[-1].change.seconds if self.log else None
+        return Verification(certificate.exact, certificate.fingerprint, certificate.retrained_fingerprint, certificate.seconds,
+                            last, certificate)
 
 
 def _map_large_blocks_directly() -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,8 @@ class Certificate:
     top10_equal: bool
     users_compared: int
     seconds: float
+    fingerprint: str = ""  # of this model's exact state (H, n, C, λ, items)
+    retrained_fingerprint: str = ""  # of the retrain's
 
     @property
     def exact(self) -> bool:
@@ -263,7 +265,9 @@ class EASE:
 
     def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None) -> ChangeSet:
         """Apply a JSON change request (Add or Remove, as for ItemCF) and update P exactly.
-        Invalid requests raise before anything changes."""
+        Invalid requests raise before anything changes. The ChangeSet's ``seconds`` is the whole
+        change: the counts and P."""
+        started = time.perf_counter()
         request = parse_request(request, limits)  # a bad request is refused here, before anything is read
         users = sorted({int(u) for u in request.pairs[:, 0].tolist()})
         before = self._rows(users)
@@ -283,13 +287,14 @@ class EASE:
             # exists): the counts have changed, so P is recomputed from them and the model stays whole
             self.refresh()
             self._since_check = 0
-            return changes
+            return replace(changes, seconds=time.perf_counter() - started)
         self._since_check += len(vectors)
         if self._since_check >= CHECK_EVERY:
             self._since_check = 0
             if self.error() > TOLERANCE:
                 self.refresh()
-        return changes
+        # the ChangeSet's time is the whole change: the counts' and P's update
+        return replace(changes, seconds=time.perf_counter() - started)
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user`` (exactly as if they had never been in the data)."""
@@ -456,8 +461,9 @@ class EASE:
             [r.item for r in self._recommend(user, k, alive)] == [r.item for r in retrained._recommend(user, k, alive_retrained)]
             for user in users
         )
-        return Certificate(difference, difference / scale if scale else difference,
-                           self.fingerprint() == retrained.fingerprint(), same, len(users), time.perf_counter() - started)
+        mine, theirs = self.fingerprint(), retrained.fingerprint()
+        return Certificate(difference, difference / scale if scale else difference, mine == theirs, same, len(users),
+                           time.perf_counter() - started, mine, theirs)
 
     def __repr__(self) -> str:
         return (f"EASE(users={self.counts_model.num_users()}, items_scored={len(self.items_scored)}, l2={self.l2:g}, "
