@@ -392,6 +392,7 @@ class EASE:
         position = np.searchsorted(self.items_scored, np.asarray(items, dtype=np.int64))
         block = self._p[np.ix_(position, position)]
         weights = -block / np.diagonal(self._p)[position][None, :]
+        weights += 0.0  # −0.0 (a movie nobody watches any more has P_ij = 0) reads as 0 in charts and files
         np.fill_diagonal(weights, 0.0)
         return weights
 

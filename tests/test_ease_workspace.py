@@ -1,0 +1,140 @@
+"""A visitor's workspace on EASE: the dashboard's flows without Streamlit, checked against the
+definition (a new EASE fitted on the remaining data) and the command line's stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from amnesia import AmnesiaError, RequestError
+from amnesia.dashboard.figures import stages, update_figure
+from amnesia.dashboard.views import EASE_MATRICES, window_csv
+from amnesia.dashboard.workspace import EASE_SETTINGS, EaseWorkspace, shared_base, shared_ease
+from amnesia.engine.ease import EASE
+
+
+@pytest.fixture(scope="module")
+def toy_ease():
+    data, model = shared_base("toy")
+    return data, shared_ease(data, model)
+
+
+@pytest.fixture(scope="module")
+def movielens_ease():
+    data, model = shared_base("movielens-small")
+    return data, shared_ease(data, model)
+
+
+def _retrained(space: EaseWorkspace) -> EASE:
+    """EASE fitted from scratch on the workspace's remaining interactions, over the same items."""
+    ease = space.ease
+    return EASE.fit(space.model.interactions(), ease.l2, items=ease.items_scored.tolist())
+
+
+def _state(space: EaseWorkspace) -> tuple[str, bytes]:
+    return space.ease.fingerprint(), space.ease.inverse.tobytes()
+
+
+def test_a_forget_shows_h_n_g_and_b_and_the_weights_equal_a_retrains(toy_ease):
+    space = EaseWorkspace(*toy_ease)
+    entry = space.forget_user(0)
+    assert entry.action == "Forgot Alice (4 movies)" and space.model.history(0) == []
+    before, after = entry.before, entry.after
+    assert before.matrices == after.matrices == EASE_MATRICES
+    items = list(after.items)
+    np.testing.assert_allclose(after.similarities, _retrained(space).weights_among(items), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(before.similarities, toy_ease[1].weights_among(items))  # the shared model, untouched
+    assert np.diagonal(after.cooccurrences).tolist() == after.counts.tolist()  # G: n on the diagonal
+    figure = update_figure(before, after, entry.label, space.weights_label)
+    assert [frame.name for frame in figure.frames] == list(stages(EASE_MATRICES)) == [
+        "before", "1 · H changes", "2 · n changes", "3 · G changes", "4 · B changes"]
+    assert figure.layout.annotations[3].text.startswith("B: EASE, λ = 1 weights")
+    assert figure.data[3].colorscale[0][1] != figure.data[2].colorscale[0][1] and figure.data[3].zmid == 0  # diverging
+    # every weight but the diagonal moved; the sentence says how many and why
+    scored = space.ease.items_scored.tolist()
+    moved = np.count_nonzero(space.ease.weights(scored) != toy_ease[1].weights(scored))
+    assert entry.effect.changed_s == moved == 19  # of 5 x 4: B from The Matrix to The Godfather happens to stay 0.5
+    assert space.spread_sentence(entry).startswith("This change moved 19 of the 20 weights of B. Every weight comes from")
+    top = space.largest_changes(entry)[0]
+    retrained = _retrained(space)
+    assert top.s_new == pytest.approx(float(retrained.weights([top.item_a, top.item_b])[0, 1]), abs=1e-12)
+    assert space.pair_sentences([top])[0].startswith(f"{space.catalog.title(top.item_a)} → {space.catalog.title(top.item_b)}: ")
+    assert "weight,\n" not in window_csv(after) and window_csv(after).splitlines()[0].endswith(",cooccurrences,weight")
+    assert len(window_csv(after).splitlines()) == 1 + 5 * 4  # every ordered pair: B is not symmetric
+
+
+def test_recommendations_the_forget_effect_and_verify_use_ease(toy_ease):
+    space = EaseWorkspace(*toy_ease)
+    table = space.recommendation_table(1)
+    assert table["movie"].tolist() == [space.catalog.title(r.item) for r in space.ease.recommend(1, 10)]
+    first = space.forget_user(0)
+    space.add_user("Maya", typed="toy story\nthe matrix")
+    # an older forget's effect comes from a new inverse at its time: the same as the live one would have been
+    effect = space.forget_effect(first)
+    before = EASE.fit(toy_ease[1].counts_model.interactions(), 1.0, items=toy_ease[1].items_scored.tolist())
+    after = before.fork()
+    after.forget_user(0)
+    expected = [u for u in (1, 2, 3) if [r.item for r in before.recommend(u, 5)] != [r.item for r in after.recommend(u, 5)]
+                or [round(r.score, 6) for r in before.recommend(u, 5)] != [round(r.score, 6) for r in after.recommend(u, 5)]]
+    assert sorted(change.user for change in effect.changed) == expected and effect.examined == 3
+    result = space.verify()
+    assert result.match and result.certificate.top10_equal and result.certificate.fingerprint_equal
+    assert result.certificate.max_rel_diff < 1e-12 and result.fingerprint == result.retrained_fingerprint
+
+
+def test_bad_requests_change_nothing_and_visitors_do_not_see_each_other(toy_ease):
+    space, other = EaseWorkspace(*toy_ease), EaseWorkspace(*toy_ease)
+    shared = _state(EaseWorkspace(*toy_ease))
+    space.forget_user(1)
+    changed = _state(space)
+    for action, message in (
+        (lambda: space.forget_user(1), "has no interactions left to forget"),
+        (lambda: space.add_user("Ann", typed="no such film at all"), "no such film"),
+        (lambda: space.apply_json('{"change": "Remove", "interactions": [[0, 99]]}'), "Cannot remove"),
+    ):
+        with pytest.raises(AmnesiaError, match=message):
+            action()
+        assert _state(space) == changed and len(space.log) == 1
+    assert _state(other) == shared and toy_ease[1].counts_model.history(1) != []
+
+
+def test_an_imported_log_gives_the_same_model_and_figures_and_the_export_is_the_streams(toy_ease):
+    space = EaseWorkspace(*toy_ease)
+    space.add_user("Maya", typed="toy story\nthe matrix")
+    space.forget_user(0)
+    other = EaseWorkspace(*toy_ease)
+    assert other.import_log(space.request_log()) == 2
+    assert other.ease.fingerprint() == space.ease.fingerprint()
+    np.testing.assert_allclose(other.ease.inverse, space.ease.inverse, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(other.log[-1].after.similarities, space.log[-1].after.similarities)
+    with pytest.raises(RequestError, match="^Line 1 of the request log"):
+        other.import_log('{"change": "Remove", "interactions": [[42, 0]]}')
+    assert other.ease.fingerprint() == space.ease.fingerprint() and len(other.log) == 2
+    # B is not in the stream: the export writes H, n and C, as the command it names does
+    command = space.replay_command()
+    assert command == "python -m amnesia stream --data toy --emit H,n,C < amnesia-toy-requests.jsonl"
+    stream = subprocess.run([sys.executable, "-m", "amnesia", "stream", "--data", "toy", "--emit", "H,n,C"],
+                            input=space.request_log(), capture_output=True, text=True, timeout=120, check=True)
+    replayed = [line for line in stream.stdout.splitlines(keepends=True) if json.loads(line)["time"] > 0]
+    exported = b"".join(space.export_chunks()).decode().splitlines(keepends=True)
+    assert exported == replayed and {json.loads(line)["data"] for line in exported} == {
+        "interactions", "item_interactions_n", "cooccurrences_c"}
+    assert space.export_estimate().records == len(replayed) and space.export_estimate().exact
+    assert {r["data"] for r in space.history.window_records()} == {"interactions", "item_interactions_n", "cooccurrences_c"}
+
+
+def test_movielens_scores_the_movies_twenty_people_watched_and_a_forget_equals_a_retrain(movielens_ease):
+    data, base = movielens_ease
+    assert EASE_SETTINGS["movielens-small"].min_viewers == 20 and len(base.items_scored) == 1297
+    assert base.inverse.nbytes == 1297**2 * 8  # 13.5 MB: what each visitor's copy costs
+    space = EaseWorkspace(data, base)
+    entry = space.forget_user(68)
+    retrained = _retrained(space)
+    np.testing.assert_allclose(entry.after.similarities, retrained.weights_among(list(entry.after.items)), rtol=0, atol=1e-12)
+    assert entry.effect.ranking(10).pairs and all(
+        min(space.model.counts([p.item_a, p.item_b])) >= 10 for p in entry.effect.ranking(10).pairs)
+    assert [r.item for r in space.ease.recommend(1, 10)] == [r.item for r in retrained.recommend(1, 10)]
