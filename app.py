@@ -59,7 +59,10 @@ def _neighbours_label(k: int | None) -> str:
 
 
 def _item_cf_choices(current: tuple) -> tuple[str, int | None]:
-    """The sidebar's similarity and neighbour-list choices (item-CF only)."""
+    """The sidebar's similarity and neighbour-list choices (item-CF only). Back from EASE, whose
+    run showed neither, they are the item-CF choices made last (not EASE's placeholders)."""
+    if current[3] != "item-cf":
+        current = (current[0], *(ui_state.get("app", "item_cf") or (DEFAULT.name, DEFAULT_NEIGHBOURS)), "item-cf")
     measures = list(MEASURES)
     linked = st.query_params.get("similarity", current[1])
     measure = st.selectbox(
@@ -83,6 +86,7 @@ def _item_cf_choices(current: tuple) -> tuple[str, int | None]:
     neighbours = None if chosen == "all" else int(chosen)
     if neighbours != DEFAULT_NEIGHBOURS or "neighbours" in st.query_params:
         st.query_params["neighbours"] = chosen
+    ui_state.put("app", "item_cf", (measure, neighbours))
     return measure, neighbours
 
 

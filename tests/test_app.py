@@ -535,3 +535,38 @@ def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch
     monkeypatch.delenv(SCRIPT_TIMES_ENV)
     app.run()
     assert len(read_script_times(path)) == 3  # opened, forgot, reran; recording is off without the variable
+
+
+def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
+    """The sidebar's Model: EASE has its own workspace; the Forget page animates H, n, G, B and says
+    why every weight moved; Recommendations rank by B; Verify shows EASE's certificate; the Private
+    page says it has no EASE model; item-CF's workspace stays untouched."""
+    app = start()
+    app.selectbox(key="app.model").set_value("ease").run()
+    assert not app.exception and app.query_params["model"] == "ease"
+    assert app.caption[0].value.startswith("EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so G = C")
+    forget(app, 0)
+    ease = space(app).ease
+    assert ease.history(0) == [] and totals(app)[3] == 1
+    figure = chart(app)
+    assert [frame["name"] for frame in figure["frames"]] == ["before", "1 · H changes", "2 · n changes", "3 · G changes",
+                                                             "4 · B changes"]
+    assert figure["data"][3]["z"][1][2] == pytest.approx(ease.weights([1, 2])[0, 1], abs=0.0)  # B: The Matrix -> Titanic
+    texts = [plain(m.value) for m in app.markdown]
+    assert "**The largest weight changes** (of 19 that changed):" in texts
+    assert any(plain(c.value).startswith("This change moved 19 of the 20 weights of B.") for c in app.caption)
+    assert "before → H → n → G → B" in " ".join(c.value for c in app.caption)
+    verify(app)
+    message = app.success[-1].value
+    assert ":material/verified: identical" in message and "top-10 of 3 users: all equal" in message
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception and app.caption[0].value.startswith("EASE, λ = 1: score of a movie j for a user = Σ over")
+    table = app.dataframe[0].value
+    assert table["movie"].tolist() == [space(app).catalog.title(r.item) for r in ease.recommend(1, 10)]
+    app.switch_page("app_pages/private.py").run()
+    assert not app.exception and app.info[0].value.startswith("Private recommendations run item-CF in your browser")
+    app.selectbox(key="app.model").set_value("item-cf").run()
+    assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
+    # back on item-CF with its default lists (the choices EASE did not show are not lost)
+    assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf"),
+                                                          ("toy", "jaccard", None, "ease")]
