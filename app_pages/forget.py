@@ -30,13 +30,9 @@ def done(entry) -> None:
     if entry.noop:
         ui_state.flash(PAGE, "info", f"{entry.action}. The model's time still moved to t = {entry.time}.")
         return
-    # what was done, each step measured: your copy records the change (the write); C and S are worked out
-    # from it when read, and the page's first read is the scan of the changed rows
-    rows = len(entry.change.count_items)
-    read = (f" Reading its {rows:,} changed {'row' if rows == 1 else 'rows'} of C and S afterwards took "
-            f"{entry.read_seconds * 1e3:,.1f} ms (your copy works them out when read)."
-            if entry.read_seconds is not None and rows else "")
-    ui_state.flash(PAGE, "success", f"{entry.action} in {milliseconds}{': ' + entry.detail if entry.detail else ''}.{read}")
+    read = workspace.read_sentence(entry)
+    ui_state.flash(PAGE, "success", f"{entry.action} in {milliseconds}{': ' + entry.detail if entry.detail else ''}."
+                   + (f" {read}" if read else ""))
 
 
 @ui_state.timed

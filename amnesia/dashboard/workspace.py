@@ -252,6 +252,16 @@ class Workspace:
         """Why the change moved the entries it moved ("" when there is nothing to say)."""
         return ""
 
+    def read_sentence(self, entry: LogEntry) -> str:
+        """What reading the change's effect took, after the write ("" when it was not read)."""
+        # each step measured: a visitor's copy records the change (the write); C and S are worked out
+        # from it when read, and the page's first read is the scan of the changed rows
+        rows = len(entry.change.count_items)
+        if entry.read_seconds is None or not rows:
+            return ""
+        return (f"Reading its {rows:,} changed {'row' if rows == 1 else 'rows'} of C and S afterwards took "
+                f"{entry.read_seconds * 1e3:,.1f} ms (your copy works them out when read).")
+
     def _set_state(self, state) -> None:
         self.model = state
 
@@ -740,6 +750,12 @@ class EaseWorkspace(Workspace):
             "inverse of G + λI, and a user's row changes G by a rank-one term that moves almost every entry of the inverse "
             "a little; item-CF's similarities move only in the rows of that user's movies."
         )
+
+    def read_sentence(self, entry: LogEntry) -> str:
+        if entry.read_seconds is None or entry.noop:
+            return ""
+        return (f"The update of P is in that time; comparing every weight of B before and after it took "
+                f"{entry.read_seconds * 1e3:,.1f} ms more.")
 
     def __init__(self, dataset: Dataset, base: EASE, limits: Limits = APP_LIMITS):
         self.base_ease = base

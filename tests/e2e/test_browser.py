@@ -232,3 +232,36 @@ def test_movielens_charts_are_projector_ready(browser, server, size):
     blocked = list(context.blocked)
     context.close()
     assert blocked == []
+
+
+def test_movielens_on_ease_forget_verify_and_recommend(browser, server):
+    """A visitor picks EASE by its link, forgets a user, reads G and B with their scales, verifies,
+    and opens Recommendations; nothing leaves the origin. Screenshots go to artifacts/."""
+    context = guarded_context(browser, server, viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}/?data=movielens-small&model=ease")
+    expect(page.get_by_role("heading", name="Watch a recommender forget")).to_be_visible(timeout=120_000)
+    wait_for_run(page)
+    expect(page.get_by_text(re.compile(r"^EASE \(Steck, 2019\) keeps H"))).to_be_visible(timeout=60_000)
+    TIMINGS["movielens on EASE: forget a typical user (User 86), click to finished page (s)"] = forget_user(page, "User 86 (", "User 86")
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    expect(charts).to_have_count(2)
+    expect(charts.first.get_by_text("B: EASE, λ = 50 weights")).to_be_visible()
+    for index, heatmaps in ((0, 3), (1, 2)):  # H, G, B; then ΔG, ΔB
+        expect(charts.nth(index).locator(".colorbar")).to_have_count(heatmaps)
+    expect(page.get_by_text(re.compile(r"The largest weight changes between movies at least 10 people watched"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^This change moved [\d,]+ of the 1,680,912 weights of B"))).to_be_visible()
+    shot(page, "20-movielens-ease-forgot-86")
+    page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
+    expect(page.get_by_text(re.compile(r"top-10 of 609 users: all equal"))).to_be_visible(timeout=120_000)
+    assert "DIFFERENT" not in page.locator("[data-testid=stMain]").inner_text()
+    goto(page, "Recommendations")
+    expect(page.get_by_text(re.compile(r"^EASE, λ = 50: score of a movie j"))).to_be_visible()
+    expect(page.locator("[data-testid=stDataFrame]").first).to_be_visible()
+    shot(page, "21-movielens-ease-recommendations")
+    assert "model=ease" in page.url and errors == []
+    blocked = list(context.blocked)
+    context.close()
+    assert blocked == []
