@@ -138,3 +138,15 @@ def test_movielens_scores_the_movies_twenty_people_watched_and_a_forget_equals_a
     assert entry.effect.ranking(10).pairs and all(
         min(space.model.counts([p.item_a, p.item_b])) >= 10 for p in entry.effect.ranking(10).pairs)
     assert [r.item for r in space.ease.recommend(1, 10)] == [r.item for r in retrained.recommend(1, 10)]
+
+
+def test_a_visitor_keeps_one_copy_of_p_and_other_windows_rebuild_the_state_before(movielens_ease):
+    data, base = movielens_ease
+    space = EaseWorkspace(data, base)
+    entry = space.forget_user(68)
+    assert space._previous is None  # the copy of P taken for the change is gone with it
+    before, after = space.latest_windows(max_items=10, min_viewers=50)
+    assert len(before.items) == 10 and min(space.model.counts(list(before.items))) >= 50
+    np.testing.assert_allclose(before.similarities, base.weights_among(list(before.items)), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(after.similarities, space.ease.weights_among(list(after.items)))
+    assert before.items == tuple(i for i in entry.effect.ranking(50).items[:10])

@@ -75,11 +75,12 @@ class Visitor:
         await self.page.evaluate(SETTLE_RESET)
         await self.page.wait_for_function(SETTLED, arg=250, polling=25, timeout=timeout)
 
-    async def open(self, data: str) -> float:
+    async def open(self, data: str, model: str = "item-cf") -> float:
         self.step = f"open {data}"
         started = time.perf_counter()
+        link = f"{self.server}/?data={data}" + ("" if model == "item-cf" else f"&model={model}")
         # ten tabs loading at once on two cores take longer than Playwright's default 30 s
-        await self.page.goto(f"{self.server}/?data={data}", wait_until="commit", timeout=180_000)
+        await self.page.goto(link, wait_until="commit", timeout=180_000)
         await self.page.get_by_role("heading", name="Watch a recommender forget").wait_for(timeout=180_000)
         await self.idle()
         await self.page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=180_000)

@@ -30,6 +30,7 @@ PART_MODULES = {
     "engine": "amnesia.bench.engine",
     "large": "amnesia.bench.large",
     "app": "tools.bench_app",
+    "app-ease": "tools.bench_app_ease",
     "clicks": "tools.bench_clicks",
     "device": "tools.bench_device",
     "harden": "tools.bench_harden",

@@ -224,6 +224,16 @@ class Workspace:
         """A fresh state as it was at logical time ``time_``."""
         return self.history.model_at(time_)
 
+    #: Keep the state before the latest change (an item-CF fork costs what its changes cost); False:
+    #: rebuild it when the latest change's other windows or forget effect ask (:meth:`_before_latest`).
+    keeps_previous = True
+
+    def _before_latest(self):
+        """The state just before the latest change (the log must not be empty)."""
+        if self._previous is None:
+            self._previous = self._state_at(self.log[-1].time - 1)
+        return self._previous
+
     #: The change-stream collections this kind of model's export writes.
     stream_collections: tuple[str, ...] = COLLECTIONS
     #: What the second matrix's entries are called in sentences.
@@ -416,7 +426,7 @@ class Workspace:
         except BaseException:
             self._set_state(before_state)  # undo: the change is not half-logged
             raise
-        self._previous = before_state
+        self._previous = before_state if self.keeps_previous else None
         self._windows.clear()
         self.version += 1
         return entry
@@ -445,15 +455,15 @@ class Workspace:
         from popularity tier ``min_viewers`` (default: :attr:`default_min_viewers`)."""
         entry = self.log[-1]
         min_viewers = self.default_min_viewers if min_viewers is None else min_viewers
-        if (max_items, min_viewers) == (len(entry.before.items), self.default_min_viewers) or self._previous is None:
+        if (max_items, min_viewers) == (len(entry.before.items), self.default_min_viewers):
             return entry.before, entry.after
         key = (entry.time, max_items, min_viewers)
         if key not in self._windows:
             ranked = self._ranked(entry.effect, entry.change, min_viewers)
             focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
-            previous = self._counts_of(self._previous)
-            users, items, description = choose_window(previous, self.catalog, ranked, focus, max_items=max_items)
-            before = self._snapshot(self._previous, users, items, description)
+            previous = self._before_latest()
+            users, items, description = choose_window(self._counts_of(previous), self.catalog, ranked, focus, max_items=max_items)
+            before = self._snapshot(previous, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             self._windows = {key: (before, after)}  # one size at a time: windows are small, but not kept
@@ -531,8 +541,8 @@ class Workspace:
         if entry.forgotten_user is None:
             raise AmnesiaError(f"t = {entry.time} did not forget a user; pick a forget.")
         if entry.time not in self._forget_effects:
-            if entry is self.log[-1] and self._previous is not None:
-                before, after = self._previous, self._state()
+            if entry is self.log[-1]:
+                before, after = self._before_latest(), self._state()
             else:
                 before = self._state_at(entry.time - 1)
                 after = before.fork()
@@ -714,13 +724,16 @@ class EaseWorkspace(Workspace):
     """A visitor's workspace on EASE: the same requests, names, log and exports as item-CF, over
     the same exact counts (``model`` is the EASE's H, n and C), with the weights B in place of S.
 
-    Each change is one exact rank-one update of the visitor's copy of P. The state before the
-    latest change is kept (a copy of P) for its windows and its forget effect; an older state's
-    P is a new inverse of its G (:meth:`_state_at`). The change stream has no B: every weight
+    Each change is one exact rank-one update of the visitor's copy of P. The state before a
+    change (a copy of P) lives only while the change is measured; an earlier state's P, when a
+    page asks for one, is a new inverse of its G (:meth:`_state_at`). The change stream has no B: every weight
     moves on every change, so the export writes H, n and C, and the Forget page shows B."""
 
     stream_collections = ("interactions", "item_interactions_n", "cooccurrences_c")
     weight_words = "weight"
+    # the state before a change holds a copy of P (13.5 MB on MovieLens): dropped after the change, and
+    # rebuilt by a new inverse (~0.1 s) only if the visitor asks for another window or the forget effect
+    keeps_previous = False
 
     def introduction(self) -> str:
         ease = self.base_ease
