@@ -129,8 +129,8 @@ def test_an_imported_log_gives_the_same_model_and_figures_and_the_export_is_the_
 
 def test_movielens_scores_the_movies_twenty_people_watched_and_a_forget_equals_a_retrain(movielens_ease):
     data, base = movielens_ease
-    assert EASE_SETTINGS["movielens-small"].min_viewers == 20 and len(base.items_scored) == 1297
-    assert base.inverse.nbytes == 1297**2 * 8  # 13.5 MB: what each visitor's copy costs
+    assert EASE_SETTINGS["movielens-small"].min_viewers == 30 and len(base.items_scored) == 882
+    assert base.inverse.nbytes == 882**2 * 8  # 6.2 MB: what each visitor's copy costs
     space = EaseWorkspace(data, base)
     entry = space.forget_user(68)
     retrained = _retrained(space)

@@ -9,7 +9,7 @@ link (``?data=movielens-small&model=ease``):
 - the same visitor forgets the heaviest user (User 414, 2,698 movies), opens Recommendations,
   and runs Verify (P recomputed, a retrain, every user's top-10 compared);
 - ten visitors on EASE at once, each after one add, on a fresh server: its RSS and peak RSS (each
-  visitor holds a copy of P, 13 MB at the dashboard's min_viewers = 20).
+  visitor holds a copy of P: 6.2 MB at the dashboard's min_viewers = 30).
 
 Single runs on a shared two-core machine; the report names the load average.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from amnesia.bench.common import load_average, machine, when
 from amnesia.dashboard.timing import SCRIPT_TIMES_ENV, read_script_times
-from amnesia.dashboard.workspace import EASE_SETTINGS
+from amnesia.dashboard.workspace import EASE_SETTINGS, shared_base, shared_ease
 
 from .bench_app import _summary, _visitor, chromium, typical_users
 from .serve import chromium_path, streamlit_server
@@ -78,7 +78,8 @@ def run(args: Any) -> dict[str, Any]:
         raise RuntimeError("the app-ease benchmark needs Debian's Chromium (apt-get install chromium)")
     quick = bool(getattr(args, "quick", False))
     figures: dict[str, Any] = {"machine": machine(), "when": when(), "quick": quick,
-                               "settings": {name: vars(s) for name, s in EASE_SETTINGS.items()}}
+                               "settings": {name: vars(s) for name, s in EASE_SETTINGS.items()},
+                               "scored": len(shared_ease(*shared_base("movielens-small")).items_scored)}
     figures["one_visitor"] = asyncio.run(one_visitor(2 if quick else 10))
     figures["ten_visitors"] = asyncio.run(ten_visitors(3 if quick else 10))
     figures["load_average"] = load_average()
@@ -101,7 +102,8 @@ def markdown(figures: dict[str, Any]) -> str:
         f"Measured {figures['when']} with `python -m amnesia bench --part app-ease` on {figures['machine']}: Debian's Chromium "
         "(Playwright) and `streamlit run app.py` on the same two cores, the model chosen by the link "
         f"`?data=movielens-small&model=ease` (λ = {settings['l2']:g}, the movies at least {settings['min_viewers']} people "
-        f"watched: P is 1,297² float64, 13.5 MB, one copy per visitor). Load average at the end: {figures['load_average']}."
+        f"watched: P is {figures['scored']:,}² float64, {figures['scored'] ** 2 * 8 / 1e6:.1f} MB, one copy per visitor). "
+        f"Load average at the end: {figures['load_average']}."
         + (" A quick (smoke) run." if figures["quick"] else ""),
         "",
         "| target | goal | measured | |",
@@ -124,7 +126,7 @@ def markdown(figures: dict[str, Any]) -> str:
         f"peak {ten['peak_mb']:,.0f} MB.",
         "",
         "What a forget's server time holds: the rank-one update of the visitor's P (about 1 ms), a scan of every weight "
-        "of B before and after (1,297² entries, for the ranked list and the count of moved weights), the two windows, "
+        f"of B before and after ({figures['scored']:,}² entries, for the ranked list and the count of moved weights), the two windows, "
         "and the figures.",
     ]
     return "\n".join(lines) + "\n"
