@@ -36,6 +36,7 @@ PART_MODULES = {
     "harden": "tools.bench_harden",
     "ease": "amnesia.bench.ease",
     "quality": "amnesia.bench.quality",
+    "quality-1m": "amnesia.bench.quality_1m",
     "neighbours": "amnesia.bench.neighbours",
 }
 PARTS = tuple(PART_MODULES)
