@@ -10,7 +10,6 @@ from amnesia import AmnesiaError
 from amnesia.dashboard.figures import state_figure
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
-from amnesia.records import COLLECTIONS
 
 PAGE = "change_log"
 workspace = ui_state.workspace()
@@ -73,9 +72,11 @@ if not log:
 first, last = log[0].time, log[-1].time
 with st.container(border=True):
     if not workspace.small:
-        st.caption("For a large catalog the table shows every H record and the n, C and S records within each change's focus window.")
+        inside = "n, C and S" if "similarities_s" in workspace.stream_collections else "n and C"
+        st.caption(f"For a large catalog the table shows every H record and the {inside} records within each change's focus window.")
     left, middle, right = st.columns([2, 2, 1])
-    collections = left.multiselect("Collections", COLLECTIONS, default=list(COLLECTIONS), key=key("collections"))
+    streamed = list(workspace.stream_collections)  # EASE's B is not a stream collection
+    collections = left.multiselect("Collections", streamed, default=streamed, key=key("collections"))
     times = middle.slider("Times", first, last, (first, last), key=key("times")) if last > first else (first, last)
     item_text = right.text_input("Item id", placeholder="any", key=key("item"), max_chars=workspace.limits.filter_chars)
     item, problem = views.item_filter(item_text)

@@ -563,6 +563,9 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert not app.exception and app.caption[0].value.startswith("EASE, λ = 1: score of a movie j for a user = Σ over")
     table = app.dataframe[0].value
     assert table["movie"].tolist() == [space(app).catalog.title(r.item) for r in ease.recommend(1, 10)]
+    app.switch_page("app_pages/change_log.py").run()
+    assert not app.exception and app.multiselect(key="change_log.collections").value == [
+        "interactions", "item_interactions_n", "cooccurrences_c"]  # B is not a stream collection
     app.switch_page("app_pages/private.py").run()
     assert not app.exception and app.info[0].value.startswith("Private recommendations run item-CF in your browser")
     app.selectbox(key="app.model").set_value("item-cf").run()
