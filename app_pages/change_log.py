@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui_state
 from amnesia import AmnesiaError
-from amnesia.dashboard.figures import state_figure
+from amnesia.dashboard.figures import Prepared, state_spec
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
 
@@ -92,7 +92,7 @@ options = [workspace.history.start] + [entry.time for entry in log]
 labels = {workspace.history.start: f"t = {workspace.history.start}: the starting data", **{e.time: e.label for e in log}}
 at = st.select_slider("Logical time", options=options, value=last, format_func=lambda t: f"t = {t}", key=key("at"))
 window, entry = workspace.history.window_at(at)
-st.plotly_chart(state_figure(window, labels[at], workspace.weights_label), key=key("past"), config={"displaylogo": False})
+st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label)), key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))
 
 # ---------------------------------------------------------------------- export and import

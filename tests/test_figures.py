@@ -188,3 +188,20 @@ def test_charts_are_projector_ready(forget_alice):
     titles = [trace.colorbar.title.text for trace in figures[0].data if trace.type == "heatmap"]
     assert titles == ["watched", "C (people)", "S"]
     assert [trace.colorbar.title.text for trace in figures[2].data] == ["ΔC (red −, blue +)", "ΔS (red −, blue +)"]
+
+
+def test_a_prepared_spec_reaches_the_browser_exactly_as_the_figure_would(forget_alice):
+    """The page hands st.plotly_chart a Prepared spec (no per-frame copies); Streamlit must send the
+    same JSON it sent for the figure built from the spec."""
+    import plotly.io
+    import plotly.tools
+
+    from amnesia.dashboard.figures import Prepared, update_spec
+
+    spec = update_spec(forget_alice.before, forget_alice.after, "Forgot Alice")
+    sent = plotly.tools.return_figure_from_figure_or_data(Prepared(spec), validate_figure=True)  # what Streamlit does
+    assert Prepared(spec).spec is spec
+    wrapped = plotly.tools.return_figure_from_figure_or_data(go.Figure(spec, _validate=False), validate_figure=True)
+    # what the page sent before (in another key order), with the same template
+    assert json.loads(plotly.io.to_json(sent, validate=False)) == json.loads(plotly.io.to_json(wrapped, validate=False))
+    assert sent["layout"]["template"] == wrapped["layout"]["template"] and sent["data"] is spec["data"]

@@ -41,7 +41,7 @@ from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
 from ..records import COLLECTIONS, LETTERS, change_records, record_line
 from . import gates, views
-from .figures import delta_figure, state_figure, update_figure
+from .figures import Prepared, delta_spec, state_spec, update_spec
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change, measure_weights_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
@@ -106,7 +106,7 @@ class ExportEstimate:
 @dataclass(frozen=True)
 class ForgetFigures:
     """The Forget page's charts: ``state`` (animated H, n, C, S), ``changed`` (ΔC and ΔS, or None)
-    and the ``window`` they show."""
+    and the ``window`` they show, as :class:`~.figures.Prepared` specs for ``st.plotly_chart``."""
 
     state: go.Figure
     changed: go.Figure | None
@@ -505,13 +505,13 @@ class Workspace:
             label, entry = self.weights_label, (self.log[-1] if self.log else None)
             if entry is None:
                 window = self.current_window(max_items)
-                built = ForgetFigures(state_figure(window, "The model now: add or forget a user to see it change", label), None, window)
+                built = ForgetFigures(Prepared(state_spec(window, "The model now: add or forget a user to see it change", label)), None, window)
             elif entry.noop:
-                built = ForgetFigures(state_figure(entry.after, f"t = {entry.time}: nothing changed", label), None, entry.after)
+                built = ForgetFigures(Prepared(state_spec(entry.after, f"t = {entry.time}: nothing changed", label)), None, entry.after)
             else:
                 before, after = self.latest_windows(max_items, min_viewers)
-                changed = delta_figure(before, after, "After minus before: red = decreased, blue = increased")
-                built = ForgetFigures(update_figure(before, after, entry.label, label), changed, after)
+                changed = Prepared(delta_spec(before, after, "After minus before: red = decreased, blue = increased"))
+                built = ForgetFigures(Prepared(update_spec(before, after, entry.label, label)), changed, after)
             self._figures = (key, built)
         return self._figures[1]
 
