@@ -290,6 +290,8 @@ def measure_weights_change(before: EASE, after: EASE, change: ChangeSet, block_r
     items = after.items_scored
     if not np.array_equal(items, before.items_scored):
         raise ValueError("before and after must score the same items")
+    if len(items) == 0:  # nothing scored (min_viewers above every count): no weight to move
+        return ChangeEffect.nothing()
     with _SCANS:
         return _measure_weights(before, after, change, block_rows)
 
