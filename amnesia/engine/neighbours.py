@@ -35,8 +35,11 @@ from ..errors import ArgumentError
 from .similarity import Measure
 
 _CACHE = True
-#: Cells of S materialised at once while building or updating lists (32 MB of float64).
-CELLS = 1 << 22
+#: Cells of S materialised at once while building or updating lists (8 MB of float64). With the
+#: temporaries of a slab, 1 << 22 cells cost ~140 MB per 3,000-movie request: ten such visitors at
+#: once took the app's server to 2 GB (docs/benchmarks.md, "The app"); 1 << 20 peaks at ~23 MB and
+#: was no slower (1.41 s against 1.54 s for the request on MovieLens).
+CELLS = 1 << 20
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
