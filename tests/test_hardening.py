@@ -229,3 +229,20 @@ def test_three_verifies_at_once_queue_within_the_memory_budget():
         ["fingerprints identical", "fingerprints identical after waiting (1 ahead)",
          "fingerprints identical after waiting (2 ahead)"]
     )
+
+
+def test_the_server_never_refers_a_browser_to_its_message_cache(tmp_path):
+    """Streamlit sends a large element as a reference to the browser's message cache when it thinks
+    the browser has it; with ten visitors on two cores a browser had dropped one, and its page
+    stopped with "Cached ForwardMsg MISS" (the click never finished). The app's config makes every
+    message whole; without it a 1 MB element is cacheable (checked in an empty folder)."""
+    code = (
+        "from streamlit.proto.ForwardMsg_pb2 import ForwardMsg\n"
+        "from streamlit.runtime.forward_msg_cache import populate_hash_if_needed\n"
+        "msg = ForwardMsg()\nmsg.delta.new_element.markdown.body = 'x' * 1_000_000\n"
+        "populate_hash_if_needed(msg)\nprint(msg.metadata.cacheable)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    seen = {where: subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, check=True,
+                                  timeout=120).stdout.strip() for where in (root, tmp_path)}
+    assert seen == {root: "False", tmp_path: "True"}
