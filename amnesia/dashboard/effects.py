@@ -349,11 +349,14 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
     for tier in MIN_VIEWERS:
         a, b, size = (np.concatenate(part) for part in zip(*best[tier]))
         top = np.lexsort((items[b], items[a], -size))[:TOP_PAIRS]
-        pairs = tuple(_weight_pair(before, after, int(items[a[t]]), int(items[b[t]])) for t in top.tolist())
+        pairs = tuple((int(items[a[t]]), int(items[b[t]])) for t in top.tolist())
         candidates = np.flatnonzero(w_max[tier] > 0)
         order = candidates[np.lexsort((items[candidates], -w_score[candidates], -w_max[tier][candidates]))]
-        listed = [item for pair in pairs for item in (pair.item_a, pair.item_b)]
-        rankings.append(Ranking(tier, tuple(dict.fromkeys(listed + items[order].tolist()))[:RANKED_ITEMS], pairs))
+        listed = [item for pair in pairs for item in pair]
+        rankings.append((tier, tuple(dict.fromkeys(listed + items[order].tolist()))[:RANKED_ITEMS], pairs))
+    # exact values of the kept pairs, read from both models for all of their movies at once
+    exact = _exact_weights(before, after, sorted({item for _, _, pairs in rankings for pair in pairs for item in pair}))
+    rankings = [Ranking(tier, ranked, tuple(exact(a, b) for a, b in pairs)) for tier, ranked, pairs in rankings]
     changed_c = records_c = 0
     for chunk in iter_cooccurrence_changes(counts, change):  # the C records the export writes, exactly
         changed_c += len(chunk.old)
@@ -362,13 +365,18 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
     return ChangeEffect(tuple(rankings), changed_c, changed, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied), records_c, 0)
 
 
-def _weight_pair(before: EASE, after: EASE, watched: int, recommended: int) -> PairChange:
-    """B from ``watched`` to ``recommended`` before and after, with G between them (exact reads)."""
-    old = float(before.weights([watched, recommended])[0, 1])
-    new = float(after.weights([watched, recommended])[0, 1])
-    c_old = int(before.counts_model.cooccurrences([watched], [recommended])[0, 0])
-    c_new = int(after.counts_model.cooccurrences([watched], [recommended])[0, 0])
-    return PairChange(watched, recommended, old, new, c_old, c_new)
+def _exact_weights(before: EASE, after: EASE, items: list[int]):
+    """A function (watched, recommended) -> PairChange with B and G before and after, read from
+    the models for all of ``items`` (scored ids) at once (one B and one G block per model)."""
+    where = {item: k for k, item in enumerate(items)}
+    b_old, b_new = before.weights(items), after.weights(items)
+    g_old, g_new = before.counts_model.cooccurrences(items), after.counts_model.cooccurrences(items)
+
+    def pair(watched: int, recommended: int) -> PairChange:
+        i, j = where[watched], where[recommended]
+        return PairChange(watched, recommended, float(b_old[i, j]), float(b_new[i, j]), int(g_old[i, j]), int(g_new[i, j]))
+
+    return pair
 
 
 @dataclass(frozen=True)

@@ -183,10 +183,12 @@ def _colorbar(layout: dict, axis: str, title: str, integer: float = 0, labels: d
 
 
 def _heatmap(
-    z: np.ndarray, x, y, hover_x, hover_y, what: str, colorscale, zmax: float, fmt: str, show_text: bool, zmid: float | None = None
+    z: np.ndarray, x, y, hover_x, hover_y, what: str, colorscale, zmax: float, fmt: str, show_text: bool, zmid: float | None = None,
+    hover: bool = True,
 ) -> dict:
     z = np.asarray(z)
-    custom = [[[hx, hy] for hx in hover_x] for hy in hover_y]
+    # the hover titles of every cell (a list per cell): only the figure's own traces need them, frames never carry them
+    custom = [[[hx, hy] for hx in hover_x] for hy in hover_y] if hover else None
     return _trace(
         type="heatmap",
         z=z.tolist(),  # plain lists: 2-D typed arrays did not render in every plotly.js
@@ -261,7 +263,7 @@ def _few(before: np.ndarray, after: np.ndarray) -> bool:
     return size <= _TEXT_LIMIT**2 or _changed(before, after) <= _MARKS_SHARE * size
 
 
-def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True) -> list:
+def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True, hover: bool = True) -> list:
     """The 7 traces (H, n, C, S heatmaps/bars, then H, C, S change marks) at ``stage`` 0..4."""
     x, y = _text(after.item_labels), _text(after.user_labels)
     hover_x, hover_y = _text(after.item_titles), _text(after.user_labels)
@@ -276,12 +278,12 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True)
     S = after.similarities if stage >= 4 else before.similarities
     size = max(_cell_px(after) - 3, 6)  # outlines inside their cell
     return [
-        _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False),
+        _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False, hover=hover),
         _bars(n, before.counts, x, hover_x, stage >= 2),
-        _heatmap(C, x, x, hover_x, hover_x, names.pair, "Greens", zmax_c, "d", _fits(C, "d", cell)),
+        _heatmap(C, x, x, hover_x, hover_x, names.pair, "Greens", zmax_c, "d", _fits(C, "d", cell), hover=hover),
         # B is negative as often as positive: a diverging scale centred on 0, S a sequential one from 0
         _heatmap(S, x, x, hover_x, hover_x, names.weight, "RdBu" if names.signed else "Purples", zmax_s, ".2f",
-                 _fits(S, ".2f", cell), zmid=0.0 if names.signed else None),
+                 _fits(S, ".2f", cell), zmid=0.0 if names.signed else None, hover=hover),
         _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
         if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
         _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, names.pair, ".0f", size)
@@ -412,7 +414,7 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
         # A frame carries only what changes between stages (values, colours, marks): Plotly merges it into
         # the traces, so axes, labels and hover titles are sent once. Frame traces must still name their
         # subplot's axes, or Plotly draws them all on the first one.
-        {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage)]),
+        {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage, hover=False)]),
          "traces": list(range(len(_AXES)))}
         for stage, name in enumerate(names)
     ]
