@@ -52,7 +52,7 @@ def test_a_forget_shows_h_n_g_and_b_and_the_weights_equal_a_retrains(toy_ease):
     figure = update_figure(before, after, entry.label, space.weights_label)
     assert [frame.name for frame in figure.frames] == list(stages(EASE_MATRICES)) == [
         "before", "1 · H changes", "2 · n changes", "3 · G changes", "4 · B changes"]
-    assert figure.layout.annotations[3].text.startswith("B: EASE, λ = 1 weights")
+    assert figure.layout.annotations[3].text.startswith("B: weights (EASE, λ = 1)")
     assert figure.data[3].colorscale[0][1] != figure.data[2].colorscale[0][1] and figure.data[3].zmid == 0  # diverging
     # every weight but the diagonal moved; the sentence says how many and why
     scored = space.ease.items_scored.tolist()

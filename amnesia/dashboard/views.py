@@ -69,7 +69,7 @@ class Matrices:
 
 #: Item-CF: C and its similarity S. EASE: G (C, with n on the diagonal) and the weights B.
 ITEM_CF = Matrices("C", "C: how many watched both", "S", "S: {measure} similarity", "similarity")
-EASE_MATRICES = Matrices("G", "G: how many watched both (n on the diagonal)", "B", "B: {measure} weights", "weight",
+EASE_MATRICES = Matrices("G", "G: how many watched both (n on the diagonal)", "B", "B: weights ({measure})", "weight",
                          signed=True, directed=True)
 
 

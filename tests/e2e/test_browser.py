@@ -248,7 +248,7 @@ def test_movielens_on_ease_forget_verify_and_recommend(browser, server):
     TIMINGS["movielens on EASE: forget a typical user (User 86), click to finished page (s)"] = forget_user(page, "User 86 (", "User 86")
     charts = page.locator("[data-testid=stPlotlyChart]")
     expect(charts).to_have_count(2)
-    expect(charts.first.get_by_text("B: EASE, λ = 50 weights")).to_be_visible()
+    expect(charts.first.get_by_text("B: weights (EASE, λ = 50)")).to_be_visible()
     for index, heatmaps in ((0, 3), (1, 2)):  # H, G, B; then ΔG, ΔB
         expect(charts.nth(index).locator(".colorbar")).to_have_count(heatmaps)
     expect(page.get_by_text(re.compile(r"The largest weight changes between movies at least 10 people watched"))).to_be_visible()
