@@ -17,7 +17,7 @@ from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
 from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import (
-    DEFAULT_NEIGHBOURS, EASE_SETTINGS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, shared_base, shared_ease,
+    DEFAULT_NEIGHBOURS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, ease_settings, shared_base, shared_ease,
 )
 from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
@@ -114,7 +114,7 @@ with st.sidebar:
     if kind != kinds[0] or "model" in st.query_params:
         st.query_params["model"] = kind
     if kind == "ease":
-        settings = EASE_SETTINGS[name]
+        settings = ease_settings(name)
         st.caption(f"λ = {settings.l2:g}; scores the movies at least {settings.min_viewers} "
                    f"{'person' if settings.min_viewers == 1 else 'people'} watched.")
         workspace = ui_state.workspace_for(name, DEFAULT.name, None, lambda: EaseWorkspace(*base_ease(name)), kind)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
 from amnesia.dashboard.history import LogEntry
-from amnesia.dashboard.workspace import RECORD_BYTES, Workspace, shared_base
-from amnesia.records import COLLECTIONS
+from amnesia.dashboard.workspace import Workspace, shared_base
+from amnesia.records import COLLECTIONS, RECORD_BYTES
 
 
 @pytest.fixture(scope="module")

@@ -311,9 +311,7 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
     counts = after.counts_model
     n_after = counts.counts(items.tolist())
     n_before = n_after.astype(np.int64).copy()
-    where = np.searchsorted(items, change.count_items)
-    inside = where < k
-    inside[inside] &= items[where[inside]] == change.count_items[inside]
+    where, inside = after.scored_positions(change.count_items)
     n_before[where[inside]] = change.count_old[inside]
     popularity = np.maximum(n_before, n_after)
     alive = n_after > 0

@@ -26,7 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from .views import Matrices, Window, signed, window_delta
+from .views import ITEM_CF, Matrices, Window, signed, window_delta
 
 
 def stages(matrices: Matrices) -> tuple[str, ...]:
@@ -43,7 +43,8 @@ def _weights_range(before: Window, after: Window) -> float:
         values = [np.abs(v) for v in values]
     return float(max(1e-9, *(_off_diagonal_max(v) for v in values)))
 
-STAGES = ("before", "1 · H changes", "2 · n changes", "3 · C changes", "4 · S changes")
+#: The item-CF animation's frame names.
+STAGES = stages(ITEM_CF)
 _CHANGED = "#d62728"
 _TEXT_LIMIT = 12  # write values into cells only while they stay readable (items per axis)
 _MARKS_SHARE = 0.5  # in a big window, outline changed cells only when at most this share changed (titles count them)

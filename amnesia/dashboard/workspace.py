@@ -39,16 +39,13 @@ from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_re
 from ..engine.similarity import DEFAULT
 from ..errors import AmnesiaError, RequestError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
-from ..records import COLLECTIONS, LETTERS, change_records, record_line
+from ..records import COLLECTIONS, LETTERS, RECORD_BYTES, change_records, record_line
 from . import gates, views
 from .figures import Prepared, delta_spec, state_spec, update_spec
 from .effects import ChangeEffect, ForgetEffect, PairChange, Ranking, forget_effect, measure_change, measure_weights_change
 from .history import History, LogEntry
 from .views import Stats, Window, choose_window, snapshot
 
-#: Bytes the export writes per record, by collection (measured on MovieLens: ids of 1-6
-#: digits, similarities with up to 17 significant digits); used for the up-front estimate.
-RECORD_BYTES = {"interactions": 78, "item_interactions_n": 86, "cooccurrences_c": 104, "similarities_s": 118}
 
 
 #: The neighbour-list choices of the sidebar (None: every neighbour) and the default: K chosen on
@@ -717,8 +714,13 @@ MODEL_KINDS = {"item-cf": "Item-CF (similarity)", "ease": "EASE (ridge weights)"
 def shared_ease(dataset: Dataset, counts: ItemCF) -> EASE:
     """The data set's shared EASE, over a fork of the shared item-CF model's counts (so the only
     new memory is P), with the settings of :data:`EASE_SETTINGS`."""
-    settings = EASE_SETTINGS.get(dataset.name, DEFAULT_EASE)
+    settings = ease_settings(dataset.name)
     return EASE.from_counts(counts.fork(), settings.l2, settings.min_viewers)
+
+
+def ease_settings(name: str) -> EaseSettings:
+    """The dashboard's EASE settings for data set ``name``."""
+    return EASE_SETTINGS.get(name, DEFAULT_EASE)
 
 
 class EaseWorkspace(Workspace):
@@ -773,7 +775,7 @@ class EaseWorkspace(Workspace):
 
     def __init__(self, dataset: Dataset, base: EASE, limits: Limits = APP_LIMITS):
         self.base_ease = base
-        self.settings = EASE_SETTINGS.get(dataset.name, DEFAULT_EASE)
+        self.settings = ease_settings(dataset.name)
         super().__init__(dataset, base.counts_model, limits)
 
     @property

@@ -211,14 +211,20 @@ class EASE:
     def time(self) -> int:
         return self.counts_model.time
 
+    def scored_positions(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(position, scored) of external ids ``items``: each one's row of P (meaningful where it is
+        scored) and whether it is among :attr:`items_scored`; both shape (len(items),)."""
+        ids = np.asarray(items, dtype=np.int64).reshape(-1)
+        position = np.searchsorted(self.items_scored, ids)
+        inside = position < len(self.items_scored)
+        inside[inside] &= self.items_scored[position[inside]] == ids[inside]
+        return position, inside
+
     def _rows(self, users: Sequence[int]) -> dict[int, np.ndarray]:
         """Each user's items as positions among the scored items, sorted."""
         rows = {}
         for user in users:
-            history = np.asarray(self.counts_model.history(user), dtype=np.int64)
-            position = np.searchsorted(self.items_scored, history)
-            inside = position < len(self.items_scored)
-            inside[inside] &= self.items_scored[position[inside]] == history[inside]
+            position, inside = self.scored_positions(self.counts_model.history(user))
             rows[user] = position[inside]
         return rows
 
@@ -377,9 +383,10 @@ class EASE:
         """"Because you watched": the ``n`` items of ``user``'s history with the largest positive
         weight B_i,item towards ``item``, as (history item, B), best first (ties by smaller id)."""
         row = self._rows([user])[user]
-        column = int(np.searchsorted(self.items_scored, item))
-        if column >= len(self.items_scored) or self.items_scored[column] != item or len(row) == 0:
+        position, inside = self.scored_positions([item])
+        if not inside[0] or len(row) == 0:
             return []
+        column = int(position[0])
         weights = -self._p[row, column] / self._p[column, column]
         weights[row == column] = 0.0
         ids = self.items_scored[row]
@@ -400,9 +407,7 @@ class EASE:
         """B among any ``items`` (external ids, in the given order), shape (m, m), float64: rows
         and columns of items outside the scored set are 0 (they have no weights), B_jj = 0."""
         ids = np.asarray(items, dtype=np.int64)
-        position = np.searchsorted(self.items_scored, ids)
-        inside = position < len(self.items_scored)
-        inside[inside] &= self.items_scored[position[inside]] == ids[inside]
+        _, inside = self.scored_positions(ids)
         weights = np.zeros((len(ids), len(ids)))
         where = np.flatnonzero(inside)
         weights[np.ix_(where, where)] = self.weights(ids[where].tolist()) if len(where) else 0.0
@@ -410,8 +415,7 @@ class EASE:
 
     def is_scored(self, item: int) -> bool:
         """True when ``item`` is in the scored set (it has weights and can be recommended)."""
-        position = int(np.searchsorted(self.items_scored, item))
-        return position < len(self.items_scored) and int(self.items_scored[position]) == int(item)
+        return bool(self.scored_positions([item])[1][0])
 
     # the exact counts' reads, so code written for an ItemCF (the dashboard's effects) reads an EASE too
     def users(self) -> list[int]:

@@ -240,6 +240,18 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
 COMPILED = {"jaccard": 0, "cosine": 1}
 
 
+def _in_place(dense: np.ndarray | None, measure: Measure, size: int) -> int | None:
+    """The measure's compiled code when the lists can be read from ``dense`` in place (the
+    store's whole C for all ``size`` items, and a compiled measure), else None."""
+    code = COMPILED.get(measure.name)
+    return code if dense is not None and code is not None and dense.shape == (size, size) else None
+
+
+def _counts(read: RowReader) -> np.ndarray:
+    """n of every item, int64 (the counts a read of no rows returns)."""
+    return np.asarray(read(np.zeros(0, dtype=np.int64), None)[1], dtype=np.int64)
+
+
 def similarity_block(measure: Measure, block: np.ndarray, row_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``measure(block, row_counts[:, None], counts[None, :])``, compiled when the measure is known."""
     code = COMPILED.get(measure.name)
@@ -298,11 +310,9 @@ class NeighbourIndex:
         ``dense`` (the store's whole C, see ``Store.dense_matrix``) when given and the measure is
         compiled, on every core."""
         index = cls(k, size)
-        code = COMPILED.get(measure.name)
-        if dense is not None and code is not None and dense.shape == (size, size):
-            counts = read(np.zeros(0, dtype=np.int64), None)[1]
-            select_dense(dense, np.asarray(counts, dtype=np.int64), np.asarray(ids, dtype=np.int64), k, code,
-                         index._nbr, index._val, index._length)
+        code = _in_place(dense, measure, size)
+        if code is not None:
+            select_dense(dense, _counts(read), np.asarray(ids, dtype=np.int64), k, code, index._nbr, index._val, index._length)
         else:
             index._recompute(np.arange(size, dtype=np.int64), read, measure, ids)
         return index
@@ -348,15 +358,12 @@ class NeighbourIndex:
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
             return 0
-        code = COMPILED.get(measure.name)
-        if dense is not None and code is not None and dense.shape == (size, size):
-            position_t = np.full(size, -1, dtype=np.int64)
-            position_t[touched] = np.arange(len(touched))
-            counts = np.asarray(read(np.zeros(0, dtype=np.int64), None)[1], dtype=np.int64)
-            return int(update_dense(dense, counts, touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
-                                    self._nbr, self._val, self._length))
         position_t = np.full(size, -1, dtype=np.int64)
         position_t[touched] = np.arange(len(touched))
+        code = _in_place(dense, measure, size)
+        if code is not None:
+            return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
+                                    self._nbr, self._val, self._length))
         recompute = np.zeros(size, dtype=np.bool_)
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
             block, counts = read(touched, None)
