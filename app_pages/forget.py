@@ -47,10 +47,6 @@ def on_add() -> None:
         for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
             ui_state.put(PAGE, name, empty)
         done(entry)
-    # The button sits in the form's fragment, so this click reruns only the fragment (merged with the
-    # text box's own commit, which a click straight after typing sends at the same moment); the
-    # fragment then asks for one whole-page run so the message, sidebar and charts show the new model.
-    ui_state.put(PAGE, "add_clicked", True)
 
 
 def use_candidate(number: int, item: int) -> None:
@@ -121,20 +117,23 @@ def show_error(field: str) -> None:
 
 
 # ---------------------------------------------------------------------- the three forms
-@st.fragment
 def add_form() -> None:
     """Name, movies and typed titles; each typed line shows what it resolves to before sending.
 
-    A fragment: typing reruns only this part of the page, not the charts. The Add button is inside
-    it: a button outside raced the text box's commit-on-blur (a fragment run) when a visitor clicked
-    straight after typing, and the page then showed neither the message nor the new model. After a
-    click the fragment asks for one run of the whole page."""
+    Not a fragment: a click on Add is one run of the whole page (the callback, then the message,
+    sidebar and charts of the new model), also when it comes straight after typing (the box's
+    commit and the click each ask for a run of the page, and the later one carries both). In a fragment the form needed two runs per add (the
+    fragment's, then the page's it asked for), and with the button outside it the two raced and
+    the page showed neither the message nor the new model."""
     st.text_input("Name", placeholder="Maya", key=key("add_name"), max_chars=workspace.limits.name_chars)
+    offered = workspace.picker_movies()
     st.multiselect(
         "Movies they watched",
-        options=[movie.id for movie in catalog.movies()],
+        options=offered,
         format_func=catalog.title,
-        placeholder="Search titles…",
+        placeholder="Search titles…" if len(offered) == len(catalog) else f"Search the {len(offered):,} most watched…",
+        help=None if len(offered) == len(catalog) else f"The {len(offered):,} most watched of {len(catalog):,} movies; "
+        "type any other title in the box below.",
         key=key("add_picked"),
         max_selections=workspace.limits.interactions,
     )
@@ -170,8 +169,6 @@ def add_form() -> None:
                                 args=(line.number, item), help=f"Use #{item} for line {line.number}",
                             )
     st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
-    if ui_state.pop(PAGE, "add_clicked"):
-        st.rerun(scope="app")
     show_error("add")
 
 

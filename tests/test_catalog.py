@@ -68,6 +68,15 @@ def test_resolves(catalog, typed, item):
     assert catalog.resolve(typed) == item
 
 
+def test_most_watched_ranks_by_viewers_then_id(catalog):
+    assert catalog.most_watched(4) == [356, 318, 296, 593]  # Forrest Gump 329, Shawshank 317, Pulp Fiction 307, Lambs 279
+    top = catalog.most_watched(1000)
+    assert len(top) == 1000 and len(set(top)) == 1000
+    # the 1,000th has 26 viewers; 976 movies have more, and of the 36 with exactly 26 the smallest ids come first
+    tied = sorted(item for item in top if catalog.popularity(item) == 26)
+    assert catalog.popularity(top[-1]) == 26 and len(tied) == 24 and tied == top[976:]
+
+
 @pytest.mark.parametrize(
     "typed, item, how",
     [

@@ -343,6 +343,7 @@ class Catalog:
         self._prefixes(PREFIX_LENGTHS[0])  # build the prefix lists now, not during someone's first typo
         self._popularity: dict[int, int] = {}
         self._top: int | None = None
+        self._by_popularity: list[int] | None = None
         self._user_names: dict[int, str] = dict(users or {})
         self._user_ids: dict[str, int] = {name_key(name): uid for uid, name in self._user_names.items()}
 
@@ -370,7 +371,7 @@ class Catalog:
         Call it once on the shared catalog, before forking: forks share it."""
         self._popularity.clear()
         self._popularity.update({int(item): int(count) for item, count in counts.items()})
-        self._examples = self._top = None
+        self._examples = self._top = self._by_popularity = None
 
     def popularity(self, item: int) -> int:
         """How many people watched ``item`` as given to :meth:`set_popularity` (0 if unknown)."""
@@ -402,6 +403,12 @@ class Catalog:
     def movies(self) -> list[Movie]:
         """All movies, by id."""
         return [self._movies[k] for k in sorted(self._movies)]
+
+    def most_watched(self, count: int) -> list[int]:
+        """The ``count`` most watched movies' ids, most watched first (ties by id)."""
+        if self._by_popularity is None:  # ranked once per popularity: pages ask on every run
+            self._by_popularity = self._ranked(self._movies)
+        return self._by_popularity[:count]
 
     def examples(self, count: int = 3) -> list[str]:
         """Titles (and an id) a person could type for this catalog: the most watched first."""
