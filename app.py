@@ -15,6 +15,7 @@ import streamlit as st
 import ui_state
 from amnesia import ItemCF
 from amnesia.data.datasets import Dataset
+from amnesia.dashboard.gates import COLLECTOR
 from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import (
     DEFAULT_NEIGHBOURS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, ease_settings, shared_base, shared_ease,
@@ -148,3 +149,4 @@ try:
     navigation.run()
 finally:  # also when the page stops or reruns (Streamlit's control flow is exceptions)
     record_script_time(navigation.url_path or "forget", callback_seconds + time.perf_counter() - started, callback_seconds)
+    COLLECTOR.after_run()  # instead of Streamlit's collection after every run (.streamlit/config.toml)

@@ -21,6 +21,7 @@ import pytest
 
 from amnesia import APP_LIMITS, CLI_LIMITS, ItemCF, LimitError
 from amnesia.dashboard import gates
+from amnesia.dashboard.gates import Collector
 from amnesia.dashboard.workspace import Workspace, shared_base
 from amnesia.engine.requests import parse_request_log
 from amnesia.errors import BusyError
@@ -246,3 +247,27 @@ def test_the_server_never_refers_a_browser_to_its_message_cache(tmp_path):
     seen = {where: subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, check=True,
                                   timeout=120).stdout.strip() for where in (root, tmp_path)}
     assert seen == {root: "False", tmp_path: "True"}
+
+
+def test_the_server_collects_garbage_at_most_every_interval_not_after_every_run(tmp_path):
+    """Streamlit's full collection after every run held the GIL ~0.2 s per click on MovieLens; the
+    app's config turns it off (an empty folder keeps Streamlit's default) and app.py collects through
+    a Collector that runs at most once per interval."""
+    code = "from streamlit import config\nconfig.get_config_options()\nprint(config.get_option('runner.postScriptGC'))\n"
+    root = Path(__file__).resolve().parents[1]
+    seen = {where: subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, check=True,
+                                  timeout=120).stdout.strip() for where in (root, tmp_path)}
+    assert seen == {root: "False", tmp_path: "True"}
+    assert "COLLECTOR.after_run()" in (root / "app.py").read_text(encoding="utf-8")
+
+    now, collected = [100.0], []
+    collector = Collector(30.0, clock=lambda: now[0], collect=lambda: collected.append(now[0]))
+    assert collector.after_run() is False  # the interval starts when the server does
+    now[0] = 129.9
+    assert collector.after_run() is False
+    now[0] = 130.0
+    assert collector.after_run() is True
+    for t in (131.0, 159.0, 160.5, 170.0):
+        now[0] = t
+        collector.after_run()
+    assert collected == [130.0, 160.5]

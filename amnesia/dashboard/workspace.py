@@ -175,7 +175,8 @@ class Workspace:
 
     def user_choices(self) -> list[tuple[int, str]]:
         """Current users as (id, "Name (k movies)"), by id."""
-        return [(user, f"{self.catalog.user_name(user)} ({self.model.history_length(user)} movies)") for user in self.model.users()]
+        return [(user, f"{self.catalog.user_name(user)} ({_count(self.model.history_length(user), 'movie')})")
+                for user in self.model.users()]
 
     def picker_movies(self) -> list[int]:
         """The movies the Add form's picker offers: all of a small catalog, else the

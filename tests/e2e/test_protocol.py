@@ -1,0 +1,47 @@
+"""The load benchmark's visitor without a browser (tools/protocol_client.py) against the real server:
+what it sends is what a click sends, and what it reads is what the page shows."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from tools.protocol_client import ProtocolError, ProtocolVisitor
+
+
+def test_a_protocol_visitor_adds_and_forgets_like_a_browser_and_sees_errors(server):
+    async def visit() -> tuple[list[str], list[str], str]:
+        async with ProtocolVisitor(server, {"data": "toy"}) as visitor:
+            opened = await visitor.open()
+            assert opened.widget("selectbox", "User to forget").options == [
+                "Alice (4 movies)", "Bob (2 movies)", "Carla (3 movies)", "Dev (2 movies)"]
+            added = await visitor.add("Maya", "toy story\nnemo", "Added Maya with 2 movies")
+            choice = visitor.option("User to forget", "Maya (")
+            forgot = await visitor.forget(choice, "Forgot Maya (2 movies)")
+            with pytest.raises(ProtocolError) as refused:
+                await visitor.add("", "toy story", "Added")
+            return added.texts(), [choice, *forgot.texts()], str(refused.value)
+
+    added, forgot, refused = asyncio.run(visit())
+    assert any(re.fullmatch(r"Added Maya with 2 movies in \d+\.\d\d ms: Toy Story \(1995\), Finding Nemo \(2003\)\. "
+                            r"Reading its 2 changed rows of C and S afterwards took \d+\.\d ms \(your copy works them "
+                            r"out when read\)\.", text.replace("\\", "")) for text in added)
+    assert forgot[0] == "Maya (2 movies)"
+    assert any(text.replace("\\", "").startswith("Forgot Maya (2 movies) in ") for text in forgot[1:])
+    assert refused == ("the page did not show 'Added' (its messages: The user's name is empty; type a name such "
+                       "as 'Maya'.)")
+
+
+def test_two_protocol_visitors_are_two_sessions(server):
+    async def visit() -> tuple[list[str], list[str]]:
+        async with ProtocolVisitor(server, {"data": "toy"}) as one, ProtocolVisitor(server, {"data": "toy"}) as two:
+            await one.open()
+            await two.open()
+            await one.add("Ada", "titanic", "Added Ada with 1 movie")
+            seen_by_two = (await two.open()).widget("selectbox", "User to forget").options
+            return list(one.page.widget("selectbox", "User to forget").options), list(seen_by_two)
+
+    mine, theirs = asyncio.run(visit())
+    assert "Ada (1 movie)" in mine and "Ada (1 movie)" not in theirs and len(theirs) == 4
