@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
+from amnesia.dashboard import gates
 from amnesia.dashboard.history import LogEntry
 from amnesia.dashboard.workspace import Workspace, shared_base
 from amnesia.records import COLLECTIONS, RECORD_BYTES
@@ -345,6 +346,25 @@ def test_forget_effect_compares_top_lists(space):
     space.add_user("Maya", typed="titanic")
     with pytest.raises(AmnesiaError, match="did not forget a user"):
         space.forget_effect(space.log[-1])
+
+
+def test_a_forgets_effect_is_measured_with_it_so_the_page_replays_nothing_later(space, monkeypatch):
+    space.forget_user(3)
+    forget = space.log[-1]
+    space.add_user("Maya", typed="titanic")
+    space.add_user("Ada", typed="toy story")
+    # the page asks two changes later: nothing is rebuilt, and the answer is the one a rebuild gives
+    monkeypatch.setattr(space, "_state_at", lambda time_: pytest.fail("the forget was replayed"))
+    effect = space.forget_effect(forget)
+    monkeypatch.undo()
+    space._forget_effects.clear()
+    assert space.forget_effect(forget) == effect and effect.examined == 3
+    # with the server's reads gate full the forget does not wait: the page measures it when asked
+    monkeypatch.setattr(gates.READS, "_running", gates.READS.limit.slots)
+    space.forget_user(0)
+    monkeypatch.undo()
+    assert not [key for key in space._forget_effects if key[0] == space.log[-1].time]
+    assert space.forget_effect(space.log[-1]).forgotten_user == 0
 
 
 def test_log_entries_are_frozen(space):
