@@ -9,6 +9,9 @@ Two counts from real Chromium against ``streamlit run`` (issue #21):
 - **Hangs**: ``runs`` consecutive single-visitor runs of the app benchmark's flow
   (:func:`tools.bench_app.waiting_times`); a run counts as hung when any step waits longer than
   its timeout. Each hang keeps a screenshot and what the page showed in ``artifacts/``.
+- **Load runs that hang**: 5 runs of the app benchmark's load (:func:`tools.bench_app.load`, 10
+  then 30 protocol visitors at once); a run counts as hung when any visitor's step failed or
+  waited past its timeout.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from typing import Any
 from amnesia.bench.common import load_average, machine, when
 
 from .serve import FINISHED, chromium_path, streamlit_server
-from .bench_app import ARTIFACTS, Visitor, _visitor, _what_the_visitor_saw, chromium, waiting_times
+from .bench_app import ARTIFACTS, Visitor, _visitor, _what_the_visitor_saw, chromium, load, waiting_times
 
 TARGETS = {  # issue 21: (label, comparison, target, unit)
     "straight_toy": ("toy: Add clicked straight after typing works", ">=", 20, "of 20"),
     "straight_movielens": ("MovieLens: Add clicked straight after typing works", ">=", 20, "of 20"),
     "hangs": ("consecutive single-visitor runs that hung", "<=", 0, ""),
+    "load_hangs": ("load runs (10, then 30 visitors) with a visitor that failed or hung", "<=", 0, ""),
 }
 #: what each data set's visitor types (two titles that resolve on that data set)
 TYPED = {"toy": "toy story\nfinding nemo", "movielens-small": "toy story\nheat (1995)"}
@@ -84,6 +88,18 @@ async def hang_runs(runs: int, repeats: int) -> dict[str, Any]:
             "hangs": sum(outcome["error"] is not None for outcome in outcomes)}
 
 
+async def load_runs(runs: int, levels: tuple[int, ...]) -> dict[str, Any]:
+    """``runs`` runs of the load benchmark at ``levels`` (a fresh server per level); the failed visitors of each."""
+    outcomes = []
+    for run in range(runs):
+        figures = await load(levels=levels, rounds=2)
+        errors = [error for level in levels for error in figures[str(level)]["errors"]]
+        outcomes.append({"run": run, "errors": errors,
+                         "p95": {str(level): figures[str(level)].get("p95") for level in levels}})
+    return {"runs": runs, "levels": list(levels), "outcomes": outcomes,
+            "hangs": sum(bool(outcome["errors"]) for outcome in outcomes)}
+
+
 def run(args: Any) -> dict[str, Any]:
     """Measure both counts; ``args.quick`` shrinks them (a smoke run)."""
     quick = bool(getattr(args, "quick", False))
@@ -93,11 +109,13 @@ def run(args: Any) -> dict[str, Any]:
     figures: dict[str, Any] = {"machine": machine(), "when": when(), "quick": quick, "load_before": load_average()}
     figures["straight"] = {data: asyncio.run(straight_adds(data, count)) for data in TYPED}
     figures["hang"] = asyncio.run(hang_runs(runs, repeats=2))
+    figures["load_runs"] = asyncio.run(load_runs(1 if quick else 5, (2,) if quick else (10, 30)))
     figures["load_after"] = load_average()
     values = {
         "straight_toy": figures["straight"]["toy"]["worked"],
         "straight_movielens": figures["straight"]["movielens-small"]["worked"],
         "hangs": figures["hang"]["hangs"],
+        "load_hangs": figures["load_runs"]["hangs"],
     }
     figures["targets"] = []
     for key, value in values.items():
@@ -106,6 +124,7 @@ def run(args: Any) -> dict[str, Any]:
         met = value >= target if comparison == ">=" else value <= target
         figures["targets"].append({"key": key, "label": label, "target": f"{comparison} {target:g}",
                                    "value": float(value), "unit": f"of {count}" if unit else unit, "met": met})
+    figures["targets"][-1]["unit"] = f"of {figures['load_runs']['runs']}"
     ARTIFACTS.mkdir(exist_ok=True)
     return figures
 
@@ -138,4 +157,12 @@ def markdown(figures: dict[str, Any]) -> str:
     for outcome in hang["outcomes"]:
         if outcome["error"]:
             lines.append(f"- run {outcome['run']}: {outcome['error']}")
+    runs = figures["load_runs"]
+    p95s = "; ".join(" / ".join(f"{value:.2f}" for value in outcome["p95"].values()) for outcome in runs["outcomes"])
+    lines += ["", f"Load runs: {runs['runs']} runs of {' then '.join(map(str, runs['levels']))} protocol visitors at once "
+              f"(the app part's load: server on one core, clients on the other), {runs['hangs']} with a failed or hung "
+              f"visitor. Click to finished run p95 per run (s, N = {' / '.join(map(str, runs['levels']))}): {p95s}."]
+    for outcome in runs["outcomes"]:
+        for error in outcome["errors"][:3]:
+            lines.append(f"- run {outcome['run']}: {' '.join(error.split())[:200]}")
     return "\n".join(lines) + "\n"
