@@ -19,10 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ..engine.changes import ChangeSet, iter_cooccurrence_changes
 from ..engine.ease import EASE
 from ..engine.model import ItemCF
+from ..engine.neighbours import COMPILED
 from ..engine.similarity import Measure
 
 #: Rows of S scanned at a time: bounds the scan's memory to ~4 arrays of BLOCK x items floats.
@@ -128,6 +130,58 @@ def _similarity_f32(measure: Measure, cooc: np.ndarray, count_rows: np.ndarray, 
     return c
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _similarity32(cooc, count_a, count_b, code):
+    """One entry of :func:`_similarity_f32` for the measure ``code`` (neighbours.COMPILED): the same
+    float32 operations in the same order, so both give the same bits."""
+    value = np.float32(cooc)
+    if code == 0:
+        denominator = (np.float32(count_a) + np.float32(count_b)) - value
+    else:
+        denominator = np.sqrt(np.float32(count_a) * np.float32(count_b))
+    if denominator < np.float32(1e-6):
+        denominator = np.float32(1e-6)
+    return value / denominator
+
+
+@njit(cache=True, nogil=True)
+def _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score):
+    """The per-entry part of :func:`_measure` for one block of rows, in one pass (compiled).
+
+    ``c_new``/``c_old``: the block's rows of C after and before (int32, rows x columns);
+    ``rows``: their positions among the columns. Writes ``ds`` = |ΔS| in float32 (0 on the
+    diagonal, for a pair already seen from its other touched row, and for movies no longer
+    alive), adds each row's and each untouched column's sum of |ΔS| to ``s_score`` (before
+    those zeros, as the numpy scan did), and returns the counts of changed C and S entries and
+    their stream records."""
+    changed_c = changed_s = records_c = records_s = 0
+    for i in range(c_new.shape[0]):
+        a = rows[i]
+        row_sum = 0.0
+        for j in range(c_new.shape[1]):
+            new, old = c_new[i, j], c_old[i, j]
+            if j == a or (new == 0 and old == 0):
+                ds[i, j] = 0.0
+                continue
+            size = abs(_similarity32(new, n_after[a], n_after[j], code) - _similarity32(old, n_before[a], n_before[j], code))
+            row_sum += size
+            if not is_touched[j]:
+                s_score[j] += size
+            if is_touched[j] and columns[j] >= columns[a]:  # seen from row j: kept where row id > column id
+                ds[i, j] = 0.0
+                continue
+            ends = (old > 0) + (new > 0)
+            if new != old:
+                changed_c += 1
+                records_c += ends
+            if size > 0:
+                changed_s += 1
+                records_s += ends
+            ds[i, j] = size if alive[a] and alive[j] else np.float32(0.0)
+        s_score[a] += row_sum
+    return changed_c, changed_s, records_c, records_s
+
+
 def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.ndarray:
     """Flat indices of the ``k`` largest positive entries of a 2-D block at or above ``floor``.
 
@@ -174,6 +228,29 @@ def measure_change(
         return _measure(before, after, touched, users, block_rows)
 
 
+def _scan_block_numpy(measure: Measure, c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, s_score):
+    """:func:`_scan_block` with numpy, for a measure without a compiled formula: returns (ds, counts)."""
+    ds = _similarity_f32(measure, c_new, n_after[rows], n_after)
+    ds -= _similarity_f32(measure, c_old, n_before[rows], n_before)
+    np.abs(ds, out=ds)
+    # S is 0 exactly where C is: a changed entry makes a -1 record where C was > 0, a +1 where it is
+    ends = (c_old > 0).astype(np.int8) + (c_new > 0)
+    dc = c_new != c_old
+    local = np.arange(len(rows))
+    ds[local, rows] = 0.0  # the diagonal (S_aa; C_aa = n_a) is not a pair
+    dc[local, rows] = False
+    s_score[rows] += ds.sum(axis=1, dtype=np.float64)
+    s_score[~is_touched] += ds.sum(axis=0, dtype=np.float64)[~is_touched]
+    # a pair of two touched items is seen from both of their rows: keep it where row id > column id
+    twice = is_touched[None, :] & (columns[None, :] >= columns[rows][:, None])
+    ds[twice] = 0.0
+    dc[twice] = False
+    counts = (np.count_nonzero(dc), np.count_nonzero(ds), ends[dc].sum(dtype=np.int64), ends[ds > 0].sum(dtype=np.int64))
+    ds[:, ~alive] = 0.0  # pairs with a movie nobody watches any more are summarised, not ranked
+    ds[~alive[rows]] = 0.0
+    return ds, counts
+
+
 def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence[int], block_rows: int) -> ChangeEffect:
     columns = np.array(sorted(set(before.items()) | set(after.items()) | set(touched.tolist())), dtype=np.int64)
     n_before, n_after = before.counts(columns), after.counts(columns)
@@ -191,6 +268,7 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
     histories = [
         (np.searchsorted(columns, before.history(user)), np.searchsorted(columns, after.history(user))) for user in users
     ]
+    code = COMPILED.get(after.measure.name)  # a measure without a compiled formula is scanned with numpy
     for start in range(0, len(touched), block_rows):
         rows = position[start : start + block_rows]
         c_new = after.cooccurrences(columns[rows].tolist(), columns).astype(np.int32)  # C <= users: int32 is exact
@@ -200,27 +278,13 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
             in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
             c_old[np.ix_(in_new, new)] -= 1
             c_old[np.ix_(in_old, old)] += 1
-        ds = _similarity_f32(after.measure, c_new, n_after[rows], n_after)
-        ds -= _similarity_f32(after.measure, c_old, n_before[rows], n_before)
-        np.abs(ds, out=ds)
-        # S is 0 exactly where C is: a changed entry makes a -1 record where C was > 0, a +1 where it is
-        ends = (c_old > 0).astype(np.int8) + (c_new > 0)
-        dc = c_new != c_old
-        local = np.arange(len(rows))
-        ds[local, rows] = 0.0  # the diagonal (S_aa; C_aa = n_a) is not a pair
-        dc[local, rows] = False
-        s_score[rows] += ds.sum(axis=1, dtype=np.float64)
-        s_score[~is_touched] += ds.sum(axis=0, dtype=np.float64)[~is_touched]
-        # a pair of two touched items is seen from both of their rows: keep it where row id > column id
-        twice = is_touched[None, :] & (columns[None, :] >= columns[rows][:, None])
-        ds[twice] = 0.0
-        dc[twice] = False
-        changed_c += int(np.count_nonzero(dc))
-        changed_s += int(np.count_nonzero(ds))
-        records_c += int(ends[dc].sum(dtype=np.int64))
-        records_s += int(ends[ds > 0].sum(dtype=np.int64))
-        ds[:, ~alive] = 0.0  # pairs with a movie nobody watches any more are summarised, not ranked
-        ds[~alive[rows]] = 0.0
+        if code is not None:
+            ds = np.empty(c_new.shape, dtype=np.float32)
+            counted = _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score)
+        else:
+            ds, counted = _scan_block_numpy(after.measure, c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, s_score)
+        changed_c, changed_s = changed_c + int(counted[0]), changed_s + int(counted[1])
+        records_c, records_s = records_c + int(counted[2]), records_s + int(counted[3])
         for tier, keep in tier_columns.items():
             keep_rows = np.flatnonzero(popularity[rows] >= tier)
             sub = ds if tier == MIN_VIEWERS[0] else ds[np.ix_(keep_rows, keep)]
