@@ -208,13 +208,22 @@ left, right = st.columns([3, 2])
 with left:
     if log:
         st.markdown(f"**Last change:** {md(log[-1].label)}")
-with right:
+
+
+@st.fragment
+def verify_panel() -> None:
+    """The Verify button and its certificate. A fragment: Verify changes nothing, so its click reruns
+    only this panel, and the browser does not receive and redraw the charts again."""
     if st.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
         with st.spinner("Retraining from scratch…"):
             run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")
     if verification:
         (st.success if verification[1] else st.error)(verification[0])
+
+
+with right:
+    verify_panel()
 
 # ---------------------------------------------------------------------- the focus window
 max_items, min_viewers = views.DEFAULT_ITEMS, workspace.default_min_viewers
