@@ -335,3 +335,29 @@ def move_rows(starts, caps, lengths, pool_idx, pool_val, rows, new_caps, free):
         caps[k] = new_caps[i]
         free += new_caps[i]
     return free
+
+
+# ---------------------------------------------------------------------- fingerprints
+@njit(cache=_CACHE, nogil=True)
+def lower_rows_dense(dense, live, start, stop, out):
+    """The fingerprint's bytes of C for rows ``start``..``stop`` of ``live``: dense[live[i], live[j]]
+    for every j < i, row after row, into ``out`` (uint32); returns how many were written. ``dense``
+    is the store's (size, size) matrix (the diagonal is never read)."""
+    p = 0
+    for i in range(start, stop):
+        row = dense[live[i]]
+        for j in range(i):
+            out[p] = row[live[j]]
+            p += 1
+    return p
+
+
+@njit(cache=_CACHE, nogil=True)
+def lower_rows_block(block, start, out):
+    """As :func:`lower_rows_dense`, from a gathered block: block[i, j] for j < start + i."""
+    p = 0
+    for i in range(block.shape[0]):
+        for j in range(start + i):
+            out[p] = block[i, j]
+            p += 1
+    return p

@@ -28,6 +28,7 @@ from immutables import Map
 
 from ..errors import ArgumentError, RequestError, UnknownUserError
 from ..limits import Limits
+from . import kernels
 from .arguments import check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .index import ItemIndex
@@ -604,6 +605,30 @@ class ItemCF:
         return result
 
     # ------------------------------------------------------------------ certificate
+    def _live_by_id(self) -> np.ndarray:
+        """Internal indices of the live items (n > 0), in external-id order."""
+        counts, order = self._store.counts(), self._index.by_id()
+        return order[counts[order] > 0]
+
+    def _lower_triangle(self) -> Iterator[np.ndarray]:
+        """C below the diagonal over the live items in id order, row by row, as uint32 chunks of
+        about 4 million values: the fingerprint's bytes of C. Written by a compiled loop straight
+        from the store's matrix when it holds one (a retrain's), else from gathered blocks. Each
+        chunk is a view of one buffer: valid until the next is made."""
+        dense, live = self._store.dense_matrix(), self._live_by_id()
+        out = np.empty(min(_CELLS + len(live), len(live) * (len(live) - 1) // 2 + 1), dtype=np.uint32)
+        if dense is None:
+            for _, start, block in self._lower_blocks():
+                yield out[: kernels.lower_rows_block(block, start, out)]
+            return
+        start = 0
+        while start < len(live):  # rows while their prefixes fit in out
+            stop, cells = start, 0
+            while stop < len(live) and cells + stop <= len(out):
+                cells, stop = cells + stop, stop + 1
+            yield out[: kernels.lower_rows_dense(dense, live, start, stop, out)]
+            start = stop
+
     def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
 
@@ -646,17 +671,10 @@ class ItemCF:
         digest.update(b"n")
         digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
         digest.update(b"C")
-        live_index = None
-        for live_index, start, block in self._lower_blocks():
-            # each row's prefix is a contiguous slice: hashing the slices gives the same bytes as the
-            # masked triangle without building the mask and the gathered copy
-            rows = block.astype(np.uint32)
-            for i in range(len(rows)):
-                digest.update(rows[i, : start + i])
+        for chunk in self._lower_triangle():
+            digest.update(chunk)
         if self._k is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
-            order = self._index.by_id()
-            live_index = order[self._store.counts()[order] > 0] if live_index is None else live_index
-            digest.update(b"K" + self._lists().digest(live_index, self._index.ids()))
+            digest.update(b"K" + self._lists().digest(self._live_by_id(), self._index.ids()))
         return digest.hexdigest()
 
     def stored_entries(self) -> int:
