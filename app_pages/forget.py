@@ -122,9 +122,10 @@ def add_form() -> None:
 
     Not a fragment: a click on Add is one run of the whole page (the callback, then the message,
     sidebar and charts of the new model), also when it comes straight after typing (the box's
-    commit and the click each ask for a run of the page, and the later one carries both). In a fragment the form needed two runs per add (the
-    fragment's, then the page's it asked for), and with the button outside it the two raced and
-    the page showed neither the message nor the new model."""
+    commit and the click each ask for a run of the page, and the later one carries both). In a
+    fragment the form needed two runs per add (the fragment's, then the page's it asked for), and
+    with the button outside it the two raced and the page showed neither the message nor the new
+    model."""
     st.text_input("Name", placeholder="Maya", key=key("add_name"), max_chars=workspace.limits.name_chars)
     offered = workspace.picker_movies()
     st.multiselect(

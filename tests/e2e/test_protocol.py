@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tools.protocol_client import ProtocolError, ProtocolVisitor
+
+
+def run(coroutine):
+    """Run ``coroutine`` in a thread of its own: the browser tests' sync Playwright keeps an event
+    loop running in this one, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_protocol_visitor_adds_and_forgets_like_a_browser_and_sees_errors(server):
@@ -24,7 +32,7 @@ def test_a_protocol_visitor_adds_and_forgets_like_a_browser_and_sees_errors(serv
                 await visitor.add("", "toy story", "Added")
             return added.texts(), [choice, *forgot.texts()], str(refused.value)
 
-    added, forgot, refused = asyncio.run(visit())
+    added, forgot, refused = run(visit())
     assert any(re.fullmatch(r"Added Maya with 2 movies in \d+\.\d\d ms: Toy Story \(1995\), Finding Nemo \(2003\)\. "
                             r"Reading its 2 changed rows of C and S afterwards took \d+\.\d ms \(your copy works them "
                             r"out when read\)\.", text.replace("\\", "")) for text in added)
@@ -43,5 +51,5 @@ def test_two_protocol_visitors_are_two_sessions(server):
             seen_by_two = (await two.open()).widget("selectbox", "User to forget").options
             return list(one.page.widget("selectbox", "User to forget").options), list(seen_by_two)
 
-    mine, theirs = asyncio.run(visit())
+    mine, theirs = run(visit())
     assert "Ada (1 movie)" in mine and "Ada (1 movie)" not in theirs and len(theirs) == 4
