@@ -342,7 +342,6 @@ class Catalog:
         self._prefix_cache: dict[int, tuple[list[str], list[list[int]]]] = {}
         self._prefixes(PREFIX_LENGTHS[0])  # build the prefix lists now, not during someone's first typo
         self._popularity: dict[int, int] = {}
-        self._top: int | None = None
         self._by_popularity: list[int] | None = None
         self._user_names: dict[int, str] = dict(users or {})
         self._user_ids: dict[str, int] = {name_key(name): uid for uid, name in self._user_names.items()}
@@ -371,7 +370,7 @@ class Catalog:
         Call it once on the shared catalog, before forking: forks share it."""
         self._popularity.clear()
         self._popularity.update({int(item): int(count) for item, count in counts.items()})
-        self._examples = self._top = self._by_popularity = None
+        self._examples = self._by_popularity = None
 
     def popularity(self, item: int) -> int:
         """How many people watched ``item`` as given to :meth:`set_popularity` (0 if unknown)."""
@@ -413,7 +412,7 @@ class Catalog:
     def examples(self, count: int = 3) -> list[str]:
         """Titles (and an id) a person could type for this catalog: the most watched first."""
         if self._examples is None or len(self._examples) != count:
-            ranked = sorted(self._movies, key=lambda item: (-self.popularity(item), item))[:count]
+            ranked = self.most_watched(count)
             picked = [split_year(self._display[item])[0] for item in ranked[: count - 1]]
             self._examples = picked + [f"#{ranked[count - 1]}"] if len(ranked) >= count else picked
         return list(self._examples)
@@ -527,9 +526,7 @@ class Catalog:
 
     def _most_watched(self) -> int:
         """The id of the most watched movie (the smallest id without popularity)."""
-        if self._top is None:
-            self._top = self._ranked(self._movies)[0]
-        return self._top
+        return self.most_watched(1)[0]
 
     def _exact(self, keys: Iterable[str]) -> list[int]:
         """Items with one of ``keys`` as a title key, by id."""

@@ -610,37 +610,38 @@ class ItemCF:
         counts, order = self._store.counts(), self._index.by_id()
         return order[counts[order] > 0]
 
+    @staticmethod
+    def _row_ranges(live: int) -> Iterator[tuple[int, int]]:
+        """(start, stop) of consecutive row blocks over ``live`` rows: ~4 million cells a block,
+        whatever the catalog size (one row a block past that many items)."""
+        step = max(1, _CELLS // max(live, 1))
+        for start in range(0, live, step):
+            yield start, min(start + step, live)
+
     def _lower_triangle(self) -> Iterator[np.ndarray]:
-        """C below the diagonal over the live items in id order, row by row, as uint32 chunks of
-        about 4 million values: the fingerprint's bytes of C. Written by a compiled loop straight
-        from the store's matrix when it holds one (a retrain's), else from gathered blocks. Each
-        chunk is a view of one buffer: valid until the next is made."""
+        """C below the diagonal over the live items in id order, row by row, as uint32 chunks (one
+        per block of :meth:`_row_ranges`): the fingerprint's bytes of C. Written by a compiled loop
+        straight from the store's matrix when it holds one (a retrain's), else from gathered
+        blocks. Each chunk is a view of one buffer: valid until the next is made."""
         dense, live = self._store.dense_matrix(), self._live_by_id()
-        out = np.empty(min(_CELLS + len(live), len(live) * (len(live) - 1) // 2 + 1), dtype=np.uint32)
-        if dense is None:
-            for _, start, block in self._lower_blocks():
-                yield out[: kernels.lower_rows_block(block, start, out)]
-            return
-        start = 0
-        while start < len(live):  # rows while their prefixes fit in out
-            stop, cells = start, 0
-            while stop < len(live) and cells + stop <= len(out):
-                cells, stop = cells + stop, stop + 1
-            yield out[: kernels.lower_rows_dense(dense, live, start, stop, out)]
-            start = stop
+        # a block's prefixes hold fewer than step * len(live) <= _CELLS values (len(live) for a one-row block)
+        out = np.empty(min(max(_CELLS, len(live)), len(live) * (len(live) - 1) // 2 + 1), dtype=np.uint32)
+        for start, stop in self._row_ranges(len(live)):
+            if dense is None:
+                written = kernels.lower_rows_block(self._store.block(live[start:stop], live[:stop]), start, out)
+            else:
+                written = kernels.lower_rows_dense(dense, live, start, stop, out)
+            yield out[:written]
 
     def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
 
         Yields (live internal indices, first row position, block) with block[i, j] = C between
         live[start + i] and live[j] for j < start + i (the rest of the block is not meaningful).
-        Blocks hold ~4 million cells, whatever the catalog size.
+        Blocks hold ~4 million cells, whatever the catalog size (:meth:`_row_ranges`).
         """
-        counts, order = self._store.counts(), self._index.by_id()
-        live = order[counts[order] > 0]
-        step = max(1, _CELLS // max(len(live), 1))
-        for start in range(0, len(live), step):
-            stop = min(start + step, len(live))
+        live = self._live_by_id()
+        for start, stop in self._row_ranges(len(live)):
             yield live, start, self._store.block(live[start:stop], live[:stop])
 
     def cooccurrence_entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
