@@ -1,11 +1,12 @@
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, settings
 from streamlit.testing.v1 import AppTest
+
+from amnesia.dashboard import views
 
 # CI gets more examples than a laptop run; both are deterministic per seed database.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,7 +24,7 @@ VERIFY = "Verify: retrain from scratch and compare"
 
 def plain(text: str) -> str:
     """What a visitor reads from a Markdown source made with ``views.md``."""
-    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+    return views.plain(text)
 
 
 def start(data: str = "toy") -> AppTest:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from amnesia.dashboard.views import plain
+
 
 class ProtocolError(RuntimeError):
     """The server answered a run with an exception, an unknown widget, or no finished run in time."""
@@ -157,7 +159,6 @@ class ProtocolVisitor:
 
     @staticmethod
     def _expect(run: Run, expect: str) -> Run:
-        plain = lambda text: text.replace("\\", "").replace("\u2060", "")  # noqa: E731  (the page's escaping undone)
         if not any(expect in plain(text) for text in run.texts()):
             alerts = [plain(alert.body) for alert in run.of_kind("alert")]
             raise ProtocolError(f"the page did not show {expect!r} (its messages: {' / '.join(alerts)[:200] or 'none'})")

@@ -378,3 +378,9 @@ def md(text: object) -> str:
     """
     escaped = _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
     return _AUTOLINK.sub("\\1\u2060", escaped)
+
+
+def plain(markdown: str) -> str:
+    """What a visitor reads from Markdown made with :func:`md` (escapes and word joiners undone):
+    for code that reads the page's messages, such as tests and the load benchmark's client."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

@@ -11,6 +11,8 @@ import pytest
 
 from tools.protocol_client import ProtocolError, ProtocolVisitor
 
+from ..conftest import plain
+
 
 def run(coroutine):
     """Run ``coroutine`` in a thread of its own: the browser tests' sync Playwright keeps an event
@@ -35,9 +37,9 @@ def test_a_protocol_visitor_adds_and_forgets_like_a_browser_and_sees_errors(serv
     added, forgot, refused = run(visit())
     assert any(re.fullmatch(r"Added Maya with 2 movies in \d+\.\d\d ms: Toy Story \(1995\), Finding Nemo \(2003\)\. "
                             r"Reading its 2 changed rows of C and S afterwards took \d+\.\d ms \(your copy works them "
-                            r"out when read\)\.", text.replace("\\", "")) for text in added)
+                            r"out when read\)\.", plain(text)) for text in added)
     assert forgot[0] == "Maya (2 movies)"
-    assert any(text.replace("\\", "").startswith("Forgot Maya (2 movies) in ") for text in forgot[1:])
+    assert any(plain(text).startswith("Forgot Maya (2 movies) in ") for text in forgot[1:])
     assert refused == ("the page did not show 'Added' (its messages: The user's name is empty; type a name such "
                        "as 'Maya'.)")
 
