@@ -98,7 +98,7 @@ def run_verify(waiting) -> None:
     verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
     certificate = result.certificate
     if certificate is None:
-        text = (f"Last incremental update: **{engine}** · retrain from scratch: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+        text = (f"Last incremental update: **{engine}** · retrain from scratch and fingerprint: **{result.retrain_seconds * 1e3:,.0f} ms** · "
                 f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`")
     else:  # EASE: the exact counts by fingerprint, P against a new inverse, every top-10 against a retrain's
         same = "equal" if certificate.fingerprint_equal else "DIFFERENT"

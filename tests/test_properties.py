@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amnesia import ItemCF, RequestError
+from amnesia.engine.fingerprint import retrain_fingerprint
 from amnesia.engine.similarity import MEASURES
 from amnesia.engine.store import ArrayStore
 
@@ -89,6 +90,8 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
     k = model.neighbours
     retrained = ItemCF.fit(sorted(reference.pairs), reference.measure, neighbours=k)
     assert model.fingerprint() == retrained.fingerprint()
+    # Verify's retrain, counted a few rows at a time and never kept, hashes to the same value
+    assert retrain_fingerprint(sorted(reference.pairs), reference.measure, k, cells=12) == retrained.fingerprint()
     if k is None:
         assert model.fingerprint() == reference.fingerprint()
     else:  # the lists, entry for entry and bit for bit, against lists sorted from scratch
@@ -202,6 +205,20 @@ def test_forgetting_in_any_order_gives_the_same_fingerprint(fit, initial, users,
     remaining = [p for p in sorted(reference.pairs) if p[0] not in users]
     retrained = ItemCF.fit(remaining, fit.measure, neighbours=neighbours)
     assert forward.fingerprint() == backward.fingerprint() == retrained.fingerprint()
+
+
+@settings(max_examples=80)
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 30), st.sampled_from([3, 7, 8, 40, 1_000_003, 2**31 - 1])), max_size=40),
+    measure=st.sampled_from(sorted(MEASURES)), neighbours=NEIGHBOURS, cells=st.sampled_from([1, 5, 13, 1 << 22]),
+)
+def test_a_streamed_retrain_hashes_like_a_fitted_model(pairs, measure, neighbours, cells):
+    """Verify's retrain (C counted a block of rows at a time, hashed, never kept) gives exactly the
+    fingerprint of a fitted model: sparse and huge ids, blocks of one row to all rows, every measure and K."""
+    fitted = ItemCF.fit(pairs, measure, neighbours=neighbours).fingerprint()
+    assert retrain_fingerprint(pairs, measure, neighbours, cells=cells) == fitted
+    if pairs:  # and it notices a missing interaction
+        assert retrain_fingerprint(pairs[1:] if pairs[0] not in pairs[1:] else pairs[:0], measure, neighbours) != fitted
 
 
 def test_property_helpers_can_fail():

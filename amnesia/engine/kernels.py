@@ -53,6 +53,24 @@ def fit_dense(user_ptr, user_items, item_ptr, item_users, chunks, dense_size, co
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
+def fit_rows(user_ptr, user_items, item_ptr, item_users, start, block):
+    """Rows ``start .. start + len(block)`` of C, every column, into ``block`` (uint32, its old
+    contents overwritten): C a block of rows at a time, for a retrain that is hashed, not kept
+    (:func:`amnesia.engine.fingerprint.retrain_fingerprint`). Rows are interleaved between threads."""
+    threads = 16
+    for t in prange(threads):
+        for r in range(t, block.shape[0], threads):
+            row = block[r]
+            row[:] = 0
+            a = start + r
+            for p in range(item_ptr[a], item_ptr[a + 1]):
+                u = item_users[p]
+                for q in range(user_ptr[u], user_ptr[u + 1]):
+                    row[user_items[q]] += 1
+    return block
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
 def fit_sparse_lengths(user_ptr, user_items, item_ptr, item_users, rows, size, lengths):
     """lengths[i] = number of distinct co-occurring items b != a of row a = rows[i]."""
     threads = 64  # rows are interleaved between tasks: popular rows come first and cost most

@@ -15,7 +15,6 @@ Item and user ids are external (whatever the data uses, 0 <= id < 2^31).
 
 from __future__ import annotations
 
-import hashlib
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ..limits import Limits
 from . import kernels
 from .arguments import check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
+from .fingerprint import digest as fingerprint_digest
 from .index import ItemIndex
 from .neighbours import NeighbourIndex, check_neighbours
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
@@ -663,20 +663,11 @@ class ItemCF:
         hashed with n; dense so that no scan for non-zeros is needed). With neighbour lists,
         also K and every live item's list (neighbour ids and the bits of their S), in id order.
         """
-        digest = hashlib.sha256(b"amnesia-itemcf-v2")
-        digest.update(b"S" + self.measure.name.encode())
-        digest.update(b"H")
         users, items = self._interaction_arrays()
-        digest.update(np.column_stack([users, items]).astype(np.int64).tobytes())
         live = np.array(self.items(), dtype=np.int64)
-        digest.update(b"n")
-        digest.update(np.column_stack([live, self.counts(live)]).astype(np.int64).tobytes())
-        digest.update(b"C")
-        for chunk in self._lower_triangle():
-            digest.update(chunk)
-        if self._k is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
-            digest.update(b"K" + self._lists().digest(self._live_by_id(), self._index.ids()))
-        return digest.hexdigest()
+        lists = None if self._k is None else (lambda: self._lists().digest(self._live_by_id(), self._index.ids()))
+        return fingerprint_digest(self.measure, np.column_stack([users, items]), live, self.counts(live),
+                                  self._lower_triangle(), lists)
 
     def stored_entries(self) -> int:
         """Entries of C the store keeps as sparse rows (both halves of each pair); 0 for a dense block

@@ -192,14 +192,24 @@ def select_dense(core, counts, ids, k, code, nbr, val, length):
     for t in prange(threads):
         buf_id = np.empty(k, dtype=np.int64)
         for a in range(t, size, threads):
-            _select_dense_row(core, counts, ids, k, code, a, nbr, val, length, buf_id)
+            _select_row(core[a], a, counts, ids, k, code, nbr, val, length, buf_id)
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def select_block(block, start, counts, ids, k, code, nbr, val, length):
+    """The lists of items ``start .. start + len(block)`` from their full rows of C (``block``),
+    as :func:`select_dense` does from the whole C, rows split between threads."""
+    threads = 64
+    for t in prange(threads):
+        buf_id = np.empty(k, dtype=np.int64)
+        for r in range(t, block.shape[0], threads):
+            _select_row(block[r], start + r, counts, ids, k, code, nbr, val, length, buf_id)
 
 
 @njit(cache=_CACHE, nogil=True)
-def _select_dense_row(core, counts, ids, k, code, a, nbr, val, length, buf_id):
-    """Row a's list from its row of the dense C (what select_rows does from a row of S)."""
+def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
+    """Item a's list from its row of C (what select_rows does from a row of S)."""
     filled = 0
-    row = core[a]
     for b in range(len(row)):
         if row[b] > 0 and b != a:
             filled = _insert(nbr[a], val[a], buf_id, filled, k, b, _formula(row[b], counts[a], counts[b], code), ids[b])
@@ -231,7 +241,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
                     values[p] = _formula(row[b], counts[j], counts[b], code) if row[b] > 0 else 0.0
                 if _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
                     continue
-            _select_dense_row(core, counts, ids, k, code, j, nbr, val, length, buf_id)
+            _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
             selected[t] += 1
     return selected.sum()
 
@@ -316,6 +326,18 @@ class NeighbourIndex:
         else:
             index._recompute(np.arange(size, dtype=np.int64), read, measure, ids)
         return index
+
+    def select_from_rows(self, block: np.ndarray, start: int, counts: np.ndarray, measure: Measure, ids: np.ndarray) -> None:
+        """Set the lists of items ``start .. start + len(block)`` from their full rows of C
+        (``block``, one column per item) and n (``counts``, int64, every item): an index built a
+        block of rows at a time, as a streamed retrain builds it."""
+        code = COMPILED.get(measure.name)
+        if code is not None:
+            select_block(block, start, counts, ids, self.k, code, self._nbr, self._val, self._length)
+        else:
+            rows = np.arange(start, start + len(block), dtype=np.int64)
+            similarity = similarity_block(measure, block.astype(np.int64), counts[rows], counts)
+            select_rows(similarity, rows, ids, self.k, self._nbr, self._val, self._length)
 
     def _recompute(self, rows: np.ndarray, read: RowReader, measure: Measure, ids: np.ndarray) -> None:
         step = max(1, CELLS // max(self.size, 1))
