@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -134,6 +135,17 @@ def test_the_compiled_scan_gives_the_numpy_scans_bits(similarity):
         assert np.array_equal(ds.view(np.uint32), reference.view(np.uint32))
         assert tuple(map(int, counted)) == tuple(map(int, expected)) and counted[1] > 0
         np.testing.assert_allclose(scores[0], scores[1], rtol=1e-12, atol=0)
+        # split between threads, yet every score is summed in the serial order: one thread gives the same bits
+        single, ds_single = np.zeros(len(columns)), np.empty(c_new.shape, dtype=np.float32)
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            again = _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, COMPILED[similarity],
+                                ds_single, single)
+        finally:
+            numba.set_num_threads(threads)
+        assert np.array_equal(single.view(np.uint64), scores[0].view(np.uint64)) and tuple(again) == tuple(counted)
+        assert np.array_equal(ds_single.view(np.uint32), ds.view(np.uint32))
 
 
 def test_a_measure_without_a_compiled_formula_is_scanned_with_numpy_to_the_same_effect(monkeypatch):

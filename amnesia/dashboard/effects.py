@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..engine.changes import ChangeSet, iter_cooccurrence_changes
 from ..engine.ease import EASE
@@ -144,42 +144,69 @@ def _similarity32(cooc, count_a, count_b, code):
     return value / denominator
 
 
-@njit(cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score):
-    """The per-entry part of :func:`_measure` for one block of rows, in one pass (compiled).
+    """The per-entry part of :func:`_measure` for one block of rows, compiled, on every core.
 
     ``c_new``/``c_old``: the block's rows of C after and before (int32, rows x columns);
     ``rows``: their positions among the columns. Writes ``ds`` = |ΔS| in float32 (0 on the
     diagonal, for a pair already seen from its other touched row, and for movies no longer
     alive), adds each row's and each untouched column's sum of |ΔS| to ``s_score`` (before
     those zeros, as the numpy scan did), and returns the counts of changed C and S entries and
-    their stream records."""
-    changed_c = changed_s = records_c = records_s = 0
-    for i in range(c_new.shape[0]):
+    their stream records.
+
+    Rows are split between threads first (|ΔS|, row sums, counts), then columns (column sums,
+    each added row after row as a serial loop adds them, so the scores' bits do not depend on
+    the number of threads; then the zeros)."""
+    height, width = c_new.shape
+    row_sums = np.zeros(height)
+    tallies = np.zeros((height, 4), dtype=np.int64)  # changed C, changed S, their records
+    for i in prange(height):
         a = rows[i]
         row_sum = 0.0
-        for j in range(c_new.shape[1]):
+        for j in range(width):
             new, old = c_new[i, j], c_old[i, j]
             if j == a or (new == 0 and old == 0):
                 ds[i, j] = 0.0
                 continue
             size = abs(_similarity32(new, n_after[a], n_after[j], code) - _similarity32(old, n_before[a], n_before[j], code))
+            ds[i, j] = size
             row_sum += size
-            if not is_touched[j]:
-                s_score[j] += size
             if is_touched[j] and columns[j] >= columns[a]:  # seen from row j: kept where row id > column id
-                ds[i, j] = 0.0
                 continue
             ends = (old > 0) + (new > 0)
             if new != old:
-                changed_c += 1
-                records_c += ends
+                tallies[i, 0] += 1
+                tallies[i, 2] += ends
             if size > 0:
-                changed_s += 1
-                records_s += ends
-            ds[i, j] = size if alive[a] and alive[j] else np.float32(0.0)
-        s_score[a] += row_sum
-    return changed_c, changed_s, records_c, records_s
+                tallies[i, 1] += 1
+                tallies[i, 3] += ends
+        row_sums[i] = row_sum
+    threads = 16
+    step = (width + threads - 1) // threads
+    for t in prange(threads):
+        for i in range(height):
+            a = rows[i]
+            for j in range(t * step, min(width, (t + 1) * step)):
+                if not is_touched[j]:
+                    s_score[j] += ds[i, j]
+                elif columns[j] >= columns[a]:
+                    ds[i, j] = 0.0
+                if not (alive[a] and alive[j]):
+                    ds[i, j] = 0.0
+    for i in range(height):
+        s_score[rows[i]] += row_sums[i]
+    totals = tallies.sum(axis=0)
+    return totals[0], totals[1], totals[2], totals[3]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _shift(block, rows, columns, delta):
+    """block[rows[i], columns[j]] += delta for every i, j: one user's row of H taken off (or put
+    back) a block of C, without the copies of numpy's ``np.ix_`` indexing."""
+    for i in prange(len(rows)):
+        for j in range(len(columns)):
+            block[rows[i], columns[j]] += delta
 
 
 def _top_entries(values: np.ndarray, floor: float, k: int = TOP_PAIRS) -> np.ndarray:
@@ -276,8 +303,8 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         for old, new in histories:  # undo each user's change on these rows: C_old = C_new - h'[a] h' + h[a] h
             in_new = np.flatnonzero(np.isin(rows, new, assume_unique=True))
             in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
-            c_old[np.ix_(in_new, new)] -= 1
-            c_old[np.ix_(in_old, old)] += 1
+            _shift(c_old, in_new, new, -1)
+            _shift(c_old, in_old, old, 1)
         if code is not None:
             ds = np.empty(c_new.shape, dtype=np.float32)
             counted = _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score)

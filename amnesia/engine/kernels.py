@@ -154,19 +154,36 @@ def gather(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, row
     table holds the value; 0 for indices >= base_size). A pair with an index >= dense_size is
     read from that index's sparse row (sparse rows hold every column)."""
     for i in range(len(rows)):
-        r = rows[i]
-        for j in range(len(cols)):
-            c = cols[j]
-            if r >= base_size or c >= base_size:
-                out[i, j] = 0
-            elif r < dense_size and c < dense_size:
-                out[i, j] = core[np.int64(r) * dense_size + c]
-            else:
-                row, col = (r, c) if r >= dense_size else (c, r)
-                k = row - dense_size
-                position = _find(pool_idx, starts[k], lengths[k], col)
-                out[i, j] = pool_val[position] if position >= 0 else 0
+        _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i])
     return out
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def gather_wide(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows, cols, out):
+    """:func:`gather` with the rows split between threads: for large blocks (a heavy user's rows
+    against every column), where the work outweighs waking the threads."""
+    for i in prange(len(rows)):
+        _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i])
+    return out
+
+
+#: Cells from which a block read is split between threads (:func:`gather_wide`).
+WIDE_CELLS = 1 << 16
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, r, cols, out_row):
+    for j in range(len(cols)):
+        c = cols[j]
+        if r >= base_size or c >= base_size:
+            out_row[j] = 0
+        elif r < dense_size and c < dense_size:
+            out_row[j] = core[np.int64(r) * dense_size + c]
+        else:
+            row, col = (r, c) if r >= dense_size else (c, r)
+            k = row - dense_size
+            position = _find(pool_idx, starts[k], lengths[k], col)
+            out_row[j] = pool_val[position] if position >= 0 else 0
 
 
 @njit(cache=_CACHE, nogil=True)

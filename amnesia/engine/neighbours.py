@@ -170,12 +170,12 @@ def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, leng
     return flagged
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(parallel=True, cache=_CACHE, nogil=True)
 def _similarity_block(block, row_counts, counts, code):
     """S of C rows ``block`` (int64) for the measure ``code`` (see :data:`COMPILED`), the same
-    IEEE operations as its numpy formula, so the same bits, in one pass."""
+    IEEE operations as its numpy formula, so the same bits, in one pass, rows split between threads."""
     out = np.zeros(block.shape, dtype=np.float64)
-    for r in range(block.shape[0]):
+    for r in prange(block.shape[0]):
         for b in range(block.shape[1]):
             if block[r, b] > 0:
                 out[r, b] = _formula(block[r, b], row_counts[r], counts[b], code)

@@ -259,7 +259,8 @@ class ArrayStore(Store):
             cols = np.ascontiguousarray(cols, dtype=np.int64)
             out = np.zeros((len(rows), len(cols)), dtype=np.int64)
             if len(rows) and len(cols):
-                kernels.gather(self._core, self.dense_size, starts, lengths, self._pool_idx, self._pool_val,
+                read = kernels.gather_wide if len(rows) > 1 and len(rows) * len(cols) >= kernels.WIDE_CELLS else kernels.gather
+                read(self._core, self.dense_size, starts, lengths, self._pool_idx, self._pool_val,
                                self._size, rows, cols, out)
         if self._overflow:
             for i, j in zip(*np.nonzero(out == self.saturation)):
