@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -271,3 +272,14 @@ def test_the_server_collects_garbage_at_most_every_interval_not_after_every_run(
         now[0] = t
         collector.after_run()
     assert collected == [130.0, 160.5]
+
+
+def test_the_dashboard_lets_kernel_threads_sleep_between_loops_unless_told_otherwise():
+    """A server's parallel kernels must not spin their threads through the serial parts (they took
+    the second core from the browser and other visitors); a deployment's own setting wins."""
+    code = "import amnesia.dashboard, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True,
+                                       check=True).stdout.strip()
+    assert run({}) == "PASSIVE"
+    assert run({"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
