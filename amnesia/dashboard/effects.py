@@ -296,17 +296,24 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
         (np.searchsorted(columns, before.history(user)), np.searchsorted(columns, after.history(user))) for user in users
     ]
     code = COMPILED.get(after.measure.name)  # a measure without a compiled formula is scanned with numpy
+    # one set of block buffers for the whole scan: fresh ones for each block were mapped and faulted
+    # in anew (large blocks bypass the heap, see workspace._map_large_blocks_directly), ~0.1 s of a
+    # heavy forget's scan on this machine
+    height = min(block_rows, len(touched))
+    buffers = np.empty((height, len(columns)), dtype=np.int32), np.empty((height, len(columns)), dtype=np.int32)
+    scanned = np.empty((height, len(columns)), dtype=np.float32)
     for start in range(0, len(touched), block_rows):
         rows = position[start : start + block_rows]
-        c_new = after.cooccurrences(columns[rows].tolist(), columns).astype(np.int32)  # C <= users: int32 is exact
-        c_old = c_new.copy()
+        c_new, c_old = buffers[0][: len(rows)], buffers[1][: len(rows)]
+        c_new[...] = after.cooccurrences(columns[rows].tolist(), columns)  # C <= users: int32 is exact
+        c_old[...] = c_new
         for old, new in histories:  # undo each user's change on these rows: C_old = C_new - h'[a] h' + h[a] h
             in_new = np.flatnonzero(np.isin(rows, new, assume_unique=True))
             in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
             _shift(c_old, in_new, new, -1)
             _shift(c_old, in_old, old, 1)
         if code is not None:
-            ds = np.empty(c_new.shape, dtype=np.float32)
+            ds = scanned[: len(rows)]
             counted = _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score)
         else:
             ds, counted = _scan_block_numpy(after.measure, c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, s_score)

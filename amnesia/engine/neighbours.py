@@ -171,14 +171,13 @@ def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, leng
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def _similarity_block(block, row_counts, counts, code):
-    """S of C rows ``block`` (int64) for the measure ``code`` (see :data:`COMPILED`), the same
-    IEEE operations as its numpy formula, so the same bits, in one pass, rows split between threads."""
-    out = np.zeros(block.shape, dtype=np.float64)
+def _similarity_block(block, row_counts, counts, code, out):
+    """S of C rows ``block`` (int64) for the measure ``code`` (see :data:`COMPILED`) into ``out``
+    (float64, the block's shape), the same IEEE operations as its numpy formula, so the same
+    bits, in one pass, rows split between threads."""
     for r in prange(block.shape[0]):
         for b in range(block.shape[1]):
-            if block[r, b] > 0:
-                out[r, b] = _formula(block[r, b], row_counts[r], counts[b], code)
+            out[r, b] = _formula(block[r, b], row_counts[r], counts[b], code) if block[r, b] > 0 else 0.0
     return out
 
 
@@ -262,12 +261,16 @@ def _counts(read: RowReader) -> np.ndarray:
     return np.asarray(read(np.zeros(0, dtype=np.int64), None)[1], dtype=np.int64)
 
 
-def similarity_block(measure: Measure, block: np.ndarray, row_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``measure(block, row_counts[:, None], counts[None, :])``, compiled when the measure is known."""
+def similarity_block(measure: Measure, block: np.ndarray, row_counts: np.ndarray, counts: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """``measure(block, row_counts[:, None], counts[None, :])``, compiled when the measure is known
+    (then written into ``out`` when given: float64, the block's shape, C-contiguous)."""
     code = COMPILED.get(measure.name)
     if code is None:
         return measure(block, row_counts[:, None], counts[None, :])
-    return _similarity_block(block, row_counts.astype(np.int64), counts.astype(np.int64), code)
+    if out is None:
+        out = np.empty(block.shape, dtype=np.float64)
+    return _similarity_block(block, row_counts.astype(np.int64), counts.astype(np.int64), code, out)
 
 
 @njit(cache=_CACHE, nogil=True)
@@ -395,10 +398,12 @@ class NeighbourIndex:
         else:  # a long history: a slab of T's columns at a time settles the other rows and grows T's lists
             width = max(1, CELLS // len(touched))
             self._length[touched] = 0
+            buffer = np.empty(len(touched) * width)  # one S buffer for every slab: fresh ones were faulted in anew
             for first in range(0, size, width):
                 columns = np.arange(first, min(first + width, size), dtype=np.int64)
                 block, counts = read(touched, columns)
-                similarity_t = similarity_block(measure, block, counts[touched], counts[columns])
+                similarity_t = similarity_block(measure, block, counts[touched], counts[columns],
+                                                buffer[: block.size].reshape(block.shape))
                 update_rows(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
                 merge_rows(similarity_t, first, touched, ids, self.k, self._nbr, self._val, self._length)
             padding = np.arange(self.k)[None, :] >= self._length[touched][:, None]  # as select_rows leaves it
