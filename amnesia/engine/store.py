@@ -141,11 +141,16 @@ def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None,
     if cols is None:
         block[inside, rows[inside]] = counts[rows[inside]]
         return block
-    order = np.argsort(cols, kind="stable")
-    ordered = cols[order]
+    ascending = len(cols) < 2 or bool((cols[1:] >= cols[:-1]).all())  # slabs of columns are: no sort needed
+    order = np.arange(len(cols)) if ascending else np.argsort(cols, kind="stable")
+    ordered = cols if ascending else cols[order]
     left = np.searchsorted(ordered, rows[inside], side="left")
     right = np.searchsorted(ordered, rows[inside], side="right")
-    for i, lo, hi in zip(inside[right > left].tolist(), left[right > left].tolist(), right[right > left].tolist()):
+    hit = right > left
+    if len(ordered) < 2 or bool((ordered[1:] != ordered[:-1]).all()):  # distinct columns: one position per row
+        block[inside[hit], order[left[hit]]] = counts[rows[inside[hit]]]
+        return block
+    for i, lo, hi in zip(inside[hit].tolist(), left[hit].tolist(), right[hit].tolist()):
         block[i, order[lo:hi]] = counts[rows[i]]
     return block
 
