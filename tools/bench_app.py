@@ -48,9 +48,9 @@ TARGETS = {  # issue 21: (label, comparison, target, unit)
     "toy_forget_p95_s": ("toy: forget a user (p95)", "<=", 0.4, "s"),
     "ml_add_p95_s": ("MovieLens: add a user with 3 typed titles (p95)", "<=", 0.8, "s"),
     "ml_forget_typical_p95_s": ("MovieLens: forget a typical user (p95)", "<=", 0.8, "s"),
-    "ml_forget_heaviest_s": ("MovieLens: forget User 414, 2,698 movies", "<=", 1.2, "s"),
+    "ml_forget_heaviest_s": ("MovieLens: forget User 414, 2,698 movies (median of 3 tries)", "<=", 1.2, "s"),
     "ml_recommendations_s": ("MovieLens: Recommendations page after 10 changes", "<=", 0.8, "s"),
-    "ml_verify_s": ("MovieLens: Verify (retrain and compare)", "<=", 1.0, "s"),
+    "ml_verify_s": ("MovieLens: Verify (retrain and compare; median of 3 tries)", "<=", 1.0, "s"),
     "server_ml_forget_p50_s": ("MovieLens forget: server-side time (p50)", "<=", 0.15, "s"),
     "resolve_max_ms": ("title resolution, lines up to the limit (max)", "<=", 5.0, "ms"),
     "waves_growth_mb": ("server RSS after wave 3 minus after wave 1", "<=", 60.0, "MB"),
@@ -62,6 +62,9 @@ TARGETS = {  # issue 21: (label, comparison, target, unit)
     "load_30_errors": ("load, N = 30: errors", "<=", 0, ""),
     "load_30_peak_mb": ("load, N = 30: server peak RSS", "<=", 1024.0, "MB"),
 }
+
+#: Tries of each heavy single click (User 414's forget, Verify): the targets take their median.
+HEAVY_REPEATS = 3
 
 # ---------------------------------------------------------------------- one visitor
 class Visitor:
@@ -222,23 +225,33 @@ async def waiting_times(repeats: int) -> dict[str, Any]:
                     figures["ml_forget_typical"].append(await visitor.forget(f"User {user} (", f"User {user}"))
                     figures["server_ml_forget"].append(server_seconds())
                 await context.close()
-                context, visitor = await _visitor(browser, server)
-                current.append(visitor)
-                await visitor.open("movielens-small")
-                heaviest = await visitor.forget("User 414 (", "User 414")
-                heaviest_server = server_seconds()
+                heaviest, heaviest_server, verify = [], [], []
+                for k in range(HEAVY_REPEATS):  # single heavy clicks vary by a third between tries: a few of each
+                    if k:
+                        await context.close()
+                    context, visitor = await _visitor(browser, server)
+                    current.append(visitor)
+                    await visitor.open("movielens-small")
+                    heaviest.append(await visitor.forget("User 414 (", "User 414"))
+                    heaviest_server.append(server_seconds())
                 for k in range(9):  # 10 changes in all, then the page that compares top lists
                     await visitor.add(f"V{k}", "toy story\nthe matrix")
                 recommendations = await visitor.goto("Recommendations", "Recommendations")
-                await visitor.goto("Forget", "Watch a recommender forget")
-                verify = await visitor.verify()
+                for k in range(HEAVY_REPEATS):  # away and back between tries: each Verify's message is a new one
+                    if k:
+                        await visitor.goto("Recommendations", "Recommendations")
+                    await visitor.goto("Forget", "Watch a recommender forget")
+                    verify.append(await visitor.verify())
                 await context.close()
             except Exception as error:  # noqa: BLE001  (a hang's evidence, then the error)
                 raise await evidence(error) from error
     result: dict[str, Any] = {key: _summary(values) for key, values in figures.items()}
     result.update(
-        ml_forget_heaviest_s=heaviest, server_ml_forget_heaviest_s=heaviest_server, ml_recommendations_s=recommendations,
-        ml_verify_s=verify,
+        ml_forget_heaviest=_summary(heaviest), server_ml_forget_heaviest=_summary(heaviest_server),
+        ml_verify=_summary(verify), ml_recommendations_s=recommendations,
+        # the targets' figures: the median try
+        ml_forget_heaviest_s=statistics.median(heaviest), server_ml_forget_heaviest_s=statistics.median(heaviest_server),
+        ml_verify_s=statistics.median(verify),
         typical_users=[{"user": user, "movies": size} for user, size in typical],
     )
     return result
@@ -499,7 +512,7 @@ def markdown(figures: dict[str, Any]) -> str:
     waiting = figures["waiting"]
     heaviest_server = waiting.get("server_ml_forget_heaviest_s")
     lines += ["", "What the heaviest clicks' time holds (profiled 2026-12-04 on this machine): forgetting User 414 took "
-              + (f"{heaviest_server:.2f} s on the server in this run" if heaviest_server is not None else "about 0.6-0.9 s on the server")
+              + (f"{heaviest_server:.2f} s on the server (median of the tries) in this run" if heaviest_server is not None else "about 0.6-0.9 s on the server")
               + " of its " + f"{waiting['ml_forget_heaviest_s']:.2f} s: the neighbour lists of the 2,698 movies whose counts "
               "moved, each recomputed from its row of C, and the page's scan of every similarity those rows changed (26 "
               "million entries), both on both cores, ~0.25 s each with nothing else running (0.57 s in all in-process); "
@@ -511,8 +524,13 @@ def markdown(figures: dict[str, Any]) -> str:
     for key, label in (("toy_add", "toy: add"), ("toy_forget", "toy: forget"), ("ml_add", "MovieLens: add (3 typed titles)"),
                        ("ml_forget_typical", "MovieLens: forget a typical user"),
                        ("server_ml_add", "MovieLens: add, server-side time"),
-                       ("server_ml_forget", "MovieLens: forget a typical user, server-side time")):
-        s = waiting[key]
+                       ("server_ml_forget", "MovieLens: forget a typical user, server-side time"),
+                       ("ml_forget_heaviest", "MovieLens: forget User 414 (a fresh visitor each try)"),
+                       ("server_ml_forget_heaviest", "MovieLens: forget User 414, server-side time"),
+                       ("ml_verify", "MovieLens: Verify after 10 changes")):
+        s = waiting.get(key)
+        if s is None:  # a run from before this row was measured
+            continue
         lines.append(f"| {label} | {s['n']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['max']:.2f} |")
     users = ", ".join(f"User {u['user']} ({u['movies']})" for u in waiting["typical_users"])
     lines += ["", f"Typical users forgotten (median history): {users}."]
