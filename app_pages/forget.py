@@ -107,7 +107,8 @@ def run_verify(waiting) -> None:
                 f"{verdict}  \nH, n, G fingerprints {same} (`{result.fingerprint[:16]}…`) · P vs a new inverse: largest "
                 f"difference {certificate.max_abs_diff:.1e} ({certificate.max_rel_diff:.1e} of its largest entry) · "
                 f"top-10 of {certificate.users_compared:,} users: {lists}")
-    ui_state.put(PAGE, "verification", (text, result.match))
+    note = workspace.verify_note(result)
+    ui_state.put(PAGE, "verification", (text + (f"  \n{note}" if note else ""), result.match))
 
 
 def show_error(field: str) -> None:

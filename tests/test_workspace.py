@@ -136,6 +136,11 @@ def test_verify_and_time_travel(space):
     result = space.verify()
     assert result.match and result.fingerprint == result.retrained_fingerprint
     assert result.retrain_seconds > 0 and result.last_update_seconds == space.log[-1].change.seconds
+    assert space.verify_note(result) == ""  # a two-movie user's update is far below a retrain
+    slow = dataclasses.replace(result, last_update_seconds=max(result.retrain_seconds, 0.2))  # as User 414's is on MovieLens
+    assert space.verify_note(dataclasses.replace(result, last_update_seconds=0.09, retrain_seconds=0.1)) == ""  # too quick to notice
+    touched = space.model_at(1).history(2)  # what forgetting user 2 moved
+    assert space.verify_note(slow).startswith(f"The last change touched {len(touched)} movies: an exact update costs what")
     assert space.model_at(0).fingerprint() == space.base.fingerprint()
     assert space.model_at(1).history(4) == [2, 3] and 2 in space.model_at(1).users()
     assert space.model_at(2).fingerprint() == space.model.fingerprint()
