@@ -42,14 +42,22 @@ def fit_dense(user_ptr, user_items, item_ptr, item_users, chunks, dense_size, co
     for c in prange(len(chunks) - 1):
         for a in range(chunks[c], chunks[c + 1]):
             base = np.int64(a) * dense_size
-            for p in range(item_ptr[a], item_ptr[a + 1]):
-                u = item_users[p]
-                for q in range(user_ptr[u], user_ptr[u + 1]):
-                    b = user_items[q]
-                    if b >= dense_size:
-                        break
-                    core[base + b] += 1
+            _count_row(user_ptr, user_items, item_ptr, item_users, a, core[base : base + dense_size])
     return core
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _count_row(user_ptr, user_items, item_ptr, item_users, a, row):
+    """row[b] += C_ab for every b < len(row): row a of C as the sum of its users' histories
+    (Gustavson's order). Histories are sorted, so a history's columns past the row end a user."""
+    width = len(row)
+    for p in range(item_ptr[a], item_ptr[a + 1]):
+        u = item_users[p]
+        for q in range(user_ptr[u], user_ptr[u + 1]):
+            b = user_items[q]
+            if b >= width:
+                break
+            row[b] += 1
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -60,13 +68,8 @@ def fit_rows(user_ptr, user_items, item_ptr, item_users, start, block):
     threads = 16
     for t in prange(threads):
         for r in range(t, block.shape[0], threads):
-            row = block[r]
-            row[:] = 0
-            a = start + r
-            for p in range(item_ptr[a], item_ptr[a + 1]):
-                u = item_users[p]
-                for q in range(user_ptr[u], user_ptr[u + 1]):
-                    row[user_items[q]] += 1
+            block[r, :] = 0
+            _count_row(user_ptr, user_items, item_ptr, item_users, start + r, block[r])
     return block
 
 
