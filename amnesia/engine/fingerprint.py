@@ -26,7 +26,8 @@ from .requests import interaction_pairs
 from .similarity import DEFAULT, Measure, measure as get_measure
 from .store import transpose
 
-#: Cells of C counted (and hashed) at once by :func:`retrain_fingerprint`: 16 MB of uint32.
+#: Cells of C read at once by fingerprints and scans (a model's blocks, a streamed retrain's: 16 MB of
+#: uint32): bounds their memory whatever the catalog size.
 CELLS = 1 << 22
 
 

@@ -30,7 +30,7 @@ from ..limits import Limits
 from . import kernels
 from .arguments import check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
-from .fingerprint import digest as fingerprint_digest
+from .fingerprint import CELLS as _CELLS, digest as fingerprint_digest  # _CELLS: cells of C read at once by fingerprints and scans
 from .index import ItemIndex
 from .neighbours import NeighbourIndex, check_neighbours
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
@@ -39,7 +39,6 @@ from .similarity import DEFAULT, Measure, measure
 from .store import Store, StoreChange, UserDelta, choose_layout, empty_store, fit_store, transpose
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-_CELLS = 1 << 22  # cells of C read at once by fingerprints and scans: bounds their memory
 
 
 @dataclass(frozen=True)
