@@ -24,13 +24,17 @@ from .reference import ReferenceCF
     added=st.lists(st.tuples(st.integers(20, 23), st.integers(0, 17)), max_size=20),
     k=st.sampled_from([1, 3]),
     cells=st.sampled_from([1, 7, 40]),
+    fork=st.booleans(),
 )
-def test_long_histories_update_in_bounded_slabs_and_stay_exact(initial, forgets, added, k, cells):
+def test_long_histories_update_in_bounded_slabs_and_stay_exact(initial, forgets, added, k, cells, fork):
     """When T's rows exceed the cell budget, the other rows are settled a slab of columns at a
-    time and T's rows a few at a time: the result still equals a fresh fit."""
+    time and T's rows a few at a time: the result still equals a fresh fit, also in a fork (its
+    slabs read through the fork's log into one reused buffer, items only the fork knows included)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(neighbours_module, "CELLS", cells)
         model = ItemCF.fit(initial, neighbours=k, store="sparse")
+        if fork:
+            model = model.fork()
         reference = ReferenceCF(initial)
         for user in forgets:
             if user in reference.users():

@@ -86,6 +86,13 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
             expected = counts.get(a, 0) if a == b else cooc.get((max(a, b), min(a, b)), 0)
             assert dense[a, b] == expected, (a, b)
             assert model.similarity(a, b) == reference.similarity(a, b)
+    # into a caller's buffer (as the dashboard's scan reads a heavy user's rows), whatever it held
+    for dtype in (np.int32, np.int64):
+        buffer = np.full((10, 10), 7, dtype=dtype)
+        assert model.cooccurrences(catalog, out=buffer) is buffer
+        np.testing.assert_array_equal(buffer, dense)
+        shuffled = [3, 9, 0, 7]
+        assert model.cooccurrences(shuffled, catalog[::-1], out=buffer[:4]).tolist() == dense[np.ix_(shuffled, catalog[::-1])].tolist()
     assert model.num_interactions() == len(reference.pairs)
     k = model.neighbours
     retrained = ItemCF.fit(sorted(reference.pairs), reference.measure, neighbours=k)

@@ -153,3 +153,14 @@ def test_a_read_too_large_to_build_is_refused_before_it_is_built(model):
     rows = int(MAX_CELLS**0.5) + 1
     with pytest.raises(ArgumentError, match="Ask for fewer items at a time"):
         model.cooccurrences(np.arange(rows))
+
+
+@pytest.mark.parametrize("out", [np.zeros((2, 3), np.int64), np.zeros((3, 3), np.int64), np.zeros((2, 2), np.float64),
+                                 np.zeros((2, 2), np.int16), np.zeros((2, 4), np.int64)[:, ::2], [[0, 0], [0, 0]]],
+                         ids=["shape", "rows", "float", "int16", "strided", "list"])
+def test_a_buffer_that_cannot_hold_the_block_is_refused(model, out):
+    """cooccurrences(..., out=) writes only into a C-contiguous int32/int64 array of the block's shape."""
+    message = _refused(model, lambda: model.cooccurrences([0, 1], [2, 3], out=out))
+    assert "out must be a C-contiguous int64 or int32 numpy array of shape (2, 2)" in message
+    if isinstance(out, np.ndarray):
+        assert not out.any()  # nothing written

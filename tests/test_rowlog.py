@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import ItemCF
+from amnesia.engine import rowlog
 from amnesia.engine.rowlog import SHORT, RowLog
 
 WIDTH = 90
@@ -41,6 +43,10 @@ def test_reads_equal_the_dense_sum_after_any_appends_seals_and_merges(batches, d
     np.testing.assert_array_equal(got * off[np.ix_(rows, cols)], padded[np.ix_(rows, cols)] * off[np.ix_(rows, cols)])
     full = log.block(rows, None, WIDTH + 6)
     np.testing.assert_array_equal(full * off[rows], padded[rows] * off[rows])
+    with pytest.MonkeyPatch.context() as patch:  # the same reads with the rows split between threads
+        patch.setattr(rowlog, "WIDE_CELLS", 0)
+        np.testing.assert_array_equal(log.block(rows, cols, WIDTH + 6), got)
+        np.testing.assert_array_equal(log.block(rows, None, WIDTH + 6), full)
     a, b = rows[: len(cols)], cols[: len(rows)]
     np.testing.assert_array_equal(log.pairs(a, b) * (a != b), padded[a, b] * (a != b))
     assert len(log.chunks) <= 2 * max(1, int(np.log2(max(log.entries, 1))) + 1)  # the counter rule keeps few chunks
@@ -72,3 +78,11 @@ def test_many_forks_of_a_busy_fork_cost_what_changed():
     assert checkpoints[-1].fingerprint() == model.fingerprint()
     reference = ItemCF.fit(model.interactions())
     assert checkpoints[0].similarities([0, 1, 2, 299]).tolist() == reference.similarities([0, 1, 2, 299]).tolist()
+
+
+def test_distinct_counts_without_sorting_and_falls_back_for_large_ids():
+    assert rowlog._distinct(np.array([3, 1, 2], np.int64))
+    assert not rowlog._distinct(np.array([3, 1, 3], np.int64))
+    assert rowlog._distinct(np.array([2**40, 5], np.int64))  # beyond the counting range: sorted instead
+    assert not rowlog._distinct(np.array([2**40, 2**40], np.int64))
+    assert rowlog._distinct(np.array([], np.int64)) and rowlog._distinct(np.array([7], np.int64))

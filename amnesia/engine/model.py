@@ -343,10 +343,11 @@ class ItemCF:
                                                     self._index.ids(), self._store.dense_matrix())
         return self._neighbours
 
-    def _read_rows(self, rows: np.ndarray, columns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """C for internal ``rows`` x ``columns`` (None: every item) and n: what the neighbour lists
-        are built from."""
-        return self._store.block(rows, columns), self._store.counts()
+    def _read_rows(self, rows: np.ndarray, columns: np.ndarray | None = None,
+                   out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """C for internal ``rows`` x ``columns`` (None: every item), into ``out`` when given, and n:
+        what the neighbour lists are built from."""
+        return self._store.block(rows, columns, out), self._store.counts()
 
     def _changeset(self, plan: _Plan, seconds: float) -> ChangeSet:
         change = plan.change
@@ -450,14 +451,24 @@ class ItemCF:
         values[known] = self._store.counts()[index[known]]
         return values
 
-    def cooccurrences(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:
-        """Dense C for ``items`` x ``columns`` (default: ``items``), shape (k, l), int64."""
+    def cooccurrences(self, items: Sequence[int], columns: Sequence[int] | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
+        """Dense C for ``items`` x ``columns`` (default: ``items``), shape (k, l), int64; 0 for
+        unknown items. ``out``: a C-contiguous int64 or int32 array of that shape to write into
+        (and return), so a caller reading many blocks reuses one buffer (C is at most the number
+        of users, so int32 is exact)."""
         rows, rows_known = self._lookup(items)
         cols, cols_known = (rows, rows_known) if columns is None else self._lookup(columns)
         check_cells(len(rows), len(cols), "C")
-        block = self._store.block(rows, cols)
-        block[~rows_known, :] = 0
-        block[:, ~cols_known] = 0
+        if out is not None and (not isinstance(out, np.ndarray) or out.shape != (len(rows), len(cols))
+                                or out.dtype not in (np.int64, np.int32) or not out.flags.c_contiguous):
+            raise ArgumentError(f"out must be a C-contiguous int64 or int32 numpy array of shape ({len(rows)}, {len(cols)}) "
+                                f"(items x columns); got {getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}.")
+        block = self._store.block(rows, cols, out)
+        if not rows_known.all():
+            block[~rows_known, :] = 0
+        if not cols_known.all():
+            block[:, ~cols_known] = 0
         return block
 
     def similarities(self, items: Sequence[int], columns: Sequence[int] | None = None) -> np.ndarray:

@@ -87,24 +87,27 @@ def select_rows(similarity, rows, ids, k, nbr, val, length):
         length[a] = filled
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(parallel=True, cache=_CACHE, nogil=True)
 def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
     """Merge columns ``first .. first + width`` of the S rows of ``rows`` (``similarity[r]``) into
     their lists so far: after every slab of columns has been merged, each list is the one
-    :func:`select_rows` gives from the whole row (the diagonal is skipped)."""
-    buf_id = np.empty(k, dtype=np.int64)
-    for r in range(len(rows)):
-        a = rows[r]
-        filled = length[a]
-        for e in range(filled):
-            buf_id[e] = ids[nbr[a, e]]
-        row = similarity[r]
-        for column in range(len(row)):
-            value = row[column]
-            b = first + column
-            if value > 0.0 and b != a:
-                filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
-        length[a] = filled
+    :func:`select_rows` gives from the whole row (the diagonal is skipped). Rows are split
+    between threads (each writes only its own list; only long histories take this path)."""
+    threads = 64
+    for t in prange(threads):
+        buf_id = np.empty(k, dtype=np.int64)
+        for r in range(t, len(rows), threads):
+            a = rows[r]
+            filled = length[a]
+            for e in range(filled):
+                buf_id[e] = ids[nbr[a, e]]
+            row = similarity[r]
+            for column in range(len(row)):
+                value = row[column]
+                b = first + column
+                if value > 0.0 and b != a:
+                    filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
+            length[a] = filled
 
 
 @njit(cache=_CACHE, nogil=True)
@@ -152,22 +155,34 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
     return True
 
 
-@njit(cache=_CACHE, nogil=True)
-def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
-    """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
-    and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
-    cannot be settled without their full row of C get ``recompute[j] = True``; returns how many."""
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _update_columns(similarity_t, first, start, step, touched, position_t, ids, k, nbr, val, length, recompute):
+    """:func:`update_rows` for the columns ``start, start + step, ...`` of ``similarity_t``."""
     buf_idx = np.empty(k, dtype=np.int64)
     buf_val = np.empty(k, dtype=np.float64)
     buf_id = np.empty(k, dtype=np.int64)
-    flagged = 0
-    for column in range(similarity_t.shape[1]):
+    for column in range(start, similarity_t.shape[1], step):
         j = first + column
         if position_t[j] < 0 and not _settle_row(j, similarity_t[:, column], touched, position_t, ids, k, nbr, val,
                                                  length, buf_idx, buf_val, buf_id):
             recompute[j] = True
-            flagged += 1
-    return flagged
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
+    """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
+    and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
+    cannot be settled without their full row of C get ``recompute[j] = True``."""
+    _update_columns(similarity_t, first, 0, 1, touched, position_t, ids, k, nbr, val, length, recompute)
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def update_rows_wide(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
+    """:func:`update_rows` with the rows split between threads (each settles only its own row):
+    for a slab of a long history's columns, where the work outweighs waking the threads."""
+    threads = 64
+    for t in prange(threads):
+        _update_columns(similarity_t, first, t, threads, touched, position_t, ids, k, nbr, val, length, recompute)
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -283,8 +298,9 @@ def _sum_lists(rows, nbr, val, length, size):
     return out
 
 
-RowReader = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
-"""``(rows, columns or None for all) -> (C[rows][:, columns] as int64, n of every item)``."""
+RowReader = Callable[[np.ndarray, "np.ndarray | None", "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
+"""``(rows, columns or None for all, out or None) -> (C[rows][:, columns] as int64, written into
+out when given, n of every item)``."""
 
 
 def check_neighbours(value: object) -> int | None:
@@ -398,13 +414,15 @@ class NeighbourIndex:
         else:  # a long history: a slab of T's columns at a time settles the other rows and grows T's lists
             width = max(1, CELLS // len(touched))
             self._length[touched] = 0
-            buffer = np.empty(len(touched) * width)  # one S buffer for every slab: fresh ones were faulted in anew
+            # one C and one S buffer for every slab: fresh ones were mapped and faulted in anew
+            cells, buffer = np.empty(len(touched) * width, dtype=np.int64), np.empty(len(touched) * width)
             for first in range(0, size, width):
                 columns = np.arange(first, min(first + width, size), dtype=np.int64)
-                block, counts = read(touched, columns)
+                block, counts = read(touched, columns, cells[: len(touched) * len(columns)].reshape(len(touched), len(columns)))
                 similarity_t = similarity_block(measure, block, counts[touched], counts[columns],
                                                 buffer[: block.size].reshape(block.shape))
-                update_rows(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
+                update_rows_wide(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length,
+                                 recompute)
                 merge_rows(similarity_t, first, touched, ids, self.k, self._nbr, self._val, self._length)
             padding = np.arange(self.k)[None, :] >= self._length[touched][:, None]  # as select_rows leaves it
             self._nbr[touched] = np.where(padding, -1, self._nbr[touched])

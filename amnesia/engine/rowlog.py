@@ -23,25 +23,49 @@ microseconds per chunk, so a visitor's pages stay fast after thousands of logged
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _CACHE = True
+#: Cells from which a block read is split between threads (:func:`_block_wide`): a heavy user's
+#: rows against every column, where the work outweighs waking the threads.
+WIDE_CELLS = 1 << 16
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _block_row(item_ptr, item_rows, row_ptr, row_items, signs, width, rows, col_pos, out, i):  # pragma: no cover - compiled
+    a = rows[i]
+    if a < 0 or a >= width:
+        return
+    for p in range(item_ptr[a], item_ptr[a + 1]):
+        e = item_rows[p]
+        s = signs[e]
+        for q in range(row_ptr[e], row_ptr[e + 1]):
+            j = col_pos[row_items[q]]
+            if j >= 0:
+                out[i, j] += s
 
 
 @njit(cache=_CACHE, nogil=True)
 def _block(item_ptr, item_rows, row_ptr, row_items, signs, width, rows, col_pos, out):  # pragma: no cover - compiled
     """out[i, col_pos[b]] += sign(e) for every logged row e holding rows[i] and b (col_pos[b] >= 0)."""
     for i in range(len(rows)):
-        a = rows[i]
-        if a < 0 or a >= width:
-            continue
-        for p in range(item_ptr[a], item_ptr[a + 1]):
-            e = item_rows[p]
-            s = signs[e]
-            for q in range(row_ptr[e], row_ptr[e + 1]):
-                j = col_pos[row_items[q]]
-                if j >= 0:
-                    out[i, j] += s
+        _block_row(item_ptr, item_rows, row_ptr, row_items, signs, width, rows, col_pos, out, i)
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def _block_wide(item_ptr, item_rows, row_ptr, row_items, signs, width, rows, col_pos, out):  # pragma: no cover - compiled
+    """:func:`_block` with the rows split between threads (each writes only its own row of ``out``)."""
+    for i in prange(len(rows)):
+        _block_row(item_ptr, item_rows, row_ptr, row_items, signs, width, rows, col_pos, out, i)
+
+
+def _distinct(values: np.ndarray) -> bool:
+    """No value twice in ``values`` (int64): counted, not sorted, for the internal indices reads pass."""
+    if len(values) < 2:
+        return True
+    if values.min() >= 0 and values.max() < 4 * len(values) + (1 << 20):
+        return int(np.bincount(values).max()) <= 1
+    return len(np.unique(values)) == len(values)
 
 
 @njit(cache=_CACHE, nogil=True)
@@ -229,7 +253,7 @@ class RowLog:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         if cols is not None:
             cols = np.ascontiguousarray(cols, dtype=np.int64)
-            if len(np.unique(cols)) < len(cols) or len(np.unique(rows)) < len(rows):
+            if not (_distinct(cols) and _distinct(rows)):
                 # an item asked for twice: compute on the distinct ones, then spread
                 unique_rows, row_back = np.unique(rows, return_inverse=True)
                 unique_cols, col_back = np.unique(cols, return_inverse=True)
@@ -245,9 +269,10 @@ class RowLog:
         else:
             inside = (cols >= 0) & (cols < width)
             col_pos[cols[inside]] = np.flatnonzero(inside)
+        cells = len(rows) * (size if cols is None else len(cols))
+        block = _block_wide if len(rows) > 1 and cells >= WIDE_CELLS else _block
         for chunk in self.chunks:
-            _block(chunk.item_ptr, chunk.item_rows, chunk.row_ptr, chunk.row_items, chunk.signs, chunk.width,
-                   rows, col_pos, out)
+            block(chunk.item_ptr, chunk.item_rows, chunk.row_ptr, chunk.row_items, chunk.signs, chunk.width, rows, col_pos, out)
             _block_pairs(chunk.pair_ptr, chunk.pair_cols, chunk.pair_vals, chunk.width, rows, col_pos, out)
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
