@@ -244,8 +244,8 @@ def measure_change(
     rows of C and S can change. ``users``: the users whose history changed. ``before`` must
     still be the model before the change (a fork taken just before it).
 
-    Cost: reading len(touched) x items entries of C from ``after``, ``block_rows`` rows at a
-    time (memory: a few blocks of that size). The old rows are not read again: C = HᵀH, so a
+    Cost: reading len(touched) x items entries of C from ``before``, ``block_rows`` rows at a
+    time (memory: a few blocks of that size). The new rows are not read again: C = HᵀH, so a
     user whose row of H went from h to h' moved C[a, :] by h'[a] h' - h[a] h.
     """
     touched = np.unique(np.asarray(list(touched), dtype=np.int64))
@@ -305,13 +305,15 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
     for start in range(0, len(touched), block_rows):
         rows = position[start : start + block_rows]
         c_new, c_old = buffers[0][: len(rows)], buffers[1][: len(rows)]
-        c_new[...] = after.cooccurrences(columns[rows].tolist(), columns)  # C <= users: int32 is exact
-        c_old[...] = c_new
-        for old, new in histories:  # undo each user's change on these rows: C_old = C_new - h'[a] h' + h[a] h
-            in_new = np.flatnonzero(np.isin(rows, new, assume_unique=True))
+        # read before the change: a visitor's first forget then reads the shared model's rows as
+        # they are, where the fork after it adds its logged change to every row it reads
+        before.cooccurrences(columns[rows], columns, out=c_old)  # C <= users: int32 is exact
+        c_new[...] = c_old
+        for old, new in histories:  # redo each user's change on these rows: C_new = C_old - h[a] h + h'[a] h'
             in_old = np.flatnonzero(np.isin(rows, old, assume_unique=True))
-            _shift(c_old, in_new, new, -1)
-            _shift(c_old, in_old, old, 1)
+            in_new = np.flatnonzero(np.isin(rows, new, assume_unique=True))
+            _shift(c_new, in_old, old, -1)
+            _shift(c_new, in_new, new, 1)
         if code is not None:
             ds = scanned[: len(rows)]
             counted = _scan_block(c_new, c_old, rows, n_before, n_after, is_touched, columns, alive, code, ds, s_score)
