@@ -147,3 +147,22 @@ def test_layout_for_names_the_store_fit_builds():
             assert ItemCF.layout_for(pairs, layout) == ItemCF.fit(pairs, store=layout).store_kind
     assert ItemCF.layout_for(wide, "auto") == "sparse"  # ~5,300 items, a few pairs each
     assert ItemCF.layout_for([], "auto") == "sparse"
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_wide_read_in_any_column_order_has_n_on_its_diagonal(layout):
+    """A read of 1,024 columns or more out of order (the dashboard's scan reads every movie in
+    id order, which is not the store's) places n by a map of the columns instead of a sort."""
+    rng = np.random.default_rng(5)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 300, 6000), rng.integers(0, 1500, 6000))})
+    model = ItemCF.fit(pairs, store=layout)
+    items = np.array(model.items())
+    rows, shuffled = items[rng.choice(len(items), 40, replace=False)], rng.permutation(items)
+    ordered = model.cooccurrences(rows, np.sort(items))
+    got = model.cooccurrences(rows, shuffled)
+    np.testing.assert_array_equal(got, ordered[:, np.searchsorted(np.sort(items), shuffled)])
+    assert [got[r, list(shuffled).index(item)] for r, item in enumerate(rows)] == model.counts(rows).tolist()
+    fork = model.fork()
+    fork.forget_user(pairs[0][0])
+    np.testing.assert_array_equal(fork.cooccurrences(rows, shuffled),
+                                  fork.cooccurrences(rows, np.sort(items))[:, np.searchsorted(np.sort(items), shuffled)])

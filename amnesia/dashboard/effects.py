@@ -337,17 +337,20 @@ def _measure(before: ItemCF, after: ItemCF, touched: np.ndarray, users: Sequence
             kept = np.concatenate([size for _, _, size in best[tier]])
             if len(kept) >= TOP_PAIRS:
                 floor[tier] = float(np.partition(kept, len(kept) - TOP_PAIRS)[len(kept) - TOP_PAIRS])
-    # exact values of the kept pairs, read from the models in one block per model (measure-agnostic)
-    kept = {tier: tuple(np.concatenate(part) for part in zip(*best[tier])) for tier in MIN_VIEWERS}
-    ids = np.unique(np.concatenate([np.concatenate([a, b]) for a, b, _ in kept.values()]))
-    exact = _exact_values(before, after, ids)
+    # each tier's largest pairs among those its blocks kept, then their exact values, read from
+    # the models in one block per model (measure-agnostic) for the listed pairs' items only
+    kept = {}
+    for tier in MIN_VIEWERS:
+        a, b, size = (np.concatenate(part) for part in zip(*best[tier]))
+        top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
+        kept[tier] = a[top], b[top]
+    exact = _exact_values(before, after, np.unique(np.concatenate([np.concatenate(pair) for pair in kept.values()])))
     rankings = []
     for tier in MIN_VIEWERS:
         candidates = np.flatnonzero(s_max[tier] > 0)
         order = candidates[np.lexsort((columns[candidates], -s_score[candidates], -s_max[tier][candidates]))]
-        a, b, size = kept[tier]
-        top = np.lexsort((np.minimum(a, b), np.maximum(a, b), -size))[:TOP_PAIRS]
-        pairs = tuple(exact(int(a[k]), int(b[k])) for k in top.tolist())
+        a, b = kept[tier]
+        pairs = tuple(exact(int(x), int(y)) for x, y in zip(a.tolist(), b.tolist()))
         # the movies of the listed pairs first, in the list's order: an item first appears in the
         # size-sorted pairs at its own largest |ΔS|, so this is still "largest |ΔS| first", and among
         # the many ties of a heavy forget the chart then shows the movies the ranked list names

@@ -152,6 +152,14 @@ def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None,
         block[inside, rows[inside]] = counts[rows[inside]]
         return block
     ascending = len(cols) < 2 or bool((cols[1:] >= cols[:-1]).all())  # slabs of columns are: no sort needed
+    if not ascending and len(cols) >= 1024 and cols.min() >= 0:  # many columns (a scan's): a map, not a sort
+        position = np.full(int(cols.max()) + 1, -1, dtype=np.int64)
+        position[cols] = np.arange(len(cols))
+        if bool((position[cols] == np.arange(len(cols))).all()):  # distinct columns
+            hit = inside[rows[inside] < len(position)]
+            found = position[rows[hit]]
+            block[hit[found >= 0], found[found >= 0]] = counts[rows[hit[found >= 0]]]
+            return block
     order = np.arange(len(cols)) if ascending else np.argsort(cols, kind="stable")
     ordered = cols if ascending else cols[order]
     left = np.searchsorted(ordered, rows[inside], side="left")
