@@ -258,3 +258,36 @@ def test_the_dense_in_place_update_equals_the_row_block_update_step_by_step(init
                 dense.add_user(user, add), sparse.add_user(user, add)
         assert dense._store.dense_matrix() is not None
         assert dense.fingerprint() == sparse.fingerprint()
+
+
+def test_a_long_add_updates_the_lists_within_one_pair_of_buffers():
+    """A 1,500-item add on 2,000 items reads its rows a slab at a time and then recomputes the
+    rows whose boundary fell: both share one C and one S buffer of CELLS cells (16 MB). The slabs'
+    pair was still held while the recomputed rows took two more (34 MB): ten visitors' heavy
+    requests at once took the app's server past its memory target."""
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    pairs = [(int(u), int(i)) for u, i in zip(rng.integers(0, 400, 30_000), rng.integers(0, 2_000, 30_000))]
+    model = ItemCF.fit(pairs, neighbours=5).fork()
+    recomputed: list[int] = []
+    original = NeighbourIndex._recompute
+
+    def counting(self, rows, *args):
+        recomputed.append(len(rows))
+        return original(self, rows, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(NeighbourIndex, "_recompute", counting)
+        tracemalloc.start()
+        try:
+            model.add([(9_999, item) for item in range(0, 2_000, 4)] + [(9_999, item) for item in range(1, 2_000, 4)][:500])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert recomputed and recomputed[0] > 0  # the add lowered S: some full lists were recomputed from C
+    cells = neighbours_module.CELLS
+    assert peak < 2 * 8 * cells + 4 * 2**20, f"{peak / 2**20:.1f} MB"
+    retrained = ItemCF.fit(sorted(set(pairs) | {(9_999, i) for i in range(0, 2_000, 4)} | {(9_999, i) for i in list(range(1, 2_000, 4))[:500]}),
+                           neighbours=5)
+    assert model.fingerprint() == retrained.fingerprint()

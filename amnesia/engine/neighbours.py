@@ -298,6 +298,25 @@ def _sum_lists(rows, nbr, val, length, size):
     return out
 
 
+class _Scratch:
+    """One C (int64) and one S (float64) buffer for every block an update or a build reads, grown
+    when a block needs more: fresh ~8 MB blocks were mapped and faulted in anew for each slab, and
+    an add's recomputed rows took two more while the slabs' were still held (a 3,000-movie add's
+    list update peaked at 36 MB; ten visitors sending one at once share the server's memory)."""
+
+    def __init__(self) -> None:
+        self._cells = np.empty(0, dtype=np.int64)
+        self._values = np.empty(0, dtype=np.float64)
+
+    def take(self, rows: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
+        """(C buffer, S buffer), each (rows, columns), C-contiguous views of the same memory each call."""
+        size = rows * columns
+        if len(self._cells) < size:
+            self._cells = self._values = None  # the old pair goes before the new one is made
+            self._cells, self._values = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
+        return self._cells[:size].reshape(rows, columns), self._values[:size].reshape(rows, columns)
+
+
 RowReader = Callable[[np.ndarray, "np.ndarray | None", "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 """``(rows, columns or None for all, out or None) -> (C[rows][:, columns] as int64, written into
 out when given, n of every item)``."""
@@ -358,12 +377,16 @@ class NeighbourIndex:
             similarity = similarity_block(measure, block.astype(np.int64), counts[rows], counts)
             select_rows(similarity, rows, ids, self.k, self._nbr, self._val, self._length)
 
-    def _recompute(self, rows: np.ndarray, read: RowReader, measure: Measure, ids: np.ndarray) -> None:
-        step = max(1, CELLS // max(self.size, 1))
+    def _recompute(self, rows: np.ndarray, read: RowReader, measure: Measure, ids: np.ndarray,
+                   scratch: _Scratch | None = None) -> None:
+        scratch = _Scratch() if scratch is None else scratch
+        width = len(_counts(read))
+        step = max(1, CELLS // max(width, 1))
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
-            block, counts = read(chunk, None)
-            similarity = similarity_block(measure, block, counts[chunk], counts)
+            cells, buffer = scratch.take(len(chunk), width)
+            block, counts = read(chunk, None, cells)
+            similarity = similarity_block(measure, block, counts[chunk], counts, buffer)
             select_rows(similarity, chunk, ids, self.k, self._nbr, self._val, self._length)
 
     def fork(self) -> NeighbourIndex:
@@ -406,21 +429,21 @@ class NeighbourIndex:
             return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
                                     self._nbr, self._val, self._length))
         recompute = np.zeros(size, dtype=np.bool_)
+        scratch = _Scratch()  # the slabs' blocks and then the recomputed rows' share one pair of buffers
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
-            block, counts = read(touched, None)
-            similarity_t = similarity_block(measure, block, counts[touched], counts)
+            cells, buffer = scratch.take(len(touched), size)
+            block, counts = read(touched, None, cells)
+            similarity_t = similarity_block(measure, block, counts[touched], counts, buffer)
             update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
             select_rows(similarity_t, touched, ids, self.k, self._nbr, self._val, self._length)
         else:  # a long history: a slab of T's columns at a time settles the other rows and grows T's lists
             width = max(1, CELLS // len(touched))
             self._length[touched] = 0
-            # one C and one S buffer for every slab: fresh ones were mapped and faulted in anew
-            cells, buffer = np.empty(len(touched) * width, dtype=np.int64), np.empty(len(touched) * width)
             for first in range(0, size, width):
                 columns = np.arange(first, min(first + width, size), dtype=np.int64)
-                block, counts = read(touched, columns, cells[: len(touched) * len(columns)].reshape(len(touched), len(columns)))
-                similarity_t = similarity_block(measure, block, counts[touched], counts[columns],
-                                                buffer[: block.size].reshape(block.shape))
+                cells, buffer = scratch.take(len(touched), len(columns))
+                block, counts = read(touched, columns, cells)
+                similarity_t = similarity_block(measure, block, counts[touched], counts[columns], buffer)
                 update_rows_wide(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length,
                                  recompute)
                 merge_rows(similarity_t, first, touched, ids, self.k, self._nbr, self._val, self._length)
@@ -429,7 +452,7 @@ class NeighbourIndex:
             self._val[touched] = np.where(padding, 0.0, self._val[touched])
         flagged = np.flatnonzero(recompute)
         if len(flagged):
-            self._recompute(flagged, read, measure, ids)
+            self._recompute(flagged, read, measure, ids, scratch)
         return len(touched) + len(flagged)
 
     # ------------------------------------------------------------------ reads
