@@ -19,6 +19,7 @@ from amnesia.dashboard.gates import COLLECTOR
 from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import (
     DEFAULT_NEIGHBOURS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, ease_settings, shared_base, shared_ease,
+    warm_up,
 )
 from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
@@ -44,7 +45,9 @@ def base_with_lists(name: str, measure: str, neighbours: int | None) -> tuple[Da
     """The shared model with each movie's ``neighbours`` most similar movies (a fork of
     :func:`base` over the same counts: a choice of K costs only its lists)."""
     data, model = base(name, measure)
-    return data, model if neighbours is None else model.with_neighbours(neighbours)
+    model = model if neighbours is None else model.with_neighbours(neighbours)
+    warm_up(data, model)  # a visitor's first click then finds its kernels loaded
+    return data, model
 
 
 @st.cache_resource(show_spinner="Inverting G + λI for EASE (once for all visitors)…")
