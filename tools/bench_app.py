@@ -512,14 +512,18 @@ def markdown(figures: dict[str, Any]) -> str:
     waiting = figures["waiting"]
     heaviest_server = waiting.get("server_ml_forget_heaviest_s")
     lines += ["", "What the heaviest clicks' time holds (profiled 2026-12-04 on this machine): forgetting User 414 took "
-              + (f"{heaviest_server:.2f} s on the server (median of the tries) in this run" if heaviest_server is not None else "about 0.6-0.9 s on the server")
-              + " of its " + f"{waiting['ml_forget_heaviest_s']:.2f} s: the neighbour lists of the 2,698 movies whose counts "
-              "moved, each recomputed from its row of C, and the page's scan of every similarity those rows changed (26 "
-              "million entries), both on both cores, ~0.25 s each with nothing else running (0.57 s in all in-process); "
-              "with the browser on the same cores the server's share grows, and the browser takes another ~0.6 s to "
-              "receive and draw the page (as for any forget). Verify hashes a retrain counted from the remaining "
-              "interactions a block of rows at a time (0.32 s alone, ~0.45 s while the visitor's own fingerprint is hashed "
-              "beside it), then ~0.4 s of messages and drawing; it reruns only its own panel."]
+              + (f"{heaviest_server:.2f} s on the server (median of the tries) in this run" if heaviest_server is not None else "about 0.45-0.55 s on the server")
+              + " of its " + f"{waiting['ml_forget_heaviest_s']:.2f} s. In-process it takes 0.31-0.38 s: the neighbour lists "
+              "of the 2,698 movies whose counts moved (~0.15 s: their rows of C read a slab at a time into one reused "
+              "buffer, the other rows settled and theirs merged on both cores) and the page's scan of every similarity "
+              "those rows changed (26 million entries, ~0.17-0.2 s: read from the model before the change, the change "
+              "redone on the copy); the rest of the page's run adds ~0.1 s. The browser then takes ~0.5-0.6 s to receive "
+              "and draw the page, as for any forget: sampling the processes' CPU every 50 ms shows the two in turn, "
+              "the renderer idle while the server works and the server idle while the renderer (1.4 cores) draws. "
+              "Verify hashes a retrain counted from the remaining interactions a block of rows at a time (0.32 s alone, "
+              "~0.45 s while the visitor's own fingerprint is hashed beside it), then ~0.4 s of messages and drawing; "
+              "it reruns only its own panel. The first click on a fresh server no longer loads compiled kernels: the "
+              "app warms each shared model when it builds it."]
     lines += ["", "Waiting times (s): p50 / p95 / max over the repetitions.", "", "| action | n | p50 | p95 | max |", "|:--|--:|--:|--:|--:|"]
     for key, label in (("toy_add", "toy: add"), ("toy_forget", "toy: forget"), ("ml_add", "MovieLens: add (3 typed titles)"),
                        ("ml_forget_typical", "MovieLens: forget a typical user"),
