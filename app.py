@@ -148,6 +148,7 @@ navigation = st.navigation(
     [st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in ui_state.PAGES]
 )
 callback_seconds = ui_state.take_callback_seconds()
+COLLECTOR.run_started()
 try:
     navigation.run()
 finally:  # also when the page stops or reruns (Streamlit's control flow is exceptions)

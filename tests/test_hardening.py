@@ -261,17 +261,55 @@ def test_the_server_collects_garbage_at_most_every_interval_not_after_every_run(
     assert seen == {root: "False", tmp_path: "True"}
     assert "COLLECTOR.after_run()" in (root / "app.py").read_text(encoding="utf-8")
 
-    now, collected = [100.0], []
-    collector = Collector(30.0, clock=lambda: now[0], collect=lambda: collected.append(now[0]))
-    assert collector.after_run() is False  # the interval starts when the server does
-    now[0] = 129.9
-    assert collector.after_run() is False
-    now[0] = 130.0
-    assert collector.after_run() is True
-    for t in (131.0, 159.0, 160.5, 170.0):
-        now[0] = t
+    assert "COLLECTOR.run_started()" in (root / "app.py").read_text(encoding="utf-8")
+
+
+def test_the_collection_waits_for_an_idle_moment_off_the_runs():
+    """At the end of a run the collection held that run's finish (0.1-0.15 s every 30 s); it now
+    runs on a timer once no run has been under way for ``quiet`` seconds."""
+    now, collected, timers = [100.0], [], []
+    collector = Collector(30.0, clock=lambda: now[0], collect=lambda: collected.append(now[0]), quiet=0.5,
+                          schedule=lambda delay, action: timers.append((delay, action)))
+
+    def run(start: float, end: float) -> bool:
+        now[0] = start
+        collector.run_started()
+        now[0] = end
+        return collector.after_run()
+
+    def fire(at: float) -> None:
+        now[0] = at
+        timers.pop(0)[1]()
+
+    assert run(101.0, 101.2) is False and not timers  # the interval starts when the server does
+    assert run(129.0, 129.9) is False and not timers
+    assert run(130.0, 130.3) is False  # due: not collected inside the run ...
+    assert [delay for delay, _ in timers] == [0.5] and collected == []
+    now[0] = 130.5
+    collector.run_started()  # ... another run starts before the timer fires
+    fire(130.8)
+    assert collected == [] and len(timers) == 1  # busy: it looks again
+    now[0] = 131.0
+    assert collector.after_run() is False and len(timers) == 1  # still one timer
+    fire(131.3)
+    assert collected == [] and len(timers) == 1  # idle for 0.3 s only
+    fire(131.6)
+    assert collected == [131.6] and timers == []  # idle for 0.6 s: collected, on the timer
+    assert run(140.0, 140.1) is False and not timers  # the next interval starts at the collection
+
+
+def test_a_server_never_idle_still_collects_within_two_intervals():
+    now, collected, timers = [0.0], [], []
+    collector = Collector(30.0, clock=lambda: now[0], collect=lambda: collected.append(now[0]), quiet=0.5,
+                          schedule=lambda delay, action: timers.append(action))
+    for t in range(1, 62):  # a run ends every second and the next starts at once
+        now[0] = float(t)
         collector.after_run()
-    assert collected == [130.0, 160.5]
+        collector.run_started()
+        if timers:
+            timers.pop(0)()  # fires while the next run is under way: looks again
+        assert collected == ([] if t < 60 else [60.0])
+    assert len(timers) == 0  # the run that collected settled the waiting timer's question
 
 
 def test_the_dashboard_lets_kernel_threads_sleep_between_loops_unless_told_otherwise():
