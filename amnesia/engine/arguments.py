@@ -75,3 +75,13 @@ def check_cells(rows: int, columns: int, what: str) -> None:
             f"{what} of {rows:,} x {columns:,} would hold {rows * columns:,} cells; one read builds at most "
             f"{MAX_CELLS:,}. Ask for fewer items at a time."
         )
+
+
+def check_buffer(out: Any, shape: tuple[int, int]) -> np.ndarray:
+    """``out`` when it can take a block of C of ``shape`` (a C-contiguous int64 or int32 numpy array:
+    counts are at most the number of users), else an ArgumentError; nothing is written."""
+    if (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype not in (np.int64, np.int32)
+            or not out.flags.c_contiguous):
+        raise ArgumentError(f"out must be a C-contiguous int64 or int32 numpy array of shape {shape} (items x columns); "
+                            f"got {getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}.")
+    return out

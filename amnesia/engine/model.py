@@ -28,7 +28,7 @@ from immutables import Map
 from ..errors import ArgumentError, RequestError, UnknownUserError
 from ..limits import Limits
 from . import kernels
-from .arguments import check_cells, check_count, check_id, check_ids
+from .arguments import check_buffer, check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .fingerprint import CELLS as _CELLS, digest as fingerprint_digest  # _CELLS: cells of C read at once by fingerprints and scans
 from .index import ItemIndex
@@ -460,10 +460,8 @@ class ItemCF:
         rows, rows_known = self._lookup(items)
         cols, cols_known = (rows, rows_known) if columns is None else self._lookup(columns)
         check_cells(len(rows), len(cols), "C")
-        if out is not None and (not isinstance(out, np.ndarray) or out.shape != (len(rows), len(cols))
-                                or out.dtype not in (np.int64, np.int32) or not out.flags.c_contiguous):
-            raise ArgumentError(f"out must be a C-contiguous int64 or int32 numpy array of shape ({len(rows)}, {len(cols)}) "
-                                f"(items x columns); got {getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}.")
+        if out is not None:
+            check_buffer(out, (len(rows), len(cols)))
         block = self._store.block(rows, cols, out)
         if not rows_known.all():
             block[~rows_known, :] = 0

@@ -36,6 +36,7 @@ from immutables import Map
 
 from . import kernels
 from ..errors import AmnesiaError
+from .arguments import check_buffer
 from .kernels import SATURATED
 from .rowlog import RowLog
 
@@ -136,13 +137,6 @@ def fit_store(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: s
     if not isinstance(layout, int) and layout not in LAYOUTS:
         raise ValueError(f"Unknown store layout {layout!r}; choose from {', '.join(LAYOUTS)} or a dense block size.")
     return ArrayStore.fit(user_ptr, user_items, size, layout)
-
-
-def _checked_out(out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``out`` when it can hold a block of ``shape`` (a buffer passed to :meth:`Store.block`)."""
-    if out.shape != shape or out.dtype not in (np.int64, np.int32) or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous int64 or int32 array of shape {shape}; got {out.dtype} {out.shape}")
-    return out
 
 
 def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
@@ -278,9 +272,9 @@ class ArrayStore(Store):
         if out is None:
             out = np.zeros(shape, dtype=np.int64)
         elif cols is None:  # the kernel below writes only the entries a sparse row holds
-            _checked_out(out, shape)[...] = 0
+            check_buffer(out, shape)[...] = 0
         else:
-            _checked_out(out, shape)
+            check_buffer(out, shape)
         if cols is None:
             kernels.gather_full_rows(self._core, self.dense_size, starts, lengths, self._pool_idx, self._pool_val,
                                      self._size, rows, out)
