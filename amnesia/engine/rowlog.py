@@ -25,10 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .kernels import WIDE_CELLS  # the store's own threshold for reads split between threads (_block_wide)
+
 _CACHE = True
-#: Cells from which a block read is split between threads (:func:`_block_wide`): a heavy user's
-#: rows against every column, where the work outweighs waking the threads.
-WIDE_CELLS = 1 << 16
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
