@@ -37,7 +37,10 @@ st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=s
 @st.cache_resource(show_spinner="Loading the data and training the shared model (once for all visitors)…")
 def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
     """The data set and its model under ``measure``, shared read-only by every visitor's fork."""
-    return shared_base(name, measure)
+    built = shared_base(name, measure)
+    # every workspace (item-CF or EASE) starts from one of these: at the first, no visitor's data exists yet
+    COLLECTOR.freeze_once()
+    return built
 
 
 @st.cache_resource(show_spinner="Building each movie's most similar movies (once for all visitors)…")

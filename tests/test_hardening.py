@@ -312,6 +312,32 @@ def test_a_server_never_idle_still_collects_within_two_intervals():
     assert len(timers) == 0  # the run that collected settled the waiting timer's question
 
 
+def test_the_first_shared_model_freezes_the_server_once_before_any_workspace_exists():
+    """A full collection scanned the whole server (0.11 s of held GIL with the toy world, every 30 s
+    and whenever Python's own threshold fired); frozen once the first shared model is built, it
+    scans only what came later. Only once, and only there: every workspace starts from a shared
+    model, so nothing a visitor sent is frozen (it could never be collected)."""
+    calls = []
+    collector = Collector(30.0, collect=lambda: calls.append("collect"), freeze=lambda: calls.append("freeze"))
+    assert collector.freeze_once() is True
+    assert collector.freeze_once() is False
+    assert calls == ["collect", "freeze"]  # garbage of the build is collected, not frozen
+
+    code = ("import gc\nfrom amnesia.dashboard.gates import Collector\nfrom amnesia.dashboard.workspace import shared_base\n"
+            "shared_base('toy')\nc = Collector(30.0)\nbefore = gc.get_freeze_count()\nfirst, again = c.freeze_once(), c.freeze_once()\n"
+            "print(before, first, again, gc.get_freeze_count() > 100_000, len(gc.get_objects()) < 1_000)")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["0", "True", "False", "True", "True"]
+
+    source = (root / "app.py").read_text(encoding="utf-8")
+    base = source[source.index("def base("):source.index("def base_with_lists(")]
+    assert "COLLECTOR.freeze_once()" in base and source.count("freeze_once") == 1
+    for builder in ("def base_with_lists(", "def base_ease("):  # the other shared models start from base()
+        body = source[source.index(builder):]
+        assert "base(name" in body[:body.index("return")]
+
+
 def test_the_dashboard_lets_kernel_threads_sleep_between_loops_unless_told_otherwise():
     """A server's parallel kernels must not spin their threads through the serial parts (they took
     the second core from the browser and other visitors); a deployment's own setting wins."""
