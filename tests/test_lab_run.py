@@ -282,7 +282,7 @@ def test_a_lab_document_of_another_shape_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "lab.json"
     redo = "run `python -m amnesia lab` to make it again"
     cases = [
-        (lambda d: d.update(version=0), f"has version 0; this code reads version 1: {redo}"),
+        (lambda d: d.update(version=0), f"has version 0; this code reads version 2: {redo}"),
         (lambda d: d.pop("null_control"), f"lacks null_control; {redo}"),
         (lambda d: d["rows"][2].pop("epsilon"), f"Row 3 of {path} lacks epsilon; {redo}"),
         (lambda d: d["rows"][0].update(forget_set="elsewhere"), "names forget set 'elsewhere', which has no null control"),

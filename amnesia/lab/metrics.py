@@ -102,7 +102,8 @@ def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float,
 
 
 def attack_error_rates(
-    unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, repeats: int = REPEATS
+    unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, repeats: int = REPEATS,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """(FPR, FNR) of a threshold/interval attack measured on models it was not chosen on.
 
@@ -113,12 +114,13 @@ def attack_error_rates(
     retrained. Choosing the rule on the very models it is scored on would be biased: with two
     identical distributions the best of many rules still "separates" a few samples by chance.
     Both rates 0 means every held-out model was classified correctly (ε = inf downstream).
+    ``groups``: each model's id on its side (a bootstrap draws some models twice); the halves
+    split ids, so no model is both chosen on and scored on.
     """
     a, b = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
     false_pos = false_neg = negatives = positives = 0
     for _ in range(repeats):
-        pa, pb = rng.permutation(len(a)), rng.permutation(len(b))
-        halves = ((pa[: len(a) // 2], pa[len(a) // 2 :]), (pb[: len(b) // 2], pb[len(b) // 2 :]))
+        halves = tuple(_halves(len(x), rng, None if groups is None else groups[side]) for side, x in enumerate((a, b)))
         for fit_side in (0, 1):
             fit_a, test_a = a[halves[0][fit_side]], a[halves[0][1 - fit_side]]
             fit_b, test_b = b[halves[1][fit_side]], b[halves[1][1 - fit_side]]
@@ -138,12 +140,24 @@ def attack_error_rates(
     return fpr, fnr
 
 
+def _halves(size: int, rng: np.random.Generator, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions 0..size-1 in two random halves; with ``groups``, the distinct ids are halved and
+    each position follows its id (an id's copies never straddle the halves)."""
+    if groups is None:
+        order = rng.permutation(size)
+        return order[: size // 2], order[size // 2 :]
+    ids = np.unique(groups)
+    first = np.isin(groups, rng.permutation(ids)[: len(ids) // 2])
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
 def sample_epsilon(
     unlearned: np.ndarray,
     retrained: np.ndarray,
     rng: np.random.Generator | None = None,
     delta: float = DELTA,
     resolution: float = RESOLUTION,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """ε for one example from its statistic under N unlearned and M retrained models.
 
@@ -152,7 +166,7 @@ def sample_epsilon(
     if one side's range is below 1 % of the other's (or one side is a point mass and the other is
     not), the sides count as separable (inf), as in the challenge's evaluation, because a very
     peaky distribution inside a wide one is easy to miss with few samples. Otherwise ε comes from
-    :func:`attack_error_rates` (``rng`` seeds its splits).
+    :func:`attack_error_rates` (``rng`` seeds its splits; ``groups`` as there).
     """
     a = np.round(np.asarray(unlearned, dtype=np.float64) / resolution) * resolution
     b = np.round(np.asarray(retrained, dtype=np.float64) / resolution) * resolution
@@ -163,14 +177,17 @@ def sample_epsilon(
         return 0.0 if a[0] == b[0] else math.inf
     if min(spread_a, spread_b) / max(spread_a, spread_b) < PEAKY_RATIO:
         return math.inf
-    return epsilon(*attack_error_rates(a, b, rng if rng is not None else np.random.default_rng(0)), delta=delta)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return epsilon(*attack_error_rates(a, b, rng, groups=groups), delta=delta)
 
 
 def user_epsilons(
-    unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA, resolution: float = RESOLUTION, seed: int = 0
+    unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA, resolution: float = RESOLUTION, seed: int = 0,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per-example ε from statistics of shape (N, S) and (M, S) (models x examples); shape (S,).
-    Deterministic for a given ``seed`` (it seeds the attack's splits)."""
+    Deterministic for a given ``seed`` (it seeds the attack's splits); ``groups``: each row's model
+    id on its side, when a bootstrap drew some models more than once (see :func:`attack_error_rates`)."""
     unlearned, retrained = np.asarray(unlearned), np.asarray(retrained)
     if unlearned.ndim != 2 or retrained.ndim != 2 or unlearned.shape[1] != retrained.shape[1]:
         raise AmnesiaError(
@@ -178,7 +195,7 @@ def user_epsilons(
         )
     rng = np.random.default_rng([seed, 13])
     return np.array(
-        [sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution) for s in range(unlearned.shape[1])]
+        [sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution, groups) for s in range(unlearned.shape[1])]
     )
 
 
@@ -365,3 +382,121 @@ def auc_ci(
     col_counts = np.apply_along_axis(np.bincount, 1, rng.integers(0, n, size=(resamples, n)), minlength=n)
     samples = ((row_counts @ wins) * col_counts).sum(axis=1) / (m * n)
     return _percentiles(samples, level)
+
+
+# ---------------------------------------------------------------------------- over models, then users
+def _counts(rng: np.random.Generator, size: int, resamples: int) -> np.ndarray:
+    """How often each of ``size`` units is drawn in each of ``resamples`` bootstrap draws; (resamples, size)."""
+    picks = rng.integers(0, size, size=(resamples, size))
+    return (picks[:, :, None] == np.arange(size)).sum(axis=1) if size <= 64 else np.apply_along_axis(
+        np.bincount, 1, picks, minlength=size)
+
+
+def _weighted_means(values: np.ndarray, model_counts: np.ndarray, user_counts: np.ndarray) -> np.ndarray:
+    """Each draw's mean of ``values`` (models, users) with cells weighted by model x user counts, nan skipped."""
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    total = ((model_counts @ filled) * user_counts).sum(axis=1)
+    weight = ((model_counts @ present.astype(np.float64)) * user_counts).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / weight
+
+
+def hierarchical_ci(
+    values: np.ndarray,
+    rng: np.random.Generator,
+    minus: np.ndarray | None = None,
+    resamples: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile interval of a mean over models and users, resampling models, then users.
+
+    ``values``: (models, users), one row per independently trained model (nan: no value for that
+    user). Each draw takes the models with replacement, then the users with replacement, so the
+    interval carries model-to-model variance as well as user-to-user: a bootstrap over users with
+    the models fixed treats N trained models as the only ones possible and is too narrow.
+    ``minus``: (other models, the same users): the interval of the difference of the two means,
+    paired over users (one user draw serves both) with each side's models drawn on their own (the
+    sides' seeds are unrelated).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or (minus is not None and (np.ndim(minus) != 2 or np.shape(minus)[1] != values.shape[1])):
+        raise AmnesiaError("hierarchical_ci() takes (models, users) arrays over the same users.")
+    models, users = values.shape
+    if models == 0 or users == 0:
+        return (math.nan, math.nan)
+    user_counts = _counts(rng, users, resamples)
+    samples = _weighted_means(values, _counts(rng, models, resamples), user_counts)
+    if minus is not None:
+        minus = np.asarray(minus, dtype=np.float64)
+        samples = samples - _weighted_means(minus, _counts(rng, minus.shape[0], resamples), user_counts)
+    return _percentiles(samples, level)
+
+
+def hierarchical_epsilon(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Intervals of the mean capped ε and of F (forgetting quality) over models, then users.
+
+    ``unlearned`` (N, S) and ``retrained`` (M, S): the attack statistic per model and forgotten
+    user. Each draw takes N and M models with replacement (each side at least two distinct), puts
+    the copies of a model on the same side of the attack's split (:func:`user_epsilons` with
+    groups: a copy in both halves would let the attack score a model it was chosen on), then takes
+    the users with replacement. Returns ((ε low, ε high), (F low, F high)).
+    """
+    unlearned, retrained = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
+    n, m, users = unlearned.shape[0], retrained.shape[0], unlearned.shape[1]
+    cap = max_epsilon(min(n, m))
+    eps_draws, quality_draws = np.empty(resamples), np.empty(resamples)
+    for r in range(resamples):
+        while True:
+            pick_u, pick_r = rng.integers(0, n, n), rng.integers(0, m, m)
+            if len(np.unique(pick_u)) >= 2 and len(np.unique(pick_r)) >= 2:
+                break
+        eps = user_epsilons(unlearned[pick_u], retrained[pick_r], seed=seed + r, groups=(pick_u, pick_r))
+        who = rng.integers(0, users, users)
+        eps_draws[r] = np.minimum(eps[who], cap).mean()
+        quality_draws[r] = epsilon_scores(eps[who], min(n, m)).mean()
+    return _percentiles(eps_draws, level), _percentiles(quality_draws, level)
+
+
+def mean_capped_epsilon(unlearned: np.ndarray, retrained: np.ndarray, seed: int = 0) -> float:
+    """The lab's ε of a method: the mean over forgotten users of the per-user ε, capped at what
+    the smaller side's model count can resolve (:func:`max_epsilon`)."""
+    cap = max_epsilon(min(len(unlearned), len(retrained)))
+    return float(np.minimum(user_epsilons(unlearned, retrained, seed=seed), cap).mean())
+
+
+def permutation_test(
+    unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, permutations: int = 499, seed: int = 0
+) -> tuple[float, float]:
+    """Can the attack tell the unlearned models from the retrained ones? (observed ε, p-value).
+
+    H0: the N + M models are exchangeable (unlearning gave models distributed like retrains). The
+    statistic is :func:`mean_capped_epsilon`; under H0 any relabelling of whole models (the same
+    one for every user: a model is the unit) is as likely as the observed one. The p-value is
+    (1 + #relabellings with ε ≥ observed) / (1 + #relabellings), over every relabelling when there
+    are at most ``permutations`` of them, else over ``permutations`` random ones: a test at level
+    α rejects H0 in at most a share α of retrain-vs-retrain comparisons, whatever N.
+    """
+    unlearned, retrained = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
+    pooled = np.concatenate([unlearned, retrained])
+    n, total = len(unlearned), len(unlearned) + len(retrained)
+    observed = mean_capped_epsilon(unlearned, retrained, seed)
+    if math.comb(total, n) - 1 <= permutations:
+        from itertools import combinations
+
+        splits = [np.array(c) for c in combinations(range(total), n) if c != tuple(range(n))]
+    else:
+        splits = [rng.permutation(total)[:n] for _ in range(permutations)]
+    at_least = 0
+    for chosen in splits:
+        mask = np.zeros(total, dtype=bool)
+        mask[chosen] = True
+        at_least += mean_capped_epsilon(pooled[mask], pooled[~mask], seed) >= observed - 1e-12
+    return observed, (1 + at_least) / (1 + len(splits))

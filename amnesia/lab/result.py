@@ -16,7 +16,7 @@ from typing import Any, NotRequired, TypedDict
 from ..errors import AmnesiaError
 
 #: The document version this code writes and reads.
-VERSION = 1
+VERSION = 2
 
 Interval = list  # [low, high]: a 95 % confidence interval (either end may be None)
 
@@ -35,6 +35,9 @@ class NullControl(TypedDict):
     ndcg_at_10_ci: Interval
     top10_overlap_with_retrain: float | None
     top10_overlap_ci: Interval
+    epsilon_p_value: float | None
+    #: the verdict's test on retrain-vs-retrain splits: splits, rejected, rate, alpha, permutations, p_values
+    verdict_false_positives: dict[str, Any]
 
 
 class Row(TypedDict, total=False):
@@ -53,10 +56,13 @@ class Row(TypedDict, total=False):
     speedup: float | None
     epsilon: float | None
     epsilon_ci: Interval
+    epsilon_p_value: float | None  # the permutation test against retrains (None: one model a side)
     forgetting_quality: float | None
     final_score: float | None
     mia_auc: float | None
     ndcg_at_10: float | None
+    ndcg_gap_to_reference: float | None  # minus the retrained models', paired over users
+    ndcg_gap_ci: Interval
     top10_overlap_with_retrain: float | None
     forgets: bool
     verdict: str
@@ -83,7 +89,7 @@ class LabResult(TypedDict):
 
 DOCUMENT_KEYS = tuple(key for key in LabResult.__annotations__ if key != "targets")  # targets: full runs only
 ROW_KEYS = ("method", "label", "family", "description", "forget_set", "reference", "models", "seconds", "epsilon",
-            "epsilon_ci", "forgets", "verdict")
+            "epsilon_ci", "epsilon_p_value", "forgets", "verdict")
 
 
 def read_result(source: str | Path) -> LabResult:

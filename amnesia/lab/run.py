@@ -34,6 +34,7 @@ from ..limits import LAB_PAGE_SEEDS
 from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
+from . import metrics
 from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
@@ -46,6 +47,7 @@ Progress = Callable[[float, str], None]
 NULL_KEYS = (
     "epsilon",
     "epsilon_ci",
+    "epsilon_p_value",
     "forgetting_quality",
     "forgetting_quality_ci",
     "final_score",
@@ -68,6 +70,14 @@ ITEM_KNN_SIMILARITY, ITEM_KNN_K = "jaccard", 20
 #: (leave latest out on MovieLens latest-small; docs/benchmarks.md), not on any of the lab's test items.
 EASE_L2 = 50.0
 SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
+#: The verdict's level: a method "does not forget" when the permutation test rejects at ALPHA that
+#: its models are exchangeable with retrains (evaluate.summarize's epsilon_p_value).
+ALPHA = 0.05
+#: Retrain-vs-retrain comparisons per forget set that measure how often the verdict wrongly says
+#: "does not forget": random N + N splits of the 2N retrains (the retrain method's and the references).
+NULL_SPLITS = 20
+QUICK_NULL_SPLITS = 10  # a visitor's quick run stays within its minute
+NULL_PERMUTATIONS = 199
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class LabConfig:
     resamples: int = 1000
     eval_users: int | None = None
     threads: int = 1
+    null_splits: int = NULL_SPLITS
 
     def check(self) -> None:
         """Raise :class:`AmnesiaError` naming the first bad setting (before any work)."""
@@ -108,7 +119,8 @@ class LabConfig:
 def quick_config(data: str = "movielens-small", forget_set: str = "random", seeds: int = QUICK_SEEDS) -> LabConfig:
     """The ``--quick`` run: one forget set, few seeds, fewer bootstrap resamples, utility on
     200 sampled retained users."""
-    return LabConfig(data=data, forget_sets=(forget_set,), seeds=seeds, quick=True, resamples=300, eval_users=200)
+    return LabConfig(data=data, forget_sets=(forget_set,), seeds=seeds, quick=True, resamples=300, eval_users=200,
+                     null_splits=QUICK_NULL_SPLITS)
 
 
 def _timed(function: Callable[..., object], *args: object, **kwargs: object) -> tuple[object, float]:
@@ -130,7 +142,8 @@ class _Ticker:
 
 
 def _units(config: LabConfig) -> int:
-    return len(config.forget_sets) * (config.seeds * 3 + 4 + (0 if config.quick else 2))  # 2 ticks each: item-CF, item-kNN, EASE
+    # 3 ticks a seed, 1 for the null's false positives, 2 each for item-CF, item-kNN and (full runs) EASE
+    return len(config.forget_sets) * (config.seeds * 3 + 5 + (0 if config.quick else 2))
 
 
 def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) -> tuple[list[dict], dict]:
@@ -175,8 +188,11 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
     summary = {}
     for name, models in measured.items():
         refs = sisa_reference if name == "sisa" else reference
-        summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples)
+        summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples,
+                                  epsilon_resamples=config.resamples // 5)
     null = {key: summary["retrain"][key] for key in NULL_KEYS}
+    null["verdict_false_positives"] = null_false_positives(measured["retrain"], reference, config.seed, config.null_splits)
+    tick(f"{data.kind}: the verdict's false-positive rate measured on {config.null_splits} retrain-vs-retrain splits")
     retrain_seconds = float(np.mean(seconds["retrain"]))
     rows = []
     for name in measured:
@@ -286,6 +302,24 @@ def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick:
     return [_original_row("original-ease", data, config, original, reference, ctx, null), row]
 
 
+def null_false_positives(retrains: list[Measured], references: list[Measured], seed: int,
+                         splits: int = NULL_SPLITS, permutations: int = NULL_PERMUTATIONS) -> dict:
+    """How often the verdict's test says "told apart from retrains" about retrains: the 2N retrained
+    models (other seeds, the same data) split at random into N + N, ``splits`` times, each split
+    tested as a method would be (:func:`metrics.permutation_test`). The splits share models, so the
+    count checks the test's level on this data rather than being ``splits`` independent trials."""
+    pooled = np.stack([m.forget_stat for m in [*retrains, *references]])
+    n = len(retrains)
+    rng = np.random.default_rng([seed, 29])
+    p_values = []
+    for _ in range(splits):
+        order = rng.permutation(len(pooled))
+        p_values.append(metrics.permutation_test(pooled[order[:n]], pooled[order[n:]], rng, permutations)[1])
+    rejected = int(sum(p <= ALPHA for p in p_values))
+    return {"splits": splits, "rejected": rejected, "rate": round(rejected / splits, 4), "alpha": ALPHA,
+            "permutations": permutations, "p_values": [round(p, 4) for p in p_values]}
+
+
 def _row(
     name: str,
     kind: str,
@@ -298,13 +332,17 @@ def _row(
 ) -> dict:
     method = METHODS[name]
     label, family, text = method.label, method.family, method.description
-    high = null["epsilon_ci"][1]
+    p = summary.get("epsilon_p_value")
     if method.family == "reference":
         forgets, verdict = False, "reference (nothing was forgotten)"
-    elif high is not None and summary["epsilon"] is not None and summary["epsilon"] <= high + 1e-9:
-        forgets, verdict = True, "forgets: ε within the null control's interval"
+    elif p is None:  # one deterministic model a side: identical or not
+        forgets = summary["epsilon"] == 0
+        verdict = ("forgets: identical to its retrain for every forgotten user" if forgets
+                   else "does not forget: differs from its retrain")
+    elif p > ALPHA:
+        forgets, verdict = True, f"forgets: not told apart from retrains (permutation test p = {p:.3g} > {ALPHA})"
     else:
-        forgets, verdict = False, "does not forget: ε above the null control's interval"
+        forgets, verdict = False, f"does not forget: told apart from retrains (p = {p:.3g} ≤ {ALPHA})"
     return {
         "method": name,
         "label": label,
