@@ -19,7 +19,7 @@ from amnesia.lab.registry import ALS_WAYS, EXACT_MODELS
 from amnesia.lab.report import count, headline, reading, summary, table_frame
 from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
-from amnesia.lab.run import PAGE_SEEDS
+from amnesia.lab.run import ALPHA, PAGE_SEEDS
 
 PAGE = "lab"
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"
@@ -101,13 +101,19 @@ if result is not None:
         f"**{count(info['forget_users'], 'user')} forgotten** ({info['mean_history_forgotten']} training interactions each on "
         f"average), compared with {info['outsiders']} users no model ever saw. **Null control** (retrain vs retrain): "
         f"ε = {null['epsilon']:.2f} (95 % CI {null['epsilon_ci'][0]:.2f}–{null['epsilon_ci'][1]:.2f}), "
-        f"forgetting quality F = {null['forgetting_quality']:.3f}."
+        f"forgetting quality F = {null['forgetting_quality']:.3f}. A method *does not forget* when a permutation test "
+        f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "
+        f"{null['verdict_false_positives']['rejected']} times in {null['verdict_false_positives']['splits']}."
     )
     st.dataframe(
         table_frame(result, kind),
         hide_index=True,
         width="stretch",
         column_config={
+            "p": st.column_config.NumberColumn(
+                help=f"permutation test: can the attack tell these models from retrained ones? p ≤ {ALPHA}: yes "
+                "(does not forget). Empty: one deterministic model a side, identical or not", format="%.3g"
+            ),
             "F": st.column_config.NumberColumn(
                 help="forgetting quality: 1 = an attacker cannot tell it from a retrain", format="%.3f"
             ),
@@ -162,7 +168,10 @@ if result is not None:
             "**Final score** = F × utility ratios against retrained models.\n"
             "- **Forget sets** (CURE4Rec): random users, the most active (core), the least active (edge).\n"
             "- **Utility**: NDCG@10 and Recall@10 on held-out items; **fairness gap**: most active 5 % minus the rest.\n"
-            "- Intervals: 95 % bootstrap over users. Full definitions, hyper-parameters and caveats: `docs/lab.md`."
+            f"- **Verdict**: a permutation test relabels whole models (unlearned vs retrained); p ≤ {ALPHA} means the "
+            "attack tells them apart. Its false-positive rate is measured on retrain-vs-retrain splits.\n"
+            "- Intervals: 95 % bootstrap over models, then users. Full definitions, hyper-parameters and caveats: "
+            "`docs/lab.md`."
         )
 
 st.subheader("Run a quick lab")

@@ -78,7 +78,12 @@ def test_the_null_control_is_in_every_report(result):
         for row in (r for r in result["rows"] if r["forget_set"] == kind):
             assert row["null_control"]["epsilon_ci"] == null["epsilon_ci"]
             if row["family"] != "reference":  # the untouched models are references, never "forgetting"
-                assert row["forgets"] == (row["epsilon"] <= high + 1e-9)  # the only way to be called "forgetting"
+                p = row["epsilon_p_value"]
+                if p is None:  # one deterministic model a side: identical to its retrain or not
+                    assert row["forgets"] == (row["epsilon"] == 0)
+                else:  # N = 3 gives 19 relabellings, the smallest p is 2/20: the test cannot say
+                    assert row["epsilon_p_floor"] == pytest.approx(0.1) and not row["forgets"]
+                    assert row["verdict"].startswith("cannot tell at N = 3")
     text = markdown(result)
     assert text.count("**Null control**") == 3
 
@@ -92,7 +97,6 @@ def test_exact_methods_forget_and_doing_nothing_does_not(result):
         assert rows["ease"]["certificate"]["p_max_rel_diff"] <= 1e-9
         for before in ("original-item-cf", "original-ease"):  # the exact models before forgetting: references
             assert rows[before]["verdict"].startswith("reference") and rows[before]["forgets"] is False
-        assert rows["retrain"]["forgets"]
         assert not rows["original"]["forgets"] and rows["original"]["verdict"].startswith("reference")
         # dropping the vectors leaves the item factors that still fit the forgotten users
         assert rows["drop-vector"]["epsilon"] > rows["retrain"]["epsilon"]

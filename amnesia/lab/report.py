@@ -17,7 +17,7 @@ from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
 from .jobs import run_in_subprocess
-from .run import PAGE_SEEDS
+from .run import ALPHA, PAGE_SEEDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +91,19 @@ def within(value: float | None, pair: list | None) -> bool:
 
 
 # ---------------------------------------------------------------------------- reading the numbers
+def told_apart(row: dict) -> bool:
+    """Does the attack tell this row's models from its retrains? The permutation test at ALPHA, or,
+    with one deterministic model a side (no test), whether they differ at all."""
+    p = row.get("epsilon_p_value")
+    return p <= ALPHA if p is not None else bool(row["epsilon"])
+
+
+def p_text(row: dict) -> str:
+    """``p = 0.031`` (the permutation test), or what stands for it with one model a side."""
+    p = row.get("epsilon_p_value")
+    return f"p = {p:.2g}" if p is not None else "one model a side, no test"
+
+
 def reading(result: dict, kind: str) -> list[str]:
     """Plain sentences about one forget set, each derived from the rows (nothing hoped for).
 
@@ -101,28 +114,30 @@ def reading(result: dict, kind: str) -> list[str]:
     null = result["null_control"][kind]
     lines = []
     original = rows.get("original")
-    attack_sees = bool(
-        original
-        and original["epsilon"] is not None
-        and null["epsilon_ci"][1] is not None
-        and original["epsilon"] > null["epsilon_ci"][1] + 1e-9
-    )
-    if original and attack_sees:
+    if original and told_apart(original):
         lines.append(
             f"The per-user attack works: the original model (nothing forgotten) sits at ε = {fmt(original['epsilon'], 2)} "
-            f"({fmt(100 * (original['separable_share'] or 0), 0)} % of users fully separated) against the null control's "
-            f"{fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)}."
+            f"({fmt(100 * (original['separable_share'] or 0), 0)} % of users fully separated; {p_text(original)}) against the "
+            f"null control's {fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)}."
         )
     elif original:
         lines.append(
             f"The per-user attack cannot tell the original model (nothing forgotten) from retrained ones (ε = "
-            f"{fmt(original['epsilon'], 2)}, null {fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)}): on this forget set "
-            "no method's ε says anything."
+            f"{fmt(original['epsilon'], 2)}, {p_text(original)}; null {fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)}): "
+            "on this forget set no method's verdict says anything."
+        )
+    errors = null.get("verdict_false_positives")
+    if errors:
+        lines.append(
+            f"The verdict's test wrongly told retrains from retrains in {errors['rejected']} of {errors['splits']} random "
+            f"{result['config']['seeds']} + {result['config']['seeds']} splits of the {2 * result['config']['seeds']} retrained "
+            f"models (a false-positive rate of {fmt(100 * errors['rate'], 0)} % at a nominal {fmt(100 * errors['alpha'], 0)} %; "
+            "the splits share models, so this checks the level on these data rather than counting independent trials)."
         )
     for name, method in METHODS.items():
         before = rows.get(name) if method.family == "reference" and name != "original" else None
-        if before and before["epsilon"] is not None and null["epsilon_ci"][1] is not None:
-            sees = before["epsilon"] > null["epsilon_ci"][1] + 1e-9
+        if before and before["epsilon"] is not None:
+            sees = told_apart(before)
             lines.append(
                 f"{before['label']}: the attack against {method.model}'s own retrain reaches ε = {fmt(before['epsilon'], 2)} "
                 f"({fmt(100 * (before['separable_share'] or 0), 0)} % of users fully separated), "
@@ -132,21 +147,28 @@ def reading(result: dict, kind: str) -> list[str]:
                    "forgotten model's ε says little beyond the certificate.")
             )
     forgetting = [r for r in rows.values() if r["family"] != "reference" and r["forgets"] and not by_construction(r)]
-    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"]]
+    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and told_apart(r)]
+    unsure = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not told_apart(r)]
     if forgetting:
         lines.append(
-            "Forgetting (ε within the null control's interval): "
+            f"Forgetting (the permutation test cannot tell their models from retrains at {ALPHA}): "
             + ", ".join(f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {seconds(r['seconds'])})" for r in forgetting)
             + "."
         )
     if failing:
         lines.append(
-            "Not forgetting (the attack tells them from retrained models better than it tells two retrains apart): "
+            f"Not forgetting (the permutation test tells their models from retrains at {ALPHA}): "
             + ", ".join(
-                f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {fmt(100 * (r['separable_share'] or 0), 0)} % of users fully separated)"
+                f"{r['label']} (ε = {fmt(r['epsilon'], 2)}, {p_text(r)}, {fmt(100 * (r['separable_share'] or 0), 0)} % of users "
+                "fully separated)"
                 for r in failing
             )
             + "."
+        )
+    if unsure:
+        lines.append(
+            f"Cannot tell at N = {result['config']['seeds']} (the permutation test cannot reach p ≤ {ALPHA} with so few "
+            "models): " + ", ".join(r["label"] for r in unsure) + "."
         )
     fast_exact = [  # certified exact models count here: their speed is measured, only their ε is by construction
         r for name, r in rows.items()
@@ -367,6 +389,9 @@ def headline(result: dict) -> list[str]:
                 if not forgets
                 else "forgets on " + ", ".join(forgets) + " only"
             )
+        unsure = [r["forget_set"] for r in per if not r["forgets"] and not told_apart(r)]
+        if unsure:
+            verdict += f" (cannot tell at this N on {', '.join(unsure)})"
         times = ", ".join(f"{r['forget_set']} {seconds(r['seconds'])}" for r in per)
         lines.append(
             f"- **{per[0]['label']}** ({per[0]['family']}): {verdict}; time {times}; "
@@ -400,15 +425,18 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             {
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
-                else ("yes" if r["forgets"] else "no"),
+                else ("yes" if r["forgets"] else "no" if told_apart(r) else "cannot tell"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),
                 "ε [95 % CI]": f"{fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)}",
+                "p": r.get("epsilon_p_value"),
                 "F": r["forgetting_quality"],
                 "final score": r["final_score"],
                 "MIA AUC": r["mia_auc"],
                 "NDCG@10": r["ndcg_at_10"],
+                "NDCG@10 − retrained [95 % CI]": f"{signed(r.get('ndcg_gap_to_reference'))}"
+                                                 f"{interval(r.get('ndcg_gap_ci', [None, None]), 3)}",
                 "Recall@10": r["recall_at_10"],
                 "fairness gap": r["fairness_gap"],
                 "top-10 overlap": r["top10_overlap_with_retrain"],
@@ -417,23 +445,36 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def p_cell(row: dict) -> str:
+    """The permutation test's p in a table cell ("–" with one model a side)."""
+    p = row.get("epsilon_p_value")
+    return "–" if p is None else f"{p:.2g}"
+
+
+def signed(value: float | None) -> str:
+    """A difference with its sign (+0.012, −0.004), "–" if there is none."""
+    return "–" if value is None else f"{value:+.3f}".replace("-", "−")
+
+
 def _table(result: dict, kind: str) -> list[str]:
     rows = rows_of(result, kind)
     out = [
-        "| method | kind | time | speedup | ε [95 % CI] | F | final score | MIA AUC [95 % CI] | NDCG@10 | Recall@10 | fairness gap | top-10 overlap | verdict |",
-        "|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---|",
+        "| method | kind | time | speedup | ε [95 % CI] | p | F | final score | MIA AUC [95 % CI] | NDCG@10 "
+        "| NDCG@10 − retrained [95 % CI] | Recall@10 | fairness gap | top-10 overlap | verdict |",
+        "|---|---|---:|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|",
     ]
     measured = [r for r in rows.values() if not by_construction(r)]
     constructed = [r for r in rows.values() if by_construction(r)]
     for block, heading in ((measured, None), (constructed, "Equal to a retrain by construction (they cannot fail the criterion)")):
         if heading and block:
-            out.append(f"| **{heading}** |" + " |" * 12)
+            out.append(f"| **{heading}** |" + " |" * 14)
         for r in block:
             verdict = f"by construction: {by_construction(r)}" if heading else r["verdict"]
             out.append(
                 f"| {r['label']} | {r['family']} | {seconds(r['seconds']) if r['family'] != 'reference' else '–'} | {speedup(r['speedup'])} "
-                f"| {fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)} | {fmt(r['forgetting_quality'], 3)} | {fmt(r['final_score'], 3)} "
-                f"| {fmt(r['mia_auc'], 2)}{interval(r['mia_auc_ci'], 2)} | {fmt(r['ndcg_at_10'], 3)} | {fmt(r['recall_at_10'], 3)} "
+                f"| {fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)} | {p_cell(r)} | {fmt(r['forgetting_quality'], 3)} "
+                f"| {fmt(r['final_score'], 3)} | {fmt(r['mia_auc'], 2)}{interval(r['mia_auc_ci'], 2)} | {fmt(r['ndcg_at_10'], 3)} "
+                f"| {signed(r.get('ndcg_gap_to_reference'))}{interval(r.get('ndcg_gap_ci', [None, None]), 3)} | {fmt(r['recall_at_10'], 3)} "
                 f"| {fmt(r['fairness_gap'], 3)} | {fmt(r['top10_overlap_with_retrain'], 2)} | {verdict} |"
             )
     return out
@@ -463,8 +504,9 @@ def markdown(result: dict) -> str:
         f"at N = {cfg['seeds']}): its values are not on the challenge's scale, so compare them with this page's null control, "
         "not with the challenge's leaderboard. "
         f"ε is capped at {fmt(cap, 0)}, the most N = {cfg['seeds']} models per side can resolve. The **null control** is retrain versus "
-        "retrain with other seeds: a method is said to *forget* only if its ε lies within the null control's 95 % interval. "
-        "Definitions are at the end.",
+        "retrain with other seeds. A method is said to *forget* when a stated test cannot tell its models from retrained ones: "
+        f"a permutation test of whole models at level {ALPHA} (p > {ALPHA}: forgets; p ≤ {ALPHA}: does not), whose false-positive "
+        "rate is measured on retrain-vs-retrain splits below. Definitions are at the end.",
         "",
         "## Headline",
         "",
@@ -483,7 +525,8 @@ def markdown(result: dict) -> str:
             f"{info['mean_history_forgotten']} per user); {info['outsiders']} never-seen users for the membership attack; "
             f"{info['training_users']} users in training.",
             "",
-            f"**Null control** (retrain vs retrain, other seeds): ε = {fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)}, "
+            f"**Null control** (retrain vs retrain, other seeds): ε = {fmt(null['epsilon'], 2)}{interval(null['epsilon_ci'], 2)} "
+            f"({p_text(null)}), "
             f"F = {fmt(null['forgetting_quality'], 3)}{interval(null['forgetting_quality_ci'], 3)}, "
             f"MIA AUC = {fmt(null['mia_auc'], 2)}{interval(null['mia_auc_ci'], 2)}, "
             f"NDCG@10 = {fmt(null['ndcg_at_10'], 3)}{interval(null['ndcg_at_10_ci'], 3)}, "
@@ -538,7 +581,13 @@ def markdown(result: dict) -> str:
         "log((1 − δ − FNR)/FPR)), δ = 10⁻⁵, clamped at 0. Both rates 0 gives ∞; if exactly one is 0 it counts half an "
         "error (a continuity correction: one error-free side is strong evidence, not none). Statistics are compared at a "
         "resolution of 10⁻⁶, and a side 100× narrower than the other counts as separable (as in the challenge). Reported: "
-        "the mean over users of min(ε, cap) with a bootstrap interval, and the share of users at the cap.",
+        "the mean over users of min(ε, cap) with its interval, and the share of users at the cap.",
+        "- **Verdict (p)**: H0 says the N unlearned and N retrained models are exchangeable. The mean capped ε of the real "
+        "labelling is compared with that of relabellings of the 2N models (whole models: one relabelling for every user; "
+        "all of them when there are few, else 499 at random); p = (1 + relabellings at least as high) ÷ (1 + relabellings). "
+        f"p ≤ {ALPHA} reads *does not forget*. Its false-positive rate: the same test on random N + N splits of the 2N "
+        "retrained models (the Retrain row's and the references), reported under each forget set. A deterministic method "
+        "(one model a side) gets no test: it is identical to its retrain or not.",
         "- **Why cross-fitted**: the challenge takes the best rule measured on the very models it was chosen on. With few "
         "models that maximum is biased: two identical distributions with 512 models each come out at ε ≈ 2.5 "
         "(`tests/test_lab_metrics.py` shows it). Choosing on one half and scoring on the other brings identical "
@@ -547,7 +596,7 @@ def markdown(result: dict) -> str:
         "mean. **Final score** = F × (NDCG@10 on retained training items, unlearned ÷ retrained) × (NDCG@10 on test items, "
         "unlearned ÷ retrained).",
         "- **MIA AUC**: forgotten users against outsiders, the attack statistic as score (0.5 = indistinguishable), averaged "
-        "over the N models; interval by resampling both groups.",
+        "over the N models; interval by resampling both groups (the models' mean fixed).",
         "- **Utility**: NDCG@10 and Recall@10 (hits ÷ min(|test items|, 10)) on the retained users' test items, training "
         "items excluded from the ranking. **Fairness gap** (CURE4Rec, after Li et al. 2021): NDCG@10 of the 5 % most active "
         "retained users minus that of the rest. **Top-10 overlap**: shared items between a model's and a reference retrain's "
@@ -556,7 +605,11 @@ def markdown(result: dict) -> str:
         "SISA's reference is SISA retrained from scratch (all shards), item-CF's an item-CF retrain; item-CF is deterministic, "
         "so one model per side stands for all N. Item-CF's utility and agreement come from the unlearned model alone when "
         "the fingerprints are equal (equal H, n and C give equal scores).",
-        f"- **Intervals**: 95 % percentile bootstrap over users ({cfg['resamples']} resamples).",
+        f"- **Intervals**: 95 % percentile bootstrap over models, then users: each draw takes the N models with "
+        "replacement, then the users (ε, F, NDCG, Recall, top-10 overlap), so model-to-model variance is in the interval; "
+        f"{cfg['resamples']} draws ({cfg['resamples'] // 5} for ε and F, each a full attack, with the copies of a model kept on "
+        "one side of the attack's split). **NDCG@10 − retrained**: the method's mean NDCG@10 minus its retrained models', the "
+        "same users drawn for both (paired), each side's models drawn on their own. The fairness gap resamples users only.",
         "",
         "## Caveats",
         "",
