@@ -315,8 +315,6 @@ def summarize(
         "epsilon": _num(eps_capped.mean()),
         "epsilon_ci": _ci(epsilon_ci),
         "epsilon_p_value": None if p_value is None else _num(p_value, 4),
-        "epsilon_p_floor": None if p_value is None else _num(metrics.permutation_floor(len(unlearned), len(retrained),
-                                                                                       permutations), 4),
         "epsilon_max": cap,
         "separable_share": _num(np.mean(eps >= cap)),
         "forgetting_quality": _num(quality),

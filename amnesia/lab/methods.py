@@ -51,7 +51,7 @@ class MethodParams:
     neggrad_rate: float = 0.3
     neggrad_forget_weight: float = 0.3
     fisher_alpha: float = 0.15
-    shards: int = 4
+    shards: int = 32  # enough that a small forget set leaves shards untouched (4 were all hit by 30 users)
 
 
 DEFAULT_METHOD_PARAMS = MethodParams()

@@ -472,14 +472,6 @@ def mean_capped_epsilon(unlearned: np.ndarray, retrained: np.ndarray, seed: int 
     return float(np.minimum(user_epsilons(unlearned, retrained, seed=seed), cap).mean())
 
 
-def permutation_floor(unlearned_models: int, retrained_models: int, permutations: int = 499) -> float:
-    """The smallest p :func:`permutation_test` can give for these model counts: the observed
-    labelling and its mirror image (the sides swapped, which the attack scores alike) beat every
-    other relabelling. Above the test's level, the verdict can only be "cannot tell at this N"."""
-    relabellings = min(math.comb(unlearned_models + retrained_models, unlearned_models) - 1, permutations)
-    return 2 / (1 + relabellings)
-
-
 def permutation_test(
     unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, permutations: int = 499, seed: int = 0
 ) -> tuple[float, float]:

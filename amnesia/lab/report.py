@@ -147,8 +147,7 @@ def reading(result: dict, kind: str) -> list[str]:
                    "forgotten model's ε says little beyond the certificate.")
             )
     forgetting = [r for r in rows.values() if r["family"] != "reference" and r["forgets"] and not by_construction(r)]
-    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and told_apart(r)]
-    unsure = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not told_apart(r)]
+    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"]]
     if forgetting:
         lines.append(
             f"Forgetting (the permutation test cannot tell their models from retrains at {ALPHA}): "
@@ -164,11 +163,6 @@ def reading(result: dict, kind: str) -> list[str]:
                 for r in failing
             )
             + "."
-        )
-    if unsure:
-        lines.append(
-            f"Cannot tell at N = {result['config']['seeds']} (the permutation test cannot reach p ≤ {ALPHA} with so few "
-            "models): " + ", ".join(r["label"] for r in unsure) + "."
         )
     fast_exact = [  # certified exact models count here: their speed is measured, only their ε is by construction
         r for name, r in rows.items()
@@ -389,9 +383,6 @@ def headline(result: dict) -> list[str]:
                 if not forgets
                 else "forgets on " + ", ".join(forgets) + " only"
             )
-        unsure = [r["forget_set"] for r in per if not r["forgets"] and not told_apart(r)]
-        if unsure:
-            verdict += f" (cannot tell at this N on {', '.join(unsure)})"
         times = ", ".join(f"{r['forget_set']} {seconds(r['seconds'])}" for r in per)
         lines.append(
             f"- **{per[0]['label']}** ({per[0]['family']}): {verdict}; time {times}; "
@@ -425,7 +416,7 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             {
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
-                else ("yes" if r["forgets"] else "no" if told_apart(r) else "cannot tell"),
+                else ("yes" if r["forgets"] else "no"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),
