@@ -329,7 +329,8 @@ def summary(result: dict) -> list[str]:
         lines.append("The best approximate method per forget set: " + "; ".join(closest) + ".")
     first = per_kind[kinds[0]]
     requests = [
-        f"{r['label']} {speedup(r['speedup_per_request'])}" for r in first.values() if r.get("speedup_per_request")
+        f"{r['label']} {speedup(r['speedup_per_request'])}{spread_text(r.get('seconds_per_request_spread'))}"
+        for r in first.values() if r.get("speedup_per_request")
     ]
     if requests:
         lines.append(
@@ -352,6 +353,14 @@ def summary(result: dict) -> list[str]:
                 f"user; its NDCG@10 against the retrained factorisation's: {gaps}."
             )
     return lines
+
+
+def spread_text(spread: dict | None) -> str:
+    """``" (median 52 ms, 48–61 ms over 7 runs)"`` from repeated timings, ``""`` without them."""
+    if not spread:
+        return ""
+    return (f" (median {seconds(spread['median'])}, {seconds(spread['min'])}–{seconds(spread['max'])} over "
+            f"{count(spread['runs'], 'run')})")
 
 
 def _approximate_costs(result: dict, kind: str) -> str:
