@@ -259,12 +259,13 @@ def test_the_registry_is_consistent():
         assert {field for _, field in method.options} <= fields, method.name
         assert {option for option, _ in method.grid} <= {option for option, _ in method.options}, method.name
     assert len({method.marker for method in METHODS.values()}) == len(METHODS)
-    assert TUNED == ("fine-tune", "neggrad", "fisher") and APPROXIMATE == TUNED + ("drop-vector",)
+    assert TUNED == ("fine-tune", "neggrad", "fisher")
+    assert APPROXIMATE == ("fine-tune", "unlearn-als", "neggrad", "fisher", "drop-vector")
     with pytest.raises(ValueError, match="approximate methods, and only they, need a forget function"):
         Method("x", "X", "approximate", "no function", "cross")
 
 
-@pytest.mark.parametrize("method", ["fine_tune", "neggrad", "fisher_forget"])
+@pytest.mark.parametrize("method", ["fine_tune", "unlearn_als", "neggrad", "fisher_forget"])
 def test_approximate_methods_change_the_model_and_lower_the_forget_sets_fit(data, original, method):
     unlearned = getattr(M, method)(original, data.train, data.forget, seed=5)
     assert not np.array_equal(unlearned.item_factors, original.item_factors)
@@ -341,3 +342,17 @@ def test_item_knn_runs_with_the_choice_the_tuning_made():
     docs = Path(__file__).resolve().parents[1] / "docs"
     chosen = json.loads((docs / "lab_tuning.json").read_text())["chosen"]["item-knn"]
     assert chosen == {"similarity": ITEM_KNN_SIMILARITY, "neighbours": ITEM_KNN_K}
+
+
+def test_unlearn_als_runs_alternating_sweeps_from_the_trained_factors_until_they_settle(data, original):
+    """Unlearn-ALS is fine-tuning iterated: one sweep of it is one fine-tuning sweep, and it stops
+    when a sweep moves the item factors by less than the tolerance."""
+    one = M.unlearn_als(original, data.train, data.forget, seed=0, max_sweeps=1)
+    assert np.array_equal(one.item_factors, M.fine_tune(original, data.train, data.forget, seed=0, sweeps=1).item_factors)
+    settled = M.unlearn_als(original, data.train, data.forget, seed=0, tolerance=0.5, max_sweeps=40)
+    assert np.array_equal(settled.item_factors, one.item_factors)  # the first sweep already moved them by less than half
+    longer = M.unlearn_als(original, data.train, data.forget, seed=0, tolerance=1e-9, max_sweeps=4)
+    assert np.array_equal(longer.item_factors, M.fine_tune(original, data.train, data.forget, seed=0, sweeps=4).item_factors)
+    assert np.all(longer.user_factors[data.forget] == 0)
+    with pytest.raises(AmnesiaError, match="tolerance"):
+        M.unlearn_als(original, data.train, data.forget, seed=0, tolerance=0)

@@ -89,6 +89,10 @@ METHODS: dict[str, Method] = {
         Method("fine-tune", "Fine-tune", "approximate", "a few warm-started ALS sweeps on the retained data",
                "diamond", forget=M.fine_tune, options=(("sweeps", "finetune_sweeps"),),
                grid=(("sweeps", (1, 2, 3, 5)),), threaded=True),
+        Method("unlearn-als", "Unlearn-ALS", "approximate",
+               "ALS from the trained factors on the retained data until the item factors settle (Xu et al. 2023: "
+               "said to be consistent with retraining)", "pentagon", forget=M.unlearn_als,
+               options=(("tolerance", "unlearn_tolerance"),), threaded=True),
         Method("neggrad", "NegGrad", "approximate",
                "gradient ascent on the forgotten interactions, descent on the retained ones", "triangle-up",
                forget=M.neggrad,

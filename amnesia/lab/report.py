@@ -555,6 +555,8 @@ def markdown(result: dict) -> str:
         f"- Weighted ALS (`implicit` {_implicit_version()}, CPU, conjugate gradient): {als['factors']} factors, λ = {als['regularization']}, "
         f"α = {als['alpha']} (observed entries weigh α, the others 1), {als['iterations']} sweeps.",
         f"- Fine-tune: {mp['finetune_sweeps']} warm-started ALS sweeps on the retained data.",
+        f"- Unlearn-ALS: warm-started ALS sweeps until a sweep moves the item factors by less than "
+        f"{mp['unlearn_tolerance']:g} (relative), at most the training's own {result['hyper_parameters']['als']['iterations']}.",
         f"- NegGrad: {mp['neggrad_steps']} steps, rate {mp['neggrad_rate']} (diagonal-Newton scaled), forget weight {mp['neggrad_forget_weight']}.",
         f"- Fisher forgetting: α = {mp['fisher_alpha']} (noise std α·F^(-1/4) per parameter).",
         f"- SISA: {mp['shards']} user shards (a design choice, not tuned).",
