@@ -22,6 +22,7 @@ from amnesia.lab.metrics import (
     group_gap,
     hierarchical_ci,
     hierarchical_epsilon,
+    in_sample_epsilon,
     max_epsilon,
     mean_capped_epsilon,
     mean_ci,
@@ -308,3 +309,16 @@ def test_the_epsilon_interval_over_models_holds_the_estimate_and_widens_with_few
     assert 0 < f_low <= f_high <= 1
     (low6, high6), _ = hierarchical_epsilon(a16[:6], b16[:6], np.random.default_rng(0), resamples=60)
     assert high6 - low6 > high16 - low16
+
+
+def test_the_challenges_in_sample_estimator_by_hand_and_its_bias():
+    # 4 vs 4 models, separated by one threshold: FPR = FNR = 0 there, so ε = inf
+    assert in_sample_epsilon(np.array([[0.0], [1], [2], [3]]), np.array([[4.0], [5], [6], [7]]))[0] == math.inf
+    # unlearned {0, 1, 2, 5}, retrained {3, 4, 6, 7}; "below the cut is unlearned" at 3.5: FPR = 1/4 (3),
+    # FNR = 1/4 (5): log((1 - δ - 1/4) / (1/4)) = log 3, the best rule (at 4.5: FPR 1/2, FNR 1/4 gives log 2;
+    # at 2.5 FPR = 0 alone: dropped, as in the challenge)
+    eps = in_sample_epsilon(np.array([[0.0], [1], [2], [5]]), np.array([[3.0], [4], [6], [7]]))[0]
+    assert eps == pytest.approx(math.log((1 - 1e-5 - 0.25) / 0.25))
+    rng = np.random.default_rng(0)
+    same = in_sample_epsilon(rng.normal(size=(16, 200)), rng.normal(size=(16, 200)))
+    assert same.mean() > 0.5  # identical distributions, N = 16: biased well above 0 (why the lab cross-fits)

@@ -199,6 +199,25 @@ def user_epsilons(
     )
 
 
+def in_sample_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> np.ndarray:
+    """Per-example ε as the challenge estimates it, for comparison: every single threshold on the
+    statistic, both ways, with its rates counted on the very models it was chosen on; the best
+    bound over them (:func:`epsilon`). Statistics (N, S) and (M, S); shape (S,). Biased upward
+    with few models (identical distributions give ε well above 0): read it against its own null."""
+    unlearned, retrained = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
+    result = np.empty(unlearned.shape[1])
+    for s in range(unlearned.shape[1]):
+        a, b = np.sort(unlearned[:, s]), np.sort(retrained[:, s])
+        values = np.unique(np.concatenate([a, b]))
+        cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
+        below_a, below_b = np.searchsorted(a, cuts) / len(a), np.searchsorted(b, cuts) / len(b)
+        # "below the cut means unlearned": FPR = retrained below, FNR = unlearned above; and the reverse
+        fpr = np.concatenate([below_b, 1 - below_b])
+        fnr = np.concatenate([1 - below_a, below_a])
+        result[s] = epsilon(fpr, fnr, delta)
+    return result
+
+
 def max_epsilon(models: int) -> float:
     """⌈ln(N − 1)⌉: the largest ε that N models per side can resolve (the challenge's bound)."""
     if models < 3:

@@ -134,6 +134,14 @@ def reading(result: dict, kind: str) -> list[str]:
             f"models (a false-positive rate of {fmt(100 * errors['rate'], 0)} % at a nominal {fmt(100 * errors['alpha'], 0)} %; "
             "the splits share models, so this checks the level on these data rather than counting independent trials)."
         )
+    in_sample = [r for r in rows.values() if r.get("epsilon_in_sample") is not None and r["method"] != "retrain"]
+    if in_sample and null.get("epsilon_in_sample") is not None:
+        lines.append(
+            f"On the challenge's own scale (its in-sample threshold estimator, capped alike), retrain vs retrain reads "
+            f"ε = {fmt(null['epsilon_in_sample'], 2)} at N = {result['config']['seeds']}, not 0: "
+            + ", ".join(f"{r['label']} {fmt(r['epsilon_in_sample'], 2)}" for r in in_sample)
+            + ". Compare each with that null, not with 0."
+        )
     for name, method in METHODS.items():
         before = rows.get(name) if method.family == "reference" and name != "original" else None
         if before and before["epsilon"] is not None:

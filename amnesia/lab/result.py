@@ -36,6 +36,7 @@ class NullControl(TypedDict):
     top10_overlap_with_retrain: float | None
     top10_overlap_ci: Interval
     epsilon_p_value: float | None
+    epsilon_in_sample: float | None  # the challenge's in-sample estimator, for its scale
     #: the verdict's test on retrain-vs-retrain splits: splits, rejected, rate, alpha, permutations, p_values
     verdict_false_positives: dict[str, Any]
 

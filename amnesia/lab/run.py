@@ -48,6 +48,7 @@ NULL_KEYS = (
     "epsilon",
     "epsilon_ci",
     "epsilon_p_value",
+    "epsilon_in_sample",
     "forgetting_quality",
     "forgetting_quality_ci",
     "final_score",
