@@ -62,8 +62,8 @@ class Row(TypedDict, total=False):
     final_score: float | None
     mia_auc: float | None
     ndcg_at_10: float | None
-    ndcg_gap_to_reference: float | None  # minus the retrained models', paired over users
-    ndcg_gap_ci: Interval
+    ndcg_gap_to_als: float | None  # minus the retrained factorisations' (the references), paired over users
+    ndcg_gap_to_als_ci: Interval
     top10_overlap_with_retrain: float | None
     forgets: bool
     verdict: str

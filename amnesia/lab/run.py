@@ -39,7 +39,7 @@ from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
 from .evaluate import (Context, Measured, make_context, measure_ease, measure_itemcf, measure_itemknn, measure_mf, measure_sisa,
-                       summarize)
+                       ndcg_gap, summarize)
 from .mf import DEFAULT_PARAMS, ALSParams, fit
 
 Progress = Callable[[float, str], None]
@@ -199,6 +199,8 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
         refs = sisa_reference if name == "sisa" else reference
         summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples,
                                   epsilon_resamples=config.resamples // 5)
+    for name, models in measured.items():  # every row against the same retrained factorisations, paired over users
+        summary[name].update(ndcg_gap(models, reference, config.seed, config.resamples))
     null = {key: summary["retrain"][key] for key in NULL_KEYS}
     null["verdict_false_positives"] = null_false_positives(measured["retrain"], reference, config.seed, config.null_splits)
     tick(f"{data.kind}: the verdict's false-positive rate measured on {config.null_splits} retrain-vs-retrain splits")
@@ -238,24 +240,24 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
         seconds_per_request=round(per_shard, 6),  # one request hits one shard
         speedup_per_request=round(float(np.mean(sisa_retrain_seconds)) / per_shard, 3),
     )
-    rows.extend(_itemcf_rows(data, ctx, config, null, tick))
-    rows.extend(_itemcf_rows(data, ctx, config, null, tick, ITEM_KNN_K))
+    rows.extend(_itemcf_rows(data, ctx, config, null, tick, reference))
+    rows.extend(_itemcf_rows(data, ctx, config, null, tick, reference, ITEM_KNN_K))
     if not (config.quick and METHODS["ease"].full_only):
-        rows.extend(_ease_rows(data, ctx, config, null, tick))
+        rows.extend(_ease_rows(data, ctx, config, null, tick, reference))
     return rows, null
 
 
 def _original_row(name: str, data: LabData, config: LabConfig, original: Measured, reference: Measured,
-                  ctx: Context, null: dict) -> dict:
+                  ctx: Context, null: dict, als: list[Measured]) -> dict:
     """The exact model before forgetting, against its retrain: how much the attack sees in this model
     (so that the forgotten model's ε = 0 means something)."""
     summary = summarize([original], [reference], ctx.active, config.seeds, seed=config.seed,
                         resamples=config.resamples, deterministic=True)
-    return _row(name, data.kind, summary, 0.0, 0.0, 0.0, 1, null)
+    return _row(name, data.kind, {**summary, **ndcg_gap([original], als, config.seed, config.resamples)}, 0.0, 0.0, 0.0, 1, null)
 
 
 def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None],
-                 neighbours: int | None = None) -> list[dict]:
+                 als: list[Measured], neighbours: int | None = None) -> list[dict]:
     """The item-CF rows (every neighbour, Jaccard), or with ``neighbours`` the item-kNN rows (the
     similarity and K chosen on validation): the model before forgetting, and forgotten exactly."""
     name, label = ("item-cf", "item-CF") if neighbours is None else ("item-knn", "item-kNN")
@@ -281,7 +283,7 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
         resamples=config.resamples,
         deterministic=True,
     )
-    row = _row(name, data.kind, summary, took, took, retrain_seconds, 1, null)
+    row = _row(name, data.kind, {**summary, **ndcg_gap([unlearned], als, config.seed, config.resamples)}, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
     if neighbours is not None:
         row.update(similarity=similarity, neighbours=neighbours)
@@ -290,10 +292,11 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
     if not certificate["equal"]:
         row["verdict"] = "NOT exact: the fingerprints differ (a bug in the engine)"
         row["forgets"] = False
-    return [_original_row(f"original-{name}", data, config, original, reference, ctx, null), row]
+    return [_original_row(f"original-{name}", data, config, original, reference, ctx, null, als), row]
 
 
-def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None]) -> list[dict]:
+def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None],
+               als: list[Measured]) -> list[dict]:
     model = M.ease_fit(data.interactions(), data.item_ids, EASE_L2)
     tick(f"{data.kind}: EASE trained")
     original = measure_ease(model, ctx)  # before forgetting: forget_user changes P in place
@@ -305,7 +308,7 @@ def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick:
     tick(f"{data.kind}: EASE forgot {len(data.forget)} users and was certified")
     summary = summarize([unlearned], [reference], ctx.active, config.seeds, seed=config.seed,
                         resamples=config.resamples, deterministic=True)
-    row = _row("ease", data.kind, summary, took, took, retrain_seconds, 1, null)
+    row = _row("ease", data.kind, {**summary, **ndcg_gap([unlearned], als, config.seed, config.resamples)}, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
     per_request = took / max(1, len(data.forget))
     row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3),
@@ -313,7 +316,7 @@ def _ease_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick:
     if not certificate["equal"]:
         row["verdict"] = "NOT exact: the certificate failed (a bug in the engine)"
         row["forgets"] = False
-    return [_original_row("original-ease", data, config, original, reference, ctx, null), row]
+    return [_original_row("original-ease", data, config, original, reference, ctx, null, als), row]
 
 
 def null_false_positives(retrains: list[Measured], references: list[Measured], seed: int,
