@@ -316,3 +316,27 @@ def test_the_attack_figure_calls_only_certified_models_identical_to_their_retrai
     before = next(r for r in committed["rows"] if r["forget_set"] == "random" and r["method"] == "original-item-cf")
     assert texts["Item-CF, nothing forgotten"] == (
         f"differs from its retrain: ε = {before['epsilon']:.2f}")
+
+
+def test_summaries_test_and_interval_over_models_unless_a_grid_asks_for_points_only():
+    """A method's summary carries the permutation test's p and ε's interval over models; the tuning
+    grid asks for point estimates only (each test would cost seconds per grid point)."""
+    from amnesia.lab.evaluate import Measured, summarize
+
+    rng = np.random.default_rng(0)
+
+    def model(shift: float) -> Measured:
+        users = 40
+        return Measured(rng.normal(shift, 1, 12), rng.normal(0, 1, 8), rng.random(users), rng.random(users),
+                        rng.random(users), rng.integers(0, 50, (users, 10)))
+
+    unlearned, retrained = [model(3.0) for _ in range(5)], [model(0.0) for _ in range(5)]
+    active = np.zeros(40, dtype=bool)
+    active[:4] = True
+    full = summarize(unlearned, retrained, active, 5, permutations=99, epsilon_resamples=20)
+    assert full["epsilon_p_value"] <= 0.05  # told apart: a shift of 3 standard deviations
+    low, high = full["epsilon_ci"]
+    assert low <= full["epsilon"] <= high and full["epsilon_in_sample"] > 0
+    points = summarize(unlearned, retrained, active, 5, permutations=0, epsilon_resamples=0)
+    assert points["epsilon_p_value"] is None and points["epsilon_ci"] == [None, None]
+    assert points["epsilon"] == full["epsilon"] and points["ndcg_at_10"] == full["ndcg_at_10"]

@@ -273,7 +273,8 @@ def summarize(
     resample users (members and others) with the models' mean fixed. ``epsilon_p_value``: the
     permutation test that unlearned and retrained models are exchangeable
     (:func:`metrics.permutation_test`, ``permutations`` relabellings; None for a deterministic
-    method, one model a side).
+    method, one model a side). ``permutations=0`` and ``epsilon_resamples=0`` skip the test and ε's
+    interval (a tuning grid needs only the point estimates).
     """
     rng = np.random.default_rng([seed, 3])
     stat_u = np.stack([m.forget_stat for m in unlearned])
@@ -284,14 +285,17 @@ def summarize(
         p_value = None
     else:
         eps = metrics.user_epsilons(stat_u, stat_r)
-        _, p_value = metrics.permutation_test(stat_u, stat_r, np.random.default_rng([seed, 5]), permutations)
+        p_value = (metrics.permutation_test(stat_u, stat_r, np.random.default_rng([seed, 5]), permutations)[1]
+                   if permutations else None)
     eps_capped = np.minimum(eps, cap)
     scores = metrics.epsilon_scores(eps, models)
     quality = float(scores.mean())
     if deterministic:
         epsilon_ci, quality_ci = metrics.mean_ci(eps_capped, rng, resamples), metrics.mean_ci(scores, rng, resamples)
-    else:
+    elif epsilon_resamples:
         epsilon_ci, quality_ci = metrics.hierarchical_epsilon(stat_u, stat_r, rng, epsilon_resamples)
+    else:  # point estimates only (the tuning grid)
+        epsilon_ci = quality_ci = (math.nan, math.nan)
 
     def stacked(field: str, models_: list[Measured]) -> np.ndarray:
         return np.stack([getattr(m, field) for m in models_]).astype(np.float64)
