@@ -53,7 +53,7 @@ def small_data(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def result(small_data) -> dict:
-    return run_lab(LabConfig(data=small_data, seeds=3, resamples=200))
+    return run_lab(LabConfig(data=small_data, seeds=3, resamples=200, agreement_splits=1, agreement_draws=1))
 
 
 def test_every_method_and_forget_set_has_a_complete_row(result):
@@ -86,6 +86,9 @@ def test_the_null_control_is_in_every_report(result):
                     assert row["verdict"].startswith("forgets: not told apart" if row["forgets"] else "does not forget: told")
     text = markdown(result)
     assert text.count("**Null control**") == 3
+    assert "## Do the verdicts hold? (1 train/test split × 1 forget-set draw)" in text
+    pairs = result["agreement"]["retrain_pairs"]
+    assert pairs["pairs"] == 3 and f"in {pairs['rejected']} of 3 pairs" in text
 
 
 def test_exact_methods_forget_and_doing_nothing_does_not(result):
@@ -122,7 +125,7 @@ def test_reports_are_written_and_readable(result, tmp_path):
 
 
 def test_toy_world_runs_and_is_honest_about_its_size():
-    toy = run_lab(LabConfig(data="toy", forget_sets=("random",), seeds=3, resamples=100))
+    toy = run_lab(LabConfig(data="toy", forget_sets=("random",), seeds=3, resamples=100, agreement_splits=0))
     info = toy["forget_sets"]["random"]
     assert (info["forget_users"], info["outsiders"], info["training_users"]) == (1, 1, 3)
     sisa = next(r for r in toy["rows"] if r["method"] == "sisa")
@@ -340,3 +343,39 @@ def test_summaries_test_and_interval_over_models_unless_a_grid_asks_for_points_o
     points = summarize(unlearned, retrained, active, 5, permutations=0, epsilon_resamples=0)
     assert points["epsilon_p_value"] is None and points["epsilon_ci"] == [None, None]
     assert points["epsilon"] == full["epsilon"] and points["ndcg_at_10"] == full["ndcg_at_10"]
+
+
+def test_another_draw_changes_the_forgotten_users_not_the_split(small_data):
+    from amnesia.data.datasets import load
+    from amnesia.lab.data import make_lab_data
+
+    interactions = load(small_data).interactions
+    main, again = make_lab_data(interactions, "random", 0.1, 0), make_lab_data(interactions, "random", 0.1, 0)
+    other = make_lab_data(interactions, "random", 0.1, 0, draw=1)
+    assert np.array_equal(main.forget, again.forget) and np.array_equal(main.outsider_ids, again.outsider_ids)
+    assert not np.array_equal(main.user_ids[main.forget], other.user_ids[other.forget])
+    # the split is the same: a user in both keeps their training and test items
+    both = np.intersect1d(main.user_ids, other.user_ids)
+    rows_main = main.train[np.searchsorted(main.user_ids, both)]
+    rows_other = other.train[np.searchsorted(other.user_ids, both)]
+    assert (rows_main != rows_other).nnz == 0
+
+
+def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(small_data):
+    from amnesia.lab import agreement as A
+
+    config = LabConfig(data=small_data, forget_sets=("random",), seeds=3, agreement_splits=2, agreement_draws=2)
+    from amnesia.data.datasets import load
+
+    study = A.agreement(load(small_data).interactions, "clustered", config, 0.05)
+    assert [(r["split"], r["draw"], r["forget_set"]) for r in study["runs"]] == [
+        (0, 0, "random"), (0, 1, "random"), (1, 0, "random"), (1, 1, "random")]
+    for method in ("retrain", "fine-tune", "unlearn-als", "neggrad", "fisher", "drop-vector"):
+        found = [r["verdicts"][method] for r in study["runs"]]
+        assert study["forgets"][method]["random"] == {"runs": 4, "forgets": sum(v["p_value"] > 0.05 for v in found)}
+    p_values = [r["verdicts"]["retrain"]["p_value"] for r in study["runs"]]
+    assert study["retrain_pairs"] == {"pairs": 4, "rejected": sum(p <= 0.05 for p in p_values)}
+    # dropping the vectors leaves the item factors that fit the forgotten users: told apart in every run
+    assert study["forgets"]["drop-vector"]["random"]["forgets"] == 0
+    with pytest.raises(AmnesiaError, match="agreement study"):
+        LabConfig(agreement_draws=9).check()

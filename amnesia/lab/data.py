@@ -141,11 +141,13 @@ def training_part(interactions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def make_lab_data(interactions: pd.DataFrame, kind: str, share: float = 0.05, seed: int = 0, name: str = "") -> LabData:
+def make_lab_data(interactions: pd.DataFrame, kind: str, share: float = 0.05, seed: int = 0, name: str = "",
+                  draw: int = 0) -> LabData:
     """Split ``interactions`` (``user``, ``item`` columns) and draw a ``kind`` forget set.
 
     The train/test split depends on ``seed`` only (the same for every kind); the forget set and
-    outsiders depend on ``seed`` and ``kind``.
+    outsiders depend on ``seed``, ``kind`` and ``draw`` (another draw of the same kind from the
+    same split; draw 0 is the lab's main one).
     """
     if kind not in FORGET_SETS:
         raise AmnesiaError(f"Unknown forget set {kind!r}; choose one of {', '.join(FORGET_SETS)}.")
@@ -153,7 +155,7 @@ def make_lab_data(interactions: pd.DataFrame, kind: str, share: float = 0.05, se
     train, test = split_matrix(full, TEST_SHARE, np.random.default_rng([seed, 0]))
 
     size = forget_size(len(all_users), share)
-    rng = np.random.default_rng([seed, 1 + FORGET_SETS.index(kind)])
+    rng = np.random.default_rng([seed, 1 + FORGET_SETS.index(kind)] + ([draw] if draw else []))
     activity = np.diff(full.indptr)
     tiebreak = rng.random(len(all_users))
     if kind == "random":

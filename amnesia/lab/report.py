@@ -453,6 +453,43 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def agreement_section(result: dict) -> list[str]:
+    """Markdown: in how many runs of the agreement study (other splits and draws) each method was
+    said to forget, per forget set, and the test's false positives on those runs' retrains."""
+    study = result.get("agreement")
+    if not study:
+        return []
+    kinds = [k for k in FORGET_SETS if any(k in per for per in study["forgets"].values())]
+    runs = study["splits"] * study["draws"]
+    pairs = study["retrain_pairs"]
+    lines = [
+        f"## Do the verdicts hold? ({count(study['splits'], 'train/test split')} × {count(study['draws'], 'forget-set draw')})",
+        "",
+        f"Each factorisation method again on every split × draw of each forget set, N = {study['seeds']} models a side, "
+        f"utility on {study['evaluated_users']} sampled users, the same test (p ≤ {study['alpha']}: does not forget; "
+        f"{study['permutations']} relabellings). SISA and the certified exact models are left out (SISA's 32 shard models "
+        "would double the cost; an exact model's verdict cannot change with a draw). A cell counts the runs in which the "
+        "method was said to forget.",
+        "",
+        "| method | " + " | ".join(kinds) + " |",
+        "|---|" + "---:|" * len(kinds),
+    ]
+    for name, per in study["forgets"].items():
+        label = METHODS[name].label if name in METHODS else name
+        lines.append(f"| {label} | " + " | ".join(
+            f"{per[k]['forgets']} of {per[k]['runs']}" if k in per else "–" for k in kinds) + " |")
+    lines += [
+        "",
+        f"- Retrain vs retrain (a retrain against references of other seeds, one independent pair per run): the test "
+        f"said *does not forget* in {pairs['rejected']} of {pairs['pairs']} pairs "
+        f"({fmt(100 * pairs['rejected'] / max(1, pairs['pairs']), 0)} %, nominal {fmt(100 * study['alpha'], 0)} %).",
+        f"- A verdict that holds reads {runs} of {runs} or 0 of {runs}; anything between means the answer depends on "
+        "which users were forgotten or how the data were split, at this N.",
+        "",
+    ]
+    return lines
+
+
 def p_cell(row: dict) -> str:
     """The permutation test's p in a table cell ("–" with one model a side)."""
     p = row.get("epsilon_p_value")
@@ -555,6 +592,7 @@ def markdown(result: dict) -> str:
                     f"{'equal' if cert['fingerprint_unlearned'] == cert['fingerprint_retrained'] else 'DIFFERENT'}{p_diff}.",
                     "",
                 ]
+    lines += agreement_section(result)
     lines += _targets(result)
     als, mp = hp["als"], hp["methods"]
     lines += [

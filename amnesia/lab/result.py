@@ -86,9 +86,10 @@ class LabResult(TypedDict):
     seconds_total: float
     machine: dict[str, Any]
     targets: NotRequired[dict[str, Any]]  # a full run's targets, measured
+    agreement: NotRequired[dict[str, Any]]  # the verdicts on other splits and draws (amnesia.lab.agreement)
 
 
-DOCUMENT_KEYS = tuple(key for key in LabResult.__annotations__ if key != "targets")  # targets: full runs only
+DOCUMENT_KEYS = tuple(key for key in LabResult.__annotations__ if key not in ("targets", "agreement"))  # full runs only
 ROW_KEYS = ("method", "label", "family", "description", "forget_set", "reference", "models", "seconds", "epsilon",
             "epsilon_ci", "epsilon_p_value", "forgets", "verdict")
 

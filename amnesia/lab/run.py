@@ -35,6 +35,7 @@ from ..engine.model import ItemCF
 from ..errors import AmnesiaError
 from . import methods as M
 from . import metrics
+from .agreement import agreement
 from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
@@ -103,6 +104,8 @@ class LabConfig:
     eval_users: int | None = None
     threads: int = 1
     null_splits: int = NULL_SPLITS
+    agreement_splits: int = 2  # the verdicts again on other splits x draws (amnesia.lab.agreement); 0: not at all
+    agreement_draws: int = 3
 
     def check(self) -> None:
         """Raise :class:`AmnesiaError` naming the first bad setting (before any work)."""
@@ -115,6 +118,9 @@ class LabConfig:
             )
         if not 0 <= self.threads <= 64:
             raise AmnesiaError(f"--threads must be between 0 (every core) and 64; got {self.threads}.")
+        if not (0 <= self.agreement_splits <= 5 and 0 <= self.agreement_draws <= 5):
+            raise AmnesiaError("The agreement study takes 0 to 5 splits and 0 to 5 draws (0: no study); "
+                               f"got {self.agreement_splits} and {self.agreement_draws}.")
         if not 0 < self.share < 0.5:
             raise AmnesiaError(f"The forget share must be between 0 and 0.5; got {self.share}.")
 
@@ -123,7 +129,7 @@ def quick_config(data: str = "movielens-small", forget_set: str = "random", seed
     """The ``--quick`` run: one forget set, few seeds, fewer bootstrap resamples, utility on
     200 sampled retained users."""
     return LabConfig(data=data, forget_sets=(forget_set,), seeds=seeds, quick=True, resamples=300, eval_users=200,
-                     null_splits=QUICK_NULL_SPLITS)
+                     null_splits=QUICK_NULL_SPLITS, agreement_splits=0, agreement_draws=0)
 
 
 def _spread(times: list[float]) -> dict:
@@ -151,8 +157,10 @@ class _Ticker:
 
 
 def _units(config: LabConfig) -> int:
-    # 3 ticks a seed, 1 for the null's false positives, 2 each for item-CF, item-kNN and (full runs) EASE
-    return len(config.forget_sets) * (config.seeds * 3 + 5 + (0 if config.quick else 2))
+    # 3 ticks a seed, 1 for the null's false positives, 2 each for item-CF, item-kNN and (full runs) EASE,
+    # then one per run of the agreement study
+    runs = config.agreement_splits * config.agreement_draws
+    return len(config.forget_sets) * (config.seeds * 3 + 5 + (0 if config.quick else 2) + runs)
 
 
 def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) -> tuple[list[dict], dict]:
@@ -411,6 +419,8 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
             }
             kind_rows, null_control[kind] = run_forget_set(data, config, tick)
             rows.extend(kind_rows)
+        study = (agreement(dataset.interactions, dataset.name, config, ALPHA, tick)
+                 if config.agreement_splits and config.agreement_draws else None)
     return {
         "version": VERSION,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -436,6 +446,7 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
         "forget_sets": sets,
         "null_control": null_control,
         "rows": rows,
+        **({"agreement": study} if study else {}),
         "seconds_total": round(time.perf_counter() - started, 2),
         "machine": {
             "python": platform.python_version(),

@@ -1,0 +1,88 @@
+"""Do the lab's verdicts hold beyond one forget-set draw and one train/test split?
+
+The main run (:mod:`amnesia.lab.run`) measures every method on one draw of each forget set from
+one split. Here the factorisation's methods are measured again on ``splits`` train/test splits
+x ``draws`` forget-set draws of each kind, with fewer models (``seeds`` a side) and utility on a
+sample of users, and each gets the verdict of the main run (the permutation test at
+:data:`~amnesia.lab.run.ALPHA`). Reported: for every method and forget set, in how many of the
+runs it was said to forget; and for the retrain, a retrain compared with references of other
+seeds in each run, how often the test wrongly told them apart: independent retrain-vs-retrain
+pairs, one per run, for the test's false-positive rate.
+
+SISA is left out (32 shard models per model would double the cost), and so are the exact models
+(deterministic and certified: their verdict cannot change with a draw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .data import make_lab_data
+from .evaluate import make_context, measure_mf
+from .mf import fit
+from .registry import APPROXIMATE, METHODS
+
+#: Models a side, users evaluated, and relabellings of each run's permutation test.
+SEEDS, USERS, PERMUTATIONS = 8, 200, 199
+#: Seeds of this study's models: apart from the main run's (0.., 10,000.., 20,000..).
+SEED_BASE = 50_000
+
+
+def verdicts(data, config, seeds: int = SEEDS, permutations: int = PERMUTATIONS) -> dict[str, dict]:
+    """ε and the permutation test's p of the retrain and each approximate method on ``data``
+    (``seeds`` models a side); ``config`` is the run's :class:`~amnesia.lab.run.LabConfig`."""
+    train, forget, params, options = data.train, data.forget, config.als, config.methods
+    ctx = make_context(data, max_users=USERS, seed=config.seed)
+    stats: dict[str, list[np.ndarray]] = {name: [] for name in ("retrain", *APPROXIMATE)}
+    reference: list[np.ndarray] = []
+    for i in range(seeds):
+        original = fit(train, params, seed=SEED_BASE + i, threads=config.threads)
+        retained = data.retained_train()
+        stats["retrain"].append(measure_mf(fit(retained, params, seed=SEED_BASE + 10_000 + i, threads=config.threads), ctx).forget_stat)
+        reference.append(measure_mf(fit(retained, params, seed=SEED_BASE + 20_000 + i, threads=config.threads), ctx).forget_stat)
+        for name in APPROXIMATE:
+            method = METHODS[name]
+            model = method.forget(original, train, forget, i, **method.kwargs(options, config.threads))
+            stats[name].append(measure_mf(model, ctx).forget_stat)
+    rng = np.random.default_rng([config.seed, 41])
+    result = {}
+    for name, values in stats.items():
+        epsilon, p = metrics.permutation_test(np.stack(values), np.stack(reference), rng, permutations)
+        result[name] = {"epsilon": round(epsilon, 4), "p_value": round(p, 4)}
+    return result
+
+
+def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
+              tick: Callable[[str], None] = lambda message: None) -> dict:
+    """The study over ``config.agreement_splits`` x ``config.agreement_draws`` x the run's forget
+    sets: every run's verdicts, and per method and forget set how many runs said "forgets"."""
+    runs = []
+    for split in range(config.agreement_splits):
+        for draw in range(config.agreement_draws):
+            for kind in config.forget_sets:
+                data = make_lab_data(interactions, kind, config.share, config.seed + split, name, draw=draw)
+                found = verdicts(data, config)
+                runs.append({"split": split, "draw": draw, "forget_set": kind, "verdicts": found})
+                tick(f"verdicts on split {split + 1}, draw {draw + 1}: {kind}")
+    counts: dict[str, dict[str, dict]] = {}
+    for run in runs:
+        for method, found in run["verdicts"].items():
+            entry = counts.setdefault(method, {}).setdefault(run["forget_set"], {"runs": 0, "forgets": 0})
+            entry["runs"] += 1
+            entry["forgets"] += int(found["p_value"] > alpha)
+    retrain = [run["verdicts"]["retrain"]["p_value"] for run in runs]
+    return {
+        "splits": config.agreement_splits,
+        "draws": config.agreement_draws,
+        "seeds": SEEDS,
+        "evaluated_users": USERS,
+        "permutations": PERMUTATIONS,
+        "alpha": alpha,
+        "forgets": counts,
+        "retrain_pairs": {"pairs": len(retrain), "rejected": int(sum(p <= alpha for p in retrain))},
+        "runs": runs,
+    }
