@@ -16,7 +16,7 @@ from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
 from amnesia.lab.registry import ALS_WAYS, EXACT_MODELS
-from amnesia.lab.report import count, headline, reading, summary, table_frame
+from amnesia.lab.report import agreement_section, count, headline, reading, summary, table_frame
 from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
 from amnesia.lab.run import ALPHA, PAGE_SEEDS
@@ -137,6 +137,9 @@ if result is not None:
     st.markdown("\n".join(f"- {line}" for line in reading(result, kind)))
     with st.expander("Across all forget sets"):
         st.markdown("\n".join([*(f"- {line}" for line in summary(result)), "", *headline(result)]))
+    if result.get("agreement"):
+        with st.expander("Do the verdicts hold on other splits and draws?"):
+            st.markdown("\n".join(agreement_section(result)[2:]))  # the expander's title stands for the heading
 
     time_tab, utility_tab, attack_tab = st.tabs(
         ["Forgetting vs time", "Utility vs forgetting", "What the attacker sees"]

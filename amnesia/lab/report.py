@@ -685,6 +685,11 @@ def _targets(result: dict) -> list[str]:
         if key in measured:
             value = measured[key]
             lines.append(f"| {text} | {limit:.0f} s | {value:.1f} s | {'met' if value <= limit else '**not met**'} |")
+    pairs = result.get("agreement", {}).get("retrain_pairs")
+    if pairs:
+        rate = pairs["rejected"] / max(1, pairs["pairs"])
+        lines.append(f"| the verdict's false-positive rate on {pairs['pairs']} independent retrain-vs-retrain pairs | 5 % "
+                     f"| {fmt(100 * rate, 0)} % | {'met' if rate <= 0.05 else '**not met**'} |")
     return lines + [
         "",
         "Timed right after the full run on the shared development machine (load averages above). The page's run uses "
