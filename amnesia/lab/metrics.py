@@ -114,8 +114,8 @@ def attack_error_rates(
     retrained. Choosing the rule on the very models it is scored on would be biased: with two
     identical distributions the best of many rules still "separates" a few samples by chance.
     Both rates 0 means every held-out model was classified correctly (ε = inf downstream).
-    ``groups``: each model's id on its side (a bootstrap draws some models twice); the halves
-    split ids, so no model is both chosen on and scored on.
+    ``groups``: each model's id on its side, numbered 0..k-1 (a bootstrap draws some models twice);
+    the halves split ids, so no model is both chosen on and scored on.
     """
     a, b = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
     false_pos = false_neg = negatives = positives = 0
@@ -141,14 +141,17 @@ def attack_error_rates(
 
 
 def _halves(size: int, rng: np.random.Generator, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Positions 0..size-1 in two random halves; with ``groups``, the distinct ids are halved and
-    each position follows its id (an id's copies never straddle the halves)."""
+    """Positions 0..size-1 in two random halves; with ``groups`` (each position's id, numbered
+    0..k-1), the ids are halved and each position follows its id (an id's copies never straddle
+    the halves)."""
     if groups is None:
         order = rng.permutation(size)
         return order[: size // 2], order[size // 2 :]
-    ids = np.unique(groups)
-    first = np.isin(groups, rng.permutation(ids)[: len(ids) // 2])
-    return np.flatnonzero(first), np.flatnonzero(~first)
+    ids = int(groups.max()) + 1
+    first = np.zeros(ids, dtype=bool)
+    first[rng.permutation(ids)[: ids // 2]] = True
+    chosen = first[groups]
+    return np.flatnonzero(chosen), np.flatnonzero(~chosen)
 
 
 def sample_epsilon(
@@ -477,7 +480,9 @@ def hierarchical_epsilon(
             pick_u, pick_r = rng.integers(0, n, n), rng.integers(0, m, m)
             if len(np.unique(pick_u)) >= 2 and len(np.unique(pick_r)) >= 2:
                 break
-        eps = user_epsilons(unlearned[pick_u], retrained[pick_r], seed=seed + r, groups=(pick_u, pick_r))
+        # ids numbered 0..k-1 once per draw (the attack halves them for every user and split)
+        groups = (np.unique(pick_u, return_inverse=True)[1], np.unique(pick_r, return_inverse=True)[1])
+        eps = user_epsilons(unlearned[pick_u], retrained[pick_r], seed=seed + r, groups=groups)
         who = rng.integers(0, users, users)
         eps_draws[r] = np.minimum(eps[who], cap).mean()
         quality_draws[r] = epsilon_scores(eps[who], min(n, m)).mean()

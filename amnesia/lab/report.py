@@ -323,6 +323,7 @@ def summary(result: dict) -> list[str]:
         lines.append(
             f"Forget on no forget set: {', '.join(never)}." if len(kinds) > 1 else f"Do not forget: {', '.join(never)}."
         )
+    lines += _agreement_summary(result)
     closest = []
     for k in kinds:
         candidates = [r for n, r in per_kind[k].items() if n in APPROXIMATE and r["epsilon"] is not None]
@@ -451,6 +452,32 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(records)
+
+
+def _agreement_summary(result: dict) -> list[str]:
+    """Headline sentences from the agreement study: verdicts that change with the draw, and the
+    test's false positives on every independent retrain-vs-retrain pair (the study's and the main
+    run's Retrain rows)."""
+    study = result.get("agreement")
+    if not study:
+        return []
+    lines = []
+    runs = study["splits"] * study["draws"]
+    shaky = [f"{METHODS[name].label if name in METHODS else name} on {kind} ({entry['forgets']} of {entry['runs']} say it forgets)"
+             for name, per in study["forgets"].items() for kind, entry in per.items()
+             if 0 < entry["forgets"] < entry["runs"]]
+    if shaky:
+        lines.append(f"Verdicts that depend on which users were drawn or how the data were split ({runs} runs each at "
+                     f"N = {study['seeds']}; see *Do the verdicts hold?*): " + "; ".join(shaky) + ".")
+    else:
+        lines.append(f"Every verdict of the factorisation's methods held in all {runs} runs of other splits and draws "
+                     f"(N = {study['seeds']}; see *Do the verdicts hold?*).")
+    main = [row["epsilon_p_value"] for row in result["rows"] if row["method"] == "retrain" and row.get("epsilon_p_value") is not None]
+    pairs = study["retrain_pairs"]["pairs"] + len(main)
+    wrong = study["retrain_pairs"]["rejected"] + sum(p <= study["alpha"] for p in main)
+    lines.append(f"The verdict's test told a retrain from retrains of other seeds in {wrong} of {pairs} independent pairs "
+                 f"({fmt(100 * wrong / max(1, pairs), 0)} %; nominal {fmt(100 * study['alpha'], 0)} %).")
+    return lines
 
 
 def agreement_section(result: dict) -> list[str]:
@@ -655,7 +682,7 @@ def markdown(result: dict) -> str:
         "the fingerprints are equal (equal H, n and C give equal scores).",
         f"- **Intervals**: 95 % percentile bootstrap over models, then users: each draw takes the N models with "
         "replacement, then the users (ε, F, NDCG, Recall, top-10 overlap), so model-to-model variance is in the interval; "
-        f"{cfg['resamples']} draws ({cfg['resamples'] // 5} for ε and F, each a full attack, with the copies of a model kept on "
+        f"{cfg['resamples']} draws ({cfg.get('epsilon_resamples', 200)} for ε and F, each a full attack, with the copies of a model kept on "
         "one side of the attack's split). **NDCG@10 − retrained ALS**: the row's mean NDCG@10 minus the N retrained "
         "factorisations' (the references; for the exact models and SISA too, whose own references are other models), the "
         "same users drawn for both (paired), each side's models drawn on their own. The fairness gap resamples users only.",

@@ -78,10 +78,10 @@ ALPHA = 0.05
 #: Retrain-vs-retrain comparisons per forget set that measure how often the verdict wrongly says
 #: "does not forget": random N + N splits of the 2N retrains (the retrain method's and the references).
 NULL_SPLITS = 20
-QUICK_NULL_SPLITS = 10  # a visitor's quick run stays within its minute
+QUICK_NULL_SPLITS = 5  # a visitor's quick run stays within its budget (the page's: 30 s)
 NULL_PERMUTATIONS = 199
 #: Single-user forget requests timed per approximate method and forget set (their median is reported).
-REQUEST_REPEATS = 7
+REQUEST_REPEATS, QUICK_REQUEST_REPEATS = 7, 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class LabConfig:
     eval_users: int | None = None
     threads: int = 1
     null_splits: int = NULL_SPLITS
+    epsilon_resamples: int = 200  # bootstrap draws of ε's interval, each a full attack per forgotten user
     agreement_splits: int = 2  # the verdicts again on other splits x draws (amnesia.lab.agreement); 0: not at all
     agreement_draws: int = 3
 
@@ -129,7 +130,7 @@ def quick_config(data: str = "movielens-small", forget_set: str = "random", seed
     """The ``--quick`` run: one forget set, few seeds, fewer bootstrap resamples, utility on
     200 sampled retained users."""
     return LabConfig(data=data, forget_sets=(forget_set,), seeds=seeds, quick=True, resamples=300, eval_users=200,
-                     null_splits=QUICK_NULL_SPLITS, agreement_splits=0, agreement_draws=0)
+                     null_splits=QUICK_NULL_SPLITS, epsilon_resamples=30, agreement_splits=0, agreement_draws=0)
 
 
 def _spread(times: list[float]) -> dict:
@@ -206,7 +207,7 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
     for name, models in measured.items():
         refs = sisa_reference if name == "sisa" else reference
         summary[name] = summarize(models, refs, ctx.active, n, seed=config.seed, resamples=config.resamples,
-                                  epsilon_resamples=config.resamples // 5)
+                                  epsilon_resamples=config.epsilon_resamples)
     for name, models in measured.items():  # every row against the same retrained factorisations, paired over users
         summary[name].update(ndcg_gap(models, reference, config.seed, config.resamples))
     null = {key: summary["retrain"][key] for key in NULL_KEYS}
@@ -236,7 +237,7 @@ def run_forget_set(data: LabData, config: LabConfig, tick: Callable[..., None]) 
                               seconds_per_request_spread=_spread(seconds["retrain"]))
     for name, method in approximate.items():
         times = [_timed(method.forget, original, train, forget[k % len(forget):][:1], k, **method.kwargs(mp, config.threads))[1]
-                 for k in range(REQUEST_REPEATS)]
+                 for k in range(QUICK_REQUEST_REPEATS if config.quick else REQUEST_REPEATS)]
         took = float(np.median(times))
         by_name[name].update(seconds_per_request=round(took, 6), speedup_per_request=round(retrain_seconds / took, 3),
                              seconds_per_request_spread=_spread(times))
@@ -432,6 +433,7 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
             "seed": config.seed,
             "quick": config.quick,
             "resamples": config.resamples,
+            "epsilon_resamples": config.epsilon_resamples,
             "eval_users": config.eval_users,
             "threads": config.threads,
             "delta": 1e-5,
