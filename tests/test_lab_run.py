@@ -379,3 +379,25 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
     assert study["forgets"]["drop-vector"]["random"]["forgets"] == 0
     with pytest.raises(AmnesiaError, match="agreement study"):
         LabConfig(agreement_draws=9).check()
+
+
+def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_where_they_cross_zero():
+    import copy
+    from pathlib import Path
+
+    from amnesia.lab.report import questions
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    text = "\n".join(questions(committed))
+    ease = next(r for r in committed["rows"] if r["forget_set"] == "random" and r["method"] == "ease")
+    assert ease["ndcg_gap_to_als_ci"][0] > 0  # the committed run: EASE above the factorisation on the random set
+    assert "- EASE: random higher (+" in text
+    changed = copy.deepcopy(committed)
+    for row in changed["rows"]:
+        if row["method"] == "ease":
+            row["ndcg_gap_to_als_ci"] = [-0.01, 0.02]
+    assert "- EASE: random no different at this N (+" in "\n".join(questions(changed))
+    for row in changed["rows"]:
+        if row["method"] == "fine-tune":
+            row.update(forgets=True, epsilon_p_value=0.4)
+    assert "- Fine-tune: random forgets (p = 0.4)" in "\n".join(questions(changed))

@@ -454,6 +454,45 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def _compared(gap: float | None, ci: list | None) -> str:
+    """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'cannot tell (…)' from a difference and its interval."""
+    if gap is None or not ci or ci[0] is None:
+        return "not measured"
+    word = "higher" if ci[0] > 0 else "lower" if ci[1] < 0 else "no different at this N"
+    return f"{word} ({signed(gap)}{interval(ci, 3)})"
+
+
+def questions(result: dict) -> list[str]:
+    """Markdown: the lab's two questions answered from the rows (and the agreement study), with
+    "cannot tell" where the data cannot tell."""
+    kinds = [k for k in FORGET_SETS if k in result["null_control"]]
+    per_kind = {k: rows_of(result, k) for k in kinds}
+    lines = ["## Two questions, answered from the table", "", "**Does exact forgetting cost accuracy?** An exact method "
+             "leaves a model equal to its retrain (certified below), so forgetting itself costs nothing; what differs is the "
+             "model. NDCG@10 of each exactly forgetting model minus the retrained factorisation's, paired over users:", ""]
+    for name, method in METHODS.items():
+        if method.own_retrain is None or name.startswith("original"):
+            continue
+        found = [per_kind[k][name] for k in kinds if name in per_kind[k]]
+        if found:
+            lines.append(f"- {method.model_title}: " + "; ".join(
+                f"{r['forget_set']} {_compared(r.get('ndcg_gap_to_als'), r.get('ndcg_gap_to_als_ci'))}" for r in found) + ".")
+    study = result.get("agreement", {}).get("forgets", {})
+    lines += ["", f"**Which approximate methods forget?** At N = {result['config']['seeds']} (the permutation test, "
+              f"p ≤ {ALPHA}: told apart from retrains):", ""]
+    for name in APPROXIMATE:
+        found = [per_kind[k][name] for k in kinds if name in per_kind[k]]
+        if not found:
+            continue
+        said = "; ".join(f"{r['forget_set']} {'forgets' if r['forgets'] else 'does not forget'} (p = {r['epsilon_p_value']:.2g})"
+                         for r in found)
+        shaky = [f"{k} {e['forgets']} of {e['runs']}" for k, e in study.get(name, {}).items() if 0 < e["forgets"] < e["runs"]]
+        extra = (f"; on other draws and splits at N = {result['agreement']['seeds']} it was said to forget on "
+                 + ", ".join(shaky) + " runs: cannot tell there at that N") if shaky else ""
+        lines.append(f"- {METHODS[name].label}: {said}{extra}.")
+    return lines + [""]
+
+
 def _agreement_summary(result: dict) -> list[str]:
     """Headline sentences from the agreement study: verdicts that change with the draw, and the
     test's false positives on every independent retrain-vs-retrain pair (the study's and the main
@@ -585,6 +624,8 @@ def markdown(result: dict) -> str:
         *(f"- {line}" for line in summary(result)),
         "",
         *headline(result),
+        "",
+        *questions(result),
         "",
     ]
     for kind in kinds:
