@@ -110,9 +110,9 @@ if result is not None:
         hide_index=True,
         width="stretch",
         column_config={
-            "p": st.column_config.NumberColumn(
+            "p": st.column_config.TextColumn(
                 help=f"permutation test: can the attack tell these models from retrained ones? p ≤ {ALPHA}: yes "
-                "(does not forget). Empty: one deterministic model a side, identical or not", format="%.3g"
+                "(does not forget). –: one deterministic model a side, identical to its retrain or not"
             ),
             "F": st.column_config.NumberColumn(
                 help="forgetting quality: 1 = an attacker cannot tell it from a retrain", format="%.3f"

@@ -243,7 +243,9 @@ def reading(result: dict, kind: str) -> list[str]:
         lines.append(
             f"Closest approximate method: {closest['label']} (ε = {fmt(closest['epsilon'], 2)}, F = "
             f"{fmt(closest['forgetting_quality'], 3)}, against the null's {fmt(null['epsilon'], 2)} and "
-            f"{fmt(null['forgetting_quality'], 3)}), {speedup(closest['speedup'])} faster than a retrain."
+            f"{fmt(null['forgetting_quality'], 3)}), "
+            + (f"{speedup(closest['speedup'])} faster than a retrain." if (closest["speedup"] or 0) >= 1 else
+               f"{speedup(1 / closest['speedup'])} slower than a retrain." if closest["speedup"] else "time not measured.")
         )
     keeps = [r for r in approximate if within(r["ndcg_at_10"], null["ndcg_at_10_ci"])]
     if keeps:
@@ -439,7 +441,7 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),
                 "ε [95 % CI]": f"{fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)}",
-                "p": r.get("epsilon_p_value"),
+                "p": p_cell(r),
                 "F": r["forgetting_quality"],
                 "final score": r["final_score"],
                 "MIA AUC": r["mia_auc"],
