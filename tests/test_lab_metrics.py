@@ -322,3 +322,18 @@ def test_the_challenges_in_sample_estimator_by_hand_and_its_bias():
     rng = np.random.default_rng(0)
     same = in_sample_epsilon(rng.normal(size=(16, 200)), rng.normal(size=(16, 200)))
     assert same.mean() > 0.5  # identical distributions, N = 16: biased well above 0 (why the lab cross-fits)
+
+
+def test_the_auc_and_gap_intervals_resample_models_too_and_widen_with_their_spread():
+    rng = np.random.default_rng(8)
+    one = pair_wins(rng.normal(size=15), rng.normal(size=12))[None]
+    from amnesia.lab.metrics import hierarchical_auc_ci, hierarchical_gap_ci
+
+    low, high = hierarchical_auc_ci(one, np.random.default_rng(0), resamples=300)  # one model: members and others only
+    assert low <= one.mean() <= high
+    spread = np.stack([pair_wins(rng.normal(shift, 1, 15), rng.normal(size=12)) for shift in (-1.0, 0.0, 1.0, 2.0)])
+    narrow = auc_ci(spread.mean(axis=0), np.random.default_rng(0), 300)
+    wide = hierarchical_auc_ci(spread, np.random.default_rng(0), 300)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+    values = np.where(np.arange(20) < 4, 0.6, 0.2)[None].repeat(5, 0)  # no spread anywhere: the gap is exact
+    assert hierarchical_gap_ci(values, np.arange(20) < 4, rng, 100) == pytest.approx((0.4, 0.4))

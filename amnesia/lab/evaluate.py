@@ -267,10 +267,8 @@ def summarize(
     method gives the same model for every seed (one model per side stands for all N).
     Returns metrics with 95 % intervals, the per-user ε, and the attack statistic standardised
     per user against the retrained models (:func:`standardized`, for plots). Intervals of ε, F,
-    NDCG, Recall and the top-10 overlap resample models, then users
-    (:func:`metrics.hierarchical_ci`, :func:`metrics.hierarchical_epsilon`: ``epsilon_resamples``
-    draws for ε, each a full attack); the AUC's and the fairness gap's
-    resample users (members and others) with the models' mean fixed. ``epsilon_p_value``: the
+    NDCG, Recall, the top-10 overlap, the AUC and the fairness gap resample models, then users
+    (:mod:`metrics`' hierarchical intervals; ``epsilon_resamples`` draws for ε, each a full attack). ``epsilon_p_value``: the
     permutation test that unlearned and retrained models are exchangeable
     (:func:`metrics.permutation_test`, ``permutations`` relabellings; None for a deterministic
     method, one model a side). ``permutations=0`` and ``epsilon_resamples=0`` skip the test and ε's
@@ -310,7 +308,8 @@ def summarize(
         quality, nan_mean(retain_u), nan_mean(retain_r), nan_mean(ndcg_u), nan_mean(ndcg_r)
     )
     # membership attack: a lower statistic means "member"; the AUC averages the models' pair matrices
-    wins = np.mean([metrics.pair_wins(-m.forget_stat, -m.outsider_stat) for m in unlearned], axis=0)
+    model_wins = np.stack([metrics.pair_wins(-m.forget_stat, -m.outsider_stat) for m in unlearned])
+    wins = model_wins.mean(axis=0)
     overlaps = np.stack([metrics.top_overlap(u.top, r.top) for u, r in zip(unlearned, retrained)]).astype(np.float64)
     ndcg_models = stacked("test_ndcg", unlearned)
     z_u, z_r = standardized(stat_u, stat_r)
@@ -326,14 +325,14 @@ def summarize(
         "forgetting_quality_ci": _ci(quality_ci),
         "final_score": _num(final),
         "mia_auc": _num(wins.mean()),
-        "mia_auc_ci": _ci(metrics.auc_ci(wins, rng, resamples)),
+        "mia_auc_ci": _ci(metrics.hierarchical_auc_ci(model_wins, rng, resamples)),
         "ndcg_at_10": _num(nan_mean(ndcg_u)),
         "ndcg_at_10_ci": _ci(metrics.hierarchical_ci(ndcg_models, rng, resamples=resamples)),
         "recall_at_10": _num(nan_mean(recall_u)),
         "recall_at_10_ci": _ci(metrics.hierarchical_ci(stacked("test_recall", unlearned), rng, resamples=resamples)),
         "retain_ndcg_at_10": _num(nan_mean(retain_u)),
         "fairness_gap": _num(metrics.group_gap(ndcg_u, active)),
-        "fairness_gap_ci": _ci(metrics.gap_ci(ndcg_u, active, rng, resamples)),
+        "fairness_gap_ci": _ci(metrics.hierarchical_gap_ci(ndcg_models, active, rng, resamples)),
         "top10_overlap_with_retrain": _num(overlaps.mean()),
         "top10_overlap_ci": _ci(metrics.hierarchical_ci(overlaps, rng, resamples=resamples)),
         "per_user_epsilon": [_num(v, 3) for v in eps_capped],

@@ -714,7 +714,7 @@ def markdown(result: dict) -> str:
         "mean. **Final score** = F × (NDCG@10 on retained training items, unlearned ÷ retrained) × (NDCG@10 on test items, "
         "unlearned ÷ retrained).",
         "- **MIA AUC**: forgotten users against outsiders, the attack statistic as score (0.5 = indistinguishable), averaged "
-        "over the N models; interval by resampling both groups (the models' mean fixed).",
+        "over the N models; interval by resampling the models, then both groups.",
         "- **Utility**: NDCG@10 and Recall@10 (hits ÷ min(|test items|, 10)) on the retained users' test items, training "
         "items excluded from the ranking. **Fairness gap** (CURE4Rec, after Li et al. 2021): NDCG@10 of the 5 % most active "
         "retained users minus that of the rest. **Top-10 overlap**: shared items between a model's and a reference retrain's "
@@ -724,11 +724,11 @@ def markdown(result: dict) -> str:
         "so one model per side stands for all N. Item-CF's utility and agreement come from the unlearned model alone when "
         "the fingerprints are equal (equal H, n and C give equal scores).",
         f"- **Intervals**: 95 % percentile bootstrap over models, then users: each draw takes the N models with "
-        "replacement, then the users (ε, F, NDCG, Recall, top-10 overlap), so model-to-model variance is in the interval; "
+        "replacement, then the users (ε, F, NDCG, Recall, top-10 overlap, AUC, fairness gap), so model-to-model variance is in the interval; "
         f"{cfg['resamples']} draws ({cfg.get('epsilon_resamples', 200)} for ε and F, each a full attack, with the copies of a model kept on "
         "one side of the attack's split). **NDCG@10 − retrained ALS**: the row's mean NDCG@10 minus the N retrained "
         "factorisations' (the references; for the exact models and SISA too, whose own references are other models), the "
-        "same users drawn for both (paired), each side's models drawn on their own. The fairness gap resamples users only.",
+        "same users drawn for both (paired), each side's models drawn on their own. The fairness gap: models, then users within each group.",
         "",
         "## Caveats",
         "",
