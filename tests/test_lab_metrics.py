@@ -16,11 +16,11 @@ from amnesia.lab.metrics import (
     active_mask,
     attack_error_rates,
     auc,
-    auc_ci,
     _halves,
-    gap_ci,
     group_gap,
+    hierarchical_auc_ci,
     hierarchical_ci,
+    hierarchical_gap_ci,
     hierarchical_epsilon,
     in_sample_epsilon,
     max_epsilon,
@@ -183,13 +183,14 @@ def test_pair_wins_and_auc_by_hand():
     assert auc(np.array([1.0, 1.0]), np.array([1.0])) == 0.5
 
 
-def test_auc_interval_equals_explicit_resampling():
+def test_auc_interval_equals_explicit_resampling_of_models_then_members_and_others():
     rng = np.random.default_rng(6)
-    wins = pair_wins(rng.normal(size=7), rng.normal(size=5))
-    low, high = auc_ci(wins, np.random.default_rng(9), resamples=200)
+    wins = np.stack([pair_wins(rng.normal(shift, 1, 7), rng.normal(size=5)) for shift in (0.0, 0.5, 1.0)])
+    low, high = hierarchical_auc_ci(wins, np.random.default_rng(9), resamples=200)
     draw = np.random.default_rng(9)
+    models = draw.integers(0, 3, size=(200, 3))
     rows, cols = draw.integers(0, 7, size=(200, 7)), draw.integers(0, 5, size=(200, 5))
-    explicit = np.array([wins[r][:, c].mean() for r, c in zip(rows, cols)])
+    explicit = np.array([wins[k][:, r][:, :, c].mean() for k, r, c in zip(models, rows, cols)])
     assert (low, high) == pytest.approx(tuple(np.percentile(explicit, [2.5, 97.5])))
 
 
@@ -220,7 +221,7 @@ def test_overlap_gap_and_active_users():
     assert active.sum() == 2 and active[[1, 3]].all()
     values = np.where(active, 0.6, 0.2)
     assert group_gap(values, active) == pytest.approx(0.4)
-    low, high = gap_ci(values, active, np.random.default_rng(0), resamples=100)
+    low, high = hierarchical_gap_ci(values[None], active, np.random.default_rng(0), resamples=100)
     assert (low, high) == pytest.approx((0.4, 0.4))
 
 
@@ -327,12 +328,10 @@ def test_the_challenges_in_sample_estimator_by_hand_and_its_bias():
 def test_the_auc_and_gap_intervals_resample_models_too_and_widen_with_their_spread():
     rng = np.random.default_rng(8)
     one = pair_wins(rng.normal(size=15), rng.normal(size=12))[None]
-    from amnesia.lab.metrics import hierarchical_auc_ci, hierarchical_gap_ci
-
     low, high = hierarchical_auc_ci(one, np.random.default_rng(0), resamples=300)  # one model: members and others only
     assert low <= one.mean() <= high
     spread = np.stack([pair_wins(rng.normal(shift, 1, 15), rng.normal(size=12)) for shift in (-1.0, 0.0, 1.0, 2.0)])
-    narrow = auc_ci(spread.mean(axis=0), np.random.default_rng(0), 300)
+    narrow = hierarchical_auc_ci(spread.mean(axis=0)[None], np.random.default_rng(0), 300)  # the models' mean fixed
     wide = hierarchical_auc_ci(spread, np.random.default_rng(0), 300)
     assert wide[1] - wide[0] > narrow[1] - narrow[0]
     values = np.where(np.arange(20) < 4, 0.6, 0.2)[None].repeat(5, 0)  # no spread anywhere: the gap is exact

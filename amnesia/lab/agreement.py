@@ -39,9 +39,9 @@ def verdicts(data, config, seeds: int = SEEDS, permutations: int = PERMUTATIONS)
     ctx = make_context(data, max_users=USERS, seed=config.seed)
     stats: dict[str, list[np.ndarray]] = {name: [] for name in ("retrain", *APPROXIMATE)}
     reference: list[np.ndarray] = []
+    retained = data.retained_train()
     for i in range(seeds):
         original = fit(train, params, seed=SEED_BASE + i, threads=config.threads)
-        retained = data.retained_train()
         stats["retrain"].append(measure_mf(fit(retained, params, seed=SEED_BASE + 10_000 + i, threads=config.threads), ctx).forget_stat)
         reference.append(measure_mf(fit(retained, params, seed=SEED_BASE + 20_000 + i, threads=config.threads), ctx).forget_stat)
         for name in APPROXIMATE:

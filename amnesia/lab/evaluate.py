@@ -248,6 +248,11 @@ def _num(value: float, digits: int = 6) -> float | None:
     return round(value, digits) if math.isfinite(value) else value
 
 
+def _stacked(field: str, models: list[Measured]) -> np.ndarray:
+    """One measurement of every model, as (models, users or examples) float64."""
+    return np.stack([getattr(m, field) for m in models]).astype(np.float64)
+
+
 def summarize(
     unlearned: list[Measured],
     retrained: list[Measured],
@@ -295,12 +300,9 @@ def summarize(
     else:  # point estimates only (the tuning grid)
         epsilon_ci = quality_ci = (math.nan, math.nan)
 
-    def stacked(field: str, models_: list[Measured]) -> np.ndarray:
-        return np.stack([getattr(m, field) for m in models_]).astype(np.float64)
-
     def per_user(field: str, models_: list[Measured]) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            return nan_mean(stacked(field, models_), axis=0)
+            return nan_mean(_stacked(field, models_), axis=0)
 
     ndcg_u, recall_u, retain_u = (per_user(f, unlearned) for f in ("test_ndcg", "test_recall", "retain_ndcg"))
     ndcg_r, retain_r = per_user("test_ndcg", retrained), per_user("retain_ndcg", retrained)
@@ -311,7 +313,7 @@ def summarize(
     model_wins = np.stack([metrics.pair_wins(-m.forget_stat, -m.outsider_stat) for m in unlearned])
     wins = model_wins.mean(axis=0)
     overlaps = np.stack([metrics.top_overlap(u.top, r.top) for u, r in zip(unlearned, retrained)]).astype(np.float64)
-    ndcg_models = stacked("test_ndcg", unlearned)
+    ndcg_models = _stacked("test_ndcg", unlearned)
     z_u, z_r = standardized(stat_u, stat_r)
     return {
         "epsilon": _num(eps_capped.mean()),
@@ -329,7 +331,7 @@ def summarize(
         "ndcg_at_10": _num(nan_mean(ndcg_u)),
         "ndcg_at_10_ci": _ci(metrics.hierarchical_ci(ndcg_models, rng, resamples=resamples)),
         "recall_at_10": _num(nan_mean(recall_u)),
-        "recall_at_10_ci": _ci(metrics.hierarchical_ci(stacked("test_recall", unlearned), rng, resamples=resamples)),
+        "recall_at_10_ci": _ci(metrics.hierarchical_ci(_stacked("test_recall", unlearned), rng, resamples=resamples)),
         "retain_ndcg_at_10": _num(nan_mean(retain_u)),
         "fairness_gap": _num(metrics.group_gap(ndcg_u, active)),
         "fairness_gap_ci": _ci(metrics.hierarchical_gap_ci(ndcg_models, active, rng, resamples)),
@@ -349,8 +351,7 @@ def ndcg_gap(models: list[Measured], als: list[Measured], seed: int = 0, resampl
     (:func:`metrics.hierarchical_ci`): one yardstick for every row of the lab, the exact models'
     and SISA's included (their own references are other models). Keys ``ndcg_gap_to_als`` and
     ``ndcg_gap_to_als_ci``."""
-    ours = np.stack([m.test_ndcg for m in models]).astype(np.float64)
-    theirs = np.stack([m.test_ndcg for m in als]).astype(np.float64)
+    ours, theirs = _stacked("test_ndcg", models), _stacked("test_ndcg", als)
     with np.errstate(invalid="ignore"):
         gap = nan_mean(ours) - nan_mean(theirs)
     interval = metrics.hierarchical_ci(ours, np.random.default_rng([seed, 31]), minus=theirs, resamples=resamples)

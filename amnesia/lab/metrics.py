@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import combinations
 
 import numpy as np
 import scipy.sparse as sp
@@ -378,40 +379,13 @@ def mean_ci(
     return _percentiles(values[picks].mean(axis=1), level)
 
 
-def gap_ci(
-    values: np.ndarray, active: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
-) -> tuple[float, float]:
-    """Bootstrap interval of :func:`group_gap`, resampling within each group."""
-    values = np.asarray(values, dtype=np.float64)
-    a, b = values[active & ~np.isnan(values)], values[~active & ~np.isnan(values)]
-    if not len(a) or not len(b):
-        return (math.nan, math.nan)
-    pick_a = rng.integers(0, len(a), size=(resamples, len(a)))
-    pick_b = rng.integers(0, len(b), size=(resamples, len(b)))
-    return _percentiles(a[pick_a].mean(axis=1) - b[pick_b].mean(axis=1), level)
-
-
-def auc_ci(
-    wins: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
-) -> tuple[float, float]:
-    """Bootstrap interval of an AUC from its (members, others) :func:`pair_wins` matrix (or the mean
-    of several models' matrices), resampling members and others independently."""
-    m, n = wins.shape
-    if m == 0 or n == 0:
-        return (math.nan, math.nan)
-    # the mean of wins[rows][:, cols] is (counts of each row)ᵀ wins (counts of each col) / (m n)
-    row_counts = np.apply_along_axis(np.bincount, 1, rng.integers(0, m, size=(resamples, m)), minlength=m)
-    col_counts = np.apply_along_axis(np.bincount, 1, rng.integers(0, n, size=(resamples, n)), minlength=n)
-    samples = ((row_counts @ wins) * col_counts).sum(axis=1) / (m * n)
-    return _percentiles(samples, level)
-
-
 # ---------------------------------------------------------------------------- over models, then users
 def _counts(rng: np.random.Generator, size: int, resamples: int) -> np.ndarray:
     """How often each of ``size`` units is drawn in each of ``resamples`` bootstrap draws; (resamples, size)."""
     picks = rng.integers(0, size, size=(resamples, size))
-    return (picks[:, :, None] == np.arange(size)).sum(axis=1) if size <= 64 else np.apply_along_axis(
-        np.bincount, 1, picks, minlength=size)
+    # one bincount over all draws: draw r's units are offset by r * size
+    offsets = np.arange(resamples)[:, None] * size
+    return np.bincount((picks + offsets).ravel(), minlength=resamples * size).reshape(resamples, size)
 
 
 def _weighted_means(values: np.ndarray, model_counts: np.ndarray, user_counts: np.ndarray) -> np.ndarray:
@@ -460,7 +434,7 @@ def hierarchical_auc_ci(
 ) -> tuple[float, float]:
     """Interval of an AUC over models, then members and others: ``wins`` (models, members,
     others) holds each model's :func:`pair_wins` matrix; each draw takes the models, the members
-    and the others with replacement (:func:`auc_ci` with the models' mean fixed is too narrow)."""
+    and the others with replacement (with the models' mean fixed, the interval is too narrow)."""
     wins = np.asarray(wins, dtype=np.float64)
     models, m, n = wins.shape
     if models == 0 or m == 0 or n == 0:
@@ -542,8 +516,6 @@ def permutation_test(
     n, total = len(unlearned), len(unlearned) + len(retrained)
     observed = mean_capped_epsilon(unlearned, retrained, seed)
     if math.comb(total, n) - 1 <= permutations:
-        from itertools import combinations
-
         splits = [np.array(c) for c in combinations(range(total), n) if c != tuple(range(n))]
     else:
         splits = [rng.permutation(total)[:n] for _ in range(permutations)]

@@ -100,8 +100,7 @@ def told_apart(row: dict) -> bool:
 
 def p_text(row: dict) -> str:
     """``p = 0.031`` (the permutation test), or what stands for it with one model a side."""
-    p = row.get("epsilon_p_value")
-    return f"p = {p:.2g}" if p is not None else "one model a side, no test"
+    return "one model a side, no test" if row.get("epsilon_p_value") is None else f"p = {p_cell(row)}"
 
 
 def reading(result: dict, kind: str) -> list[str]:
@@ -486,8 +485,7 @@ def questions(result: dict) -> list[str]:
         found = [per_kind[k][name] for k in kinds if name in per_kind[k]]
         if not found:
             continue
-        said = "; ".join(f"{r['forget_set']} {'forgets' if r['forgets'] else 'does not forget'} (p = {r['epsilon_p_value']:.2g})"
-                         for r in found)
+        said = "; ".join(f"{r['forget_set']} {'forgets' if r['forgets'] else 'does not forget'} ({p_text(r)})" for r in found)
         shaky = [f"{k} {e['forgets']} of {e['runs']}" for k, e in study.get(name, {}).items() if 0 < e["forgets"] < e["runs"]]
         extra = (f"; on other draws and splits at N = {result['agreement']['seeds']} it was said to forget on "
                  + ", ".join(shaky) + " runs: cannot tell there at that N") if shaky else ""

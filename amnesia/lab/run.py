@@ -39,8 +39,8 @@ from .agreement import agreement
 from .registry import APPROXIMATE, METHODS
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
-from .evaluate import (Context, Measured, make_context, measure_ease, measure_itemcf, measure_itemknn, measure_mf, measure_sisa,
-                       ndcg_gap, summarize)
+from .evaluate import (EPSILON_RESAMPLES, Context, Measured, make_context, measure_ease, measure_itemcf, measure_itemknn,
+                       measure_mf, measure_sisa, ndcg_gap, summarize)
 from .mf import DEFAULT_PARAMS, ALSParams, fit
 
 Progress = Callable[[float, str], None]
@@ -104,7 +104,7 @@ class LabConfig:
     eval_users: int | None = None
     threads: int = 1
     null_splits: int = NULL_SPLITS
-    epsilon_resamples: int = 200  # bootstrap draws of ε's interval, each a full attack per forgotten user
+    epsilon_resamples: int = EPSILON_RESAMPLES  # bootstrap draws of ε's interval, each a full attack per forgotten user
     agreement_splits: int = 2  # the verdicts again on other splits x draws (amnesia.lab.agreement); 0: not at all
     agreement_draws: int = 3
 
