@@ -44,18 +44,19 @@ class ReferenceCF:
         """The engine's certificate written from its definition (``ItemCF.fingerprint``'s docstring),
         with plain Python: H as sorted (user, item) int64 pairs, n as (item, count) int64 pairs of the
         watched items, C as the strictly lower triangle over those items in id order, row by row,
-        zeros included, as uint32. A fingerprint that skipped or misread any part would differ."""
+        zeros included, as uint32, each row entering as its SHA-256 digest. A fingerprint that skipped or misread any part would differ."""
         import hashlib
         import struct
 
-        digest = hashlib.sha256(b"amnesia-itemcf-v2")
+        digest = hashlib.sha256(b"amnesia-itemcf-v3")
         digest.update(b"S" + self.measure.encode())
         digest.update(b"H" + b"".join(struct.pack("<qq", u, i) for u, i in sorted(self.pairs)))
         counts = self.counts()
         live = sorted(counts)
         digest.update(b"n" + b"".join(struct.pack("<qq", i, counts[i]) for i in live))
         cooc = self.cooccurrences()
-        digest.update(b"C" + b"".join(struct.pack("<I", cooc.get((a, b), 0)) for k, a in enumerate(live) for b in live[:k]))
+        rows = (b"".join(struct.pack("<I", cooc.get((a, b), 0)) for b in live[:k]) for k, a in enumerate(live))
+        digest.update(b"C" + b"".join(hashlib.sha256(row).digest() for row in rows))
         return digest.hexdigest()
 
     def similarities(self):

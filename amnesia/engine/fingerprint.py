@@ -3,7 +3,10 @@ fingerprint computed without keeping the retrain.
 
 A model's fingerprint is SHA-256 over the measure's name and the canonical (H, n, C), and the
 neighbour lists when the model keeps them (see :func:`digest`). Equal models give equal
-fingerprints however they were built and whichever store holds them.
+fingerprints however they were built and whichever store holds them. C enters as one SHA-256
+digest per live item's row (:func:`row_digests`), so a store whose rows are spread over several
+processes (:mod:`amnesia.engine.sharded`) hashes each row where it lives and sends 32 bytes a
+row, and the result is the same as one process hashing them all.
 
 Verify compares a visitor's model with a retrain on the remaining interactions. Building that
 retrain as a model means filling its whole C (190 MB for MovieLens-small) only to hash it and
@@ -39,12 +42,14 @@ def digest(
 
     ``pairs``: H as (user, item) int64 pairs sorted by user, then item, shape (k, 2);
     ``live``: the external ids of the items with n > 0, sorted, and ``counts`` their n;
-    ``lower``: C strictly below the diagonal over ``live`` in that order, row after row, zeros
-    included, as uint32 chunks (dense, so no scan for non-zeros is needed); ``lists``: gives the
+    ``lower``: for every live item in that order, the SHA-256 digest (32 bytes) of its row of C
+    strictly below the diagonal (C with every live item of smaller id, in id order, zeros
+    included, as uint32: dense, so no scan for non-zeros is needed), as byte chunks of whole
+    digests (see :func:`row_digests`); ``lists``: gives the
     neighbour lists' digest (:meth:`NeighbourIndex.digest` over ``live``) once ``lower`` is
     consumed (a streamed retrain selects the last lists with the last block), None without lists.
     """
-    hasher = hashlib.sha256(b"amnesia-itemcf-v2")
+    hasher = hashlib.sha256(b"amnesia-itemcf-v3")
     hasher.update(b"S" + measure.name.encode())
     hasher.update(b"H")
     hasher.update(np.ascontiguousarray(pairs, dtype=np.int64).tobytes())
@@ -56,6 +61,20 @@ def digest(
     if lists is not None:  # the lists too: an updated index must equal a fitted one, bit for bit
         hasher.update(b"K" + lists())
     return hasher.hexdigest()
+
+
+def row_digests(lower: np.ndarray, start: int, stop: int) -> bytes:
+    """The 32-byte SHA-256 digests of rows ``start``..``stop`` of C's lower triangle, concatenated.
+
+    ``lower``: those rows one after the other as uint32, row ``i`` holding its ``i`` values below
+    the diagonal (what :func:`kernels.lower_rows_block` writes), so it has
+    Σ_{i=start}^{stop-1} i values."""
+    ends = np.cumsum(np.arange(start, stop, dtype=np.int64))
+    if len(lower) != (ends[-1] if len(ends) else 0):
+        raise ValueError(f"rows {start}..{stop} of the lower triangle hold {int(ends[-1]) if len(ends) else 0} values, got {len(lower)}")
+    view = memoryview(np.ascontiguousarray(lower, dtype=np.uint32)).cast("B")
+    bounds = (4 * np.concatenate([[0], ends])).tolist()
+    return b"".join(hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:]))
 
 
 def retrain_fingerprint(
@@ -94,7 +113,7 @@ def retrain_fingerprint(
             rows = kernels.fit_rows(user_ptr, user_items, item_ptr, item_users, start, block[: min(step, size - start)])
             if index is not None:
                 index.select_from_rows(rows, start, counts, chosen, ids)
-            yield out[: kernels.lower_rows_block(rows, start, out)]
+            yield row_digests(out[: kernels.lower_rows_block(rows, start, out)], start, start + len(rows))
 
     lists = None if index is None else (lambda: index.digest(np.arange(size), ids))
     return digest(chosen, pairs, ids, counts, lower(), lists)

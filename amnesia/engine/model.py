@@ -30,7 +30,7 @@ from ..limits import Limits
 from . import kernels
 from .arguments import check_buffer, check_cells, check_count, check_id, check_ids
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
-from .fingerprint import CELLS as _CELLS, digest as fingerprint_digest  # _CELLS: cells of C read at once by fingerprints and scans
+from .fingerprint import CELLS as _CELLS, digest as fingerprint_digest, row_digests  # _CELLS: cells of C read at once by fingerprints and scans
 from .index import ItemIndex
 from .neighbours import NeighbourIndex, check_neighbours
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
@@ -626,12 +626,17 @@ class ItemCF:
         for start in range(0, live, step):
             yield start, min(start + step, live)
 
-    def _lower_triangle(self) -> Iterator[np.ndarray]:
-        """C below the diagonal over the live items in id order, row by row, as uint32 chunks (one
-        per block of :meth:`_row_ranges`): the fingerprint's bytes of C. Written by a compiled loop
-        straight from the store's matrix when it holds one (a retrain's), else from gathered
-        blocks. Each chunk is a view of one buffer: valid until the next is made."""
+    def _lower_triangle(self) -> Iterator[bytes]:
+        """The digests of C's rows below the diagonal over the live items in id order (one chunk
+        of :func:`~amnesia.engine.fingerprint.row_digests` per block of :meth:`_row_ranges`): the
+        fingerprint's part for C. The rows are written by a compiled loop straight from the store's
+        matrix when it holds one (a retrain's), else from gathered blocks; a store spread over
+        processes hashes its rows where they live (``row_digests``)."""
         dense, live = self._store.dense_matrix(), self._live_by_id()
+        remote = getattr(self._store, "row_digests", None)
+        if remote is not None:
+            yield remote(live)
+            return
         # a block's prefixes hold fewer than step * len(live) <= _CELLS values (len(live) for a one-row block)
         out = np.empty(min(max(_CELLS, len(live)), len(live) * (len(live) - 1) // 2 + 1), dtype=np.uint32)
         for start, stop in self._row_ranges(len(live)):
@@ -639,7 +644,7 @@ class ItemCF:
                 written = kernels.lower_rows_block(self._store.block(live[start:stop], live[:stop]), start, out)
             else:
                 written = kernels.lower_rows_dense(dense, live, start, stop, out)
-            yield out[:written]
+            yield row_digests(out[:written], start, stop)
 
     def _lower_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """C below the diagonal over the live items (n > 0) in external-id order, in row blocks.
@@ -668,7 +673,8 @@ class ItemCF:
         H as sorted (user, item) int64 pairs; n as (item, count) int64 pairs for the live
         items (count > 0), sorted; C as the strictly lower triangle over those live items in
         id order, row by row, zeros included, as uint32 (canonical because the live items are
-        hashed with n; dense so that no scan for non-zeros is needed). With neighbour lists,
+        hashed with n; dense so that no scan for non-zeros is needed), each row entering as its
+        own SHA-256 digest (so rows kept in other processes are hashed where they live). With neighbour lists,
         also K and every live item's list (neighbour ids and the bits of their S), in id order.
         """
         users, items = self._interaction_arrays()
