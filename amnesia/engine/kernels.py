@@ -375,6 +375,66 @@ def move_rows(starts, caps, lengths, pool_idx, pool_val, rows, new_caps, free):
     return free
 
 
+# ---------------------------------------------------------------------- row shards
+# A shard (amnesia.engine.rowstore) owns some rows of C, every column: rows lo..hi-1 in a dense
+# (hi - lo, width) block for columns < width, with their other columns and every other owned row
+# in sparse rows (the pool above, indexed by the row's own item index).
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def fit_block(user_ptr, user_items, item_ptr, item_users, lo, block):
+    """Rows lo..lo + len(block) - 1 of C into ``block`` (uint16, zeroed, counts wrap at 2¹⁶ as in
+    :func:`fit_dense`), every column below block.shape[1]; the diagonal is left 0."""
+    threads = 16
+    for t in prange(threads):
+        for r in range(t, block.shape[0], threads):
+            _count_row(user_ptr, user_items, item_ptr, item_users, lo + r, block[r])
+            if lo + r < block.shape[1]:
+                block[r, lo + r] = 0
+    return block
+
+
+@njit(cache=_CACHE, nogil=True)
+def missing_owned_rows(starts, lengths, pool_idx, lo, hi, width, columns, changed_mask, changed, owned, out):
+    """out[i] = new entries an Add inserts into the sparse row of owned row columns[i] (0 when
+    not owned): :func:`missing_per_row` for a shard, whose dense rows keep columns >= width sparse."""
+    for i in range(len(columns)):
+        out[i] = 0
+        if not owned[i]:
+            continue
+        row = columns[i]
+        cols = columns if changed_mask[i] else changed
+        if lo <= row < hi:
+            cols = cols[np.searchsorted(cols, width):]
+        out[i] = count_missing(starts, lengths, pool_idx, 0, row, cols)
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
+def update_owned_rows(block, lo, hi, starts, lengths, pool_idx, pool_val, columns, changed_mask, changed, owned,
+                      step, sat, events, n_events):
+    """One user's change on the rows a shard owns: row p = columns[i] with ``owned[i]`` moves on
+    all of ``columns`` if p is changed (``changed_mask``), else on ``changed`` (as
+    :func:`update_dense` and :func:`update_sparse_rows` together). Returns the event count."""
+    width = block.shape[1]
+    for i in range(len(columns)):
+        if not owned[i]:
+            continue
+        p = columns[i]
+        cols = columns if changed_mask[i] else changed
+        if lo <= p < hi:
+            split = np.searchsorted(cols, width)
+            r = p - lo
+            for j in range(split):
+                c = cols[j]
+                if c != p:
+                    block[r, c], n_events = _step(np.int64(block[r, c]), step, sat, p, c, events, n_events)
+            if split < len(cols):
+                n_events = update_sparse_row(starts, lengths, pool_idx, pool_val, 0, p, cols[split:], step, sat,
+                                             events, n_events)
+        else:
+            n_events = update_sparse_row(starts, lengths, pool_idx, pool_val, 0, p, cols, step, sat, events, n_events)
+    return n_events
+
+
 # ---------------------------------------------------------------------- fingerprints
 @njit(cache=_CACHE, nogil=True)
 def lower_rows_dense(dense, live, start, stop, out):

@@ -35,6 +35,7 @@ from .index import ItemIndex
 from .neighbours import NeighbourIndex, check_neighbours
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
 from .requests import ChangeRequest, interaction_pairs, parse_request
+from .sharded import ShardedStore, check_placement, fit_sharded
 from .similarity import DEFAULT, Measure, measure
 from .store import Store, StoreChange, UserDelta, choose_layout, empty_store, fit_store, transpose
 
@@ -106,6 +107,7 @@ class ItemCF:
     @classmethod
     def fit(
         cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto", neighbours: int | None = None,
+        backend: str = "memory", shards: int | None = None, address: str | None = None,
     ) -> ItemCF:
         """Train from scratch on ``interactions`` and return a model at logical time 0.
 
@@ -117,17 +119,25 @@ class ItemCF:
         ``neighbours``: K keeps each item's K most similar items (item-kNN; recommendations,
         "because you watched" and similar items read these lists, kept exact under every
         change, see :mod:`amnesia.engine.neighbours`); None (default) sums over every neighbour.
+        ``shards``: split C's rows by item over W shards (:mod:`amnesia.engine.sharded`), in this
+        process (``backend="memory"``) or in Ray actors (``backend="ray"``: ``address`` None starts
+        a local Ray, ``"auto"`` or ``"ray://host:port"`` joins a cluster; 2 shards unless given).
+        Every method works the same on a sharded model, but :meth:`fork` (an ArgumentError).
         """
+        placement = check_placement(backend, shards, address)
         model = cls(similarity, neighbours)
         model.time = 0
         rows = _user_rows(interaction_pairs(interactions))
         if rows is None:
+            if placement is not None:
+                model._store = ShardedStore.empty(placement)
             return model
         users, item_ids, user_ptr, user_items = rows
         model._index = ItemIndex(item_ids)
         model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
-        model._store = fit_store(user_ptr, user_items, len(item_ids), store)
+        model._store = (fit_store(user_ptr, user_items, len(item_ids), store) if placement is None
+                        else fit_sharded(user_ptr, user_items, len(item_ids), store, placement))
         if model._k is not None:
             model._neighbours = None
             model._lists()

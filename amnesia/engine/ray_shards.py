@@ -1,0 +1,142 @@
+"""Shards in Ray actors: the transport of ``ItemCF.fit(..., backend="ray")``.
+
+Starting an actor means starting a Python process that imports numpy and the compiled kernels
+(about a second), so a model does not start its own. A process keeps one pool of *shard hosts*
+per cluster, long-lived actors placed one a node in turn; shard ``w`` of every model lives
+in host ``w``, under the model's own key, and leaves it when the model is dropped (or when the
+driver exits: the hosts are the driver's actors and end with it). Arrays travel through Ray's
+object store: H is put there once for a fit and every shard reads it from there.
+
+Ray is optional (``pip install -r requirements-scale.txt``); this module is imported only when a
+model asks for the Ray backend. Without an address a local Ray is started, bound to 127.0.0.1,
+without a dashboard, with as many CPUs as the machine has.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError
+
+try:
+    import ray
+except ImportError as error:  # pragma: no cover - the message is the point
+    raise ArgumentError("backend='ray' needs Ray: pip install -r requirements-scale.txt") from error
+
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from .rowstore import RowStore
+from .transport import Transport
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@ray.remote(num_cpus=0)
+class ShardHost:
+    """One process that holds shard ``w`` of any number of models, each under its model's key."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, RowStore] = {}
+
+    def fit(self, key: str, transposed: tuple[np.ndarray, ...], size: int, me: int, bounds: np.ndarray,
+            layout: str, saturation: int | None) -> str:
+        self.stores[key] = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation)
+        return self.stores[key].kind
+
+    def empty(self, key: str, me: int, shards: int, saturation: int | None) -> str:
+        self.stores[key] = RowStore(me, shards, saturation=saturation)
+        return self.stores[key].kind
+
+    def call(self, key: str, method: str, *args: Any) -> Any:
+        return getattr(self.stores[key], method)(*args)
+
+    def drop(self, key: str) -> None:
+        self.stores.pop(key, None)
+
+    def keys(self) -> list[str]:
+        """The models this host holds a shard of (a dropped model's is gone)."""
+        return sorted(self.stores)
+
+    def node(self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
+
+_hosts: list[Any] = []  # this process's shard hosts on the cluster it is connected to
+
+
+def connect(address: str | None) -> None:
+    """Join the cluster at ``address`` (``"auto"``, ``"ray://host:port"``), or start a local Ray
+    on 127.0.0.1 when None, unless this process is connected already."""
+    if ray.is_initialized():
+        return
+    # the hosts import this package: give their processes the directory it is in
+    runtime_env = {"env_vars": {"PYTHONPATH": _PACKAGE_ROOT}}
+    if address is None:
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env=runtime_env, _node_ip_address="127.0.0.1")
+    else:
+        ray.init(address=address, log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+
+
+def hosts(count: int) -> list[Any]:
+    """The first ``count`` shard hosts, starting the missing ones: host w on the w-th alive node
+    (modulo their number, in the order Ray lists them), so W shards on W nodes sit on W different
+    machines. Soft: if that node is gone, Ray places the host elsewhere."""
+    global _hosts
+    if _hosts and not ray.is_initialized():  # a previous cluster's hosts are gone with it
+        _hosts = []
+    if len(_hosts) < count:
+        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        while len(_hosts) < count:
+            where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=True)
+            _hosts.append(ShardHost.options(scheduling_strategy=where).remote())
+    return _hosts[:count]
+
+
+def _drop(handles: list[Any], key: str) -> None:
+    if ray.is_initialized():
+        for handle in handles:
+            handle.drop.remote(key)
+
+
+class RayTransport(Transport):
+    """A model's W shards, in the first W shard hosts."""
+
+    _ids = itertools.count()
+
+    def __init__(self, shards: int, address: str | None) -> None:
+        connect(address)
+        self.shards = shards
+        self.key = f"{uuid.uuid4().hex}-{next(self._ids)}"
+        self.hosts = hosts(shards)
+        weakref.finalize(self, _drop, list(self.hosts), self.key)
+
+    def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
+            saturation: int | None) -> list[str]:
+        shared = ray.put(transposed)  # once: every shard reads H from the object store
+        return ray.get([host.fit.remote(self.key, shared, size, me, bounds, layout, saturation)
+                        for me, host in enumerate(self.hosts)])
+
+    def empty(self, saturation: int | None) -> list[str]:
+        return ray.get([host.empty.remote(self.key, me, self.shards, saturation) for me, host in enumerate(self.hosts)])
+
+    def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        futures = [self.hosts[shard].call.remote(self.key, method, *args) for shard, method, args in calls]
+        results: list[Any] = []
+        for future in futures:
+            try:
+                results.append(ray.get(future))
+            except Exception as error:  # a shard's error or a dead actor: the caller decides
+                results.append(error)
+        return results
+
+    def nodes(self) -> list[str]:
+        """The Ray node id of each shard's host (for tests and the docs' placement example)."""
+        return ray.get([host.node.remote() for host in self.hosts])

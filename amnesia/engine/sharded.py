@@ -1,0 +1,216 @@
+"""C partitioned by item over W shards, behind the same :class:`~amnesia.engine.store.Store`
+interface, so :class:`~amnesia.engine.model.ItemCF` is the one model whatever holds its rows.
+
+Each shard holds the rows of C of the items it owns (:mod:`amnesia.engine.rowstore`: a contiguous
+range of fitted items balanced by Σ k² work, plus new items by index modulo W) in the project's own
+layout, dense or sparse per shard. Shards live in this process (``backend="memory"``) or in Ray
+actors (``backend="ray"``, :mod:`amnesia.engine.ray_shards`), on one machine or a cluster. The
+driver (this store) keeps n and sends each read to the shards that own its rows.
+
+A change is planned and checked by the model before any shard writes (a rejected request never
+reaches a shard). Every shard receives every change (it keeps n, which every change may move) and
+writes the rows it owns; a shard's write allocates before it writes, so a shard that fails
+(MemoryError, a dead actor) wrote nothing. If one shard fails, the shards that applied the change
+apply its inverse (the same users' items with the opposite step: C and n move back by exactly what
+they moved), and the request fails with nothing changed.
+
+The fingerprint is computed where the rows live: each shard hashes its own rows
+(:meth:`RowStore.lower_digests`) and the driver combines the 32-byte digests in item-id order,
+which gives the single-process fingerprint bit for bit (:mod:`amnesia.engine.fingerprint`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import AmnesiaError, ArgumentError
+from .arguments import check_buffer
+from .rowstore import RowStore, owners, partition
+from .store import LAYOUTS, Store, StoreChange, UserDelta, transpose
+from .transport import LocalTransport, Transport
+
+#: Where a model's rows can live (``ItemCF.fit(..., backend=...)``).
+BACKENDS = ("memory", "ray")
+#: The most shards a model may have (a request goes to every shard).
+MAX_SHARDS = 256
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a sharded model's rows live: ``backend`` (one of :data:`BACKENDS`), how many
+    ``shards``, and for Ray the cluster ``address`` (None: start a local Ray on 127.0.0.1)."""
+
+    backend: str
+    shards: int
+    address: str | None = None
+
+
+def check_placement(backend: str, shards: int | None, address: str | None) -> Placement | None:
+    """The placement ``ItemCF.fit`` was asked for, or None for today's single store (backend
+    ``"memory"`` without ``shards``); an ArgumentError saying what to pass otherwise."""
+    if backend not in BACKENDS:
+        raise ArgumentError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    if shards is not None and (isinstance(shards, bool) or not isinstance(shards, (int, np.integer))
+                               or not 1 <= shards <= MAX_SHARDS):
+        raise ArgumentError(f"shards must be a whole number from 1 to {MAX_SHARDS}, got {shards!r}.")
+    if address is not None and backend != "ray":
+        raise ArgumentError("address= joins a Ray cluster: pass it with backend='ray'.")
+    if address is not None and not isinstance(address, str):
+        raise ArgumentError(f"address must be text such as 'auto' or 'ray://host:10001', got {type(address).__name__}.")
+    if backend == "memory" and shards is None:
+        return None
+    return Placement(backend, int(shards if shards is not None else 2), address)
+
+
+def _transport(placement: Placement) -> Transport:
+    if placement.backend == "memory":
+        return LocalTransport(placement.shards)
+    from .ray_shards import RayTransport  # Ray is optional (requirements-scale.txt): imported only when asked for
+
+    return RayTransport(placement.shards, placement.address)
+
+
+def _inverse(change: StoreChange, count_old: np.ndarray) -> StoreChange:
+    """The change that undoes ``change`` on a store that applied it: the same items against the
+    same columns with the opposite step, and the counts as they were (new items stay, with n = 0,
+    as after any forget)."""
+    users = tuple(UserDelta(d.user, d.new_row, d.old_row, d.changed, d.columns) for d in change.users)
+    return StoreChange(-change.step, change.size, users, change.count_index, count_old)
+
+
+class ShardedStore(Store):
+    """n here, the rows of C in W shards (see the module docstring)."""
+
+    def __init__(self, transport: Transport, bounds: np.ndarray, fitted: int, kinds: list[str],
+                 counts: np.ndarray | None = None) -> None:
+        self.transport = transport
+        self.bounds, self.fitted = np.asarray(bounds, dtype=np.int64), fitted
+        self.kinds = kinds
+        self.kind = "dense" if all(kind == "dense" for kind in kinds) else "sparse"
+        self._counts = np.zeros(16, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64).copy()
+        self._size = 0 if counts is None else len(counts)
+
+    @classmethod
+    def fit(cls, user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str, placement: Placement) -> ShardedStore:
+        """C = HᵀH of H given as sorted rows (as :meth:`ArrayStore.fit`), its rows split over
+        ``placement.shards`` shards by Σ k² work, each built by its shard from H shared once."""
+        if layout not in LAYOUTS:
+            raise ArgumentError(f"A sharded store's layout is one of {', '.join(LAYOUTS)} (chosen per shard), got {layout!r}.")
+        transport = _transport(placement)
+        bounds = partition(user_ptr, user_items, size, placement.shards)
+        transposed = transpose(user_ptr, user_items, size)
+        # the driver's saturation, so that a test that lowers it reaches shards in other processes too
+        kinds = transport.fit(transposed, size, bounds, layout, RowStore.default_saturation)
+        return cls(transport, bounds, size, kinds, np.diff(transposed[2]))
+
+    @classmethod
+    def empty(cls, placement: Placement) -> ShardedStore:
+        """The store of a sharded model with no data yet: every item it gets is owned by index modulo W."""
+        transport = _transport(placement)
+        kinds = transport.empty(RowStore.default_saturation)
+        return cls(transport, np.zeros(placement.shards + 1, dtype=np.int64), 0, kinds)
+
+    @property
+    def shards(self) -> int:
+        return self.transport.shards
+
+    def owner(self, items: np.ndarray) -> np.ndarray:
+        """The shard that owns each internal index of ``items``."""
+        return owners(items, self.bounds, self.fitted, self.shards)
+
+    def _run(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
+        results = self.transport.run(calls)
+        for (shard, method, _), result in zip(calls, results):
+            if isinstance(result, BaseException):
+                raise AmnesiaError(f"Shard {shard} failed to answer {method}: {result}") from result
+        return results
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def counts(self) -> np.ndarray:
+        view = self._counts[: self._size]
+        view.flags.writeable = False
+        return view
+
+    def block(self, rows: np.ndarray, cols: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        shape = (len(rows), self._size if cols is None else len(cols))
+        result = np.zeros(shape, dtype=np.int64) if out is None else check_buffer(out, shape)
+        inside = rows < self._size  # indices >= size read 0
+        if out is not None:
+            result[~inside] = 0
+        owner = self.owner(rows)
+        groups = [(w, np.flatnonzero(inside & (owner == w))) for w in range(self.shards)]
+        groups = [(w, where) for w, where in groups if len(where)]
+        cols = None if cols is None else np.asarray(cols, dtype=np.int64)
+        answers = self._run([(w, "block", (rows[where], cols)) for w, where in groups])
+        for (_, where), answer in zip(groups, answers):
+            result[where] = answer
+        return result
+
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        values = np.zeros(len(a), dtype=np.int64)
+        inside = (a < self._size) & (b < self._size)
+        owner = self.owner(a)
+        groups = [(w, np.flatnonzero(inside & (owner == w))) for w in range(self.shards)]
+        groups = [(w, where) for w, where in groups if len(where)]
+        answers = self._run([(w, "pairs", (a[where], b[where])) for w, where in groups])
+        for (_, where), answer in zip(groups, answers):
+            values[where] = answer
+        return values
+
+    def row_digests(self, live: np.ndarray) -> bytes:
+        """The fingerprint's digests of C's rows over ``live`` (internal indices in id order),
+        each computed by the shard that owns the row, 32 bytes a row in ``live``'s order."""
+        live = np.asarray(live, dtype=np.int64)
+        combined = np.zeros((len(live), 32), dtype=np.uint8)
+        for positions, digests in self._run([(w, "lower_digests", (live,)) for w in range(self.shards)]):
+            combined[positions] = np.frombuffer(digests, dtype=np.uint8).reshape(len(positions), 32)
+        return combined.tobytes()
+
+    # ------------------------------------------------------------------ writes
+    def apply(self, change: StoreChange) -> None:
+        count_old = np.zeros(len(change.count_index), dtype=np.int64)
+        known = change.count_index < self._size
+        count_old[known] = self._counts[change.count_index[known]]
+        if change.size > len(self._counts):  # before any shard writes: the only allocation here
+            self._counts = np.concatenate([self._counts, np.zeros(max(change.size, 2 * len(self._counts)) - len(self._counts), np.int64)])
+        results = self.transport.run([(w, "apply", (change,)) for w in range(self.shards)])
+        failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
+        if failed:
+            undo = _inverse(change, count_old)
+            undone = self.transport.run([(w, "apply", (undo,)) for w in range(self.shards) if w not in failed])
+            lost = [result for result in undone if isinstance(result, BaseException)]
+            first = results[failed[0]]
+            if lost:
+                raise AmnesiaError(f"Shard {failed[0]} failed ({first}) and rolling the others back failed too "
+                                   f"({lost[0]}): refit the model.") from first
+            raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({first}); nothing was changed.") from first
+        self._size = change.size
+        self._counts[change.count_index] = change.count_new
+
+    def share(self, lean: bool = False) -> tuple[Store, Store]:
+        raise ArgumentError("A sharded model cannot be forked: its rows live in its shards. Fit a second "
+                            "model for a copy, or use the in-process backend (backend='memory' without shards).")
+
+    def nbytes(self) -> int:
+        return self._counts.nbytes + sum(self._run([(w, "nbytes", ()) for w in range(self.shards)]))
+
+    def sparse_entries(self) -> int:
+        return int(sum(self._run([(w, "sparse_entries", ()) for w in range(self.shards)])))
+
+
+def fit_sharded(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str | int,
+                placement: Placement) -> ShardedStore:
+    """A :class:`ShardedStore` for ``ItemCF.fit`` (``layout`` as there, per shard; a dense block
+    size is a single-store choice and is refused)."""
+    if isinstance(layout, (int, np.integer)):
+        raise ArgumentError("A sharded model chooses dense or sparse per shard: pass store='auto', 'dense' or 'sparse'.")
+    return ShardedStore.fit(user_ptr, user_items, size, layout, placement)

@@ -1,0 +1,59 @@
+"""How a sharded store's driver reaches its shards (:mod:`amnesia.engine.sharded`): a method of a
+shard's :class:`~amnesia.engine.rowstore.RowStore` called by name, on objects in this process
+(:class:`LocalTransport`) or in Ray actors (:class:`amnesia.engine.ray_shards.RayTransport`)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .rowstore import RowStore
+
+
+class Transport(ABC):
+    """How the driver reaches its shards: call a :class:`RowStore` method on some of them."""
+
+    shards: int
+
+    @abstractmethod
+    def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
+            saturation: int | None) -> list[str]:
+        """Build every shard's rows (in parallel where the transport can); returns their layouts."""
+
+    @abstractmethod
+    def empty(self, saturation: int | None) -> list[str]:
+        """Give every shard an empty store (a model with no data yet); returns their layouts."""
+
+    @abstractmethod
+    def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        """Call ``method(*args)`` on shard ``w`` for every ``(w, method, args)``, concurrently where
+        the transport can; each result in order, or the exception that call raised (not raised here)."""
+
+
+class LocalTransport(Transport):
+    """Shards as objects in this process (one after the other): the sharded layout without a cluster."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+        self.stores: list[RowStore] = []
+
+    def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
+            saturation: int | None) -> list[str]:
+        self.stores = [RowStore.fit_shard(transposed, size, me, bounds, layout, saturation) for me in range(self.shards)]
+        return [store.kind for store in self.stores]
+
+    def empty(self, saturation: int | None) -> list[str]:
+        self.stores = [RowStore(me, self.shards, saturation=saturation) for me in range(self.shards)]
+        return [store.kind for store in self.stores]
+
+    def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        results: list[Any] = []
+        for shard, method, args in calls:
+            try:
+                results.append(getattr(self.stores[shard], method)(*args))
+            except Exception as error:  # reported to the caller, which rolls back the others
+                results.append(error)
+        return results

@@ -1,0 +1,155 @@
+"""The Ray backend (``ItemCF.fit(..., backend="ray", shards=W)``) against the plain reference and
+the in-process engine: the conformance suite's runs with W = 1, 2 and 3 shards, on one Ray cluster
+of three nodes started on this machine for the whole module (``ray.cluster_utils.Cluster``), so
+every test also runs across nodes. Shard hosts bind to 127.0.0.1; nothing reaches the network.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+# Ray rewrites a 127.0.0.1 address to the machine's outward IP (for remote nodes) unless told that
+# clusters are loopback-only: without this the driver waits for a GCS that listens on 127.0.0.1 only.
+# Read when Ray is imported, so set before; the cluster's processes inherit it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+ray = pytest.importorskip("ray", reason="the Ray backend's tests need Ray: pip install -r requirements-scale.txt")
+
+from amnesia import ItemCF, RequestError  # noqa: E402
+from amnesia.engine import ray_shards  # noqa: E402
+from amnesia.engine.similarity import MEASURES  # noqa: E402
+from amnesia.engine.store import ArrayStore  # noqa: E402
+from amnesia.errors import ArgumentError  # noqa: E402
+
+from .reference import ReferenceCF  # noqa: E402
+from .test_properties import NEIGHBOURS, PAIRS, assert_matches_reference, changeset_fields, requests, run  # noqa: E402
+
+RAY = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: (shards, layout, saturation): every W of the issue, dense and sparse shards, the overflow table at 3
+ENGINES = [(1, "dense", None), (2, "sparse", 3), (3, "dense", 3)]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node and two more, one CPU each, on this machine; this process is the driver."""
+    from ray.cluster_utils import Cluster
+
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1"})
+    for _ in range(2):
+        nodes.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    nodes.wait_for_nodes()
+    ray_shards.connect(nodes.address)
+    yield nodes
+    ray.shutdown()
+    nodes.shutdown()
+
+
+@pytest.fixture(params=ENGINES, ids=lambda e: f"W{e[0]}-{e[1]}-sat{e[2]}")
+def engine(request, cluster, monkeypatch):
+    shards, layout, saturation = request.param
+    if saturation:  # the driver sends its saturation to the shards
+        monkeypatch.setattr(ArrayStore, "default_saturation", saturation)
+    return shards, layout
+
+
+@RAY
+@given(initial=PAIRS, steps=requests, data=st.data(), neighbours=NEIGHBOURS, measure=st.sampled_from(list(MEASURES)))
+def test_any_sequence_of_requests_on_ray_shards_equals_a_retrain(engine, initial, steps, data, neighbours, measure):
+    shards, layout = engine
+    model = ItemCF.fit(initial, measure, store=layout, neighbours=neighbours, backend="ray", shards=shards)
+    assert model.store_kind == (layout if initial else "sparse")  # an empty model starts sparse, as in one process
+    reference = ReferenceCF(initial, measure)
+    run(model, reference, steps, data)
+    assert_matches_reference(model, reference)
+
+
+@RAY
+@given(initial=PAIRS, steps=requests)
+def test_every_changeset_read_and_fingerprint_equals_the_in_process_engine(engine, initial, steps):
+    shards, layout = engine
+    sharded = ItemCF.fit(initial, store=layout, backend="ray", shards=shards)
+    local = ItemCF.fit(initial, store=layout)
+    for kind, pairs in steps:
+        request = {"change": "Add" if kind == "Forget" else kind, "interactions": [list(p) for p in pairs]}
+        try:
+            expected = local.apply(request)
+        except RequestError as error:
+            with pytest.raises(RequestError, match="do not exist"):
+                sharded.apply(request)
+            assert "do not exist" in str(error)
+        else:
+            assert changeset_fields(sharded, sharded.apply(request)) == changeset_fields(local, expected)
+        assert sharded.fingerprint() == local.fingerprint()
+        items = list(range(10))
+        assert sharded.cooccurrences(items).tolist() == local.cooccurrences(items).tolist()
+
+
+def test_shards_are_placed_on_different_nodes(cluster):
+    pairs = np.random.default_rng(3).integers(0, 40, size=(400, 2))
+    model = ItemCF.fit(pairs, backend="ray", shards=3)
+    nodes = model._store.transport.nodes()
+    assert len(set(nodes)) == 3 == len(cluster.list_all_nodes())
+    assert model.fingerprint() == ItemCF.fit(pairs).fingerprint()
+    user = int(pairs[0, 0])
+    model.forget_user(user)
+    assert model.fingerprint() == ItemCF.fit(pairs[pairs[:, 0] != user]).fingerprint()
+
+
+def test_bad_requests_change_nothing_on_any_shard(cluster):
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2)], backend="ray", shards=2)
+    before = model.fingerprint()
+    with pytest.raises(RequestError, match="do not exist"):
+        model.apply({"change": "Remove", "interactions": [[0, 1], [5, 5]]})
+    with pytest.raises(RequestError):
+        model.forget_user(9)
+    with pytest.raises(ArgumentError, match="cannot be forked"):
+        model.fork()
+    assert model.fingerprint() == before and model.time == 0
+
+
+def test_a_dropped_model_leaves_its_shard_hosts(cluster):
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2)], backend="ray", shards=2)
+    key, hosts = model._store.transport.key, model._store.transport.hosts
+    assert all(key in keys for keys in ray.get([host.keys.remote() for host in hosts]))
+    del model
+    gc.collect()
+    ray.get([host.keys.remote() for host in hosts])  # the drops were sent before this call
+    assert not any(key in keys for keys in ray.get([host.keys.remote() for host in hosts]))
+
+
+def test_without_an_address_a_local_ray_starts_on_this_machine(tmp_path):
+    """In a fresh process (this one is a cluster's driver): address=None starts Ray on 127.0.0.1."""
+    script = textwrap.dedent("""
+        import ray
+        from amnesia import ItemCF
+        pairs = [(u, i) for u in range(12) for i in range(8) if (u * i) % 3]
+        model = ItemCF.fit(pairs, backend="ray", shards=2)
+        model.forget_user(1)
+        rest = [(u, i) for u, i in pairs if u != 1]
+        assert model.fingerprint() == ItemCF.fit(rest).fingerprint()
+        print(ray.util.get_node_ip_address(), len(ray.nodes()))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["127.0.0.1", "1"]
+
+
+def test_placement_arguments_are_checked_before_any_work():
+    with pytest.raises(ArgumentError, match="Unknown backend 'spark'"):
+        ItemCF.fit([(0, 1)], backend="spark")
+    with pytest.raises(ArgumentError, match="shards must be a whole number from 1 to 256"):
+        ItemCF.fit([(0, 1)], shards=0)
+    with pytest.raises(ArgumentError, match="with backend='ray'"):
+        ItemCF.fit([(0, 1)], address="auto")
+    with pytest.raises(ArgumentError, match="per shard"):
+        ItemCF.fit([(0, 1)], store=4, shards=2)
