@@ -18,7 +18,8 @@ def _stream(args: argparse.Namespace) -> int:
     from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
 
-    config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours)
+    config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours, args.backend, args.shards,
+                         args.address)
     collections = _collections(args.emit, config.neighbours is not None)
     if args.data:
         from .data.datasets import load
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the choices come from the registries that define them, so the CLI cannot drift from the library
     from .bench import PARTS
     from .data.datasets import BUNDLED, DOWNLOADS
+    from .engine.sharded import BACKENDS
     from .engine.similarity import MEASURES
     from .engine.store import LAYOUTS
 
@@ -111,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--store", default=LAYOUTS[0], choices=LAYOUTS, help="how C is stored (default: %(default)s)")
     stream.add_argument("--neighbours", type=_neighbours, default=None, metavar="K",
                         help="keep each item's K most similar items (item-kNN, exact under every change; default: every neighbour)")
+    stream.add_argument("--backend", default=BACKENDS[0], choices=BACKENDS,
+                        help="where C's rows live: this process, or Ray actors (pip install -r requirements-scale.txt) "
+                             "(default: %(default)s)")
+    stream.add_argument("--shards", type=int, default=None, metavar="W",
+                        help="split C's rows by item over W shards (default: one store; 2 with --backend ray)")
+    stream.add_argument("--address", default=None, metavar="ADDR",
+                        help="with --backend ray: a cluster to join ('auto', 'ray://host:10001'); default: start a local Ray")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",

@@ -142,6 +142,7 @@ def test_without_an_address_a_local_ray_starts_on_this_machine(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["127.0.0.1", "1"]
+    assert done.stderr == ""  # nothing of Ray's on stderr, where the stream writes its JSON answers
 
 
 def test_placement_arguments_are_checked_before_any_work():
@@ -153,3 +154,35 @@ def test_placement_arguments_are_checked_before_any_work():
         ItemCF.fit([(0, 1)], address="auto")
     with pytest.raises(ArgumentError, match="per shard"):
         ItemCF.fit([(0, 1)], store=4, shards=2)
+
+
+STREAM_INPUT = "\n".join([
+    '{"change": "Add", "interactions": [[100, 1], [100, 2], [100, 3], [101, 2], [101, 9999]]}',
+    '{"change": "Remove", "interactions": [[100, 2]]}',
+    'not json at all',
+    '{"change": "Remove", "interactions": [[424242, 1]]}',
+    '{"change": "Add", "interactions": [[102, 1], [102, 9999], [102, 3]]}',
+    '{"change": "Remove", "interactions": [[101, 2], [101, 9999]]}',
+    '{"change": "Add", "interactions": [[-1, 2]]}',
+    '',
+    '{"change": "Remove", "interactions": [[100, 1], [100, 3]]}',
+]) + "\n"
+
+
+@pytest.mark.parametrize("extra", [["--store", "dense"], ["--store", "sparse", "--emit", "H,n,C,S"]], ids=["dense", "sparse"])
+def test_the_stream_on_the_cluster_writes_the_in_process_streams_bytes(cluster, extra):
+    """`python -m amnesia stream --backend ray --shards 2 --address ADDR`: the same records and the
+    same answers to bad lines, byte for byte, as the in-process stream for the same input."""
+    root = Path(__file__).parents[1]
+
+    def stream(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "amnesia", "stream", "--data", "toy", *extra, *flags],
+                              input=STREAM_INPUT, capture_output=True, text=True, timeout=180, cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+
+    local = stream()
+    sharded = stream("--backend", "ray", "--shards", "2", "--address", cluster.address)
+    assert local.returncode == sharded.returncode == 0, sharded.stderr[-2000:]
+    assert local.stdout.count("\n") > 50 and local.stderr.count("\n") == 3
+    assert sharded.stdout == local.stdout
+    assert sharded.stderr == local.stderr

@@ -15,6 +15,7 @@ from ..errors import AmnesiaError
 from ..limits import CLI_LIMITS, Limits
 from .model import ItemCF
 from .neighbours import check_neighbours
+from .sharded import check_placement
 from .similarity import DEFAULT, Measure, measure
 from .store import LAYOUTS
 
@@ -25,12 +26,17 @@ class ModelConfig:
     ``layout``: one of :data:`~amnesia.engine.store.LAYOUTS` or the number of most popular
     items kept in a dense block; ``limits``: what one request may touch (``CLI_LIMITS`` by
     default, ``APP_LIMITS`` for the public demo); ``neighbours``: the K most similar items kept
-    per item (item-kNN), or None for every neighbour. Raises :class:`AmnesiaError` on a bad value."""
+    per item (item-kNN), or None for every neighbour; ``backend``, ``shards``, ``address``: where C's
+    rows live (see ``ItemCF.fit``; the defaults keep one store in this process). Raises
+    :class:`AmnesiaError` on a bad value."""
 
     similarity: str = DEFAULT.name
     layout: str | int = "auto"
     limits: Limits = field(default=CLI_LIMITS)
     neighbours: int | None = None
+    backend: str = "memory"
+    shards: int | None = None
+    address: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "similarity", measure(self.similarity).name)  # refuses unknown names
@@ -42,6 +48,9 @@ class ModelConfig:
                 f"to keep in a dense block (0 or more)."
             )
         object.__setattr__(self, "neighbours", check_neighbours(self.neighbours))
+        check_placement(self.backend, self.shards, self.address)  # before any data is read or any shard started
+        if self.placed and isinstance(self.layout, int):
+            raise AmnesiaError("A sharded model chooses dense or sparse per shard: use the layout auto, dense or sparse.")
         if not isinstance(self.limits, Limits):
             raise AmnesiaError(f"limits must be an amnesia.Limits (APP_LIMITS, CLI_LIMITS or a replace() of them), "
                                f"got {type(self.limits).__name__}.")
@@ -55,10 +64,18 @@ class ModelConfig:
     def measure(self) -> Measure:
         return measure(self.similarity)
 
+    @property
+    def placed(self) -> bool:
+        """Whether C's rows are split over shards (``shards`` given, or the Ray backend)."""
+        return check_placement(self.backend, self.shards, self.address) is not None
+
     def fit(self, interactions: Any) -> ItemCF:
-        """``ItemCF.fit`` on ``interactions`` with this measure, layout and neighbours."""
-        return ItemCF.fit(interactions, self.measure, store=self.layout, neighbours=self.neighbours)
+        """``ItemCF.fit`` on ``interactions`` with this measure, layout, neighbours and placement."""
+        return ItemCF.fit(interactions, self.measure, store=self.layout, neighbours=self.neighbours,
+                          backend=self.backend, shards=self.shards, address=self.address)
 
     def empty(self) -> ItemCF:
-        """A model with no data yet, with this measure (it grows row by row: sparse)."""
+        """A model with no data yet, with this measure (it grows row by row: sparse), on its shards if placed."""
+        if self.placed:
+            return self.fit([])
         return ItemCF(self.measure, self.neighbours)

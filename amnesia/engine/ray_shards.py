@@ -15,6 +15,7 @@ without a dashboard, with as many CPUs as the machine has.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import uuid
 import weakref
@@ -78,6 +79,9 @@ def connect(address: str | None) -> None:
         return
     # the hosts import this package: give their processes the directory it is in
     runtime_env = {"env_vars": {"PYTHONPATH": _PACKAGE_ROOT}}
+    # Ray announces on stderr that it enabled token authentication (it stays enabled): the stream's
+    # stderr carries JSON answers only, so that notice is kept out of it
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address is None:
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env=runtime_env, _node_ip_address="127.0.0.1")
@@ -87,13 +91,13 @@ def connect(address: str | None) -> None:
 
 def hosts(count: int) -> list[Any]:
     """The first ``count`` shard hosts, starting the missing ones: host w on the w-th alive node
-    (modulo their number, in the order Ray lists them), so W shards on W nodes sit on W different
+    (modulo their number, by node id), so W shards on W nodes sit on W different
     machines. Soft: if that node is gone, Ray places the host elsewhere."""
     global _hosts
     if _hosts and not ray.is_initialized():  # a previous cluster's hosts are gone with it
         _hosts = []
     if len(_hosts) < count:
-        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
         while len(_hosts) < count:
             where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=True)
             _hosts.append(ShardHost.options(scheduling_strategy=where).remote())
