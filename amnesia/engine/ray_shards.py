@@ -92,14 +92,15 @@ def connect(address: str | None) -> None:
 def hosts(count: int) -> list[Any]:
     """The first ``count`` shard hosts, starting the missing ones: host w on the w-th alive node
     (modulo their number, by node id), so W shards on W nodes sit on W different
-    machines. Soft: if that node is gone, Ray places the host elsewhere."""
+    machines. Pinned (Ray's soft affinity let two hosts share a node): a host whose actor dies is
+    restarted on its node; a host whose node is gone cannot be, and its models must be refitted."""
     global _hosts
     if _hosts and not ray.is_initialized():  # a previous cluster's hosts are gone with it
         _hosts = []
     if len(_hosts) < count:
         nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
         while len(_hosts) < count:
-            where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=True)
+            where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=False)
             _hosts.append(ShardHost.options(scheduling_strategy=where).remote())
     return _hosts[:count]
 
