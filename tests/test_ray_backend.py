@@ -114,6 +114,11 @@ def test_bad_requests_change_nothing_on_any_shard(cluster):
     with pytest.raises(ArgumentError, match="cannot be forked"):
         model.fork()
     assert model.fingerprint() == before and model.time == 0
+    assert model.checkpoint() == 0  # forced now: nothing changed since the fit
+    with pytest.raises(ArgumentError, match="Only a model on Ray shards keeps checkpoints"):
+        ItemCF.fit([(0, 1)], shards=2).checkpoint()
+    with pytest.raises(ArgumentError, match="Only a model on Ray shards"):
+        ItemCF.fit([(0, 1)]).checkpoint()
 
 
 def test_a_dropped_model_leaves_its_shard_hosts(cluster):
@@ -186,3 +191,56 @@ def test_the_stream_on_the_cluster_writes_the_in_process_streams_bytes(cluster, 
     assert local.stdout.count("\n") > 50 and local.stderr.count("\n") == 3
     assert sharded.stdout == local.stdout
     assert sharded.stderr == local.stderr
+
+
+def kill(host, key: str) -> None:
+    """Kill a shard host's process and wait until Ray has restarted it (it no longer holds ``key``),
+    so the next request certainly meets a shard that lost everything."""
+    ray.kill(host, no_restart=False)
+    while True:
+        try:
+            if key not in ray.get(host.keys.remote(), timeout=60):
+                return
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            pass
+
+
+def test_a_shard_killed_mid_stream_loses_nothing(cluster, monkeypatch):
+    """Kill a shard's process between requests, before and after checkpoints: Ray restarts it, it
+    loads its checkpoint (or refits its rows before the first one) and replays the changes since;
+    every ChangeSet, read and the final fingerprint equal the in-process engine's and a retrain's:
+    nothing lost, nothing applied twice."""
+    from amnesia.engine import sharded
+
+    monkeypatch.setattr(sharded, "CHECKPOINT_EVERY", 4)
+    rng = np.random.default_rng(11)
+    pairs = rng.integers(0, 30, size=(300, 2))
+    model = ItemCF.fit(pairs, backend="ray", shards=2)
+    local = ItemCF.fit(pairs)
+    store = model._store
+    victim = store.transport.hosts[1]
+    users = iter(range(1000, 2000))
+    kills = {1, 2, 6, 9, 13}  # before the first checkpoint (refit), right after one, and later
+    for step in range(16):
+        if step in kills:
+            kill(victim, store.transport.key)
+        if step % 3 == 2 and local.users():
+            user = local.users()[step % len(local.users())]
+            expected, got = local.forget_user(user), model.forget_user(user)
+        else:
+            user, items = next(users), rng.choice(40, size=5, replace=False).tolist()
+            expected, got = local.add_user(user, items), model.add_user(user, items)
+        assert changeset_fields(model, got) == changeset_fields(local, expected)
+    assert store.version == 16 and len(store._log) == 0  # checkpointed at 4, 8, 12 and 16
+    # a kill before a read: the read is answered after the restore
+    kill(victim, store.transport.key)
+    assert model.cooccurrences(list(range(40))).tolist() == local.cooccurrences(list(range(40))).tolist()
+    assert model.fingerprint() == local.fingerprint() == ItemCF.fit(local.interactions()).fingerprint()
+    # (shard, version it restored, version it replayed to): from the fit's input before the first
+    # checkpoint, from the last checkpoint after it
+    assert store.restores == [(1, 0, 1), (1, 0, 2), (1, 4, 6), (1, 8, 9), (1, 12, 13), (1, 16, 16)]
+    folder = Path(ray_shards.checkpoint_path(store.transport.key, 1)).parent
+    assert folder.is_dir()  # (the cluster's nodes share this machine's temporary folder)
+    del model, store
+    gc.collect()
+    assert not folder.exists()  # a dropped model's checkpoints are deleted with it

@@ -195,6 +195,16 @@ class ItemCF:
                 child._lists()
         return child
 
+    def checkpoint(self) -> int:
+        """On Ray shards: every shard writes its rows to its node now and the replay log is dropped,
+        so a user forgotten before now is in no recovery state either (otherwise that happens every
+        :data:`~amnesia.engine.sharded.CHECKPOINT_EVERY` changes). Returns the changes since the fit
+        it reflects. An ArgumentError for a model in one process (nothing to restart, nothing kept)."""
+        save = getattr(self._store, "checkpoint", None)
+        if save is None:
+            raise ArgumentError("Only a model on Ray shards keeps checkpoints (ItemCF.fit(..., backend='ray')).")
+        return save()
+
     @property
     def neighbours(self) -> int | None:
         """K, the neighbours each item keeps, or None when scores sum over every neighbour."""

@@ -17,6 +17,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import shutil
+import tempfile
+import time
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -39,12 +42,39 @@ from .transport import Transport
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@ray.remote(num_cpus=0)
+#: How long the driver waits for a restarted shard host before it gives up (seconds).
+RESTART_WAIT = 120.0
+
+
+def checkpoint_path(key: str, me: int) -> str:
+    """Where shard ``me`` of model ``key`` keeps its checkpoint, on its host's node (hosts are
+    pinned to their node, so a restarted host finds it there)."""
+    return os.path.join(tempfile.gettempdir(), "amnesia-shards", key, f"shard-{me}.npz")
+
+
+@ray.remote(num_cpus=0, max_restarts=100, max_task_retries=0)
 class ShardHost:
-    """One process that holds shard ``w`` of any number of models, each under its model's key."""
+    """One process that holds shard ``w`` of any number of models, each under its model's key.
+    Ray restarts it when its process dies (empty: each model restores its shard when it next calls)."""
 
     def __init__(self) -> None:
         self.stores: dict[str, RowStore] = {}
+
+    def restore(self, key: str, me: int, shards: int, transposed: tuple[np.ndarray, ...] | None, size: int,
+                bounds: np.ndarray, layout: str, saturation: int | None) -> int:
+        """Shard ``me`` of model ``key`` from its checkpoint, or from the fit's input (``transposed``)
+        before its first checkpoint, or empty; returns the version it holds."""
+        path = checkpoint_path(key, me)
+        if os.path.exists(path):
+            store = RowStore.load(path)
+        elif transposed is not None:
+            store = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation)
+        elif size < 0:  # the model has checkpointed, so the file must be there
+            raise FileNotFoundError(f"the checkpoint of shard {me} is gone from {path}; refit the model")
+        else:
+            store = RowStore(me, shards, saturation=saturation)
+        self.stores[key] = store
+        return store.version
 
     def fit(self, key: str, transposed: tuple[np.ndarray, ...], size: int, me: int, bounds: np.ndarray,
             layout: str, saturation: int | None) -> str:
@@ -56,10 +86,17 @@ class ShardHost:
         return self.stores[key].kind
 
     def call(self, key: str, method: str, *args: Any) -> Any:
-        return getattr(self.stores[key], method)(*args)
+        store = self.stores[key]  # a KeyError after a restart: the driver restores this shard
+        if method == "save":  # to this node's checkpoint folder
+            path = checkpoint_path(key, store.me)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            return store.save(path)
+        return getattr(store, method)(*args)
 
     def drop(self, key: str) -> None:
-        self.stores.pop(key, None)
+        store = self.stores.pop(key, None)
+        if store is not None:
+            shutil.rmtree(os.path.dirname(checkpoint_path(key, store.me)), ignore_errors=True)
 
     def keys(self) -> list[str]:
         """The models this host holds a shard of (a dropped model's is gone)."""
@@ -106,9 +143,13 @@ def hosts(count: int) -> list[Any]:
 
 
 def _drop(handles: list[Any], key: str) -> None:
+    """A dropped model's shards leave their hosts, with their checkpoints; waited for (briefly), so
+    that a driver that exits does not leave a forgotten user's rows on a disk."""
     if ray.is_initialized():
-        for handle in handles:
-            handle.drop.remote(key)
+        try:
+            ray.get([handle.drop.remote(key) for handle in handles], timeout=30)
+        except Exception:  # noqa: BLE001 - a host already gone took its shard with it
+            pass
 
 
 class RayTransport(Transport):
@@ -116,21 +157,47 @@ class RayTransport(Transport):
 
     _ids = itertools.count()
 
+    recoverable = True
+
     def __init__(self, shards: int, address: str | None) -> None:
         connect(address)
         self.shards = shards
         self.key = f"{uuid.uuid4().hex}-{next(self._ids)}"
         self.hosts = hosts(shards)
+        # what rebuilds a shard that died before its first checkpoint: the fit's input, in the object store
+        self._source: tuple = (None, 0, np.zeros(shards + 1, dtype=np.int64), "sparse", None)
         weakref.finalize(self, _drop, list(self.hosts), self.key)
 
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
             saturation: int | None) -> list[str]:
         shared = ray.put(transposed)  # once: every shard reads H from the object store
+        self._source = (shared, size, bounds, layout, saturation)
         return ray.get([host.fit.remote(self.key, shared, size, me, bounds, layout, saturation)
                         for me, host in enumerate(self.hosts)])
 
     def empty(self, saturation: int | None) -> list[str]:
+        self._source = (None, 0, np.zeros(self.shards + 1, dtype=np.int64), "sparse", saturation)
         return ray.get([host.empty.remote(self.key, me, self.shards, saturation) for me, host in enumerate(self.hosts)])
+
+    def lost(self, error: BaseException) -> bool:
+        # a dead or restarting actor; or a restarted one that no longer holds this model (KeyError)
+        if isinstance(error, (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)):
+            return True
+        return isinstance(error, ray.exceptions.RayTaskError) and isinstance(error.cause, KeyError)
+
+    def restore(self, shard: int) -> int:
+        deadline = time.monotonic() + RESTART_WAIT
+        while True:
+            try:
+                return ray.get(self.hosts[shard].restore.remote(self.key, shard, self.shards, *self._source))
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def checkpointed(self) -> None:
+        # the checkpoints replace the fit's input (and the forgotten users' rows in it)
+        self._source = (None, -1, *self._source[2:])
 
     def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
         futures = [self.hosts[shard].call.remote(self.key, method, *args) for shard, method, args in calls]

@@ -21,12 +21,13 @@ A shard answers reads only for rows it owns; the driver sends each row to its ow
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 
 from . import kernels
 from .arguments import check_buffer
-from .store import SPARSE_ENTRY_BYTES, ArrayStore, Store, UserDelta, _members
+from .store import SPARSE_ENTRY_BYTES, ArrayStore, Store, StoreChange, UserDelta, _members
 
 #: Cells of C a shard reads at once for its fingerprint digests (16 MB of int64 at most).
 DIGEST_CELLS = 1 << 21
@@ -80,6 +81,7 @@ class RowStore(ArrayStore):
         self.lo, self.hi = int(self.bounds[me]), int(self.bounds[me + 1])
         self._block = np.zeros((0, 0), dtype=np.uint16)  # rows lo..hi-1 x columns < width, when dense
         self._block_lo = self.lo
+        self.version = 0  # how many of its model's changes this shard has applied (0: as fitted)
 
     @classmethod
     def fit_shard(cls, transposed: tuple[np.ndarray, ...], size: int, me: int, bounds: np.ndarray,
@@ -186,6 +188,54 @@ class RowStore(ArrayStore):
                 digests.append(hashlib.sha256(block[i, :position].astype(np.uint32).tobytes()).digest())
             start = stop
         return positions, b"".join(digests)
+
+    # ------------------------------------------------------------------ numbered changes, checkpoints
+    def apply_at(self, change: StoreChange, version: int) -> int:
+        """Apply ``change`` as its model's change number ``version``, once: a change this shard has
+        already applied (a retry, a replay that overlaps) is skipped, and a gap is refused, so that
+        nothing is lost or doubled. Returns the shard's version after it."""
+        if version <= self.version:
+            return self.version
+        if version != self.version + 1:
+            raise ValueError(f"shard {self.me} has applied {self.version} changes and cannot apply change {version}: "
+                             f"replay the ones in between first")
+        self.apply(change)
+        self.version = version
+        return version
+
+    def undo_at(self, inverse: StoreChange, version: int) -> int:
+        """Undo change number ``version`` with its ``inverse`` if it is this shard's last change
+        (else the shard never applied it: nothing to do). Returns the shard's version after it."""
+        if self.version == version:
+            self.apply(inverse)
+            self.version = version - 1
+        return self.version
+
+    _STATE = ("_counts", "_core", "_starts", "_lengths", "_caps", "_pool_idx", "_pool_val", "_block", "bounds")
+
+    def save(self, path: str) -> int:
+        """Write this shard's state (its rows, n and its version) to ``path`` (.npz, no pickles),
+        replacing the file there only once the new one is whole. Returns the version saved."""
+        overflow = np.array([(a, b, v) for (a, b), v in self._overflow.items()], dtype=np.int64).reshape(-1, 3)
+        scalars = np.array([self.me, self.shards, self.fitted, self._block_lo, self._size, self._free, self._holes,
+                            self.saturation, self.version, self.kind == "dense"], dtype=np.int64)
+        partial = f"{path}.partial.npz"
+        np.savez(partial, scalars=scalars, overflow=overflow, **{name.strip("_"): getattr(self, name) for name in self._STATE})
+        os.replace(partial, path)
+        return self.version
+
+    @classmethod
+    def load(cls, path: str) -> RowStore:
+        """The shard :meth:`save` wrote to ``path``."""
+        with np.load(path, allow_pickle=False) as saved:
+            me, shards, fitted, block_lo, size, free, holes, saturation, version, dense = saved["scalars"].tolist()
+            store = cls(me, shards, saved["bounds"], fitted, saturation)
+            for name in cls._STATE:
+                setattr(store, name, saved[name.strip("_")].copy())
+            store._overflow = {(a, b): v for a, b, v in saved["overflow"].tolist()}
+        store._block_lo, store._size, store._free, store._holes, store.version = block_lo, size, free, holes, version
+        store.kind = "dense" if dense else "sparse"
+        return store
 
     # ------------------------------------------------------------------ writes (ArrayStore.apply's steps, for owned rows)
     def _rows_needing_room(self, delta: UserDelta) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,9 @@ from .transport import LocalTransport, Transport
 BACKENDS = ("memory", "ray")
 #: The most shards a model may have (a request goes to every shard).
 MAX_SHARDS = 256
+#: Changes between two checkpoints of a model whose shards can be restarted (Ray's): the replay log
+#: holds at most this many, and a forgotten user's data is out of every recovery state by then.
+CHECKPOINT_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class ShardedStore(Store):
         self.kind = "dense" if all(kind == "dense" for kind in kinds) else "sparse"
         self._counts = np.zeros(16, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64).copy()
         self._size = 0 if counts is None else len(counts)
+        self.version = 0  # changes applied since the fit; every shard is at this version between requests
+        self._log: list[tuple[int, StoreChange]] = []  # (version, change) since the last checkpoint, for replays
+        self.restores: list[tuple[int, int, int]] = []  # (shard, version restored, version replayed to), in order
 
     @classmethod
     def fit(cls, user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str, placement: Placement) -> ShardedStore:
@@ -121,12 +127,44 @@ class ShardedStore(Store):
         """The shard that owns each internal index of ``items``."""
         return owners(items, self.bounds, self.fitted, self.shards)
 
-    def _run(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
+    def _calls(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
+        """Results of ``calls`` (errors returned, not raised); a shard whose process died is
+        restored (:meth:`_recover`) and its call made again, once."""
         results = self.transport.run(calls)
+        for position, ((shard, method, args), result) in enumerate(zip(calls, results)):
+            if isinstance(result, BaseException) and self.transport.lost(result):
+                self._recover(shard)
+                results[position] = self.transport.run([(shard, method, args)])[0]
+        return results
+
+    def _run(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
+        results = self._calls(calls)
         for (shard, method, _), result in zip(calls, results):
             if isinstance(result, BaseException):
                 raise AmnesiaError(f"Shard {shard} failed to answer {method}: {result}") from result
         return results
+
+    def _recover(self, shard: int) -> None:
+        """Bring a restarted shard back to this model's version: its checkpoint (or its part of the
+        fit, before the first checkpoint), then every change since, in order (each applied once)."""
+        restored = self.transport.restore(shard)
+        for version, change in self._log:
+            if version > restored:
+                result = self.transport.run([(shard, "apply_at", (change, version))])[0]
+                if isinstance(result, BaseException):
+                    raise AmnesiaError(f"Shard {shard} was restarted but could not replay change {version}: {result}") from result
+        self.restores.append((shard, restored, self.version))
+
+    def checkpoint(self) -> int:
+        """Every shard writes its rows and version where its process can read them after a restart,
+        and the replay log is dropped (with it, the data of users forgotten before now; see the
+        module docstring). Returns the version checkpointed. Only for shards that can be restarted."""
+        if not self.transport.recoverable:
+            raise ArgumentError("Only a model on Ray shards keeps checkpoints: its shards can be restarted on their own.")
+        self._run([(w, "save", ()) for w in range(self.shards)])
+        self._log.clear()
+        self.transport.checkpointed()
+        return self.version
 
     # ------------------------------------------------------------------ reads
     @property
@@ -182,11 +220,12 @@ class ShardedStore(Store):
         count_old[known] = self._counts[change.count_index[known]]
         if change.size > len(self._counts):  # before any shard writes: the only allocation here
             self._counts = np.concatenate([self._counts, np.zeros(max(change.size, 2 * len(self._counts)) - len(self._counts), np.int64)])
-        results = self.transport.run([(w, "apply", (change,)) for w in range(self.shards)])
+        version = self.version + 1
+        results = self._calls([(w, "apply_at", (change, version)) for w in range(self.shards)])
         failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
         if failed:
-            undo = _inverse(change, count_old)
-            undone = self.transport.run([(w, "apply", (undo,)) for w in range(self.shards) if w not in failed])
+            undo = _inverse(change, count_old)  # on the shards that applied it (undo_at skips the others)
+            undone = self._calls([(w, "undo_at", (undo, version)) for w in range(self.shards) if w not in failed])
             lost = [result for result in undone if isinstance(result, BaseException)]
             first = results[failed[0]]
             if lost:
@@ -195,6 +234,11 @@ class ShardedStore(Store):
             raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({first}); nothing was changed.") from first
         self._size = change.size
         self._counts[change.count_index] = change.count_new
+        self.version = version
+        if self.transport.recoverable:
+            self._log.append((version, change))
+            if len(self._log) >= CHECKPOINT_EVERY:
+                self.checkpoint()
 
     def share(self, lean: bool = False) -> tuple[Store, Store]:
         raise ArgumentError("A sharded model cannot be forked: its rows live in its shards. Fit a second "

@@ -17,6 +17,20 @@ class Transport(ABC):
     """How the driver reaches its shards: call a :class:`RowStore` method on some of them."""
 
     shards: int
+    #: whether a shard can fail on its own and be restarted (then the driver keeps a replay log)
+    recoverable = False
+
+    def lost(self, error: BaseException) -> bool:
+        """Whether ``error`` means the shard's process died (its state is gone until restored)."""
+        return False
+
+    def restore(self, shard: int) -> int:
+        """Wait for a restarted shard and load its last checkpoint; returns the version it holds."""
+        raise NotImplementedError("shards in this process are not restarted on their own")
+
+    def checkpointed(self) -> None:
+        """Every shard has just written a checkpoint: what the transport kept to rebuild a shard
+        without one (the fit's input) can go."""
 
     @abstractmethod
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
