@@ -10,8 +10,8 @@ MovieLens-25M-shaped set, both stores, the scaling curve), ``app`` (the dashboar
 Chromium: timings, load, memory), ``clicks`` (adds clicked straight
 after typing, consecutive runs that hang), ``device`` (ONNX export and in-browser scoring) and ``ease``
 (EASE forgotten by rank-one updates against a new inverse), ``quality`` (leave-latest-out accuracy of
-every forgettable model, settings chosen on validation) and ``neighbours`` (exact top-K lists beside
-implicit's item-kNN).
+every forgettable model, settings chosen on validation), ``neighbours`` (exact top-K lists beside
+implicit's item-kNN) and ``ray`` (the engine sharded on a local Ray beside the in-process one).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ PART_MODULES = {
     "quality": "amnesia.bench.quality",
     "quality-1m": "amnesia.bench.quality_1m",
     "neighbours": "amnesia.bench.neighbours",
+    "ray": "amnesia.bench.ray",
 }
 PARTS = tuple(PART_MODULES)
 _TITLE = "# Benchmarks"

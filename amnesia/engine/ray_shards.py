@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -85,7 +86,10 @@ class ShardHost:
         self.stores[key] = RowStore(me, shards, saturation=saturation)
         return self.stores[key].kind
 
-    def call(self, key: str, method: str, *args: Any) -> Any:
+    def call(self, key: str, method: str, packed: bytes) -> Any:
+        """``method(*args)`` on this host's shard of model ``key``; ``packed``: the pickled args (a
+        request's change is pickled once for all shards, not by Ray once per shard)."""
+        args = pickle.loads(packed)
         store = self.stores[key]  # a KeyError after a restart: the driver restores this shard
         if method == "save":  # to this node's checkpoint folder
             path = checkpoint_path(key, store.me)
@@ -101,6 +105,10 @@ class ShardHost:
     def keys(self) -> list[str]:
         """The models this host holds a shard of (a dropped model's is gone)."""
         return sorted(self.stores)
+
+    def call_pid(self) -> int:
+        """This host's process id (the benchmark reads its memory)."""
+        return os.getpid()
 
     def node(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -200,7 +208,11 @@ class RayTransport(Transport):
         self._source = (None, -1, *self._source[2:])
 
     def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
-        futures = [self.hosts[shard].call.remote(self.key, method, *args) for shard, method, args in calls]
+        packed: dict[int, bytes] = {}  # by identity: every shard gets the same change object
+        for _, _, args in calls:
+            if id(args) not in packed:
+                packed[id(args)] = pickle.dumps(args, protocol=5)
+        futures = [self.hosts[shard].call.remote(self.key, method, packed[id(args)]) for shard, method, args in calls]
         results: list[Any] = []
         for future in futures:
             try:

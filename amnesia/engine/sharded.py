@@ -221,7 +221,8 @@ class ShardedStore(Store):
         if change.size > len(self._counts):  # before any shard writes: the only allocation here
             self._counts = np.concatenate([self._counts, np.zeros(max(change.size, 2 * len(self._counts)) - len(self._counts), np.int64)])
         version = self.version + 1
-        results = self._calls([(w, "apply_at", (change, version)) for w in range(self.shards)])
+        arguments = (change, version)  # one object for every shard: a transport may encode it once
+        results = self._calls([(w, "apply_at", arguments) for w in range(self.shards)])
         failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
         if failed:
             undo = _inverse(change, count_old)  # on the shards that applied it (undo_at skips the others)
