@@ -19,7 +19,7 @@ def _stream(args: argparse.Namespace) -> int:
     from .stream import bounded_lines, run_stream
 
     config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours, args.backend, args.shards,
-                         args.address)
+                         args.address, args.pipeline)
     collections = _collections(args.emit, config.neighbours is not None)
     if args.data:
         from .data.datasets import load
@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="split C's rows by item over W shards (default: one store; 2 with --backend ray)")
     stream.add_argument("--address", default=None, metavar="ADDR",
                         help="with --backend ray: a cluster to join ('auto', 'ray://host:10001'); default: start a local Ray")
+    stream.add_argument("--pipeline", type=int, default=1, metavar="N",
+                        help="with shards: send up to N changes before waiting for the shards' answers (default 1: "
+                             "each change confirmed, and undone everywhere if a shard cannot apply it)")
     stream.add_argument(
         "--emit",
         default="H,n,C,S",

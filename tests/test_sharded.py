@@ -80,3 +80,48 @@ def test_a_shard_answers_only_for_its_rows():
     shard = RowStore.fit_shard(transpose(user_ptr, user_items, len(ids)), len(ids), 1, bounds, "dense")
     with pytest.raises(ValueError, match="shard 1 was asked for rows it does not own"):
         shard.block(np.array([0]))
+
+
+def test_histories_live_in_the_shards_by_user_and_a_forgotten_one_leaves():
+    pairs = synthetic()
+    model = ItemCF.fit(pairs, shards=3)
+    stores = model._store.transport.stores
+    assert model._base_rows == {} and len(model._rows) == 0  # no H in the model itself
+    for me, store in enumerate(stores):
+        assert sorted(store._histories) == [u for u in sorted(set(pairs[:, 0].tolist())) if u % 3 == me]
+    model.add_user(7, [0, 1, 2, 5000])
+    model.forget_user(8)
+    assert 8 not in stores[8 % 3]._histories and model.history(8) == [] and 8 not in model.users()
+    assert model.history(7) == sorted(set(pairs[pairs[:, 0] == 7, 1].tolist()) | {0, 1, 2, 5000})
+    assert len(model._rows) == 0 and model.num_users() == len(model.users()) == len(set(pairs[:, 0].tolist())) - 1
+    rest = np.vstack([pairs[pairs[:, 0] != 8], [[7, 0], [7, 1], [7, 2], [7, 5000]]])
+    assert model.fingerprint() == ItemCF.fit(rest).fingerprint()
+
+
+def test_a_pipelined_change_a_shard_refuses_leaves_the_model_unusable_and_says_so(monkeypatch):
+    pairs = synthetic()
+    model = ItemCF.fit(pairs, shards=2, pipeline=4)
+    local = ItemCF.fit(pairs)
+    for user in (5, 6, 7):  # accepted without waiting: the same answers as in one process
+        assert model.forget_user(user).interactions_dict() == local.forget_user(user).interactions_dict()
+    assert model.fingerprint() == local.fingerprint()
+
+    def out_of_memory(change, version):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(model._store.transport.stores[1], "apply_at", out_of_memory)
+    for user in (8, 9, 10):  # accepted: a refusal is known when its change is settled, 4 changes later
+        model.forget_user(user)
+    with pytest.raises(AmnesiaError, match="Shard 1 could not apply change 4 .*no room.* after it was accepted .*Refit"):
+        model.forget_user(11)
+    with pytest.raises(AmnesiaError, match="Shard 1 could not apply change 4"):
+        model.cooccurrences([0, 1])
+
+
+def test_pipeline_needs_shards():
+    from amnesia.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="pipeline must be a whole number from 1"):
+        ItemCF.fit([(0, 1)], shards=2, pipeline=0)
+    with pytest.raises(ArgumentError, match="pass it with shards= or backend='ray'"):
+        ItemCF.fit([(0, 1)], pipeline=4)

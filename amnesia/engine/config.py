@@ -27,7 +27,8 @@ class ModelConfig:
     items kept in a dense block; ``limits``: what one request may touch (``CLI_LIMITS`` by
     default, ``APP_LIMITS`` for the public demo); ``neighbours``: the K most similar items kept
     per item (item-kNN), or None for every neighbour; ``backend``, ``shards``, ``address``: where C's
-    rows live (see ``ItemCF.fit``; the defaults keep one store in this process). Raises
+    rows live and ``pipeline`` how many changes may be in flight to them (see ``ItemCF.fit``; the defaults
+    keep one store in this process). Raises
     :class:`AmnesiaError` on a bad value."""
 
     similarity: str = DEFAULT.name
@@ -37,6 +38,7 @@ class ModelConfig:
     backend: str = "memory"
     shards: int | None = None
     address: str | None = None
+    pipeline: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "similarity", measure(self.similarity).name)  # refuses unknown names
@@ -48,7 +50,7 @@ class ModelConfig:
                 f"to keep in a dense block (0 or more)."
             )
         object.__setattr__(self, "neighbours", check_neighbours(self.neighbours))
-        check_placement(self.backend, self.shards, self.address)  # before any data is read or any shard started
+        check_placement(self.backend, self.shards, self.address, self.pipeline)  # before any data is read or any shard started
         if self.placed and isinstance(self.layout, int):
             raise AmnesiaError("A sharded model chooses dense or sparse per shard: use the layout auto, dense or sparse.")
         if not isinstance(self.limits, Limits):
@@ -67,12 +69,12 @@ class ModelConfig:
     @property
     def placed(self) -> bool:
         """Whether C's rows are split over shards (``shards`` given, or the Ray backend)."""
-        return check_placement(self.backend, self.shards, self.address) is not None
+        return check_placement(self.backend, self.shards, self.address, self.pipeline) is not None
 
     def fit(self, interactions: Any) -> ItemCF:
         """``ItemCF.fit`` on ``interactions`` with this measure, layout, neighbours and placement."""
         return ItemCF.fit(interactions, self.measure, store=self.layout, neighbours=self.neighbours,
-                          backend=self.backend, shards=self.shards, address=self.address)
+                          backend=self.backend, shards=self.shards, address=self.address, pipeline=self.pipeline)
 
     def empty(self) -> ItemCF:
         """A model with no data yet, with this measure (it grows row by row: sparse), on its shards if placed."""

@@ -107,7 +107,7 @@ class ItemCF:
     @classmethod
     def fit(
         cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto", neighbours: int | None = None,
-        backend: str = "memory", shards: int | None = None, address: str | None = None,
+        backend: str = "memory", shards: int | None = None, address: str | None = None, pipeline: int = 1,
     ) -> ItemCF:
         """Train from scratch on ``interactions`` and return a model at logical time 0.
 
@@ -123,8 +123,11 @@ class ItemCF:
         process (``backend="memory"``) or in Ray actors (``backend="ray"``: ``address`` None starts
         a local Ray, ``"auto"`` or ``"ray://host:port"`` joins a cluster; 2 shards unless given).
         Every method works the same on a sharded model, but :meth:`fork` (an ArgumentError).
+        ``pipeline``: how many changes a sharded model sends before it waits for the shards' answers
+        (1, the default: each change is confirmed by every shard before it returns, and one a shard
+        cannot apply is undone everywhere; more: faster, but such a change leaves the model unusable).
         """
-        placement = check_placement(backend, shards, address)
+        placement = check_placement(backend, shards, address, pipeline)
         model = cls(similarity, neighbours)
         model.time = 0
         rows = _user_rows(interaction_pairs(interactions))
@@ -134,10 +137,12 @@ class ItemCF:
             return model
         users, item_ids, user_ptr, user_items = rows
         model._index = ItemIndex(item_ids)
-        model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
         model._num_users = len(users)
-        model._store = (fit_store(user_ptr, user_items, len(item_ids), store) if placement is None
-                        else fit_sharded(user_ptr, user_items, len(item_ids), store, placement))
+        if placement is None:
+            model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
+            model._store = fit_store(user_ptr, user_items, len(item_ids), store)
+        else:  # H goes to the shards with C (by user id), not into this process
+            model._store = fit_sharded(user_ptr, user_items, len(item_ids), store, placement, users)
         if model._k is not None:
             model._neighbours = None
             model._lists()
@@ -278,13 +283,15 @@ class ItemCF:
         users, starts = np.unique(pairs[:, 0], return_index=True)
         if limits and adding:  # before any other work
             limits.check("new_items", len(new_items))
-            limits.check("new_users", sum(1 for user in users.tolist() if len(self._row(user)) == 0))
+        old_rows = self._rows_of(users.tolist())  # (one round trip when H lives in shards)
+        if limits and adding:
+            limits.check("new_users", sum(1 for row in old_rows if len(row) == 0))
         bounds = np.append(starts, len(pairs)).tolist()
         deltas: list[UserDelta] = []
         missing: list[tuple[int, int]] = []
         for k, user in enumerate(users.tolist()):
             requested = index[bounds[k] : bounds[k + 1]]
-            old_row = self._row(user)  # the stored row itself (int32): the fork store keeps it as it is
+            old_row = old_rows[k]  # the stored row itself (int32): the fork store keeps it as it is
             present = _members(old_row, requested) & (requested >= 0)
             if adding:
                 changed = np.sort(requested[~present])
@@ -327,6 +334,20 @@ class ItemCF:
         rows = [delta.new_row for delta in plan.change.users]  # int32, shared with the fork store
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
+        if self._sharded_rows:  # the shards keep H: they took the new rows with the change
+            self._num_users += sum((len(row) > 0) - (len(delta.old_row) > 0) for delta, row in zip(plan.change.users, rows))
+        else:
+            self._commit_rows(plan, rows)
+        if self._neighbours is not None:  # last: the change is whole before the lists follow it
+            self._update_neighbours(plan.change)
+
+    @property
+    def _sharded_rows(self) -> bool:
+        """Whether H lives in the store's shards (a sharded model) rather than in this object."""
+        return getattr(self._store, "holds_histories", False)
+
+    def _commit_rows(self, plan: _Plan, rows: list[np.ndarray]) -> None:
+        """The changed users' rows, in this model's own H."""
         with self._rows.mutate() as changed:
             for delta, row in zip(plan.change.users, rows):
                 self._num_users += (len(row) > 0) - (len(delta.old_row) > 0)
@@ -337,8 +358,6 @@ class ItemCF:
                 elif delta.user in changed:
                     del changed[delta.user]
             self._rows = changed.finish()
-        if self._neighbours is not None:  # last: the change is whole before the lists follow it
-            self._update_neighbours(plan.change)
 
     def _update_neighbours(self, change: StoreChange) -> None:
         """The lists after a committed change. The change is already whole, so if the update
@@ -379,8 +398,16 @@ class ItemCF:
     # ------------------------------------------------------------------ internal reads
     def _row(self, user: int) -> np.ndarray:
         """H row of ``user``: sorted internal indices (empty for an unknown user)."""
+        if self._sharded_rows:
+            return self._store.user_rows([user])[0]
         row = self._rows.get(user)
         return row if row is not None else self._base_rows.get(user, _EMPTY)
+
+    def _rows_of(self, users: list[int]) -> list[np.ndarray]:
+        """:meth:`_row` of each of ``users`` (from a sharded store, in one round trip)."""
+        if self._sharded_rows:
+            return self._store.user_rows(users)
+        return [self._row(user) for user in users]
 
     def _pair_values(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """C at external id pairs (a[k], b[k]), int64; 0 for unknown items."""
@@ -401,6 +428,8 @@ class ItemCF:
     # ArgumentError that says what to pass, before any work, and nothing changes.
     def users(self) -> list[int]:
         """Ids of users with at least one interaction, sorted."""
+        if self._sharded_rows:
+            return self._store.user_ids()
         users = set(self._base_rows) | set(self._rows)
         return sorted(user for user in users if len(self._row(user)))
 
@@ -438,10 +467,15 @@ class ItemCF:
         return pd.DataFrame({"user": users, "item": items})
 
     def _interaction_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        ids, users = self._index.ids(), self.users()
-        rows = [self._row(user) for user in users]
-        user_column = np.repeat(np.array(users, dtype=np.int64), [len(r) for r in rows])
-        item_column = ids[np.concatenate(rows)] if rows else _EMPTY
+        ids = self._index.ids()
+        if self._sharded_rows:
+            user_column, items = self._store.history_pairs()
+            item_column = ids[items] if len(items) else _EMPTY
+        else:
+            users = self.users()
+            rows = [self._row(user) for user in users]
+            user_column = np.repeat(np.array(users, dtype=np.int64), [len(r) for r in rows])
+            item_column = ids[np.concatenate(rows)] if rows else _EMPTY
         order = np.lexsort((item_column, user_column))
         return user_column[order], item_column[order]
 
@@ -501,7 +535,7 @@ class ItemCF:
         index, known = self._lookup(items)
         check_cells(len(users), len(index), "H")
         matrix = np.zeros((len(users), len(index)), dtype=np.uint8)
-        rows = [self._row(int(user)) for user in users.tolist()]
+        rows = self._rows_of(users.tolist())
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         if len(index) == 0 or lengths.sum() == 0:
             return matrix

@@ -62,14 +62,14 @@ class ShardHost:
         self.stores: dict[str, RowStore] = {}
 
     def restore(self, key: str, me: int, shards: int, transposed: tuple[np.ndarray, ...] | None, size: int,
-                bounds: np.ndarray, layout: str, saturation: int | None) -> int:
+                bounds: np.ndarray, layout: str, saturation: int | None, users: np.ndarray | None) -> int:
         """Shard ``me`` of model ``key`` from its checkpoint, or from the fit's input (``transposed``)
         before its first checkpoint, or empty; returns the version it holds."""
         path = checkpoint_path(key, me)
         if os.path.exists(path):
             store = RowStore.load(path)
         elif transposed is not None:
-            store = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation)
+            store = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation, users)
         elif size < 0:  # the model has checkpointed, so the file must be there
             raise FileNotFoundError(f"the checkpoint of shard {me} is gone from {path}; refit the model")
         else:
@@ -78,8 +78,8 @@ class ShardHost:
         return store.version
 
     def fit(self, key: str, transposed: tuple[np.ndarray, ...], size: int, me: int, bounds: np.ndarray,
-            layout: str, saturation: int | None) -> str:
-        self.stores[key] = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation)
+            layout: str, saturation: int | None, users: np.ndarray) -> str:
+        self.stores[key] = RowStore.fit_shard(transposed, size, me, bounds, layout, saturation, users)
         return self.stores[key].kind
 
     def empty(self, key: str, me: int, shards: int, saturation: int | None) -> str:
@@ -173,18 +173,18 @@ class RayTransport(Transport):
         self.key = f"{uuid.uuid4().hex}-{next(self._ids)}"
         self.hosts = hosts(shards)
         # what rebuilds a shard that died before its first checkpoint: the fit's input, in the object store
-        self._source: tuple = (None, 0, np.zeros(shards + 1, dtype=np.int64), "sparse", None)
+        self._source: tuple = (None, 0, np.zeros(shards + 1, dtype=np.int64), "sparse", None, None)
         weakref.finalize(self, _drop, list(self.hosts), self.key)
 
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
-            saturation: int | None) -> list[str]:
-        shared = ray.put(transposed)  # once: every shard reads H from the object store
-        self._source = (shared, size, bounds, layout, saturation)
-        return ray.get([host.fit.remote(self.key, shared, size, me, bounds, layout, saturation)
+            saturation: int | None, users: np.ndarray) -> list[str]:
+        shared, ids = ray.put(transposed), ray.put(users)  # once: every shard reads H from the object store
+        self._source = (shared, size, bounds, layout, saturation, ids)
+        return ray.get([host.fit.remote(self.key, shared, size, me, bounds, layout, saturation, ids)
                         for me, host in enumerate(self.hosts)])
 
     def empty(self, saturation: int | None) -> list[str]:
-        self._source = (None, 0, np.zeros(self.shards + 1, dtype=np.int64), "sparse", saturation)
+        self._source = (None, 0, np.zeros(self.shards + 1, dtype=np.int64), "sparse", saturation, None)
         return ray.get([host.empty.remote(self.key, me, self.shards, saturation) for me, host in enumerate(self.hosts)])
 
     def lost(self, error: BaseException) -> bool:
@@ -205,16 +205,18 @@ class RayTransport(Transport):
 
     def checkpointed(self) -> None:
         # the checkpoints replace the fit's input (and the forgotten users' rows in it)
-        self._source = (None, -1, *self._source[2:])
+        self._source = (None, -1, *self._source[2:5], None)
 
-    def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+    def submit(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
         packed: dict[int, bytes] = {}  # by identity: every shard gets the same change object
         for _, _, args in calls:
             if id(args) not in packed:
                 packed[id(args)] = pickle.dumps(args, protocol=5)
-        futures = [self.hosts[shard].call.remote(self.key, method, packed[id(args)]) for shard, method, args in calls]
+        return [self.hosts[shard].call.remote(self.key, method, packed[id(args)]) for shard, method, args in calls]
+
+    def collect(self, submitted: list[Any]) -> list[Any]:
         results: list[Any] = []
-        for future in futures:
+        for future in submitted:
             try:
                 results.append(ray.get(future))
             except Exception as error:  # a shard's error or a dead actor: the caller decides

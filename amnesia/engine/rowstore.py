@@ -15,6 +15,10 @@ block and with ownership), so a shard writes exactly the entries a single store 
 its rows, with the same kernels. Every shard also keeps n (8 bytes an item): it sizes a write's
 saturation events and answers the diagonal, and it is small next to any row of C.
 
+Shard ``me`` also keeps H for the users whose id is ``me`` modulo ``shards``: their rows (internal item
+indices, sorted) arrive with the fit and with every change (each change lists its users' new rows), so
+keeping them costs no extra message; the driver fetches a user's row when a request or a read needs it.
+
 A shard answers reads only for rows it owns; the driver sends each row to its owner.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,6 +34,7 @@ from . import kernels
 from .arguments import check_buffer
 from .store import SPARSE_ENTRY_BYTES, ArrayStore, Store, StoreChange, UserDelta, _members
 
+_NO_ROW = np.zeros(0, dtype=np.int32)
 #: Cells of C a shard reads at once for its fingerprint digests (16 MB of int64 at most).
 DIGEST_CELLS = 1 << 21
 
@@ -82,14 +88,19 @@ class RowStore(ArrayStore):
         self._block = np.zeros((0, 0), dtype=np.uint16)  # rows lo..hi-1 x columns < width, when dense
         self._block_lo = self.lo
         self.version = 0  # how many of its model's changes this shard has applied (0: as fitted)
+        self._histories: dict[int, np.ndarray] = {}  # H rows of the users this shard owns (id % shards == me)
 
     @classmethod
     def fit_shard(cls, transposed: tuple[np.ndarray, ...], size: int, me: int, bounds: np.ndarray,
-                  layout: str = "auto", saturation: int | None = None) -> RowStore:
+                  layout: str = "auto", saturation: int | None = None, users: np.ndarray | None = None) -> RowStore:
         """Shard ``me``'s rows of C = HᵀH (``transposed`` as :func:`~amnesia.engine.store.transpose`
-        returns it, for ``size`` items), in ``layout`` (``"dense"``, ``"sparse"`` or ``"auto"``)."""
+        returns it, for ``size`` items), in ``layout`` (``"dense"``, ``"sparse"`` or ``"auto"``), and
+        H of its users when given ``users`` (the external id of each row of ``transposed``'s H)."""
         store = cls(me, len(bounds) - 1, bounds, size, saturation)
         user_ptr, user_items, item_ptr, _ = transposed
+        if users is not None:
+            for k in np.flatnonzero(np.asarray(users) % store.shards == me).tolist():
+                store._histories[int(users[k])] = np.array(user_items[user_ptr[k] : user_ptr[k + 1]], dtype=np.int32)
         counts = np.diff(item_ptr)
         store._size = size
         store._reserve_items(size)
@@ -189,6 +200,34 @@ class RowStore(ArrayStore):
             start = stop
         return positions, b"".join(digests)
 
+    # ------------------------------------------------------------------ H of this shard's users
+    def user_rows(self, users: Sequence[int]) -> list[np.ndarray]:
+        """The rows of ``users`` (each owned here): sorted internal indices, int32; empty for a user
+        without interactions."""
+        return [self._histories.get(int(user), _NO_ROW) for user in users]
+
+    def user_ids(self) -> np.ndarray:
+        """This shard's users with at least one interaction, sorted, int64."""
+        return np.array(sorted(self._histories), dtype=np.int64)
+
+    def history_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """H of this shard's users as (user, internal item) int64 columns, in no particular order."""
+        if not self._histories:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        users = list(self._histories)
+        rows = [self._histories[user] for user in users]
+        return (np.repeat(np.array(users, dtype=np.int64), [len(row) for row in rows]),
+                np.concatenate(rows).astype(np.int64))
+
+    def apply(self, change: StoreChange) -> None:
+        super().apply(change)  # all of it or, on a MemoryError while preparing, none of it: then H too
+        for delta in change.users:
+            if delta.user % self.shards == self.me:
+                # the row is dropped, not kept elsewhere: a forgotten user's history leaves this process
+                self._histories.pop(delta.user, None)
+                if len(delta.new_row):
+                    self._histories[delta.user] = np.array(delta.new_row, dtype=np.int32)  # a copy: rows are not shared
+
     # ------------------------------------------------------------------ numbered changes, checkpoints
     def apply_at(self, change: StoreChange, version: int) -> int:
         """Apply ``change`` as its model's change number ``version``, once: a change this shard has
@@ -217,10 +256,15 @@ class RowStore(ArrayStore):
         """Write this shard's state (its rows, n and its version) to ``path`` (.npz, no pickles),
         replacing the file there only once the new one is whole. Returns the version saved."""
         overflow = np.array([(a, b, v) for (a, b), v in self._overflow.items()], dtype=np.int64).reshape(-1, 3)
+        users = np.array(list(self._histories), dtype=np.int64)
+        rows = [self._histories[user] for user in users.tolist()]
+        history_ptr = np.concatenate([[0], np.cumsum([len(row) for row in rows])]).astype(np.int64)
+        history_items = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, dtype=np.int32)
         scalars = np.array([self.me, self.shards, self.fitted, self._block_lo, self._size, self._free, self._holes,
                             self.saturation, self.version, self.kind == "dense"], dtype=np.int64)
         partial = f"{path}.partial.npz"
-        np.savez(partial, scalars=scalars, overflow=overflow, **{name.strip("_"): getattr(self, name) for name in self._STATE})
+        np.savez(partial, scalars=scalars, overflow=overflow, history_users=users, history_ptr=history_ptr,
+                 history_items=history_items, **{name.strip("_"): getattr(self, name) for name in self._STATE})
         os.replace(partial, path)
         return self.version
 
@@ -233,6 +277,8 @@ class RowStore(ArrayStore):
             for name in cls._STATE:
                 setattr(store, name, saved[name.strip("_")].copy())
             store._overflow = {(a, b): v for a, b, v in saved["overflow"].tolist()}
+            ptr, items = saved["history_ptr"], saved["history_items"]
+            store._histories = {user: items[ptr[k] : ptr[k + 1]].copy() for k, user in enumerate(saved["history_users"].tolist())}
         store._block_lo, store._size, store._free, store._holes, store.version = block_lo, size, free, holes, version
         store.kind = "dense" if dense else "sparse"
         return store
@@ -280,7 +326,7 @@ class RowStore(ArrayStore):
         raise NotImplementedError("a shard's rows are not forked; see amnesia.engine.sharded")
 
     def nbytes(self) -> int:
-        return super().nbytes() + self._block.nbytes
+        return super().nbytes() + self._block.nbytes + sum(row.nbytes for row in self._histories.values())
 
     def dense_matrix(self) -> np.ndarray | None:
         return None

@@ -3,9 +3,10 @@ interface, so :class:`~amnesia.engine.model.ItemCF` is the one model whatever ho
 
 Each shard holds the rows of C of the items it owns (:mod:`amnesia.engine.rowstore`: a contiguous
 range of fitted items balanced by Σ k² work, plus new items by index modulo W) in the project's own
-layout, dense or sparse per shard. Shards live in this process (``backend="memory"``) or in Ray
+layout, dense or sparse per shard, and H for the users whose id is its number modulo W. Shards live in this process (``backend="memory"``) or in Ray
 actors (``backend="ray"``, :mod:`amnesia.engine.ray_shards`), on one machine or a cluster. The
-driver (this store) keeps n and sends each read to the shards that own its rows.
+driver (this store) keeps n, fetches the rows of H a request or a read needs (one round trip), and
+sends each read of C to the shards that own its rows.
 
 A change is planned and checked by the model before any shard writes (a rejected request never
 reaches a shard). Every shard receives every change (it keeps n, which every change may move) and
@@ -21,7 +22,9 @@ which gives the single-process fingerprint bit for bit (:mod:`amnesia.engine.fin
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,8 @@ from .transport import LocalTransport, Transport
 BACKENDS = ("memory", "ray")
 #: The most shards a model may have (a request goes to every shard).
 MAX_SHARDS = 256
+#: The most changes a pipelined model may have in flight to its shards.
+MAX_PIPELINE = 1024
 #: Changes between two checkpoints of a model whose shards can be restarted (Ray's): the replay log
 #: holds at most this many, and a forgotten user's data is out of every recovery state by then.
 CHECKPOINT_EVERY = 1000
@@ -44,14 +49,16 @@ CHECKPOINT_EVERY = 1000
 @dataclass(frozen=True)
 class Placement:
     """Where a sharded model's rows live: ``backend`` (one of :data:`BACKENDS`), how many
-    ``shards``, and for Ray the cluster ``address`` (None: start a local Ray on 127.0.0.1)."""
+    ``shards``, for Ray the cluster ``address`` (None: start a local Ray on 127.0.0.1), and how many
+    changes may be in flight to the shards at once (``pipeline``, see :class:`ShardedStore`)."""
 
     backend: str
     shards: int
     address: str | None = None
+    pipeline: int = 1
 
 
-def check_placement(backend: str, shards: int | None, address: str | None) -> Placement | None:
+def check_placement(backend: str, shards: int | None, address: str | None, pipeline: int = 1) -> Placement | None:
     """The placement ``ItemCF.fit`` was asked for, or None for today's single store (backend
     ``"memory"`` without ``shards``); an ArgumentError saying what to pass otherwise."""
     if backend not in BACKENDS:
@@ -63,9 +70,13 @@ def check_placement(backend: str, shards: int | None, address: str | None) -> Pl
         raise ArgumentError("address= joins a Ray cluster: pass it with backend='ray'.")
     if address is not None and not isinstance(address, str):
         raise ArgumentError(f"address must be text such as 'auto' or 'ray://host:10001', got {type(address).__name__}.")
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or not 1 <= pipeline <= MAX_PIPELINE:
+        raise ArgumentError(f"pipeline must be a whole number from 1 (every change confirmed) to {MAX_PIPELINE}, got {pipeline!r}.")
     if backend == "memory" and shards is None:
+        if pipeline != 1:
+            raise ArgumentError("pipeline= sends changes to shards ahead of their answers: pass it with shards= or backend='ray'.")
         return None
-    return Placement(backend, int(shards if shards is not None else 2), address)
+    return Placement(backend, int(shards if shards is not None else 2), address, int(pipeline))
 
 
 def _transport(placement: Placement) -> Transport:
@@ -85,11 +96,17 @@ def _inverse(change: StoreChange, count_old: np.ndarray) -> StoreChange:
 
 
 class ShardedStore(Store):
-    """n here, the rows of C in W shards (see the module docstring)."""
+    """n here; the rows of C, and H by user, in W shards (see the module docstring)."""
+
+    #: H lives in the shards (user id modulo W), not in the model: ItemCF asks this store for rows
+    holds_histories = True
 
     def __init__(self, transport: Transport, bounds: np.ndarray, fitted: int, kinds: list[str],
-                 counts: np.ndarray | None = None) -> None:
+                 counts: np.ndarray | None = None, pipeline: int = 1) -> None:
         self.transport = transport
+        self.pipeline = pipeline  # changes that may be in flight at once (1: each confirmed before apply returns)
+        self._pending: deque[tuple[int, Any]] = deque()  # (version, submitted calls) not yet confirmed
+        self._broken: AmnesiaError | None = None  # a pipelined change a shard refused: the shards disagree
         self.bounds, self.fitted = np.asarray(bounds, dtype=np.int64), fitted
         self.kinds = kinds
         self.kind = "dense" if all(kind == "dense" for kind in kinds) else "sparse"
@@ -100,24 +117,26 @@ class ShardedStore(Store):
         self.restores: list[tuple[int, int, int]] = []  # (shard, version restored, version replayed to), in order
 
     @classmethod
-    def fit(cls, user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str, placement: Placement) -> ShardedStore:
-        """C = HᵀH of H given as sorted rows (as :meth:`ArrayStore.fit`), its rows split over
-        ``placement.shards`` shards by Σ k² work, each built by its shard from H shared once."""
+    def fit(cls, user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str, placement: Placement,
+            users: np.ndarray) -> ShardedStore:
+        """C = HᵀH of H given as sorted rows (as :meth:`ArrayStore.fit`; ``users``: the external id
+        of each row), its rows split over ``placement.shards`` shards by Σ k² work and H's rows by
+        user id modulo W, each shard building its part from H shared once."""
         if layout not in LAYOUTS:
             raise ArgumentError(f"A sharded store's layout is one of {', '.join(LAYOUTS)} (chosen per shard), got {layout!r}.")
         transport = _transport(placement)
         bounds = partition(user_ptr, user_items, size, placement.shards)
         transposed = transpose(user_ptr, user_items, size)
         # the driver's saturation, so that a test that lowers it reaches shards in other processes too
-        kinds = transport.fit(transposed, size, bounds, layout, RowStore.default_saturation)
-        return cls(transport, bounds, size, kinds, np.diff(transposed[2]))
+        kinds = transport.fit(transposed, size, bounds, layout, RowStore.default_saturation, np.asarray(users, np.int64))
+        return cls(transport, bounds, size, kinds, np.diff(transposed[2]), placement.pipeline)
 
     @classmethod
     def empty(cls, placement: Placement) -> ShardedStore:
         """The store of a sharded model with no data yet: every item it gets is owned by index modulo W."""
         transport = _transport(placement)
         kinds = transport.empty(RowStore.default_saturation)
-        return cls(transport, np.zeros(placement.shards + 1, dtype=np.int64), 0, kinds)
+        return cls(transport, np.zeros(placement.shards + 1, dtype=np.int64), 0, kinds, pipeline=placement.pipeline)
 
     @property
     def shards(self) -> int:
@@ -130,6 +149,8 @@ class ShardedStore(Store):
     def _calls(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
         """Results of ``calls`` (errors returned, not raised); a shard whose process died is
         restored (:meth:`_recover`) and its call made again, once."""
+        if self._broken is not None:
+            raise self._broken
         results = self.transport.run(calls)
         for position, ((shard, method, args), result) in enumerate(zip(calls, results)):
             if isinstance(result, BaseException) and self.transport.lost(result):
@@ -155,16 +176,56 @@ class ShardedStore(Store):
                     raise AmnesiaError(f"Shard {shard} was restarted but could not replay change {version}: {result}") from result
         self.restores.append((shard, restored, self.version))
 
+    def _settle(self, keep: int = 0) -> None:
+        """Wait for the oldest pipelined changes until at most ``keep`` are in flight. A shard that
+        died is restored (its replay includes them); a shard that refused one leaves the model
+        unusable, since the change was accepted already: every later call says so."""
+        while len(self._pending) > keep:
+            version, submitted = self._pending.popleft()
+            for shard, result in enumerate(self.transport.collect(submitted)):
+                if not isinstance(result, BaseException):
+                    continue
+                if self.transport.lost(result):
+                    self._recover(shard)
+                    continue
+                self._broken = AmnesiaError(
+                    f"Shard {shard} could not apply change {version} ({result}) after it was accepted (pipeline="
+                    f"{self.pipeline}): the shards no longer agree. Refit the model; with pipeline=1 such a change "
+                    f"is undone everywhere instead.")
+                raise self._broken from result
+
     def checkpoint(self) -> int:
         """Every shard writes its rows and version where its process can read them after a restart,
         and the replay log is dropped (with it, the data of users forgotten before now; see the
         module docstring). Returns the version checkpointed. Only for shards that can be restarted."""
         if not self.transport.recoverable:
             raise ArgumentError("Only a model on Ray shards keeps checkpoints: its shards can be restarted on their own.")
+        self._settle()
         self._run([(w, "save", ()) for w in range(self.shards)])
         self._log.clear()
         self.transport.checkpointed()
         return self.version
+
+    # ------------------------------------------------------------------ H, by user
+    def user_rows(self, users: Sequence[int]) -> list[np.ndarray]:
+        """Each user's row of H (sorted internal indices, int32; empty for an unknown user), from the
+        shards that keep them: one round trip, whatever the number of users."""
+        users = [int(user) for user in users]
+        owner = [user % self.shards for user in users]
+        groups = sorted(set(owner))
+        answers = self._run([(w, "user_rows", ([u for u, o in zip(users, owner) if o == w],)) for w in groups])
+        found = {w: iter(rows) for w, rows in zip(groups, answers)}
+        return [next(found[o]) for o in owner]
+
+    def user_ids(self) -> list[int]:
+        """Users with at least one interaction, sorted."""
+        parts = self._run([(w, "user_ids", ()) for w in range(self.shards)])
+        return sorted(np.concatenate(parts).tolist()) if parts else []
+
+    def history_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """H as (user, internal item) int64 columns, in no particular order."""
+        parts = self._run([(w, "history_pairs", ()) for w in range(self.shards)])
+        return np.concatenate([users for users, _ in parts]), np.concatenate([items for _, items in parts])
 
     # ------------------------------------------------------------------ reads
     @property
@@ -208,6 +269,7 @@ class ShardedStore(Store):
         """The fingerprint's digests of C's rows over ``live`` (internal indices in id order),
         each computed by the shard that owns the row, 32 bytes a row in ``live``'s order."""
         live = np.asarray(live, dtype=np.int64)
+        self._settle()  # a certificate is given for confirmed changes only
         combined = np.zeros((len(live), 32), dtype=np.uint8)
         for positions, digests in self._run([(w, "lower_digests", (live,)) for w in range(self.shards)]):
             combined[positions] = np.frombuffer(digests, dtype=np.uint8).reshape(len(positions), 32)
@@ -220,26 +282,33 @@ class ShardedStore(Store):
         count_old[known] = self._counts[change.count_index[known]]
         if change.size > len(self._counts):  # before any shard writes: the only allocation here
             self._counts = np.concatenate([self._counts, np.zeros(max(change.size, 2 * len(self._counts)) - len(self._counts), np.int64)])
+        if self._broken is not None:
+            raise self._broken
         version = self.version + 1
         arguments = (change, version)  # one object for every shard: a transport may encode it once
-        results = self._calls([(w, "apply_at", arguments) for w in range(self.shards)])
-        failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
-        if failed:
-            undo = _inverse(change, count_old)  # on the shards that applied it (undo_at skips the others)
-            undone = self._calls([(w, "undo_at", (undo, version)) for w in range(self.shards) if w not in failed])
-            lost = [result for result in undone if isinstance(result, BaseException)]
-            first = results[failed[0]]
-            if lost:
-                raise AmnesiaError(f"Shard {failed[0]} failed ({first}) and rolling the others back failed too "
-                                   f"({lost[0]}): refit the model.") from first
-            raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({first}); nothing was changed.") from first
+        calls = [(w, "apply_at", arguments) for w in range(self.shards)]
+        if self.pipeline > 1:  # sent, not waited for: a shard runs calls in the order they came
+            self._pending.append((version, self.transport.submit(calls)))
+        else:
+            results = self._calls(calls)
+            failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
+            if failed:
+                undo = _inverse(change, count_old)  # on the shards that applied it (undo_at skips the others)
+                undone = self._calls([(w, "undo_at", (undo, version)) for w in range(self.shards) if w not in failed])
+                lost = [result for result in undone if isinstance(result, BaseException)]
+                first = results[failed[0]]
+                if lost:
+                    raise AmnesiaError(f"Shard {failed[0]} failed ({first}) and rolling the others back failed too "
+                                       f"({lost[0]}): refit the model.") from first
+                raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({first}); nothing was changed.") from first
         self._size = change.size
         self._counts[change.count_index] = change.count_new
         self.version = version
         if self.transport.recoverable:
             self._log.append((version, change))
-            if len(self._log) >= CHECKPOINT_EVERY:
-                self.checkpoint()
+        self._settle(self.pipeline - 1)
+        if self.transport.recoverable and len(self._log) >= CHECKPOINT_EVERY:
+            self.checkpoint()
 
     def share(self, lean: bool = False) -> tuple[Store, Store]:
         raise ArgumentError("A sharded model cannot be forked: its rows live in its shards. Fit a second "
@@ -253,9 +322,9 @@ class ShardedStore(Store):
 
 
 def fit_sharded(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str | int,
-                placement: Placement) -> ShardedStore:
+                placement: Placement, users: np.ndarray) -> ShardedStore:
     """A :class:`ShardedStore` for ``ItemCF.fit`` (``layout`` as there, per shard; a dense block
     size is a single-store choice and is refused)."""
     if isinstance(layout, (int, np.integer)):
         raise ArgumentError("A sharded model chooses dense or sparse per shard: pass store='auto', 'dense' or 'sparse'.")
-    return ShardedStore.fit(user_ptr, user_items, size, layout, placement)
+    return ShardedStore.fit(user_ptr, user_items, size, layout, placement, users)

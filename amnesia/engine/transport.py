@@ -34,17 +34,27 @@ class Transport(ABC):
 
     @abstractmethod
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
-            saturation: int | None) -> list[str]:
-        """Build every shard's rows (in parallel where the transport can); returns their layouts."""
+            saturation: int | None, users: np.ndarray) -> list[str]:
+        """Build every shard's rows of C and of H (``users``: the external id of each row of H), in
+        parallel where the transport can; returns their layouts."""
 
     @abstractmethod
     def empty(self, saturation: int | None) -> list[str]:
         """Give every shard an empty store (a model with no data yet); returns their layouts."""
 
-    @abstractmethod
     def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
         """Call ``method(*args)`` on shard ``w`` for every ``(w, method, args)``, concurrently where
         the transport can; each result in order, or the exception that call raised (not raised here)."""
+        return self.collect(self.submit(calls))
+
+    @abstractmethod
+    def submit(self, calls: Sequence[tuple[int, str, tuple]]) -> Any:
+        """Send ``calls`` without waiting for them; :meth:`collect` gives their results. Calls to one
+        shard run in the order they were sent, so a read sent after a change sees it."""
+
+    @abstractmethod
+    def collect(self, submitted: Any) -> list[Any]:
+        """The results of calls :meth:`submit` sent (waiting for them): each result, or its exception."""
 
 
 class LocalTransport(Transport):
@@ -55,19 +65,22 @@ class LocalTransport(Transport):
         self.stores: list[RowStore] = []
 
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
-            saturation: int | None) -> list[str]:
-        self.stores = [RowStore.fit_shard(transposed, size, me, bounds, layout, saturation) for me in range(self.shards)]
+            saturation: int | None, users: np.ndarray) -> list[str]:
+        self.stores = [RowStore.fit_shard(transposed, size, me, bounds, layout, saturation, users) for me in range(self.shards)]
         return [store.kind for store in self.stores]
 
     def empty(self, saturation: int | None) -> list[str]:
         self.stores = [RowStore(me, self.shards, saturation=saturation) for me in range(self.shards)]
         return [store.kind for store in self.stores]
 
-    def run(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
-        results: list[Any] = []
+    def submit(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        results: list[Any] = []  # in this process a call is done when it is sent
         for shard, method, args in calls:
             try:
                 results.append(getattr(self.stores[shard], method)(*args))
             except Exception as error:  # reported to the caller, which rolls back the others
                 results.append(error)
         return results
+
+    def collect(self, submitted: list[Any]) -> list[Any]:
+        return submitted
