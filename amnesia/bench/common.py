@@ -31,10 +31,10 @@ def percentiles(seconds: list[float] | np.ndarray) -> dict[str, float]:
     }
 
 
-def _status(field: str) -> float:
-    """A field of /proc/self/status in MB (Linux), or NaN elsewhere."""
+def _status(field: str, pid: int | str = "self") -> float:
+    """A field of /proc/<pid>/status in MB (Linux), or NaN elsewhere."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
@@ -43,9 +43,9 @@ def _status(field: str) -> float:
     return float("nan")
 
 
-def resident_mb() -> float:
-    """This process's resident memory now (VmRSS), MB."""
-    return _status("VmRSS")
+def resident_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now (VmRSS), MB: this one's, or process ``pid``'s."""
+    return _status("VmRSS", pid)
 
 
 def peak_mb() -> float:

@@ -8,14 +8,13 @@ reported, not counted in the fit); its shard hosts are started by the first fit 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .common import fmt, load_average, machine, measured, percentiles, target_rows, target_table, timed, when
+from .common import fmt, load_average, machine, measured, percentiles, resident_mb, target_rows, target_table, timed, when
 
 FORGETS = 300
 THROUGHPUT = 1_000
@@ -31,17 +30,6 @@ TARGETS = {
 }
 
 
-def _resident_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
     from ..data.synthetic import ML_1M, movielens_like
     from ..engine import ray_shards
@@ -52,6 +40,8 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
     data = movielens_like(ML_1M, seed=1)
     figures: dict[str, Any] = {"when": when(), "machine": machine(), "load_before": load_average(), "pipeline": PIPELINE,
                                "interactions": len(data), "forgets": forgets, "throughput_requests": throughput}
+    import ray
+
     started = time.perf_counter()
     ray_shards.connect(None)
     figures["ray_start_s"] = time.perf_counter() - started
@@ -72,14 +62,12 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
     for shards in SHARDS:
         fits = [timed(partial(ItemCF.fit, data, backend="ray", shards=shards))[0] for _ in range(repeats)]
         hosts = ray_shards.hosts(shards)
-        import ray
-
         pids = ray.get([host.call_pid.remote() for host in hosts])
         model = ItemCF.fit(data, backend="ray", shards=shards)
         model.forget_user(forget_users[0])  # the first change loads the update kernels in each host
         del model
         model = ItemCF.fit(data, backend="ray", shards=shards)
-        resident = [_resident_mb(pid) for pid in pids]
+        resident = [resident_mb(pid) for pid in pids]
         entry = {
             "fit_s": float(np.median(fits)),
             "kinds": model._store.kinds,

@@ -15,7 +15,7 @@ from ..errors import AmnesiaError
 from ..limits import CLI_LIMITS, Limits
 from .model import ItemCF
 from .neighbours import check_neighbours
-from .sharded import check_placement
+from .sharded import check_placement, check_sharded_layout
 from .similarity import DEFAULT, Measure, measure
 from .store import LAYOUTS
 
@@ -50,9 +50,9 @@ class ModelConfig:
                 f"to keep in a dense block (0 or more)."
             )
         object.__setattr__(self, "neighbours", check_neighbours(self.neighbours))
-        check_placement(self.backend, self.shards, self.address, self.pipeline)  # before any data is read or any shard started
-        if self.placed and isinstance(self.layout, int):
-            raise AmnesiaError("A sharded model chooses dense or sparse per shard: use the layout auto, dense or sparse.")
+        # before any data is read or any shard started
+        if check_placement(self.backend, self.shards, self.address, self.pipeline) is not None:
+            check_sharded_layout(self.layout)
         if not isinstance(self.limits, Limits):
             raise AmnesiaError(f"limits must be an amnesia.Limits (APP_LIMITS, CLI_LIMITS or a replace() of them), "
                                f"got {type(self.limits).__name__}.")
@@ -69,7 +69,7 @@ class ModelConfig:
     @property
     def placed(self) -> bool:
         """Whether C's rows are split over shards (``shards`` given, or the Ray backend)."""
-        return check_placement(self.backend, self.shards, self.address, self.pipeline) is not None
+        return self.shards is not None or self.backend != "memory"  # what check_placement places (checked above)
 
     def fit(self, interactions: Any) -> ItemCF:
         """``ItemCF.fit`` on ``interactions`` with this measure, layout, neighbours and placement."""

@@ -35,7 +35,7 @@ from .index import ItemIndex
 from .neighbours import NeighbourIndex, check_neighbours
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
 from .requests import ChangeRequest, interaction_pairs, parse_request
-from .sharded import ShardedStore, check_placement, fit_sharded
+from .sharded import ShardedStore, check_placement, check_sharded_layout
 from .similarity import DEFAULT, Measure, measure
 from .store import Store, StoreChange, UserDelta, choose_layout, empty_store, fit_store, transpose
 
@@ -128,6 +128,8 @@ class ItemCF:
         cannot apply is undone everywhere; more: faster, but such a change leaves the model unusable).
         """
         placement = check_placement(backend, shards, address, pipeline)
+        if placement is not None:
+            check_sharded_layout(store)
         model = cls(similarity, neighbours)
         model.time = 0
         rows = _user_rows(interaction_pairs(interactions))
@@ -142,7 +144,7 @@ class ItemCF:
             model._base_rows = {int(user): user_items[user_ptr[k] : user_ptr[k + 1]] for k, user in enumerate(users)}
             model._store = fit_store(user_ptr, user_items, len(item_ids), store)
         else:  # H goes to the shards with C (by user id), not into this process
-            model._store = fit_sharded(user_ptr, user_items, len(item_ids), store, placement, users)
+            model._store = ShardedStore.fit(user_ptr, user_items, len(item_ids), store, placement, users)
         if model._k is not None:
             model._neighbours = None
             model._lists()
@@ -334,9 +336,8 @@ class ItemCF:
         rows = [delta.new_row for delta in plan.change.users]  # int32, shared with the fork store
         self._store.apply(plan.change)
         self._index.extend(plan.new_items)
-        if self._sharded_rows:  # the shards keep H: they took the new rows with the change
-            self._num_users += sum((len(row) > 0) - (len(delta.old_row) > 0) for delta, row in zip(plan.change.users, rows))
-        else:
+        self._num_users += sum((len(row) > 0) - (len(delta.old_row) > 0) for delta, row in zip(plan.change.users, rows))
+        if not self._sharded_rows:  # (the shards keep H of a sharded model: they took the new rows with the change)
             self._commit_rows(plan, rows)
         if self._neighbours is not None:  # last: the change is whole before the lists follow it
             self._update_neighbours(plan.change)
@@ -350,7 +351,6 @@ class ItemCF:
         """The changed users' rows, in this model's own H."""
         with self._rows.mutate() as changed:
             for delta, row in zip(plan.change.users, rows):
-                self._num_users += (len(row) > 0) - (len(delta.old_row) > 0)
                 if not self._base_shared and (fitted := self._base_rows.pop(delta.user, None)) is not None:
                     fitted[:] = -1
                 if len(row) or self._base_shared:

@@ -110,16 +110,9 @@ class RowStore(ArrayStore):
         if store.kind == "dense" and hi > lo:
             store._block = kernels.fit_block(*transposed, lo, np.zeros((hi - lo, size), dtype=np.uint16))
         elif hi > lo:
-            rows = np.arange(lo, hi, dtype=np.int64)
-            lengths = kernels.fit_sparse_lengths(*transposed, rows, size, np.zeros(len(rows), np.int64))
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            total = int(lengths.sum())
-            store._pool_idx = np.zeros(max(total, 1024), dtype=np.int32)
-            store._pool_val = np.zeros(max(total, 1024), dtype=np.uint16)
-            kernels.fit_sparse_fill(*transposed, rows, size, starts, store._pool_idx, store._pool_val)
+            starts, lengths = store._fit_sparse_rows(transposed, np.arange(lo, hi, dtype=np.int64), size)
             store._starts[lo:hi], store._lengths[lo:hi], store._caps[lo:hi] = starts, lengths, lengths
-            store._starts[hi:size] = total
-            store._free = total
+            store._starts[hi:size] = store._free
         store._fix_hot_pairs(user_ptr, user_items, counts)
         return store
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import AmnesiaError, ArgumentError
 from .arguments import check_buffer
 from .rowstore import RowStore, owners, partition
-from .store import LAYOUTS, Store, StoreChange, UserDelta, transpose
+from .store import LAYOUTS, OwnCounts, Store, StoreChange, UserDelta, transpose
 from .transport import LocalTransport, Transport
 
 #: Where a model's rows can live (``ItemCF.fit(..., backend=...)``).
@@ -95,7 +95,7 @@ def _inverse(change: StoreChange, count_old: np.ndarray) -> StoreChange:
     return StoreChange(-change.step, change.size, users, change.count_index, count_old)
 
 
-class ShardedStore(Store):
+class ShardedStore(OwnCounts, Store):
     """n here; the rows of C, and H by user, in W shards (see the module docstring)."""
 
     #: H lives in the shards (user id modulo W), not in the model: ItemCF asks this store for rows
@@ -122,8 +122,7 @@ class ShardedStore(Store):
         """C = HᵀH of H given as sorted rows (as :meth:`ArrayStore.fit`; ``users``: the external id
         of each row), its rows split over ``placement.shards`` shards by Σ k² work and H's rows by
         user id modulo W, each shard building its part from H shared once."""
-        if layout not in LAYOUTS:
-            raise ArgumentError(f"A sharded store's layout is one of {', '.join(LAYOUTS)} (chosen per shard), got {layout!r}.")
+        check_sharded_layout(layout)
         transport = _transport(placement)
         bounds = partition(user_ptr, user_items, size, placement.shards)
         transposed = transpose(user_ptr, user_items, size)
@@ -228,15 +227,6 @@ class ShardedStore(Store):
         return np.concatenate([users for users, _ in parts]), np.concatenate([items for _, items in parts])
 
     # ------------------------------------------------------------------ reads
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def counts(self) -> np.ndarray:
-        view = self._counts[: self._size]
-        view.flags.writeable = False
-        return view
-
     def block(self, rows: np.ndarray, cols: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         shape = (len(rows), self._size if cols is None else len(cols))
@@ -280,10 +270,9 @@ class ShardedStore(Store):
         count_old = np.zeros(len(change.count_index), dtype=np.int64)
         known = change.count_index < self._size
         count_old[known] = self._counts[change.count_index[known]]
-        if change.size > len(self._counts):  # before any shard writes: the only allocation here
-            self._counts = np.concatenate([self._counts, np.zeros(max(change.size, 2 * len(self._counts)) - len(self._counts), np.int64)])
         if self._broken is not None:
             raise self._broken
+        self._reserve_counts(change.size)  # before any shard writes: the only allocation here
         version = self.version + 1
         arguments = (change, version)  # one object for every shard: a transport may encode it once
         calls = [(w, "apply_at", arguments) for w in range(self.shards)]
@@ -321,10 +310,10 @@ class ShardedStore(Store):
         return int(sum(self._run([(w, "sparse_entries", ()) for w in range(self.shards)])))
 
 
-def fit_sharded(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str | int,
-                placement: Placement, users: np.ndarray) -> ShardedStore:
-    """A :class:`ShardedStore` for ``ItemCF.fit`` (``layout`` as there, per shard; a dense block
-    size is a single-store choice and is refused)."""
-    if isinstance(layout, (int, np.integer)):
-        raise ArgumentError("A sharded model chooses dense or sparse per shard: pass store='auto', 'dense' or 'sparse'.")
-    return ShardedStore.fit(user_ptr, user_items, size, layout, placement, users)
+def check_sharded_layout(layout: str | int) -> str:
+    """``layout`` if a sharded model can take it (``"auto"``, ``"dense"`` or ``"sparse"``, chosen per
+    shard), else an ArgumentError that says so: a dense block size is a single store's choice."""
+    if isinstance(layout, (int, np.integer)) or layout not in LAYOUTS:
+        raise ArgumentError(f"A sharded model chooses dense or sparse per shard: pass store='auto', 'dense' or "
+                            f"'sparse', not {layout!r}.")
+    return layout

@@ -125,6 +125,28 @@ class Store(ABC):
         return None
 
 
+class OwnCounts:
+    """n kept by the store itself in a growable int64 array (``_counts``, valid up to ``_size``):
+    :class:`ArrayStore`, and a sharded store's driver (:mod:`amnesia.engine.sharded`)."""
+
+    _counts: np.ndarray
+    _size: int
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def counts(self) -> np.ndarray:
+        view = self._counts[: self._size]
+        view.flags.writeable = False
+        return view
+
+    def _reserve_counts(self, size: int) -> None:
+        """Room for ``size`` counts (amortised: at least doubles). Allocates; writes no count."""
+        if size > len(self._counts):
+            self._counts = np.concatenate([self._counts, np.zeros(max(size, 2 * len(self._counts)) - len(self._counts), np.int64)])
+
+
 def empty_store() -> Store:
     """The store of a model with no data yet (sparse: it grows row by row)."""
     return ArrayStore(dense_size=0)
@@ -167,7 +189,7 @@ def _with_diagonal(block: np.ndarray, rows: np.ndarray, cols: np.ndarray | None,
     return block
 
 
-class ArrayStore(Store):
+class ArrayStore(OwnCounts, Store):
     """A store that owns its arrays: a dense block for items < dense_size, sparse rows for the rest."""
 
     #: Stored counts at this value move to the overflow table. Tests lower it (to 3, say) to
@@ -227,17 +249,22 @@ class ArrayStore(Store):
             chunks = np.concatenate([[0], chunks, [dense_size]]).astype(np.int64)
             kernels.fit_dense(*transposed, chunks, dense_size, store._core)
         if size > dense_size:
-            rows = np.arange(dense_size, size, dtype=np.int64)
-            lengths = kernels.fit_sparse_lengths(*transposed, rows, size, np.zeros(len(rows), np.int64))
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            total = int(lengths.sum())
-            store._pool_idx = np.zeros(max(total, 1024), dtype=np.int32)
-            store._pool_val = np.zeros(max(total, 1024), dtype=np.uint16)
-            kernels.fit_sparse_fill(*transposed, rows, size, starts, store._pool_idx, store._pool_val)
+            starts, lengths = store._fit_sparse_rows(transposed, np.arange(dense_size, size, dtype=np.int64), size)
             store._starts, store._lengths, store._caps = starts, lengths, lengths.copy()
-            store._free = total
         store._fix_hot_pairs(user_ptr, user_items, counts)
         return store
+
+    def _fit_sparse_rows(self, transposed: tuple[np.ndarray, ...], rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``rows`` of C (over ``size`` items) as sparse rows in a new pool of just their size,
+        one after the other; returns each row's start in the pool and its length (int64)."""
+        lengths = kernels.fit_sparse_lengths(*transposed, rows, size, np.zeros(len(rows), np.int64))
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        total = int(lengths.sum())
+        self._pool_idx = np.zeros(max(total, 1024), dtype=np.int32)
+        self._pool_val = np.zeros(max(total, 1024), dtype=np.uint16)
+        kernels.fit_sparse_fill(*transposed, rows, size, starts, self._pool_idx, self._pool_val)
+        self._free = total
+        return starts, lengths
 
     def _fix_hot_pairs(self, user_ptr: np.ndarray, user_items: np.ndarray, counts: np.ndarray) -> None:
         """The kernels' counts wrap at 2¹⁶: set pairs of items with >= saturation users exactly."""
@@ -255,15 +282,6 @@ class ArrayStore(Store):
                     self._set_exact(a, b, int(exact[i, j]))
 
     # ------------------------------------------------------------------ reads
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def counts(self) -> np.ndarray:
-        view = self._counts[: self._size]
-        view.flags.writeable = False
-        return view
-
     def _gather(self, rows: np.ndarray, cols: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         tail = self._size - self.dense_size
@@ -347,8 +365,7 @@ class ArrayStore(Store):
 
     def _reserve_items(self, size: int) -> None:
         """Room for ``size`` items in the counts and the sparse-row directory (1-D, amortised)."""
-        if size > len(self._counts):
-            self._counts = np.concatenate([self._counts, np.zeros(max(size, 2 * len(self._counts)) - len(self._counts), np.int64)])
+        self._reserve_counts(size)
         tail = size - self.dense_size
         if tail > len(self._starts):
             grow = max(tail, 2 * len(self._starts)) - len(self._starts)
