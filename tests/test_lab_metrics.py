@@ -16,7 +16,9 @@ from amnesia.lab.metrics import (
     active_mask,
     attack_error_rates,
     auc,
-    _halves,
+    _best_interval,
+    _first_halves,
+    _held_out_errors,
     group_gap,
     hierarchical_auc_ci,
     hierarchical_ci,
@@ -29,7 +31,6 @@ from amnesia.lab.metrics import (
     pair_wins,
     permutation_test,
     ranking_metrics,
-    sample_epsilon,
     top_k,
     top_overlap,
 )
@@ -129,7 +130,7 @@ def test_choosing_the_rule_on_the_scored_models_would_be_biased():
         i, j = np.triu_indices(len(cuts), k=1)  # every interval [cut_i, cut_j) called "unlearned", and its opposite
         tpr, fpr = below_u[j] - below_u[i], below_r[j] - below_r[i]
         in_sample.append(epsilon(np.concatenate([fpr, 1 - fpr]), np.concatenate([1 - tpr, tpr])))
-        held_out.append(sample_epsilon(u, r, np.random.default_rng(0)))
+        held_out.append(user_epsilons(u[:, None], r[:, None])[0])
     assert np.mean(in_sample) > 2.0  # identical distributions, yet "ε ≈ 2.5"
     assert np.mean(held_out) < 0.2
 
@@ -155,24 +156,83 @@ def test_epsilon_grows_with_the_gap():
     assert means[0] < 0.3 < means[1] < means[2] < means[3]
 
 
-def test_sample_epsilon_special_cases():
+def test_user_epsilons_special_cases():
     rng = np.random.default_rng(4)
-    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.25), rng) == 0.0  # identical point masses
-    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.25) + 1e-9, rng) == 0.0  # float noise is not a difference
-    assert sample_epsilon(np.full(8, 0.25), np.full(8, 0.75), rng) == math.inf
-    assert sample_epsilon(np.full(8, 0.5), rng.normal(0.5, 0.1, 8), rng) == math.inf  # a point mass in a spread: peaky
+    column = lambda values: np.asarray(values, dtype=np.float64)[:, None]  # noqa: E731  (one example)
+    assert user_epsilons(column(np.full(8, 0.25)), column(np.full(8, 0.25)))[0] == 0.0  # identical point masses
+    assert user_epsilons(column(np.full(8, 0.25)), column(np.full(8, 0.25) + 1e-9))[0] == 0.0  # float noise is not a difference
+    assert user_epsilons(column(np.full(8, 0.25)), column(np.full(8, 0.75)))[0] == math.inf
+    assert user_epsilons(column(np.full(8, 0.5)), column(rng.normal(0.5, 0.1, 8)))[0] == math.inf  # a point mass in a spread: peaky
+    # the cases side by side in one call give what each gives alone
+    spread = rng.normal(size=(8, 2))
+    mixed = user_epsilons(np.column_stack([np.full(8, 0.25), np.full(8, 0.5), spread[:, 0]]),
+                          np.column_stack([np.full(8, 0.25), rng.normal(0.5, 0.1, 8), spread[:, 1]]))
+    assert mixed[:2].tolist() == [0.0, math.inf] and 0 <= mixed[2] < math.inf
     with pytest.raises(AmnesiaError, match="at least 2 models"):
-        sample_epsilon(np.array([1.0]), np.array([1.0, 2.0]), rng)
+        user_epsilons(np.array([[1.0]]), np.array([[1.0], [2.0]]))
     with pytest.raises(AmnesiaError, match="same examples"):
         user_epsilons(np.zeros((4, 3)), np.zeros((4, 2)))
 
 
 def test_attack_error_rates_count_held_out_mistakes():
     rng = np.random.default_rng(5)
-    fpr, fnr = attack_error_rates(np.arange(10.0), np.arange(10.0) + 100, rng)
-    assert (fpr, fnr) == (0.0, 0.0)  # perfectly separated on every held-out half
-    fpr, fnr = attack_error_rates(np.arange(10.0), np.arange(10.0), rng)
-    assert 0 < fpr + fnr  # no rule can be right on both sides of identical samples
+    fpr, fnr = attack_error_rates(np.arange(10.0)[:, None], np.arange(10.0)[:, None] + 100, rng)
+    assert (fpr.tolist(), fnr.tolist()) == ([0.0], [0.0])  # perfectly separated on every held-out half
+    fpr, fnr = attack_error_rates(np.arange(10.0)[:, None], np.arange(10.0)[:, None], rng)
+    assert 0 < fpr[0] + fnr[0]  # no rule can be right on both sides of identical samples
+
+
+def _plain_best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float, float, bool]:
+    """The best interval rule, counted one cut at a time: among the rules with the largest
+    |TPR - FPR|, the low cut in the middle of the tied lows and the high one in the middle of the tied highs."""
+    values = np.unique(np.concatenate([unlearned, retrained]))
+    cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
+    below = lambda x: np.array([(x < c).mean() for c in cuts])  # noqa: E731
+    d = below(unlearned) - below(retrained)
+    lows, highs = np.flatnonzero(d == d.min()), np.flatnonzero(d == d.max())
+    low_at, high_at = lows[len(lows) // 2], highs[len(highs) // 2]
+    return (cuts[low_at], cuts[high_at], True) if low_at <= high_at else (cuts[high_at], cuts[low_at], False)
+
+
+def _plain_error_counts(a, b, first_a, first_b):
+    """The cross-fitted attack's counts (false positives, false negatives, negatives, positives)
+    per example, one example, split and half at a time."""
+    counts = []
+    for s in range(a.shape[1]):
+        fp = fn = negatives = positives = 0
+        for r in range(first_a.shape[0]):
+            for fit in (True, False):
+                low, high, inside = _plain_best_interval(a[first_a[r, s] == fit, s], b[first_b[r, s] == fit, s])
+                test_a, test_b = a[first_a[r, s] != fit, s], b[first_b[r, s] != fit, s]
+                fn += int((((test_a >= low) & (test_a < high)) != inside).sum())
+                fp += int((((test_b >= low) & (test_b < high)) == inside).sum())
+                negatives, positives = negatives + len(test_b), positives + len(test_a)
+        counts.append([fp, fn, negatives, positives])
+    return np.array(counts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 9), st.integers(2, 9), st.integers(1, 4), st.integers(0, 2**31), st.booleans())
+def test_the_compiled_attack_equals_a_plain_one(n, m, examples, seed, grouped):
+    """The compiled best rule and held-out counts equal a brute-force reference on small samples
+    with many ties (values on a coarse grid), with and without bootstrap copies."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 4, size=(n, examples)) / 2, rng.integers(0, 4, size=(m, examples)) / 2
+    for s in range(examples):
+        got = _best_interval(a[:, s], b[:, s])
+        assert (float(got[0]), float(got[1]), bool(got[2])) == _plain_best_interval(a[:, s], b[:, s])
+        # no interval rule separates the samples better (every pair of cuts, counted directly)
+        inside = lambda x, low, high: ((x >= low) & (x < high)).mean()  # noqa: E731
+        cuts = np.concatenate([[-np.inf], np.unique(np.concatenate([a[:, s], b[:, s]])) + 0.25, [np.inf]])
+        best = max(abs(inside(a[:, s], lo, hi) - inside(b[:, s], lo, hi)) for lo in cuts for hi in cuts if lo < hi)
+        assert abs(inside(a[:, s], got[0], got[1]) - inside(b[:, s], got[0], got[1])) == pytest.approx(best)
+    groups = None
+    if grouped:  # ids 0..k-1, each drawn at least once, then copies
+        groups = tuple(np.concatenate([np.arange(k), rng.integers(0, k, size - k)]) for k, size in ((max(2, n - 1), n), (max(2, m - 1), m)))
+    first_a = _first_halves(rng, 3, examples, n, None if groups is None else groups[0])
+    first_b = _first_halves(rng, 3, examples, m, None if groups is None else groups[1])
+    expected = _plain_error_counts(a, b, first_a, first_b)
+    assert _held_out_errors(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T), first_a, first_b).tolist() == expected.tolist()
 
 
 # ---------------------------------------------------------------------------- membership attack
@@ -270,13 +330,14 @@ def test_the_paired_difference_shares_the_users_draw():
 def test_copies_of_a_bootstrapped_model_stay_on_one_side_of_the_split():
     rng = np.random.default_rng(3)
     groups = np.array([3, 3, 0, 2, 2, 2, 1, 0])  # 4 models, some drawn more than once
-    for _ in range(50):
-        first, second = _halves(len(groups), rng, groups)
-        assert sorted([*first, *second]) == list(range(8))
-        assert not set(groups[first]) & set(groups[second])
-    # without groups the draw is the one the lab always made (results stay reproducible)
-    assert [h.tolist() for h in _halves(6, np.random.default_rng(5), None)] == [
-        np.random.default_rng(5).permutation(6)[:3].tolist(), np.random.default_rng(5).permutation(6)[3:].tolist()]
+    first = _first_halves(rng, 50, 3, len(groups), groups)
+    for half in first.reshape(-1, len(groups)):
+        assert not set(groups[half]) & set(groups[~half])  # an id's copies are all on one side
+        assert len(set(groups[half])) == 2  # two of the four ids in each half
+    # without groups: half the models in the first half, every model there about half the time
+    plain = _first_halves(np.random.default_rng(5), 400, 2, 6, None)
+    assert (plain.sum(axis=2) == 3).all()
+    assert np.abs(plain.mean(axis=(0, 1)) - 0.5).max() < 0.06
 
 
 def test_the_permutation_test_keeps_its_level_on_equal_distributions_and_finds_a_gap():

@@ -364,7 +364,8 @@ def test_another_draw_changes_the_forgotten_users_not_the_split(small_data):
 def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(small_data):
     from amnesia.lab import agreement as A
 
-    config = LabConfig(data=small_data, forget_sets=("random",), seeds=3, agreement_splits=2, agreement_draws=2)
+    # 4 models a side: the smallest N at which the test can reject (3 + 3 give p >= 2/20)
+    config = LabConfig(data=small_data, forget_sets=("random",), seeds=4, agreement_splits=2, agreement_draws=2)
     from amnesia.data.datasets import load
 
     study = A.agreement(load(small_data).interactions, "clustered", config, 0.05)
@@ -375,6 +376,7 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
         assert study["forgets"][method]["random"] == {"runs": 4, "forgets": sum(v["p_value"] > 0.05 for v in found)}
     p_values = [r["verdicts"]["retrain"]["p_value"] for r in study["runs"]]
     assert study["retrain_pairs"] == {"pairs": 4, "rejected": sum(p <= 0.05 for p in p_values)}
+    assert study["seeds"] == 4  # the main run's N, not a smaller one of its own
     # dropping the vectors leaves the item factors that fit the forgotten users: told apart in every run
     assert study["forgets"]["drop-vector"]["random"]["forgets"] == 0
     with pytest.raises(AmnesiaError, match="agreement study"):

@@ -2,8 +2,8 @@
 
 The main run (:mod:`amnesia.lab.run`) measures every method on one draw of each forget set from
 one split. Here the factorisation's methods are measured again on ``splits`` train/test splits
-x ``draws`` forget-set draws of each kind, with fewer models (``seeds`` a side) and utility on a
-sample of users, and each gets the verdict of the main run (the permutation test at
+x ``draws`` forget-set draws of each kind, with as many models a side as the main run and utility
+on a sample of users, and each gets the verdict of the main run (the same permutation test at
 :data:`~amnesia.lab.run.ALPHA`). Reported: for every method and forget set, in how many of the
 runs it was said to forget; and for the retrain, a retrain compared with references of other
 seeds in each run, how often the test wrongly told them apart: independent retrain-vs-retrain
@@ -22,25 +22,26 @@ import pandas as pd
 
 from . import metrics
 from .data import make_lab_data
-from .evaluate import make_context, measure_mf
+from .evaluate import PERMUTATIONS, make_context, measure_mf
 from .mf import fit
 from .registry import APPROXIMATE, METHODS
 
-#: Models a side, users evaluated, and relabellings of each run's permutation test.
-SEEDS, USERS, PERMUTATIONS = 8, 200, 199
+#: Users evaluated for utility in each run (the verdicts' attack sees every forgotten user).
+USERS = 200
 #: Seeds of this study's models: apart from the main run's (0.., 10,000.., 20,000..).
 SEED_BASE = 50_000
 
 
-def verdicts(data, config, seeds: int = SEEDS, permutations: int = PERMUTATIONS) -> dict[str, dict]:
+def verdicts(data, config, permutations: int = PERMUTATIONS) -> dict[str, dict]:
     """ε and the permutation test's p of the retrain and each approximate method on ``data``
-    (``seeds`` models a side); ``config`` is the run's :class:`~amnesia.lab.run.LabConfig`."""
+    (``config.seeds`` models a side, as in the main run); ``config`` is the run's
+    :class:`~amnesia.lab.run.LabConfig`."""
     train, forget, params, options = data.train, data.forget, config.als, config.methods
     ctx = make_context(data, max_users=USERS, seed=config.seed)
     stats: dict[str, list[np.ndarray]] = {name: [] for name in ("retrain", *APPROXIMATE)}
     reference: list[np.ndarray] = []
     retained = data.retained_train()
-    for i in range(seeds):
+    for i in range(config.seeds):
         original = fit(train, params, seed=SEED_BASE + i, threads=config.threads)
         stats["retrain"].append(measure_mf(fit(retained, params, seed=SEED_BASE + 10_000 + i, threads=config.threads), ctx).forget_stat)
         reference.append(measure_mf(fit(retained, params, seed=SEED_BASE + 20_000 + i, threads=config.threads), ctx).forget_stat)
@@ -78,7 +79,7 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
     return {
         "splits": config.agreement_splits,
         "draws": config.agreement_draws,
-        "seeds": SEEDS,
+        "seeds": config.seeds,
         "evaluated_users": USERS,
         "permutations": PERMUTATIONS,
         "alpha": alpha,

@@ -33,6 +33,7 @@ from itertools import combinations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from ..errors import AmnesiaError
 
@@ -76,6 +77,7 @@ def epsilon(
     return max(0.0, float(np.nanmax(bound)))
 
 
+@njit(cache=True, nogil=True)
 def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float, float, bool]:
     """The interval rule that best tells the two samples apart: (low, high, inside_means_unlearned).
 
@@ -85,30 +87,64 @@ def _best_interval(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float,
     so the best |TPR − FPR| pairs the lowest and the highest D: O(cuts), no search over pairs.
     Ties take the middle of the tied cuts (the centre of a gap between the samples).
     """
-    values = np.unique(np.concatenate([unlearned, retrained]))
-    cuts = np.concatenate([[-np.inf], (values[1:] + values[:-1]) / 2, [np.inf]])
-
-    def below(x: np.ndarray) -> np.ndarray:  # share of x strictly below each cut
-        return np.searchsorted(np.sort(x), cuts, side="left") / len(x)
-
-    d = below(unlearned) - below(retrained)
-
-    def middle(candidates: np.ndarray) -> int:
-        return int(candidates[len(candidates) // 2])
-
-    low_at, high_at = middle(np.flatnonzero(d == d.min())), middle(np.flatnonzero(d == d.max()))
+    a, b = np.sort(unlearned), np.sort(retrained)
+    values = np.unique(np.concatenate((a, b)))
+    cuts = np.empty(len(values) + 1)
+    cuts[0], cuts[-1] = -np.inf, np.inf
+    cuts[1:-1] = (values[1:] + values[:-1]) / 2
+    d = np.searchsorted(a, cuts) / len(a) - np.searchsorted(b, cuts) / len(b)  # shares strictly below each cut
+    lows, highs = np.flatnonzero(d == d.min()), np.flatnonzero(d == d.max())
+    low_at, high_at = lows[len(lows) // 2], highs[len(highs) // 2]
     if low_at <= high_at:
-        return float(cuts[low_at]), float(cuts[high_at]), True
-    return float(cuts[high_at]), float(cuts[low_at]), False
+        return cuts[low_at], cuts[high_at], True
+    return cuts[high_at], cuts[low_at], False
+
+
+@njit(cache=True, nogil=True)
+def _held_out_errors(a: np.ndarray, b: np.ndarray, first_a: np.ndarray, first_b: np.ndarray) -> np.ndarray:
+    """Errors of the cross-fitted attack per example: (S, 4) int64 of false positives, false
+    negatives, negatives and positives, pooled over splits and both fitting halves.
+
+    ``a`` (S, N) and ``b`` (S, M): each example's statistic under the unlearned and the retrained
+    models; ``first_a`` (R, S, N) and ``first_b`` (R, S, M): whether a model is in the first half
+    in split r. The rule is chosen on one half (:func:`_best_interval`) and scored on the other.
+    """
+    splits, examples = first_a.shape[0], a.shape[0]
+    counts = np.zeros((examples, 4), dtype=np.int64)
+    for s in range(examples):
+        for r in range(splits):
+            for fit_half in (True, False):
+                fit_a, test_a = a[s][first_a[r, s] == fit_half], a[s][first_a[r, s] != fit_half]
+                fit_b, test_b = b[s][first_b[r, s] == fit_half], b[s][first_b[r, s] != fit_half]
+                low, high, inside_unlearned = _best_interval(fit_a, fit_b)
+                for x in test_a:  # an unlearned model called "retrained": a false negative
+                    counts[s, 1] += ((x >= low) & (x < high)) != inside_unlearned
+                for x in test_b:  # a retrained model called "unlearned": a false positive
+                    counts[s, 0] += ((x >= low) & (x < high)) == inside_unlearned
+                counts[s, 2] += len(test_b)
+                counts[s, 3] += len(test_a)
+    return counts
+
+
+def _first_halves(rng: np.random.Generator, splits: int, examples: int, size: int, groups: np.ndarray | None) -> np.ndarray:
+    """(splits, examples, size) bool: whether each of ``size`` models falls in the first of two random
+    halves, drawn independently for every split and example; with ``groups`` (each model's id,
+    numbered 0..k-1), the ids are halved and each model follows its id (an id's copies never
+    straddle the halves)."""
+    ids = size if groups is None else int(groups.max()) + 1
+    rank = np.argsort(rng.random((splits, examples, ids)), axis=2).argsort(axis=2)  # a uniform permutation of the ids
+    first = rank < ids // 2
+    return first if groups is None else first[:, :, groups]
 
 
 def attack_error_rates(
     unlearned: np.ndarray, retrained: np.ndarray, rng: np.random.Generator, repeats: int = REPEATS,
     groups: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[float, float]:
-    """(FPR, FNR) of a threshold/interval attack measured on models it was not chosen on.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, FNR) per example of a threshold/interval attack measured on models it was not chosen on.
 
-    The models of each side are split in two halves; the best rule (:func:`_best_interval`,
+    ``unlearned`` (N, S) and ``retrained`` (M, S): the statistic per model and example. For every
+    example, the models of each side are split in two halves; the best rule (:func:`_best_interval`,
     largest TPR − FPR) is chosen on one half and its errors are counted on the other, both ways,
     ``repeats`` times with fresh random splits; the rates are pooled. Positive = "unlearned":
     FPR = share of retrained models called unlearned, FNR = share of unlearned models called
@@ -116,73 +152,21 @@ def attack_error_rates(
     identical distributions the best of many rules still "separates" a few samples by chance.
     Both rates 0 means every held-out model was classified correctly (ε = inf downstream).
     ``groups``: each model's id on its side, numbered 0..k-1 (a bootstrap draws some models twice);
-    the halves split ids, so no model is both chosen on and scored on.
+    the halves split ids, so no model is both chosen on and scored on. Returns two (S,) arrays.
     """
     a, b = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
-    false_pos = false_neg = negatives = positives = 0
-    for _ in range(repeats):
-        halves = tuple(_halves(len(x), rng, None if groups is None else groups[side]) for side, x in enumerate((a, b)))
-        for fit_side in (0, 1):
-            fit_a, test_a = a[halves[0][fit_side]], a[halves[0][1 - fit_side]]
-            fit_b, test_b = b[halves[1][fit_side]], b[halves[1][1 - fit_side]]
-            low, high, inside_unlearned = _best_interval(fit_a, fit_b)
-            called_a = ((test_a >= low) & (test_a < high)) == inside_unlearned
-            called_b = ((test_b >= low) & (test_b < high)) == inside_unlearned
-            false_neg += int((~called_a).sum())
-            false_pos += int(called_b.sum())
-            positives += len(test_a)
-            negatives += len(test_b)
-    fpr, fnr = false_pos / negatives, false_neg / positives
-    if (fpr == 0) != (fnr == 0):
-        # :func:`epsilon` drops a rule with one zero rate because other rules carry the evidence;
-        # this is the only rule, and one error-free side is strong evidence, not none: count half
-        # an error there instead (a continuity correction), which bounds ε at about log(2 · trials)
-        fpr, fnr = max(fpr, 0.5 / negatives), max(fnr, 0.5 / positives)
+    examples = a.shape[1]
+    first_a = _first_halves(rng, repeats, examples, len(a), None if groups is None else groups[0])
+    first_b = _first_halves(rng, repeats, examples, len(b), None if groups is None else groups[1])
+    counts = _held_out_errors(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T), first_a, first_b)
+    fpr, fnr = counts[:, 0] / counts[:, 2], counts[:, 1] / counts[:, 3]
+    # :func:`epsilon` drops a rule with one zero rate because other rules carry the evidence; this
+    # is the only rule, and one error-free side is strong evidence, not none: count half an error
+    # there instead (a continuity correction), which bounds ε at about log(2 · trials)
+    one_zero = (fpr == 0) != (fnr == 0)
+    fpr = np.where(one_zero, np.maximum(fpr, 0.5 / counts[:, 2]), fpr)
+    fnr = np.where(one_zero, np.maximum(fnr, 0.5 / counts[:, 3]), fnr)
     return fpr, fnr
-
-
-def _halves(size: int, rng: np.random.Generator, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Positions 0..size-1 in two random halves; with ``groups`` (each position's id, numbered
-    0..k-1), the ids are halved and each position follows its id (an id's copies never straddle
-    the halves)."""
-    if groups is None:
-        order = rng.permutation(size)
-        return order[: size // 2], order[size // 2 :]
-    ids = int(groups.max()) + 1
-    first = np.zeros(ids, dtype=bool)
-    first[rng.permutation(ids)[: ids // 2]] = True
-    chosen = first[groups]
-    return np.flatnonzero(chosen), np.flatnonzero(~chosen)
-
-
-def sample_epsilon(
-    unlearned: np.ndarray,
-    retrained: np.ndarray,
-    rng: np.random.Generator | None = None,
-    delta: float = DELTA,
-    resolution: float = RESOLUTION,
-    groups: tuple[np.ndarray, np.ndarray] | None = None,
-) -> float:
-    """ε for one example from its statistic under N unlearned and M retrained models.
-
-    Values are first rounded to ``resolution``, so that floating-point noise between models that
-    are equal in exact arithmetic is not taken for a difference. Identical point masses give 0;
-    if one side's range is below 1 % of the other's (or one side is a point mass and the other is
-    not), the sides count as separable (inf), as in the challenge's evaluation, because a very
-    peaky distribution inside a wide one is easy to miss with few samples. Otherwise ε comes from
-    :func:`attack_error_rates` (``rng`` seeds its splits; ``groups`` as there).
-    """
-    a = np.round(np.asarray(unlearned, dtype=np.float64) / resolution) * resolution
-    b = np.round(np.asarray(retrained, dtype=np.float64) / resolution) * resolution
-    if a.size < 2 or b.size < 2:
-        raise AmnesiaError(f"ε needs at least 2 models on each side; got {a.size} unlearned and {b.size} retrained.")
-    spread_a, spread_b = float(np.ptp(a)), float(np.ptp(b))
-    if max(spread_a, spread_b) == 0:
-        return 0.0 if a[0] == b[0] else math.inf
-    if min(spread_a, spread_b) / max(spread_a, spread_b) < PEAKY_RATIO:
-        return math.inf
-    rng = rng if rng is not None else np.random.default_rng(0)
-    return epsilon(*attack_error_rates(a, b, rng, groups=groups), delta=delta)
 
 
 def user_epsilons(
@@ -190,17 +174,39 @@ def user_epsilons(
     groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per-example ε from statistics of shape (N, S) and (M, S) (models x examples); shape (S,).
-    Deterministic for a given ``seed`` (it seeds the attack's splits); ``groups``: each row's model
-    id on its side, when a bootstrap drew some models more than once (see :func:`attack_error_rates`)."""
+
+    Values are first rounded to ``resolution``, so that floating-point noise between models that
+    are equal in exact arithmetic is not taken for a difference. Identical point masses give 0;
+    if one side's range is below 1 % of the other's (or one side is a point mass and the other is
+    not), the sides count as separable (inf), as in the challenge's evaluation, because a very
+    peaky distribution inside a wide one is easy to miss with few samples. Otherwise ε comes from
+    :func:`attack_error_rates` (one rule per example). Deterministic for a given ``seed`` (it
+    seeds the attack's splits); ``groups``: each row's model id on its side, when a bootstrap drew
+    some models more than once (see :func:`attack_error_rates`).
+    """
     unlearned, retrained = np.asarray(unlearned), np.asarray(retrained)
     if unlearned.ndim != 2 or retrained.ndim != 2 or unlearned.shape[1] != retrained.shape[1]:
         raise AmnesiaError(
             f"user_epsilons() takes (models, examples) arrays with the same examples; got {unlearned.shape} and {retrained.shape}."
         )
-    rng = np.random.default_rng([seed, 13])
-    return np.array(
-        [sample_epsilon(unlearned[:, s], retrained[:, s], rng, delta, resolution, groups) for s in range(unlearned.shape[1])]
-    )
+    if len(unlearned) < 2 or len(retrained) < 2:
+        raise AmnesiaError(f"ε needs at least 2 models on each side; got {len(unlearned)} unlearned and {len(retrained)} retrained.")
+    a = np.round(unlearned.astype(np.float64) / resolution) * resolution
+    b = np.round(retrained.astype(np.float64) / resolution) * resolution
+    spread_a, spread_b = np.ptp(a, axis=0), np.ptp(b, axis=0)
+    widest, narrowest = np.maximum(spread_a, spread_b), np.minimum(spread_a, spread_b)
+    result = np.full(a.shape[1], math.inf)
+    result[(widest == 0) & (a[0] == b[0])] = 0.0  # identical point masses; other cases without spread: separable
+    with np.errstate(invalid="ignore", divide="ignore"):
+        attacked = np.flatnonzero((widest > 0) & (narrowest / widest >= PEAKY_RATIO))
+    if attacked.size:
+        rng = np.random.default_rng([seed, 13])
+        fpr, fnr = attack_error_rates(a[:, attacked], b[:, attacked], rng, groups=groups)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 1 - δ - rate <= 0 gives nan: no evidence
+            bound = np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
+        eps = np.maximum(0.0, np.nan_to_num(bound, nan=0.0, posinf=math.inf))
+        result[attacked] = np.where((fpr == 0) & (fnr == 0), math.inf, eps)
+    return result
 
 
 def in_sample_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> np.ndarray:
