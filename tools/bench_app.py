@@ -179,8 +179,9 @@ def typical_users(count: int) -> list[tuple[int, int]]:
     return [(int(user), int(sizes[user])) for user in closest]
 
 
-async def waiting_times(repeats: int) -> dict[str, Any]:
-    """Click-to-finished-page times of the issue's targets, one visitor at a time."""
+async def waiting_times(repeats: int, toy_repeats: int | None = None) -> dict[str, Any]:
+    """Click-to-finished-page times of the issue's targets, one visitor at a time: ``repeats`` of each
+    MovieLens action, ``toy_repeats`` (default: as many) toy adds and forgets."""
     figures: dict[str, list[float]] = {key: [] for key in ("toy_add", "toy_forget", "ml_add", "ml_forget_typical",
                                                            "server_ml_add", "server_ml_forget")}
     typical = typical_users(repeats)
@@ -215,7 +216,7 @@ async def waiting_times(repeats: int) -> dict[str, Any]:
                 context, visitor = await _visitor(browser, server)
                 current.append(visitor)
                 await visitor.open("toy")
-                for k in range(TOY_REPEATS if repeats > 2 else repeats):
+                for k in range(repeats if toy_repeats is None else toy_repeats):
                     figures["toy_add"].append(await visitor.add(f"Maya{k}", "toy story\nthe matrix\nfinding nemo"))
                     figures["toy_forget"].append(await visitor.forget(f"Maya{k} (", f"Maya{k}"))
                 await context.close()
@@ -441,7 +442,7 @@ def run(args: Any) -> dict[str, Any]:
         raise RuntimeError("the app benchmark needs Debian's Chromium (apt-get install chromium)")
     figures: dict[str, Any] = {"machine": machine(), "when": when(), "quick": quick}
     figures["resolution"] = resolution(repeats=50 if quick else 300)
-    figures["waiting"] = asyncio.run(waiting_times(repeats=2 if quick else 8))
+    figures["waiting"] = asyncio.run(waiting_times(repeats=2 if quick else 8, toy_repeats=2 if quick else TOY_REPEATS))
     figures["memory"] = asyncio.run(memory(visitors=3 if quick else 10, waves=3))
     figures["load"] = asyncio.run(load(levels=(1, 2) if quick else (1, 5, 10, 30), rounds=1 if quick else 2))
     figures["load_average"] = load_average()
