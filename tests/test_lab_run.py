@@ -88,7 +88,10 @@ def test_the_null_control_is_in_every_report(result):
     assert text.count("**Null control**") == 3
     assert "## Do the verdicts hold? (1 train/test split × 1 forget-set draw)" in text
     pairs = result["agreement"]["retrain_pairs"]
-    assert pairs["pairs"] == 3 and f"in {pairs['rejected']} of 3 pairs" in text
+    # per run: the retrain against its references and two pairs of fresh retrains
+    assert pairs["pairs"] == 9 and pairs["per_run"] == 3 and f"in {pairs['rejected']} of 9 pairs" in text
+    main = sum(r["epsilon_p_value"] <= 0.05 for r in result["rows"] if r["method"] == "retrain")
+    assert f"in {pairs['rejected'] + main} of 12 independent pairs" in text  # with the main run's three
 
 
 def test_exact_methods_forget_and_doing_nothing_does_not(result):
@@ -374,8 +377,9 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
     for method in ("retrain", "fine-tune", "unlearn-als", "neggrad", "fisher", "drop-vector"):
         found = [r["verdicts"][method] for r in study["runs"]]
         assert study["forgets"][method]["random"] == {"runs": 4, "forgets": sum(v["p_value"] > 0.05 for v in found)}
-    p_values = [r["verdicts"]["retrain"]["p_value"] for r in study["runs"]]
-    assert study["retrain_pairs"] == {"pairs": 4, "rejected": sum(p <= 0.05 for p in p_values)}
+    p_values = [p for r in study["runs"] for p in (r["verdicts"]["retrain"]["p_value"], *r["null_p_values"])]
+    assert [len(r["null_p_values"]) for r in study["runs"]] == [2] * 4
+    assert study["retrain_pairs"] == {"pairs": 12, "per_run": 3, "rejected": sum(p <= 0.05 for p in p_values)}
     assert study["seeds"] == 4  # the main run's N, not a smaller one of its own
     # dropping the vectors leaves the item factors that fit the forgotten users: told apart in every run
     assert study["forgets"]["drop-vector"]["random"]["forgets"] == 0
@@ -403,3 +407,14 @@ def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_wher
         if row["method"] == "fine-tune":
             row.update(forgets=True, epsilon_p_value=0.4)
     assert "- Fine-tune: random forgets (p = 0.4)" in "\n".join(questions(changed))
+
+
+def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_interval():
+    from amnesia.lab.report import false_positives, false_positives_text
+
+    rows = [{"method": "retrain", "epsilon_p_value": p} for p in (0.002, 0.4, 0.9)] + [{"method": "sisa", "epsilon_p_value": 0.002}]
+    result = {"rows": rows, "agreement": {"alpha": 0.05, "retrain_pairs": {"pairs": 18, "per_run": 1, "rejected": 1}}}
+    assert false_positives(result) == (2, 21)  # the study's 1 of 18 and the main run's 1 of 3 (SISA is no retrain)
+    # Clopper-Pearson for 2 of 21: [1.17 %, 30.4 %]
+    assert false_positives_text(result) == "2 of 21 independent pairs (10 %, 95 % interval [1, 30] %; nominal 5 %)"
+    assert false_positives({"rows": rows}) is None
