@@ -272,9 +272,10 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
     name, label = ("item-cf", "item-CF") if neighbours is None else ("item-knn", "item-kNN")
     similarity = "jaccard" if neighbours is None else ITEM_KNN_SIMILARITY
     measure = measure_itemcf if neighbours is None else measure_itemknn
-    # a throwaway copy forgets one user first: on a fresh install the update kernels compile at the first
-    # forget (~0.6 s, which made the first forget set's item-CF look 12x slower), and that is not forgetting
-    M.forget_users(ItemCF.fit(data.interactions(), similarity, neighbours=neighbours), data.user_ids[data.forget[:1]])
+    # a throwaway copy forgets the set first: on a fresh install the update kernels compile at the first forget
+    # that takes each path (~0.6 s for item-CF, more for the lists' paths), which made the first forget set look
+    # 4-12x slower; compiling is not forgetting. Untimed, and a few seconds at most.
+    M.forget_users(ItemCF.fit(data.interactions(), similarity, neighbours=neighbours), data.user_ids[data.forget])
     model = ItemCF.fit(data.interactions(), similarity, neighbours=neighbours)
     tick(f"{data.kind}: {label} trained")
     original = measure(model, ctx)  # before forgetting: forget_user changes the model in place
