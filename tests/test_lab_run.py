@@ -416,5 +416,5 @@ def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_int
     result = {"rows": rows, "agreement": {"alpha": 0.05, "retrain_pairs": {"pairs": 18, "per_run": 1, "rejected": 1}}}
     assert false_positives(result) == (2, 21)  # the study's 1 of 18 and the main run's 1 of 3 (SISA is no retrain)
     # Clopper-Pearson for 2 of 21: [1.17 %, 30.4 %]
-    assert false_positives_text(result) == "2 of 21 independent pairs (10 %, 95 % interval [1, 30] %; nominal 5 %)"
+    assert false_positives_text(result) == "2 of 21 independent pairs (9.5 %, 95 % interval [1.2, 30.4] %; nominal 5 %)"
     assert false_positives({"rows": rows}) is None

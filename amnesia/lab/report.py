@@ -533,8 +533,8 @@ def false_positives_text(result: dict) -> str:
     wrong, pairs = false_positives(result)
     low, high = binomtest(wrong, pairs).proportion_ci(confidence_level=0.95, method="exact")
     alpha = result["agreement"]["alpha"]
-    return (f"{wrong} of {pairs} independent pairs ({fmt(100 * wrong / pairs, 0)} %, 95 % interval "
-            f"[{fmt(100 * low, 0)}, {fmt(100 * high, 0)}] %; nominal {fmt(100 * alpha, 0)} %)")
+    return (f"{wrong} of {pairs} independent pairs ({100 * wrong / pairs:.1f} %, 95 % interval "
+            f"[{100 * low:.1f}, {100 * high:.1f}] %; nominal {fmt(100 * alpha, 0)} %)")
 
 
 def agreement_section(result: dict) -> list[str]:
