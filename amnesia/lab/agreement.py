@@ -2,13 +2,12 @@
 
 The main run (:mod:`amnesia.lab.run`) measures every method on one draw of each forget set from
 one split. Here the factorisation's methods are measured again on ``splits`` train/test splits
-x ``draws`` forget-set draws of each kind, with as many models a side as the main run and utility
-on a sample of users, and each gets the verdict of the main run (the same permutation test at
+x ``draws`` forget-set draws of each kind, with as many models a side as the main run (only the
+attack's statistic is measured), and each gets the verdict of the main run (the same permutation test at
 :data:`~amnesia.lab.run.ALPHA`). Reported: for every method and forget set, in how many of the
 runs it was said to forget; and how often the test wrongly told retrains apart on independent
 retrain-vs-retrain pairs, for its false-positive rate: in each run, the retrain against its
-references, and :data:`NULL_PAIRS` more pairs of 2N fresh retrains (only their attack statistic
-is measured).
+references, and :data:`NULL_PAIRS` more pairs of 2N fresh retrains.
 
 SISA is left out (32 shard models per model would double the cost), and so are the exact models
 (deterministic and certified: their verdict cannot change with a draw).
@@ -23,12 +22,10 @@ import pandas as pd
 
 from . import metrics
 from .data import make_lab_data
-from .evaluate import PERMUTATIONS, make_context, measure_mf
-from .mf import fit, fold_in
+from .evaluate import PERMUTATIONS, Context, forget_statistic, make_context
+from .mf import fit
 from .registry import APPROXIMATE, METHODS
 
-#: Users evaluated for utility in each run (the verdicts' attack sees every forgotten user).
-USERS = 200
 #: Seeds of this study's models: apart from the main run's (0.., 10,000.., 20,000..).
 SEED_BASE = 50_000
 #: Extra retrain-vs-retrain pairs per run. With the runs' own and the main run's, 2 x 3 x 3 runs give
@@ -36,23 +33,22 @@ SEED_BASE = 50_000
 NULL_PAIRS = 2
 
 
-def verdicts(data, config, permutations: int = PERMUTATIONS) -> dict[str, dict]:
-    """ε and the permutation test's p of the retrain and each approximate method on ``data``
-    (``config.seeds`` models a side, as in the main run); ``config`` is the run's
+def verdicts(data, ctx: Context, config, permutations: int = PERMUTATIONS) -> dict[str, dict]:
+    """ε and the permutation test's p of the retrain and each approximate method on ``data`` (its
+    context ``ctx``; ``config.seeds`` models a side, as in the main run); ``config`` is the run's
     :class:`~amnesia.lab.run.LabConfig`."""
     train, forget, params, options = data.train, data.forget, config.als, config.methods
-    ctx = make_context(data, max_users=USERS, seed=config.seed)
     stats: dict[str, list[np.ndarray]] = {name: [] for name in ("retrain", *APPROXIMATE)}
     reference: list[np.ndarray] = []
     retained = data.retained_train()
     for i in range(config.seeds):
         original = fit(train, params, seed=SEED_BASE + i, threads=config.threads)
-        stats["retrain"].append(measure_mf(fit(retained, params, seed=SEED_BASE + 10_000 + i, threads=config.threads), ctx).forget_stat)
-        reference.append(measure_mf(fit(retained, params, seed=SEED_BASE + 20_000 + i, threads=config.threads), ctx).forget_stat)
+        stats["retrain"].append(forget_statistic(fit(retained, params, seed=SEED_BASE + 10_000 + i, threads=config.threads), ctx))
+        reference.append(forget_statistic(fit(retained, params, seed=SEED_BASE + 20_000 + i, threads=config.threads), ctx))
         for name in APPROXIMATE:
             method = METHODS[name]
             model = method.forget(original, train, forget, i, **method.kwargs(options, config.threads))
-            stats[name].append(measure_mf(model, ctx).forget_stat)
+            stats[name].append(forget_statistic(model, ctx))
     rng = np.random.default_rng([config.seed, 41])
     result = {}
     for name, values in stats.items():
@@ -61,17 +57,16 @@ def verdicts(data, config, permutations: int = PERMUTATIONS) -> dict[str, dict]:
     return result
 
 
-def null_p_values(data, config, pairs: int = NULL_PAIRS, permutations: int = PERMUTATIONS) -> list[float]:
-    """The verdict's p on ``pairs`` independent retrain-vs-retrain comparisons on ``data``: each
-    pair is 2 x ``config.seeds`` fresh retrains without the forget set (seeds of their own), of
-    which only the attack statistic is measured. Under the test's H0 by construction."""
+def null_p_values(data, ctx: Context, config, pairs: int = NULL_PAIRS, permutations: int = PERMUTATIONS) -> list[float]:
+    """The verdict's p on ``pairs`` independent retrain-vs-retrain comparisons on ``data`` (its context
+    ``ctx``): each pair is 2 x ``config.seeds`` fresh retrains without the forget set (seeds of their
+    own). Under the test's H0 by construction."""
     retained, params = data.retained_train(), config.als
-    ctx = make_context(data, max_users=USERS, seed=config.seed)
     rng = np.random.default_rng([config.seed, 43])
     found = []
     for pair in range(pairs):
-        sides = [np.stack([fold_in(fit(retained, params, seed=SEED_BASE + 30_000 + 2_000 * pair + 1_000 * side + i,
-                                       threads=config.threads).item_factors, ctx.forget_hist, params)[1]
+        sides = [np.stack([forget_statistic(fit(retained, params, seed=SEED_BASE + 30_000 + 2_000 * pair + 1_000 * side + i,
+                                                threads=config.threads), ctx)
                            for i in range(config.seeds)]) for side in (0, 1)]
         found.append(round(metrics.permutation_test(sides[0], sides[1], rng, permutations)[1], 4))
     return found
@@ -87,9 +82,9 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
         for draw in range(config.agreement_draws):
             for kind in config.forget_sets:
                 data = make_lab_data(interactions, kind, config.share, config.seed + split, name, draw=draw)
-                found = verdicts(data, config)
-                runs.append({"split": split, "draw": draw, "forget_set": kind, "verdicts": found,
-                             "null_p_values": null_p_values(data, config, null_pairs)})
+                ctx = make_context(data, seed=config.seed)
+                runs.append({"split": split, "draw": draw, "forget_set": kind, "verdicts": verdicts(data, ctx, config),
+                             "null_p_values": null_p_values(data, ctx, config, null_pairs)})
                 tick(f"verdicts on split {split + 1}, draw {draw + 1}: {kind}")
     counts: dict[str, dict[str, dict]] = {}
     for run in runs:
@@ -102,7 +97,6 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
         "splits": config.agreement_splits,
         "draws": config.agreement_draws,
         "seeds": config.seeds,
-        "evaluated_users": USERS,
         "permutations": PERMUTATIONS,
         "alpha": alpha,
         "forgets": counts,

@@ -100,9 +100,15 @@ def _rank(ctx: Context, scores_of: callable) -> tuple[np.ndarray, ...]:
     return tuple(np.concatenate(part) for part in (test_ndcg, test_recall, retain_ndcg, tops))
 
 
+def forget_statistic(model: MF, ctx: Context) -> np.ndarray:
+    """The attack's statistic of a factorisation for each forgotten user: how well its item factors fit
+    the user's history when folded in (:func:`amnesia.lab.mf.fold_in`); shape (forgotten users,)."""
+    return fold_in(model.item_factors, ctx.forget_hist, model.params)[1]
+
+
 def measure_mf(model: MF, ctx: Context) -> Measured:
     """Measure a factorisation (its own user vectors score the retained users)."""
-    _, forget_stat = fold_in(model.item_factors, ctx.forget_hist, model.params)
+    forget_stat = forget_statistic(model, ctx)
     _, outsider_stat = fold_in(model.item_factors, ctx.outsider_hist, model.params)
     ndcg, recall, retain, top = _rank(ctx, lambda block: model.scores(ctx.users[block]))
     return Measured(forget_stat, outsider_stat, ndcg, recall, retain, top)

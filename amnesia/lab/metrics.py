@@ -45,6 +45,13 @@ RESOLUTION = 1e-6  # statistics are compared at this resolution (float32 factors
 
 
 # ---------------------------------------------------------------------------- ε and F
+def _bounds(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> np.ndarray:
+    """Each rule's ``max(log((1 - δ - FPR) / FNR), log((1 - δ - FNR) / FPR))``, elementwise; nan where
+    both rates leave 1 - δ - rate <= 0 (no evidence). Rates must be > 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
+
+
 def epsilon(
     fpr: float | Sequence[float] | np.ndarray, fnr: float | Sequence[float] | np.ndarray, delta: float = DELTA
 ) -> float:
@@ -69,9 +76,7 @@ def epsilon(
     keep = (fpr > 0) & (fnr > 0)
     if not keep.any():
         return 0.0
-    fpr, fnr = fpr[keep], fnr[keep]
-    with np.errstate(invalid="ignore", divide="ignore"):  # 1 - δ - rate <= 0 gives nan: no evidence
-        bound = np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
+    bound = _bounds(fpr[keep], fnr[keep], delta)
     if np.all(np.isnan(bound)):
         return 0.0
     return max(0.0, float(np.nanmax(bound)))
@@ -202,10 +207,11 @@ def user_epsilons(
     if attacked.size:
         rng = np.random.default_rng([seed, 13])
         fpr, fnr = attack_error_rates(a[:, attacked], b[:, attacked], rng, groups=groups)
-        with np.errstate(invalid="ignore", divide="ignore"):  # 1 - δ - rate <= 0 gives nan: no evidence
-            bound = np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
-        eps = np.maximum(0.0, np.nan_to_num(bound, nan=0.0, posinf=math.inf))
-        result[attacked] = np.where((fpr == 0) & (fnr == 0), math.inf, eps)
+        # one rule per example (:func:`epsilon` for each, without a Python loop): both rates 0 separate
+        # perfectly; after the continuity correction no example has exactly one
+        perfect = (fpr == 0) & (fnr == 0)
+        bound = _bounds(np.where(perfect, 1.0, fpr), np.where(perfect, 1.0, fnr), delta)
+        result[attacked] = np.where(perfect, math.inf, np.maximum(0.0, np.nan_to_num(bound, nan=0.0)))
     return result
 
 

@@ -550,7 +550,7 @@ def agreement_section(result: dict) -> list[str]:
         f"## Do the verdicts hold? ({count(study['splits'], 'train/test split')} × {count(study['draws'], 'forget-set draw')})",
         "",
         f"Each factorisation method again on every split × draw of each forget set, N = {study['seeds']} models a side, "
-        f"utility on at most {study['evaluated_users']} sampled users, the same test (p ≤ {study['alpha']}: does not forget; "
+        f"the attack's statistic only, the same test (p ≤ {study['alpha']}: does not forget; "
         f"{study['permutations']} relabellings). SISA and the certified exact models are left out (SISA's 32 shard models "
         "would double the cost; an exact model's verdict cannot change with a draw). A cell counts the runs in which the "
         "method was said to forget.",
