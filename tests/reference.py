@@ -80,18 +80,22 @@ class ReferenceCF:
             lists[a] = sorted(row, key=lambda pair: (-pair[1], pair[0]))[:neighbours]
         return lists
 
-    def recommend(self, user, k=10, neighbours=None):
+    def recommend(self, user, k=10, neighbours=None, scoring="history"):
         """Top-k unseen items by Σ over the user's items (in id order) of S; with ``neighbours``,
-        only the S of items in the neighbour lists of the user's items."""
+        only the S of items in the neighbour lists of the user's items, or with ``scoring="candidate"``
+        only the S of the user's items in the candidate's own list (in list order)."""
         seen = self.history(user)
         s = self.similarities()
-        lists = None if neighbours is None else {a: dict(row) for a, row in self.neighbour_lists(neighbours).items()}
+        ordered = None if neighbours is None else self.neighbour_lists(neighbours)
+        lists = None if neighbours is None else {a: dict(row) for a, row in ordered.items()}
         scores = defaultdict(float)
         for j in self.items():
             if j in seen:
                 continue
             total = 0.0
-            for i in seen:
+            if lists is not None and scoring == "candidate":
+                total = sum((v for i, v in ordered[j] if i in seen), 0.0)
+            for i in seen if lists is None or scoring == "history" else ():
                 if lists is None:
                     total += s.get((max(i, j), min(i, j)), 0.0)
                 elif j in lists[i]:

@@ -291,3 +291,36 @@ def test_a_long_add_updates_the_lists_within_one_pair_of_buffers():
     retrained = ItemCF.fit(sorted(set(pairs) | {(9_999, i) for i in range(0, 2_000, 4)} | {(9_999, i) for i in list(range(1, 2_000, 4))[:500]}),
                            neighbours=5)
     assert model.fingerprint() == retrained.fingerprint()
+
+
+@settings(max_examples=40, deadline=None)
+@given(initial=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 11)), min_size=1, max_size=40),
+       forgets=st.lists(st.integers(0, 7), max_size=4), k=st.sampled_from([1, 2, 5]),
+       measure=st.sampled_from(["jaccard", "cosine"]), layout=st.sampled_from(["dense", "sparse"]))
+def test_candidate_scoring_after_forgets_equals_a_refit_and_says_what_scored(initial, forgets, k, measure, layout):
+    model = ItemCF.fit(initial, measure, store=layout, neighbours=k, scoring="candidate")
+    for user in forgets:
+        if user in model.users():
+            model.forget_user(user)
+    retrained = model.retrained()
+    assert (retrained.scoring, retrained.neighbours) == ("candidate", k)
+    lists = dict(zip(model.items(), model.neighbour_lists(model.items())))
+    for user in model.users():
+        got = model.recommend(user, 5)
+        assert [(r.item, r.score) for r in got] == [(r.item, r.score) for r in retrained.recommend(user, 5)]
+        history = set(model.history(user))
+        for r in got:  # "because you watched": the user's items in the candidate's own list, and they sum to its score
+            reasons = model.explain(user, r.item, n=k)
+            assert reasons == sorted(((i, v) for i, v in lists[r.item] if i in history), key=lambda p: (-p[1], p[0]))[:k]
+            assert sum(v for _, v in reasons) == pytest.approx(r.score)
+
+
+def test_scoring_is_checked_and_kept_by_forks():
+    with pytest.raises(ArgumentError, match="scoring must be 'history'"):
+        ItemCF.fit([(1, 2), (1, 3)], neighbours=2, scoring="items")
+    model = ItemCF.fit([(1, 2), (1, 3), (2, 3), (2, 4)], neighbours=2)
+    assert model.scoring == "history"
+    other = model.with_neighbours(2, "candidate")
+    assert (other.scoring, model.scoring, other.fork().scoring) == ("candidate", "history", "candidate")
+    assert other.with_neighbours(1).scoring == "candidate"
+    assert "scoring=candidate" in repr(other) and "scoring" not in repr(model)

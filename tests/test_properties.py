@@ -121,6 +121,11 @@ def assert_matches_reference(model: ItemCF, reference: ReferenceCF) -> None:
             assert got == expected
         # bit-identical to a retrained model, not just close
         assert got == [(r.item, r.score) for r in retrained.recommend(user, k=5)]
+    if k is not None:  # the same lists (equal to the model's, above) read the other way: each candidate from its own list
+        candidate = retrained.with_neighbours(k, "candidate")
+        for user in reference.users():
+            got = [(r.item, r.score) for r in candidate.recommend(user, k=5)]
+            assert got == reference.recommend(user, k=5, neighbours=k, scoring="candidate")
 
 
 requests = st.lists(st.tuples(st.sampled_from(["Add", "Remove", "Forget"]), PAIRS), max_size=12)

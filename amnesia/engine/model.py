@@ -32,7 +32,7 @@ from .arguments import check_buffer, check_cells, check_count, check_id, check_i
 from .changes import ChangeSet, PairChanges, iter_cooccurrence_changes, iter_similarity_changes
 from .fingerprint import CELLS as _CELLS, digest as fingerprint_digest, row_digests  # _CELLS: cells of C read at once by fingerprints and scans
 from .index import ItemIndex
-from .neighbours import NeighbourIndex, check_neighbours
+from .neighbours import NeighbourIndex, check_neighbours, check_scoring
 from .recommend import Recommendation, explain, recommend, recommend_from_scores, similar_items, top_positions
 from .requests import ChangeRequest, interaction_pairs, parse_request
 from .sharded import ShardedStore, check_placement, check_sharded_layout
@@ -87,11 +87,12 @@ class ItemCF:
     interactions, and :meth:`fingerprint` proves it.
     """
 
-    def __init__(self, similarity: str | Measure = DEFAULT, neighbours: int | None = None) -> None:
+    def __init__(self, similarity: str | Measure = DEFAULT, neighbours: int | None = None, scoring: str = "history") -> None:
         """An empty model at logical time -1 (its first change happens at time 0), on a sparse store;
-        ``neighbours`` as in :meth:`fit`."""
+        ``neighbours`` and ``scoring`` as in :meth:`fit`."""
         self.measure: Measure = measure(similarity)
         self._k = check_neighbours(neighbours)  # K, or None: every neighbour, no lists
+        self._scoring = check_scoring(scoring)  # how recommending reads the lists (not state: forgetting ignores it)
         # the lists when K is set; None until first needed in a lean fork (derived state, rebuilt from C)
         self._neighbours: NeighbourIndex | None = None if self._k is None else NeighbourIndex(self._k)
         self._index = ItemIndex()
@@ -108,6 +109,7 @@ class ItemCF:
     def fit(
         cls, interactions: Any, similarity: str | Measure = DEFAULT, store: str | int = "auto", neighbours: int | None = None,
         backend: str = "memory", shards: int | None = None, address: str | None = None, pipeline: int = 1,
+        scoring: str = "history",
     ) -> ItemCF:
         """Train from scratch on ``interactions`` and return a model at logical time 0.
 
@@ -119,6 +121,10 @@ class ItemCF:
         ``neighbours``: K keeps each item's K most similar items (item-kNN; recommendations,
         "because you watched" and similar items read these lists, kept exact under every
         change, see :mod:`amnesia.engine.neighbours`); None (default) sums over every neighbour.
+        ``scoring`` (with K): ``"history"`` (default) sums the lists of the user's items;
+        ``"candidate"`` scores each candidate from its own list, counting the user's items in it
+        (Sarwar et al.'s item-based model; more accurate on MovieLens, and it reads every list:
+        items x K per recommendation instead of history x K). Without K both are the same model.
         ``shards``: split C's rows by item over W shards (:mod:`amnesia.engine.sharded`), in this
         process (``backend="memory"``) or in Ray actors (``backend="ray"``: ``address`` None starts
         a local Ray, ``"auto"`` or ``"ray://host:port"`` joins a cluster; 2 shards unless given).
@@ -130,7 +136,7 @@ class ItemCF:
         placement = check_placement(backend, shards, address, pipeline)
         if placement is not None:
             check_sharded_layout(store)
-        model = cls(similarity, neighbours)
+        model = cls(similarity, neighbours, scoring)
         model.time = 0
         rows = _user_rows(interaction_pairs(interactions))
         if rows is None:
@@ -163,7 +169,8 @@ class ItemCF:
     def retrained(self) -> ItemCF:
         """A model fitted from scratch on this model's interactions, with the same measure and
         store kind: what forgetting replaces, and the other half of the certificate."""
-        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind, neighbours=self.neighbours)
+        return ItemCF.fit(self.interactions(), self.measure, store=self.store_kind, neighbours=self.neighbours,
+                          scoring=self.scoring)
 
     def fork(self, lean: bool = False) -> ItemCF:
         """A copy that shares this model's state read-only and records only its own changes.
@@ -179,7 +186,7 @@ class ItemCF:
         self._store, child._store = self._store.share(lean)
         child.measure, child.time = self.measure, self.time
         # a lean fork (a checkpoint) leaves the lists out, like n: they are rebuilt from C if it is read
-        child._k = self._k
+        child._k, child._scoring = self._k, self._scoring
         child._neighbours = None if lean or self._neighbours is None else self._neighbours.fork()
         child._index = self._index.fork()
         child._base_rows = self._base_rows
@@ -189,13 +196,16 @@ class ItemCF:
         self._base_shared = child._base_shared = True
         return child
 
-    def with_neighbours(self, neighbours: int | None) -> ItemCF:
-        """A fork of this model that keeps ``neighbours`` = K lists (None: none, every neighbour).
+    def with_neighbours(self, neighbours: int | None, scoring: str | None = None) -> ItemCF:
+        """A fork of this model that keeps ``neighbours`` = K lists (None: none, every neighbour),
+        read with ``scoring`` (None: this model's; see :meth:`fit`).
 
         It shares this model's state like any fork and adds only its lists (items x K), so one
         fitted model can serve several choices of K."""
         k = check_neighbours(neighbours)
+        scoring = self._scoring if scoring is None else check_scoring(scoring)
         child = self.fork()
+        child._scoring = scoring
         if k != self._k:
             child._k, child._neighbours = k, None
             if k is not None:
@@ -216,6 +226,11 @@ class ItemCF:
     def neighbours(self) -> int | None:
         """K, the neighbours each item keeps, or None when scores sum over every neighbour."""
         return self._k
+
+    @property
+    def scoring(self) -> str:
+        """How recommending reads the lists: ``"history"`` or ``"candidate"`` (see :meth:`fit`)."""
+        return self._scoring
 
     @property
     def store_kind(self) -> str:
@@ -574,7 +589,8 @@ class ItemCF:
         the lists from C, catalog², when this model has not built them yet)."""
         index, known = self._lookup(items)
         if self._k is not None:
-            return len(index) * self._k + (0 if self._neighbours is not None else self._index.size ** 2)
+            lists = self._index.size if self._scoring == "candidate" else len(index)
+            return lists * self._k + (0 if self._neighbours is not None else self._index.size ** 2)
         shared = len(index) * self._index.size
         extra = getattr(self._store, "read_cost", None)
         return shared + (int(extra(index[known])) if extra is not None else 0)
@@ -594,12 +610,15 @@ class ItemCF:
         """Top-``k`` unseen items for ``user`` (see :func:`amnesia.engine.recommend.recommend`).
 
         With neighbour lists (``neighbours=K``) a score sums S only over the lists of the
-        user's items: score_j = Σ over items i of the user with j in L_i of S_ij."""
+        user's items: score_j = Σ over items i of the user with j in L_i of S_ij; with
+        ``scoring="candidate"`` over j's own list: score_j = Σ over items i of the user in L_j of S_ji."""
         user, k = check_id(user, "user"), check_count(k, "k")
         if self._k is None:
             return recommend(self, user, k)
         row = self._history_rows(user)
-        return recommend_from_scores(self._index.ids(), self._lists().scores(row), row, k)
+        lists = self._lists()
+        scores = lists.candidate_scores(row) if self._scoring == "candidate" else lists.scores(row)
+        return recommend_from_scores(self._index.ids(), scores, row, k)
 
     def _history_rows(self, user: int) -> np.ndarray:
         """The user's internal indices in external-id order (so sums run in one fixed order), or
@@ -611,7 +630,8 @@ class ItemCF:
 
     def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
         """The ``n`` items of ``user``'s history most similar to ``item`` ("because you watched");
-        with neighbour lists, only those that have ``item`` in their list (what scored it)."""
+        with neighbour lists, only those that have ``item`` in their list (what scored it), or with
+        ``scoring="candidate"`` only those in ``item``'s list."""
         user, item, n = check_id(user, "user"), check_id(item), check_count(n, "n")
         if self._k is None:
             return explain(self, user, item, n)
@@ -620,11 +640,18 @@ class ItemCF:
         if target is None or len(row) == 0:
             return []
         values = np.zeros(len(row))
-        for position, source in enumerate(row.tolist()):
-            neighbours, similarity = self._lists().row(source)
-            hit = np.flatnonzero(neighbours == target)
-            if len(hit):
-                values[position] = similarity[hit[0]]
+        if self._scoring == "candidate":
+            neighbours, similarity = self._lists().row(target)
+            entry = {int(b): e for e, b in enumerate(neighbours.tolist())}
+            for position, source in enumerate(row.tolist()):
+                if source in entry:
+                    values[position] = similarity[entry[source]]
+        else:
+            for position, source in enumerate(row.tolist()):
+                neighbours, similarity = self._lists().row(source)
+                hit = np.flatnonzero(neighbours == target)
+                if len(hit):
+                    values[position] = similarity[hit[0]]
         ids = self._index.ids()[row]
         return [(int(ids[p]), float(values[p])) for p in top_positions(ids, values, n)]
 
@@ -759,7 +786,9 @@ class ItemCF:
     def __repr__(self) -> str:
         return (
             f"ItemCF(users={len(self.users())}, items={len(self.items())}, interactions={self.num_interactions()}, "
-            f"similarity={self.measure.name}, neighbours={self.neighbours}, store={self.store_kind}, time={self.time})"
+            f"similarity={self.measure.name}, neighbours={self.neighbours}, "
+            + ("" if self._scoring == "history" else f"scoring={self._scoring}, ")
+            + f"store={self.store_kind}, time={self.time})"
         )
 
 

@@ -21,6 +21,12 @@ S_ab changes only where a or b is in T (a pair with neither in T keeps C and bot
 
 Values are computed by the same measure on the same integers as a fresh fit, so an updated
 index equals a fitted one bit for bit (the certificate checks it).
+
+Two ways to score a user from the same lists (:data:`SCORINGS`): ``"history"`` sums, for each
+item the user has, its own list (score_j = Σ over the user's items i with j in L_i of S_ij: the
+top-N item-kNN of Deshpande & Karypis and implicit); ``"candidate"`` scores each candidate j
+from its own list (score_j = Σ over the user's items i in L_j of S_ji: the item-based model of
+Sarwar et al. 2001 and LensKit). The lists, and so forgetting, are the same for both.
 """
 
 from __future__ import annotations
@@ -298,6 +304,19 @@ def _sum_lists(rows, nbr, val, length, size):
     return out
 
 
+@njit(cache=_CACHE, nogil=True)
+def _sum_candidates(held, nbr, val, length, size):
+    """out[b] = Σ over b's list entries (in order) whose neighbour a is held of S_ba."""
+    out = np.zeros(size, dtype=np.float64)
+    for b in range(size):
+        total = 0.0
+        for e in range(length[b]):
+            if held[nbr[b, e]]:
+                total += val[b, e]
+        out[b] = total
+    return out
+
+
 class _Scratch:
     """One C (int64) and one S (float64) buffer for every block an update or a build reads, grown
     when a block needs more: fresh ~8 MB blocks were mapped and faulted in anew for each slab, and
@@ -320,6 +339,20 @@ class _Scratch:
 RowReader = Callable[[np.ndarray, "np.ndarray | None", "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 """``(rows, columns or None for all, out or None) -> (C[rows][:, columns] as int64, written into
 out when given, n of every item)``."""
+
+
+#: How a user's score reads the lists (see the module docstring): the default first.
+SCORINGS = ("history", "candidate")
+
+
+def check_scoring(value: object) -> str:
+    """One of :data:`SCORINGS`, else an ArgumentError that names them."""
+    if not isinstance(value, str) or value not in SCORINGS:
+        raise ArgumentError(
+            f"scoring must be 'history' (each of the user's items votes for its own K neighbours) or 'candidate' "
+            f"(each candidate is scored from its own K neighbours among the user's items); got {value!r}."
+        )
+    return value
 
 
 def check_neighbours(value: object) -> int | None:
@@ -468,6 +501,14 @@ class NeighbourIndex:
         shape (size,): the item-kNN score. Summed in order, so equal inputs give equal bits."""
         rows = np.asarray(rows, dtype=np.int64)
         return _sum_lists(rows[rows < self.size], self._nbr, self._val, self._length, self.size)
+
+    def candidate_scores(self, rows: np.ndarray) -> np.ndarray:
+        """For every item b, Σ over its list entries that are among ``rows`` of S_ba, shape
+        (size,): the item-kNN score with ``scoring="candidate"`` (reads items x K entries)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        held = np.zeros(self.size, dtype=np.bool_)
+        held[rows[rows < self.size]] = True
+        return _sum_candidates(held, self._nbr, self._val, self._length, self.size)
 
     def changes_since(self, before: NeighbourIndex, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Entries that differ from ``before`` (a fork of this index taken earlier): arrays
