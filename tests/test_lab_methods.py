@@ -337,11 +337,11 @@ def test_item_knn_runs_with_the_choice_the_tuning_made():
     import json
     from pathlib import Path
 
-    from amnesia.lab.run import ITEM_KNN_K, ITEM_KNN_SIMILARITY
+    from amnesia.lab.run import ITEM_KNN_K, ITEM_KNN_SCORING, ITEM_KNN_SIMILARITY
 
     docs = Path(__file__).resolve().parents[1] / "docs"
     chosen = json.loads((docs / "lab_tuning.json").read_text())["chosen"]["item-knn"]
-    assert chosen == {"similarity": ITEM_KNN_SIMILARITY, "neighbours": ITEM_KNN_K}
+    assert chosen == {"similarity": ITEM_KNN_SIMILARITY, "neighbours": ITEM_KNN_K, "scoring": ITEM_KNN_SCORING}
 
 
 def test_unlearn_als_runs_alternating_sweeps_from_the_trained_factors_until_they_settle(data, original):

@@ -174,7 +174,8 @@ def measure_itemcf(model: ItemCF, ctx: Context, block_rows: int = 512) -> Measur
 def measure_itemknn(model: ItemCF, ctx: Context) -> Measured:
     """Measure an item-CF model with neighbour lists (item-kNN): score_j = Σ over the user's
     training items i with j in i's list of S_ij, i.e. the histories times W, the items x items
-    matrix of the lists (its entries are also the pairs the attack reads: the model's weights)."""
+    matrix of the lists (its entries are also the pairs the attack reads: the model's weights);
+    with ``scoring="candidate"`` over j's own list, the histories times Wᵀ."""
     item_ids = ctx.data.item_ids
     lists = model.neighbour_lists(item_ids.tolist())
     rows = np.repeat(np.arange(len(item_ids)), [len(entries) for entries in lists])
@@ -182,6 +183,8 @@ def measure_itemknn(model: ItemCF, ctx: Context) -> Measured:
     cols = np.searchsorted(item_ids, np.array([b for b, _ in flat], dtype=np.int64))
     values = np.array([v for _, v in flat], dtype=np.float64)
     weights = sp.csr_matrix((values, (rows, cols)), shape=(len(item_ids), len(item_ids)))
+    if model.scoring == "candidate":
+        weights = weights.T.tocsr()
 
     def scores_of(block: slice) -> np.ndarray:
         return np.asarray((ctx.train_rows[block] @ weights).todense())

@@ -318,7 +318,8 @@ def itemcf_certificate(unlearned: ItemCF, retained_interactions: pd.DataFrame) -
     SHA-256 fingerprints and whether they are equal.
     """
     started = time.perf_counter()
-    retrained = ItemCF.fit(retained_interactions, unlearned.measure, neighbours=unlearned.neighbours)
+    retrained = ItemCF.fit(retained_interactions, unlearned.measure, neighbours=unlearned.neighbours,
+                           scoring=unlearned.scoring)
     seconds = time.perf_counter() - started
     mine, theirs = unlearned.fingerprint(), retrained.fingerprint()
     return {"fingerprint_unlearned": mine, "fingerprint_retrained": theirs, "equal": mine == theirs}, retrained, seconds

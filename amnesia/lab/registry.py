@@ -115,8 +115,8 @@ METHODS: dict[str, Method] = {
                "item-CF with each movie's K most similar movies, trained with the forget set: what the attack sees",
                "star-open", model="item-kNN", compared_with="item-kNN retrained from scratch"),
         Method("item-knn", "Item-kNN forget (exact lists)", "exact",
-               "item-CF whose neighbour lists (K and similarity chosen on validation) stay exact under every forget, "
-               "certified by fingerprint", "star-diamond", model="item-kNN", compared_with="item-kNN retrained from scratch",
+               "item-CF whose neighbour lists (K, similarity and scoring chosen on validation) stay exact under every "
+               "forget, certified by fingerprint", "star-diamond", model="item-kNN", compared_with="item-kNN retrained from scratch",
                own_retrain="the item-kNN model without them"),
         Method("original-ease", "EASE, nothing forgotten", "reference",
                "the EASE model trained with the forget set: what the attack sees in this model", "cross-open",

@@ -694,6 +694,7 @@ def markdown(result: dict) -> str:
         f"- NegGrad: {mp['neggrad_steps']} steps, rate {mp['neggrad_rate']} (diagonal-Newton scaled), forget weight {mp['neggrad_forget_weight']}.",
         f"- Fisher forgetting: α = {mp['fisher_alpha']} (noise std α·F^(-1/4) per parameter).",
         f"- SISA: {mp['shards']} user shards (a design choice, not tuned).",
+        *_exact_model_parameters(hp),
         "",
         "How they were chosen: `python -m amnesia.lab.tune` (report in `docs/lab_tuning.md`). It never sees a test item: it "
         "splits the training part of every user again into fitting and validation items and draws a separate validation forget "
@@ -785,6 +786,20 @@ def _targets(result: dict) -> list[str]:
         "one thread on purpose: it shares the server with every visitor.",
         "",
     ]
+
+
+def _exact_model_parameters(hp: dict) -> list[str]:
+    """The exact models' settings (documents written before they were recorded have none)."""
+    lines = []
+    if "item_knn" in hp:
+        knn = hp["item_knn"]
+        reading = ("each candidate scored from its own list, counting the user's items in it (Sarwar et al.'s item-based "
+                   "model)" if knn["scoring"] == "candidate" else "the lists of the user's items summed (implicit's item-kNN)")
+        lines.append(f"- Item-kNN: {knn['similarity'].capitalize()} similarity, K = {knn['neighbours']} neighbours per item, "
+                     f"{reading}; chosen on validation items over similarity × K × scoring (`--only item-knn`).")
+    if "ease_l2" in hp:
+        lines.append(f"- EASE: λ = {hp['ease_l2']:g}, chosen on validation items by `python -m amnesia bench --part quality`.")
+    return lines
 
 
 def _implicit_version() -> str:

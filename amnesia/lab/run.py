@@ -65,9 +65,10 @@ FULL_SEEDS = 16
 PAGE_SEEDS = LAB_PAGE_SEEDS  # the Lab page's quick run (owned by amnesia.limits)
 #: Methods with a model of their own (not the factorisation), measured once: forgetting is deterministic.
 EXACT_OWN = ("original-item-cf", "item-cf", "original-item-knn", "item-knn", "original-ease", "ease")
-#: Item-kNN's similarity and K in the lab: chosen on validation items by `python -m amnesia.lab.tune --only item-knn`
-#: (docs/lab_tuning.md: Jaccard with 20 neighbours, NDCG@10 0.163 against 0.137 for every neighbour).
-ITEM_KNN_SIMILARITY, ITEM_KNN_K = "jaccard", 20
+#: Item-kNN's similarity, K and scoring in the lab: chosen on validation items by `python -m amnesia.lab.tune --only
+#: item-knn` (docs/lab_tuning.md: Jaccard, 50 neighbours, each candidate scored from its own list: NDCG@10 0.195,
+#: against 0.163 for the best reading of the lists of the user's items and 0.137 for every neighbour).
+ITEM_KNN_SIMILARITY, ITEM_KNN_K, ITEM_KNN_SCORING = "jaccard", 50, "candidate"
 #: EASE's ridge strength in the lab: the λ `python -m amnesia bench --part quality` chose on its validation items
 #: (leave latest out on MovieLens latest-small; docs/benchmarks.md), not on any of the lab's test items.
 EASE_L2 = 50.0
@@ -268,15 +269,17 @@ def _original_row(name: str, data: LabData, config: LabConfig, original: Measure
 def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tick: Callable[..., None],
                  als: list[Measured], neighbours: int | None = None) -> list[dict]:
     """The item-CF rows (every neighbour, Jaccard), or with ``neighbours`` the item-kNN rows (the
-    similarity and K chosen on validation): the model before forgetting, and forgotten exactly."""
+    similarity, K and scoring chosen on validation): the model before forgetting, and forgotten exactly."""
     name, label = ("item-cf", "item-CF") if neighbours is None else ("item-knn", "item-kNN")
     similarity = "jaccard" if neighbours is None else ITEM_KNN_SIMILARITY
     measure = measure_itemcf if neighbours is None else measure_itemknn
     # a throwaway copy forgets the set first: on a fresh install the update kernels compile at the first forget
     # that takes each path (~0.6 s for item-CF, more for the lists' paths), which made the first forget set look
     # 4-12x slower; compiling is not forgetting. Untimed, and a few seconds at most.
-    M.forget_users(ItemCF.fit(data.interactions(), similarity, neighbours=neighbours), data.user_ids[data.forget])
-    model = ItemCF.fit(data.interactions(), similarity, neighbours=neighbours)
+    scoring = "history" if neighbours is None else ITEM_KNN_SCORING
+    M.forget_users(ItemCF.fit(data.interactions(), similarity, neighbours=neighbours, scoring=scoring),
+                   data.user_ids[data.forget])
+    model = ItemCF.fit(data.interactions(), similarity, neighbours=neighbours, scoring=scoring)
     tick(f"{data.kind}: {label} trained")
     original = measure(model, ctx)  # before forgetting: forget_user changes the model in place
     model, took = M.forget_users(model, data.user_ids[data.forget])
@@ -299,7 +302,7 @@ def _itemcf_rows(data: LabData, ctx: Context, config: LabConfig, null: dict, tic
     row = _row(name, data.kind, {**summary, **ndcg_gap([unlearned], als, config.seed, config.resamples)}, took, took, retrain_seconds, 1, null)
     row["certificate"] = certificate
     if neighbours is not None:
-        row.update(similarity=similarity, neighbours=neighbours)
+        row.update(similarity=similarity, neighbours=neighbours, scoring=scoring)
     per_request = took / max(1, len(data.forget))  # the users were forgotten one request at a time
     row.update(seconds_per_request=round(per_request, 6), speedup_per_request=round(retrain_seconds / per_request, 3))
     if not certificate["equal"]:
@@ -448,7 +451,10 @@ def run_lab(config: LabConfig, progress: Progress | None = None) -> dict:
             "items": dataset.num_items,
             "interactions": int(len(dataset.interactions)),
         },
-        "hyper_parameters": {"als": asdict(config.als), "methods": asdict(config.methods)},
+        "hyper_parameters": {"als": asdict(config.als), "methods": asdict(config.methods),
+                             "item_knn": {"similarity": ITEM_KNN_SIMILARITY, "neighbours": ITEM_KNN_K,
+                                          "scoring": ITEM_KNN_SCORING},
+                             "ease_l2": EASE_L2},
         "forget_sets": sets,
         "null_control": null_control,
         "rows": rows,
