@@ -72,6 +72,8 @@ def test_the_neighbours_part_times_both_engines_and_checks_the_lists(monkeypatch
     assert [row["label"] for row in figures["targets"]][-1].startswith("lists after 1,000 random requests")
     report = neighbours.markdown(figures)
     assert "the lists equal a fresh fit's" in report and "implicit 0.7.3 ItemItemRecommender, K = 20" in report
+    assert figures["summary"]["candidate"]["recommend"]["p50_ms"]["median"] > 0
+    assert "| this engine, K = 50 lists, each candidate scored from its own list | the same model |" in report
 
 
 def test_the_cost_fit_recovers_known_coefficients():

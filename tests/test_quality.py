@@ -29,7 +29,8 @@ def test_metrics_of_one_held_out_item():
     assert metrics(np.array([[1] * K] * 4), np.array([1, 1, 1, 1]))["ndcg_ci"] == [1.0, 1.0]
 
 
-@pytest.mark.parametrize("kind, setting", [("popularity", {}), ("item-CF cosine", {}), ("item-kNN jaccard", {"neighbours": 3}), ("EASE", {"l2": 1.0}),
+@pytest.mark.parametrize("kind, setting", [("popularity", {}), ("item-CF cosine", {}), ("item-kNN jaccard", {"neighbours": 3}),
+                                           ("item-kNN cosine", {"neighbours": 3, "scoring": "candidate"}), ("EASE", {"l2": 1.0}),
                                            ("weighted ALS", {"factors": 4, "regularization": 0.1, "alpha": 5.0})])
 def test_every_model_ranks_unseen_items_only(kind, setting):
     rng = np.random.default_rng(0)
@@ -47,3 +48,21 @@ def test_popularity_ranks_the_most_watched_unseen_items_first():
     users, items = np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4])
     result = evaluate("popularity", train, held, users, items, {})
     assert result["hr"] == 1.0 and result["ndcg"] == pytest.approx((1.0 + 1 / np.log2(3)) / 2)
+
+
+def test_item_knn_is_tuned_over_k_and_both_scorings_and_old_runs_still_render():
+    """The grid pairs every K with both ways of reading the lists; a saved run from before the
+    scorings were compared (history only) still renders its table."""
+    import json
+    from pathlib import Path
+
+    from amnesia.bench.quality import NEIGHBOURS, _settings, models_table
+
+    grid = _settings("item-kNN jaccard")
+    assert len(grid) == 2 * len(NEIGHBOURS) and {"neighbours": 5, "scoring": "candidate"} in grid
+    old = json.loads((Path(__file__).resolve().parents[1] / "docs" / "bench" / "quality-1m.json").read_text())
+    for entry in old["models"].values():
+        for row in entry.get("test_by_setting", []):
+            row.pop("scoring", None)
+    table = models_table(old, ["x"], targets=False)
+    assert "| K | jaccard, history | cosine, history |" in table

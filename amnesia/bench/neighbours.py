@@ -125,6 +125,10 @@ def _round(interactions: pd.DataFrame, matrix: sp.csr_matrix, users: np.ndarray,
         entry["by_length"] = [[model.history_length(u), t] for u, t in zip(spread, _forgets(model, spread))]
         if k is not None:
             entry["recommend"] = percentiles([timed(lambda u=int(users[a]): model.recommend(u, 10))[0] for a in asked])
+            candidate = model.with_neighbours(k, "candidate")  # the same lists, each candidate scored from its own
+            figures["candidate"] = {"recommend": percentiles(
+                [timed(lambda u=int(users[a]): candidate.recommend(u, 10))[0] for a in asked])}
+            del candidate
             entry["lists_mb"] = model._lists().nbytes() / 1e6
         figures[name] = entry
         del model
@@ -195,9 +199,12 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
     for model, fields in {
         "lists": ("fit_s", "cold_fit_s", "nbytes_mb", "lists_mb", "forget_typical", "forget_heavy", "recommend"),
         "every": ("fit_s", "nbytes_mb", "forget_typical", "forget_heavy"),
+        "candidate": ("recommend",),
         "implicit_k": ("fit_s", "nbytes_mb", "recommend"),
         "implicit_all": ("fit_s", "nbytes_mb", "recommend"),
     }.items():
+        if model not in rounds[0]:  # runs from before candidate scoring was timed
+            continue
         summary[model] = {}
         for field in fields:
             sample = rounds[0][model][field]
@@ -234,7 +241,8 @@ def markdown(figures: dict[str, Any]) -> str:
     lists, every = summary["lists"], summary["every"]
     labels = {"lists": f"this engine, K = {figures['k']} lists", "every": "this engine, every neighbour",
               "implicit_k": f"implicit 0.7.3 ItemItemRecommender, K = {figures['implicit_k']}",
-              "implicit_all": "implicit 0.7.3 ItemItemRecommender, every neighbour"}
+              "implicit_all": "implicit 0.7.3 ItemItemRecommender, every neighbour",
+              "candidate": f"this engine, K = {figures['k']} lists, each candidate scored from its own list"}
     lines = [
         "## Neighbour lists beside implicit (`--part neighbours`)",
         "",
@@ -253,6 +261,10 @@ def markdown(figures: dict[str, Any]) -> str:
             f"| {labels[name]} | {_cell(entry['fit_s'])} s | {_cell(entry['forget_typical']['p50_ms'])} / "
             f"{_cell(entry['forget_typical']['p99_ms'])} | {_cell(entry['forget_heavy']['p50_ms'])} / "
             f"{_cell(entry['forget_heavy']['max_ms'])} | {recommend} | {_cell(entry['nbytes_mb'])} MB |")
+    if "candidate" in summary:
+        entry = summary["candidate"]
+        lines.append(f"| {labels['candidate']} | the same model | the same lists | the same lists | "
+                     f"{_cell(entry['recommend']['p50_ms'])} / {_cell(entry['recommend']['p95_ms'])} | the same |")
     for name in ("implicit_k", "implicit_all"):
         entry = summary[name]
         lines.append(

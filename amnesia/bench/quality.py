@@ -8,8 +8,9 @@ refitted on training + validation and scored on the test items. Every model rank
 user has not interacted with; HR@10, NDCG@10 and Recall@10 (one held-out item: Recall@10 = HR@10).
 
 Models: popularity; this project's item-CF with every neighbour (Jaccard, cosine: nothing to
-tune) and with its exact top-K neighbour lists (item-kNN, K on a grid; the test figures of every
-K are reported too, as issue #17 asks, but only validation chooses); EASE (λ on a grid);
+tune) and with its exact top-K neighbour lists (item-kNN, K x scoring on a grid: the lists of the
+user's items summed, or each candidate scored from its own list; the test figures of every
+setting are reported too, as issue #17 asks, but only validation chooses); EASE (λ on a grid);
 weighted ALS (the lab's factorisation, a grid of factors, regularisation and confidence).
 """
 
@@ -30,6 +31,7 @@ from .common import fmt, load_average, machine, measured, peak_mb, reset_peak, t
 K = 10
 EASE_L2 = (10.0, 25.0, 50.0, 100.0, 200.0, 500.0)  # wide enough that the choice is not at an edge
 NEIGHBOURS = (2, 5, 10, 20, 50, 100, 200)  # item-kNN's K ("every neighbour" is the item-CF row); earlier runs chose 10, then 5, at the low edge
+SCORINGS = ("history", "candidate")  # amnesia.engine.neighbours.SCORINGS: how a score reads the lists
 ALS_GRID = {"factors": (16, 32, 64, 128), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 2.0, 5.0, 20.0)}
 TARGETS = {  # issue 18: (label, comparison, target, unit)
     "ease_ndcg": ("EASE NDCG@10 (test)", ">=", 0.040, ""),
@@ -103,7 +105,8 @@ def evaluate(kind: str, train: pd.DataFrame, held_out: pd.DataFrame, users: np.n
         popularity = np.asarray(matrix.sum(axis=0)).ravel()
         top = _top_from_scores(np.tile(popularity, (len(rows), 1)), matrix, rows)
     elif kind.startswith(("item-CF", "item-kNN")):
-        model = ItemCF.fit(train, kind.split()[1], neighbours=setting.get("neighbours"))
+        model = ItemCF.fit(train, kind.split()[1], neighbours=setting.get("neighbours"),
+                           scoring=setting.get("scoring", SCORINGS[0]))
         top = np.full((len(rows), K), -1, dtype=np.int64)  # -1: fewer than K items with a positive score
         for n, row in enumerate(rows.tolist()):
             recommended = [r.item for r in model.recommend(int(users[row]), K)]
@@ -134,7 +137,7 @@ def _settings(kind: str) -> list[dict[str, Any]]:
     if kind == "weighted ALS":
         return [dict(zip(ALS_GRID, values)) for values in itertools.product(*ALS_GRID.values())]
     if kind.startswith("item-kNN"):
-        return [{"neighbours": k} for k in NEIGHBOURS]
+        return [{"neighbours": k, "scoring": scoring} for k in NEIGHBOURS for scoring in SCORINGS]
     return [{}]
 
 
@@ -192,6 +195,25 @@ def markdown(figures: dict[str, Any]) -> str:
     ])
 
 
+def _settings_table(figures: dict[str, Any]) -> list[str]:
+    """Test NDCG@10 (HR@10) of item-kNN at every K (rows) for each measure x scoring (columns);
+    runs from before scorings were compared have only the history one."""
+    models = figures["models"]
+    by_setting = {m: models[f"item-kNN {m}"]["test_by_setting"] for m in ("jaccard", "cosine")}
+    scorings = [s for s in SCORINGS if any(r.get("scoring", SCORINGS[0]) == s for r in by_setting["jaccard"])]
+    columns = [(m, s) for m in ("jaccard", "cosine") for s in scorings]
+
+    def cell(row: dict[str, Any]) -> str:
+        return f"{row['ndcg']:.3f} ({row['hr']:.3f})"
+
+    lines = ["| K | " + " | ".join(f"{m}, {s}" for m, s in columns) + " |", "|---:|" + "---:|" * len(columns)]
+    for k in dict.fromkeys(r["neighbours"] for r in by_setting["jaccard"]):
+        found = {(m, r.get("scoring", SCORINGS[0])): r for m in by_setting for r in by_setting[m] if r["neighbours"] == k}
+        lines.append(f"| {k} | " + " | ".join(cell(found[c]) for c in columns) + " |")
+    every = [cell(models[f"item-CF {m}"]["test"]) for m, _ in columns]
+    return lines + ["| every | " + " | ".join(every) + " |", ""] + ["Test NDCG@10 (HR@10)."]
+
+
 def models_table(figures: dict[str, Any], opening: list[str], targets: bool = True) -> str:
     """The section's tables under ``opening`` (its title and what was measured), and the issue's
     targets unless ``targets`` is False (they are stated for MovieLens)."""
@@ -201,7 +223,8 @@ def models_table(figures: dict[str, Any], opening: list[str], targets: bool = Tr
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for kind, entry in figures["models"].items():
-        setting = ", ".join(f"{k} = {v:g}" for k, v in entry["setting"].items()) or "nothing to tune"
+        setting = ", ".join(f"{k} = {v:g}" if not isinstance(v, str) else f"{k}: {v}"
+                            for k, v in entry["setting"].items()) or "nothing to tune"
         best = max(t["ndcg"] for t in entry["validation"])
         edge = _at_edge(kind, entry["setting"])
         setting += f" (at the grid's edge: {edge})" if edge else ""
@@ -219,21 +242,11 @@ def models_table(figures: dict[str, Any], opening: list[str], targets: bool = Tr
         "neighbour; item-kNN over each item's K most similar items (the engine's exact neighbour lists, "
         "`ItemCF.fit(..., neighbours=K)`).",
         "",
-        "Item-kNN on the test split at every K (reported for the record; K was chosen on validation above):",
+        "Item-kNN on the test split at every setting (reported for the record; the setting was chosen on validation "
+        "above). *history*: a score sums the lists of the user's items; *candidate*: each candidate is scored from its own "
+        "list (`ItemCF.fit(..., scoring=\"candidate\")`); with every neighbour they are one model:",
         "",
-        "| K | " + " | ".join(f"{m} test NDCG@10 (HR@10)" for m in ("jaccard", "cosine")) + " |",
-        "|---:|---:|---:|",
-        *[
-            f"| {option['neighbours']} | " + " | ".join(
-                f"{row['ndcg']:.3f} ({row['hr']:.3f})" for row in
-                (next(r for r in figures["models"][f"item-kNN {m}"]["test_by_setting"] if r["neighbours"] == option["neighbours"])
-                 for m in ("jaccard", "cosine"))
-            ) + " |"
-            for option in figures["models"]["item-kNN jaccard"]["test_by_setting"]
-        ],
-        "| every | " + " | ".join(
-            f"{figures['models'][f'item-CF {m}']['test']['ndcg']:.3f} ({figures['models'][f'item-CF {m}']['test']['hr']:.3f})"
-            for m in ("jaccard", "cosine")) + " |",
+        *_settings_table(figures),
         *(["", *target_table(figures["targets"])] if targets else []),
     ]
     return "\n".join(lines) + "\n"

@@ -46,6 +46,8 @@ _CACHE = True
 #: once took the app's server to 2 GB (docs/benchmarks.md, "The app"); 1 << 20 peaks at ~23 MB and
 #: was no slower (1.41 s against 1.54 s for the request on MovieLens).
 CELLS = 1 << 20
+#: The dense update's per-tile S of rows x T (float64): 1 << 16 cells (512 KB) stay in a core's L2 cache.
+TILE_CELLS = 1 << 16
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
@@ -239,28 +241,34 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length):
-    """The whole update from a dense C (see :meth:`NeighbourIndex.update`), rows split between
-    threads: a row of T is selected from its row of C; any other row is settled from its
-    columns T (row j of C at T: C is symmetric) and, when its boundary may have been passed,
-    selected from its row of C at once. Returns how many rows were selected from C."""
+def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile):
+    """The whole update from a dense C (see :meth:`NeighbourIndex.update`), a ``tile`` of rows at
+    a time split between threads: a row of T is selected from its row of C; any other row is
+    settled from its columns T and, when its boundary may have been passed, selected from its
+    row of C at once. Returns how many rows were selected from C.
+
+    A row j's new S with T is read from the rows of T (C_tj = C_jt: C is symmetric), a tile of
+    columns at a time: reading row j at T's scattered columns instead cost a cache miss per
+    entry, |T| x catalog of them (~9 ms of a typical MovieLens forget's ~10 ms)."""
     size = core.shape[0]
     count_t = len(touched)
-    threads = 64
-    selected = np.zeros(threads, dtype=np.int64)
-    for t in prange(threads):
+    tiles = (size + tile - 1) // tile
+    selected = np.zeros(tiles, dtype=np.int64)
+    for t in prange(tiles):
+        first, last = t * tile, min(size, (t + 1) * tile)
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
         buf_id = np.empty(k, dtype=np.int64)
-        values = np.empty(count_t, dtype=np.float64)
-        for j in range(t, size, threads):
-            if position_t[j] < 0:
-                row = core[j]
-                for p in range(count_t):
-                    b = touched[p]
-                    values[p] = _formula(row[b], counts[j], counts[b], code) if row[b] > 0 else 0.0
-                if _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
-                    continue
+        values = np.empty((last - first, count_t), dtype=np.float64)  # row j's new S with T, contiguous
+        for p in range(count_t):
+            b = touched[p]
+            row_b = core[b]
+            for j in range(first, last):
+                values[j - first, p] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
+        for j in range(first, last):
+            if position_t[j] < 0 and _settle_row(j, values[j - first], touched, position_t, ids, k, nbr, val, length,
+                                                 buf_idx, buf_val, buf_id):
+                continue
             _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
             selected[t] += 1
     return selected.sum()
@@ -459,8 +467,9 @@ class NeighbourIndex:
         position_t[touched] = np.arange(len(touched))
         code = _in_place(dense, measure, size)
         if code is not None:
+            tile = min(1024, max(1, TILE_CELLS // len(touched)))
             return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
-                                    self._nbr, self._val, self._length))
+                                    self._nbr, self._val, self._length, tile))
         recompute = np.zeros(size, dtype=np.bool_)
         scratch = _Scratch()  # the slabs' blocks and then the recomputed rows' share one pair of buffers
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
