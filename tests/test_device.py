@@ -290,3 +290,43 @@ def test_a_model_with_lists_exports_them_and_the_device_ranks_as_the_engine_does
         scores, top_items, top_scores = session.run(None, {"history": positions})
         device = [(int(items[p]), float(s)) for p, s in zip(top_items, top_scores) if s > 0]
         assert device == [(r.item, r.score) for r in model.recommend(user, 10)]
+
+
+@pytest.mark.parametrize("measure", ["jaccard", "cosine"])
+def test_candidate_scoring_exports_its_own_graph_and_the_device_ranks_as_the_engine_does(measure):
+    """A model that scores each candidate from its own list exports the same lists with the
+    candidate graph: onnxruntime's top 10 (and every score) equal recommend()'s bit for bit, the
+    sidecar says so, and the version differs from the history-scored export of the same lists."""
+    rng = np.random.default_rng(5)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 60, 900), rng.zipf(1.4, 900) % 80)})
+    model = ItemCF.fit(pairs, measure, neighbours=5, scoring="candidate")
+    model.forget_user(pairs[0][0])
+    model.add([(500, 3), (500, 7), (500, 11)])
+    exported = build_device_model(model, 5, keep_table=True)
+    history_scored = build_device_model(model.with_neighbours(5, "history"), 5, keep_table=True)
+    assert exported.sidecar["scoring"] == "candidate" and history_scored.sidecar["scoring"] == "history"
+    assert exported.version != history_scored.version
+    assert np.array_equal(exported.table.index, history_scored.table.index)
+    items = np.asarray(model.items())
+    lists = dict(zip(model.items(), model.neighbour_lists(model.items())))
+    session = ort.InferenceSession(exported.onnx_bytes, providers=["CPUExecutionProvider"])
+    differs = 0
+    for user in model.users():
+        history = model.history(user)
+        positions = np.searchsorted(items, history).astype(np.int64)
+        scores, top_items, top_scores = session.run(None, {"history": positions})
+        device = [(int(items[p]), float(s)) for p, s in zip(top_items, top_scores) if s > 0]
+        assert device == [(r.item, r.score) for r in model.recommend(user, 10)]
+        assert np.array_equal(scores, exported.table.scores(positions))
+        # the plain definition: each candidate's own list, in order, counting the user's items
+        plain = np.array([sum((v for a, v in lists[b] if a in set(history)), 0.0) for b in model.items()])
+        plain[positions] = -np.inf
+        assert np.array_equal(scores, plain)
+        differs += device != [(int(items[p]), float(s)) for p, s in zip(*session_top(history_scored, positions)) if s > 0]
+    assert differs > 0  # the two graphs are two models
+
+
+def session_top(exported, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    _, top_items, top_scores = ort.InferenceSession(exported.onnx_bytes, providers=["CPUExecutionProvider"]).run(
+        None, {"history": positions})
+    return top_items, top_scores

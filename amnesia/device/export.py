@@ -19,6 +19,12 @@ graph gathers the rows of the history, scatter-adds them into a vector of n zero
 (ScatterElements with reduction "add", opset 16+), and overwrites the history's own entries.
 Work per inference is O(m·K), independent of the catalog size except for the n-vector.
 
+A model that scores each candidate from its own list (``scoring="candidate"``) gets another
+graph over the same table: score(b) = Σ over b's list entries a that are in the history of S_ba,
+in list order. It marks the history in an n-vector (ScatterElements), then adds column e of the
+table, gathered through that mask, for e = 0 .. K-1 one Add at a time: the engine's order, so
+again its bits. Work per inference is O(n·K).
+
 A JSON sidecar goes with the model: item order, titles and years, the model's fingerprint,
 the similarity measure, K, the format and the model version (a hash of all of those).
 """
@@ -59,10 +65,12 @@ def measure_name(model: ItemCF) -> str:
     return model.measure.name
 
 
-def model_version(fingerprint: str, measure: str, neighbours: int | None) -> str:
+def model_version(fingerprint: str, measure: str, neighbours: int | None, scoring: str = "history") -> str:
     """A short, stable version string for an export: 12 hex digits of a hash over the export
-    format, the model's fingerprint, the measure and K. Equal models give equal versions."""
+    format, the model's fingerprint, the measure, K and (when not the default) the scoring.
+    Equal models give equal versions."""
     text = f"{FORMAT}|{fingerprint}|{measure}|{'all' if neighbours is None else neighbours}"
+    text += "" if scoring == "history" else f"|{scoring}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -79,6 +87,7 @@ class NeighbourTable:
     index: np.ndarray  # (n, K) uint16 or int32 positions
     weight: np.ndarray  # (n, K) float64 similarities
     neighbours: int | None  # the K asked for (None = all)
+    scoring: str = "history"  # how a score reads the lists (amnesia.engine.neighbours.SCORINGS)
 
     @property
     def width(self) -> int:
@@ -91,8 +100,14 @@ class NeighbourTable:
         seen = np.unique(np.asarray(history, dtype=np.int64))
         if len(seen) and (seen[0] < 0 or seen[-1] >= n):
             raise AmnesiaError(f"History positions must lie in 0..{n - 1}; got {seen[0]}..{seen[-1]}.")
-        # (bincount of nothing is int64 zeros, whatever the weights: hence the cast)
-        scores = np.bincount(self.index[seen].astype(np.int64).ravel(), self.weight[seen].ravel(), n).astype(np.float64)
+        if self.scoring == "candidate":  # each item's own list, column by column: the graph's order
+            held = np.zeros(n, dtype=np.float64)
+            held[seen] = 1.0
+            scores = np.zeros(n, dtype=np.float64)
+            for column in range(self.width):
+                scores = scores + held[self.index[:, column].astype(np.int64)] * self.weight[:, column]
+        else:  # (bincount of nothing is int64 zeros, whatever the weights: hence the cast)
+            scores = np.bincount(self.index[seen].astype(np.int64).ravel(), self.weight[seen].ravel(), n).astype(np.float64)
         scores[seen] = -np.inf
         return scores
 
@@ -101,7 +116,8 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
     """Each item's ``neighbours`` most similar other items in ``model`` (None = all with S > 0).
 
     A model fitted with ``neighbours=K`` and exported with the same K gives its own lists
-    (kept exact under every change; no S is read). Otherwise S is read with
+    (kept exact under every change; no S is read). The table scores as the model does
+    (``model.scoring``); with every neighbour (None) both scorings are one model. Otherwise S is read with
     ``model.similarity_rows`` 256 rows at a time, so memory stays at a few blocks whatever the
     catalog, and the lists are chosen by the same rule (S > 0, best first, ties to the smaller id).
     """
@@ -114,7 +130,7 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
     wanted = n - 1 if neighbours is None else min(int(neighbours), n - 1)
     index_dtype = np.uint16 if n <= _UINT16_ITEMS else np.int32
     if neighbours is not None and model.neighbours == int(neighbours):
-        return _table_of_lists(model, items, index_dtype, int(neighbours))
+        return _table_of_lists(model, items, index_dtype, int(neighbours), model.scoring)
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     width = 0  # the most positive neighbours seen in any row so far (capped at `wanted`)
     permutation = None
@@ -157,10 +173,10 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
             index[row : row + size, taken:] = np.arange(row, row + size)[:, None]
             weight[row : row + size, taken:] = 0.0
         row += size
-    return NeighbourTable(items, index, weight, neighbours)
+    return NeighbourTable(items, index, weight, neighbours, "history" if neighbours is None else model.scoring)
 
 
-def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbours: int) -> NeighbourTable:
+def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbours: int, scoring: str) -> NeighbourTable:
     """The table of a model's own neighbour lists (every live item's, in id order)."""
     lists = model.neighbour_lists(items)
     width = max(1, max(len(row) for row in lists))
@@ -174,7 +190,7 @@ def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbo
             ids, values = zip(*row)
             index[position, : len(row)] = np.searchsorted(items, ids)
             weight[position, : len(row)] = values
-    return NeighbourTable(items, index.astype(index_dtype), weight, neighbours)
+    return NeighbourTable(items, index.astype(index_dtype), weight, neighbours, scoring)
 
 
 #: Up to this K the compiled selection below is used; beyond it (K = None on a small world) numpy's.
@@ -239,6 +255,45 @@ def _top_columns(block: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(chosen, order, axis=1)
 
 
+def _history_sums() -> list[onnx.NodeProto]:
+    """Nodes from ``history`` to ``sums``: the rows of the history's items, scatter-added."""
+    return [
+        # a repeated item counts once, as in a set of watched movies
+        helper.make_node("Unique", ["history"], ["seen"], sorted=1),
+        helper.make_node("Gather", ["neighbour_index", "seen"], ["rows_index_narrow"], axis=0),
+        helper.make_node("Cast", ["rows_index_narrow"], ["rows_index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["neighbour_weight", "seen"], ["rows_weight"], axis=0),
+        helper.make_node("Reshape", ["rows_index", "flat"], ["targets"]),
+        helper.make_node("Reshape", ["rows_weight", "flat"], ["contributions"]),
+        helper.make_node("ScatterElements", ["zeros", "targets", "contributions"], ["sums"], axis=0, reduction="add"),
+    ]
+
+
+def _candidate_sums(width: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes from ``seen`` to ``sums`` for candidate scoring, and their column constants: the
+    history as a 0/1 mask, then for each column e of the table, in order, sums += mask[index[:, e]]
+    · weight[:, e] (one Add per column, as the engine adds a list's entries)."""
+    nodes = [
+        helper.make_node("Shape", ["seen"], ["mark_shape"]),
+        helper.make_node("Expand", ["one", "mark_shape"], ["ones"]),
+        helper.make_node("ScatterElements", ["zeros", "seen", "ones"], ["held"], axis=0),
+    ]
+    constants, total = [], "zeros"
+    for e in range(width):
+        constants.append(numpy_helper.from_array(np.array(e, dtype=np.int64), f"column_{e}"))
+        after = "sums" if e == width - 1 else f"sums_{e}"
+        nodes += [
+            helper.make_node("Gather", ["neighbour_index", f"column_{e}"], [f"index_{e}_narrow"], axis=1),
+            helper.make_node("Cast", [f"index_{e}_narrow"], [f"index_{e}"], to=TensorProto.INT64),
+            helper.make_node("Gather", ["held", f"index_{e}"], [f"held_{e}"], axis=0),
+            helper.make_node("Gather", ["neighbour_weight", f"column_{e}"], [f"weight_{e}"], axis=1),
+            helper.make_node("Mul", [f"held_{e}", f"weight_{e}"], [f"part_{e}"]),
+            helper.make_node("Add", [total, f"part_{e}"], [after]),
+        ]
+        total = after
+    return nodes, constants
+
+
 def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     """The scoring graph over ``table`` (see the module docstring), checked by ``onnx.checker``."""
     n, width = table.index.shape
@@ -251,15 +306,13 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
         numpy_helper.from_array(np.array([k], dtype=np.int64), "k"),
     ]
-    nodes = [
-        # a repeated item counts once, as in a set of watched movies
-        helper.make_node("Unique", ["history"], ["seen"], sorted=1),
-        helper.make_node("Gather", ["neighbour_index", "seen"], ["rows_index_narrow"], axis=0),
-        helper.make_node("Cast", ["rows_index_narrow"], ["rows_index"], to=TensorProto.INT64),
-        helper.make_node("Gather", ["neighbour_weight", "seen"], ["rows_weight"], axis=0),
-        helper.make_node("Reshape", ["rows_index", "flat"], ["targets"]),
-        helper.make_node("Reshape", ["rows_weight", "flat"], ["contributions"]),
-        helper.make_node("ScatterElements", ["zeros", "targets", "contributions"], ["sums"], axis=0, reduction="add"),
+    if table.scoring == "candidate":
+        summing, constants = _candidate_sums(width)
+        initializers += [numpy_helper.from_array(np.array([1.0], dtype=np.float64), "one"), *constants]
+        nodes = [helper.make_node("Unique", ["history"], ["seen"], sorted=1), *summing]
+    else:
+        nodes = _history_sums()
+    nodes += [
         helper.make_node("Shape", ["seen"], ["seen_shape"]),
         helper.make_node("Expand", ["lowest", "seen_shape"], ["seen_lowest"]),
         helper.make_node("ScatterElements", ["sums", "seen", "seen_lowest"], ["scores"], axis=0),
@@ -281,7 +334,8 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
         opset_imports=[helper.make_opsetid("", OPSET)],
         ir_version=IR_VERSION,
         producer_name="amnesia",
-        doc_string=f"Item-based CF scores for a watch history ({n} items, K = {table.neighbours or 'all'}).",
+        doc_string=f"Item-based CF scores for a watch history ({n} items, K = {table.neighbours or 'all'}, "
+        f"{table.scoring} scoring).",
     )
     helper.set_model_props(model, metadata or {})
     onnx.checker.check_model(model)
@@ -320,10 +374,11 @@ def sidecar_for(
         years.append(movie.year if movie else None)
     return {
         "format": FORMAT,
-        "version": model_version(fingerprint, measure, table.neighbours),
+        "version": model_version(fingerprint, measure, table.neighbours, table.scoring),
         "fingerprint": fingerprint,
         "measure": measure,
         "neighbours": table.neighbours,
+        "scoring": table.scoring,
         "width": table.width,
         "top": min(TOP_K, len(items)),
         "items": items,
@@ -351,7 +406,7 @@ def build_device_model(
     measure = measure_name(model)
     table = neighbour_table(model, neighbours)
     sidecar = sidecar_for(table, fingerprint, measure, catalog, **extra)
-    metadata = {key: str(sidecar[key]) for key in ("format", "version", "fingerprint", "measure", "neighbours")}
+    metadata = {key: str(sidecar[key]) for key in ("format", "version", "fingerprint", "measure", "neighbours", "scoring")}
     graph = build_graph(table, metadata=metadata)
     data = graph.SerializeToString()
     return DeviceModel(data, sidecar, time.perf_counter() - started, fingerprint_seconds, table if keep_table else None)
