@@ -18,8 +18,8 @@ from amnesia.data.datasets import Dataset
 from amnesia.dashboard.gates import COLLECTOR
 from amnesia.dashboard.timing import record_script_time
 from amnesia.dashboard.workspace import (
-    DEFAULT_NEIGHBOURS, MODEL_KINDS, NEIGHBOUR_CHOICES, EaseWorkspace, Workspace, ease_settings, shared_base, shared_ease,
-    warm_up,
+    DEFAULT_NEIGHBOURS, DEFAULT_SCORING, MODEL_KINDS, NEIGHBOUR_CHOICES, SCORING_LABELS, EaseWorkspace, Workspace,
+    ease_settings, shared_base, shared_ease, warm_up,
 )
 from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
@@ -44,11 +44,11 @@ def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
 
 
 @st.cache_resource(show_spinner="Building each movie's most similar movies (once for all visitors)…")
-def base_with_lists(name: str, measure: str, neighbours: int | None) -> tuple[Dataset, ItemCF]:
-    """The shared model with each movie's ``neighbours`` most similar movies (a fork of
-    :func:`base` over the same counts: a choice of K costs only its lists)."""
+def base_with_lists(name: str, measure: str, neighbours: int | None, scoring: str = DEFAULT_SCORING) -> tuple[Dataset, ItemCF]:
+    """The shared model with each movie's ``neighbours`` most similar movies, read with ``scoring``
+    (a fork of :func:`base` over the same counts: a choice of K costs only its lists)."""
     data, model = base(name, measure)
-    model = model if neighbours is None else model.with_neighbours(neighbours)
+    model = model if neighbours is None else model.with_neighbours(neighbours, scoring)
     warm_up(data, model)  # a visitor's first click then finds its kernels loaded
     return data, model
 
@@ -65,11 +65,12 @@ def _neighbours_label(k: int | None) -> str:
     return label + (" (default)" if k == DEFAULT_NEIGHBOURS else "")
 
 
-def _item_cf_choices(current: tuple) -> tuple[str, int | None]:
-    """The sidebar's similarity and neighbour-list choices (item-CF only). Back from EASE, whose
-    run showed neither, they are the item-CF choices made last (not EASE's placeholders)."""
+def _item_cf_choices(current: tuple) -> tuple[str, int | None, str]:
+    """The sidebar's similarity, neighbour-list and scoring choices (item-CF only). Back from EASE,
+    whose run showed none, they are the item-CF choices made last (not EASE's placeholders)."""
     if current[3] != "item-cf":
-        current = (current[0], *(ui_state.get("app", "item_cf") or (DEFAULT.name, DEFAULT_NEIGHBOURS)), "item-cf")
+        measure, neighbours, scoring = ui_state.get("app", "item_cf") or (DEFAULT.name, DEFAULT_NEIGHBOURS, DEFAULT_SCORING)
+        current = (current[0], measure, neighbours, "item-cf", scoring)
     measures = list(MEASURES)
     linked = st.query_params.get("similarity", current[1])
     measure = st.selectbox(
@@ -85,16 +86,34 @@ def _item_cf_choices(current: tuple) -> tuple[str, int | None]:
     chosen = st.selectbox(
         "Neighbours", choices, index=choices.index(linked) if linked in choices else NEIGHBOUR_CHOICES.index(DEFAULT_NEIGHBOURS),
         format_func=lambda text: _neighbours_label(None if text == "all" else int(text)), key=ui_state.key("app", "neighbours"),
-        help="How many most similar movies each movie keeps. A recommendation adds up the similarities of the movies "
-        "in those lists (item-kNN); the lists stay exact after every add and forget. "
+        help="How many most similar movies each movie keeps. A recommendation adds up similarities found in those "
+        "lists (Scoring, below, says which); the lists stay exact after every add and forget. "
         f"The default, {DEFAULT_NEIGHBOURS}, ranked held-out ratings best on a validation split; every K from 2 to 50 "
-        "beat every neighbour by about the same, within the noise (docs/benchmarks.md). Each choice has its own changes.",
+        "beat every neighbour, within the noise of each other (docs/benchmarks.md). Each choice has its own changes.",
     )
     neighbours = None if chosen == "all" else int(chosen)
     if neighbours != DEFAULT_NEIGHBOURS or "neighbours" in st.query_params:
         st.query_params["neighbours"] = chosen
-    ui_state.put("app", "item_cf", (measure, neighbours))
-    return measure, neighbours
+    scoring = DEFAULT_SCORING
+    if neighbours is not None:  # with every neighbour both readings are one model
+        readings = list(SCORING_LABELS)
+        linked = st.query_params.get("scoring", current[4])
+        scoring = st.selectbox(
+            "Scoring", readings, index=readings.index(linked) if linked in SCORING_LABELS else readings.index(DEFAULT_SCORING),
+            format_func=lambda s: SCORING_LABELS[s] + (" (default)" if s == DEFAULT_SCORING else ""),
+            key=ui_state.key("app", "scoring"),
+            help="How a recommendation reads the lists. Lists of your movies: each movie you watched adds its "
+            f"{neighbours} most similar movies (item-kNN as implicit computes it). Each movie's own list: a movie is "
+            f"scored by the movies you watched among its own {neighbours} most similar (Sarwar et al.'s item-based "
+            "model; the default: it ranked held-out ratings better on a validation split, and in the lab and the "
+            "accuracy benchmark, docs/benchmarks.md). The same exact lists; each choice has its own changes.",
+        )
+        if scoring != DEFAULT_SCORING or "scoring" in st.query_params:
+            st.query_params["scoring"] = scoring
+    elif "scoring" in st.query_params:
+        del st.query_params["scoring"]
+    ui_state.put("app", "item_cf", (measure, neighbours, scoring))
+    return measure, neighbours, scoring
 
 
 with st.sidebar:
@@ -102,7 +121,7 @@ with st.sidebar:
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
     # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
-    current = ui_state.get("app", "current") or (names[0], DEFAULT.name, DEFAULT_NEIGHBOURS, "item-cf")
+    current = ui_state.get("app", "current") or (names[0], DEFAULT.name, DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING)
     linked = st.query_params.get("data", current[0])  # navigation links drop ?data=
     name = st.selectbox(
         "Data set", names, index=names.index(linked) if linked in DATASETS else 0, format_func=DATASETS.get,
@@ -126,9 +145,10 @@ with st.sidebar:
                    f"{'person' if settings.min_viewers == 1 else 'people'} watched.")
         workspace = ui_state.workspace_for(name, DEFAULT.name, None, lambda: EaseWorkspace(*base_ease(name)), kind)
     else:
-        measure, neighbours = _item_cf_choices(current)
+        measure, neighbours, scoring = _item_cf_choices(current)
         workspace = ui_state.workspace_for(
-            name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours)))
+            name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours, scoring)),
+            scoring=scoring)
     stats = workspace.stats()
     # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
     st.markdown(

@@ -79,12 +79,12 @@ def pop(page: str, name: str, default: T = None) -> T:
 
 # ---------------------------------------------------------------------- workspaces
 def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Callable[[], Workspace],
-                  kind: str = "item-cf") -> Workspace:
-    """This visitor's workspace for ``dataset`` and the model ``kind`` ("item-cf" with ``measure``
-    and ``neighbours``, K or None; "ease"), made by ``create`` on first use, which becomes the
-    current one for this run."""
+                  kind: str = "item-cf", scoring: str = "history") -> Workspace:
+    """This visitor's workspace for ``dataset`` and the model ``kind`` ("item-cf" with ``measure``,
+    ``neighbours``, K or None, and ``scoring``; "ease"), made by ``create`` on first use, which
+    becomes the current one for this run."""
     spaces: dict[tuple, Workspace] = st.session_state.setdefault(key("app", "workspaces"), {})
-    chosen = (dataset, measure, neighbours, kind)
+    chosen = (dataset, measure, neighbours, kind, scoring)
     if chosen not in spaces:
         spaces[chosen] = create()
     put("app", "current", chosen)
@@ -114,6 +114,11 @@ def neighbours() -> int | None:
 def model_kind() -> str:
     """The kind of model picked for this run ("item-cf", "ease")."""
     return get("app", "current")[3]
+
+
+def scoring() -> str:
+    """How the item-CF model picked for this run reads its lists ("history", "candidate")."""
+    return get("app", "current")[4]
 
 
 # ---------------------------------------------------------------------- messages shown once

@@ -36,9 +36,17 @@ and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists w
 )
 st.markdown(
     (
-        "**Neighbour lists.** Recommendations add up, for each of your movies, the similarities of the movies in its "
-        f"list of the **{model.neighbours} most similar** (item-kNN, as recommender libraries do; pick another K, or "
-        "every neighbour, in the sidebar). Forgetting changes the counts of the forgotten user's movies, so every "
+        (
+            "**Neighbour lists.** Recommendations add up, for each of your movies, the similarities of the movies in its "
+            f"list of the **{model.neighbours} most similar** (item-kNN, as recommender libraries do; pick another K, or "
+            "every neighbour, in the sidebar). "
+            if model.scoring == "history" else
+            "**Neighbour lists.** Each movie keeps a list of its "
+            f"**{model.neighbours} most similar** movies, and a movie's score adds up the similarities of the movies of "
+            "yours in its own list (the item-based model of Sarwar et al.; pick the other scoring, another K, or every "
+            "neighbour, in the sidebar). "
+        )
+        + "Forgetting changes the counts of the forgotten user's movies, so every "
         "similarity in their rows changes: their lists are rebuilt from C, and any other list that held one of them, "
         "or could now take one in, is brought up to date. The lists stay exactly those of a retrained model."
     )

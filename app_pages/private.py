@@ -17,15 +17,17 @@ KEY = ui_state.key(PAGE, "device")  # the component's widget key: its value is t
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def shared_export(dataset: str, measure: str, model_k: int | None, neighbours: int, _workspace: Workspace) -> DeviceModel:
+def shared_export(dataset: str, measure: str, model_k: int | None, scoring: str, neighbours: int,
+                  _workspace: Workspace) -> DeviceModel:
     """The export of the untouched shared model of ``dataset`` under ``measure`` with ``model_k``
-    lists, cut to ``neighbours``: no visitor data, so one for everyone who picked them. Keyed by
-    everything it depends on (the workspace is the shared model of exactly these)."""
+    lists read with ``scoring``, cut to ``neighbours``: no visitor data, so one for everyone who
+    picked them. Keyed by everything it depends on (the workspace is the shared model of exactly these)."""
     base = _workspace.base
     return build_device_model(base, neighbours, _workspace.dataset.catalog, dataset=dataset, time=base.time)
 
 
 workspace, dataset, measure, model_k = ui_state.workspace(), ui_state.dataset(), ui_state.measure(), ui_state.neighbours()
+scoring = ui_state.scoring()
 if ui_state.model_kind() == "ease":
     st.title("Private recommendations")
     st.info(
@@ -38,7 +40,7 @@ channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}
 ui_state.put(PAGE, "channels", channels)
 # a model with lists sends its own lists (the page then ranks exactly as the server); one that keeps
 # every neighbour is cut to NEIGHBOURS per movie, to keep the download small
-channel = channels.setdefault((dataset, measure, model_k), DeviceChannel(model_k or NEIGHBOURS))
+channel = channels.setdefault((dataset, measure, model_k, scoring), DeviceChannel(model_k or NEIGHBOURS))
 
 st.title("Private recommendations")
 st.caption(
@@ -66,7 +68,7 @@ try:
     with st.spinner("Exporting the model of your workspace for your device…"):
         args = channel.render_args(
             workspace, dataset, ui_state.get(PAGE, "device"), runtime,
-            lambda: shared_export(dataset, measure, model_k, channel.neighbours, workspace),
+            lambda: shared_export(dataset, measure, model_k, scoring, channel.neighbours, workspace),
         )
 except AmnesiaError as error:  # e.g. every user forgotten: no movie is left to recommend
     st.info(f"{error} (Reset my changes in the sidebar brings the starting data back.)", icon=":material/info:")
@@ -77,9 +79,11 @@ export = channel.current(workspace, dataset)
 sidecar = export.sidecar
 with st.expander("How this works", icon=":material/lock:"):
     neighbours = "all" if sidecar["neighbours"] is None else sidecar["neighbours"]
+    rule = ("score(b) = Σ over your movies a among b's own K neighbours of S_ab" if sidecar["scoring"] == "candidate"
+            else "score(b) = Σ over your movies a of S_ab over a's K neighbours")
     agreement = (
-        f"Your workspace's model keeps the same {model_k} neighbours per movie, so for the same movies this page's "
-        "top 10 and scores equal the server's (the Recommendations page), bit for bit."
+        f"Your workspace's model keeps the same {model_k} neighbours per movie and reads them the same way, so for "
+        "the same movies this page's top 10 and scores equal the server's (the Recommendations page), bit for bit."
         if model_k is not None else
         f"Your workspace's model adds up every neighbour while this page keeps {neighbours}, so the two top 10s can "
         f"differ; pick {NEIGHBOURS} most similar under Neighbours in the sidebar for the same lists on both."
@@ -89,8 +93,7 @@ with st.expander("How this works", icon=":material/lock:"):
 - **The model** is your workspace's similarity table S, cut to each movie's **K = {neighbours}** most similar movies:
   version `{sidecar['version']}` (from fingerprint `{sidecar['fingerprint'][:12]}…`, logical time {workspace.model.time}),
   {len(sidecar['items']):,} movies, {len(export.onnx_bytes) / 1e6:.2f} MB of ONNX, exported in {export.seconds:.2f} s.
-- **Scoring** happens in your browser: score(b) = Σ over your movies a of S_ab over a's K neighbours; movies you
-  picked are never recommended. {agreement}
+- **Scoring** happens in your browser: {rule}; movies you picked are never recommended. {agreement}
 - **Your picks** are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
   signal naming the model version it holds, so the server knows whether to send a model.
 - **Forgetting reaches your device.** Forget a user on the *Forget* page and come back: the model's fingerprint

@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.dashboard.views import md
-from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, DEFAULT_SCORING
 from amnesia.device import runtime
 from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
@@ -438,7 +438,7 @@ def test_two_sessions_with_different_measures_each_see_their_own_model_on_the_pr
         version = json.loads(element.proto.json_args)["version"]
         assert space(app).model.measure.name == measure
         assert space(app).model.neighbours == DEFAULT_NEIGHBOURS  # the page sends the model's own lists
-        assert version == model_version(space(app).model.fingerprint(), measure, DEFAULT_NEIGHBOURS)
+        assert version == model_version(space(app).model.fingerprint(), measure, DEFAULT_NEIGHBOURS, DEFAULT_SCORING)
         assert f"version `{version}`" in app.expander[0].markdown[0].value
     versions = {json.loads(app.get("component_instance")[0].proto.json_args)["version"] for app in sessions.values()}
     assert len(versions) == 2
@@ -451,7 +451,9 @@ def test_about_page():
     assert app.title[0].value == "About Amnesia"
     assert len(app.latex) == 4
     text = " ".join(m.value for m in app.markdown)
-    assert f"list of the **{DEFAULT_NEIGHBOURS} most similar**" in text and "of the neighbour lists when there are any" in text
+    assert f"a list of its **{DEFAULT_NEIGHBOURS} most similar** movies" in text and "of the neighbour lists when there are any" in text
+    app.selectbox(key="app.scoring").set_value("history").run()
+    assert f"list of the **{DEFAULT_NEIGHBOURS} most similar** (item-kNN" in " ".join(m.value for m in app.markdown)
     app.selectbox(key="app.neighbours").set_value("all").run()
     assert "**Every neighbour.** Recommendations add up" in " ".join(m.value for m in app.markdown)
 
@@ -493,7 +495,7 @@ def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
     assert app.latex[3].value.startswith("$$\n" + MEASURES["cosine"].formula + r" \quad \text{(Cosine similarity")
     jaccard = start()  # another session on Jaccard: untouched
     assert space(jaccard).model.measure.name == "jaccard" and totals(jaccard)[3] == 0
-    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS, "item-cf")]
+    assert [key for key in app.session_state["app.workspaces"]] == [("toy", "cosine", DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING)]
 
 
 def test_neighbours_are_a_choice_with_their_own_workspace_and_lists():
@@ -511,14 +513,48 @@ def test_neighbours_are_a_choice_with_their_own_workspace_and_lists():
     assert app.caption[0].value.startswith("Score of a movie j for a user = Σ over the movies i they watched of S_ij. Movies")
     app.selectbox(key="app.neighbours").set_value("10").run()
     app.switch_page("app_pages/recommendations.py").run()
-    assert space(app).model.neighbours == 10 and "among the 10 movies most similar to i" in app.caption[0].value
+    assert space(app).model.neighbours == 10 and "only when i is among the 10 movies most similar to j" in app.caption[0].value
     linked = AppTest.from_file(str(APP), default_timeout=180)
     linked.query_params["data"] = "toy"
     linked.query_params["neighbours"] = "7"  # not a choice: the default
     linked.run()
     assert not linked.exception and space(linked).model.neighbours == DEFAULT_NEIGHBOURS
     keys = list(app.session_state["app.workspaces"])
-    assert keys == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf"), ("toy", "jaccard", None, "item-cf"), ("toy", "jaccard", 10, "item-cf")]
+    assert keys == [("toy", "jaccard", k, "item-cf", DEFAULT_SCORING) for k in (DEFAULT_NEIGHBOURS, None, 10)]
+
+
+def test_scoring_is_a_choice_with_its_own_workspace_that_recommends_from_each_movies_own_list():
+    """With lists, the sidebar's Scoring reads them one way or the other (by default each movie's
+    own list): its own workspace (its own changes), the caption, the table and the About page
+    follow it, a link carries it, and with every neighbour there is no such choice (one model)."""
+    app = start()
+    assert app.selectbox(key="app.scoring").value == DEFAULT_SCORING == "candidate"
+    assert space(app).model.scoring == "candidate"
+    forget(app, 1)
+    app.selectbox(key="app.scoring").set_value("history").run()
+    model = space(app).model
+    assert not app.exception and (model.scoring, model.neighbours) == ("history", DEFAULT_NEIGHBOURS)
+    assert totals(app)[3] == 0 and app.query_params["scoring"] == "history"  # its own workspace, untouched
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception and f"only when j is among the {DEFAULT_NEIGHBOURS} movies most similar to i" in app.caption[0].value
+    shown = app.dataframe[0].value["movie"].tolist()
+    user = app.selectbox(key="recommendations.user_widget").value
+    assert shown == [space(app).catalog.title(r.item) for r in model.recommend(user, 10)]
+    app.selectbox(key="app.scoring").set_value("candidate").run()
+    assert totals(app)[3] == 1  # back to the default's workspace and its forget
+    app.switch_page("app_pages/about.py").run()
+    assert "in its own list (the item-based model of Sarwar et al." in " ".join(m.value for m in app.markdown)
+    app.selectbox(key="app.neighbours").set_value("all").run()
+    assert not app.exception and not [b for b in app.selectbox if b.key == "app.scoring"]
+    assert "scoring" not in app.query_params and space(app).model.neighbours is None
+    linked = AppTest.from_file(str(APP), default_timeout=180)
+    linked.query_params["data"] = "toy"
+    linked.query_params["scoring"] = "history"
+    linked.run()
+    assert not linked.exception and space(linked).model.scoring == "history"
+    assert list(app.session_state["app.workspaces"]) == [
+        ("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", "candidate"), ("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", "history"),
+        ("toy", "jaccard", None, "item-cf", "candidate")]
 
 
 def test_each_run_records_its_server_time_with_the_action_when_asked(monkeypatch, tmp_path):
@@ -577,5 +613,5 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app.selectbox(key="app.model").set_value("item-cf").run()
     assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
     # back on item-CF with its default lists (the choices EASE did not show are not lost)
-    assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf"),
-                                                          ("toy", "jaccard", None, "ease")]
+    assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING),
+                                                          ("toy", "jaccard", None, "ease", "history")]

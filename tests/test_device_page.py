@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from amnesia.device import runtime
 
-from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, DEFAULT_SCORING
 from amnesia.device.export import model_version
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -53,7 +53,7 @@ def test_the_first_render_announces_the_version_without_bytes():
     args, blobs = component(app)
     workspace = workspace_of(app)
     assert workspace.model.neighbours == DEFAULT_NEIGHBOURS  # the page sends the model's own lists
-    assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", DEFAULT_NEIGHBOURS)
+    assert args["version"] == model_version(workspace.model.fingerprint(), "jaccard", DEFAULT_NEIGHBOURS, DEFAULT_SCORING)
     assert args["dataset"] == "toy" and args["time"] == 0 and args["key"] == KEY
     assert args["model"] is None and args["sidecar"] is None and blobs == {}
     assert args["runtime"]["version"] == "1.30.0" and set(args["runtime"]["files"]) == {

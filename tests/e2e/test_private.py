@@ -21,7 +21,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from amnesia import ItemCF
 from tools.serve import streamlit_server
-from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS
+from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, DEFAULT_SCORING
 from amnesia.data.datasets import load
 from amnesia.device.export import build_device_model
 from amnesia.device.runtime import CDN_BASE, FETCH_COMMAND, LOCAL_DIR, RUNTIME_FILES, local_runtime_ready
@@ -177,6 +177,7 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     model_bytes, sidecar = delivered(recorder, version)
     # the workspace's model keeps DEFAULT_NEIGHBOURS lists, and the page gets those lists
     assert sidecar["measure"] == "jaccard" and sidecar["neighbours"] == DEFAULT_NEIGHBOURS and len(sidecar["items"]) == 9724
+    assert sidecar["scoring"] == DEFAULT_SCORING  # read as the workspace reads them
     assert len(model_bytes) <= 5_000_000
     items = sidecar["items"]
     history = np.array([items.index(item) for item in picks.values()], dtype=np.int64)
@@ -242,7 +243,7 @@ def test_a_forget_on_the_server_reaches_the_device(page, server):
 
     # the device now runs exactly the model of the visitor's workspace after the forget
     remaining = data.interactions[data.interactions.user != 0]
-    retrained = ItemCF.fit(remaining, neighbours=DEFAULT_NEIGHBOURS)
+    retrained = ItemCF.fit(remaining, neighbours=DEFAULT_NEIGHBOURS, scoring=DEFAULT_SCORING)
     expected = build_device_model(retrained, DEFAULT_NEIGHBOURS, data.catalog, dataset="toy", time=1)
     assert expected.version == new_version
     assert any(expected.onnx_bytes in frame_bytes for frame_bytes in recorder.received[received_before:]), (
