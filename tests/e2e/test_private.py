@@ -163,6 +163,8 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     open_private(page, server, "movielens-small")
     version = wait_for_model(page, timeout=180_000)
     expect(component(page).locator("#runtime-status")).to_have_text("ONNX Runtime Web 1.30.0 from the local copy: ready.")
+    expect(component(page).locator("#model-status")).to_contain_text(
+        f"K = {DEFAULT_NEIGHBOURS} neighbours, each movie scored from its own list")  # the default reading
     picks = {"matrix": 2571, "pulp fic": 296, "godfather part ii": 1221, "shawshank": 318, "fight club": 2959}
     started = time.perf_counter()
     for typed, item in picks.items():

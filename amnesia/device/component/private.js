@@ -401,7 +401,8 @@ function renderAll() {
     setStatus("model-status", state.pendingVersion ? `Downloading model version ${state.pendingVersion}…` : "Waiting for the model…");
   } else {
     const s = active.sidecar;
-    const k = s.neighbours === null ? "all neighbours" : `K = ${s.neighbours} neighbours`;
+    const k = (s.neighbours === null ? "all neighbours" : `K = ${s.neighbours} neighbours`) +
+      (s.scoring === "candidate" ? ", each movie scored from its own list" : "");
     setStatus("model-status",
       `Model version ${s.version} · ${s.items.length.toLocaleString("en")} movies · ` +
       `${s.measure.charAt(0).toUpperCase()}${s.measure.slice(1)} similarity · ${k}` +
