@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..engine.neighbours import SCORINGS  # how a score reads the lists: item-kNN is tuned over both
 from .common import fmt, load_average, machine, measured, peak_mb, reset_peak, target_rows, target_table, when
 
 K = 10
 EASE_L2 = (10.0, 25.0, 50.0, 100.0, 200.0, 500.0)  # wide enough that the choice is not at an edge
 NEIGHBOURS = (2, 5, 10, 20, 50, 100, 200)  # item-kNN's K ("every neighbour" is the item-CF row); earlier runs chose 10, then 5, at the low edge
-SCORINGS = ("history", "candidate")  # amnesia.engine.neighbours.SCORINGS: how a score reads the lists
 ALS_GRID = {"factors": (16, 32, 64, 128), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 2.0, 5.0, 20.0)}
 TARGETS = {  # issue 18: (label, comparison, target, unit)
     "ease_ndcg": ("EASE NDCG@10 (test)", ">=", 0.040, ""),
