@@ -34,14 +34,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data.datasets import load
+from ..engine.neighbours import SCORINGS
 from .registry import METHODS, TUNED
 from .data import make_lab_data, training_part
 from .evaluate import make_context, measure_mf, nan_mean, summarize
 from .metrics import ranking_metrics, top_k
 from .mf import ALSParams, fit
 
-KNN_GRID = {"similarity": ("jaccard", "cosine"), "neighbours": (5, 10, 20, 50, 100, 200, None),
-            "scoring": ("history", "candidate")}
+KNN_GRID = {"similarity": ("jaccard", "cosine"), "neighbours": (5, 10, 20, 50, 100, 200, None), "scoring": SCORINGS}
 ALS_GRID = {"factors": (16, 32, 64), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 5.0, 10.0, 20.0, 40.0)}
 TUNING_SEEDS = 8
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 def _best_knn(entries: list[dict]) -> dict:
     """The best validation NDCG@10; ties to the smaller K (every neighbour counts as the largest)."""
     winner = max(entries, key=lambda e: (e["ndcg_at_10"], -(e["neighbours"] or 10**9)))
-    return {"similarity": winner["similarity"], "neighbours": winner["neighbours"], "scoring": winner.get("scoring", "history")}
+    return {"similarity": winner["similarity"], "neighbours": winner["neighbours"], "scoring": winner.get("scoring", SCORINGS[0])}
 
 
 def markdown(document: dict) -> str:
