@@ -6,9 +6,11 @@ import json
 import math
 import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
 import pytest
 
 from amnesia.__main__ import build_parser
@@ -372,19 +374,24 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
     from amnesia.data.datasets import load
 
     study = A.agreement(load(small_data).interactions, "clustered", config, 0.05)
+    # worker processes (the default: one per core) change nothing but the wall time
+    assert A.agreement(load(small_data).interactions, "clustered", replace(config, workers=1), 0.05) == study
     assert [(r["split"], r["draw"], r["forget_set"]) for r in study["runs"]] == [
         (0, 0, "random"), (0, 1, "random"), (1, 0, "random"), (1, 1, "random")]
     for method in ("retrain", "fine-tune", "unlearn-als", "neggrad", "fisher", "drop-vector"):
         found = [r["verdicts"][method] for r in study["runs"]]
         assert study["forgets"][method]["random"] == {"runs": 4, "forgets": sum(v["p_value"] > 0.05 for v in found)}
     p_values = [p for r in study["runs"] for p in (r["verdicts"]["retrain"]["p_value"], *r["null_p_values"])]
-    assert [len(r["null_p_values"]) for r in study["runs"]] == [2] * 4
-    assert study["retrain_pairs"] == {"pairs": 12, "per_run": 3, "rejected": sum(p <= 0.05 for p in p_values)}
+    assert [len(r["null_p_values"]) for r in study["runs"]] == [A.NULL_PAIRS] * 4
+    assert study["retrain_pairs"] == {"pairs": 4 * (1 + A.NULL_PAIRS), "per_run": 1 + A.NULL_PAIRS,
+                                      "rejected": sum(p <= 0.05 for p in p_values)}
     assert study["seeds"] == 4  # the main run's N, not a smaller one of its own
     # dropping the vectors leaves the item factors that fit the forgotten users: told apart in every run
     assert study["forgets"]["drop-vector"]["random"]["forgets"] == 0
     with pytest.raises(AmnesiaError, match="agreement study"):
         LabConfig(agreement_draws=9).check()
+    with pytest.raises(AmnesiaError, match="worker processes"):
+        LabConfig(workers=-1).check()
 
 
 def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_where_they_cross_zero():

@@ -108,6 +108,7 @@ class LabConfig:
     epsilon_resamples: int = EPSILON_RESAMPLES  # bootstrap draws of ε's interval, each a full attack per forgotten user
     agreement_splits: int = 2  # the verdicts again on other splits x draws (amnesia.lab.agreement); 0: not at all
     agreement_draws: int = 3
+    workers: int = 0  # processes of the agreement study (untimed work); 0: one per core
 
     def check(self) -> None:
         """Raise :class:`AmnesiaError` naming the first bad setting (before any work)."""
@@ -120,6 +121,8 @@ class LabConfig:
             )
         if not 0 <= self.threads <= 64:
             raise AmnesiaError(f"--threads must be between 0 (every core) and 64; got {self.threads}.")
+        if not 0 <= self.workers <= 64:
+            raise AmnesiaError(f"The agreement study takes 0 (one per core) to 64 worker processes; got {self.workers}.")
         if not (0 <= self.agreement_splits <= 5 and 0 <= self.agreement_draws <= 5):
             raise AmnesiaError("The agreement study takes 0 to 5 splits and 0 to 5 draws (0: no study); "
                                f"got {self.agreement_splits} and {self.agreement_draws}.")
