@@ -17,6 +17,7 @@ from amnesia.__main__ import build_parser
 from amnesia.__main__ import main as cli
 from amnesia.errors import AmnesiaError
 from amnesia.lab import LabConfig, RunGate, run_in_subprocess, run_lab
+from amnesia.lab.agreement import NULL_PAIRS
 from amnesia.lab.data import FORGET_SETS
 from amnesia.lab.report import markdown, table_frame, write_outputs
 from amnesia.lab.cli import config_from_args
@@ -90,10 +91,10 @@ def test_the_null_control_is_in_every_report(result):
     assert text.count("**Null control**") == 3
     assert "## Do the verdicts hold? (1 train/test split × 1 forget-set draw)" in text
     pairs = result["agreement"]["retrain_pairs"]
-    # per run: the retrain against its references and two pairs of fresh retrains
-    assert pairs["pairs"] == 9 and pairs["per_run"] == 3 and f"in {pairs['rejected']} of 9 pairs" in text
+    # per run: the retrain against its references and NULL_PAIRS (4) pairs of fresh retrains; 3 runs
+    assert NULL_PAIRS == 4 and pairs["pairs"] == 15 and pairs["per_run"] == 5 and f"in {pairs['rejected']} of 15 pairs" in text
     main = sum(r["epsilon_p_value"] <= 0.05 for r in result["rows"] if r["method"] == "retrain")
-    assert f"in {pairs['rejected'] + main} of 12 independent pairs" in text  # with the main run's three
+    assert f"in {pairs['rejected'] + main} of 18 independent pairs" in text  # with the main run's three
 
 
 def test_exact_methods_forget_and_doing_nothing_does_not(result):
