@@ -242,17 +242,21 @@ def test_lists_built_straight_from_a_dense_store_equal_the_row_by_row_build(meas
     k=st.sampled_from([1, 2, 4]),
     measure=st.sampled_from(["jaccard", "cosine"]),
     tile_cells=st.sampled_from([1, 7, neighbours_module.TILE_CELLS]),
+    part_cells=st.sampled_from([0, neighbours_module.PART_CELLS]),
 )
-def test_the_dense_in_place_update_equals_the_row_block_update_step_by_step(initial, steps, k, measure, tile_cells):
+def test_the_dense_in_place_update_equals_the_row_block_update_step_by_step(initial, steps, k, measure, tile_cells,
+                                                                             part_cells):
     """A dense store (lists updated in one pass over C in place, tiles of rows whose S with T is
-    read from T's rows: one row per tile up to all of them) and a sparse one (row blocks of S)
-    keep the same lists after every forget and add, bit for bit."""
+    read from T's rows: one row per tile up to all of them; T's own lists from the tiles' values,
+    or with no room for their partial lists from C) and a sparse one (row blocks of S) keep the
+    same lists after every forget and add, bit for bit."""
     from unittest import mock
 
     dense = ItemCF.fit(initial, measure, store="dense", neighbours=k)
     sparse = ItemCF.fit(initial, measure, store="sparse", neighbours=k)
     catalog = set(dense.items())
-    with mock.patch.object(neighbours_module, "TILE_CELLS", tile_cells):
+    with mock.patch.object(neighbours_module, "TILE_CELLS", tile_cells), \
+            mock.patch.object(neighbours_module, "PART_CELLS", part_cells):
         _step_both(dense, sparse, catalog, steps)
 
 

@@ -35,7 +35,7 @@ import hashlib
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from ..errors import ArgumentError
 from .similarity import Measure
@@ -48,6 +48,9 @@ _CACHE = True
 CELLS = 1 << 20
 #: The dense update's per-tile S of rows x T (float64): 1 << 16 cells (512 KB) stay in a core's L2 cache.
 TILE_CELLS = 1 << 16
+#: The dense update's partial lists of T's rows, threads x |T| x K entries of 24 bytes: 1 << 18 (6 MB)
+#: covers every forget on MovieLens at K = 50 on two threads; a longer request selects T's rows from C.
+PART_CELLS = 1 << 18
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
@@ -241,46 +244,75 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile):
-    """The whole update from a dense C (see :meth:`NeighbourIndex.update`): first the rows
-    outside T, a ``tile`` of rows at a time split between threads, each settled from its columns
-    T and, when its boundary may have been passed, selected from its row of C at once; then the
-    rows of T, each selected from its row of C, split between threads on their own (in the
-    tiles, a tile holding many of T's rows kept one thread busy while the other waited: a
-    typical MovieLens forget with K = 50 updated its lists in 5.8 ms p50 that way, 4.6 ms this
-    way, alternating runs on one machine). Returns how many rows were selected from C.
+def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads):
+    """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
+    time split between threads: a row outside T is settled from its columns T and, when its
+    boundary may have been passed, selected from its row of C at once; a row of T is selected
+    from C. Returns how many rows were selected from C (the rows of T included).
 
-    A row j's new S with T is read from the rows of T (C_tj = C_jt: C is symmetric), a tile of
-    columns at a time: reading row j at T's scattered columns instead cost a cache miss per
-    entry, |T| x catalog of them (a typical MovieLens forget with K = 50 took 9.4 ms with them,
-    5.0 ms without: docs/benchmarks.md)."""
+    A tile's new S with T is computed once, from the rows of T (C_tj = C_jt: C is symmetric),
+    and read both ways: row j's columns T settle row j, and column p gives row t = T[p] its
+    candidates in the tile (S_tj and S_jt are the same IEEE operations on the same integers:
+    the same bits), kept per thread as a partial list and merged at the end. Reading row j at
+    T's scattered columns instead cost a cache miss per entry (a typical MovieLens forget with
+    K = 50 took 9.4 ms with them, 5.0 ms without: docs/benchmarks.md); selecting T's rows from
+    their rows of C again cost as much as the tiles. When the partial lists would pass
+    ``part_cells`` entries (``threads`` x |T| x K), the rows of T are selected from C in a pass
+    of their own instead, split evenly between threads."""
     size = core.shape[0]
     count_t = len(touched)
     tiles = (size + tile - 1) // tile
-    selected = np.zeros(tiles, dtype=np.int64)
-    for t in prange(tiles):
-        first, last = t * tile, min(size, (t + 1) * tile)
+    workers = max(1, min(tiles, threads))
+    shared = workers * count_t * k <= part_cells  # T's lists from the tiles' values
+    parts = workers if shared else 0
+    part_idx = np.empty((parts, count_t, k), dtype=np.int64)
+    part_val = np.empty((parts, count_t, k), dtype=np.float64)
+    part_id = np.empty((parts, count_t, k), dtype=np.int64)
+    part_len = np.zeros((parts, count_t), dtype=np.int64)
+    selected = np.zeros(workers, dtype=np.int64)
+    for w in prange(workers):
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
         buf_id = np.empty(k, dtype=np.int64)
-        values = np.empty((last - first, count_t), dtype=np.float64)  # row j's new S with T, contiguous
-        for p in range(count_t):
-            b = touched[p]
-            row_b = core[b]
+        for t in range(w, tiles, workers):
+            first, last = t * tile, min(size, (t + 1) * tile)
+            values = np.empty((last - first, count_t), dtype=np.float64)  # row j's new S with T, contiguous
+            for p in range(count_t):
+                b = touched[p]
+                row_b = core[b]
+                for j in range(first, last):
+                    values[j - first, p] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
+            if shared:
+                for p in range(count_t):
+                    b = touched[p]
+                    filled = part_len[w, p]
+                    for j in range(first, last):
+                        value = values[j - first, p]
+                        if value > 0.0 and j != b:
+                            filled = _insert(part_idx[w, p], part_val[w, p], part_id[w, p], filled, k, j, value, ids[j])
+                    part_len[w, p] = filled
             for j in range(first, last):
-                values[j - first, p] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
-        for j in range(first, last):
-            if position_t[j] >= 0 or _settle_row(j, values[j - first], touched, position_t, ids, k, nbr, val, length,
-                                                 buf_idx, buf_val, buf_id):
-                continue
-            _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
-            selected[t] += 1
-    # the rows of T last: a row outside T reads only its own list, so the two passes never race
-    workers = min(count_t, 64)
-    for w in prange(workers):
+                if position_t[j] >= 0 or _settle_row(j, values[j - first], touched, position_t, ids, k, nbr, val, length,
+                                                     buf_idx, buf_val, buf_id):
+                    continue
+                _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
+                selected[w] += 1
+    # the rows of T last: a row outside T reads only its own list, so the passes never race
+    spread = min(count_t, 64)
+    for s in prange(spread):
         buf_id = np.empty(k, dtype=np.int64)
-        for p in range(w, count_t, workers):
-            _select_row(core[touched[p]], touched[p], counts, ids, k, code, nbr, val, length, buf_id)
+        for p in range(s, count_t, spread):
+            a = touched[p]
+            if not shared:
+                _select_row(core[a], a, counts, ids, k, code, nbr, val, length, buf_id)
+                continue
+            filled = 0
+            for w in range(parts):
+                for e in range(part_len[w, p]):
+                    filled = _insert(nbr[a], val[a], buf_id, filled, k, part_idx[w, p, e], part_val[w, p, e], part_id[w, p, e])
+            for e in range(filled, k):
+                nbr[a, e], val[a, e] = -1, 0.0
+            length[a] = filled
     return selected.sum() + count_t
 
 
@@ -479,7 +511,7 @@ class NeighbourIndex:
         if code is not None:
             tile = min(1024, max(1, TILE_CELLS // len(touched)))
             return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
-                                    self._nbr, self._val, self._length, tile))
+                                    self._nbr, self._val, self._length, tile, PART_CELLS, get_num_threads()))
         recompute = np.zeros(size, dtype=np.bool_)
         scratch = _Scratch()  # the slabs' blocks and then the recomputed rows' share one pair of buffers
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
