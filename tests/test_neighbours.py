@@ -56,8 +56,8 @@ def test_adds_that_push_entries_past_a_full_lists_boundary_recompute_those_rows(
     recomputed: list[int] = []
     update = NeighbourIndex.update
 
-    def counting(self, touched, *args):
-        rows = update(self, touched, *args)
+    def counting(self, touched, *args, **kwargs):
+        rows = update(self, touched, *args, **kwargs)
         recomputed.append(rows - len(np.unique(touched)))
         return rows
 

@@ -379,8 +379,10 @@ class ItemCF:
         cannot finish (out of memory half-way) the lists are dropped, to be rebuilt from C when
         next read: they never disagree with it, and the accepted change stays accepted."""
         try:
+            # whole rows removed (forgets): C moved only between the items whose counts moved
+            forgets = change.step < 0 and all(len(delta.changed) == len(delta.columns) for delta in change.users)
             self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids(),
-                                    self._store.dense_matrix())
+                                    self._store.dense_matrix(), forgets=forgets)
         except Exception:  # MemoryError above all
             self._neighbours = None
         except BaseException:  # an interrupt: the same, and it goes on

@@ -122,17 +122,35 @@ def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
+def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id, grows):
     """Row j (outside T) after a change, from ``values[p]``, its new S with ``touched[p]`` (0 =
     none). Returns False when its full row of C is needed (the list was full and an item it never
-    listed might now beat its K-th entry); otherwise the list is settled (maybe unchanged)."""
+    listed might now beat its K-th entry); otherwise the list is settled (maybe unchanged).
+
+    ``grows``: the change removed users' whole rows (forgets), so C moved only between items of
+    T and S_jt can only have grown (C_jt kept, n_t fell; a partial removal lowers C_jt for the
+    user's remaining items j). Then an item of T that was listed still ranks at or above the
+    K-th entry, so if none of T's new values reaches it (or, in a list that is not full, none is
+    positive: such a list held every positive entry) nothing moved, and the list need not be
+    scanned."""
     count_t = len(touched)
     old = length[j]
-    listed = False  # is an item of T in the list? then its value moved
-    for e in range(old):
-        if position_t[nbr[j, e]] >= 0:
-            listed = True
-            break
+    if grows:
+        reaches = False
+        for p in range(count_t):
+            value = values[p]
+            if value > 0.0 and (old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
+                reaches = True
+                break
+        if not reaches:
+            return True
+        listed = True  # maybe: the merge below is exact either way
+    else:
+        listed = False  # is an item of T in the list? then its value moved
+        for e in range(old):
+            if position_t[nbr[j, e]] >= 0:
+                listed = True
+                break
     if not listed:  # only T's items can enter: is any of them good enough?
         enters = False
         for p in range(count_t):
@@ -175,7 +193,7 @@ def _update_columns(similarity_t, first, start, step, touched, position_t, ids, 
     for column in range(start, similarity_t.shape[1], step):
         j = first + column
         if position_t[j] < 0 and not _settle_row(j, similarity_t[:, column], touched, position_t, ids, k, nbr, val,
-                                                 length, buf_idx, buf_val, buf_id):
+                                                 length, buf_idx, buf_val, buf_id, False):
             recompute[j] = True
 
 
@@ -244,7 +262,7 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads):
+def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads, grows):
     """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
     time split between threads: a row outside T is settled from its columns T and, when its
     boundary may have been passed, selected from its row of C at once; a row of T is selected
@@ -258,7 +276,8 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     K = 50 took 9.4 ms with them, 5.0 ms without: docs/benchmarks.md); selecting T's rows from
     their rows of C again cost as much as the tiles. When the partial lists would pass
     ``part_cells`` entries (``threads`` x |T| x K), the rows of T are selected from C in a pass
-    of their own instead, split evenly between threads."""
+    of their own instead, split evenly between threads. ``grows``: the change removed whole
+    rows (see :func:`_settle_row`)."""
     size = core.shape[0]
     count_t = len(touched)
     tiles = (size + tile - 1) // tile
@@ -293,7 +312,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
                     part_len[w, p] = filled
             for j in range(first, last):
                 if position_t[j] >= 0 or _settle_row(j, values[j - first], touched, position_t, ids, k, nbr, val, length,
-                                                     buf_idx, buf_val, buf_id):
+                                                     buf_idx, buf_val, buf_id, grows):
                     continue
                 _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
                 selected[w] += 1
@@ -496,11 +515,12 @@ class NeighbourIndex:
 
     # ------------------------------------------------------------------ updating
     def update(self, touched: np.ndarray, size: int, read: RowReader, measure: Measure, ids: np.ndarray,
-               dense: np.ndarray | None = None) -> int:
+               dense: np.ndarray | None = None, forgets: bool = False) -> int:
         """Bring the lists in step after a change that moved the counts of ``touched`` (internal
         indices) and left ``size`` items; C and n must already be the new ones. Returns the
         number of rows recomputed from C (the rows of T included). With ``dense`` (the store's
-        whole C) and a compiled measure, one parallel pass reads C in place."""
+        whole C) and a compiled measure, one parallel pass reads C in place; ``forgets`` (the
+        change removed users' whole rows) lets it skip the lists no item of T can reach."""
         self._own(size)
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
@@ -511,7 +531,7 @@ class NeighbourIndex:
         if code is not None:
             tile = min(1024, max(1, TILE_CELLS // len(touched)))
             return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
-                                    self._nbr, self._val, self._length, tile, PART_CELLS, get_num_threads()))
+                                    self._nbr, self._val, self._length, tile, PART_CELLS, get_num_threads(), forgets))
         recompute = np.zeros(size, dtype=np.bool_)
         scratch = _Scratch()  # the slabs' blocks and then the recomputed rows' share one pair of buffers
         if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
