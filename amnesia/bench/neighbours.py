@@ -300,10 +300,11 @@ def markdown(figures: dict[str, Any]) -> str:
            if min(summary[name]["cost_fit"]["a_us"] for name in ("lists", "every")) < 0 else "."),
         "",
         "Why forgetting with lists costs milliseconds, not microseconds: every similarity of a movie whose count "
-        "moved changes (S_ab depends on n_a), so each of the forgotten user's movies has its list recomputed from "
-        "its whole row of C (a pass over the catalog each), and every other list is checked against the new values "
-        "of those movies. That work is the user's history length times the catalog, however it is coded; the lists "
-        "of the other movies are only rewritten when one of the user's movies enters or leaves them.",
+        "moved changes (S_ab depends on n_a), so each of the forgotten user's movies has its list recomputed over "
+        "its whole row (a pass over the catalog each), and every other list is checked against the new values "
+        "of those movies (the same values, read the other way: S is symmetric). That work is the user's history "
+        "length times the catalog, however it is coded; the lists of the other movies are only rewritten when one "
+        "of the user's movies enters or leaves them.",
         "",
         *target_table(figures["targets"]),
     ]
