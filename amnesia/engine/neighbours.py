@@ -265,8 +265,9 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
 def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads, grows):
     """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
     time split between threads: a row outside T is settled from its columns T and, when its
-    boundary may have been passed, selected from its row of C at once; a row of T is selected
-    from C. Returns how many rows were selected from C (the rows of T included).
+    boundary may have been passed, selected from its row of C at once; a row of T gets its whole
+    new list from the same values. Returns how many rows were selected over a whole row (the
+    rows of T included).
 
     A tile's new S with T is computed once, from the rows of T (C_tj = C_jt: C is symmetric),
     and read both ways: row j's columns T settle row j, and column p gives row t = T[p] its
