@@ -393,6 +393,10 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
         LabConfig(agreement_draws=9).check()
     with pytest.raises(AmnesiaError, match="worker processes"):
         LabConfig(workers=-1).check()
+    # a run that fails in a worker fails the study at once, with its own message
+    failing = replace(config, forget_sets=("nowhere",) * 3, agreement_splits=1, agreement_draws=1, workers=2)
+    with pytest.raises(AmnesiaError, match="Unknown forget set 'nowhere'"):
+        A.agreement(load(small_data).interactions, "clustered", failing, 0.05)
 
 
 def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_where_they_cross_zero():

@@ -104,10 +104,14 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
         # spawned, not forked: a forked child of a process whose BLAS/OpenMP threads ran can deadlock
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_one_run, interactions, name, config, *task, null_pairs): task for task in tasks}
-            for future in as_completed(futures):
-                split, draw, kind = futures[future]
-                future.result()  # a failed run raises here, at once
-                tick(f"verdicts on split {split + 1}, draw {draw + 1}: {kind}")
+            try:
+                for future in as_completed(futures):
+                    split, draw, kind = futures[future]
+                    future.result()  # a failed run raises here, at once
+                    tick(f"verdicts on split {split + 1}, draw {draw + 1}: {kind}")
+            except BaseException:  # a failed run or an interrupt: the queued runs are not started
+                pool.shutdown(cancel_futures=True)
+                raise
             runs = [future.result() for future in futures]
     counts: dict[str, dict[str, dict]] = {}
     for run in runs:
