@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from amnesia.__main__ import build_parser

@@ -67,6 +67,14 @@ def _formula(cooc, count_a, count_b, code):
     return value / np.sqrt(np.float64(count_a) * np.float64(count_b))
 
 
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _close_row(a, filled, k, nbr, val, length):
+    """Row a's list holds its first ``filled`` entries: pad the rest (-1, 0.0) and record the length."""
+    for e in range(filled, k):
+        nbr[a, e], val[a, e] = -1, 0.0
+    length[a] = filled
+
+
 @njit(cache=_CACHE, nogil=True)
 def _insert(buf_idx, buf_val, buf_id, filled, k, index, value, ident):
     """Insert (index, value) into the sorted buffer of at most k entries; returns the new fill."""
@@ -93,9 +101,7 @@ def select_rows(similarity, rows, ids, k, nbr, val, length):
             value = row[b]
             if value > 0.0 and b != a:
                 filled = _insert(nbr[a], val[a], buf_id, filled, k, b, value, ids[b])
-        for e in range(filled, k):
-            nbr[a, e], val[a, e] = -1, 0.0
-        length[a] = filled
+        _close_row(a, filled, k, nbr, val, length)
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -178,9 +184,7 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
             return False
     for e in range(filled):
         nbr[j, e], val[j, e] = buf_idx[e], buf_val[e]
-    for e in range(filled, k):
-        nbr[j, e], val[j, e] = -1, 0.0
-    length[j] = filled
+    _close_row(j, filled, k, nbr, val, length)
     return True
 
 
@@ -256,9 +260,7 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
     for b in range(len(row)):
         if row[b] > 0 and b != a:
             filled = _insert(nbr[a], val[a], buf_id, filled, k, b, _formula(row[b], counts[a], counts[b], code), ids[b])
-    for e in range(filled, k):
-        nbr[a, e], val[a, e] = -1, 0.0
-    length[a] = filled
+    _close_row(a, filled, k, nbr, val, length)
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -330,9 +332,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             for w in range(parts):
                 for e in range(part_len[w, p]):
                     filled = _insert(nbr[a], val[a], buf_id, filled, k, part_idx[w, p, e], part_val[w, p, e], part_id[w, p, e])
-            for e in range(filled, k):
-                nbr[a, e], val[a, e] = -1, 0.0
-            length[a] = filled
+            _close_row(a, filled, k, nbr, val, length)
     return selected.sum() + count_t
 
 
@@ -520,8 +520,9 @@ class NeighbourIndex:
         """Bring the lists in step after a change that moved the counts of ``touched`` (internal
         indices) and left ``size`` items; C and n must already be the new ones. Returns the
         number of rows recomputed from C (the rows of T included). With ``dense`` (the store's
-        whole C) and a compiled measure, one parallel pass reads C in place; ``forgets`` (the
-        change removed users' whole rows) lets it skip the lists no item of T can reach."""
+        whole C) and a compiled measure, one parallel pass reads C in place, and ``forgets`` (the
+        change removed users' whole rows) lets that pass skip the lists no item of T can reach
+        (the row-block path for other stores does not use it)."""
         self._own(size)
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
