@@ -166,3 +166,22 @@ def test_a_wide_read_in_any_column_order_has_n_on_its_diagonal(layout):
     fork.forget_user(pairs[0][0])
     np.testing.assert_array_equal(fork.cooccurrences(rows, shuffled),
                                   fork.cooccurrences(rows, np.sort(items))[:, np.searchsorted(np.sort(items), shuffled)])
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_counts_saturate_after_a_forget_taught_the_store_they_were_low(layout, monkeypatch):
+    # The store skips its saturation lookups while an upper bound of n is below saturation - 1;
+    # a forget works the bound out (here 2), and later adds must raise it and saturate exactly.
+    monkeypatch.setattr(ArrayStore, "default_saturation", 3)
+    pairs = [(0, 10), (0, 11), (1, 10), (1, 11), (2, 12)]
+    model = ItemCF.fit(pairs, store=layout)
+    model.forget_user(2)
+    assert model._store._peak == 2
+    more = [(u, i) for u in range(3, 8) for i in (10, 11)]
+    model.add(more)
+    assert model._store._peak == 7 and model.cooccurrence(10, 11) == 7
+    assert model._store._overflow == {(0, 1): 7}  # item 10 and 11 hold indices 0 and 1 (most popular first)
+    model.forget_user(3)
+    assert model.cooccurrence(10, 11) == 6 and model._store._overflow == {(0, 1): 6}
+    rest = [(u, i) for u, i in pairs + more if u not in (2, 3)]
+    assert model.fingerprint() == ItemCF.fit(rest, store=layout).fingerprint()

@@ -218,6 +218,9 @@ class ArrayStore(OwnCounts, Store):
         self._holes = 0  # slots left behind by rows that moved
         self._overflow: dict[tuple[int, int], int] = {}  # (lo, hi) -> exact count >= saturation
         self._frozen = False
+        # An upper bound of every n (None: not known yet, worked out when first needed): while it is
+        # below saturation - 1, no request can saturate a count and _hot has nothing to look up
+        self._peak: int | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -351,9 +354,17 @@ class ArrayStore(OwnCounts, Store):
         for arrays in prepared:
             self._settle(events[: self._write_user(arrays, change.step, events)], change.step)
         self._counts[change.count_index] = change.count_new
+        if self._peak is not None and change.step > 0 and len(change.count_new):  # (a Remove only lowers counts)
+            self._peak = max(self._peak, int(change.count_new.max()))
 
     def _hot(self, columns: np.ndarray, change: StoreChange) -> int:
         """How many of ``columns`` have, before or after ``change``, at least saturation - 1 users."""
+        hot = self.saturation - 1
+        if self._peak is None:
+            self._peak = int(self._counts[: self._size].max(initial=0))
+        # (almost always none: the bound and the request's new counts answer that without a lookup)
+        if self._peak < hot and (change.step < 0 or len(change.count_new) == 0 or change.count_new.max() < hot):
+            return 0
         counts = np.zeros(len(columns), dtype=np.int64)
         inside = columns < self._size
         counts[inside] = self._counts[columns[inside]]
@@ -361,7 +372,7 @@ class ArrayStore(OwnCounts, Store):
             position = np.minimum(np.searchsorted(change.count_index, columns), len(change.count_index) - 1)
             moved = change.count_index[position] == columns
             counts[moved] = np.maximum(counts[moved], change.count_new[position[moved]])
-        return int(np.count_nonzero(counts >= self.saturation - 1))
+        return int(np.count_nonzero(counts >= hot))
 
     def _reserve_items(self, size: int) -> None:
         """Room for ``size`` items in the counts and the sparse-row directory (1-D, amortised)."""
@@ -425,8 +436,13 @@ class ArrayStore(OwnCounts, Store):
     def _prepare_user(self, delta: UserDelta) -> tuple[np.ndarray, ...]:
         """The arrays one user's write needs, computed (allocated) before any write."""
         changed, columns, dense = delta.changed, delta.columns, self.dense_size
-        is_changed = _members(changed, columns)
-        others = columns[~is_changed]
+        if len(changed) == len(columns):  # every column changed (a forget, a new user): changed is a subset
+            is_changed, others = np.ones(len(columns), dtype=bool), columns[:0]
+        else:
+            is_changed = _members(changed, columns)
+            others = columns[~is_changed]
+        if len(columns) == 0 or columns[-1] < dense:  # all in the dense core (sorted)
+            return changed, columns, is_changed, changed, columns, others
         return changed, columns, is_changed, changed[changed < dense], columns[columns < dense], others[others < dense]
 
     def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray) -> int:
@@ -435,7 +451,8 @@ class ArrayStore(OwnCounts, Store):
         dense, n_events = self.dense_size, 0
         if dense:
             n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
-            n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
+            if len(others_core):
+                n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
         if len(columns) and columns[-1] >= dense:
             n_events = kernels.update_sparse_rows(self._starts, self._lengths, self._pool_idx, self._pool_val, dense,
                                                   columns, is_changed, changed, step, self.saturation, events, n_events)
