@@ -217,3 +217,41 @@ def test_empty_model_starts_before_time_zero():
     assert model.time == -1 and model.users() == [] and model.items() == []
     assert model.apply({"change": "Add", "interactions": []}).time == 0
     assert model.fingerprint() == ItemCF.fit([]).fingerprint()
+
+
+def test_a_changeset_read_after_later_requests_still_says_what_it_changed():
+    # A ChangeSet keeps the change in internal indices and works out ids when first read: later
+    # requests (new items extend the index, the user comes back with other items) must not move it.
+    model = ItemCF.fit([(1, 30), (1, 20), (2, 20), (2, 10)])
+    forgotten = model.forget_user(1)
+    model.add_user(1, [99, 98, 10])
+    model.forget_user(2)
+    assert forgotten.change == "Remove" and forgotten.touched_users == (1,) and not forgotten.is_empty
+    assert forgotten.users.tolist() == [1, 1] and forgotten.items.tolist() == [20, 30] and forgotten.sign.tolist() == [-1, -1]
+    assert forgotten.counts_dict() == {20: (2, 1), 30: (1, 0)}
+    (change,) = forgotten.user_changes
+    assert change.user == 1 and change.changed.tolist() == [20, 30] and change.columns.tolist() == [20, 30]
+    assert not forgotten.items.flags.writeable
+
+
+def test_the_one_user_changeset_equals_the_general_one():
+    # One user whose changed items are the items whose n moved takes a shortcut (one sort serves
+    # every array); the same change with an empty second part goes the general way.
+    from amnesia.engine.changes import ChangeSet
+
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(1_000)[:300].astype(np.int64)  # internal index -> id, not sorted
+    for trial in range(20):
+        columns = np.sort(rng.choice(300, size=40, replace=False)).astype(np.int64)
+        changed = columns if trial % 2 else np.sort(rng.choice(columns, size=15, replace=False))
+        old = rng.integers(1, 50, len(changed))
+        new = old - 1 if trial % 2 else old + 1
+        kind = "Remove" if trial % 2 else "Add"
+        one = ChangeSet.from_internal(trial, 0.0, kind, ids, [(7, changed, columns)], changed, old, new)
+        general = ChangeSet.from_internal(trial, 0.0, kind, ids, [(7, changed, columns), (8, changed[:0], changed[:0])],
+                                          changed, old, new)
+        for name in ("users", "items", "sign", "count_items", "count_old", "count_new"):
+            assert np.array_equal(getattr(one, name), getattr(general, name)), name
+        assert one.items.tolist() == sorted(ids[changed].tolist())
+        assert [c.columns.tolist() for c in one.user_changes] == [general.user_changes[0].columns.tolist()]
+        assert one.user_changes[0].changed.tolist() == general.user_changes[0].changed.tolist()

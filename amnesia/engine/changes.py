@@ -20,7 +20,8 @@ The stream records built from all this live in :mod:`amnesia.records`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -107,17 +108,16 @@ class ChangeSet:
     time: int
     seconds: float
     change: str
-    users: np.ndarray
-    items: np.ndarray
-    sign: np.ndarray
-    count_items: np.ndarray
-    count_old: np.ndarray
-    count_new: np.ndarray
-    user_changes: tuple[UserChange, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("users", "items", "sign", "count_items", "count_old", "count_new"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+    # The change in internal indices, as the engine committed it; the public arrays below are
+    # worked out from these on first read (a forget that nobody reads the ChangeSet of, as in
+    # the lab or a batch of erasure requests, does not pay for sorting ids: 20 µs of a typical
+    # forget's 70). Every array here is the change's own (never written after), and ``_ids``
+    # is the index's id array at this time: indices are only ever appended, so it stays right.
+    _ids: np.ndarray = field(repr=False)
+    _parts: tuple[tuple[int, np.ndarray, np.ndarray], ...] = field(repr=False)
+    _count_index: np.ndarray = field(repr=False)
+    _count_old: np.ndarray = field(repr=False)
+    _count_new: np.ndarray = field(repr=False)
 
     @classmethod
     def from_internal(
@@ -126,18 +126,70 @@ class ChangeSet:
     ) -> ChangeSet:
         """A ChangeSet from internal indices: ``ids`` maps them to external ids, ``users`` lists
         (user, changed, columns) and the counts are given by internal index."""
-        step = 1 if change == "Add" else -1
+        return cls(time, seconds, change, ids, tuple(users), count_index, count_old, count_new)
+
+    @cached_property
+    def _external(self) -> dict[str, Any]:
+        """The public arrays, in external ids and sorted, worked out once."""
+        ids, users, count_index = self._ids, self._parts, self._count_index
+        step = 1 if self.change == "Add" else -1
+        if len(users) == 1 and np.array_equal(count_index, users[0][1]):
+            # one user whose changed items are the items whose n moved (a forget, a first add):
+            # one sort of their ids serves the interactions, the counts and the UserChange
+            who, changed, columns = users[0]
+            changed_ids = ids[changed]
+            order = np.argsort(changed_ids, kind="stable")
+            items = _frozen(changed_ids[order])
+            same = len(changed) == len(columns)
+            return {"users": _frozen(np.full(len(items), who, dtype=np.int64)), "items": items,
+                    "sign": _frozen(np.full(len(items), step, dtype=np.int64)), "count_items": items,
+                    "count_old": _frozen(self._count_old[order]), "count_new": _frozen(self._count_new[order]),
+                    "user_changes": (UserChange(who, items, items if same else np.sort(ids[columns])),)}
         user_column = np.repeat(np.array([u for u, _, _ in users], dtype=np.int64), [len(x) for _, x, _ in users]) if users else _EMPTY
         item_column = np.concatenate([ids[x] for _, x, _ in users]) if users else _EMPTY
         order = np.lexsort((item_column, user_column))
         count_items = ids[count_index]
         by_item = np.argsort(count_items)
-        return cls(
-            time=time, seconds=seconds, change=change,
-            users=user_column[order], items=item_column[order], sign=np.full(len(user_column), step, dtype=np.int64),
-            count_items=count_items[by_item], count_old=count_old[by_item], count_new=count_new[by_item],
-            user_changes=tuple(_user_change(u, ids, x, z) for u, x, z in users),
-        )
+        return {"users": _frozen(user_column[order]), "items": _frozen(item_column[order]),
+                "sign": _frozen(np.full(len(user_column), step, dtype=np.int64)),
+                "count_items": _frozen(count_items[by_item]), "count_old": _frozen(self._count_old[by_item]),
+                "count_new": _frozen(self._count_new[by_item]),
+                "user_changes": tuple(_user_change(u, ids, x, z) for u, x, z in users)}
+
+    @property
+    def users(self) -> np.ndarray:
+        """User of each flipped interaction, sorted by (user, item), int64, length h."""
+        return self._external["users"]
+
+    @property
+    def items(self) -> np.ndarray:
+        """Item (external id) of each flipped interaction, int64, length h."""
+        return self._external["items"]
+
+    @property
+    def sign(self) -> np.ndarray:
+        """+1 (added) or -1 (removed) for each flipped interaction, int64, length h."""
+        return self._external["sign"]
+
+    @property
+    def count_items(self) -> np.ndarray:
+        """Items whose n changed, sorted external ids, int64, length c."""
+        return self._external["count_items"]
+
+    @property
+    def count_old(self) -> np.ndarray:
+        """n of ``count_items`` before the change, int64, length c."""
+        return self._external["count_old"]
+
+    @property
+    def count_new(self) -> np.ndarray:
+        """n of ``count_items`` after the change, int64, length c."""
+        return self._external["count_new"]
+
+    @property
+    def user_changes(self) -> tuple[UserChange, ...]:
+        """The exact change of C: one :class:`UserChange` per user whose history changed, in request order."""
+        return self._external["user_changes"]
 
     @property
     def step(self) -> int:
@@ -147,12 +199,12 @@ class ChangeSet:
     @property
     def touched_users(self) -> tuple[int, ...]:
         """The users whose history changed, sorted."""
-        return tuple(sorted(change.user for change in self.user_changes))
+        return tuple(sorted(user for user, _, _ in self._parts))
 
     @property
     def is_empty(self) -> bool:
         """True when the request was accepted but changed nothing (e.g. re-adding known pairs)."""
-        return len(self.users) == 0
+        return not any(len(changed) for _, changed, _ in self._parts)
 
     def counts_dict(self) -> dict[int, tuple[int, int]]:
         """``{item: (old_count, new_count)}`` for the items whose n changed."""
