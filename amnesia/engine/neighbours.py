@@ -143,9 +143,10 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
     old = length[j]
     if grows:
         reaches = False
+        floor = val[j, k - 1] if old == k else 0.0  # below it, a value reaches nothing: one predictable test
         for p in range(count_t):
             value = values[p]
-            if value > 0.0 and (old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
+            if value >= floor and value > 0.0 and (old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
                 reaches = True
                 break
         if not reaches:
@@ -159,9 +160,10 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
                 break
     if not listed:  # only T's items can enter: is any of them good enough?
         enters = False
+        floor = val[j, k - 1] if old == k else 0.0
         for p in range(count_t):
             value = values[p]
-            if value > 0.0 and (old < k or _better(value, ids[touched[p]], val[j, k - 1], ids[nbr[j, k - 1]])):
+            if value >= floor and value > 0.0 and (old < k or _better(value, ids[touched[p]], val[j, k - 1], ids[nbr[j, k - 1]])):
                 enters = True
                 break
         if not enters:
@@ -175,7 +177,9 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
             filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
     for p in range(count_t):
         value = values[p]
-        if value > 0.0:
+        # (after a forget, an item of T that does not reach the full list's K-th entry was not
+        # listed, cannot enter, and need not be merged: the list stays full of better entries)
+        if value > 0.0 and (not grows or old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
             candidates += 1
             filled = _insert(buf_idx, buf_val, buf_id, filled, k, touched[p], value, ids[touched[p]])
     if old == k:  # a full list: settled only if its K-th entry still beats every outsider
@@ -298,23 +302,29 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
         buf_id = np.empty(k, dtype=np.int64)
         for t in range(w, tiles, workers):
             first, last = t * tile, min(size, (t + 1) * tile)
-            values = np.empty((last - first, count_t), dtype=np.float64)  # row j's new S with T, contiguous
+            # the tile's new S with T, a row per item of T: written and read along rows of C (the
+            # settling pass reads a column, |T| cache lines that serve the next rows j too)
+            values = np.empty((count_t, last - first), dtype=np.float64)
             for p in range(count_t):
                 b = touched[p]
                 row_b = core[b]
                 for j in range(first, last):
-                    values[j - first, p] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
+                    values[p, j - first] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
             if shared:
                 for p in range(count_t):
                     b = touched[p]
                     filled = part_len[w, p]
+                    # a value below the full list's K-th cannot enter: one predictable test for most cells
+                    floor = part_val[w, p, k - 1] if filled == k else 0.0
                     for j in range(first, last):
-                        value = values[j - first, p]
-                        if value > 0.0 and j != b:
+                        value = values[p, j - first]
+                        if value >= floor and value > 0.0 and j != b:
                             filled = _insert(part_idx[w, p], part_val[w, p], part_id[w, p], filled, k, j, value, ids[j])
+                            if filled == k:
+                                floor = part_val[w, p, k - 1]
                     part_len[w, p] = filled
             for j in range(first, last):
-                if position_t[j] >= 0 or _settle_row(j, values[j - first], touched, position_t, ids, k, nbr, val, length,
+                if position_t[j] >= 0 or _settle_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length,
                                                      buf_idx, buf_val, buf_id, grows):
                     continue
                 _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
