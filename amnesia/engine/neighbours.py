@@ -193,7 +193,7 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
-def _update_columns(similarity_t, first, start, step, touched, position_t, ids, k, nbr, val, length, recompute):
+def _update_columns(similarity_t, first, start, step, touched, position_t, ids, k, nbr, val, length, recompute, grows):
     """:func:`update_rows` for the columns ``start, start + step, ...`` of ``similarity_t``."""
     buf_idx = np.empty(k, dtype=np.int64)
     buf_val = np.empty(k, dtype=np.float64)
@@ -201,25 +201,26 @@ def _update_columns(similarity_t, first, start, step, touched, position_t, ids, 
     for column in range(start, similarity_t.shape[1], step):
         j = first + column
         if position_t[j] < 0 and not _settle_row(j, similarity_t[:, column], touched, position_t, ids, k, nbr, val,
-                                                 length, buf_idx, buf_val, buf_id, False):
+                                                 length, buf_idx, buf_val, buf_id, grows):
             recompute[j] = True
 
 
 @njit(cache=_CACHE, nogil=True)
-def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
+def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute, grows):
     """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
     and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
-    cannot be settled without their full row of C get ``recompute[j] = True``."""
-    _update_columns(similarity_t, first, 0, 1, touched, position_t, ids, k, nbr, val, length, recompute)
+    cannot be settled without their full row of C get ``recompute[j] = True``. ``grows``: the
+    change removed whole rows (see :func:`_settle_row`)."""
+    _update_columns(similarity_t, first, 0, 1, touched, position_t, ids, k, nbr, val, length, recompute, grows)
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def update_rows_wide(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute):
+def update_rows_wide(similarity_t, first, touched, position_t, ids, k, nbr, val, length, recompute, grows):
     """:func:`update_rows` with the rows split between threads (each settles only its own row):
     for a slab of a long history's columns, where the work outweighs waking the threads."""
     threads = 64
     for t in prange(threads):
-        _update_columns(similarity_t, first, t, threads, touched, position_t, ids, k, nbr, val, length, recompute)
+        _update_columns(similarity_t, first, t, threads, touched, position_t, ids, k, nbr, val, length, recompute, grows)
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -530,9 +531,8 @@ class NeighbourIndex:
         """Bring the lists in step after a change that moved the counts of ``touched`` (internal
         indices) and left ``size`` items; C and n must already be the new ones. Returns the
         number of rows recomputed from C (the rows of T included). With ``dense`` (the store's
-        whole C) and a compiled measure, one parallel pass reads C in place, and ``forgets`` (the
-        change removed users' whole rows) lets that pass skip the lists no item of T can reach
-        (the row-block path for other stores does not use it)."""
+        whole C) and a compiled measure, one parallel pass reads C in place; ``forgets`` (the
+        change removed users' whole rows) lets either path skip the lists no item of T can reach."""
         self._own(size)
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
@@ -550,7 +550,8 @@ class NeighbourIndex:
             cells, buffer = scratch.take(len(touched), size)
             block, counts = read(touched, None, cells)
             similarity_t = similarity_block(measure, block, counts[touched], counts, buffer)
-            update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute)
+            update_rows(similarity_t, 0, touched, position_t, ids, self.k, self._nbr, self._val, self._length, recompute,
+                        forgets)
             select_rows(similarity_t, touched, ids, self.k, self._nbr, self._val, self._length)
         else:  # a long history: a slab of T's columns at a time settles the other rows and grows T's lists
             width = max(1, CELLS // len(touched))
@@ -561,7 +562,7 @@ class NeighbourIndex:
                 block, counts = read(touched, columns, cells)
                 similarity_t = similarity_block(measure, block, counts[touched], counts[columns], buffer)
                 update_rows_wide(similarity_t, first, touched, position_t, ids, self.k, self._nbr, self._val, self._length,
-                                 recompute)
+                                 recompute, forgets)
                 merge_rows(similarity_t, first, touched, ids, self.k, self._nbr, self._val, self._length)
             padding = np.arange(self.k)[None, :] >= self._length[touched][:, None]  # as select_rows leaves it
             self._nbr[touched] = np.where(padding, -1, self._nbr[touched])
