@@ -352,7 +352,8 @@ class ArrayStore(OwnCounts, Store):
         # 2. write: kernels that cannot allocate, then the overflow table (rare, small)
         self._size = change.size
         for arrays in prepared:
-            self._settle(events[: self._write_user(arrays, change.step, events)], change.step)
+            if n_events := self._write_user(arrays, change.step, events):
+                self._settle(events[:n_events], change.step)
         self._counts[change.count_index] = change.count_new
         if self._peak is not None and change.step > 0 and len(change.count_new):  # (a Remove only lowers counts)
             self._peak = max(self._peak, int(change.count_new.max()))
