@@ -227,8 +227,9 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         *target_table(figures["targets"]),
         "",
-        "`forget_user` is its wall time, from the call to the returned ChangeSet (the ChangeSet's own `seconds`, "
-        "which the app shows, starts inside `apply` and is lower: "
+        "`forget_user` is its wall time, from the call to the returned ChangeSet (which sorts the change's item "
+        "ids when first read, not before it returns; its own `seconds`, which the app shows, starts inside `apply` "
+        "and is lower: "
         f"p50 {figures['movielens_small']['forget_engine']['p50_ms']:.3f} ms here). The fork figure counts every "
         "allocation while a fresh fork forgets 10 users, ChangeSets included.",
         "",

@@ -294,8 +294,9 @@ def markdown(figures: dict[str, Any]) -> str:
         f"{SPREAD} users per round spread over every history length: "
         + "; ".join(f"{labels[name]}: a = {summary[name]['cost_fit']['a_us']:.0f} µs, b = {summary[name]['cost_fit']['b_us']:.2f} µs "
                     f"per item, c = {summary[name]['cost_fit']['c_ns']:.3f} ns per item pair" for name in ("lists", "every"))
-        + ". Without lists the fixed part (validation, planning, the ChangeSet: Python and numpy calls) dominates up "
-        "to long histories; with lists the per-item part (a row of the catalog per item) does"
+        + ". Without lists the fixed part (validation, planning, recording the change: Python and numpy calls; the "
+        "ChangeSet sorts its item ids when first read, which no forget here does) dominates up to long histories; "
+        "with lists the per-item part (a row of the catalog per item) does"
         + ("; a negative a is the least-squares fit bending to the long histories, not a negative cost."
            if min(summary[name]["cost_fit"]["a_us"] for name in ("lists", "every")) < 0 else "."),
         "",
