@@ -268,6 +268,27 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
     _close_row(a, filled, k, nbr, val, length)
 
 
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _tile_values(row_b, counts, count_b, code, out, floor, reach, grows):
+    """out[j] = S between item b and the tile's items j from b's row of C (uint16) and n as float64,
+    and, when ``grows``, reach[j] |= out[j] > 0 and out[j] >= floor[j]. No branch on the data, so
+    the loop vectorises: a zero count gives 0 / max(den, 1) = 0, and a positive one has den >= 1,
+    so dividing by max(den, 1) is dividing by den: the bits of :func:`_formula`."""
+    if code == 0:
+        for j in range(len(row_b)):
+            value = np.float64(row_b[j])
+            den = counts[j] + count_b - value
+            out[j] = value / (den if den > 1.0 else 1.0)
+    else:
+        for j in range(len(row_b)):
+            value = np.float64(row_b[j])
+            den = np.sqrt(counts[j] * count_b)
+            out[j] = value / (den if den > 1.0 else 1.0)
+    if grows:
+        for j in range(len(row_b)):
+            reach[j] |= (out[j] > 0.0) & (out[j] >= floor[j])
+
+
 @njit(parallel=True, cache=_CACHE, nogil=True)
 def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads, grows):
     """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
@@ -288,6 +309,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     rows (see :func:`_settle_row`)."""
     size = core.shape[0]
     count_t = len(touched)
+    countsf = counts.astype(np.float64)
     tiles = (size + tile - 1) // tile
     workers = max(1, min(tiles, threads))
     shared = workers * count_t * k <= part_cells  # T's lists from the tiles' values
@@ -306,11 +328,13 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             # the tile's new S with T, a row per item of T: written and read along rows of C (the
             # settling pass reads a column, |T| cache lines that serve the next rows j too)
             values = np.empty((count_t, last - first), dtype=np.float64)
+            reach = np.zeros(last - first, dtype=np.bool_)  # after a forget: may a value of T reach row j's list?
+            floor = np.empty(last - first, dtype=np.float64)
+            for j in range(first, last):
+                floor[j - first] = val[j, k - 1] if length[j] == k else 0.0
             for p in range(count_t):
-                b = touched[p]
-                row_b = core[b]
-                for j in range(first, last):
-                    values[p, j - first] = _formula(row_b[j], counts[j], counts[b], code) if row_b[j] > 0 else 0.0
+                _tile_values(core[touched[p], first:last], countsf[first:last], countsf[touched[p]], code, values[p],
+                             floor, reach, grows)
             if shared:
                 for p in range(count_t):
                     b = touched[p]
@@ -325,7 +349,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
                                 floor = part_val[w, p, k - 1]
                     part_len[w, p] = filled
             for j in range(first, last):
-                if position_t[j] >= 0 or _settle_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length,
+                if position_t[j] >= 0 or (grows and not reach[j - first]) or _settle_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length,
                                                      buf_idx, buf_val, buf_id, grows):
                     continue
                 _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
