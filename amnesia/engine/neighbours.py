@@ -340,17 +340,17 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
                     b = touched[p]
                     filled = part_len[w, p]
                     # a value below the full list's K-th cannot enter: one predictable test for most cells
-                    floor = part_val[w, p, k - 1] if filled == k else 0.0
+                    lowest = part_val[w, p, k - 1] if filled == k else 0.0
                     for j in range(first, last):
                         value = values[p, j - first]
-                        if value >= floor and value > 0.0 and j != b:
+                        if value >= lowest and value > 0.0 and j != b:
                             filled = _insert(part_idx[w, p], part_val[w, p], part_id[w, p], filled, k, j, value, ids[j])
                             if filled == k:
-                                floor = part_val[w, p, k - 1]
+                                lowest = part_val[w, p, k - 1]
                     part_len[w, p] = filled
             for j in range(first, last):
-                if position_t[j] >= 0 or (grows and not reach[j - first]) or _settle_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length,
-                                                     buf_idx, buf_val, buf_id, grows):
+                if position_t[j] >= 0 or (grows and not reach[j - first]) or _settle_row(
+                        j, values[:, j - first], touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id, grows):
                     continue
                 _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
                 selected[w] += 1
