@@ -60,11 +60,16 @@ def _better(value_a, id_a, value_b, id_b):
 
 @njit(cache=_CACHE, nogil=True, inline="always")
 def _formula(cooc, count_a, count_b, code):
-    """S of one pair for the measure ``code`` (see :data:`COMPILED`): the numpy formula's IEEE operations."""
+    """S of one pair for the measure ``code`` (see :data:`COMPILED`): the numpy formula's IEEE
+    operations. A pair with cooc > 0 has a denominator >= 1, so dividing by max(den, 1) is
+    dividing by den (the same bits); a pair with cooc = 0 gets 0 without a branch on the data,
+    whatever the counts, so a loop over a row of C vectorises."""
     value = np.float64(cooc)
     if code == 0:
-        return value / (np.float64(count_a) + np.float64(count_b) - value)
-    return value / np.sqrt(np.float64(count_a) * np.float64(count_b))
+        den = np.float64(count_a) + np.float64(count_b) - value
+    else:
+        den = np.sqrt(np.float64(count_a) * np.float64(count_b))
+    return value / (den if den > 1.0 else 1.0)
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
@@ -270,20 +275,11 @@ def _select_row(row, a, counts, ids, k, code, nbr, val, length, buf_id):
 
 @njit(cache=_CACHE, nogil=True, inline="always")
 def _tile_values(row_b, counts, count_b, code, out, floor, reach, grows):
-    """out[j] = S between item b and the tile's items j from b's row of C (uint16) and n as float64,
-    and, when ``grows``, reach[j] |= out[j] > 0 and out[j] >= floor[j]. No branch on the data, so
-    the loop vectorises: a zero count gives 0 / max(den, 1) = 0, and a positive one has den >= 1,
-    so dividing by max(den, 1) is dividing by den: the bits of :func:`_formula`."""
-    if code == 0:
-        for j in range(len(row_b)):
-            value = np.float64(row_b[j])
-            den = counts[j] + count_b - value
-            out[j] = value / (den if den > 1.0 else 1.0)
-    else:
-        for j in range(len(row_b)):
-            value = np.float64(row_b[j])
-            den = np.sqrt(counts[j] * count_b)
-            out[j] = value / (den if den > 1.0 else 1.0)
+    """out[j] = S between item b and the tile's items j from b's row of C (uint16) and n as float64
+    (every cell, empty pairs too: :func:`_formula` has no branch on the data, so the loop
+    vectorises), and, when ``grows``, reach[j] |= out[j] > 0 and out[j] >= floor[j]."""
+    for j in range(len(row_b)):
+        out[j] = _formula(row_b[j], counts[j], count_b, code)
     if grows:
         for j in range(len(row_b)):
             reach[j] |= (out[j] > 0.0) & (out[j] >= floor[j])
@@ -329,9 +325,10 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             # settling pass reads a column, |T| cache lines that serve the next rows j too)
             values = np.empty((count_t, last - first), dtype=np.float64)
             reach = np.zeros(last - first, dtype=np.bool_)  # after a forget: may a value of T reach row j's list?
-            floor = np.empty(last - first, dtype=np.float64)
-            for j in range(first, last):
-                floor[j - first] = val[j, k - 1] if length[j] == k else 0.0
+            floor = np.zeros(last - first, dtype=np.float64)
+            if grows:
+                for j in range(first, last):
+                    floor[j - first] = val[j, k - 1] if length[j] == k else 0.0
             for p in range(count_t):
                 _tile_values(core[touched[p], first:last], countsf[first:last], countsf[touched[p]], code, values[p],
                              floor, reach, grows)
