@@ -131,8 +131,7 @@ class ChangeSet:
     @cached_property
     def _external(self) -> dict[str, Any]:
         """The public arrays, in external ids and sorted, worked out once."""
-        ids, users, count_index = self._ids, self._parts, self._count_index
-        step = 1 if self.change == "Add" else -1
+        ids, users, count_index, step = self._ids, self._parts, self._count_index, self.step
         if len(users) == 1 and np.array_equal(count_index, users[0][1]):
             # one user whose changed items are the items whose n moved (a forget, a first add):
             # one sort of their ids serves the interactions, the counts and the UserChange
@@ -140,11 +139,10 @@ class ChangeSet:
             changed_ids = ids[changed]
             order = np.argsort(changed_ids, kind="stable")
             items = _frozen(changed_ids[order])
-            same = len(changed) == len(columns)
             return {"users": _frozen(np.full(len(items), who, dtype=np.int64)), "items": items,
                     "sign": _frozen(np.full(len(items), step, dtype=np.int64)), "count_items": items,
                     "count_old": _frozen(self._count_old[order]), "count_new": _frozen(self._count_new[order]),
-                    "user_changes": (UserChange(who, items, items if same else np.sort(ids[columns])),)}
+                    "user_changes": (_user_change(who, ids, changed, columns, items),)}
         user_column = np.repeat(np.array([u for u, _, _ in users], dtype=np.int64), [len(x) for _, x, _ in users]) if users else _EMPTY
         item_column = np.concatenate([ids[x] for _, x, _ in users]) if users else _EMPTY
         order = np.lexsort((item_column, user_column))
@@ -225,9 +223,12 @@ class ChangeSet:
         )
 
 
-def _user_change(user: int, ids: np.ndarray, changed: np.ndarray, columns: np.ndarray) -> UserChange:
-    """A UserChange in external ids; a new user's ``changed`` is their ``columns``: one array for both."""
-    changed_ids = np.sort(ids[changed])
+def _user_change(user: int, ids: np.ndarray, changed: np.ndarray, columns: np.ndarray,
+                 changed_ids: np.ndarray | None = None) -> UserChange:
+    """A UserChange in external ids (``changed_ids``: the sorted ids of ``changed``, when the
+    caller has them); a new user's ``changed`` is their ``columns``: one array for both."""
+    if changed_ids is None:
+        changed_ids = np.sort(ids[changed])
     same = len(changed) == len(columns)  # changed is a subset of columns
     return UserChange(user, changed_ids, changed_ids if same else np.sort(ids[columns]))
 
