@@ -380,7 +380,7 @@ class ItemCF:
         next read: they never disagree with it, and the accepted change stays accepted."""
         try:
             # whole rows removed (forgets): C moved only between the items whose counts moved
-            forgets = change.step < 0 and all(len(delta.changed) == len(delta.columns) for delta in change.users)
+            forgets = change.step < 0 and all(delta.whole_row for delta in change.users)
             self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids(),
                                     self._store.dense_matrix(), forgets=forgets)
         except Exception:  # MemoryError above all

@@ -61,6 +61,12 @@ class UserDelta:
     changed: np.ndarray
     columns: np.ndarray
 
+    @property
+    def whole_row(self) -> bool:
+        """Every column changed (``changed`` is a subset of ``columns``): the user's whole row was
+        removed (a forget) or is new (a first add)."""
+        return len(self.changed) == len(self.columns)
+
 
 @dataclass(frozen=True)
 class StoreChange:
@@ -437,7 +443,7 @@ class ArrayStore(OwnCounts, Store):
     def _prepare_user(self, delta: UserDelta) -> tuple[np.ndarray, ...]:
         """The arrays one user's write needs, computed (allocated) before any write."""
         changed, columns, dense = delta.changed, delta.columns, self.dense_size
-        if len(changed) == len(columns):  # every column changed (a forget, a new user): changed is a subset
+        if delta.whole_row:
             is_changed, others = np.ones(len(columns), dtype=bool), columns[:0]
         else:
             is_changed = _members(changed, columns)
