@@ -355,8 +355,13 @@ def signed(value: float, digits: int | None = None) -> str:
 def before_after(old: float, new: float) -> str:
     """``"0.7612 → 0.7598 (−0.0014)"``: as many decimals as the change needs, and the change itself."""
     digits = digits_to_show(old, new, new - old)
+    # the change shown is the shown endpoints' difference: rounded apart, 0.3549 → 0.3751 would read
+    # "0.35 → 0.38 (+0.02)", which does not add up (the true change is within one unit of the last decimal);
+    # a change too small for the most decimals still shows, as its own value ("−3e-09")
+    shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
+    change = signed(shown, digits) if shown else signed(new - old)
     # a true minus: EASE's weights are negative as often as positive
-    return f"{old:.{digits}f} → {new:.{digits}f} ({signed(new - old, digits) or '±0'})".replace("-", "−")
+    return f"{old:.{digits}f} → {new:.{digits}f} ({change or '±0'})".replace("-", "−")
 
 
 def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:
