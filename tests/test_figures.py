@@ -169,6 +169,10 @@ def test_changes_show_enough_digits_and_never_minus_zero():
     assert before_after(0.7612, 0.7598) == "0.761 → 0.760 (−0.001)"  # "0.76 → 0.76" read as no change
     assert before_after(0.41, 0.38) == "0.41 → 0.38 (−0.03)"
     assert before_after(0.5, 0.5) == "0.50 → 0.50 (±0)"
+    # the change is the shown endpoints' difference: rounded apart it would read (+0.02)
+    assert before_after(0.3549, 0.3751) == "0.35 → 0.38 (+0.03)"
+    assert before_after(0.1956427, 0.1956421) == "0.195643 → 0.195642 (−0.000001)"
+    assert before_after(0.19564255, 0.19564253) == "0.195643 → 0.195643 (−2e−08)"  # below six decimals
     assert signed(-0.0004) == "−0.0004" and signed(0.031) == "+0.03" and signed(0.0) == ""
     assert signed(-3e-9) == "−3e-09"  # below six decimals: still not "−0.000000"
     assert signed(-2.0, 0) == "−2" and digits_to_show(0.123456789, 0.123456788) == 6
@@ -205,3 +209,23 @@ def test_a_prepared_spec_reaches_the_browser_exactly_as_the_figure_would(forget_
     # what the page sent before (in another key order), with the same template
     assert json.loads(plotly.io.to_json(sent, validate=False)) == json.loads(plotly.io.to_json(wrapped, validate=False))
     assert sent["layout"]["template"] == wrapped["layout"]["template"] and sent["data"] is spec["data"]
+
+
+def test_the_movies_a_change_touched_are_named_below_the_columns():
+    """On MovieLens the x axes name every other movie; the ones a change touched are always named
+    (a presenter points at the red cells), and the regular names beside them give way."""
+    from amnesia.dashboard.figures import _x_ticks
+
+    assert _x_ticks(10, 2, []) == [0, 2, 4, 6, 8]
+    assert _x_ticks(10, 2, [1, 2, 7]) == [1, 2, 4, 7]  # 0, 6 and 8 would crowd a changed name
+    assert _x_ticks(6, 1, [3]) == [0, 1, 2, 3, 4, 5]
+    assert _x_ticks(40, 3, [5, 6, 7, 8]) == [0, 5, 7, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39]  # a pack: every other
+
+    space = Workspace(*shared_base("movielens-small"))
+    space.add_user("Maya", [1, 2571, 6])  # Toy Story, The Matrix, Heat
+    before, after = space.latest_windows()
+    touched = [after.item_labels[after.items.index(item)] for item in (1, 2571, 6)]
+    layout = update_figure(before, after, "x").layout
+    for axis in (layout.xaxis, layout.xaxis2, layout.xaxis3, layout.xaxis4):
+        assert axis.tickmode == "array" and set(touched) <= set(axis.tickvals)
+        assert len(axis.tickvals) < len(after.items)  # still thinned: 12 px names do not fit every column

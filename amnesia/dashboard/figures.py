@@ -21,6 +21,7 @@ windows in, same figure out, so the app can rebuild figures without restarting a
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -327,8 +328,23 @@ def _cell_px(window: Window) -> float:
     return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
 
 
-def _grid(window: Window, top: int, titles: list[str]) -> tuple[dict, int]:
-    """The 2 x 2 grid's layout sized in pixels from the labels; returns (layout, plot height in px)."""
+def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
+    """Positions of the movies named below the columns: every ``step``-th one, and every movie in
+    ``keep`` (the ones a change touched: a viewer looks for their names first) with the regular
+    names that would crowd them left out. Changed movies one column apart are both named (their
+    labels touch at the narrowest column); closer packs are thinned to every other one."""
+    chosen: list[int] = []
+    for position in sorted(int(p) for p in keep):
+        if not chosen or position - chosen[-1] >= max(1, step - 1):
+            chosen.append(position)
+    changed = np.asarray(chosen, dtype=np.int64)
+    regular = [p for p in range(0, count, step) if len(changed) == 0 or np.abs(changed - p).min() >= step]
+    return sorted(chosen + regular)
+
+
+def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ()) -> tuple[dict, int]:
+    """The 2 x 2 grid's layout sized in pixels from the labels; returns (layout, plot height in px).
+    ``keep``: positions of the movies whose names the x axes must show (see :func:`_x_ticks`)."""
     items, users = len(window.items), max(len(window.users), 3)
     x_labels = _label_px(window.item_labels) * 0.87  # x tick labels are drawn at -60°
     y_labels = _y_labels_px(window)
@@ -348,10 +364,13 @@ def _grid(window: Window, top: int, titles: list[str]) -> tuple[dict, int]:
         hoverlabel={"align": "left"},
     )
     # at the narrowest column a cell is ~8 px wide: name every other movie (or fewer) below it so the 12 px
-    # labels do not overlap; C's rows name every one, in the same order, and the hover gives each title
+    # labels do not overlap, and always the ones that changed; C's rows name every one, in the same order,
+    # and the hover gives each title
     across = (_WIDTH - y_labels - _MIDDLE - _BAR) / 2 / max(items, 1)
     step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / across)))
-    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="linear", dtick=step, automargin=False, tickfont=_TICKS)
+    named = [_text(window.item_labels)[p] for p in _x_ticks(items, step, keep)]
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="array", tickvals=named, ticktext=named,
+                 automargin=False, tickfont=_TICKS)
     _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont=_TICKS)
     for name in ("yaxis", "yaxis3", "yaxis4"):  # H, C and S read top to bottom
         layout[name]["autorange"] = "reversed"
@@ -408,7 +427,8 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
     if before.users != after.users or before.items != after.items:
         raise ValueError("before and after windows must cover the same users and items")
     top = 150
-    layout, plot_height = _grid(after, top, _panel_titles(before, after, measure))
+    changed = np.flatnonzero((before.history != after.history).any(axis=0) | (before.counts != after.counts))
+    layout, plot_height = _grid(after, top, _panel_titles(before, after, measure), changed)
     names = stages(after.matrices)
     last = len(names) - 1
     frames = [
