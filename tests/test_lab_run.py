@@ -429,3 +429,14 @@ def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_int
     # Clopper-Pearson for 2 of 21: [1.17 %, 30.4 %]
     assert false_positives_text(result) == "2 of 21 independent pairs (9.5 %, 95 % interval [1.2, 30.4] %; nominal 5 %)"
     assert false_positives({"rows": rows}) is None
+
+
+def test_legends_name_each_method_and_its_family_once():
+    """"EASE forget (exact)" is already labelled exact: its legend read "EASE forget (exact) (exact)"."""
+    from amnesia.lab.figures import quality_vs_time, utility_vs_quality
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    for build in (quality_vs_time, utility_vs_quality):
+        names = [trace.name for trace in build(committed, "random").data if trace.name]
+        assert "EASE forget (exact)" in names and "Fine-tune (approximate)" in names
+        assert not [name for name in names if name.count("(exact") > 1]

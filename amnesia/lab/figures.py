@@ -39,7 +39,8 @@ def _marker(row: dict) -> dict:
     """One legend entry per method: colour by family (exact, approximate, reference), symbol by method."""
     colour = COLORS[row["family"]]
     return {
-        "name": f"{row['label']} ({row['family']})",
+        # the family once: "EASE forget (exact)" already says it
+        "name": row["label"] if row["family"] in row["label"] else f"{row['label']} ({row['family']})",
         "legendgroup": row["method"],
         "marker": {
             "size": 13,
