@@ -52,7 +52,7 @@ def test_add_user_by_names_and_ids(space, toy_base):
 @pytest.mark.parametrize(
     "name, typed, error, message",
     [
-        ("Tom", "godfater\nxyzzy qwerty", UnknownTitleError, "No movie matches 'xyzzy qwerty', and none of the 5 movies comes close."),
+        ("Tom", "godfater\nxyzzy qwerty", UnknownTitleError, "No movie matches 'xyzzy qwerty', and none of the catalogue's 5 titles comes close."),
         ("Tom", "", AmnesiaError, "Pick at least one movie that Tom watched; the selection is empty."),
         ("alice", "toy story", AmnesiaError, "There is already a user called 'alice'; pick another name."),
         ("", "toy story", AmnesiaError, "The user's name is empty"),
