@@ -217,9 +217,10 @@ def test_the_movies_a_change_touched_are_named_below_the_columns():
     from amnesia.dashboard.figures import _x_ticks
 
     assert _x_ticks(10, 2, []) == [0, 2, 4, 6, 8]
-    assert _x_ticks(10, 2, [1, 2, 7]) == [1, 2, 4, 7]  # 0, 6 and 8 would crowd a changed name
+    assert _x_ticks(20, 2, [1, 2, 7]) == [1, 2, 4, 7, 10, 12, 14, 16, 18]  # 0, 6 and 8 would crowd a changed name
     assert _x_ticks(6, 1, [3]) == [0, 1, 2, 3, 4, 5]
     assert _x_ticks(40, 3, [5, 6, 7, 8]) == [0, 5, 7, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39]  # a pack: every other
+    assert _x_ticks(20, 2, range(1, 19)) == list(range(1, 19, 2))  # most columns changed: every step-th
 
     space = Workspace(*shared_base("movielens-small"))
     space.add_user("Maya", [1, 2571, 6])  # Toy Story, The Matrix, Heat

@@ -331,11 +331,14 @@ def _cell_px(window: Window) -> float:
 def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
     """Positions of the movies named below the columns: every ``step``-th one, and every movie in
     ``keep`` (the ones a change touched: a viewer looks for their names first) with the regular
-    names that would crowd them left out. Changed movies one column apart are both named (their
-    labels touch at the narrowest column); closer packs are thinned to every other one."""
+    names that would crowd them left out. A few changed movies are named even one column closer
+    than ``step`` (two such labels touch but read); a change that touched many is named every
+    ``step`` columns like the rest (a run of touching labels does not read)."""
+    keep = sorted(int(p) for p in keep)
+    gap = max(1, step - 1) if 2 * step * len(keep) <= count else step
     chosen: list[int] = []
-    for position in sorted(int(p) for p in keep):
-        if not chosen or position - chosen[-1] >= max(1, step - 1):
+    for position in keep:
+        if not chosen or position - chosen[-1] >= gap:
             chosen.append(position)
     changed = np.asarray(chosen, dtype=np.int64)
     regular = [p for p in range(0, count, step) if len(changed) == 0 or np.abs(changed - p).min() >= step]
