@@ -24,6 +24,7 @@ from amnesia.lab.run import ALPHA, PAGE_SEEDS
 PAGE = "lab"
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"
 DATA_CHOICES = {"movielens-small": "MovieLens latest-small (610 users)", "toy": "Toy world (4 users)"}
+_ROW_PX = 35  # a row of Streamlit's data grid (and its header), in px
 
 
 @st.cache_data(show_spinner=False)
@@ -105,11 +106,21 @@ if result is not None:
         f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "
         f"{null['verdict_false_positives']['rejected']} times in {null['verdict_false_positives']['splits']}."
     )
+    table = table_frame(result, kind)
     st.dataframe(
-        table_frame(result, kind),
+        table,
         hide_index=True,
         width="stretch",
+        height=_ROW_PX * (len(table) + 1) + 3,  # every method in view: the rows past ten hid EASE and item-kNN
         column_config={
+            "forgets?": st.column_config.TextColumn(
+                help=f"yes: the permutation test cannot tell its models from retrained ones (p > {ALPHA}); no: it can; "
+                "by construction: identical to a retrain, nothing to test; reference: never asked to forget"
+            ),
+            "ε [95 % CI]": st.column_config.TextColumn(
+                help="how well the best threshold attack tells these models from retrained ones (split-half variant of "
+                "the NeurIPS 2023 challenge's estimator, capped at 3); compare with the null control above, not 0"
+            ),
             "p": st.column_config.TextColumn(
                 help=f"permutation test: can the attack tell these models from retrained ones? p ≤ {ALPHA}: yes "
                 "(does not forget). –: one deterministic model a side, identical to its retrain or not"
