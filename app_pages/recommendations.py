@@ -50,7 +50,11 @@ if user is not None:
     elif table.empty:
         st.info("No recommendations: no other movie shares a viewer with this user's movies.")
     else:
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "rank": st.column_config.NumberColumn(width="small"),
+            "score": st.column_config.NumberColumn(format="%.4f", width="small"),  # one width: 2.3360, not 2.336
+            "because you watched": st.column_config.TextColumn(width="large"),
+        })
 
 st.subheader("The forget effect")
 forgets = workspace.forgets()
