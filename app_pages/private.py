@@ -77,23 +77,24 @@ private_device(**args, key=KEY, default=None)
 
 export = channel.current(workspace, dataset)
 sidecar = export.sidecar
+neighbours = "all" if sidecar["neighbours"] is None else sidecar["neighbours"]
+# said where it is seen: whether this page and the Recommendations page are one model
+st.caption(
+    f"Your workspace's model keeps the same {model_k} neighbours per movie and reads them the same way, so for "
+    "the same movies this page's top 10 and scores equal the server's (the Recommendations page), bit for bit."
+    if model_k is not None else
+    f"Your workspace's model adds up every neighbour while this page keeps {neighbours}, so the two top 10s can "
+    f"differ; pick {NEIGHBOURS} most similar under Neighbours in the sidebar for the same lists on both."
+)
 with st.expander("How this works", icon=":material/lock:"):
-    neighbours = "all" if sidecar["neighbours"] is None else sidecar["neighbours"]
     rule = ("score(b) = Σ over your movies a among b's own K neighbours of S_ab" if sidecar["scoring"] == "candidate"
             else "score(b) = Σ over your movies a of S_ab over a's K neighbours")
-    agreement = (
-        f"Your workspace's model keeps the same {model_k} neighbours per movie and reads them the same way, so for "
-        "the same movies this page's top 10 and scores equal the server's (the Recommendations page), bit for bit."
-        if model_k is not None else
-        f"Your workspace's model adds up every neighbour while this page keeps {neighbours}, so the two top 10s can "
-        f"differ; pick {NEIGHBOURS} most similar under Neighbours in the sidebar for the same lists on both."
-    )
     st.markdown(
         f"""
 - **The model** is your workspace's similarity table S, cut to each movie's **K = {neighbours}** most similar movies:
   version `{sidecar['version']}` (from fingerprint `{sidecar['fingerprint'][:12]}…`, logical time {workspace.model.time}),
   {len(sidecar['items']):,} movies, {len(export.onnx_bytes) / 1e6:.2f} MB of ONNX, exported in {export.seconds:.2f} s.
-- **Scoring** happens in your browser: {rule}; movies you picked are never recommended. {agreement}
+- **Scoring** happens in your browser: {rule}; movies you picked are never recommended.
 - **Your picks** are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
   signal naming the model version it holds, so the server knows whether to send a model.
 - **Forgetting reaches your device.** Forget a user on the *Forget* page and come back: the model's fingerprint

@@ -7,6 +7,8 @@ checked: which version it announces, when it sends the model bytes, and what it 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,7 +63,8 @@ def test_the_first_render_announces_the_version_without_bytes():
     assert app.title[0].value == "Private recommendations"
     text = app.expander[0].markdown[0].value
     assert f"version `{args['version']}`" in text and f"K = {DEFAULT_NEIGHBOURS}" in text
-    assert "equal the server's (the Recommendations page), bit for bit" in text
+    # in view, not inside the closed expander: this page and the Recommendations page are one model
+    assert any("equal the server's (the Recommendations page), bit for bit" in c.value for c in app.caption)
 
 
 def test_bytes_follow_the_ready_signal_and_stop_once_the_device_holds_the_version():
@@ -122,3 +125,27 @@ def test_without_a_local_runtime_the_page_says_it_is_unavailable_and_loads_nothi
     (warning,) = app.warning
     assert warning.value.startswith("Private recommendations are unavailable on this server: it has no local copy")
     assert "python -m amnesia.device.runtime" in warning.value and "AMNESIA_ORT_SOURCE=cdn" in warning.value
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the component's JavaScript")
+def test_the_change_summary_tells_a_reordering_from_new_scores():
+    """After a new model the page compares the visitor's two top-10 lists: same movies in the same order
+    with other scores must not read "did not change" above two lists whose numbers differ."""
+    source = (APP.parent / "amnesia" / "device" / "component" / "private.js").read_text()
+    start, end = source.index("const sameList"), source.index("const listChange")
+    functions = source[start:source.index("\n", source.index(";", end))]
+    cases = """
+const a = [{id: 1, score: 2.5}, {id: 2, score: 1.25}];
+console.log(JSON.stringify([
+  listChange(a, [{id: 1, score: 2.5}, {id: 2, score: 1.2501}]),
+  listChange(a, [{id: 1, score: 2.6}, {id: 2, score: 1.25}]),
+  listChange(a, [{id: 2, score: 2.5}, {id: 1, score: 1.25}]),
+  listChange(a, [{id: 1, score: 2.5}]),
+]));"""
+    result = subprocess.run(["node", "-e", functions + cases], capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(result.stdout) == [
+        "Your top 10 did not change.",  # equal as shown (three decimals)
+        "Your top 10 kept its movies and their order; their scores changed:",
+        "Your top 10 changed:",
+        "Your top 10 changed:",
+    ]

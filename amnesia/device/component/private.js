@@ -442,7 +442,7 @@ function renderChange() {
   if (!change) return;
   $("change-summary").textContent =
     `Version ${change.from} → ${change.to}: the new model was in use ${change.seconds.toFixed(2)} s after the server ` +
-    `announced it. ${sameList(change.before, change.after) ? "Your top 10 did not change." : "Your top 10 changed:"}`;
+    `announced it. ${listChange(change.before, change.after)}`;
   $("change-notes").replaceChildren(...change.notes.map((note) => {
     const li = document.createElement("li");
     li.textContent = note;
@@ -456,3 +456,8 @@ function renderChange() {
     new Map(change.after.filter((e) => !beforeIds.has(e.id)).map((e) => [e.id, "entered"]))));
 }
 const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b[k].id);
+// as the lists show them: same movies in the same order can still have other scores (a forget moves every S
+// of the movies it touched), and "did not change" above two lists with other numbers reads as a mistake
+const sameScores = (a, b) => a.every((e, k) => e.score.toFixed(3) === b[k].score.toFixed(3));
+const listChange = (before, after) => !sameList(before, after) ? "Your top 10 changed:"
+  : sameScores(before, after) ? "Your top 10 did not change." : "Your top 10 kept its movies and their order; their scores changed:";
