@@ -118,6 +118,9 @@ def _item_cf_choices(current: tuple) -> tuple[str, int | None, str]:
 
 with st.sidebar:
     st.markdown("### Amnesia")
+    # the counts that confirm each add and forget come first, filled in once the choices below pick the
+    # workspace: below them they sat under the fold of a 1366 x 768 projector
+    model_panel = st.container()
     # The URL carries the data set (?data=movielens-small): a presenter can share a link to it, and
     # the picker's default comes from it, so a rerun that drops the widget's state still shows it.
     names = list(DATASETS)
@@ -150,18 +153,19 @@ with st.sidebar:
             name, measure, neighbours, lambda: Workspace(*base_with_lists(name, measure, neighbours, scoring)),
             scoring=scoring)
     stats = workspace.stats()
-    # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
-    st.markdown(
-        "| Your model | |\n|:--|--:|\n"
-        f"| Users | {stats.users:,} |\n| Movies | {stats.items:,} |\n"
-        f"| Interactions | {stats.interactions:,} |\n| Logical time | {stats.time:,} |"
-    )
-    st.button(
-        "Reset my changes",
-        help="Back to the starting data: your changes to this data set and every page's choices are dropped.",
-        width="stretch",
-        on_click=ui_state.reset,
-    )
+    with model_panel:
+        # a table, not st.metric: metrics in half a sidebar cut "100,836" to "100,…"
+        st.markdown(
+            "| Your model | |\n|:--|--:|\n"
+            f"| Users | {stats.users:,} |\n| Movies | {stats.items:,} |\n"
+            f"| Interactions | {stats.interactions:,} |\n| Logical time | {stats.time:,} |"
+        )
+        st.button(
+            "Reset my changes",
+            help="Back to the starting data: your changes to this data set and every page's choices are dropped.",
+            width="stretch",
+            on_click=ui_state.reset,
+        )
     st.caption(
         "Your changes are private to this browser session. Reloading the page starts a new session and loses "
         "them: export your request log on the Change log page to keep them, and import it there to restore."
