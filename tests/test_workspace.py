@@ -49,6 +49,14 @@ def test_add_user_by_names_and_ids(space, toy_base):
     assert base_model.users() == [0, 1, 2, 3] and base_data.catalog.find_user("Maya") is None
 
 
+def test_an_add_says_when_lines_named_a_movie_twice(space):
+    """Four names for two movies add two: the message says so, or two lines seem lost."""
+    entry = space.add_user("Dup", items=[4], typed="toy story\nToy Story (1995)\n#4\n")
+    assert entry.action == "Added Dup with 2 movies"
+    assert entry.detail == "Finding Nemo (2003), Toy Story (1995) (2 repeated movies counted once)"
+    assert space.add_user("Once", typed="#1").detail == "The Matrix (1999)"
+
+
 @pytest.mark.parametrize(
     "name, typed, error, message",
     [

@@ -345,7 +345,8 @@ class Workspace:
         picked = check_ids(list(itertools.islice(items, self.limits.interactions + 1)), "movie").tolist()
         self.limits.check("interactions", len(picked))
         typed = self._bounded_titles(typed)
-        chosen = list(dict.fromkeys(picked + self.catalog.resolve_many(typed.splitlines(), self.limits)))
+        named = picked + self.catalog.resolve_many(typed.splitlines(), self.limits)
+        chosen = list(dict.fromkeys(named))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
         unknown = [item for item in chosen if item not in self.catalog]
@@ -355,6 +356,8 @@ class Workspace:
         try:
             request = ChangeRequest("Add", np.array([[user, item] for item in sorted(chosen)], dtype=np.int64))
             titles = ", ".join(self.catalog.title(item) for item in chosen[:5]) + (f" and {len(chosen) - 5:,} more" if len(chosen) > 5 else "")
+            if repeats := len(named) - len(chosen):  # said, or 4 lines adding 2 movies reads as 2 lines lost
+                titles += f" ({_count(repeats, 'repeated movie')} counted once)"
             return self._apply(request, "add", f"Added {clean} with {_count(len(chosen), 'movie')}", [user], detail=titles)
         except BaseException:
             self.catalog.remove_user(user)
