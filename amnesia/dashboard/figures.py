@@ -371,7 +371,8 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
     # and the hover gives each title
     across = (_WIDTH - y_labels - _MIDDLE - _BAR) / 2 / max(items, 1)
     step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / across)))
-    named = [_text(window.item_labels)[p] for p in _x_ticks(items, step, keep)]
+    labels = _text(window.item_labels)
+    named = [labels[p] for p in _x_ticks(items, step, keep)]
     _update_axes(layout, "x", tickangle=-60, type="category", tickmode="array", tickvals=named, ticktext=named,
                  automargin=False, tickfont=_TICKS)
     _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont=_TICKS)
