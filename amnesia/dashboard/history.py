@@ -200,7 +200,9 @@ class History:
             names = entry.names if entry else {}
             user = record["user"]
             what = f"{names.get(user, f'User {user}')} (#{user}) × {catalog.title(record['item'])} (#{record['item']})"
-            value = "watched" if record["change"] > 0 else "not watched"
+            # the record is the pair itself: +1 adds "watched", -1 retracts the old "watched" (the caption's
+            # rule, as for n and C), so a forget's rows read -1 ... watched, not a new value "not watched"
+            value = "watched"
         elif data == "item_interactions_n":
             what, value = f"{catalog.title(record['item'])} (#{record['item']})", str(record["count"])
         else:
