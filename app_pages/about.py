@@ -3,8 +3,11 @@
 import streamlit as st
 
 import ui_state
+from amnesia.dashboard.workspace import EaseWorkspace
 
-model = ui_state.workspace().model
+workspace = ui_state.workspace()
+ease = isinstance(workspace, EaseWorkspace)  # the same counts; B in place of S, and no similarity or lists to pick
+model = workspace.model
 measure = model.measure
 
 st.title("About Amnesia")
@@ -22,7 +25,10 @@ microseconds to milliseconds. This app shows it for item-based collaborative fil
 st.latex(r"H \in \{0,1\}^{|U| \times |I|} \quad \text{who interacted with what}")
 st.latex(r"n_a = \sum_u H_{ua} \quad \text{how many users interacted with item } a")
 st.latex(r"C = H^\top H, \quad C_{ab} = \text{how many users interacted with both } a \text{ and } b")
-st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity, the one in use: pick another in the sidebar)}}")
+if ease:
+    st.latex(r"B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P), \quad P = (C + \lambda I)^{-1} \quad \text{(EASE, the model in use: see below)}")
+else:
+    st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity, the one in use: pick another in the sidebar)}}")
 st.markdown(
     """
 Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
@@ -35,6 +41,9 @@ and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists w
 """
 )
 st.markdown(
+    "**Similarity and neighbour lists** are item-CF's: pick Item-CF under Model in the sidebar to choose them. "
+    "EASE scores with its weights B instead."
+    if ease else
     (
         (
             "**Neighbour lists.** Recommendations add up, for each of your movies, the similarities of the movies in its "
@@ -56,10 +65,10 @@ st.markdown(
         "Pick K in the sidebar to keep only each movie's K most similar (item-kNN, as recommender libraries do)."
     )
 )
+role = "the model in use" if ease else "the other model in the sidebar"
 st.markdown(
-    """
-**EASE** (Harald Steck, *Embarrassingly Shallow Autoencoders for Sparse Data*, WWW 2019), the other model in the
-sidebar, learns item-to-item weights B by ridge regression from the same counts: with G = HᵀH (C with n on its
+    f"""
+**EASE** (Harald Steck, *Embarrassingly Shallow Autoencoders for Sparse Data*, WWW 2019), {role}, learns item-to-item weights B by ridge regression from the same counts: with G = HᵀH (C with n on its
 diagonal) and P = (G + λI)⁻¹, B = I − P·diag(1/diag P), and a movie's score is the sum of B over your movies.
 Forgetting a user subtracts their row's outer product from G, a rank-one change, so P follows exactly by the
 Sherman–Morrison formula in items² steps instead of a new inverse in items³. Verify recomputes P from G, retrains

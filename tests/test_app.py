@@ -456,6 +456,12 @@ def test_about_page():
     assert f"list of the **{DEFAULT_NEIGHBOURS} most similar** (item-kNN" in " ".join(m.value for m in app.markdown)
     app.selectbox(key="app.neighbours").set_value("all").run()
     assert "**Every neighbour.** Recommendations add up" in " ".join(m.value for m in app.markdown)
+    # under EASE the page names B, not the similarity or lists, which it has none of to pick
+    app.selectbox(key="app.model").set_value("ease").run()
+    text = " ".join(m.value for m in app.markdown)
+    assert not app.exception and "EASE** (Harald Steck" in text and "the model in use, learns" in text
+    assert "are item-CF's: pick Item-CF under Model" in text and "**Every neighbour.**" not in text
+    assert "EASE, the model in use" in app.latex[3].value and "similarity" not in app.latex[3].value
 
 
 # ---------------------------------------------------------------------- MovieLens
