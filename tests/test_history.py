@@ -60,6 +60,10 @@ def test_windows_of_the_past_are_the_logged_ones(toy):
     assert entry is space.log[1] and window is space.log[1].after
     window, entry = space.history.window_at(0)
     assert entry is None and window is space.log[0].before
+    # the starting data is shown in the first change's window: its caption says so, not "this change"
+    caption = space.window_caption(window, 0)
+    assert caption.startswith(f"Before any change (the window of {space.log[0].label}). ")
+    assert not space.window_caption(space.log[0].after, 1).startswith("Before any change")
     assert space.history.window_at(99)[1] is space.log[-1]
     with pytest.raises(ValueError, match="the log is empty"):
         Workspace(*toy).history.window_at(0)

@@ -195,7 +195,12 @@ class Workspace:
         time_ = self.model.time if time_ is None else time_
         entry = self.history.entry_at(time_)
         gone = entry.gone if entry is not None and window is not entry.before else ()
-        return views.window_caption(window, self.stats_at(time_), gone)
+        caption = views.window_caption(window, self.stats_at(time_), gone)
+        if entry is None and self.history.entries and window is self.history.entries[0].before:
+            # the starting data is shown in the first change's window, whose description speaks of "this change"
+            first = self.history.entries[0]
+            return f"Before any change (the window of {first.label}). {caption}"
+        return caption
 
     def stats_at(self, time_: int) -> Stats:
         """The totals at a past logical time, as recorded (the starting data's for the start)."""
