@@ -132,7 +132,7 @@ def test_the_change_summary_tells_a_reordering_from_new_scores():
     """After a new model the page compares the visitor's two top-10 lists: same movies in the same order
     with other scores must not read "did not change" above two lists whose numbers differ."""
     source = (APP.parent / "amnesia" / "device" / "component" / "private.js").read_text()
-    start, end = source.index("const sameList"), source.index("const listChange")
+    start, end = source.index("const shownScore"), source.index("const listChange")
     functions = source[start:source.index("\n", source.index(";", end))]
     cases = """
 const a = [{id: 1, score: 2.5}, {id: 2, score: 1.25}];

@@ -385,7 +385,7 @@ function listItems(entries, marks = new Map()) {
     title.textContent = entry.title;
     const score = document.createElement("span");
     score.className = "score";
-    score.textContent = entry.score.toFixed(3);
+    score.textContent = shownScore(entry.score);
     li.append(title, score);
     return li;
   });
@@ -455,9 +455,10 @@ function renderChange() {
   $("after").replaceChildren(...listItems(change.after,
     new Map(change.after.filter((e) => !beforeIds.has(e.id)).map((e) => [e.id, "entered"]))));
 }
+const shownScore = (score) => score.toFixed(3); // a score as the lists show it
 const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b[k].id);
 // as the lists show them: same movies in the same order can still have other scores (a forget moves every S
 // of the movies it touched), and "did not change" above two lists with other numbers reads as a mistake
-const sameScores = (a, b) => a.every((e, k) => e.score.toFixed(3) === b[k].score.toFixed(3));
+const sameScores = (a, b) => a.every((e, k) => shownScore(e.score) === shownScore(b[k].score));
 const listChange = (before, after) => !sameList(before, after) ? "Your top 10 changed:"
   : sameScores(before, after) ? "Your top 10 did not change." : "Your top 10 kept its movies and their order; their scores changed:";
