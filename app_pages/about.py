@@ -68,7 +68,8 @@ st.markdown(
 role = "the model in use" if ease else "the other model in the sidebar"
 st.markdown(
     f"""
-**EASE** (Harald Steck, *Embarrassingly Shallow Autoencoders for Sparse Data*, WWW 2019), {role}, learns item-to-item weights B by ridge regression from the same counts: with G = HᵀH (C with n on its
+**EASE** (Harald Steck, *Embarrassingly Shallow Autoencoders for Sparse Data*, WWW 2019), {role}, learns
+item-to-item weights B by ridge regression from the same counts: with G = HᵀH (C with n on its
 diagonal) and P = (G + λI)⁻¹, B = I − P·diag(1/diag P), and a movie's score is the sum of B over your movies.
 Forgetting a user subtracts their row's outer product from G, a rank-one change, so P follows exactly by the
 Sherman–Morrison formula in items² steps instead of a new inverse in items³. Verify recomputes P from G, retrains
