@@ -187,3 +187,27 @@ def test_counts_saturate_after_a_forget_taught_the_store_they_were_low(layout, m
     assert model.cooccurrence(10, 11) == 6 and model._store._overflow == {(0, 1): 6}
     rest = [(u, i) for u, i in pairs + more if u not in (2, 3)]
     assert model.fingerprint() == ItemCF.fit(rest, store=layout).fingerprint()
+
+
+@pytest.mark.parametrize("layout", ["sparse", 300])
+def test_reads_of_many_columns_equal_the_plain_product(layout):
+    """A read of 256 columns or more writes a short sparse row into a scratch row and reads every
+    cell from it; a long one is still searched cell by cell. One read holds both kinds of row."""
+    rng = np.random.default_rng(11)
+    heavy = [(u, int(i)) for u in range(30) for i in rng.choice(1200, 1100, replace=False)]  # long rows: < 1,200
+    light = [(u, int(i)) for u in range(30, 400) for i in 1200 + rng.choice(300, 3, replace=False)]  # short rows
+    alone = [(1000 + i, i) for i in range(1500)]  # every item is live
+    pairs = sorted(set(heavy + light + alone))
+    history = np.zeros((2500, 1500))  # floats: BLAS's product, exact for counts this small
+    history[tuple(np.array(pairs).T)] = 1
+    model = ItemCF.fit(pairs, store=layout)
+    rows, cols = rng.permutation(1500), rng.choice(1500, 256, replace=False)
+    lengths = np.count_nonzero(history.T @ history, axis=1) - 1  # a row's stored entries (its diagonal is n)
+    assert lengths[rows].min() < 100 and lengths[rows].max() > 4 * len(cols)  # both ways of reading a row
+    for forgotten in (None, 3, 200):
+        if forgotten is not None:
+            model.forget_user(forgotten)
+            history[forgotten] = 0
+        product = (history.T @ history).astype(np.int64)
+        np.testing.assert_array_equal(model.cooccurrences(rows, cols), product[np.ix_(rows, cols)])  # threads
+        np.testing.assert_array_equal(model.cooccurrences(rows[:1], cols), product[np.ix_(rows[:1], cols)])  # serial

@@ -156,8 +156,9 @@ def gather(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, row
     """out[i, j] = stored C[rows[i], cols[j]] (uint16 counts; SATURATED where the overflow
     table holds the value; 0 for indices >= base_size). A pair with an index >= dense_size is
     read from that index's sparse row (sparse rows hold every column)."""
+    scratch = _scratch(base_size, len(cols), pool_val)
     for i in range(len(rows)):
-        _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i])
+        _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i], scratch)
     return out
 
 
@@ -165,17 +166,48 @@ def gather(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, row
 def gather_wide(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows, cols, out):
     """:func:`gather` with the rows split between threads: for large blocks (a heavy user's rows
     against every column), where the work outweighs waking the threads."""
-    for i in prange(len(rows)):
-        _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i])
+    n = len(rows)
+    chunks = min(n, 64)  # a scratch row per chunk, not per row
+    for t in prange(chunks):
+        scratch = _scratch(base_size, len(cols), pool_val)
+        for i in range(t * n // chunks, (t + 1) * n // chunks):
+            _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, rows[i], cols, out[i],
+                        scratch)
     return out
 
 
 #: Cells from which a block read is split between threads (:func:`gather_wide`).
 WIDE_CELLS = 1 << 16
+#: Columns from which a sparse row may be read by scattering it into a scratch row (see :func:`_gather_row`).
+SCATTER_COLUMNS = 256
 
 
 @njit(cache=_CACHE, nogil=True, inline="always")
-def _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, r, cols, out_row):
+def _scratch(base_size, columns, pool_val):
+    """A zeroed row of the whole catalog when a read of ``columns`` columns may scatter rows into
+    it, else an empty one (a read of a few columns must not pay for zeroing the catalog)."""
+    return np.zeros(base_size if columns >= SCATTER_COLUMNS else 0, dtype=pool_val.dtype)
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _gather_row(core, dense_size, starts, lengths, pool_idx, pool_val, base_size, r, cols, out_row, scratch):
+    if dense_size <= r < base_size and len(scratch):
+        k = r - dense_size
+        start, stop = starts[k], starts[k] + lengths[k]
+        # a sparse row read at many columns: a binary search per cell (log2 of the row's length,
+        # ~13 steps in MovieLens, each a likely cache miss) costs more than writing the row into
+        # the scratch row, reading every cell from it and clearing it again
+        if 2 * (stop - start) <= 8 * len(cols):
+            for p in range(start, stop):
+                if pool_idx[p] < base_size:
+                    scratch[pool_idx[p]] = pool_val[p]
+            for j in range(len(cols)):
+                c = cols[j]
+                out_row[j] = scratch[c] if 0 <= c < base_size else 0
+            for p in range(start, stop):
+                if pool_idx[p] < base_size:
+                    scratch[pool_idx[p]] = 0
+            return
     for j in range(len(cols)):
         c = cols[j]
         if r >= base_size or c >= base_size:
