@@ -146,7 +146,53 @@ def test_a_visitor_keeps_one_copy_of_p_and_other_windows_rebuild_the_state_befor
     entry = space.forget_user(68)
     assert space._previous is None  # the copy of P taken for the change is gone with it
     before, after = space.latest_windows(max_items=10, min_viewers=50)
-    assert len(before.items) == 10 and min(space.model.counts(list(before.items))) >= 50
+    assert len(before.items) == 10 and min(base.counts_model.counts(list(before.items))) >= 50  # the tier: n before or after
     np.testing.assert_allclose(before.similarities, base.weights_among(list(before.items)), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(after.similarities, space.ease.weights_among(list(after.items)))
     assert before.items == tuple(i for i in entry.effect.ranking(50).items[:10])
+
+
+def test_a_heavy_forgets_window_is_the_users_movies_so_every_step_moves(movielens_ease):
+    """One rank-one change moves every weight of B, and a heavy forget's largest moves can all be
+    between movies the user never watched: a window of those showed H, n and G unchanged at every
+    step until B. The change's own movies come first, then the rest of its reach."""
+    data, base = movielens_ease
+    space = EaseWorkspace(data, base)
+    own = set(space.model.history(414))  # 2,698 movies, the heaviest user of MovieLens latest-small
+    entry = space.forget_user(414)
+    before, after = entry.before, entry.after
+    assert len(before.items) == 20 and set(before.items) <= own
+    assert before.description.startswith("A focus window: the 20 movies of this change whose weights it moved most")
+    ranking = entry.effect.ranking(space.default_min_viewers)
+    assert before.items == ranking.items[:20]
+    row = before.users.index(414)
+    assert (before.history[row] == 1).all() and (after.history[row] == 0).all()  # H: every column
+    assert (after.counts == before.counts - 1).all()  # n
+    assert (np.diagonal(after.cooccurrences) == np.diagonal(before.cooccurrences) - 1).all()  # G
+    assert (after.similarities != before.similarities).sum() > 0.9 * 20 * 19  # B
+
+
+def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):
+    data, base = movielens_ease
+    space = EaseWorkspace(data, base)
+    scored = base.items_scored.tolist()
+    movies = [scored[0], scored[400], scored[881]]
+    entry = space.add_user("Maya", movies)
+    assert sorted(entry.before.items[:3]) == sorted(movies) and not set(entry.before.items[3:]) & set(movies)
+    assert entry.before.description.startswith(
+        "A focus window: the 20 movies: the 3 of this change, then those whose weights it moved most "
+        "(largest |ΔB| first in each part); ")
+    assert entry.effect.ranking(space.default_min_viewers).items[:3] == entry.before.items[:3]
+
+
+def test_a_window_whose_effect_was_not_measured_says_it_lists_the_changed_movies(movielens_ease):
+    from amnesia.limits import APP_LIMITS
+
+    data, base = movielens_ease
+    space = EaseWorkspace(data, base, limits=APP_LIMITS.replace(read_work=1))  # measuring B costs more
+    entry = space.forget_user(68)
+    assert entry.effect is None
+    assert entry.before.description.startswith(
+        "A focus window: the 20 movies this change touched, most watched first (its effect on every weight was not "
+        "measured); ")
+    assert set(entry.before.items) <= set(base.counts_model.history(68))

@@ -249,4 +249,11 @@ def test_the_weights_change_of_an_ease_forget_is_every_moved_weight_of_b_measure
     first = ranking.pairs[0]
     assert (first.s_old, first.s_new) == (old[a[0], b[0]], new[a[0], b[0]])
     assert first.c_old - first.c_new == (first.item_a in history and first.item_b in history)
-    assert ranking.items[:2] == (first.item_a, first.item_b)
+    # the window's movies: the forgotten user's own first (every one whose weights moved), each part in the
+    # order of the listed pairs
+    own = {item for item in history if item in items and after.counts_model.count(item) > 0}
+    mine = [item for item in ranking.items if item in own]
+    assert set(mine) == own and ranking.items[: len(mine)] == tuple(mine)
+    listed = list(dict.fromkeys(item for pair in ranking.pairs for item in (pair.item_a, pair.item_b)))
+    assert mine[:3] == [item for item in listed if item in own][:3]
+    assert list(ranking.items[len(mine) :])[:2] == [item for item in listed if item not in own][:2]

@@ -70,7 +70,8 @@ class Ranking:
     - ``items``: up to :data:`RANKED_ITEMS` movies whose similarities moved most: the largest
       |ΔS| between the movie and another of the tier, then Σ|ΔS| over the movie's whole row of
       S, then smaller id first. So the movies of the largest single changes (``pairs``) come
-      first, and the focus window shows what the ranked list describes.
+      first, and the focus window shows what the ranked list describes. EASE's ranking
+      (:func:`measure_weights_change`) puts the change's own movies first, each part in that order.
     - ``pairs``: up to :data:`TOP_PAIRS` single entries with the largest |ΔS|, exact values.
     Movies that lost their last viewer are left out of both (their similarities all became 0).
     """
@@ -416,6 +417,7 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
     n_before = n_after.astype(np.int64).copy()
     where, inside = after.scored_positions(change.count_items)
     n_before[where[inside]] = change.count_old[inside]
+    own = set(items[where[inside]].tolist())  # the scored movies whose n the change moved
     popularity = np.maximum(n_before, n_after)
     alive = n_after > 0
     diag_before, diag_after = np.diagonal(before.inverse).copy(), np.diagonal(after.inverse).copy()
@@ -453,8 +455,12 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
         pairs = tuple((int(items[a[t]]), int(items[b[t]])) for t in top.tolist())
         candidates = np.flatnonzero(w_max[tier] > 0)
         order = candidates[np.lexsort((items[candidates], -w_score[candidates], -w_max[tier][candidates]))]
-        listed = [item for pair in pairs for item in pair]
-        rankings.append((tier, tuple(dict.fromkeys(listed + items[order].tolist()))[:RANKED_ITEMS], pairs))
+        listed = list(dict.fromkeys([item for pair in pairs for item in pair] + items[order].tolist()))
+        # the change's own movies first: one rank-one change moves every weight of B, and the largest moves
+        # can all be between movies the user never watched (a heavy forget), so a window of those alone showed
+        # H, n and G unchanged at every step until B; the window is where the change happened, then its reach
+        rankings.append((tier, tuple([i for i in listed if i in own] + [i for i in listed if i not in own])[:RANKED_ITEMS],
+                         pairs))
     # exact values of the kept pairs, read from both models for all of their movies at once
     exact = _exact_weights(before, after, sorted({item for _, _, pairs in rankings for pair in pairs for item in pair}))
     rankings = [Ranking(tier, ranked, tuple(exact(a, b) for a, b in pairs)) for tier, ranked, pairs in rankings]

@@ -192,12 +192,14 @@ def choose_window(
     focus_users: Sequence[int] = (),
     max_items: int = DEFAULT_ITEMS,
     max_users: int = MAX_USERS,
+    ranked_as: str = "movies whose similarities this change moved most (largest |ΔS| first)",
 ) -> tuple[list[int], list[int], str]:
     """Users and items worth showing for a change, read from ``model`` (the state before it).
 
     Small worlds are shown whole. Otherwise the items are the first ``max_items`` of
     ``ranked_items`` (the movies whose similarities the change moved most, see
-    :mod:`.effects`), or the most popular movies when nothing is ranked; the users are the
+    :mod:`.effects`; ``ranked_as`` says what they are, after "the 20"), or the most popular
+    movies when nothing is ranked; the users are the
     ``focus_users`` (whose history changed) and then the users who watched some but not all
     of those movies, most shared first, because they are what makes C and S differ from 1.
     Returns (users, items, a sentence saying what the window is).
@@ -207,7 +209,7 @@ def choose_window(
         return sorted(set(model.users()) | set(focus_users)), items, "The whole world: every user and every movie."
     items = list(dict.fromkeys(int(i) for i in ranked_items))[:max_items]
     if items:
-        what = f"the {len(items)} movies whose similarities this change moved most (largest |ΔS| first)"
+        what = f"the {len(items)} {ranked_as}"
     else:
         popular = np.array(model.items(), dtype=np.int64)
         order = np.lexsort((popular, -model.counts(popular.tolist())))

@@ -462,7 +462,8 @@ class Workspace:
             effect = self._measured(before_state, change) if measure else None
             read_seconds = time.perf_counter() - started if effect is not None else None
             ranked = self._ranked(effect, change, self.default_min_viewers)
-            users, items, description = choose_window(before_model, self.catalog, ranked, focus_users)
+            users, items, description = choose_window(before_model, self.catalog, ranked, focus_users,
+                                                      ranked_as=self._ranked_as(ranked, effect, change, views.DEFAULT_ITEMS))
             before = self._snapshot(before_state, users, items, description)
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             noop = _noop_reason(request, change)
@@ -504,6 +505,12 @@ class Workspace:
         items = change.count_items.tolist()
         return tuple(sorted(items, key=lambda item: (-self.catalog.popularity(item), item))[: views.MAX_ITEMS])
 
+    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
+        """What the first ``max_items`` of ``ranked`` (:meth:`_ranked`) are, after "the 20": the window's caption."""
+        if effect is None:
+            return "movies this change touched, most watched first (its effect on every similarity was not measured)"
+        return "movies whose similarities this change moved most (largest |ΔS| first)"
+
     # ------------------------------------------------------------------ the latest change, explained
     def latest_windows(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> tuple[Window, Window]:
         """The focus window of the latest change, before and after, with ``max_items`` movies
@@ -517,7 +524,8 @@ class Workspace:
             ranked = self._ranked(entry.effect, entry.change, min_viewers)
             focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
             previous = self._before_latest()
-            users, items, description = choose_window(self._counts_of(previous), self.catalog, ranked, focus, max_items=max_items)
+            users, items, description = choose_window(self._counts_of(previous), self.catalog, ranked, focus, max_items=max_items,
+                                                      ranked_as=self._ranked_as(ranked, entry.effect, entry.change, max_items))
             before = self._snapshot(previous, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
@@ -894,6 +902,19 @@ class EaseWorkspace(Workspace):
 
     def _measure(self, before: EASE, change: ChangeSet) -> ChangeEffect:
         return measure_weights_change(before, self._ease, change)
+
+    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
+        if effect is None:
+            return "movies this change touched, most watched first (its effect on every weight was not measured)"
+        # the change's own movies come first in EASE's ranking (effects.measure_weights_change)
+        own = set(change.count_items.tolist())
+        mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
+        if mine == min(len(ranked), max_items):
+            return "movies of this change whose weights it moved most (largest |ΔB| first)"
+        if mine == 0:
+            return "movies whose weights this change moved most (largest |ΔB| first)"
+        return (f"movies: the {mine} of this change, then those whose weights it moved most "
+                "(largest |ΔB| first in each part)")
 
     def _measure_cost(self, change: ChangeSet) -> int:
         # every weight of B, twice, and the changed pairs of C (read for the export's count)
