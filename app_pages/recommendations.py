@@ -90,7 +90,7 @@ for change in effect.changed[:6]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)
-        left.caption("Before forgetting")
+        left.caption(views.ranked_list_caption(False, bool(change.left), effect.k))
         left.markdown(views.ranked_list(catalog, change.before, struck=change.left))
-        right.caption("After forgetting")
+        right.caption(views.ranked_list_caption(True, bool(change.entered), effect.k))
         right.markdown(views.ranked_list(catalog, change.after, bold=change.entered))

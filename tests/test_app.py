@@ -359,6 +359,10 @@ def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
         f"got other movies or another order in their top 5, and **{len(effect.changed) - len(effect.reordered)}** only other scores."
         for m in app.markdown
     )
+    # the toy world's lists after forgetting Bob keep their movies: no marks, so no legend
+    assert not any(change.left or change.entered for change in effect.changed)
+    captions = [c.value for c in app.caption if c.value.startswith(("Before forgetting", "After forgetting"))]
+    assert captions == ["Before forgetting", "After forgetting"] * min(6, len(effect.changed)) and captions
 
 
 def _reset_script():

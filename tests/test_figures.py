@@ -178,6 +178,21 @@ def test_changes_show_enough_digits_and_never_minus_zero():
     assert signed(-2.0, 0) == "−2" and digits_to_show(0.123456789, 0.123456788) == 6
 
 
+def test_a_ranked_lists_marks_are_explained_over_it():
+    from amnesia.dashboard.views import md, ranked_list, ranked_list_caption
+
+    data, model = shared_base("toy")
+    catalog = data.catalog
+    entries = [(item, 1.0 - k / 10) for k, item in enumerate(model.items()[:3])]
+    titles = [md(catalog.title(item)) for item, _ in entries]  # escaped for Markdown: Toy Story \(1995\)
+    struck = ranked_list(catalog, entries, struck={entries[1][0]})
+    assert struck.splitlines() == [f"1. {titles[0]} · 1.000", f"2. ~~{titles[1]}~~ · 0.900", f"3. {titles[2]} · 0.800"]
+    assert ranked_list_caption(False, True, 5) == "Before forgetting · ~~crossed out~~: not in the top 5 after"
+    assert ranked_list_caption(True, True, 5) == "After forgetting · **bold**: new in the top 5"
+    assert (ranked_list_caption(False, False, 5), ranked_list_caption(True, False, 5)) == ("Before forgetting",
+                                                                                           "After forgetting")
+
+
 def test_charts_are_projector_ready(forget_alice):
     """12 px dark axis labels, and a colour scale saying what the colour means on every heatmap."""
     figures = (update_figure(forget_alice.before, forget_alice.after, "x"), state_figure(forget_alice.after),

@@ -330,6 +330,14 @@ def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: 
     return "\n".join(lines) or "—"
 
 
+def ranked_list_caption(after: bool, marked: bool, k: int) -> str:
+    """The caption over a :func:`ranked_list` before or ``after`` forgetting: it says what its
+    marks mean when the list has some (``marked``), in the words of a top ``k``."""
+    if after:
+        return "After forgetting" + (f" · **bold**: new in the top {k}" if marked else "")
+    return "Before forgetting" + (f" · ~~crossed out~~: not in the top {k} after" if marked else "")
+
+
 def digits_to_show(*values: float, least: int = 2, most: int = 6) -> int:
     """The fewest decimals (``least``..``most``) that keep ``values`` apart and show each non-zero one
     as non-zero: "0.76 → 0.76" or "−0.000" read as "no change" although something changed."""
