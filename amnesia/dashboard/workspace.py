@@ -508,7 +508,7 @@ class Workspace:
     def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
         """What the first ``max_items`` of ``ranked`` (:meth:`_ranked`) are, after "the 20": the window's caption."""
         if effect is None:
-            return "movies this change touched, most watched first (its effect on every similarity was not measured)"
+            return f"movies this change touched, most watched first (its effect on every {self.weight_words} was not measured)"
         return "movies whose similarities this change moved most (largest |ΔS| first)"
 
     # ------------------------------------------------------------------ the latest change, explained
@@ -905,7 +905,7 @@ class EaseWorkspace(Workspace):
 
     def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
         if effect is None:
-            return "movies this change touched, most watched first (its effect on every weight was not measured)"
+            return super()._ranked_as(ranked, effect, change, max_items)
         # the change's own movies come first in EASE's ranking (effects.measure_weights_change)
         own = set(change.count_items.tolist())
         mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
