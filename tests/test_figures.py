@@ -166,11 +166,15 @@ def test_every_figure_is_valid_plotly_although_built_without_validation(forget_a
 def test_changes_show_enough_digits_and_never_minus_zero():
     from amnesia.dashboard.views import before_after, digits_to_show, signed
 
-    assert before_after(0.7612, 0.7598) == "0.761 → 0.760 (−0.001)"  # "0.76 → 0.76" read as no change
+    assert before_after(0.7612, 0.7598) == "0.7612 → 0.7598 (−0.0014)"  # "0.76 → 0.76" read as no change
     assert before_after(0.41, 0.38) == "0.41 → 0.38 (−0.03)"
     assert before_after(0.5, 0.5) == "0.50 → 0.50 (±0)"
-    # the change is the shown endpoints' difference: rounded apart it would read (+0.02)
-    assert before_after(0.3549, 0.3751) == "0.35 → 0.38 (+0.03)"
+    # the change is the shown endpoints' difference (rounded apart, "0.35 → 0.38 (+0.02)" did not add up), with
+    # the decimals that keep it within a tenth of the true change (at two, "+0.03" for +0.0202)
+    assert before_after(0.3549, 0.3751) == "0.355 → 0.375 (+0.020)"
+    # a presenter's add and forget of one user: "0.02 → 0.04 (+0.02)" for +0.0112, then "0.04 → 0.02 (−0.02)"
+    assert (before_after(0.0247, 0.0359), before_after(0.0359, 0.0247)) == ("0.025 → 0.036 (+0.011)",
+                                                                          "0.036 → 0.025 (−0.011)")
     assert before_after(0.1956427, 0.1956421) == "0.195643 → 0.195642 (−0.000001)"
     assert before_after(0.19564255, 0.19564253) == "0.195643 → 0.195643 (−2e−08)"  # below six decimals
     assert signed(-0.0004) == "−0.0004" and signed(0.031) == "+0.03" and signed(0.0) == ""

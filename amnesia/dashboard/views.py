@@ -364,11 +364,15 @@ def signed(value: float, digits: int | None = None) -> str:
 
 def before_after(old: float, new: float) -> str:
     """``"0.7612 → 0.7598 (−0.0014)"``: as many decimals as the change needs, and the change itself."""
+    # the change shown is the shown endpoints' difference, so the line adds up; with as few decimals as keep
+    # it within a tenth of the true change: at two, 0.0247 → 0.0359 read "0.02 → 0.04 (+0.02)" for +0.0112, and
+    # its forget "0.04 → 0.02 (−0.02)"; a change too small for the most decimals still shows, as its own value ("−3e-09")
     digits = digits_to_show(old, new, new - old)
-    # the change shown is the shown endpoints' difference: rounded apart, 0.3549 → 0.3751 would read
-    # "0.35 → 0.38 (+0.02)", which does not add up (the true change is within one unit of the last decimal);
-    # a change too small for the most decimals still shows, as its own value ("−3e-09")
-    shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
+    while True:
+        shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
+        if digits >= 6 or abs(shown - (new - old)) <= 0.1 * abs(new - old):
+            break
+        digits += 1
     change = signed(shown, digits) if shown else signed(new - old)
     # a true minus: EASE's weights are negative as often as positive
     return f"{old:.{digits}f} → {new:.{digits}f} ({change or '±0'})".replace("-", "−")
