@@ -170,6 +170,10 @@ def test_a_heavy_forgets_window_is_the_users_movies_so_every_step_moves(movielen
     assert (after.counts == before.counts - 1).all()  # n
     assert (np.diagonal(after.cooccurrences) == np.diagonal(before.cooccurrences) - 1).all()  # G
     assert (after.similarities != before.similarities).sum() > 0.9 * 20 * 19  # B
+    # 128 of 414's movies had no other viewer, none of them among the 882 EASE scores: they had no weight to lose
+    lonely = [item for item in own if base.counts_model.count(item) == 1]
+    assert len(lonely) == 128 and not set(lonely) & set(base.items_scored.tolist())
+    assert entry.effect.emptied_count == 0 and space.emptied_sentence(entry) == ""
 
 
 def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):

@@ -91,7 +91,8 @@ class ChangeEffect:
       ``-1`` for each old value that was not 0, a ``+1`` for each new one that is not 0; see
       :mod:`amnesia.records`): the exact count the export's estimate uses.
     - ``emptied``: up to :data:`RANKED_ITEMS` movies whose count went to 0 (n = 0 now, so
-      every similarity of theirs is 0); ``emptied_count``: how many there are in all.
+      every similarity of theirs is 0; for EASE, only the movies it scores: the others have no weights);
+      ``emptied_count``: how many there are in all.
     """
 
     rankings: tuple[Ranking, ...]
@@ -468,7 +469,8 @@ def _measure_weights(before: EASE, after: EASE, change: ChangeSet, block_rows: i
     for chunk in iter_cooccurrence_changes(counts, change):  # the C records the export writes, exactly
         changed_c += len(chunk.old)
         records_c += int(np.count_nonzero(chunk.old) + np.count_nonzero(chunk.new))
-    emptied = change.count_items[change.count_new == 0]
+    # only scored movies have weights to lose: a movie below min_viewers that lost its last viewer never had one
+    emptied = change.count_items[(change.count_new == 0) & inside]
     return ChangeEffect(tuple(rankings), changed_c, changed, tuple(emptied[:RANKED_ITEMS].tolist()), len(emptied), records_c, 0)
 
 
