@@ -244,7 +244,8 @@ figure, changed_figure, window = charts.state, charts.changed, charts.window
 if entry is not None and not entry.noop:
     names = window.matrices
     st.caption(f"Press ▶ Play to step through the update: before → H → n → {names.pair} → {names.weight}. "
-               "Changed cells are outlined in red.")
+               "Changed cells are outlined in red" + (
+                   "." if workspace.small else "; in a large chart where most cells changed, its subtitle counts them instead."))
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window)))
 
@@ -260,7 +261,7 @@ if changed_figure is not None:
         where = "" if min_viewers == 1 else f" between movies at least {min_viewers} people watched"
         st.markdown(f"**The largest {workspace.weight_words} changes{where}** (of {entry.effect.changed_s:,} that changed):")
         st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
-        spread = workspace.spread_sentence(entry)
+        spread = " ".join(part for part in (workspace.outside_sentence(pairs, window), workspace.spread_sentence(entry)) if part)
         if spread:
             st.caption(md(spread))
     elif entry.effect is None and entry.kind == "import":

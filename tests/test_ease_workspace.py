@@ -174,6 +174,15 @@ def test_a_heavy_forgets_window_is_the_users_movies_so_every_step_moves(movielen
     lonely = [item for item in own if base.counts_model.count(item) == 1]
     assert len(lonely) == 128 and not set(lonely) & set(base.items_scored.tolist())
     assert entry.effect.emptied_count == 0 and space.emptied_sentence(entry) == ""
+    # the largest moves of B lie between movies 414 never watched: the page says they are not in the charts, and why
+    pairs = space.largest_changes(entry)
+    outside = [p for p in pairs if p.item_a not in before.items or p.item_b not in before.items]
+    assert len(pairs) == 10 and outside and all(p.c_old == p.c_new for p in outside if not {p.item_a, p.item_b} & own)
+    assert space.outside_sentence(pairs, after) == (
+        f"{len(outside)} of these 10 pairs involve movies outside the charts above, which show 20 movies. The charts "
+        "show this change's own movies first; the rank-one change of P also moves weights between movies the user "
+        "never watched, where G stays the same.")
+    assert space.outside_sentence([p for p in pairs if p not in outside], after) == ""
 
 
 def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):
@@ -184,7 +193,7 @@ def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):
     entry = space.add_user("Maya", movies)
     assert sorted(entry.before.items[:3]) == sorted(movies) and not set(entry.before.items[3:]) & set(movies)
     assert entry.before.description.startswith(
-        "A focus window: the 20 movies: the 3 of this change, then those whose weights it moved most "
+        "A focus window: the 20 movies, the first 3 of them this change's own, then those whose weights it moved most "
         "(largest |ΔB| first in each part); ")
     assert entry.effect.ranking(space.default_min_viewers).items[:3] == entry.before.items[:3]
 

@@ -546,6 +546,14 @@ class Workspace:
             for p in pairs
         ]
 
+    def outside_sentence(self, pairs: Sequence[PairChange], window: Window) -> str:
+        """How many of the listed ``pairs`` involve a movie the charts (``window``) do not show, or ""."""
+        shown = set(window.items)
+        outside = sum(1 for p in pairs if p.item_a not in shown or p.item_b not in shown)
+        if not outside:
+            return ""
+        return f"{outside} of these {len(pairs)} pairs involve movies outside the charts above, which show {len(shown)} movies."
+
     def emptied_sentence(self, entry: LogEntry) -> str:
         """What happened to movies that lost their last viewer, or "" if none did."""
         effect = entry.effect
@@ -913,8 +921,15 @@ class EaseWorkspace(Workspace):
             return "movies of this change whose weights it moved most (largest |ΔB| first)"
         if mine == 0:
             return "movies whose weights this change moved most (largest |ΔB| first)"
-        return (f"movies: the {mine} of this change, then those whose weights it moved most "
+        return (f"movies, the first {mine} of them this change's own, then those whose weights it moved most "
                 "(largest |ΔB| first in each part)")
+
+    def outside_sentence(self, pairs: Sequence[PairChange], window: Window) -> str:
+        sentence = super().outside_sentence(pairs, window)
+        if not sentence:
+            return ""
+        return (f"{sentence} The charts show this change's own movies first; the rank-one change of P also moves "
+                "weights between movies the user never watched, where G stays the same.")
 
     def _measure_cost(self, change: ChangeSet) -> int:
         # every weight of B, twice, and the changed pairs of C (read for the export's count)
