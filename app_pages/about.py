@@ -11,31 +11,36 @@ model = workspace.model
 measure = model.measure
 
 st.title("About Amnesia")
+shown = ("item-based collaborative filtering and for EASE, both built on these counts" if ease
+         else "item-based collaborative filtering with four quantities")
 st.markdown(
-    """
+    f"""
 **The right to be forgotten.** Under the GDPR (Article 17) a person can ask a company to erase their data.
 Deleting their rows from a database is easy; the machine-learning models trained on that data still *remember*
 them. Retraining from scratch forgets reliably, but it is slow and costly, so in practice it happens rarely.
 
 **Amnesia** (Sebastian Schelter, *"Amnesia" – Machine Learning Models That Can Forget User Data Very Fast*,
 CIDR 2020) showed that some models can be updated *decrementally*: forgetting a user is exact and takes
-microseconds to milliseconds. This app shows it for item-based collaborative filtering with four quantities:
+microseconds to milliseconds. This app shows it for {shown}:
 """
 )
 st.latex(r"H \in \{0,1\}^{|U| \times |I|} \quad \text{who interacted with what}")
 st.latex(r"n_a = \sum_u H_{ua} \quad \text{how many users interacted with item } a")
 st.latex(r"C = H^\top H, \quad C_{ab} = \text{how many users interacted with both } a \text{ and } b")
 if ease:
-    st.latex(r"B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P), \quad P = (G + \lambda I)^{-1} \quad \text{(EASE, the model in use: see below)}")
+    st.latex(r"B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P), \quad P = (G + \lambda I)^{-1}, \quad G = C \text{ with } n "
+             r"\text{ on its diagonal} \quad \text{(EASE, the model in use: see below)}")
 else:
     st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity, the one in use: pick another in the sidebar)}}")
+times = ("the update of P, and apart the comparison of every weight of B before and after it" if ease
+         else "the write, and the first read of the changed rows")
 st.markdown(
-    """
+    f"""
 Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
 between those items; the similarities are then computed from C and n for exactly the entries someone looks at.
 That is what the library does in place. Here, each visitor works on a private copy of the shared model: it
 records the changed users' rows and works C out from the shared model and those rows when read, so the *Forget*
-page reports both times: the write, and the first read of the changed rows.
+page reports both times: {times}.
 The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
 and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists when there are any).
 """

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui_state
+from amnesia.dashboard.workspace import ease_settings
 from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
@@ -39,14 +40,16 @@ def committed_results(path: str, modified: float) -> LabResult | None:
 
 st.title("Unlearning lab")
 st.markdown(
-    "The other pages forget exactly with item-based CF. Most recommenders in production are *model-based* "
+    "The other pages forget exactly with item-based CF or EASE. Most recommenders in production are *model-based* "
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
     f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's exactly forgetting "
     f"{' and '.join(EXACT_MODELS)} (full runs), and an attacker "
     "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
-    "against it than against a retrain."
+    "against it than against a retrain. The lab's EASE scores every movie of its data; the Forget page's scores "
+    f"only the movies at least {ease_settings('movielens-small').min_viewers} people watched, so the lab's EASE "
+    "forgets and retrains more slowly."
 )
 
 own = ui_state.get(PAGE, "run")

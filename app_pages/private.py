@@ -32,8 +32,8 @@ if ui_state.model_kind() == "ease":
     st.title("Private recommendations")
     st.info(
         "Private recommendations run item-CF in your browser: each movie's list of most similar movies, sent as ONNX. "
-        "EASE's weights are a dense matrix over every movie it scores, too large to send, so this page has no EASE "
-        "model. Pick Item-CF as the model in the sidebar to use it.", icon=":material/info:",
+        "This page has no EASE model to send: its export is built for item-CF's lists, not for EASE's dense weights "
+        "B. Pick Item-CF as the model in the sidebar to use it.", icon=":material/info:",
     )
     st.stop()
 channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}

@@ -466,6 +466,9 @@ def test_about_page():
     assert not app.exception and "EASE** (Harald Steck" in text and "the model in use, learns" in text
     assert "are item-CF's: pick Item-CF under Model" in text and "**Every neighbour.**" not in text
     assert "EASE, the model in use" in app.latex[3].value and "similarity" not in app.latex[3].value
+    assert r"G = C \text{ with } n" in app.latex[3].value  # G is defined where it is first used
+    assert "for item-based collaborative filtering and for EASE, both built on these counts:" in text
+    assert "reports both times: the update of P, and apart the comparison of every weight of B" in text
 
 
 # ---------------------------------------------------------------------- MovieLens
@@ -620,6 +623,7 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
         "interactions", "item_interactions_n", "cooccurrences_c"]  # B is not a stream collection
     app.switch_page("app_pages/private.py").run()
     assert not app.exception and app.info[0].value.startswith("Private recommendations run item-CF in your browser")
+    assert "This page has no EASE model to send" in app.info[0].value
     app.selectbox(key="app.model").set_value("item-cf").run()
     assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
     # back on item-CF with its default lists (the choices EASE did not show are not lost)
