@@ -249,3 +249,15 @@ def test_the_movies_a_change_touched_are_named_below_the_columns():
     for axis in (layout.xaxis, layout.xaxis2, layout.xaxis3, layout.xaxis4):
         assert axis.tickmode == "array" and set(touched) <= set(axis.tickvals)
         assert len(axis.tickvals) < len(after.items)  # still thinned: 12 px names do not fit every column
+
+
+def test_the_step_slider_starts_right_of_play_and_pause(forget_alice):
+    """At 0.18 of the plot area the slider's "before" grip sat under ❚❚ Pause (the buttons take ~165 px)."""
+    from amnesia.dashboard.figures import _WIDTH
+
+    space = Workspace(*shared_base("movielens-small"))
+    space.forget_user(414)
+    for before, after in ((forget_alice.before, forget_alice.after), space.latest_windows()):
+        layout = update_figure(before, after, "x").layout
+        slider, plot_px = layout.sliders[0], _WIDTH - layout.margin.l - layout.margin.r
+        assert layout.updatemenus[0].x == 0 and slider.x * plot_px >= 170 and slider.x + slider.len == 1

@@ -59,6 +59,7 @@ _BAR = 80  # pixels beside a heatmap for its colour scale (bar and tick labels)
 _CELL_FONT = 10
 #: pixels between the two columns: the left panels' colour scales and the n axis (S shares C's row labels)
 _MIDDLE = _BAR + 45
+_BUTTONS_PX = 175  # ▶ Play and ❚❚ Pause side by side, with a gap: where the step slider may start
 _WIDTH = 700  # the main column at a 1024 px window (projectors): laid out for it, wider screens stretch it
 
 
@@ -444,6 +445,9 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
         for stage, name in enumerate(names)
     ]
     controls_y = 1 + (top - 48) / plot_height  # paper coordinates: 48 px below the figure's top
+    # the slider starts right of the two buttons (~165 px) at the narrowest layout: at 0.18 of the plot area
+    # its "before" grip sat under ❚❚ Pause; wider screens stretch the plot area, never the buttons
+    slider_x = min(0.4, _BUTTONS_PX / (_WIDTH - layout["margin"]["l"] - layout["margin"]["r"]))
     step_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
     _title(layout, title)
     layout.update(
@@ -471,10 +475,10 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
         sliders=[
             {
                 "active": last,
-                "x": 0.18,
+                "x": slider_x,
                 "y": controls_y,
                 "yanchor": "top",
-                "len": 0.8,
+                "len": 1 - slider_x,
                 "currentvalue": {"visible": False},
                 "pad": {"t": 0, "b": 0},
                 "steps": [
