@@ -98,12 +98,12 @@ def run_verify(waiting) -> None:
     verdict = ":material/verified: identical" if result.match else ":material/dangerous: DIFFERENT"
     certificate = result.certificate
     if certificate is None:
-        text = (f"Last incremental update: **{engine}** · retrain from scratch and fingerprint: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+        text = (f"Last incremental update: **{engine}** · retrain from scratch and fingerprint: **{result.retrain_seconds * 1e3:,.1f} ms** · "
                 f"fingerprints {verdict}  \n`{result.fingerprint[:16]}…` vs `{result.retrained_fingerprint[:16]}…`")
     else:  # EASE: the exact counts by fingerprint, P against a new inverse, every top-10 against a retrain's
         same = "equal" if certificate.fingerprint_equal else "DIFFERENT"
         lists = "all equal" if certificate.top10_equal else "NOT all equal"
-        text = (f"Last incremental update: **{engine}** · recompute P and retrain: **{result.retrain_seconds * 1e3:,.0f} ms** · "
+        text = (f"Last incremental update: **{engine}** · recompute P and retrain: **{result.retrain_seconds * 1e3:,.1f} ms** · "
                 f"{verdict}  \nH, n, G fingerprints {same} (`{result.fingerprint[:16]}…`) · P vs a new inverse: largest "
                 f"difference {certificate.max_abs_diff:.1e} ({certificate.max_rel_diff:.1e} of its largest entry) · "
                 f"top-10 of {certificate.users_compared:,} users: {lists}")
@@ -206,17 +206,17 @@ if message:
 
 # ---------------------------------------------------------------------- the latest change and Verify
 log = workspace.log
-left, right = st.columns([3, 2])
-with left:
-    if log:
-        st.markdown(f"**Last change:** {md(log[-1].label)}")
 
 
 @st.fragment
 def verify_panel() -> None:
-    """The Verify button and its certificate. A fragment: Verify changes nothing, so its click reruns
-    only this panel, and the browser does not receive and redraw the charts again."""
-    if st.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
+    """The last change, the Verify button beside it and its certificate below, the page's width (in
+    the button's column it was squeezed to a third of it). A fragment: Verify changes nothing, so its
+    click reruns only this panel, and the browser does not receive and redraw the charts again."""
+    left, right = st.columns([3, 2])
+    if log:
+        left.markdown(f"**Last change:** {md(log[-1].label)}")
+    if right.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
         with st.spinner("Retraining from scratch…"):
             run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")
@@ -224,8 +224,7 @@ def verify_panel() -> None:
         (st.success if verification[1] else st.error)(verification[0])
 
 
-with right:
-    verify_panel()
+verify_panel()
 
 # ---------------------------------------------------------------------- the focus window
 max_items, min_viewers = views.DEFAULT_ITEMS, workspace.default_min_viewers
