@@ -13,7 +13,7 @@ import pytest
 from amnesia import AmnesiaError, RequestError
 from amnesia.dashboard.figures import stages, update_figure
 from amnesia.dashboard.views import EASE_MATRICES, window_csv
-from amnesia.dashboard.workspace import EASE_SETTINGS, EaseWorkspace, shared_base, shared_ease
+from amnesia.dashboard.workspace import EASE_SETTINGS, EaseWorkspace, Workspace, shared_base, shared_ease
 from amnesia.engine.ease import EASE
 
 
@@ -130,6 +130,8 @@ def test_an_imported_log_gives_the_same_model_and_figures_and_the_export_is_the_
 def test_movielens_scores_the_movies_twenty_people_watched_and_a_forget_equals_a_retrain(movielens_ease):
     data, base = movielens_ease
     assert EASE_SETTINGS["movielens-small"].min_viewers == 30 and len(base.items_scored) == 882
+    # the Forget page's tiers of 1 and 10 viewers narrow nothing below EASE's floor: its list heading says none
+    assert EaseWorkspace(data, base).weights_from == 30 and Workspace(data, base.counts_model).weights_from == 1
     assert base.inverse.nbytes == 882**2 * 8  # 6.2 MB: what each visitor's copy costs
     space = EaseWorkspace(data, base)
     entry = space.forget_user(68)

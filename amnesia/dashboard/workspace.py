@@ -179,6 +179,9 @@ class Workspace:
         """True for a world shown whole (the toy world)."""
         return views.is_small(self.base, self.catalog)
 
+    #: Viewers a movie needs to have weights at all (EASE scores only movies this many people watched).
+    weights_from = 1
+
     @property
     def default_min_viewers(self) -> int:
         """Popularity tier of the focus window: every movie in a small world; on a large catalog,
@@ -880,6 +883,10 @@ class EaseWorkspace(Workspace):
         self.base_ease = base
         self.settings = ease_settings(dataset.name)
         super().__init__(dataset, base.counts_model, limits)
+
+    @property
+    def weights_from(self) -> int:
+        return self.settings.min_viewers
 
     @property
     def weights_label(self) -> str:
