@@ -198,6 +198,11 @@ def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):
         "A focus window: the 20 movies, the first 3 of them this change's own, then those whose weights it moved most "
         "(largest |ΔB| first in each part); ")
     assert entry.effect.ranking(space.default_min_viewers).items[:3] == entry.before.items[:3]
+    # the list in one precision, so its lines compare ("+0.0094" above "+0.01" read as unsorted)
+    values = [sentence.rsplit(" (G", 1)[0].rsplit(": ", 1)[1] for sentence in space.pair_sentences(space.largest_changes(entry))]
+    decimals = {len(number.split(".")[1]) for line in values for number in line.replace("(", " ").replace(")", " ").split()
+                if "." in number}
+    assert len(values) == 10 and len(decimals) == 1, values
 
 
 def test_a_window_whose_effect_was_not_measured_says_it_lists_the_changed_movies(movielens_ease):

@@ -362,25 +362,39 @@ def signed(value: float, digits: int | None = None) -> str:
     return text.replace("-", "−")
 
 
-def before_after(old: float, new: float) -> str:
-    """``"0.7612 → 0.7598 (−0.0014)"``: as many decimals as the change needs, and the change itself."""
-    # the change shown is the shown endpoints' difference, so the line adds up; with as few decimals as keep
-    # it within a tenth of the true change: at two, 0.0247 → 0.0359 read "0.02 → 0.04 (+0.02)" for +0.0112, and
-    # its forget "0.04 → 0.02 (−0.02)"; a change too small for the most decimals still shows, as its own value ("−3e-09")
+def change_digits(old: float, new: float) -> int:
+    """The decimals :func:`before_after` shows ``old → new`` with: the fewest that keep the two
+    apart and the shown change (the shown endpoints' difference) within a tenth of the true one;
+    at two, 0.0247 → 0.0359 read "0.02 → 0.04 (+0.02)" for +0.0112. At most six."""
     digits = digits_to_show(old, new, new - old)
-    while True:
+    while digits < 6:
         shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
-        if digits >= 6 or abs(shown - (new - old)) <= 0.1 * abs(new - old):
+        if abs(shown - (new - old)) <= 0.1 * abs(new - old):
             break
         digits += 1
+    return digits
+
+
+def before_after(old: float, new: float, digits: int | None = None) -> str:
+    """``"0.7612 → 0.7598 (−0.0014)"``: with :func:`change_digits` decimals (or ``digits``: one
+    list in one precision, so its lines compare), and the change itself."""
+    digits = change_digits(old, new) if digits is None else digits
+    # the change shown is the shown endpoints' difference, so the line adds up; a change too small for
+    # the decimals still shows, as its own value ("−3e-09")
+    shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
     change = signed(shown, digits) if shown else signed(new - old)
     # a true minus: EASE's weights are negative as often as positive
     return f"{old:.{digits}f} → {new:.{digits}f} ({change or '±0'})".replace("-", "−")
 
 
-def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float) -> str:
+def list_digits(pairs: Sequence[tuple[float, float]]) -> int:
+    """One precision for a list of before → after lines: the most any of them needs."""
+    return max((change_digits(old, new) for old, new in pairs), default=2)
+
+
+def pair_sentence(catalog: Catalog, item_a: int, item_b: int, old: float, new: float, digits: int | None = None) -> str:
     """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (−0.03)"``: one similarity change in words."""
-    return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {before_after(old, new)}"
+    return f"{catalog.title(item_b)} ↔ {catalog.title(item_a)}: {before_after(old, new, digits)}"
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~=&/])")

@@ -544,8 +544,9 @@ class Workspace:
 
     def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
         """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (C 12 → 11)"`` for each pair."""
+        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])  # one precision: the lines compare
         return [
-            f"{views.pair_sentence(self.catalog, p.item_a, p.item_b, p.s_old, p.s_new)} (C {p.c_old} → {p.c_new})"
+            f"{views.pair_sentence(self.catalog, p.item_a, p.item_b, p.s_old, p.s_new, digits)} (C {p.c_old} → {p.c_new})"
             for p in pairs
         ]
 
@@ -945,8 +946,9 @@ class EaseWorkspace(Workspace):
     def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
         """``"Toy Story (1995) → Aladdin (1992): 0.041 → 0.039 (−0.002) (G 12 → 11)"``: the weight
         of a watched movie towards a recommended one."""
+        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])  # one precision: the lines compare
         return [
-            f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: {views.before_after(p.s_old, p.s_new)} "
+            f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: {views.before_after(p.s_old, p.s_new, digits)} "
             f"(G {p.c_old} → {p.c_new})"
             for p in pairs
         ]
