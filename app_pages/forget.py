@@ -211,7 +211,7 @@ log = workspace.log
 @st.fragment
 def verify_panel() -> None:
     """The last change, the Verify button beside it and its certificate below, the page's width (in
-    the button's column it was squeezed to a third of it). A fragment: Verify changes nothing, so its
+    the button's column it was squeezed to two-fifths of it). A fragment: Verify changes nothing, so its
     click reruns only this panel, and the browser does not receive and redraw the charts again."""
     left, right = st.columns([3, 2])
     if log:

@@ -367,12 +367,14 @@ def change_digits(old: float, new: float) -> int:
     apart and the shown change (the shown endpoints' difference) within a tenth of the true one;
     at two, 0.0247 → 0.0359 read "0.02 → 0.04 (+0.02)" for +0.0112. At most six."""
     digits = digits_to_show(old, new, new - old)
-    while digits < 6:
-        shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
-        if abs(shown - (new - old)) <= 0.1 * abs(new - old):
-            break
+    while digits < 6 and abs(_shown_change(old, new, digits) - (new - old)) > 0.1 * abs(new - old):
         digits += 1
     return digits
+
+
+def _shown_change(old: float, new: float, digits: int) -> float:
+    """``new - old`` as the two read when written with ``digits`` decimals."""
+    return round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
 
 
 def before_after(old: float, new: float, digits: int | None = None) -> str:
@@ -381,7 +383,7 @@ def before_after(old: float, new: float, digits: int | None = None) -> str:
     digits = change_digits(old, new) if digits is None else digits
     # the change shown is the shown endpoints' difference, so the line adds up; a change too small for
     # the decimals still shows, as its own value ("−3e-09")
-    shown = round(float(f"{new:.{digits}f}") - float(f"{old:.{digits}f}"), digits)
+    shown = _shown_change(old, new, digits)
     change = signed(shown, digits) if shown else signed(new - old)
     # a true minus: EASE's weights are negative as often as positive
     return f"{old:.{digits}f} → {new:.{digits}f} ({change or '±0'})".replace("-", "−")
