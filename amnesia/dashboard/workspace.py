@@ -543,12 +543,13 @@ class Workspace:
         return list(ranking.pairs[:limit])
 
     def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
-        """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (C 12 → 11)"`` for each pair."""
-        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])  # one precision: the lines compare
-        return [
-            f"{views.pair_sentence(self.catalog, p.item_a, p.item_b, p.s_old, p.s_new, digits)} (C {p.c_old} → {p.c_new})"
-            for p in pairs
-        ]
+        """One sentence per pair (:meth:`_pair_sentence`), all in one precision so the lines compare."""
+        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])
+        return [self._pair_sentence(p, digits) for p in pairs]
+
+    def _pair_sentence(self, p: PairChange, digits: int) -> str:
+        """``"Toy Story (1995) ↔ Aladdin (1992): 0.41 → 0.38 (C 12 → 11)"``."""
+        return f"{views.pair_sentence(self.catalog, p.item_a, p.item_b, p.s_old, p.s_new, digits)} (C {p.c_old} → {p.c_new})"
 
     def outside_sentence(self, pairs: Sequence[PairChange], window: Window) -> str:
         """How many of the listed ``pairs`` involve a movie the charts (``window``) do not show, or ""."""
@@ -943,15 +944,11 @@ class EaseWorkspace(Workspace):
         # every weight of B, twice, and the changed pairs of C (read for the export's count)
         return 2 * len(self._ease.items_scored) ** 2 + self.model.read_cost(change.count_items)
 
-    def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
+    def _pair_sentence(self, p: PairChange, digits: int) -> str:
         """``"Toy Story (1995) → Aladdin (1992): 0.041 → 0.039 (−0.002) (G 12 → 11)"``: the weight
         of a watched movie towards a recommended one."""
-        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])  # one precision: the lines compare
-        return [
-            f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: {views.before_after(p.s_old, p.s_new, digits)} "
-            f"(G {p.c_old} → {p.c_new})"
-            for p in pairs
-        ]
+        return (f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: "
+                f"{views.before_after(p.s_old, p.s_new, digits)} (G {p.c_old} → {p.c_new})")
 
     def _verify(self) -> Verification:
         """EASE's certificate (:meth:`EASE.verify`): P recomputed from G, a retrain on the remaining
