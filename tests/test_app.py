@@ -466,7 +466,7 @@ def test_about_page():
     assert not app.exception and "EASE** (Harald Steck" in text and "the model in use, learns" in text
     assert "are item-CF's: pick Item-CF under Model" in text and "**Every neighbour.**" not in text
     assert "EASE, the model in use" in app.latex[3].value and "similarity" not in app.latex[3].value
-    assert r"G = C \text{ with } n" in app.latex[3].value  # G is defined where it is first used
+    assert r"G = H^\top H" in app.latex[3].value  # G is defined where it is first used
     assert "for item-based collaborative filtering and for EASE, both built on these counts:" in text
     assert "reports both times: the update of P, and apart the comparison of every weight of B" in text
 
