@@ -133,36 +133,72 @@ def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id, grows):
-    """Row j (outside T) after a change, from ``values[p]``, its new S with ``touched[p]`` (0 =
-    none). Returns False when its full row of C is needed (the list was full and an item it never
-    listed might now beat its K-th entry); otherwise the list is settled (maybe unchanged).
+def _raise_row(j, values, touched, position_t, ids, k, nbr, val, length, seen):
+    """Row j (outside T) after a forget, in place, from ``values[p]``, its new S with
+    ``touched[p]``. A forget kept C_jt (j is not the user's) and lowered n_t, so S_jt only grew
+    (the IEEE formula is monotone in the count) and every other entry kept its value: each listed
+    item of T moves up, then each unlisted one that beats the K-th entry (or finds a free place)
+    comes in from the bottom. The list stays exact: every item outside it was worse than the old
+    K-th entry, and the new K-th is at least as good. ``seen`` (one flag per item of T, all
+    False) is left all False."""
+    filled = length[j]
+    for e in range(filled):
+        p = position_t[nbr[j, e]]
+        if p < 0:
+            continue
+        seen[p] = True
+        b, value = nbr[j, e], values[p]
+        position = e  # the entries above it are settled; it can only rise among them
+        while position > 0 and _better(value, ids[b], val[j, position - 1], ids[nbr[j, position - 1]]):
+            nbr[j, position], val[j, position] = nbr[j, position - 1], val[j, position - 1]
+            position -= 1
+        nbr[j, position], val[j, position] = b, value
+    for p in range(len(touched)):
+        if seen[p]:
+            seen[p] = False
+            continue
+        value, b = values[p], touched[p]
+        if value <= 0.0:
+            continue
+        if filled == k:
+            if not _better(value, ids[b], val[j, k - 1], ids[nbr[j, k - 1]]):
+                continue
+            position = k - 1  # the K-th entry leaves
+        else:
+            position = filled
+            filled += 1
+        while position > 0 and _better(value, ids[b], val[j, position - 1], ids[nbr[j, position - 1]]):
+            nbr[j, position], val[j, position] = nbr[j, position - 1], val[j, position - 1]
+            position -= 1
+        nbr[j, position], val[j, position] = b, value
+    length[j] = filled
 
-    ``grows``: the change removed users' whole rows (forgets), so C moved only between items of
-    T and S_jt can only have grown (C_jt kept, n_t fell; a partial removal lowers C_jt for the
-    user's remaining items j). Then an item of T that was listed still ranks at or above the
-    K-th entry, so if none of T's new values reaches it (or, in a list that is not full, none is
-    positive: such a list held every positive entry) nothing moved, and the list need not be
-    scanned."""
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _reaches(j, values, k, val, length):
+    """Does any of ``values`` (row j's new S with T, after a forget) reach row j's list: positive
+    and at least its K-th entry when the list is full? If none does, the list is unchanged (an
+    item of T that was listed grew and would reach it)."""
+    floor = val[j, k - 1] if length[j] == k else 0.0
+    for p in range(len(values)):
+        if values[p] >= floor and values[p] > 0.0:
+            return True
+    return False
+
+
+@njit(cache=_CACHE, nogil=True)
+def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
+    """Row j (outside T) after an add or a partial removal, from ``values[p]``, its new S with
+    ``touched[p]``. Returns False when its full row of C is needed (the list was full and an item
+    it never listed might now beat its K-th entry); otherwise the list is settled (maybe
+    unchanged). (After a forget, :func:`_raise_row` settles it in place.)"""
     count_t = len(touched)
     old = length[j]
-    if grows:
-        reaches = False
-        floor = val[j, k - 1] if old == k else 0.0  # below it, a value reaches nothing: one predictable test
-        for p in range(count_t):
-            value = values[p]
-            if value >= floor and value > 0.0 and (old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
-                reaches = True
-                break
-        if not reaches:
-            return True
-        listed = True  # maybe: the merge below is exact either way
-    else:
-        listed = False  # is an item of T in the list? then its value moved
-        for e in range(old):
-            if position_t[nbr[j, e]] >= 0:
-                listed = True
-                break
+    listed = False  # is an item of T in the list? then its value moved
+    for e in range(old):
+        if position_t[nbr[j, e]] >= 0:
+            listed = True
+            break
     if not listed:  # only T's items can enter: is any of them good enough?
         enters = False
         floor = val[j, k - 1] if old == k else 0.0
@@ -182,9 +218,7 @@ def _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_id
             filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, val[j, e], ids[b])
     for p in range(count_t):
         value = values[p]
-        # (after a forget, an item of T that does not reach the full list's K-th entry was not
-        # listed, cannot enter, and need not be merged: the list stays full of better entries)
-        if value > 0.0 and (not grows or old < k or not _better(val[j, k - 1], ids[nbr[j, k - 1]], value, ids[touched[p]])):
+        if value > 0.0:
             candidates += 1
             filled = _insert(buf_idx, buf_val, buf_id, filled, k, touched[p], value, ids[touched[p]])
     if old == k:  # a full list: settled only if its K-th entry still beats every outsider
@@ -203,10 +237,16 @@ def _update_columns(similarity_t, first, start, step, touched, position_t, ids, 
     buf_idx = np.empty(k, dtype=np.int64)
     buf_val = np.empty(k, dtype=np.float64)
     buf_id = np.empty(k, dtype=np.int64)
+    seen = np.zeros(len(touched), dtype=np.bool_)
     for column in range(start, similarity_t.shape[1], step):
         j = first + column
-        if position_t[j] < 0 and not _settle_row(j, similarity_t[:, column], touched, position_t, ids, k, nbr, val,
-                                                 length, buf_idx, buf_val, buf_id, grows):
+        if position_t[j] >= 0:
+            continue
+        values = similarity_t[:, column]
+        if grows:
+            if _reaches(j, values, k, val, length):
+                _raise_row(j, values, touched, position_t, ids, k, nbr, val, length, seen)
+        elif not _settle_row(j, values, touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id):
             recompute[j] = True
 
 
@@ -215,7 +255,7 @@ def update_rows(similarity_t, first, touched, position_t, ids, k, nbr, val, leng
     """Update rows ``first .. first + width`` outside ``touched`` (T) from the new S between T
     and them (``similarity_t``, shape (|T|, width): by symmetry their columns T). Rows that
     cannot be settled without their full row of C get ``recompute[j] = True``. ``grows``: the
-    change removed whole rows (see :func:`_settle_row`)."""
+    change removed whole rows (a forget: see :func:`_raise_row`; no row is recomputed)."""
     _update_columns(similarity_t, first, 0, 1, touched, position_t, ids, k, nbr, val, length, recompute, grows)
 
 
@@ -285,6 +325,22 @@ def _tile_values(row_b, counts, count_b, code, out, floor, reach, grows):
             reach[j] |= (out[j] > 0.0) & (out[j] >= floor[j])
 
 
+@njit(cache=_CACHE, nogil=True)
+def _kth_of_listed(row, a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id):
+    """The K-th best new S of the items item a listed before a change, from its row of C and n
+    as they are now (0.0 when its list was not full or fewer than K of them stay positive). K
+    items are at least that good, so an item below it cannot be in a's new list."""
+    if length[a] < k:
+        return 0.0
+    filled = 0
+    for e in range(k):
+        b = nbr[a, e]
+        value = _formula(row[b], counts[a], counts[b], code)
+        if value > 0.0:
+            filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, value, ids[b])
+    return buf_val[k - 1] if filled == k else 0.0
+
+
 @njit(parallel=True, cache=_CACHE, nogil=True)
 def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads, grows):
     """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
@@ -299,10 +355,13 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     the same bits), kept per thread as a partial list and merged at the end. Reading row j at
     T's scattered columns instead cost a cache miss per entry (a typical MovieLens forget with
     K = 50 took 9.4 ms with them, 5.0 ms without: docs/benchmarks.md); selecting T's rows from
-    their rows of C again cost as much as the tiles. When the partial lists would pass
-    ``part_cells`` entries (``threads`` x |T| x K), the rows of T are selected from C in a pass
-    of their own instead, split evenly between threads. ``grows``: the change removed whole
-    rows (see :func:`_settle_row`)."""
+    their rows of C again cost as much as the tiles. A partial list takes only values at least
+    the K-th best new S of what the row listed before (:func:`_kth_of_listed`): most cells fail
+    that one test, where filling each list from nothing inserted hundreds of values that later
+    left it. When the partial lists would pass ``part_cells`` entries (``threads`` x |T| x K),
+    the rows of T are selected from C in a pass of their own instead, split evenly between
+    threads. ``grows``: the change removed whole rows (a forget: rows outside T are raised in
+    place by :func:`_raise_row`, none recomputed)."""
     size = core.shape[0]
     count_t = len(touched)
     countsf = counts.astype(np.float64)
@@ -315,10 +374,21 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     part_id = np.empty((parts, count_t, k), dtype=np.int64)
     part_len = np.zeros((parts, count_t), dtype=np.int64)
     selected = np.zeros(workers, dtype=np.int64)
+    spread = min(count_t, 64)
+    least = np.zeros(count_t, dtype=np.float64)  # a value below least[p] cannot enter row T[p]'s list
+    if shared:
+        for s in prange(spread):
+            buf_idx = np.empty(k, dtype=np.int64)
+            buf_val = np.empty(k, dtype=np.float64)
+            buf_id = np.empty(k, dtype=np.int64)
+            for p in range(s, count_t, spread):
+                a = touched[p]
+                least[p] = _kth_of_listed(core[a], a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id)
     for w in prange(workers):
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
         buf_id = np.empty(k, dtype=np.int64)
+        seen = np.zeros(count_t, dtype=np.bool_)
         for t in range(w, tiles, workers):
             first, last = t * tile, min(size, (t + 1) * tile)
             # the tile's new S with T, a row per item of T: written and read along rows of C (the
@@ -337,22 +407,25 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
                     b = touched[p]
                     filled = part_len[w, p]
                     # a value below the full list's K-th cannot enter: one predictable test for most cells
-                    lowest = part_val[w, p, k - 1] if filled == k else 0.0
+                    lowest = max(least[p], part_val[w, p, k - 1]) if filled == k else least[p]
                     for j in range(first, last):
                         value = values[p, j - first]
                         if value >= lowest and value > 0.0 and j != b:
                             filled = _insert(part_idx[w, p], part_val[w, p], part_id[w, p], filled, k, j, value, ids[j])
                             if filled == k:
-                                lowest = part_val[w, p, k - 1]
+                                lowest = max(least[p], part_val[w, p, k - 1])
                     part_len[w, p] = filled
             for j in range(first, last):
-                if position_t[j] >= 0 or (grows and not reach[j - first]) or _settle_row(
-                        j, values[:, j - first], touched, position_t, ids, k, nbr, val, length, buf_idx, buf_val, buf_id, grows):
+                if position_t[j] >= 0:
                     continue
-                _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
-                selected[w] += 1
+                if grows:
+                    if reach[j - first]:
+                        _raise_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length, seen)
+                elif not _settle_row(j, values[:, j - first], touched, position_t, ids, k, nbr, val, length, buf_idx,
+                                     buf_val, buf_id):
+                    _select_row(core[j], j, counts, ids, k, code, nbr, val, length, buf_id)
+                    selected[w] += 1
     # the rows of T last: a row outside T reads only its own list, so the passes never race
-    spread = min(count_t, 64)
     for s in prange(spread):
         buf_id = np.empty(k, dtype=np.int64)
         for p in range(s, count_t, spread):
