@@ -135,12 +135,13 @@ def merge_rows(similarity, first, rows, ids, k, nbr, val, length):
 @njit(cache=_CACHE, nogil=True)
 def _raise_row(j, values, usable, touched, position_t, ids, k, nbr, val, length, seen):
     """Row j (outside T) after a forget, in place, from ``values[p]``, its new S with
-    ``touched[p]``, where ``usable[p]`` (every listed item of T, and every one that may enter). A forget kept C_jt (j is not the user's) and lowered n_t, so S_jt only grew
-    (the IEEE formula is monotone in the count) and every other entry kept its value: each listed
-    item of T moves up, then each unlisted one that beats the K-th entry (or finds a free place)
-    comes in from the bottom. The list stays exact: every item outside it was worse than the old
-    K-th entry, and the new K-th is at least as good. ``seen`` (one flag per item of T, all
-    False) is left all False."""
+    ``touched[p]``: given for every listed item of T, and for an unlisted one where ``usable[p]``
+    (False: it cannot enter, its value was not computed). A forget kept C_jt (j is not the
+    user's) and lowered n_t, so S_jt only grew (the IEEE formula is monotone in the count) and
+    every other entry kept its value: each listed item of T moves up, then each unlisted one that
+    beats the K-th entry (or finds a free place) comes in from the bottom. The list stays exact:
+    every item outside it was worse than the old K-th entry, and the new K-th is at least as
+    good. ``seen`` (one flag per item of T, all False) is left all False."""
     filled = length[j]
     for e in range(filled):
         p = position_t[nbr[j, e]]
