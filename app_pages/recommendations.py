@@ -50,11 +50,10 @@ if user is not None:
     elif table.empty:
         st.info("No recommendations: no other movie shares a viewer with this user's movies.")
     else:
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            "rank": st.column_config.NumberColumn(width="small"),
-            "score": st.column_config.NumberColumn(format="%.4f", width="small"),  # one width: 2.3360, not 2.336
-            "because you watched": st.column_config.TextColumn(width="large"),
-        })
+        # a static table wraps "because you watched" (three titles), which a grid cut at 1400 px; its
+        # cells are Markdown, so titles are escaped; one width of scores: 2.3360, not 2.336
+        shown = table.assign(**{column: table[column].map(md) for column in ("movie", "because you watched")})
+        st.table(shown.style.format({"score": "{:.4f}"}), hide_index=True)
 
 st.subheader("The forget effect")
 forgets = workspace.forgets()

@@ -341,11 +341,16 @@ def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
 
 
 # ---------------------------------------------------------------------- recommendations, about, reset
+def recommended(app: AppTest) -> list[str]:
+    """The Recommendations page's movies, as a visitor reads them (its table's cells are Markdown)."""
+    return [plain(title) for title in app.table[0].value["movie"]]
+
+
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
-    assert app.dataframe[0].value["movie"].tolist() == ["The Godfather (1972)"]  # Alice saw everything else
+    assert recommended(app) == ["The Godfather (1972)"]  # Alice saw everything else
     assert app.info[-1].value.startswith("Forget a user on the Forget page")
     app.selectbox(key="recommendations.user_widget").set_value(3).run()
     app.switch_page("app_pages/forget.py").run()
@@ -550,7 +555,7 @@ def test_scoring_is_a_choice_with_its_own_workspace_that_recommends_from_each_mo
     assert totals(app)[3] == 0 and app.query_params["scoring"] == "history"  # its own workspace, untouched
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception and f"only when j is among the {DEFAULT_NEIGHBOURS} movies most similar to i" in app.caption[0].value
-    shown = app.dataframe[0].value["movie"].tolist()
+    shown = recommended(app)
     user = app.selectbox(key="recommendations.user_widget").value
     assert shown == [space(app).catalog.title(r.item) for r in model.recommend(user, 10)]
     app.selectbox(key="app.scoring").set_value("candidate").run()
@@ -616,8 +621,7 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert ":material/verified: identical" in message and "top-10 of 3 users: all equal" in message
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception and app.caption[0].value.startswith("EASE, λ = 1: score of a movie j for a user = Σ over")
-    table = app.dataframe[0].value
-    assert table["movie"].tolist() == [space(app).catalog.title(r.item) for r in ease.recommend(1, 10)]
+    assert recommended(app) == [space(app).catalog.title(r.item) for r in ease.recommend(1, 10)]
     app.switch_page("app_pages/change_log.py").run()
     assert not app.exception and app.multiselect(key="change_log.collections").value == [
         "interactions", "item_interactions_n", "cooccurrences_c"]  # B is not a stream collection
