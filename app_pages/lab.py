@@ -116,6 +116,8 @@ if result is not None:
         width="stretch",
         height=_ROW_PX * (len(table) + 1) + 3,  # every method in view: the rows past ten hid EASE and item-kNN
         column_config={
+            # fifteen columns pass 1,400 px: the method stays in view while the rest scroll past it
+            "method": st.column_config.TextColumn(pinned=True, width="medium"),
             "forgets?": st.column_config.TextColumn(
                 help=f"yes: the permutation test cannot tell its models from retrained ones (p > {ALPHA}); no: it can; "
                 "by construction: identical to a retrain, nothing to test; reference: never asked to forget"
