@@ -301,11 +301,14 @@ def markdown(figures: dict[str, Any]) -> str:
            if min(summary[name]["cost_fit"]["a_us"] for name in ("lists", "every")) < 0 else "."),
         "",
         "Why forgetting with lists costs milliseconds, not microseconds: every similarity of a movie whose count "
-        "moved changes (S_ab depends on n_a), so each of the forgotten user's movies has its list recomputed over "
-        "its whole row (a pass over the catalog each), and every other list is checked against the new values "
-        "of those movies (the same values, read the other way: S is symmetric). That work is the user's history "
-        "length times the catalog, however it is coded; the lists of the other movies are only rewritten when one "
-        "of the user's movies enters or leaves them.",
+        "moved changes (S_ab depends on n_a), so each of the forgotten user's movies needs its whole row of C "
+        "for its new list (a pass over the catalog each), and every other movie's list must be checked against "
+        "the new values of those movies (the same cells, read the other way: S is symmetric). That reading is "
+        "the user's history length times the catalog, however it is coded. A forget only raises the other "
+        "movies' similarities to the user's movies, so the pass compares each cell with the two bars it could "
+        "pass (the other movie's K-th entry, and the K-th best new value of what the user's movie listed before) "
+        "by a product, and computes the exact similarity only for the few cells that may pass; the lists it "
+        "reaches are then raised in place.",
         "",
         *target_table(figures["targets"]),
     ]
