@@ -36,6 +36,14 @@ def test_update_figure_has_five_stages_and_play_controls(forget_alice):
         assert [(t.xaxis, t.yaxis) for t in frame.data] == [(t.xaxis, t.yaxis) for t in figure.data]
 
 
+def test_the_right_heatmap_names_no_rows_and_draws_no_bare_ticks(forget_alice):
+    """S (or B) shares its rows with C beside it: no names, and no tick dashes without a name
+    (Streamlit's template draws ticks outside)."""
+    layout = update_figure(forget_alice.before, forget_alice.after, "x").layout
+    assert (layout.yaxis4.showticklabels, layout.yaxis4.ticks) == (False, "")
+    assert layout.yaxis3.showticklabels is not False
+
+
 def test_frames_carry_only_what_changes(forget_alice):
     figure = update_figure(forget_alice.before, forget_alice.after, "x")
     heatmap = figure.frames[0].data[0].to_plotly_json()

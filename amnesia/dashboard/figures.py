@@ -380,7 +380,7 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
     for name in ("yaxis", "yaxis3", "yaxis4"):  # H, C and S read top to bottom
         layout[name]["autorange"] = "reversed"
     layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero", title={"text": "n"})
-    layout["yaxis4"]["showticklabels"] = False  # S's rows are C's, named just left of it
+    layout["yaxis4"].update(showticklabels=False, ticks="")  # S's rows are C's, named just left of it: no bare dashes
     return layout, plot_height
 
 
