@@ -357,14 +357,14 @@ _SHRINK = 1.0 - 2.0 ** -40
 
 
 @njit(cache=_CACHE, nogil=True)
-def _forget_tiles(core, countsf, roots, touched, position_t, ids, k, code, nbr, val, length, least, w, workers, tile,
-                  part_idx, part_val, part_id, part_len):
-    """Worker ``w``'s tiles (``w, w + workers, ...``) of a forget's dense update (see
-    :func:`update_dense`): the rows outside T raised in place, the partial lists of T's rows
+def _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, code, nbr, val, length, least, w,
+                  workers, tile, part_idx, part_val, part_id, part_len):
+    """Worker ``w``'s tiles (``w, w + workers, ...``) of a forget's update (see
+    :func:`forget_update`): the rows outside T raised in place, the partial lists of T's rows
     grown. A cell matters only if its new S reaches row j's K-th entry (``floor``) or the
     partial list's bar (``lowest``); a first pass marks, without a division, every cell that
     might, a second computes those few exactly (about 1 % of the cells on MovieLens)."""
-    size, count_t = core.shape[0], len(touched)
+    size, count_t = len(countsf), len(touched)
     seen = np.zeros(count_t, dtype=np.bool_)
     values = np.empty((count_t, tile), dtype=np.float64)  # exact S where marks[p, c] stays 1
     marks = np.empty((count_t, tile), dtype=np.uint8)
@@ -381,7 +381,7 @@ def _forget_tiles(core, countsf, roots, touched, position_t, ids, k, code, nbr, 
             reached[c] = False
         for p in range(count_t):
             b = touched[p]
-            row, mark = core[b, first:last], marks[p]
+            row, mark = rows_c[row_of[p], first:last], marks[p]
             count_b, root_b = countsf[b], roots[b]
             filled = part_len[w, p]
             lowest = max(least[p], part_val[w, p, k - 1]) if filled == k else least[p]
@@ -419,6 +419,61 @@ def _forget_tiles(core, countsf, roots, touched, position_t, ids, k, code, nbr, 
             j = first + c
             if reached[c] and position_t[j] < 0:
                 _raise_row(j, values[:, c], marks[:, c], touched, position_t, ids, k, nbr, val, length, seen)
+
+
+@njit(cache=_CACHE, nogil=True)
+def _merge_parts(a, p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len):
+    """Row a = T[p]'s list from the workers' partial lists of it."""
+    filled = 0
+    for w in range(part_len.shape[0]):
+        for e in range(part_len[w, p]):
+            filled = _insert(nbr[a], val[a], buf_id, filled, k, part_idx[w, p, e], part_val[w, p, e], part_id[w, p, e])
+    _close_row(a, filled, k, nbr, val, length)
+
+
+def shares_tiles(size: int, count_t: int, k: int) -> tuple[int, bool]:
+    """(tile width, whether T's lists are grown from the tiles' values) for an update of
+    ``count_t`` items over ``size``: the partial lists, workers x |T| x K entries, within
+    :data:`PART_CELLS`."""
+    tile = min(1024, max(1, TILE_CELLS // max(count_t, 1)))
+    workers = max(1, min((size + tile - 1) // tile, get_num_threads()))
+    return tile, workers * count_t * k <= PART_CELLS
+
+
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr, val, length, tile, threads):
+    """The lists after a forget (users' whole rows removed), from T's rows of C: T[p]'s row is
+    ``rows_c[row_of[p]]`` (the store's whole dense C with ``row_of`` = T, or T's rows read from
+    any store with ``row_of`` = 0..|T|-1: a forget needs no other row). Rows outside T are raised
+    in place (:func:`_raise_row`, none recomputed), T's lists grown from the same tiles as
+    :func:`update_dense` grows them; the caller checks :func:`shares_tiles`. Returns |T|."""
+    size, count_t = len(counts), len(touched)
+    countsf = counts.astype(np.float64)
+    roots = np.sqrt(countsf)
+    tiles = (size + tile - 1) // tile
+    workers = max(1, min(tiles, threads))
+    part_idx = np.empty((workers, count_t, k), dtype=np.int64)
+    part_val = np.empty((workers, count_t, k), dtype=np.float64)
+    part_id = np.empty((workers, count_t, k), dtype=np.int64)
+    part_len = np.zeros((workers, count_t), dtype=np.int64)
+    spread = min(count_t, 64)
+    least = np.zeros(count_t, dtype=np.float64)  # a value below least[p] cannot enter row T[p]'s list
+    for s in prange(spread):
+        buf_idx = np.empty(k, dtype=np.int64)
+        buf_val = np.empty(k, dtype=np.float64)
+        buf_id = np.empty(k, dtype=np.int64)
+        for p in range(s, count_t, spread):
+            a = touched[p]
+            least[p] = _kth_of_listed(rows_c[row_of[p]], a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id)
+    for w in prange(workers):
+        _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, code, nbr, val, length, least, w,
+                      workers, tile, part_idx, part_val, part_id, part_len)
+    # the rows of T last: a row outside T reads only its own list, so the passes never race
+    for s in prange(spread):
+        buf_id = np.empty(k, dtype=np.int64)
+        for p in range(s, count_t, spread):
+            _merge_parts(touched[p], p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len)
+    return count_t
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
@@ -464,12 +519,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             for p in range(s, count_t, spread):
                 a = touched[p]
                 least[p] = _kth_of_listed(core[a], a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id)
-    roots = np.sqrt(countsf)
     for w in prange(workers):
-        if grows and shared:
-            _forget_tiles(core, countsf, roots, touched, position_t, ids, k, code, nbr, val, length, least, w, workers,
-                          tile, part_idx, part_val, part_id, part_len)
-            continue
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
         buf_id = np.empty(k, dtype=np.int64)
@@ -519,11 +569,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             if not shared:
                 _select_row(core[a], a, counts, ids, k, code, nbr, val, length, buf_id)
                 continue
-            filled = 0
-            for w in range(parts):
-                for e in range(part_len[w, p]):
-                    filled = _insert(nbr[a], val[a], buf_id, filled, k, part_idx[w, p, e], part_val[w, p, e], part_id[w, p, e])
-            _close_row(a, filled, k, nbr, val, length)
+            _merge_parts(a, p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len)
     return selected.sum() + count_t
 
 
@@ -596,7 +642,7 @@ class _Scratch:
     def __init__(self) -> None:
         self._cells = np.empty(0, dtype=np.int64)
         self._values = np.empty(0, dtype=np.float64)
-        self._used = 0
+        self._used = self._used_values = 0  # cells written so far, of each buffer
 
     def __enter__(self) -> _Scratch:
         with _Scratch._lock:
@@ -605,24 +651,32 @@ class _Scratch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        cells, values, used = self._cells, self._values, self._used
-        self._cells, self._values, self._used = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), 0
+        cells, values, used, used_values = self._cells, self._values, self._used, self._used_values
+        self._cells, self._values = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        self._used = self._used_values = 0
         if not 0 < len(cells) <= CELLS:
             return
         cells[:used] = 0
-        values[:used] = 0.0
+        values[:used_values] = 0.0
         with _Scratch._lock:
             if len(_Scratch._spare) < SPARE:
                 _Scratch._spare.append((cells, values))
 
     def take(self, rows: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
         """(C buffer, S buffer), each (rows, columns), C-contiguous views of the same memory each call."""
+        cells = self.take_cells(rows, columns)
+        self._used_values = max(self._used_values, cells.size)
+        return cells, self._values[: cells.size].reshape(rows, columns)
+
+    def take_cells(self, rows: int, columns: int) -> np.ndarray:
+        """The C buffer alone, (rows, columns), for a caller that computes no S block."""
         size = rows * columns
         if len(self._cells) < size:
             self._cells = self._values = None  # the old pair goes before the new one is made
-            self._cells, self._values = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
+            # zeros (calloc: pages mapped when first written), so a pair left for the next update holds only zeros
+            self._cells, self._values = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.float64)
         self._used = max(self._used, size)
-        return self._cells[:size].reshape(rows, columns), self._values[:size].reshape(rows, columns)
+        return self._cells[:size].reshape(rows, columns)
 
 
 #: Spare pairs of buffers kept between updates (see :class:`_Scratch`): one per core.
@@ -755,10 +809,23 @@ class NeighbourIndex:
         position_t = np.full(size, -1, dtype=np.int64)
         position_t[touched] = np.arange(len(touched))
         code = _in_place(dense, measure, size)
+        tile, shared = shares_tiles(size, len(touched), self.k)
+        ids = np.asarray(ids, dtype=np.int64)
+        if forgets and shared and COMPILED.get(measure.name) is not None:
+            # a forget reads only T's rows: in place from a dense C, else read once from any store (a
+            # visitor's fork, a sparse store)
+            if code is not None:
+                return int(forget_update(dense, touched, _counts(read), touched, position_t, ids, self.k, code, self._nbr,
+                                         self._val, self._length, tile, get_num_threads()))
+            if len(touched) * size <= CELLS:
+                with _Scratch() as scratch:
+                    block, counts = read(touched, None, scratch.take_cells(len(touched), size))
+                    return int(forget_update(block, np.arange(len(touched)), np.asarray(counts, dtype=np.int64), touched,
+                                             position_t, ids, self.k, COMPILED[measure.name], self._nbr, self._val,
+                                             self._length, tile, get_num_threads()))
         if code is not None:
-            tile = min(1024, max(1, TILE_CELLS // len(touched)))
-            return int(update_dense(dense, _counts(read), touched, position_t, np.asarray(ids, dtype=np.int64), self.k, code,
-                                    self._nbr, self._val, self._length, tile, PART_CELLS, get_num_threads(), forgets))
+            return int(update_dense(dense, _counts(read), touched, position_t, ids, self.k, code, self._nbr, self._val,
+                                    self._length, tile, PART_CELLS, get_num_threads(), forgets))
         recompute = np.zeros(size, dtype=np.bool_)
         with _Scratch() as scratch:  # the slabs' blocks and then the recomputed rows' share one pair of buffers
             if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
