@@ -814,15 +814,14 @@ class NeighbourIndex:
         if forgets and shared and COMPILED.get(measure.name) is not None:
             # a forget reads only T's rows: in place from a dense C, else read once from any store (a
             # visitor's fork, a sparse store)
+            lists = (self._nbr, self._val, self._length, tile, get_num_threads())
             if code is not None:
-                return int(forget_update(dense, touched, _counts(read), touched, position_t, ids, self.k, code, self._nbr,
-                                         self._val, self._length, tile, get_num_threads()))
+                return int(forget_update(dense, touched, _counts(read), touched, position_t, ids, self.k, code, *lists))
             if len(touched) * size <= CELLS:
                 with _Scratch() as scratch:
                     block, counts = read(touched, None, scratch.take_cells(len(touched), size))
-                    return int(forget_update(block, np.arange(len(touched)), np.asarray(counts, dtype=np.int64), touched,
-                                             position_t, ids, self.k, COMPILED[measure.name], self._nbr, self._val,
-                                             self._length, tile, get_num_threads()))
+                    return int(forget_update(block, np.arange(len(touched)), np.asarray(counts, dtype=np.int64),
+                                             touched, position_t, ids, self.k, COMPILED[measure.name], *lists))
         if code is not None:
             return int(update_dense(dense, _counts(read), touched, position_t, ids, self.k, code, self._nbr, self._val,
                                     self._length, tile, PART_CELLS, get_num_threads(), forgets))
