@@ -98,7 +98,7 @@ def _insert(buf_idx, buf_val, buf_id, filled, k, index, value, ident):
 def select_rows(similarity, rows, ids, k, nbr, val, length):
     """Lists of ``rows[r]`` from their full rows of S (``similarity[r]``, one value per item),
     written into ``nbr``/``val``/``length`` (the diagonal is skipped), rows split between threads
-    (each writes only its own lists: a fork's forget of 70 movies selected them in 2 ms on one)."""
+    (each writes only its own lists: the rows of T of an add, or rows recomputed from C)."""
     threads = 64
     for t in prange(threads):
         buf_id = np.empty(k, dtype=np.int64)
@@ -412,7 +412,6 @@ def _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, c
                         filled = _insert(part_idx[w, p], part_val[w, p], part_id[w, p], filled, k, j, value, ids[j])
                         if filled == k:
                             lowest = max(least[p], part_val[w, p, k - 1])
-                            lowest_s = lowest * _SHRINK
                 c += 1
             part_len[w, p] = filled
         for c in range(width):
@@ -496,7 +495,9 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     left it. When the partial lists would pass ``part_cells`` entries (``threads`` x |T| x K),
     the rows of T are selected from C in a pass of their own instead, split evenly between
     threads. ``grows``: the change removed whole rows (a forget: rows outside T are raised in
-    place by :func:`_raise_row`, none recomputed)."""
+    place by :func:`_raise_row`, none recomputed); :meth:`NeighbourIndex.update` sends here
+    only the forgets whose partial lists would not fit (the rest go to :func:`forget_update`),
+    so the partial lists serve adds."""
     size = core.shape[0]
     count_t = len(touched)
     countsf = counts.astype(np.float64)
@@ -679,7 +680,8 @@ class _Scratch:
         return self._cells[:size].reshape(rows, columns)
 
 
-#: Spare pairs of buffers kept between updates (see :class:`_Scratch`): one per core.
+#: Spare pairs of buffers kept between updates (see :class:`_Scratch`): two, as this machine's
+#: two cores run at most two updates at once.
 SPARE = 2
 
 
@@ -799,9 +801,12 @@ class NeighbourIndex:
                dense: np.ndarray | None = None, forgets: bool = False) -> int:
         """Bring the lists in step after a change that moved the counts of ``touched`` (internal
         indices) and left ``size`` items; C and n must already be the new ones. Returns the
-        number of rows recomputed from C (the rows of T included). With ``dense`` (the store's
-        whole C) and a compiled measure, one parallel pass reads C in place; ``forgets`` (the
-        change removed users' whole rows) lets either path skip the lists no item of T can reach."""
+        number of rows recomputed from C (the rows of T included). A forget (``forgets``: the
+        change removed users' whole rows) with a compiled measure needs only T's rows of C:
+        :func:`forget_update` reads them in place from ``dense`` (the store's whole C) or from one
+        block read from any store. Otherwise, with ``dense``, one parallel pass reads C in place
+        (:func:`update_dense`), else slabs of T's rows are read; both skip the lists no item of T
+        can reach after a forget too long for the first path."""
         self._own(size)
         touched = np.unique(np.asarray(touched, dtype=np.int64))
         if len(touched) == 0:
