@@ -430,6 +430,28 @@ def _merge_parts(a, p, k, nbr, val, length, buf_id, part_idx, part_val, part_id,
     _close_row(a, filled, k, nbr, val, length)
 
 
+@njit(parallel=True, cache=_CACHE, nogil=True)
+def _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr, length, parts):
+    """Empty partial lists of T's rows for ``parts`` workers (index, S, external id: parts x |T| x
+    K; fill: parts x |T|) and ``least`` (|T|): a value below least[p] cannot enter row T[p]'s
+    list (:func:`_kth_of_listed` from its row ``rows_c[row_of[p]]``; all 0 when parts is 0)."""
+    count_t = len(touched)
+    part_idx = np.empty((parts, count_t, k), dtype=np.int64)
+    part_val = np.empty((parts, count_t, k), dtype=np.float64)
+    part_id = np.empty((parts, count_t, k), dtype=np.int64)
+    part_len = np.zeros((parts, count_t), dtype=np.int64)
+    least = np.zeros(count_t, dtype=np.float64)
+    spread = min(count_t, 64) if parts else 0
+    for s in prange(spread):
+        buf_idx = np.empty(k, dtype=np.int64)
+        buf_val = np.empty(k, dtype=np.float64)
+        buf_id = np.empty(k, dtype=np.int64)
+        for p in range(s, count_t, spread):
+            least[p] = _kth_of_listed(rows_c[row_of[p]], touched[p], counts, ids, k, code, nbr, length, buf_idx, buf_val,
+                                      buf_id)
+    return part_idx, part_val, part_id, part_len, least
+
+
 def shares_tiles(size: int, count_t: int, k: int) -> tuple[int, bool]:
     """(tile width, whether T's lists are grown from the tiles' values) for an update of
     ``count_t`` items over ``size``: the partial lists, workers x |T| x K entries, within
@@ -451,19 +473,9 @@ def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr
     roots = np.sqrt(countsf)
     tiles = (size + tile - 1) // tile
     workers = max(1, min(tiles, threads))
-    part_idx = np.empty((workers, count_t, k), dtype=np.int64)
-    part_val = np.empty((workers, count_t, k), dtype=np.float64)
-    part_id = np.empty((workers, count_t, k), dtype=np.int64)
-    part_len = np.zeros((workers, count_t), dtype=np.int64)
+    part_idx, part_val, part_id, part_len, least = _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr,
+                                                                 length, workers)
     spread = min(count_t, 64)
-    least = np.zeros(count_t, dtype=np.float64)  # a value below least[p] cannot enter row T[p]'s list
-    for s in prange(spread):
-        buf_idx = np.empty(k, dtype=np.int64)
-        buf_val = np.empty(k, dtype=np.float64)
-        buf_id = np.empty(k, dtype=np.int64)
-        for p in range(s, count_t, spread):
-            a = touched[p]
-            least[p] = _kth_of_listed(rows_c[row_of[p]], a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id)
     for w in prange(workers):
         _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, code, nbr, val, length, least, w,
                       workers, tile, part_idx, part_val, part_id, part_len)
@@ -504,22 +516,10 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     tiles = (size + tile - 1) // tile
     workers = max(1, min(tiles, threads))
     shared = workers * count_t * k <= part_cells  # T's lists from the tiles' values
-    parts = workers if shared else 0
-    part_idx = np.empty((parts, count_t, k), dtype=np.int64)
-    part_val = np.empty((parts, count_t, k), dtype=np.float64)
-    part_id = np.empty((parts, count_t, k), dtype=np.int64)
-    part_len = np.zeros((parts, count_t), dtype=np.int64)
+    part_idx, part_val, part_id, part_len, least = _partial_lists(core, touched, counts, touched, ids, k, code, nbr,
+                                                                 length, workers if shared else 0)
     selected = np.zeros(workers, dtype=np.int64)
     spread = min(count_t, 64)
-    least = np.zeros(count_t, dtype=np.float64)  # a value below least[p] cannot enter row T[p]'s list
-    if shared:
-        for s in prange(spread):
-            buf_idx = np.empty(k, dtype=np.int64)
-            buf_val = np.empty(k, dtype=np.float64)
-            buf_id = np.empty(k, dtype=np.int64)
-            for p in range(s, count_t, spread):
-                a = touched[p]
-                least[p] = _kth_of_listed(core[a], a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id)
     for w in prange(workers):
         buf_idx = np.empty(k, dtype=np.int64)
         buf_val = np.empty(k, dtype=np.float64)
