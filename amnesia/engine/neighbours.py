@@ -452,12 +452,20 @@ def _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr, length, p
     return part_idx, part_val, part_id, part_len, least
 
 
+@njit(cache=_CACHE, nogil=True)
+def _tiling(size, tile, threads):
+    """(tiles, workers) of a pass over ``size`` rows ``tile`` at a time: one worker per tile up to
+    ``threads``; worker ``w`` takes tiles ``w, w + workers, ...``."""
+    tiles = (size + tile - 1) // tile
+    return tiles, max(1, min(tiles, threads))
+
+
 def shares_tiles(size: int, count_t: int, k: int) -> tuple[int, bool]:
     """(tile width, whether T's lists are grown from the tiles' values) for an update of
     ``count_t`` items over ``size``: the partial lists, workers x |T| x K entries, within
     :data:`PART_CELLS`."""
     tile = min(1024, max(1, TILE_CELLS // max(count_t, 1)))
-    workers = max(1, min((size + tile - 1) // tile, get_num_threads()))
+    workers = _tiling(size, tile, get_num_threads())[1]
     return tile, workers * count_t * k <= PART_CELLS
 
 
@@ -471,8 +479,7 @@ def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr
     size, count_t = len(counts), len(touched)
     countsf = counts.astype(np.float64)
     roots = np.sqrt(countsf)
-    tiles = (size + tile - 1) // tile
-    workers = max(1, min(tiles, threads))
+    tiles, workers = _tiling(size, tile, threads)
     part_idx, part_val, part_id, part_len, least = _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr,
                                                                  length, workers)
     spread = min(count_t, 64)
@@ -513,8 +520,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     size = core.shape[0]
     count_t = len(touched)
     countsf = counts.astype(np.float64)
-    tiles = (size + tile - 1) // tile
-    workers = max(1, min(tiles, threads))
+    tiles, workers = _tiling(size, tile, threads)
     shared = workers * count_t * k <= part_cells  # T's lists from the tiles' values
     part_idx, part_val, part_id, part_len, least = _partial_lists(core, touched, counts, touched, ids, k, code, nbr,
                                                                  length, workers if shared else 0)
