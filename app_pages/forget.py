@@ -138,6 +138,11 @@ def add_form() -> None:
         "type any other title in the box below.",
         key=key("add_picked"),
         max_selections=workspace.limits.interactions,
+        # a typed word matches titles that contain it, and Enter picks the most watched of them: the
+        # defaults matched subsequences ("Shrek" found "Honey, I Shrunk the Kids") and put "Select 9
+        # matches" first, so Enter added every match
+        filter_mode="contains",
+        select_all=False,
     )
     st.text_area(
         "…or type titles or ids, one per line",

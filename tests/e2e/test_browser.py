@@ -198,6 +198,28 @@ def test_movielens_add_and_heavy_forget_every_page_shot(page, server):
     assert page.errors == []
 
 
+def test_picker_enter_adds_the_most_watched_title_that_contains_the_word(page, server):
+    """Typing a word in the picker and pressing Enter picks one movie, the most watched title that
+    contains the word: no "Select N matches" entry to add every match, no subsequence matches
+    ("Shrek" matched "Honey, I Shrunk the Kids")."""
+    open_app(page, server, "movielens-small")
+    page.get_by_role("tab", name=re.compile("Add a user")).click()
+    picker = page.locator("[data-testid=stMultiSelect]").filter(has_text="Movies they watched")
+    box = picker.locator("input")
+    box.click()
+    box.fill("Shrek")
+    offered = page.locator("[role=option]")
+    expect(offered.first).to_have_text("Shrek (2001)")
+    assert offered.all_inner_texts() == ["Shrek (2001)", "Shrek 2 (2004)"]  # the most watched first
+    box.press("Enter")
+    box.press("Escape")
+    expect(picker.get_by_role("button", name=re.compile("^Remove "))).to_have_count(1)
+    page.get_by_role("textbox", name="Name").fill("Sam")
+    submit_and_time(page, "Add user", "Added Sam with 1 movie", "Added Sam with")
+    expect(page.get_by_text(re.compile(r"Added Sam with 1 movie in .*: Shrek \(2001\)\.?"))).to_be_visible()
+    assert page.errors == []
+
+
 def teardown_module(module) -> None:
     if TIMINGS:
         ARTIFACTS.mkdir(exist_ok=True)
