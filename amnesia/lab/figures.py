@@ -57,9 +57,11 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
         xaxis_title=x,
         yaxis_title=y,
         plot_bgcolor="white",
-        height=500,
-        margin={"l": 60, "r": 20, "t": 60, "b": 130},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+        height=560,
+        margin={"l": 60, "r": 20, "t": 60, "b": 190},
+        # the legend's rows at the figure's foot: placed in the plot's units (y = -0.2), they sat on
+        # the x axis's tick labels and title whenever the plot came out shorter (in a tab opened later)
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
     )
     figure.update_xaxes(showgrid=True, gridcolor="#eee", zeroline=False)
     figure.update_yaxes(showgrid=True, gridcolor="#eee", zeroline=False)

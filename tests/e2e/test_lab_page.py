@@ -38,6 +38,13 @@ def test_lab_page_shows_results_and_charts(page: Page, server):
     chart = main.locator("[data-testid=stPlotlyChart]").first
     expect(chart).to_be_visible(timeout=30_000)
     expect(chart.locator(".gtitle")).to_have_text("Forgetting quality against time")
+    page.get_by_role("tab", name="Utility vs forgetting").click()
+    utility = main.locator("[data-testid=stPlotlyChart]").nth(1)
+    expect(utility.locator(".gtitle")).to_have_text("Utility against forgetting quality", timeout=30_000)
+    # the legend sits below the x axis's tick labels and title, covering neither (it once did, in this tab)
+    legend, labels = utility.locator(".legend").bounding_box(), utility.locator(".g-xtitle").bounding_box()
+    ticks = utility.locator(".xtick text").evaluate_all("nodes => nodes.map(n => n.getBoundingClientRect().bottom)")
+    assert ticks and max(ticks) <= labels["y"] and labels["y"] + labels["height"] <= legend["y"]
     page.get_by_role("tab", name="What the attacker sees").click()
     attack = main.locator("[data-testid=stPlotlyChart]").nth(2)
     expect(attack.locator(".gtitle")).to_contain_text("What the attacker sees", timeout=30_000)
