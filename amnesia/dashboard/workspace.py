@@ -780,13 +780,15 @@ class Workspace:
         command += f" < {source or f'amnesia-{self.dataset.name}-requests.jsonl'}"
         return command + (f" > {target}" if target else "")
 
-    def export_refusal(self, estimate: ExportEstimate) -> str:
-        """Why a full export is refused, and how to get it anyway."""
-        return (
+    def export_refusal(self, estimate: ExportEstimate, command: bool = True) -> str:
+        """Why a full export is refused, and how to get it anyway (ending with the command unless
+        ``command`` is False: the page shows it as a code block of its own)."""
+        text = (
             f"The full change stream would be about {estimate.bytes / 1e6:,.0f} MB ({estimate.records:,} records); "
             f"the app exports at most {estimate.limit / 1e6:,.0f} MB. Download the request log instead and replay it "
-            f"with the command line, which streams any size: {self.replay_command(target='stream.jsonl')}"
+            f"with the command line, which streams any size"
         )
+        return f"{text}: {self.replay_command(target='stream.jsonl')}" if command else f"{text}:"
 
     def counts_csv(self) -> str:
         """n of every movie (zeros included) as CSV."""
