@@ -28,6 +28,10 @@ DATA_CHOICES = {"movielens-small": "MovieLens latest-small (610 users)", "toy": 
 _ROW_PX = 35  # a row of Streamlit's data grid (and its header), in px
 
 
+#: the table's columns in view first (the rest scroll past the pinned method)
+_LEADING = ["method", "forgets?", "kind", "F", "NDCG@10", "NDCG@10 − retrained ALS [95 % CI]"]
+
+
 @st.cache_data(show_spinner=False)
 def committed_results(path: str, modified: float) -> LabResult | None:
     """The committed lab.json (shared by everyone; re-read when the file changes); None when there
@@ -115,6 +119,9 @@ if result is not None:
         hide_index=True,
         width="stretch",
         height=_ROW_PX * (len(table) + 1) + 3,  # every method in view: the rows past ten hid EASE and item-kNN
+        # the page's two questions first, in view at 1,366 px: does it forget (forgets?, F) and what does
+        # it cost in accuracy (NDCG@10 and its paired difference); the attack's and the cost's details after
+        column_order=[*_LEADING, *(name for name in table.columns if name not in _LEADING)],
         column_config={
             # fifteen columns pass 1,400 px: the method stays in view while the rest scroll past it
             "method": st.column_config.TextColumn(pinned=True, width="medium"),
