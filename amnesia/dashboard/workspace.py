@@ -321,8 +321,8 @@ class Workspace:
         rows = len(entry.change.count_items)
         if entry.read_seconds is None or not rows:
             return ""
-        return (f"Reading its {rows:,} changed {'row' if rows == 1 else 'rows'} of C and S afterwards took "
-                f"{entry.read_seconds * 1e3:,.1f} ms (your copy works them out when read).")
+        return (f"Finding what changed in its {rows:,} {'row' if rows == 1 else 'rows'} of C and S, for the charts below, "
+                f"took another {entry.read_seconds * 1e3:,.1f} ms.")
 
     def _set_state(self, state) -> None:
         self.model = state
