@@ -371,7 +371,7 @@ def _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, c
     floor = np.empty(tile, dtype=np.float64)
     floor_s = np.empty(tile, dtype=np.float64)
     reached = np.empty(tile, dtype=np.bool_)
-    for t in range(w, (size + tile - 1) // tile, workers):
+    for t in range(w, _tiling(size, tile, workers)[0], workers):
         first, last = t * tile, min(size, (t + 1) * tile)
         width = last - first
         for c in range(width):
@@ -495,7 +495,7 @@ def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr
 
 
 @njit(parallel=True, cache=_CACHE, nogil=True)
-def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, part_cells, threads, grows):
+def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, length, tile, shared, threads, grows):
     """The whole update from a dense C (see :meth:`NeighbourIndex.update`), ``tile`` rows at a
     time split between threads: a row outside T is settled from its columns T and, when its
     boundary may have been passed, selected from its row of C at once; a row of T gets its whole
@@ -511,9 +511,9 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     their rows of C again cost as much as the tiles. A partial list takes only values at least
     the K-th best new S of what the row listed before (:func:`_kth_of_listed`): most cells fail
     that one test, where filling each list from nothing inserted hundreds of values that later
-    left it. When the partial lists would pass ``part_cells`` entries (``threads`` x |T| x K),
-    the rows of T are selected from C in a pass of their own instead, split evenly between
-    threads. ``grows``: the change removed whole rows (a forget: rows outside T are raised in
+    left it. Unless ``shared`` (:func:`shares_tiles`: the partial lists, ``threads`` x |T| x K
+    entries, fit), the rows of T are selected from C in a pass of their own instead, split evenly
+    between threads. ``grows``: the change removed whole rows (a forget: rows outside T are raised in
     place by :func:`_raise_row`, none recomputed); :meth:`NeighbourIndex.update` sends here
     only the forgets whose partial lists would not fit (the rest go to :func:`forget_update`),
     so the partial lists serve adds."""
@@ -521,7 +521,6 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
     count_t = len(touched)
     countsf = counts.astype(np.float64)
     tiles, workers = _tiling(size, tile, threads)
-    shared = workers * count_t * k <= part_cells  # T's lists from the tiles' values
     part_idx, part_val, part_id, part_len, least = _partial_lists(core, touched, counts, touched, ids, k, code, nbr,
                                                                  length, workers if shared else 0)
     selected = np.zeros(workers, dtype=np.int64)
@@ -835,7 +834,7 @@ class NeighbourIndex:
                                              touched, position_t, ids, self.k, COMPILED[measure.name], *lists))
         if code is not None:
             return int(update_dense(dense, _counts(read), touched, position_t, ids, self.k, code, self._nbr, self._val,
-                                    self._length, tile, PART_CELLS, get_num_threads(), forgets))
+                                    self._length, tile, shared, get_num_threads(), forgets))
         recompute = np.zeros(size, dtype=np.bool_)
         with _Scratch() as scratch:  # the slabs' blocks and then the recomputed rows' share one pair of buffers
             if len(touched) * size <= CELLS:  # T's rows at once: their columns settle the other rows
