@@ -115,7 +115,7 @@ size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} 
 if not estimate.allowed:
     # not a fault: the stream of a big model is the start's records too; the way round it is shown
     st.info(md(workspace.export_refusal(estimate, command=False)), icon=":material/info:")
-    st.code(workspace.replay_command(target="stream.jsonl"), language="bash", wrap_lines=True)
+    st.code(workspace.full_stream_command(), language="bash", wrap_lines=True)
 elif ui_state.get(PAGE, "full_at") != workspace.version:  # prepared for this state (an import can reuse a time)
     st.button(f"Prepare the full change stream: {size}", key=key("prepare"), on_click=ui_state.put,
               args=(PAGE, "full_at", workspace.version))

@@ -781,14 +781,19 @@ class Workspace:
         return command + (f" > {target}" if target else "")
 
     def export_refusal(self, estimate: ExportEstimate, command: bool = True) -> str:
-        """Why a full export is refused, and how to get it anyway (ending with the command unless
-        ``command`` is False: the page shows it as a code block of its own)."""
+        """Why a full export is refused, and how to get it anyway (ending with
+        :meth:`full_stream_command` unless ``command`` is False: the page shows it as a code block
+        of its own)."""
         text = (
             f"The full change stream would be about {estimate.bytes / 1e6:,.0f} MB ({estimate.records:,} records); "
             f"the app exports at most {estimate.limit / 1e6:,.0f} MB. Download the request log instead and replay it "
-            f"with the command line, which streams any size"
+            f"with the command line, which streams any size:"
         )
-        return f"{text}: {self.replay_command(target='stream.jsonl')}" if command else f"{text}:"
+        return f"{text} {self.full_stream_command()}" if command else text
+
+    def full_stream_command(self) -> str:
+        """The command that writes the full change stream from the downloaded request log."""
+        return self.replay_command(target="stream.jsonl")
 
     def counts_csv(self) -> str:
         """n of every movie (zeros included) as CSV."""
