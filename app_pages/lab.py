@@ -111,7 +111,7 @@ if result is not None:
         f"ε = {null['epsilon']:.2f} (95 % CI {null['epsilon_ci'][0]:.2f}–{null['epsilon_ci'][1]:.2f}), "
         f"forgetting quality F = {null['forgetting_quality']:.3f}. A method *does not forget* when a permutation test "
         f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "
-        f"{null['verdict_false_positives']['rejected']} times in {null['verdict_false_positives']['splits']}."
+        f"{count(null['verdict_false_positives']['rejected'], 'time')} in {null['verdict_false_positives']['splits']}."
     )
     table = table_frame(result, kind)
     st.dataframe(

@@ -33,6 +33,8 @@ def test_the_committed_results_are_shown_with_their_null_control():
     null = COMMITTED["null_control"][first]
     text = " ".join(m.value for m in app.markdown)
     assert f"ε = {null['epsilon']:.2f}" in text and "**Null control**" in text
+    rejected, splits = null["verdict_false_positives"]["rejected"], null["verdict_false_positives"]["splits"]
+    assert f"that test said so {rejected} time{'' if rejected == 1 else 's'} in {splits}." in text  # not "1 times"
     assert "The per-user attack" in text  # the plain-language reading
     assert len(app.get("plotly_chart")) == 3
     assert not app.radio  # only the committed results exist: nothing to choose
