@@ -431,6 +431,32 @@ def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_int
     assert false_positives({"rows": rows}) is None
 
 
+def test_the_tests_calibration_reads_every_null_p_value_and_says_when_it_rejects_too_often():
+    from amnesia.lab.report import calibration_text, null_calibration
+
+    def study(null_values: list[list[float]], main: list[float]) -> dict:
+        runs = [{"verdicts": {"retrain": {"p_value": values[0]}}, "null_p_values": values[1:]} for values in null_values]
+        return {"rows": [{"method": "retrain", "epsilon_p_value": p} for p in main],
+                "agreement": {"alpha": 0.05, "runs": runs}}
+
+    grid = [(i + 0.5) / 40 for i in range(40)]  # evenly spread p-values: what a valid test gives under H0
+    calm = study([grid[i:i + 5] for i in range(0, 35, 5)], grid[35:])
+    found = null_calibration(calm)
+    assert found["pairs"] == 40
+    # 2 of 40 at or below 0.05 (0.0125, 0.0375): P(X >= 2 | 40, 0.05) = 1 - 0.95^40 - 40 * 0.05 * 0.95^39
+    assert found["above"] == pytest.approx(1 - 0.95 ** 40 - 40 * 0.05 * 0.95 ** 39)
+    assert found["uniform"] > 0.99  # a perfectly even grid: D = 0.0125
+    assert calibration_text(calm).startswith("No sign of a test that rejects too often")
+    assert "are consistent with the uniform" in calibration_text(calm)
+    eager = study([[0.01, 0.02, 0.03, 0.2, 0.04]] * 4, [0.01, 0.5])  # 18 of 22 rejected
+    found = null_calibration(eager)
+    assert found["pairs"] == 22 and found["above"] < 1e-12 and found["uniform"] < 1e-6
+    assert calibration_text(eager).startswith("Signs of a test that rejects too often")
+    assert "depart from the uniform" in calibration_text(eager)
+    assert null_calibration({"rows": [], "agreement": {"alpha": 0.05}}) is None  # a study without its runs
+    assert calibration_text({"rows": []}) == ""
+
+
 def test_legends_name_each_method_and_its_family_once():
     """"EASE forget (exact)" is already labelled exact: its legend read "EASE forget (exact) (exact)"."""
     from amnesia.lab.figures import quality_vs_time, utility_vs_quality
