@@ -171,6 +171,16 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
         pick(page, typed, catalog.title(item))
     expect(component(page).locator("#top li")).to_have_count(10)
     TIMINGS["movielens: pick 5 movies and see the top 10 (s)"] = time.perf_counter() - started
+    # a query that finds nothing says why, instead of an empty box
+    search, hint = component(page).get_by_role("searchbox", name="Search movies"), component(page).locator("#search-hint")
+    search.fill("qzxv")
+    expect(hint).to_have_text("No movie in the model matches “qzxv”: each word you type must start a word of the title. "
+                              "Try fewer letters.")
+    expect(component(page).get_by_role("option")).to_have_count(0)
+    search.fill("shawshank")  # its one match is picked already
+    expect(hint).to_have_text("Every movie that matches “shawshank” is already among your movies.")
+    search.fill("")
+    expect(hint).to_be_hidden()
     timing = component(page).locator("#timing").inner_text()
     assert re.fullmatch(rf"Scored on this device in \d+\.\d ms with model version {version}\.", timing)
     top = rendered_top(page)

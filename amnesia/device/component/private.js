@@ -285,9 +285,12 @@ function searchIndex(sidecar) {
   return sidecar.titles.map((title, position) => ({ position, key: ` ${normalize(title)}` }));
 }
 
+// the titles that match a query but are already among the picks (so the box can say why nothing is offered)
+let alreadyPicked = 0;
 function suggest(query) {
   const active = state.active;
   const words = normalize(query).split(" ").filter(Boolean);
+  alreadyPicked = 0;
   if (!active || !words.length) return [];
   const picked = new Set(state.picks);
   const found = [];
@@ -295,7 +298,10 @@ function suggest(query) {
     // every typed word must start a word of the title ("matr" finds "The Matrix")
     if (!words.every((word) => entry.key.includes(` ${word}`))) continue;
     const item = active.sidecar.items[entry.position];
-    if (picked.has(item)) continue;
+    if (picked.has(item)) {
+      alreadyPicked += 1;
+      continue;
+    }
     const phrase = ` ${words.join(" ")}`;
     const rank = entry.key.startsWith(phrase) ? 0 : entry.key.includes(phrase) ? 1 : 2;
     found.push({ rank, length: entry.key.length, position: entry.position, item });
@@ -307,8 +313,14 @@ function suggest(query) {
 let choices = [];
 let highlighted = 0;
 function showSuggestions() {
-  choices = suggest($("search").value);
+  const query = $("search").value.trim();
+  choices = suggest(query);
   highlighted = 0;
+  // a query that finds nothing says so, instead of leaving an empty box (a visitor took the silence for a
+  // page that was not working)
+  $("search-hint").textContent = !query || choices.length ? ""
+    : alreadyPicked ? `Every movie that matches “${query}” is already among your movies.`
+    : `No movie in the model matches “${query}”: each word you type must start a word of the title. Try fewer letters.`;
   const list = $("suggestions");
   list.replaceChildren(...choices.map((choice, k) => {
     const li = document.createElement("li");
