@@ -689,7 +689,7 @@ class Catalog:
         closest = self._related(key, 3, all_scored)
         if not closest:
             raise UnknownTitleError(
-                f"No movie matches {query!r}, and none of the catalogue's {len(self):,} titles comes close. Check the spelling, "
+                f"No movie matches {query!r}, and no title comes close. Check the spelling, "
                 f"or type the movie's id, e.g. #{self._most_watched()}.",
                 query,
                 [],
