@@ -169,11 +169,14 @@ def add_form() -> None:
                 else:
                     st.markdown(f":red[:material/close:] line {line.number}: {md(line.problem)}")
                     if line.candidates:
-                        columns = st.columns(min(len(line.candidates), 4))
+                        # two to a row, each the row's half and wrapping: in four columns "The Lord of the Rings:
+                        # The Fell…" and "Star Wars: Episode IV - A New …" cut off the words that tell them apart
+                        columns = st.columns(min(len(line.candidates), 2))
                         for position, (item, title) in enumerate(line.candidates[:8]):
                             columns[position % len(columns)].button(
                                 md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
                                 args=(line.number, item), help=f"Use #{item} for line {line.number}",
+                                width="stretch", wrap=True,
                             )
     st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
     show_error("add")

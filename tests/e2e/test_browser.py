@@ -220,6 +220,26 @@ def test_picker_enter_adds_the_most_watched_title_that_contains_the_word(page, s
     assert page.errors == []
 
 
+def test_candidate_buttons_show_whole_titles_at_a_laptops_width(browser, server):
+    """The buttons under an ambiguous line name each movie in full at 1,366 px: in four columns they
+    cut "The Lord of the Rings: The Fell…" and "Star Wars: Episode IV - A New …", the words that
+    tell the candidates apart."""
+    context = guarded_context(browser, server, viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    open_app(page, server, "movielens-small")
+    type_titles(page, "Ann", "lord of the rings\nstar wars")
+    titles = ["The Lord of the Rings: The Fellowship of the Ring (2001)", "The Lord of the Rings: The Two Towers (2002)",
+              "Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode VI - Return of the Jedi (1983)"]
+    clipped = "b => [b, ...b.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1).length"
+    for title in titles:
+        button = page.get_by_role("button", name=title, exact=True)
+        expect(button).to_be_visible()
+        assert button.inner_text().strip() == title
+        assert button.evaluate(clipped) == 0, title  # no element of the button overflows (no ellipsis)
+    assert list(context.blocked) == []
+    context.close()
+
+
 def teardown_module(module) -> None:
     if TIMINGS:
         ARTIFACTS.mkdir(exist_ok=True)
