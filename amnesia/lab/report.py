@@ -535,23 +535,27 @@ def null_calibration(result: dict) -> dict[str, float] | None:
     """Whether the verdict's test keeps its level, from every independent retrain-vs-retrain pair's p
     (the agreement study's runs and the main run's Retrain rows); None without the study's runs.
 
-    A count of rejections at 5 % cannot show a rate of at most 5 % when the test's level is exactly
-    5 % (an estimate lands above it about half the time), so two checks that use what the count
-    leaves out: ``above`` is the one-sided binomial p of "the rate exceeds the nominal level", and
-    ``uniform`` the Kolmogorov-Smirnov p of every pair's p against the uniform distribution that a
-    valid test's p follows under H0 (the permutation p lies on a 1/(1 + relabellings) grid, fine
-    enough for the continuous test). Small values of either would say the test rejects too often."""
-    from scipy.stats import binomtest, kstest
+    A test whose false-positive rate is exactly its level (a permutation test's is at most, and
+    here close to, 5 %) gives a count of rejections above 5 % about as often as below, so the
+    count alone cannot show "at most 5 %". Returned: ``pairs``; ``by_chance``, the probability that
+    a test with a rate of exactly the level rejects in more than that share of this many pairs;
+    and two one-sided checks for a test that rejects too often: ``above``, the binomial p of "the
+    rate exceeds the level", and ``uniform``, the Kolmogorov-Smirnov p of "the pairs' p-values
+    lie below the uniform distribution a valid test's p follows under H0" (too many small p; the
+    permutation p lies on a 1/(1 + relabellings) grid, fine enough for the continuous test)."""
+    from scipy.stats import binom, binomtest, kstest
 
     study = result.get("agreement")
     if not study or not study.get("runs"):
         return None
     values = [p for run in study["runs"] for p in (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])]
     values += _main_null_p_values(result)
-    rejected = sum(p <= study["alpha"] for p in values)
-    return {"pairs": len(values),
-            "above": float(binomtest(rejected, len(values), study["alpha"], alternative="greater").pvalue),
-            "uniform": float(kstest(values, "uniform").pvalue)}
+    alpha, pairs = study["alpha"], len(values)
+    rejected = sum(p <= alpha for p in values)
+    return {"pairs": pairs,
+            "by_chance": float(binom.sf(math.floor(pairs * alpha), pairs, alpha)),
+            "above": float(binomtest(rejected, pairs, alpha, alternative="greater").pvalue),
+            "uniform": float(kstest(values, "uniform", alternative="greater").pvalue)}
 
 
 def calibration_text(result: dict) -> str:
@@ -564,10 +568,11 @@ def calibration_text(result: dict) -> str:
     worry = found["above"] <= alpha or found["uniform"] <= alpha
     return (f"{'Signs' if worry else 'No sign'} of a test that rejects too often: a one-sided binomial test of a rate "
             f"above {nominal} % gives p = {found['above']:.2f}, and the {found['pairs']} pairs' p-values "
-            f"{'depart from' if found['uniform'] <= alpha else 'are consistent with'} the uniform distribution a valid "
-            f"test gives retrains (Kolmogorov-Smirnov p = {found['uniform']:.2f}). A permutation test's level is "
-            f"{nominal} % by construction, so a count of its rejections lands above {nominal} % about half the time; "
-            "these two checks are the sharper reading.")
+            f"show {'an' if found['uniform'] <= alpha else 'no significant'} excess of small values over the uniform "
+            f"distribution a valid test gives retrains (one-sided Kolmogorov-Smirnov p = {found['uniform']:.2f}). Even a test whose "
+            f"rate is exactly {nominal} % rejects in more than {nominal} % of {found['pairs']} pairs with probability "
+            f"{found['by_chance']:.2f}, so the count alone cannot show a rate of at most {nominal} %; these two checks "
+            "are the sharper reading.")
 
 
 def false_positives_text(result: dict) -> str:
