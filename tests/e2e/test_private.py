@@ -177,10 +177,20 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     expect(hint).to_have_text("No movie in the model matches “qzxv”: each word you type must start a word of the title. "
                               "Try fewer letters.")
     expect(component(page).get_by_role("option")).to_have_count(0)
+    search.press("Escape")  # clears the box and its hint, though nothing matched
+    expect(search).to_have_value("")
+    expect(hint).to_be_hidden()
+    search.fill("!!!")  # no word at all: nothing to say
+    expect(hint).to_be_hidden()
     search.fill("shawshank")  # its one match is picked already
     expect(hint).to_have_text("Every movie that matches “shawshank” is already among your movies.")
-    search.fill("")
+    shawshank = catalog.title(picks["shawshank"])
+    component(page).get_by_role("button", name=f"Remove {shawshank}").click()  # unpicked: offered again
     expect(hint).to_be_hidden()
+    expect(component(page).get_by_role("option", name=shawshank, exact=True)).to_be_visible()
+    component(page).get_by_role("option", name=shawshank, exact=True).click()  # and picked again
+    expect(component(page).get_by_role("button", name=f"Remove {shawshank}")).to_be_visible()
+    expect(component(page).locator("#top li")).to_have_count(10)
     timing = component(page).locator("#timing").inner_text()
     assert re.fullmatch(rf"Scored on this device in \d+\.\d ms with model version {version}\.", timing)
     top = rendered_top(page)

@@ -223,6 +223,7 @@ async function activate(dataset, modelBytes, sidecarBytes, notes, fromServer) {
   const before = state.top;
   const positionOf = new Map(sidecar.items.map((item, position) => [item, position]));
   state.active = { dataset, version: sidecar.version, sidecar, session, positionOf, search: searchIndex(sidecar) };
+  showSuggestions(); // a query typed before holds for the new model's titles
   await score();
   if (previous && previous.dataset === dataset && previous.version !== sidecar.version) {
     const seconds = (performance.now() - state.pendingSince) / 1000;
@@ -318,7 +319,7 @@ function showSuggestions() {
   highlighted = 0;
   // a query that finds nothing says so, instead of leaving an empty box (a visitor took the silence for a
   // page that was not working)
-  $("search-hint").textContent = !query || choices.length ? ""
+  $("search-hint").textContent = !normalize(query) || choices.length ? "" // "!!!" is no query: nothing to say
     : alreadyPicked ? `Every movie that matches “${query}” is already among your movies.`
     : `No movie in the model matches “${query}”: each word you type must start a word of the title. Try fewer letters.`;
   const list = $("suggestions");
@@ -337,6 +338,11 @@ function showSuggestions() {
 
 $("search").addEventListener("input", showSuggestions);
 $("search").addEventListener("keydown", (event) => {
+  if (event.key === "Escape") { // also when nothing matched: it clears the box and its hint
+    $("search").value = "";
+    showSuggestions();
+    return;
+  }
   if (!choices.length) return;
   if (event.key === "ArrowDown" || event.key === "ArrowUp") {
     highlighted = (highlighted + (event.key === "ArrowDown" ? 1 : choices.length - 1)) % choices.length;
@@ -345,14 +351,12 @@ $("search").addEventListener("keydown", (event) => {
   } else if (event.key === "Enter") {
     pick(choices[highlighted].item);
     event.preventDefault();
-  } else if (event.key === "Escape") {
-    $("search").value = "";
-    showSuggestions();
   }
 });
 $("clear").addEventListener("click", () => {
   state.picks = [];
   savePicks();
+  showSuggestions(); // a typed query's matches and hint count the picks
   rescore();
 });
 
@@ -366,6 +370,7 @@ function pick(item) {
 function unpick(item) {
   state.picks = state.picks.filter((id) => id !== item);
   savePicks();
+  showSuggestions(); // "already among your movies" may no longer hold
   rescore();
 }
 function rescore() {
