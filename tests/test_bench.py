@@ -52,6 +52,13 @@ def test_the_report_is_the_parts_in_order(tmp_path: Path):
     assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
 
 
+def test_the_committed_report_is_its_committed_sections():
+    """docs/benchmarks.md is rebuilt from docs/bench/*.md by every part's run: text written into the
+    report alone would vanish at the next run of any part, so it must be in a section file."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert (docs / "benchmarks.md").read_text(encoding="utf-8") == assemble(docs)
+
+
 def test_the_neighbours_part_times_both_engines_and_checks_the_lists(monkeypatch):
     """One small round (a slice of MovieLens): every figure is there, the lists equal a fresh fit's
     after the random requests, and the report says so (timings are not asserted)."""
