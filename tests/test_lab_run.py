@@ -479,3 +479,10 @@ def test_legends_name_each_method_and_its_family_once():
         names = [trace.name for trace in build(committed, "random").data if trace.name]
         assert "EASE forget (exact)" in names and "Fine-tune (approximate)" in names
         assert not [name for name in names if name.count("(exact") > 1]
+
+
+def test_the_committed_lab_document_is_its_results_rendered():
+    """docs/lab.md is markdown(docs/lab.json): a report change re-renders it, and no figure in it is
+    written by hand (a hand edit would vanish at the next run)."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert (docs / "lab.md").read_text(encoding="utf-8") == markdown(json.loads((docs / "lab.json").read_text(encoding="utf-8")))
