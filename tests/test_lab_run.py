@@ -452,20 +452,20 @@ def test_the_tests_calibration_reads_every_null_p_value_and_says_when_it_rejects
     # a perfectly even grid: the ECDF passes the uniform's CDF by at most D+ = 0.5 / 40 (right after each point)
     assert found["uniform"] == pytest.approx(ksone.sf(0.0125, 40))
     text = calibration_text(calm)
-    assert text.startswith("No sign of a test that rejects too often")
+    assert text.startswith("No sign that the test raises false alarms more often than 5 % of the time")
     assert "show no significant excess of small values over the uniform" in text
     assert f"more than 5 % of 40 pairs with probability {found['by_chance']:.2f}" in text
     eager = study([[0.01, 0.02, 0.03, 0.2, 0.04]] * 4, [0.01, 0.5])  # 17 of 22 rejected
     found = null_calibration(eager)
     assert found["pairs"] == 22 and found["above"] < 1e-12 and found["uniform"] < 1e-6
-    assert calibration_text(eager).startswith("Signs of a test that rejects too often")
+    assert calibration_text(eager).startswith("Signs that the test raises false alarms more often than 5 % of the time")
     assert "show an excess of small values over the uniform" in calibration_text(eager)
     # a test that rejects too little (every p near 1) is no sign of rejecting too often: the check is one-sided
     shy = study([[0.96, 0.97, 0.98, 0.99, 0.95]] * 4, [0.99, 0.98])
     found = null_calibration(shy)
     # (a two-sided test would call these far from uniform); D+ = 1 - 0.99, at the largest p
     assert found["above"] == 1.0 and found["uniform"] == pytest.approx(ksone.sf(0.01, 22))
-    assert calibration_text(shy).startswith("No sign of a test that rejects too often")
+    assert calibration_text(shy).startswith("No sign that the test raises false alarms more often than 5 % of the time")
     assert null_calibration({"rows": [], "agreement": {"alpha": 0.05}}) is None  # a study without its runs
     assert calibration_text({"rows": []}) == ""
 

@@ -567,13 +567,13 @@ def calibration_text(result: dict) -> str:
     alpha = result["agreement"]["alpha"]
     nominal = fmt(100 * alpha, 0)
     worry = found["above"] <= alpha or found["uniform"] <= alpha
-    return (f"{'Signs' if worry else 'No sign'} of a test that rejects too often: a one-sided binomial test of a rate "
-            f"above {nominal} % gives p = {found['above']:.2f}, and the {found['pairs']} pairs' p-values "
+    return (f"{'Signs' if worry else 'No sign'} that the test raises false alarms more often than {nominal} % of the time: "
+            f"a one-sided binomial test of a rate above {nominal} % gives p = {found['above']:.2f}, and the {found['pairs']} pairs' p-values "
             f"show {'an' if found['uniform'] <= alpha else 'no significant'} excess of small values over the uniform "
             f"distribution a valid test gives retrains (one-sided Kolmogorov-Smirnov p = {found['uniform']:.2f}). Even a test whose "
             f"rate is exactly {nominal} % rejects in more than {nominal} % of {found['pairs']} pairs with probability "
-            f"{found['by_chance']:.2f}, so the count alone cannot show a rate of at most {nominal} %; these two checks "
-            "are the sharper reading.")
+            f"{found['by_chance']:.2f}, so the count alone cannot show a rate of at most {nominal} %; these two checks, "
+            "which use every pair's p, are the sharper reading.")
 
 
 def false_positives_text(result: dict) -> str:
@@ -617,10 +617,13 @@ def agreement_section(result: dict) -> list[str]:
         f"- Retrain vs retrain ({count(pairs.get('per_run', 1), 'independent pair')} per run: the run's retrain "
         f"against its references{', and more pairs of fresh retrains' if pairs.get('per_run', 1) > 1 else ''}): the test "
         f"said *does not forget* in {pairs['rejected']} of {pairs['pairs']} pairs "
-        f"({fmt(100 * pairs['rejected'] / max(1, pairs['pairs']), 0)} %, nominal {fmt(100 * study['alpha'], 0)} %). "
+        f"({100 * pairs['rejected'] / max(1, pairs['pairs']):.1f} %, nominal {fmt(100 * study['alpha'], 0)} %). "
         f"With the main run's Retrain rows: {false_positives_text(result)}. {calibration_text(result)}".rstrip(),
-        f"- A verdict that holds reads {runs} of {runs} or 0 of {runs}; anything between means the answer depends on "
-        "which users were forgotten or how the data were split, at this N.",
+        f"- The Retrain row counts the test's false alarms: a retrain is what every method is compared with, so each "
+        f"run short of {runs} of {runs} is one, and a test at level {fmt(100 * study['alpha'], 0)} % raises one in about "
+        f"{round(1 / study['alpha'])} runs.",
+        f"- For the other methods, a verdict that holds reads {runs} of {runs} or 0 of {runs}; anything between means the "
+        "answer depends on which users were forgotten or how the data were split, at this N.",
         "",
     ]
     return lines
