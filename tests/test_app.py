@@ -129,7 +129,8 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
         "Did you mean Titanic (1997) (#2)?"
     ]
     app.button(key=ADD).click().run()
-    assert errors(app)[0].startswith("No movie matches 'titanic 2'") and totals(app)[3] == 0
+    assert errors(app)[0] == ("Line 2: No movie matches 'titanic 2': no title with 'titanic' has the number 2. Did you "
+                              "mean Titanic (1997) (#2)? Nothing was added.") and totals(app)[3] == 0
     app.button(key="forget.candidate-2-2").click().run()  # "Titanic (1997)" for line 2
     assert app.text_area(key="forget.add_typed").value == "toy story\n#2"
     app.button(key=ADD).click().run()
@@ -145,8 +146,8 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
         ("", "titanic", "The user's name is empty; type a name such as 'Maya'."),
         ("Tom", "9" * 5000, "A typed title line has 5,000 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
         ("Tom", "#" + "9" * 4400, "A typed title line has 4,401 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
-        ("Tom", "#99999999999", "No movie has an id with 11 digits; ids have at most 10."),
-        ("Tom", "#²", "'#²' is not an id: write an id as # and the digits 0-9, e.g. #42."),
+        ("Tom", "#99999999999", "Line 1: No movie has an id with 11 digits; ids have at most 10. Nothing was added."),
+        ("Tom", "#²", "Line 1: '#²' is not an id: write an id as # and the digits 0-9, e.g. #42. Nothing was added."),
     ],
 )
 def test_bad_additions_show_a_message_and_change_nothing(name, typed, message):

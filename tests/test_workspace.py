@@ -57,6 +57,18 @@ def test_an_add_says_when_lines_named_a_movie_twice(space):
     assert space.add_user("Once", typed="#1").detail == "The Matrix (1999)"
 
 
+def test_an_add_with_several_unresolved_lines_names_them_all(space):
+    """Add with lines 1 and 3 unresolved said only line 1's problem, without its number."""
+    before = space.model.fingerprint()
+    with pytest.raises(UnknownTitleError) as raised:
+        space.add_user("Tom", typed="xyzzy qwerty\ntoy story\n\nqwerty xyzzy")
+    assert str(raised.value) == ("Lines 1 and 4 do not name one movie each yet. Line 1: No movie matches 'xyzzy qwerty', "
+                                 "and no title comes close. Check the spelling, or type the movie's id, e.g. #1. "
+                                 "Nothing was added.")
+    assert raised.value.query == "xyzzy qwerty"
+    assert space.model.fingerprint() == before and space.log == []
+
+
 @pytest.mark.parametrize(
     "name, typed, error, message",
     [

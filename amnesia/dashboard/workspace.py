@@ -39,7 +39,7 @@ from ..engine.fingerprint import retrain_fingerprint
 from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_request_log
 from ..engine.similarity import DEFAULT
-from ..errors import AmnesiaError, RequestError
+from ..errors import AmnesiaError, RequestError, TitleError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
 from ..records import COLLECTIONS, LETTERS, RECORD_BYTES, change_records, record_line
 from . import gates, views
@@ -353,7 +353,10 @@ class Workspace:
         picked = check_ids(list(itertools.islice(items, self.limits.interactions + 1)), "movie").tolist()
         self.limits.check("interactions", len(picked))
         typed = self._bounded_titles(typed)
-        named = picked + self.catalog.resolve_many(typed.splitlines(), self.limits)
+        try:
+            named = picked + self.catalog.resolve_many(typed.splitlines(), self.limits)
+        except TitleError as error:
+            raise self._unresolved(typed, error) from None
         chosen = list(dict.fromkeys(named))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
@@ -370,6 +373,17 @@ class Workspace:
         except BaseException:
             self.catalog.remove_user(user)
             raise
+
+    def _unresolved(self, typed: str, error: TitleError) -> TitleError:
+        """``error`` (the first typed line that names no single movie) said with the numbers of every
+        such line: a visitor who clicks Add saw only the first line's problem, with no line number,
+        and none of the others'."""
+        bad = [line.number for line in self.catalog.preview(typed, self.limits) if not line.ok]
+        if not bad:  # cannot happen: the preview resolves each line as resolve_many does
+            return error
+        numbers = ", ".join(map(str, bad[:-1])) + f" and {bad[-1]}" if len(bad) > 1 else str(bad[0])
+        lead = f"Lines {numbers} do not name one movie each yet. Line {bad[0]}: " if len(bad) > 1 else f"Line {numbers}: "
+        return type(error)(f"{lead}{error} Nothing was added.", error.query, error.candidates)
 
     def forget_user(self, user: int) -> LogEntry:
         """Forget every interaction of ``user``, and their display name."""
