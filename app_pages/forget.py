@@ -162,9 +162,11 @@ def add_form() -> None:
         else:
             for line in lines:
                 if line.ok:
+                    # a line typed as an id ("#260", or a candidate's button) already names it
+                    number = "" if line.how == "id" else f" · #{line.item}"
                     st.markdown(
-                        f":green[:material/check:] {md(line.text.strip())} → **{md(catalog.title(line.item))}** · "
-                        f"#{line.item} :gray[({line.how})]"
+                        f":green[:material/check:] {md(line.text.strip())} → **{md(catalog.title(line.item))}**{number} "
+                        f":gray[({line.how})]"
                     )
                 else:
                     st.markdown(f":red[:material/close:] line {line.number}: {md(line.problem)}")
@@ -251,7 +253,7 @@ figure, changed_figure, window = charts.state, charts.changed, charts.window
 if entry is not None and not entry.noop:
     names = window.matrices
     st.caption(f"Press ▶ Play to step through the update: before → H → n → {names.pair} → {names.weight}. "
-               "Changed cells are outlined in red" + (
+               "Changed cells are outlined in red, changed bars of n filled red" + (
                    "." if workspace.small else "; in a large chart where most cells changed, its subtitle counts them instead."))
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window)))

@@ -133,6 +133,8 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
                               "mean Titanic (1997) (#2)? Nothing was added.") and totals(app)[3] == 0
     app.button(key="forget.candidate-2-2").click().run()  # "Titanic (1997)" for line 2
     assert app.text_area(key="forget.add_typed").value == "toy story\n#2"
+    assert [plain(m.value) for m in app.markdown if m.value.startswith(":green[")][1] == (
+        ":green[:material/check:] #2 → **Titanic (1997)** :gray[(id)]")  # the id once: it read "#2 → … · #2 (id)"
     app.button(key=ADD).click().run()
     assert plain(app.success[0].value).startswith("Added Tom with 2 movies in")
 
