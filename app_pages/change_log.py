@@ -58,7 +58,9 @@ def import_section() -> None:
 st.title("Change log")
 st.caption(
     "Every accepted change as differential records, the same format as `python -m amnesia stream` and the original "
-    "Amnesia demo: `+1` with a new value, `-1` with the old one, nothing for unchanged entries."
+    "Amnesia demo: `+1` with a new value, `-1` with the old one, nothing for unchanged entries. A forget's records "
+    "name the forgotten user on purpose: they are the deletion itself, sent so that every copy downstream forgets "
+    "the same rows. This log is your session's alone and goes with it."
 )
 message = ui_state.take_flash(PAGE)
 if message:
