@@ -47,7 +47,7 @@ st.markdown(
     "The other pages forget exactly with item-based CF or EASE. Most recommenders in production are *model-based* "
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
-    f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's exactly forgetting "
+    f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's models that forget exactly, "
     f"{' and '.join(EXACT_MODELS)} (full runs), and an attacker "
     "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
