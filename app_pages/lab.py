@@ -48,7 +48,7 @@ st.markdown(
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
     f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's models that forget exactly, "
-    f"{' and '.join(EXACT_MODELS)} (full runs), and an attacker "
+    f"{', '.join(EXACT_MODELS[:-1])} and {EXACT_MODELS[-1]} (full runs), and an attacker "
     "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
     "against it than against a retrain. The lab's EASE scores every movie of its data; the Forget page's scores "
