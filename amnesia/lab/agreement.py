@@ -63,6 +63,12 @@ def verdicts(data, ctx: Context, config, permutations: int = PERMUTATIONS) -> di
     return result
 
 
+def retrain_pair_p_values(runs: list[dict]) -> list[float]:
+    """The verdict's p on every retrain-vs-retrain pair of the study's ``runs``: each run's retrain
+    against its references, then its extra pairs of fresh retrains."""
+    return [p for run in runs for p in (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])]
+
+
 def null_p_values(data, ctx: Context, config, pairs: int = NULL_PAIRS, permutations: int = PERMUTATIONS) -> list[float]:
     """The verdict's p on ``pairs`` independent retrain-vs-retrain comparisons on ``data`` (its context
     ``ctx``): each pair is 2 x ``config.seeds`` fresh retrains without the forget set (seeds of their
@@ -119,7 +125,7 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
             entry = counts.setdefault(method, {}).setdefault(run["forget_set"], {"runs": 0, "forgets": 0})
             entry["runs"] += 1
             entry["forgets"] += int(found["p_value"] > alpha)
-    retrain = [p for run in runs for p in (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])]
+    retrain = retrain_pair_p_values(runs)
     return {
         "splits": config.agreement_splits,
         "draws": config.agreement_draws,

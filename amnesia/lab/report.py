@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
@@ -549,8 +550,7 @@ def null_calibration(result: dict) -> dict[str, float] | None:
     study = result.get("agreement")
     if not study or not study.get("runs"):
         return None
-    values = [p for run in study["runs"] for p in (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])]
-    values += _main_null_p_values(result)
+    values = retrain_pair_p_values(study["runs"]) + _main_null_p_values(result)
     alpha, pairs = study["alpha"], len(values)
     rejected = sum(p <= alpha for p in values)
     return {"pairs": pairs,
