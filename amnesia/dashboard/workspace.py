@@ -353,10 +353,11 @@ class Workspace:
         picked = check_ids(list(itertools.islice(items, self.limits.interactions + 1)), "movie").tolist()
         self.limits.check("interactions", len(picked))
         typed = self._bounded_titles(typed)
-        try:
-            named = picked + self.catalog.resolve_many(typed.splitlines(), self.limits)
-        except TitleError as error:
-            raise self._unresolved(typed, error) from None
+        lines = self.catalog.preview(typed, self.limits)  # every line resolved once, the problems numbered
+        unresolved = [line for line in lines if not line.ok]
+        if unresolved:
+            raise self._unresolved(unresolved)
+        named = picked + [line.item for line in lines]
         chosen = list(dict.fromkeys(named))
         if not chosen:
             raise AmnesiaError(f"Pick at least one movie that {clean} watched; the selection is empty.")
@@ -374,16 +375,20 @@ class Workspace:
             self.catalog.remove_user(user)
             raise
 
-    def _unresolved(self, typed: str, error: TitleError) -> TitleError:
-        """``error`` (the first typed line that names no single movie) said with the numbers of every
-        such line: a visitor who clicks Add saw only the first line's problem, with no line number,
-        and none of the others'."""
-        bad = [line.number for line in self.catalog.preview(typed, self.limits) if not line.ok]
-        if not bad:  # cannot happen: the preview resolves each line as resolve_many does
-            return error
-        numbers = ", ".join(map(str, bad[:-1])) + f" and {bad[-1]}" if len(bad) > 1 else str(bad[0])
-        lead = f"Lines {numbers} do not name one movie each yet. Line {bad[0]}: " if len(bad) > 1 else f"Line {numbers}: "
-        return type(error)(f"{lead}{error} Nothing was added.", error.query, error.candidates)
+    def _unresolved(self, unresolved: list[TypedLine]) -> AmnesiaError:
+        """The error for typed lines that name no single movie (``unresolved``, in order), with the
+        number of every such line: a visitor who clicks Add saw only the first line's problem, with
+        no line number, and none of the others'. The first line is resolved again for its error's
+        kind (unknown or ambiguous; a line over a limit raises its LimitError here, as it is)."""
+        first = unresolved[0]
+        try:
+            self.catalog.resolve(first.text, self.limits)
+        except TitleError as error:
+            numbers = [line.number for line in unresolved]
+            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+            lead = f"Lines {listed} do not name one movie each yet. Line {first.number}: " if len(numbers) > 1 else f"Line {listed}: "
+            return type(error)(f"{lead}{error} Nothing was added.", error.query, error.candidates)
+        return AmnesiaError(f"Line {first.number}: {first.problem} Nothing was added.")  # the preview's word, if resolve disagreed
 
     def forget_user(self, user: int) -> LogEntry:
         """Forget every interaction of ``user``, and their display name."""
