@@ -23,6 +23,7 @@ from amnesia.dashboard.workspace import (
 )
 from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
+from amnesia.words import count
 
 DATASETS = {  # short: the sidebar is narrow
     "toy": "Toy world (4 users)",
@@ -144,8 +145,8 @@ with st.sidebar:
         st.query_params["model"] = kind
     if kind == "ease":
         settings = ease_settings(name)
-        st.caption(f"λ = {settings.l2:g}; scores the movies at least {settings.min_viewers} "
-                   f"{'person' if settings.min_viewers == 1 else 'people'} watched.")
+        st.caption(f"λ = {settings.l2:g}; scores the movies at least "
+                   f"{count(settings.min_viewers, 'person', 'people')} watched.")
         workspace = ui_state.workspace_for(name, DEFAULT.name, None, lambda: EaseWorkspace(*base_ease(name)), kind)
     else:
         measure, neighbours, scoring = _item_cf_choices(current)

@@ -9,6 +9,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.effects import MIN_VIEWERS
 from amnesia.dashboard.views import md
+from amnesia.words import count
 
 PAGE = "forget"
 workspace = ui_state.workspace()
@@ -243,7 +244,7 @@ if not workspace.small:
     max_items = size_column.slider("Movies in the charts", 5, views.MAX_ITEMS, views.DEFAULT_ITEMS, step=5, key=key("max_items"))
     min_viewers = tier_column.selectbox(
         "Show movies watched by at least", MIN_VIEWERS, index=MIN_VIEWERS.index(workspace.default_min_viewers),
-        format_func=lambda n: f"{n} {'person' if n == 1 else 'people'}", key=key("min_viewers"),
+        format_func=lambda n: count(n, "person", "people"), key=key("min_viewers"),
     )
 
 entry = log[-1] if log else None

@@ -17,10 +17,11 @@ from amnesia.errors import AmnesiaError
 from amnesia.lab import figures
 from amnesia.lab.data import FORGET_SET_TEXT, FORGET_SETS
 from amnesia.lab.registry import ALS_WAYS, EXACT_MODELS
-from amnesia.lab.report import agreement_section, count, headline, reading, summary, table_frame
+from amnesia.lab.report import agreement_section, headline, reading, summary, table_frame
 from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
 from amnesia.lab.run import ALPHA, PAGE_SEEDS
+from amnesia.words import count, listing
 
 PAGE = "lab"
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "lab.json"
@@ -48,7 +49,7 @@ st.markdown(
     "(matrix factorisation, neural networks): their parameters blend everyone's data, so forgetting one person "
     "usually means retraining, or an *approximate* shortcut. Here a matrix-factorisation model (weighted ALS) "
     f"forgets a group of users in {len(ALS_WAYS)} ways, beside this project's models that forget exactly, "
-    f"{', '.join(EXACT_MODELS[:-1])} and {EXACT_MODELS[-1]} (full runs), and an attacker "
+    f"{listing(EXACT_MODELS)} (full runs), and an attacker "
     "who holds the model's item factors tries to tell each result from a model retrained without those users. The yardstick is the **null control**: how different two "
     "retrains with different random seeds already are. A method *forgets* only if the attacker does no better "
     "against it than against a retrain. The lab's EASE scores every movie of its data; the Forget page's scores "

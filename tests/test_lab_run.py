@@ -266,7 +266,8 @@ def test_the_reading_says_what_each_number_is():
     import copy
     from pathlib import Path
 
-    from amnesia.lab.report import count, reading
+    from amnesia.lab.report import reading
+    from amnesia.words import count
 
     committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
     lines = reading(committed, "random")

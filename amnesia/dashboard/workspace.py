@@ -41,6 +41,7 @@ from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_re
 from ..engine.similarity import DEFAULT
 from ..errors import AmnesiaError, RequestError, TitleError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
+from ..words import count, listing
 from ..records import COLLECTIONS, LETTERS, RECORD_BYTES, change_records, record_line
 from . import gates, views
 from .figures import Prepared, delta_spec, state_spec, update_spec
@@ -214,7 +215,7 @@ class Workspace:
 
     def user_choices(self) -> list[tuple[int, str]]:
         """Current users as (id, "Name (k movies)"), by id."""
-        return [(user, f"{self.catalog.user_name(user)} ({_count(self.model.history_length(user), 'movie')})")
+        return [(user, f"{self.catalog.user_name(user)} ({count(self.model.history_length(user), 'movie')})")
                 for user in self.model.users()]
 
     def picker_movies(self) -> list[int]:
@@ -240,12 +241,12 @@ class Workspace:
         to one past the limit (a 5 MB paste is refused for the cost of a length check)."""
         typed = str(typed)
         self.limits.check("typed_chars", len(typed))
-        count = 0
+        seen = 0
         for _, line in iter_lines(typed):
             if line.strip():
-                count += 1
-                if count > self.limits.typed_lines:
-                    self.limits.check("typed_lines", count, at_least=True)
+                seen += 1
+                if seen > self.limits.typed_lines:
+                    self.limits.check("typed_lines", seen, at_least=True)
         return typed
 
     def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
@@ -369,8 +370,8 @@ class Workspace:
             request = ChangeRequest("Add", np.array([[user, item] for item in sorted(chosen)], dtype=np.int64))
             titles = ", ".join(self.catalog.title(item) for item in chosen[:5]) + (f" and {len(chosen) - 5:,} more" if len(chosen) > 5 else "")
             if repeats := len(named) - len(chosen):  # said, or 4 lines adding 2 movies reads as 2 lines lost
-                titles += f" ({_count(repeats, 'repeated movie')} counted once)"
-            return self._apply(request, "add", f"Added {clean} with {_count(len(chosen), 'movie')}", [user], detail=titles)
+                titles += f" ({count(repeats, 'repeated movie')} counted once)"
+            return self._apply(request, "add", f"Added {clean} with {count(len(chosen), 'movie')}", [user], detail=titles)
         except BaseException:
             self.catalog.remove_user(user)
             raise
@@ -385,8 +386,8 @@ class Workspace:
             self.catalog.resolve(first.text, self.limits)
         except TitleError as error:
             numbers = [line.number for line in unresolved]
-            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
-            lead = f"Lines {listed} do not name one movie each yet. Line {first.number}: " if len(numbers) > 1 else f"Line {listed}: "
+            lead = (f"Lines {listing(numbers)} do not name one movie each yet. Line {first.number}: " if len(numbers) > 1
+                    else f"Line {first.number}: ")
             return type(error)(f"{lead}{error} Nothing was added.", error.query, error.candidates)
         return AmnesiaError(f"Line {first.number}: {first.problem} Nothing was added.")  # the preview's word, if resolve disagreed
 
@@ -400,7 +401,7 @@ class Workspace:
         if not history:
             raise AmnesiaError(f"{name} has no interactions left to forget; pick a current user.")
         request = ChangeRequest("Remove", np.array([[user, item] for item in history], dtype=np.int64))
-        entry = self._apply(request, "forget", f"Forgot {name} ({_count(len(history), 'movie')})", [int(user)], forgotten=int(user))
+        entry = self._apply(request, "forget", f"Forgot {name} ({count(len(history), 'movie')})", [int(user)], forgotten=int(user))
         self.catalog.remove_user(int(user))
         return entry
 
@@ -586,7 +587,7 @@ class Workspace:
         shown = ", ".join(self.catalog.title(i) for i in effect.emptied[:3])
         more = f" and {effect.emptied_count - 3:,} more" if effect.emptied_count > 3 else ""
         return (
-            f"{_count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every {self.weight_words} "
+            f"{count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every {self.weight_words} "
             f"of theirs is now 0 (never a division by zero). They are left out of the list above."
         )
 
@@ -1025,10 +1026,6 @@ def _named(names: dict[int, str]) -> dict[int, str]:
     return {user: name for user, name in names.items() if name != f"User {user}"}
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
 def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
     """Why an accepted request changed nothing, or None if it changed something."""
     if not change.is_empty:
@@ -1049,8 +1046,8 @@ def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kin
     done = len(change.users)
     users = len(change.touched_users)
     skipped = len(request.pairs) - done
-    extra = f"; {_count(skipped, 'interaction')} already present" if skipped else ""
-    return f"{verb} {_count(done, 'interaction')} of {_count(users, 'user')}{extra} ({source})"
+    extra = f"; {count(skipped, 'interaction')} already present" if skipped else ""
+    return f"{verb} {count(done, 'interaction')} of {count(users, 'user')}{extra} ({source})"
 
 
 def _error_args(error: AmnesiaError) -> tuple:

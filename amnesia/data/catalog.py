@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from ..words import listing
 from ..errors import AmbiguousTitleError, AmnesiaError, TitleError, UnknownTitleError
 from ..limits import APP_LIMITS, MAX_ID, Limits
 from .names import clean_name, has_visible_character, name_key, refused_characters, strip_invisible
@@ -565,7 +566,7 @@ class Catalog:
             numbered = "numbers" if len(numbers) > 1 else "number"
             raise AmbiguousTitleError(
                 f"No title is {query!r}; {self._listing(words[:3])} {'has' if len(words) == 1 else 'have'} the "
-                f"{numbered} {' and '.join(numbers)} elsewhere in the title. Pick one, or type more of the title.",
+                f"{numbered} {listing(numbers)} elsewhere in the title. Pick one, or type more of the title.",
                 query,
                 self._as_candidates(offered[:CANDIDATES]),
             )
@@ -679,7 +680,7 @@ class Catalog:
             rest = " ".join(word for word in key.split() if not word.isdigit())
             series = [item for item in self._word_matches(rest, year) if not numbers <= self._numbers_of.get(item, frozenset())]
             if series:
-                typed = " and ".join(sorted(numbers, key=int))
+                typed = listing(sorted(numbers, key=int))
                 raise UnknownTitleError(
                     f"No movie matches {query!r}: no title with {rest!r} has the number {typed}. "
                     f"Did you mean {self._listing(series[:3])}?",
@@ -800,7 +801,7 @@ class Catalog:
         scripts = _scripts(clean)
         if len(scripts) > 1:
             raise AmnesiaError(
-                f"The name mixes {' and '.join(sorted(s.title() for s in scripts))} letters, which can look alike; "
+                f"The name mixes {listing(sorted(s.title() for s in scripts))} letters, which can look alike; "
                 f"use one alphabet."
             )
         key = name_key(clean)

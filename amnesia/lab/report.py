@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..words import count, listing
 from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
@@ -204,7 +205,7 @@ def reading(result: dict, kind: str) -> list[str]:
     ):
         certified = [rows[n]["label"] for n, m in METHODS.items() if m.own_retrain and rows.get(n, {}).get("certificate", {}).get("equal")]
         lines.append(
-            f"{' and '.join(certified)} score F = 1 because they are deterministic: the model after forgetting is "
+            f"{listing(certified)} score F = 1 because they are deterministic: the model after forgetting is "
             "identical to a retrain (certified), so there is no seed noise at all; that is why they are shown apart. "
             "Retrain and SISA are exact too; their F below 1 is the noise of comparing randomly initialised models with "
             f"N = {result['config']['seeds']} samples, not remembering."
@@ -287,11 +288,6 @@ def reading(result: dict, kind: str) -> list[str]:
                 + "."
             )
     return lines
-
-
-def count(number: int, noun: str) -> str:
-    """``"1 user"``, ``"12 users"``: a count with its noun in the right number."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 
