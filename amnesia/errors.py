@@ -38,13 +38,16 @@ class TitleError(AmnesiaError):
     """A typed movie name could not be resolved to exactly one item.
 
     ``candidates`` holds ``(item_id, display_title)`` pairs the user may have meant,
-    best first, so a UI can offer them as choices.
+    best first, so a UI can offer them as choices. When the message lists them, ``summary`` is
+    the message without that list, for a UI that shows the choices right after it (else it is
+    the message).
     """
 
-    def __init__(self, message: str, query: str, candidates: list[tuple[int, str]]):
+    def __init__(self, message: str, query: str, candidates: list[tuple[int, str]], summary: str | None = None):
         super().__init__(message)
         self.query = query
         self.candidates = candidates
+        self.summary = summary or message
 
 
 class UnknownTitleError(TitleError):

@@ -9,6 +9,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.effects import MIN_VIEWERS
 from amnesia.dashboard.views import md
+from amnesia.data.catalog import CANDIDATES
 from amnesia.words import count
 
 PAGE = "forget"
@@ -170,12 +171,14 @@ def add_form() -> None:
                         f":gray[({line.how})]"
                     )
                 else:
-                    st.markdown(f":red[:material/close:] line {line.number}: {md(line.problem)}")
+                    # with choices, the text leaves out the titles the buttons below show
+                    problem = line.summary if line.candidates else line.problem
+                    st.markdown(f":red[:material/close:] line {line.number}: {md(problem)}")
                     if line.candidates:
                         # two to a row, each the row's half and wrapping: in four columns "The Lord of the Rings:
                         # The Fell…" and "Star Wars: Episode IV - A New …" cut off the words that tell them apart
                         columns = st.columns(min(len(line.candidates), 2))
-                        for position, (item, title) in enumerate(line.candidates[:8]):
+                        for position, (item, title) in enumerate(line.candidates[:CANDIDATES]):
                             columns[position % len(columns)].button(
                                 md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
                                 args=(line.number, item), help=f"Use #{item} for line {line.number}",

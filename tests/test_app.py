@@ -126,8 +126,9 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
     problems = [plain(m.value) for m in app.markdown if m.value.startswith(":red[")]
     assert problems == [
         ":red[:material/close:] line 2: No movie matches 'titanic 2': no title with 'titanic' has the number 2. "
-        "Did you mean Titanic (1997) (#2)?"
+        "Did you mean this one?"  # the button below names it
     ]
+    assert [plain(b.label) for b in app.button if (b.key or "").startswith("forget.candidate-")] == ["Titanic (1997)"]
     app.button(key=ADD).click().run()
     assert errors(app)[0] == ("Line 2: No movie matches 'titanic 2': no title with 'titanic' has the number 2. Did you "
                               "mean Titanic (1997) (#2)? Nothing was added.") and totals(app)[3] == 0

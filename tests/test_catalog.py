@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 
@@ -148,7 +149,8 @@ def test_a_number_no_title_has_is_a_mismatch_not_a_typo(catalog):
         catalog.resolve("godfather 4")
     assert str(raised.value) == (
         "No movie matches 'godfather 4': no title with 'godfather' has the number 4. Did you mean "
-        "The Godfather (1972) (#858); The Godfather: Part II (1974) (#1221); The Godfather: Part III (1990) (#2023)?"
+        "The Godfather (1972) (#858); The Godfather: Part II (1974) (#1221); The Godfather: Part III (1990) (#2023); "
+        "The Godfather Trilogy: 1972-1990 (1992) (#172591)?"
     )
     assert [item for item, _ in raised.value.candidates] == [858, 1221, 2023, 172591]  # the series, best known first
     with pytest.raises(UnknownTitleError) as toy_story:
@@ -196,7 +198,7 @@ def test_remakes_are_ambiguous_and_list_years(catalog):
         catalog.resolve("psycho")
     assert raised.value.candidates == [(1219, "Psycho (1960)"), (2389, "Psycho (1998)")]
     assert str(raised.value) == (
-        "'psycho' matches 2 movies: Psycho (1960) (#1219); Psycho (1998) (#2389). "
+        "'psycho' matches 2 movies, the best known first: Psycho (1960) (#1219); Psycho (1998) (#2389). "
         "Add the year, e.g. 'psycho (1960)', or use the id, e.g. #1219."
     )
     with pytest.raises(AmbiguousTitleError) as typo:
@@ -205,9 +207,22 @@ def test_remakes_are_ambiguous_and_list_years(catalog):
 
 
 def test_many_titles_with_the_same_start_ask_for_more(catalog):
-    with pytest.raises(AmbiguousTitleError, match="10 movies start with 'star wars', the best known first: Star Wars: ") as raised:
+    with pytest.raises(AmbiguousTitleError, match="10 movies start with 'star wars'; the 8 best known: Star Wars: ") as raised:
         catalog.resolve("star wars")
     assert [item for item, _ in raised.value.candidates] == [260, 1196, 1210, 2628, 5378, 33493, 122886, 179819]
+    assert raised.value.summary == "10 movies start with 'star wars'; the 8 best known are offered. Pick one, or type more of the title."
+
+
+@pytest.mark.parametrize("typed", ["star wars", "star", "psycho", "lord of the rings", "titanik", "godfather 4", "harry potter 9",
+                                   "kill bill", "terminator", "matrix 2"])
+def test_a_message_that_lists_titles_names_exactly_the_movies_it_offers(catalog, typed):
+    # it had named 5 of "star wars"'s 10 while the Add form offered 8 buttons
+    with pytest.raises(TitleError) as raised:
+        catalog.resolve(typed)
+    named = [int(number) for number in re.findall(r"\(#(\d+)\)", str(raised.value))]
+    assert named == [item for item, _ in raised.value.candidates]
+    summary = raised.value.summary  # the message without its list, for the form whose buttons show them
+    assert "(#" not in summary and summary[:12] == str(raised.value)[:12] and len(summary) < len(str(raised.value)) - 30
 
 
 def test_unknown_lists_the_closest_and_nothing_unrelated(catalog):

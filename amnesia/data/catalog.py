@@ -261,6 +261,8 @@ class TypedLine:
     how: str = ""
     problem: str = ""
     candidates: tuple[tuple[int, str], ...] = ()
+    #: ``problem`` without its list of the candidates, for a UI that shows them as choices after it
+    summary: str = ""
 
     @property
     def ok(self) -> bool:
@@ -444,7 +446,8 @@ class Catalog:
             try:
                 match = self._match(line, limits)
             except TitleError as error:
-                shown.append(TypedLine(number, line, None, problem=str(error), candidates=tuple(error.candidates)))
+                shown.append(TypedLine(number, line, None, problem=str(error), candidates=tuple(error.candidates),
+                                       summary=error.summary))
             except AmnesiaError as error:  # over a limit
                 shown.append(TypedLine(number, line, None, problem=str(error)))
             else:
@@ -489,11 +492,9 @@ class Catalog:
             how = "start of a title"
             exact = self._ranked(self._filter_year(self._prefixed(keys), year))
             if len(exact) > 1:
-                raise AmbiguousTitleError(
-                    f"{len(exact)} movies start with {name.strip()!r}, the best known first: {self._listing(exact[:5])}. "
-                    f"Pick one, or type more of the title.",
-                    query,
-                    self._as_candidates(exact[:CANDIDATES]),
+                raise self._offer(
+                    AmbiguousTitleError, query, f"{len(exact)} movies start with {name.strip()!r}", exact,
+                    "Pick one, or type more of the title.",
                 )
         if not exact:
             how = "subtitle"
@@ -505,11 +506,9 @@ class Catalog:
         if len(exact) > 1:
             exact = self._ranked(exact)  # remakes: the best known first
             example = self._movies[exact[0]]
-            raise AmbiguousTitleError(
-                f"{query!r} matches {len(exact)} movies: {self._listing(exact)}. Add the year, e.g. "
-                f"'{name.strip()} ({example.year})', or use the id, e.g. #{example.id}.",
-                query,
-                self._as_candidates(exact),
+            raise self._offer(
+                AmbiguousTitleError, query, f"{query!r} matches {len(exact)} movies", exact,
+                f"Add the year, e.g. '{name.strip()} ({example.year})', or use the id, e.g. #{example.id}.",
             )
         plain = normalize(name)
         key = sequel_key(plain)
@@ -542,11 +541,9 @@ class Catalog:
         if not any(self.popularity(other) > known for other in series):
             return
         ranked = self._ranked([item, *series])
-        raise AmbiguousTitleError(
-            f"{name.strip()!r} names a series of {len(ranked)} movies, the best known first: "
-            f"{self._listing(ranked[:5])}. Pick one, or add the year for {self._display[item]}.",
-            query,
-            self._as_candidates(ranked[:CANDIDATES]),
+        raise self._offer(
+            AmbiguousTitleError, query, f"{name.strip()!r} names a series of {len(ranked)} movies", ranked,
+            f"Pick one, or add the year for {self._display[item]}.",
         )
 
     def _pick_word_match(self, query: str, key: str, words: list[int], year: int | None) -> int:
@@ -564,6 +561,7 @@ class Catalog:
             series = self._word_matches(" ".join(w for w in key.split() if not w.isdigit()), year)
             offered = words + [item for item in series if item not in words]
             numbered = "numbers" if len(numbers) > 1 else "number"
+            # names the titles with the number elsewhere; the choices add the series' other films
             raise AmbiguousTitleError(
                 f"No title is {query!r}; {self._listing(words[:3])} {'has' if len(words) == 1 else 'have'} the "
                 f"{numbered} {listing(numbers)} elsewhere in the title. Pick one, or type more of the title.",
@@ -571,11 +569,9 @@ class Catalog:
                 self._as_candidates(offered[:CANDIDATES]),
             )
         listed = placed + [item for item in words if item not in placed]
-        raise AmbiguousTitleError(
-            f"{len(words)} movies have every word of {query!r}, e.g. {self._listing(listed[:5])}. "
-            f"Pick one, add the year, or type more of the title.",
-            query,
-            self._as_candidates(listed[:CANDIDATES]),
+        raise self._offer(
+            AmbiguousTitleError, query, f"{len(words)} movies have every word of {query!r}", listed,
+            "Pick one, add the year, or type more of the title.",
         )
 
     def _numbers_in_place(self, key: str, item: int) -> bool:
@@ -671,22 +667,15 @@ class Catalog:
                 return best_item
             if best_score >= TYPO_MIN_SCORE and len(tied) > 1:
                 tied = self._ranked(tied)
-                raise AmbiguousTitleError(
-                    f"{query!r} is close to {len(tied)} movies: {self._listing(tied)}. Pick one or add the year.",
-                    query,
-                    self._as_candidates(tied),
-                )
+                raise self._offer(AmbiguousTitleError, query, f"{query!r} is close to {len(tied)} movies", tied,
+                                  "Pick one or add the year.")
         if numbers:
             rest = " ".join(word for word in key.split() if not word.isdigit())
             series = [item for item in self._word_matches(rest, year) if not numbers <= self._numbers_of.get(item, frozenset())]
             if series:
                 typed = listing(sorted(numbers, key=int))
-                raise UnknownTitleError(
-                    f"No movie matches {query!r}: no title with {rest!r} has the number {typed}. "
-                    f"Did you mean {self._listing(series[:3])}?",
-                    query,
-                    self._as_candidates(series[:CANDIDATES]),
-                )
+                raise self._did_you_mean(query, f"No movie matches {query!r}: no title with {rest!r} has the number {typed}",
+                                         series)
         closest = self._related(key, 3, all_scored)
         if not closest:
             raise UnknownTitleError(
@@ -695,7 +684,7 @@ class Catalog:
                 query,
                 [],
             )
-        raise UnknownTitleError(f"No movie matches {query!r}. Did you mean {self._listing(closest)}?", query, self._as_candidates(closest))
+        raise self._did_you_mean(query, f"No movie matches {query!r}", closest)
 
     def search(self, text: str, limit: int = 10) -> list[tuple[int, str]]:
         """Type-ahead suggestions: ``(item_id, display title)``; prefix matches first, then fuzzy."""
@@ -759,6 +748,26 @@ class Catalog:
 
     def _listing(self, items: Iterable[int]) -> str:
         return "; ".join(f"{self._display[i]} (#{i})" for i in items)
+
+    def _offer(self, kind: type[TitleError], query: str, lead: str, items: list[int], advice: str) -> TitleError:
+        """A ``kind`` error offering the first :data:`CANDIDATES` of ``items`` (best known first):
+        its message names exactly the movies it offers, so the text and a UI's choices agree (the
+        text had named 5 of "star wars"'s 10 while the page offered 8 buttons); its summary
+        leaves the list out, for a UI that shows them as choices right after it."""
+        shown = items[:CANDIDATES]
+        if len(shown) < len(items):
+            lead, listed, offered = f"{lead}; the {len(shown)} best known", ":", f"{lead}; the {len(shown)} best known are offered."
+        else:
+            listed, offered = ", the best known first:" if len(shown) > 1 else ":", f"{lead}."
+        return kind(f"{lead}{listed} {self._listing(shown)}. {advice}", query, self._as_candidates(shown),
+                    summary=f"{offered} {advice}")
+
+    def _did_you_mean(self, query: str, lead: str, items: list[int]) -> UnknownTitleError:
+        """An :class:`UnknownTitleError` asking whether ``query`` meant one of ``items`` (the
+        first :data:`CANDIDATES`, all named in the message, as :meth:`_offer` does)."""
+        shown = items[:CANDIDATES]
+        return UnknownTitleError(f"{lead}. Did you mean {self._listing(shown)}?", query, self._as_candidates(shown),
+                                 summary=f"{lead}. Did you mean {'this one' if len(shown) == 1 else 'one of these'}?")
 
     # ------------------------------------------------------------------ users
     def user_name(self, user: int) -> str:

@@ -236,6 +236,12 @@ def test_candidate_buttons_show_whole_titles_at_a_laptops_width(browser, server)
         expect(button).to_be_visible()
         assert button.inner_text().strip() == title
         assert button.evaluate(clipped) == 0, title  # no element of the button overflows (no ellipsis)
+    # the text and the buttons agree: it had named 5 of the 10 with ids while 8 buttons stood below it
+    expect(page.get_by_text(
+        "line 2: 10 movies start with 'star wars'; the 8 best known are offered. Pick one, or type more of the title."
+    )).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Star Wars"))).to_have_count(8)
+    expect(page.get_by_text("(#260)")).to_have_count(0)
     assert list(context.blocked) == []
     context.close()
 
