@@ -430,6 +430,14 @@ def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_int
     # Clopper-Pearson for 2 of 21: [1.17 %, 30.4 %]
     assert false_positives_text(result) == "2 of 21 independent pairs (9.5 %, 95 % interval [1.2, 30.4] %; nominal 5 %)"
     assert false_positives({"rows": rows}) is None
+    # with the study's runs, the count is read from the pairs' p (as the calibration reads them), not the stored totals
+    runs = [{"verdicts": {"retrain": {"p_value": 0.01}}, "null_p_values": [0.03, 0.5]}, {"verdicts": {"retrain": {"p_value": 0.7}},
+                                                                                        "null_p_values": [0.2, 0.06]}]
+    result["agreement"]["runs"] = runs
+    assert false_positives(result) == (3, 9)  # 0.01 and 0.03 of the runs' 6, 0.002 of the main run's 3
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    assert committed["agreement"]["retrain_pairs"] == {"pairs": 90, "per_run": 5, "rejected": 5}  # the stored totals agree
+    assert false_positives(committed) == (5, 93)  # with the committed run's 90 + 3 pairs' p
 
 
 def test_the_tests_calibration_reads_every_null_p_value_and_says_when_it_rejects_too_often():

@@ -518,12 +518,25 @@ def _main_null_p_values(result: dict) -> list[float]:
     return [row["epsilon_p_value"] for row in result["rows"] if row["method"] == "retrain" and row.get("epsilon_p_value") is not None]
 
 
+def _null_pair_p_values(result: dict) -> list[float] | None:
+    """The verdict's p on every independent retrain-vs-retrain pair of a run: the agreement
+    study's runs, then the main run's Retrain rows; None without the study's runs."""
+    study = result.get("agreement")
+    if not study or not study.get("runs"):
+        return None
+    return retrain_pair_p_values(study["runs"]) + _main_null_p_values(result)
+
+
 def false_positives(result: dict) -> tuple[int, int] | None:
     """(rejected, pairs): the verdict's test on every independent retrain-vs-retrain pair of a run
-    (the agreement study's and the main run's Retrain rows); None without the study."""
+    (the agreement study's and the main run's Retrain rows), counted from the pairs' p; from the
+    study's stored totals when a result lacks its runs. None without the study."""
     study = result.get("agreement")
     if not study:
         return None
+    values = _null_pair_p_values(result)
+    if values is not None:
+        return sum(p <= study["alpha"] for p in values), len(values)
     main = _main_null_p_values(result)
     return (study["retrain_pairs"]["rejected"] + sum(p <= study["alpha"] for p in main),
             study["retrain_pairs"]["pairs"] + len(main))
@@ -543,12 +556,11 @@ def null_calibration(result: dict) -> dict[str, float] | None:
     permutation p lies on a 1/(1 + relabellings) grid, fine enough for the continuous test)."""
     from scipy.stats import binom, binomtest, kstest
 
-    study = result.get("agreement")
-    if not study or not study.get("runs"):
+    values = _null_pair_p_values(result)
+    if values is None:
         return None
-    values = retrain_pair_p_values(study["runs"]) + _main_null_p_values(result)
-    alpha, pairs = study["alpha"], len(values)
-    rejected = sum(p <= alpha for p in values)
+    alpha = result["agreement"]["alpha"]
+    rejected, pairs = false_positives(result)
     return {"pairs": pairs,
             "by_chance": float(binom.sf(math.floor(pairs * alpha), pairs, alpha)),
             "above": float(binomtest(rejected, pairs, alpha, alternative="greater").pvalue),
