@@ -206,7 +206,7 @@ with raw_tab:
     with st.form(key("raw_form")):
         st.text_area(
             "A change request in the original Amnesia format",
-            value='{"change": "Remove", "interactions": [[1, 1], [1, 2]]}',
+            value=workspace.example_request(),
             key=key("raw_text"),
             height=100,
             max_chars=workspace.limits.request_chars,

@@ -179,6 +179,18 @@ def test_forget_needs_a_choice_and_initial_users_can_be_forgotten():
     ]
 
 
+@pytest.mark.parametrize(("data", "example"), [
+    ("toy", '{"change": "Remove", "interactions": [[0, 0], [0, 1]]}'),
+    ("movielens-small", '{"change": "Remove", "interactions": [[1, 1], [1, 3]]}'),  # MovieLens's user 1 has no movie 2
+])
+def test_the_raw_request_tabs_example_is_accepted_as_it_stands(data, example):
+    app = start(data)
+    assert app.text_area(key="forget.raw_text").value == example
+    app.button(key=RAW).click().run()
+    assert not app.exception and errors(app) == []
+    assert plain(app.success[0].value).startswith("Removed 2 interactions of 1 user (raw request) in")
+
+
 def test_raw_requests_say_exactly_what_changed():
     app = raw(start(), '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
     assert plain(app.success[0].value).startswith("Removed 2 interactions of 1 user (raw request) in")

@@ -218,6 +218,17 @@ class Workspace:
         return [(user, f"{self.catalog.user_name(user)} ({count(self.model.history_length(user), 'movie')})")
                 for user in self.model.users()]
 
+    def example_request(self) -> str:
+        """A Remove request in the original Amnesia format that the shared model accepts: two of its
+        first user's interactions (one if they have one; "" without users). The Raw request tab's
+        fixed example, user 1's movies 1 and 2, was refused on MovieLens, whose user 1 has no movie 2.
+        From the shared model, not the visitor's, so the box keeps its text while they change theirs."""
+        users = self.base.users()
+        if not users:
+            return ""
+        pairs = [[users[0], item] for item in sorted(self.base.history(users[0]))[:2]]
+        return json.dumps({"change": "Remove", "interactions": pairs})
+
     def picker_movies(self) -> list[int]:
         """The movies the Add form's picker offers: all of a small catalog, else the
         :data:`PICKER_MOVIES` most watched, most watched first. The picker's options travel to the
