@@ -636,7 +636,8 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert "before → H → n → G → B" in " ".join(c.value for c in app.caption)
     verify(app)
     message = app.success[-1].value
-    assert ":material/verified: identical" in message and "top-10 of 3 users: all equal" in message
+    assert ":material/verified: equal to a retrain" in message and "top-10 of 3 users: all equal" in message
+    assert re.search(r"P vs a new inverse: largest difference \S+ \(\S+ of its largest entry; rounding, within 1e-09\)", message)
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception and app.caption[0].value.startswith("EASE, λ = 1: score of a movie j for a user = Σ over")
     assert recommended(app) == [space(app).catalog.title(r.item) for r in ease.recommend(1, 10)]
