@@ -97,6 +97,9 @@ at = st.select_slider("Logical time", options=options, value=last, format_func=l
 window, entry = workspace.history.window_at(at)
 st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label)), key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))
+later = workspace.forgotten_later(window, at)
+if later:
+    st.info(md(later), icon=":material/history:")
 
 # ---------------------------------------------------------------------- export and import
 st.subheader("Export")

@@ -309,6 +309,23 @@ def test_change_log_shows_names_titles_and_no_none():
     assert [c.value for c in app.caption].count(f"{len(table)} of {len(table)} records.") == 1
 
 
+def test_a_past_time_that_shows_a_forgotten_user_says_why():
+    """A visitor forgot Ana, moved the Change log to a time before, saw her movies and asked whether
+    she was forgotten at all: the page answers where her row is shown, and only there."""
+    app = add(start(), "Ana", "toy story\ntitanic")
+    forget(app, 4)
+    app.switch_page("app_pages/change_log.py").run()
+    assert [i.value for i in app.info] == []  # now (t = 2): she is gone from the chart
+    app.select_slider(key="change_log.at").set_value(1).run()
+    assert not app.exception
+    assert [plain(i.value) for i in app.info] == [
+        "Ana was not forgotten yet at t = 1 (forgotten at t = 2). Past times are replayed from your session's own log of what "
+        "you did, which keeps forgotten users' rows until you reset your changes or close the session; nobody else sees "
+        "it. The model itself has no trace of them: Verify on the Forget page compares it with a retrain."]
+    app.select_slider(key="change_log.at").set_value(0).run()
+    assert [i.value for i in app.info] == []  # before she was added: no row of hers
+
+
 def test_change_log_item_filter_takes_ascii_digits_only():
     app = forget(start(), 1)
     app.switch_page("app_pages/change_log.py").run()

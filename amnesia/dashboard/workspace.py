@@ -206,6 +206,22 @@ class Workspace:
             return f"Before any change (the window of {first.label}). {caption}"
         return caption
 
+    def forgotten_later(self, window: Window, time_: int) -> str:
+        """Why a past ``window`` (shown at logical ``time_``) still has rows of users forgotten
+        after it, or "" when it has none: a visitor who forgot Ana and moved the Change log to an
+        earlier time saw her movies again and asked whether she was forgotten at all."""
+        later = [(entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}"), entry.time)
+                 for entry in self.history if entry.time > time_ and entry.forgotten_user in window.users
+                 and window.history[window.users.index(entry.forgotten_user)].any()]
+        if not later:
+            return ""
+        names, one = listing(name for name, _ in later), len(later) == 1
+        when = f"forgotten at t = {later[0][1]}" if one else listing(f"{name} at t = {at}" for name, at in later)
+        return (f"{names} {'was' if one else 'were'} not forgotten yet at t = {time_} ({when}). Past times are replayed "
+                "from your session's own log of what you did, which keeps forgotten users' rows until you reset your "
+                "changes or close the session; nobody else sees it. The model itself has no trace of them: Verify on "
+                "the Forget page compares it with a retrain.")
+
     def stats_at(self, time_: int) -> Stats:
         """The totals at a past logical time, as recorded (the starting data's for the start)."""
         if time_ == self.model.time:
