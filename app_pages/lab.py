@@ -128,7 +128,8 @@ if result is not None:
             "method": st.column_config.TextColumn(pinned=True, width="medium"),
             "forgets?": st.column_config.TextColumn(
                 help=f"yes: the permutation test cannot tell its models from retrained ones (p > {ALPHA}); no: it can; "
-                "by construction: identical to a retrain, nothing to test; reference: never asked to forget"
+                "yes (exact; false alarm): it can, but the method is exact by construction, so the test erred (it does "
+                "1 time in 20); by construction: identical to a retrain, nothing to test; reference: never asked to forget"
             ),
             "ε [95 % CI]": st.column_config.TextColumn(
                 help="how well the best threshold attack tells these models from retrained ones (split-half variant of "
