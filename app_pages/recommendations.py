@@ -48,12 +48,15 @@ if user is not None:
     if table is None:
         pass
     elif table.empty:
-        st.info("No recommendations: no other movie shares a viewer with this user's movies.")
+        st.info(workspace.short_list_sentence(user, 0))
     else:
         # a static table wraps "because you watched" (three titles), which a grid cut at 1400 px; its
         # cells are Markdown, so titles are escaped; one width of scores: 2.3360, not 2.336
         shown = table.assign(**{column: table[column].map(md) for column in ("movie", "because you watched")})
         st.table(shown.style.format({"score": "{:.4f}"}), hide_index=True)
+        short = workspace.short_list_sentence(user, len(table))
+        if short:
+            st.caption(short)
 
 st.subheader("The forget effect")
 forgets = workspace.forgets()

@@ -381,11 +381,23 @@ def recommended(app: AppTest) -> list[str]:
     return [plain(title) for title in app.table[0].value["movie"]]
 
 
+def test_a_short_list_of_recommendations_says_why_in_the_models_terms():
+    """One movie watched gave one recommendation under a heading of ten: with lists read candidate-wise,
+    a movie scores only when one of the user's movies is among its own K most similar."""
+    app = add(start("movielens-small"), "Tom", "toy story")
+    app.switch_page("app_pages/recommendations.py").run()
+    app.selectbox(key="recommendations.user_widget").set_value(611).run()
+    assert not app.exception and recommended(app) == ["Toy Story 2 (1999)"]
+    assert (f"Only 1 movie has one of this user's movies among its {DEFAULT_NEIGHBOURS} most similar movies, so the list "
+            "is shorter than 10.") in [c.value for c in app.caption]
+
+
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
     assert recommended(app) == ["The Godfather (1972)"]  # Alice saw everything else
+    assert "Only 1 movie in the model is not among this user's, so the list is shorter than 10." in [c.value for c in app.caption]
     assert app.info[-1].value.startswith("Forget a user on the Forget page")
     app.selectbox(key="recommendations.user_widget").set_value(3).run()
     app.switch_page("app_pages/forget.py").run()

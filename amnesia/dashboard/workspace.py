@@ -338,6 +338,28 @@ class Workspace:
         return "Score of a movie j for a user = Σ over the movies i they watched of S_ij" + rule + (
             " Movies they watched are never recommended.")
 
+    def short_list_sentence(self, user: int, shown: int, k: int = 10) -> str:
+        """Why ``user``'s top-``k`` holds only ``shown`` movies ("" when it is full), in the model's
+        own terms: with lists read candidate-wise a movie scores only when one of the user's movies is
+        among its own K most similar, so one movie watched can give one recommendation. The empty
+        list had said "no other movie shares a viewer", which is the all-neighbour model's reason."""
+        if shown >= k:
+            return ""
+        some = "no" if shown == 0 else f"{shown:,}"
+        if self.model.num_items() - self.model.history_length(user) <= shown:
+            return ("No recommendations: this user has watched every movie in the model." if shown == 0 else
+                    f"Only {count(shown, 'movie')} in the model {'is' if shown == 1 else 'are'} not among this user's, "
+                    f"so the list is shorter than {k}.")
+        neighbours = self.model.neighbours
+        if neighbours is None:
+            reach = f"{some} other {'movie shares' if shown == 1 else 'movies share'} a viewer with this user's movies"
+        elif self.model.scoring == "candidate":
+            reach = (f"{some} {'movie has' if shown == 1 else 'movies have'} one of this user's movies among "
+                     f"{'its' if shown == 1 else 'their'} {neighbours} most similar movies")
+        else:
+            reach = f"this user's movies' {neighbours} most similar movies give {some} other {'movie' if shown == 1 else 'movies'}"
+        return f"No recommendations: {reach}." if shown == 0 else f"Only {reach}, so the list is shorter than {k}."
+
     def spread_sentence(self, entry: LogEntry) -> str:
         """Why the change moved the entries it moved ("" when there is nothing to say)."""
         return ""
@@ -917,6 +939,16 @@ class EaseWorkspace(Workspace):
             f"{len(ease.items_scored):,} movies at least {self.settings.min_viewers} "
             "people watched when the model was trained. Weights can be negative. Movies they watched are never recommended."
         )
+
+    def short_list_sentence(self, user: int, shown: int, k: int = 10) -> str:
+        """EASE scores every movie it keeps, with negative weights too: a list falls short only when the
+        user has watched nearly all of them."""
+        if shown >= k:
+            return ""
+        if shown == 0:
+            return "No recommendations: every movie this model scores is among this user's movies."
+        return (f"Only {count(shown, 'movie')} this model scores {'is' if shown == 1 else 'are'} not among this "
+                f"user's movies, so the list is shorter than {k}.")
 
     def spread_sentence(self, entry: LogEntry) -> str:
         effect = entry.effect

@@ -165,6 +165,15 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     expect(component(page).locator("#runtime-status")).to_have_text("ONNX Runtime Web 1.30.0 from the local copy: ready.")
     expect(component(page).locator("#model-status")).to_contain_text(
         f"K = {DEFAULT_NEIGHBOURS} neighbours, each movie scored from its own list")  # the default reading
+    # one pick: only the movies with it among their own K most similar score, and the page says why the list is short
+    pick(page, "toy story", catalog.title(1))
+    expect(component(page).locator("#top li")).to_have_count(1)
+    assert rendered_top(page) == [3114]  # Toy Story 2
+    expect(component(page).locator("#timing")).to_contain_text(
+        f"Only 1 movie has one of your picks among its {DEFAULT_NEIGHBOURS} most similar movies, so the list is shorter "
+        "than 10; pick more movies for more.")
+    component(page).get_by_role("button", name=f"Remove {catalog.title(1)}").click()
+    expect(component(page).locator("#top li")).to_have_count(0)
     picks = {"matrix": 2571, "pulp fic": 296, "godfather part ii": 1221, "shawshank": 318, "fight club": 2959}
     started = time.perf_counter()
     for typed, item in picks.items():
@@ -228,8 +237,8 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
 
     picked = list(picks.values())
     secret_titles = [catalog.title(i) for i in picked] + [catalog.movie(i).title for i in picked] + list(picks)
-    secret_titles += [catalog.title(i) for i in expected]
-    assert_nothing_leaks(recorder, secret_titles, picked + history.tolist())
+    secret_titles += [catalog.title(i) for i in expected] + [catalog.title(1), catalog.title(3114)]
+    assert_nothing_leaks(recorder, secret_titles, picked + history.tolist() + [3114])  # (id 1 is in every request)
     assert_nothing_leaks(recorder, [], expected)  # the recommendations would reveal the picks too
     messages = component_messages(recorder)
     assert messages and set(messages) <= {'{"ready":null}', json.dumps({"ready": version}, separators=(",", ":"))}

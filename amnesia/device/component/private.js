@@ -257,6 +257,7 @@ async function score() {
   const items = output.top_items.data;
   const scores = output.top_scores.data;
   state.top = [];
+  state.topSize = items.length;
   for (let k = 0; k < items.length; k++) {
     if (!(scores[k] > 0)) break; // sorted: the rest have no similar movie in the history
     const position = Number(items[k]);
@@ -448,9 +449,25 @@ function renderAll() {
   $("top").replaceChildren(...listItems(state.top));
   $("timing").textContent = runtimeBroken ? "" : !active ? "" : !state.picks.length
     ? "Your recommendations appear here."
-    : !state.top.length ? "No recommendations: no other movie shares a viewer with your picks."
-    : `Scored on this device in ${state.lastMs.toFixed(1)} ms with model version ${active.version}.`;
+    : !state.top.length ? `No recommendations: ${reach(active.sidecar, 0)}. Pick more movies.`
+    : `Scored on this device in ${state.lastMs.toFixed(1)} ms with model version ${active.version}.` +
+      (state.top.length < state.topSize ? ` Only ${reach(active.sidecar, state.top.length)}, so the list is shorter ` +
+        `than ${state.topSize}; pick more movies for more.` : "");
   renderChange();
+}
+
+// why only `count` movies score above 0, in the model's own terms: with K-lists read "candidate"-wise a
+// movie scores only when one of your picks is among its own K most similar; a visitor who picked Toy
+// Story alone got one recommendation under a heading that promised ten, with no word why
+function reach(sidecar, count) {
+  const movies = count === 1 ? "1 movie has" : `${count === 0 ? "no" : count} movies have`;
+  if (sidecar.neighbours === null) {
+    return `${count === 0 ? "no" : count} other ${count === 1 ? "movie shares" : "movies share"} a viewer with your picks`;
+  }
+  return sidecar.scoring === "candidate"
+    ? `${movies} one of your picks among ${count === 1 ? "its" : "their"} ${sidecar.neighbours} most similar movies`
+    : `your picks' ${sidecar.neighbours} most similar movies give ${count === 0 ? "no" : count} other ` +
+      `${count === 1 ? "movie" : "movies"}`;
 }
 
 function renderChange() {
