@@ -53,10 +53,11 @@ def on_add() -> None:
 
 
 def use_candidate(number: int, item: int) -> None:
-    """Candidate button: replace typed line ``number`` (1-based) with the chosen movie's id."""
+    """Candidate button: replace typed line ``number`` (1-based) with the chosen movie's title and
+    year, or its id when that title names more than one movie."""
     lines = ui_state.get(PAGE, "add_typed", "").splitlines()
     if 0 < number <= len(lines):
-        lines[number - 1] = f"#{item}"
+        lines[number - 1] = workspace.catalog.typed_name(item)
         ui_state.put(PAGE, "add_typed", "\n".join(lines))
 
 
@@ -169,7 +170,7 @@ def add_form() -> None:
         else:
             for line in lines:
                 if line.ok:
-                    # a line typed as an id ("#260", or a candidate's button) already names it
+                    # a line typed as an id ("#260") already names it
                     number = "" if line.how == "id" else f" · #{line.item}"
                     st.markdown(
                         f":green[:material/check:] {md(line.text.strip())} → **{md(catalog.title(line.item))}**{number} "

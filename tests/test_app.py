@@ -133,7 +133,11 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
     assert errors(app)[0] == ("Line 2: No movie matches 'titanic 2': no title with 'titanic' has the number 2. Did you "
                               "mean Titanic (1997) (#2)? Nothing was added.") and totals(app)[3] == 0
     app.button(key="forget.candidate-2-2").click().run()  # "Titanic (1997)" for line 2
-    assert app.text_area(key="forget.add_typed").value == "toy story\n#2"
+    # its title and year, which name it alone (the box had read "#2", which meant little to an audience)
+    assert app.text_area(key="forget.add_typed").value == "toy story\nTitanic (1997)"
+    assert [plain(m.value) for m in app.markdown if m.value.startswith(":green[")][1] == (
+        ":green[:material/check:] Titanic (1997) → **Titanic (1997)** · #2 :gray[(title)]")
+    app.text_area(key="forget.add_typed").input("toy story\n#2").run()
     assert [plain(m.value) for m in app.markdown if m.value.startswith(":green[")][1] == (
         ":green[:material/check:] #2 → **Titanic (1997)** :gray[(id)]")  # the id once: it read "#2 → … · #2 (id)"
     app.button(key=ADD).click().run()

@@ -493,3 +493,11 @@ def test_every_title_typed_as_written_is_its_film_or_offers_it(catalog):
             assert movie.id in [item for item, _ in error.candidates], typed
             outcomes["offered"] += 1
     assert outcomes == {"resolved": 8914, "offered": 815}
+
+
+def test_a_movie_is_typed_by_its_title_and_year_unless_that_names_another_too(catalog):
+    assert [catalog.typed_name(item) for item in (1721, 260, 2116)] == [
+        "Titanic (1997)", "Star Wars: Episode IV - A New Hope (1977)", "The Lord of the Rings (1978)"]
+    assert [catalog.resolve(catalog.typed_name(item)) for item in (1721, 260, 2116)] == [1721, 260, 2116]
+    twins = [movie.id for movie in catalog.movies() if movie.title == "Emma (1996)"]
+    assert twins == [838, 26958] and [catalog.typed_name(item) for item in twins] == ["#838", "#26958"]  # two of that name

@@ -427,6 +427,18 @@ class Catalog:
         With ``limits``, a line longer than ``limits.title_chars`` is refused before any work."""
         return self._match(text, limits).item
 
+    def typed_name(self, item: int) -> str:
+        """What to type for ``item``: its title with the year (``"Titanic (1997)"``) when that resolves
+        to it, else its id (``"#1721"``). A candidate the Add form put in the box as "#1721" meant
+        little to an audience; the id stays for titles that name more than one movie."""
+        title = self._display[item]
+        try:
+            if self._match(title).item == item:
+                return title
+        except AmnesiaError:
+            pass
+        return f"#{item}"
+
     def resolve_many(self, lines: Iterable[str], limits: Limits | None = None) -> list[int]:
         """Resolve one title or id per non-blank line; the first failure raises (nothing partial)."""
         lines = [line for line in lines if line.strip()]

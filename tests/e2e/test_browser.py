@@ -53,9 +53,10 @@ def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):
     type_titles(page, "Maya", "toy story\nthe matirx\ntitanic 2")
     expect(page.get_by_text("line 3: No movie matches 'titanic 2': no title with 'titanic' has the number 2. Did you mean")).to_be_visible()
     shot(page, "05-typo-suggestions")
-    page.get_by_role("button", name="Titanic (1997)").click()  # a candidate replaces its line with the id
+    page.get_by_role("button", name="Titanic (1997)").click()  # a candidate replaces its line with its title and year
     wait_for_run(page)
-    expect(page.get_by_role("textbox", name="…or type titles or ids, one per line")).to_have_value("toy story\nthe matirx\n#2")
+    expect(page.get_by_role("textbox", name="…or type titles or ids, one per line")).to_have_value(
+        "toy story\nthe matirx\nTitanic (1997)")
     assert sidebar_number(page, "Logical time") == "0"  # nothing was added
     type_titles(page, "Maya", "toy story\nthe matirx\nnemo")
     main = page.locator("[data-testid=stMain]")
