@@ -23,7 +23,7 @@ from amnesia.dashboard.workspace import (
 )
 from amnesia.engine.ease import EASE
 from amnesia.engine.similarity import DEFAULT, MEASURES
-from amnesia.words import count
+from amnesia.words import count, listing
 
 DATASETS = {  # short: the sidebar is narrow
     "toy": "Toy world (4 users)",
@@ -64,6 +64,16 @@ def base_ease(name: str) -> tuple[Dataset, EASE]:
 def _neighbours_label(k: int | None) -> str:
     label = "Every neighbour" if k is None else f"{k} most similar"
     return label + (" (default)" if k == DEFAULT_NEIGHBOURS else "")
+
+
+def _model_label(choice: tuple) -> str:
+    """A workspace's model in words: "EASE", "Item-CF (Jaccard, 5 most similar)"."""
+    _, measure, neighbours, kind, scoring = choice
+    if kind == "ease":
+        return "EASE"
+    reading = f", {SCORING_LABELS[scoring].lower()}" if neighbours is not None and scoring != DEFAULT_SCORING else ""
+    k = "every neighbour" if neighbours is None else f"{neighbours} most similar"
+    return f"Item-CF ({MEASURES[measure].label}, {k}{reading})"
 
 
 def _item_cf_choices(current: tuple) -> tuple[str, int | None, str]:
@@ -161,6 +171,11 @@ with st.sidebar:
             f"| Users | {stats.users:,} |\n| Movies | {stats.items:,} |\n"
             f"| Interactions | {stats.interactions:,} |\n| Logical time | {stats.time:,} |"
         )
+        others = ui_state.other_changes()
+        if others:  # a visitor forgot User 414 in item-CF, picked EASE and found them there again
+            kept = listing(f"{_model_label(choice)} at t = {at}" for choice, at in others)
+            st.caption(f"Each model has its own changes: this one is at t = {stats.time}; your "
+                       f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
         st.button(
             "Reset my changes",
             help="Back to the starting data: your changes to this data set and every page's choices are dropped.",

@@ -91,6 +91,16 @@ def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Ca
     return spaces[chosen]
 
 
+def other_changes() -> list[tuple[tuple, int]]:
+    """This visitor's other models of the picked data set that hold changes, as (choice, logical
+    time) in the order first used: each choice has a model of its own, so a user forgotten in one
+    is still in another; the sidebar says so where the choice is made."""
+    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
+    chosen = get("app", "current")
+    return [(other, space.model.time) for other, space in spaces.items()
+            if other != chosen and other[0] == chosen[0] and len(space.log)]
+
+
 def workspace() -> Workspace:
     """The workspace the sidebar picked for this run."""
     return st.session_state[key("app", "workspaces")][get("app", "current")]

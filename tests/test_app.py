@@ -682,6 +682,15 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert "This page has no EASE model to send" in app.info[0].value
     app.selectbox(key="app.model").set_value("item-cf").run()
     assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
+    # the sidebar says where the other model's changes are: a visitor found a user forgotten in one model in the other
+    assert "Each model has its own changes: this one is at t = 0; your other model keeps its: EASE at t = 1." in [
+        c.value for c in app.sidebar.caption]
+    app.switch_page("app_pages/forget.py").run()
+    forget(app, 2)
+    app.selectbox(key="app.model").set_value("ease").run()
+    assert ("Each model has its own changes: this one is at t = 1; your other model keeps its: "
+            f"Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most similar) at t = 1.") in [c.value for c in app.sidebar.caption]
+    app.selectbox(key="app.model").set_value("item-cf").run()
     # back on item-CF with its default lists (the choices EASE did not show are not lost)
     assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING),
                                                           ("toy", "jaccard", None, "ease", "history")]
