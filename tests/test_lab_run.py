@@ -293,6 +293,9 @@ def test_the_reading_says_what_each_number_is():
 def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm():
     """SISA on the core set (p = 0.03) was listed under "Not forgetting" while the same page said "Retrain and
     SISA are exact too": a rejection of a method drawn from its reference's distribution is the test's error."""
+    import copy
+
+    from amnesia.lab.figures import quality_vs_time
     from amnesia.lab.report import headline, markdown, reading, table_frame
 
     committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
@@ -303,14 +306,25 @@ def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm()
     assert "SISA" not in failing and "Fine-tune (ε = 2.99, p = 0.002" in failing
     assert ("SISA was told apart from its retrains (p = 0.03) although it is exact by construction: its shards that held "
             "no forgotten user never saw them") in "\n".join(lines)
+    assert "and its ε = 0.35 lies within the null's interval (up to 0.37). So this is a false alarm" in "\n".join(lines)
     table = table_frame(committed, "core")
     assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["yes (exact; false alarm)"]
     assert table.loc[table["method"] == "Fine-tune", "forgets?"].tolist() == ["no"]
     assert ("- **SISA** (exact): forgets (exact by construction); told apart from its retrains by chance on core "
             "(p = 0.03), a false alarm;") in "\n".join(headline(committed))
-    assert "| forgets: exact by construction; told apart from its retrains by chance (p = 0.03), a false alarm |" in markdown(committed)
+    assert ("| forgets: exact by construction; told apart from its retrains by chance (p = 0.03, with ε within the null's "
+            "interval), a false alarm |") in markdown(committed)
     random = table_frame(committed, "random")  # not told apart there: a plain yes
     assert random.loc[random["method"] == "SISA", "forgets?"].tolist() == ["yes"]
+    hover = [t.hovertemplate for t in quality_vs_time(committed, "core").data if t.hovertemplate and "<b>SISA</b>" in t.hovertemplate]
+    assert len(hover) == 1 and "a false alarm" in hover[0] and "does not forget" not in hover[0]  # the chart agrees
+    # construction says what SISA should be; an ε beyond the null's interval is evidence against it, read as measured
+    broken = copy.deepcopy(committed)
+    row = next(r for r in broken["rows"] if r["forget_set"] == "core" and r["method"] == "sisa")
+    row.update(epsilon=3.0, epsilon_p_value=0.002)
+    table = table_frame(broken, "core")
+    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["no"]
+    assert "SISA (ε = 3.00, p = 0.002" in next(line for line in reading(broken, "core") if line.startswith("Not forgetting"))
 
 
 def test_a_lab_document_of_another_shape_is_refused_with_what_to_do(tmp_path):

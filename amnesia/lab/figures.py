@@ -9,6 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from .registry import METHODS
+from .verdict import verdict_text
 
 COLORS = {"exact": "#2ca02c", "approximate": "#ff7f0e", "reference": "#7f7f7f"}
 NULL_FILL = "rgba(31, 119, 180, 0.14)"
@@ -111,7 +112,7 @@ def quality_vs_time(result: dict, kind: str) -> go.Figure:
                 **_marker(row),
                 hovertemplate=(
                     f"<b>{row['label']}</b><br>time %{{x:.4g}} s<br>F = %{{y:.3f}}<br>ε = {row['epsilon']}"
-                    f"<br>{row['verdict']}<extra></extra>"
+                    f"<br>{verdict_text(result, row)}<extra></extra>"
                 ),
             )
         )

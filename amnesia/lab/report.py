@@ -18,6 +18,7 @@ from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
+from .verdict import by_construction, false_alarm, verdict_text
 from .jobs import run_in_subprocess
 from .run import ALPHA, PAGE_SEEDS
 
@@ -157,7 +158,7 @@ def reading(result: dict, kind: str) -> list[str]:
                    "forgotten model's ε says little beyond the certificate.")
             )
     forgetting = [r for r in rows.values() if r["family"] != "reference" and r["forgets"] and not by_construction(r)]
-    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not false_alarm(r)]
+    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not false_alarm(result, r)]
     if forgetting:
         lines.append(
             f"Forgetting (the permutation test cannot tell their models from retrains at {ALPHA}): "
@@ -175,15 +176,17 @@ def reading(result: dict, kind: str) -> list[str]:
             + "."
         )
     for r in rows.values():
-        if false_alarm(r):
+        if false_alarm(result, r):
             lines.append(
                 f"{r['label']} was told apart from its retrains ({p_text(r)}) although it is exact by construction: "
-                f"{false_alarm(r)}. So this is a false alarm, of the kind a test at {ALPHA} raises 1 time in 20 (the "
-                "test's rate on retrains is measured below)."
+                f"{false_alarm(result, r)}; and its ε = {fmt(r['epsilon'], 2)} lies within the null's interval "
+                f"(up to {fmt(null['epsilon_ci'][1], 2)}). So this is a false alarm, of the kind a test at {ALPHA} raises "
+                "1 time in 20 (the test's rate on retrains is measured below)."
             )
     fast_exact = [  # certified exact models count here: their speed is measured, only their ε is by construction
         r for name, r in rows.items()
-        if r["family"] == "exact" and name != "retrain" and r["forgets"] and r.get("speedup_per_request")
+        if r["family"] == "exact" and name != "retrain" and (r["forgets"] or false_alarm(result, r))
+        and r.get("speedup_per_request")
     ]
     if fast_exact:
         best = max(fast_exact, key=lambda r: r["speedup_per_request"])
@@ -398,7 +401,7 @@ def headline(result: dict) -> list[str]:
     for name in names:
         per = [rows_of(result, k)[name] for k in kinds if name in rows_of(result, k)]
         forgets = [r["forget_set"] for r in per if r["forgets"]]
-        alarms = [r for r in per if false_alarm(r)]
+        alarms = [r for r in per if false_alarm(result, r)]
         if alarms:  # exact by construction: its rejections are the test's errors, said as such
             verdict = ("forgets (exact by construction); told apart from its retrains by chance on "
                        + ", ".join(f"{r['forget_set']} ({p_text(r)})" for r in alarms) + ", a false alarm")
@@ -420,36 +423,6 @@ def headline(result: dict) -> list[str]:
     return lines
 
 
-def by_construction(row: dict) -> str | None:
-    """Why a row's ε equals the null control's by construction rather than by measurement, or None.
-
-    Such rows cannot fail the criterion, so the table shows them apart: the Retrain row is the
-    null control itself; a certified exact model is compared with its own retrain, which equals it;
-    SISA with every shard hit retrained everything, so it is a SISA retrain with other seeds."""
-    if row["method"] == "retrain":
-        return "it is the null control: retrain against retrain with other seeds"
-    if row.get("certificate", {}).get("equal"):
-        return "certified equal to its own retrain, and measured against that retrain"
-    if row["method"] == "sisa" and row.get("shards") and row.get("affected_shards") == row["shards"]:
-        return f"every one of its {row['shards']} shards held a forgotten user: a SISA retrain with other seeds"
-    return None
-
-
-#: Why a measured exact method equals its reference in distribution, so that its test can only err.
-_EXACT_WHY = {"sisa": "its shards that held no forgotten user never saw them and the rest were retrained without them, "
-                      "as in its reference, SISA retrained from scratch"}
-
-
-def false_alarm(row: dict) -> str | None:
-    """Why a row that the test told apart from its retrains is exact all the same, or None: a
-    measured exact method (SISA with shards left untouched) is drawn from its reference's
-    distribution by construction, so a rejection is one of the false alarms a test at the 5 %
-    level raises 1 time in 20. The page had said both "SISA: does not forget" and "SISA is exact"."""
-    if row["family"] != "exact" or row["forgets"] or row.get("epsilon_p_value") is None or by_construction(row):
-        return None
-    return _EXACT_WHY.get(row["method"], "it is exact by construction")
-
-
 def table_frame(result: dict, kind: str) -> pd.DataFrame:
     """The results of one forget set as a display table (strings and numbers, one row per method)."""
     import pandas as pd
@@ -460,7 +433,7 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             {
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
-                else "yes (exact; false alarm)" if false_alarm(r) else ("yes" if r["forgets"] else "no"),
+                else "yes (exact; false alarm)" if false_alarm(result, r) else ("yes" if r["forgets"] else "no"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),
@@ -688,9 +661,7 @@ def _table(result: dict, kind: str) -> list[str]:
         if heading and block:
             out.append(f"| **{heading}** |" + " |" * 14)
         for r in block:
-            verdict = (f"by construction: {by_construction(r)}" if heading
-                       else f"forgets: exact by construction; told apart from its retrains by chance ({p_text(r)}), a false alarm"
-                       if false_alarm(r) else r["verdict"])
+            verdict = f"by construction: {by_construction(r)}" if heading else verdict_text(result, r)
             out.append(
                 f"| {r['label']} | {r['family']} | {seconds(r['seconds']) if r['family'] != 'reference' else '–'} | {speedup(r['speedup'])} "
                 f"| {fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)} | {p_cell(r)} | {fmt(r['forgetting_quality'], 3)} "

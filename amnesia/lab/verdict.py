@@ -1,0 +1,52 @@
+"""How a lab row's verdict reads: rows equal to a retrain by construction, and a measured exact
+method's rejection that is the test's error rather than evidence. One place, for the report's
+table and reading and the page's chart (whose hover still said "does not forget" beside a table
+that said it forgets)."""
+
+from __future__ import annotations
+
+
+def by_construction(row: dict) -> str | None:
+    """Why a row's ε equals the null control's by construction rather than by measurement, or None.
+
+    Such rows cannot fail the criterion, so the table shows them apart: the Retrain row is the
+    null control itself; a certified exact model is compared with its own retrain, which equals it;
+    SISA with every shard hit retrained everything, so it is a SISA retrain with other seeds."""
+    if row["method"] == "retrain":
+        return "it is the null control: retrain against retrain with other seeds"
+    if row.get("certificate", {}).get("equal"):
+        return "certified equal to its own retrain, and measured against that retrain"
+    if row["method"] == "sisa" and row.get("shards") and row.get("affected_shards") == row["shards"]:
+        return f"every one of its {row['shards']} shards held a forgotten user: a SISA retrain with other seeds"
+    return None
+
+
+#: Why a measured exact method equals its reference in distribution, so that its test can only err.
+_EXACT_WHY = {"sisa": "its shards that held no forgotten user never saw them and the rest were retrained without them, "
+                      "as in its reference, SISA retrained from scratch"}
+
+
+def false_alarm(result: dict, row: dict) -> str | None:
+    """Why a row that the test told apart from its retrains is exact all the same, or None: a
+    measured exact method (SISA with shards left untouched) is drawn from its reference's
+    distribution by construction, so a rejection is one of the false alarms a test at the 5 %
+    level raises 1 time in 20. The page had said both "SISA: does not forget" and "SISA is exact".
+
+    Only while its ε stays within the null control's interval: construction says what the method
+    should be, and an ε beyond the null's (a SISA whose shards were not retrained) is evidence
+    against it, reported as measured."""
+    if row["family"] != "exact" or row["forgets"] or row.get("epsilon_p_value") is None or by_construction(row):
+        return None
+    upper = result["null_control"][row["forget_set"]]["epsilon_ci"][1]
+    if row["epsilon"] is None or upper is None or row["epsilon"] > upper:
+        return None
+    return _EXACT_WHY.get(row["method"], "it is exact by construction")
+
+
+def verdict_text(result: dict, row: dict) -> str:
+    """A measured row's verdict as the table, the reading and the chart's hover give it: the run's
+    verdict, or for a false alarm (:func:`false_alarm`) that it forgets, and why the test erred."""
+    if false_alarm(result, row):
+        return (f"forgets: exact by construction; told apart from its retrains by chance "
+                f"(p = {row['epsilon_p_value']:.3g}, with ε within the null's interval), a false alarm")
+    return row["verdict"]
