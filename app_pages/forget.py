@@ -113,8 +113,9 @@ def run_verify(waiting) -> None:
         text = (f"Last incremental update: **{engine}** · recompute P and retrain: **{result.retrain_seconds * 1e3:,.1f} ms** · "
                 f"{verdict}  \nH, n, G fingerprints {same} (`{result.fingerprint[:16]}…`) · P vs a new inverse: largest "
                 f"difference {certificate.max_abs_diff:.1e} ({certificate.max_rel_diff:.1e} of its largest entry; "
-                f"rounding, within {TOLERANCE:.0e}) · "
-                f"top-10 of {certificate.users_compared:,} users: {lists}")
+                + (f"rounding, within {TOLERANCE:.0e}) · " if certificate.max_rel_diff <= TOLERANCE
+                   else f"MORE than the tolerance {TOLERANCE:.0e}) · ")
+                + f"top-10 of {certificate.users_compared:,} users: {lists}")
     note = workspace.verify_note(result)
     ui_state.put(PAGE, "verification", (text + (f"  \n{note}" if note else ""), result.match))
 
@@ -184,10 +185,14 @@ def add_form() -> None:
                         # two to a row, each the row's half and wrapping: in four columns "The Lord of the Rings:
                         # The Fell…" and "Star Wars: Episode IV - A New …" cut off the words that tell them apart
                         columns = st.columns(min(len(line.candidates), 2))
-                        for position, (item, title) in enumerate(line.candidates[:CANDIDATES]):
+                        shown = line.candidates[:CANDIDATES]
+                        titles = [title for _, title in shown]
+                        for position, (item, title) in enumerate(shown):
+                            # films that share a title and year ("Emma (1996)" twice) are told apart by id
+                            label = f"{title} · #{item}" if titles.count(title) > 1 else title
                             columns[position % len(columns)].button(
-                                md(title), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
-                                args=(line.number, item), help=f"Use #{item} for line {line.number}",
+                                md(label), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
+                                args=(line.number, item), help=f"Put {catalog.typed_name(item)} in line {line.number}",
                                 width="stretch", wrap=True,
                             )
     st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
@@ -209,10 +214,15 @@ with forget_tab:
         st.form_submit_button("Forget this user", type="primary", on_click=on_forget)
     show_error("forget")
 with raw_tab:
+    # the box holds a request this model accepts until the visitor edits it: once its user was forgotten
+    # (or it was applied), an example kept from before was refused on the first click
+    example = workspace.example_request()
+    if ui_state.get(PAGE, "raw_text") in (None, ui_state.get(PAGE, "raw_example")):
+        ui_state.put(PAGE, "raw_text", example)
+    ui_state.put(PAGE, "raw_example", example)
     with st.form(key("raw_form")):
         st.text_area(
             "A change request in the original Amnesia format",
-            value=workspace.example_request(),
             key=key("raw_text"),
             height=100,
             max_chars=workspace.limits.request_chars,

@@ -193,6 +193,18 @@ def test_the_raw_request_tabs_example_is_accepted_as_it_stands(data, example):
     app.button(key=RAW).click().run()
     assert not app.exception and errors(app) == []
     assert plain(app.success[0].value).startswith("Removed 2 interactions of 1 user (raw request) in")
+    assert app.text_area(key="forget.raw_text").value != example  # untouched: a request the model accepts now
+    app.button(key=RAW).click().run()
+    assert not app.exception and errors(app) == [] and plain(app.success[0].value).startswith("Removed ")
+
+
+def test_the_raw_request_example_follows_the_model_and_leaves_typed_text_alone():
+    app = forget(start(), 0)  # Alice, the first user: an example from the starting data would be refused
+    assert app.text_area(key="forget.raw_text").value == '{"change": "Remove", "interactions": [[1, 1], [1, 2]]}'
+    raw(app, '{"change": "Remove", "interactions": [[2, 2]]}')  # typed by the visitor, and refused
+    assert errors(app) and app.text_area(key="forget.raw_text").value == '{"change": "Remove", "interactions": [[2, 2]]}'
+    forget(app, 1)
+    assert app.text_area(key="forget.raw_text").value == '{"change": "Remove", "interactions": [[2, 2]]}'  # still theirs
 
 
 def test_raw_requests_say_exactly_what_changed():

@@ -214,7 +214,7 @@ def test_many_titles_with_the_same_start_ask_for_more(catalog):
 
 
 @pytest.mark.parametrize("typed", ["star wars", "star", "psycho", "lord of the rings", "titanik", "godfather 4", "harry potter 9",
-                                   "kill bill", "terminator", "matrix 2"])
+                                   "kill bill", "terminator", "matrix 2", "harry potter 2", "twilight 2", "emma", "emma 1996"])
 def test_a_message_that_lists_titles_names_exactly_the_movies_it_offers(catalog, typed):
     # it had named 5 of "star wars"'s 10 while the Add form offered 8 buttons
     with pytest.raises(TitleError) as raised:
@@ -501,3 +501,17 @@ def test_a_movie_is_typed_by_its_title_and_year_unless_that_names_another_too(ca
     assert [catalog.resolve(catalog.typed_name(item)) for item in (1721, 260, 2116)] == [1721, 260, 2116]
     twins = [movie.id for movie in catalog.movies() if movie.title == "Emma (1996)"]
     assert twins == [838, 26958] and [catalog.typed_name(item) for item in twins] == ["#838", "#26958"]  # two of that name
+
+
+def test_films_that_share_a_title_are_told_apart_by_a_year_that_names_one_or_by_id(catalog):
+    with pytest.raises(AmbiguousTitleError) as twins:
+        catalog.resolve("emma 1996")  # two films called Emma from 1996: the year cannot help
+    assert twins.value.summary == "'emma 1996' matches 2 movies. They share the title and the year: use the id, e.g. #838."
+    with pytest.raises(AmbiguousTitleError) as three:
+        catalog.resolve("emma")  # 1996 names two of the three; 2009 names one
+    assert three.value.summary == "'emma' matches 3 movies. Add the year, e.g. 'emma (2009)', or use the id, e.g. #838."
+    with pytest.raises(AmbiguousTitleError) as numbered:
+        catalog.resolve("harry potter 2")
+    assert numbered.value.summary == (
+        "No title is 'harry potter 2'; Harry Potter and the Deathly Hallows: Part 2 (2011) has the number 2 elsewhere in the "
+        "title; other titles with its words are offered. Pick one, or type more of the title.")

@@ -235,14 +235,14 @@ class Workspace:
                 for user in self.model.users()]
 
     def example_request(self) -> str:
-        """A Remove request in the original Amnesia format that the shared model accepts: two of its
+        """A Remove request in the original Amnesia format that this model accepts now: two of its
         first user's interactions (one if they have one; "" without users). The Raw request tab's
-        fixed example, user 1's movies 1 and 2, was refused on MovieLens, whose user 1 has no movie 2.
-        From the shared model, not the visitor's, so the box keeps its text while they change theirs."""
-        users = self.base.users()
+        fixed example, user 1's movies 1 and 2, was refused on MovieLens, whose user 1 has no movie 2,
+        and an example of the starting data is refused once its user is forgotten."""
+        users = self.model.users()
         if not users:
             return ""
-        pairs = [[users[0], item] for item in sorted(self.base.history(users[0]))[:2]]
+        pairs = [[users[0], item] for item in sorted(self.model.history(users[0]))[:2]]
         return json.dumps({"change": "Remove", "interactions": pairs})
 
     def picker_movies(self) -> list[int]:
@@ -371,7 +371,7 @@ class Workspace:
         rows = len(entry.change.count_items)
         if entry.read_seconds is None or not rows:
             return ""
-        return (f"Finding what changed in its {rows:,} {'row' if rows == 1 else 'rows'} of C and S, for the charts below, "
+        return (f"Finding what changed in its {count(rows, 'row')} of C and S, for the charts below, "
                 f"took another {entry.read_seconds * 1e3:,.1f} ms.")
 
     def _set_state(self, state) -> None:

@@ -505,7 +505,7 @@ class Catalog:
             exact = self._ranked(self._filter_year(self._prefixed(keys), year))
             if len(exact) > 1:
                 raise self._offer(
-                    AmbiguousTitleError, query, f"{len(exact)} movies start with {name.strip()!r}", exact,
+                    AmbiguousTitleError, query, f"{len(exact):,} movies start with {name.strip()!r}", exact,
                     "Pick one, or type more of the title.",
                 )
         if not exact:
@@ -518,9 +518,14 @@ class Catalog:
         if len(exact) > 1:
             exact = self._ranked(exact)  # remakes: the best known first
             example = self._movies[exact[0]]
+            years = [self._movies[i].year for i in exact]
+            # a year that names one of them ("emma" has two films of 1996); none when they share it ("emma 1996")
+            named = next((year for year in years if years.count(year) == 1), None)
             raise self._offer(
                 AmbiguousTitleError, query, f"{query!r} matches {len(exact)} movies", exact,
-                f"Add the year, e.g. '{name.strip()} ({example.year})', or use the id, e.g. #{example.id}.",
+                f"They share the title and the year: use the id, e.g. #{example.id}." if len(set(years)) == 1 else
+                f"Add the year, e.g. '{name.strip()} ({named})', or use the id, e.g. #{example.id}." if named is not None
+                else f"Use the id, e.g. #{example.id}.",
             )
         plain = normalize(name)
         key = sequel_key(plain)
@@ -573,16 +578,22 @@ class Catalog:
             series = self._word_matches(" ".join(w for w in key.split() if not w.isdigit()), year)
             offered = words + [item for item in series if item not in words]
             numbered = "numbers" if len(numbers) > 1 else "number"
-            # names the titles with the number elsewhere; the choices add the series' other films
+            shown = offered[:CANDIDATES]
+            having, others = [i for i in shown if i in words], [i for i in shown if i not in words]
+            # the titles with the number elsewhere, then other titles with the words: every movie it offers, named
+            lead = f"No title is {query!r}; {{}} {'has' if len(having) == 1 else 'have'} the {numbered} {listing(numbers)} elsewhere in the title"
+            advice = "Pick one, or type more of the title."
             raise AmbiguousTitleError(
-                f"No title is {query!r}; {self._listing(words[:3])} {'has' if len(words) == 1 else 'have'} the "
-                f"{numbered} {listing(numbers)} elsewhere in the title. Pick one, or type more of the title.",
+                lead.format(self._listing(having)) + (f"; other titles with its words: {self._listing(others)}" if others else "")
+                + f". {advice}",
                 query,
-                self._as_candidates(offered[:CANDIDATES]),
+                self._as_candidates(shown),
+                summary=lead.format("; ".join(self._display[i] for i in having))
+                + ("; other titles with its words are offered" if others else "") + f". {advice}",
             )
         listed = placed + [item for item in words if item not in placed]
         raise self._offer(
-            AmbiguousTitleError, query, f"{len(words)} movies have every word of {query!r}", listed,
+            AmbiguousTitleError, query, f"{len(words):,} movies have every word of {query!r}", listed,
             "Pick one, add the year, or type more of the title.",
         )
 
