@@ -30,6 +30,9 @@ def test_the_committed_results_are_shown_with_their_null_control():
     first = next(k for k in ("random", "core", "edge") if k in COMMITTED["null_control"])
     table = app.dataframe[0].value
     assert table["method"].tolist() == [METHODS[r["method"]].label for r in COMMITTED["rows"] if r["forget_set"] == first]
+    # in view at 1,366 px: whether it forgets with the ε and p the reading quotes, then accuracy (the rest scroll)
+    assert list(app.dataframe[0].proto.column_order)[:7] == [
+        "method", "forgets?", "ε [95 % CI]", "p", "F", "NDCG@10", "NDCG@10 − retrained ALS [95 % CI]"]
     null = COMMITTED["null_control"][first]
     text = " ".join(m.value for m in app.markdown)
     assert f"ε = {null['epsilon']:.2f}" in text and "**Null control**" in text
