@@ -191,6 +191,11 @@ def test_picks_are_scored_in_the_browser_like_onnxruntime_and_never_leave_it(bro
     expect(hint).to_be_hidden()
     search.fill("!!!")  # no word at all: nothing to say
     expect(hint).to_be_hidden()
+    search.fill("titanik")  # one letter off: offered as a close spelling, as the Forget page finds it
+    expect(hint).to_have_text("No title has “titanik” as typed; these are spelled one letter differently.")
+    expect(component(page).get_by_role("option", name=catalog.title(1721), exact=True)).to_be_visible()
+    search.fill("qzxvqzxv titanik")  # a close spelling only where every word is close to one of the title's
+    expect(component(page).get_by_role("option")).to_have_count(0)
     search.fill("shawshank")  # its one match is picked already
     expect(hint).to_have_text("Every movie that matches “shawshank” is already among your movies.")
     shawshank = catalog.title(picks["shawshank"])

@@ -284,29 +284,57 @@ const normalize = (text) =>
     .replace(/'/g, "").replace(/[^a-z0-9]+/g, " ").trim();
 
 function searchIndex(sidecar) {
-  return sidecar.titles.map((title, position) => ({ position, key: ` ${normalize(title)}` }));
+  return sidecar.titles.map((title, position) => {
+    const key = ` ${normalize(title)}`;
+    return { position, key, words: key.trim().split(" ") };
+  });
 }
+
+// at most one edit (a letter changed, added, dropped, or two swapped) between a and b: the Forget page
+// finds "titanik" as a typo while this box had found nothing, on the same data
+function closeTo(a, b) {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (i === a.length || i === b.length) return Math.abs(a.length - b.length) <= 1;
+  const [ra, rb] = [a.slice(i + 1), b.slice(i + 1)];
+  return ra === rb || a.slice(i) === b.slice(i + 1) || a.slice(i + 1) === b.slice(i)
+    || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
+}
+
+// a typed word of four or more letters within one edit of the start of a title's word
+const nearWord = (word, titleWords) => word.length >= 4 && titleWords.some((t) =>
+  [word.length - 1, word.length, word.length + 1].some((n) => n <= t.length && closeTo(word, t.slice(0, n))));
 
 // the titles that match a query but are already among the picks (so the box can say why nothing is offered)
 let alreadyPicked = 0;
+let spelledClose = false; // the suggestions are close spellings, not matches
 function suggest(query) {
   const active = state.active;
   const words = normalize(query).split(" ").filter(Boolean);
   alreadyPicked = 0;
+  spelledClose = false;
   if (!active || !words.length) return [];
   const picked = new Set(state.picks);
   const found = [];
-  for (const entry of active.search) {
-    // every typed word must start a word of the title ("matr" finds "The Matrix")
-    if (!words.every((word) => entry.key.includes(` ${word}`))) continue;
-    const item = active.sidecar.items[entry.position];
-    if (picked.has(item)) {
-      alreadyPicked += 1;
-      continue;
+  const phrase = ` ${words.join(" ")}`;
+  const gather = (matches) => {
+    for (const entry of active.search) {
+      if (!matches(entry)) continue;
+      const item = active.sidecar.items[entry.position];
+      if (picked.has(item)) {
+        alreadyPicked += 1;
+        continue;
+      }
+      const rank = entry.key.startsWith(phrase) ? 0 : entry.key.includes(phrase) ? 1 : 2;
+      found.push({ rank, length: entry.key.length, position: entry.position, item });
     }
-    const phrase = ` ${words.join(" ")}`;
-    const rank = entry.key.startsWith(phrase) ? 0 : entry.key.includes(phrase) ? 1 : 2;
-    found.push({ rank, length: entry.key.length, position: entry.position, item });
+  };
+  // every typed word must start a word of the title ("matr" finds "The Matrix")
+  gather((entry) => words.every((word) => entry.key.includes(` ${word}`)));
+  if (!found.length && !alreadyPicked) { // nothing: a typed word may be one letter off ("titanik")
+    gather((entry) => words.every((word) => entry.key.includes(` ${word}`) || nearWord(word, entry.words)));
+    spelledClose = found.length > 0;
   }
   found.sort((a, b) => a.rank - b.rank || a.length - b.length || a.item - b.item);
   return found.slice(0, SUGGESTIONS);
@@ -320,7 +348,9 @@ function showSuggestions() {
   highlighted = 0;
   // a query that finds nothing says so, instead of leaving an empty box (a visitor took the silence for a
   // page that was not working)
-  $("search-hint").textContent = !normalize(query) || choices.length ? "" // "!!!" is no query: nothing to say
+  $("search-hint").textContent = !normalize(query) ? "" // "!!!" is no query: nothing to say
+    : spelledClose ? `No title has “${query}” as typed; these are spelled one letter differently.`
+    : choices.length ? ""
     : alreadyPicked ? `Every movie that matches “${query}” is already among your movies.`
     : `No movie in the model matches “${query}”: each word you type must start a word of the title. Try fewer letters.`;
   const list = $("suggestions");
