@@ -178,7 +178,7 @@ with st.sidebar:
                        f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
         st.button(
             "Reset my changes",
-            help="Back to the starting data: your changes to this data set and every page's choices are dropped.",
+            help="Back to the starting data: your changes to this data set, in every model, and every page's choices are dropped.",
             width="stretch",
             on_click=ui_state.reset,
         )

@@ -161,8 +161,14 @@ def clear_pages(changes_only: bool = False) -> None:
 
 
 def reset() -> None:
-    """Drop the current workspace's changes and every page's state (a button callback)."""
-    workspace().reset()
+    """Drop this visitor's changes to the picked data set, in every model they made them in, and
+    every page's state (a button callback). It reset only the model in view, while the sidebar went
+    on to list the other models' changes under a button that promised to drop "your changes"."""
+    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
+    dataset_name = get("app", "current")[0]
+    for chosen, space in spaces.items():
+        if chosen[0] == dataset_name and (space.log or chosen == get("app", "current")):
+            space.reset()
     clear_pages()
 
 

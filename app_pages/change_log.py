@@ -10,6 +10,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard.figures import Prepared, state_spec
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
+from amnesia.words import count as count_of
 
 PAGE = "change_log"
 workspace = ui_state.workspace()
@@ -29,7 +30,8 @@ def on_import() -> None:
         try:
             text = upload.getvalue().decode("utf-8")
         except UnicodeDecodeError:
-            ui_state.set_error(PAGE, "import", "The file is not UTF-8 text; export the request log again. Nothing was changed.")
+            also = " (a chosen file is imported rather than pasted text: remove it to import the text)" if text.strip() else ""
+            ui_state.set_error(PAGE, "import", f"The file is not UTF-8 text; export the request log again{also}. Nothing was changed.")
             return
     try:
         count = workspace.import_log(text)
@@ -37,11 +39,14 @@ def on_import() -> None:
         ui_state.set_error(PAGE, "import", str(error))
     else:
         ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
-        ui_state.flash(PAGE, "success", f"Imported {count:,} request(s): the model is at t = {workspace.model.time}.")
+        ui_state.put(PAGE, "imported", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
 
 
 def import_section() -> None:
-    with st.expander("Import a request log (restores a session)", expanded=not log):
+    # open while it has something to say: after an import the section closed, hiding its result and the
+    # error of the next try, so the click seemed to do nothing
+    error, imported = ui_state.take_error(PAGE, "import"), ui_state.pop(PAGE, "imported")
+    with st.expander("Import a request log (restores a session)", expanded=not log or bool(error or imported)):
         st.caption(
             "Reloading the page starts a new session and loses your changes; a request log you exported brings them "
             "back. Importing replaces your current changes. Names are not in the log: restored users are called "
@@ -50,9 +55,10 @@ def import_section() -> None:
         st.file_uploader("Request log (JSON lines)", type=["jsonl", "json", "txt"], key=key("upload"))
         st.text_area("…or paste it", key=key("pasted"), height=80, max_chars=workspace.limits.request_chars)
         st.button("Import", on_click=on_import, key=key("import"))
-        error = ui_state.take_error(PAGE, "import")
         if error:
             st.error(md(error), icon=":material/error:")
+        if imported:
+            st.success(imported, icon=":material/check_circle:")
 
 
 st.title("Change log")

@@ -305,7 +305,8 @@ if changed_figure is not None:
     if emptied:
         st.caption(md(emptied))
 
-with st.expander("Download the full matrices"):
+# open once the files are prepared: the click that prepares them closed it, and the buttons sat out of sight
+with st.expander("Download the full matrices", expanded=ui_state.get(PAGE, "downloads_at") == workspace.version):
     st.caption(
         "C and S of a large catalog have millions of non-zero pairs (MovieLens: 13 million); the command line streams "
         f"them: `{workspace.replay_command('/dev/null')}`."

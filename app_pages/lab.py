@@ -44,6 +44,13 @@ def committed_results(path: str, modified: float) -> LabResult | None:
         return None
 
 
+def keep_a_forget_set(first: str) -> None:
+    """A click on the selected forget set unselects it: keep the set shown selected instead (all three
+    buttons looked unselected while the page quietly showed the first set)."""
+    if ui_state.get(PAGE, "kind") is None:
+        ui_state.put(PAGE, "kind", ui_state.get(PAGE, "shown_kind") or first)
+
+
 st.title("Unlearning lab")
 st.markdown(
     "The other pages forget exactly with item-based CF or EASE. Most recommenders in production are *model-based* "
@@ -80,9 +87,11 @@ else:
 
 if result is not None:
     cfg, machine = result["config"], result["machine"]
+    # a toy run forgets 1 of 4 users: "5 % of users forgotten" beside "1 user forgotten" needs its floor said
+    floor = round(cfg["share"] * result["data"]["users"]) < 1  # the run forgets at least one user a set
     st.caption(
         f"{sources[source]}: {result['data']['users']:,} users, {result['data']['items']:,} items; "
-        f"{cfg['share']:.0%} of users forgotten per set; N = {cfg['seeds']} models per side; "
+        f"{cfg['share']:.0%} of users{' (at least 1)' if floor else ''} forgotten per set; N = {cfg['seeds']} models per side; "
         f"run took {result['seconds_total']:.0f} s on {machine['cpus']} cores ({result.get('generated', 'date unknown')})."
         + (
             " Utility measured on a sample of the retained users."
@@ -101,15 +110,17 @@ if result is not None:
     kinds = [k for k in FORGET_SETS if k in result["null_control"]]
     kind = (
         st.segmented_control(
-            "Forget set", kinds, default=kinds[0], key=ui_state.key(PAGE, "kind"), format_func=lambda k: f"{k}: {FORGET_SET_TEXT[k]}"
+            "Forget set", kinds, default=kinds[0], key=ui_state.key(PAGE, "kind"), format_func=lambda k: f"{k}: {FORGET_SET_TEXT[k]}",
+            on_change=keep_a_forget_set, args=(kinds[0],),
         )
         or kinds[0]
     )
+    ui_state.put(PAGE, "shown_kind", kind)
     null = result["null_control"][kind]
     info = result["forget_sets"][kind]
     st.markdown(
         f"**{count(info['forget_users'], 'user')} forgotten** ({info['mean_history_forgotten']} training interactions each on "
-        f"average), compared with {info['outsiders']} users no model ever saw. **Null control** (retrain vs retrain): "
+        f"average), compared with {count(info['outsiders'], 'user')} no model ever saw. **Null control** (retrain vs retrain): "
         f"ε = {null['epsilon']:.2f} (95 % CI {null['epsilon_ci'][0]:.2f}–{null['epsilon_ci'][1]:.2f}), "
         f"forgetting quality F = {null['forgetting_quality']:.3f}. A method *does not forget* when a permutation test "
         f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "

@@ -33,6 +33,10 @@ user = st.selectbox(
     "User", options, index=options.index(remembered) if remembered in choices else 0, format_func=choices.get,
     key=key("user_widget"), on_change=remember, args=("user",),
 )
+gone = next((e for e in workspace.forgets() if e.forgotten_user == remembered), None) if remembered not in choices else None
+if gone is not None and user is not None:  # the box had switched users without a word
+    st.caption(md(f"{gone.names.get(remembered, f'User {remembered}')}, shown here before, was forgotten at t = {gone.time}: "
+                  f"now showing {choices[user]}."))
 if user is not None:
     history = workspace.model.history(user)
     shown = ", ".join(catalog.title(item) for item in history[:30])

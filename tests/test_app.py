@@ -295,7 +295,10 @@ def test_no_download_is_deferred(monkeypatch):
 
     monkeypatch.setattr(streamlit, "download_button", spy)
     app = add(start(), "Maya", "toy story")
+    assert [e.proto.expanded for e in app.expander if e.label == "Download the full matrices"] == [False]
     app.button(key="forget.prepare").click().run()
+    # open with its buttons: the click that prepared them had closed it, so the buttons sat out of sight
+    assert [e.proto.expanded for e in app.expander if e.label == "Download the full matrices"] == [True]
     app.switch_page("app_pages/change_log.py").run()
     app.button(key="change_log.prepare").click().run()
     assert not app.exception
@@ -340,6 +343,10 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why():
         "it. The model itself has no trace of them: Verify on the Forget page compares it with a retrain."]
     app.select_slider(key="change_log.at").set_value(0).run()
     assert [i.value for i in app.info] == []  # before she was added: no row of hers
+    # her row of zeros in the first change's window is no user yet (the caption read "5 of 4 users")
+    assert [plain(c.value) for c in app.caption if "Shown" in c.value] == [
+        "Before any change (the window of t = 1: Added Ana with 2 movies). The whole world: every user and every movie. "
+        "Shown: 5 of 5 movies and 4 of 4 users, plus Ana, added at t = 1."]
 
 
 def test_change_log_item_filter_takes_ascii_digits_only():
@@ -349,7 +356,9 @@ def test_change_log_item_filter_takes_ascii_digits_only():
         app.text_input(key="change_log.item").input(text).run()
         assert not app.exception
         assert plain(app.warning[0].value) == (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most "
-                                               "2,147,483,647 (titles can be looked up on the Forget page).")
+                                               "2,147,483,647 (titles can be looked up on the Forget page). "
+                                               "Meanwhile every item's records are shown.")
+        assert len(app.dataframe[0].value) == 20  # all of them, as it says (a visitor read them as filtered)
     app.text_input(key="change_log.item").input("2").run()
     assert set(app.dataframe[0].value["entry"].str.contains("Titanic")) == {True}
 
@@ -369,11 +378,16 @@ def test_request_log_export_and_import_restore_a_session():
     fresh.text_area(key="change_log.pasted").input(exported)
     fresh.button(key="change_log.import").click().run()
     assert not fresh.exception
-    assert plain(fresh.success[0].value) == "Imported 2 request(s): the model is at t = 2."
+    assert plain(fresh.success[0].value) == "Imported 2 requests: the model is at t = 2."
+    # the section stays open to show its result and the next try's error (it closed once the log had changes)
+    assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
     assert space(fresh).model.fingerprint() == fingerprint
     fresh.text_area(key="change_log.pasted").input('{"change": "Add", "interactions": [[9, 0]]}\n{"oops"')
     fresh.button(key="change_log.import").click().run()
     assert errors(fresh)[0].startswith("Line 2 of the request log: The request is not valid JSON")
+    assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
+    fresh.run()  # nothing more to say: closed again, below a log with changes
+    assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [False]
     assert space(fresh).model.fingerprint() == fingerprint  # all or nothing
 
 
@@ -406,6 +420,18 @@ def test_a_short_list_of_recommendations_says_why_in_the_models_terms():
     assert not app.exception and recommended(app) == ["Toy Story 2 (1999)"]
     assert (f"Only 1 movie has one of this user's movies among its {DEFAULT_NEIGHBOURS} most similar movies, so the list "
             "is shorter than 10.") in [c.value for c in app.caption]
+
+
+def test_the_recommendations_page_says_when_its_user_was_forgotten():
+    app = start()
+    app.switch_page("app_pages/recommendations.py").run()
+    app.selectbox(key="recommendations.user_widget").set_value(1).run()
+    app.switch_page("app_pages/forget.py").run()
+    forget(app, 1)
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception and app.selectbox(key="recommendations.user_widget").value == 0
+    assert "Bob, shown here before, was forgotten at t = 1: now showing Alice (4 movies)." in [
+        plain(c.value) for c in app.caption]
 
 
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
@@ -702,6 +728,11 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app.selectbox(key="app.model").set_value("ease").run()
     assert ("Each model has its own changes: this one is at t = 1; your other model keeps its: "
             f"Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most similar) at t = 1.") in [c.value for c in app.sidebar.caption]
+    reset = [b for b in app.sidebar.button if b.label == "Reset my changes"]
+    reset[0].click().run()  # every model's changes to this data set, as its help says (it reset the one in view)
+    assert not app.exception and totals(app)[3] == 0 and not any("Each model has" in c.value for c in app.sidebar.caption)
+    app.switch_page("app_pages/forget.py").run()
+    forget(app, 0)
     app.selectbox(key="app.model").set_value("item-cf").run()
     # back on item-CF with its default lists (the choices EASE did not show are not lost)
     assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING),

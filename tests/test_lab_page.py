@@ -57,6 +57,10 @@ def test_switching_the_forget_set_changes_the_table():
     assert after != before and [float(v.split()[0]) for v in after] == pytest.approx(
         [round(e, 2) for e in expected], abs=0.006
     )
+    # clicking the selected set again unselected it while the page showed the first set: it stays selected
+    app.get("button_group")[0].set_value(None).run()
+    assert not app.exception and app.get("button_group")[0].value == kinds[1]
+    assert app.dataframe[0].value["ε [95 % CI]"].tolist() == after
 
 
 def test_a_visitor_runs_a_quick_toy_lab():
@@ -67,11 +71,15 @@ def test_a_visitor_runs_a_quick_toy_lab():
     assert app.radio(key="lab.source").value == "yours"
     assert app.session_state["lab.run"]["data"]["name"] == "toy"
     assert any("The toy world has 4 users" in w.value for w in app.warning)
+    # 5 % of 4 users rounds to none: the run forgets one, and the caption says so (it read "5 % ... 1 users")
+    assert "5% of users (at least 1) forgotten per set" in app.caption[0].value
+    assert any("compared with 1 user no model ever saw" in m.value for m in app.markdown)
     methods = app.dataframe[0].value["method"].tolist()
     assert methods[-1] == "Item-kNN forget (exact lists)" and "Item-CF forget (Amnesia)" in methods
     # the committed results stay one click away
     app.radio(key="lab.source").set_value("committed").run()
     assert app.dataframe[0].value["method"].tolist()[0] == "No unlearning (original)"
+    assert "5% of users forgotten per set" in app.caption[0].value  # 30 of MovieLens's 610: no floor to say
     assert not app.warning
 
 

@@ -229,14 +229,18 @@ def choose_window(
     return users, items, f"A focus window: {what}; {who}users who watched about half of them."
 
 
-def window_caption(window: Window, stats: Stats, gone: Sequence[int] = ()) -> str:
+def window_caption(window: Window, stats: Stats, gone: Sequence[int] = (), later: dict[int, int] | None = None) -> str:
     """One sentence: how the window was chosen and how big it is next to the whole model.
 
     The totals come from ``stats`` (the same numbers as the sidebar); users of the window in
-    ``gone`` (whose last interaction the change removed) are named apart, not counted."""
+    ``gone`` (whose last interaction the change removed) are named apart, not counted, and so are
+    users in ``later`` ({user: time}), who have no interaction yet and are added at that time
+    (the starting data shown in the first change's window read "5 of 4 users")."""
+    later = later or {}
     gone_here = [label for user, label in zip(window.users, window.user_labels) if user in set(gone)]
-    shown = len(window.users) - len(gone_here)
-    extra = f", plus {', '.join(gone_here)}, now gone" if gone_here else ""
+    coming = [f"{label}, added at t = {later[user]}" for user, label in zip(window.users, window.user_labels) if user in later]
+    shown = len(window.users) - len(gone_here) - len(coming)
+    extra = (f", plus {', '.join(gone_here)}, now gone" if gone_here else "") + "".join(f", plus {c}" for c in coming)
     # movies nobody watches (n = 0) are not in the model's totals either: name them apart, so
     # the caption never says "5 of 4 movies"
     unwatched = [label for label, count in zip(window.item_labels, window.counts.tolist()) if count == 0]
@@ -315,7 +319,7 @@ def item_filter(text: str) -> tuple[int | None, str]:
     if _ITEM_ID.fullmatch(text) and int(text) <= MAX_ID:
         return int(text), ""
     return None, (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most {MAX_ID:,} "
-                  f"(titles can be looked up on the Forget page).")
+                  f"(titles can be looked up on the Forget page). Meanwhile every item's records are shown.")
 
 
 def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: Collection[int] = (),

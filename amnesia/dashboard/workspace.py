@@ -201,8 +201,11 @@ class Workspace:
         gone = entry.gone if entry is not None and window is not entry.before else ()
         caption = views.window_caption(window, self.stats_at(time_), gone)
         if entry is None and self.history.entries and window is self.history.entries[0].before:
-            # the starting data is shown in the first change's window, whose description speaks of "this change"
+            # the starting data is shown in the first change's window, whose description speaks of "this change";
+            # a user that change added has a row of zeros there and is not yet one of the users
             first = self.history.entries[0]
+            added = {user: first.time for user in first.change.touched_users if not self.base.history_length(user)}
+            caption = views.window_caption(window, self.stats_at(time_), later=added)
             return f"Before any change (the window of {first.label}). {caption}"
         return caption
 

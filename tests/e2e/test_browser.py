@@ -171,7 +171,7 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     wait_for_run(page)
     page.get_by_role("button", name="Import", exact=True).click()
     wait_for_run(page)
-    expect(page.get_by_text("Imported 1 request(s): the model is at t = 1.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
     assert sidebar_number(page, "Users") == "5"
 
 
