@@ -227,6 +227,9 @@ with st.form(ui_state.key(PAGE, "form")):
     forget_set = middle.selectbox("Forget set", list(FORGET_SETS), key=ui_state.key(PAGE, "forget_set"))
     seeds = right.slider("Seeds (models per side)", 3, 5, PAGE_SEEDS, key=ui_state.key(PAGE, "seeds"))
     start = st.form_submit_button("Run the quick lab", type="primary")
+finished = ui_state.pop(PAGE, "finished")
+if finished:  # the page keeps its scroll at this form, far below the results the run added
+    st.success(finished, icon=":material/check_circle:")
 
 if start:
     if data not in DATA_CHOICES or forget_set not in FORGET_SETS or not 3 <= int(seeds) <= 5:
@@ -253,4 +256,6 @@ if start:
             else:
                 ui_state.put(PAGE, "run", outcome)
                 ui_state.put(PAGE, "show_own", True)
+                ui_state.put(PAGE, "finished", f"Your quick run finished in {outcome['seconds_total']:.0f} s: its results "
+                             "are at the top of the page, under Results (Your quick run).")
                 st.rerun()

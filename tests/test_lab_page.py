@@ -70,6 +70,9 @@ def test_a_visitor_runs_a_quick_toy_lab():
     assert not app.exception
     assert app.radio(key="lab.source").value == "yours"
     assert app.session_state["lab.run"]["data"]["name"] == "toy"
+    seconds = app.session_state["lab.run"]["seconds_total"]
+    assert [s.value for s in app.success] == [  # said by the form, where the page stays scrolled
+        f"Your quick run finished in {seconds:.0f} s: its results are at the top of the page, under Results (Your quick run)."]
     assert any("The toy world has 4 users" in w.value for w in app.warning)
     # 5 % of 4 users rounds to none: the run forgets one, and the caption says so (it read "5 % ... 1 users")
     assert "5% of users (at least 1) forgotten per set" in app.caption[0].value
