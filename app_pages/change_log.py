@@ -39,13 +39,13 @@ def on_import() -> None:
         ui_state.set_error(PAGE, "import", str(error))
     else:
         ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
-        ui_state.put(PAGE, "imported", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
+        ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
 
 
 def import_section() -> None:
     # open while it has something to say: after an import the section closed, hiding its result and the
     # error of the next try, so the click seemed to do nothing
-    error, imported = ui_state.take_error(PAGE, "import"), ui_state.pop(PAGE, "imported")
+    error, imported = ui_state.take_error(PAGE, "import"), ui_state.take_flash(PAGE)
     with st.expander("Import a request log (restores a session)", expanded=not log or bool(error or imported)):
         st.caption(
             "Reloading the page starts a new session and loses your changes; a request log you exported brings them "
@@ -58,7 +58,7 @@ def import_section() -> None:
         if error:
             st.error(md(error), icon=":material/error:")
         if imported:
-            st.success(imported, icon=":material/check_circle:")
+            st.success(imported[1], icon=":material/check_circle:")
 
 
 st.title("Change log")
@@ -68,9 +68,6 @@ st.caption(
     "name the forgotten user on purpose: they are the deletion itself, sent so that every copy downstream forgets "
     "the same rows. This log is your session's alone and goes with it."
 )
-message = ui_state.take_flash(PAGE)
-if message:
-    st.success(md(message[1]), icon=":material/check_circle:")
 if not log:
     st.info("No changes yet. Add or forget a user on the Forget page, then come back.", icon=":material/receipt_long:")
     import_section()

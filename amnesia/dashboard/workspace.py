@@ -198,8 +198,6 @@ class Workspace:
         time's totals (the sidebar's numbers when it is now)."""
         time_ = self.model.time if time_ is None else time_
         entry = self.history.entry_at(time_)
-        gone = entry.gone if entry is not None and window is not entry.before else ()
-        caption = views.window_caption(window, self.stats_at(time_), gone)
         if entry is None and self.history.entries and window is self.history.entries[0].before:
             # the starting data is shown in the first change's window, whose description speaks of "this change";
             # a user that change added has a row of zeros there and is not yet one of the users
@@ -207,7 +205,8 @@ class Workspace:
             added = {user: first.time for user in first.change.touched_users if not self.base.history_length(user)}
             caption = views.window_caption(window, self.stats_at(time_), later=added)
             return f"Before any change (the window of {first.label}). {caption}"
-        return caption
+        gone = entry.gone if entry is not None and window is not entry.before else ()
+        return views.window_caption(window, self.stats_at(time_), gone)
 
     def forgotten_later(self, window: Window, time_: int) -> str:
         """Why a past ``window`` (shown at logical ``time_``) still has rows of users forgotten

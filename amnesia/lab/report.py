@@ -176,10 +176,10 @@ def reading(result: dict, kind: str) -> list[str]:
             + "."
         )
     for r in rows.values():
-        if false_alarm(result, r):
+        if why := false_alarm(result, r):
             lines.append(
                 f"{r['label']} was told apart from its retrains ({p_text(r)}) although it is exact by construction: "
-                f"{false_alarm(result, r)}; and its ε = {fmt(r['epsilon'], 2)} lies within the null's interval "
+                f"{why}; and its ε = {fmt(r['epsilon'], 2)} lies within the null's interval "
                 f"(up to {fmt(null['epsilon_ci'][1], 2)}). So this is a false alarm, of the kind a test at {ALPHA} raises "
                 "1 time in 20 (the test's rate on retrains is measured below)."
             )
