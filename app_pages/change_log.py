@@ -10,7 +10,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard.figures import Prepared, state_spec
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
-from amnesia.words import count as count_of
+from amnesia.words import count as count_of, listing
 
 PAGE = "change_log"
 workspace = ui_state.workspace()
@@ -40,6 +40,52 @@ def on_import() -> None:
     else:
         ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
         ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
+
+
+def on_erase() -> None:
+    user = ui_state.get(PAGE, "erase_choice")
+    name = {u: n for u, n, _ in workspace.erasable()}.get(user, "the user")
+    try:
+        changed = workspace.erase_from_log(user)
+    except AmnesiaError as error:
+        ui_state.set_error(PAGE, "erase", str(error))
+    else:
+        ui_state.clear_pages(changes_only=True)  # choices on these pages may have pointed at their rows
+        ui_state.put(PAGE, "erased", f"Erased {name} from this log: {count_of(changed, 'change')} replayed without their "
+                     "rows, at the same times. The model did not change; it had already forgotten them.")
+
+
+def erase_section() -> None:
+    """Forgotten users whose rows the log still holds, and a button that erases them from it: the model
+    forgets at once, but a visitor who forgot Ana still found her movies at earlier times here."""
+    erasable, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
+    if erased:
+        st.success(erased, icon=":material/delete_forever:")
+    if not erasable:
+        if error:
+            st.error(md(error), icon=":material/error:")
+        return
+    with st.container(border=True):
+        names = listing(f"{name} (forgotten at t = {at})" for _, name, at in erasable)
+        one = len(erasable) == 1
+        st.markdown(
+            f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of {'them' if one else 'any of them'}, "
+            f"yet this log of what you did still shows {'their' if one else 'each one’s'} rows at earlier times, in the "
+            "records below and in the export. Erasing replays the log without them, as a service must also purge its logs "
+            "and backups: their changes stay at their times, emptied, and every other record is recomputed without them."
+        )
+        if one:
+            ui_state.put(PAGE, "erase_choice", erasable[0][0])
+            label = f"Erase {erasable[0][1]} from this log"
+        else:
+            choices = {user: name for user, name, _ in erasable}
+            if ui_state.get(PAGE, "erase_choice") not in choices:
+                ui_state.put(PAGE, "erase_choice", erasable[0][0])
+            st.selectbox("Forgotten user", list(choices), format_func=choices.get, key=key("erase_choice"))
+            label = "Erase from this log"
+        st.button(label, on_click=on_erase, key=key("erase"), icon=":material/delete_forever:")
+        if error:
+            st.error(md(error), icon=":material/error:")
 
 
 def import_section() -> None:
@@ -72,6 +118,8 @@ if not log:
     st.info("No changes yet. Add or forget a user on the Forget page, then come back.", icon=":material/receipt_long:")
     import_section()
     st.stop()
+
+erase_section()
 
 # ---------------------------------------------------------------------- the records
 first, last = log[0].time, log[-1].time

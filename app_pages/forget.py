@@ -28,14 +28,14 @@ st.caption(workspace.introduction())
 
 # ---------------------------------------------------------------------- actions (form callbacks)
 # They run before the script, so the sidebar's numbers are already fresh when it renders.
-def done(entry) -> None:
+def done(entry, more: str = "") -> None:
     milliseconds = f"{entry.change.seconds * 1e3:.2f} ms"
     if entry.noop:
         ui_state.flash(PAGE, "info", f"{entry.action}. The model's time still moved to t = {entry.time}.")
         return
     read = workspace.read_sentence(entry)
     ui_state.flash(PAGE, "success", f"{entry.action} in {milliseconds}{': ' + entry.detail if entry.detail else ''}."
-                   + (f" {read}" if read else ""))
+                   + (f" {read}" if read else "") + more)
 
 
 @ui_state.timed
@@ -73,7 +73,9 @@ def on_forget() -> None:
         ui_state.set_error(PAGE, "forget", str(error))
     else:
         ui_state.put(PAGE, "forget_choice", None)
-        done(entry)
+        # the model forgot; the visitor's own log still shows them at earlier times, which surprised a visitor
+        kept = any(row[0] == user for row in workspace.erasable())
+        done(entry, " Your Change log still shows their rows at earlier times; erase them there." if kept else "")
 
 
 @ui_state.timed

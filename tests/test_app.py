@@ -112,7 +112,8 @@ def test_typed_titles_preview_before_sending_and_the_message_names_the_movies():
     forget(app, 4)
     assert re.fullmatch(
         r"Forgot Maya \(3 movies\) in \d+\.\d\d ms\."
-        r" Finding what changed in its 3 rows of C and S, for the charts below, took another \d+\.\d ms\.",
+        r" Finding what changed in its 3 rows of C and S, for the charts below, took another \d+\.\d ms\."
+        r" Your Change log still shows their rows at earlier times; erase them there\.",
         plain(app.success[0].value),
     )
     assert totals(app)[0] == 4 and totals(app)[3] == 2
@@ -328,25 +329,60 @@ def test_change_log_shows_names_titles_and_no_none():
     assert [c.value for c in app.caption].count(f"{len(table)} of {len(table)} records.") == 1
 
 
-def test_a_past_time_that_shows_a_forgotten_user_says_why():
+def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_them():
     """A visitor forgot Ana, moved the Change log to a time before, saw her movies and asked whether
-    she was forgotten at all: the page answers where her row is shown, and only there."""
+    she was forgotten at all: the page answers where her row is shown, and its button erases her
+    from the log too (the model had already forgotten her)."""
     app = add(start(), "Ana", "toy story\ntitanic")
     forget(app, 4)
+    assert plain(app.success[0].value).endswith(
+        "Your Change log still shows their rows at earlier times; erase them there.")
     app.switch_page("app_pages/change_log.py").run()
     assert [i.value for i in app.info] == []  # now (t = 2): she is gone from the chart
+    assert [plain(m.value) for m in app.markdown if "still in this log" in m.value] == [
+        "**Forgotten, but still in this log:** Ana (forgotten at t = 2). The model has no trace of them, yet this log of "
+        "what you did still shows their rows at earlier times, in the records below and in the export. Erasing replays "
+        "the log without them, as a service must also purge its logs and backups: their changes stay at their times, "
+        "emptied, and every other record is recomputed without them."]
+    assert "Ana (#4)" in " ".join(app.dataframe[0].value["entry"])
     app.select_slider(key="change_log.at").set_value(1).run()
     assert not app.exception
     assert [plain(i.value) for i in app.info] == [
-        "Ana was not forgotten yet at t = 1 (forgotten at t = 2). Past times are replayed from your session's own log of what "
-        "you did, which keeps forgotten users' rows until you reset your changes or close the session; nobody else sees "
-        "it. The model itself has no trace of them: Verify on the Forget page compares it with a retrain."]
+        "Ana was not forgotten yet at t = 1 (forgotten at t = 2). Past times are replayed from your session's own log of "
+        "what you did, which keeps the rows of Ana until you erase them from it (above), reset your changes or close the "
+        "session; nobody else sees it. The model itself has no trace of them: Verify on the Forget page compares it "
+        "with a retrain."]
     app.select_slider(key="change_log.at").set_value(0).run()
     assert [i.value for i in app.info] == []  # before she was added: no row of hers
     # her row of zeros in the first change's window is no user yet (the caption read "5 of 4 users")
     assert [plain(c.value) for c in app.caption if "Shown" in c.value] == [
         "Before any change (the window of t = 1: Added Ana with 2 movies). The whole world: every user and every movie. "
         "Shown: 5 of 5 movies and 4 of 4 users, plus Ana, added at t = 1."]
+    before = space(app).model.fingerprint()
+    app.button(key="change_log.erase").click().run()
+    assert not app.exception
+    assert [plain(s.value) for s in app.success] == [
+        "Erased Ana from this log: 2 changes replayed without their rows, at the same times. The model did not change; "
+        "it had already forgotten them."]
+    assert space(app).model.fingerprint() == before
+    assert not [m for m in app.markdown if "still in this log" in m.value]
+    assert "Ana" not in app.dataframe[0].value.to_string() and "#4)" not in app.dataframe[0].value.to_string()
+    assert [e.label for e in space(app).log] == ["t = 1: Added a user, since erased from this log",
+                                                 "t = 2: Forgot a user, since erased from this log"]
+    app.select_slider(key="change_log.at").set_value(1).run()
+    assert [i.value for i in app.info] == [] and not app.exception
+
+
+def test_a_forgotten_user_of_the_starting_data_is_explained_not_offered_for_erasing():
+    app = forget(start(), 1)
+    assert "Change log" not in app.success[0].value  # the starting data is every visitor's: nothing of theirs to erase
+    app.switch_page("app_pages/change_log.py").run()
+    assert not [m for m in app.markdown if "still in this log" in m.value]
+    app.select_slider(key="change_log.at").set_value(0).run()
+    assert [plain(i.value) for i in app.info] == [
+        "Bob was not forgotten yet at t = 0 (forgotten at t = 1). Bob is in the starting data every visitor begins with, "
+        "which past times are replayed from. The model itself has no trace of them: Verify on the Forget page compares "
+        "it with a retrain."]
 
 
 def test_change_log_item_filter_takes_ascii_digits_only():

@@ -216,3 +216,19 @@ def test_a_window_whose_effect_was_not_measured_says_it_lists_the_changed_movies
         "A focus window: the 20 movies this change touched, most watched first (its effect on every weight was not "
         "measured); ")
     assert set(entry.before.items) <= set(base.counts_model.history(68))
+
+
+def test_erasing_a_forgotten_user_from_the_log_keeps_eases_weights(toy_ease):
+    space = EaseWorkspace(*toy_ease)
+    maya = space.add_user("Maya", typed="toy story\nthe matrix").change.touched_users[0]
+    space.forget_user(0)
+    space.forget_user(maya)
+    state = _state(space)
+    assert space.erasable() == [(maya, "Maya", 3)]
+    assert space.erase_from_log(maya) == 2
+    assert _state(space) == state  # erasing rewrites the log, not the model: the same weights, bit for bit
+    replayed = space.history.model_at(3)  # the replay's own model, reached by fewer rank-one updates
+    assert replayed.fingerprint() == space.model.fingerprint()
+    assert [e.label for e in space.log] == ["t = 1: Added a user, since erased from this log",
+                                            "t = 2: Forgot Alice (4 movies)", "t = 3: Forgot a user, since erased from this log"]
+    assert not any(maya in e.after.users or maya in e.before.users for e in space.log)

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
@@ -505,3 +505,114 @@ def test_warm_up_loads_the_kernels_of_a_first_click_and_changes_nothing(warm):
     loaded = json.loads(done.stdout.strip().replace("'", '"'))
     everything = ["fork reads", "list merge", "list update (short)", "list update (slabs)", "scan"]
     assert loaded == (everything if warm else [])
+
+
+# ---------------------------------------------------------------------- erasing a forgotten user from the log
+def _stripped_log(space: Workspace, user: int) -> str:
+    """The request log with ``user``'s pairs taken out of every line (lines kept, so times keep)."""
+    lines = []
+    for entry in space.log:
+        pairs = entry.request.pairs
+        lines.append(json.dumps({"change": entry.request.change, "interactions": pairs[pairs[:, 0] != user].tolist()}) + "\n")
+    return "".join(lines)
+
+
+def _assert_erased(space: Workspace, user: int, before_fingerprint: str, stripped: str, names: dict[int, str],
+                   toy_base) -> None:
+    assert space.model.fingerprint() == before_fingerprint  # the model had already forgotten them
+    assert space.request_log() == stripped
+    assert all(user not in entry.names and user not in entry.before.users and user not in entry.after.users
+               and not (entry.request.pairs[:, 0] == user).any() for entry in space.log)
+    assert not any(user in (r.get("user"),) for r in space.history.window_records())
+    # every past time equals the session that never added them
+    never = Workspace(*toy_base)
+    never.import_log(stripped)
+    for time_ in range(space.history.start, space.model.time + 1):
+        assert space.model_at(time_).fingerprint() == never.model_at(time_).fingerprint()
+        assert not space.model_at(time_).history_length(user)
+    assert {u: n for entry in space.log for u, n in entry.names.items()} == names
+    assert user not in [row[0] for row in space.erasable()]
+
+
+def test_erasing_a_forgotten_user_rewrites_the_log_as_if_they_were_never_added(space, toy_base):
+    ana = space.add_user("Ana", typed="toy story\ntitanic").change.touched_users[0]
+    bo = space.add_user("Bo", typed="toy story\nthe matrix").change.touched_users[0]
+    space.apply_json(json.dumps({"change": "Add", "interactions": [[ana, 4], [bo, 4]]}))  # a raw request about both
+    space.forget_user(ana)
+    space.forget_user(1)  # Bob, of the starting data: not erasable
+    assert space.erasable() == [(ana, "Ana", 4)]
+    before, stripped = space.model.fingerprint(), _stripped_log(space, ana)
+    assert space.erase_from_log(ana) == 3
+    assert [e.label for e in space.log] == [
+        "t = 1: Added a user, since erased from this log", "t = 2: Added Bo with 2 movies",
+        "t = 3: Added 1 interaction of 1 user (raw request)", "t = 4: Forgot a user, since erased from this log",
+        "t = 5: Forgot Bob (2 movies)"]
+    assert space.log[1].detail == "Toy Story (1995), The Matrix (1999)"  # the others' changes keep their own words
+    _assert_erased(space, ana, before, stripped, {bo: "Bo", 1: "Bob"}, toy_base)
+    assert space.catalog.user_names() == {0: "Alice", 2: "Carla", 3: "Dev", bo: "Bo"}
+    assert all(entry.effect is not None for entry in space.log)  # measured again, as they were live
+
+
+@pytest.mark.parametrize("user, message", [
+    (0, "^Alice still has movies: forget them on the Forget page first. Nothing was changed.$"),
+    (1, "^Bob is in the starting data every visitor shares, not in your log. Nothing was changed.$"),
+    (77, "^your log holds no rows of User 77. Nothing was changed.$"),
+    (True, "^Pick a forgotten user to erase from the log.$"),
+    ("4", "^Pick a forgotten user to erase from the log.$"),
+])
+def test_erasing_someone_who_cannot_be_erased_changes_nothing(space, user, message):
+    space.add_user("Ana", typed="toy story")
+    space.forget_user(1)
+    log, version, fingerprint = space.request_log(), space.version, space.model.fingerprint()
+    with pytest.raises(AmnesiaError, match=message):
+        space.erase_from_log(user)
+    assert (space.request_log(), space.version, space.model.fingerprint()) == (log, version, fingerprint)
+
+
+def test_a_failed_erase_leaves_the_workspace_as_it_was(space, monkeypatch):
+    ana = space.add_user("Ana", typed="toy story").change.touched_users[0]
+    space.forget_user(ana)
+    log, fingerprint, history = space.request_log(), space.model.fingerprint(), space.history
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("out of memory")
+        return Workspace._apply(space, *args, **kwargs)
+
+    monkeypatch.setattr(space, "_apply", failing)
+    with pytest.raises(MemoryError):
+        space.erase_from_log(ana)
+    assert (space.request_log(), space.model.fingerprint(), space.history) == (log, fingerprint, history)
+    assert space.catalog.user_name(ana) == f"User {ana}" and space.erasable() == [(ana, "Ana", 2)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "forget", "raw"]), st.integers(0, 40),
+                          st.lists(st.integers(0, 4), min_size=1, max_size=4)), min_size=1, max_size=8),
+       st.data())
+def test_erasing_any_erasable_user_equals_a_session_that_never_added_them(toy_base, steps, data):
+    space = Workspace(*toy_base)
+    for number, (action, pick, items) in enumerate(steps):
+        users = space.model.users()
+        if action == "add":
+            space.add_user(f"U{number}", items=items)
+        elif action == "forget" and users:
+            space.forget_user(users[pick % len(users)])
+        elif users:  # a raw add or remove about two users at once
+            two = {users[pick % len(users)], users[(pick + 1) % len(users)]}
+            if pick % 2:  # one movie each of theirs: which may leave one without movies
+                pairs = [[u, space.model.history(u)[items[0] % space.model.history_length(u)]] for u in two]
+            else:
+                pairs = [[u, items[k % len(items)]] for k, u in enumerate(two)]
+            space.apply_json(json.dumps({"change": "Remove" if pick % 2 else "Add", "interactions": pairs}))
+    erasable = space.erasable()
+    assume(erasable)  # every example that counts erases someone (too many without would fail the health check)
+    user = data.draw(st.sampled_from([row[0] for row in erasable]))
+    names = {u: n for entry in space.log for u, n in entry.names.items() if u != user}
+    before, stripped, times = space.model.fingerprint(), _stripped_log(space, user), [e.time for e in space.log]
+    naming = sum(1 for entry in space.log if (entry.request.pairs[:, 0] == user).any())
+    assert space.erase_from_log(user) == naming >= 2  # at least their add and what left them without movies
+    assert [e.time for e in space.log] == times
+    _assert_erased(space, user, before, stripped, names, toy_base)

@@ -212,17 +212,25 @@ class Workspace:
         """Why a past ``window`` (shown at logical ``time_``) still has rows of users forgotten
         after it, or "" when it has none: a visitor who forgot Ana and moved the Change log to an
         earlier time saw her movies again and asked whether she was forgotten at all."""
-        later = [(entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}"), entry.time)
+        later = [(entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}"), entry.time, entry.forgotten_user)
                  for entry in self.history if entry.time > time_ and entry.forgotten_user in window.users
                  and window.history[window.users.index(entry.forgotten_user)].any()]
         if not later:
             return ""
-        names, one = listing(name for name, _ in later), len(later) == 1
-        when = f"forgotten at t = {later[0][1]}" if one else listing(f"{name} at t = {at}" for name, at in later)
-        return (f"{names} {'was' if one else 'were'} not forgotten yet at t = {time_} ({when}). Past times are replayed "
-                "from your session's own log of what you did, which keeps forgotten users' rows until you reset your "
-                "changes or close the session; nobody else sees it. The model itself has no trace of them: Verify on "
-                "the Forget page compares it with a retrain.")
+        names, one = listing(name for name, _, _ in later), len(later) == 1
+        when = f"forgotten at t = {later[0][1]}" if one else listing(f"{name} at t = {at}" for name, at, _ in later)
+        start = [name for name, _, user in later if self.base.history_length(user)]
+        mine = [name for name, _, user in later if not self.base.history_length(user)]
+        parts = []
+        if mine:
+            parts.append(f"Past times are replayed from your session's own log of what you did, which keeps the rows of "
+                         f"{listing(mine)} until you erase them from it (above), reset your changes or close the session; "
+                         "nobody else sees it.")
+        if start:
+            parts.append(f"{listing(start)} {'is' if len(start) == 1 else 'are'} in the starting data every visitor "
+                         "begins with, which past times are replayed from.")
+        return (f"{names} {'was' if one else 'were'} not forgotten yet at t = {time_} ({when}). {' '.join(parts)} The "
+                "model itself has no trace of them: Verify on the Forget page compares it with a retrain.")
 
     def stats_at(self, time_: int) -> Stats:
         """The totals at a past logical time, as recorded (the starting data's for the start)."""
@@ -491,6 +499,88 @@ class Workspace:
             raise
         return len(requests)
 
+    # ------------------------------------------------------------------ erasing a forgotten user from the log
+    def erasable(self) -> list[tuple[int, str, int]]:
+        """The forgotten users whose rows this session's log still holds, as (user, name, time
+        they were left without movies), in that order: users this session added and later removed,
+        by a forget or a raw request. Users of the starting data are not listed: every visitor starts
+        from it, and past times are replayed from it."""
+        found: dict[int, tuple[str, int]] = {}
+        for entry in self.log:
+            for user in entry.gone:
+                if not self.model.history_length(user) and not self.base.history_length(user):
+                    found[user] = (self._logged_name(user), entry.time)
+        return sorted(((user, name, at) for user, (name, at) in found.items()), key=lambda row: (row[2], row[0]))
+
+    def _logged_name(self, user: int) -> str:
+        """``user``'s name now, or the last one the log recorded (a forgotten user's name left the
+        catalog), or "User 42"."""
+        named = [entry.names[user] for entry in self.log if user in entry.names]
+        return self.catalog.user_names().get(user) or (named[-1] if named else f"User {user}")
+
+    def erase_from_log(self, user: int) -> int:
+        """Rewrite this session's log as if the forgotten ``user`` had never been added, and return
+        how many of its changes named them.
+
+        Forgetting takes a user out of the model; the log of what the visitor did still holds their
+        rows at past times, their requests in the export, and every later record computed with
+        them. Erasing replays the log without their rows: a change that was only about them stays
+        at its time as an empty change ("a user, erased from this log"), so the times of the others
+        do not move, and every other change is measured again as it was live (while the measuring
+        takes less than ``import_measure_ms``). The model is kept as it is: it had already forgotten
+        the user, and the replay arrives at the same one. All or nothing: on any failure the
+        workspace is as it was.
+        """
+        if isinstance(user, bool) or not isinstance(user, (int, np.integer)):
+            raise AmnesiaError("Pick a forgotten user to erase from the log.")
+        user = int(user)
+        listed = {row[0]: row for row in self.erasable()}
+        if user not in listed:
+            name = self._logged_name(user)
+            if self.model.history_length(user):
+                why = f"{name} still has movies: forget them on the Forget page first"
+            elif self.base.history_length(user):
+                why = f"{name} is in the starting data every visitor shares, not in your log"
+            else:
+                why = f"your log holds no rows of {name}"
+            raise AmnesiaError(f"{why}. Nothing was changed.")
+        entries = list(self.log)
+        saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
+        self.reset()
+        erased, measuring = 0, 0.0
+        try:
+            for number, entry in enumerate(entries, start=1):
+                for other, name in entry.names.items():
+                    if other != user:
+                        self.catalog.restore_user(other, name)
+                pairs = entry.request.pairs
+                keep = pairs[:, 0] != user
+                kind, action, detail, forgotten = entry.kind, entry.action, entry.detail, entry.forgotten_user
+                request = entry.request
+                if not keep.all():
+                    erased += 1
+                    request = ChangeRequest(entry.request.change, pairs[keep])
+                    if keep.any():  # a raw request about several users: the others' part, in the raw request's words
+                        action, detail, forgotten = "", "", None
+                    else:
+                        verb = "Added" if request.change == "Add" else "Forgot" if forgotten is not None else "Removed the movies of"
+                        kind, action, detail, forgotten = "erased", f"{verb} a user, since erased from this log", "", None
+                measure = entry.effect is not None and (number == len(entries) or measuring * 1e3 < self.limits.import_measure_ms)
+                focus = sorted({int(u) for u in request.pairs[:, 0].tolist()})
+                replayed = self._apply(request, kind, action, focus, forgotten=forgotten, measure=measure, detail=detail)
+                measuring += replayed.read_seconds or 0.0
+                for other in replayed.change.touched_users:
+                    if not self.model.history_length(other):
+                        self.catalog.remove_user(other)
+        except BaseException:
+            state, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
+            self._set_state(state)
+            raise
+        # erasing rewrites the log, not the model: keep the model that forgot them (the replay's equals it, and
+        # EASE's weights, reached by other rank-one updates, agree to rounding)
+        self._set_state(saved[0])
+        return erased
+
     def _apply_raw(self, request: ChangeRequest, kind: str, measure: bool = True) -> LogEntry:
         unknown_items = sorted({int(i) for i in request.pairs[:, 1].tolist() if int(i) not in self.catalog})
         if unknown_items and request.change == "Add":
@@ -541,7 +631,7 @@ class Workspace:
             before = self._snapshot(before_state, users, items, description)
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             noop = _noop_reason(request, change)
-            if not action or noop:
+            if not action or (noop and kind != "erased"):  # an erased change keeps its own words
                 action = _raw_action(request, change, noop, kind)
             entry = LogEntry(
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),

@@ -855,6 +855,13 @@ class Catalog:
         self._user_ids[name_key(clean)] = user
         return user
 
+    def restore_user(self, user: int, name: str) -> None:
+        """Give ``user`` back the ``name`` it had (a name this catalog accepted before: a log
+        replayed without one of its users restores the others' names)."""
+        self.remove_user(user)
+        self._user_names[user] = name
+        self._user_ids[name_key(name)] = user
+
     def remove_user(self, user: int) -> None:
         """Forget ``user``'s display name too (nothing of a forgotten user should linger)."""
         name = self._user_names.pop(user, None)
