@@ -56,11 +56,17 @@ SCOPES = ("app", *(page.key for page in PAGES))
 T = TypeVar("T")
 
 
+#: Where each page's generation is kept: how many times its keys were cleared (never cleared itself).
+GENERATIONS = "app.generations"
+
+
 def key(page: str, name: str) -> str:
-    """The session-state key of ``name`` on ``page`` (``"forget.add_name"``)."""
+    """The session-state key of ``name`` on ``page``: ``"forget.add_name"``, and once the page's
+    keys were cleared ``"forget.add_name~1"`` and so on (see :func:`clear_pages`)."""
     if page not in SCOPES:
         raise ValueError(f"unknown page {page!r}; pages: {', '.join(SCOPES)}")
-    return f"{page}.{name}"
+    generation = 0 if page == "app" else st.session_state.get(GENERATIONS, {}).get(page, 0)
+    return f"{page}.{name}~{generation}" if generation else f"{page}.{name}"
 
 
 def get(page: str, name: str, default: T = None) -> T:
@@ -153,11 +159,19 @@ def take_error(page: str, field: str) -> str | None:
 # ---------------------------------------------------------------------- reset
 def clear_pages(changes_only: bool = False) -> None:
     """Clear every page's keys (values and widgets), keeping the workspaces; with
-    ``changes_only``, only the pages whose state refers to the workspace's changes."""
-    keep = {key("app", "workspaces"), key("app", "current")}
-    scopes = {"app", *(page.key for page in PAGES if page.follows_changes or not changes_only)}
+    ``changes_only``, only the pages whose state refers to the workspace's changes.
+
+    A cleared page's keys get a new generation (:func:`key`), so its widgets are new ones that show
+    their defaults: a widget whose key was only deleted kept showing its old value in the browser
+    (Reset left the chart slider at 25 above charts of 20 movies) and sent it back with the next click."""
+    keep = {key("app", "workspaces"), key("app", "current"), GENERATIONS}
+    pages = [page.key for page in PAGES if page.follows_changes or not changes_only]
+    scopes = {"app", *pages}
     for name in [k for k in st.session_state if isinstance(k, str) and k.split(".", 1)[0] in scopes and k not in keep]:
         del st.session_state[name]
+    generations = st.session_state.setdefault(GENERATIONS, {})
+    for page in pages:
+        generations[page] = generations.get(page, 0) + 1
 
 
 def reset() -> None:

@@ -39,11 +39,13 @@ def on_import() -> None:
         ui_state.set_error(PAGE, "import", str(error))
     else:
         ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
+        # said, not only cleared: a cleared slider kept showing its old time above the latest time's chart
+        ui_state.put(PAGE, "at", workspace.model.time)
         ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
 
 
 def on_erase() -> None:
-    user = ui_state.get(PAGE, "erase_choice")
+    user, at = ui_state.get(PAGE, "erase_choice"), ui_state.get(PAGE, "at")
     name = {u: n for u, n, _ in workspace.erasable()}.get(user, "the user")
     try:
         changed = workspace.erase_from_log(user)
@@ -51,12 +53,14 @@ def on_erase() -> None:
         ui_state.set_error(PAGE, "erase", str(error))
     else:
         ui_state.clear_pages(changes_only=True)  # choices on these pages may have pointed at their rows
-        ui_state.put(PAGE, "erased", f"Erased {name} from this log: {count_of(changed, 'change')} replayed without their "
-                     "rows, at the same times. The model did not change; it had already forgotten them.")
+        if at is not None:  # the same time, now without them (cleared, the slider showed it over the latest time's chart)
+            ui_state.put(PAGE, "at", at)
+        ui_state.put(PAGE, "erased", f"Erased {name} from this log: {count_of(changed, 'change')} replayed without "
+                     "their rows, at the same times. Your model is now the replay's, which had forgotten them too.")
 
 
 def erase_section() -> None:
-    """Forgotten users whose rows the log still holds, and a button that erases them from it: the model
+    """Forgotten users whose rows the log still holds, and a button that erases one from it: the model
     forgets at once, but a visitor who forgot Ana still found her movies at earlier times here."""
     erasable, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
     if erased:
@@ -67,17 +71,24 @@ def erase_section() -> None:
         return
     with st.container(border=True):
         names = listing(f"{name} (forgotten at t = {at})" for _, name, at in erasable)
-        one = len(erasable) == 1
-        st.markdown(
-            f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of {'them' if one else 'any of them'}, "
-            f"yet this log of what you did still shows {'their' if one else 'each one’s'} rows at earlier times, in the "
-            "records below and in the export. Erasing replays the log without them, as a service must also purge its logs "
-            "and backups: their changes stay at their times, emptied, and every other record is recomputed without them."
-        )
-        if one:
+        if len(erasable) == 1:
+            st.markdown(
+                f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
+                "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
+                "replays the log without their rows, as a service must also purge its logs and backups: each change "
+                "keeps its time, without their part (one only about them stays, empty), and every later record is "
+                "recomputed without them."
+            )
             ui_state.put(PAGE, "erase_choice", erasable[0][0])
             label = f"Erase {erasable[0][1]} from this log"
         else:
+            st.markdown(
+                f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
+                "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
+                "one replays the log without their rows, as a service must also purge its logs and backups: each "
+                "change keeps its time, without their part (one only about them stays, empty), and every later "
+                "record is recomputed without them."
+            )
             choices = {user: name for user, name, _ in erasable}
             if ui_state.get(PAGE, "erase_choice") not in choices:
                 ui_state.put(PAGE, "erase_choice", erasable[0][0])

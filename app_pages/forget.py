@@ -73,9 +73,7 @@ def on_forget() -> None:
         ui_state.set_error(PAGE, "forget", str(error))
     else:
         ui_state.put(PAGE, "forget_choice", None)
-        # the model forgot; the visitor's own log still shows them at earlier times, which surprised a visitor
-        kept = any(row[0] == user for row in workspace.erasable())
-        done(entry, " Your Change log still shows their rows at earlier times; erase them there." if kept else "")
+        done(entry, log_hint(entry))
 
 
 @ui_state.timed
@@ -85,7 +83,14 @@ def on_raw() -> None:
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "raw", str(error))
     else:
-        done(entry)
+        done(entry, log_hint(entry))
+
+
+def log_hint(entry) -> str:
+    """The model forgot; the visitor's own log still shows them at earlier times, which surprised a visitor."""
+    if any(row[0] in entry.gone for row in workspace.erasable()):
+        return " Your Change log still shows their rows at earlier times; erase them there."
+    return ""
 
 
 def run_verify(waiting) -> None:

@@ -22,6 +22,18 @@ RAW = "FormSubmitter:forget.raw_form-Apply request"
 VERIFY = "Verify: retrain from scratch and compare"
 
 
+def current(app: AppTest, name: str) -> str:
+    """The key ``name`` ("forget.add_name", or a form's button "FormSubmitter:forget.raw_form-Apply
+    request") in its page's current generation: a page's keys change each time they are cleared
+    (``ui_state.key``: a widget whose key was only deleted kept its old value in the browser)."""
+    generations = app.session_state["app.generations"] if "app.generations" in app.session_state else {}
+    prefix, _, rest = name.rpartition(":")
+    own, dash, label = rest.partition("-") if prefix else (rest, "", "")
+    generation = generations.get(own.split(".", 1)[0], 0)
+    own = f"{own}~{generation}" if generation else own
+    return f"{prefix}:{own}{dash}{label}" if prefix else own
+
+
 def plain(text: str) -> str:
     """What a visitor reads from a Markdown source made with ``views.md``."""
     return views.plain(text)

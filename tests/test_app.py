@@ -24,29 +24,29 @@ from amnesia.device.export import model_version
 from amnesia.engine.similarity import MEASURES
 from ui_state import PAGES
 
-from .conftest import ADD, APP, FORGET, RAW, VERIFY, errors, plain, space, start
+from .conftest import ADD, APP, FORGET, RAW, VERIFY, current, errors, plain, space, start
 
 
 def add(app: AppTest, name: str, typed: str = "", picked=()) -> AppTest:
-    app.text_input(key="forget.add_name").input(name)
-    app.text_area(key="forget.add_typed").input(typed)
+    app.text_input(key=current(app, "forget.add_name")).input(name)
+    app.text_area(key=current(app, "forget.add_typed")).input(typed)
     if picked:
-        app.multiselect(key="forget.add_picked").set_value(list(picked))
-    app.button(key=ADD).click().run()
+        app.multiselect(key=current(app, "forget.add_picked")).set_value(list(picked))
+    app.button(key=current(app, ADD)).click().run()
     assert not app.exception
     return app
 
 
 def forget(app: AppTest, user) -> AppTest:
-    app.selectbox(key="forget.forget_choice").set_value(user)
-    app.button(key=FORGET).click().run()
+    app.selectbox(key=current(app, "forget.forget_choice")).set_value(user)
+    app.button(key=current(app, FORGET)).click().run()
     assert not app.exception
     return app
 
 
 def raw(app: AppTest, text: str) -> AppTest:
-    app.text_area(key="forget.raw_text").input(text)
-    app.button(key=RAW).click().run()
+    app.text_area(key=current(app, "forget.raw_text")).input(text)
+    app.button(key=current(app, RAW)).click().run()
     assert not app.exception
     return app
 
@@ -342,8 +342,8 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
     assert [plain(m.value) for m in app.markdown if "still in this log" in m.value] == [
         "**Forgotten, but still in this log:** Ana (forgotten at t = 2). The model has no trace of them, yet this log of "
         "what you did still shows their rows at earlier times, in the records below and in the export. Erasing replays "
-        "the log without them, as a service must also purge its logs and backups: their changes stay at their times, "
-        "emptied, and every other record is recomputed without them."]
+        "the log without their rows, as a service must also purge its logs and backups: each change keeps its time, "
+        "without their part (one only about them stays, empty), and every later record is recomputed without them."]
     assert "Ana (#4)" in " ".join(app.dataframe[0].value["entry"])
     app.select_slider(key="change_log.at").set_value(1).run()
     assert not app.exception
@@ -358,18 +358,22 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
     assert [plain(c.value) for c in app.caption if "Shown" in c.value] == [
         "Before any change (the window of t = 1: Added Ana with 2 movies). The whole world: every user and every movie. "
         "Shown: 5 of 5 movies and 4 of 4 users, plus Ana, added at t = 1."]
+    app.select_slider(key="change_log.at").set_value(1).run()
     before = space(app).model.fingerprint()
     app.button(key="change_log.erase").click().run()
     assert not app.exception
     assert [plain(s.value) for s in app.success] == [
-        "Erased Ana from this log: 2 changes replayed without their rows, at the same times. The model did not change; "
-        "it had already forgotten them."]
+        "Erased Ana from this log: 2 changes replayed without their rows, at the same times. Your model is now the "
+        "replay's, which had forgotten them too."]
     assert space(app).model.fingerprint() == before
+    # the time shown stays the one the visitor was looking at, now without her (cleared, the slider kept
+    # showing t = 1 above the latest time's chart)
+    assert app.select_slider(key=current(app, "change_log.at")).value == 1
+    assert "t = 1: Added a user, since erased from this log" in json.dumps(app.get("plotly_chart")[0].proto.spec)
     assert not [m for m in app.markdown if "still in this log" in m.value]
     assert "Ana" not in app.dataframe[0].value.to_string() and "#4)" not in app.dataframe[0].value.to_string()
     assert [e.label for e in space(app).log] == ["t = 1: Added a user, since erased from this log",
                                                  "t = 2: Forgot a user, since erased from this log"]
-    app.select_slider(key="change_log.at").set_value(1).run()
     assert [i.value for i in app.info] == [] and not app.exception
 
 
@@ -418,8 +422,8 @@ def test_request_log_export_and_import_restore_a_session():
     # the section stays open to show its result and the next try's error (it closed once the log had changes)
     assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
     assert space(fresh).model.fingerprint() == fingerprint
-    fresh.text_area(key="change_log.pasted").input('{"change": "Add", "interactions": [[9, 0]]}\n{"oops"')
-    fresh.button(key="change_log.import").click().run()
+    fresh.text_area(key=current(fresh, "change_log.pasted")).input('{"change": "Add", "interactions": [[9, 0]]}\n{"oops"')
+    fresh.button(key=current(fresh, "change_log.import")).click().run()
     assert errors(fresh)[0].startswith("Line 2 of the request log: The request is not valid JSON")
     assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
     fresh.run()  # nothing more to say: closed again, below a log with changes

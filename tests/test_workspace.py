@@ -553,10 +553,37 @@ def test_erasing_a_forgotten_user_rewrites_the_log_as_if_they_were_never_added(s
     assert all(entry.effect is not None for entry in space.log)  # measured again, as they were live
 
 
+def test_erasing_keeps_the_changes_before_the_users_first_and_remeasures_every_later_one(movielens_base):
+    """A long log: the changes before Zelda's add stay as they were (the same entries), and every later
+    one is measured again, whatever the import budget (on a 152-change log only half were measured, so
+    other changes' records and the export's exactness changed)."""
+    space = Workspace(*movielens_base, limits=dataclasses.replace(APP_LIMITS, import_measure_ms=0))
+    space.add_user("Ann", typed="toy story")
+    space.forget_user(5)
+    early = list(space.log)
+    zelda = space.add_user("Zelda", typed="#1076\nheat (1995)").change.touched_users[0]  # 1076: nobody else's movie
+    for user in (8, 9, 11):
+        space.forget_user(user)
+    space.forget_user(zelda)
+    records = [r for r in space.history.window_records() if r["time"] > 2]
+    assert space.erase_from_log(zelda) == 2
+    assert space.log[:2] == early and all(a is b for a, b in zip(space.log, early))
+    assert all(entry.effect is not None for entry in space.log) and space.export_estimate().exact
+    assert [e.label for e in space.log][2:] == ["t = 3: Added a user, since erased from this log",
+                                                "t = 4: Forgot User 8 (47 movies)", "t = 5: Forgot User 9 (46 movies)",
+                                                "t = 6: Forgot User 11 (64 movies)",
+                                                "t = 7: Forgot a user, since erased from this log"]
+    assert not any(r.get("user") == zelda for r in space.history.window_records())
+    assert len([r for r in space.history.window_records() if r["time"] > 2]) < len(records)
+    # the model is the replay's: movie 1076, which only Zelda had, is no longer one of its items
+    assert 1076 not in space.model.items() and space.model.fingerprint() == space.model.retrained().fingerprint()
+
+
 @pytest.mark.parametrize("user, message", [
     (0, "^Alice still has movies: forget them on the Forget page first. Nothing was changed.$"),
-    (1, "^Bob is in the starting data every visitor shares, not in your log. Nothing was changed.$"),
-    (77, "^your log holds no rows of User 77. Nothing was changed.$"),
+    (1, "^Bob is in the starting data every visitor shares, which past times are replayed from, so the log cannot be "
+        "rewritten without them. Nothing was changed.$"),
+    (77, "^Your log holds no rows of User 77. Nothing was changed.$"),
     (True, "^Pick a forgotten user to erase from the log.$"),
     ("4", "^Pick a forgotten user to erase from the log.$"),
 ])
@@ -600,8 +627,10 @@ def test_erasing_any_erasable_user_equals_a_session_that_never_added_them(toy_ba
             space.add_user(f"U{number}", items=items)
         elif action == "forget" and users:
             space.forget_user(users[pick % len(users)])
-        elif users:  # a raw add or remove about two users at once
+        elif users:  # a raw add or remove about two users at once; an add may name an id no one has now
             two = {users[pick % len(users)], users[(pick + 1) % len(users)]}
+            if pick % 2 == 0 and pick % 3 == 0:
+                two = {users[pick % len(users)], 4 + (pick // 6) % 3}  # the toy's next ids: reused after a forget
             if pick % 2:  # one movie each of theirs: which may leave one without movies
                 pairs = [[u, space.model.history(u)[items[0] % space.model.history_length(u)]] for u in two]
             else:

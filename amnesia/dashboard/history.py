@@ -107,6 +107,14 @@ class History:
         if len(self.entries) % CHECKPOINT_EVERY == 0:
             self._checkpoints[entry.time] = model.fork(lean=True)
 
+    def until(self, time: int) -> History:
+        """A new log of this one's entries up to logical ``time`` and its checkpoints up to it (shared:
+        they are forks nobody changes)."""
+        kept = History(self.base)
+        kept.entries = [entry for entry in self.entries if entry.time <= time]
+        kept._checkpoints = {at: model for at, model in self._checkpoints.items() if at <= time}
+        return kept
+
     def clear(self) -> None:
         self.entries.clear()
         self._checkpoints.clear()

@@ -501,7 +501,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ erasing a forgotten user from the log
     def erasable(self) -> list[tuple[int, str, int]]:
-        """The forgotten users whose rows this session's log still holds, as (user, name, time
+        """The forgotten users whose rows this session's log still holds, as (user, name then, time
         they were left without movies), in that order: users this session added and later removed,
         by a forget or a raw request. Users of the starting data are not listed: every visitor starts
         from it, and past times are replayed from it."""
@@ -509,14 +509,8 @@ class Workspace:
         for entry in self.log:
             for user in entry.gone:
                 if not self.model.history_length(user) and not self.base.history_length(user):
-                    found[user] = (self._logged_name(user), entry.time)
+                    found[user] = (entry.names.get(user, f"User {user}"), entry.time)
         return sorted(((user, name, at) for user, (name, at) in found.items()), key=lambda row: (row[2], row[0]))
-
-    def _logged_name(self, user: int) -> str:
-        """``user``'s name now, or the last one the log recorded (a forgotten user's name left the
-        catalog), or "User 42"."""
-        named = [entry.names[user] for entry in self.log if user in entry.names]
-        return self.catalog.user_names().get(user) or (named[-1] if named else f"User {user}")
 
     def erase_from_log(self, user: int) -> int:
         """Rewrite this session's log as if the forgotten ``user`` had never been added, and return
@@ -524,35 +518,35 @@ class Workspace:
 
         Forgetting takes a user out of the model; the log of what the visitor did still holds their
         rows at past times, their requests in the export, and every later record computed with
-        them. Erasing replays the log without their rows: a change that was only about them stays
-        at its time as an empty change ("a user, erased from this log"), so the times of the others
-        do not move, and every other change is measured again as it was live (while the measuring
-        takes less than ``import_measure_ms``). The model is kept as it is: it had already forgotten
-        the user, and the replay arrives at the same one. All or nothing: on any failure the
+        them. Erasing keeps the changes before the user's first one as they are and replays the
+        rest without the user's rows: a change only about them stays at its time, empty ("a user,
+        since erased from this log"), so no time moves, and every change that was measured live is
+        measured again (its records were computed with the user). The model becomes the replay's:
+        the same counts and similarities as before (the user was forgotten), without the items only
+        they had touched, and for EASE weights equal to rounding. All or nothing: on any failure the
         workspace is as it was.
         """
         if isinstance(user, bool) or not isinstance(user, (int, np.integer)):
             raise AmnesiaError("Pick a forgotten user to erase from the log.")
         user = int(user)
-        listed = {row[0]: row for row in self.erasable()}
-        if user not in listed:
-            name = self._logged_name(user)
-            if self.model.history_length(user):
-                why = f"{name} still has movies: forget them on the Forget page first"
-            elif self.base.history_length(user):
-                why = f"{name} is in the starting data every visitor shares, not in your log"
-            else:
-                why = f"your log holds no rows of {name}"
-            raise AmnesiaError(f"{why}. Nothing was changed.")
+        if user not in {row[0] for row in self.erasable()}:
+            raise AmnesiaError(f"{self._not_erasable(user)} Nothing was changed.")
         entries = list(self.log)
+        first = next(number for number, entry in enumerate(entries) if (entry.request.pairs[:, 0] == user).any())
+        kept = entries[first - 1].time if first else self.history.start
         saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
+        effects = {key: effect for key, effect in self._forget_effects.items() if key[0] <= kept}
         self.reset()
-        erased, measuring = 0, 0.0
+        erased = 0
         try:
-            for number, entry in enumerate(entries, start=1):
-                for other, name in entry.names.items():
-                    if other != user:
-                        self.catalog.restore_user(other, name)
+            self.history = saved[2].until(kept)
+            if first:
+                self._set_state(self._state_at(kept))
+            self._forget_effects.update(effects)
+            for entry in entries[:first]:
+                self._follow_names(entry, user)
+            for entry in entries[first:]:
+                self._follow_names(entry, user)
                 pairs = entry.request.pairs
                 keep = pairs[:, 0] != user
                 kind, action, detail, forgotten = entry.kind, entry.action, entry.detail, entry.forgotten_user
@@ -563,12 +557,12 @@ class Workspace:
                     if keep.any():  # a raw request about several users: the others' part, in the raw request's words
                         action, detail, forgotten = "", "", None
                     else:
-                        verb = "Added" if request.change == "Add" else "Forgot" if forgotten is not None else "Removed the movies of"
-                        kind, action, detail, forgotten = "erased", f"{verb} a user, since erased from this log", "", None
-                measure = entry.effect is not None and (number == len(entries) or measuring * 1e3 < self.limits.import_measure_ms)
+                        kind, action, detail, forgotten = "erased", _erased_action(entry.kind), "", None
                 focus = sorted({int(u) for u in request.pairs[:, 0].tolist()})
-                replayed = self._apply(request, kind, action, focus, forgotten=forgotten, measure=measure, detail=detail)
-                measuring += replayed.read_seconds or 0.0
+                # the forget effect is left for the Recommendations page to ask for: measured here for every
+                # forget of a long log it took most of a 20 s erase
+                replayed = self._apply(request, kind, action, focus, forgotten=forgotten, measure=entry.effect is not None,
+                                       detail=detail, forget_effect=False)
                 for other in replayed.change.touched_users:
                     if not self.model.history_length(other):
                         self.catalog.remove_user(other)
@@ -576,10 +570,25 @@ class Workspace:
             state, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
             self._set_state(state)
             raise
-        # erasing rewrites the log, not the model: keep the model that forgot them (the replay's equals it, and
-        # EASE's weights, reached by other rank-one updates, agree to rounding)
-        self._set_state(saved[0])
         return erased
+
+    def _not_erasable(self, user: int) -> str:
+        """Why ``user`` cannot be erased from the log (they are not in :meth:`erasable`)."""
+        if self.model.history_length(user):
+            return f"{self.catalog.user_name(user)} still has movies: forget them on the Forget page first."
+        named = [entry.names[user] for entry in self.log if user in entry.names]
+        name = named[-1] if named else f"User {user}"
+        if self.base.history_length(user):
+            return (f"{name} is in the starting data every visitor shares, which past times are replayed from, so "
+                    "the log cannot be rewritten without them.")
+        return f"Your log holds no rows of {name}."
+
+    def _follow_names(self, entry: LogEntry, erased: int) -> None:
+        """Before replaying ``entry``: its users' names as they were (a forgotten user's name left the
+        catalog), except the erased user's."""
+        for other, name in entry.names.items():
+            if other != erased:
+                self.catalog.restore_user(other, name)
 
     def _apply_raw(self, request: ChangeRequest, kind: str, measure: bool = True) -> LogEntry:
         unknown_items = sorted({int(i) for i in request.pairs[:, 1].tolist() if int(i) not in self.catalog})
@@ -615,6 +624,7 @@ class Workspace:
         forgotten: int | None = None,
         measure: bool = True,
         detail: str = "",
+        forget_effect: bool = True,
     ) -> LogEntry:
         """Apply ``request`` with the app's limits and log it; on any failure nothing changes."""
         before_state = self._state().fork()  # the state before: for the window, the effect and replays
@@ -646,7 +656,7 @@ class Workspace:
         self._previous = before_state if self.keeps_previous else None
         self._windows.clear()
         self.version += 1
-        if forgotten is not None:
+        if forgotten is not None and forget_effect:
             with suppress(AmnesiaError):  # the change stands; the page measures its effect when asked
                 self._effect_with_forget(entry, before_state)
         return entry
@@ -1175,6 +1185,12 @@ def give_back_memory() -> None:
 def _named(names: dict[int, str]) -> dict[int, str]:
     """The names worth keeping in the log: "User 42" is what every reader shows for a user without one."""
     return {user: name for user, name in names.items() if name != f"User {user}"}
+
+
+def _erased_action(kind: str) -> str:
+    """The words of a change that was only about a user since erased from the log (no name, no titles)."""
+    done = {"add": "Added a user", "forget": "Forgot a user", "import": "An imported request about a user"}
+    return f"{done.get(kind, 'A raw request about a user')}, since erased from this log"
 
 
 def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:

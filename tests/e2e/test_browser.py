@@ -173,6 +173,44 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     wait_for_run(page)
     expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
     assert sidebar_number(page, "Users") == "5"
+    # look at the starting data, then import again: the time shown is the latest, on the slider as in the chart
+    # (the slider, only cleared, kept showing t = 0 above the chart of t = 1)
+    thumb = page.locator("[data-testid=stSliderThumbValue]").last
+    thumb.scroll_into_view_if_needed()
+    box = thumb.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 12)
+    page.keyboard.press("ArrowLeft")
+    wait_for_run(page)
+    expect(page.get_by_text("t = 0: the starting data", exact=True)).to_be_visible()
+    page.get_by_text("Import a request log (restores a session)").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
+    wait_for_run(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    wait_for_run(page)
+    expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
+    expect(thumb).to_have_text("t = 1")
+    expect(page.get_by_text("t = 1: Added 2 interactions of 1 user (imported request)", exact=True)).to_be_visible()
+
+
+def test_reset_shows_every_widget_at_its_default_and_keeps_it(page, server):
+    """Reset cleared the pages' widget keys, but the browser kept showing (and with the next click sent
+    back) what the widgets held: a typed name stayed in its box."""
+    open_app(page, server)
+    add_user(page, "Maya", "toy story")
+    name = page.get_by_role("textbox", name="Name")
+    name.fill("Zed")
+    name.press("Tab")
+    wait_for_run(page)
+    page.get_by_role("button", name="Reset my changes").click()
+    wait_for_run(page)
+    assert sidebar_number(page, "Logical time") == "0"
+    expect(name).to_have_value("")
+    box = page.get_by_role("textbox", name="…or type titles or ids, one per line")
+    box.fill("toy story")
+    box.press("Control+Enter")  # another run: what the browser sends back is the default too
+    wait_for_run(page)
+    expect(page.get_by_text("Toy Story (1995)").first).to_be_visible()
+    expect(name).to_have_value("")
 
 
 def test_movielens_add_and_heavy_forget_every_page_shot(page, server):
