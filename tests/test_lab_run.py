@@ -291,7 +291,7 @@ def test_the_reading_says_what_each_number_is():
 
 
 def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm():
-    """SISA on the core set (p = 0.03) was listed under "Not forgetting" while the same page said "Retrain and
+    """SISA on the core set (p = 0.030) was listed under "Not forgetting" while the same page said "Retrain and
     SISA are exact too": a rejection of a method drawn from its reference's distribution is the test's error."""
     import copy
 
@@ -304,15 +304,15 @@ def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm()
     lines = reading(committed, "core")
     failing = next(line for line in lines if line.startswith("Not forgetting"))
     assert "SISA" not in failing and "Fine-tune (ε = 2.99, p = 0.002" in failing
-    assert ("SISA was told apart from its retrains (p = 0.03) although it is exact by construction: its shards that held "
+    assert ("SISA was told apart from its retrains (p = 0.030) although it is exact by construction: its shards that held "
             "no forgotten user never saw them") in "\n".join(lines)
     assert "and its ε = 0.35 lies within the null's interval (up to 0.37). So this is a false alarm" in "\n".join(lines)
     table = table_frame(committed, "core")
     assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["yes (exact; false alarm)"]
     assert table.loc[table["method"] == "Fine-tune", "forgets?"].tolist() == ["no"]
     assert ("- **SISA** (exact): forgets (exact by construction); told apart from its retrains by chance on core "
-            "(p = 0.03), a false alarm;") in "\n".join(headline(committed))
-    assert ("| forgets: exact by construction; told apart from its retrains by chance (p = 0.03, with ε within the null's "
+            "(p = 0.030), a false alarm;") in "\n".join(headline(committed))
+    assert ("| forgets: exact by construction; told apart from its retrains by chance (p = 0.030, with ε within the null's "
             "interval), a false alarm |") in markdown(committed)
     random = table_frame(committed, "random")  # not told apart there: a plain yes
     assert random.loc[random["method"] == "SISA", "forgets?"].tolist() == ["yes"]
@@ -456,7 +456,7 @@ def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_wher
     for row in changed["rows"]:
         if row["method"] == "fine-tune":
             row.update(forgets=True, epsilon_p_value=0.4)
-    assert "- Fine-tune: random forgets (p = 0.4)" in "\n".join(questions(changed))
+    assert "- Fine-tune: random forgets (p = 0.400)" in "\n".join(questions(changed))
 
 
 def test_the_false_positive_rate_counts_every_independent_pair_with_an_exact_interval():

@@ -18,7 +18,7 @@ from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
-from .verdict import by_construction, false_alarm, verdict_text
+from .verdict import by_construction, false_alarm, p_value, verdict_text
 from .jobs import run_in_subprocess
 from .run import ALPHA, PAGE_SEEDS
 
@@ -638,9 +638,9 @@ def agreement_section(result: dict) -> list[str]:
 
 
 def p_cell(row: dict) -> str:
-    """The permutation test's p in a table cell ("–" with one model a side)."""
+    """The permutation test's p in a table cell (:func:`~.verdict.p_value`), "–" with one model a side."""
     p = row.get("epsilon_p_value")
-    return "–" if p is None else f"{p:.2g}"
+    return "–" if p is None else p_value(p)
 
 
 def signed(value: float | None) -> str:

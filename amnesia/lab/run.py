@@ -37,6 +37,7 @@ from . import methods as M
 from . import metrics
 from .agreement import agreement
 from .registry import APPROXIMATE, METHODS
+from .verdict import ALPHA, tested
 from .result import VERSION
 from .data import FORGET_SET_TEXT, FORGET_SETS, LabData, make_lab_data
 from .evaluate import (EPSILON_RESAMPLES, Context, Measured, make_context, measure_ease, measure_itemcf, measure_itemknn,
@@ -73,9 +74,6 @@ ITEM_KNN_SIMILARITY, ITEM_KNN_K, ITEM_KNN_SCORING = "jaccard", 50, "candidate"
 #: (leave latest out on MovieLens latest-small; docs/benchmarks.md), not on any of the lab's test items.
 EASE_L2 = 50.0
 SEED_OFFSETS = {"retrain": 10_000, "reference": 20_000}
-#: The verdict's level: a method "does not forget" when the permutation test rejects at ALPHA that
-#: its models are exchangeable with retrains (evaluate.summarize's epsilon_p_value).
-ALPHA = 0.05
 #: Retrain-vs-retrain comparisons per forget set that measure how often the verdict wrongly says
 #: "does not forget": random N + N splits of the 2N retrains (the retrain method's and the references).
 NULL_SPLITS = 20
@@ -375,10 +373,8 @@ def _row(
         forgets = summary["epsilon"] == 0
         verdict = ("forgets: identical to its retrain for every forgotten user" if forgets
                    else "does not forget: differs from its retrain")
-    elif p > ALPHA:
-        forgets, verdict = True, f"forgets: not told apart from retrains (permutation test p = {p:.3g} > {ALPHA})"
     else:
-        forgets, verdict = False, f"does not forget: told apart from retrains (p = {p:.3g} ≤ {ALPHA})"
+        forgets, verdict = tested(p)
     return {
         "method": name,
         "label": label,

@@ -6,6 +6,24 @@ that said it forgets)."""
 from __future__ import annotations
 
 
+#: The verdict's level: a method "does not forget" when the permutation test rejects at ALPHA that
+#: its models are exchangeable with retrains (evaluate.summarize's epsilon_p_value).
+ALPHA = 0.05
+
+
+def tested(p: float) -> tuple[bool, str]:
+    """The permutation test's verdict on a measured row: (forgets, its words)."""
+    if p > ALPHA:
+        return True, f"forgets: not told apart from retrains (permutation test p = {p_value(p)} > {ALPHA})"
+    return False, f"does not forget: told apart from retrains (p = {p_value(p)} ≤ {ALPHA})"
+
+
+def p_value(p: float) -> str:
+    """A permutation test's p, three decimals everywhere ("0.400" beside "0.426": a presenter read
+    "0.4" and "0.43" as different precisions); "< 0.001" below what three decimals show."""
+    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
+
+
 def by_construction(row: dict) -> str | None:
     """Why a row's ε equals the null control's by construction rather than by measurement, or None.
 
@@ -48,5 +66,7 @@ def verdict_text(result: dict, row: dict) -> str:
     verdict, or for a false alarm (:func:`false_alarm`) that it forgets, and why the test erred."""
     if false_alarm(result, row):
         return (f"forgets: exact by construction; told apart from its retrains by chance "
-                f"(p = {row['epsilon_p_value']:.3g}, with ε within the null's interval), a false alarm")
+                f"(p = {p_value(row['epsilon_p_value'])}, with ε within the null's interval), a false alarm")
+    if row.get("epsilon_p_value") is not None and row.get("family") != "reference":
+        return tested(row["epsilon_p_value"])[1]  # the words of today's p format (results written before keep theirs)
     return row["verdict"]
