@@ -298,7 +298,7 @@ if changed_figure is not None:
         # the tier counts viewers before or after the change: after a forget, a movie of the list may show 9 of 10
         where = ("" if min_viewers <= workspace.weights_from
                  else f" between movies at least {min_viewers} people watched before or after the change")
-        st.markdown(f"**The largest {workspace.weight_words} changes{where}** (of {entry.effect.changed_s:,} that changed):")
+        st.markdown(f"**The largest {workspace.weight_words} changes{where}** (of {workspace.changed_words(entry.effect.changed_s)} that changed):")
         st.markdown("\n".join(f"{rank}. {md(sentence)}" for rank, sentence in enumerate(workspace.pair_sentences(pairs), 1)))
         spread = " ".join(part for part in (workspace.outside_sentence(pairs, window), workspace.spread_sentence(entry)) if part)
         if spread:

@@ -176,6 +176,10 @@ def test_forget_needs_a_choice_and_initial_users_can_be_forgotten():
     assert caption.endswith(
         "Shown: 4 of 4 movies (plus Finding Nemo, which nobody watches now) and 3 of 3 users, plus Alice, now gone."
     )
+    # pairs, beside a chart of S that counts cells: both halves, and Finding Nemo's diagonal (1 → 0)
+    assert [m.value for m in app.markdown if "largest" in m.value] == [
+        "**The largest similarity changes** (of 8 pairs of movies that changed):"]
+    assert "17 of 25 cells changed" in json.dumps(chart(app, 0))
     forget(app, 1)
     assert totals(app)[0] == 2
     assert [plain(i.value) for i in app.info] == [
@@ -742,7 +746,7 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
                                                              "4 · B changes"]
     assert figure["data"][3]["z"][1][2] == pytest.approx(ease.weights([1, 2])[0, 1], abs=0.0)  # B: The Matrix -> Titanic
     texts = [plain(m.value) for m in app.markdown]
-    assert "**The largest weight changes** (of 19 that changed):" in texts
+    assert "**The largest weight changes** (of 19 weights that changed):" in texts
     assert any(plain(c.value).startswith("This change moved 19 of the 20 weights of B.") for c in app.caption)
     assert "before → H → n → G → B" in " ".join(c.value for c in app.caption)
     verify(app)

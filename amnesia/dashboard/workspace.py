@@ -325,6 +325,11 @@ class Workspace:
     #: What the second matrix's entries are called in sentences.
     weight_words = "similarity"
 
+    def changed_words(self, changed: int) -> str:
+        """``changed`` entries of the second matrix in words: item-CF counts pairs of movies (a toy forget's
+        "8 that changed" sat beside a chart of S that counts "17 of 25 cells", both halves and the diagonal)."""
+        return count(changed, "pair of movies", "pairs of movies")
+
     def introduction(self) -> str:
         """What the model keeps and what forgetting does to it: the Forget page's opening caption."""
         measure = self.model.measure
@@ -1024,6 +1029,9 @@ class EaseWorkspace(Workspace):
 
     stream_collections = ("interactions", "item_interactions_n", "cooccurrences_c")
     weight_words = "weight"
+
+    def changed_words(self, changed: int) -> str:
+        return count(changed, "weight")
     # the state before a change holds a copy of P (6.2 MB on MovieLens): dropped after the change, and
     # rebuilt by a new inverse (~0.1 s) only if the visitor asks for another window or the forget effect
     keeps_previous = False

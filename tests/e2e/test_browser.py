@@ -231,7 +231,7 @@ def test_movielens_add_and_heavy_forget_every_page_shot(page, server):
     assert sidebar_number(page, "Users") == "610" and sidebar_number(page, "Movies") == "9,596"
     caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="Shown:").first.inner_text()
     assert "of 9,596 movies and" in caption and "of 610 users" in caption  # the same numbers as the sidebar
-    expect(page.get_by_text(re.compile(r"The largest similarity changes between movies at least 10 people watched before or after the change \(of [\d,]+ that changed\):"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The largest similarity changes between movies at least 10 people watched before or after the change \(of [\d,]+ pairs of movies that changed\):"))).to_be_visible()
     shoot_every_page(page, "11-movielens-forgot-414")
     assert page.url.endswith("?data=movielens-small")
     assert page.errors == []
@@ -339,7 +339,7 @@ def test_movielens_on_ease_forget_verify_and_recommend(browser, server):
     for index, heatmaps in ((0, 3), (1, 2)):  # H, G, B; then ΔG, ΔB
         expect(charts.nth(index).locator(".colorbar")).to_have_count(heatmaps)
     # EASE scores movies 30 people watched: the 10-viewer tier narrows nothing, so the heading names no tier
-    expect(page.get_by_text(re.compile(r"^The largest weight changes \(of [\d,]+ that changed\):$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^The largest weight changes \(of [\d,]+ weights that changed\):$"))).to_be_visible()
     # after the sentence on pairs outside the charts, when there are such pairs
     expect(page.get_by_text(re.compile(r"This change moved [\d,]+ of the 777,042 weights of B"))).to_be_visible()
     shot(page, "20-movielens-ease-forgot-86")
