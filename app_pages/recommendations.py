@@ -29,8 +29,10 @@ st.caption(workspace.scoring_sentence())
 choices = dict(workspace.user_choices())
 options = list(choices)
 remembered = ui_state.get(PAGE, "user")
+# the user picked here before; else whom the visitor added last (a presenter who had just added Ana found User 1)
+opening = remembered if remembered in choices else workspace.latest_added()
 user = st.selectbox(
-    "User", options, index=options.index(remembered) if remembered in choices else 0, format_func=choices.get,
+    "User", options, index=options.index(opening) if opening in choices else 0, format_func=choices.get,
     key=key("user_widget"), on_change=remember, args=("user",),
 )
 gone = next((e for e in workspace.forgets() if e.forgotten_user == remembered), None) if remembered not in choices else None

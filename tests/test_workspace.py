@@ -655,3 +655,15 @@ def test_erasing_any_erasable_user_equals_a_session_that_never_added_them(toy_ba
     assert space.erase_from_log(user) == naming >= 2  # at least their add and what left them without movies
     assert [e.time for e in space.log] == times
     _assert_erased(space, user, before, stripped, names, toy_base)
+
+
+def test_the_latest_added_user_is_the_last_one_still_there(space):
+    assert space.latest_added() is None  # nobody added yet
+    maya = space.add_user("Maya", typed="titanic").change.touched_users[0]
+    tom = space.add_user("Tom", typed="toy story").change.touched_users[0]
+    space.forget_user(0)  # a forget adds no one
+    assert space.latest_added() == tom
+    space.forget_user(tom)
+    assert space.latest_added() == maya
+    space.apply_json('{"change": "Add", "interactions": [[1, 4]]}')  # more movies for Bob: the latest add
+    assert space.latest_added() == 1

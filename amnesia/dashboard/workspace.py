@@ -244,6 +244,16 @@ class Workspace:
         return [(user, f"{self.catalog.user_name(user)} ({count(self.model.history_length(user), 'movie')})")
                 for user in self.model.users()]
 
+    def latest_added(self) -> int | None:
+        """The user this session added most recently who still has movies, or None: whom the
+        Recommendations page opens on (a presenter who had just added Ana found User 1 there)."""
+        for entry in reversed(self.log):
+            if entry.request.change == "Add":
+                added = [user for user in entry.change.touched_users if self.model.history_length(user)]
+                if added:
+                    return added[-1]
+        return None
+
     def example_request(self) -> str:
         """A Remove request in the original Amnesia format that this model accepts now: two of its
         first user's interactions (one if they have one; "" without users). The Raw request tab's
