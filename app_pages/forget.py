@@ -253,7 +253,8 @@ def verify_panel() -> None:
     left, right = st.columns([3, 2])
     if log:
         left.markdown(f"**Last change:** {md(log[-1].label)}")
-    if right.button("Verify: retrain from scratch and compare", help="The forgetting certificate"):
+    # no hover help: under a presenter's pointer, "The forgetting certificate" covered the result it had just given
+    if right.button("Verify: retrain from scratch and compare"):
         with st.spinner("Retraining from scratch…"):
             run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")

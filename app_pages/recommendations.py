@@ -67,7 +67,11 @@ if user is not None:
 st.subheader("The forget effect")
 forgets = workspace.forgets()
 if not forgets:
-    st.info("Forget a user on the Forget page to see whose recommendations change.", icon=":material/ink_eraser:")
+    erased = any(entry.kind == "erased" and entry.request.change == "Remove" for entry in workspace.log)
+    # a presenter who had forgotten Ana and then erased her from the log read this as "you forgot no one"
+    st.info("Forget a user on the Forget page to see whose recommendations change." + (
+        " A forget erased from the change log is gone from here too: its user was never in the rewritten log."
+        if erased else ""), icon=":material/ink_eraser:")
     st.stop()
 times = [entry.time for entry in forgets]
 remembered = ui_state.get(PAGE, "forget")

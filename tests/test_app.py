@@ -379,6 +379,9 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
     assert [e.label for e in space(app).log] == ["t = 1: Added a user, since erased from this log",
                                                  "t = 2: Forgot a user, since erased from this log"]
     assert [i.value for i in app.info] == [] and not app.exception
+    app.switch_page("app_pages/recommendations.py").run()
+    assert app.info[-1].value == ("Forget a user on the Forget page to see whose recommendations change. A forget erased "
+                                  "from the change log is gone from here too: its user was never in the rewritten log.")
 
 
 def test_a_forgotten_user_of_the_starting_data_is_explained_not_offered_for_erasing():
