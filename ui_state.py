@@ -167,7 +167,8 @@ def clear_pages(changes_only: bool = False) -> None:
     keep = {key("app", "workspaces"), key("app", "current"), GENERATIONS}
     pages = [page.key for page in PAGES if page.follows_changes or not changes_only]
     scopes = {"app", *pages}
-    for name in [k for k in st.session_state if isinstance(k, str) and k.split(".", 1)[0] in scopes and k not in keep]:
+    for name in [k for k in st.session_state if isinstance(k, str) and k not in keep
+                 and k.removeprefix("FormSubmitter:").split(".", 1)[0] in scopes]:  # a form's button too
         del st.session_state[name]
     generations = st.session_state.setdefault(GENERATIONS, {})
     for page in pages:

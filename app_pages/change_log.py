@@ -23,6 +23,7 @@ def key(name: str) -> str:
     return ui_state.key(PAGE, name)
 
 
+@ui_state.timed
 def on_import() -> None:
     upload = ui_state.get(PAGE, "upload")
     text = ui_state.get(PAGE, "pasted", "")
@@ -44,6 +45,7 @@ def on_import() -> None:
         ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
 
 
+@ui_state.timed
 def on_erase() -> None:
     user, at = ui_state.get(PAGE, "erase_choice"), ui_state.get(PAGE, "at")
     name = {u: n for u, n, _ in workspace.erasable()}.get(user, "the user")

@@ -535,6 +535,26 @@ def test_reset_clears_every_pages_state_and_the_changes():
     assert app.session_state["done"] is True  # keys outside the pages are not the pages' to clear
 
 
+def test_resets_give_widgets_new_keys_and_leave_none_of_the_old_behind():
+    """A cleared page's widgets get keys of a new generation, so the browser shows their defaults
+    (with only deleted keys it kept a typed name and sent it back); the old keys, a form's button's
+    included, go, so twenty Resets leave what one does."""
+    app = start()
+    for page in ("app_pages/change_log.py", "app_pages/recommendations.py", "app_pages/forget.py"):
+        app.switch_page(page).run()
+    app.text_input(key="forget.add_name").input("Zed").run()
+    reset = lambda: [b for b in app.sidebar.button if b.label == "Reset my changes"][0].click().run()
+    reset()
+    assert app.text_input(key="forget.add_name~1").value == "" and "forget.add_name" not in app.session_state
+    state = app.session_state._state  # Streamlit's own session state, behind AppTest's view of it
+    mapped = getattr(state, "_state", state)._key_id_mapper._key_id_mapping  # its key -> widget map
+    once = len(mapped)
+    for _ in range(19):
+        reset()
+    assert not app.exception and len(mapped) == once  # it grew by 2 per Reset: a form's button's key stayed
+    assert current(app, "forget.add_name") == "forget.add_name~20"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.key)
 def test_every_page_opens_from_the_navigation(page):
     """The smoke test over the registry: every page renders its heading and no traceback."""

@@ -159,8 +159,8 @@ def test_verify_and_time_travel(space):
     assert space.verify_note(dataclasses.replace(result, last_update_seconds=0.001, retrain_seconds=0.01)) == ""
     # the toy world: an update of a few milliseconds beside a retrain of as few, read aloud, needed explaining
     assert space.verify_note(dataclasses.replace(result, last_update_seconds=0.006, retrain_seconds=0.002)) == (
-        "In a world this small a retrain costs no more than an update: both are a few milliseconds of fixed cost. The "
-        "gap shows with more data: pick MovieLens in the sidebar and forget a user there.")
+        "In a world this small an update and a retrain both take a few milliseconds, mostly fixed cost. The gap shows "
+        "with more data: pick MovieLens in the sidebar and forget a user there.")
     assert space.model_at(0).fingerprint() == space.base.fingerprint()
     assert space.model_at(1).history(4) == [2, 3] and 2 in space.model_at(1).users()
     assert space.model_at(2).fingerprint() == space.model.fingerprint()
@@ -542,6 +542,8 @@ def _assert_erased(space: Workspace, user: int, before_fingerprint: str, strippe
         assert not space.model_at(time_).history_length(user)
     assert {u: n for entry in space.log for u, n in entry.names.items()} == names
     assert user not in [row[0] for row in space.erasable()]
+    # the catalog names exactly the users there now: no forgotten user's name comes back with the replay
+    assert all(space.model.history_length(u) for u in space.catalog.user_names())
 
 
 def test_erasing_a_forgotten_user_rewrites_the_log_as_if_they_were_never_added(space, toy_base):
@@ -587,6 +589,31 @@ def test_erasing_keeps_the_changes_before_the_users_first_and_remeasures_every_l
     assert len([r for r in space.history.window_records() if r["time"] > 2]) < len(records)
     # the model is the replay's: movie 1076, which only Zelda had, is no longer one of its items
     assert 1076 not in space.model.items() and space.model.fingerprint() == space.model.retrained().fingerprint()
+
+
+def test_erasing_keeps_the_names_of_users_forgotten_before_gone(space, toy_base):
+    """Bob (of the starting data) and Zed were forgotten before Ana was added: erasing her replays
+    the log from after them, and their names must not come back (Bob's blocked a new "Bob")."""
+    space.forget_user(1)
+    zed = space.add_user("Zed", typed="titanic").change.touched_users[0]
+    space.forget_user(zed)
+    ana = space.add_user("Ana", typed="toy story").change.touched_users[0]
+    space.forget_user(ana)
+    assert space.erase_from_log(ana) == 2
+    assert space.catalog.user_names() == {0: "Alice", 2: "Carla", 3: "Dev"}
+    assert space.add_user("Bob", typed="titanic").action == "Added Bob with 1 movie"
+
+
+def test_a_past_time_of_a_user_added_again_does_not_offer_erasing(space):
+    ana = space.add_user("Ana", typed="toy story").change.touched_users[0]
+    space.forget_user(ana)
+    space.apply_json(json.dumps({"change": "Add", "interactions": [[ana, 2]]}))  # her id, back
+    window, _ = space.history.window_at(1)
+    assert space.erasable() == [] and space.forgotten_later(window, 1) == (
+        "Ana was not forgotten yet at t = 1 (forgotten at t = 2). Past times are replayed from your session's own log "
+        "of what you did, which keeps the rows of Ana until you reset your changes or close the session; nobody else "
+        "sees it. Ana was added again later: the model holds only what was added since. Verify on the Forget page "
+        "compares it with a retrain.")
 
 
 @pytest.mark.parametrize("user, message", [

@@ -220,17 +220,24 @@ class Workspace:
         names, one = listing(name for name, _, _ in later), len(later) == 1
         when = f"forgotten at t = {later[0][1]}" if one else listing(f"{name} at t = {at}" for name, at, _ in later)
         start = [name for name, _, user in later if self.base.history_length(user)]
-        mine = [name for name, _, user in later if not self.base.history_length(user)]
+        mine = [(name, user) for name, _, user in later if not self.base.history_length(user)]
+        erasable = {row[0] for row in self.erasable()}
+        back = [name for name, _, user in later if self.model.history_length(user)]
         parts = []
         if mine:
+            until = ("you erase them from it (above), reset your changes or close the session"
+                     if all(user in erasable for _, user in mine) else "you reset your changes or close the session")
             parts.append(f"Past times are replayed from your session's own log of what you did, which keeps the rows of "
-                         f"{listing(mine)} until you erase them from it (above), reset your changes or close the session; "
-                         "nobody else sees it.")
+                         f"{listing(name for name, _ in mine)} until {until}; nobody else sees it.")
         if start:
             parts.append(f"{listing(start)} {'is' if len(start) == 1 else 'are'} in the starting data every visitor "
                          "begins with, which past times are replayed from.")
-        return (f"{names} {'was' if one else 'were'} not forgotten yet at t = {time_} ({when}). {' '.join(parts)} The "
-                "model itself has no trace of them: Verify on the Forget page compares it with a retrain.")
+        if back:  # added again after the forget: the model holds their new rows, not none
+            last = (f"{listing(back)} {'was' if len(back) == 1 else 'were'} added again later: the model holds only what "
+                    "was added since. Verify on the Forget page compares it with a retrain.")
+        else:
+            last = "The model itself has no trace of them: Verify on the Forget page compares it with a retrain."
+        return f"{names} {'was' if one else 'were'} not forgotten yet at t = {time_} ({when}). {' '.join(parts)} {last}"
 
     def stats_at(self, time_: int) -> Stats:
         """The totals at a past logical time, as recorded (the starting data's for the start)."""
@@ -558,8 +565,10 @@ class Workspace:
             if first:
                 self._set_state(self._state_at(kept))
             self._forget_effects.update(effects)
-            for entry in entries[:first]:
+            for entry in entries[:first]:  # the names as they were at ``kept``: a user forgotten by then has none
                 self._follow_names(entry, user)
+                for gone in entry.gone:
+                    self.catalog.remove_user(gone)
             for entry in entries[first:]:
                 self._follow_names(entry, user)
                 pairs = entry.request.pairs
@@ -892,8 +901,8 @@ class Workspace:
         last = result.last_update_seconds
         if self.small and self.log and last is not None and last >= result.retrain_seconds / 2:
             # a presenter on the toy world read "update 5.77 ms · retrain 1.8 ms" aloud and had to explain it
-            return ("In a world this small a retrain costs no more than an update: both are a few milliseconds of fixed "
-                    "cost. The gap shows with more data: pick MovieLens in the sidebar and forget a user there.")
+            return ("In a world this small an update and a retrain both take a few milliseconds, mostly fixed cost. The "
+                    "gap shows with more data: pick MovieLens in the sidebar and forget a user there.")
         if not self.log or last is None or last < max(result.retrain_seconds / 2, 0.1):  # noticeable, and near a retrain
             return ""
         touched = len(self.log[-1].change.count_items)
