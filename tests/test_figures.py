@@ -25,6 +25,16 @@ def forget_alice(toy):
     return Workspace(*toy).forget_user(0)
 
 
+def test_the_toy_worlds_similarities_are_written_in_their_cells(forget_alice):
+    """C's counts were written in the toy's cells and S's values were not (26 px left no room for
+    "0.33"): a teacher reads both off the slide."""
+    figure = update_figure(forget_alice.before, forget_alice.after, "Forgot Alice")
+    c, s = figure.data[2], figure.data[3]
+    assert [row[:4] for row in c.text[:4]] == [["1", "1", "", "1"], ["1", "3", "1", "2"], ["", "1", "1", ""], ["1", "2", "", "2"]]
+    assert [row[:4] for row in s.text[:4]] == [["1.00", "0.33", "", "0.50"], ["0.33", "1.00", "0.33", "0.67"],
+                                               ["", "0.33", "1.00", ""], ["0.50", "0.67", "", "1.00"]]
+
+
 def test_update_figure_has_five_stages_and_play_controls(forget_alice):
     figure = update_figure(forget_alice.before, forget_alice.after, "Forgot Alice")
     assert [frame.name for frame in figure.frames] == list(STAGES)
