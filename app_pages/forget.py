@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 import ui_state
 from amnesia import AmnesiaError
@@ -240,6 +241,16 @@ with raw_tab:
 message = ui_state.take_flash(PAGE)
 if message:
     (st.info if message[0] == "info" else st.success)(md(message[1]), icon=":material/check_circle:")
+    # bring the result and the charts under it into view: at a projector's 1,280 x 720 the charts began below the
+    # fold, under the form, and a presenter scrolled after every click (the frame is the page's own, sandboxed
+    # to it: it fetches nothing)
+    components.html(
+        "<script>const box = window.frameElement && window.frameElement.closest('[data-testid=stElementContainer]');"
+        "const shown = box && box.previousElementSibling;"
+        "if (shown) { shown.style.scrollMarginTop = '64px'; shown.scrollIntoView({block: 'start', behavior: 'smooth'}); }"
+        "</script>",  # 64 px: below the app's header bar, which had covered the message
+        height=0,
+    )
 
 # ---------------------------------------------------------------------- the latest change and Verify
 log = workspace.log

@@ -303,6 +303,11 @@ def test_movielens_charts_are_projector_ready(browser, server, size):
     forget_user(page, "User 86 (", "User 86")
     charts = page.locator("[data-testid=stPlotlyChart]")
     expect(charts).to_have_count(2)
+    # the result and the charts' top row come into view by themselves: they began below the form, out of sight
+    page.wait_for_function("""() => { const c = document.querySelector('[data-testid=stPlotlyChart]');
+        return c && c.getBoundingClientRect().top < 0.6 * window.innerHeight; }""", timeout=10_000)
+    message = page.get_by_text(re.compile(r"^Forgot User 86 \(")).bounding_box()
+    assert 56 <= message["y"] and message["y"] + message["height"] <= height  # below the app's header bar
     for index, heatmaps in ((0, 3), (1, 2)):  # H, C, S; then ΔC, ΔS
         chart = charts.nth(index)
         chart.scroll_into_view_if_needed()
