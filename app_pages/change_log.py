@@ -48,7 +48,7 @@ def on_import() -> None:
 @ui_state.timed
 def on_erase() -> None:
     user, at = ui_state.get(PAGE, "erase_choice"), ui_state.get(PAGE, "at")
-    name = {u: n for u, n, _ in workspace.erasable()}.get(user, "the user")
+    name = {u: f"{n} (forgotten at t = {t})" for u, n, t in workspace.erasable()}.get(user, "the user")
     try:
         changed = workspace.erase_from_log(user)
     except AmnesiaError as error:
@@ -57,8 +57,9 @@ def on_erase() -> None:
         ui_state.clear_pages(changes_only=True)  # choices on these pages may have pointed at their rows
         if at is not None:  # the same time, now without them (cleared, the slider showed it over the latest time's chart)
             ui_state.put(PAGE, "at", at)
-        ui_state.put(PAGE, "erased", f"Erased {name} from this log: {count_of(changed, 'change')} replayed without "
-                     "their rows, at the same times. Your model is now the replay's, which had forgotten them too.")
+        ui_state.put(PAGE, "erased", f"Erased {md(name)} from this log: {count_of(changed, 'change')} named them; those and "
+                     "every change after their first were replayed without their rows, each at its time. The model is "
+                     "the same as before: it had already forgotten them.")
 
 
 def erase_section() -> None:
@@ -66,7 +67,7 @@ def erase_section() -> None:
     forgets at once, but a visitor who forgot Ana still found her movies at earlier times here."""
     erasable, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
     if erased:
-        st.success(erased, icon=":material/delete_forever:")
+        st.success(erased, icon=":material/delete_forever:")  # Markdown, the name escaped
     if not erasable:
         if error:
             st.error(md(error), icon=":material/error:")
@@ -78,20 +79,20 @@ def erase_section() -> None:
                 f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
                 "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
                 "replays the log without their rows, as a service must also purge its logs and backups: each change "
-                "keeps its time, without their part (one only about them stays, empty), and every later record is "
-                "recomputed without them."
+                "keeps its time, without their part (a change that was only about them stays, emptied), and every "
+                "later record is recomputed without them."
             )
             ui_state.put(PAGE, "erase_choice", erasable[0][0])
-            label = f"Erase {erasable[0][1]} from this log"
+            label = f"Erase {md(erasable[0][1])} from this log"  # a label is Markdown: "**Bold**" was drawn bold
         else:
             st.markdown(
                 f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
                 "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
                 "one replays the log without their rows, as a service must also purge its logs and backups: each "
-                "change keeps its time, without their part (one only about them stays, empty), and every later "
-                "record is recomputed without them."
+                "change keeps its time, without their part (a change that was only about them stays, emptied), and "
+                "every later record is recomputed without them."
             )
-            choices = {user: name for user, name, _ in erasable}
+            choices = {user: f"{name} (forgotten at t = {at})" for user, name, at in erasable}  # two "Ana"s told apart
             if ui_state.get(PAGE, "erase_choice") not in choices:
                 ui_state.put(PAGE, "erase_choice", erasable[0][0])
             st.selectbox("Forgotten user", list(choices), format_func=choices.get, key=key("erase_choice"))
@@ -105,7 +106,9 @@ def import_section() -> None:
     # open while it has something to say: after an import the section closed, hiding its result and the
     # error of the next try, so the click seemed to do nothing
     error, imported = ui_state.take_error(PAGE, "import"), ui_state.take_flash(PAGE)
-    with st.expander("Import a request log (restores a session)", expanded=not log or bool(error or imported)):
+    # and while a file is chosen or text pasted: choosing one reran the page, which closed the section over its button
+    chosen = ui_state.get(PAGE, "upload") is not None or bool(str(ui_state.get(PAGE, "pasted", "") or "").strip())
+    with st.expander("Import a request log (restores a session)", expanded=not log or bool(error or imported) or chosen):
         st.caption(
             "Reloading the page starts a new session and loses your changes; a request log you exported brings them "
             "back. Importing replaces your current changes. Names are not in the log: restored users are called "

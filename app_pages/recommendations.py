@@ -70,7 +70,7 @@ if not forgets:
     erased = any(entry.kind == "erased" and entry.request.change == "Remove" for entry in workspace.log)
     # a presenter who had forgotten Ana and then erased her from the log read this as "you forgot no one"
     st.info("Forget a user on the Forget page to see whose recommendations change." + (
-        " A forget erased from the change log is gone from here too: its user was never in the rewritten log."
+        " A forget erased from the change log is gone from here too: the rewritten log never had its user."
         if erased else ""), icon=":material/ink_eraser:")
     st.stop()
 times = [entry.time for entry in forgets]

@@ -347,7 +347,8 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
         "**Forgotten, but still in this log:** Ana (forgotten at t = 2). The model has no trace of them, yet this log of "
         "what you did still shows their rows at earlier times, in the records below and in the export. Erasing replays "
         "the log without their rows, as a service must also purge its logs and backups: each change keeps its time, "
-        "without their part (one only about them stays, empty), and every later record is recomputed without them."]
+        "without their part (a change that was only about them stays, emptied), and every later record is recomputed "
+        "without them."]
     assert "Ana (#4)" in " ".join(app.dataframe[0].value["entry"])
     app.select_slider(key="change_log.at").set_value(1).run()
     assert not app.exception
@@ -367,8 +368,9 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
     app.button(key="change_log.erase").click().run()
     assert not app.exception
     assert [plain(s.value) for s in app.success] == [
-        "Erased Ana from this log: 2 changes replayed without their rows, at the same times. Your model is now the "
-        "replay's, which had forgotten them too."]
+        "Erased Ana (forgotten at t = 2) from this log: 2 changes named them; those and every change after their first "
+        "were replayed without their rows, each at its time. The model is the same as before: it had already forgotten "
+        "them."]
     assert space(app).model.fingerprint() == before
     # the time shown stays the one the visitor was looking at, now without her (cleared, the slider kept
     # showing t = 1 above the latest time's chart)
@@ -381,7 +383,23 @@ def test_a_past_time_that_shows_a_forgotten_user_says_why_and_erasing_removes_th
     assert [i.value for i in app.info] == [] and not app.exception
     app.switch_page("app_pages/recommendations.py").run()
     assert app.info[-1].value == ("Forget a user on the Forget page to see whose recommendations change. A forget erased "
-                                  "from the change log is gone from here too: its user was never in the rewritten log.")
+                                  "from the change log is gone from here too: the rewritten log never had its user.")
+
+
+def test_erasing_names_users_as_text_and_tells_two_of_one_name_apart():
+    app = add(start(), "**Bo** $x$", "toy story")
+    forget(app, 4)
+    app = add(app, "Ana", "titanic")
+    forget(app, 5)
+    app.switch_page("app_pages/change_log.py").run()
+    box = app.selectbox(key="change_log.erase_choice")
+    assert list(box.options) == ["**Bo** $x$ (forgotten at t = 2)", "Ana (forgotten at t = 4)"]
+    app.button(key="change_log.erase").click().run()
+    assert not app.exception
+    # Markdown, the name escaped: it had been drawn bold and as a formula
+    assert app.success[0].value.startswith("Erased \\*\\*Bo\\*\\* \\$x\\$ \\(forgotten at t \\= 2\\) from this log:")
+    assert plain(app.success[0].value).startswith("Erased **Bo** $x$ (forgotten at t = 2) from this log:")
+    assert app.button(key=current(app, "change_log.erase")).label == "Erase Ana from this log"
 
 
 def test_a_forgotten_user_of_the_starting_data_is_explained_not_offered_for_erasing():
@@ -433,7 +451,10 @@ def test_request_log_export_and_import_restore_a_session():
     fresh.button(key=current(fresh, "change_log.import")).click().run()
     assert errors(fresh)[0].startswith("Line 2 of the request log: The request is not valid JSON")
     assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
-    fresh.run()  # nothing more to say: closed again, below a log with changes
+    fresh.run()  # the pasted text is still there to fix: open (a chosen file closed it over its own button)
+    assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [True]
+    fresh.text_area(key=current(fresh, "change_log.pasted")).input("").run()
+    # nothing more to say: closed again, below a log with changes
     assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [False]
     assert space(fresh).model.fingerprint() == fingerprint  # all or nothing
 

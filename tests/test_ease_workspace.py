@@ -234,3 +234,14 @@ def test_erasing_a_forgotten_user_from_the_log_keeps_eases_weights(toy_ease):
     assert not any(maya in e.after.users or maya in e.before.users for e in space.log)
     retrained = _retrained(space)
     np.testing.assert_allclose(space.ease.inverse, retrained.inverse, rtol=0, atol=1e-12)
+
+
+def test_the_toy_worlds_weights_are_written_in_their_cells(toy_ease):
+    """G's counts were written in the toy's cells and B's signed weights were not ("-0.12" did not fit 32 px)."""
+    from amnesia.dashboard.figures import update_figure
+
+    entry = EaseWorkspace(*toy_ease).forget_user(0)
+    b = update_figure(entry.before, entry.after, entry.label).data[3]
+    written = [text for row in b.text for text in row if text]
+    assert written and all(float(text) == pytest.approx(value, abs=0.005) for text, value in
+                           zip(written, [v for row in entry.after.similarities.tolist() for v in row if v != 0]))
