@@ -111,8 +111,8 @@ def import_section() -> None:
     with st.expander("Import a request log (restores a session)", expanded=not log or bool(error or imported) or chosen):
         st.caption(
             "Reloading the page starts a new session and loses your changes; a request log you exported brings them "
-            "back. Importing replaces your current changes. Names are not in the log: restored users are called "
-            "\"User 611\" and so on."
+            "back. Importing replaces your current changes. Names are not in the log: restored users are called by "
+            "their ids (\"User 12\")."
         )
         st.file_uploader("Request log (JSON lines)", type=["jsonl", "json", "txt"], key=key("upload"))
         st.text_area("…or paste it", key=key("pasted"), height=80, max_chars=workspace.limits.request_chars)
