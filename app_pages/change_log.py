@@ -45,10 +45,15 @@ def on_import() -> None:
         ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
 
 
+def labelled(rows: list[tuple[int, str, int]]) -> dict[int, str]:
+    """``Workspace.erasable``'s users, each as "Ana (forgotten at t = 2)": two "Ana"s told apart."""
+    return {user: f"{name} (forgotten at t = {at})" for user, name, at in rows}
+
+
 @ui_state.timed
 def on_erase() -> None:
     user, at = ui_state.get(PAGE, "erase_choice"), ui_state.get(PAGE, "at")
-    name = {u: f"{n} (forgotten at t = {t})" for u, n, t in workspace.erasable()}.get(user, "the user")
+    name = labelled(workspace.erasable()).get(user, "the user")
     try:
         changed = workspace.erase_from_log(user)
     except AmnesiaError as error:
@@ -65,36 +70,28 @@ def on_erase() -> None:
 def erase_section() -> None:
     """Forgotten users whose rows the log still holds, and a button that erases one from it: the model
     forgets at once, but a visitor who forgot Ana still found her movies at earlier times here."""
-    erasable, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
+    rows, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
+    choices = labelled(rows)
     if erased:
         st.success(erased, icon=":material/delete_forever:")  # Markdown, the name escaped
-    if not erasable:
+    if not choices:
         if error:
             st.error(md(error), icon=":material/error:")
         return
+    one = len(choices) == 1
     with st.container(border=True):
-        names = listing(f"{name} (forgotten at t = {at})" for _, name, at in erasable)
-        if len(erasable) == 1:
-            st.markdown(
-                f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
-                "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
-                "replays the log without their rows, as a service must also purge its logs and backups: each change "
-                "keeps its time, without their part (a change that was only about them stays, emptied), and every "
-                "later record is recomputed without them."
-            )
-            ui_state.put(PAGE, "erase_choice", erasable[0][0])
-            label = f"Erase {md(erasable[0][1])} from this log"  # a label is Markdown: "**Bold**" was drawn bold
+        st.markdown(
+            f"**Forgotten, but still in this log:** {md(listing(choices.values()))}. The model has no trace of them, "
+            "yet this log of what you did still shows their rows at earlier times, in the records below and in the "
+            f"export. Erasing{'' if one else ' one'} replays the log without their rows, as a service must also purge "
+            "its logs and backups: each change keeps its time, without their part (a change that was only about them "
+            "stays, emptied), and every later record is recomputed without them."
+        )
+        if ui_state.get(PAGE, "erase_choice") not in choices:
+            ui_state.put(PAGE, "erase_choice", next(iter(choices)))
+        if one:
+            label = f"Erase {md(rows[0][1])} from this log"  # a label is Markdown: "**Bold**" was drawn bold
         else:
-            st.markdown(
-                f"**Forgotten, but still in this log:** {md(names)}. The model has no trace of them, yet this log of "
-                "what you did still shows their rows at earlier times, in the records below and in the export. Erasing "
-                "one replays the log without their rows, as a service must also purge its logs and backups: each "
-                "change keeps its time, without their part (a change that was only about them stays, emptied), and "
-                "every later record is recomputed without them."
-            )
-            choices = {user: f"{name} (forgotten at t = {at})" for user, name, at in erasable}  # two "Ana"s told apart
-            if ui_state.get(PAGE, "erase_choice") not in choices:
-                ui_state.put(PAGE, "erase_choice", erasable[0][0])
             st.selectbox("Forgotten user", list(choices), format_func=choices.get, key=key("erase_choice"))
             label = "Erase from this log"
         st.button(label, on_click=on_erase, key=key("erase"), icon=":material/delete_forever:")

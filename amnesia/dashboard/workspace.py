@@ -22,7 +22,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -504,10 +504,8 @@ class Workspace:
         the last change is measured, and the export's estimate says "at most".
         """
         requests = parse_request_log(text if isinstance(text, bytes) else str(text), self.limits)
-        saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
-        self.reset()
         measuring = 0.0  # seconds spent measuring effects so far
-        try:
+        with self._rewriting():
             for number, request in enumerate(requests, start=1):
                 try:
                     measure = number == len(requests) or measuring * 1e3 < self.limits.import_measure_ms
@@ -515,11 +513,21 @@ class Workspace:
                     measuring += entry.read_seconds or 0.0
                 except AmnesiaError as error:
                     raise type(error)(f"Line {number} of the request log: {error}", *_error_args(error)) from None
+        return len(requests)
+
+    @contextmanager
+    def _rewriting(self) -> Iterator[History]:
+        """Start this workspace's changes afresh (:meth:`reset`) for the block to rebuild them, and
+        yield the log it had; if the block fails, the workspace is as it was (import and erase are
+        all or nothing)."""
+        saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
+        self.reset()
+        try:
+            yield saved[2]
         except BaseException:
             state, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
             self._set_state(state)
             raise
-        return len(requests)
 
     # ------------------------------------------------------------------ erasing a forgotten user from the log
     def erasable(self) -> list[tuple[int, str, int]]:
@@ -556,12 +564,10 @@ class Workspace:
         entries = list(self.log)
         first = next(number for number, entry in enumerate(entries) if (entry.request.pairs[:, 0] == user).any())
         kept = entries[first - 1].time if first else self.history.start
-        saved = (self._state(), self.catalog, self.history, self._previous, self._windows, self._forget_effects)
         effects = {key: effect for key, effect in self._forget_effects.items() if key[0] <= kept}
-        self.reset()
         erased = 0
-        try:
-            self.history = saved[2].until(kept)
+        with self._rewriting() as history:
+            self.history = history.until(kept)
             if first:
                 self._set_state(self._state_at(kept))
             self._forget_effects.update(effects)
@@ -587,13 +593,8 @@ class Workspace:
                 # forget of a long log it took most of a 20 s erase
                 replayed = self._apply(request, kind, action, focus, forgotten=forgotten, measure=entry.effect is not None,
                                        detail=detail, forget_effect=False)
-                for other in replayed.change.touched_users:
-                    if not self.model.history_length(other):
-                        self.catalog.remove_user(other)
-        except BaseException:
-            state, self.catalog, self.history, self._previous, self._windows, self._forget_effects = saved
-            self._set_state(state)
-            raise
+                for gone in replayed.gone:
+                    self.catalog.remove_user(gone)
         return erased
 
     def _not_erasable(self, user: int) -> str:
@@ -623,9 +624,8 @@ class Workspace:
             )
         users = sorted(set(request.pairs[:, 0].tolist()))
         entry = self._apply(request, kind, "", users, measure=measure)
-        for user in entry.change.touched_users:
-            if not self.model.history_length(user):
-                self.catalog.remove_user(user)
+        for user in entry.gone:  # left without movies: their names go too
+            self.catalog.remove_user(user)
         return entry
 
     def _check_room(self) -> None:
