@@ -22,3 +22,16 @@ def listing(parts: Iterable[object]) -> str:
     if len(words) <= 1:
         return "".join(words)
     return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def size(n_bytes: int | float) -> str:
+    """``"840 bytes"``, ``"12 kB"``, ``"1.4 MB"``, ``"250 MB"``: a byte count in decimal units, with
+    two significant figures below ten and none above, so that a small size never reads as
+    "0.0 MB" (a Change log whose users were all erased offered "about 0.0 MB" to download)."""
+    if n_bytes < 1_000:
+        return count(int(n_bytes), "byte")
+    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        value = n_bytes / scale
+        if value < 999.5 or unit == "GB":
+            return f"{value:,.1f} {unit}" if value < 9.95 else f"{value:,.0f} {unit}"
+    raise AssertionError("unreachable")

@@ -10,7 +10,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard.figures import Prepared, state_spec
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
-from amnesia.words import count as count_of, listing
+from amnesia.words import count as count_of, listing, size
 
 PAGE = "change_log"
 workspace = ui_state.workspace()
@@ -180,19 +180,19 @@ st.caption(
     f"session, or replay it to regenerate every record: `{workspace.replay_command()}`."
 )
 estimate = workspace.export_estimate()
-size = f"{'about' if estimate.exact else 'at most'} {estimate.bytes / 1e6:,.1f} MB ({estimate.records:,} records)"
+stream_size = f"{'about' if estimate.exact else 'at most'} {size(estimate.bytes)} ({estimate.records:,} records)"
 if not estimate.allowed:
     # not a fault: the stream of a big model is the start's records too; the way round it is shown
     st.info(md(workspace.export_refusal(estimate, command=False)), icon=":material/info:")
     st.code(workspace.full_stream_command(), language="bash", wrap_lines=True)
 elif ui_state.get(PAGE, "full_at") != workspace.version:  # prepared for this state (an import can reuse a time)
-    st.button(f"Prepare the full change stream: {size}", key=key("prepare"), on_click=ui_state.put,
+    st.button(f"Prepare the full change stream: {stream_size}", key=key("prepare"), on_click=ui_state.put,
               args=(PAGE, "full_at", workspace.version))
 else:  # made now, for this time only; the bytes go to the browser and nothing keeps a way to rebuild them
     with st.spinner("Replaying your changes…"):
         data = b"".join(workspace.export_chunks())
     st.download_button(
-        f"Download the full change stream ({len(data) / 1e6:,.1f} MB)", data=data, file_name=f"amnesia-{dataset}-stream.jsonl",
+        f"Download the full change stream ({size(len(data))})", data=data, file_name=f"amnesia-{dataset}-stream.jsonl",
         mime="application/x-ndjson", on_click="ignore", key=key("stream"),
     )
 import_section()

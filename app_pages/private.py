@@ -10,6 +10,7 @@ from amnesia.dashboard.workspace import Workspace
 from amnesia.device.delivery import NEIGHBOURS, DeviceChannel
 from amnesia.device.export import DeviceModel, build_device_model
 from amnesia.device.runtime import runtime_config
+from amnesia.words import size
 from device_component import private_device
 
 PAGE = "private"
@@ -93,7 +94,7 @@ with st.expander("How this works", icon=":material/lock:"):
         f"""
 - **The model** is your workspace's similarity table S, cut to each movie's **K = {neighbours}** most similar movies:
   version `{sidecar['version']}` (from fingerprint `{sidecar['fingerprint'][:12]}…`, logical time {workspace.model.time}),
-  {len(sidecar['items']):,} movies, {len(export.onnx_bytes) / 1e6:.2f} MB of ONNX, exported in {export.seconds:.2f} s.
+  {len(sidecar['items']):,} movies, {size(len(export.onnx_bytes))} of ONNX, exported in {export.seconds:.2f} s.
 - **Scoring** happens in your browser: {rule}; movies you picked are never recommended.
 - **Your picks** are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
   signal naming the model version it holds, so the server knows whether to send a model.

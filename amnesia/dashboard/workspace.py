@@ -41,7 +41,7 @@ from ..engine.requests import ChangeRequest, iter_lines, parse_request, parse_re
 from ..engine.similarity import DEFAULT
 from ..errors import AmnesiaError, RequestError, TitleError
 from ..limits import APP_LIMITS, EXPORT_MAX_BYTES, HEAVY_READ, Limits
-from ..words import count, listing
+from ..words import count, listing, size
 from ..records import COLLECTIONS, LETTERS, RECORD_BYTES, change_records, record_line
 from . import gates, views
 from .figures import Prepared, delta_spec, state_spec, update_spec
@@ -984,8 +984,8 @@ class Workspace:
         :meth:`full_stream_command` unless ``command`` is False: the page shows it as a code block
         of its own)."""
         text = (
-            f"The full change stream would be about {estimate.bytes / 1e6:,.0f} MB ({estimate.records:,} records); "
-            f"the app exports at most {estimate.limit / 1e6:,.0f} MB. Download the request log instead and replay it "
+            f"The full change stream would be about {size(estimate.bytes)} ({estimate.records:,} records); "
+            f"the app exports at most {size(estimate.limit)}. Download the request log instead and replay it "
             f"with the command line, which streams any size:"
         )
         return f"{text} {self.full_stream_command()}" if command else text
