@@ -21,6 +21,8 @@ def key(name: str) -> str:
 def remember(name: str) -> None:
     """Keep a widget's choice beyond this page: Streamlit drops a widget's state when its page is left."""
     ui_state.put(PAGE, name, ui_state.get(PAGE, f"{name}_widget"))
+    if name == "user":
+        ui_state.put(PAGE, "shown", ui_state.get(PAGE, "user"))
 
 
 st.title("Recommendations")
@@ -35,9 +37,14 @@ user = st.selectbox(
     "User", options, index=options.index(opening) if opening in choices else 0, format_func=choices.get,
     key=key("user_widget"), on_change=remember, args=("user",),
 )
-gone = next((e for e in workspace.forgets() if e.forgotten_user == remembered), None) if remembered not in choices else None
-if gone is not None and user is not None:  # the box had switched users without a word
-    st.caption(md(f"{gone.names.get(remembered, f'User {remembered}')}, shown here before, was forgotten at t = {gone.time}: "
+# whom this page showed last, picked or opened on: either one, forgotten since, switched users without a word
+# (kept, with its note, until the visitor picks someone)
+before = ui_state.get(PAGE, "shown")
+gone = next((e for e in reversed(workspace.forgets()) if e.forgotten_user == before), None) if before not in choices else None
+if gone is None:
+    ui_state.put(PAGE, "shown", user)
+elif user is not None:
+    st.caption(md(f"{gone.names.get(before, f'User {before}')}, shown here before, was forgotten at t = {gone.time}: "
                   f"now showing {choices[user]}."))
 if user is not None:
     history = workspace.model.history(user)

@@ -505,6 +505,23 @@ def test_the_recommendations_page_says_when_its_user_was_forgotten():
         plain(c.value) for c in app.caption]
 
 
+def test_the_recommendations_page_says_when_the_user_it_opened_on_was_forgotten():
+    """Not picked, only opened on (the user added last): forgetting them had switched users silently."""
+    app = add(start(), "Maya", "toy story")
+    app.switch_page("app_pages/recommendations.py").run()
+    assert app.selectbox(key="recommendations.user_widget").value == 4
+    app.switch_page("app_pages/forget.py").run()
+    forget(app, 4)
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception and app.selectbox(key="recommendations.user_widget").value == 0
+    note = "Maya, shown here before, was forgotten at t = 2: now showing Alice (4 movies)."
+    assert note in [plain(c.value) for c in app.caption]
+    app.selectbox(key="recommendations.forget_widget").set_value(2).run()  # another widget: the note stays
+    assert note in [plain(c.value) for c in app.caption]
+    app.selectbox(key="recommendations.user_widget").set_value(3).run()  # a pick ends it
+    assert note not in [plain(c.value) for c in app.caption]
+
+
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
     app.switch_page("app_pages/recommendations.py").run()
