@@ -26,13 +26,16 @@ def key(name: str) -> str:
 @ui_state.timed
 def on_import() -> None:
     upload = ui_state.get(PAGE, "upload")
-    text = ui_state.get(PAGE, "pasted", "")
+    text = ui_state.get(PAGE, "pasted", "") or ""
+    if upload is not None and text.strip():  # one of the two had been imported in silence
+        ui_state.set_error(PAGE, "import", "Both a file and pasted text are given: remove the file (its ✕) or clear the "
+                                           "text, then import again. Nothing was changed.")
+        return
     if upload is not None:
         try:
             text = upload.getvalue().decode("utf-8")
         except UnicodeDecodeError:
-            also = " (a chosen file is imported rather than pasted text: remove it to import the text)" if text.strip() else ""
-            ui_state.set_error(PAGE, "import", f"The file is not UTF-8 text; export the request log again{also}. Nothing was changed.")
+            ui_state.set_error(PAGE, "import", "The file is not UTF-8 text; export the request log again. Nothing was changed.")
             return
     try:
         count = workspace.import_log(text)

@@ -190,6 +190,17 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
     expect(thumb).to_have_text("t = 1")
     expect(page.get_by_text("t = 1: Added 2 interactions of 1 user (imported request)", exact=True)).to_be_visible()
+    # a file and pasted text at once (the section is still open with its result): the text had been ignored
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
+    wait_for_run(page)
+    page.get_by_label("…or paste it").fill('{"change": "Remove", "users": [0]}')
+    page.get_by_label("…or paste it").press("Control+Enter")
+    wait_for_run(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    wait_for_run(page)
+    expect(page.get_by_text("Both a file and pasted text are given: remove the file (its ✕) or clear the text, then "
+                            "import again. Nothing was changed.")).to_be_visible(timeout=30_000)
+    assert sidebar_number(page, "Users") == "5" and sidebar_number(page, "Logical time") == "1"
 
 
 def test_reset_shows_every_widget_at_its_default_and_keeps_it(page, server):
