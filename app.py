@@ -33,6 +33,7 @@ ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shippe
 
 started = time.perf_counter()  # the run's server-side time, recorded when AMNESIA_SCRIPT_TIMES is set
 st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=str(ICON), layout="wide")
+ui_state.drop_retired_widgets()  # before any widget: the names their labels held go with a Reset or an erase
 
 
 @st.cache_resource(show_spinner="Loading the data and training the shared model (once for all visitors)…")

@@ -15,6 +15,7 @@ no longer exists. Nothing else in the app touches ``st.session_state`` directly.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,6 +174,37 @@ def clear_pages(changes_only: bool = False) -> None:
     generations = st.session_state.setdefault(GENERATIONS, {})
     for page in pages:
         generations[page] = generations.get(page, 0) + 1
+
+
+#: A page widget's key as Streamlit stores it in a widget id: ``forget.add_name~2``, or a form's
+#: button's ``FormSubmitter:forget.add_form~2-Add user``; generation 0 has no ``~``.
+_WIDGET_KEY = re.compile(r"(?:FormSubmitter:)?(?P<page>\w+)\.[^~-]*(?:~(?P<generation>\d+))?")
+
+
+def drop_retired_widgets() -> None:
+    """Drop what Streamlit keeps of the widgets whose keys :func:`clear_pages` retired.
+
+    Streamlit keeps every widget's metadata for the whole session, the labels of a select box's
+    options included ("Ana (2 movies)"), and drops it only when the same widget is drawn again; a
+    retired generation's widgets never are. So after an erase from the log, a Reset or an Import,
+    the names of users who were gone stayed in the server's memory under them, ten entries more per
+    Reset. Called at the start of every run (app.py), once the callbacks, which read that
+    metadata, have run: a widget without metadata is stale, and its value goes at the run's end.
+
+    Reads Streamlit's private session state; if a Streamlit release moves it this does nothing,
+    and tests/test_app.py's privacy test fails."""
+    from streamlit.runtime.state.common import is_element_id, user_key_from_element_id
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    safe = get_session_state()
+    widgets = getattr(getattr(safe, "_state", None), "_new_widget_state", None)
+    if widgets is None:
+        return
+    generations = st.session_state.get(GENERATIONS, {})
+    for widget_id in [w for w in list(widgets.widget_metadata) if is_element_id(w)]:
+        match = _WIDGET_KEY.match(user_key_from_element_id(widget_id) or "")
+        if match and match["page"] in generations and int(match["generation"] or 0) != generations[match["page"]]:
+            del widgets.widget_metadata[widget_id]
 
 
 def reset() -> None:

@@ -595,6 +595,50 @@ def test_resets_give_widgets_new_keys_and_leave_none_of_the_old_behind():
     assert current(app, "forget.add_name") == "forget.add_name~20"
 
 
+def _widget_records(app) -> dict:
+    """Streamlit's own record of every widget of the session (labels of select-box options included)."""
+    state = app.session_state._state
+    return getattr(state, "_state", state)._new_widget_state.widget_metadata
+
+
+def _labels_naming(app, name: str) -> list[str]:
+    return [str(option) for record in _widget_records(app).values()
+            for option in (getattr(record, "formatted_options", None) or []) if name in str(option)]
+
+
+def test_an_erased_user_leaves_no_label_in_the_servers_widget_records():
+    """Streamlit keeps a widget's option labels until that widget is drawn again; the widgets an
+    erase retired never are, so "Zelphinaqq (2 movies)" stayed in the session after her erase."""
+    app = add(start(), "Zelphinaqq", "toy story\ntitanic")
+    app.switch_page("app_pages/recommendations.py").run()  # opens on her, the user added last
+    app.switch_page("app_pages/forget.py").run()
+    forget(app, 4)
+    app.switch_page("app_pages/recommendations.py").run()
+    app.selectbox(key="recommendations.forget_widget").set_value(2).run()
+    app.switch_page("app_pages/change_log.py").run()
+    assert _labels_naming(app, "Zelphinaqq")  # the test can see them: in the boxes of three pages
+    app.button(key=current(app, "change_log.erase")).click().run()
+    for page in ("forget", "recommendations", "private", "change_log"):
+        app.switch_page(f"app_pages/{page}.py").run()
+    assert not app.exception and space(app).erasable() == []
+    assert _labels_naming(app, "Zelphinaqq") == []
+
+
+def test_resets_leave_as_many_widget_records_as_one_reset():
+    """And Reset: each left ten more records behind, the typed users' names in their labels."""
+    app = start()
+    reset = lambda: [b for b in app.sidebar.button if b.label == "Reset my changes"][0].click().run()
+    counts = []
+    for round_ in range(6):
+        add(app, f"Visitor{round_}", "toy story")
+        for page in ("app_pages/recommendations.py", "app_pages/change_log.py", "app_pages/forget.py"):
+            app.switch_page(page).run()
+        reset()
+        counts.append(len(_widget_records(app)))
+        assert not app.exception and _labels_naming(app, "Visitor") == []
+    assert len(set(counts)) == 1, counts
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.key)
 def test_every_page_opens_from_the_navigation(page):
     """The smoke test over the registry: every page renders its heading and no traceback."""
