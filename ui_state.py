@@ -207,6 +207,19 @@ def drop_retired_widgets() -> None:
             del widgets.widget_metadata[widget_id]
 
 
+def release_upload(upload: Any) -> None:
+    """Give back an uploaded file's bytes once they are read.
+
+    Streamlit keeps a session's uploads until the visitor removes them with the file's ✕ or the
+    session ends, and a cleared page's uploader (a new key generation) never removes its file: each
+    import of a 4.5 MB log left 4.8 MB of server memory behind, ten imports 44 MB."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is not None and upload is not None and context.uploaded_file_mgr is not None:
+        context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
+
+
 def reset() -> None:
     """Drop this visitor's changes to the picked data set, in every model they made them in, and
     every page's state (a button callback). It reset only the model in view, while the sidebar went

@@ -42,6 +42,7 @@ def on_import() -> None:
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "import", str(error))
     else:
+        ui_state.release_upload(upload)  # read and imported: its uploader is cleared below and would keep it
         ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
         # said, not only cleared: a cleared slider kept showing its old time above the latest time's chart
         ui_state.put(PAGE, "at", workspace.model.time)
