@@ -21,6 +21,7 @@ from amnesia.lab.report import agreement_section, headline, reading, summary, ta
 from amnesia.lab.result import LabResult, read_result, run_label
 from amnesia.lab.jobs import LAB_GATE, run_in_subprocess
 from amnesia.lab.run import ALPHA, PAGE_SEEDS
+from amnesia.lab.verdict import p_value, undecided
 from amnesia.words import count, listing
 
 PAGE = "lab"
@@ -126,6 +127,10 @@ if result is not None:
         f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "
         f"{count(null['verdict_false_positives']['rejected'], 'time')} in {null['verdict_false_positives']['splits']}."
     )
+    floors = {r["epsilon_p_floor"] for r in result["rows"] if r["forget_set"] == kind and undecided(r.get("epsilon_p_floor"))}
+    if floors:  # a quick run's 3 + 3 models: "forgets: yes" beside ε = 1 had been read as a finding
+        st.caption(f"With N = {cfg['seeds']} models a side the test's smallest p is {p_value(min(floors))}, above {ALPHA}: "
+                   "it cannot tell a method's models from retrained ones, so measured rows read *can't tell*.")
     table = table_frame(result, kind)
     st.dataframe(
         table,
@@ -142,7 +147,8 @@ if result is not None:
                 width="medium",  # "yes (exact; false alarm)" whole
                 help=f"yes: the permutation test cannot tell its models from retrained ones (p > {ALPHA}); no: it can; "
                 "yes (exact; false alarm): it can, but the method is exact by construction, so the test erred (it does "
-                "1 time in 20); by construction: identical to a retrain, nothing to test; reference: never asked to forget"
+                "1 time in 20); can't tell: too few models for the test to reject at all; by construction: identical to a "
+                "retrain, nothing to test; reference: never asked to forget"
             ),
             "ε [95 % CI]": st.column_config.TextColumn(
                 help="how well the best threshold attack tells these models from retrained ones (split-half variant of "

@@ -30,6 +30,7 @@ from amnesia.lab.metrics import (
     mean_ci,
     pair_wins,
     permutation_test,
+    smallest_p_value,
     ranking_metrics,
     top_k,
     top_overlap,
@@ -361,6 +362,20 @@ def test_the_permutation_test_enumerates_small_pools_and_reports_the_observed_ep
     assert p == pytest.approx(2 / 20)
     identical = np.zeros((4, 5))
     assert permutation_test(identical, identical, rng, 99) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_the_smallest_p_is_what_the_test_gives_two_samples_told_apart(n):
+    """3 + 3 models reach p = 0.1 at best, so a test at 0.05 can never reject with them."""
+    rng = np.random.default_rng(n)
+    a, b = rng.normal(size=(n, 6)) + 50.0, rng.normal(size=(n, 6))
+    assert permutation_test(a, b, rng, permutations=499)[1] == pytest.approx(smallest_p_value(n, n, 499))
+    assert smallest_p_value(n, n, 499) == pytest.approx({3: 2 / 20, 4: 2 / 70, 5: 2 / 252}[n])
+
+
+def test_the_smallest_p_of_random_relabellings_and_unequal_sides():
+    assert smallest_p_value(16, 16, 499) == pytest.approx(1 / 500)
+    assert smallest_p_value(3, 4, 499) == pytest.approx(1 / 35)
 
 
 def test_the_epsilon_interval_over_models_holds_the_estimate_and_widens_with_fewer_models():

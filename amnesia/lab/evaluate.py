@@ -328,6 +328,9 @@ def summarize(
         "epsilon": _num(eps_capped.mean()),
         "epsilon_ci": _ci(epsilon_ci),
         "epsilon_p_value": None if p_value is None else _num(p_value, 4),
+        # what the test could reach at this N: above the level, it cannot tell (verdict.tested)
+        "epsilon_p_floor": None if p_value is None else _num(metrics.smallest_p_value(len(unlearned), len(retrained),
+                                                                                        permutations), 4),
         # the challenge's own estimator (in-sample thresholds), capped like ε: on its scale, not the lab's
         "epsilon_in_sample": None if deterministic else _num(np.minimum(metrics.in_sample_epsilon(stat_u, stat_r), cap).mean()),
         "epsilon_max": cap,

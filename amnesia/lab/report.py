@@ -18,7 +18,7 @@ from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
-from .verdict import by_construction, false_alarm, p_value, verdict_text
+from .verdict import by_construction, false_alarm, p_value, undecided, verdict_text
 from .jobs import run_in_subprocess
 from .run import ALPHA, PAGE_SEEDS
 
@@ -433,7 +433,8 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             {
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
-                else "yes (exact; false alarm)" if false_alarm(result, r) else ("yes" if r["forgets"] else "no"),
+                else "yes (exact; false alarm)" if false_alarm(result, r)
+                else f"can't tell (N = {r['models']})" if undecided(r.get("epsilon_p_floor")) else ("yes" if r["forgets"] else "no"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),

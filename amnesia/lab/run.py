@@ -374,7 +374,7 @@ def _row(
         verdict = ("forgets: identical to its retrain for every forgotten user" if forgets
                    else "does not forget: differs from its retrain")
     else:
-        forgets, verdict = tested(p)
+        forgets, verdict = tested(p, summary.get("epsilon_p_floor"))
     return {
         "method": name,
         "label": label,

@@ -11,8 +11,19 @@ from __future__ import annotations
 ALPHA = 0.05
 
 
-def tested(p: float) -> tuple[bool, str]:
-    """The permutation test's verdict on a measured row: (forgets, its words)."""
+def undecided(floor: float | None) -> bool:
+    """Whether a test whose smallest reachable p is ``floor`` cannot reject at :data:`ALPHA`
+    (too few models a side: 3 + 3 reach 0.1 at best), so its verdict is "cannot tell"."""
+    return floor is not None and floor > ALPHA
+
+
+def tested(p: float, floor: float | None = None) -> tuple[bool, str]:
+    """The permutation test's verdict on a measured row: (forgets, its words). ``floor``: the
+    smallest p the test could give (evaluate.summarize's epsilon_p_floor); above the level, the
+    row is not said to forget (False) and its words say the test cannot tell."""
+    if undecided(floor):
+        return False, (f"cannot tell: with this few models a permutation test cannot reach p ≤ {ALPHA} "
+                       f"(its smallest p is {p_value(floor)}; p = {p_value(p)})")
     if p > ALPHA:
         return True, f"forgets: not told apart from retrains (permutation test p = {p_value(p)} > {ALPHA})"
     return False, f"does not forget: told apart from retrains (p = {p_value(p)} ≤ {ALPHA})"
@@ -53,7 +64,8 @@ def false_alarm(result: dict, row: dict) -> str | None:
     Only while its ε stays within the null control's interval: construction says what the method
     should be, and an ε beyond the null's (a SISA whose shards were not retrained) is evidence
     against it, reported as measured."""
-    if row["family"] != "exact" or row["forgets"] or row.get("epsilon_p_value") is None or by_construction(row):
+    if (row["family"] != "exact" or row["forgets"] or row.get("epsilon_p_value") is None or by_construction(row)
+            or undecided(row.get("epsilon_p_floor"))):  # not rejected at all: no alarm, false or not
         return None
     upper = result["null_control"][row["forget_set"]]["epsilon_ci"][1]
     if row["epsilon"] is None or upper is None or row["epsilon"] > upper:
@@ -68,5 +80,5 @@ def verdict_text(result: dict, row: dict) -> str:
         return (f"forgets: exact by construction; told apart from its retrains by chance "
                 f"(p = {p_value(row['epsilon_p_value'])}, with ε within the null's interval), a false alarm")
     if row.get("epsilon_p_value") is not None and row.get("family") != "reference":
-        return tested(row["epsilon_p_value"])[1]  # the words of today's p format (results written before keep theirs)
+        return tested(row["epsilon_p_value"], row.get("epsilon_p_floor"))[1]  # the words of today's p format (results written before keep theirs)
     return row["verdict"]
