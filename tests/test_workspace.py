@@ -238,6 +238,25 @@ def test_request_log_round_trip_and_import_is_all_or_nothing(toy_base):
         second.import_log("\n \n")
 
 
+def test_imported_and_raw_forgets_have_their_forget_effect(toy_base):
+    """An import of a session that forgot users, or a raw request that takes every movie of one
+    user, forgot them as the Forget tab does; Recommendations had found no forget in either."""
+    live = Workspace(*toy_base)
+    live.add_user("Maya", typed="toy story\nthe matrix")
+    live.forget_user(4)
+    live.forget_user(1)
+    imported = Workspace(*toy_base)
+    imported.import_log(live.request_log())
+    assert [(e.time, e.forgotten_user) for e in imported.forgets()] == [(3, 1), (2, 4)]
+    for mine, theirs in zip(imported.forgets(), live.forgets()):
+        assert imported.forget_effect(mine) == live.forget_effect(theirs)
+    raw = Workspace(*toy_base)
+    raw.apply_json('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')  # all of Bob's movies
+    raw.apply_json('{"change": "Remove", "interactions": [[0, 0]]}')  # one of Alice's: not a forget
+    assert [(e.time, e.forgotten_user) for e in raw.forgets()] == [(1, 1)]
+    assert raw.forget_effect(raw.forgets()[0]) == live.forget_effect(live.forgets()[0])
+
+
 def test_live_and_imported_logs_give_the_same_figures(movielens_base):
     """The issue's case: a presenter's 3-request log shows the same estimate, records and windows
     after an import as live (one code path measures both)."""

@@ -667,11 +667,15 @@ class Workspace:
             noop = _noop_reason(request, change)
             if not action or (noop and kind != "erased"):  # an erased change keeps its own words
                 action = _raw_action(request, change, noop, kind)
+            gone = tuple(u for u in change.touched_users if not self.model.history_length(u))
+            if forgotten is None and len(gone) == 1 and kind != "erased":
+                # a raw or imported request that took one user's every movie forgot them as the Forget tab
+                # does: Recommendations had shown no forget effect after an import of a session's forgets
+                forgotten = gone[0]
             entry = LogEntry(
                 change.time, kind, action, request, change, effect, before, after, Stats.of(self.model),
                 _named({**names, **{u: names.get(u, self.catalog.user_name(u)) for u in change.touched_users}}),
-                forgotten, noop, detail, tuple(u for u in change.touched_users if not self.model.history_length(u)),
-                read_seconds=read_seconds,
+                forgotten, noop, detail, gone, read_seconds=read_seconds,
             )
             self.history.append(entry, self.model)
         except BaseException:
