@@ -422,12 +422,15 @@ def test_change_log_item_filter_takes_ascii_digits_only():
     for text in ("²", "٣", "1e3", "x" * 50):
         app.text_input(key="change_log.item").input(text).run()
         assert not app.exception
-        assert plain(app.warning[0].value) == (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most "
+        assert plain(app.warning[0].value) == (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571 or #2571, at most "
                                                "2,147,483,647 (titles can be looked up on the Forget page). "
                                                "Meanwhile every item's records are shown.")
         assert len(app.dataframe[0].value) == 20  # all of them, as it says (a visitor read them as filtered)
     app.text_input(key="change_log.item").input("2").run()
     assert set(app.dataframe[0].value["entry"].str.contains("Titanic")) == {True}
+    shown = app.dataframe[0].value
+    app.text_input(key="change_log.item").input("#2").run()  # as the records write it: "Titanic (1997) (#2)"
+    assert not app.warning and app.dataframe[0].value.equals(shown)
 
 
 def test_request_log_export_and_import_restore_a_session():

@@ -502,7 +502,8 @@ def test_filters_and_lists_say_what_people_typed_wrong():
     from amnesia.dashboard.views import item_filter
 
     assert item_filter("  2571 ") == (2571, "") and item_filter("") == (None, "")
-    for typed in ("²", "12a", "-3", "99999999999"):
+    assert item_filter("#2") == (2, "") == item_filter(" # 2")  # as the records write an id: "Titanic (1997) (#2)"
+    for typed in ("²", "12a", "-3", "99999999999", "##2", "#"):
         item, problem = item_filter(typed)
         assert item is None and problem.startswith(f"{typed!r} is not an item id: type digits 0-9 such as 2571")
 

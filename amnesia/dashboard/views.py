@@ -316,9 +316,10 @@ def item_filter(text: str) -> tuple[int | None, str]:
     text = text.strip()
     if not text:
         return None, ""
-    if _ITEM_ID.fullmatch(text) and int(text) <= MAX_ID:
-        return int(text), ""
-    return None, (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571, at most {MAX_ID:,} "
+    number = text.removeprefix("#").strip()  # "#2", as the records and the Add box write an id
+    if _ITEM_ID.fullmatch(number) and int(number) <= MAX_ID:
+        return int(number), ""
+    return None, (f"{text[:40]!r} is not an item id: type digits 0-9 such as 2571 or #2571, at most {MAX_ID:,} "
                   f"(titles can be looked up on the Forget page). Meanwhile every item's records are shown.")
 
 
