@@ -129,6 +129,17 @@ def test_labels_are_short_unique_and_text_is_escaped(toy):
     assert "&lt;b&gt;Bo&lt;/b&gt; &lt;a href='x'&gt;" in text
 
 
+def test_a_long_name_is_shortened_on_the_axis_and_whole_in_the_hover(toy):
+    """A 60-character name had widened the left margin to 432 px, shrinking the four heatmaps."""
+    long_name = "Maximiliana Wilhelmina Francesca von Hohenzollern-Sigmarin"
+    short = Workspace(*toy).add_user("Ana", typed="titanic\nthe godfather")
+    named = Workspace(*toy).add_user(long_name, typed="titanic\nthe godfather")
+    a, b = (update_figure(e.before, e.after, "Added") for e in (short, named))
+    assert (a.layout.margin.l, b.layout.margin.l) == (103, 166)  # 22 characters at most: it was 418 px
+    assert list(b.layout.yaxis.ticktext) == ["Alice", "Bob", "Carla", "Dev", "Maximiliana Wilhelmin…"]
+    assert list(b.layout.yaxis.tickvals) == list(b.data[0].y) == ["Alice", "Bob", "Carla", "Dev", long_name]
+
+
 def test_state_figure_and_csv(forget_alice):
     figure = state_figure(forget_alice.after, "now")
     assert isinstance(figure, go.Figure) and not figure.frames and len(figure.data) == 4
