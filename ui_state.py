@@ -15,6 +15,7 @@ no longer exists. Nothing else in the app touches ``st.session_state`` directly.
 from __future__ import annotations
 
 import functools
+import html
 import re
 import time
 from collections.abc import Callable
@@ -155,6 +156,34 @@ def set_error(page: str, field: str, text: str) -> None:
 
 def take_error(page: str, field: str) -> str | None:
     return pop(page, f"error.{field}")
+
+
+# ---------------------------------------------------------------------- a click's result in view
+#: Brings a click's result (and on the Forget page the charts under it) into view, below the app's header bar (64 px): at a projector's
+#: 1,280 x 720 they began under the form, out of sight, and a presenter scrolled after every click. It follows the
+#: message while the page settles (the form's preview lines above it go away after it first scrolled, which left
+#: the message under the header) and stops at once when the visitor scrolls, clicks or types.
+_SCROLL_TO_RESULT = """<span id="amnesia-result" data-change="{token}"></span><script>(() => {{
+  const mark = document.getElementById("amnesia-result");
+  const box = mark && (mark.closest("[data-testid=stElementContainer]") || mark);
+  if (!box) return;
+  let stop = false;
+  for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(kind, () => {{ stop = true; }}, {{once: true, capture: true}});
+  const until = Date.now() + 2500;
+  const keep = () => {{
+    if (stop || !box.isConnected) return;
+    if (Math.abs(box.getBoundingClientRect().top - 64) > 2) {{ box.style.scrollMarginTop = "64px"; box.scrollIntoView({{block: "start"}}); }}
+    if (Date.now() < until) requestAnimationFrame(keep);
+  }};
+  keep();
+}})();</script>"""
+
+
+def scroll_to_here(token: object) -> None:
+    """Scroll the page so that what comes next (a click's result message) is in view. ``token``:
+    a new value for every result (a change's version), so that a second result scrolls too. Our own
+    constant script: no visitor text goes into it."""
+    st.html(_SCROLL_TO_RESULT.format(token=html.escape(str(token))), unsafe_allow_javascript=True)
 
 
 # ---------------------------------------------------------------------- reset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 import streamlit as st
 
@@ -118,6 +119,8 @@ def import_section() -> None:
         st.file_uploader("Request log (JSON lines)", type=["jsonl", "json", "txt"], key=key("upload"))
         st.text_area("…or paste it", key=key("pasted"), height=80, max_chars=workspace.limits.request_chars)
         st.button("Import", on_click=on_import, key=key("import"))
+        if error or imported:  # the section is at the page's foot: its answer had landed out of sight
+            ui_state.scroll_to_here(time.monotonic_ns())
         if error:
             st.error(md(error), icon=":material/error:")
         if imported:

@@ -237,29 +237,10 @@ with raw_tab:
         st.form_submit_button("Apply request", type="primary", on_click=on_raw)
     show_error("raw")
 
-#: Brings the result and the charts under it into view, below the app's header bar (64 px): at a projector's
-#: 1,280 x 720 they began under the form, out of sight, and a presenter scrolled after every click. It follows the
-#: message while the page settles (the form's preview lines above it go away after it first scrolled, which left
-#: the message under the header) and stops at once when the visitor scrolls, clicks or types.
-SCROLL_TO_RESULT = """<span id="amnesia-result" data-change="{change}"></span><script>(() => {{
-  const mark = document.getElementById("amnesia-result");
-  const box = mark && (mark.closest("[data-testid=stElementContainer]") || mark);
-  if (!box) return;
-  let stop = false;
-  for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(kind, () => {{ stop = true; }}, {{once: true, capture: true}});
-  const until = Date.now() + 2500;
-  const keep = () => {{
-    if (stop || !box.isConnected) return;
-    if (Math.abs(box.getBoundingClientRect().top - 64) > 2) {{ box.style.scrollMarginTop = "64px"; box.scrollIntoView({{block: "start"}}); }}
-    if (Date.now() < until) requestAnimationFrame(keep);
-  }};
-  keep();
-}})();</script>"""
-
 message = ui_state.take_flash(PAGE)
 if message:
     # our own constant script (no visitor text in it); a new value per change, so a second add scrolls too
-    st.html(SCROLL_TO_RESULT.format(change=workspace.version), unsafe_allow_javascript=True)
+    ui_state.scroll_to_here(workspace.version)
     (st.info if message[0] == "info" else st.success)(md(message[1]), icon=":material/check_circle:")
 
 # ---------------------------------------------------------------------- the latest change and Verify

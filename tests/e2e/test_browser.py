@@ -223,6 +223,24 @@ def test_imported_files_do_not_stay_in_the_servers_memory(page, server, tmp_path
         readings.append(server.memory_mb())
     # after the first (a log's first import builds what later ones reuse): 6 x 4.8 MB = 29 MB when kept
     assert readings[-1] - readings[0] <= 12, readings
+    # the answer is in view at a laptop's height: into an empty log, the import grows the page above the section
+    # (records, the past's chart) to 2,500 px, and the message had landed out of sight at its foot
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.get_by_role("button", name="Reset my changes").click()
+    wait_for_run(page)
+    expect(page.get_by_text("No changes yet.")).to_be_visible(timeout=30_000)
+    if not page.get_by_role("button", name="Import", exact=True).is_visible():
+        page.get_by_text("Import a request log (restores a session)").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
+    wait_for_run(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    wait_for_run(page)
+    message = page.get_by_text("Imported 50 requests: the model is at t = 50.")
+    page.wait_for_function("""() => { const m = [...document.querySelectorAll('[data-testid=stAlert]')]
+        .find(e => e.innerText.includes('Imported 50 requests'));
+        return m && m.getBoundingClientRect().top >= 56 && m.getBoundingClientRect().bottom <= window.innerHeight; }""",
+                           timeout=10_000)
+    assert 56 <= message.bounding_box()["y"] <= 720
 
 
 def test_reset_shows_every_widget_at_its_default_and_keeps_it(page, server):
