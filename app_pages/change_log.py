@@ -164,7 +164,10 @@ with st.container(border=True):
 st.subheader("The model at any past time")
 options = [workspace.history.start] + [entry.time for entry in log]
 labels = {workspace.history.start: f"t = {workspace.history.start}: the starting data", **{e.time: e.label for e in log}}
-at = st.select_slider("Logical time", options=options, value=last, format_func=lambda t: f"t = {t}", key=key("at"))
+# a time an import or an erase set is the slider's value already (a default beside it made Streamlit warn)
+said = ui_state.get(PAGE, "at") is not None
+at = st.select_slider("Logical time", options=options, value=None if said else last, format_func=lambda t: f"t = {t}",
+                      key=key("at"))
 window, entry = workspace.history.window_at(at)
 st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label)), key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))
