@@ -61,8 +61,8 @@ def test_a_forget_makes_a_new_version_and_explains_it(workspace):
     assert sidecar["fingerprint"] == workspace.model.fingerprint()
     assert sidecar["version"] == args["version"] and sidecar["items"] == workspace.model.items()
     assert len(args["changes"]) == 1
-    assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movies). Each of their 2 movie(s) lost one viewer in n")
-    assert "the 1 co-occurrence pair(s) among them lost one in C" in args["changes"][0]
+    assert args["changes"][0].startswith("t = 1: Forgot Bob (2 movies). Each of their 2 movies lost one viewer in n")
+    assert "the 1 co-occurrence pair among them lost one in C" in args["changes"][0]
     assert "co-occurrences are gone from the table" in args["changes"][0]
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..limits import DEVICE_SIGNAL_CHARS
+from ..words import count
 from .export import DeviceModel, build_device_model
 
 if TYPE_CHECKING:
@@ -56,12 +57,12 @@ def change_note(entry: LogEntry) -> str:
         k = len(changes.users)
         pairs = k * (k - 1) // 2
         return (
-            f"t = {entry.time}: {entry.action}. Each of their {k:,} movie(s) lost one viewer in n, and the "
-            f"{pairs:,} co-occurrence pair(s) among them lost one in C: the forgotten user's co-occurrences are "
+            f"t = {entry.time}: {entry.action}. Each of their {count(k, 'movie')} lost one viewer in n, and the "
+            f"{count(pairs, 'co-occurrence pair')} among them lost one in C: the forgotten user's co-occurrences are "
             f"gone from the table, so the similarities of those movies changed."
         )
     verb = "gained" if changes.change == "Add" else "lost"
-    return f"t = {entry.time}: {entry.action}. {movies:,} movie(s) {verb} viewers, so their counts, co-occurrences and similarities changed."
+    return f"t = {entry.time}: {entry.action}. {count(movies, 'movie')} {verb} viewers, so their counts, co-occurrences and similarities changed."
 
 
 @dataclass
