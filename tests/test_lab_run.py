@@ -130,6 +130,10 @@ def test_reports_are_written_and_readable(result, tmp_path):
     # shards untouched, "yes (exact; false alarm)")
     measured = ["SISA", "Fine-tune", "Unlearn-ALS", "NegGrad", "Fisher forgetting", "Drop the vectors"]
     assert [forgets[name] for name in measured] == ["can't tell (N = 3)"] * len(measured)
+    # and the prose says so too: it had listed them (and Retrain) as "Not forgetting" and "forgets on no forget set"
+    assert "Not forgetting (" not in text and "forgets on no forget set" not in text and "does not forget (" not in text
+    assert text.count("Cannot tell (with 3 models a side the permutation test's smallest p is 0.100, above 0.05): SISA") == 3
+    assert "- **Fine-tune** (approximate): cannot tell with 3 models a side;" in text
     assert text.count("| **Equal to a retrain by construction (they cannot fail the criterion)** |") == 3
     assert text.count("EASE certificate: fingerprint after forgetting") == 3 and "P within " in text
     assert text.count("Item-CF, nothing forgotten: the attack against item-based CF's own retrain reaches ε = ") == 3
