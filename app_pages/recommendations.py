@@ -40,7 +40,7 @@ user = st.selectbox(
 # whom this page showed last, picked or opened on: either one, forgotten since, switched users without a word
 # (kept, with its note, until the visitor picks someone)
 before = ui_state.get(PAGE, "shown")
-gone = next((e for e in reversed(workspace.forgets()) if e.forgotten_user == before), None) if before not in choices else None
+gone = next((e for e in workspace.forgets() if e.forgotten_user == before), None) if before not in choices else None  # newest first
 if gone is None:
     ui_state.put(PAGE, "shown", user)
 elif user is not None:

@@ -525,6 +525,20 @@ def test_the_recommendations_page_says_when_the_user_it_opened_on_was_forgotten(
     assert note not in [plain(c.value) for c in app.caption]
 
 
+def test_the_recommendations_note_gives_the_latest_forget_of_a_user_forgotten_twice():
+    """Raw requests removed Bob, added him back and removed him again: the note named t = 1."""
+    app = start()
+    app.switch_page("app_pages/recommendations.py").run()
+    app.selectbox(key="recommendations.user_widget").set_value(1).run()
+    app.switch_page("app_pages/forget.py").run()
+    for change in ("Remove", "Add", "Remove"):
+        raw(app, f'{{"change": "{change}", "interactions": [[1, 1], [1, 2]]}}')
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception
+    assert [plain(c.value) for c in app.caption if "shown here before" in c.value] == [
+        "User 1, shown here before, was forgotten at t = 3: now showing Alice (4 movies)."]
+
+
 def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     app = start()
     app.switch_page("app_pages/recommendations.py").run()
