@@ -205,9 +205,10 @@ def clear_pages(changes_only: bool = False) -> None:
         generations[page] = generations.get(page, 0) + 1
 
 
-#: A page widget's key as Streamlit stores it in a widget id: ``forget.add_name~2``, or a form's
-#: button's ``FormSubmitter:forget.add_form~2-Add user``; generation 0 has no ``~``.
-_WIDGET_KEY = re.compile(r"(?:FormSubmitter:)?(?P<page>\w+)\.[^~-]*(?:~(?P<generation>\d+))?")
+#: A page widget's key as Streamlit stores it in a widget id: ``forget.add_name~2``,
+#: ``forget.candidate-3-42~2`` (names may hold "-"), or a form's button's
+#: ``FormSubmitter:forget.add_form~2-Add user``; generation 0 has no ``~``.
+_WIDGET_KEY = re.compile(r"(?:FormSubmitter:)?(?P<page>\w+)\.[^~]*?(?:~(?P<generation>\d+))?(?:-[^~]*)?")
 
 
 def drop_retired_widgets() -> None:
@@ -231,7 +232,7 @@ def drop_retired_widgets() -> None:
         return
     generations = st.session_state.get(GENERATIONS, {})
     for widget_id in [w for w in list(widgets.widget_metadata) if is_element_id(w)]:
-        match = _WIDGET_KEY.match(user_key_from_element_id(widget_id) or "")
+        match = _WIDGET_KEY.fullmatch(user_key_from_element_id(widget_id) or "")
         if match and match["page"] in generations and int(match["generation"] or 0) != generations[match["page"]]:
             del widgets.widget_metadata[widget_id]
 

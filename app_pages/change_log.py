@@ -164,10 +164,11 @@ with st.container(border=True):
 st.subheader("The model at any past time")
 options = [workspace.history.start] + [entry.time for entry in log]
 labels = {workspace.history.start: f"t = {workspace.history.start}: the starting data", **{e.time: e.label for e in log}}
-# a time an import or an erase set is the slider's value already (a default beside it made Streamlit warn)
-said = ui_state.get(PAGE, "at") is not None
-at = st.select_slider("Logical time", options=options, value=None if said else last, format_func=lambda t: f"t = {t}",
-                      key=key("at"))
+# the slider's time is kept in the page's state (an import or an erase sets it; a default beside it made Streamlit
+# warn), and another model's log may not have it: then the latest (Streamlit would fall back to t = 0)
+if ui_state.get(PAGE, "at") not in options:
+    ui_state.put(PAGE, "at", last)
+at = st.select_slider("Logical time", options=options, format_func=lambda t: f"t = {t}", key=key("at"))
 window, entry = workspace.history.window_at(at)
 st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label)), key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))

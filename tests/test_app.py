@@ -416,6 +416,22 @@ def test_a_forgotten_user_of_the_starting_data_is_explained_not_offered_for_eras
         "it with a retrain."]
 
 
+def test_the_change_log_slider_opens_on_the_latest_time_of_another_models_log():
+    """At t = 3 in item-CF's log, a switch to EASE (whose log ends at t = 1) showed t = 0: the
+    page's kept time was not in the new log, and Streamlit fell back to the first."""
+    app = start()
+    app.selectbox(key="app.model").set_value("ease").run()
+    add(app, "Xe", "toy story")
+    app.selectbox(key="app.model").set_value("item-cf").run()
+    for user in (1, 2, 3):
+        forget(app, user)
+    app.switch_page("app_pages/change_log.py").run()
+    app.select_slider(key=current(app, "change_log.at")).set_value(3).run()
+    app.selectbox(key="app.model").set_value("ease").run()
+    assert not app.exception and app.select_slider(key=current(app, "change_log.at")).value == 1
+    assert json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"].startswith("t = 1: Added Xe")
+
+
 def test_change_log_item_filter_takes_ascii_digits_only():
     app = forget(start(), 1)
     app.switch_page("app_pages/change_log.py").run()
