@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, RequestError, UnknownTitleError
@@ -719,8 +719,11 @@ def test_erasing_any_erasable_user_equals_a_session_that_never_added_them(toy_ba
             else:
                 pairs = [[u, items[k % len(items)]] for k, u in enumerate(two)]
             space.apply_json(json.dumps({"change": "Remove" if pick % 2 else "Add", "interactions": pairs}))
+    if not space.erasable():  # every example erases someone: filtered out with assume(), 50 of 59 examples were
+        # discarded and Hypothesis's health check failed 1 full run in 3; a last user added and forgotten instead
+        last = space.add_user("Last", items=steps[-1][2]).change.touched_users[0]
+        space.forget_user(last)
     erasable = space.erasable()
-    assume(erasable)  # every example that counts erases someone (too many without would fail the health check)
     user = data.draw(st.sampled_from([row[0] for row in erasable]))
     names = {u: n for entry in space.log for u, n in entry.names.items() if u != user}
     before, stripped, times = space.model.fingerprint(), _stripped_log(space, user), [e.time for e in space.log]
