@@ -127,7 +127,7 @@ if result is not None:
         f"tells its models from retrained ones (p ≤ {ALPHA}); on retrain-vs-retrain splits that test said so "
         f"{count(null['verdict_false_positives']['rejected'], 'time')} in {null['verdict_false_positives']['splits']}."
     )
-    floors = {r["epsilon_p_floor"] for r in result["rows"] if r["forget_set"] == kind and undecided(r.get("epsilon_p_floor"))}
+    floors = {r["epsilon_p_floor"] for r in result["rows"] if r["forget_set"] == kind and undecided(r)}
     if floors:  # a quick run's 3 + 3 models: "forgets: yes" beside ε = 1 had been read as a finding
         st.caption(f"With N = {cfg['seeds']} models a side the test's smallest p is {p_value(min(floors))}, above {ALPHA}: "
                    "it cannot tell a method's models from retrained ones, so measured rows read *can't tell*.")

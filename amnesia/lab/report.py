@@ -158,10 +158,10 @@ def reading(result: dict, kind: str) -> list[str]:
                    "forgotten model's ε says little beyond the certificate.")
             )
     forgetting = [r for r in rows.values() if r["family"] != "reference" and r["forgets"] and not by_construction(r)]
-    open_ = [r for r in rows.values() if r["family"] != "reference" and undecided(r.get("epsilon_p_floor"))
+    open_ = [r for r in rows.values() if r["family"] != "reference" and undecided(r)
              and not by_construction(r)]
     failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not false_alarm(result, r)
-               and not undecided(r.get("epsilon_p_floor"))]
+               and not undecided(r)]
     if open_:  # too few models for the test to reject at all: neither "forgets" nor "told apart"
         lines.append(
             f"Cannot tell (with {open_[0]['models']} models a side the permutation test's smallest p is "
@@ -318,7 +318,7 @@ def summary(result: dict) -> list[str]:
     per_kind = {k: rows_of(result, k) for k in kinds}
     constructed = [n for n in per_kind[kinds[0]] if all(by_construction(per_kind[k][n]) for k in kinds if n in per_kind[k])]
     names = [n for n, r in per_kind[kinds[0]].items() if r["family"] != "reference" and n not in constructed
-             and not any(undecided(per_kind[k][n].get("epsilon_p_floor")) for k in kinds if n in per_kind[k])]
+             and not any(undecided(per_kind[k][n]) for k in kinds if n in per_kind[k])]
     always = [
         per_kind[kinds[0]][n]["label"]
         for n in names
@@ -412,7 +412,7 @@ def headline(result: dict) -> list[str]:
         per = [rows_of(result, k)[name] for k in kinds if name in rows_of(result, k)]
         forgets = [r["forget_set"] for r in per if r["forgets"]]
         alarms = [r for r in per if false_alarm(result, r)]
-        if any(undecided(r.get("epsilon_p_floor")) for r in per):  # the test could not reject: no verdict to give
+        if any(undecided(r) for r in per):  # the test could not reject: no verdict to give
             verdict = f"cannot tell with {per[0]['models']} models a side"
         elif alarms:  # exact by construction: its rejections are the test's errors, said as such
             verdict = ("forgets (exact by construction); told apart from its retrains by chance on "
@@ -446,7 +446,7 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
                 else "yes (exact; false alarm)" if false_alarm(result, r)
-                else f"can't tell (N = {r['models']})" if undecided(r.get("epsilon_p_floor")) else ("yes" if r["forgets"] else "no"),
+                else f"can't tell (N = {r['models']})" if undecided(r) else ("yes" if r["forgets"] else "no"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
                 "speedup": speedup(r["speedup"]),
@@ -496,7 +496,7 @@ def questions(result: dict) -> list[str]:
         found = [per_kind[k][name] for k in kinds if name in per_kind[k]]
         if not found:
             continue
-        said = "; ".join(f"{r['forget_set']} {'forgets' if r['forgets'] else 'cannot tell' if undecided(r.get('epsilon_p_floor')) else 'does not forget'} ({p_text(r)})" for r in found)
+        said = "; ".join(f"{r['forget_set']} {'forgets' if r['forgets'] else 'cannot tell' if undecided(r) else 'does not forget'} ({p_text(r)})" for r in found)
         shaky = [f"{k} {e['forgets']} of {e['runs']}" for k, e in study.get(name, {}).items() if 0 < e["forgets"] < e["runs"]]
         extra = (f"; on other draws and splits at N = {result['agreement']['seeds']} it was said to forget on "
                  + ", ".join(shaky) + " runs: cannot tell there at that N") if shaky else ""

@@ -11,17 +11,24 @@ from __future__ import annotations
 ALPHA = 0.05
 
 
-def undecided(floor: float | None) -> bool:
+def _unreachable(floor: float | None) -> bool:
     """Whether a test whose smallest reachable p is ``floor`` cannot reject at :data:`ALPHA`
-    (too few models a side: 3 + 3 reach 0.1 at best), so its verdict is "cannot tell"."""
+    (too few models a side: 3 + 3 reach 0.1 at best)."""
     return floor is not None and floor > ALPHA
+
+
+def undecided(row: dict) -> bool:
+    """Whether a lab row's permutation test could not reject at all (its ``epsilon_p_floor``, the
+    smallest p it could give, is above :data:`ALPHA`), so its verdict is "cannot tell"; rows
+    written before the floor was kept have none and are decided."""
+    return _unreachable(row.get("epsilon_p_floor"))
 
 
 def tested(p: float, floor: float | None = None) -> tuple[bool, str]:
     """The permutation test's verdict on a measured row: (forgets, its words). ``floor``: the
     smallest p the test could give (evaluate.summarize's epsilon_p_floor); above the level, the
     row is not said to forget (False) and its words say the test cannot tell."""
-    if undecided(floor):
+    if _unreachable(floor):
         return False, (f"cannot tell: with this few models a permutation test cannot reach p ≤ {ALPHA} "
                        f"(its smallest p is {p_value(floor)}; p = {p_value(p)})")
     if p > ALPHA:
@@ -65,7 +72,7 @@ def false_alarm(result: dict, row: dict) -> str | None:
     should be, and an ε beyond the null's (a SISA whose shards were not retrained) is evidence
     against it, reported as measured."""
     if (row["family"] != "exact" or row["forgets"] or row.get("epsilon_p_value") is None or by_construction(row)
-            or undecided(row.get("epsilon_p_floor"))):  # not rejected at all: no alarm, false or not
+            or undecided(row)):  # not rejected at all: no alarm, false or not
         return None
     upper = result["null_control"][row["forget_set"]]["epsilon_ci"][1]
     if row["epsilon"] is None or upper is None or row["epsilon"] > upper:
