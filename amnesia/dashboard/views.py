@@ -128,12 +128,13 @@ def short_title(title: str, limit: int = LABEL_CHARS) -> str:
             break
         tail = f"{word} {tail}"
     label = f"{head}…{tail}"
-    return label if len(label) <= limit + 2 else base[: limit - 1].rstrip() + "…"
+    return label if len(label) <= limit + 2 else short_name(base, limit)
 
 
 def short_name(name: str, limit: int = LABEL_CHARS) -> str:
-    """A user's name short enough for an axis: a 60-character name had taken 432 of the chart's
-    940 px of margin and shrunk its four heatmaps to thumbnails (the hover keeps the whole name)."""
+    """``name`` cut to ``limit`` characters with an ellipsis: a user's name on an axis (a
+    60-character name had widened the chart's margin from 103 to 418 px and shrunk its four heatmaps;
+    the hover keeps the whole name), and a title that no shorter form fits."""
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
