@@ -98,6 +98,21 @@ def open_app(page: Page, url: str, data: str = "toy") -> None:
     expect(page.locator("[data-testid=stPlotlyChart]").first).to_be_visible(timeout=60_000)
 
 
+def choose_log(page: Page, path) -> None:
+    """Choose the request log at ``path`` in the Change log's Import section (opened if it is closed)."""
+    if not page.get_by_role("button", name="Import", exact=True).is_visible():
+        page.get_by_text("Import a request log (restores a session)").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
+    wait_for_run(page)
+
+
+def import_log(page: Page, path) -> None:
+    """Choose the request log at ``path`` and click Import; returns once the page has run."""
+    choose_log(page, path)
+    page.get_by_role("button", name="Import", exact=True).click()
+    wait_for_run(page)
+
+
 def sidebar_number(page: Page, label: str) -> str:
     row = page.locator("[data-testid=stSidebar] tr").filter(has=page.get_by_text(label, exact=True))
     return row.locator("td").last.inner_text()

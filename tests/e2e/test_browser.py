@@ -20,8 +20,8 @@ from tools.serve import FINISHED, streamlit_server
 from ui_state import PAGES as REGISTRY
 
 from .conftest import (
-    ARTIFACTS, PAGES, add_user, forget_user, goto, guarded_context, open_app, shoot_every_page, shot,
-    sidebar_number, submit_and_time, type_titles, wait_for_run,
+    ARTIFACTS, PAGES, add_user, choose_log, forget_user, goto, guarded_context, import_log, open_app, shoot_every_page,
+    shot, sidebar_number, submit_and_time, type_titles, wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -167,10 +167,7 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     wait_for_run(page)
     expect(page.get_by_text("No changes yet.")).to_be_visible(timeout=30_000)
     assert sidebar_number(page, "Logical time") == "0"
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
-    wait_for_run(page)
-    page.get_by_role("button", name="Import", exact=True).click()
-    wait_for_run(page)
+    import_log(page, saved)
     expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
     assert sidebar_number(page, "Users") == "5"
     # look at the starting data, then import again: the time shown is the latest, on the slider as in the chart
@@ -183,17 +180,12 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     page.keyboard.press("ArrowLeft")
     wait_for_run(page)
     expect(page.get_by_text("t = 0: the starting data", exact=True)).to_be_visible()
-    page.get_by_text("Import a request log (restores a session)").click()
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
-    wait_for_run(page)
-    page.get_by_role("button", name="Import", exact=True).click()
-    wait_for_run(page)
+    import_log(page, saved)  # the section had closed with the slider's run: opened again
     expect(page.get_by_text("Imported 1 request: the model is at t = 1.")).to_be_visible(timeout=30_000)
     expect(thumb).to_have_text("t = 1")
     expect(page.get_by_text("t = 1: Added 2 interactions of 1 user (imported request)", exact=True)).to_be_visible()
     # a file and pasted text at once (the section is still open with its result): the text had been ignored
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
-    wait_for_run(page)
+    choose_log(page, saved)
     page.get_by_label("…or paste it").fill('{"change": "Remove", "users": [0]}')
     page.get_by_label("…or paste it").press("Control+Enter")
     wait_for_run(page)
@@ -214,12 +206,7 @@ def test_imported_files_do_not_stay_in_the_servers_memory(page, server, tmp_path
     goto(page, "Change log")
     readings = []
     for _ in range(7):
-        if not page.get_by_role("button", name="Import", exact=True).is_visible():
-            page.get_by_text("Import a request log (restores a session)").click()
-        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
-        wait_for_run(page)
-        page.get_by_role("button", name="Import", exact=True).click()
-        wait_for_run(page)
+        import_log(page, saved)
         expect(page.get_by_text("Imported 50 requests: the model is at t = 50.")).to_be_visible(timeout=30_000)
         readings.append(server.memory_mb())
         page.keyboard.press("Shift")  # as a visitor's key would, stops the page bringing the answer into view
@@ -231,12 +218,7 @@ def test_imported_files_do_not_stay_in_the_servers_memory(page, server, tmp_path
     page.get_by_role("button", name="Reset my changes").click()
     wait_for_run(page)
     expect(page.get_by_text("No changes yet.")).to_be_visible(timeout=30_000)
-    if not page.get_by_role("button", name="Import", exact=True).is_visible():
-        page.get_by_text("Import a request log (restores a session)").click()
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
-    wait_for_run(page)
-    page.get_by_role("button", name="Import", exact=True).click()
-    wait_for_run(page)
+    import_log(page, saved)
     message = page.get_by_text("Imported 50 requests: the model is at t = 50.")
     page.wait_for_function("""() => { const m = [...document.querySelectorAll('[data-testid=stAlert]')]
         .find(e => e.innerText.includes('Imported 50 requests'));
