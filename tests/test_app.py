@@ -149,7 +149,8 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
     "name, typed, message",
     [
         ("Alice", "toy story", "There is already a user called 'Alice'; pick another name."),
-        ("ＡＬＩＣＥ", "toy story", "There is already a user called 'ＡＬＩＣＥ'; pick another name."),  # full-width look-alike
+        ("ＡＬＩＣＥ", "toy story", "There is already a user called 'Alice' ('ＡＬＩＣＥ' counts as the same name: case and "
+         "width are ignored); pick another name."),  # full-width look-alike
         ("Tom", "", "Pick at least one movie that Tom watched; the selection is empty."),
         ("", "titanic", "The user's name is empty; type a name such as 'Maya'."),
         ("Tom", "9" * 5000, "A typed title line has 5,000 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
@@ -219,7 +220,7 @@ def test_raw_requests_say_exactly_what_changed():
     assert errors(app)[0].startswith("The request is not valid JSON")
     raw(app, '{"change": "Remove", "interactions": [[1, 1]]}')
     assert errors(app) == [
-        "Cannot remove interaction(s) that do not exist: [1, 1]. Nothing was changed; remove only interactions the model has."
+        "Cannot remove an interaction that does not exist: [1, 1]. Nothing was changed; remove only interactions the model has."
     ]
     assert totals(app)[3] == 1
     # a known interaction: accepted, but nothing changed; the log says so
@@ -240,7 +241,7 @@ def test_hostile_raw_requests_are_refused_before_work():
         ("[" * 100_000, "The request is nested 100,000 levels deep; the limit is 4 (nesting)."),  # the box holds 100,000
         ("[" * 5_000, "The request is nested 5,000 levels deep; the limit is 4 (nesting)."),
         ('{"change": "Add", "interactions": [[1, ' + "9" * 5000 + "]]}", "The request has a number with 5000 digits"),
-        ('{"change": "Add", "interactions": [[1, 1]], "x": 1}', "The request has unknown field(s) 'x'"),
+        ('{"change": "Add", "interactions": [[1, 1]], "x": 1}', "The request has an unknown field 'x'"),
     ]:
         raw(app, text)
         assert errors(app)[0].startswith(message.split(";")[0]), errors(app)

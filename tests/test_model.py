@@ -130,9 +130,12 @@ def test_multi_user_request_consolidates_shared_pairs(demo):
 @pytest.mark.parametrize(
     "request_, message",
     [
-        ({"change": "Remove", "interactions": [[1, 1], [1, 3]]}, r"do not exist: \[1, 3\]\. Nothing was changed"),
-        ({"change": "Remove", "interactions": [[9, 0]]}, r"do not exist: \[9, 0\]"),
-        ({"change": "Remove", "interactions": [[0, 77]]}, r"do not exist: \[0, 77\]"),
+        ({"change": "Remove", "interactions": [[1, 1], [1, 3]]},
+         r"an interaction that does not exist: \[1, 3\]\. Nothing was changed"),
+        ({"change": "Remove", "interactions": [[9, 0]]}, r"an interaction that does not exist: \[9, 0\]"),
+        ({"change": "Remove", "interactions": [[9, 0], [9, 1]]},
+         r"Cannot remove 2 interactions that do not exist: \[9, 0\], \[9, 1\]\."),
+        ({"change": "Remove", "interactions": [[0, 77]]}, r"does not exist: \[0, 77\]"),
         ("{not json", "not valid JSON"),
         ({"change": "Delete", "interactions": []}, 'must be "Add" or "Remove"'),
         ({"change": "Add", "interactions": [[1, -2]]}, r"interactions\[0\]: item id -2 is out of range"),

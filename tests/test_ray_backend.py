@@ -83,9 +83,9 @@ def test_every_changeset_read_and_fingerprint_equals_the_in_process_engine(engin
         try:
             expected = local.apply(request)
         except RequestError as error:
-            with pytest.raises(RequestError, match="do not exist"):
+            with pytest.raises(RequestError, match="not exist"):
                 sharded.apply(request)
-            assert "do not exist" in str(error)
+            assert "not exist" in str(error)
         else:
             assert changeset_fields(sharded, sharded.apply(request)) == changeset_fields(local, expected)
         assert sharded.fingerprint() == local.fingerprint()
@@ -107,7 +107,7 @@ def test_shards_are_placed_on_different_nodes(cluster):
 def test_bad_requests_change_nothing_on_any_shard(cluster):
     model = ItemCF.fit([(0, 1), (0, 2), (1, 2)], backend="ray", shards=2)
     before = model.fingerprint()
-    with pytest.raises(RequestError, match="do not exist"):
+    with pytest.raises(RequestError, match=r"an interaction that does not exist: \[5, 5\]"):
         model.apply({"change": "Remove", "interactions": [[0, 1], [5, 5]]})
     with pytest.raises(RequestError):
         model.forget_user(9)

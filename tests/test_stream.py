@@ -67,7 +67,7 @@ def test_bad_lines_write_one_error_and_take_no_time():
     errors = records(err.getvalue())
     assert [e["line"] for e in errors] == [2, 4]
     assert "not valid JSON" in errors[0]["error"]
-    assert errors[1]["error"].startswith("Cannot remove interaction(s) that do not exist: [9, 9]")
+    assert errors[1]["error"].startswith("Cannot remove an interaction that does not exist: [9, 9]")
     assert out.getvalue() == GOLDEN.read_text()  # errors produced nothing on stdout, times stay 0, 1
 
 

@@ -74,7 +74,9 @@ def test_an_add_with_several_unresolved_lines_names_them_all(space):
     [
         ("Tom", "godfater\nxyzzy qwerty", UnknownTitleError, "No movie matches 'xyzzy qwerty', and no title comes close."),
         ("Tom", "", AmnesiaError, "Pick at least one movie that Tom watched; the selection is empty."),
-        ("alice", "toy story", AmnesiaError, "There is already a user called 'alice'; pick another name."),
+        ("alice", "toy story", AmnesiaError,
+         "There is already a user called 'Alice' ('alice' counts as the same name: case and width are ignored); "
+         "pick another name."),
         ("", "toy story", AmnesiaError, "The user's name is empty"),
         ("Tom", "9" * 5000, LimitError, "A typed title line has 5,000 characters; the limit is 200 (title_chars)."),
         ("Tom", "toy story\n" * 201, LimitError, "201 title lines were typed; the limit is 200 (typed_lines)."),
@@ -128,12 +130,14 @@ def test_raw_requests_and_no_ops(space):
     entry = space.apply_json('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
     assert entry.action == "Removed 2 interactions of 1 user (raw request)" and entry.noop is None
     assert space.catalog.find_user("Bob") is None  # Bob has nothing left: his name goes too
-    with pytest.raises(RequestError, match="do not exist: \\[1, 1\\]"):
+    with pytest.raises(RequestError, match="Cannot remove an interaction that does not exist: \\[1, 1\\]"):
         space.apply_json('{"change": "Remove", "interactions": [[1, 1]]}')
     with pytest.raises(RequestError, match="not valid JSON"):
         space.apply_json("{oops")
-    with pytest.raises(RequestError, match="Item id\\(s\\) 99 are not in the catalog"):
+    with pytest.raises(RequestError, match="Item 99 is not in the catalog"):
         space.apply_json('{"change": "Add", "interactions": [[7, 99]]}')
+    with pytest.raises(RequestError, match="Items 91, 92, 93, 94, 95 and 2 more are not in the catalog"):
+        space.apply_json('{"change": "Add", "interactions": [[7, 91], [7, 92], [7, 93], [7, 94], [7, 95], [7, 96], [7, 97]]}')
     present = space.apply_json('{"change": "Add", "interactions": [[0, 0], [0, 1]]}')
     assert present.noop == "they are already present: [0, 0], [0, 1]"
     assert present.action == "Nothing changed: they are already present: [0, 0], [0, 1] (raw request)"
@@ -229,7 +233,7 @@ def test_request_log_round_trip_and_import_is_all_or_nothing(toy_base):
     assert second.import_log(exported) == 3
     assert second.model.fingerprint() == first.model.fingerprint() and second.model.time == 3
     assert [e.effect == f.effect for e, f in zip(second.log, first.log)] == [True, True, True]  # measured as live
-    with pytest.raises(RequestError, match="^Line 2 of the request log: Cannot remove interaction"):
+    with pytest.raises(RequestError, match="^Line 2 of the request log: Cannot remove an interaction that does not exist: \\[9, 9\\]"):
         second.import_log('{"change": "Add", "interactions": [[8, 0]]}\n{"change": "Remove", "interactions": [[9, 9]]}')
     assert second.model.fingerprint() == first.model.fingerprint() and len(second.log) == 3
     with pytest.raises(LimitError, match="The log has at least 1,001 requests; the limit is 1,000"):

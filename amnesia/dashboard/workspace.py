@@ -625,7 +625,9 @@ class Workspace:
         unknown_items = sorted({int(i) for i in request.pairs[:, 1].tolist() if int(i) not in self.catalog})
         if unknown_items and request.change == "Add":
             raise RequestError(
-                f"Item id(s) {', '.join(map(str, unknown_items[:5]))} are not in the catalog; "
+                f"{'Item' if len(unknown_items) == 1 else 'Items'} {', '.join(map(str, unknown_items[:5]))}"
+                f"{f' and {len(unknown_items) - 5:,} more' if len(unknown_items) > 5 else ''} "
+                f"{'is' if len(unknown_items) == 1 else 'are'} not in the catalog; "
                 f"add movies the catalog knows (type a title in 'Add a user' to find its id). Nothing was changed."
             )
         users = sorted(set(request.pairs[:, 0].tolist()))

@@ -837,11 +837,18 @@ class Catalog:
                 f"use one alphabet."
             )
         key = name_key(clean)
-        if key in self._user_ids or re.fullmatch(r"user\s*[0-9]+", key, re.ASCII):
-            typed = " ".join(strip_invisible(name).split())
+        typed = " ".join(strip_invisible(name).split())
+        if re.fullmatch(r"user\s*[0-9]+", key, re.ASCII):
+            raise AmnesiaError(f"Names such as {typed!r} are kept for users without a name; pick another name.")
+        if key in self._user_ids:
+            # Quote the name that is taken, not what was typed: "There is already a user called 'alice'" beside a
+            # list showing "Alice" reads as if the check had failed.
+            existing = self._user_names[self._user_ids[key]]
             ignored = sorted({f"U+{ord(ch):04X}" for ch in name if not ch.isspace()} - {f"U+{ord(ch):04X}" for ch in typed})
-            note = f" (invisible characters {', '.join(ignored)} do not count)" if ignored else ""
-            raise AmnesiaError(f"There is already a user called {typed!r}{note}; pick another name.")
+            why = [f"{typed!r} counts as the same name: case and width are ignored"] if typed != existing else []
+            why += [f"invisible characters {', '.join(ignored)} do not count"] if ignored else []
+            note = f" ({'; '.join(why)})" if why else ""
+            raise AmnesiaError(f"There is already a user called {existing!r}{note}; pick another name.")
         return clean
 
     def add_user(self, name: str, taken_ids: Iterable[int] = (), limits: Limits = APP_LIMITS) -> int:

@@ -44,6 +44,7 @@ from numba import njit
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import AmnesiaError
+from ..words import count
 
 if TYPE_CHECKING:
     from ..data.catalog import Catalog
@@ -154,7 +155,7 @@ def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTabl
         width = max(width, block_width)
         if n * width > MAX_ENTRIES:
             raise AmnesiaError(
-                f"Keeping {'every' if neighbours is None else neighbours} neighbour(s) of {n:,} items needs "
+                f"Keeping {'every neighbour' if neighbours is None else count(neighbours, 'neighbour')} of {n:,} items needs "
                 f"more than {MAX_ENTRIES:,} entries; export with a smaller K (e.g. neighbours=50)."
             )
         own = (start + np.arange(len(rows)))[:, None]
@@ -181,7 +182,7 @@ def _table_of_lists(model: ItemCF, items: np.ndarray, index_dtype: type, neighbo
     lists = model.neighbour_lists(items)
     width = max(1, max(len(row) for row in lists))
     if len(items) * width > MAX_ENTRIES:  # before the table is allocated
-        raise AmnesiaError(f"Keeping {neighbours} neighbour(s) of {len(items):,} items needs more than {MAX_ENTRIES:,} "
+        raise AmnesiaError(f"Keeping {count(neighbours, 'neighbour')} of {len(items):,} items needs more than {MAX_ENTRIES:,} "
                            "entries; export a model with a smaller K.")
     index = np.repeat(np.arange(len(items), dtype=np.int64)[:, None], width, axis=1)  # padding: (self, 0)
     weight = np.zeros((len(items), width), dtype=np.float64)

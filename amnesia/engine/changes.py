@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import RequestError
+from ..words import count
 from .similarity import Measure
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -218,8 +219,8 @@ class ChangeSet:
         """One line for people: what changed and how long it took."""
         verb = "added" if self.change == "Add" else "removed"
         return (
-            f"t={self.time}: {verb} {len(self.users)} interaction(s) of {len(self.user_changes)} user(s), "
-            f"{len(self.count_items)} item count(s) changed, in {self.seconds * 1e3:.3f} ms"
+            f"t={self.time}: {verb} {count(len(self.users), 'interaction')} of {count(len(self.user_changes), 'user')}, "
+            f"{count(len(self.count_items), 'item count')} changed, in {self.seconds * 1e3:.3f} ms"
         )
 
 

@@ -328,7 +328,8 @@ class ItemCF:
             shown = ", ".join(f"[{u}, {i}]" for u, i in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise RequestError(
-                f"Cannot remove interaction(s) that do not exist: {shown}{more}. "
+                f"Cannot remove {'an interaction that does' if len(missing) == 1 else f'{len(missing):,} interactions that do'}"
+                f" not exist: {shown}{more}. "
                 f"Nothing was changed; remove only interactions the model has."
             )
         step = 1 if adding else -1

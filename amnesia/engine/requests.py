@@ -109,7 +109,7 @@ def normalize_pairs(interactions: Any, where: str = "interactions", limits: Limi
         return _check_pairs(interactions, where, max_id)
     if isinstance(interactions, (str, bytes, Mapping)) or not isinstance(interactions, Iterable):
         raise RequestError(
-            f"{where} must be a list of [user, item] pairs, got {type(interactions).__name__}. Example: {_EXAMPLE}"
+            f"{where} must be a list of [user, item] pairs, got {_show(interactions)}. Example: {_EXAMPLE}"
         )
     if limits and hasattr(interactions, "__len__"):
         limits.check("interactions", len(interactions))
@@ -211,8 +211,8 @@ def parse_request(
             raise RequestError(f"The request is nested too deeply to read; a request looks like {_EXAMPLE}.") from None
     if not isinstance(request, Mapping):
         raise RequestError(
-            f"A request must be a JSON object with 'change' and 'interactions', got "
-            f"{type(request).__name__}. Example: {_EXAMPLE}"
+            f"A request must be a JSON object with 'change' and 'interactions', got {_show(request)}. "
+            f"Example: {_EXAMPLE}"
         )
     missing = [key for key in ("change", "interactions") if key not in request]
     if missing:
@@ -220,7 +220,8 @@ def parse_request(
     extra = sorted(map(str, set(request) - {"change", "interactions"}))
     if extra:
         shown = ", ".join(repr(k if len(k) <= 40 else k[:39] + "…") for k in extra[:5])
-        raise RequestError(f"The request has unknown field(s) {shown}; only 'change' and 'interactions' are allowed.")
+        raise RequestError(f"The request has {'an unknown field' if len(extra) == 1 else 'unknown fields'} {shown}; "
+                           "only 'change' and 'interactions' are allowed.")
     change = request["change"]
     if not isinstance(change, str) or change not in CHANGE_KINDS:
         raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.")

@@ -112,7 +112,8 @@ class LabConfig:
         """Raise :class:`AmnesiaError` naming the first bad setting (before any work)."""
         unknown = [k for k in self.forget_sets if k not in FORGET_SETS]
         if unknown or not self.forget_sets:
-            raise AmnesiaError(f"Unknown forget set(s) {unknown}; choose from {', '.join(FORGET_SETS)} or 'all'.")
+            raise AmnesiaError(f"Unknown forget {'set' if len(unknown) == 1 else 'sets'} {unknown}; "
+                               f"choose from {', '.join(FORGET_SETS)} or 'all'.")
         if not 3 <= self.seeds <= 64:
             raise AmnesiaError(
                 f"--seeds must be between 3 and 64 (ε needs at least 3 models per side); got {self.seeds}."
