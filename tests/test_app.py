@@ -923,3 +923,24 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     # back on item-CF with its default lists (the choices EASE did not show are not lost)
     assert list(app.session_state["app.workspaces"]) == [("toy", "jaccard", DEFAULT_NEIGHBOURS, "item-cf", DEFAULT_SCORING),
                                                           ("toy", "jaccard", None, "ease", "history")]
+
+
+def test_every_bounded_box_says_its_limit():
+    """A box with ``max_chars`` takes nothing from a longer paste and says nothing: a visitor who pasted
+    a 70-character name, or an exported log over 100,000 characters, saw the box stay empty. Each says
+    its limit, and what to do instead, before the paste."""
+    app = start()
+    limits = space(app).limits
+    name = app.text_input(key=current(app, "forget.add_name"))
+    assert name.max_chars == limits.name_chars == 60
+    assert name.help == "At most 60 characters; a longer paste leaves the box empty."
+    typed = app.text_area(key=current(app, "forget.add_typed"))
+    assert typed.max_chars == limits.typed_chars and typed.help.endswith(
+        f"At most {limits.typed_chars:,} characters; a longer paste leaves the box empty.")
+    raw = app.text_area(key=current(app, "forget.raw_text"))
+    assert raw.max_chars == limits.request_chars and raw.help.startswith(
+        "At most 100,000 characters; a longer paste leaves the box empty.")
+    app.switch_page("app_pages/change_log.py").run()
+    pasted = app.text_area(key=current(app, "change_log.pasted"))
+    assert pasted.label == "…or paste it (at most 100,000 characters)" and pasted.max_chars == limits.request_chars
+    assert pasted.help == "A longer paste leaves the box empty; choose the log's file above instead."
