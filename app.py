@@ -177,12 +177,19 @@ with st.sidebar:
             kept = listing(f"{_model_label(choice)} at t = {at}" for choice, at in others)
             st.caption(f"Each model has its own changes: this one is at t = {stats.time}; your "
                        f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
-        st.button(
-            "Reset my changes",
-            help="Back to the starting data: your changes to this data set, in every model, and every page's choices are dropped.",
-            width="stretch",
-            on_click=ui_state.reset,
-        )
+        # a popover that asks first: one stray click dropped every change of the session, with no way back
+        # tracked (a rerun on open and close) so that the reset can close it: left open, it went on asking
+        # about changes that were gone
+        with st.popover("Reset my changes", width="stretch", key=ui_state.key("app", "reset_open"), on_change="rerun"):
+            changes = ui_state.changes_to_reset()
+            if changes:
+                st.markdown(f"Back to the starting data: this drops your {count(changes, 'change')} to "
+                            f"{DATASETS[name]}, in every model, and every page's choices. To keep them, export your "
+                            "request log on the Change log first.")
+            else:
+                st.markdown(f"You have made no changes to {DATASETS[name]}; this clears every page's choices.")
+            st.button("Reset" if not changes else f"Drop {count(changes, 'change')}", type="primary",
+                      width="stretch", on_click=ui_state.reset, key=ui_state.key("app", "reset"))
     st.caption(
         "Your changes are private to this browser session. Reloading the page starts a new session and loses "
         "them: export your request log on the Change log page to keep them, and import it there to restore."

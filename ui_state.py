@@ -109,6 +109,14 @@ def other_changes() -> list[tuple[tuple, int]]:
             if other != chosen and other[0] == chosen[0] and len(space.log)]
 
 
+def changes_to_reset() -> int:
+    """How many changes :func:`reset` would drop: this visitor's logged requests to the picked data
+    set, in every model."""
+    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
+    dataset_name = get("app", "current")[0]
+    return sum(len(space.log) for chosen, space in spaces.items() if chosen[0] == dataset_name)
+
+
 def workspace() -> Workspace:
     """The workspace the sidebar picked for this run."""
     return st.session_state[key("app", "workspaces")][get("app", "current")]
@@ -260,6 +268,7 @@ def reset() -> None:
         if chosen[0] == dataset_name and (space.log or chosen == get("app", "current")):
             space.reset()
     clear_pages()
+    put("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
 
 
 # ---------------------------------------------------------------------- server-side time of an action

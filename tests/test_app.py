@@ -71,7 +71,8 @@ def test_home_shows_the_toy_world_with_full_numbers():
     app = start()
     sidebar = [m.value for m in app.sidebar.markdown]
     assert "| Your model | |\n|:--|--:|\n| Users | 4 |\n| Movies | 5 |\n| Interactions | 11 |\n| Logical time | 0 |" in "\n".join(sidebar)
-    assert [b.label for b in app.sidebar.get("button")] == ["Reset my changes"]
+    assert [b.label for b in app.sidebar.get("button")] == ["Reset"]  # inside the popover "Reset my changes"
+    assert app.sidebar.markdown[-1].value == "You have made no changes to Toy world; this clears every page's choices."
     assert app.title[0].value == "Watch a recommender forget"
     figure = chart(app)
     assert figure["data"][0]["y"] == ["Alice", "Bob", "Carla", "Dev"]
@@ -617,7 +618,7 @@ def test_resets_give_widgets_new_keys_and_leave_none_of_the_old_behind():
     for page in ("app_pages/change_log.py", "app_pages/recommendations.py", "app_pages/forget.py"):
         app.switch_page(page).run()
     app.text_input(key="forget.add_name").input("Zed").run()
-    reset = lambda: [b for b in app.sidebar.button if b.label == "Reset my changes"][0].click().run()
+    reset = lambda: app.button(key="app.reset").click().run()
     reset()
     assert app.text_input(key="forget.add_name~1").value == "" and "forget.add_name" not in app.session_state
     state = app.session_state._state  # Streamlit's own session state, behind AppTest's view of it
@@ -661,7 +662,7 @@ def test_an_erased_user_leaves_no_label_in_the_servers_widget_records():
 def test_resets_leave_as_many_widget_records_as_one_reset():
     """And Reset: each left ten more records behind, the typed users' names in their labels."""
     app = start()
-    reset = lambda: [b for b in app.sidebar.button if b.label == "Reset my changes"][0].click().run()
+    reset = lambda: app.button(key="app.reset").click().run()
     counts = []
     for round_ in range(6):
         add(app, f"Visitor{round_}", "toy story")
@@ -914,8 +915,8 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app.selectbox(key="app.model").set_value("ease").run()
     assert ("Each model has its own changes: this one is at t = 1; your other model keeps its: "
             f"Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most similar) at t = 1.") in [c.value for c in app.sidebar.caption]
-    reset = [b for b in app.sidebar.button if b.label == "Reset my changes"]
-    reset[0].click().run()  # every model's changes to this data set, as its help says (it reset the one in view)
+    assert app.button(key="app.reset").label == "Drop 2 changes"  # one in each model
+    app.button(key="app.reset").click().run()  # every model's changes to this data set (it reset the one in view)
     assert not app.exception and totals(app)[3] == 0 and not any("Each model has" in c.value for c in app.sidebar.caption)
     app.switch_page("app_pages/forget.py").run()
     forget(app, 0)
@@ -944,3 +945,18 @@ def test_every_bounded_box_says_its_limit():
     pasted = app.text_area(key=current(app, "change_log.pasted"))
     assert pasted.label == "…or paste it (at most 100,000 characters)" and pasted.max_chars == limits.request_chars
     assert pasted.help == "A longer paste leaves the box empty; choose the log's file above instead."
+
+
+def test_reset_asks_first_and_says_what_it_drops():
+    """One click on "Reset my changes" dropped every change of the session: it now opens a popover
+    that counts the changes it would drop, in every model, and a second click drops them and closes it."""
+    app = start()
+    add(app, "Zed", "toy story")
+    forget(app, 1)
+    assert app.sidebar.markdown[-1].value == (
+        "Back to the starting data: this drops your 2 changes to Toy world, in every model, and every page's "
+        "choices. To keep them, export your request log on the Change log first.")
+    assert app.button(key="app.reset").label == "Drop 2 changes" and totals(app)[3] == 2
+    app.button(key="app.reset").click().run()
+    assert not app.exception and totals(app)[3] == 0 and app.session_state["app.reset_open"] is False  # closed
+    assert app.button(key="app.reset").label == "Reset"

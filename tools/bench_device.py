@@ -200,6 +200,7 @@ def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) ->
                 after_forget.append(device.evaluate("() => window.amnesiaDevice.switches.at(-1)"))
                 switches = device.evaluate("() => window.amnesiaDevice.switches.length")
                 page.get_by_role("button", name="Reset my changes").click()  # the page stays open
+                page.get_by_test_id("stPopoverBody").get_by_role("button").click()  # it asks first
                 device.evaluate(
                     "(_, n) => new Promise(r => { const t = setInterval(() => { if (window.amnesiaDevice.switches.length > n) { clearInterval(t); r(); } }, 20); })",
                     switches,

@@ -113,6 +113,14 @@ def import_log(page: Page, path) -> None:
     wait_for_run(page)
 
 
+def reset_changes(page: Page) -> None:
+    """Open the sidebar's "Reset my changes" and confirm in it; returns once the page has run."""
+    page.get_by_role("button", name="Reset my changes").click()
+    wait_for_run(page)
+    page.get_by_test_id("stPopoverBody").get_by_role("button").click()
+    wait_for_run(page)
+
+
 def sidebar_number(page: Page, label: str) -> str:
     row = page.locator("[data-testid=stSidebar] tr").filter(has=page.get_by_text(label, exact=True))
     return row.locator("td").last.inner_text()

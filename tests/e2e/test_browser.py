@@ -21,7 +21,7 @@ from ui_state import PAGES as REGISTRY
 
 from .conftest import (
     ARTIFACTS, PAGES, add_user, choose_log, forget_user, goto, guarded_context, import_log, open_app, shoot_every_page,
-    shot, sidebar_number, submit_and_time, type_titles, wait_for_run,
+    reset_changes, shot, sidebar_number, submit_and_time, type_titles, wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -163,8 +163,7 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     saved = tmp_path / "requests.jsonl"
     download.value.save_as(saved)
     assert saved.read_text() == '{"change": "Add", "interactions": [[4, 0], [4, 1]]}\n'
-    page.get_by_role("button", name="Reset my changes").click()
-    wait_for_run(page)
+    reset_changes(page)
     expect(page.get_by_text("No changes yet.")).to_be_visible(timeout=30_000)
     assert sidebar_number(page, "Logical time") == "0"
     import_log(page, saved)
@@ -186,8 +185,8 @@ def test_change_log_export_import_and_reset(page, server, tmp_path):
     expect(page.get_by_text("t = 1: Added 2 interactions of 1 user (imported request)", exact=True)).to_be_visible()
     # a file and pasted text at once (the section is still open with its result): the text had been ignored
     choose_log(page, saved)
-    page.get_by_label("…or paste it").fill('{"change": "Remove", "users": [0]}')
-    page.get_by_label("…or paste it").press("Control+Enter")
+    page.get_by_role("textbox", name="…or paste it").fill('{"change": "Remove", "users": [0]}')
+    page.get_by_role("textbox", name="…or paste it").press("Control+Enter")
     wait_for_run(page)
     page.get_by_role("button", name="Import", exact=True).click()
     wait_for_run(page)
@@ -215,8 +214,7 @@ def test_imported_files_do_not_stay_in_the_servers_memory(page, server, tmp_path
     # the answer is in view at a laptop's height: into an empty log, the import grows the page above the section
     # (records, the past's chart) to 2,500 px, and the message had landed out of sight at its foot
     page.set_viewport_size({"width": 1280, "height": 720})
-    page.get_by_role("button", name="Reset my changes").click()
-    wait_for_run(page)
+    reset_changes(page)
     expect(page.get_by_text("No changes yet.")).to_be_visible(timeout=30_000)
     import_log(page, saved)
     message = page.get_by_text("Imported 50 requests: the model is at t = 50.")
@@ -236,8 +234,7 @@ def test_reset_shows_every_widget_at_its_default_and_keeps_it(page, server):
     name.fill("Zed")
     name.press("Tab")
     wait_for_run(page)
-    page.get_by_role("button", name="Reset my changes").click()
-    wait_for_run(page)
+    reset_changes(page)
     assert sidebar_number(page, "Logical time") == "0"
     expect(name).to_have_value("")
     box = page.get_by_role("textbox", name="…or type titles or ids, one per line")
