@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from amnesia.device import runtime
 
 from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, DEFAULT_SCORING
-from amnesia.device.export import model_version
+from amnesia.device.export import TOP_K, model_version
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 KEY = "private.device"
@@ -148,4 +148,32 @@ console.log(JSON.stringify([
         "Your top 10 kept its movies and their order; their scores changed:",
         "Your top 10 changed:",
         "Your top 10 changed:",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the component's JavaScript")
+def test_a_short_list_says_why_against_the_top_10_promised():
+    """On the toy world (5 movies) the page said "so the list is shorter than 5" under the top 10 it
+    promises: the length of the model's output, not the list's. A short list now gives its reason, the
+    model's or the catalog's, against 10."""
+    source = (APP.parent / "amnesia" / "device" / "component" / "private.js").read_text()
+    top = source[source.index("const TOP ="):source.index("\n", source.index("const TOP ="))]
+    functions = source[source.index("function shortBecause"):source.index("function renderChange")]
+    cases = """
+const toy = {items: [0, 1, 2, 3, 4], neighbours: 50, scoring: "candidate"};
+const all = {items: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], neighbours: null, scoring: "history"};
+console.log(JSON.stringify([
+  shortBecause(toy, 2, 3), shortBecause(toy, 1, 4), shortBecause(toy, 0, 5), shortBecause(toy, 1, 1),
+  shortBecause(all, 0, 1), TOP,
+]));"""
+    result = subprocess.run(["node", "-e", top + "\n" + functions + cases], capture_output=True, text=True, timeout=30,
+                            check=True)
+    assert json.loads(result.stdout) == [
+        "Only 2 movies in this model are not among your picks, so the list is shorter than 10.",
+        "Only 1 movie in this model is not among your picks, so the list is shorter than 10.",
+        "you have picked every movie in this model",  # after "No recommendations: "
+        "Only 1 movie has one of your picks among its 50 most similar movies, so the list is shorter than 10; pick "
+        "more movies for more.",
+        "no other movies share a viewer with your picks. Pick more movies",
+        TOP_K,
     ]

@@ -9,6 +9,7 @@
 
 const PICKS_LIMIT = 200; // more picks than anyone types; bounds the work per inference
 const SUGGESTIONS = 8;
+const TOP = 10; // the "top 10" the page promises (export.TOP_K); a catalog of fewer movies gives fewer
 
 const $ = (id) => document.getElementById(id);
 
@@ -257,7 +258,6 @@ async function score() {
   const items = output.top_items.data;
   const scores = output.top_scores.data;
   state.top = [];
-  state.topSize = items.length;
   for (let k = 0; k < items.length; k++) {
     if (!(scores[k] > 0)) break; // sorted: the rest have no similar movie in the history
     const position = Number(items[k]);
@@ -478,11 +478,23 @@ function renderAll() {
   $("top").replaceChildren(...listItems(state.top));
   $("timing").textContent = runtimeBroken ? "" : !active ? "" : !state.picks.length
     ? "Your recommendations appear here."
-    : !state.top.length ? `No recommendations: ${reach(active.sidecar, 0)}. Pick more movies.`
+    : !state.top.length ? `No recommendations: ${shortBecause(active.sidecar, 0, state.picks.length - missing)}.`
     : `Scored on this device in ${state.lastMs.toFixed(1)} ms with model version ${active.version}.` +
-      (state.top.length < state.topSize ? ` Only ${reach(active.sidecar, state.top.length)}, so the list is shorter ` +
-        `than ${state.topSize}; pick more movies for more.` : "");
+      (state.top.length < TOP ? ` ${shortBecause(active.sidecar, state.top.length, state.picks.length - missing)}` : "");
   renderChange();
+}
+
+// why the list holds only `count` movies, the model's reason or the catalog's: the toy world's 5 movies had
+// the page say "shorter than 5" under the top 10 it promises, as if 5 were the length asked for
+function shortBecause(sidecar, count, picked) {
+  const unpicked = sidecar.items.length - picked;
+  if (count >= unpicked) {
+    return count === 0 ? "you have picked every movie in this model"
+      : `Only ${count === 1 ? "1 movie in this model is" : `${count} movies in this model are`} not among your ` +
+        `picks, so the list is shorter than ${TOP}.`;
+  }
+  return count === 0 ? `${reach(sidecar, 0)}. Pick more movies`
+    : `Only ${reach(sidecar, count)}, so the list is shorter than ${TOP}; pick more movies for more.`;
 }
 
 // why only `count` movies score above 0, in the model's own terms: with K-lists read "candidate"-wise a
