@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,23 +148,105 @@ def scoring() -> str:
     return get("app", "current")[4]
 
 
-# ---------------------------------------------------------------------- messages shown once
+# ---------------------------------------------------------------------- an action's messages and later writes
+# Streamlit checks for a newer click at every read or write of st.session_state, also inside a
+# callback, and stops the callback there (RerunException). A callback whose change was made (the
+# workspace is changed in place) but whose message, form clearing or page clearing came after that
+# point lost them all to a click that arrived meanwhile: on MovieLens a double click on Apply lost
+# the first request's message and applied a second. So an action's callback touches the session
+# state only before its change, and everything after goes into the session's *inbox*, a dict held in
+# the session state and changed in place (no check there): messages for the next run and writes the
+# next run makes before it draws a widget (:func:`apply_later`).
+INBOX = "app.inbox"
+_HELD = threading.local()  # the inbox of the session whose action runs on this thread
+
+
+def _new_inbox() -> dict[str, Any]:
+    # "acting": held while an action's callback runs. A click that arrives meanwhile gets a run on a new
+    # thread while the callback goes on on its own; that run waits for it (:func:`wait_for_action`), or
+    # it read the workspace half changed and drew the page before the callback's message was written.
+    return {"messages": {}, "taken": set(), "shown": {}, "later": [], "last": None, "callback_seconds": 0.0,
+            "acting": threading.Lock()}
+
+
+def _inbox() -> dict[str, Any]:
+    """The session's inbox: the one :func:`action` holds while its callback runs, else read."""
+    held = getattr(_HELD, "inbox", None)
+    if held is not None:
+        return held
+    if INBOX not in st.session_state:
+        st.session_state[INBOX] = _new_inbox()
+    return st.session_state[INBOX]
+
+
+def note(page: str, name: str, value: Any) -> None:
+    """A one-time value ``name`` for the next run of ``page`` (read with :func:`take`)."""
+    _inbox()["messages"][(page, name)] = value
+
+
 def flash(page: str, kind: str, text: str) -> None:
     """A message (``kind``: success, info, warning, error) for the next run of ``page``."""
-    put(page, "flash", (kind, text))
+    note(page, "flash", (kind, text))
+
+
+def take(page: str, name: str, default: T = None) -> T:
+    """The one-time value ``name`` of ``page`` (a message for this run), deleted once a run has shown
+    it in full (:func:`run_finished`). It had been popped as it was read: when a second click stopped
+    that run before its end, the run that followed had nothing left to show, and a change that worked
+    went without its message."""
+    inbox = _inbox()
+    if (page, name) in inbox["messages"]:
+        inbox["taken"].add((page, name))
+    return inbox["messages"].get((page, name), default)
 
 
 def take_flash(page: str) -> tuple[str, str] | None:
-    return pop(page, "flash")
+    return take(page, "flash")
 
 
 def set_error(page: str, field: str, text: str) -> None:
     """An error to show next to ``field`` on the next run of ``page``."""
-    put(page, f"error.{field}", text)
+    note(page, f"error.{field}", text)
 
 
 def take_error(page: str, field: str) -> str | None:
-    return pop(page, f"error.{field}")
+    return take(page, f"error.{field}")
+
+
+#: Seconds a run waits for an action still running on another thread before it goes on without it.
+ACTION_WAIT_SECONDS = 60.0
+
+
+def wait_for_action() -> None:
+    """At the start of a run (app.py): wait until no action's callback is running (see
+    :func:`_new_inbox`)."""
+    acting = _inbox()["acting"]
+    if acting.acquire(timeout=ACTION_WAIT_SECONDS):
+        acting.release()
+
+
+def later(page: str, name: str, value: Any) -> None:
+    """Set ``name`` of ``page`` to ``value`` at the start of the next run, before its widgets are
+    drawn: an action's write after its change (clearing its form)."""
+    _inbox()["later"].append((page, name, value))
+
+
+def clear_pages_later(changes_only: bool = False) -> None:
+    """:func:`clear_pages` at the start of the next run (before the writes queued after this call)."""
+    _inbox()["later"].append((None, "clear_pages", changes_only))
+
+
+def apply_later() -> None:
+    """At the start of a run (app.py), before any widget: the writes actions queued, in order. Each
+    leaves the queue once made, so a run stopped on the way makes the rest at its next start."""
+    queue = _inbox()["later"]
+    while queue:
+        page, name, value = queue[0]
+        if page is None:
+            clear_pages(changes_only=value)
+        else:
+            put(page, name, value)
+        queue.pop(0)
 
 
 # ---------------------------------------------------------------------- a click's result in view
@@ -202,7 +285,7 @@ def clear_pages(changes_only: bool = False) -> None:
     A cleared page's keys get a new generation (:func:`key`), so its widgets are new ones that show
     their defaults: a widget whose key was only deleted kept showing its old value in the browser
     (Reset left the chart slider at 25 above charts of 20 movies) and sent it back with the next click."""
-    keep = {key("app", "workspaces"), key("app", "current"), GENERATIONS}
+    keep = {key("app", "workspaces"), key("app", "current"), GENERATIONS, INBOX}
     pages = [page.key for page in PAGES if page.follows_changes or not changes_only]
     scopes = {"app", *pages}
     for name in [k for k in st.session_state if isinstance(k, str) and k not in keep
@@ -258,35 +341,88 @@ def release_upload(upload: Any) -> None:
         context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
 
 
-def reset() -> None:
-    """Drop this visitor's changes to the picked data set, in every model they made them in, and
-    every page's state (a button callback). It reset only the model in view, while the sidebar went
-    on to list the other models' changes under a button that promised to drop "your changes"."""
-    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
-    dataset_name = get("app", "current")[0]
-    for chosen, space in spaces.items():
-        if chosen[0] == dataset_name and (space.log or chosen == get("app", "current")):
-            space.reset()
-    clear_pages()
-    put("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
+# ---------------------------------------------------------------------- an action's callback
+#: Seconds after a run showed an action's result in which a click on the same button is still the
+#: second half of a double click (a system's double-click time is about 0.5 s; a meant second action
+#: needs a new name, user or request first, which takes longer).
+ECHO_SECONDS = 0.5
+#: Seconds after which an action whose result no run finished showing (a page that failed) no longer
+#: holds back a click on it.
+UNSHOWN_SECONDS = 10.0
 
 
-# ---------------------------------------------------------------------- server-side time of an action
-def timed(callback: Callable[..., None]) -> Callable[..., None]:
-    """A widget callback that notes its seconds, so the run's recorded server time includes the
-    action (callbacks run before the script; see amnesia.dashboard.timing)."""
+def action(callback: Callable[[], None]) -> Callable[[], None]:
+    """A state-changing button's callback (Add, Forget, Apply, Import, Erase, Reset): one click is one
+    action, and its seconds count in the run's recorded server time (callbacks run before the script;
+    see amnesia.dashboard.timing).
+
+    A second click on the same button is ignored while the page has not finished showing the first
+    one's result, and for :data:`ECHO_SECONDS` after that. It had been applied: with the raw request's
+    box refilled by the first click, a double click applied a second request the visitor never saw; on
+    Add and Forget the second click found the form cleared (or held the user just added), and its
+    error ("The user's name is empty") replaced the success message of the change that worked.
+
+    The callback reads the session state only before its change, and writes after it only through
+    the inbox (:func:`note`, :func:`flash`, :func:`later`): see the inbox's comment above."""
+    name = callback.__name__
 
     @functools.wraps(callback)
-    def run(*args: Any, **kwargs: Any) -> None:
-        started = time.perf_counter()
+    def run() -> None:
+        inbox = _inbox()  # the last read of the session state that may stop this click: nothing is done yet
+        if not inbox["acting"].acquire(timeout=ACTION_WAIT_SECONDS):  # the first click's callback, on its thread
+            return
         try:
-            callback(*args, **kwargs)
+            last = inbox["last"]  # (name, shown, monotonic seconds)
+            if last is not None and last[0] == name:
+                if time.monotonic() - last[2] < (ECHO_SECONDS if last[1] else UNSHOWN_SECONDS):
+                    # shown: the run after this one would show no message, so it shows the result's again; not
+                    # shown: the stopped run's messages are still there (an older run's are not to come back)
+                    for where, value in (inbox["shown"] if last[1] else {}).items():
+                        inbox["messages"].setdefault(where, value)
+                    return
+            inbox["last"] = (name, False, time.monotonic())
+            _HELD.inbox = inbox
+            started = time.perf_counter()
+            try:
+                callback()
+            finally:
+                _HELD.inbox = None
+                inbox["callback_seconds"] += time.perf_counter() - started
         finally:
-            put("app", "callback_seconds", get("app", "callback_seconds", 0.0) + time.perf_counter() - started)
+            inbox["acting"].release()
 
     return run
 
 
+def run_finished() -> None:
+    """At the end of a run that went to its end (or to a page's ``st.stop()``): the messages it took
+    were shown, and so was the last action's result. The messages are kept until the next run ends,
+    for a double click's ignored second half to show them again (its run would have shown none)."""
+    inbox = _inbox()
+    inbox["shown"] = {where: inbox["messages"].pop(where) for where in inbox["taken"] if where in inbox["messages"]}
+    inbox["taken"].clear()
+    last = inbox["last"]
+    if last is not None and not last[1]:
+        inbox["last"] = (last[0], True, time.monotonic())
+
+
+@action
+def reset() -> None:
+    """Drop this visitor's changes to the picked data set, in every model they made them in, and
+    every page's state (the sidebar's Reset, an :func:`action`). It reset only the model in view, while
+    the sidebar went on to list the other models' changes under a button that promised to drop "your
+    changes"."""
+    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
+    chosen_now = get("app", "current")
+    for chosen, space in list(spaces.items()):  # read before any is reset (see the inbox's comment)
+        if chosen[0] == chosen_now[0] and (space.log or chosen == chosen_now):
+            space.reset()
+    clear_pages_later()
+    later("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
+
+
 def take_callback_seconds() -> float:
     """Seconds the callbacks of this run took (0 when none ran); read once per run."""
-    return st.session_state.pop(key("app", "callback_seconds"), 0.0)
+    inbox = _inbox()
+    seconds, inbox["callback_seconds"] = inbox["callback_seconds"], 0.0
+    return seconds

@@ -24,7 +24,7 @@ def key(name: str) -> str:
     return ui_state.key(PAGE, name)
 
 
-@ui_state.timed
+@ui_state.action
 def on_import() -> None:
     upload = ui_state.get(PAGE, "upload")
     text = ui_state.get(PAGE, "pasted", "") or ""
@@ -42,12 +42,12 @@ def on_import() -> None:
         count = workspace.import_log(text)
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "import", str(error))
-    else:
-        ui_state.release_upload(upload)  # read and imported: its uploader is cleared below and would keep it
-        ui_state.clear_pages(changes_only=True)  # choices on these pages referred to the replaced changes
-        # said, not only cleared: a cleared slider kept showing its old time above the latest time's chart
-        ui_state.put(PAGE, "at", workspace.model.time)
+    else:  # after the change, only through the inbox (ui_state.action)
         ui_state.flash(PAGE, "success", f"Imported {count_of(count, 'request')}: the model is at t = {workspace.model.time}.")
+        ui_state.release_upload(upload)  # read and imported: its uploader is cleared below and would keep it
+        ui_state.clear_pages_later(changes_only=True)  # choices on these pages referred to the replaced changes
+        # said, not only cleared: a cleared slider kept showing its old time above the latest time's chart
+        ui_state.later(PAGE, "at", workspace.model.time)
 
 
 def labelled(rows: list[tuple[int, str, int]]) -> dict[int, str]:
@@ -55,7 +55,7 @@ def labelled(rows: list[tuple[int, str, int]]) -> dict[int, str]:
     return {user: f"{name} (forgotten at t = {at})" for user, name, at in rows}
 
 
-@ui_state.timed
+@ui_state.action
 def on_erase() -> None:
     user, at = ui_state.get(PAGE, "erase_choice"), ui_state.get(PAGE, "at")
     name = labelled(workspace.erasable()).get(user, "the user")
@@ -63,11 +63,11 @@ def on_erase() -> None:
         changed = workspace.erase_from_log(user)
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "erase", str(error))
-    else:
-        ui_state.clear_pages(changes_only=True)  # choices on these pages may have pointed at their rows
+    else:  # after the change, only through the inbox (ui_state.action)
+        ui_state.clear_pages_later(changes_only=True)  # choices on these pages may have pointed at their rows
         if at is not None:  # the same time, now without them (cleared, the slider showed it over the latest time's chart)
-            ui_state.put(PAGE, "at", at)
-        ui_state.put(PAGE, "erased", f"Erased {md(name)} from this log: {count_of(changed, 'change')} named them; those and "
+            ui_state.later(PAGE, "at", at)
+        ui_state.note(PAGE, "erased", f"Erased {md(name)} from this log: {count_of(changed, 'change')} named them; those and "
                      "every change after their first were replayed without their rows, each at its time. The model is "
                      "the same as before: it had already forgotten them.")
 
@@ -75,7 +75,7 @@ def on_erase() -> None:
 def erase_section() -> None:
     """Forgotten users whose rows the log still holds, and a button that erases one from it: the model
     forgets at once, but a visitor who forgot Ana still found her movies at earlier times here."""
-    rows, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.pop(PAGE, "erased")
+    rows, error, erased = workspace.erasable(), ui_state.take_error(PAGE, "erase"), ui_state.take(PAGE, "erased")
     choices = labelled(rows)
     if erased:
         st.success(erased, icon=":material/delete_forever:")  # Markdown, the name escaped

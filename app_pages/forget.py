@@ -38,7 +38,7 @@ def done(entry, more: str = "") -> None:
                    + (f" {read}" if read else "") + more)
 
 
-@ui_state.timed
+@ui_state.action
 def on_add() -> None:
     try:
         entry = workspace.add_user(
@@ -46,10 +46,10 @@ def on_add() -> None:
         )
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "add", str(error))
-    else:
-        for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
-            ui_state.put(PAGE, name, empty)
+    else:  # after the change, only through the inbox (ui_state.action)
         done(entry)
+        for name, empty in (("add_name", ""), ("add_typed", ""), ("add_picked", [])):
+            ui_state.later(PAGE, name, empty)
 
 
 def use_candidate(number: int, item: int) -> None:
@@ -61,7 +61,7 @@ def use_candidate(number: int, item: int) -> None:
         ui_state.put(PAGE, "add_typed", "\n".join(lines))
 
 
-@ui_state.timed
+@ui_state.action
 def on_forget() -> None:
     user = ui_state.get(PAGE, "forget_choice")
     if user is None:
@@ -71,12 +71,12 @@ def on_forget() -> None:
         entry = workspace.forget_user(user)
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "forget", str(error))
-    else:
-        ui_state.put(PAGE, "forget_choice", None)
+    else:  # after the change, only through the inbox (ui_state.action)
         done(entry, log_hint(entry))
+        ui_state.later(PAGE, "forget_choice", None)
 
 
-@ui_state.timed
+@ui_state.action
 def on_raw() -> None:
     try:
         entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))

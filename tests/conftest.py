@@ -3,9 +3,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, settings
 from streamlit.testing.v1 import AppTest
 
+import ui_state
 from amnesia.dashboard import views
 
 # CI gets more examples than a laptop run; both are deterministic per seed database.
@@ -15,6 +17,15 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 # ---------------------------------------------------------------------- the app under AppTest (shared by its tests)
+@pytest.fixture(autouse=True)
+def clicks_far_apart(monkeypatch):
+    """AppTest clicks the same button again within milliseconds of a shown result, faster than any
+    visitor, which the app reads as the second half of a double click (``ui_state.ECHO_SECONDS``) and
+    ignores. Tests act as visitors who click once and read: the window is closed here, and
+    tests/test_app.py's double-click tests open it again."""
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.0)
+
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 ADD = "forget.add_submit"
 FORGET = "FormSubmitter:forget.forget_form-Forget this user"

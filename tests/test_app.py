@@ -15,7 +15,10 @@ import json
 import re
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+import ui_state
 
 from amnesia.dashboard.views import md
 from amnesia.dashboard.workspace import DEFAULT_NEIGHBOURS, DEFAULT_SCORING
@@ -588,6 +591,7 @@ def _reset_script():
     import ui_state
     from amnesia.dashboard.workspace import Workspace, shared_base
 
+    ui_state.apply_later()  # as app.py does first: Reset's clearing is queued for the run after its click
     workspace = ui_state.workspace_for("toy", "jaccard", None, lambda: Workspace(*shared_base("toy")))
     if not st.session_state.get("done"):
         workspace.add_user("Maya", typed="toy story")
@@ -960,3 +964,137 @@ def test_reset_asks_first_and_says_what_it_drops():
     app.button(key="app.reset").click().run()
     assert not app.exception and totals(app)[3] == 0 and app.session_state["app.reset_open"] is False  # closed
     assert app.button(key="app.reset").label == "Reset"
+
+
+def test_a_double_click_is_one_action_and_keeps_its_message(monkeypatch):
+    """The second click of a double click reached the server as a click of its own: on Add it found
+    the form cleared and its error ("The user's name is empty") replaced the success message of the
+    add that worked; on Forget it read "Pick a user to forget first"; on Apply it applied the example
+    the first click had refilled the box with, a request the visitor never saw. A click on the same
+    button within a double-click time of the shown result is now ignored and the result stays."""
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)  # the app's own window (tests close it: conftest)
+    clock = [1000.0]
+    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
+    app = add(start(), "Zed", "toy story")
+    added = [plain(s.value) for s in app.success]
+    assert added[0].startswith("Added Zed with 1 movie in ") and totals(app)[0] == 5
+    clock[0] += 0.3
+    app.button(key=current(app, ADD)).click().run()  # the second half: the form is empty now
+    assert not app.exception and errors(app) == [] and [plain(s.value) for s in app.success] == added
+    assert totals(app)[0] == 5 and len(space(app).log) == 1
+    clock[0] += 0.6  # a click after the window is a click: an empty form is refused, as before
+    app.button(key=current(app, ADD)).click().run()
+    assert errors(app) == ["The user's name is empty; type a name such as 'Maya'."] and app.success == []
+
+    forget(app, 1)
+    forgot = [plain(s.value) for s in app.success]
+    assert forgot[0].startswith("Forgot Bob (") and totals(app)[0] == 4
+    clock[0] += 0.2
+    app.button(key=current(app, FORGET)).click().run()
+    assert errors(app) == [] and [plain(s.value) for s in app.success] == forgot and len(space(app).log) == 2
+
+    clock[0] += 5
+    example = app.text_area(key=current(app, "forget.raw_text")).value
+    app.button(key=current(app, RAW)).click().run()  # the example as it stands
+    refilled = app.text_area(key=current(app, "forget.raw_text")).value
+    assert refilled != example and len(space(app).log) == 3  # the box offers the next example
+    clock[0] += 0.3
+    app.button(key=current(app, RAW)).click().run()
+    assert errors(app) == [] and len(space(app).log) == 3 and space(app).model.time == 3  # not applied
+    assert app.text_area(key=current(app, "forget.raw_text")).value == refilled
+
+
+class _StoppingState(dict):
+    """A session state that, once ``armed``, stops at every read or write as Streamlit does when a
+    newer click has arrived (it raises RerunException there, also inside a callback)."""
+
+    armed = False
+
+    def _check(self) -> None:
+        if self.armed:
+            raise RuntimeError("stopped: a newer click arrived")
+
+    def __getitem__(self, name):
+        self._check()
+        return super().__getitem__(name)
+
+    def __setitem__(self, name, value):
+        self._check()
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name):
+        self._check()
+        super().__delitem__(name)
+
+    def __contains__(self, name):
+        self._check()
+        return super().__contains__(name)
+
+    def get(self, name, default=None):
+        self._check()
+        return super().get(name, default)
+
+
+def test_an_action_keeps_its_message_when_a_second_click_stops_it(monkeypatch):
+    """On MovieLens a double click's second half arrived while the first callback ran: Streamlit
+    stopped the callback at its next read or write of the session state, after the workspace had
+    changed, and its message, form clearing and action record were lost (the second click then ran
+    as a new action). After its change an action touches only the inbox, which such a stop cannot
+    interrupt; the second click is ignored, and the next run shows the first one's message."""
+    state = _StoppingState()
+    monkeypatch.setattr(st, "session_state", state)
+    clock = [50.0]
+    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    changes = []
+
+    @ui_state.action
+    def on_apply() -> None:
+        changes.append(clock[0])  # the change, made in place (a workspace)
+        state.armed = True  # the second click arrives
+        ui_state.flash("forget", "success", f"applied at {clock[0]}")
+        ui_state.clear_pages_later(changes_only=True)  # as an import does
+        ui_state.later("change_log", "at", 3)
+
+    state["forget.add_name"], state["change_log.at"] = "Zed", 7
+    on_apply()
+    state.armed = False
+    on_apply()  # the second click: the first one's result was not shown yet
+    assert changes == [50.0]
+    ui_state.apply_later()  # the next run's start: the pages are cleared, then the slider is set
+    assert "forget.add_name" not in state and "change_log.at" not in state and state["change_log.at~1"] == 3
+    assert state["app.generations"]["change_log"] == 1
+    assert ui_state.take_flash("forget") == ("success", "applied at 50.0")
+    ui_state.run_finished()
+    assert ui_state.take_flash("forget") is None
+
+
+def test_an_action_whose_result_was_not_shown_holds_back_its_second_click(monkeypatch):
+    """A second click that stops the first one's run (Streamlit starts the run again with it) comes
+    before any result was shown: it is ignored, and the messages the stopped run had read are shown
+    by the next. Here in bare mode: the callbacks and the end-of-run hook called as the app calls them."""
+    monkeypatch.setattr(st, "session_state", _StoppingState())
+    clock = [50.0]
+    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    clicks = []
+
+    @ui_state.action
+    def on_apply() -> None:
+        clicks.append(clock[0])
+        ui_state.flash("forget", "success", f"applied at {clock[0]}")
+
+    on_apply()
+    assert ui_state.take_flash("forget") == ("success", "applied at 50.0")  # the run reads it, then is stopped
+    clock[0] += 3.0  # a slow run (MovieLens): still not shown
+    on_apply()
+    assert clicks == [50.0]
+    assert ui_state.take_flash("forget") == ("success", "applied at 50.0")  # the next run shows it again
+    ui_state.run_finished()
+    assert ui_state.take_flash("forget") is None and clicks == [50.0]
+    clock[0] += 0.6
+    on_apply()  # after the window: a new action
+    assert clicks == [50.0, 53.6]
+    clock[0] += ui_state.UNSHOWN_SECONDS  # a run that never finished (a page failed) holds back for so long only
+    on_apply()
+    assert clicks == [50.0, 53.6, 63.6]
