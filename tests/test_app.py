@@ -156,7 +156,7 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
         ("ＡＬＩＣＥ", "toy story", "There is already a user called 'Alice' ('ＡＬＩＣＥ' counts as the same name: case and "
          "width are ignored); pick another name."),  # full-width look-alike
         ("Tom", "", "Pick at least one movie that Tom watched; the selection is empty."),
-        ("", "titanic", "The user's name is empty; type a name such as 'Maya'."),
+        ("", "titanic", "The user's name is empty; type a name such as 'Maya', of at most 60 characters."),
         ("Tom", "9" * 5000, "A typed title line has 5,000 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
         ("Tom", "#" + "9" * 4400, "A typed title line has 4,401 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
         ("Tom", "#99999999999", "Line 1: No movie has an id with 11 digits; ids have at most 10. Nothing was added."),
@@ -984,7 +984,8 @@ def test_a_double_click_is_one_action_and_keeps_its_message(monkeypatch):
     assert totals(app)[0] == 5 and len(space(app).log) == 1
     clock[0] += 0.6  # a click after the window is a click: an empty form is refused, as before
     app.button(key=current(app, ADD)).click().run()
-    assert errors(app) == ["The user's name is empty; type a name such as 'Maya'."] and app.success == []
+    assert errors(app) == ["The user's name is empty; type a name such as 'Maya', of at most 60 characters."]
+    assert app.success == []
 
     forget(app, 1)
     forgot = [plain(s.value) for s in app.success]

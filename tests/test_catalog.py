@@ -423,7 +423,8 @@ def test_names_with_nothing_visible_are_refused(blank):
         f"The name has no visible characters ({shown}), so it would show as blank; type a name such as 'Maya'."
     )
     assert catalog.user_names() == load("toy").catalog.user_names()
-    with pytest.raises(AmnesiaError, match="^The user's name is empty; type a name such as 'Maya'.$"):
+    with pytest.raises(AmnesiaError, match="^The user's name is empty; type a name such as 'Maya', of at most 60 "
+                                           "characters.$"):
         catalog.add_user(" \t\u3000\n", taken_ids=[0, 1, 2, 3])
 
 

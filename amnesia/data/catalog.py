@@ -825,7 +825,9 @@ class Catalog:
         clean = clean_name(name)
         if not clean or not has_visible_character(clean):
             if not name.strip():
-                raise AmnesiaError("The user's name is empty; type a name such as 'Maya'.")
+                # "of at most 60": a pasted longer name arrives empty (the page's box takes nothing from it)
+                raise AmnesiaError(f"The user's name is empty; type a name such as 'Maya', of at most {limits.name_chars} "
+                                   "characters.")
             hidden = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(name) if not ch.isspace())
             raise AmnesiaError(
                 f"The name has no visible characters ({hidden}), so it would show as blank; type a name such as 'Maya'."

@@ -41,7 +41,7 @@ def test_a_protocol_visitor_adds_and_forgets_like_a_browser_and_sees_errors(serv
     assert forgot[0] == "Maya (2 movies)"
     assert any(plain(text).startswith("Forgot Maya (2 movies) in ") for text in forgot[1:])
     assert refused == ("the page did not show 'Added' (its messages: The user's name is empty; type a name such "
-                       "as 'Maya'.)")
+                       "as 'Maya', of at most 60 characters.)")
 
 
 def test_two_protocol_visitors_are_two_sessions(server):
