@@ -316,7 +316,7 @@ if changed_figure is not None:
     elif entry.effect is None:
         st.caption("This change's effect on every similarity was not measured: reading the rows of C it touched would "
                    "take more work than one request may (read_work). The change itself is exact; Verify proves it.")
-    emptied = workspace.emptied_sentence(entry)
+    emptied = workspace.emptied_sentence(entry, listed=bool(pairs))
     if emptied:
         st.caption(md(emptied))
 

@@ -99,12 +99,16 @@ except AmnesiaError as error:
 finally:
     waiting.empty()
 name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
-st.markdown(
-    f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
-    f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
-    f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
-    + (" More users were exposed; comparing them would take more reading than one page may (read_work)." if effect.limited else "")
-)
+if effect.examined == 0:  # it had read "Of the 0 users … 0 got other movies"
+    st.markdown(f"No other user watched any of {md(name)}'s movies, so no one else's recommendations changed.")
+else:
+    st.markdown(
+        f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
+        f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
+        f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
+        + (" More users were exposed; comparing them would take more reading than one page may (read_work)."
+           if effect.limited else "")
+    )
 for change in effect.changed[:6]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")

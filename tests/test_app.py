@@ -1099,3 +1099,19 @@ def test_an_action_whose_result_was_not_shown_holds_back_its_second_click(monkey
     clock[0] += ui_state.UNSHOWN_SECONDS  # a run that never finished (a page failed) holds back for so long only
     on_apply()
     assert clicks == [50.0, 53.6, 63.6]
+
+
+def test_a_world_without_users_says_nothing_about_what_it_does_not_show():
+    """Every user of the toy world forgotten: the Forget page said the emptied movies "are left out of
+    the list above" under no list, and Recommendations read "Of the 0 users … 0 got other movies"."""
+    app = start()
+    for user in range(4):
+        forget(app, user)
+    captions = [plain(c.value) for c in app.caption if "lost their last viewer" in c.value]
+    assert len(captions) == 1 and "list above" not in captions[0], captions
+    assert not any("The largest" in m.value for m in app.markdown)  # the list it had referred to
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception
+    assert "No other user watched any of Dev's movies, so no one else's recommendations changed." in [
+        plain(m.value) for m in app.markdown]
+    assert not any(m.value.startswith("Of the 0 users") for m in app.markdown)

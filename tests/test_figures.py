@@ -81,6 +81,18 @@ def test_colour_scales_are_fixed_and_ignore_the_diagonal(forget_alice):
     assert s.zmax == pytest.approx(2 / 3)  # The Matrix and The Godfather after Alice left: 2 / (3 + 2 - 2)
 
 
+def test_a_world_without_users_keeps_a_readable_scale(toy):
+    """Every user forgotten, S is 0 everywhere: its scale ran from 0 to 1e-9, and the Change log's
+    colour bar read "0, 0.2n, 0.4n … 1n"."""
+    space = Workspace(*toy)
+    for user in range(4):
+        entry = space.forget_user(user)
+    s = update_figure(entry.before, entry.after, "x").data[3]
+    assert s.zmax == 1.0  # the frame before the last forget: Dev alone, so his movies' S is 1
+    empty = state_figure(entry.after, "now").data[3]
+    assert empty.zmax == 1.0 and not np.asarray(empty.z).any()
+
+
 def test_changed_cells_are_marked(forget_alice):
     frames = update_figure(forget_alice.before, forget_alice.after, "x").frames
     h_marks = frames[1].data[4]

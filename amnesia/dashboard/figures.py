@@ -38,11 +38,13 @@ def stages(matrices: Matrices) -> tuple[str, ...]:
 
 def _weights_range(before: Window, after: Window) -> float:
     """The largest weight off the diagonal of either window (its absolute value when weights can be
-    negative), so colours mean the same in every frame."""
+    negative), so colours mean the same in every frame; 1 when every one is 0 (a world whose users
+    were all forgotten: a scale of 0 to 1e-9 read "0, 0.2n, 0.4n … 1n")."""
     values = [before.similarities, after.similarities]
     if after.matrices.signed:
         values = [np.abs(v) for v in values]
-    return float(max(1e-9, *(_off_diagonal_max(v) for v in values)))
+    largest = max(_off_diagonal_max(v) for v in values)
+    return float(largest) if largest > 0 else 1.0
 
 #: The item-CF animation's frame names.
 STAGES = stages(ITEM_CF)

@@ -767,8 +767,9 @@ class Workspace:
             return ""
         return f"{outside} of these {len(pairs)} pairs involve movies outside the charts above, which show {len(shown)} movies."
 
-    def emptied_sentence(self, entry: LogEntry) -> str:
-        """What happened to movies that lost their last viewer, or "" if none did."""
+    def emptied_sentence(self, entry: LogEntry, listed: bool = True) -> str:
+        """What happened to movies that lost their last viewer, or "" if none did; ``listed``: the page
+        shows the list of largest changes above (with every user forgotten it has none to show)."""
         effect = entry.effect
         if effect is None or effect.emptied_count == 0:
             return ""
@@ -776,7 +777,7 @@ class Workspace:
         more = f" and {effect.emptied_count - 3:,} more" if effect.emptied_count > 3 else ""
         return (
             f"{count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every {self.weight_words} "
-            f"of theirs is now 0 (never a division by zero). They are left out of the list above."
+            f"of theirs is now 0 (never a division by zero)." + (" They are left out of the list above." if listed else "")
         )
 
     def forget_figures(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> ForgetFigures:
