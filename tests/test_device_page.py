@@ -137,14 +137,14 @@ def test_the_change_summary_tells_a_reordering_from_new_scores():
     cases = """
 const a = [{id: 1, score: 2.5}, {id: 2, score: 1.25}];
 console.log(JSON.stringify([
-  listChange(a, [{id: 1, score: 2.5}, {id: 2, score: 1.2501}]),
+  listChange(a, [{id: 1, score: 2.5}, {id: 2, score: 1.25001}]),
   listChange(a, [{id: 1, score: 2.6}, {id: 2, score: 1.25}]),
   listChange(a, [{id: 2, score: 2.5}, {id: 1, score: 1.25}]),
   listChange(a, [{id: 1, score: 2.5}]),
 ]));"""
     result = subprocess.run(["node", "-e", functions + cases], capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(result.stdout) == [
-        "Your top 10 did not change.",  # equal as shown (three decimals)
+        "Your top 10 did not change.",  # equal as shown (four decimals, as on the Recommendations page)
         "Your top 10 kept its movies and their order; their scores changed:",
         "Your top 10 changed:",
         "Your top 10 changed:",

@@ -530,7 +530,8 @@ function renderChange() {
   $("after").replaceChildren(...listItems(change.after,
     new Map(change.after.filter((e) => !beforeIds.has(e.id)).map((e) => [e.id, "entered"]))));
 }
-const shownScore = (score) => score.toFixed(3); // a score as the lists show it
+const shownScore = (score) => score.toFixed(4); // a score as the lists show it: 4 decimals, as the Recommendations page
+// does (with 3, "equal bit for bit" sat over 0.568 here and 0.5678 there)
 const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b[k].id);
 // as the lists show them: same movies in the same order can still have other scores (a forget moves every S
 // of the movies it touched), and "did not change" above two lists with other numbers reads as a mistake
