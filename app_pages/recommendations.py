@@ -8,6 +8,7 @@ import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
+from amnesia.dashboard.workspace import FORGET_EFFECT_K
 
 PAGE = "recommendations"
 workspace = ui_state.workspace()
@@ -72,6 +73,9 @@ if user is not None:
             st.caption(short)
 
 st.subheader("The forget effect")
+# the page's list above has 10: say why these have 5 (a presenter read "top 10", then "top 5")
+st.caption(f"Whose recommendations a forget changed: for the users closest to the forgotten one, the head of their "
+           f"list, their top {FORGET_EFFECT_K}, before and after, short enough to read side by side.")
 forgets = workspace.forgets()
 if not forgets:
     erased = any(entry.kind == "erased" and entry.request.change == "Remove" for entry in workspace.log)
