@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 import ui_state
 from amnesia import ItemCF
@@ -34,7 +33,7 @@ ICON = Path(__file__).resolve().parent / "assets" / "amnesia-icon.png"  # shippe
 
 started = time.perf_counter()  # the run's server-side time, recorded when AMNESIA_SCRIPT_TIMES is set
 st.set_page_config(page_title="Amnesia: a recommender that forgets", page_icon=str(ICON), layout="wide")
-ui_state.wait_for_action()  # a click's callback still running on another thread: its result first
+ui_state.run_started()  # waits for a click's callback still running on another thread: its result first
 ui_state.apply_later()  # before any widget: the form clearing and page clearing an action queued
 ui_state.drop_retired_widgets()  # before any widget: the names their labels held go with a Reset or an erase
 
@@ -205,10 +204,8 @@ callback_seconds = ui_state.take_callback_seconds()
 COLLECTOR.run_started()
 try:
     navigation.run()
-except StopException:  # a page's st.stop(): it ended early, having shown what it had to show
-    ui_state.run_finished()
-    raise
-else:  # not when a click stopped the run (RerunException): the next run shows its messages again
+    # not when the run was stopped: by a click (Streamlit stops the run for it with the StopException of
+    # st.stop(), and the next run shows its messages again) or by a page's ui_state.stop(), which has done this
     ui_state.run_finished()
 finally:  # also when the page stops or reruns (Streamlit's control flow is exceptions)
     record_script_time(navigation.url_path or "forget", callback_seconds + time.perf_counter() - started, callback_seconds)

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
 
@@ -163,7 +163,7 @@ _HELD = threading.local()  # the inbox of the session whose action runs on this 
 
 def _new_inbox() -> dict[str, Any]:
     # "acting": held while an action's callback runs. A click that arrives meanwhile gets a run on a new
-    # thread while the callback goes on on its own; that run waits for it (:func:`wait_for_action`), or
+    # thread while the callback goes on on its own; that run waits for it (:func:`run_started`), or
     # it read the workspace half changed and drew the page before the callback's message was written.
     return {"messages": {}, "taken": set(), "shown": {}, "later": [], "last": None, "callback_seconds": 0.0,
             "acting": threading.Lock()}
@@ -217,12 +217,14 @@ def take_error(page: str, field: str) -> str | None:
 ACTION_WAIT_SECONDS = 60.0
 
 
-def wait_for_action() -> None:
+def run_started() -> None:
     """At the start of a run (app.py): wait until no action's callback is running (see
-    :func:`_new_inbox`)."""
-    acting = _inbox()["acting"]
-    if acting.acquire(timeout=ACTION_WAIT_SECONDS):
-        acting.release()
+    :func:`_new_inbox`), and forget what a stopped run had taken (its messages were not shown: a
+    page this run does not draw must not see them deleted as shown)."""
+    inbox = _inbox()
+    if inbox["acting"].acquire(timeout=ACTION_WAIT_SECONDS):
+        inbox["acting"].release()
+    inbox["taken"].clear()
 
 
 def later(page: str, name: str, value: Any) -> None:
@@ -394,9 +396,18 @@ def action(callback: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def stop() -> NoReturn:
+    """A page's early end, in place of ``st.stop()``: the run has shown what it had to show. Streamlit
+    stops a run for a click with the same StopException, and after it every read of the session
+    state raises it again, so app.py cannot finish such a run for the page (see :func:`run_finished`)."""
+    run_finished()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # it raises; for the type checker
+
+
 def run_finished() -> None:
-    """At the end of a run that went to its end (or to a page's ``st.stop()``): the messages it took
-    were shown, and so was the last action's result. The messages are kept until the next run ends,
+    """At the end of a run that went to its end (app.py) or to a page's :func:`stop`: the messages it
+    took were shown, and so was the last action's result. The messages are kept until the next run ends,
     for a double click's ignored second half to show them again (its run would have shown none)."""
     inbox = _inbox()
     inbox["shown"] = {where: inbox["messages"].pop(where) for where in inbox["taken"] if where in inbox["messages"]}

@@ -140,7 +140,7 @@ st.caption(
 if not log:
     st.info("No changes yet. Add or forget a user on the Forget page, then come back.", icon=":material/receipt_long:")
     import_section()
-    st.stop()
+    ui_state.stop()
 
 erase_section()
 

@@ -240,7 +240,7 @@ if finished:  # the page keeps its scroll at this form, far below the results th
 if start:
     if data not in DATA_CHOICES or forget_set not in FORGET_SETS or not 3 <= int(seeds) <= 5:
         st.error("Pick a data set, a forget set and 3 to 5 seeds.")  # the widgets only offer these; checked anyway
-        st.stop()
+        ui_state.stop()
     with LAB_GATE.try_run() as mine:
         if not mine:
             st.warning(

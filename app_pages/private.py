@@ -36,7 +36,7 @@ if ui_state.model_kind() == "ease":
         "This page has no EASE model to send: its export is built for item-CF's lists, not for EASE's dense weights "
         "B. Pick Item-CF as the model in the sidebar to use it.", icon=":material/info:",
     )
-    st.stop()
+    ui_state.stop()
 channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}
 ui_state.put(PAGE, "channels", channels)
 # a model with lists sends its own lists (the page then ranks exactly as the server); one that keeps
@@ -53,7 +53,7 @@ try:
     runtime = runtime_config()
 except AmnesiaError as error:  # a bad AMNESIA_ORT_SOURCE: say so instead of loading anything
     st.error(f"{error} The page cannot load the browser runtime until this is fixed.", icon=":material/error:")
-    st.stop()
+    ui_state.stop()
 if runtime["source"] == "local" and not runtime["local_present"]:
     # offline first: without a local copy the page loads nothing from another host
     st.warning(
@@ -63,7 +63,7 @@ if runtime["source"] == "local" and not runtime["local_present"]:
         "the pinned copy from the public jsDelivr CDN. Every other page works without it.",
         icon=":material/cloud_off:",
     )
-    st.stop()
+    ui_state.stop()
 
 try:
     with st.spinner("Exporting the model of your workspace for your device…"):
@@ -73,7 +73,7 @@ try:
         )
 except AmnesiaError as error:  # e.g. every user forgotten: no movie is left to recommend
     st.info(f"{error} (Reset my changes in the sidebar brings the starting data back.)", icon=":material/info:")
-    st.stop()
+    ui_state.stop()
 private_device(**args, key=KEY, default=None)
 
 export = channel.current(workspace, dataset)

@@ -73,9 +73,6 @@ if user is not None:
             st.caption(short)
 
 st.subheader("The forget effect")
-# the page's list above has 10: say why these have 5 (a presenter read "top 10", then "top 5")
-st.caption(f"Whose recommendations a forget changed: for the users closest to the forgotten one, the head of their "
-           f"list, their top {FORGET_EFFECT_K}, before and after, short enough to read side by side.")
 forgets = workspace.forgets()
 if not forgets:
     erased = any(entry.kind == "erased" and entry.request.change == "Remove" for entry in workspace.log)
@@ -83,7 +80,10 @@ if not forgets:
     st.info("Forget a user on the Forget page to see whose recommendations change." + (
         " A forget erased from the change log is gone from here too: the rewritten log never had its user."
         if erased else ""), icon=":material/ink_eraser:")
-    st.stop()
+    ui_state.stop()
+# the page's list above has 10: say why these have 5 (a presenter read "top 10", then "top 5")
+st.caption(f"Whose recommendations a forget changed: for the users closest to the forgotten one, the head of their "
+           f"list, their top {FORGET_EFFECT_K}, before and after, short enough to read side by side.")
 times = [entry.time for entry in forgets]
 remembered = ui_state.get(PAGE, "forget")
 labels = {entry.time: entry.label for entry in forgets}
@@ -99,12 +99,15 @@ try:
             f"Waiting for the server: {ahead} large read(s) ahead of yours.", icon=":material/hourglass:"))
 except AmnesiaError as error:
     st.warning(md(error), icon=":material/block:")
-    st.stop()
+    ui_state.stop()
 finally:
     waiting.empty()
 name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
-if effect.examined == 0:  # it had read "Of the 0 users … 0 got other movies"
-    st.markdown(f"No other user watched any of {md(name)}'s movies, so no one else's recommendations changed.")
+if effect.examined == 0 and effect.limited:  # "Of the 0 users … 0 got other movies"
+    st.markdown(f"Comparing even the user most exposed to {md(name)}'s forget would take more reading than one page "
+                "may (read_work), so no one's lists were compared.")
+elif effect.examined == 0:  # every candidate is compared unless the reading runs out: no one else is left
+    st.markdown("No other user is left in the model, so no one else's recommendations could change.")
 else:
     st.markdown(
         f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "

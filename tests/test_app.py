@@ -153,8 +153,8 @@ def test_typo_offers_candidates_per_line_and_changes_nothing():
     "name, typed, message",
     [
         ("Alice", "toy story", "There is already a user called 'Alice'; pick another name."),
-        ("ＡＬＩＣＥ", "toy story", "There is already a user called 'Alice' ('ＡＬＩＣＥ' counts as the same name: case and "
-         "width are ignored); pick another name."),  # full-width look-alike
+        ("ＡＬＩＣＥ", "toy story", "There is already a user called 'Alice' ('ＡＬＩＣＥ' counts as the same name: case, "
+         "width and Unicode form are ignored); pick another name."),  # full-width look-alike
         ("Tom", "", "Pick at least one movie that Tom watched; the selection is empty."),
         ("", "titanic", "The user's name is empty; type a name such as 'Maya', of at most 60 characters."),
         ("Tom", "9" * 5000, "A typed title line has 5,000 characters; the limit is 200 (title_chars). Type one title per line. Nothing was changed."),
@@ -1112,6 +1112,40 @@ def test_a_world_without_users_says_nothing_about_what_it_does_not_show():
     assert not any("The largest" in m.value for m in app.markdown)  # the list it had referred to
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
-    assert "No other user watched any of Dev's movies, so no one else's recommendations changed." in [
+    assert "No other user is left in the model, so no one else's recommendations could change." in [
         plain(m.value) for m in app.markdown]
     assert not any(m.value.startswith("Of the 0 users") for m in app.markdown)
+
+
+def test_a_page_that_ends_early_has_shown_its_messages(monkeypatch):
+    """A page's early end (the empty Change log stops after its Import section) did not count as
+    shown: Streamlit raises st.stop()'s StopException again at every later read of the session state,
+    so the app could not finish the run. The import's error stayed on through later runs, and the
+    next Import within 10 s was dropped as a double click."""
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    clock = [100.0]
+    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
+    app = start()
+    app.switch_page("app_pages/change_log.py").run()
+    app.text_area(key=current(app, "change_log.pasted")).input("not json")
+    app.button(key=current(app, "change_log.import")).click().run()
+    assert errors(app)[0].startswith("Line 1 of the request log: The request is not valid JSON")
+    clock[0] += 1
+    app.text_area(key=current(app, "change_log.pasted")).input('{"change": "Remove", "interactions": [[0, 0]]}').run()
+    assert errors(app) == []  # shown once: a later run does not show it again
+    app.button(key=current(app, "change_log.import")).click().run()  # 1 s later: a new click, not a double one
+    assert errors(app) == [] and [plain(s.value) for s in app.success] == ["Imported 1 request: the model is at t = 1."]
+
+
+def test_a_forget_effect_cut_short_before_anyone_says_so(monkeypatch):
+    """No user compared because the first one's lists would cost more reading than a page may: it read
+    "No other user watched any of Bob's movies", which was not true."""
+    from amnesia.dashboard.effects import ForgetEffect
+    from amnesia.dashboard.workspace import Workspace
+
+    monkeypatch.setattr(Workspace, "forget_effect", lambda self, entry, **_: ForgetEffect(1, 5, 0, (), True))
+    app = forget(start(), 1)
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception
+    assert ("Comparing even the user most exposed to Bob's forget would take more reading than one page may "
+            "(read_work), so no one's lists were compared.") in [plain(m.value) for m in app.markdown]

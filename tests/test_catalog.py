@@ -281,7 +281,8 @@ def test_user_names_are_unique_and_forkable():
     maya = visitor.add_user("  Maya ", taken_ids=[0, 1, 2, 3])
     assert maya == 4 and visitor.user_name(4) == "Maya" and visitor.find_user("maya") == 4
     assert catalog.find_user("Maya") is None  # the shared catalog never sees a visitor's users
-    with pytest.raises(AmnesiaError, match=r"There is already a user called 'Alice' \('ALICE' counts as the same name: case and width are ignored\); pick another name"):
+    with pytest.raises(AmnesiaError, match=r"There is already a user called 'Alice' \('ALICE' counts as the same name: "
+                                           r"case, width and Unicode form are ignored\); pick another name"):
         visitor.add_user("ALICE")
     with pytest.raises(AmnesiaError, match="The user's name is empty"):
         visitor.add_user("  ")
@@ -393,10 +394,10 @@ def test_new_user_ids_stay_in_range():
         ("Alice\u115F", "'Alice' (invisible characters U+115F do not count)"),  # Hangul choseong filler
         ("Al\u200bice", "'Alice' (invisible characters U+200B do not count)"),  # zero-width space
         ("\u2060Alice\U000E0041", "'Alice' (invisible characters U+2060, U+E0041 do not count)"),  # word joiner, tag
-        ("ALICE\u00AD", "'Alice' ('ALICE' counts as the same name: case and width are ignored; invisible characters "
-                       "U+00AD do not count)"),  # soft hyphen
-        ("Ａｌｉｃｅ\uFEFF", "'Alice' ('Ａｌｉｃｅ' counts as the same name: case and width are ignored; invisible "
-                            "characters U+FEFF do not count)"),  # full width, BOM
+        ("ALICE\u00AD", "'Alice' ('ALICE' counts as the same name: case, width and Unicode form are ignored; "
+                       "invisible characters U+00AD do not count)"),  # soft hyphen
+        ("Ａｌｉｃｅ\uFEFF", "'Alice' ('Ａｌｉｃｅ' counts as the same name: case, width and Unicode form are "
+                            "ignored; invisible characters U+FEFF do not count)"),  # full width, BOM
         ("Alice\u00a0", "'Alice'"),  # white space is collapsed, not hidden
         ("\u3000Alice", "'Alice'"),
     ],

@@ -75,7 +75,7 @@ def test_an_add_with_several_unresolved_lines_names_them_all(space):
         ("Tom", "godfater\nxyzzy qwerty", UnknownTitleError, "No movie matches 'xyzzy qwerty', and no title comes close."),
         ("Tom", "", AmnesiaError, "Pick at least one movie that Tom watched; the selection is empty."),
         ("alice", "toy story", AmnesiaError,
-         "There is already a user called 'Alice' ('alice' counts as the same name: case and width are ignored); "
+         "There is already a user called 'Alice' ('alice' counts as the same name: case, width and Unicode form are ignored); "
          "pick another name."),
         ("", "toy story", AmnesiaError, "The user's name is empty"),
         ("Tom", "9" * 5000, LimitError, "A typed title line has 5,000 characters; the limit is 200 (title_chars)."),

@@ -847,7 +847,8 @@ class Catalog:
             # list showing "Alice" reads as if the check had failed.
             existing = self._user_names[self._user_ids[key]]
             ignored = sorted({f"U+{ord(ch):04X}" for ch in name if not ch.isspace()} - {f"U+{ord(ch):04X}" for ch in typed})
-            why = [f"{typed!r} counts as the same name: case and width are ignored"] if typed != existing else []
+            same = f"{typed!r} counts as the same name: case, width and Unicode form are ignored"
+            why = [same] if typed != existing else []
             why += [f"invisible characters {', '.join(ignored)} do not count"] if ignored else []
             note = f" ({'; '.join(why)})" if why else ""
             raise AmnesiaError(f"There is already a user called {existing!r}{note}; pick another name.")
