@@ -100,22 +100,26 @@ def workspace_for(dataset: str, measure: str, neighbours: int | None, create: Ca
     return spaces[chosen]
 
 
+def _dataset_workspaces() -> list[tuple[tuple, Workspace]]:
+    """This visitor's workspaces of the picked data set, one per model choice, as (choice, workspace)
+    in the order first used (a list: :func:`reset` reads them all before it resets any)."""
+    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
+    dataset_name = get("app", "current")[0]
+    return [(chosen, space) for chosen, space in spaces.items() if chosen[0] == dataset_name]
+
+
 def other_changes() -> list[tuple[tuple, int]]:
     """This visitor's other models of the picked data set that hold changes, as (choice, logical
     time) in the order first used: each choice has a model of its own, so a user forgotten in one
     is still in another; the sidebar says so where the choice is made."""
-    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
     chosen = get("app", "current")
-    return [(other, space.model.time) for other, space in spaces.items()
-            if other != chosen and other[0] == chosen[0] and len(space.log)]
+    return [(other, space.model.time) for other, space in _dataset_workspaces() if other != chosen and len(space.log)]
 
 
 def changes_to_reset() -> int:
     """How many changes :func:`reset` would drop: this visitor's logged requests to the picked data
     set, in every model."""
-    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
-    dataset_name = get("app", "current")[0]
-    return sum(len(space.log) for chosen, space in spaces.items() if chosen[0] == dataset_name)
+    return sum(len(space.log) for _, space in _dataset_workspaces())
 
 
 def workspace() -> Workspace:
@@ -423,10 +427,9 @@ def reset() -> None:
     every page's state (the sidebar's Reset, an :func:`action`). It reset only the model in view, while
     the sidebar went on to list the other models' changes under a button that promised to drop "your
     changes"."""
-    spaces: dict[tuple, Workspace] = st.session_state.get(key("app", "workspaces"), {})
     chosen_now = get("app", "current")
-    for chosen, space in list(spaces.items()):  # read before any is reset (see the inbox's comment)
-        if chosen[0] == chosen_now[0] and (space.log or chosen == chosen_now):
+    for chosen, space in _dataset_workspaces():  # all read before any is reset (see the inbox's comment)
+        if space.log or chosen == chosen_now:
             space.reset()
     clear_pages_later()
     later("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
