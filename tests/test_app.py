@@ -1036,17 +1036,25 @@ class _StoppingState(dict):
         return super().get(name, default)
 
 
-def test_an_action_keeps_its_message_when_a_second_click_stops_it(monkeypatch):
+@pytest.fixture
+def bare_session(monkeypatch):
+    """ui_state outside a run, as the app calls it: a fresh :class:`_StoppingState` for the session
+    state, a clock the test moves by hand (a list: ``clock[0]`` seconds) and the app's own 0.5 s
+    double-click window (tests close it: conftest)."""
+    state, clock = _StoppingState(), [50.0]
+    monkeypatch.setattr(st, "session_state", state)
+    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    return state, clock
+
+
+def test_an_action_keeps_its_message_when_a_second_click_stops_it(bare_session):
     """On MovieLens a double click's second half arrived while the first callback ran: Streamlit
     stopped the callback at its next read or write of the session state, after the workspace had
     changed, and its message, form clearing and action record were lost (the second click then ran
     as a new action). After its change an action touches only the inbox, which such a stop cannot
     interrupt; the second click is ignored, and the next run shows the first one's message."""
-    state = _StoppingState()
-    monkeypatch.setattr(st, "session_state", state)
-    clock = [50.0]
-    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    state, clock = bare_session
     changes = []
 
     @ui_state.action
@@ -1070,14 +1078,11 @@ def test_an_action_keeps_its_message_when_a_second_click_stops_it(monkeypatch):
     assert ui_state.take_flash("forget") is None
 
 
-def test_an_action_whose_result_was_not_shown_holds_back_its_second_click(monkeypatch):
+def test_an_action_whose_result_was_not_shown_holds_back_its_second_click(bare_session):
     """A second click that stops the first one's run (Streamlit starts the run again with it) comes
     before any result was shown: it is ignored, and the messages the stopped run had read are shown
     by the next. Here in bare mode: the callbacks and the end-of-run hook called as the app calls them."""
-    monkeypatch.setattr(st, "session_state", _StoppingState())
-    clock = [50.0]
-    monkeypatch.setattr(ui_state.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.5)
+    _, clock = bare_session
     clicks = []
 
     @ui_state.action
