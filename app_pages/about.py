@@ -39,10 +39,10 @@ st.markdown(
     f"""
 Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
 between those items (C is symmetric: *k(k−1)/2* pairs of movies, each in two cells; with the *k* counts on C's
-diagonal, the charts count *k²* changed cells of C); the similarities are then computed from C and n for exactly the entries someone looks at.
-That is what the library does in place. Here, each visitor works on a private copy of the shared model: it
-records the changed users' rows and works C out from the shared model and those rows when read, so the *Forget*
-page reports both times: {times}.
+diagonal, the charts count *k²* changed cells of C); the similarities are then computed from C and n for exactly
+the entries someone looks at. That is what the library does in place. Here, each visitor works on a private copy
+of the shared model: it records the changed users' rows and works C out from the shared model and those rows when
+read, so the *Forget* page reports both times: {times}.
 The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
 and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists when there are any).
 """
