@@ -1,9 +1,10 @@
-"""Command line: ``python -m amnesia {stream,bench,download,lab}``.
+"""Command line: ``python -m amnesia {stream,bench,download,lab,warm}``.
 
 - ``stream``: change requests as JSON lines on stdin -> change records as JSON lines on stdout.
 - ``bench``: measure fit, forget, add, recommend and memory; write docs/benchmarks.md.
 - ``download``: fetch an official MovieLens archive into the cache folder (the only network use).
 - ``lab``: exact forgetting beside approximate unlearning of a matrix-factorisation model; write lab.json and lab.md.
+- ``warm``: compile the engine's kernels into numba's cache now, so the app's first page does not wait for it.
 """
 
 from __future__ import annotations
@@ -167,7 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--measure-targets", action="store_true", help="also time a --quick run and the page's run")
     lab.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
     lab.set_defaults(run=_lab)
+
+    warm = commands.add_parser("warm", help="compile the engine's kernels now (about 30 s once after installing), "
+                                            "so the app's first page does not wait for them")
+    warm.add_argument("--data", action="append", choices=list(BUNDLED), default=None,
+                      help="a bundled data set to warm on (repeat for several; default: each of them)")
+    warm.set_defaults(run=_warm)
     return parser
+
+
+def _warm(args: argparse.Namespace) -> int:
+    from .dashboard.workspace import warm_app
+    from .data.datasets import BUNDLED
+
+    print("Compiling the engine's kernels into numba's cache (about 30 s after an install, a few seconds after)...",
+          file=sys.stderr, flush=True)
+    seconds = warm_app(args.data or tuple(BUNDLED))
+    print(f"Ready in {seconds:.1f} s: the app's first page will not wait for compiling.", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -747,3 +747,35 @@ def test_the_latest_added_user_is_the_last_one_still_there(space):
     assert space.latest_added() == maya
     space.apply_json('{"change": "Add", "interactions": [[1, 4]]}')  # more movies for Bob: the latest add
     assert space.latest_added() == 1
+
+
+#: The kernels a first visitor's page and clicks run on the toy world (the entry points: the inlined
+#: helpers compile inside them): the warm command must leave each of them compiled or loaded.
+FIRST_CLICKS = {
+    "kernels": ("fit_dense", "fit_rows", "gather", "gather_pairs", "lower_rows_dense", "lower_rows_block"),
+    "neighbours": ("select_dense", "select_block", "select_rows", "update_rows", "forget_update", "_sum_candidates"),
+    "rowlog": ("_block", "_block_pairs", "_pairs", "_pairs_pairs", "_cost"),
+}
+_WARM_THEN_LIST = """
+import json, sys
+from numba.core.registry import CPUDispatcher
+from amnesia.__main__ import main
+from amnesia.engine import kernels, neighbours, rowlog
+code = main(["warm", "--data", "toy"])
+modules = {"kernels": kernels, "neighbours": neighbours, "rowlog": rowlog}
+print(json.dumps({"code": code, "compiled": {name: sorted(key for key, value in vars(module).items()
+                  if isinstance(value, CPUDispatcher) and value.signatures) for name, module in modules.items()}}))
+"""
+
+
+def test_the_warm_command_compiles_the_kernels_of_a_first_visitors_clicks():
+    """In a fresh process nothing is compiled; after ``python -m amnesia warm --data toy`` every
+    kernel of the first page and clicks is, so the app's first visitor never waits for numba."""
+    done = subprocess.run([sys.executable, "-c", _WARM_THEN_LIST], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    assert "Ready in" in done.stderr and "Traceback" not in done.stderr
+    for module, names in FIRST_CLICKS.items():
+        missing = sorted(set(names) - set(result["compiled"][module]))
+        assert not missing, f"{module}: not compiled by the warm command: {missing}"
