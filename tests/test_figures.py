@@ -11,7 +11,7 @@ import pytest
 from plotly.subplots import make_subplots
 
 from amnesia.dashboard.figures import STAGES, _subplots, delta_figure, state_figure, update_figure
-from amnesia.dashboard.views import item_labels, short_title, window_csv
+from amnesia.dashboard.views import item_labels, short_name, short_title, window_csv
 from amnesia.dashboard.workspace import Workspace, shared_base
 
 
@@ -150,6 +150,20 @@ def test_a_long_name_is_shortened_on_the_axis_and_whole_in_the_hover(toy):
     assert (a.layout.margin.l, b.layout.margin.l) == (103, 166)  # 22 characters at most: it was 418 px
     assert list(b.layout.yaxis.ticktext) == ["Alice", "Bob", "Carla", "Dev", "Maximiliana Wilhelmin…"]
     assert list(b.layout.yaxis.tickvals) == list(b.data[0].y) == ["Alice", "Bob", "Carla", "Dev", long_name]
+
+
+FAMILY = "\U0001F469\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # four emoji joined: drawn as one
+
+
+@pytest.mark.parametrize(("name", "axis"), [
+    ("Ana " + "x" * 14 + FAMILY + " and friends", "Ana " + "x" * 14 + "…"),  # the family would start at 18, end at 25
+    ("Jose" + "e\u0301" * 20, "Jose" + "e\u0301" * 8 + "…"),  # a decomposed accent stays with its e
+    ("Franc " + "\U0001F1EB\U0001F1F7" * 9, "Franc " + "\U0001F1EB\U0001F1F7" * 7 + "…"),  # a flag is two letters
+    ("Ola " + "\U0001F44D\U0001F3FD" * 12, "Ola " + "\U0001F44D\U0001F3FD" * 8 + "…"),  # a thumb keeps its skin tone
+    ("Maximiliana Wilhelmina Francesca", "Maximiliana Wilhelmin…"),
+])
+def test_a_name_is_cut_between_drawn_characters(name, axis):
+    assert short_name(name) == axis
 
 
 def test_state_figure_and_csv(forget_alice):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections.abc import Collection, Sequence
 from functools import lru_cache
 from dataclasses import dataclass
@@ -134,8 +135,33 @@ def short_title(title: str, limit: int = LABEL_CHARS) -> str:
 def short_name(name: str, limit: int = LABEL_CHARS) -> str:
     """``name`` cut to ``limit`` characters with an ellipsis: a user's name on an axis (a
     60-character name had widened the chart's margin from 103 to 418 px and shrunk its four heatmaps;
-    the hover keeps the whole name), and a title that no shorter form fits."""
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    the hover keeps the whole name), and a title that no shorter form fits. The cut never splits
+    what is drawn as one character (:func:`_drawn_cut`)."""
+    return name if len(name) <= limit else name[: _drawn_cut(name, limit - 1)].rstrip() + "…"
+
+
+def _joins_previous(char: str) -> bool:
+    """Is ``char`` drawn as part of the character before it: a combining mark (a decomposed
+    accent), a zero-width joiner, a variation selector, a skin-tone modifier or an emoji tag?"""
+    code = ord(char)
+    return (unicodedata.category(char) in ("Mn", "Mc", "Me") or code == 0x200D or 0xFE00 <= code <= 0xFE0F
+            or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F or 0xE0100 <= code <= 0xE01EF)
+
+
+def _drawn_cut(text: str, end: int) -> int:
+    """The largest cut at most ``end`` that keeps whole what is drawn as one character (an accent
+    with its letter, an emoji joined by zero-width joiners such as a family, a flag's two letters):
+    cut at 21 code points, "Ana 👩‍👩‍👧‍👦" had shown a lone woman and a stray joiner. A single drawn
+    character longer than ``end`` is cut at ``end`` after all (something must show)."""
+    cut = end
+    while 0 < cut < len(text) and (_joins_previous(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    flags = 0  # regional indicators pair up into flags from the start of their run
+    while flags < cut and 0x1F1E6 <= ord(text[cut - 1 - flags]) <= 0x1F1FF:
+        flags += 1
+    if flags % 2 and cut < len(text) and 0x1F1E6 <= ord(text[cut]) <= 0x1F1FF:
+        cut -= 1
+    return cut or end
 
 
 def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
