@@ -11,7 +11,7 @@ import pytest
 from plotly.subplots import make_subplots
 
 from amnesia.dashboard.figures import STAGES, _subplots, delta_figure, state_figure, update_figure
-from amnesia.dashboard.views import item_labels, short_name, short_title, window_csv
+from amnesia.dashboard.views import item_labels, short_name, short_names, short_title, window_csv
 from amnesia.dashboard.workspace import Workspace, shared_base
 
 
@@ -164,6 +164,14 @@ FAMILY = "\U0001F469\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # four em
 ])
 def test_a_name_is_cut_between_drawn_characters(name, axis):
     assert short_name(name) == axis
+
+
+def test_two_long_names_that_would_read_the_same_show_their_ends():
+    names = ["Maximiliana Wilhelmina A", "Maximiliana Wilhelmina B", "Bob", "Ana " + "x" * 14 + FAMILY + " and Bo"]
+    assert short_names(names) == ["Maximiliana…lhelmina A", "Maximiliana…lhelmina B", "Bob", "Ana " + "x" * 14 + "…"]
+    # the end would start inside the family: it starts after it (the family is left out whole, not split)
+    assert short_names(["Ana " + "x" * 14 + FAMILY + " and Bo", "Ana " + "x" * 14 + FAMILY + " and Al"]) == [
+        "Ana xxxxxxx…and Bo", "Ana xxxxxxx…and Al"]
 
 
 def test_state_figure_and_csv(forget_alice):

@@ -140,6 +140,24 @@ def short_name(name: str, limit: int = LABEL_CHARS) -> str:
     return name if len(name) <= limit else name[: _drawn_cut(name, limit - 1)].rstrip() + "…"
 
 
+def short_names(names: Sequence[str], limit: int = LABEL_CHARS) -> list[str]:
+    """:func:`short_name` of each of ``names``, except that two long names that would read the same
+    ("Maximiliana Wilhelmin…" for "…Wilhelmina A" and "…Wilhelmina B") show their start and their
+    end instead ("Maximilian…elmina A"), as titles do."""
+    labels = [short_name(name, limit) for name in names]
+    taken: dict[str, int] = {}
+    for label in labels:
+        taken[label] = taken.get(label, 0) + 1
+    for position, (name, label) in enumerate(zip(names, labels)):
+        if taken[label] > 1 and len(name) > limit:
+            head = name[: _drawn_cut(name, limit // 2)].rstrip()
+            start = len(name) - (limit - 1 - len(head))
+            while start < len(name) and (_joins_previous(name[start]) or name[start - 1] == "\u200d"):
+                start += 1  # the end's first character whole
+            labels[position] = f"{head}…{name[start:].lstrip()}"
+    return labels
+
+
 def _joins_previous(char: str) -> bool:
     """Is ``char`` drawn as part of the character before it: a combining mark (a decomposed
     accent), a zero-width joiner, a variation selector, a skin-tone modifier or an emoji tag?"""
