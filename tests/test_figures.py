@@ -328,3 +328,29 @@ def test_the_step_slider_starts_right_of_play_and_pause(forget_alice):
         layout = update_figure(before, after, "x").layout
         slider, plot_px = layout.sliders[0], _WIDTH - layout.margin.l - layout.margin.r
         assert layout.updatemenus[0].x == 0 and slider.x * plot_px >= 170 and slider.x + slider.len == 1
+
+
+def test_every_stage_of_play_draws_its_own_numbers_and_whole_bars(forget_alice):
+    """Play's "before" showed the after state's numbers over the old colours when the old "10" did not
+    fit a cell but the new "9" did (a frame without text keeps the text drawn before it), and its bars
+    were cut at the after state's autorange (n = 10 drawn at about 9.5 after User 414 was forgotten)."""
+    from amnesia.dashboard.figures import update_spec
+
+    space = Workspace(*shared_base("movielens-small"))
+    space.forget_user(414)
+    for before, after in ((forget_alice.before, forget_alice.after), space.latest_windows()):
+        spec = update_spec(before, after, "x")
+        for trace in (2, 3):  # C and S
+            drawn = [frame["data"][trace].get("text") for frame in spec["frames"]]
+            assert all(text is None for text in drawn) or all(text is not None for text in drawn)
+            for frame in spec["frames"]:
+                text, z = frame["data"][trace].get("text"), frame["data"][trace]["z"]
+                if text is not None:  # what is written is the frame's own value
+                    assert [[cell == "" or float(cell) == pytest.approx(value, abs=0.005) for cell, value in zip(*rows)]
+                            for rows in zip(text, z)] == [[True] * len(row) for row in z]
+        top = spec["layout"]["yaxis2"]["range"][1]
+        assert spec["layout"]["yaxis2"]["autorange"] is False
+        assert top >= 1.2 * max(max(before.counts), max(after.counts))
+    assert max(before.counts) == 10 and max(after.counts) == 9  # the MovieLens case: the bars a forget lowered
+    drawn_c = [frame["data"][2].get("text") for frame in spec["frames"]]
+    assert drawn_c == [None] * 5  # "10" does not fit its cell: no stage writes numbers

@@ -282,13 +282,17 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True,
     C = after.cooccurrences if stage >= 3 else before.cooccurrences
     S = after.similarities if stage >= 4 else before.similarities
     size = max(_cell_px(after) - 3, 6)  # outlines inside their cell
+    # the numbers in the cells at every stage or at none: a frame without text keeps the text drawn before it,
+    # so when "10" did not fit but "9" did, Play's "before" showed the after state's numbers over the old colours
+    numbers_c = _fits(before.cooccurrences, "d", cell) and _fits(after.cooccurrences, "d", cell)
+    numbers_s = _fits(before.similarities, ".2f", cell) and _fits(after.similarities, ".2f", cell)
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False, hover=hover),
         _bars(n, before.counts, x, hover_x, stage >= 2),
-        _heatmap(C, x, x, hover_x, hover_x, names.pair, "Greens", zmax_c, "d", _fits(C, "d", cell), hover=hover),
+        _heatmap(C, x, x, hover_x, hover_x, names.pair, "Greens", zmax_c, "d", numbers_c, hover=hover),
         # B is negative as often as positive: a diverging scale centred on 0, S a sequential one from 0
         _heatmap(S, x, x, hover_x, hover_x, names.weight, "RdBu" if names.signed else "Purples", zmax_s, ".2f",
-                 _fits(S, ".2f", cell), zmid=0.0 if names.signed else None, hover=hover),
+                 numbers_s, zmid=0.0 if names.signed else None, hover=hover),
         _marks(before.history.astype(float), H.astype(float), x, y, hover_x, hover_y, "H", ".0f", size)
         if marks and stage >= 1 and _few(before.history, after.history) else _empty_marks(),
         _marks(before.cooccurrences.astype(float), C.astype(float), x, x, hover_x, hover_x, names.pair, ".0f", size)
@@ -313,6 +317,8 @@ def _panel_titles(before: Window, after: Window, measure: str) -> list[str]:
     ]
 
 
+#: n's axis runs to the tallest bar times this: room above it for the "10→9" written over a changed bar.
+_BAR_HEADROOM = 1.25
 _CHANGING = {"heatmap": ("z", "text"), "bar": ("y", "text", "marker"), "scatter": ("x", "y", "customdata", "mode")}
 
 
@@ -438,6 +444,10 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
     top = 150
     changed = np.flatnonzero((before.history != after.history).any(axis=0) | (before.counts != after.counts))
     layout, plot_height = _grid(after, top, _panel_titles(before, after, measure), changed)
+    # n's axis holds the taller of the two states: an autorange fits the state drawn first (the after state),
+    # and frames keep the axes, so Play's "before" cut every bar a forget lowered (10 drawn at about 9.5)
+    tallest = float(max(np.max(before.counts, initial=0), np.max(after.counts, initial=0), 1))
+    layout["yaxis2"].update(range=[0, tallest * _BAR_HEADROOM], autorange=False)
     names = stages(after.matrices)
     last = len(names) - 1
     frames = [
