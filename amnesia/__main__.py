@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
     lab.set_defaults(run=_lab)
 
-    warm = commands.add_parser("warm", help="compile the engine's kernels now (about 30 s once after installing), "
+    warm = commands.add_parser("warm", help="compile the engine's kernels now (about 40 s once after installing), "
                                             "so the app's first page does not wait for them")
     warm.add_argument("--data", action="append", choices=list(BUNDLED), default=None,
                       help="a bundled data set to warm on (repeat for several; default: each of them)")
@@ -181,7 +181,7 @@ def _warm(args: argparse.Namespace) -> int:
     from .dashboard.workspace import warm_app
     from .data.datasets import BUNDLED
 
-    print("Compiling the engine's kernels into numba's cache (about 30 s after an install, a few seconds after)...",
+    print("Compiling the engine's kernels into numba's cache (about 40 s after an install, a few seconds after)...",
           file=sys.stderr, flush=True)
     seconds = warm_app(args.data or tuple(BUNDLED))
     print(f"Ready in {seconds:.1f} s: the app's first page will not wait for compiling.", file=sys.stderr)

@@ -120,7 +120,7 @@ def import_section() -> None:
         # the box refuses a paste over its limit whole and says nothing (it stays empty): say the limit first
         st.text_area(f"…or paste it (at most {workspace.limits.request_chars:,} characters)", key=key("pasted"), height=80,
                      max_chars=workspace.limits.request_chars,
-                     help="A longer paste leaves the box empty; choose the log's file above instead.")
+                     help="A longer paste is refused whole (the box keeps what it had); choose the log's file above instead.")
         st.button("Import", on_click=on_import, key=key("import"))
         if error or imported:  # the section is at the page's foot: its answer had landed out of sight
             ui_state.scroll_to_here(time.monotonic_ns())

@@ -143,9 +143,9 @@ def add_form() -> None:
     fragment the form needed two runs per add (the fragment's, then the page's it asked for), and
     with the button outside it the two raced and the page showed neither the message nor the new
     model."""
-    # a bounded box refuses a longer paste whole and says nothing (it stays empty): each says its limit
+    # a bounded box refuses a longer paste whole and says nothing (it keeps what it had): each says its limit
     st.text_input("Name", placeholder="e.g. Maya", key=key("add_name"), max_chars=workspace.limits.name_chars,
-                  help=f"At most {workspace.limits.name_chars} characters; a longer paste leaves the box empty.")
+                  help=f"At most {workspace.limits.name_chars} characters; a longer paste is refused whole (the box keeps what it had).")
     offered = workspace.picker_movies()
     st.multiselect(
         "Movies they watched",
@@ -170,7 +170,7 @@ def add_form() -> None:
         max_chars=workspace.limits.typed_chars,
         help="A title, a subtitle (\"the two towers\"), a distinctive word (\"nemo\"), a title with its year, or an "
         "id as #42. Press Ctrl+Enter or click outside the box to see what each line resolves to. At most "
-        f"{workspace.limits.typed_chars:,} characters; a longer paste leaves the box empty.",
+        f"{workspace.limits.typed_chars:,} characters; a longer paste is refused whole (the box keeps what it had).",
     )
     typed = ui_state.get(PAGE, "add_typed", "")
     if typed.strip():
@@ -236,7 +236,7 @@ with raw_tab:
             key=key("raw_text"),
             height=100,
             max_chars=workspace.limits.request_chars,
-            help=f"At most {workspace.limits.request_chars:,} characters; a longer paste leaves the box empty. Split a "
+            help=f"At most {workspace.limits.request_chars:,} characters; a longer paste is refused whole (the box keeps what it had). Split a "
             "big change into several requests, or import it as a request log on the Change log.",
         )
         st.form_submit_button("Apply request", type="primary", on_click=on_raw)

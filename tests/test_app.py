@@ -938,17 +938,17 @@ def test_every_bounded_box_says_its_limit():
     limits = space(app).limits
     name = app.text_input(key=current(app, "forget.add_name"))
     assert name.max_chars == limits.name_chars == 60
-    assert name.help == "At most 60 characters; a longer paste leaves the box empty."
+    assert name.help == "At most 60 characters; a longer paste is refused whole (the box keeps what it had)."
     typed = app.text_area(key=current(app, "forget.add_typed"))
     assert typed.max_chars == limits.typed_chars and typed.help.endswith(
-        f"At most {limits.typed_chars:,} characters; a longer paste leaves the box empty.")
+        f"At most {limits.typed_chars:,} characters; a longer paste is refused whole (the box keeps what it had).")
     raw = app.text_area(key=current(app, "forget.raw_text"))
     assert raw.max_chars == limits.request_chars and raw.help.startswith(
-        "At most 100,000 characters; a longer paste leaves the box empty.")
+        "At most 100,000 characters; a longer paste is refused whole (the box keeps what it had).")
     app.switch_page("app_pages/change_log.py").run()
     pasted = app.text_area(key=current(app, "change_log.pasted"))
     assert pasted.label == "…or paste it (at most 100,000 characters)" and pasted.max_chars == limits.request_chars
-    assert pasted.help == "A longer paste leaves the box empty; choose the log's file above instead."
+    assert pasted.help == "A longer paste is refused whole (the box keeps what it had); choose the log's file above instead."
 
 
 def test_reset_asks_first_and_says_what_it_drops():
@@ -1112,7 +1112,7 @@ def test_a_world_without_users_says_nothing_about_what_it_does_not_show():
     app = start()
     for user in range(4):
         forget(app, user)
-    captions = [plain(c.value) for c in app.caption if "lost their last viewer" in c.value]
+    captions = [plain(c.value) for c in app.caption if "last viewer" in c.value]
     assert len(captions) == 1 and "list above" not in captions[0], captions
     assert not any("The largest" in m.value for m in app.markdown)  # the list it had referred to
     app.switch_page("app_pages/recommendations.py").run()

@@ -800,9 +800,12 @@ class Workspace:
             return ""
         shown = ", ".join(self.catalog.title(i) for i in effect.emptied[:3])
         more = f" and {effect.emptied_count - 3:,} more" if effect.emptied_count > 3 else ""
+        one = effect.emptied_count == 1
+        their, they = ("its", "It is") if one else ("their", "They are")
         return (
-            f"{count(effect.emptied_count, 'movie')} ({shown}{more}) lost their last viewer: n = 0, so every {self.weight_words} "
-            f"of theirs is now 0 (never a division by zero)." + (" They are left out of the list above." if listed else "")
+            f"{count(effect.emptied_count, 'movie')} ({shown}{more}) lost {their} last viewer: n = 0, so every "
+            f"{self.weight_words} {'it has' if one else 'they have'} is now 0 (never a division by zero)."
+            + (f" {they} left out of the list above." if listed else "")
         )
 
     def forget_figures(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> ForgetFigures:
