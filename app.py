@@ -177,8 +177,13 @@ with st.sidebar:
         others = ui_state.other_changes()
         if others:  # a visitor forgot User 414 in item-CF, picked EASE and found them there again
             kept = listing(f"{_model_label(choice)} at t = {at}" for choice, at in others)
-            st.caption(f"Each model has its own changes: this one is at t = {stats.time}; your "
-                       f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
+            said = (f"Each model has its own changes: this one is at t = {stats.time}; your "
+                    f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
+            if stats.time == 0:  # every user forgotten elsewhere is back here: say so where it is seen
+                st.warning(f"None of your changes are in this model: users you forgot are back in it. {said} "
+                           "Pick that model again to see them.", icon=":material/call_split:")
+            else:
+                st.caption(said)
         # a popover that asks first: one stray click dropped every change of the session, with no way back
         # tracked (a rerun on open and close) so that the reset can close it: left open, it went on asking
         # about changes that were gone

@@ -912,13 +912,15 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app.selectbox(key="app.model").set_value("item-cf").run()
     assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
     # the sidebar says where the other model's changes are: a visitor found a user forgotten in one model in the other
-    assert "Each model has its own changes: this one is at t = 0; your other model keeps its: EASE at t = 1." in [
-        c.value for c in app.sidebar.caption]
+    assert [w.value for w in app.sidebar.warning] == [
+        "None of your changes are in this model: users you forgot are back in it. Each model has its own changes: "
+        "this one is at t = 0; your other model keeps its: EASE at t = 1. Pick that model again to see them."]
     app.switch_page("app_pages/forget.py").run()
     forget(app, 2)
     app.selectbox(key="app.model").set_value("ease").run()
     assert ("Each model has its own changes: this one is at t = 1; your other model keeps its: "
             f"Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most similar) at t = 1.") in [c.value for c in app.sidebar.caption]
+    assert not app.sidebar.warning  # this model has a change of its own: a caption is enough
     assert app.button(key="app.reset").label == "Drop 2 changes"  # one in each model
     app.button(key="app.reset").click().run()  # every model's changes to this data set (it reset the one in view)
     assert not app.exception and totals(app)[3] == 0 and not any("Each model has" in c.value for c in app.sidebar.caption)
