@@ -165,8 +165,8 @@ def test_verify_and_time_travel(space):
     assert space.verify_note(dataclasses.replace(result, last_update_seconds=0.001, retrain_seconds=0.01)) == ""
     # the toy world: an update of a few milliseconds beside a retrain of as few, read aloud, needed explaining
     assert space.verify_note(dataclasses.replace(result, last_update_seconds=0.006, retrain_seconds=0.002)) == (
-        "In a world this small an update and a retrain both take a few milliseconds, mostly fixed cost. The gap shows "
-        "with more data: pick MovieLens in the sidebar and forget a user there.")
+        "In a world this small an update and a retrain are both mostly fixed cost, and a busy server's other work can "
+        "hold either up. The gap shows with more data: pick MovieLens in the sidebar and forget a user there.")
     assert space.model_at(0).fingerprint() == space.base.fingerprint()
     assert space.model_at(1).history(4) == [2, 3] and 2 in space.model_at(1).users()
     assert space.model_at(2).fingerprint() == space.model.fingerprint()
