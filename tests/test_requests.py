@@ -30,6 +30,11 @@ def test_parses_dict_and_json_and_normalises_pairs():
         ('{"change": "Add", "interactions": [], "user": 3}', "an unknown field 'user'"),
         ('{"change": "Add", "interactions": [], "user": 3, "b": 1}', "unknown fields 'b', 'user';"),
         ('{"change": "add", "interactions": []}', "'change' must be \"Add\" or \"Remove\" (case-sensitive), got \"add\""),
+        # the wrong change is what is wrong, not the missing interactions; and a forget is said how to write
+        ('{"change": "Forget", "user": 7}', "'change' must be \"Add\" or \"Remove\" (case-sensitive), got \"Forget\". "
+         "There is no forget request: to forget a user, remove every one of their interactions, e.g. "
+         '{"change": "Remove", "interactions": [[7, 1], [7, 2]]} for user 7 who watched items 1 and 2.'),
+        ('{"change": 5}', "'change' must be \"Add\" or \"Remove\" (case-sensitive), got 5."),
         ("null", "A request must be a JSON object with 'change' and 'interactions', got null."),  # not "NoneType"
         ('{"change": "Add", "interactions": 5}', "interactions must be a list of [user, item] pairs, got 5."),
         ('{"change": "Add", "interactions": null}', "interactions must be a list of [user, item] pairs, got null."),

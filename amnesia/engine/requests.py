@@ -214,6 +214,9 @@ def parse_request(
             f"A request must be a JSON object with 'change' and 'interactions', got {_show(request)}. "
             f"Example: {_EXAMPLE}"
         )
+    # a wrong change first: {"change": "Forget", "user": 7} was told it lacked 'interactions', a symptom
+    if "change" in request:
+        _check_change(request["change"])
     missing = [key for key in ("change", "interactions") if key not in request]
     if missing:
         raise RequestError(f"The request is missing {', '.join(repr(k) for k in missing)}. Example: {_EXAMPLE}")
@@ -222,10 +225,22 @@ def parse_request(
         shown = ", ".join(repr(k if len(k) <= 40 else k[:39] + "…") for k in extra[:5])
         raise RequestError(f"The request has {'an unknown field' if len(extra) == 1 else 'unknown fields'} {shown}; "
                            "only 'change' and 'interactions' are allowed.")
-    change = request["change"]
-    if not isinstance(change, str) or change not in CHANGE_KINDS:
-        raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.")
-    return ChangeRequest(change=change, pairs=normalize_pairs(request["interactions"], limits=limits))
+    return ChangeRequest(change=request["change"], pairs=normalize_pairs(request["interactions"], limits=limits))
+
+
+#: What people call a forget; the format has none (a forget removes every interaction of a user).
+_FORGET_WORDS = {"forget", "delete", "erase", "forget_user", "remove_user", "forgetuser", "removeuser"}
+
+
+def _check_change(change: Any) -> None:
+    """A RequestError unless ``change`` is one of :data:`CHANGE_KINDS`."""
+    if isinstance(change, str) and change in CHANGE_KINDS:
+        return
+    hint = ""
+    if isinstance(change, str) and change.casefold() in _FORGET_WORDS:
+        hint = (" There is no forget request: to forget a user, remove every one of their interactions, e.g. "
+                '{"change": "Remove", "interactions": [[7, 1], [7, 2]]} for user 7 who watched items 1 and 2.')
+    raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.{hint}")
 
 
 def interaction_pairs(interactions: Any) -> np.ndarray:
