@@ -197,6 +197,8 @@ with st.sidebar:
                 st.markdown(f"You have made no changes to {DATASETS[name]}; this clears every page's choices.")
             st.button("Reset" if not changes else f"Drop {count(changes, 'change')}", type="primary",
                       width="stretch", on_click=ui_state.reset, key=ui_state.key("app", "reset"))
+        if done := ui_state.take("app", "reset_done"):
+            st.toast(done, icon=":material/restart_alt:")
     st.caption(
         "Your changes are private to this browser session. Reloading the page starts a new session and loses "
         "them: export your request log on the Change log page to keep them, and import it there to restore."

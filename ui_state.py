@@ -26,6 +26,7 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 
 from amnesia.dashboard.workspace import Workspace
+from amnesia.words import count
 
 
 @dataclass(frozen=True)
@@ -428,11 +429,16 @@ def reset() -> None:
     the sidebar went on to list the other models' changes under a button that promised to drop "your
     changes"."""
     chosen_now = get("app", "current")
-    for chosen, space in _dataset_workspaces():  # all read before any is reset (see the inbox's comment)
+    spaces = _dataset_workspaces()  # all read before any is reset (see the inbox's comment)
+    dropped = sum(len(space.log) for _, space in spaces)
+    for chosen, space in spaces:
         if space.log or chosen == chosen_now:
             space.reset()
     clear_pages_later()
     later("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
+    # said once it is done: the popover closes, and a visitor could not tell a reset from a stray click
+    note("app", "reset_done", f"Dropped {count(dropped, 'change')}: back to the starting data."
+         if dropped else "Every page's choices are cleared.")
 
 
 def take_callback_seconds() -> float:

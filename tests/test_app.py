@@ -924,6 +924,11 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert app.button(key="app.reset").label == "Drop 2 changes"  # one in each model
     app.button(key="app.reset").click().run()  # every model's changes to this data set (it reset the one in view)
     assert not app.exception and totals(app)[3] == 0 and not any("Each model has" in c.value for c in app.sidebar.caption)
+    assert [t.value for t in app.toast] == ["Dropped 2 changes: back to the starting data."]  # said once done
+    app.run()
+    assert not app.toast  # once
+    app.button(key="app.reset").click().run()
+    assert [t.value for t in app.toast] == ["Every page's choices are cleared."]
     app.switch_page("app_pages/forget.py").run()
     forget(app, 0)
     app.selectbox(key="app.model").set_value("item-cf").run()
