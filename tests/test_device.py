@@ -292,6 +292,16 @@ def test_a_model_with_lists_exports_them_and_the_device_ranks_as_the_engine_does
         assert device == [(r.item, r.score) for r in model.recommend(user, 10)]
 
 
+@pytest.mark.parametrize("scoring", ["candidate", "history"])
+def test_every_constant_of_the_graph_is_read_by_a_node(scoring):
+    """The browser's runtime warned at every load ("Removing initializer 'flat'") about a constant
+    that only the other scoring's graph reads."""
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 2), (1, 3), (2, 1), (2, 3)], neighbours=2, scoring=scoring)
+    graph = onnx.load_from_string(build_device_model(model, 2).onnx_bytes).graph
+    read = {name for node in graph.node for name in node.input}
+    assert sorted(i.name for i in graph.initializer if i.name not in read) == []
+
+
 @pytest.mark.parametrize("measure", ["jaccard", "cosine"])
 def test_candidate_scoring_exports_its_own_graph_and_the_device_ranks_as_the_engine_does(measure):
     """A model that scores each candidate from its own list exports the same lists with the

@@ -304,14 +304,14 @@ def build_graph(table: NeighbourTable, top: int = TOP_K, metadata: dict[str, str
         numpy_helper.from_array(table.weight, "neighbour_weight"),
         numpy_helper.from_array(np.zeros(n, dtype=np.float64), "zeros"),
         numpy_helper.from_array(np.array([-np.inf], dtype=np.float64), "lowest"),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
         numpy_helper.from_array(np.array([k], dtype=np.int64), "k"),
     ]
     if table.scoring == "candidate":
         summing, constants = _candidate_sums(width)
         initializers += [numpy_helper.from_array(np.array([1.0], dtype=np.float64), "one"), *constants]
         nodes = [helper.make_node("Unique", ["history"], ["seen"], sorted=1), *summing]
-    else:
+    else:  # only this scoring reshapes: an initializer no node reads made the browser's runtime warn at each load
+        initializers.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"))
         nodes = _history_sums()
     nodes += [
         helper.make_node("Shape", ["seen"], ["seen_shape"]),
