@@ -781,3 +781,11 @@ def test_the_warm_command_compiles_the_kernels_of_a_first_visitors_clicks():
     for module, names in FIRST_CLICKS.items():
         missing = sorted(set(names) - set(result["compiled"][module]))
         assert not missing, f"{module}: not compiled by the warm command: {missing}"
+
+
+def test_a_chart_title_cuts_a_long_name_as_the_axis_does(space):
+    """A 60-character name pushed the title's "with 2 movies" under the chart's toolbar at 1,280 px."""
+    name = "Maximiliana Wilhelmina Francesca von Hohenzollern-Sigmarin"
+    entry = space.add_user(name, typed="titanic\nthe godfather")
+    assert entry.label == f"t = 1: Added {name} with 2 movies"  # the log and the messages keep the whole name
+    assert space.forget_figures().state.spec["layout"]["title"]["text"] == "t = 1: Added Maximiliana Wilhelmin… with 2 movies"
