@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from amnesia import ItemCF
 from amnesia.bench import assemble
 from amnesia.bench.common import percentiles
 from amnesia.bench.engine import check_targets, markdown, measure
@@ -81,6 +83,23 @@ def test_the_neighbours_part_times_both_engines_and_checks_the_lists(monkeypatch
     assert "the lists equal a fresh fit's" in report and "implicit 0.7.3 ItemItemRecommender, K = 20" in report
     assert figures["summary"]["candidate"]["recommend"]["p50_ms"]["median"] > 0
     assert "| this engine, K = 50 lists, each candidate scored from its own list | the same model |" in report
+    assert figures["summary"]["read"]["rows_of_c"]["p50_ms"]["median"] > 0
+    assert "Reading those rows alone (the typical users' items' rows of C" in report
+
+
+def test_the_rows_the_neighbours_part_reads_are_the_engines_c():
+    """The reading it times beside a forget is of the engine's own counts: C = HᵀH, uint16."""
+    import scipy.sparse as sp
+
+    from amnesia.bench.neighbours import _read_rows, dense_c
+
+    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 0), (2, 2), (3, 2)]
+    model = ItemCF.fit(pairs)
+    users, items = zip(*pairs)
+    core = dense_c(sp.csr_matrix((np.ones(len(pairs)), (users, items)), shape=(4, 3)))
+    assert core.dtype == np.uint16
+    assert core.tolist() == [[model.cooccurrence(a, b) if a != b else model.count(a) for b in range(3)] for a in range(3)]
+    assert _read_rows(core, np.array([0, 2])) == int(core[[0, 2]].sum()) == 13
 
 
 def test_the_cost_fit_recovers_known_coefficients():
