@@ -169,6 +169,15 @@ def test_a_name_is_cut_between_drawn_characters(name, axis):
 def test_two_long_names_that_would_read_the_same_show_their_ends():
     names = ["Maximiliana Wilhelmina A", "Maximiliana Wilhelmina B", "Bob", "Ana " + "x" * 14 + FAMILY + " and Bo"]
     assert short_names(names) == ["Maximiliana…lhelmina A", "Maximiliana…lhelmina B", "Bob", "Ana " + "x" * 14 + "…"]
+    # names as a visitor can store them (joiners are cleaned out of names; flags and skin tones stay): the end
+    # starts at a flag, not at its second letter, which would have paired every later letter wrongly
+    flags = "\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA\U0001F1EE\U0001F1F9\U0001F1EA\U0001F1F8\U0001F1F5\U0001F1F9"
+    assert short_names(["Maximiliana Wilhelmina " + flags + "1", "Maximiliana Wilhelmina " + flags + "2"]) == [
+        "Maximiliana…" + flags[2:] + "1", "Maximiliana…" + flags[2:] + "2"]
+    # names that still read the same get their user's id
+    twins = ["Maximiliana Wilhelmina X Francesca", "Maximiliana Wilhelmina Y Francesca"]
+    assert short_names(twins) == ["Maximiliana…Francesca"] * 2
+    assert short_names(twins, ids=[12, 13]) == ["Maximiliana Wilhe… #12", "Maximiliana Wilhe… #13"]
     # the end would start inside the family: it starts after it (the family is left out whole, not split)
     assert short_names(["Ana " + "x" * 14 + FAMILY + " and Bo", "Ana " + "x" * 14 + FAMILY + " and Al"]) == [
         "Ana xxxxxxx…and Bo", "Ana xxxxxxx…and Al"]

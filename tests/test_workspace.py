@@ -789,3 +789,8 @@ def test_a_chart_title_cuts_a_long_name_as_the_axis_does(space):
     entry = space.add_user(name, typed="titanic\nthe godfather")
     assert entry.label == f"t = 1: Added {name} with 2 movies"  # the log and the messages keep the whole name
     assert space.forget_figures().state.spec["layout"]["title"]["text"] == "t = 1: Added Maximiliana Wilhelmin… with 2 movies"
+    twin = space.add_user("Maximiliana Wilhelmina Francesca von Hohenzollern-Sigmaring", typed="titanic")
+    spec = space.forget_figures().state.spec  # the axis tells the two apart, and so does the title
+    assert spec["layout"]["yaxis"]["ticktext"][-2:] == ["Maximiliana…n-Sigmarin", "Maximiliana…-Sigmaring"]
+    assert spec["layout"]["title"]["text"] == "t = 2: Added Maximiliana…-Sigmaring with 1 movie"
+    assert twin.chart_label(twin.after) == "t = 2: Added Maximiliana…-Sigmaring with 1 movie"

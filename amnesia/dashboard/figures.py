@@ -328,7 +328,7 @@ def _changing(trace: dict) -> dict:
 
 
 def _y_labels_px(window: Window) -> float:
-    return max(_label_px(window.item_labels), _label_px(short_names(window.user_labels)))
+    return max(_label_px(window.item_labels), _label_px(short_names(window.user_labels, ids=window.users)))
 
 
 def _cell_px(window: Window) -> float:
@@ -388,7 +388,7 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
         layout[name]["autorange"] = "reversed"
     # H's rows are the users' whole names (its hover says them); the axis shows them short
     layout["yaxis"].update(tickmode="array", tickvals=_text(window.user_labels),
-                           ticktext=_text(short_names(window.user_labels)))
+                           ticktext=_text(short_names(window.user_labels, ids=window.users)))
     layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero", title={"text": "n"})
     layout["yaxis4"].update(showticklabels=False, ticks="")  # S's rows are C's, named just left of it: no bare dashes
     return layout, plot_height

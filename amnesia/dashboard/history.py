@@ -30,7 +30,7 @@ from ..engine.model import ItemCF
 from ..engine.requests import ChangeRequest
 from ..records import COLLECTIONS, count_records, interaction_records, pair_records
 from .effects import ChangeEffect
-from .views import ITEM_CF, Stats, Window, short_name
+from .views import ITEM_CF, Stats, Window, short_name, short_names
 
 #: A fork of the model is kept every this many changes: replaying to any time costs fewer.
 CHECKPOINT_EVERY = 8
@@ -75,13 +75,14 @@ class LogEntry:
         """``"t = 3: Forgot Bob (2 movies)"``, or the no-op with its reason."""
         return f"t = {self.time}: {self.action}"
 
-    @property
-    def chart_label(self) -> str:
-        """:attr:`label` with each long name cut as the chart's axis cuts it: a chart's title runs under
-        its toolbar, and a 60-character name pushed "with 1 movie" there at a projector's 1,280 px."""
+    def chart_label(self, window: Window) -> str:
+        """:attr:`label` with each long name cut as ``window``'s H axis cuts it (:func:`short_names`): a
+        chart's title runs under its toolbar, and a 60-character name pushed "with 1 movie" there at a
+        projector's 1,280 px; two names the axis tells apart stay apart in the title."""
+        axis = dict(zip(window.user_labels, short_names(window.user_labels, ids=window.users)))
         label = self.label
         for name in sorted(set(self.names.values()), key=len, reverse=True):
-            label = label.replace(name, short_name(name))
+            label = label.replace(name, axis.get(name, short_name(name)))
         return label
 
 

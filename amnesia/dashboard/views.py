@@ -140,22 +140,43 @@ def short_name(name: str, limit: int = LABEL_CHARS) -> str:
     return name if len(name) <= limit else name[: _drawn_cut(name, limit - 1)].rstrip() + "…"
 
 
-def short_names(names: Sequence[str], limit: int = LABEL_CHARS) -> list[str]:
+def short_names(names: Sequence[str], limit: int = LABEL_CHARS, ids: Sequence[int] | None = None) -> list[str]:
     """:func:`short_name` of each of ``names``, except that two long names that would read the same
     ("Maximiliana Wilhelmin…" for "…Wilhelmina A" and "…Wilhelmina B") show their start and their
-    end instead ("Maximilian…elmina A"), as titles do."""
+    end instead ("Maximiliana…lhelmina A"), as titles do; names that still read the same get their
+    user's id from ``ids`` ("Maximiliana Wi… #12")."""
     labels = [short_name(name, limit) for name in names]
-    taken: dict[str, int] = {}
-    for label in labels:
-        taken[label] = taken.get(label, 0) + 1
-    for position, (name, label) in enumerate(zip(names, labels)):
-        if taken[label] > 1 and len(name) > limit:
+    for position in _repeated(labels):
+        name = names[position]
+        if len(name) > limit:
             head = name[: _drawn_cut(name, limit // 2)].rstrip()
             start = len(name) - (limit - 1 - len(head))
-            while start < len(name) and (_joins_previous(name[start]) or name[start - 1] == "\u200d"):
-                start += 1  # the end's first character whole
-            labels[position] = f"{head}…{name[start:].lstrip()}"
+            labels[position] = f"{head}…{name[_drawn_start(name, start):].lstrip()}"
+    if ids is not None:
+        for position in _repeated(labels):
+            tag = f" #{ids[position]}"
+            labels[position] = short_name(names[position], max(limit - len(tag), 2)) + tag
     return labels
+
+
+def _repeated(labels: Sequence[str]) -> list[int]:
+    """Positions of the labels that another label equals."""
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [position for position, label in enumerate(labels) if seen[label] > 1]
+
+
+def _drawn_start(text: str, start: int) -> int:
+    """The smallest start at least ``start`` that begins a character as drawn (see :func:`_drawn_cut`)."""
+    while start < len(text) and (_joins_previous(text[start]) or text[start - 1] == "\u200d"):
+        start += 1
+    flags = 0  # inside a run of regional indicators, a flag starts at an even distance from the run's start
+    while flags < start and 0x1F1E6 <= ord(text[start - 1 - flags]) <= 0x1F1FF:
+        flags += 1
+    if flags % 2 and start < len(text) and 0x1F1E6 <= ord(text[start]) <= 0x1F1FF:
+        start += 1
+    return start
 
 
 def _joins_previous(char: str) -> bool:

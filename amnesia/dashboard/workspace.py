@@ -824,7 +824,7 @@ class Workspace:
             else:
                 before, after = self.latest_windows(max_items, min_viewers)
                 changed = Prepared(delta_spec(before, after, "After minus before: red = decreased, blue = increased"))
-                built = ForgetFigures(Prepared(update_spec(before, after, entry.chart_label, label)), changed, after)
+                built = ForgetFigures(Prepared(update_spec(before, after, entry.chart_label(after), label)), changed, after)
             self._figures = (key, built)
         return self._figures[1]
 
