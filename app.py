@@ -179,9 +179,11 @@ with st.sidebar:
             kept = listing(f"{_model_label(choice)} at t = {at}" for choice, at in others)
             said = (f"Each model has its own changes: this one is at t = {stats.time}; your "
                     f"{'other model keeps its' if len(others) == 1 else 'other models keep theirs'}: {kept}.")
-            if stats.time == 0:  # every user forgotten elsewhere is back here: say so where it is seen
-                st.warning(f"None of your changes are in this model: users you forgot are back in it. {said} "
-                           "Pick that model again to see them.", icon=":material/call_split:")
+            if stats.time == 0:  # a user forgotten elsewhere is back here: say so where it is seen
+                back = " Users you forgot there are back in this one." if ui_state.forgot_elsewhere() else ""
+                which = "that model" if len(others) == 1 else "one of those models"
+                st.warning(f"None of your changes are in this model.{back} {said} Pick {which} again to see them.",
+                           icon=":material/call_split:")
             else:
                 st.caption(said)
         # a popover that asks first: one stray click dropped every change of the session, with no way back
@@ -197,7 +199,7 @@ with st.sidebar:
                 st.markdown(f"You have made no changes to {DATASETS[name]}; this clears every page's choices.")
             st.button("Reset" if not changes else f"Drop {count(changes, 'change')}", type="primary",
                       width="stretch", on_click=ui_state.reset, key=ui_state.key("app", "reset"))
-        if done := ui_state.take("app", "reset_done"):
+        if done := ui_state.take_once("app", "reset_done"):
             st.toast(done, icon=":material/restart_alt:")
     st.caption(
         "Your changes are private to this browser session. Reloading the page starts a new session and loses "

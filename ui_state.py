@@ -109,6 +109,13 @@ def _dataset_workspaces() -> list[tuple[tuple, Workspace]]:
     return [(chosen, space) for chosen, space in spaces.items() if chosen[0] == dataset_name]
 
 
+def forgot_elsewhere() -> bool:
+    """Did a change in one of this visitor's other models of the picked data set leave a user without
+    interactions (a forget, or a removal of all of a user's rows)? Then that user is back in this one."""
+    chosen = get("app", "current")
+    return any(entry.gone for other, space in _dataset_workspaces() if other != chosen for entry in space.log)
+
+
 def other_changes() -> list[tuple[tuple, int]]:
     """This visitor's other models of the picked data set that hold changes, as (choice, logical
     time) in the order first used: each choice has a model of its own, so a user forgotten in one
@@ -203,6 +210,13 @@ def take(page: str, name: str, default: T = None) -> T:
     if (page, name) in inbox["messages"]:
         inbox["taken"].add((page, name))
     return inbox["messages"].get((page, name), default)
+
+
+def take_once(page: str, name: str, default: T = None) -> T:
+    """The one-time value ``name`` of ``page``, gone as it is read: for what the browser gets at once and
+    keeps up (a toast). Kept until a run has shown it, as :func:`take` keeps a message, a toast came back
+    after a double click's ignored second half and popped up twice."""
+    return _inbox()["messages"].pop((page, name), default)
 
 
 def take_flash(page: str) -> tuple[str, str] | None:

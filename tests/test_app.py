@@ -913,8 +913,8 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
     # the sidebar says where the other model's changes are: a visitor found a user forgotten in one model in the other
     assert [w.value for w in app.sidebar.warning] == [
-        "None of your changes are in this model: users you forgot are back in it. Each model has its own changes: "
-        "this one is at t = 0; your other model keeps its: EASE at t = 1. Pick that model again to see them."]
+        "None of your changes are in this model. Users you forgot there are back in this one. Each model has its own "
+        "changes: this one is at t = 0; your other model keeps its: EASE at t = 1. Pick that model again to see them."]
     app.switch_page("app_pages/forget.py").run()
     forget(app, 2)
     app.selectbox(key="app.model").set_value("ease").run()
@@ -1161,3 +1161,32 @@ def test_a_forget_effect_cut_short_before_anyone_says_so(monkeypatch):
     assert not app.exception
     assert ("Comparing even the user most exposed to Bob's forget would take more reading than one page may "
             "(read_work), so no one's lists were compared.") in [plain(m.value) for m in app.markdown]
+
+
+def test_the_sidebar_warns_of_forgotten_users_only_when_another_model_forgot_one():
+    """An add elsewhere was announced as "users you forgot are back", and with two other models the
+    warning still said "Pick that model again"."""
+    app = start()
+    add(app, "Maya", typed="titanic")
+    app.selectbox(key="app.similarity").set_value("cosine").run()
+    assert not app.exception and [w.value for w in app.sidebar.warning] == [
+        "None of your changes are in this model. Each model has its own changes: this one is at t = 0; your other "
+        f"model keeps its: Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most similar) at t = 1. Pick that model again to see them."]
+    forget(app, 0)
+    app.selectbox(key="app.model").set_value("ease").run()
+    assert [w.value for w in app.sidebar.warning] == [
+        "None of your changes are in this model. Users you forgot there are back in this one. Each model has its own "
+        f"changes: this one is at t = 0; your other models keep theirs: Item-CF (Jaccard, {DEFAULT_NEIGHBOURS} most "
+        f"similar) at t = 1 and Item-CF (Cosine, {DEFAULT_NEIGHBOURS} most similar) at t = 1. Pick one of those models "
+        "again to see them."]
+
+
+def test_a_double_clicked_reset_says_it_is_done_once(monkeypatch):
+    """The toast came back with the ignored second click (messages are kept for it) and popped up twice."""
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 60)
+    app = start()
+    forget(app, 0)
+    app.button(key="app.reset").click().run()
+    assert [t.value for t in app.toast] == ["Dropped 1 change: back to the starting data."]
+    app.button(key="app.reset").click().run()  # within the double-click window: ignored
+    assert not app.exception and not app.toast
