@@ -35,6 +35,8 @@ def test_parses_dict_and_json_and_normalises_pairs():
          "There is no forget request: to forget a user, remove every one of their interactions, e.g. "
          '{"change": "Remove", "interactions": [[7, 1], [7, 2]]} for user 7 who watched items 1 and 2.'),
         ('{"change": 5}', "'change' must be \"Add\" or \"Remove\" (case-sensitive), got 5."),
+        ('{"change": "Delete", "interactions": [[1, 2]]}',
+         "'change' must be \"Add\" or \"Remove\" (case-sensitive), got \"Delete\". To take interactions out, use \"Remove\"."),
         ("null", "A request must be a JSON object with 'change' and 'interactions', got null."),  # not "NoneType"
         ('{"change": "Add", "interactions": 5}', "interactions must be a list of [user, item] pairs, got 5."),
         ('{"change": "Add", "interactions": null}', "interactions must be a list of [user, item] pairs, got null."),

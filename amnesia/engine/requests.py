@@ -229,7 +229,9 @@ def parse_request(
 
 
 #: What people call a forget; the format has none (a forget removes every interaction of a user).
-_FORGET_WORDS = {"forget", "delete", "erase", "forget_user", "remove_user", "forgetuser", "removeuser"}
+_FORGET_WORDS = {"forget", "forget_user", "forgetuser", "remove_user", "removeuser", "delete_user", "erase_user"}
+#: Other words for taking interactions out ("Delete" one interaction is a Remove, not a forget).
+_REMOVE_WORDS = {"delete", "erase", "drop"}
 
 
 def _check_change(change: Any) -> None:
@@ -240,6 +242,8 @@ def _check_change(change: Any) -> None:
     if isinstance(change, str) and change.casefold() in _FORGET_WORDS:
         hint = (" There is no forget request: to forget a user, remove every one of their interactions, e.g. "
                 '{"change": "Remove", "interactions": [[7, 1], [7, 2]]} for user 7 who watched items 1 and 2.')
+    elif isinstance(change, str) and change.casefold() in _REMOVE_WORDS:
+        hint = ' To take interactions out, use "Remove".'
     raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(change)}.{hint}")
 
 
