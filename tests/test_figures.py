@@ -132,6 +132,8 @@ def test_labels_are_short_unique_and_text_is_escaped(toy):
     assert short_title("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"
     assert short_title("Harry Potter and the Deathly Hallows: Part 1 (2010)") == "Harry Potter…Part 1"  # not just "Part 1"
     assert short_title("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "Amelie"
+    assert short_title("Birdman: Or (The Unexpected Virtue of Ignorance) (2014)") == "Birdman"  # not "Birdman: Or"
+    assert short_title("Let Me In (2010)") == "Let Me In"
     data, _ = toy
     assert item_labels(data.catalog, [0, 1]) == ["Toy Story", "The Matrix"]
     space = Workspace(*toy)

@@ -113,6 +113,7 @@ def short_title(title: str, limit: int = LABEL_CHARS) -> str:
     if len(base) <= limit:
         return base
     base = re.sub(r"\s*\([^()]*\)", "", base).strip() or base  # alternative titles in parentheses
+    base = re.sub(r"[:,]\s*or$", "", base, flags=re.IGNORECASE) or base  # "Birdman: Or (The Unexpected…)" -> "Birdman"
     if len(base) <= limit:
         return base
     subtitle = re.sub(r"^(the|a|an) ", "", _SUBTITLE.split(base)[-1], flags=re.IGNORECASE)
