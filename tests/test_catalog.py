@@ -240,6 +240,9 @@ def test_unknown_lists_the_closest_and_nothing_unrelated(catalog):
     with pytest.raises(UnknownTitleError) as close:
         catalog.resolve("the arist")  # close as a whole, before titles with a word like "arist" ("Paris")
     assert [item for item, _ in close.value.candidates] == [89904, 180297, 616]
+    with pytest.raises(UnknownTitleError) as series:
+        catalog.resolve("Toy Storyyy zzz")  # a sequel's number nobody typed does not bring it closer
+    assert [item for item, _ in series.value.candidates] == [1, 3114, 78499]  # it read 3114, 78499, 1
     with pytest.raises(UnknownTitleError) as wrong_year:
         catalog.resolve("the matrix 2005")
     assert str(wrong_year.value) == "No 'the matrix' from 2005; the catalog has it from 1999."

@@ -648,8 +648,15 @@ class Catalog:
                         weight[item] = max(weight.get(item, 0.0), similarity / 100)
             for item, value in weight.items():
                 score[item] += 100 * value / len(words)
+        typed_numbers = any(word.isdigit() for word in key.split())
         for item, similarity in scored:  # the typed text's fuzzy scores, as computed for typos
             if similarity >= RELATED_MIN_SCORE:
+                if not typed_numbers and item in self._numbers_of:
+                    # a number nobody typed brings no title closer: "toy storyyy zzz" offered Toy Story 2 and 3
+                    # before Toy Story, whose shorter key is as near once their numbers are left out
+                    similarity = min(similarity, max(
+                        fuzz.ratio(key, " ".join(word for word in sequel.split() if not word.isdigit()))
+                        for sequel in self._sequel_keys_of[item]))
                 score[item] = max(score[item], similarity)
         return heapq.nsmallest(limit, score, key=lambda item: (-score[item], -self.popularity(item), item))
 
