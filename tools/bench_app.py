@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from amnesia.dashboard.timing import SCRIPT_TIMES_ENV, read_script_times
+from amnesia.dashboard.views import short_name
 from amnesia.bench.common import load_average, machine, when
 
 from .serve import CHROMIUM_FLAGS, FINISHED, ROOT, SETTLE_RESET, SETTLED, Server, chromium_path, streamlit_server
@@ -109,7 +110,8 @@ class Visitor:
         await box.fill(typed)
         await box.press("Control+Enter")
         await self.idle()
-        return await self._submit("Add user", f"Added {name} with", f"Added {name} with")
+        # the chart's title cuts a long name as its axis does (LogEntry.chart_label)
+        return await self._submit("Add user", f"Added {name} with", f"Added {short_name(name)} with")
 
     async def forget(self, label: str, name: str) -> float:
         self.step = f"forget {name}"
@@ -118,7 +120,7 @@ class Visitor:
         await combo.click()
         await combo.fill(label)
         await self.page.get_by_role("option", name=label, exact=False).first.click(timeout=60_000)
-        return await self._submit("Forget this user", f"Forgot {name}", f"Forgot {name}")
+        return await self._submit("Forget this user", f"Forgot {name}", f"Forgot {short_name(name)}")
 
     async def raw(self, request: str, expect: str) -> float:
         await self.page.get_by_role("tab", name="Raw request").click()
