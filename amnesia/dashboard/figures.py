@@ -268,8 +268,20 @@ def _few(before: np.ndarray, after: np.ndarray) -> bool:
     return size <= _TEXT_LIMIT**2 or _changed(before, after) <= _MARKS_SHARE * size
 
 
-def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True, hover: bool = True) -> list:
-    """The 7 traces (H, n, C, S heatmaps/bars, then H, C, S change marks) at ``stage`` 0..4."""
+def _cell_numbers(before: Window, after: Window) -> tuple[bool, bool]:
+    """Whether C's and S's cells have their numbers written: at every stage or at none. A frame without
+    text keeps the text drawn before it, so when "10" did not fit but "9" did, Play's "before" showed
+    the after state's numbers over the old colours. Decided once per figure: formatting every cell
+    of both states was half of a 40-movie figure's time, and it was done for each of its 6 stages."""
+    cell = _cell_px(after)
+    return (_fits(before.cooccurrences, "d", cell) and _fits(after.cooccurrences, "d", cell),
+            _fits(before.similarities, ".2f", cell) and _fits(after.similarities, ".2f", cell))
+
+
+def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True, hover: bool = True,
+                  numbers: tuple[bool, bool] | None = None) -> list:
+    """The 7 traces (H, n, C, S heatmaps/bars, then H, C, S change marks) at ``stage`` 0..4;
+    ``numbers``: :func:`_cell_numbers` of the two windows (computed when not given)."""
     x, y = _text(after.item_labels), _text(after.user_labels)
     hover_x, hover_y = _text(after.item_titles), _text(after.user_labels)
     cell = _cell_px(after)
@@ -281,11 +293,8 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True,
     n = after.counts if stage >= 2 else before.counts
     C = after.cooccurrences if stage >= 3 else before.cooccurrences
     S = after.similarities if stage >= 4 else before.similarities
-    size = max(_cell_px(after) - 3, 6)  # outlines inside their cell
-    # the numbers in the cells at every stage or at none: a frame without text keeps the text drawn before it,
-    # so when "10" did not fit but "9" did, Play's "before" showed the after state's numbers over the old colours
-    numbers_c = _fits(before.cooccurrences, "d", cell) and _fits(after.cooccurrences, "d", cell)
-    numbers_s = _fits(before.similarities, ".2f", cell) and _fits(after.similarities, ".2f", cell)
+    size = max(cell - 3, 6)  # outlines inside their cell
+    numbers_c, numbers_s = _cell_numbers(before, after) if numbers is None else numbers
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False, hover=hover),
         _bars(n, before.counts, x, hover_x, stage >= 2),
@@ -450,11 +459,13 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
     layout["yaxis2"].update(range=[0, tallest * _BAR_HEADROOM], autorange=False)
     names = stages(after.matrices)
     last = len(names) - 1
+    numbers = _cell_numbers(before, after)
     frames = [
         # A frame carries only what changes between stages (values, colours, marks): Plotly merges it into
         # the traces, so axes, labels and hover titles are sent once. Frame traces must still name their
         # subplot's axes, or Plotly draws them all on the first one.
-        {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage, hover=False)]),
+        {"name": name, "data": _placed([_changing(trace) for trace in _stage_traces(before, after, stage, hover=False,
+                                                                                    numbers=numbers)]),
          "traces": list(range(len(_AXES)))}
         for stage, name in enumerate(names)
     ]
@@ -502,7 +513,8 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
             }
         ],
     )
-    return ({"data": _with_scales(_placed(_stage_traces(before, after, last)), layout, after.matrices), "layout": layout,
+    return ({"data": _with_scales(_placed(_stage_traces(before, after, last, numbers=numbers)), layout, after.matrices),
+             "layout": layout,
                     "frames": frames})
 
 
