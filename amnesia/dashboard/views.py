@@ -170,14 +170,9 @@ def _repeated(labels: Sequence[str]) -> list[int]:
 
 def _drawn_start(text: str, start: int) -> int:
     """The smallest start at least ``start`` that begins a character as drawn (see :func:`_drawn_cut`)."""
-    while start < len(text) and (_joins_previous(text[start]) or text[start - 1] == "\u200d"):
+    while start < len(text) and _inside_cluster(text, start):
         start += 1
-    flags = 0  # inside a run of regional indicators, a flag starts at an even distance from the run's start
-    while flags < start and 0x1F1E6 <= ord(text[start - 1 - flags]) <= 0x1F1FF:
-        flags += 1
-    if flags % 2 and start < len(text) and 0x1F1E6 <= ord(text[start]) <= 0x1F1FF:
-        start += 1
-    return start
+    return start + 1 if _inside_flag(text, start) else start
 
 
 def _joins_previous(char: str) -> bool:
@@ -194,14 +189,28 @@ def _drawn_cut(text: str, end: int) -> int:
     cut at 21 code points, "Ana 👩‍👩‍👧‍👦" had shown a lone woman and a stray joiner. A single drawn
     character longer than ``end`` is cut at ``end`` after all (something must show)."""
     cut = end
-    while 0 < cut < len(text) and (_joins_previous(text[cut]) or text[cut - 1] == "\u200d"):
+    while 0 < cut < len(text) and _inside_cluster(text, cut):
         cut -= 1
-    flags = 0  # regional indicators pair up into flags from the start of their run
-    while flags < cut and 0x1F1E6 <= ord(text[cut - 1 - flags]) <= 0x1F1FF:
-        flags += 1
-    if flags % 2 and cut < len(text) and 0x1F1E6 <= ord(text[cut]) <= 0x1F1FF:
+    if _inside_flag(text, cut):
         cut -= 1
     return cut or end
+
+
+def _inside_cluster(text: str, position: int) -> bool:
+    """Would a cut before ``text[position]`` (0 < position < len(text)) split what is drawn as one
+    character: it joins the one before it, or follows a zero-width joiner?"""
+    return _joins_previous(text[position]) or text[position - 1] == "\u200d"
+
+
+def _inside_flag(text: str, position: int) -> bool:
+    """Would a cut before ``text[position]`` split a flag? Regional indicators pair up into flags from
+    the start of their run, so a cut after an odd number of them, before another, would."""
+    if not position < len(text) or not 0x1F1E6 <= ord(text[position]) <= 0x1F1FF:
+        return False
+    run = 0
+    while run < position and 0x1F1E6 <= ord(text[position - 1 - run]) <= 0x1F1FF:
+        run += 1
+    return run % 2 == 1
 
 
 def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
