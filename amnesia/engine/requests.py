@@ -75,8 +75,7 @@ class ChangeRequest:
     pairs: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.change not in CHANGE_KINDS:
-            raise RequestError(f"'change' must be \"Add\" or \"Remove\" (case-sensitive), got {_show(self.change)}.")
+        _check_change(self.change)
         pairs = np.asarray(self.pairs)
         if pairs.size == 0:
             pairs = np.zeros((0, 2), dtype=np.int64)
