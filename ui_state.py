@@ -443,8 +443,8 @@ def reset() -> None:
     the sidebar went on to list the other models' changes under a button that promised to drop "your
     changes"."""
     chosen_now = get("app", "current")
-    spaces = _dataset_workspaces()  # all read before any is reset (see the inbox's comment)
-    dropped = sum(len(space.log) for _, space in spaces)
+    # all read before any is reset (see the inbox's comment)
+    spaces, dropped = _dataset_workspaces(), changes_to_reset()
     for chosen, space in spaces:
         if space.log or chosen == chosen_now:
             space.reset()
