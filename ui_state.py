@@ -177,8 +177,10 @@ def _new_inbox() -> dict[str, Any]:
     # "acting": held while an action's callback runs. A click that arrives meanwhile gets a run on a new
     # thread while the callback goes on on its own; that run waits for it (:func:`run_started`), or
     # it read the workspace half changed and drew the page before the callback's message was written.
+    # "echo": the writes the last action queued (:func:`later`), queued again when its double click's second
+    # half is ignored: that click carries the form's values from before the first one's result was drawn.
     return {"messages": {}, "taken": set(), "shown": {}, "later": [], "last": None, "callback_seconds": 0.0,
-            "acting": threading.Lock()}
+            "acting": threading.Lock(), "echo": []}
 
 
 def _inbox() -> dict[str, Any]:
@@ -400,14 +402,18 @@ def action(callback: Callable[[], None]) -> Callable[[], None]:
                     # shown: the stopped run's messages are still there (an older run's are not to come back)
                     for where, value in (inbox["shown"] if last[1] else {}).items():
                         inbox["messages"].setdefault(where, value)
+                    # its form values (the name just added, the request just applied) were written over the
+                    # cleared ones before any callback: the first click's writes make the form as it left it
+                    inbox["later"].extend(inbox["echo"])
                     return
             inbox["last"] = (name, False, time.monotonic())
             _HELD.inbox = inbox
-            started = time.perf_counter()
+            started, queued = time.perf_counter(), len(inbox["later"])
             try:
                 callback()
             finally:
                 _HELD.inbox = None
+                inbox["echo"] = inbox["later"][queued:]
                 inbox["callback_seconds"] += time.perf_counter() - started
         finally:
             inbox["acting"].release()

@@ -82,8 +82,9 @@ def on_raw() -> None:
         entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "raw", str(error))
-    else:
+    else:  # the box then offers the next example (app_pages' raw tab), also after a double click's echo
         done(entry, log_hint(entry))
+        ui_state.later(PAGE, "raw_text", None)
 
 
 def log_hint(entry) -> str:
