@@ -402,9 +402,11 @@ def action(callback: Callable[[], None]) -> Callable[[], None]:
                     # shown: the stopped run's messages are still there (an older run's are not to come back)
                     for where, value in (inbox["shown"] if last[1] else {}).items():
                         inbox["messages"].setdefault(where, value)
-                    # its form values (the name just added, the request just applied) were written over the
-                    # cleared ones before any callback: the first click's writes make the form as it left it
-                    inbox["later"].extend(inbox["echo"])
+                    # shown: its form values (the name just added, the request just applied) were written over
+                    # the cleared ones before any callback, so the first click's writes are made again; not shown:
+                    # they are still queued
+                    if last[1]:
+                        inbox["later"].extend(inbox["echo"])
                     return
             inbox["last"] = (name, False, time.monotonic())
             _HELD.inbox = inbox
