@@ -47,7 +47,11 @@ def base(name: str, measure: str) -> tuple[Dataset, ItemCF]:
     return built
 
 
-@st.cache_resource(show_spinner="Building each movie's most similar movies (once for all visitors)…")
+# On an install that skipped `python -m amnesia warm`, warm_up below compiles the engine's kernels first
+# (35-55 s for MovieLens on the development machine, 2026-12-06): the spinner says so, or a host reads
+# the wait as a hang
+@st.cache_resource(show_spinner="Building each movie's most similar movies, once for all visitors (a new install "
+                   "that skipped `python -m amnesia warm` also compiles the engine now: up to a minute)…")
 def base_with_lists(name: str, measure: str, neighbours: int | None, scoring: str = DEFAULT_SCORING) -> tuple[Dataset, ItemCF]:
     """The shared model with each movie's ``neighbours`` most similar movies, read with ``scoring``
     (a fork of :func:`base` over the same counts: a choice of K costs only its lists)."""
