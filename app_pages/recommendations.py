@@ -9,6 +9,7 @@ from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
 from amnesia.dashboard.workspace import FORGET_EFFECT_K
+from amnesia.words import count
 
 PAGE = "recommendations"
 workspace = ui_state.workspace()
@@ -116,7 +117,15 @@ else:
         + (" More users were exposed; comparing them would take more reading than one page may (read_work)."
            if effect.limited else "")
     )
-for change in effect.changed[:6]:
+# the lists of users forgotten since are the recommendations of people who asked to be forgotten: counted
+# above (they were exposed then), never shown
+hidden = workspace.forgotten_since(entry)
+shown = [change for change in effect.changed if change.user not in hidden]
+if len(shown) < len(effect.changed):
+    gone = len(effect.changed) - len(shown)
+    st.caption(f"{count(gone, 'of these users has', 'of these users have')} been forgotten since; "
+               f"{'their lists are' if gone > 1 else 'that list is'} not shown.")
+for change in shown[:6]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)

@@ -585,6 +585,27 @@ def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     assert captions == ["Before forgetting", "After forgetting"] * min(6, len(effect.changed)) and captions
 
 
+def test_the_forget_effect_never_shows_the_lists_of_users_forgotten_since():
+    """Forget Alice, then Bob, Carla and Dev: t = 1's effect showed "User 1", "User 2" and "User 3"
+    with full before/after lists while the sidebar said 0 users (a visitor's finding): the
+    recommendations of people who asked to be forgotten, kept on screen under bare ids."""
+    app = start()
+    for user in (0, 1, 2, 3):
+        forget(app, user)
+    app.switch_page("app_pages/recommendations.py").run()
+    app.selectbox(key="recommendations.forget_widget").set_value(1).run()
+    assert not app.exception
+    first = space(app).log[0]
+    effect = space(app).forget_effect(first)
+    assert {change.user for change in effect.changed} == {1, 2, 3}  # all three were exposed to Alice's forget
+    assert space(app).forgotten_since(first) == {1, 2, 3}
+    boxes = [m.value for m in app.markdown if re.fullmatch(r"\*\*.+\*\*", m.value)]
+    assert boxes == [] and not [c for c in app.caption if c.value.startswith(("Before forgetting", "After forgetting"))]
+    assert "3 of these users have been forgotten since; their lists are not shown." in [c.value for c in app.caption]
+    app.selectbox(key="recommendations.forget_widget").set_value(3).run()  # Carla's: Dev is gone since, no one else left
+    assert "1 of these users has been forgotten since; that list is not shown." in [c.value for c in app.caption]
+
+
 def _reset_script():
     import streamlit as st
 

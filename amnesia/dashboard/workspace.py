@@ -846,6 +846,13 @@ class Workspace:
         """The log entries that forgot a user, newest first."""
         return [entry for entry in reversed(self.log) if entry.forgotten_user is not None]
 
+    def forgotten_since(self, entry: LogEntry) -> frozenset[int]:
+        """The users a change after ``entry`` left without interactions (forgotten, or emptied by
+        a Remove). Their lists at ``entry``'s time are what a page must no longer show: they
+        would keep a forgotten person's recommendations on screen under a bare "User 612" (the
+        name went with them), or under the name of a later user given the same id."""
+        return frozenset(user for later in self.log if later.time > entry.time for user in later.gone)
+
     def forget_effect(self, entry: LogEntry, k: int = FORGET_EFFECT_K, max_users: int = FORGET_EFFECT_USERS,
                       on_wait: Callable[[int], None] | None = None) -> ForgetEffect:
         """Whose top-``k`` a logged forget changed (cached per time: it needs two models).
