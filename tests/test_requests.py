@@ -37,6 +37,10 @@ def test_parses_dict_and_json_and_normalises_pairs():
         ('{"change": 5}', "'change' must be \"Add\" or \"Remove\" (case-sensitive), got 5."),
         ('{"change": "Delete", "interactions": [[1, 2]]}',
          "'change' must be \"Add\" or \"Remove\" (case-sensitive), got \"Delete\". To take interactions out, use \"Remove\"."),
+        # json.loads keeps a repeated key's last value: this Remove was applied as an Add (a visitor's finding)
+        ('{"change": "Remove", "interactions": [[1, 3]], "change": "Add"}',
+         'The request gives "change" twice; give each field once. Example: {"change": "Remove"'),
+        ('{"change": "Add", "interactions": [[1, 3]], "interactions": []}', 'The request gives "interactions" twice'),
         ("null", "A request must be a JSON object with 'change' and 'interactions', got null."),  # not "NoneType"
         ('{"change": "Add", "interactions": 5}', "interactions must be a list of [user, item] pairs, got 5."),
         ('{"change": "Add", "interactions": null}', "interactions must be a list of [user, item] pairs, got null."),

@@ -165,6 +165,20 @@ class _HugeNumber(Exception):
     pass
 
 
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice: json.loads keeps the last silently, so
+    {"change": "Remove", ..., "change": "Add"} was applied as an Add."""
+    built = dict(pairs)
+    if len(built) < len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return built
+
+
 def parse_request(
     request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None
 ) -> ChangeRequest:
@@ -193,7 +207,7 @@ def parse_request(
         try:
             # numbers are parsed by the checking hook only when the text has one too long for an id
             hook = _parse_int if _LONG_NUMBER.search(request) else None
-            request = json.loads(request, parse_int=hook)
+            request = json.loads(request, parse_int=hook, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise RequestError(
                 f"The request is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}). "
@@ -206,6 +220,8 @@ def parse_request(
                 MAX_ID + 1,
                 MAX_ID,
             ) from None
+        except _RepeatedKey as error:
+            raise RequestError(f"The request gives {_show(str(error))} twice; give each field once. Example: {_EXAMPLE}") from None
         except RecursionError:  # only without limits: with them the depth was checked first
             raise RequestError(f"The request is nested too deeply to read; a request looks like {_EXAMPLE}.") from None
     if not isinstance(request, Mapping):
