@@ -254,6 +254,30 @@ def test_unknown_lists_the_closest_and_nothing_unrelated(catalog):
     assert issubclass(TitleError, AmnesiaError) and issubclass(AmnesiaError, ValueError)
 
 
+@pytest.mark.parametrize("typed, parts", [
+    ("Toy Story, Heat, Alien, Titanic", 4),  # was "No movie matches …. Did you mean" the three Toy Story films
+    ("Toy Story, Heat", 2),  # was "'Toy Story, Heat' is close to 2 movies": Toy Story 2 and 3
+    ("toy story; the matrix", 2),
+    ("blah, Titanic, Alien", 3),  # two of the parts name movies
+    ("#1, #2571", 2),
+])
+def test_titles_on_one_line_are_told_to_go_one_per_line(catalog, typed, parts):
+    with pytest.raises(UnknownTitleError) as raised:
+        catalog.resolve(typed)
+    assert str(raised.value) == f"{typed!r} looks like {parts} titles on one line: put each title on its own line."
+    assert raised.value.candidates == []
+
+
+def test_a_title_with_a_comma_is_still_one_title(catalog):
+    assert catalog.resolve("Good, the Bad and the Ugly") == catalog.resolve("Good, the Bad and the Ugli") == 1201
+    assert catalog.resolve("American President, The") == 11
+    with pytest.raises(UnknownTitleError) as one:  # only one part names a movie: the usual offer
+        catalog.resolve("blah, Titanic")
+    assert str(one.value).startswith("No movie matches 'blah, Titanic'. Did you mean Titanic (1997)")
+    with pytest.raises(UnknownTitleError, match="no title comes close"):
+        catalog.resolve("xyzzy, qwerty")
+
+
 def test_resolve_many_is_all_or_nothing(catalog):
     assert catalog.resolve_many(["toy story", "", "#2571"]) == [1, 2571]
     with pytest.raises(UnknownTitleError):

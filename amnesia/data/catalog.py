@@ -61,6 +61,11 @@ _YEAR = re.compile(r"\s*\((\d{4})(?:[–-]\d{4})?\)\s*$")
 _TRAILING_ARTICLE = re.compile(r"^(.*?), (" + "|".join(re.escape(a) for a in _ARTICLES) + r")(\s*[:(].*)?$", re.IGNORECASE)
 _PARENS = re.compile(r"\s*\(([^()]*)\)")
 _TYPED_YEAR = re.compile(r"^(.*?)[\s,]*\(?\b(1[89]\d\d|20\d\d)\)?\s*$")
+#: what people put between titles typed on one line
+_SEPARATORS = re.compile(r"\s*(?:;|,(?![0-9])|(?<![0-9]),)\s*")  # not a number's comma: "20,000 Leagues"
+_BRACKETED = re.compile(r"\([^()]*\)")
+#: the parts of such a line looked up to tell a list from one title with a comma (each a lookup: ms)
+_PARTS_TRIED = 4
 _ID = re.compile(r"^\s*(#)?\s*([0-9]+)\s*$", re.ASCII)  # ids are ASCII digits only ("²" is not 2)
 _ID_DIGITS = len(str(MAX_ID))
 _SUBTITLE_SPLIT = re.compile(r"\s*:\s+|\s+-\s+")
@@ -467,6 +472,38 @@ class Catalog:
         return shown
 
     def _match(self, text: str, limits: Limits | None = None) -> _Match:
+        try:
+            return self._match_one(text, limits)
+        except TitleError as error:
+            raise self._several_on_one_line(error) from None
+
+    def _several_on_one_line(self, error: TitleError) -> TitleError:
+        """``error``, or, when its query reads as titles separated by commas or semicolons (two of
+        its first parts name a movie, or several), an error that says to put one per line. A
+        teacher typed "Toy Story, Heat, Alien, Titanic" and was offered the three Toy Story films;
+        "Toy Story, Heat" was "close to" Toy Story 2 and 3."""
+        # a comma inside brackets is a title's own: "The Postman (Postino, Il)"
+        parts = [part for part in _SEPARATORS.split(_BRACKETED.sub(lambda m: m[0].replace(",", "\0").replace(";", "\1"),
+                                                                   error.query)) if part]
+        parts = [part.replace("\0", ",").replace("\1", ";") for part in parts]
+        if len(parts) < 2 or any(_SEPARATORS.search(title) for _, title in error.candidates):
+            return error  # it may be that title: it is offered
+        named = 0
+        for part in parts[:_PARTS_TRIED]:
+            try:
+                self._match_one(part)
+            except AmbiguousTitleError:  # "Heat" names two movies: a title all the same
+                named += 1
+            except AmnesiaError:
+                pass
+            else:
+                named += 1
+            if named == 2:
+                return UnknownTitleError(f"{error.query!r} looks like {len(parts)} titles on one line: put each title "
+                                         "on its own line.", error.query, [])
+        return error
+
+    def _match_one(self, text: str, limits: Limits | None = None) -> _Match:
         query = str(text)
         if limits:
             limits.check("title_chars", len(query))
