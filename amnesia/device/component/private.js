@@ -43,6 +43,7 @@ const state = {
   dataset: null,
   active: null, // {dataset, version, sidecar, session, positionOf}
   picks: [], // item ids
+  pickTitles: {}, // item id -> title, for the picks (see titlesKey)
   top: [], // [{id, title, score}] from the active model
   lastMs: null,
   pendingVersion: null, // a version the server named that we do not run yet
@@ -123,6 +124,9 @@ function loadRuntime(config) {
 
 // ------------------------------------------------------------------ storage (this browser only)
 const picksKey = (dataset) => `amnesia.private.picks.${dataset}`;
+// the picks' titles as a model named them: a pick whose movie later left the model (its last viewer
+// forgotten) read "#386" where the page had shown "S.F.W. (1994)" a moment before
+const titlesKey = (dataset) => `amnesia.private.titles.${dataset}`;
 function loadPicks(dataset) {
   try {
     const value = JSON.parse(localStorage.getItem(picksKey(dataset)) || "[]");
@@ -131,9 +135,31 @@ function loadPicks(dataset) {
     return [];
   }
 }
+function loadTitles(dataset) {
+  try {
+    const value = JSON.parse(localStorage.getItem(titlesKey(dataset)) || "{}");
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).filter(([, title]) => typeof title === "string")) : {};
+  } catch {
+    return {};
+  }
+}
+// a pick's title: the active model's, else the one saved when a model still had it, else its id
+function pickTitle(item) {
+  const position = state.active ? state.active.positionOf.get(item) : undefined;
+  return position !== undefined ? state.active.sidecar.titles[position] : state.pickTitles[item] ?? `#${item}`;
+}
 function savePicks() {
-  if (state.picks.length) localStorage.setItem(picksKey(state.dataset), JSON.stringify(state.picks));
-  else localStorage.removeItem(picksKey(state.dataset));
+  // only the picks' own titles are kept, and they go with the picks
+  state.pickTitles = Object.fromEntries(state.picks.map((item) => [item, pickTitle(item)])
+    .filter(([item, title]) => title !== `#${item}`));
+  if (state.picks.length) {
+    localStorage.setItem(picksKey(state.dataset), JSON.stringify(state.picks));
+    localStorage.setItem(titlesKey(state.dataset), JSON.stringify(state.pickTitles));
+  } else {
+    localStorage.removeItem(picksKey(state.dataset));
+    localStorage.removeItem(titlesKey(state.dataset));
+  }
 }
 
 function database() {
@@ -178,6 +204,7 @@ async function onRender(args) {
   if (state.dataset !== args.dataset) {
     state.dataset = args.dataset;
     state.picks = loadPicks(args.dataset);
+    state.pickTitles = loadTitles(args.dataset);
     state.change = null;
     if (state.active && state.active.dataset !== args.dataset) state.active = null;
   }
@@ -224,6 +251,7 @@ async function activate(dataset, modelBytes, sidecarBytes, notes, fromServer) {
   const before = state.top;
   const positionOf = new Map(sidecar.items.map((item, position) => [item, position]));
   state.active = { dataset, version: sidecar.version, sidecar, session, positionOf, search: searchIndex(sidecar) };
+  if (state.picks.length) savePicks(); // the titles of picks this model has, saved before a later one may not
   showSuggestions(); // a query typed before holds for the new model's titles
   await score();
   if (previous && previous.dataset === dataset && previous.version !== sidecar.version) {
@@ -459,8 +487,11 @@ function renderAll() {
   picks.replaceChildren(...state.picks.map((item) => {
     const li = document.createElement("li");
     const position = active ? active.positionOf.get(item) : undefined;
-    const title = position === undefined ? `#${item}` : active.sidecar.titles[position];
-    if (active && position === undefined) li.className = "missing";
+    const title = pickTitle(item);
+    if (active && position === undefined) {
+      li.className = "missing";
+      li.title = "Not in this model: no one watches it any more";
+    }
     li.append(document.createTextNode(title));
     const remove = document.createElement("button");
     remove.type = "button";
@@ -473,7 +504,8 @@ function renderAll() {
   const missing = active ? state.picks.filter((item) => !active.positionOf.has(item)).length : 0;
   $("picks-hint").textContent = !state.picks.length
     ? "Pick a few movies you liked; they are saved in this browser only."
-    : missing ? `${missing} of your picks are not in this model (no one watches them any more); they are ignored.` : "";
+    : missing ? `${missing} of your picks ${missing === 1 ? "is" : "are"} not in this model (no one watches ` +
+      `${missing === 1 ? "it" : "them"} any more); ${missing === 1 ? "it is" : "they are"} ignored.` : "";
   $("clear").hidden = !state.picks.length;
   $("top").replaceChildren(...listItems(state.top));
   $("timing").textContent = runtimeBroken ? "" : !active ? "" : !state.picks.length
