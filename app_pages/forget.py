@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 import ui_state
@@ -132,6 +134,7 @@ def show_error(field: str) -> None:
     message = ui_state.take_error(PAGE, field)
     if message:
         st.error(md(message), icon=":material/error:")
+        ui_state.scroll_up_to_here(time.monotonic_ns())  # each error is taken once: a new token each time
 
 
 # ---------------------------------------------------------------------- the three forms

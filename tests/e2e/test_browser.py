@@ -323,6 +323,24 @@ def test_picker_enter_adds_the_most_watched_title_that_contains_the_word(page, s
     assert page.errors == []
 
 
+@pytest.mark.parametrize("data", ["toy", "movielens-small"])
+def test_an_error_under_a_form_is_brought_into_view_at_a_projectors_size(browser, server, data):
+    """At 1,280 x 720 Add's "Pick at least one movie…" began at the window's bottom edge, a red strip
+    whose words were below it (a visitor's finding); it scrolls up just enough to show it whole."""
+    context = guarded_context(browser, server, viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    open_app(page, server, data)
+    name = page.get_by_role("textbox", name="Name")
+    name.fill("Ana")
+    name.press("Tab")
+    wait_for_run(page)
+    page.get_by_role("button", name="Add user", exact=True).click()
+    error = page.locator("[data-testid=stAlert]").filter(has_text="Pick at least one movie that Ana watched")
+    expect(error).to_be_in_viewport(ratio=1.0, timeout=10_000)
+    expect(page.get_by_role("button", name="Add user", exact=True)).to_be_in_viewport()  # no further than needed
+    context.close()
+
+
 def test_candidate_buttons_show_whole_titles_at_a_laptops_width(browser, server):
     """The buttons under an ambiguous line name each movie in full at 1,366 px: in four columns they
     cut "The Lord of the Rings: The Fell…" and "Star Wars: Episode IV - A New …", the words that
