@@ -62,7 +62,7 @@ def test_an_add_with_several_unresolved_lines_names_them_all(space):
     before = space.model.fingerprint()
     with pytest.raises(UnknownTitleError) as raised:
         space.add_user("Tom", typed="xyzzy qwerty\ntoy story\n\nqwerty xyzzy")
-    assert str(raised.value) == ("Lines 1 and 4 do not name one movie each yet. Line 1: No movie matches 'xyzzy qwerty', "
+    assert str(raised.value) == ("Lines 1 and 4 do not name one movie each yet (under the box, each line says why). Line 1: No movie matches 'xyzzy qwerty', "
                                  "and no title comes close. Check the spelling, or type the movie's id, e.g. #1. "
                                  "Nothing was added.")
     assert raised.value.query == "xyzzy qwerty"

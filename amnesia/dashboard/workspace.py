@@ -498,7 +498,9 @@ class Workspace:
             self.catalog.resolve(first.text, self.limits)
         except TitleError as error:
             numbers = [line.number for line in unresolved]
-            lead = (f"Lines {listing(numbers)} do not name one movie each yet. Line {first.number}: " if len(numbers) > 1
+            # the form lists every line's own problem above its button; the message had left line 4 unexplained
+            lead = (f"Lines {listing(numbers)} do not name one movie each yet (under the box, each line says "
+                    f"why). Line {first.number}: " if len(numbers) > 1
                     else f"Line {first.number}: ")
             return type(error)(f"{lead}{error} Nothing was added.", error.query, error.candidates)
         return AmnesiaError(f"Line {first.number}: {first.problem} Nothing was added.")  # the preview's word, if resolve disagreed
