@@ -48,6 +48,9 @@ if gone is None:
 elif user is not None:
     st.caption(md(f"{gone.names.get(before, f'User {before}')}, shown here before, was forgotten at t = {gone.time}: "
                   f"now showing {choices[user]}."))
+if not choices:  # the selectbox alone read "No options to select" (a visitor who had forgotten everyone)
+    st.info("No users are left in this model: add one on the Forget page to see their recommendations.",
+            icon=":material/person_off:")
 if user is not None:
     history = workspace.model.history(user)
     shown = ", ".join(catalog.title(item) for item in history[:30])

@@ -599,6 +599,7 @@ def test_the_forget_effect_never_shows_the_lists_of_users_forgotten_since():
     effect = space(app).forget_effect(first)
     assert {change.user for change in effect.changed} == {1, 2, 3}  # all three were exposed to Alice's forget
     assert space(app).forgotten_since(first) == {1, 2, 3}
+    assert app.info[0].value == "No users are left in this model: add one on the Forget page to see their recommendations."
     boxes = [m.value for m in app.markdown if re.fullmatch(r"\*\*.+\*\*", m.value)]
     assert boxes == [] and not [c for c in app.caption if c.value.startswith(("Before forgetting", "After forgetting"))]
     assert "3 of these users have been forgotten since; their lists are not shown." in [c.value for c in app.caption]
