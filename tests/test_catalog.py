@@ -276,6 +276,32 @@ def test_a_title_with_a_comma_is_still_one_title(catalog):
     assert str(one.value).startswith("No movie matches 'blah, Titanic'. Did you mean Titanic (1997)")
     with pytest.raises(UnknownTitleError, match="no title comes close"):
         catalog.resolve("xyzzy, qwerty")
+    # the reviewer's cases: a year after a comma is a year, and MovieLens's own form is one title
+    with pytest.raises(UnknownTitleError) as year:
+        catalog.resolve("Titanic, 1998")
+    assert str(year.value) == "No 'Titanic' from 1998; the catalog has it from 1997, 1953."
+    with pytest.raises(AmbiguousTitleError) as book:
+        catalog.resolve("Jungle Book, The")
+    assert str(book.value).startswith("'Jungle Book, The' matches 3 movies")
+    assert [item for item, _ in book.value.candidates] == [2078, 362, 137857]
+
+
+def test_no_title_written_as_people_write_it_is_taken_for_several(catalog):
+    """Every MovieLens title as the data writes it ("Jungle Book, The"), lower case, without the
+    space after its comma, as displayed, and displayed with a wrong year after a comma: none reads
+    as titles on one line (208 of the data's own forms did, in the first version of the hint)."""
+    taken = []
+    for movie in catalog.movies():
+        raw, shown = split_year(movie.title)[0], split_year(display_title(movie.title))[0]
+        for typed in (raw, raw.lower(), raw.replace(", ", ","), shown, f"{shown}, {(movie.year or 1900) + 1}"):
+            if typed.strip().isdigit():
+                continue
+            try:
+                catalog.resolve(typed)
+            except TitleError as error:
+                if "titles on one line" in str(error):
+                    taken.append(typed)
+    assert taken == []
 
 
 def test_resolve_many_is_all_or_nothing(catalog):

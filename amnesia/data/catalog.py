@@ -488,20 +488,29 @@ class Catalog:
         parts = [part.replace("\0", ",").replace("\1", ";") for part in parts]
         if len(parts) < 2 or any(_SEPARATORS.search(title) for _, title in error.candidates):
             return error  # it may be that title: it is offered
+        if _TRAILING_ARTICLE.match(re.sub(r",\s*", ", ", error.query)):
+            return error  # a title as MovieLens writes it: "Collector, The (La collectionneuse)"
         named = 0
         for part in parts[:_PARTS_TRIED]:
-            try:
-                self._match_one(part)
-            except AmbiguousTitleError:  # "Heat" names two movies: a title all the same
-                named += 1
-            except AmnesiaError:
-                pass
-            else:
-                named += 1
+            named += self._names_a_movie(part)
             if named == 2:
                 return UnknownTitleError(f"{error.query!r} looks like {len(parts)} titles on one line: put each title "
                                          "on its own line.", error.query, [])
         return error
+
+    def _names_a_movie(self, part: str) -> bool:
+        """Whether ``part`` of a line names a movie by itself: one movie, or a title several films
+        share ("Heat"). Not a bare number ("Titanic, 1998" is a title and a wrong year), nor a word
+        many titles start with ("Jungle Book, The", as MovieLens writes titles, is one film)."""
+        if part.strip().isdigit():
+            return False
+        try:
+            self._match_one(part)
+        except AmbiguousTitleError:
+            return bool(self._exact(_typed_keys(part)))
+        except AmnesiaError:
+            return False
+        return True
 
     def _match_one(self, text: str, limits: Limits | None = None) -> _Match:
         query = str(text)
