@@ -96,7 +96,7 @@ with st.expander("How this works", icon=":material/lock:"):
   version `{sidecar['version']}` (from fingerprint `{sidecar['fingerprint'][:12]}…`, logical time {workspace.model.time}),
   {len(sidecar['items']):,} movies, {size(len(export.onnx_bytes))} of ONNX, exported in {export.seconds:.2f} s.
 - **Scoring** happens in your browser: {rule}; movies you picked are never recommended.
-- **Your picks** are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
+- **Your picks** (and their titles) are kept in this browser's localStorage and never sent: the page sends the server only a "ready"
   signal naming the model version it holds, so the server knows whether to send a model.
 - **Forgetting reaches your device.** Forget a user on the *Forget* page and come back: the model's fingerprint
   changes, so your device gets the new version, and this page shows how your own top 10 changed and why.

@@ -41,6 +41,9 @@ def test_parses_dict_and_json_and_normalises_pairs():
         ('{"change": "Remove", "interactions": [[1, 3]], "change": "Add"}',
          'The request gives "change" twice; give each field once. Example: {"change": "Remove"'),
         ('{"change": "Add", "interactions": [[1, 3]], "interactions": []}', 'The request gives "interactions" twice'),
+        # a repeated key of an object inside it is not what is wrong: the unknown field is
+        ('{"change": "Add", "interactions": [[1, 2]], "x": {"a": 1, "a": 2}}', "an unknown field 'x'"),
+        ('{"change": "Add", "interactions": [[1, {"a": 1, "a": 2}]]}', 'interactions[0]: item id must be a non-negative integer, got {"a": 2}'),
         ("null", "A request must be a JSON object with 'change' and 'interactions', got null."),  # not "NoneType"
         ('{"change": "Add", "interactions": 5}', "interactions must be a list of [user, item] pairs, got 5."),
         ('{"change": "Add", "interactions": null}', "interactions must be a list of [user, item] pairs, got null."),

@@ -165,17 +165,20 @@ class _HugeNumber(Exception):
     pass
 
 
-class _RepeatedKey(Exception):
-    pass
+class _Object(dict):
+    """A decoded JSON object that knows the first key it was given twice (None: none was)."""
+
+    repeated: str | None = None
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object as a dict, refusing a key given twice: json.loads keeps the last silently, so
-    {"change": "Remove", ..., "change": "Add"} was applied as an Add."""
-    built = dict(pairs)
+def _objects(pairs: list[tuple[str, Any]]) -> _Object:
+    """json.loads keeps a repeated key's last value silently, so {"change": "Remove", ...,
+    "change": "Add"} was applied as an Add: the request's own object is refused when it repeats a
+    key (an object nested in it is wrong anyway and is told so as a bad value)."""
+    built = _Object(pairs)
     if len(built) < len(pairs):
         seen: set[str] = set()
-        raise _RepeatedKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+        built.repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
     return built
 
 
@@ -207,7 +210,7 @@ def parse_request(
         try:
             # numbers are parsed by the checking hook only when the text has one too long for an id
             hook = _parse_int if _LONG_NUMBER.search(request) else None
-            request = json.loads(request, parse_int=hook, object_pairs_hook=_unique_keys)
+            request = json.loads(request, parse_int=hook, object_pairs_hook=_objects)
         except json.JSONDecodeError as error:
             raise RequestError(
                 f"The request is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}). "
@@ -220,8 +223,6 @@ def parse_request(
                 MAX_ID + 1,
                 MAX_ID,
             ) from None
-        except _RepeatedKey as error:
-            raise RequestError(f"The request gives {_show(str(error))} twice; give each field once. Example: {_EXAMPLE}") from None
         except RecursionError:  # only without limits: with them the depth was checked first
             raise RequestError(f"The request is nested too deeply to read; a request looks like {_EXAMPLE}.") from None
     if not isinstance(request, Mapping):
@@ -229,6 +230,8 @@ def parse_request(
             f"A request must be a JSON object with 'change' and 'interactions', got {_show(request)}. "
             f"Example: {_EXAMPLE}"
         )
+    if getattr(request, "repeated", None) is not None:
+        raise RequestError(f"The request gives {_show(request.repeated)} twice; give each field once. Example: {_EXAMPLE}")
     # a wrong change first: {"change": "Forget", "user": 7} was told it lacked 'interactions', a symptom
     if "change" in request:
         _check_change(request["change"])

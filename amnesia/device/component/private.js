@@ -153,12 +153,16 @@ function savePicks() {
   // only the picks' own titles are kept, and they go with the picks
   state.pickTitles = Object.fromEntries(state.picks.map((item) => [item, pickTitle(item)])
     .filter(([item, title]) => title !== `#${item}`));
-  if (state.picks.length) {
-    localStorage.setItem(picksKey(state.dataset), JSON.stringify(state.picks));
-    localStorage.setItem(titlesKey(state.dataset), JSON.stringify(state.pickTitles));
-  } else {
-    localStorage.removeItem(picksKey(state.dataset));
-    localStorage.removeItem(titlesKey(state.dataset));
+  try {
+    if (state.picks.length) {
+      localStorage.setItem(picksKey(state.dataset), JSON.stringify(state.picks));
+      localStorage.setItem(titlesKey(state.dataset), JSON.stringify(state.pickTitles));
+    } else {
+      localStorage.removeItem(picksKey(state.dataset));
+      localStorage.removeItem(titlesKey(state.dataset));
+    }
+  } catch {
+    // storage full or turned off: the picks hold for this visit, and a model still loads and scores them
   }
 }
 
