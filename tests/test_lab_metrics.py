@@ -365,12 +365,23 @@ def test_the_permutation_test_enumerates_small_pools_and_reports_the_observed_ep
 
 
 @pytest.mark.parametrize("n", [3, 4, 5])
-def test_the_smallest_p_is_what_the_test_gives_two_samples_told_apart(n):
-    """3 + 3 models reach p = 0.1 at best, so a test at 0.05 can never reject with them."""
+def test_smallest_p_value_is_what_the_test_gives_two_samples_told_apart(n):
+    """3 + 3 models told apart completely get p = 0.1, so a test at 0.05 cannot reject even them."""
     rng = np.random.default_rng(n)
     a, b = rng.normal(size=(n, 6)) + 50.0, rng.normal(size=(n, 6))
     assert permutation_test(a, b, rng, permutations=499)[1] == pytest.approx(smallest_p_value(n, n, 499))
     assert smallest_p_value(n, n, 499) == pytest.approx({3: 2 / 20, 4: 2 / 70, 5: 2 / 252}[n])
+
+
+def test_a_less_clear_epsilon_can_rank_first_by_chance_and_get_a_lower_p():
+    """A quick run showed p = 0.050 under a sentence calling 0.100 the smallest p: an ε below the
+    cap that the attack's random halves rank above its mirror labelling's is alone at the top of
+    the 20 labellings, so the p of models told apart completely is not the smallest p there is."""
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.0, 1.0, (3, 8)), rng.normal(1.0, 1.0, (3, 8))
+    observed, p = permutation_test(a, b, np.random.default_rng(0), 499)
+    assert observed == pytest.approx(0.715889493259741) and p == pytest.approx(1 / 20)
+    assert p < smallest_p_value(3, 3, 499) == pytest.approx(0.1)
 
 
 def test_the_smallest_p_of_random_relabellings_and_unequal_sides():

@@ -512,11 +512,14 @@ def mean_capped_epsilon(unlearned: np.ndarray, retrained: np.ndarray, seed: int 
 
 
 def smallest_p_value(n: int, m: int, permutations: int = 499) -> float:
-    """The smallest p :func:`permutation_test` can give for ``n`` unlearned and ``m`` retrained
-    models: 1 / (1 + relabellings), or with every relabelling of n = m models 2 / C(2n, n), since
-    swapping the two sides of a perfectly told-apart pair of samples scores the same capped ε. With
-    3 + 3 models it is 2 / 20 = 0.1: such a test can never reject at 0.05, so its "not rejected"
-    says nothing (a quick run had read "forgets: yes" beside ε = 1 and F = 0)."""
+    """The p :func:`permutation_test` gives ``n`` unlearned and ``m`` retrained models that the
+    attack tells apart completely, the clearest evidence there is: 1 / (1 + relabellings), or with
+    every relabelling of n = m models 2 / C(2n, n), since swapping the two sides of such samples
+    scores the same capped ε. With 3 + 3 models it is 2 / 20 = 0.1: such a test cannot reject at
+    0.05 even then, so its "not rejected" says nothing (a quick run had read "forgets: yes" beside
+    ε = 1 and F = 0). It is not the smallest p there is: a less clear ε that the attack's random
+    halves happen to rank first of the 20 labellings gets 1 / 20 (a visitor saw 0.050 under a
+    sentence that called 0.100 the smallest)."""
     relabellings = math.comb(n + m, n)
     if relabellings - 1 <= permutations:
         return (2 if n == m else 1) / relabellings

@@ -164,8 +164,8 @@ def reading(result: dict, kind: str) -> list[str]:
                and not undecided(r)]
     if open_:  # too few models for the test to reject at all: neither "forgets" nor "told apart"
         lines.append(
-            f"Cannot tell (with {open_[0]['models']} models a side the permutation test's smallest p is "
-            f"{p_value(open_[0]['epsilon_p_floor'])}, above {ALPHA}): "
+            f"Cannot tell (with {open_[0]['models']} models a side the permutation test cannot reject even for models "
+            f"told apart completely: their p is {p_value(open_[0]['epsilon_p_floor'])}, above {ALPHA}): "
             + ", ".join(f"{r['label']} (ε = {fmt(r['epsilon'], 2)})" for r in open_) + "."
         )
     if forgetting:

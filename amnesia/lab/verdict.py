@@ -12,25 +12,27 @@ ALPHA = 0.05
 
 
 def _unreachable(floor: float | None) -> bool:
-    """Whether a test whose smallest reachable p is ``floor`` cannot reject at :data:`ALPHA`
-    (too few models a side: 3 + 3 reach 0.1 at best)."""
+    """Whether a test that gives models told apart completely ``floor`` (metrics.smallest_p_value)
+    cannot reject at :data:`ALPHA` for them (too few models a side: 3 + 3 give them 0.1)."""
     return floor is not None and floor > ALPHA
 
 
 def undecided(row: dict) -> bool:
-    """Whether a lab row's permutation test could not reject at all (its ``epsilon_p_floor``, the
-    smallest p it could give, is above :data:`ALPHA`), so its verdict is "cannot tell"; rows
+    """Whether a lab row's permutation test could not reject even for models told apart completely
+    (its ``epsilon_p_floor``, their p, is above :data:`ALPHA`), so its verdict is "cannot tell"; rows
     written before the floor was kept have none and are decided."""
     return _unreachable(row.get("epsilon_p_floor"))
 
 
 def tested(p: float, floor: float | None = None) -> tuple[bool, str]:
-    """The permutation test's verdict on a measured row: (forgets, its words). ``floor``: the
-    smallest p the test could give (evaluate.summarize's epsilon_p_floor); above the level, the
-    row is not said to forget (False) and its words say the test cannot tell."""
+    """The permutation test's verdict on a measured row: (forgets, its words). ``floor``: the p
+    the test gives models told apart completely (evaluate.summarize's epsilon_p_floor); above the
+    level, the row is not said to forget (False) and its words say the test cannot tell, whatever
+    its own p (which is not read: 0.05 at 3 + 3 models is an ε ranked first by chance, below
+    the clearest evidence's 0.1)."""
     if _unreachable(floor):
-        return False, (f"cannot tell: with this few models a permutation test cannot reach p ≤ {ALPHA} "
-                       f"(its smallest p is {p_value(floor)}; p = {p_value(p)})")
+        return False, (f"cannot tell: with this few models the permutation test cannot reject even for models told "
+                       f"apart completely (their p is {p_value(floor)}, above {ALPHA}; here p = {p_value(p)}, not read)")
     if p > ALPHA:
         return True, f"forgets: not told apart from retrains (permutation test p = {p_value(p)} > {ALPHA})"
     return False, f"does not forget: told apart from retrains (p = {p_value(p)} ≤ {ALPHA})"
