@@ -104,6 +104,19 @@ def test_changed_cells_are_marked(forget_alice):
     assert list(bars.text) == ["2→1", "4→3", "2→1", "", "1→0"]
 
 
+def test_change_marks_fit_their_cells_in_the_narrowest_column(forget_alice):
+    """The marks are fixed-size squares on cells that stretch with the column: at a 1,024 px window
+    (a 564 px main column) the toy world's cells are 28.9 px wide (measured in the browser), and
+    marks sized for the 700 px layout were 33 px, covering their neighbours' numbers."""
+    spec = update_figure(forget_alice.before, forget_alice.after, "x").to_dict()
+    layout = spec["layout"]
+    width = 564 - layout["margin"]["l"] - layout["margin"]["r"]  # the plot area at a 1,024 px window
+    across = width * (layout["xaxis3"]["domain"][1] - layout["xaxis3"]["domain"][0]) / len(forget_alice.after.items)
+    sizes = [trace["marker"]["size"] for trace in spec["data"] if trace.get("marker", {}).get("symbol") == "square-open"]
+    assert len(sizes) == 3 and len(set(sizes)) == 1 and across - 4 < sizes[0] <= across - 3  # on H, C and S
+    assert "title" not in layout["yaxis2"]  # n's "n" overprinted H's colour bar there
+
+
 def test_panel_titles_count_the_changed_cells(forget_alice):
     titles = [a.text for a in update_figure(forget_alice.before, forget_alice.after, "x").layout.annotations]
     assert [t.split("<br>")[1] for t in titles] == [

@@ -62,7 +62,8 @@ _CELL_FONT = 10
 #: pixels between the two columns: the left panels' colour scales and the n axis (S shares C's row labels)
 _MIDDLE = _BAR + 45
 _BUTTONS_PX = 175  # ▶ Play and ❚❚ Pause side by side, with a gap: where the step slider may start
-_WIDTH = 700  # the main column at a 1024 px window (projectors): laid out for it, wider screens stretch it
+_WIDTH = 700  # the main column the grid is laid out for; wider screens stretch it
+_NARROWEST = 564  # the main column at a 1,024 px window with the sidebar open: the heatmaps' cells are narrowest there
 
 
 #: colour scales as lists: plotly.js knows only some names (not "Purples"); validation used to expand them
@@ -293,7 +294,7 @@ def _stage_traces(before: Window, after: Window, stage: int, marks: bool = True,
     n = after.counts if stage >= 2 else before.counts
     C = after.cooccurrences if stage >= 3 else before.cooccurrences
     S = after.similarities if stage >= 4 else before.similarities
-    size = max(cell - 3, 6)  # outlines inside their cell
+    size = _mark_px(after)
     numbers_c, numbers_s = _cell_numbers(before, after) if numbers is None else numbers
     return [
         _heatmap(H, x, y, hover_x, hover_y, "watched", "Blues", 1, "d", False, hover=hover),
@@ -344,6 +345,17 @@ def _cell_px(window: Window) -> float:
     """A heatmap cell's expected width in the 2 x 2 grid (rows get the same height: square cells)."""
     panel = (_WIDTH - _y_labels_px(window) - _MIDDLE - _BAR) / 2
     return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
+
+
+def _mark_px(window: Window) -> float:
+    """A change mark's size in pixels: a cell's width in the narrowest main column (:data:`_NARROWEST`),
+    less 3, and no more than a row's height. The marks are markers of a fixed size while the cells
+    stretch with the column: sized for the 700 px layout, at a 1,024 px window they were 33 px squares
+    on 29 px cells, covering their neighbours' numbers (a visitor could not tell which cells changed)."""
+    y_labels = _y_labels_px(window)
+    between = _MIDDLE / (_WIDTH - y_labels - _BAR)  # the grid's gap, a fraction of the plot area (as _grid sets it)
+    across = (_NARROWEST - y_labels - _BAR) * (1 - between) / 2 / max(len(window.items), 1)
+    return max(min(across, _cell_px(window)) - 3, 6)
 
 
 def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
@@ -398,7 +410,8 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
     # H's rows are the users' whole names (its hover says them); the axis shows them short
     layout["yaxis"].update(tickmode="array", tickvals=_text(window.user_labels),
                            ticktext=_text(short_names(window.user_labels, ids=window.users)))
-    layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero", title={"text": "n"})
+    # no axis title: the subplot's says "n: how many…", and at a 1,024 px window an "n" here overprinted H's colour bar
+    layout["yaxis2"].update(type="linear", tickmode="auto", rangemode="tozero")
     layout["yaxis4"].update(showticklabels=False, ticks="")  # S's rows are C's, named just left of it: no bare dashes
     return layout, plot_height
 
