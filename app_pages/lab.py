@@ -224,7 +224,7 @@ if result is not None:
 
 st.subheader("Run a quick lab")
 st.caption(
-    f"One forget set, a few seeds, every method, in a separate process. MovieLens with {PAGE_SEEDS} seeds takes "
+    f"One forget set, a few seeds, every method but EASE (full runs only), in a separate process. MovieLens with {PAGE_SEEDS} seeds takes "
     "half a minute to a minute, depending on how busy the server is; the toy world a few seconds. One run at a time "
     "per server. With so few seeds the results are a demonstration: read them against their own null control."
 )

@@ -794,7 +794,8 @@ class Workspace:
         outside = sum(1 for p in pairs if p.item_a not in shown or p.item_b not in shown)
         if not outside:
             return ""
-        return f"{outside} of these {len(pairs)} pairs involve movies outside the charts above, which show {len(shown)} movies."
+        return (f"{outside} of these {len(pairs)} pairs {'involves a movie' if outside == 1 else 'involve movies'} outside the "
+                f"charts above, which show {len(shown)} movies.")
 
     def emptied_sentence(self, entry: LogEntry, listed: bool = True) -> str:
         """What happened to movies that lost their last viewer, or "" if none did; ``listed``: the page
@@ -1114,10 +1115,11 @@ class EaseWorkspace(Workspace):
     def introduction(self) -> str:
         ease = self.base_ease
         return (
-            f"EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so G = C with n on its diagonal, and "
+            f"EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so its Gram matrix G = HᵀH is C (n on its "
+            f"diagonal), and "
             f"P = (G + λI)⁻¹ over the {len(ease.items_scored):,} movies it scores (λ = {ease.l2:g}). Its weights are "
             "B = I − P·diag(1/diag P): a movie j's score for a user is the sum of B_ij over the movies i they watched. "
-            "Forgetting a user subtracts their row from G, a rank-one change, so P follows exactly by Sherman–Morrison "
+            "Forgetting a user subtracts their row's outer product from G, a rank-one change, so P follows exactly by Sherman–Morrison "
             "instead of a new inverse."
         )
 
