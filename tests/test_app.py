@@ -495,7 +495,7 @@ def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
     notice = plain(app.info[0].value)
     assert notice.startswith("The full change stream would be about 2.8 GB (24,553,442 records); the app exports at most 20 MB.")
     assert [c.value for c in app.code] == [
-        "python -m amnesia stream --data movielens-small < amnesia-movielens-small-requests.jsonl > stream.jsonl"]
+        "python -m amnesia stream --data movielens-small --changes-only < amnesia-movielens-small-requests.jsonl > stream.jsonl"]
     assert [b.label for b in app.get("download_button")] == ["Download the request log (JSON lines)"]
 
 
@@ -906,7 +906,7 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app = start()
     app.selectbox(key="app.model").set_value("ease").run()
     assert not app.exception and app.query_params["model"] == "ease"
-    assert app.caption[0].value.startswith("EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so G = C")
+    assert app.caption[0].value.startswith("EASE (Steck, 2019) keeps H (who watched what), n and C = HᵀH, so its Gram matrix G = HᵀH is C")
     forget(app, 0)
     ease = space(app).ease
     assert ease.history(0) == [] and totals(app)[3] == 1

@@ -493,15 +493,19 @@ def test_a_cosine_workspace_replays_as_cosine_on_the_command_line():
     space = Workspace(*shared_base("toy", "cosine"))
     space.forget_user(0)
     command = space.replay_command()
-    assert command == "python -m amnesia stream --data toy --similarity cosine < amnesia-toy-requests.jsonl"
+    assert command == "python -m amnesia stream --data toy --changes-only --similarity cosine < amnesia-toy-requests.jsonl"
     arguments = command.split(" < ")[0].split()[1:]
     stream = subprocess.run([sys.executable, *arguments], input="".join(space.history.request_lines()),
                             capture_output=True, text=True, timeout=120, check=True)
-    replayed = [line for line in stream.stdout.splitlines(keepends=True) if json.loads(line)["time"] > 0]
+    replayed = stream.stdout.splitlines(keepends=True)  # the download exactly: no time-0 records of the starting data
     assert b"".join(space.export_chunks()).decode().splitlines(keepends=True) == replayed
     assert any(json.loads(line)["data"] == "similarities_s" for line in replayed)
+    whole = subprocess.run([sys.executable, *[a for a in arguments if a != "--changes-only"]], capture_output=True,
+                           input="".join(space.history.request_lines()), text=True, timeout=120, check=True).stdout
+    starting = [line for line in whole.splitlines(keepends=True) if json.loads(line)["time"] == 0]
+    assert starting and whole.splitlines(keepends=True) == starting + replayed  # without the flag: the starting data first
     assert Workspace(*shared_base("toy")).replay_command(target="s.jsonl") == (
-        "python -m amnesia stream --data toy < amnesia-toy-requests.jsonl > s.jsonl")
+        "python -m amnesia stream --data toy --changes-only < amnesia-toy-requests.jsonl > s.jsonl")
 
 
 def test_a_closed_session_frees_its_workspace(toy_base):
