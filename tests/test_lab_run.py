@@ -136,6 +136,12 @@ def test_reports_are_written_and_readable(result, tmp_path):
     assert text.count("Cannot tell (with 3 models a side the permutation test cannot reject even for models told apart "
                       "completely: their p is 0.100, above 0.05): SISA") == 3
     assert "- **Fine-tune** (approximate): cannot tell with 3 models a side;" in text
+    # an exact model's ε = 3 with one deterministic model a side says its outputs differ from its retrain's, no more
+    lines = [line for line in text.splitlines() if line.startswith("- Item-CF, nothing forgotten: the attack")]
+    assert len(lines) == 3 and all(
+        "), with one deterministic model a side, as any difference between their outputs on the forgotten users does: "
+        "the model remembers them, and the forgotten model's ε = 0 (outputs identical to its retrain's)" in line
+        and "can see this model remember" not in line for line in lines), lines
     assert text.count("| **Equal to a retrain by construction (they cannot fail the criterion)** |") == 3
     assert text.count("EASE certificate: fingerprint after forgetting") == 3 and "P within " in text
     assert text.count("Item-CF, nothing forgotten: the attack against item-based CF's own retrain reaches ε = ") == 3
