@@ -1214,6 +1214,31 @@ def test_a_double_clicked_reset_says_it_is_done_once(monkeypatch):
     assert not app.exception and not app.toast
 
 
+def test_an_echo_that_stops_the_first_clicks_run_makes_its_writes_again_once(monkeypatch):
+    """The second half of a double click can arrive after the first click's run has made its writes
+    (it makes them first) and before that run ends: its form values then stood over the cleared box,
+    and the applied request stayed in it (1 run in 12 of the browser's double-click test). Writes
+    still queued are not queued twice."""
+    inbox = ui_state._new_inbox()
+    monkeypatch.setattr(ui_state, "_inbox", lambda: inbox)
+    monkeypatch.setattr(ui_state, "ECHO_SECONDS", 60)
+    monkeypatch.setattr(ui_state, "UNSHOWN_SECONDS", 60)
+    calls = []
+
+    @ui_state.action
+    def apply_it() -> None:
+        calls.append(1)
+        ui_state.later("forget", "raw_text", None)
+
+    apply_it()
+    queued = list(inbox["later"])
+    apply_it()  # an echo while the write is still queued: nothing queued twice
+    assert calls == [1] and inbox["later"] == queued
+    inbox["later"].clear()  # the first click's run began: it made the write, then the echo stopped it
+    apply_it()
+    assert calls == [1] and inbox["later"] == queued
+
+
 def test_a_double_clicks_second_half_does_not_bring_back_the_forms_old_values(monkeypatch):
     """The second click of a double click carries the form as the browser still showed it: the request
     just applied, the name just added. Ignored as a click, its values were still written over the
