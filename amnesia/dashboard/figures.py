@@ -341,10 +341,22 @@ def _y_labels_px(window: Window) -> float:
     return max(_label_px(window.item_labels), _label_px(short_names(window.user_labels, ids=window.users)))
 
 
+def _between(y_labels: float) -> float:
+    """The gap between the grid's two columns, a fraction of the plot area between the margins:
+    :data:`_MIDDLE` px in the :data:`_WIDTH` layout, the same fraction when the column stretches."""
+    return _MIDDLE / (_WIDTH - y_labels - _BAR)
+
+
+def _across_px(window: Window, width: float = _WIDTH) -> float:
+    """A heatmap column's width in px (unclipped) when the main column is ``width`` px wide."""
+    y_labels = _y_labels_px(window)
+    middle = _MIDDLE * (width - y_labels - _BAR) / (_WIDTH - y_labels - _BAR)  # the gap keeps its fraction (_between)
+    return (width - y_labels - middle - _BAR) / 2 / max(len(window.items), 1)
+
+
 def _cell_px(window: Window) -> float:
     """A heatmap cell's expected width in the 2 x 2 grid (rows get the same height: square cells)."""
-    panel = (_WIDTH - _y_labels_px(window) - _MIDDLE - _BAR) / 2
-    return float(np.clip(panel / max(len(window.items), 1), _MIN_CELL, _CELL))
+    return float(np.clip(_across_px(window), _MIN_CELL, _CELL))
 
 
 def _mark_px(window: Window) -> float:
@@ -352,10 +364,7 @@ def _mark_px(window: Window) -> float:
     less 3, and no more than a row's height. The marks are markers of a fixed size while the cells
     stretch with the column: sized for the 700 px layout, at a 1,024 px window they were 33 px squares
     on 29 px cells, covering their neighbours' numbers (a visitor could not tell which cells changed)."""
-    y_labels = _y_labels_px(window)
-    between = _MIDDLE / (_WIDTH - y_labels - _BAR)  # the grid's gap, a fraction of the plot area (as _grid sets it)
-    across = (_NARROWEST - y_labels - _BAR) * (1 - between) / 2 / max(len(window.items), 1)
-    return max(min(across, _cell_px(window)) - 3, 6)
+    return max(min(_across_px(window, _NARROWEST), _cell_px(window)) - 3, 6)
 
 
 def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
@@ -385,8 +394,7 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
     gap = x_labels + 55  # the top row's x labels and the bottom row's titles (two lines)
     bottom = x_labels + 10
     plot_height = int(h_row + gap + c_row)
-    horizontal = _MIDDLE / (_WIDTH - y_labels - _BAR)  # a fraction of the plot area between the margins
-    layout = _subplots(titles, 2, 2, horizontal, gap / plot_height, [h_row / (h_row + c_row), c_row / (h_row + c_row)])
+    layout = _subplots(titles, 2, 2, _between(y_labels), gap / plot_height, [h_row / (h_row + c_row), c_row / (h_row + c_row)])
     layout.update(
         height=int(top + plot_height + bottom),
         margin={"l": int(y_labels), "r": _BAR, "t": top, "b": int(bottom)},
@@ -398,8 +406,7 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
     # at the narrowest column a cell is ~8 px wide: name every other movie (or fewer) below it so the 12 px
     # labels do not overlap, and always the ones that changed; C's rows name every one, in the same order,
     # and the hover gives each title
-    across = (_WIDTH - y_labels - _MIDDLE - _BAR) / 2 / max(items, 1)
-    step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / across)))
+    step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / _across_px(window))))
     labels = _text(window.item_labels)
     named = [labels[p] for p in _x_ticks(items, step, keep)]
     _update_axes(layout, "x", tickangle=-60, type="category", tickmode="array", tickvals=named, ticktext=named,
