@@ -273,58 +273,51 @@ def apply_later() -> None:
 
 
 # ---------------------------------------------------------------------- a click's result in view
-#: Brings a click's result (and on the Forget page the charts under it) into view, below the app's header bar (64 px): at a projector's
-#: 1,280 x 720 they began under the form, out of sight, and a presenter scrolled after every click. It follows the
-#: message while the page settles (the form's preview lines above it go away after it first scrolled, which left
-#: the message under the header) and stops at once when the visitor scrolls, clicks or types.
-_SCROLL_TO_RESULT = """<span id="amnesia-result" data-change="{token}"></span><script>(() => {{
-  const mark = document.getElementById("amnesia-result");
+#: Follows a mark placed in the page for a moment, scrolling as ``step`` says while the page settles, and stops at
+#: once when the visitor scrolls, clicks or types. ``token`` tells this run's mark from older ones.
+_FOLLOW = """<span class="amnesia-scroll" data-token="{token}"></span><script>(() => {{
+  const mark = document.querySelector('.amnesia-scroll[data-token="{token}"]');
   const box = mark && (mark.closest("[data-testid=stElementContainer]") || mark);
   if (!box) return;
   let stop = false;
   for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(kind, () => {{ stop = true; }}, {{once: true, capture: true}});
-  const until = Date.now() + 2500;
+  const until = Date.now() + {milliseconds};
   const keep = () => {{
     if (stop || !box.isConnected) return;
-    if (Math.abs(box.getBoundingClientRect().top - 64) > 2) {{ box.style.scrollMarginTop = "64px"; box.scrollIntoView({{block: "start"}}); }}
+    {step}
     if (Date.now() < until) requestAnimationFrame(keep);
   }};
   keep();
 }})();</script>"""
 
+#: A click's result (and on the Forget page the charts under it) at the top, below the app's header bar (64 px): at a
+#: projector's 1,280 x 720 they began under the form, out of sight, and a presenter scrolled after every click. It is
+#: followed for 2.5 s: the form's preview lines above it go away after it first scrolled, which left the message under
+#: the header.
+_TO_RESULT = ('if (Math.abs(box.getBoundingClientRect().top - 64) > 2) { box.style.scrollMarginTop = "64px"; '
+              'box.scrollIntoView({block: "start"}); }')
+#: An error under a form, when it ends below the window: at 1,280 x 720 the Add form's "Pick at least one movie…"
+#: showed as a red strip at the bottom edge, under the button clicked (a visitor's finding). The mark is placed after
+#: the message, and the page scrolls only as far as the message's end, so the form stays in view above it.
+_UP_TO_HERE = 'if (box.getBoundingClientRect().bottom > window.innerHeight) box.scrollIntoView({block: "end"});'
 
-#: Brings an error shown under a form into view when it begins below the window: at 1,280 x 720 the Add form's
-#: "Pick at least one movie…" showed as a red strip at the bottom edge, under the button clicked (a visitor's
-#: finding). Placed after the message, it scrolls only as far as the message's end, so the form stays in view
-#: above it; it stops at once when the visitor scrolls, clicks or types.
-_SCROLL_UP_TO_HERE = """<span class="amnesia-error-end" data-error="{token}"></span><script>(() => {{
-  const mark = document.querySelector('.amnesia-error-end[data-error="{token}"]');
-  const box = mark && (mark.closest("[data-testid=stElementContainer]") || mark);
-  if (!box) return;
-  let stop = false;
-  for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(kind, () => {{ stop = true; }}, {{once: true, capture: true}});
-  const until = Date.now() + 1500;
-  const keep = () => {{
-    if (stop || !box.isConnected) return;
-    if (box.getBoundingClientRect().bottom > window.innerHeight) box.scrollIntoView({{block: "end"}});
-    if (Date.now() < until) requestAnimationFrame(keep);
-  }};
-  keep();
-}})();</script>"""
+
+def _follow(token: object, step: str, milliseconds: int) -> None:
+    """Our own constant script (:data:`_FOLLOW`): no visitor text goes into it."""
+    script = _FOLLOW.format(token=html.escape(str(token)), step=step, milliseconds=milliseconds)
+    st.html(script, unsafe_allow_javascript=True)
 
 
 def scroll_up_to_here(token: object) -> None:
     """Scroll the page, if need be, until what came just before (an error under a form) is in view,
-    no further. ``token``: a new value for every message. Our own constant script: no visitor text
-    goes into it."""
-    st.html(_SCROLL_UP_TO_HERE.format(token=html.escape(str(token))), unsafe_allow_javascript=True)
+    no further. ``token``: a new value for every message."""
+    _follow(token, _UP_TO_HERE, 1500)
 
 
 def scroll_to_here(token: object) -> None:
     """Scroll the page so that what comes next (a click's result message) is in view. ``token``:
-    a new value for every result (a change's version), so that a second result scrolls too. Our own
-    constant script: no visitor text goes into it."""
-    st.html(_SCROLL_TO_RESULT.format(token=html.escape(str(token))), unsafe_allow_javascript=True)
+    a new value for every result (a change's version), so that a second result scrolls too."""
+    _follow(token, _TO_RESULT, 2500)
 
 
 # ---------------------------------------------------------------------- reset
