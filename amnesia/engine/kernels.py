@@ -291,6 +291,25 @@ def update_dense(core, dense_size, rows, cols, step, sat, events, n_events):
 
 
 @njit(cache=_CACHE, nogil=True)
+def shift_dense(core, dense_size, rows, cols, step):
+    """core[r, c] += step for r in rows, c in cols (both < dense_size, sorted; r != c) when no
+    cell can reach the saturation value (the caller checked every count involved is below
+    saturation - 1, and C[r, c] <= min(n_r, n_c)): :func:`update_dense` without its per-cell
+    saturation test. A typical forget's k² writes take ~15 µs here against ~20 µs with the test
+    (MovieLens-small, 72 items), a tenth of the whole forget."""
+    shift = np.uint16(step & 0xFFFF)  # (core is uint16) -1 wraps to 0xFFFF: adding it modulo 2**16 subtracts 1
+    n = len(cols)
+    for r in rows:
+        row = core[np.int64(r) * dense_size : np.int64(r) * dense_size + dense_size]
+        for j in range(n):
+            row[cols[j]] += shift
+        # the diagonal was written too when r is one of cols: undo it (no branch in the loop above)
+        at = np.searchsorted(cols, r)
+        if at < n and cols[at] == r:
+            row[r] -= shift
+
+
+@njit(cache=_CACHE, nogil=True)
 def count_missing(starts, lengths, pool_idx, dense_size, row, cols):
     """How many of ``cols`` (sorted, the diagonal excluded) sparse row ``row`` lacks."""
     k = row - dense_size

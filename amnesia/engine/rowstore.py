@@ -289,7 +289,8 @@ class RowStore(ArrayStore):
     def _prepare_user(self, delta: UserDelta) -> tuple[np.ndarray, ...]:
         return delta.changed, delta.columns, _members(delta.changed, delta.columns), self.owns(delta.columns)
 
-    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray) -> int:
+    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray, cool: bool = False) -> int:
+        # (``cool`` is not used: a shard's block keeps the per-cell saturation test, as it is off the demo's path)
         changed, columns, is_changed, owned = prepared
         if not owned.any():
             return 0

@@ -357,8 +357,9 @@ class ArrayStore(OwnCounts, Store):
         prepared = [self._prepare_user(delta) for delta in change.users]
         # 2. write: kernels that cannot allocate, then the overflow table (rare, small)
         self._size = change.size
+        cool = events_needed == 1  # no count involved reaches saturation - 1: no cell can saturate
         for arrays in prepared:
-            if n_events := self._write_user(arrays, change.step, events):
+            if n_events := self._write_user(arrays, change.step, events, cool):
                 self._settle(events[:n_events], change.step)
         self._counts[change.count_index] = change.count_new
         if self._peak is not None and change.step > 0 and len(change.count_new):  # (a Remove only lowers counts)
@@ -452,11 +453,16 @@ class ArrayStore(OwnCounts, Store):
             return changed, columns, is_changed, changed, columns, others
         return changed, columns, is_changed, changed[changed < dense], columns[columns < dense], others[others < dense]
 
-    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray) -> int:
-        """One user's change through the kernels (no allocation); returns the saturation events."""
+    def _write_user(self, prepared: tuple[np.ndarray, ...], step: int, events: np.ndarray, cool: bool = False) -> int:
+        """One user's change through the kernels (no allocation); returns the saturation events.
+        ``cool``: every count involved is below saturation - 1, so the dense writes skip the test."""
         changed, columns, is_changed, changed_core, columns_core, others_core = prepared
         dense, n_events = self.dense_size, 0
-        if dense:
+        if dense and cool:
+            kernels.shift_dense(self._core, dense, changed_core, columns_core, step)
+            if len(others_core):
+                kernels.shift_dense(self._core, dense, others_core, changed_core, step)
+        elif dense:
             n_events = kernels.update_dense(self._core, dense, changed_core, columns_core, step, self.saturation, events, n_events)
             if len(others_core):
                 n_events = kernels.update_dense(self._core, dense, others_core, changed_core, step, self.saturation, events, n_events)
