@@ -334,19 +334,21 @@ def _tile_values(row_b, counts, count_b, code, out, floor, reach, grows):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _kth_of_listed(row, a, counts, ids, k, code, nbr, length, buf_idx, buf_val, buf_id):
+def _kth_of_listed(row, a, counts, k, code, nbr, length):
     """The K-th best new S of the items item a listed before a change, from its row of C and n
     as they are now (0.0 when its list was not full or fewer than K of them stay positive). K
     items are at least that good, so an item below it cannot be in a's new list."""
     if length[a] < k:
         return 0.0
-    filled = 0
+    # K values, all positive, rank their least K-th: it is their minimum (no sort needed)
+    least = np.inf
     for e in range(k):
         b = nbr[a, e]
         value = _formula(row[b], counts[a], counts[b], code)
-        if value > 0.0:
-            filled = _insert(buf_idx, buf_val, buf_id, filled, k, b, value, ids[b])
-    return buf_val[k - 1] if filled == k else 0.0
+        if value <= 0.0:
+            return 0.0
+        least = min(least, value)
+    return least
 
 
 #: A forget's tiles test each cell against its thresholds times this factor without dividing (a
@@ -426,12 +428,26 @@ def _forget_tiles(rows_c, row_of, countsf, roots, touched, position_t, ids, k, c
 
 
 @njit(cache=_CACHE, nogil=True)
-def _merge_parts(a, p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len):
-    """Row a = T[p]'s list from the workers' partial lists of it."""
+def _merge_parts(a, p, k, nbr, val, length, part_idx, part_val, part_id, part_len):
+    """Row a = T[p]'s list from the workers' partial lists of it: each is sorted best first and
+    holds other columns, so the list is their merge, K at most (one pass; inserting the entries
+    one by one moved up to K of them each)."""
+    workers = part_len.shape[0]
+    head = np.zeros(workers, dtype=np.int64)
     filled = 0
-    for w in range(part_len.shape[0]):
-        for e in range(part_len[w, p]):
-            filled = _insert(nbr[a], val[a], buf_id, filled, k, part_idx[w, p, e], part_val[w, p, e], part_id[w, p, e])
+    while filled < k:
+        best = -1
+        for w in range(workers):
+            e = head[w]
+            if e < part_len[w, p] and (best < 0 or _better(part_val[w, p, e], part_id[w, p, e],
+                                                           part_val[best, p, head[best]], part_id[best, p, head[best]])):
+                best = w
+        if best < 0:
+            break
+        e = head[best]
+        nbr[a, filled], val[a, filled] = part_idx[best, p, e], part_val[best, p, e]
+        head[best] = e + 1
+        filled += 1
     _close_row(a, filled, k, nbr, val, length)
 
 
@@ -448,12 +464,8 @@ def _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr, length, p
     least = np.zeros(count_t, dtype=np.float64)
     spread = min(count_t, 64) if parts else 0
     for s in prange(spread):
-        buf_idx = np.empty(k, dtype=np.int64)
-        buf_val = np.empty(k, dtype=np.float64)
-        buf_id = np.empty(k, dtype=np.int64)
         for p in range(s, count_t, spread):
-            least[p] = _kth_of_listed(rows_c[row_of[p]], touched[p], counts, ids, k, code, nbr, length, buf_idx, buf_val,
-                                      buf_id)
+            least[p] = _kth_of_listed(rows_c[row_of[p]], touched[p], counts, k, code, nbr, length)
     return part_idx, part_val, part_id, part_len, least
 
 
@@ -493,9 +505,8 @@ def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr
                       workers, tile, part_idx, part_val, part_id, part_len)
     # the rows of T last: a row outside T reads only its own list, so the passes never race
     for s in prange(spread):
-        buf_id = np.empty(k, dtype=np.int64)
         for p in range(s, count_t, spread):
-            _merge_parts(touched[p], p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len)
+            _merge_parts(touched[p], p, k, nbr, val, length, part_idx, part_val, part_id, part_len)
     return count_t
 
 
@@ -580,7 +591,7 @@ def update_dense(core, counts, touched, position_t, ids, k, code, nbr, val, leng
             if not shared:
                 _select_row(core[a], a, counts, ids, k, code, nbr, val, length, buf_id)
                 continue
-            _merge_parts(a, p, k, nbr, val, length, buf_id, part_idx, part_val, part_id, part_len)
+            _merge_parts(a, p, k, nbr, val, length, part_idx, part_val, part_id, part_len)
     return selected.sum() + count_t
 
 
