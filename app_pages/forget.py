@@ -258,14 +258,15 @@ log = workspace.log
 
 @st.fragment
 def verify_panel() -> None:
-    """The last change, the Verify button beside it and its certificate below, the page's width (in
-    the button's column it was squeezed to two-fifths of it). A fragment: Verify changes nothing, so its
-    click reruns only this panel, and the browser does not receive and redraw the charts again."""
-    left, right = st.columns([3, 2])
+    """The last change, the Verify button under it and its certificate below, each the page's width
+    (in the button's column the certificate was squeezed to two-fifths of it, and beside the last
+    change, at a 1,024 px window, the button's label to "Verify: retrain from scratch an…"). A
+    fragment: Verify changes nothing, so its click reruns only this panel, and the browser does not
+    receive and redraw the charts again."""
     if log:
-        left.markdown(f"**Last change:** {md(log[-1].label)}")
+        st.markdown(f"**Last change:** {md(log[-1].label)}")
     # no hover help: under a presenter's pointer, "The forgetting certificate" covered the result it had just given
-    if right.button("Verify: retrain from scratch and compare"):
+    if st.button("Verify: retrain from scratch and compare"):
         with st.spinner("Retraining from scratch…"):
             run_verify(st.empty())
     verification = ui_state.pop(PAGE, "verification")

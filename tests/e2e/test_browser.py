@@ -26,6 +26,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.e2e
 TIMINGS: dict[str, float] = {}
+VERIFY = "Verify: retrain from scratch and compare"
 DEEP_LINKS = {("" if page.default else page.key): page.heading for page in REGISTRY}  # every page's own URL
 
 
@@ -82,7 +83,7 @@ def test_add_by_names_see_each_line_resolve_play_and_forget(page, server):
     TIMINGS["toy: forget user, click to finished page (s)"] = forget_user(page, "Maya (3 movies)", "Maya")
     expect(page.get_by_text(re.compile(r"Forgot Maya \(3 movies\) in \d+\.\d\d ms\."))).to_be_visible()
     assert sidebar_number(page, "Users") == "4" and sidebar_number(page, "Logical time") == "2"
-    page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
+    page.get_by_role("button", name=VERIFY).click()
     expect(page.get_by_text("identical")).to_be_visible(timeout=60_000)
     shot(page, "04-toy-forgot-verified")
     assert page.errors == []
@@ -390,6 +391,9 @@ def test_movielens_charts_are_projector_ready(browser, server, size):
         return c && c.getBoundingClientRect().top < 0.6 * window.innerHeight; }""", timeout=10_000)
     message = page.get_by_text(re.compile(r"^Forgot User 86 \(")).bounding_box()
     assert 56 <= message["y"] and message["y"] + message["height"] <= height  # below the app's header bar
+    # Verify's label whole: beside the last change, in two-fifths of a 1,024 px column, it read "retrain from scratch an…"
+    verify = page.get_by_role("button", name=VERIFY)
+    assert verify.evaluate("b => [b, ...b.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1).length") == 0
     for index, heatmaps in ((0, 3), (1, 2)):  # H, C, S; then ΔC, ΔS
         chart = charts.nth(index)
         chart.scroll_into_view_if_needed()
@@ -430,7 +434,7 @@ def test_movielens_on_ease_forget_verify_and_recommend(browser, server):
     # after the sentence on pairs outside the charts, when there are such pairs
     expect(page.get_by_text(re.compile(r"This change moved [\d,]+ of the 777,042 weights of B"))).to_be_visible()
     shot(page, "20-movielens-ease-forgot-86")
-    page.get_by_role("button", name="Verify: retrain from scratch and compare").click()
+    page.get_by_role("button", name=VERIFY).click()
     expect(page.get_by_text(re.compile(r"top-10 of 609 users: all equal"))).to_be_visible(timeout=120_000)
     assert "DIFFERENT" not in page.locator("[data-testid=stMain]").inner_text()
     goto(page, "Recommendations")
