@@ -27,12 +27,14 @@ microseconds to milliseconds. This app shows it for {shown}:
 st.latex(r"H \in \{0,1\}^{|U| \times |I|} \quad \text{who interacted with what}")
 st.latex(r"n_a = \sum_u H_{ua} \quad \text{how many users interacted with item } a")
 st.latex(r"C = H^\top H, \quad C_{ab} = \text{how many users interacted with both } a \text{ and } b")
+# Each formula keeps a short name; what is in use is said under it: at a 1,024 px window the similarity's line,
+# with "the one in use: pick another in the sidebar" inside it, was wider than the page and scrolled sideways
 if ease:
-    # G as HᵀH: "C with n on its diagonal" made the line wider than the page at 1400 px, cutting "see below"
-    st.latex(r"B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P), \quad P = (G + \lambda I)^{-1}, \quad G = H^\top H "
-             r"\quad \text{(EASE, the model in use: see below)}")
+    st.latex(r"B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P), \quad P = (G + \lambda I)^{-1}, \quad G = H^\top H")
+    st.caption("EASE, the model in use: see below.")
 else:
-    st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity, the one in use: pick another in the sidebar)}}")
+    st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity)}}")
+    st.caption("The similarity in use: pick another in the sidebar.")
 times = ("the update of P, and apart the comparison of every weight of B before and after it" if ease
          else "the write, and the first read of the changed rows")
 st.markdown(

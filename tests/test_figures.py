@@ -343,15 +343,22 @@ def test_the_movies_a_change_touched_are_named_below_the_columns():
 
 
 def test_the_step_slider_starts_right_of_play_and_pause(forget_alice):
-    """At 0.18 of the plot area the slider's "before" grip sat under ❚❚ Pause (the buttons take ~165 px)."""
-    from amnesia.dashboard.figures import _WIDTH
+    """The buttons end where the slider starts, and in the narrowest column (1,024 px window) they fit in
+    the figure and leave the slider room for all five stage names (Plotly drops every other name when a
+    name and its padding, ~43 px for "before", is wider than a step). Placed for the 700 px layout, at
+    1,024 px the "before" grip sat under ❚❚ Pause and "H" and "C" were dropped."""
+    from amnesia.dashboard.figures import _BUTTONS_PX, _NARROWEST, _WIDTH
 
     space = Workspace(*shared_base("movielens-small"))
     space.forget_user(414)
     for before, after in ((forget_alice.before, forget_alice.after), space.latest_windows()):
         layout = update_figure(before, after, "x").layout
-        slider, plot_px = layout.sliders[0], _WIDTH - layout.margin.l - layout.margin.r
-        assert layout.updatemenus[0].x == 0 and slider.x * plot_px >= 170 and slider.x + slider.len == 1
+        slider, menu = layout.sliders[0], layout.updatemenus[0]
+        assert menu.xanchor == "right" and menu.x == slider.x and slider.x + slider.len == 1
+        for width in (_NARROWEST, _WIDTH, 1500):
+            plot_px = width - layout.margin.l - layout.margin.r
+            assert layout.margin.l + slider.x * plot_px >= _BUTTONS_PX  # the buttons' left edge inside the figure
+            assert slider.len * plot_px >= 4 * 50 + 40  # four steps of 50 px and the rail's insets
 
 
 def test_every_stage_of_play_draws_its_own_numbers_and_whole_bars(forget_alice):

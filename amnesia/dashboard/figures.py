@@ -61,7 +61,7 @@ _BAR = 80  # pixels beside a heatmap for its colour scale (bar and tick labels)
 _CELL_FONT = 10
 #: pixels between the two columns: the left panels' colour scales and the n axis (S shares C's row labels)
 _MIDDLE = _BAR + 45
-_BUTTONS_PX = 175  # ▶ Play and ❚❚ Pause side by side, with a gap: where the step slider may start
+_BUTTONS_PX = 175  # ▶ Play and ❚❚ Pause side by side (~141 px) and their 12 px gap before the slider, with room to spare
 _WIDTH = 700  # the main column the grid is laid out for; wider screens stretch it
 _NARROWEST = 564  # the main column at a 1,024 px window with the sidebar open: the heatmaps' cells are narrowest there
 
@@ -490,9 +490,13 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
         for stage, name in enumerate(names)
     ]
     controls_y = 1 + (top - 48) / plot_height  # paper coordinates: 48 px below the figure's top
-    # the slider starts right of the two buttons (~165 px) at the narrowest layout: at 0.18 of the plot area
-    # its "before" grip sat under ❚❚ Pause; wider screens stretch the plot area, never the buttons
-    slider_x = min(0.4, _BUTTONS_PX / (_WIDTH - layout["margin"]["l"] - layout["margin"]["r"]))
+    # The buttons end where the slider starts (anchored by their right edge), and the slider starts where, in
+    # the narrowest column, the buttons still fit inside the figure, over the users' names when there is room:
+    # placed for the 700 px layout, at a 1,024 px window the "before" grip sat under ❚❚ Pause and the slider
+    # was so short that Plotly dropped every other stage's name ("H" and "C" went). Paper coordinates are
+    # fractions of the plot area, which stretches with the column; the buttons never do.
+    margin = layout["margin"]["l"]
+    slider_x = min(0.4, max(0.0, (_BUTTONS_PX - margin) / (_NARROWEST - margin - layout["margin"]["r"])))
     step_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
     _title(layout, title)
     layout.update(
@@ -500,12 +504,12 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
             {
                 "type": "buttons",
                 "direction": "left",
-                "x": 0.0,
+                "x": slider_x,
                 "y": controls_y,
                 "yanchor": "top",
-                "xanchor": "left",
+                "xanchor": "right",
                 "showactive": False,
-                "pad": {"t": 0, "r": 0},
+                "pad": {"t": 0, "r": 12},  # a gap before the slider's first grip
                 "buttons": [
                     {
                         "label": "▶ Play",

@@ -391,6 +391,12 @@ def test_movielens_charts_are_projector_ready(browser, server, size):
         return c && c.getBoundingClientRect().top < 0.6 * window.innerHeight; }""", timeout=10_000)
     message = page.get_by_text(re.compile(r"^Forgot User 86 \(")).bounding_box()
     assert 56 <= message["y"] and message["y"] + message["height"] <= height  # below the app's header bar
+    # the five stages named on the slider, right of ❚❚ Pause: at 1,024 px "before" sat under it and "H", "C" were dropped
+    chart = charts.first
+    labels = chart.locator(".slider-label").evaluate_all("ns => ns.map(n => [n.textContent, n.getBoundingClientRect().left])")
+    pause = chart.locator(".updatemenu-button").nth(1).bounding_box()
+    assert [text for text, _ in labels] == ["before", "H", "n", "C", "S"]
+    assert labels[0][1] >= pause["x"] + pause["width"]
     # Verify's label whole: beside the last change, in two-fifths of a 1,024 px column, it read "retrain from scratch an…"
     verify = page.get_by_role("button", name=VERIFY)
     assert verify.evaluate("b => [b, ...b.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1).length") == 0
@@ -407,6 +413,10 @@ def test_movielens_charts_are_projector_ready(browser, server, size):
         goto(page, title)
         page.wait_for_function("document.fonts.status === 'loaded'")
         shot(page, f"projector-{width}x{height}-{title.lower().replace(' ', '-')}")
+        if title == "About":  # every formula fits the column (at 1,024 px the similarity's scrolled sideways)
+            wide = page.locator(".katex-display").evaluate_all(
+                "nodes => nodes.filter(n => n.scrollWidth > n.clientWidth + 1).length")
+            assert wide == 0
     blocked = list(context.blocked)
     context.close()
     assert blocked == []
