@@ -772,7 +772,7 @@ def test_about_page():
     text = " ".join(m.value for m in app.markdown)
     assert not app.exception and "EASE** (Harald Steck" in text and "the model in use, learns" in text
     assert "are item-CF's: pick Item-CF under Model" in text and "**Every neighbour.**" not in text
-    assert "EASE, the model in use" in app.latex[3].value and "similarity" not in app.latex[3].value
+    assert "similarity" not in app.latex[3].value and "EASE, the model in use: see below." in [c.value for c in app.caption]
     assert r"G = H^\top H" in app.latex[3].value  # G is defined where it is first used
     assert "for item-based collaborative filtering and for EASE, both built on these counts:" in text
     assert "reports both times: the update of P, and apart the comparison of every weight of B" in text
