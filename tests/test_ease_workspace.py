@@ -53,6 +53,9 @@ def test_a_forget_shows_h_n_g_and_b_and_the_weights_equal_a_retrains(toy_ease):
     assert [frame.name for frame in figure.frames] == list(stages(EASE_MATRICES)) == [
         "before", "1 · H changes", "2 · n changes", "3 · G changes", "4 · B changes"]
     assert figure.layout.annotations[3].text.startswith("B: weights (EASE, λ = 1)")
+    # G's diagonal is said in its small line: in the title, at 1,024 px, G's title ran into B's
+    assert figure.layout.annotations[2].text == ("G: how many watched both<br><span style='font-size:11px'>"
+                                                 "16 of 25 cells changed; n on the diagonal</span>")
     assert figure.data[3].colorscale[0][1] != figure.data[2].colorscale[0][1] and figure.data[3].zmid == 0  # diverging
     # every weight but the diagonal moved; the sentence says how many and why
     scored = space.ease.items_scored.tolist()

@@ -66,12 +66,15 @@ class Matrices:
     weight_words: str
     signed: bool = False
     directed: bool = False
+    #: a word on the counts' panel, in its small second line (beside "… cells changed")
+    pair_note: str = ""
 
 
-#: Item-CF: C and its similarity S. EASE: G (C, with n on the diagonal) and the weights B.
+#: Item-CF: C and its similarity S. EASE: G (C, with n on the diagonal) and the weights B. ("n on the
+#: diagonal" is G's note: in its title, at a 1,024 px window, G's title ran into B's.)
 ITEM_CF = Matrices("C", "C: how many watched both", "S", "S: {measure} similarity", "similarity")
-EASE_MATRICES = Matrices("G", "G: how many watched both (n on the diagonal)", "B", "B: weights ({measure})", "weight",
-                         signed=True, directed=True)
+EASE_MATRICES = Matrices("G", "G: how many watched both", "B", "B: weights ({measure})", "weight",
+                         signed=True, directed=True, pair_note="n on the diagonal")
 
 
 @dataclass(frozen=True)
