@@ -173,7 +173,8 @@ if ui_state.get(PAGE, "at") not in options:
     ui_state.put(PAGE, "at", last)
 at = st.select_slider("Logical time", options=options, format_func=lambda t: f"t = {t}", key=key("at"))
 window, entry = workspace.history.window_at(at)
-st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label)), key=key("past"), config={"displaylogo": False})
+st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label, entry.before if entry else None)),
+                key=key("past"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window, at)))
 later = workspace.forgotten_later(window, at)
 if later:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -340,6 +341,23 @@ def test_the_movies_a_change_touched_are_named_below_the_columns():
         assert min(np.diff(sorted(named))) >= 2  # never side by side
         assert all(min(abs(p - n) for n in named) <= 1 for p in positions)  # each touched movie named, or next to one
         assert len(axis.tickvals) < len(after.items)  # still thinned: 12 px names do not fit every column
+
+
+def test_a_past_state_names_the_movies_its_change_touched():
+    """The Change log's model at a past time named every other movie, and the one its change touched
+    (Toy Story, the tallest bar, second in the window) went unnamed between two names."""
+    space = Workspace(*shared_base("movielens-small"))
+    space.apply_json(json.dumps({"change": "Add", "interactions": [[999_999, 1]]}))  # Toy Story
+    window, entry = space.history.window_at(space.history.start + 1)
+    toy_story = window.items.index(1)
+    def named(figure: go.Figure, axis: str) -> list[int]:
+        return [window.item_labels.index(html.unescape(label)) for label in figure.layout[axis].tickvals]
+
+    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
+        shown = named(state_figure(window, "x", "Jaccard", entry.before), axis)
+        assert toy_story in shown and min(np.diff(shown)) >= 2
+    plain = named(state_figure(window, "x"), "xaxis")
+    assert toy_story not in plain  # without the change's window: every other movie from the first
 
 
 def test_the_step_slider_starts_right_of_play_and_pause(forget_alice):

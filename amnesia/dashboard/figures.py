@@ -369,6 +369,12 @@ def _mark_px(window: Window) -> float:
     return max(min(_across_px(window, _NARROWEST), _cell_px(window)) - 3, 6)
 
 
+def _changed_columns(before: Window, after: Window) -> np.ndarray:
+    """Positions of the movies a change touched (a column of H or a count moved) in two windows
+    over the same users and items."""
+    return np.flatnonzero((before.history != after.history).any(axis=0) | (before.counts != after.counts))
+
+
 def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
     """Positions of the movies named below the columns: every ``step``-th one, and the movies in
     ``keep`` (the ones a change touched: a viewer looks for their names first) with the regular
@@ -445,14 +451,19 @@ def _title(layout: dict, title: str) -> None:
     layout["title"] = {"text": html.escape(title, quote=False), "x": 0.0, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}}
 
 
-def state_figure(window: Window, title: str = "The model now", measure: str = "Jaccard") -> go.Figure:
-    """H, n, C and S of ``window`` as they are (no animation)."""
-    return _figure(state_spec(window, title, measure))
+def state_figure(window: Window, title: str = "The model now", measure: str = "Jaccard",
+                 before: Window | None = None) -> go.Figure:
+    """H, n, C and S of ``window`` as they are (no animation; see :func:`state_spec`)."""
+    return _figure(state_spec(window, title, measure, before))
 
 
-def state_spec(window: Window, title: str = "The model now", measure: str = "Jaccard") -> dict:
-    """H, n, C and S of ``window`` as they are (no animation)."""
-    layout, _ = _grid(window, 80, _panel_titles(window, window, measure))
+def state_spec(window: Window, title: str = "The model now", measure: str = "Jaccard",
+               before: Window | None = None) -> dict:
+    """H, n, C and S of ``window`` as they are (no animation). ``before``: the same window before the
+    change that led to this state, whose movies are then named first on the x axes (the Change log's
+    past model named every other movie and left the one its change touched, the tallest bar, unnamed)."""
+    keep = _changed_columns(before, window) if before is not None else ()
+    layout, _ = _grid(window, 80, _panel_titles(window, window, measure), keep)
     _title(layout, title)
     return ({"data": _with_scales(_placed(_stage_traces(window, window, 0, marks=False)[:4]), layout, window.matrices),
                     "layout": layout})
@@ -473,7 +484,7 @@ def update_spec(before: Window, after: Window, title: str, measure: str = "Jacca
     if before.users != after.users or before.items != after.items:
         raise ValueError("before and after windows must cover the same users and items")
     top = 150
-    changed = np.flatnonzero((before.history != after.history).any(axis=0) | (before.counts != after.counts))
+    changed = _changed_columns(before, after)
     layout, plot_height = _grid(after, top, _panel_titles(before, after, measure), changed)
     # n's axis holds the taller of the two states: an autorange fits the state drawn first (the after state),
     # and frames keep the axes, so Play's "before" cut every bar a forget lowered (10 drawn at about 9.5)
