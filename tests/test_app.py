@@ -331,10 +331,10 @@ def test_change_log_shows_names_titles_and_no_none():
     app.switch_page("app_pages/change_log.py").run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table.columns) == ["time", "collection", "change", "entry", "value"]
+    assert list(table.columns) == ["time", "collection", "change", "value", "entry"]
     assert table[table["collection"] == "interactions"].values.tolist() == [
-        [1, "interactions", "-1", "Bob (#1) × The Matrix (1999) (#1)", "watched"],  # the old value, retracted
-        [1, "interactions", "-1", "Bob (#1) × Titanic (1997) (#2)", "watched"],
+        [1, "interactions", "-1", "watched", "Bob (#1) × The Matrix (1999) (#1)"],  # the old value, retracted
+        [1, "interactions", "-1", "watched", "Bob (#1) × Titanic (1997) (#2)"],
     ]
     assert not table.isna().any().any() and "None" not in table.to_string()
     assert [c.value for c in app.caption].count(f"{len(table)} of {len(table)} records.") == 1

@@ -99,10 +99,10 @@ def test_records_table_names_users_and_titles_and_filters(toy):
     space.forget_user(0)
     table, total = space.history.records_table(space.catalog)
     assert total == len(list(space.history.window_records())) == len(table)
-    assert table.iloc[0].tolist() == [1, "interactions", "+1", "Maya (#4) × Titanic (1997) (#2)", "watched"]
+    assert table.iloc[0].tolist() == [1, "interactions", "+1", "watched", "Maya (#4) × Titanic (1997) (#2)"]
     assert not table.isna().any().any()
     only, _ = space.history.records_table(space.catalog, ["item_interactions_n"], (2, 2), item=4)
-    assert only.values.tolist() == [[2, "item_interactions_n", "-1", "Finding Nemo (2003) (#4)", "1"]]
+    assert only.values.tolist() == [[2, "item_interactions_n", "-1", "1", "Finding Nemo (2003) (#4)"]]
     assert set(table["collection"]) == set(COLLECTIONS)
     # toy windows are the whole world: the window records are the full stream
     full = [r for entry in space.log for r in _full(space, entry.time)]

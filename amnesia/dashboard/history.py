@@ -195,9 +195,11 @@ class History:
     ) -> tuple[pd.DataFrame, int]:
         """The window records as a table for people, and how many records there are in all.
 
-        Columns: time, collection, change (+1/-1), entry (ids with names and titles, e.g.
-        ``"Bob (#1) × The Matrix (1999) (#2571)"``), value. Filtered by collection, by a
-        (first, last) time range and by an item id (either side of a pair); at most ``limit`` rows.
+        Columns: time, collection, change (+1/-1), value, entry (ids with names and titles, e.g.
+        ``"Bob (#1) × The Matrix (1999) (#2571)"``): the value before the long entry, which a
+        1,024 px window cuts (after it, the value was out of sight and a count's -1/+1 pair read
+        as the same title twice). Filtered by collection, by a (first, last) time range and by an
+        item id (either side of a pair); at most ``limit`` rows.
         """
         rows, total = [], 0
         for record in self.window_records():
@@ -209,7 +211,7 @@ class History:
                 continue
             if len(rows) < limit:
                 rows.append(self._row(record, catalog))
-        return pd.DataFrame(rows, columns=["time", "collection", "change", "entry", "value"]), total
+        return pd.DataFrame(rows, columns=["time", "collection", "change", "value", "entry"]), total
 
     def _row(self, record: dict, catalog: Catalog) -> dict:
         data = record["data"]
