@@ -128,7 +128,11 @@ if len(shown) < len(effect.changed):
     gone = len(effect.changed) - len(shown)
     st.caption(f"{count(gone, 'of these users has', 'of these users have')} been forgotten since; "
                f"{'their lists are' if gone > 1 else 'that list is'} not shown.")
-for change in shown[:6]:
+CARDS = 6  # a page of lists side by side; the sentence above counts them all
+if len(shown) > CARDS:  # the sentence counted 9 and six cards followed, with no word on which
+    st.caption(f"The first {CARDS} of these {len(shown)} changed lists: other movies or another order first, "
+               "then the users most exposed.")
+for change in shown[:CARDS]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)

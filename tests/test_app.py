@@ -585,6 +585,18 @@ def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     assert captions == ["Before forgetting", "After forgetting"] * min(6, len(effect.changed)) and captions
 
 
+def test_the_forget_effect_says_which_lists_it_shows_when_more_changed():
+    """MovieLens: of 12 users examined, 9 lists changed and six cards followed with no word on which."""
+    app = forget(start("movielens-small"), 414)
+    app.switch_page("app_pages/recommendations.py").run()
+    assert not app.exception
+    effect = space(app).forget_effect(space(app).log[-1])
+    assert len(effect.changed) > 6
+    assert (f"The first 6 of these {len(effect.changed)} changed lists: other movies or another order first, then the "
+            "users most exposed.") in [c.value for c in app.caption]
+    assert sum(c.value.startswith("Before forgetting") for c in app.caption) == 6
+
+
 def test_the_forget_effect_never_shows_the_lists_of_users_forgotten_since():
     """Forget Alice, then Bob, Carla and Dev: t = 1's effect showed "User 1", "User 2" and "User 3"
     with full before/after lists while the sidebar said 0 users (a visitor's finding): the
