@@ -294,7 +294,10 @@ if entry is not None and not entry.noop:
     names = window.matrices
     st.caption(f"Press ▶ Play to step through the update: before → H → n → {names.pair} → {names.weight}. "
                "Changed cells are outlined in red, changed bars of n filled red" + (
-                   "." if workspace.small else "; in a large chart where most cells changed, its subtitle counts them instead."))
+                   "." if workspace.small else "; in a large chart where most cells changed, its subtitle counts them instead.")
+               # a presenter's pass at 1,024 px: the four panels were ~110 px wide with the sidebar open, and
+               # its « (top left, shown on hover) is easy to miss
+               + " Hide the sidebar (« at its top) for larger charts.")
 st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
 st.caption(md(workspace.window_caption(window)))
 

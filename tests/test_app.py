@@ -585,6 +585,13 @@ def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     assert captions == ["Before forgetting", "After forgetting"] * min(6, len(effect.changed)) and captions
 
 
+def test_the_charts_tell_a_presenter_how_to_make_them_larger():
+    """At 1,024 px with the sidebar open the four panels were ~110 px wide, and its « is shown on hover only."""
+    app = forget(start(), 1)
+    play = [c.value for c in app.caption if c.value.startswith("Press ▶ Play")]
+    assert len(play) == 1 and play[0].endswith(" Hide the sidebar (« at its top) for larger charts.")
+
+
 def test_the_forget_effect_says_which_lists_it_shows_when_more_changed():
     """MovieLens: of 12 users examined, 9 lists changed and six cards followed with no word on which."""
     app = forget(start("movielens-small"), 414)
