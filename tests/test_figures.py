@@ -298,6 +298,14 @@ def test_charts_are_projector_ready(forget_alice):
         assert heatmaps and all(trace.showscale and trace.colorbar.title.text for trace in heatmaps)
     titles = [trace.colorbar.title.text for trace in figures[0].data if trace.type == "heatmap"]
     assert titles == ["watched", "C (people)", "S"]
+    # C's and S's scales leave out the diagonal (n, and 1): their top says that it and more share its colour
+    # (C's scale stopped at "2" beside a diagonal cell reading 4, S's at 0.5 beside 1.00)
+    for figure in figures[:2]:
+        c, s = [trace for trace in figure.data if trace.type == "heatmap"][1:3]
+        assert np.max(c.z) > c.zmax == 2 and list(c.colorbar.tickvals) == [0, 1, 2]
+        assert list(c.colorbar.ticktext) == ["0", "1", "2+"]
+        assert np.max(s.z) == 1.0 > s.zmax and s.colorbar.tickvals[-1] == s.zmax
+        assert s.colorbar.ticktext[-1] == f"{s.zmax:.2f}+" and s.colorbar.ticktext[0] == "0.00"
     assert [trace.colorbar.title.text for trace in figures[2].data] == ["ΔC (red −, blue +)", "ΔS (red −, blue +)"]
 
 

@@ -174,8 +174,12 @@ def _fits_text(cells: list[list[str]], cell: float) -> bool:
     return cell >= 0.62 * _CELL_FONT * longest + 4
 
 
-def _colorbar(layout: dict, axis: str, title: str, integer: float = 0, labels: dict | None = None) -> dict:
-    """A colour scale beside the subplot of ``axis`` ("x3"): as tall as it, just right of it."""
+def _colorbar(layout: dict, axis: str, title: str, integer: float = 0, labels: dict | None = None,
+              top: float | None = None) -> dict:
+    """A colour scale beside the subplot of ``axis`` ("x3"): as tall as it, just right of it.
+    ``top``: the scale's largest value when some cell holds more (the diagonal, C_aa = n_a and
+    S_aa = 1, is left out of the range): its tick then reads "2+", the colour of it and above (a
+    presenter's pass: C's scale stopped at 2 beside cells reading 4, S's at 0.5 beside 1.00)."""
     x_domain = layout[f"xaxis{axis[1:]}"]["domain"]
     y_domain = layout[f"yaxis{axis[1:]}"]["domain"]
     bar = {"title": {"text": title, "side": "right", "font": _TICKS}, "tickfont": _TICKS, "thickness": 12,
@@ -183,9 +187,28 @@ def _colorbar(layout: dict, axis: str, title: str, integer: float = 0, labels: d
            "len": max(y_domain[1] - y_domain[0], 0.05), "lenmode": "fraction", "outlinewidth": 0}
     if labels:
         bar.update(tickmode="array", tickvals=list(labels), ticktext=list(labels.values()))
+    elif top is not None:
+        ticks = _scale_ticks(top, integer=bool(integer))
+        text = [f"{value:d}" if integer else f"{value:.2f}" if top >= 0.1 else f"{value:.2g}" for value in ticks]
+        bar.update(tickmode="array", tickvals=ticks, ticktext=[*text[:-1], f"{text[-1]}+"])
     elif integer:  # counts: whole-number ticks only (``integer`` is the scale's largest value)
         bar.update(tickformat="d", dtick=max(1, int(np.ceil(integer / 4))))
     return bar
+
+
+def _scale_ticks(top: float, integer: bool) -> list:
+    """Ticks from 0 to ``top`` (the last): a round step (1, 2, 2.5 or 5 times a power of ten, whole
+    numbers for counts) giving at most 5 of them, and no tick within half a step below ``top`` (their
+    labels would touch on a short scale)."""
+    raw = top / 4
+    power = 10.0 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if integer:
+        step = max(1, int(np.ceil(step)))
+    below = [k * step for k in range(int(np.floor(top / step)) + 1) if k * step < top - step / 2]
+    if integer:
+        return [int(t) for t in below] + [int(top)]
+    return [float(round(t, 10)) for t in below] + [float(top)]  # the top exactly: it is the scale's zmax
 
 
 def _heatmap(
@@ -441,9 +464,14 @@ def _placed(traces: list[dict]) -> list[dict]:
 
 def _with_scales(traces: list[dict], layout: dict, names: Matrices) -> list[dict]:
     """The H, C and S (or G and B) heatmaps with a colour scale each, saying what the colour means."""
+    def beyond(trace: dict) -> float | None:  # the scale's top when a cell (the diagonal) holds more
+        zmax = trace["zmax"]
+        return zmax if float(np.max(trace["z"], initial=0)) > zmax else None
+
     bars = {0: _colorbar(layout, "x", "watched", labels={0: "no", 1: "yes"}),
-            2: _colorbar(layout, "x3", f"{names.pair} (people)", integer=traces[2]["zmax"]),
-            3: _colorbar(layout, "x4", f"{names.weight} (red −, blue +)" if names.signed else names.weight)}
+            2: _colorbar(layout, "x3", f"{names.pair} (people)", integer=traces[2]["zmax"], top=beyond(traces[2])),
+            3: _colorbar(layout, "x4", f"{names.weight} (red −, blue +)" if names.signed else names.weight,
+                         top=None if names.signed else beyond(traces[3]))}
     return [{**trace, "showscale": True, "colorbar": bars[k]} if k in bars else trace for k, trace in enumerate(traces)]
 
 
