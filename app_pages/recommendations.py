@@ -130,8 +130,8 @@ if len(shown) < len(effect.changed):
                f"{'their lists are' if gone > 1 else 'that list is'} not shown.")
 CARDS = 6  # a page of lists side by side; the sentence above counts them all
 if len(shown) > CARDS:  # the sentence counted 9 and six cards followed, with no word on which
-    st.caption(f"The first {CARDS} of these {len(shown)} changed lists: other movies or another order first, "
-               "then the users most exposed.")
+    st.caption(f"The first {CARDS} of these {len(shown)} changed lists: those with other movies or another order "
+               "first; within each, the most exposed user first.")
 for change in shown[:CARDS]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")

@@ -593,14 +593,14 @@ def test_the_charts_tell_a_presenter_how_to_make_them_larger():
 
 
 def test_the_forget_effect_says_which_lists_it_shows_when_more_changed():
-    """MovieLens: of 12 users examined, 9 lists changed and six cards followed with no word on which."""
+    """The sentence counted 9 changed lists (a presenter's forget) and six cards followed with no word on which."""
     app = forget(start("movielens-small"), 414)
     app.switch_page("app_pages/recommendations.py").run()
     assert not app.exception
     effect = space(app).forget_effect(space(app).log[-1])
     assert len(effect.changed) > 6
-    assert (f"The first 6 of these {len(effect.changed)} changed lists: other movies or another order first, then the "
-            "users most exposed.") in [c.value for c in app.caption]
+    assert (f"The first 6 of these {len(effect.changed)} changed lists: those with other movies or another order first; "
+            "within each, the most exposed user first.") in [c.value for c in app.caption]
     assert sum(c.value.startswith("Before forgetting") for c in app.caption) == 6
 
 

@@ -110,3 +110,12 @@ def test_the_cost_fit_recovers_known_coefficients():
     fit = cost_fit(lengths, seconds)
     assert fit["a_us"] == pytest.approx(20, rel=1e-6) and fit["b_us"] == pytest.approx(1.5, rel=1e-6)
     assert fit["c_ns"] == pytest.approx(0.6, rel=1e-6)
+    # each time's error counts relative to it: 10 % noise on short histories and one long history 20 % slow
+    # move a by about a tenth; unweighted, the long history's error weighs most and a moves more than twice as far
+    lengths = list(range(20, 320, 10)) + [2700]
+    true = [300e-6 + 8e-6 * k + 10e-9 * k * k for k in lengths]
+    noisy = [t * (1 + 0.1 * (-1) ** i) for i, t in enumerate(true[:-1])] + [true[-1] * 1.2]
+    fit = cost_fit(lengths, noisy)
+    assert fit["a_us"] == pytest.approx(300, rel=0.25) and fit["b_us"] == pytest.approx(8, rel=0.25)
+    c, b, a = np.polyfit(lengths, noisy, 2)  # the plain least squares, for contrast
+    assert abs(a * 1e6 - 300) > 2 * abs(fit["a_us"] - 300)

@@ -189,6 +189,27 @@ def test_counts_saturate_after_a_forget_taught_the_store_they_were_low(layout, m
     assert model.fingerprint() == ItemCF.fit(rest, store=layout).fingerprint()
 
 
+def test_a_write_without_the_saturation_test_leaves_every_other_cell_alone():
+    """shift_dense adds to a whole row of columns without a branch and then undoes the diagonal:
+    every cell it must not touch (the diagonal, other users' cells) keeps its value, bit for bit."""
+    rng = np.random.default_rng(5)
+    pairs = sorted({(u, int(i)) for u in range(40) for i in rng.choice(30, 8, replace=False)})
+    model = ItemCF.fit(pairs, store="dense")
+    store = model._store
+    core = store._core.reshape(store.dense_size, store.dense_size)
+    core[np.diag_indices_from(core)] = 7  # (unused by the store: any value must survive)
+    before = core.copy()
+    history = model.history(3)
+    model.forget_user(3)
+    rows = np.sort(model._index.lookup(np.asarray(history))[0])
+    touched = np.zeros_like(core, dtype=bool)
+    touched[np.ix_(rows, rows)] = True
+    np.fill_diagonal(touched, False)
+    assert (core[~touched] == before[~touched]).all() and (core[touched] == before[touched] - 1).all()
+    model.add_user(3, history)
+    assert (core == before).all()
+
+
 @pytest.mark.parametrize("layout", ["sparse", 300])
 def test_reads_of_many_columns_equal_the_plain_product(layout):
     """A read of 256 columns or more writes a short sparse row into a scratch row and reads every

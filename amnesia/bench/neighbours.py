@@ -303,10 +303,13 @@ def _parts_sentence(figures: dict[str, Any], summary: dict[str, Any], labels: di
         parts = {"a": fit["a_us"], "b": fit["b_us"] * k, "c": fit["c_ns"] * k * k / 1e3}
         pieces.append(f"{labels[name]}: {parts['a']:.0f} + {parts['b']:.0f} + {parts['c']:.0f} µs, the "
                       f"{names[max(parts, key=parts.get)]} part the largest")
+    negative = any(summary[name]["cost_fit"]["a_us"] < 0 for name in ("lists", "every"))
     return (f"At the median history length (k = {k:g}), a + b·k + c·k² is " + "; ".join(pieces) + ". The fixed part "
             "is validation, planning and recording the change (Python and numpy calls); the per-item part is, with "
-            "lists, a row of the catalog per item of the history; the k² part, the co-occurrence counts of every "
-            "pair of the history's items.")
+            "lists, a row of the catalog per item of the history, and without, the arrays of the plan and the change "
+            "record, which grow with the history; the k² part, the co-occurrence counts of every pair of the "
+            "history's items." + (" A negative a is the least-squares fit bending to the long histories, not a "
+                                  "negative cost." if negative else ""))
 
 
 def _read_sentence(figures: dict[str, Any]) -> str:

@@ -292,7 +292,7 @@ def update_dense(core, dense_size, rows, cols, step, sat, events, n_events):
 
 @njit(cache=_CACHE, nogil=True)
 def shift_dense(core, dense_size, rows, cols, step):
-    """core[r, c] += step for r in rows, c in cols (both < dense_size, sorted; r != c) when no
+    """core[r, c] += step for r in rows, c in cols, r != c (both < dense_size, sorted) when no
     cell can reach the saturation value (the caller checked every count involved is below
     saturation - 1, and C[r, c] <= min(n_r, n_c)): :func:`update_dense` without its per-cell
     saturation test. A typical forget's k² writes take ~15 µs here against ~20 µs with the test
@@ -303,7 +303,8 @@ def shift_dense(core, dense_size, rows, cols, step):
         row = core[np.int64(r) * dense_size : np.int64(r) * dense_size + dense_size]
         for j in range(n):
             row[cols[j]] += shift
-        # the diagonal was written too when r is one of cols: undo it (no branch in the loop above)
+        # the diagonal was written too when r is one of cols: undo it (no branch in the loop above). Nothing
+        # reads the core's diagonal (n is kept apart), but it stays as update_dense leaves it: a test checks
         at = np.searchsorted(cols, r)
         if at < n and cols[at] == r:
             row[r] -= shift
