@@ -293,9 +293,7 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
 
 def _parts_sentence(figures: dict[str, Any], summary: dict[str, Any], labels: dict[str, str]) -> str:
     """The fit's three parts at the median history length, and which is the largest, per model."""
-    k = figures.get("median_k")
-    if k is None:  # runs from before the median was recorded
-        return ""
+    k = figures["median_k"]  # (run() records it; no older report is rendered again)
     names = {"a": "fixed", "b": "per-item", "c": "k²"}
     pieces = []
     for name in ("lists", "every"):
