@@ -320,6 +320,92 @@ def scroll_to_here(token: object) -> None:
     _follow(token, _TO_RESULT, 2500)
 
 
+
+# ---------------------------------------------------------------------- a chart a keyboard can play
+#: Plotly draws an animation's ▶ Play, ❚❚ Pause and stage slider in SVG that takes no focus: a visitor
+#: without a mouse could not play a change. Installed once per browser tab, this makes every chart's
+#: Play and Pause buttons (Tab to one, then Enter or Space) and its stage slider a slider (← and →
+#: step a stage, Home and End go to the first and the last), outlined in the theme's red when
+#: focused by keyboard. A key does what a click does: it sends the click, or the press on the rail
+#: under the stage's name, that Plotly listens for. Plotly redraws its controls and Streamlit its
+#: charts, so they are marked again after every change to the page.
+_CHART_KEYS = """<script>(() => {
+  if (window.__amnesiaChartKeys) return;
+  window.__amnesiaChartKeys = true;
+  const style = document.createElement("style");
+  style.textContent = `
+    .js-plotly-plot .updatemenu-button:focus, .js-plotly-plot .slider-group:focus { outline: none; }
+    .js-plotly-plot .updatemenu-button:focus-visible rect,
+    .js-plotly-plot .slider-group:focus-visible .slider-rail-rect { stroke: #ff4b4b !important; stroke-width: 3px !important; }`;
+  document.head.appendChild(style);
+  const plot = (element) => element.closest(".js-plotly-plot");
+  const stage = (group) => {
+    const sliders = (plot(group)._fullLayout || {}).sliders || [];
+    return sliders.length ? sliders[0].active : 0;
+  };
+  const mark = () => {
+    for (const button of document.querySelectorAll(".js-plotly-plot .updatemenu-button:not([tabindex])")) {
+      button.setAttribute("tabindex", "0");
+      button.setAttribute("role", "button");
+      button.setAttribute("aria-label", button.textContent.includes("Play") ? "Play the change stage by stage" : "Pause");
+    }
+    for (const chart of document.querySelectorAll(".js-plotly-plot")) {
+      // the slider's step also changes without a redraw of the page (a key, or Play's frames)
+      if (chart.__amnesiaKeys || typeof chart.on !== "function") continue;
+      chart.__amnesiaKeys = true;
+      for (const name of ["plotly_sliderchange", "plotly_animatingframe", "plotly_animated"]) chart.on(name, later);
+    }
+    for (const group of document.querySelectorAll(".js-plotly-plot .slider-group")) {
+      const names = [...group.querySelectorAll(".slider-label")].map((label) => label.textContent);
+      const now = stage(group);
+      group.setAttribute("tabindex", "0");
+      group.setAttribute("role", "slider");
+      group.setAttribute("aria-label", "Stage of the change");
+      group.setAttribute("aria-valuemin", "0");
+      group.setAttribute("aria-valuemax", String(names.length - 1));
+      group.setAttribute("aria-valuenow", String(now));
+      group.setAttribute("aria-valuetext", names[now] || "");
+    }
+  };
+  let queued = false;
+  const later = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; mark(); });
+  };
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  mark();
+  document.addEventListener("keydown", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const button = target && target.closest(".js-plotly-plot .updatemenu-button");
+    if (button && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      button.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+      return;
+    }
+    const group = target && target.closest(".js-plotly-plot .slider-group");
+    if (!group) return;
+    const labels = [...group.querySelectorAll(".slider-label")];
+    const now = stage(group);
+    const to = {ArrowLeft: now - 1, ArrowDown: now - 1, ArrowRight: now + 1, ArrowUp: now + 1,
+                Home: 0, End: labels.length - 1}[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const label = labels[Math.max(0, Math.min(labels.length - 1, to))];
+    const rail = group.querySelector(".slider-rail-touch-rect");
+    if (!label || !rail) return;
+    const name = label.getBoundingClientRect(), line = rail.getBoundingClientRect();
+    const at = {bubbles: true, view: window, clientX: name.left + name.width / 2, clientY: line.top + line.height / 2};
+    rail.dispatchEvent(new MouseEvent("mousedown", at));
+    plot(group).dispatchEvent(new MouseEvent("mouseup", at));
+  }, true);
+})();</script>"""
+
+
+def chart_keys() -> None:
+    """Let a keyboard play the page's animated charts (:data:`_CHART_KEYS`, our own constant script)."""
+    st.html(_CHART_KEYS, unsafe_allow_javascript=True)
+
 # ---------------------------------------------------------------------- reset
 def clear_pages(changes_only: bool = False) -> None:
     """Clear every page's keys (values and widgets), keeping the workspaces; with

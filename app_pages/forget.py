@@ -343,3 +343,6 @@ with st.expander("Download the full matrices", expanded=ui_state.get(PAGE, "down
         pair, weight = window.matrices.pair, window.matrices.weight
         st.download_button(f"{pair} and {weight} of the window (CSV)", views.window_csv(window),
                            f"{dataset}-window-{pair.lower()}-{weight.lower()}.csv", "text/csv", on_click="ignore")
+
+# last: its empty box still takes a gap in the column, which at the end is out of sight
+ui_state.chart_keys()
