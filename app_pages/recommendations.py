@@ -136,7 +136,8 @@ for change in shown[:CARDS]:
     with st.container(border=True):
         st.markdown(f"**{md(catalog.user_name(change.user))}**")
         left, right = st.columns(2)
+        digits = views.ranked_list_digits(change.before, change.after)  # enough to see what changed
         left.caption(views.ranked_list_caption(False, bool(change.left), effect.k))
-        left.markdown(views.ranked_list(catalog, change.before, struck=change.left))
+        left.markdown(views.ranked_list(catalog, change.before, struck=change.left, digits=digits))
         right.caption(views.ranked_list_caption(True, bool(change.entered), effect.k))
-        right.markdown(views.ranked_list(catalog, change.after, bold=change.entered))
+        right.markdown(views.ranked_list(catalog, change.after, bold=change.entered, digits=digits))

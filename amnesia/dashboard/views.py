@@ -303,15 +303,21 @@ def choose_window(
     users = list(dict.fromkeys(int(u) for u in focus_users))[:max_users]
     chosen = set(users)
     others = [u for u in model.users() if u not in chosen] if len(users) < max_users else []  # listed only when needed
+    who = ["the users whose history changed"] if focus_users else []
     if others:
         # users who watched about half of these movies: their rows tell the movies apart, so C and S
         # differ from cell to cell; users who watched all or none of them explain nothing
         overlap = model.history_matrix(others, items).sum(axis=1)
         partial = (overlap > 0) & (overlap < len(items))
         order = np.lexsort((np.array(others), -overlap, np.abs(2 * overlap - len(items))))
-        users += [others[k] for k in order.tolist() if partial[k]][: max_users - len(users)]
-    who = "the users whose history changed, then " if focus_users else ""
-    return users, items, f"A focus window: {what}; {who}users who watched about half of them."
+        picked = [k for k in order.tolist() if partial[k]][: max_users - len(users)]
+        users += [others[k] for k in picked]
+        if picked:
+            # how many they watched, said: "about half" was false when the nearest to half watched 1 of 20
+            least, most = int(overlap[picked].min()), int(overlap[picked].max())
+            watched = f"{least}" if least == most else f"{least} to {most}"
+            who.append(f"users who watched some of them, nearest half first (here {watched} of the {len(items)})")
+    return users, items, f"A focus window: {what}; {', then '.join(who) or 'no user watched some but not all of them'}."
 
 
 def window_caption(window: Window, stats: Stats, gone: Sequence[int] = (), later: dict[int, int] | None = None) -> str:
@@ -409,15 +415,27 @@ def item_filter(text: str) -> tuple[int | None, str]:
 
 
 def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: Collection[int] = (),
-                bold: Collection[int] = ()) -> str:
-    """A numbered Markdown list of (item, score), best first: items in ``struck`` (they left the
-    list) crossed out, items in ``bold`` (they entered it) in bold; "—" for an empty list."""
+                bold: Collection[int] = (), digits: int = 3) -> str:
+    """A numbered Markdown list of (item, score), best first, scores at ``digits`` decimals: items
+    in ``struck`` (they left the list) crossed out, items in ``bold`` (they entered it) in bold;
+    "—" for an empty list."""
     lines = []
     for rank, (item, score) in enumerate(entries, start=1):
         title = md(catalog.title(item))
         title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
-        lines.append(f"{rank}. {title} · {score:.3f}")
+        lines.append(f"{rank}. {title} · {score:.{digits}f}")
     return "\n".join(lines) or "—"
+
+
+def ranked_list_digits(before: Sequence[tuple[int, float]], after: Sequence[tuple[int, float]], least: int = 3,
+                       most: int = 6) -> int:
+    """The fewest decimals (``least``..``most``) at which two ranked lists of (item, score) read
+    differently: EASE's scores often move by less than 0.0005, and a list shown as changed read
+    the same on both sides at 3 decimals (a visitor's pass)."""
+    for digits in range(least, most + 1):
+        if [(item, f"{score:.{digits}f}") for item, score in before] != [(item, f"{score:.{digits}f}") for item, score in after]:
+            return digits
+    return most
 
 
 def ranked_list_caption(after: bool, marked: bool, k: int) -> str:
