@@ -314,6 +314,23 @@ def test_a_forget_on_the_server_reaches_the_device(page, server):
     assert page.errors == []
 
 
+def test_a_new_model_without_picks_says_there_is_no_list(page, server):
+    """A visitor who opened the page, picked nothing and made a change read "Your top 10 did not change."
+    over two empty Before / After columns (a visitor's pass)."""
+    open_private(page, server, "toy")
+    old_version = wait_for_model(page)
+    forget_alice(page)
+    page.get_by_role("link", name="Private recommendations").click()
+    frame = component(page)
+    expect(frame.locator("#change")).to_be_visible(timeout=60_000)
+    assert wait_for_model(page) != old_version
+    expect(frame.locator("#change-summary")).to_contain_text(
+        "announced it. You have no picks yet, so there is no top 10 to compare: pick movies above to see yours.")
+    expect(frame.locator("#change-lists")).to_be_hidden()
+    assert "t = 1: Forgot Alice (4 movies)" in frame.locator("#change-notes").inner_text()
+    assert page.errors == []
+
+
 def test_a_pick_whose_movie_left_the_model_keeps_its_title(page, server):
     """Finding Nemo's only viewer is forgotten: its pick read "#4" where the page had shown its title
     (a visitor's finding on MovieLens: "#386" for S.F.W.); it keeps the title, struck through."""

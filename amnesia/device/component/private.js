@@ -559,6 +559,8 @@ function renderChange() {
     li.textContent = note;
     return li;
   }));
+  // with no picks there is no list: two empty columns under "did not change" looked broken (a visitor's pass)
+  $("change-lists").hidden = change.before.length === 0 && change.after.length === 0;
   const beforeIds = new Set(change.before.map((e) => e.id));
   const afterIds = new Set(change.after.map((e) => e.id));
   $("before").replaceChildren(...listItems(change.before,
@@ -572,5 +574,7 @@ const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b
 // as the lists show them: same movies in the same order can still have other scores (a forget moves every S
 // of the movies it touched), and "did not change" above two lists with other numbers reads as a mistake
 const sameScores = (a, b) => a.every((e, k) => shownScore(e.score) === shownScore(b[k].score));
-const listChange = (before, after) => !sameList(before, after) ? "Your top 10 changed:"
+const listChange = (before, after) => before.length === 0 && after.length === 0
+  ? "You have no picks yet, so there is no top 10 to compare: pick movies above to see yours."
+  : !sameList(before, after) ? "Your top 10 changed:"
   : sameScores(before, after) ? "Your top 10 did not change." : "Your top 10 kept its movies and their order; their scores changed:";
