@@ -183,11 +183,17 @@ def test_a_heavy_forgets_window_is_the_users_movies_so_every_step_moves(movielen
     pairs = space.largest_changes(entry)
     outside = [p for p in pairs if p.item_a not in before.items or p.item_b not in before.items]
     assert len(pairs) == 10 and outside and all(p.c_old == p.c_new for p in outside if not {p.item_a, p.item_b} & own)
-    assert space.outside_sentence(pairs, after) == (
-        f"{len(outside)} of these 10 pairs involve movies outside the charts above, which show 20 movies. The charts "
+    assert len(outside) == 10 and space.outside_sentence(pairs, after) == (
+        "All 10 of these pairs involve movies outside the charts above, which show 20 movies. The charts "
         "show this change's own movies first; the rank-one change of P also moves weights between movies the user "
         "never watched, where G stays the same.")
+    assert space.outside_sentence(pairs[:1], after).startswith("This pair involves a movie outside the charts above")
     assert space.outside_sentence([p for p in pairs if p not in outside], after) == ""
+    # the changes read in the list's order: at 3 decimals they read −0.009 three times, −0.008 five, then −0.009
+    shown = [float(sentence.rsplit(" (G", 1)[0].rsplit("(", 1)[1].rstrip(")").replace("−", "-"))
+             for sentence in space.pair_sentences(pairs)]
+    assert shown == sorted(shown, key=abs, reverse=True)
+    assert shown[:3] == [-0.00893, -0.00886, -0.00862]
 
 
 def test_a_light_adds_window_starts_with_its_movies_and_says_so(movielens_ease):

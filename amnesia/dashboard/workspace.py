@@ -780,8 +780,9 @@ class Workspace:
         return list(ranking.pairs[:limit])
 
     def pair_sentences(self, pairs: Sequence[PairChange]) -> list[str]:
-        """One sentence per pair (:meth:`_pair_sentence`), all in one precision so the lines compare."""
-        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs])
+        """One sentence per pair (:meth:`_pair_sentence`), all in one precision so the lines compare
+        and their changes read in the list's order (largest first)."""
+        digits = views.list_digits([(p.s_old, p.s_new) for p in pairs], ranked=True)
         return [self._pair_sentence(p, digits) for p in pairs]
 
     def _pair_sentence(self, p: PairChange, digits: int) -> str:
@@ -794,8 +795,11 @@ class Workspace:
         outside = sum(1 for p in pairs if p.item_a not in shown or p.item_b not in shown)
         if not outside:
             return ""
-        return (f"{outside} of these {len(pairs)} pairs {'involves a movie' if outside == 1 else 'involve movies'} outside the "
-                f"charts above, which show {len(shown)} movies.")
+        if outside < len(pairs):
+            which = f"{outside} of these {len(pairs)} pairs {'involves a movie' if outside == 1 else 'involve movies'}"
+        else:  # not "10 of these 10 pairs"
+            which = "This pair involves a movie" if outside == 1 else f"All {outside} of these pairs involve movies"
+        return f"{which} outside the charts above, which show {len(shown)} movies."
 
     def emptied_sentence(self, entry: LogEntry, listed: bool = True) -> str:
         """What happened to movies that lost their last viewer, or "" if none did; ``listed``: the page
