@@ -133,6 +133,11 @@ if result is not None:
                    f"(their p is {p_value(min(floors))}, above {ALPHA}), so measured rows read *can't tell*, whatever their "
                    "own p: a lower one is an ε that ranked first of the few relabellings by chance.")
     table = table_frame(result, kind)
+    # the grid's scroll bar shows only under a pointer over it: at 1,366 px eight columns sat out of sight,
+    # the time the text below cites among them, with nothing saying so (a visitor's pass)
+    right = [name for name in table.columns if name not in _LEADING]
+    st.caption(f"{len(table.columns)} columns: {', '.join(right)} are to the right of NDCG; scroll the table "
+               "sideways (Shift + mouse wheel, or the arrow keys in it) to see them.")
     st.dataframe(
         table,
         hide_index=True,

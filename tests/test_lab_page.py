@@ -33,6 +33,11 @@ def test_the_committed_results_are_shown_with_their_null_control():
     # in view at 1,366 px: whether it forgets with the ε and p the reading quotes, then accuracy (the rest scroll)
     assert list(app.dataframe[0].proto.column_order)[:7] == [
         "method", "forgets?", "ε [95 % CI]", "p", "F", "NDCG@10", "NDCG@10 − retrained ALS [95 % CI]"]
+    # the columns out of view are named: the grid's scroll bar shows only under a pointer
+    assert ("15 columns: kind, time, speedup, final score, MIA AUC, Recall@10, fairness gap, top-10 overlap are to the "
+            "right of NDCG; scroll the table sideways (Shift + mouse wheel, or the arrow keys in it) to see them."
+            ) in [c.value for c in app.caption]
+    assert len(table.columns) == 15
     null = COMMITTED["null_control"][first]
     text = " ".join(m.value for m in app.markdown)
     assert f"ε = {null['epsilon']:.2f}" in text and "**Null control**" in text

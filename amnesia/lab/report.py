@@ -67,7 +67,8 @@ def fmt(value: float | None, digits: int = 3) -> str:
         return "–"
     if isinstance(value, float) and math.isinf(value):
         return "∞"
-    return f"{value:.{digits}f}"
+    # a true minus, as signed() writes: "−0.035 [-0.048, -0.023]" mixed the two in one cell
+    return f"{value:.{digits}f}".replace("-", "−")
 
 
 def interval(pair: list | None, digits: int = 3) -> str:
