@@ -161,7 +161,10 @@ with st.container(border=True):
         st.warning(md(problem))
     table, total = workspace.history.records_table(catalog, collections, times, item)
     st.dataframe(table, hide_index=True, width="stretch", height=320)
-    st.caption(f"{len(table):,} of {total:,} records.")
+    # a large catalog's table holds its focus windows' records: "3,546 of 3,546 records" above "the full change
+    # stream would be … 24,621,910 records" read as a contradiction (a visitor's pass)
+    st.caption(f"{len(table):,} of {total:,} records" + ("." if workspace.small else
+                                                          " of the focus windows; the full stream's size is below."))
 
 # ---------------------------------------------------------------------- the past
 st.subheader("The model at any past time")

@@ -842,6 +842,12 @@ def test_movielens_flow_numbers_agree():
     assert (users, items) == (610, 9_596)  # 610 base + Maya - User 414; 128 movies only User 414 watched
     ranked = next(plain(m.value) for m in app.markdown if m.value.startswith("1. "))
     assert re.match(r"1\. .+ ↔ .+: 0\.\d\d → 0\.\d\d \(−0\.\d\d\) \(C \d+ → \d+\)", ranked)
+    app.switch_page("app_pages/change_log.py").run()
+    # the table holds the focus windows' records, which a visitor read against the full stream's count below it
+    table = app.dataframe[0].value
+    assert f"{len(table):,} of {len(table):,} records of the focus windows; the full stream's size is below." in [
+        c.value for c in app.caption]
+    assert any("The full change stream would be" in plain(m.value) for m in [*app.markdown, *app.caption, *app.info])
 
 
 def test_the_similarity_measure_is_a_choice_with_its_own_workspace():
