@@ -190,10 +190,13 @@ with st.sidebar:
                            icon=":material/call_split:")
             else:
                 st.caption(said)
-        # a popover that asks first: one stray click dropped every change of the session, with no way back
-        # tracked (a rerun on open and close) so that the reset can close it: left open, it went on asking
-        # about changes that were gone
-        with st.popover("Reset my changes", width="stretch", key=ui_state.key("app", "reset_open"), on_change="rerun"):
+        # a box that asks first: one stray click dropped every change of the session, with no way back.
+        # Tracked (a rerun on open and close) so that the reset can close it: left open, it went on asking
+        # about changes that were gone. An expander, not a popover: a popover's body is drawn at the page's
+        # end, so its button came 33 presses of Tab after it opened, behind the settings it covered (a
+        # keyboard visitor's pass); an expander's comes next
+        with st.expander("Reset my changes", key=ui_state.key("app", "reset_open"), on_change="rerun",
+                         icon=":material/restart_alt:"):
             changes = ui_state.changes_to_reset()
             if changes:
                 st.markdown(f"Back to the starting data: this drops your {count(changes, 'change')} to "

@@ -566,8 +566,8 @@ def reset() -> None:
         if space.log or chosen == chosen_now:
             space.reset()
     clear_pages_later()
-    later("app", "reset_open", False)  # close the sidebar's popover that asked (app.py)
-    # said once it is done: the popover closes, and a visitor could not tell a reset from a stray click
+    later("app", "reset_open", False)  # close the sidebar's box that asked (app.py)
+    # said once it is done: the box closes, and a visitor could not tell a reset from a stray click
     note("app", "reset_done", f"Dropped {count(dropped, 'change')}: back to the starting data."
          if dropped else "Every page's choices are cleared.")
 

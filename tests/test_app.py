@@ -74,7 +74,7 @@ def test_home_shows_the_toy_world_with_full_numbers():
     app = start()
     sidebar = [m.value for m in app.sidebar.markdown]
     assert "| Your model | |\n|:--|--:|\n| Users | 4 |\n| Movies | 5 |\n| Interactions | 11 |\n| Logical time | 0 |" in "\n".join(sidebar)
-    assert [b.label for b in app.sidebar.get("button")] == ["Reset"]  # inside the popover "Reset my changes"
+    assert [b.label for b in app.sidebar.get("button")] == ["Reset"]  # inside the expander "Reset my changes"
     assert app.sidebar.markdown[-1].value == "You have made no changes to Toy world; this clears every page's choices."
     assert app.title[0].value == "Watch a recommender forget"
     figure = chart(app)
@@ -1029,7 +1029,7 @@ def test_every_bounded_box_says_its_limit():
 
 
 def test_reset_asks_first_and_says_what_it_drops():
-    """One click on "Reset my changes" dropped every change of the session: it now opens a popover
+    """One click on "Reset my changes" dropped every change of the session: it now opens a box
     that counts the changes it would drop, in every model, and a second click drops them and closes it."""
     app = start()
     add(app, "Zed", "toy story")

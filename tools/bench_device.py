@@ -199,8 +199,9 @@ def measure_browser(model: ItemCF, catalog: Any, forgets: int, seed: int = 5) ->
                 forget_wall.append(time.perf_counter() - started)
                 after_forget.append(device.evaluate("() => window.amnesiaDevice.switches.at(-1)"))
                 switches = device.evaluate("() => window.amnesiaDevice.switches.length")
-                page.get_by_role("button", name="Reset my changes").click()  # the page stays open
-                page.get_by_test_id("stPopoverBody").get_by_role("button").click()  # it asks first
+                reset = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Reset my changes")
+                reset.get_by_text("Reset my changes").click()  # the page stays open
+                reset.get_by_role("button").click()  # it asks first
                 device.evaluate(
                     "(_, n) => new Promise(r => { const t = setInterval(() => { if (window.amnesiaDevice.switches.length > n) { clearInterval(t); r(); } }, 20); })",
                     switches,

@@ -116,9 +116,10 @@ def import_log(page: Page, path) -> None:
 
 def reset_changes(page: Page) -> None:
     """Open the sidebar's "Reset my changes" and confirm in it; returns once the page has run."""
-    page.get_by_role("button", name="Reset my changes").click()
+    reset = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Reset my changes")
+    reset.get_by_text("Reset my changes").click()
     wait_for_run(page)
-    page.get_by_test_id("stPopoverBody").get_by_role("button").click()
+    reset.get_by_role("button").click()
     wait_for_run(page)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import add_user, open_app
+from .conftest import add_user, open_app, sidebar_number, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +78,22 @@ def test_a_keyboard_plays_the_change_and_steps_through_its_stages(page, server):
     assert page.evaluate(STAGE) == stopped < 4
     # (Pausing a running animation rejects the promise Plotly's own button handler leaves uncaught, so the page
     # logs "undefined" once; a mouse click on Pause does the same.)
+
+
+def test_a_keyboard_resets_from_the_sidebar_box_that_asks_first(page, server):
+    """The box's button comes next in the Tab order once it is open: in a popover it was drawn at the page's end,
+    33 presses of Tab later, behind the settings the popover covered (a keyboard visitor's pass)."""
+    open_app(page, server)
+    add_user(page, "Maya", "toy story\nnemo")
+    assert sidebar_number(page, "Logical time") == "1"
+    reset = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Reset my changes")
+    reset.locator("summary").focus()
+    page.keyboard.press("Enter")
+    wait_for_run(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.innerText") == "Drop 1 change"
+    page.keyboard.press("Enter")
+    wait_for_run(page)
+    assert sidebar_number(page, "Logical time") == "0" and sidebar_number(page, "Users") == "4"
+    expect(page.get_by_text("Dropped 1 change: back to the starting data.")).to_be_visible()
+    expect(reset.get_by_role("button")).to_be_hidden()  # the box closed: it asked about changes that are gone
