@@ -131,7 +131,21 @@ class ChangeSet:
 
     @cached_property
     def _external(self) -> dict[str, Any]:
-        """The public arrays, in external ids and sorted, worked out once."""
+        """The public arrays, in external ids and sorted, worked out once; the internal ones then go.
+
+        Kept both ways, a change of many users held twice its arrays, each user's in small arrays of
+        its own: a 1,000-line import of 50,000 users grew the server by 110 MB instead of 87 (the
+        hardening benchmark's bound is 100)."""
+        external = self.__dict__.get("_external")
+        if external is not None:  # another thread worked them out while this one waited
+            return external
+        external = self._work_out()
+        self.__dict__["_external"] = external  # before the internal arrays go: a reader finds one or the other
+        for name in ("_ids", "_parts", "_count_index", "_count_old", "_count_new"):
+            object.__setattr__(self, name, None)
+        return external
+
+    def _work_out(self) -> dict[str, Any]:
         ids, users, count_index, step = self._ids, self._parts, self._count_index, self.step
         if len(users) == 1 and np.array_equal(count_index, users[0][1]):
             # one user whose changed items are the items whose n moved (a forget, a first add):
@@ -198,12 +212,14 @@ class ChangeSet:
     @property
     def touched_users(self) -> tuple[int, ...]:
         """The users whose history changed, sorted."""
-        return tuple(sorted(user for user, _, _ in self._parts))
+        parts = self._parts  # None once the public arrays were worked out
+        return tuple(sorted(c.user for c in self.user_changes) if parts is None else sorted(user for user, _, _ in parts))
 
     @property
     def is_empty(self) -> bool:
         """True when the request was accepted but changed nothing (e.g. re-adding known pairs)."""
-        return not any(len(changed) for _, changed, _ in self._parts)
+        parts = self._parts
+        return len(self.users) == 0 if parts is None else not any(len(changed) for _, changed, _ in parts)
 
     def counts_dict(self) -> dict[int, tuple[int, int]]:
         """``{item: (old_count, new_count)}`` for the items whose n changed."""
