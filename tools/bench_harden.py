@@ -223,14 +223,14 @@ def markdown(figures: dict[str, Any]) -> str:
         "| scenario | figures |",
         "|---|---|",
         f"| import, 1,000 lines ({imp['bytes'] / 1e6:.2f} MB, 50,000 new users) | {imp['seconds']:.1f} s, +{imp['grown_mb']:.0f} MB "
-        f"(peak +{imp['peak_mb']:.0f} MB), +{imp['left_mb']:.0f} MB after the session; a past model from the log "
+        f"(peak +{imp['peak_mb']:.0f} MB), {imp['left_mb']:+.0f} MB after the session; a past model from the log "
         f"{imp['model_at_s']:.2f} s; a MovieLens user's top 10 then {imp['add_after_s'] * 1e3:.0f} ms |",
     ]
     if "import-heavy" in figures:
         heavy = figures["import-heavy"]
         lines.append(
             f"| import, heavier log ({heavy['bytes'] / 1e6:.1f} MB, 2-20 of 200 popular movies per user; over the upload "
-            f"limit) | {heavy['seconds']:.1f} s, +{heavy['grown_mb']:.0f} MB, +{heavy['left_mb']:.0f} MB after; past "
+            f"limit) | {heavy['seconds']:.1f} s, +{heavy['grown_mb']:.0f} MB, {heavy['left_mb']:+.0f} MB after; past "
             f"model {heavy['model_at_s']:.2f} s |"
         )
     lines += [
