@@ -250,6 +250,9 @@ def test_a_read_changeset_keeps_its_change_once():
     assert all(getattr(change, name) is None for change in (many, again)
                for name in ("_ids", "_parts", "_count_index", "_count_old", "_count_new"))
     assert many.counts_dict() == {10: (1, 2), 20: (2, 3), 30: (1, 2), 40: (0, 1)}
+    # another wall time (EASE's) keeps the change, read or not: dataclasses.replace would copy the emptied fields
+    timed = many.timed(1.5)
+    assert timed.seconds == 1.5 and timed.interactions_dict() == many.interactions_dict() and timed.touched_users == (3, 5, 6)
 
 
 def test_the_one_user_changeset_equals_the_general_one():

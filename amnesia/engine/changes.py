@@ -169,6 +169,14 @@ class ChangeSet:
                 "count_new": _frozen(self._count_new[by_item]),
                 "user_changes": tuple(_user_change(u, ids, x, z) for u, x, z in users)}
 
+    def timed(self, seconds: float) -> ChangeSet:
+        """This change with another wall time (EASE's covers the counts' update and P's). Not
+        ``dataclasses.replace``: a read ChangeSet's fields no longer hold the change."""
+        copy = object.__new__(ChangeSet)
+        copy.__dict__.update(self.__dict__)  # the public arrays too, if they were worked out
+        object.__setattr__(copy, "seconds", seconds)
+        return copy
+
     @property
     def users(self) -> np.ndarray:
         """User of each flipped interaction, sorted by (user, item), int64, length h."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -293,14 +293,14 @@ class EASE:
             # exists): the counts have changed, so P is recomputed from them and the model stays whole
             self.refresh()
             self._since_check = 0
-            return replace(changes, seconds=time.perf_counter() - started)
+            return changes.timed(time.perf_counter() - started)
         self._since_check += len(vectors)
         if self._since_check >= CHECK_EVERY:
             self._since_check = 0
             if self.error() > TOLERANCE:
                 self.refresh()
         # the ChangeSet's time is the whole change: the counts' and P's update
-        return replace(changes, seconds=time.perf_counter() - started)
+        return changes.timed(time.perf_counter() - started)
 
     def forget_user(self, user: int) -> ChangeSet:
         """Remove every interaction of ``user`` (exactly as if they had never been in the data)."""
