@@ -198,13 +198,16 @@ def add_form() -> None:
                     if line.candidates:
                         # two to a row, each the row's half and wrapping: in four columns "The Lord of the Rings:
                         # The Fell…" and "Star Wars: Episode IV - A New …" cut off the words that tell them apart
-                        columns = st.columns(min(len(line.candidates), 2))
                         shown = line.candidates[:CANDIDATES]
                         titles = [title for _, title in shown]
                         for position, (item, title) in enumerate(shown):
+                            # a row of columns per pair: in two columns for all, Tab went down the first
+                            # column and then the second, not in the order they are read (a keyboard visitor)
+                            if position % 2 == 0:
+                                columns = st.columns(min(len(line.candidates), 2))
                             # films that share a title and year ("Emma (1996)" twice) are told apart by id
                             label = f"{title} · #{item}" if titles.count(title) > 1 else title
-                            columns[position % len(columns)].button(
+                            columns[position % 2].button(
                                 md(label), key=key(f"candidate-{line.number}-{item}"), on_click=use_candidate,
                                 args=(line.number, item), help=f"Put {catalog.typed_name(item)} in line {line.number}",
                                 width="stretch", wrap=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import add_user, open_app, sidebar_number, wait_for_run
+from .conftest import add_user, open_app, sidebar_number, type_titles, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +97,17 @@ def test_a_keyboard_resets_from_the_sidebar_box_that_asks_first(page, server):
     assert sidebar_number(page, "Logical time") == "0" and sidebar_number(page, "Users") == "4"
     expect(page.get_by_text("Dropped 1 change: back to the starting data.")).to_be_visible()
     expect(reset.get_by_role("button")).to_be_hidden()  # the box closed: it asked about changes that are gone
+
+
+def test_tab_takes_the_title_choices_in_the_order_they_are_read(page, server):
+    """Two to a row, left to right: laid out in two columns, Tab went down the first column, then the second."""
+    open_app(page, server, "movielens-small")
+    type_titles(page, "Maya", "Hamlet")
+    page.get_by_role("button", name="Hamlet (1996)").focus()
+    order = []
+    for _ in range(5):
+        order.append(page.evaluate("() => document.activeElement.innerText"))
+        page.keyboard.press("Tab")
+    assert order == ["Hamlet (1996)", "Hamlet (1990)", "Hamlet (2000)", "Hamlet (1948)", "Hamlet (1964)"]
+    first, second = (page.get_by_role("button", name=name).bounding_box() for name in order[:2])
+    assert first["y"] == second["y"] and first["x"] < second["x"]  # read left to right along a row
