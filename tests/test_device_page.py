@@ -141,7 +141,8 @@ console.log(JSON.stringify([
   listChange(a, [{id: 1, score: 2.6}, {id: 2, score: 1.25}]),
   listChange(a, [{id: 2, score: 2.5}, {id: 1, score: 1.25}]),
   listChange(a, [{id: 1, score: 2.5}]),
-  listChange([], []),
+  listChange([], [], false),
+  listChange([], [], true),
 ]));"""
     result = subprocess.run(["node", "-e", functions + cases], capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(result.stdout) == [
@@ -151,6 +152,8 @@ console.log(JSON.stringify([
         "Your top 10 changed:",
         # no picks, no list: "did not change" sat over two empty columns (a visitor's pass)
         "You have no picks yet, so there is no top 10 to compare: pick movies above to see yours.",
+        # picks whose lists are empty (no movie shares a viewer with them): not "no picks" (a review)
+        "Your picks had no recommendations before the change and have none after it.",
     ]
 
 

@@ -553,7 +553,7 @@ function renderChange() {
   if (!change) return;
   $("change-summary").textContent =
     `Version ${change.from} → ${change.to}: the new model was in use ${change.seconds.toFixed(2)} s after the server ` +
-    `announced it. ${listChange(change.before, change.after)}`;
+    `announced it. ${listChange(change.before, change.after, state.picks.length > 0)}`;
   $("change-notes").replaceChildren(...change.notes.map((note) => {
     const li = document.createElement("li");
     li.textContent = note;
@@ -574,7 +574,9 @@ const sameList = (a, b) => a.length === b.length && a.every((e, k) => e.id === b
 // as the lists show them: same movies in the same order can still have other scores (a forget moves every S
 // of the movies it touched), and "did not change" above two lists with other numbers reads as a mistake
 const sameScores = (a, b) => a.every((e, k) => shownScore(e.score) === shownScore(b[k].score));
-const listChange = (before, after) => before.length === 0 && after.length === 0
-  ? "You have no picks yet, so there is no top 10 to compare: pick movies above to see yours."
+// (with picks, both lists can still be empty: no movie shares a viewer with them, or every movie is picked)
+const listChange = (before, after, picked = true) => before.length === 0 && after.length === 0
+  ? (picked ? "Your picks had no recommendations before the change and have none after it."
+    : "You have no picks yet, so there is no top 10 to compare: pick movies above to see yours.")
   : !sameList(before, after) ? "Your top 10 changed:"
   : sameScores(before, after) ? "Your top 10 did not change." : "Your top 10 kept its movies and their order; their scores changed:";
