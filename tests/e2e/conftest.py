@@ -7,6 +7,7 @@ skip with the reason; ``.ci/run`` installs it so CI always runs them.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -26,12 +27,14 @@ ARTIFACTS = ROOT / "artifacts"
 def server():
     """Start the app once for all browser tests; wait until /_stcore/health answers ok."""
     ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / "streamlit-server.log", "w") as log:
+    # one log per test worker (pytest-xdist runs this once in each): in one shared file, each truncated the other's
+    path = ARTIFACTS / f"streamlit-server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    with open(path, "w") as log:
         try:
             with streamlit_server(log, timeout=60) as url:
                 yield url
         except RuntimeError as error:
-            pytest.fail(f"{error}; see {ARTIFACTS / 'streamlit-server.log'}")
+            pytest.fail(f"{error}; see {path}")
 
 
 @pytest.fixture(scope="session")
