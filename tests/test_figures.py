@@ -270,6 +270,17 @@ def test_changes_show_enough_digits_and_never_minus_zero():
     assert signed(-2.0, 0) == "−2" and digits_to_show(0.123456789, 0.123456788) == 6
 
 
+def test_a_ranked_list_of_changes_reads_in_its_order_ties_aside():
+    from amnesia.dashboard.views import list_digits
+
+    # each change shown is the difference of the rounded ends: at 3 decimals −0.0086 reads −0.008 above a −0.0085
+    # that reads −0.009, and the list looked unsorted; a fourth decimal orders them
+    pairs = [(0.0104, 0.0018), (0.0106, 0.0021)]
+    assert list_digits(pairs) == 3 and list_digits(pairs, ranked=True) == 4
+    # two equal changes cannot be ordered by more decimals: they stay at what each line needs (not six)
+    assert list_digits([(1 / 2, 1 / 6), (2 / 3, 1 / 3)], ranked=True) == list_digits([(1 / 2, 1 / 6), (2 / 3, 1 / 3)]) == 2
+
+
 def test_a_ranked_lists_marks_are_explained_over_it():
     from amnesia.dashboard.views import md, ranked_list, ranked_list_caption
 

@@ -11,6 +11,7 @@ render.
 from __future__ import annotations
 
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Collection, Sequence
@@ -286,7 +287,8 @@ def choose_window(
     :mod:`.effects`; ``ranked_as`` says what they are, after "the 20"), or the most popular
     movies when nothing is ranked; the users are the
     ``focus_users`` (whose history changed) and then the users who watched some but not all
-    of those movies, most shared first, because they are what makes C and S differ from 1.
+    of those movies, those nearest half of them first (then more shared, then smaller id),
+    because they are what makes C and S differ from 1.
     Returns (users, items, a sentence saying what the window is).
     """
     if is_small(model, catalog, max_items, max_users) and len(set(model.users()) | set(focus_users)) <= max_users:
@@ -503,9 +505,12 @@ def list_digits(pairs: Sequence[tuple[float, float]], ranked: bool = False) -> i
     decimals): EASE's largest changes read "(−0.009)" three times, then "(−0.008)" five times, then
     "(−0.009)" again, each within a tenth of its true change, and looked unsorted (a visitor's pass)."""
     digits = max((change_digits(old, new) for old, new in pairs), default=2)
+    sizes = [abs(new - old) for old, new in pairs]
     while ranked and digits < 6:
-        sizes = [abs(_shown_change(old, new, digits)) for old, new in pairs]
-        if all(a >= b for a, b in zip(sizes, sizes[1:])):
+        shown = [abs(_shown_change(old, new, digits)) for old, new in pairs]
+        # changes equal to rounding error (1e-9) are ties: more decimals cannot order what is equal
+        if all(a >= b or math.isclose(x, y, rel_tol=0, abs_tol=1e-9)
+               for a, b, x, y in zip(shown, shown[1:], sizes, sizes[1:])):
             break
         digits += 1
     return digits
