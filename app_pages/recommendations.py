@@ -113,10 +113,14 @@ if effect.examined == 0 and effect.limited:  # "Of the 0 users … 0 got other m
 elif effect.examined == 0:  # every candidate is compared unless the reading runs out: no one else is left
     st.markdown("No other user is left in the model, so no one else's recommendations could change.")
 else:
+    same = effect.examined - len(effect.changed)
+    # the three parts add up to the users examined: "0 … and 11 only other scores" of 12 left one unexplained
     st.markdown(
         f"Of the {effect.examined} users with the largest share of their movies that {md(name)} also watched, "
-        f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, and "
-        f"**{len(effect.changed) - len(effect.reordered)}** only other scores."
+        f"**{len(effect.reordered)}** got other movies or another order in their top {effect.k}, "
+        + ("and " if not same else "")
+        + f"**{len(effect.changed) - len(effect.reordered)}** only other scores"
+        + (f", and **{same}** the same list, scores and all." if same else ".")
         + (" More users were exposed; comparing them would take more reading than one page may (read_work)."
            if effect.limited else "")
     )

@@ -585,6 +585,19 @@ def test_recommendations_page_remembers_its_user_and_shows_the_forget_effect():
     assert captions == ["Before forgetting", "After forgetting"] * min(6, len(effect.changed)) and captions
 
 
+def test_the_forget_effects_counts_add_up_to_the_users_compared():
+    """"Of the 12 users …, 0 got other movies … and 11 only other scores" left one user unexplained (a presenter's
+    pass): a user whose list stayed the same is counted too."""
+    app = start()
+    forget(app, 3)  # Dev
+    app.switch_page("app_pages/recommendations.py").run()
+    effect = space(app).forget_effect(space(app).log[-1])
+    assert (effect.examined, len(effect.changed), len(effect.reordered)) == (3, 2, 0)
+    assert ("Of the 3 users with the largest share of their movies that Dev also watched, **0** got other movies or "
+            "another order in their top 5, **2** only other scores, and **1** the same list, scores and all.") in [
+        m.value for m in app.markdown]
+
+
 def test_the_charts_tell_a_presenter_how_to_make_them_larger():
     """At 1,024 px with the sidebar open the four panels were ~110 px wide, and its « is shown on hover only."""
     app = forget(start(), 1)
