@@ -35,18 +35,27 @@ if ease:
 else:
     st.latex(measure.formula + rf" \quad \text{{({measure.label} similarity)}}")
     st.caption("The similarity in use: pick another in the sidebar.")
-times = ("the update of P, and apart the comparison of every weight of B before and after it" if ease
-         else "the write, and the first read of the changed rows")
+# EASE's own sentences: under EASE, "works C out … so the Forget page reports both times: the update of P, and
+# apart the comparison …" mixed the two models, and "identical" beside a Verify that reports P within rounding
+if ease:
+    copy = ("it records the changed users' rows, and the *Forget* page reports the update of the counts and of P "
+            "and, apart, the comparison of every weight of B before and after it")
+    result = ("The counts are **identical** to a retrain's and P **equals** a new inverse of G + λI to rounding: the "
+              "*Verify* button recomputes it and retrains, and compares fingerprints of H, n and G, P's largest "
+              "difference, and every user's top 10")
+else:
+    copy = ("it records the changed users' rows and works C out from the shared model and those rows when read, so the "
+            "*Forget* page reports both times: the write, and the first read of the changed rows")
+    result = ("The result is **identical** to a model retrained without that user: the *Verify* button retrains from "
+              "scratch and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists when there are any)")
 st.markdown(
     f"""
 Forgetting a user who interacted with *k* items subtracts 1 from *k* counts and from the *k(k−1)* co-occurrences
 between those items (C is symmetric: *k(k−1)/2* pairs of movies, each in two cells; with the *k* counts on C's
 diagonal, the charts count *k²* changed cells of C); the similarities are then computed from C and n for exactly
 the entries someone looks at. That is what the library does in place. Here, each visitor works on a private copy
-of the shared model: it records the changed users' rows and works C out from the shared model and those rows when
-read, so the *Forget* page reports both times: {times}.
-The result is **identical** to a model retrained without that user: the *Verify* button retrains from scratch
-and compares fingerprints (a SHA-256 of H, n and C, and of the neighbour lists when there are any).
+of the shared model: {copy}.
+{result}.
 """
 )
 st.markdown(

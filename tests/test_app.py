@@ -830,7 +830,12 @@ def test_about_page():
     assert "similarity" not in app.latex[3].value and "EASE, the model in use: see below." in [c.value for c in app.caption]
     assert r"G = H^\top H" in app.latex[3].value  # G is defined where it is first used
     assert "for item-based collaborative filtering and for EASE, both built on these counts:" in text
-    assert "reports both times: the update of P, and apart the comparison of every weight of B" in text
+    # its own sentences: "works C out … reports both times: the update of P" mixed the two models, and "identical"
+    # sat beside a Verify that reports P within rounding (a presenter's pass)
+    assert ("the *Forget* page reports the update of the counts and of P and, apart, the comparison of every weight of "
+            "B before and after it.") in text
+    assert "P **equals** a new inverse of G + λI to rounding" in text
+    assert "works C out" not in text and "The result is **identical**" not in text
 
 
 # ---------------------------------------------------------------------- MovieLens
