@@ -195,8 +195,8 @@ with st.sidebar:
         # about changes that were gone. An expander, not a popover: a popover's body is drawn at the page's
         # end, so its button came 33 presses of Tab after it opened, behind the settings it covered (a
         # keyboard visitor's pass); an expander's comes next
-        with st.expander("Reset my changes", key=ui_state.key("app", "reset_open"), on_change="rerun",
-                         icon=":material/restart_alt:"):
+        with st.expander("Reset my changes", key=ui_state.key("app", "reset_open"), on_change=ui_state.note,
+                         args=("app", "reset_toggled", time.monotonic_ns()), icon=":material/restart_alt:"):
             changes = ui_state.changes_to_reset()
             if changes:
                 st.markdown(f"Back to the starting data: this drops your {count(changes, 'change')} to "
@@ -206,6 +206,10 @@ with st.sidebar:
                 st.markdown(f"You have made no changes to {DATASETS[name]}; this clears every page's choices.")
             st.button("Reset" if not changes else f"Drop {count(changes, 'change')}", type="primary",
                       width="stretch", on_click=ui_state.reset, key=ui_state.key("app", "reset"))
+            # just opened: its button in view (at 1,024 x 768 it opened below the sidebar's fold, unseen)
+            toggled = ui_state.take_once("app", "reset_toggled")
+            if toggled and ui_state.get("app", "reset_open"):
+                ui_state.scroll_up_to_here(toggled)
         if done := ui_state.take_once("app", "reset_done"):
             st.toast(done, icon=":material/restart_alt:")
     st.caption(

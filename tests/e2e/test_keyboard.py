@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import add_user, open_app, sidebar_number, type_titles, wait_for_run
+from .conftest import add_user, guarded_context, open_app, sidebar_number, type_titles, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +111,18 @@ def test_tab_takes_the_title_choices_in_the_order_they_are_read(page, server):
     assert order == ["Hamlet (1996)", "Hamlet (1990)", "Hamlet (2000)", "Hamlet (1948)", "Hamlet (1964)"]
     first, second = (page.get_by_role("button", name=name).bounding_box() for name in order[:2])
     assert first["y"] == second["y"] and first["x"] < second["x"]  # read left to right along a row
+
+
+def test_the_reset_box_brings_its_button_into_view_at_a_projectors_size(browser, server):
+    """At 1,024 x 768 the box opened with its button below the sidebar's fold, unseen (a presenter's pass)."""
+    context = guarded_context(browser, server, viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    open_app(page, server, "movielens-small")
+    add_user(page, "Ana", "toy story\nheat (1995)")
+    reset = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Reset my changes")
+    reset.locator("summary").click()
+    wait_for_run(page)
+    button = reset.get_by_role("button", name="Drop 1 change")
+    page.wait_for_function("(b) => b.getBoundingClientRect().bottom <= window.innerHeight", arg=button.element_handle(),
+                           timeout=5_000)
+    context.close()
