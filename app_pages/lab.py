@@ -145,7 +145,7 @@ if result is not None:
         height=_ROW_PX * (len(table) + 1) + 3,  # every method in view: the rows past ten hid EASE and item-kNN
         # the page's two questions first, in view at 1,366 px: does it forget (forgets?, F) and what does
         # it cost in accuracy (NDCG@10 and its paired difference); the attack's and the cost's details after
-        column_order=[*_LEADING, *(name for name in table.columns if name not in _LEADING)],
+        column_order=[*_LEADING, *right],
         column_config={
             # fifteen columns pass 1,400 px: the method stays in view while the rest scroll past it
             "method": st.column_config.TextColumn(pinned=True, width="medium"),

@@ -347,17 +347,14 @@ def _panel_titles(before: Window, after: Window, measure: str) -> list[str]:
     """The four panel titles; after a change each says how many of its cells changed."""
     names = after.matrices
     titles = [*_PANELS, names.pair_title, names.weight_title.format(measure=html.escape(measure))]
-    notes = ["", "", names.pair_note, ""]
-    if before is after:
-        return [f"{title}<br><span style='font-size:11px'>{note}</span>" if note else title
-                for title, note in zip(titles, notes)]
-    pairs = ((before.history, after.history), (before.counts, after.counts), (before.cooccurrences, after.cooccurrences),
-             (before.similarities, after.similarities))
-    return [
-        f"{title}<br><span style='font-size:11px'>{_changed(old, new):,} of {np.asarray(new).size:,} "
-        f"{'bars' if k == 1 else 'cells'} changed{f'; {note}' if note else ''}</span>"
-        for k, (title, note, (old, new)) in enumerate(zip(titles, notes, pairs))
-    ]
+    lines = ["", "", names.pair_note, ""]  # each panel's small second line
+    if before is not after:
+        pairs = ((before.history, after.history), (before.counts, after.counts),
+                 (before.cooccurrences, after.cooccurrences), (before.similarities, after.similarities))
+        lines = [f"{_changed(old, new):,} of {np.asarray(new).size:,} {'bars' if k == 1 else 'cells'} changed"
+                 f"{f'; {note}' if note else ''}" for k, (note, (old, new)) in enumerate(zip(lines, pairs))]
+    return [f"{title}<br><span style='font-size:11px'>{line}</span>" if line else title
+            for title, line in zip(titles, lines)]
 
 
 #: n's axis runs to the tallest bar times this: room above it for the "10→9" written over a changed bar.
