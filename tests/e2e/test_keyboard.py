@@ -125,4 +125,6 @@ def test_the_reset_box_brings_its_button_into_view_at_a_projectors_size(browser,
     button = reset.get_by_role("button", name="Drop 1 change")
     page.wait_for_function("(b) => b.getBoundingClientRect().bottom <= window.innerHeight", arg=button.element_handle(),
                            timeout=5_000)
+    blocked = list(context.blocked)
     context.close()
+    assert blocked == [], f"the page tried to leave the app's origin: {blocked}"
