@@ -12,8 +12,9 @@ import pytest
 from plotly.subplots import make_subplots
 
 from amnesia.dashboard.figures import STAGES, _subplots, delta_figure, state_figure, update_figure
-from amnesia.dashboard.views import item_labels, short_name, short_names, short_title, window_csv
+from amnesia.dashboard.views import axis_title, item_labels, short_name, short_names, short_title, window_csv
 from amnesia.dashboard.workspace import Workspace, shared_base
+from amnesia.data.catalog import display_title, split_year
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +213,33 @@ def test_before_and_after_must_match(forget_alice, toy):
     other = Workspace(*toy).add_user("Z", typed="titanic")
     with pytest.raises(ValueError, match="same users and items"):
         update_figure(forget_alice.before, other.after, "x")
+
+
+def test_an_axis_label_never_reads_as_another_movie():
+    """A presenter's pass: Il Postino was labelled "The Postman", the title of Kevin Costner's 1997
+    film in the same catalogue, and Dodgeball "True Underdog Story"."""
+    catalog = shared_base("movielens-small")[0].catalog
+    by_title = {movie.title: movie.id for movie in catalog.movies()}
+
+    def label(title):
+        return axis_title(catalog, by_title[title])
+
+    assert label("Postman, The (Postino, Il) (1994)") == "The Postman (1994)"
+    assert label("Postman, The (1997)") == "The Postman"  # its whole title: no shorter form to mistake
+    assert label("Dodgeball: A True Underdog Story (2004)") == "Dodgeball"  # the main title, when no other film has it
+    assert label("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)") == "Dr. Strangelove"
+    assert label("Lost World: Jurassic Park, The (1997)") == "The Lost World"  # not "Jurassic Park", the 1993 film
+    assert label("Lord of the Rings: The Two Towers, The (2002)") == "Two Towers"  # a series' films keep their subtitles
+    assert label("Star Wars: Episode IV - A New Hope (1977)") == "New Hope"
+    assert label("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"
+    assert item_labels(catalog, [by_title["Postman, The (Postino, Il) (1994)"], by_title["Postman, The (1997)"]]) == [
+        "The Postman (1994)", "The Postman"]
+    # over the whole catalogue: a label shorter than its title either names no other movie or carries the year
+    for movie in catalog.movies():
+        shown = axis_title(catalog, movie.id)
+        whole = display_title(movie.title)
+        if shown != split_year(whole)[0] and movie.year is not None:
+            assert shown.endswith(f"({movie.year})") or not catalog.names_another(shown, movie.id), (movie.title, shown)
 
 
 def test_movielens_figures_stay_small():

@@ -217,11 +217,41 @@ def _inside_flag(text: str, position: int) -> bool:
     return run % 2 == 1
 
 
+@lru_cache(maxsize=1 << 15)
+def _main_title(title: str, limit: int = LABEL_CHARS) -> str | None:
+    """The main title of a long title with a subtitle ("Dodgeball: A True Underdog Story (2004)"
+    -> "Dodgeball"; "Dr. Strangelove or: How I Learned…" -> "Dr. Strangelove"), when the whole
+    title is over ``limit`` characters and the main title fits; else None."""
+    base, _ = split_year(display_title(title))
+    if len(base) <= limit:
+        return None
+    parts = _SUBTITLE.split(re.sub(r"\s*\([^()]*\)", "", base).strip())
+    main = re.sub(r"[\s,]+or$", "", parts[0], flags=re.IGNORECASE).strip() if len(parts) > 1 else ""
+    return main if 3 <= len(main) <= limit and not _NUMBERED.match(main) else None
+
+
+def axis_title(catalog: Catalog, item: int, limit: int = LABEL_CHARS) -> str:
+    """``item``'s label on an axis: :func:`short_title`, unless a reader would take the short form
+    for another movie of ``catalog`` (:meth:`Catalog.names_another`). A title with a subtitle goes
+    by its main title when no other movie does ("Dodgeball", not "True Underdog Story"; a series'
+    films keep their subtitles: "Two Towers"), and a short form that names another movie gets its
+    year ("The Postman (1994)" for Il Postino, beside Kevin Costner's "The Postman" of 1997)."""
+    title = catalog.title(item)
+    main = _main_title(title, limit)
+    if main is not None and not catalog.names_another(main, item):
+        return main
+    label = short_title(title, limit)
+    base, year = split_year(display_title(title))
+    if label == base or year is None or not catalog.names_another(label, item):
+        return label
+    return f"{label} ({year})"
+
+
 def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:
-    """Short, unique axis labels (Plotly merges equal category labels, so duplicates get their year
-    and, if still equal, their id)."""
+    """Short, unique axis labels (:func:`axis_title`; Plotly merges equal category labels, so
+    duplicates get their year and, if still equal, their id)."""
     titles = [catalog.title(item) for item in items]
-    labels = [short_title(title) for title in titles]
+    labels = [axis_title(catalog, item) for item in items]
     for attempt in (lambda k: f"{labels[k]} ({split_year(titles[k])[1]})", lambda k: f"{labels[k]} #{items[k]}"):
         counts: dict[str, int] = {}
         for label in labels:

@@ -279,6 +279,10 @@ class _NotFromThatYear(Exception):
     as part of the title)."""
 
 
+#: Answers of :meth:`Catalog.names_another` kept, at most.
+NAMES_MEMO = 1 << 16
+
+
 @dataclass(frozen=True)
 class _Match:
     item: int
@@ -320,6 +324,7 @@ class Catalog:
         self._sequel_keys_of: dict[int, tuple[str, ...]] = {}
         self._numbers_of: dict[int, frozenset[str]] = {}
         self._series: dict[str, set[int]] = defaultdict(set)  # "lord of the rings" -> its films with a subtitle or number
+        self._names_another: dict[tuple[str, int], bool] = {}  # names_another's answers (items are immutable: forks share it)
         for movie in self._movies.values():
             plain = _title_keys(movie.title)
             sequels = {sequel_key(key) for key in plain}
@@ -846,6 +851,21 @@ class Catalog:
                                  summary=f"{lead}. Did you mean {'this one' if len(shown) == 1 else 'one of these'}?")
 
     # ------------------------------------------------------------------ users
+    def names_another(self, text: str, item: int) -> bool:
+        """Would a reader take ``text`` (a short form of ``item``'s title, on an axis) for another
+        movie: is it, as a person would type it, the title of a movie other than ``item``, or the
+        main title of a series with another movie in it ("Star Wars")? "The Postman" is Il
+        Postino's title in English and the whole title of a 1997 film."""
+        found = self._names_another.get((text, item))
+        if found is None:
+            key = normalize(text)
+            others = (other for k in {key, sequel_key(key)}
+                      for other in (*self._by_key.get(k, ()), *self._series.get(k, ())))
+            found = any(other != item for other in others)
+            if len(self._names_another) < NAMES_MEMO:  # asked again for every window drawn: a few per item
+                self._names_another[(text, item)] = found
+        return found
+
     def user_name(self, user: int) -> str:
         """Display name of ``user`` ("User 42" when none was given)."""
         return self._user_names.get(user, f"User {user}")
