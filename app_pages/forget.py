@@ -104,7 +104,7 @@ def run_verify(waiting) -> None:
             f"Waiting for the server: {ahead} other Verify {'is' if ahead == 1 else 'are'} running or queued "
             "ahead of yours (one at a time, to keep the server within its memory).", icon=":material/hourglass:"))
     except AmnesiaError as error:
-        ui_state.put(PAGE, "verification", (f"Verify could not run: {md(error)}", False))
+        ui_state.put(PAGE, "verification", (_verified_state(), f"Verify could not run: {md(error)}", False))
         return
     finally:
         waiting.empty()
@@ -127,7 +127,14 @@ def run_verify(waiting) -> None:
                    else f"MORE than the tolerance {TOLERANCE:.0e}) · ")
                 + f"top-10 of {certificate.users_compared:,} users: {lists}")
     note = workspace.verify_note(result)
-    ui_state.put(PAGE, "verification", (text + (f"  \n{note}" if note else ""), result.match))
+    ui_state.put(PAGE, "verification", (_verified_state(), text + (f"  \n{note}" if note else ""), result.match))
+
+
+def _verified_state() -> tuple:
+    """What a Verify's result is about: the model picked and its version. The result stays on the
+    page until either changes (it vanished at the next click of any widget, while the presenter was
+    still talking about it)."""
+    return ui_state.get("app", "current"), workspace.version
 
 
 def show_error(field: str) -> None:
@@ -272,9 +279,9 @@ def verify_panel() -> None:
     if st.button("Verify: retrain from scratch and compare"):
         with st.spinner("Retraining from scratch…"):
             run_verify(st.empty())
-    verification = ui_state.pop(PAGE, "verification")
-    if verification:
-        (st.success if verification[1] else st.error)(verification[0])
+    verification = ui_state.get(PAGE, "verification")
+    if verification and verification[0] == _verified_state():
+        (st.success if verification[2] else st.error)(verification[1])
 
 
 verify_panel()

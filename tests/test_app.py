@@ -268,6 +268,19 @@ def test_verify_shows_the_certificate():
     assert "Last incremental update: **" in message and "fingerprints :material/verified: identical" in message
 
 
+def test_the_certificate_stays_until_the_model_changes():
+    """It vanished at the next click of any widget (a presenter's pass: moving "Movies in the
+    charts" or opening Reset took the proof away while it was being explained)."""
+    app = verify(forget(start(), 2))
+    certified = [m.value for m in app.success if "fingerprints" in m.value]
+    assert len(certified) == 1
+    app.run()  # what any other widget's click does: the script runs again
+    assert [m.value for m in app.success if "fingerprints" in m.value] == certified
+    forget(app, 1)  # a new model: the certificate was about the old one
+    assert not [m.value for m in app.success if "fingerprints" in m.value]
+    assert verify(app).success[-1].value != certified[0]
+
+
 def test_names_are_shown_as_text_everywhere():
     app = start()
     hostile = "![t](http://127.0.0.1:9/p.png) <a href=x>y</a> :red[x] $x^2$"
