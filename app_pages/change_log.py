@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui_state
 from amnesia import AmnesiaError
-from amnesia.dashboard.figures import Prepared, state_spec
+from amnesia.dashboard.figures import CHART_CONFIG, Prepared, state_spec
 from amnesia.dashboard import views
 from amnesia.dashboard.views import md
 from amnesia.words import count as count_of, listing, size
@@ -177,7 +177,7 @@ if ui_state.get(PAGE, "at") not in options:
 at = st.select_slider("Logical time", options=options, format_func=lambda t: f"t = {t}", key=key("at"))
 window, entry = workspace.history.window_at(at)
 st.plotly_chart(Prepared(state_spec(window, labels[at], workspace.weights_label, entry.before if entry else None)),
-                key=key("past"), config={"displaylogo": False})
+                key=key("past"), config=CHART_CONFIG)
 st.caption(md(workspace.window_caption(window, at)))
 later = workspace.forgotten_later(window, at)
 if later:

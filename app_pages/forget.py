@@ -10,6 +10,7 @@ import ui_state
 from amnesia import AmnesiaError
 from amnesia.dashboard import views
 from amnesia.dashboard.effects import MIN_VIEWERS
+from amnesia.dashboard.figures import CHART_CONFIG
 from amnesia.dashboard.views import md
 from amnesia.data.catalog import CANDIDATES
 from amnesia.engine.ease import TOLERANCE
@@ -308,7 +309,7 @@ if entry is not None and not entry.noop:
                # a presenter's pass at 1,024 px: the four panels were ~110 px wide with the sidebar open, and
                # its « (top left, shown on hover) is easy to miss
                + " Hide the sidebar (« at its top) for larger charts.")
-st.plotly_chart(figure, key=key("matrices"), config={"displaylogo": False})
+st.plotly_chart(figure, key=key("matrices"), config=CHART_CONFIG)
 st.caption(md(workspace.window_caption(window)))
 
 emptied = workspace.emptied_in_window(window)
@@ -317,7 +318,7 @@ if emptied:
 
 if changed_figure is not None:
     st.subheader("What changed")
-    st.plotly_chart(changed_figure, key=key("changes"), config={"displaylogo": False})
+    st.plotly_chart(changed_figure, key=key("changes"), config=CHART_CONFIG)
     pairs = workspace.largest_changes(entry, min_viewers)
     if pairs:
         # a tier at or below the model's own floor (EASE: the movies it scores) narrows nothing: no qualifier

@@ -58,6 +58,14 @@ _CHAR = 7.0  # pixels per label character at the tick font size
 _FONT = 13
 _TICKS = {"size": 12, "color": "#1f1f1f"}  # projector-ready: 12 px, dark (Plotly's default is a light grey)
 _BAR = 80  # pixels beside a heatmap for its colour scale (bar and tick labels)
+#: Plotly's options for the dashboard's heatmaps (``st.plotly_chart(config=...)``): its toolbar keeps
+#: the picture download and the reset of a zoom (a drag still zooms). With all nine buttons it
+#: covered the end of a long chart title whenever the pointer was over the chart: at a 1,024 px window
+#: zoomed to 125 %, "…blue = increased" under the camera (a presenter's pass). Hover, a chart's only
+#: reading tool here, needs none of the others.
+CHART_CONFIG = {"displaylogo": False,
+                "modeBarButtonsToRemove": ["zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d",
+                                           "autoScale2d"]}
 _CELL_FONT = 10
 #: pixels between the two columns: the left panels' colour scales and the n axis (S shares C's row labels)
 _MIDDLE = _BAR + 45
