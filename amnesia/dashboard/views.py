@@ -32,6 +32,14 @@ MAX_ITEMS = 40
 MAX_USERS = 12
 #: Characters of a movie's short axis label (the full title is in the hover).
 LABEL_CHARS = 22
+#: The Change log table's columns (Streamlit's ``column_config``, plain dicts), in pixels: the short
+#: ones as narrow as their contents at the app's font, the entry (who and which movie: the point of
+#: the table) 350, which holds a user x movie entry ("Ms Teacher (#611) × Titanic (1997) (#1721)").
+#: Streamlit shares any room left evenly between the columns. Sized to their contents, the short ones
+#: took 390 px, and a 1,024 px window's table (532 px wide with the sidebar open) showed 142 px of the
+#: entry, cut at "× Titanic (1…" (a presenter's pass); now 218 px, and all of it with the sidebar hidden.
+RECORD_COLUMNS = {"time": {"width": 44}, "collection": {"width": 142}, "change": {"width": 58}, "value": {"width": 70},
+                  "entry": {"width": 350}}
 _SUBTITLE = re.compile(r"\s*:\s+|\s+-\s+")
 _NUMBERED = re.compile(r"(?i)^(part|vol|volume|chapter|episode|book)\b")
 
