@@ -268,6 +268,16 @@ def test_verify_shows_the_certificate():
     assert "Last incremental update: **" in message and "fingerprints :material/verified: identical" in message
 
 
+def test_the_users_a_visitor_added_come_first_in_user_to_forget():
+    """A presenter who had just added Ms Teacher found her last, after 610 MovieLens users."""
+    app = add(add(start(), "Maya", "titanic"), "Ms Teacher", "toy story")
+    choice = app.selectbox(key=current(app, "forget.forget_choice"))
+    maya = space(app).catalog.find_user("Maya")
+    assert choice.options[:3] == ["Ms Teacher (1 movie)", "Maya (1 movie)", "Alice (4 movies)"]
+    forget(app, maya)
+    assert app.selectbox(key=current(app, "forget.forget_choice")).options[:2] == ["Ms Teacher (1 movie)", "Alice (4 movies)"]
+
+
 def test_the_certificate_stays_until_the_model_changes():
     """It vanished at the next click of any widget (a presenter's pass: moving "Movies in the
     charts" or opening Reset took the proof away while it was being explained)."""

@@ -278,19 +278,30 @@ class Workspace:
         return entry.stats if entry else Stats.of(self.base)
 
     def user_choices(self) -> list[tuple[int, str]]:
-        """Current users as (id, "Name (k movies)"), by id."""
+        """Current users as (id, "Name (k movies)"): the ones this session added first, the latest
+        first, then the rest by id (a presenter who had just added Ms Teacher found her last, after
+        610 MovieLens users, in "User to forget")."""
+        added = self.added_users()
+        rest = sorted(set(self.model.users()) - set(added))
         return [(user, f"{self.catalog.user_name(user)} ({count(self.model.history_length(user), 'movie')})")
-                for user in self.model.users()]
+                for user in [*added, *rest]]
+
+    def added_users(self) -> list[int]:
+        """Users this session's adds gave movies (new users, or existing ones given more) who still
+        have movies, the latest first."""
+        added: dict[int, None] = {}  # ordered, and a set: an imported log may add 50,000 users
+        for entry in reversed(self.log):
+            if entry.request.change == "Add":
+                for user in reversed(entry.change.touched_users):
+                    if user not in added and self.model.history_length(user):
+                        added[user] = None
+        return list(added)
 
     def latest_added(self) -> int | None:
         """The user this session added most recently who still has movies, or None: whom the
         Recommendations page opens on (a presenter who had just added Ana found User 1 there)."""
-        for entry in reversed(self.log):
-            if entry.request.change == "Add":
-                added = [user for user in entry.change.touched_users if self.model.history_length(user)]
-                if added:
-                    return added[-1]
-        return None
+        added = self.added_users()
+        return added[0] if added else None
 
     def example_request(self) -> str:
         """A Remove request in the original Amnesia format that this model accepts now: two of its
