@@ -310,7 +310,7 @@ def test_a_ranked_list_of_changes_reads_in_its_order_ties_aside():
 
 
 def test_a_ranked_lists_marks_are_explained_over_it():
-    from amnesia.dashboard.views import md, ranked_list, ranked_list_caption
+    from amnesia.dashboard.views import md, rank_moved, ranked_list, ranked_list_caption
 
     data, model = shared_base("toy")
     catalog = data.catalog
@@ -322,6 +322,13 @@ def test_a_ranked_lists_marks_are_explained_over_it():
     assert ranked_list_caption(True, True, 5) == "After forgetting · **bold**: new in the top 5"
     assert (ranked_list_caption(False, False, 5), ranked_list_caption(True, False, 5)) == ("Before forgetting",
                                                                                            "After forgetting")
+    # a list only reordered: each moved item says by how many places (it had no mark at all)
+    reordered = [entries[2], entries[0], entries[1]]
+    assert ranked_list(catalog, reordered, previous=entries).splitlines() == [
+        f"1. {titles[2]} · 0.800 · ↑ 2", f"2. {titles[0]} · 1.000 · ↓ 1", f"3. {titles[1]} · 0.900 · ↓ 1"]
+    assert rank_moved(entries, reordered) and not rank_moved(entries, entries)
+    assert not rank_moved(entries, [entries[0], entries[1]])  # one left: the others kept their places
+    assert ranked_list_caption(True, False, 5, moved=True) == "After forgetting · ↑ ↓: places moved"
 
 
 def test_charts_are_projector_ready(forget_alice):

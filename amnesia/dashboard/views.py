@@ -455,15 +455,19 @@ def item_filter(text: str) -> tuple[int | None, str]:
 
 
 def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: Collection[int] = (),
-                bold: Collection[int] = (), digits: int = 3) -> str:
+                bold: Collection[int] = (), digits: int = 3, previous: Sequence[tuple[int, float]] = ()) -> str:
     """A numbered Markdown list of (item, score), best first, scores at ``digits`` decimals: items
-    in ``struck`` (they left the list) crossed out, items in ``bold`` (they entered it) in bold;
-    "—" for an empty list."""
+    in ``struck`` (they left the list) crossed out, items in ``bold`` (they entered it) in bold,
+    and an item ranked elsewhere in ``previous`` (the list before) marked by the places it moved
+    ("↑ 2", "↓ 4"; a list only reordered had no mark at all: The Incredibles went from 1st to 5th
+    unmarked, a presenter's pass); "—" for an empty list."""
+    was = {item: rank for rank, (item, _) in enumerate(previous, start=1)}
     lines = []
     for rank, (item, score) in enumerate(entries, start=1):
         title = md(catalog.title(item))
         title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
-        lines.append(f"{rank}. {title} · {score:.{digits}f}")
+        moved = was.get(item, rank) - rank
+        lines.append(f"{rank}. {title} · {score:.{digits}f}" + (f" · ↑ {moved}" if moved > 0 else f" · ↓ {-moved}" if moved < 0 else ""))
     return "\n".join(lines) or "—"
 
 
@@ -478,12 +482,20 @@ def ranked_list_digits(before: Sequence[tuple[int, float]], after: Sequence[tupl
     return most
 
 
-def ranked_list_caption(after: bool, marked: bool, k: int) -> str:
+def ranked_list_caption(after: bool, marked: bool, k: int, moved: bool = False) -> str:
     """The caption over a :func:`ranked_list` before or ``after`` forgetting: it says what its
-    marks mean when the list has some (``marked``), in the words of a top ``k``."""
+    marks mean when the list has some (``marked``: entries that left or entered; ``moved``: rank
+    moves, after), in the words of a top ``k``."""
     if after:
-        return "After forgetting" + (f" · **bold**: new in the top {k}" if marked else "")
+        return ("After forgetting" + (f" · **bold**: new in the top {k}" if marked else "")
+                + (" · ↑ ↓: places moved" if moved else ""))
     return "Before forgetting" + (f" · ~~crossed out~~: not in the top {k} after" if marked else "")
+
+
+def rank_moved(before: Sequence[tuple[int, float]], after: Sequence[tuple[int, float]]) -> bool:
+    """Does an item of both ranked lists hold another place in ``after``?"""
+    was = {item: rank for rank, (item, _) in enumerate(before)}
+    return any(was.get(item, rank) != rank for rank, (item, _) in enumerate(after))
 
 
 def digits_to_show(*values: float, least: int = 2, most: int = 6) -> int:
