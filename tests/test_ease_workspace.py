@@ -65,7 +65,7 @@ def test_a_forget_shows_h_n_g_and_b_and_the_weights_equal_a_retrains(toy_ease):
     top = space.largest_changes(entry)[0]
     retrained = _retrained(space)
     assert top.s_new == pytest.approx(float(retrained.weights([top.item_a, top.item_b])[0, 1]), abs=1e-12)
-    assert space.pair_sentences([top])[0].startswith(f"{space.catalog.title(top.item_a)} → {space.catalog.title(top.item_b)}: ")
+    assert space.pair_sentences([top])[0].startswith(f"From {space.catalog.title(top.item_a)} to {space.catalog.title(top.item_b)}: ")
     assert "weight,\n" not in window_csv(after) and window_csv(after).splitlines()[0].endswith(",cooccurrences,weight")
     assert len(window_csv(after).splitlines()) == 1 + 5 * 4  # every ordered pair: B is not symmetric
 

@@ -402,7 +402,8 @@ def test_latest_windows_follow_size_and_popularity(movielens_base):
     # the caption says how many of the 20 the other users watched: "about half" was false for ten who watched 1
     assert entry.before.history[1:, :].sum(axis=1).tolist() == [13] + [1] * 10
     assert entry.before.description.endswith(
-        "; the users whose history changed, then users who watched some of them, nearest half first (here 1 to 13 of the 20).")
+        "; the users whose history changed, then users who watched some of them, those who watched closest to half "
+        "first (each of them between 1 and 13 of the 20).")
     before, after = space.latest_windows(max_items=10, min_viewers=50)
     assert len(before.items) == 10 and before.users[0] == 1 and before.user_labels[0] == "User 1"
     assert all(space.base.count(item) >= 50 for item in before.items)

@@ -355,8 +355,10 @@ def choose_window(
         if picked:
             # how many they watched, said: "about half" was false when the nearest to half watched 1 of 20
             least, most = int(overlap[picked].min()), int(overlap[picked].max())
-            watched = f"{least}" if least == most else f"{least} to {most}"
-            who.append(f"users who watched some of them, nearest half first (here {watched} of the {len(items)})")
+            # ("nearest half first (here 1 to 17 of the 20)" was hard to follow: a presenter's pass)
+            watched = f"{least}" if least == most else f"between {least} and {most}"
+            who.append(f"users who watched some of them, those who watched closest to half first (each of them "
+                       f"{watched} of the {len(items)})")
     return users, items, f"A focus window: {what}; {', then '.join(who) or 'no user watched some but not all of them'}."
 
 

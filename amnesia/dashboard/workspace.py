@@ -1239,9 +1239,10 @@ class EaseWorkspace(Workspace):
         return 2 * len(self._ease.items_scored) ** 2 + self.model.read_cost(change.count_items)
 
     def _pair_sentence(self, p: PairChange, digits: int) -> str:
-        """``"Toy Story (1995) → Aladdin (1992): 0.041 → 0.039 (−0.002) (G 12 → 11)"``: the weight
-        of a watched movie towards a recommended one."""
-        return (f"{self.catalog.title(p.item_a)} → {self.catalog.title(p.item_b)}: "
+        """``"From Toy Story (1995) to Aladdin (1992): 0.041 → 0.039 (−0.002) (G 12 → 11)"``: the
+        weight of a watched movie towards a recommended one ("from … to": an arrow between the two
+        movies read like the arrow from before to after; a presenter's pass)."""
+        return (f"From {self.catalog.title(p.item_a)} to {self.catalog.title(p.item_b)}: "
                 f"{views.before_after(p.s_old, p.s_new, digits)} (G {p.c_old} → {p.c_new})")
 
     def _verify(self) -> Verification:
