@@ -130,6 +130,12 @@ def changes_to_reset() -> int:
     return sum(len(space.log) for _, space in _dataset_workspaces())
 
 
+def pick_model(kind: str) -> None:
+    """Choose the sidebar's Model (``kind``: "item-cf", "ease"); a callback, so before the sidebar is
+    drawn."""
+    st.session_state[key("app", "model")] = kind
+
+
 def workspace() -> Workspace:
     """The workspace the sidebar picked for this run."""
     return st.session_state[key("app", "workspaces")][get("app", "current")]

@@ -34,8 +34,10 @@ if ui_state.model_kind() == "ease":
     st.info(
         "Private recommendations run item-CF in your browser: each movie's list of most similar movies, sent as ONNX. "
         "This page has no EASE model to send: its export is built for item-CF's lists, not for EASE's dense weights "
-        "B. Pick Item-CF as the model in the sidebar to use it.", icon=":material/info:",
+        "B. Pick Item-CF as the model in the sidebar, or here, to use it.", icon=":material/info:",
     )
+    # the sidebar's Model sat below the fold of a 720 px projector (a presenter's pass)
+    st.button("Use Item-CF", icon=":material/swap_horiz:", on_click=ui_state.pick_model, args=("item-cf",))
     ui_state.stop()
 channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}
 ui_state.put(PAGE, "channels", channels)

@@ -1020,8 +1020,9 @@ def test_ease_is_a_model_choice_whose_pages_show_g_b_and_its_certificate():
     app.switch_page("app_pages/private.py").run()
     assert not app.exception and app.info[0].value.startswith("Private recommendations run item-CF in your browser")
     assert "This page has no EASE model to send" in app.info[0].value
-    app.selectbox(key="app.model").set_value("item-cf").run()
-    assert not app.exception and totals(app)[3] == 0 and not hasattr(space(app), "ease")
+    app.button[[b.label for b in app.button].index("Use Item-CF")].click().run()  # the sidebar's Model, from here
+    assert not app.exception and app.selectbox(key="app.model").value == "item-cf" and app.query_params["model"] == "item-cf"
+    assert totals(app)[3] == 0 and not hasattr(space(app), "ease")
     # the sidebar says where the other model's changes are: a visitor found a user forgotten in one model in the other
     assert [w.value for w in app.sidebar.warning] == [
         "None of your changes are in this model. Users you forgot there are back in this one. Each model has its own "
