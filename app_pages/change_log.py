@@ -216,3 +216,5 @@ else:  # made now, for this time only; the bytes go to the browser and nothing k
         mime="application/x-ndjson", on_click="ignore", key=key("stream"),
     )
 import_section()
+# last: its empty box still takes a gap in the column, which at the end is out of sight
+ui_state.chart_keys()  # the past model's chart keeps its tick labels apart, as the Forget page's do
