@@ -216,6 +216,7 @@ with st.sidebar:
         "Your changes are private to this browser session. Reloading the page starts a new session and loses "
         "them: export your request log on the Change log page to keep them, and import it there to restore."
     )
+    ui_state.page_style()  # last: its empty box still takes a gap, here out of sight
 
 navigation = st.navigation(
     [st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in ui_state.PAGES]
