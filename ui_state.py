@@ -383,7 +383,7 @@ _CHART_KEYS = """<script>(() => {
         .map((text) => ({text, box: text.getBoundingClientRect()})).sort((a, b) => a.box.right - b.box.right);
       let last = null;
       for (const label of labels) {
-        const turn = /rotate\((-?[\d.]+)/.exec(label.text.getAttribute("transform") || "");
+        const turn = /rotate\\((-?[\\d.]+)/.exec(label.text.getAttribute("transform") || "");
         const size = parseFloat(getComputedStyle(label.text).fontSize) || 12;
         const slant = turn ? Math.abs(Math.sin(parseFloat(turn[1]) * Math.PI / 180)) : 0;
         // rotated labels are parallel: apart by their spacing times the sine of the angle, they need a line's height
