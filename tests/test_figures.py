@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -217,7 +218,8 @@ def test_before_and_after_must_match(forget_alice, toy):
 
 def test_an_axis_label_never_reads_as_another_movie():
     """A presenter's pass: Il Postino was labelled "The Postman", the title of Kevin Costner's 1997
-    film in the same catalogue, and Dodgeball "True Underdog Story"."""
+    film in the same catalogue, and Dodgeball "True Underdog Story"; a review: a main title must
+    not be the start of another film's title ("Bridget Jones" of Bridget Jones's Diary)."""
     catalog = shared_base("movielens-small")[0].catalog
     by_title = {movie.title: movie.id for movie in catalog.movies()}
 
@@ -231,15 +233,26 @@ def test_an_axis_label_never_reads_as_another_movie():
     assert label("Lost World: Jurassic Park, The (1997)") == "The Lost World"  # not "Jurassic Park", the 1993 film
     assert label("Lord of the Rings: The Two Towers, The (2002)") == "Two Towers"  # a series' films keep their subtitles
     assert label("Star Wars: Episode IV - A New Hope (1977)") == "New Hope"
-    assert label("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"
+    assert label("Bridget Jones: The Edge of Reason (2004)") == "Edge of Reason"  # Bridget Jones's Diary starts so
+    assert label("Percy Jackson: Sea of Monsters (2013)") == "Sea of Monsters"
+    assert label("Urban Legends: Final Cut (2000)") == "Final Cut (2000)"  # "Urban Legend" is a 1998 film
+    assert label("2010: The Year We Make Contact (1984)") == "Year We Make Contact"  # not a number alone
+    assert label("Men in Black (a.k.a. MIB) (1997)") == "Men in Black"  # its own title, as "Toy Story" is
+    assert label("Harry Potter and the Chamber of Secrets (2002)") == "Harry Potter…Secrets"  # reads as cut
     assert item_labels(catalog, [by_title["Postman, The (Postino, Il) (1994)"], by_title["Postman, The (1997)"]]) == [
         "The Postman (1994)", "The Postman"]
-    # over the whole catalogue: a label shorter than its title either names no other movie or carries the year
+    # over the whole catalogue: a main title names no other film; another short form does only with its year, when
+    # it is the film's own title without its alternatives, or when it reads as cut
     for movie in catalog.movies():
         shown = axis_title(catalog, movie.id)
-        whole = display_title(movie.title)
-        if shown != split_year(whole)[0] and movie.year is not None:
-            assert shown.endswith(f"({movie.year})") or not catalog.names_another(shown, movie.id), (movie.title, shown)
+        base, year = split_year(display_title(movie.title))
+        if shown == base or year is None or shown.endswith(f"({year})") or "…" in shown:
+            continue
+        if shown != short_title(movie.title):
+            assert not catalog.names_another(shown, movie.id, starts=True), (movie.title, shown)
+        else:
+            own = re.sub(r"\s*\([^()]*\)", "", base).strip()
+            assert not catalog.names_another(shown, movie.id, series=shown != own), (movie.title, shown)
 
 
 def test_movielens_figures_stay_small():

@@ -226,33 +226,41 @@ def _inside_flag(text: str, position: int) -> bool:
 
 
 @lru_cache(maxsize=1 << 15)
-def _main_title(title: str, limit: int = LABEL_CHARS) -> str | None:
-    """The main title of a long title with a subtitle ("Dodgeball: A True Underdog Story (2004)"
-    -> "Dodgeball"; "Dr. Strangelove or: How I Learned…" -> "Dr. Strangelove"), when the whole
-    title is over ``limit`` characters and the main title fits; else None."""
-    base, _ = split_year(display_title(title))
-    if len(base) <= limit:
-        return None
-    parts = _SUBTITLE.split(re.sub(r"\s*\([^()]*\)", "", base).strip())
-    main = re.sub(r"[\s,]+or$", "", parts[0], flags=re.IGNORECASE).strip() if len(parts) > 1 else ""
-    return main if 3 <= len(main) <= limit and not _NUMBERED.match(main) else None
+def _label_parts(title: str, limit: int = LABEL_CHARS) -> tuple[str, str, int | None, str, str | None]:
+    """What :func:`axis_title` chooses from, for one title (cached: every window asks again):
+    (:func:`short_title`, the title without its year, the year, the title without its year and its
+    alternative titles in parentheses, the main title or None). The main title is the part before a
+    subtitle of a title over ``limit`` characters, when it fits and is more than a number
+    ("Dodgeball: A True Underdog Story (2004)" -> "Dodgeball"; "Dr. Strangelove or: How I
+    Learned…" -> "Dr. Strangelove"; "2010: The Year We Make Contact" has none)."""
+    base, year = split_year(display_title(title))
+    plain = re.sub(r"\s*\([^()]*\)", "", base).strip() or base
+    parts = _SUBTITLE.split(plain)
+    main = ""
+    if len(parts) > 1 and len(base) > limit:
+        main = re.sub(r"[\s,]+or$", "", parts[0], flags=re.IGNORECASE).strip()
+    if not (3 <= len(main) <= limit) or _NUMBERED.match(main) or main.isdigit():
+        main = None
+    return short_title(title, limit), base, year, plain, main
 
 
 def axis_title(catalog: Catalog, item: int, limit: int = LABEL_CHARS) -> str:
     """``item``'s label on an axis: :func:`short_title`, unless a reader would take the short form
-    for another movie of ``catalog`` (:meth:`Catalog.names_another`). A title with a subtitle goes
-    by its main title when no other movie does ("Dodgeball", not "True Underdog Story"; a series'
-    films keep their subtitles: "Two Towers"), and a short form that names another movie gets its
-    year ("The Postman (1994)" for Il Postino, beside Kevin Costner's "The Postman" of 1997)."""
-    title = catalog.title(item)
-    main = _main_title(title, limit)
-    if main is not None and not catalog.names_another(main, item):
+    for another movie of ``catalog`` (:meth:`Catalog.names_another`).
+
+    A title with a subtitle goes by its main title when no other movie's title is or starts with
+    it ("Dodgeball", not "True Underdog Story"; "Bridget Jones: The Edge of Reason" keeps "Edge of
+    Reason", as a series' films keep theirs: "Two Towers"). A short form that another movie bears
+    whole gets its year ("The Postman (1994)" for Il Postino, beside Kevin Costner's "The Postman"
+    of 1997); a title without its alternative titles is the film's own ("Men in Black (a.k.a.
+    MIB)" -> "Men in Black", as "Toy Story" is Toy Story's, though sequels share its words), and a
+    form cut with "…" reads as cut, so neither gets one."""
+    label, base, year, plain, main = _label_parts(catalog.title(item), limit)
+    if main is not None and not catalog.names_another(main, item, starts=True):
         return main
-    label = short_title(title, limit)
-    base, year = split_year(display_title(title))
-    if label == base or year is None or not catalog.names_another(label, item):
+    if label == base or year is None or "…" in label:
         return label
-    return f"{label} ({year})"
+    return f"{label} ({year})" if catalog.names_another(label, item, series=label != plain) else label
 
 
 def item_labels(catalog: Catalog, items: Sequence[int]) -> list[str]:

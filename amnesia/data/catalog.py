@@ -324,7 +324,8 @@ class Catalog:
         self._sequel_keys_of: dict[int, tuple[str, ...]] = {}
         self._numbers_of: dict[int, frozenset[str]] = {}
         self._series: dict[str, set[int]] = defaultdict(set)  # "lord of the rings" -> its films with a subtitle or number
-        self._names_another: dict[tuple[str, int], bool] = {}  # names_another's answers (items are immutable: forks share it)
+        # names_another's answers (items are immutable: forks share them)
+        self._names_another: dict[tuple[str, int, bool, bool], bool] = {}
         for movie in self._movies.values():
             plain = _title_keys(movie.title)
             sequels = {sequel_key(key) for key in plain}
@@ -851,19 +852,29 @@ class Catalog:
                                  summary=f"{lead}. Did you mean {'this one' if len(shown) == 1 else 'one of these'}?")
 
     # ------------------------------------------------------------------ users
-    def names_another(self, text: str, item: int) -> bool:
+    def names_another(self, text: str, item: int, starts: bool = False, series: bool = True) -> bool:
         """Would a reader take ``text`` (a short form of ``item``'s title, on an axis) for another
-        movie: is it, as a person would type it, the title of a movie other than ``item``, or the
-        main title of a series with another movie in it ("Star Wars")? "The Postman" is Il
-        Postino's title in English and the whole title of a 1997 film."""
-        found = self._names_another.get((text, item))
+        movie: is it, as a person would type it, the title of a movie other than ``item`` ("The
+        Postman" is Il Postino's title in English and the whole title of a 1997 film), or, with
+        ``series``, the main title of a series with another movie in it ("Star Wars")? With
+        ``starts``, also the start of another movie's title, in whole words, or the same words
+        but for a plural or possessive s: "Bridget Jones" starts "Bridget Jones's Diary", "Urban
+        Legends" reads as "Urban Legend"."""
+        asked = (text, item, starts, series)
+        found = self._names_another.get(asked)
         if found is None:
             key = normalize(text)
-            others = (other for k in {key, sequel_key(key)}
-                      for other in (*self._by_key.get(k, ()), *self._series.get(k, ())))
+            keys = {key, sequel_key(key)}
+            if starts:
+                keys |= {f"{key}s", key[:-1]} if key.endswith("s") else {f"{key}s"}
+            others = [other for k in keys for other in self._by_key.get(k, ())]
+            if series:
+                others += [other for k in keys for other in self._series.get(k, ())]
+            if starts:
+                others += self._prefixed(keys)
             found = any(other != item for other in others)
             if len(self._names_another) < NAMES_MEMO:  # asked again for every window drawn: a few per item
-                self._names_another[(text, item)] = found
+                self._names_another[asked] = found
         return found
 
     def user_name(self, user: int) -> str:
