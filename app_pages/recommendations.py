@@ -144,6 +144,6 @@ for change in shown[:CARDS]:
         left.caption(views.ranked_list_caption(False, bool(change.left), effect.k))
         left.markdown(views.ranked_list(catalog, change.before, struck=change.left, digits=digits))
         right.caption(views.ranked_list_caption(True, bool(change.entered), effect.k,
-                                                views.rank_moved(change.before, change.after)))
+                                                bool(views.rank_moves(change.before, change.after))))
         right.markdown(views.ranked_list(catalog, change.after, bold=change.entered, digits=digits,
                                          previous=change.before))

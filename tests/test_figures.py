@@ -323,7 +323,7 @@ def test_a_ranked_list_of_changes_reads_in_its_order_ties_aside():
 
 
 def test_a_ranked_lists_marks_are_explained_over_it():
-    from amnesia.dashboard.views import md, rank_moved, ranked_list, ranked_list_caption
+    from amnesia.dashboard.views import md, rank_moves, ranked_list, ranked_list_caption
 
     data, model = shared_base("toy")
     catalog = data.catalog
@@ -339,8 +339,13 @@ def test_a_ranked_lists_marks_are_explained_over_it():
     reordered = [entries[2], entries[0], entries[1]]
     assert ranked_list(catalog, reordered, previous=entries).splitlines() == [
         f"1. {titles[2]} · 0.800 · ↑ 2", f"2. {titles[0]} · 1.000 · ↓ 1", f"3. {titles[1]} · 0.900 · ↓ 1"]
-    assert rank_moved(entries, reordered) and not rank_moved(entries, entries)
-    assert not rank_moved(entries, [entries[0], entries[1]])  # one left: the others kept their places
+    assert rank_moves(entries, reordered) == {entries[2][0]: 2, entries[0][0]: -1, entries[1][0]: -1}
+    assert rank_moves(entries, entries) == {}
+    # one left, one entered: the others kept their order among themselves, so no marks (a review)
+    assert rank_moves(entries, [entries[0], entries[2]]) == {}
+    newcomer = (model.items()[3], 1.5)
+    assert rank_moves(entries, [newcomer, *entries]) == {}
+    assert "↓" not in ranked_list(catalog, [newcomer, *entries], bold={newcomer[0]}, previous=entries)
     assert ranked_list_caption(True, False, 5, moved=True) == "After forgetting · ↑ ↓: places moved"
 
 

@@ -468,17 +468,28 @@ def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: 
                 bold: Collection[int] = (), digits: int = 3, previous: Sequence[tuple[int, float]] = ()) -> str:
     """A numbered Markdown list of (item, score), best first, scores at ``digits`` decimals: items
     in ``struck`` (they left the list) crossed out, items in ``bold`` (they entered it) in bold,
-    and an item ranked elsewhere in ``previous`` (the list before) marked by the places it moved
-    ("↑ 2", "↓ 4"; a list only reordered had no mark at all: The Incredibles went from 1st to 5th
-    unmarked, a presenter's pass); "—" for an empty list."""
-    was = {item: rank for rank, (item, _) in enumerate(previous, start=1)}
+    and an item that changed places with another item of ``previous`` (the list before) marked by
+    how many it passed ("↑ 2", "↓ 1": :func:`rank_moves`); "—" for an empty list."""
+    moves = rank_moves(previous, entries) if previous else {}
     lines = []
     for rank, (item, score) in enumerate(entries, start=1):
         title = md(catalog.title(item))
         title = f"~~{title}~~" if item in struck else f"**{title}**" if item in bold else title
-        moved = was.get(item, rank) - rank
-        lines.append(f"{rank}. {title} · {score:.{digits}f}" + (f" · ↑ {moved}" if moved > 0 else f" · ↓ {-moved}" if moved < 0 else ""))
+        moved = moves.get(item, 0)
+        mark = f" · ↑ {moved}" if moved > 0 else f" · ↓ {-moved}" if moved < 0 else ""
+        lines.append(f"{rank}. {title} · {score:.{digits}f}{mark}")
     return "\n".join(lines) or "—"
+
+
+def rank_moves(before: Sequence[tuple[int, float]], after: Sequence[tuple[int, float]]) -> dict[int, int]:
+    """{item: places it rose (negative: fell)} among the items of both ranked lists, for those whose
+    order among them changed. A list only reordered had no mark at all (The Incredibles went from 1st
+    to 5th unmarked; a presenter's pass); a movie that entered or left moves the others, which is
+    not theirs to show ("↑ 1" under every movie below one that left; a review)."""
+    kept = {item for item, _ in before} & {item for item, _ in after}
+    was = {item: place for place, item in enumerate(item for item, _ in before if item in kept)}
+    now = {item: place for place, item in enumerate(item for item, _ in after if item in kept)}
+    return {item: was[item] - now[item] for item in kept if was[item] != now[item]}
 
 
 def ranked_list_digits(before: Sequence[tuple[int, float]], after: Sequence[tuple[int, float]], least: int = 3,
@@ -500,12 +511,6 @@ def ranked_list_caption(after: bool, marked: bool, k: int, moved: bool = False) 
         return ("After forgetting" + (f" · **bold**: new in the top {k}" if marked else "")
                 + (" · ↑ ↓: places moved" if moved else ""))
     return "Before forgetting" + (f" · ~~crossed out~~: not in the top {k} after" if marked else "")
-
-
-def rank_moved(before: Sequence[tuple[int, float]], after: Sequence[tuple[int, float]]) -> bool:
-    """Does an item of both ranked lists hold another place in ``after``?"""
-    was = {item: rank for rank, (item, _) in enumerate(before)}
-    return any(was.get(item, rank) != rank for rank, (item, _) in enumerate(after))
 
 
 def digits_to_show(*values: float, least: int = 2, most: int = 6) -> int:
