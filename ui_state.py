@@ -373,14 +373,22 @@ _CHART_KEYS = """<script>(() => {
       group.setAttribute("aria-valuetext", names[now] || "");
     }
   };
-  // Tick labels of an x axis that would overlap are hidden, left to right: a figure names every other
-  // movie of a heatmap, which at a 1,024 px window (four panels of ~110 px) put rotated 12 px labels 11 px
-  // apart, run together (a presenter's pass). A chart's own movies come first, so they keep their names;
-  // the hover names every cell.
+  // Tick labels of a category x axis (a heatmap's movies) that would overlap are hidden, left to right:
+  // a figure names every other movie, which at a 1,024 px window (four panels of ~110 px) put rotated
+  // 12 px labels 11 px apart, run together (a presenter's pass). The first label always stays (a chart's
+  // own movies come first, so the first of them keeps its name); hover names every cell. An axis not
+  // drawn (a hidden tab: every box is empty) is left as it is, and one whose labels and width are as
+  // last thinned is not measured again (the page changes on every hover).
   const thin = () => {
     for (const layer of document.querySelectorAll(".js-plotly-plot .xaxislayer-above")) {
-      const labels = [...layer.querySelectorAll(":scope > g > text")]  // .xtick, .x2tick, …
-        .map((text) => ({text, box: text.getBoundingClientRect()})).sort((a, b) => a.box.right - b.box.right);
+      const chart = plot(layer), name = (/subplot x(\\d*)y/.exec(layer.parentElement.getAttribute("class") || "") || [])[1];
+      const axis = chart && chart._fullLayout && name !== undefined ? chart._fullLayout["xaxis" + name] : null;
+      if (!axis || axis.type !== "category") continue;
+      const texts = [...layer.querySelectorAll(":scope > g > text")];
+      const width = layer.getBoundingClientRect().width;
+      if (!texts.length || !width || (layer.__amnesiaWidth === width && texts.every((text) => text.__amnesiaThinned))) continue;
+      layer.__amnesiaWidth = width;
+      const labels = texts.map((text) => ({text, box: text.getBoundingClientRect()})).sort((a, b) => a.box.right - b.box.right);
       let last = null;
       for (const label of labels) {
         const turn = /rotate\\((-?[\\d.]+)/.exec(label.text.getAttribute("transform") || "");
@@ -390,6 +398,7 @@ _CHART_KEYS = """<script>(() => {
         const clear = !last || (slant > 0.2 ? (label.box.right - last.box.right) * slant >= size * 1.15
                                             : label.box.left >= last.box.right + 4);
         label.text.style.visibility = clear ? "" : "hidden";
+        label.text.__amnesiaThinned = true;
         if (clear) last = label;
       }
     }
