@@ -192,6 +192,7 @@ class Workspace:
         self._windows: dict[tuple, tuple[Window, Window]] = {}
         self._forget_effects: dict[int, ForgetEffect] = {}
         self._figures: tuple[tuple, ForgetFigures] | None = None  # the Forget page's figures for one state and window
+        self._added: tuple[int, list[int]] | None = None  # (version, added_users()): asked twice per page run
         self.version = getattr(self, "version", 0) + 1  # changes on every change, import and reset: what caches key on
         if large:  # a long log was dropped: give its memory back
             give_back_memory()
@@ -289,13 +290,15 @@ class Workspace:
     def added_users(self) -> list[int]:
         """Users this session's adds gave movies (new users, or existing ones given more) who still
         have movies, the latest first."""
-        added: dict[int, None] = {}  # ordered, and a set: an imported log may add 50,000 users
-        for entry in reversed(self.log):
-            if entry.request.change == "Add":
-                for user in reversed(entry.change.touched_users):
-                    if user not in added and self.model.history_length(user):
-                        added[user] = None
-        return list(added)
+        if self._added is None or self._added[0] != self.version:
+            added: dict[int, None] = {}  # ordered, and a set: an imported log may add 50,000 users (39 ms)
+            for entry in reversed(self.log):
+                if entry.request.change == "Add":
+                    for user in reversed(entry.change.touched_users):
+                        if user not in added and self.model.history_length(user):
+                            added[user] = None
+            self._added = (self.version, list(added))
+        return list(self._added[1])
 
     def latest_added(self) -> int | None:
         """The user this session added most recently who still has movies, or None: whom the
