@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amnesia import APP_LIMITS, AmbiguousTitleError, AmnesiaError, LimitError, TitleError, UnknownTitleError
-from amnesia.data.catalog import _roman, _title_keys, display_title, free_id, name_key, normalize, sequel_key, split_year
+from amnesia.data.catalog import Catalog, _roman, _title_keys, display_title, free_id, name_key, normalize, sequel_key, split_year
 from amnesia.data.datasets import load
 from amnesia.data.names import BLANK_GLYPHS, DEFAULT_IGNORABLE, clean_name, has_visible_character, is_default_ignorable, is_invisible
 
@@ -360,7 +360,7 @@ def test_word_matches_rank_whole_words_before_fuzzy_characters(catalog):
 
 
 def test_without_popularity_word_matches_offer_the_candidates():
-    plain = load("movielens-small").catalog  # nobody told it how popular the movies are
+    plain = Catalog(load("movielens-small").catalog.movies())  # nobody told it how popular the movies are
     with pytest.raises(AmbiguousTitleError) as raised:
         plain.resolve("nemo")
     assert sorted(item for item, _ in raised.value.candidates) == [2800, 6377]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from amnesia import AmnesiaError, DataFormatError, ItemCF
+from amnesia import AmbiguousTitleError, AmnesiaError, DataFormatError, ItemCF
 from amnesia.data.datasets import DOWNLOADS, download, load
 
 
@@ -204,3 +204,15 @@ def test_download_command_reports_errors_without_a_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: Unknown MovieLens archive 'ml-2m'; choose one of ml-100k, ml-1m, ml-latest-small, ml-latest, ml-25m."
+
+
+def test_a_loaded_catalog_offers_the_best_known_title_first():
+    """Without the dashboard, a loaded catalog knew no counts: "nemo" was ambiguous, Little Nemo (1
+    viewer) named first, and "lord of the rings" gave the 1978 film (a researcher's run of the README)."""
+    catalog = load("movielens-small").catalog
+    assert catalog.title(catalog.resolve("nemo")) == "Finding Nemo (2003)"
+    assert catalog.popularity(catalog.resolve("finding nemo")) == 141
+    with pytest.raises(AmbiguousTitleError) as raised:
+        catalog.resolve("lord of the rings")
+    assert str(raised.value).startswith("'lord of the rings' names a series of 4 movies, the best known first: "
+                                        "The Lord of the Rings: The Fellowship of the Ring (2001)")

@@ -71,13 +71,10 @@ PICKER_MOVIES = 1000
 def shared_base(name: str, similarity: str = DEFAULT.name) -> tuple[Dataset, ItemCF]:
     """Load data set ``name`` and train its model with ``similarity`` ("jaccard", "cosine"): the
     state every visitor forks (every neighbour; :meth:`ItemCF.with_neighbours` gives a fork
-    with lists over the same counts).
-
-    The catalog learns how many people watched each movie, to rank title candidates."""
+    with lists over the same counts). The loaded catalog knows how many people watched each
+    movie, to rank title candidates."""
     data = load(name)
     model = ModelConfig(similarity, limits=APP_LIMITS).fit(data.interactions)
-    items = model.items()
-    data.catalog.set_popularity(dict(zip(items, model.counts(items).tolist())))
     return data, model
 
 
