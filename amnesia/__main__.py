@@ -149,9 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
     bench.add_argument("--part", default=PARTS[0], choices=PARTS, help="what to measure (default: %(default)s)")
     bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (for smoke tests)")
-    bench.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES), help="similarity measure")
-    bench.add_argument("--output", default="docs/benchmarks.md", help="report path (sections and JSON go to bench/ beside it)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes, for smoke tests; "
+                       "written to bench-runs/quick/ (git-ignored) unless --output says otherwise, never over docs/")
+    bench.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES),
+                       help="similarity measure (default: %(default)s)")
+    bench.add_argument("--output", default=None,
+                       help="report path (default: docs/benchmarks.md; bench-runs/quick/benchmarks.md with --quick). "
+                       "The part's section and JSON go to bench/ beside it, and the report is assembled from every "
+                       "section in that folder")
     bench.set_defaults(run=_bench)
 
     download = commands.add_parser("download", help=f"fetch a MovieLens archive ({', '.join(DOWNLOADS)})")

@@ -54,6 +54,25 @@ def test_the_report_is_the_parts_in_order(tmp_path: Path):
     assert report.startswith("# Benchmarks\n") and report.index("## Engine") < report.index("## Large")
 
 
+def test_a_quick_run_never_writes_over_the_committed_report(tmp_path: Path, monkeypatch):
+    """A researcher's smoke test (--quick) had rewritten docs/benchmarks.md and docs/bench/harden.* with its
+    smaller figures; like the lab's quick run, it now writes to a git-ignored folder unless told where."""
+    import argparse
+    import types
+
+    import amnesia.bench as bench
+
+    part = types.SimpleNamespace(run=lambda args: {"targets": []}, markdown=lambda figures: "## Harden\n\nquick figures")
+    monkeypatch.setattr(bench.importlib, "import_module", lambda name: part)
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(argparse.Namespace(part="harden", quick=True, output=None)) == 0
+    assert not (tmp_path / "docs").exists()
+    assert (tmp_path / "bench-runs/quick/bench/harden.md").read_text() == "## Harden\n\nquick figures"
+    assert "quick figures" in (tmp_path / "bench-runs/quick/benchmarks.md").read_text()
+    assert bench.main(argparse.Namespace(part="harden", quick=False, output=None)) == 0
+    assert (tmp_path / "docs/bench/harden.md").exists() and (tmp_path / "docs/benchmarks.md").exists()
+
+
 def test_the_committed_report_is_its_committed_sections():
     """docs/benchmarks.md is rebuilt from docs/bench/*.md by every part's run: text written into the
     report alone would vanish at the next run of any part, so it must be in a section file."""

@@ -41,6 +41,8 @@ PART_MODULES = {
     "ray": "amnesia.bench.ray",
 }
 PARTS = tuple(PART_MODULES)
+#: Where the report goes: a full run's is the committed one; a --quick run's is git-ignored.
+FULL_OUTPUT, QUICK_OUTPUT = "docs/benchmarks.md", "bench-runs/quick/benchmarks.md"
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "
@@ -71,9 +73,11 @@ def main(args: argparse.Namespace) -> int:
             f"installed library: run `python -m amnesia bench --part {part}` from a source checkout."
         ) from None
     figures = module.run(args)
-    output = Path(args.output)
+    # a quick run's smaller figures never replace the committed ones (a researcher's smoke test had rewritten
+    # docs/benchmarks.md and docs/bench/harden.*, with nothing saying they came from --quick)
+    output = Path(args.output or (QUICK_OUTPUT if getattr(args, "quick", False) else FULL_OUTPUT))
     folder = output.parent / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)  # parents: bench-runs/quick/bench on a first quick run
     (folder / f"{part}.json").write_text(json.dumps(figures, indent=2, default=float), encoding="utf-8")
     (folder / f"{part}.md").write_text(module.markdown(figures), encoding="utf-8")
     output.write_text(assemble(output.parent), encoding="utf-8")
