@@ -25,11 +25,13 @@ from .run import ALPHA, PAGE_SEEDS
 if TYPE_CHECKING:
     import pandas as pd
 
-TARGETS = [  # (measured figure, what, limit) on the 2-core machine: issue 10's, then issue 19's for the grown study
+#: (measured figure, what, limit) on the 2-core machine. The full run's limit is 30 min since it grew by the
+#: agreement study (more draws, splits and null pairs); its earlier 20 min was for a run without it, which is no
+#: longer made, and scoring today's run against both read as "not met" and "met" side by side (a reader's review).
+TARGETS = [
     ("quick_cli_seconds", "`python -m amnesia lab --quick` on MovieLens latest-small", 60.0),
-    ("full_run_seconds", "full run: all methods, three forget sets, N = 16", 20 * 60.0),
     ("page_quick_seconds", "the Lab page's quick run (MovieLens, one forget set, 3 seeds)", 30.0),
-    ("full_run_seconds", "full run with the agreement study (issue 19's limit)", 30 * 60.0),
+    ("full_run_seconds", "full run: all methods, three forget sets, N = 16, with the agreement study", 30 * 60.0),
 ]
 
 
