@@ -339,3 +339,15 @@ def test_weights_among_any_items_are_zero_outside_the_scored_set():
     expected[np.ix_([1, 3], [1, 3])] = model.weights([2, 1])
     np.testing.assert_array_equal(weights, expected)
     assert weights[1, 3] != 0 and model.read_cost(model.history(0)) == 2 * 2
+
+
+def test_recommend_checks_its_arguments_as_item_cf_does():
+    """EASE.recommend(0, k=-1) returned [] where ItemCF's raised (a researcher's run)."""
+    from amnesia.errors import ArgumentError
+
+    model = EASE.fit([(0, 0), (0, 1), (1, 1), (1, 2), (2, 0), (2, 2)], l2=1.0)
+    with pytest.raises(ArgumentError, match="k"):
+        model.recommend(0, k=-1)
+    with pytest.raises(ArgumentError, match="The user id must be an integer from 0 to"):
+        model.recommend(-3)
+    assert [r.item for r in model.recommend(0, k=1)] == [2]

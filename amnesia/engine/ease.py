@@ -39,6 +39,7 @@ from scipy.linalg.blas import dgemm, dger
 
 from ..errors import AmnesiaError, UnknownUserError
 from ..limits import Limits
+from .arguments import check_count, check_id
 from .changes import ChangeSet
 from .model import ItemCF
 from .recommend import Recommendation
@@ -367,7 +368,9 @@ class EASE:
         """Top-``k`` items the user has not seen, among scored items someone still has (n > 0),
         best first, ties (scores within :data:`TIE_GAP` of the next one) to the smaller item id.
         Scores may be negative (B has negative weights). Why an item is recommended:
-        :meth:`explain` (the "because you watched" items)."""
+        :meth:`explain` (the "because you watched" items). A ``k`` below 0 or not a whole number
+        is an ArgumentError, as for :meth:`ItemCF.recommend` (it returned an empty list)."""
+        user, k = check_id(user, "user"), check_count(k, "k")
         return self._recommend(user, k, self._alive())
 
     def _recommend(self, user: int, k: int, alive: np.ndarray) -> list[Recommendation]:
