@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .engine.similarity import MEASURES
     from .engine.store import LAYOUTS
 
-    parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0].replace("``", ""))
     commands = parser.add_subparsers(dest="command", required=True)
 
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
