@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import subprocess
 import sys
 import time
@@ -246,6 +247,7 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
         warm.add_user(user, history)
     del warm
     figures: dict[str, Any] = {"when": when(), "machine": machine(), "load_before": load_average(), "k": K,
+                               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
                                "implicit_k": IMPLICIT_K, "rounds": ROUNDS if not quick else 1,
                                "median_k": float(np.median(interactions.groupby("user").size()))}
     reset_peak()
@@ -323,6 +325,17 @@ def _read_sentence(figures: dict[str, Any]) -> str:
             "whole forget, before a single similarity is computed.")
 
 
+def _threads_sentence(figures: dict[str, Any]) -> str:
+    """How the kernels' threads waited between parallel loops in this run (runs before 2026-12-07 07:27 did not say)."""
+    policy = figures.get("omp_wait_policy")
+    if policy is None:
+        return ""
+    return (f" The kernels' threads waited between parallel loops with OMP_WAIT_POLICY={policy} (the library's "
+            "default: they sleep). Spinning instead is faster on an idle machine (this part's run of 2026-12-07 01:17: "
+            "1.04 ms p50) and far slower beside any other busy process (a typical forget: 5.0 ms p50 and 48 ms p95 "
+            "spinning, 2.0 and 4.9 ms sleeping; docs/design-notes.md).")
+
+
 def _cell(spread: dict[str, float], digits: str = ".3g") -> str:
     return f"{spread['median']:{digits}} ({spread['min']:{digits}}–{spread['max']:{digits}})"
 
@@ -386,7 +399,7 @@ def markdown(figures: dict[str, Any]) -> str:
         "movies' similarities to the user's movies, so the pass compares each cell with the two bars it could "
         "pass (the other movie's K-th entry, and the K-th best new value of what the user's movie listed before) "
         "by a product, and computes the exact similarity only for the few cells that may pass; the lists it "
-        "reaches are then raised in place." + _read_sentence(figures),
+        "reaches are then raised in place." + _read_sentence(figures) + _threads_sentence(figures),
         "",
         *target_table(figures["targets"]),
     ]
