@@ -32,8 +32,11 @@ def _stream(args: argparse.Namespace) -> int:
     else:
         model = config.empty()
     limits = config.limits
-    run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr, limits, collections)
-    return 0
+    # every line is answered and the stream goes on; at its end the exit status says whether any was refused (a
+    # researcher's script saw 0 after every line had failed)
+    _, rejected = run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr,
+                             limits, collections)
+    return 1 if rejected else 0
 
 
 def _limits(args: argparse.Namespace):
@@ -108,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m amnesia", description=__doc__.splitlines()[0].replace("``", ""))
     commands = parser.add_subparsers(dest="command", required=True)
 
-    stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records")
+    stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records",
+                                 description="Apply JSON-line change requests from stdin and print change records. A "
+                                 "refused line gets a JSON error on stderr and the stream goes on; the exit status is "
+                                 "1 if any line was refused, else 0.")
     stream.add_argument("--data", help=f"starting data set: {', '.join(BUNDLED)}, a downloaded name or a path (emitted at time 0)")
     stream.add_argument("--changes-only", action="store_true",
                         help="with --data: write only the records of the requests read, not the starting data's at "

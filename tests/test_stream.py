@@ -144,15 +144,17 @@ HOSTILE = [
 ]
 
 
-def stream_bytes(lines: list[bytes], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "amnesia", "stream", *args], input=b"\n".join(lines) + b"\n", capture_output=True, check=True
-    )
+def stream_bytes(lines: list[bytes], *args: str, refused: bool = False) -> subprocess.CompletedProcess:
+    """The stream's run over ``lines``; its exit status is 1 when a line was ``refused``, else 0."""
+    result = subprocess.run([sys.executable, "-m", "amnesia", "stream", *args], input=b"\n".join(lines) + b"\n",
+                            capture_output=True)
+    assert result.returncode == (1 if refused else 0), result.stderr[-2000:]
+    return result
 
 
 def test_the_stream_survives_every_hostile_line():
     lines = [ADD.encode(), *HOSTILE, REMOVE.encode()]
-    result = stream_bytes(lines)
+    result = stream_bytes(lines, refused=True)  # every line answered, the stream went on; its status says some failed
     assert result.stdout.decode() == GOLDEN.read_text()  # the good lines, at times 0 and 1, as if alone
     errors = [json.loads(line) for line in result.stderr.decode().splitlines()]
     assert [e["line"] for e in errors] == list(range(2, 2 + len(HOSTILE)))
@@ -217,7 +219,7 @@ def test_any_bytes_give_records_or_one_error_per_line(lines):
 
 
 def test_limit_flags_and_chosen_collections():
-    result = stream_bytes([ADD.encode(), REMOVE.encode()], "--max-interactions", "3", "--emit", "C,s")
+    result = stream_bytes([ADD.encode(), REMOVE.encode()], "--max-interactions", "3", "--emit", "C,s", refused=True)
     over, missing = records(result.stderr.decode())
     assert over["line"] == 1 and over["limit"] == "interactions" and "7 [user, item] pairs; the limit is 3" in over["error"]
     # the Remove (2 pairs) is within the limit but finds nothing to remove: the Add never happened
@@ -235,8 +237,8 @@ def test_neighbour_lists_stream_as_records_that_rebuild_them():
     without lists, and a rejected line writes no list record."""
     lines = [ADD.encode(), b'{"change":"Remove","interactions":[[7,7]]}', REMOVE.encode(),
              b'{"change":"Add","interactions":[[4,0],[4,3],[4,9]]}']
-    result = stream_bytes(lines, "--neighbours", "2", "--emit", "H,n,C,S,L", "--data", "toy")
-    plain = stream_bytes(lines, "--emit", "H,n,C,S", "--data", "toy")
+    result = stream_bytes(lines, "--neighbours", "2", "--emit", "H,n,C,S,L", "--data", "toy", refused=True)
+    plain = stream_bytes(lines, "--emit", "H,n,C,S", "--data", "toy", refused=True)
     streamed = records(result.stdout.decode())
     assert [r for r in streamed if r["data"] != "neighbours_k"] == records(plain.stdout.decode())
     lists: dict[tuple[int, int], float] = {}
