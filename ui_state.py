@@ -386,8 +386,10 @@ _CHART_KEYS = """<script>(() => {
       if (!axis || axis.type !== "category") continue;
       const texts = [...layer.querySelectorAll(":scope > g > text")];
       const width = layer.getBoundingClientRect().width;
-      if (!texts.length || !width || (layer.__amnesiaWidth === width && texts.every((text) => text.__amnesiaThinned))) continue;
-      layer.__amnesiaWidth = width;
+      // what the labels' places depend on: the axis's width and range (a drag-zoom keeps some labels' nodes)
+      const drawn = width + "|" + String(axis.range) + "|" + texts.length;
+      if (!texts.length || !width || (layer.__amnesiaDrawn === drawn && texts.every((text) => text.__amnesiaThinned))) continue;
+      layer.__amnesiaDrawn = drawn;
       const labels = texts.map((text) => ({text, box: text.getBoundingClientRect()})).sort((a, b) => a.box.right - b.box.right);
       let last = null;
       for (const label of labels) {

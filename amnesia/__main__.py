@@ -102,7 +102,7 @@ _LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_it
 
 def build_parser() -> argparse.ArgumentParser:
     # the choices come from the registries that define them, so the CLI cannot drift from the library
-    from .bench import PARTS
+    from .bench import FULL_OUTPUT, PARTS, QUICK_OUTPUT
     from .data.datasets import BUNDLED, DOWNLOADS
     from .engine.sharded import BACKENDS
     from .engine.similarity import MEASURES
@@ -152,15 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         )
     stream.set_defaults(run=_stream)
 
-    bench = commands.add_parser("bench", help="run a benchmark part and rewrite docs/benchmarks.md")
+    bench = commands.add_parser("bench", help=f"run a benchmark part and rewrite {FULL_OUTPUT} (with --quick, {QUICK_OUTPUT})")
     bench.add_argument("--part", default=PARTS[0], choices=PARTS, help="what to measure (default: %(default)s)")
     bench.add_argument("--large", action="store_true", help="same as --part large (MovieLens-25M shape, ~30 min, ~16 GB)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes, for smoke tests; "
-                       "written to bench-runs/quick/ (git-ignored) unless --output says otherwise, never over docs/")
+                       f"written to {QUICK_OUTPUT} (git-ignored) unless --output says otherwise, never over docs/")
     bench.add_argument("--similarity", default=next(iter(MEASURES)), choices=list(MEASURES),
                        help="similarity measure (default: %(default)s)")
     bench.add_argument("--output", default=None,
-                       help="report path (default: docs/benchmarks.md; bench-runs/quick/benchmarks.md with --quick). "
+                       help=f"report path (default: {FULL_OUTPUT}; {QUICK_OUTPUT} with --quick). "
                        "The part's section and JSON go to bench/ beside it, and the report is assembled from every "
                        "section in that folder")
     bench.set_defaults(run=_bench)

@@ -105,8 +105,8 @@ def run_verify(waiting) -> None:
             f"Waiting for the server: {ahead} other Verify {'is' if ahead == 1 else 'are'} running or queued "
             "ahead of yours (one at a time, to keep the server within its memory).", icon=":material/hourglass:"))
     except AmnesiaError as error:
-        # shown once: a busy server's refusal is not a result about this model to keep on the page
-        ui_state.put(PAGE, "verification", (_verified_state(), f"Verify could not run: {md(error)}", False, False))
+        # shown once, and apart: a busy server's refusal is no result about this model, and must not replace one
+        ui_state.put(PAGE, "verify_refused", f"Verify could not run: {md(error)}")
         return
     finally:
         waiting.empty()
@@ -129,7 +129,7 @@ def run_verify(waiting) -> None:
                    else f"MORE than the tolerance {TOLERANCE:.0e}) · ")
                 + f"top-10 of {certificate.users_compared:,} users: {lists}")
     note = workspace.verify_note(result)
-    ui_state.put(PAGE, "verification", (_verified_state(), text + (f"  \n{note}" if note else ""), result.match, True))
+    ui_state.put(PAGE, "verification", (_verified_state(), text + (f"  \n{note}" if note else ""), result.match))
 
 
 def _verified_state() -> tuple:
@@ -283,10 +283,10 @@ def verify_panel() -> None:
             run_verify(st.empty())
     verification = ui_state.get(PAGE, "verification")
     if verification and verification[0] == _verified_state():
-        _, text, match, lasting = verification
-        (st.success if match else st.error)(text)
-        if not lasting:
-            ui_state.pop(PAGE, "verification")
+        (st.success if verification[2] else st.error)(verification[1])
+    refused = ui_state.pop(PAGE, "verify_refused")
+    if refused:
+        st.error(refused)
 
 
 verify_panel()

@@ -198,6 +198,14 @@ def test_the_verify_button_says_busy_when_the_servers_slot_stays_taken(monkeypat
     assert [e.value for e in app.error][-1].startswith("Verify could not run: The server is busy with Verify retrains")
     app.run()  # the refusal is said once: it is no result about this model to keep on the page (a review)
     assert not [e.value for e in app.error if e.value.startswith("Verify could not run")]
+    # nor does it replace one: a certificate of this model stays beside a later refusal (a second review)
+    app.button[[b.label for b in app.button].index("Verify: retrain from scratch and compare")].click().run()
+    certified = [s.value for s in app.success if "fingerprints" in s.value]
+    assert len(certified) == 1
+    with gates.VERIFY.hold():
+        app.button[[b.label for b in app.button].index("Verify: retrain from scratch and compare")].click().run()
+    assert [e.value for e in app.error][-1].startswith("Verify could not run")
+    assert [s.value for s in app.success if "fingerprints" in s.value] == certified
 
 
 # ---------------------------------------------------------------------- memory (slow: MovieLens in a subprocess)
@@ -351,3 +359,10 @@ def test_the_library_lets_kernel_threads_sleep_between_loops_unless_told_otherwi
                                        check=True).stdout.strip()
     assert run({}) == "PASSIVE"
     assert run({"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+    # GNU OpenMP reads it when loaded: imported after a library that loaded it (implicit), amnesia says so (a review)
+    late = subprocess.run([sys.executable, "-c", "import implicit, amnesia"], env=env, capture_output=True, text=True,
+                          check=True)
+    assert "RuntimeWarning: An OpenMP runtime was loaded before amnesia" in late.stderr
+    first = subprocess.run([sys.executable, "-c", "import amnesia, implicit"], env=env, capture_output=True, text=True,
+                           check=True)
+    assert "RuntimeWarning" not in first.stderr

@@ -48,8 +48,10 @@ _INTRO = (
     "Measured on the 2-core, 24 GB development machine by `python -m amnesia bench --part PART` (one section per "
     "part, each with its own date; raw figures in `bench/PART.json` beside this file). Most parts are single runs "
     "on a shared machine: re-runs have differed by up to 2-3.5× on sub-millisecond figures and the speed-ups made of "
-    "them; the `neighbours` part reports the median of five rounds with the smallest and largest round. Every target "
-    "is listed with the figure measured and whether it was met."
+    "them; the `neighbours` part reports the median of five rounds with the smallest and largest round. Parts measured "
+    "before 2026-12-07 ran with the compiled kernels' threads spinning between parallel loops (OpenMP's default, the "
+    "library's until then); `import amnesia` now makes them sleep, and a part measured since says how they waited. "
+    "Every target is listed with the figure measured and whether it was met."
 )
 
 

@@ -330,10 +330,11 @@ def _threads_sentence(figures: dict[str, Any]) -> str:
     policy = figures.get("omp_wait_policy")
     if policy is None:
         return ""
-    return (f" The kernels' threads waited between parallel loops with OMP_WAIT_POLICY={policy} (the library's "
-            "default: they sleep). Spinning instead is faster on an idle machine (this part's run of 2026-12-07 01:17: "
-            "1.04 ms p50) and far slower beside any other busy process (a typical forget: 5.0 ms p50 and 48 ms p95 "
-            "spinning, 2.0 and 4.9 ms sleeping; docs/design-notes.md).")
+    how = "slept" if policy.upper() == "PASSIVE" else "waited as OpenMP's default has them (they spin a while)" \
+        if policy == "unset" else f"waited with OMP_WAIT_POLICY={policy}"
+    return (f" Between parallel loops the kernels' threads {how} in this run (OMP_WAIT_POLICY={policy}; `import "
+            "amnesia` makes them sleep unless the environment says otherwise, and docs/design-notes.md says what "
+            "spinning costs beside other work).")
 
 
 def _cell(spread: dict[str, float], digits: str = ".3g") -> str:

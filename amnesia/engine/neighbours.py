@@ -487,6 +487,19 @@ def shares_tiles(size: int, count_t: int, k: int) -> tuple[int, bool]:
     return tile, workers * count_t * k <= PART_CELLS
 
 
+@njit(cache=_CACHE, nogil=True)
+def _counts_and_roots(counts):
+    """n as float64 and its square roots, on the calling thread: in a parallel function these array
+    expressions are parallel loops of their own, each a wake-up of the sleeping threads that costs
+    more than the few thousand values."""
+    countsf = np.empty(len(counts), dtype=np.float64)
+    roots = np.empty(len(counts), dtype=np.float64)
+    for a in range(len(counts)):
+        countsf[a] = np.float64(counts[a])
+        roots[a] = np.sqrt(countsf[a])
+    return countsf, roots
+
+
 @njit(parallel=True, cache=_CACHE, nogil=True)
 def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr, val, length, tile, threads):
     """The lists after a forget (users' whole rows removed), from T's rows of C: T[p]'s row is
@@ -495,8 +508,7 @@ def forget_update(rows_c, row_of, counts, touched, position_t, ids, k, code, nbr
     in place (:func:`_raise_row`, none recomputed), T's lists grown from the same tiles as
     :func:`update_dense` grows them; the caller checks :func:`shares_tiles`. Returns |T|."""
     size, count_t = len(counts), len(touched)
-    countsf = counts.astype(np.float64)
-    roots = np.sqrt(countsf)
+    countsf, roots = _counts_and_roots(counts)
     tiles, workers = _tiling(size, tile, threads)
     part_idx, part_val, part_id, part_len, least = _partial_lists(rows_c, row_of, counts, touched, ids, k, code, nbr,
                                                                  length, workers)
