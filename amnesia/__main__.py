@@ -22,6 +22,8 @@ def _stream(args: argparse.Namespace) -> int:
     config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours, args.backend, args.shards,
                          args.address, args.pipeline)
     collections = _collections(args.emit, config.neighbours is not None)
+    if args.changes_only and not args.data:  # it was accepted and did nothing (a researcher's run)
+        raise ValueError("--changes-only leaves out the starting data's records, so it needs --data (e.g. --data toy).")
     if args.data:
         from .data.datasets import load
 

@@ -87,7 +87,9 @@ def run_stream(
     """Apply each non-blank line of ``lines`` to ``model``; write records to ``out``, errors to ``err``.
 
     ``lines`` are text, UTF-8 bytes, or :class:`SkippedLine` markers from :func:`bounded_lines`.
-    Only the records of ``collections`` are written. Returns (accepted, rejected) line counts.
+    Only the records of ``collections`` are written. Returns (accepted, failed) line counts: a line
+    is failed when it was refused, or when it was applied but its records could not be written
+    whole (out of memory; the stream's exit status then says so too). Such a line counts in both.
     """
     accepted = rejected = 0
     for number, line in enumerate(lines, start=1):
@@ -116,6 +118,7 @@ def run_stream(
             if before is not None:
                 out.writelines(record_lines(neighbour_records(model.neighbour_changes(before), changes.time)))
         except MemoryError:
+            rejected += 1
             err.write(json.dumps({"line": number, "time": changes.time, "error": "Out of memory while writing the "
                                   "records of this change: they are incomplete. The change itself was applied."}) + "\n")
             err.flush()

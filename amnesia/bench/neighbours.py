@@ -351,8 +351,9 @@ def markdown(figures: dict[str, Any]) -> str:
     lines = [
         "## Neighbour lists beside implicit (`--part neighbours`)",
         "",
-        measured(figures) + f". MovieLens latest-small, Jaccard, dense store. Each figure is the median of "
-        f"{figures['rounds']} rounds (smallest–largest round in brackets); forget percentiles are over {TYPICAL} typical "
+        measured(figures) + ". MovieLens latest-small, Jaccard, dense store. " + (
+            f"Each figure is the median of {figures['rounds']} rounds (smallest–largest round in brackets)"
+            if figures["rounds"] > 1 else "One round (a quick run: no spread)") + f"; forget percentiles are over {TYPICAL} typical "
         f"users (history length in the middle half) or the {HEAVY} heaviest, recommend over {RECOMMEND_USERS} users.",
         "",
         "| model | fit (warm) | forget p50 / p99, typical (ms) | forget p50 / max, heaviest (ms) | recommend p50 / p95 (ms) | own memory |",
