@@ -143,7 +143,6 @@ for change in shown[:CARDS]:
         digits = views.ranked_list_digits(change.before, change.after)  # enough to see what changed
         left.caption(views.ranked_list_caption(False, bool(change.left), effect.k))
         left.markdown(views.ranked_list(catalog, change.before, struck=change.left, digits=digits))
-        right.caption(views.ranked_list_caption(True, bool(change.entered), effect.k,
-                                                bool(views.rank_moves(change.before, change.after))))
-        right.markdown(views.ranked_list(catalog, change.after, bold=change.entered, digits=digits,
-                                         previous=change.before))
+        moves = views.rank_moves(change.before, change.after)
+        right.caption(views.ranked_list_caption(True, bool(change.entered), effect.k, bool(moves)))
+        right.markdown(views.ranked_list(catalog, change.after, bold=change.entered, digits=digits, moves=moves))

@@ -337,7 +337,7 @@ def test_a_ranked_lists_marks_are_explained_over_it():
                                                                                            "After forgetting")
     # a list only reordered: each moved item says by how many places (it had no mark at all)
     reordered = [entries[2], entries[0], entries[1]]
-    assert ranked_list(catalog, reordered, previous=entries).splitlines() == [
+    assert ranked_list(catalog, reordered, moves=rank_moves(entries, reordered)).splitlines() == [
         f"1. {titles[2]} · 0.800 · ↑ 2", f"2. {titles[0]} · 1.000 · ↓ 1", f"3. {titles[1]} · 0.900 · ↓ 1"]
     assert rank_moves(entries, reordered) == {entries[2][0]: 2, entries[0][0]: -1, entries[1][0]: -1}
     assert rank_moves(entries, entries) == {}
@@ -345,7 +345,8 @@ def test_a_ranked_lists_marks_are_explained_over_it():
     assert rank_moves(entries, [entries[0], entries[2]]) == {}
     newcomer = (model.items()[3], 1.5)
     assert rank_moves(entries, [newcomer, *entries]) == {}
-    assert "↓" not in ranked_list(catalog, [newcomer, *entries], bold={newcomer[0]}, previous=entries)
+    assert "↓" not in ranked_list(catalog, [newcomer, *entries], bold={newcomer[0]},
+                                  moves=rank_moves(entries, [newcomer, *entries]))
     assert ranked_list_caption(True, False, 5, moved=True) == "After forgetting · ↑ ↓: places moved"
 
 

@@ -330,8 +330,12 @@ def _threads_sentence(figures: dict[str, Any]) -> str:
     policy = figures.get("omp_wait_policy")
     if policy is None:
         return ""
-    how = "slept" if policy.upper() == "PASSIVE" else "waited as OpenMP's default has them (they spin a while)" \
-        if policy == "unset" else f"waited with OMP_WAIT_POLICY={policy}"
+    if policy.upper() == "PASSIVE":
+        how = "slept"
+    elif policy == "unset":
+        how = "waited as OpenMP's default has them (they spin a while)"
+    else:
+        how = f"waited with OMP_WAIT_POLICY={policy}"
     return (f" Between parallel loops the kernels' threads {how} in this run (OMP_WAIT_POLICY={policy}; `import "
             "amnesia` makes them sleep unless the environment says otherwise, and docs/design-notes.md says what "
             "spinning costs beside other work).")

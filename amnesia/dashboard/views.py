@@ -14,7 +14,7 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -41,6 +41,7 @@ LABEL_CHARS = 22
 RECORD_COLUMNS = {"time": {"width": 44}, "collection": {"width": 142}, "change": {"width": 58}, "value": {"width": 70},
                   "entry": {"width": 350}}
 _SUBTITLE = re.compile(r"\s*:\s+|\s+-\s+")
+_ALTERNATIVES = re.compile(r"\s*\([^()]*\)")  # "Amelie (Fabuleux destin d'Amélie Poulain, Le)"
 _NUMBERED = re.compile(r"(?i)^(part|vol|volume|chapter|episode|book)\b")
 
 
@@ -112,6 +113,12 @@ class Window:
         return Window(**{**self.__dict__, "user_labels": tuple(user_labels)})
 
 
+def _without_alternatives(base: str) -> str:
+    """A title (no year) without its alternative titles in parentheses, or the title itself when
+    that leaves nothing."""
+    return _ALTERNATIVES.sub("", base).strip() or base
+
+
 @lru_cache(maxsize=1 << 15)  # a pure function of its arguments; every window asks for the same titles again
 def short_title(title: str, limit: int = LABEL_CHARS) -> str:
     """A title short enough for an axis, still telling sequels apart.
@@ -124,7 +131,7 @@ def short_title(title: str, limit: int = LABEL_CHARS) -> str:
     base, _ = split_year(display_title(title))
     if len(base) <= limit:
         return base
-    base = re.sub(r"\s*\([^()]*\)", "", base).strip() or base  # alternative titles in parentheses
+    base = _without_alternatives(base)
     base = re.sub(r"[:,]\s*or$", "", base, flags=re.IGNORECASE) or base  # "Birdman: Or (The Unexpected…)" -> "Birdman"
     if len(base) <= limit:
         return base
@@ -234,7 +241,7 @@ def _label_parts(title: str, limit: int = LABEL_CHARS) -> tuple[str, str, int | 
     ("Dodgeball: A True Underdog Story (2004)" -> "Dodgeball"; "Dr. Strangelove or: How I
     Learned…" -> "Dr. Strangelove"; "2010: The Year We Make Contact" has none)."""
     base, year = split_year(display_title(title))
-    plain = re.sub(r"\s*\([^()]*\)", "", base).strip() or base
+    plain = _without_alternatives(base)
     parts = _SUBTITLE.split(plain)
     main = ""
     if len(parts) > 1 and len(base) > limit:
@@ -465,12 +472,12 @@ def item_filter(text: str) -> tuple[int | None, str]:
 
 
 def ranked_list(catalog: Catalog, entries: Sequence[tuple[int, float]], struck: Collection[int] = (),
-                bold: Collection[int] = (), digits: int = 3, previous: Sequence[tuple[int, float]] = ()) -> str:
+                bold: Collection[int] = (), digits: int = 3, moves: Mapping[int, int] | None = None) -> str:
     """A numbered Markdown list of (item, score), best first, scores at ``digits`` decimals: items
     in ``struck`` (they left the list) crossed out, items in ``bold`` (they entered it) in bold,
-    and an item that changed places with another item of ``previous`` (the list before) marked by
-    how many it passed ("↑ 2", "↓ 1": :func:`rank_moves`); "—" for an empty list."""
-    moves = rank_moves(previous, entries) if previous else {}
+    and an item in ``moves`` (:func:`rank_moves` against the list before) marked by how many
+    places it passed ("↑ 2", "↓ 1"); "—" for an empty list."""
+    moves = moves or {}
     lines = []
     for rank, (item, score) in enumerate(entries, start=1):
         title = md(catalog.title(item))
