@@ -308,6 +308,17 @@ def test_the_reading_says_what_each_number_is():
     assert (count(1, "user"), count(30, "user"), count(1200, "user")) == ("1 user", "30 users", "1,200 users")
 
 
+def test_a_method_slower_than_a_retrain_is_not_read_as_a_fraction_of_one():
+    """Unlearn-ALS's request takes 1.25 retrains; the tuning paragraph called that '1/0.8 of a retrain',
+    which reads as a saving. Large speed-ups lose their false decimals ('1/4218.4')."""
+    from amnesia.lab.report import cost_text
+
+    assert [cost_text(s) for s in (4.3, 36.0, 4218.4, 0.8, 1.0)] == [
+        "1/4.3 of a retrain", "1/36 of a retrain", "1/4,218 of a retrain", "1.2× a retrain", "1/1.0 of a retrain"]
+    document = (Path(__file__).resolve().parents[1] / "docs" / "lab.md").read_text(encoding="utf-8")
+    assert "Unlearn-ALS 1.2× a retrain" in document and "1/0." not in document
+
+
 def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm():
     """SISA on the core set (p = 0.030) was listed under "Not forgetting" while the same page said "Retrain and
     SISA are exact too": a rejection of a method drawn from its reference's distribution is the test's error."""

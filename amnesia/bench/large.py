@@ -25,6 +25,7 @@ import pandas as pd
 from ..data.synthetic import ML_25M, Shape, movielens_like
 from ..engine.model import ItemCF
 from ..records import COLLECTIONS, change_records, record_line
+from ..words import size
 from .common import machine, peak_mb, percentiles, reset_peak, resident_mb, target_rows, target_table, timed, when
 
 QUICK_SHAPE = Shape(users=6_500, items=12_000, interactions=1_000_000, median_user=70, max_user=2_000, max_item=3_300)
@@ -187,7 +188,7 @@ def markdown(figures: dict[str, Any]) -> str:
         f"{figures['speedup']:,.0f}×; one fingerprint takes {figures['fingerprint_s']:.0f} s).",
         "",
         f"Stream: forgetting user {stream['user']} ({stream['items']} items) writes "
-        + "; ".join(f"{name}: {v['records']:,} records ({v['mb']:.0f} MB) at {v['records_per_s']:,.0f} records/s"
+        + "; ".join(f"{name}: {v['records']:,} records ({size(v['mb'] * 1e6)}) at {v['records_per_s']:,.0f} records/s"
                     for name, v in stream.items() if isinstance(v, dict))
         + ". A forget changes n for each of the user's items, and so S in those items' whole rows: choose the "
         "collections with `--emit`.",

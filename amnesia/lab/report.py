@@ -401,10 +401,19 @@ def spread_text(spread: dict | None) -> str:
             f"{count(spread['runs'], 'run')})")
 
 
+def cost_text(speedup: float) -> str:
+    """A request's cost against a retrain's from its speed-up: ``"1/4.3 of a retrain"``,
+    ``"1/4,218 of a retrain"``, and for a method slower than retraining ``"1.2× a retrain"``
+    (``"1/0.8 of a retrain"`` read as a saving)."""
+    if speedup >= 1:
+        return f"1/{speedup:.1f} of a retrain" if speedup < 9.95 else f"1/{speedup:,.0f} of a retrain"
+    return f"{1 / speedup:.1f}× a retrain"
+
+
 def _approximate_costs(result: dict, kind: str) -> str:
     """'Fine-tune 1/5.0 of a retrain, ...' from the rows' measured speed-ups per request."""
     rows = rows_of(result, kind)
-    parts = [f"{METHODS[name].label} 1/{rows[name]['speedup_per_request']:.1f} of a retrain"
+    parts = [f"{METHODS[name].label} {cost_text(rows[name]['speedup_per_request'])}"
              for name in APPROXIMATE if rows.get(name, {}).get("speedup_per_request")]
     return ", ".join(parts) or "not measured"
 
