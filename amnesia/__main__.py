@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream = commands.add_parser("stream", help="apply JSON-line change requests from stdin, print change records",
                                  description="Apply JSON-line change requests from stdin and print change records. A "
                                  "refused line gets a JSON error on stderr and the stream goes on; the exit status is "
-                                 "1 if any line was refused, else 0.")
+                                 "1 if any line was refused, else 0. Adding an interaction the model already has "
+                                 "changes nothing and writes no records; removing one it lacks is refused.")
     stream.add_argument("--data", help=f"starting data set: {', '.join(BUNDLED)}, a downloaded name or a path (emitted at time 0)")
     stream.add_argument("--changes-only", action="store_true",
                         help="with --data: write only the records of the requests read, not the starting data's at "
