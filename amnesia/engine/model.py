@@ -661,8 +661,8 @@ class ItemCF:
     def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
         """The ``k`` items most similar to ``item`` as ``(item, S)``, S > 0, ties by smaller id
         (with neighbour lists: the first ``k`` of its list). An item no user has (never seen, or
-        its last viewer forgotten) has no similar items: ``[]``, where :meth:`recommend` refuses
-        an unknown user (a user is named by a request; an item may empty out by forgets)."""
+        its last viewer forgotten) has no similar items: ``[]``. (:meth:`recommend` instead refuses
+        a user with no interactions: it has no history to score from, which a caller must hear.)"""
         item, k = check_id(item), check_count(k, "k")
         if self._k is None:
             return similar_items(self, item, k)
