@@ -80,9 +80,8 @@ def test_the_committed_report_is_its_committed_sections():
     assert (docs / "benchmarks.md").read_text(encoding="utf-8") == assemble(docs)
 
 
-#: Sections with a written note beside the run's figures (app: the reading of a run's misses), or
-#: written by an older renderer than the one in the code (quality-1m: before candidate scoring).
-_ANNOTATED_SECTIONS = {"app", "quality-1m"}
+#: Sections with a written note beside the run's figures (app: the reading of a run's misses).
+_ANNOTATED_SECTIONS = {"app"}
 
 
 @pytest.mark.parametrize("part", [part for part in PARTS if part not in _ANNOTATED_SECTIONS])

@@ -195,12 +195,18 @@ def markdown(figures: dict[str, Any]) -> str:
     ])
 
 
+def _scorings(figures: dict[str, Any]) -> list[str]:
+    """The scorings the run compared, in :data:`SCORINGS` order (older runs: the history one only)."""
+    rows = figures["models"]["item-kNN jaccard"]["test_by_setting"]
+    return [s for s in SCORINGS if any(r.get("scoring", SCORINGS[0]) == s for r in rows)]
+
+
 def _settings_table(figures: dict[str, Any]) -> list[str]:
     """Test NDCG@10 (HR@10) of item-kNN at every K (rows) for each measure x scoring (columns);
     runs from before scorings were compared have only the history one."""
     models = figures["models"]
     by_setting = {m: models[f"item-kNN {m}"]["test_by_setting"] for m in ("jaccard", "cosine")}
-    scorings = [s for s in SCORINGS if any(r.get("scoring", SCORINGS[0]) == s for r in by_setting["jaccard"])]
+    scorings = _scorings(figures)
     columns = [(m, s) for m in ("jaccard", "cosine") for s in scorings]
 
     def cell(row: dict[str, Any]) -> str:
@@ -243,8 +249,10 @@ def models_table(figures: dict[str, Any], opening: list[str], targets: bool = Tr
         "`ItemCF.fit(..., neighbours=K)`).",
         "",
         "Item-kNN on the test split at every setting (reported for the record; the setting was chosen on validation "
-        "above). *history*: a score sums the lists of the user's items; *candidate*: each candidate is scored from its own "
-        "list (`ItemCF.fit(..., scoring=\"candidate\")`); with every neighbour they are one model:",
+        "above). *history*: a score sums the lists of the user's items"
+        + ("; *candidate*: each candidate is scored from its own list (`ItemCF.fit(..., scoring=\"candidate\")`); with "
+           "every neighbour they are one model:" if len(_scorings(figures)) > 1 else
+           " (this run predates candidate scoring):"),
         "",
         *_settings_table(figures),
         *(["", *target_table(figures["targets"])] if targets else []),
