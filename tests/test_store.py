@@ -134,6 +134,24 @@ def test_a_forgotten_user_leaves_no_trace_in_memory(layout):
     assert fork.history(7) == [3, 9] and model.history(7) == []
 
 
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("similarity", ["jaccard", "cosine"])
+def test_no_read_names_an_item_only_a_forgotten_user_had(layout, similarity):
+    """Item 123 keeps its slot after its only viewer goes (indices are only appended), but a retrain
+    never saw it: similarity_rows listed it among its columns (an engineer found the id there)."""
+    pairs = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 1), (2, 3)]
+    model, retrain = ItemCF.fit(pairs, similarity, layout), ItemCF.fit(pairs, similarity, layout)
+    model.add_user(9, [1, 123])
+    model.forget_user(9)
+    ids, rows = model.similarity_rows([1, 2, 123])
+    retrain_ids, retrain_rows = retrain.similarity_rows([1, 2, 123])
+    assert sorted(ids.tolist()) == sorted(retrain_ids.tolist()) == [1, 2, 3]
+    order, retrain_order = np.argsort(ids), np.argsort(retrain_ids)
+    assert rows[:, order].tolist() == retrain_rows[:, retrain_order].tolist()
+    assert rows[2].tolist() == [0.0, 0.0, 0.0]  # the dead item's own row: nothing, as for an unknown one
+    assert model.similar_items(1) == retrain.similar_items(1) and model.recommend(0) == retrain.recommend(0)
+
+
 def test_an_empty_model_answers_reads():
     model = ItemCF()
     assert model.similar_items(1) == [] and model.similarity_rows([1])[1].shape == (1, 0)

@@ -571,8 +571,9 @@ class ItemCF:
     def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """S between ``items`` and every item of the catalog.
 
-        Returns ``(item_ids, S)`` with item_ids the model's items (internal order, shape (m,))
-        and S of shape (len(items), m). Unknown items give zero rows.
+        Returns ``(item_ids, S)`` with item_ids the model's items (those with n > 0, as
+        :meth:`items` has them, in internal order, shape (m,)) and S of shape (len(items), m).
+        Unknown items give zero rows.
         """
         index, known = self._lookup(items)
         counts = self._store.counts()
@@ -581,7 +582,13 @@ class ItemCF:
         check_cells(len(index), len(counts), "S rows")
         block = self._store.block(index)
         block[~known] = 0
-        return self._index.ids(), self.measure(block, counts[index][:, None], counts[None, :])
+        ids, columns = self._index.ids(), counts
+        live = counts > 0
+        if not live.all():
+            # an item whose only viewers were forgotten keeps its slot (indices are only appended), but
+            # a retrain never saw it: its id must not be readable here (an engineer found it was)
+            ids, block, columns = ids[live], block[:, live], counts[live]
+        return ids, self.measure(block, counts[index][:, None], columns[None, :])
 
     def read_cost(self, items: Sequence[int]) -> int:
         """The work (multiply-adds) of reading the full rows of C for ``items`` (what
