@@ -21,8 +21,9 @@ class UnknownUserError(RequestError):
 
 
 class ArgumentError(AmnesiaError):
-    """A read of the model got an argument of the wrong type or out of range (an id that is
-    not an integer, a negative k, ...); nothing was read and nothing changed."""
+    """A model's read or setting got an argument of the wrong type or out of range (an id that
+    is not an integer, a negative k, an unknown store or similarity, ...); nothing was read,
+    built or changed."""
 
 
 class BusyError(AmnesiaError):

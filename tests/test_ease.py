@@ -32,6 +32,8 @@ class PlainEASE:
         self.pairs = pairs
 
     def top(self, user: int, k: int) -> list[int]:
+        if not self.x[self.row[user]].any():  # none of their items is scored: every score is 0, nothing to rank
+            return []
         scores = self.x[self.row[user]] @ self.b
         alive = self.gram.diagonal() > 0
         seen = self.x[self.row[user]] > 0

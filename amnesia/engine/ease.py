@@ -37,9 +37,9 @@ import numpy as np
 import scipy.linalg as sl
 from scipy.linalg.blas import dgemm, dger
 
-from ..errors import AmnesiaError, UnknownUserError
+from ..errors import AmnesiaError, ArgumentError, UnknownUserError
 from ..limits import Limits
-from .arguments import check_count, check_id
+from .arguments import check_count, check_id, check_ids
 from .changes import ChangeSet
 from .model import ItemCF
 from .recommend import Recommendation
@@ -143,12 +143,22 @@ def _mirror_lower(matrix: np.ndarray) -> None:
             matrix[start:stop, stop:] = matrix[stop:, start:stop].T
 
 
+def _distinct(items: Sequence[int]) -> np.ndarray:
+    """``items`` as checked ids, refused when one repeats: B among them would give a repeated
+    item a weight towards itself off the diagonal, where B_jj = 0."""
+    ids = check_ids(items)
+    if len(np.unique(ids)) != len(ids):
+        unique, counts = np.unique(ids, return_counts=True)
+        raise ArgumentError(f"Item {int(unique[counts > 1][0])} is given more than once; pass each item once.")
+    return ids
+
+
 def _check_settings(l2: float, min_viewers: int) -> None:
     """Refuse a ridge strength or popularity threshold that cannot be used, saying which."""
     if not (isinstance(l2, (int, float)) and not isinstance(l2, bool) and np.isfinite(l2) and l2 > 0):
-        raise AmnesiaError(f"l2 must be a positive number (the ridge strength λ), got {l2!r}.")
+        raise ArgumentError(f"l2 must be a positive number (the ridge strength λ), got {l2!r}.")
     if isinstance(min_viewers, bool) or not isinstance(min_viewers, int) or min_viewers < 1:
-        raise AmnesiaError(f"min_viewers must be a whole number of at least 1, got {min_viewers!r}.")
+        raise ArgumentError(f"min_viewers must be a whole number of at least 1, got {min_viewers!r}.")
 
 
 class EASE:
@@ -184,7 +194,7 @@ class EASE:
             known = np.asarray(counts.items(), dtype=np.int64)
             scored = known[counts.counts(known.tolist()) >= min_viewers] if len(known) else known
         else:
-            scored = np.unique(np.asarray(list(items), dtype=np.int64))
+            scored = np.unique(check_ids(items))
         model = cls(counts, np.sort(scored), l2, np.zeros((0, 0)))
         model._p = _inverse(model.gram())
         return model
@@ -215,7 +225,7 @@ class EASE:
     def scored_positions(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(position, scored) of external ids ``items``: each one's row of P (meaningful where it is
         scored) and whether it is among :attr:`items_scored`; both shape (len(items),)."""
-        ids = np.asarray(items, dtype=np.int64).reshape(-1)
+        ids = check_ids(items)
         position = np.searchsorted(self.items_scored, ids)
         inside = position < len(self.items_scored)
         inside[inside] &= self.items_scored[position[inside]] == ids[inside]
@@ -312,6 +322,7 @@ class EASE:
 
     def error(self, probes: int = 2, seed: int = 0) -> float:
         """max |(G + λI)·P − I| over ``probes`` seeded columns: how far rounding has moved P."""
+        probes, seed = check_count(probes, "probes"), check_count(seed, "seed")
         k = len(self.items_scored)
         if k == 0:
             return 0.0
@@ -346,6 +357,7 @@ class EASE:
     def scores(self, user: int) -> np.ndarray:
         """x_u·B over :attr:`items_scored`, float64, shape (k,): Σ over the user's items i of B_ij,
         with B = I − P·diag(1/diag P) (B_jj = 0)."""
+        user = check_id(user, "user")
         return self._scores(user, self._history_row(user))
 
     def _history_row(self, user: int) -> np.ndarray:
@@ -356,7 +368,7 @@ class EASE:
         return row
 
     def _scores(self, user: int, row: np.ndarray) -> np.ndarray:
-        scores = -self._row_sum(row) / np.diagonal(self._p)
+        scores = -self._row_sum(row) / np.diagonal(self._p) + 0.0  # + 0.0: no −0.0 score for an unrelated item
         scores[row] = 0.0  # (x·B)_j for j in the history: B_jj = 0 and the rest are not recommended anyway
         return scores
 
@@ -369,12 +381,16 @@ class EASE:
         best first, ties (scores within :data:`TIE_GAP` of the next one) to the smaller item id.
         Scores may be negative (B has negative weights). Why an item is recommended:
         :meth:`explain` (the "because you watched" items). A ``k`` below 0 or not a whole number
-        is an ArgumentError, as for :meth:`ItemCF.recommend` (it returned an empty list)."""
+        is an ArgumentError, as for :meth:`ItemCF.recommend` (it returned an empty list). A user
+        none of whose items is scored gets ``[]``: every score is 0, so there is nothing to rank
+        (it listed the first ``k`` items by id, as ItemCF does not)."""
         user, k = check_id(user, "user"), check_count(k, "k")
         return self._recommend(user, k, self._alive())
 
     def _recommend(self, user: int, k: int, alive: np.ndarray) -> list[Recommendation]:
         row = self._history_row(user)
+        if len(row) == 0:
+            return []
         scores = self._scores(user, row)
         candidate = alive.copy()
         candidate[row] = False
@@ -385,6 +401,7 @@ class EASE:
     def explain(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
         """"Because you watched": the ``n`` items of ``user``'s history with the largest positive
         weight B_i,item towards ``item``, as (history item, B), best first (ties by smaller id)."""
+        user, item, n = check_id(user, "user"), check_id(item), check_count(n, "n")
         row = self._rows([user])[user]
         position, inside = self.scored_positions([item])
         if not inside[0] or len(row) == 0:
@@ -398,8 +415,11 @@ class EASE:
         return [(int(ids[p]), float(weights[p])) for p in order]
 
     def weights(self, items: Sequence[int]) -> np.ndarray:
-        """B among ``items`` (scored external ids), shape (len(items), len(items)), B_jj = 0."""
-        position = np.searchsorted(self.items_scored, np.asarray(items, dtype=np.int64))
+        """B among ``items`` (scored external ids, each once), shape (len(items), len(items)), B_jj = 0."""
+        position, scored = self.scored_positions(_distinct(items))
+        if not scored.all():  # searchsorted would have read another item's weights
+            raise ArgumentError(f"Item {int(check_ids(items)[~scored][0])} is not scored by this EASE model, so it has no "
+                                f"weights; use weights_among() for items that may be outside the scored set.")
         block = self._p[np.ix_(position, position)]
         weights = -block / np.diagonal(self._p)[position][None, :]
         weights += 0.0  # −0.0 (a movie nobody watches any more has P_ij = 0) reads as 0 in charts and files
@@ -409,7 +429,7 @@ class EASE:
     def weights_among(self, items: Sequence[int]) -> np.ndarray:
         """B among any ``items`` (external ids, in the given order), shape (m, m), float64: rows
         and columns of items outside the scored set are 0 (they have no weights), B_jj = 0."""
-        ids = np.asarray(items, dtype=np.int64)
+        ids = _distinct(items)
         _, inside = self.scored_positions(ids)
         weights = np.zeros((len(ids), len(ids)))
         where = np.flatnonzero(inside)
@@ -418,7 +438,7 @@ class EASE:
 
     def is_scored(self, item: int) -> bool:
         """True when ``item`` is in the scored set (it has weights and can be recommended)."""
-        return bool(self.scored_positions([item])[1][0])
+        return bool(self.scored_positions([check_id(item)])[1][0])
 
     # the exact counts' reads, so code written for an ItemCF (the dashboard's effects) reads an EASE too
     def users(self) -> list[int]:
@@ -438,7 +458,7 @@ class EASE:
     def read_cost(self, items: Sequence[int]) -> int:
         """The work (multiply-adds) of scoring a user with ``items``: len(items) rows of P over
         the scored items (what :meth:`scores` and :meth:`recommend` read), known before reading."""
-        return len(items) * len(self.items_scored)
+        return len(check_ids(items)) * len(self.items_scored)
 
     def fingerprint(self) -> str:
         """A digest of the exact state: H, n and C (ItemCF's fingerprint), λ and the scored items."""
@@ -456,6 +476,7 @@ class EASE:
         compare P (largest absolute difference, and relative to the recomputed P's largest
         entry), the exact state and every user's top-``k``. Holds at most two items² arrays
         besides this model's P (the recomputed P is dropped before the retrain is fitted)."""
+        k = check_count(k, "k")
         started = time.perf_counter()
         recomputed = self.new_inverse()
         scale = _largest_magnitude(recomputed) if recomputed.size else 1.0

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import kernels
+from ..errors import ArgumentError
 from .arguments import check_buffer
 from .store import SPARSE_ENTRY_BYTES, ArrayStore, Store, StoreChange, UserDelta, _members
 
@@ -68,7 +69,7 @@ def choose_rows_layout(layout: str, transposed: tuple[np.ndarray, ...], size: in
     if layout in ("dense", "sparse"):
         return layout
     if layout != "auto":
-        raise ValueError(f"Unknown store layout {layout!r}; choose dense, sparse or auto.")
+        raise ArgumentError(f"Unknown store layout {layout!r}; choose dense, sparse or auto.")
     if size <= 4096 or hi <= lo:
         return "dense"
     rows = np.sort(np.random.default_rng(seed).choice(np.arange(lo, hi), size=min(sample, hi - lo), replace=False))

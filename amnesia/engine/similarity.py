@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import AmnesiaError
+from ..errors import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,10 @@ DEFAULT = JACCARD
 
 
 def measure(name: str | Measure) -> Measure:
-    """The measure called ``name`` (case-insensitive), or an AmnesiaError listing the choices."""
+    """The measure called ``name`` (case-insensitive), or an ArgumentError listing the choices."""
     if isinstance(name, Measure):
         return name
     found = MEASURES.get(str(name).strip().lower())
     if found is None:
-        raise AmnesiaError(f"Unknown similarity {name!r}; choose one of {', '.join(MEASURES)}.")
+        raise ArgumentError(f"Unknown similarity {name!r}; choose one of {', '.join(MEASURES)}.")
     return found

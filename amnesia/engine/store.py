@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from immutables import Map
 
 from . import kernels
-from ..errors import AmnesiaError
+from ..errors import ArgumentError
 from .arguments import check_buffer
 from .kernels import SATURATED
 from .rowlog import RowLog
@@ -162,8 +162,12 @@ def fit_store(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: s
     """The store for C = HᵀH of H given as sorted rows (see :meth:`ArrayStore.fit`), in
     ``layout`` (one of :data:`LAYOUTS`, or the size of the dense block). The one place a
     model's store class is chosen: a model asks for a layout, never for a class."""
-    if not isinstance(layout, int) and layout not in LAYOUTS:
-        raise ValueError(f"Unknown store layout {layout!r}; choose from {', '.join(LAYOUTS)} or a dense block size.")
+    # a bool is an int to Python, and -3 was taken as 0 (all sparse) without a word
+    block = isinstance(layout, (int, np.integer)) and not isinstance(layout, (bool, np.bool_))
+    if (block and layout < 0) or (not block and layout not in LAYOUTS):
+        raise ArgumentError(f"Unknown store layout {layout!r}; choose from {', '.join(LAYOUTS)} or a dense block "
+                            f"size (a whole number of items, at least 0).")
+    layout = int(layout) if block else layout
     return ArrayStore.fit(user_ptr, user_items, size, layout)
 
 
@@ -680,7 +684,7 @@ def choose_layout(layout: str, transposed: tuple[np.ndarray, ...], size: int, sa
     if layout == "sparse":
         return 0
     if layout != "auto":
-        raise AmnesiaError(f"Unknown store {layout!r}; choose dense, sparse or auto.")
+        raise ArgumentError(f"Unknown store {layout!r}; choose dense, sparse or auto.")
     if size <= 4096:  # items² fits in 32 MB: dense is the faster choice at any density
         return size
     rows = np.sort(np.random.default_rng(seed).choice(size, size=min(sample, size), replace=False)).astype(np.int64)
