@@ -20,10 +20,11 @@ import pandas as pd
 from ..data.datasets import load
 from ..data.synthetic import ML_1M, Shape, movielens_like
 from ..engine.model import ItemCF
+from ..words import count
 from .common import fmt, machine, peak_mb, percentiles, reset_peak, target_rows, target_table, timed, when
 
 TARGETS = {  # MovieLens latest-small, dense store (issues 2 and 9: no regression)
-    "fit_s": ("fit", "<=", 1.5, "s"),
+    "fit_s": ("fit (the first in a process)", "<=", 1.5, "s"),
     "forget_p50_ms": ("forget_user p50", "<=", 0.5, "ms"),
     "forget_p99_ms": ("forget_user p99", "<=", 30.0, "ms"),
     "speedup": ("speedup (retrain / forget p50)", ">=", 2000.0, "x"),
@@ -43,6 +44,10 @@ def measure(
     # compiled kernels are loaded (or compiled, in a fresh checkout) before timing: the fit's and a forget's
     warm = ItemCF.fit(interactions.head(100), similarity, store)
     warm.forget_user(int(warm.users()[0]))
+    # a fit's time is mostly the machine's: MovieLens latest-small's fitting kernel takes ~0.07 s, but a fit
+    # whose 190 MB C lands on memory the kernel must first find and zero as huge pages takes 0.3-0.7 s: the
+    # first fit in a process, and some later ones at random. So the first fit is reported apart (its target
+    # is held to it, the worse), and the retrain the speed-up divides is the median of several later fits
     fit_times = []
     for _ in range(fit_repeats):
         gc.collect()
@@ -55,7 +60,8 @@ def measure(
         "users": len(model.users()),
         "items": len(model.items()),
         "interactions": model.num_interactions(),
-        "fit_s": float(np.median(fit_times)),
+        "fit_s": fit_times[0],
+        "fit_warm_s": float(np.median(fit_times[1:])) if len(fit_times) > 1 else None,
         "fit_peak_mb": peak_mb(),
         "model_mb": model.nbytes() / 1e6,
     }
@@ -77,12 +83,15 @@ def measure(
         gc.collect()
         retrain_times.append(timed(lambda: ItemCF.fit(without_one, similarity, store))[0])
     result["retrain_s"] = float(np.median(retrain_times))
+    result["retrain_spread"] = {"min": min(retrain_times), "max": max(retrain_times), "runs": len(retrain_times)}
 
     # wall time of forget_user (what a caller waits), and the engine's own time inside apply
     forgets = [timed(lambda u=user: model.forget_user(u)) for user in chosen]
     result["forget"] = percentiles([seconds for seconds, _ in forgets])
     result["forget_engine"] = percentiles([changes.seconds for _, changes in forgets])
     result["speedup"] = result["retrain_s"] / (result["forget"]["p50_ms"] / 1e3)
+    # a retrain run as a batch job is a first fit in a fresh process
+    result["speedup_first_fit"] = result["fit_s"] / (result["forget"]["p50_ms"] / 1e3)
     result["exact"] = model.retrained().fingerprint() == model.fingerprint()
     result["add_user"] = percentiles([model.add_user(user, histories[user]).seconds for user in chosen])
 
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "quick": quick,
         "similarity": similarity,
-        "movielens_small": measure(movielens, forget_n, fit_repeats=1 if quick else 3, similarity=similarity, store="dense"),
+        "movielens_small": measure(movielens, forget_n, fit_repeats=1 if quick else 7, similarity=similarity, store="dense"),
         "movielens_small_sparse": measure(movielens, forget_n, fit_repeats=1, similarity=similarity, store="sparse"),
         "synthetic_ml1m": measure(movielens_like(ML_1M, seed=1), forget_n, fit_repeats=1 if quick else 3, similarity=similarity),
         "resolve": measure_resolution(),
@@ -192,13 +201,16 @@ def _column(figures: dict[str, Any]) -> list[str]:
     return [
         f"{f['store']}",
         f"{f['users']:,} × {f['items']:,}, {f['interactions']:,}",
-        f"{f['fit_s']:.2f} s (peak {f['fit_peak_mb']:,.0f} MB)",
+        (f"{f['fit_s']:.2f} / {f['fit_warm_s']:.2f} s" if f.get("fit_warm_s") is not None else f"{f['fit_s']:.2f} s / –")
+        + f" (peak {f['fit_peak_mb']:,.0f} MB)",
         f"{f['forget']['p50_ms']:.3f} / {f['forget']['p95_ms']:.2f} / {f['forget']['p99_ms']:.2f} / {f['forget']['max_ms']:.1f} ms (n={f['forget']['n']})",
         f"{f['forgotten_history_sizes']['p50']:.0f} / {f['forgotten_history_sizes']['max']}",
         f"{f['add_user']['p50_ms']:.3f} / {f['add_user']['p99_ms']:.2f} ms",
         f"{f['recommend']['p50_ms']:.2f} / {f['recommend']['p99_ms']:.2f} ms",
-        f"{f['retrain_s']:.2f} s",
-        f"{f['speedup']:,.0f}×",
+        f"{f['retrain_s']:.3f} s" + (f" ({f['retrain_spread']['min']:.3f}–{f['retrain_spread']['max']:.3f} s, "
+                                     f"{count(f['retrain_spread']['runs'], 'run')})"
+                                     if f.get("retrain_spread", {}).get("runs", 0) > 1 else ""),
+        f"{f['speedup']:,.0f}×" + (f" ({f['speedup_first_fit']:,.0f}× a first fit)" if f.get("speedup_first_fit") else ""),
         f"{f['exact']}",
         f"{f['model_mb']:.0f} MB",
         f"{f['fork_10_forgotten_mb'] * 1e3:.0f} kB / {f['fork_10_forgotten_with_changesets_mb']:.1f} MB",
@@ -207,12 +219,26 @@ def _column(figures: dict[str, Any]) -> list[str]:
 
 
 _ROWS = [
-    "store", "users × items, interactions", "fit (median of runs)", "forget_user p50 / p95 / p99 / max",
+    "store", "users × items, interactions", "fit: first in the process / later (median)", "forget_user p50 / p95 / p99 / max",
     "forgotten users' history size p50 / max", "add_user p50 / p99", "recommend p50 / p99",
-    "retrain from scratch without one user (same run)", "speedup (retrain ÷ forget p50)",
+    "retrain from scratch without one user (same run; later fits: median, range)",
+    "speedup (retrain ÷ forget p50; against a first fit in a fresh process)",
     "after forgetting them all, fingerprint equals a retrain on the rest", "model memory (H, n, C)",
     "fork that forgot 10 users: overlay / all allocations", "change records of a typical forget (C and S pairs)",
 ]
+
+
+def _fit_note(f: dict[str, Any]) -> str:
+    """What the fit and retrain figures are, from their spread."""
+    if not f.get("retrain_spread") or f.get("fit_warm_s") is None:
+        return "Fit and retrain: one run each."
+    spread = f["retrain_spread"]
+    return (f"A fit's time here is mostly the machine's memory, not the code: the retrains ranged from "
+            f"{spread['min']:.3f} to {spread['max']:.3f} s over {spread['runs']} runs, and the first fit in the process "
+            f"took {f['fit_s']:.2f} s (a fit whose C lands on memory the kernel must first find and zero as huge "
+            "pages is several times slower). The speed-up target is held to the median retrain, so it moves with the "
+            f"machine: against the fastest retrain it is {spread['min'] / (f['forget']['p50_ms'] / 1e3):,.0f}×. A "
+            "retrain run as a batch job pays a first fit.")
 
 
 def markdown(figures: dict[str, Any]) -> str:
@@ -235,6 +261,8 @@ def markdown(figures: dict[str, Any]) -> str:
         "and is lower: "
         f"p50 {figures['movielens_small']['forget_engine']['p50_ms']:.3f} ms here). The fork figure counts every "
         "allocation while a fresh fork forgets 10 users, ChangeSets included.",
+        "",
+        _fit_note(figures["movielens_small"]),
         "",
         "### Data sets and stores",
         "",
