@@ -373,10 +373,10 @@ _CHART_KEYS = """<script>(() => {
       group.setAttribute("aria-valuetext", names[now] || "");
     }
   };
-  // Tick labels of a category x axis (a heatmap's movies) that would overlap are hidden, left to right:
-  // a figure names every other movie, which at a 1,024 px window (four panels of ~110 px) put rotated
-  // 12 px labels 11 px apart, run together (a presenter's pass). The first label always stays (a chart's
-  // own movies come first, so the first of them keeps its name); hover names every cell. An axis not
+  // Tick labels of a category x axis (a heatmap's movies) that would overlap are hidden: a figure names
+  // every movie (figures._x_tick_text), which at a 1,024 px window (four panels of ~110 px) would put
+  // rotated 12 px labels run together. The movies a change touched (bold) keep their names first, then
+  // the others from the left; hover names every cell. An axis not
   // drawn (a hidden tab: every box is empty) is left as it is, and one whose labels and width are as
   // last thinned is not measured again (the page changes on every hover).
   const thin = () => {
@@ -390,18 +390,23 @@ _CHART_KEYS = """<script>(() => {
       const drawn = width + "|" + String(axis.range) + "|" + texts.length;
       if (!texts.length || !width || (layer.__amnesiaDrawn === drawn && texts.every((text) => text.__amnesiaThinned))) continue;
       layer.__amnesiaDrawn = drawn;
-      const labels = texts.map((text) => ({text, box: text.getBoundingClientRect()})).sort((a, b) => a.box.right - b.box.right);
-      let last = null;
+      // a changed movie's name is bold (Plotly draws <b> as a bold tspan): those are kept first, then the
+      // others left to right, each only if it touches no name kept before it
+      const bold = (text) => !!text.querySelector("tspan[style*='bold']");
+      const labels = texts.map((text) => ({text, box: text.getBoundingClientRect(), first: bold(text)}))
+        .sort((a, b) => (b.first - a.first) || (a.box.right - b.box.right));
+      const kept = [];
       for (const label of labels) {
         const turn = /rotate\\((-?[\\d.]+)/.exec(label.text.getAttribute("transform") || "");
         const size = parseFloat(getComputedStyle(label.text).fontSize) || 12;
         const slant = turn ? Math.abs(Math.sin(parseFloat(turn[1]) * Math.PI / 180)) : 0;
         // rotated labels are parallel: apart by their spacing times the sine of the angle, they need a line's height
-        const clear = !last || (slant > 0.2 ? (label.box.right - last.box.right) * slant >= size * 1.15
-                                            : label.box.left >= last.box.right + 4);
+        const apart = (other) => slant > 0.2 ? Math.abs(label.box.right - other.box.right) * slant >= size * 1.15
+                                            : label.box.left >= other.box.right + 4 || other.box.left >= label.box.right + 4;
+        const clear = kept.every(apart);
         label.text.style.visibility = clear ? "" : "hidden";
         label.text.__amnesiaThinned = true;
-        if (clear) last = label;
+        if (clear) kept.push(label);
       }
     }
   };
@@ -522,10 +527,13 @@ def release_upload(upload: Any) -> None:
 
 
 # ---------------------------------------------------------------------- an action's callback
-#: Seconds after a run showed an action's result in which a click on the same button is still the
-#: second half of a double click (a system's double-click time is about 0.5 s; a meant second action
-#: needs a new name, user or request first, which takes longer).
-ECHO_SECONDS = 0.5
+#: Seconds after a run showed an action's result in which a click on the same button is still an
+#: echo of it: the second half of a double click (a system's double-click time is about 0.5 s), or the
+#: last of a burst (a visitor who clicked Add five times in about a second saw "The user's name is
+#: empty" replace "Added …" with 0.5 s). A meant second action needs a new name, user or request
+#: first, which takes longer; the raw request's box keeps the request applied, whose second apply
+#: changes nothing (an Add) or is refused (a Remove).
+ECHO_SECONDS = 1.5
 #: Seconds after which an action whose result no run finished showing (a page that failed) no longer
 #: holds back a click on it.
 UNSHOWN_SECONDS = 10.0

@@ -42,9 +42,9 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _limits(args: argparse.Namespace):
-    from .limits import CLI_LIMITS
+    from .limits import CLI_LIMITS, STREAM_FLAGS
 
-    changes = {field: getattr(args, field) for field in _LIMIT_FLAGS if getattr(args, field) is not None}
+    changes = {field: getattr(args, field) for field in STREAM_FLAGS if getattr(args, field) is not None}
     return CLI_LIMITS.replace(**changes)
 
 
@@ -99,7 +99,6 @@ def _neighbours(text: str) -> int:
 
 
 # the limits that concern the stream; the others are for the app's forms
-_LIMIT_FLAGS = ("request_chars", "nesting", "interactions", "new_users", "new_items", "pairs", "max_id")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,11 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="collections to write, comma-separated: H (interactions), n, C, S, and L (the neighbour lists, "
              "with --neighbours) (default: H,n,C,S)",
     )
-    from .limits import CLI_LIMITS
+    from .limits import CLI_LIMITS, STREAM_FLAGS
 
-    for field in _LIMIT_FLAGS:
+    for field, flag in STREAM_FLAGS.items():
         stream.add_argument(
-            "--" + ("max-id" if field == "max_id" else "max-" + field.replace("_", "-")),
+            flag,
             dest=field,
             type=int,
             metavar="N",

@@ -121,7 +121,9 @@ class Limits:
             shown = _DESCRIPTIONS[limit].replace("{seen:,}", "at least {seen:,}" if at_least else "{seen:,}")
             shown = shown[0].upper() + shown[1:]  # "At least 201 title lines were typed"
             raise LimitError(
-                f"{shown.format(seen=seen)}; the limit is {allowed:,} ({limit}). "
+                # the limit's name stays out of the sentence (a visitor read "(typed_lines)"); the error
+                # carries it as .limit, and the stream writes it as the error's "limit" field
+                f"{shown.format(seen=seen)}; the limit is {allowed:,}. "
                 f"{_ADVICE[limit]}. Nothing was changed.",
                 limit,
                 seen,
@@ -206,6 +208,10 @@ CLI_LIMITS = Limits(
     filter_chars=1_000,
     log_lines=10_000_000,
 )
+
+#: The limits the stream's command line sets, each by its flag (``--max-request-chars N``).
+STREAM_FLAGS = {field: "--" + ("max-id" if field == "max_id" else "max-" + field.replace("_", "-"))
+                for field in ("request_chars", "nesting", "interactions", "new_users", "new_items", "pairs", "max_id")}
 
 @njit(cache=True, nogil=True)
 def _depth(codes: np.ndarray) -> int:  # pragma: no cover - compiled

@@ -18,7 +18,7 @@ from typing import BinaryIO, TextIO
 
 from .engine.model import ItemCF
 from .errors import AmnesiaError
-from .limits import CLI_LIMITS, LimitError, Limits
+from .limits import CLI_LIMITS, STREAM_FLAGS, LimitError, Limits
 from .records import COLLECTIONS, NEIGHBOURS, change_records, neighbour_records, record_lines
 
 _CHUNK = 1 << 16  # bytes read at a time while skipping an over-long line
@@ -62,6 +62,8 @@ def _error(number: int, error: BaseException, limits: Limits) -> dict:
         record["limit"] = error.limit
     if isinstance(error, AmnesiaError):
         record["error"] = str(error)
+        if isinstance(error, LimitError) and error.limit in STREAM_FLAGS:  # the sentence says no limit's name
+            record["error"] += f" (The stream's {STREAM_FLAGS[error.limit]} sets this limit.)"
     elif isinstance(error, UnicodeDecodeError):
         record["error"] = f"The line is not UTF-8 text ({error.reason} at byte {error.start}); nothing was changed."
     elif isinstance(error, RecursionError):
@@ -97,7 +99,7 @@ def run_stream(
             if isinstance(line, SkippedLine):
                 raise LimitError(
                     f"The line has {line.bytes_read:,} bytes, more than 4 × the limit of {limits.request_chars:,} "
-                    f"characters (request_chars), so it was skipped without being read whole. Split it into several "
+                    f"characters (--max-request-chars), so it was skipped without being read whole. Split it into several "
                     f"smaller requests. Nothing was changed.",
                     "request_chars", line.bytes_read, limits.request_chars,
                 )

@@ -85,9 +85,12 @@ def on_raw() -> None:
         entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "raw", str(error))
-    else:  # the box then offers the next example (app_pages' raw tab), also after a double click's echo
+    else:
         done(entry, log_hint(entry))
-        ui_state.later(PAGE, "raw_text", None)
+        # the box keeps the request just applied, so another click is a no-op (Add) or refused (Remove). It
+        # used to offer the next example, a Remove of another two of User 1's movies: a visitor who clicked
+        # Apply again after their own Add removed real interactions they never typed, two more each click
+        ui_state.later(PAGE, "raw_example", None)
 
 
 def log_hint(entry) -> str:
@@ -139,9 +142,12 @@ def _verified_state() -> tuple:
     return ui_state.get("app", "current"), workspace.version
 
 
-def show_error(field: str) -> None:
+def show_error(field: str, shown_above: str | None = None) -> None:
+    """The error of the last click on ``field``'s button, once; not again when ``shown_above``
+    (the typed-titles preview's own error) already says it: 500 pasted titles showed "…the limit is
+    200" twice, over and under the button."""
     message = ui_state.take_error(PAGE, field)
-    if message:
+    if message and message != shown_above:
         st.error(md(message), icon=":material/error:")
         ui_state.scroll_up_to_here(time.monotonic_ns())  # each error is taken once: a new token each time
 
@@ -186,10 +192,12 @@ def add_form() -> None:
         f"{workspace.limits.typed_chars:,} characters; a longer paste is refused whole (the box keeps what it had).",
     )
     typed = ui_state.get(PAGE, "add_typed", "")
+    preview_error = None
     if typed.strip():
         try:
             lines = workspace.preview_titles(typed)
         except AmnesiaError as error:
+            preview_error = str(error)
             st.error(md(error), icon=":material/error:")
         else:
             for line in lines:
@@ -222,7 +230,7 @@ def add_form() -> None:
                                 width="stretch", wrap=True,
                             )
     st.button("Add user", type="primary", on_click=on_add, key=key("add_submit"))
-    show_error("add")
+    show_error("add", shown_above=preview_error)
 
 
 add_tab, forget_tab, raw_tab = st.tabs(
@@ -240,8 +248,8 @@ with forget_tab:
         st.form_submit_button("Forget this user", type="primary", on_click=on_forget)
     show_error("forget")
 with raw_tab:
-    # the box holds a request this model accepts until the visitor edits it: once its user was forgotten
-    # (or it was applied), an example kept from before was refused on the first click
+    # the box holds a request this model accepts until the visitor edits or applies it: once its user was
+    # forgotten, an example kept from before was refused on the first click
     example = workspace.example_request()
     if ui_state.get(PAGE, "raw_text") in (None, ui_state.get(PAGE, "raw_example")):
         ui_state.put(PAGE, "raw_text", example)
@@ -338,7 +346,7 @@ if changed_figure is not None:
         st.caption("Imported requests are replayed without measuring every similarity; make a change to see the list.")
     elif entry.effect is None:
         st.caption("This change's effect on every similarity was not measured: reading the rows of C it touched would "
-                   "take more work than one request may (read_work). The change itself is exact; Verify proves it.")
+                   "take more work than one request may. The change itself is exact; Verify proves it.")
     emptied = workspace.emptied_sentence(entry, listed=bool(pairs))
     if emptied:
         st.caption(md(emptied))

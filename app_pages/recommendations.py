@@ -109,7 +109,7 @@ finally:
 name = entry.names.get(entry.forgotten_user, f"User {entry.forgotten_user}")
 if effect.examined == 0 and effect.limited:  # "Of the 0 users … 0 got other movies"
     st.markdown(f"Comparing even the user most exposed to {md(name)}'s forget would take more reading than one page "
-                "may (read_work), so no one's lists were compared.")
+                "may, so no one's lists were compared.")
 elif effect.examined == 0:  # every candidate is compared unless the reading runs out: no one else is left
     st.markdown("No other user is left in the model, so no one else's recommendations could change.")
 else:
@@ -121,7 +121,7 @@ else:
         + ("and " if not same else "")
         + f"**{len(effect.changed) - len(effect.reordered)}** only other scores"
         + (f", and **{same}** the same list, scores and all." if same else ".")
-        + (" More users were exposed; comparing them would take more reading than one page may (read_work)."
+        + (" More users were exposed; comparing them would take more reading than one page may."
            if effect.limited else "")
     )
 # the lists of users forgotten since are the recommendations of people who asked to be forgotten: counted

@@ -221,7 +221,9 @@ def test_any_bytes_give_records_or_one_error_per_line(lines):
 def test_limit_flags_and_chosen_collections():
     result = stream_bytes([ADD.encode(), REMOVE.encode()], "--max-interactions", "3", "--emit", "C,s", refused=True)
     over, missing = records(result.stderr.decode())
-    assert over["line"] == 1 and over["limit"] == "interactions" and "7 [user, item] pairs; the limit is 3" in over["error"]
+    assert over["line"] == 1 and over["limit"] == "interactions" and over["error"] == (
+        "The request has 7 [user, item] pairs; the limit is 3. Split it into several smaller requests. Nothing was "
+        "changed. (The stream's --max-interactions sets this limit.)")  # the flag that raises it, by its name
     # the Remove (2 pairs) is within the limit but finds nothing to remove: the Add never happened
     assert missing["line"] == 2 and "do not exist" in missing["error"] and result.stdout == b""
     result = stream_bytes([ADD.encode(), REMOVE.encode()], "--emit", "C,s")

@@ -78,9 +78,9 @@ def test_an_add_with_several_unresolved_lines_names_them_all(space):
          "There is already a user called 'Alice' ('alice' counts as the same name: case, width and Unicode form are ignored); "
          "pick another name."),
         ("", "toy story", AmnesiaError, "The user's name is empty"),
-        ("Tom", "9" * 5000, LimitError, "A typed title line has 5,000 characters; the limit is 200 (title_chars)."),
-        ("Tom", "toy story\n" * 201, LimitError, "201 title lines were typed; the limit is 200 (typed_lines)."),
-        ("x" * 10_000, "toy story", LimitError, "The name has 10,000 characters; the limit is 60 (name_chars)."),
+        ("Tom", "9" * 5000, LimitError, "A typed title line has 5,000 characters; the limit is 200."),
+        ("Tom", "toy story\n" * 201, LimitError, "201 title lines were typed; the limit is 200."),
+        ("x" * 10_000, "toy story", LimitError, "The name has 10,000 characters; the limit is 60."),
     ],
 )
 def test_bad_additions_change_nothing(space, name, typed, error, message):
@@ -130,7 +130,7 @@ def test_forget_added_user_and_initial_users_until_a_movie_is_gone(space):
 
 def test_raw_requests_and_no_ops(space):
     entry = space.apply_json('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
-    assert entry.action == "Removed 2 interactions of 1 user (raw request)" and entry.noop is None
+    assert entry.action == "Removed 2 interactions of User 1 (raw request)" and entry.noop is None
     assert space.catalog.find_user("Bob") is None  # Bob has nothing left: his name goes too
     with pytest.raises(RequestError, match="Cannot remove an interaction that does not exist: \\[1, 1\\]"):
         space.apply_json('{"change": "Remove", "interactions": [[1, 1]]}')
@@ -141,8 +141,8 @@ def test_raw_requests_and_no_ops(space):
     with pytest.raises(RequestError, match="Items 91, 92, 93, 94, 95 and 2 more are not in the catalog"):
         space.apply_json('{"change": "Add", "interactions": [[7, 91], [7, 92], [7, 93], [7, 94], [7, 95], [7, 96], [7, 97]]}')
     present = space.apply_json('{"change": "Add", "interactions": [[0, 0], [0, 1]]}')
-    assert present.noop == "they are already present: [0, 0], [0, 1]"
-    assert present.action == "Nothing changed: they are already present: [0, 0], [0, 1] (raw request)"
+    assert present.noop == "the model already has them all: [0, 0], [0, 1]"
+    assert present.action == "Nothing changed: the model already has them all: [0, 0], [0, 1] (raw request)"
     empty = space.apply_json('{"change": "Remove", "interactions": []}')
     assert empty.noop == "the request lists no interactions" and empty.effect.changed_s == 0
     assert [entry.time for entry in space.log] == [1, 2, 3]  # no-ops take a time step, as on the stream
@@ -628,9 +628,10 @@ def test_erasing_a_forgotten_user_rewrites_the_log_as_if_they_were_never_added(s
     assert space.erase_from_log(ana) == 3
     assert [e.label for e in space.log] == [
         "t = 1: Added a user, since erased from this log", "t = 2: Added Bo with 2 movies",
-        "t = 3: Added 1 interaction of 1 user (raw request)", "t = 4: Forgot a user, since erased from this log",
+        f"t = 3: Added 1 interaction of User {bo} (raw request)", "t = 4: Forgot a user, since erased from this log",
         "t = 5: Forgot Bob (2 movies)"]
     assert space.log[1].detail == "Toy Story (1995), The Matrix (1999)"  # the others' changes keep their own words
+    assert not any(f"User {ana}" in e.label for e in space.log)  # a raw request's words name its users: not her now
     _assert_erased(space, ana, before, stripped, {bo: "Bo", 1: "Bob"}, toy_base)
     assert space.catalog.user_names() == {0: "Alice", 2: "Carla", 3: "Dev", bo: "Bo"}
     assert all(entry.effect is not None for entry in space.log)  # measured again, as they were live

@@ -333,16 +333,12 @@ class Workspace:
 
     def _bounded_titles(self, typed: str) -> str:
         """``typed`` if it is within the typed-titles limits, checked before any line is split:
-        the whole box's characters, then the non-blank lines, counted one at a time and only up
-        to one past the limit (a 5 MB paste is refused for the cost of a length check)."""
+        the whole box's characters (a 5 MB paste is refused for the cost of a length check), then
+        the non-blank lines, all counted (the box is within its characters by then, so counting
+        is cheap; stopping at one past the limit told a visitor who pasted 500 "at least 201")."""
         typed = str(typed)
         self.limits.check("typed_chars", len(typed))
-        seen = 0
-        for _, line in iter_lines(typed):
-            if line.strip():
-                seen += 1
-                if seen > self.limits.typed_lines:
-                    self.limits.check("typed_lines", seen, at_least=True)
+        self.limits.check("typed_lines", sum(1 for _, line in iter_lines(typed) if line.strip()))
         return typed
 
     def current_window(self, max_items: int = views.DEFAULT_ITEMS) -> Window:
@@ -1308,7 +1304,7 @@ def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
         return "the request lists no interactions"
     shown = ", ".join(f"[{u}, {i}]" for u, i in request.pairs[:3].tolist())
     more = f" and {len(request.pairs) - 3:,} more" if len(request.pairs) > 3 else ""
-    return f"{'it is' if len(request.pairs) == 1 else 'they are'} already present: {shown}{more}"
+    return f"the model already has {'that interaction' if len(request.pairs) == 1 else 'them all'}: {shown}{more}"
 
 
 def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str) -> str:
@@ -1318,10 +1314,13 @@ def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kin
         return f"Nothing changed: {noop} ({source})"
     verb = "Added" if request.change == "Add" else "Removed"
     done = len(change.users)
-    users = len(change.touched_users)
+    users = change.touched_users
+    # a raw request names its users by id, so the message does too (up to three; "of 1 user" left the
+    # visitor to guess which)
+    whom = listing([f"User {user}" for user in users]) if len(users) <= 3 else count(len(users), "user")
     skipped = len(request.pairs) - done
-    extra = f"; {count(skipped, 'interaction')} already present" if skipped else ""
-    return f"{verb} {count(done, 'interaction')} of {count(users, 'user')}{extra} ({source})"
+    extra = f"; {skipped:,} {'was' if skipped == 1 else 'were'} there already" if skipped else ""
+    return f"{verb} {count(done, 'interaction')} of {whom}{extra} ({source})"
 
 
 def _error_args(error: AmnesiaError) -> tuple:
