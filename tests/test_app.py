@@ -1362,3 +1362,12 @@ def test_a_double_clicks_second_half_does_not_bring_back_the_forms_old_values(mo
     assert totals(app)[0] == 5 and errors(app) == []
     assert app.text_input(key=current(app, "forget.add_name")).value == ""
     assert app.text_area(key=current(app, "forget.add_typed")).value == ""
+
+
+def test_the_pages_own_scripts_hold_no_markup():
+    """A comment in the tick-thinning script that mentioned Plotly's bold tag stopped the whole script:
+    the page's HTML box does not run a script with markup in it, and every label showed, run together
+    (a browser test caught it). Comparisons (a < b) are fine; a tag is not."""
+    for script in (ui_state._CHART_KEYS, ui_state._FOLLOW):
+        body = script[script.index("<script>") + len("<script>") : script.rindex("</script>")]
+        assert not re.search(r"<[A-Za-z/!]", body), re.search(r"<[A-Za-z/!].{0,20}", body).group(0)

@@ -411,20 +411,15 @@ def _changed_columns(before: Window, after: Window) -> np.ndarray:
     return np.flatnonzero((before.history != after.history).any(axis=0) | (before.counts != after.counts))
 
 
-def _x_ticks(count: int, step: int, keep: Iterable[int]) -> list[int]:
-    """Positions of the movies named below the columns: every ``step``-th one, and the movies in
-    ``keep`` (the ones a change touched: a viewer looks for their names first) with the regular
-    names that would crowd them left out. Names stay ``step`` columns apart even among the touched
-    movies: a change's movies sit side by side at the window's left, and named one column apart,
-    "Titanic", "Heat" and "Alien" overprinted each other at a projector's 1,280 px; the hover names
-    every column."""
-    chosen: list[int] = []
-    for position in sorted(int(p) for p in keep):
-        if not chosen or position - chosen[-1] >= step:
-            chosen.append(position)
-    changed = np.asarray(chosen, dtype=np.int64)
-    regular = [p for p in range(0, count, step) if len(changed) == 0 or np.abs(changed - p).min() >= step]
-    return sorted(chosen + regular)
+def _x_tick_text(labels: list[str], keep: Iterable[int]) -> list[str]:
+    """The names below the columns: every movie's, those in ``keep`` (the movies a change touched:
+    a viewer looks for their names first) in bold. Which names fit is decided in the browser, where
+    the columns' width is known (``ui_state``'s tick thinning keeps the bold ones first, then the
+    others left to right, and hides any that would touch a kept one): named every other column for
+    the narrowest layout, one of three movies a visitor had just added went unnamed at 1,920 px,
+    where every name fits."""
+    touched = {int(p) for p in keep}
+    return [f"<b>{label}</b>" if position in touched else label for position, label in enumerate(labels)]
 
 
 def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ()) -> tuple[dict, int]:
@@ -448,14 +443,11 @@ def _grid(window: Window, top: int, titles: list[str], keep: Iterable[int] = ())
         font={"size": _FONT},
         hoverlabel={"align": "left"},
     )
-    # at the narrowest column a cell is ~8 px wide: name every other movie (or fewer) below it so the 12 px
-    # labels do not overlap, and always the ones that changed; C's rows name every one, in the same order,
-    # and the hover gives each title
-    step = max(1, int(np.ceil(_TICKS["size"] * 1.15 / _across_px(window))))
+    # every movie named, the changed ones in bold, and the browser hides names that would touch (see
+    # _x_tick_text); C's rows name every one, in the same order, and the hover gives each title
     labels = _text(window.item_labels)
-    named = [labels[p] for p in _x_ticks(items, step, keep)]
-    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="array", tickvals=named, ticktext=named,
-                 automargin=False, tickfont=_TICKS)
+    _update_axes(layout, "x", tickangle=-60, type="category", tickmode="array", tickvals=labels,
+                 ticktext=_x_tick_text(labels, keep), automargin=False, tickfont=_TICKS)
     _update_axes(layout, "y", type="category", tickmode="linear", dtick=1, automargin=False, tickfont=_TICKS)
     for name in ("yaxis", "yaxis3", "yaxis4"):  # H, C and S read top to bottom
         layout[name]["autorange"] = "reversed"
