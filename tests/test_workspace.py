@@ -99,8 +99,8 @@ def test_typo_errors_carry_candidates(toy_base, movielens_base):
     assert raised.value.candidates == [(1, "The Matrix (1999)")] and raised.value.query == "the matrx reloded zzz"
     space = Workspace(*movielens_base)
     with pytest.raises(AmbiguousTitleError) as ambiguous:
-        space.add_user("Tom", typed="psycho")
-    assert ambiguous.value.candidates == [(1219, "Psycho (1960)"), (2389, "Psycho (1998)")]
+        space.add_user("Tom", typed="the fly")
+    assert ambiguous.value.candidates == [(2455, "The Fly (1986)"), (2454, "The Fly (1958)")]
 
 
 def test_forget_user_removes_name_and_history(space):

@@ -11,7 +11,9 @@ text are compared as keys: normalised (case, accents, punctuation) and also in *
    parentheses ("Seven (a.k.a. Se7en)") match too. A year, "(1999)" or "1999", narrows it (a
    number that is part of a title, "Death Race 2000", stays part of it). When the name is also
    that of a series whose best-known film is better known ("lord of the rings": the trilogy
-   and the 1978 film), the series is offered, best known first, instead.
+   and the 1978 film), the series is offered, best known first, instead. Remakes that share the
+   title (the same words, article and all) resolve to the best known when it is the only popular
+   one (as in 5: "titanic" is the 1997 film); else they are offered with their years.
 3. The start of a title ("shawshank", "star wars 4"), when one title starts with those words;
    several are offered best known first.
 4. A whole subtitle ("the two towers", "empire strikes back"): the part after a ``:`` or ``-``.
@@ -569,6 +571,16 @@ class Catalog:
             return _Match(exact[0], how)
         if len(exact) > 1:
             exact = self._ranked(exact)  # remakes: the best known first
+            top = self.popularity(exact[0])
+            titles = {normalize(split_year(self._display[item])[0]) for item in exact}
+            if (len(titles) == 1 and top and sum(self.popularity(item) >= POPULAR_SHARE * top for item in exact) == 1
+                    and not self._names_a_better_known_series(query, name, exact[0], year)):
+                # one remake is the one people mean, as for distinctive words (rule 5): "titanic" is the 1997
+                # film (140 viewers to 6), which a teacher had to pick from two buttons in front of a class. Only
+                # remakes of one title: "The Little Princess" (1939) is not "A Little Princess" (1995), however
+                # better known that one is; and not when a series of that name is better known ("robin hood":
+                # the remakes are offered, as before, not a series that leaves out the 2010 film)
+                return _Match(exact[0], f"{how}, the best known of {len(exact)}")
             example = self._movies[exact[0]]
             years = [self._movies[i].year for i in exact]
             # a year that names one of them ("emma" has two films of 1996); none when they share it ("emma 1996")
@@ -592,6 +604,15 @@ class Catalog:
         own = normalize(_PARENS.sub("", split_year(self._display[item])[0]))  # the title's words as it spells them
         self._check_series(query, name, item, {own, sequel_key(own)}, year)
         return _Match(item, "typo")
+
+    def _names_a_better_known_series(self, query: str, name: str, item: int, year: int | None) -> bool:
+        """True when ``name`` is also a series whose best-known film is better known than ``item``
+        (what :meth:`_check_series` refuses)."""
+        try:
+            self._check_series(query, name, item, {normalize(name), sequel_key(normalize(name))}, year)
+        except AmbiguousTitleError:
+            return True
+        return False
 
     def _most_watched(self) -> int:
         """The id of the most watched movie (the smallest id without popularity)."""
