@@ -150,6 +150,27 @@ def test_without_an_address_a_local_ray_starts_on_this_machine(tmp_path):
     assert done.stderr == ""  # nothing of Ray's on stderr, where the stream writes its JSON answers
 
 
+def test_a_driver_that_started_ray_itself_gives_the_hosts_this_package(tmp_path):
+    """A script outside the checkout that found amnesia by sys.path and called ray.init() itself: its
+    workers could not import amnesia, and the first request died with Ray's ActorDiedError."""
+    root = str(Path(__file__).parents[1])
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {root!r})
+        import ray
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        from amnesia import ItemCF
+        pairs = [(u, i) for u in range(12) for i in range(8) if (u * i) % 3]
+        model = ItemCF.fit(pairs, backend="ray", shards=1)
+        model.forget_user(1)
+        print(model.fingerprint() == ItemCF.fit([(u, i) for u, i in pairs if u != 1]).fingerprint())
+    """)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "True"
+
+
 def test_placement_arguments_are_checked_before_any_work():
     with pytest.raises(ArgumentError, match="Unknown backend 'spark'"):
         ItemCF.fit([(0, 1)], backend="spark")

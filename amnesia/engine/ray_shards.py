@@ -146,7 +146,11 @@ def hosts(count: int) -> list[Any]:
         nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
         while len(_hosts) < count:
             where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=False)
-            _hosts.append(ShardHost.options(scheduling_strategy=where).remote())
+            # the host's own runtime env names this package's directory too: a driver that started Ray itself
+            # (ray.init() in a script beside a checkout) gave its workers no way to import amnesia, and the
+            # first request died with "ActorDiedError ... No module named 'amnesia'" (an engineer's run)
+            _hosts.append(ShardHost.options(scheduling_strategy=where,
+                                            runtime_env={"env_vars": {"PYTHONPATH": _PACKAGE_ROOT}}).remote())
     return _hosts[:count]
 
 
