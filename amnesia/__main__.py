@@ -19,6 +19,13 @@ def _stream(args: argparse.Namespace) -> int:
     from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
 
+    # the library's checks name its arguments (shards=, backend='ray'); here the flags are what was typed
+    ray = args.backend == "ray"
+    if args.address is not None and not ray:
+        raise ValueError("--address joins a Ray cluster: use it with --backend ray.")
+    if args.pipeline > 1 and not ray and args.shards is None:
+        raise ValueError("--pipeline sends changes to shards ahead of their answers: use it with --shards W or "
+                         "--backend ray.")
     config = ModelConfig(args.similarity, args.store, _limits(args), args.neighbours, args.backend, args.shards,
                          args.address, args.pipeline)
     collections = _collections(args.emit, config.neighbours is not None)

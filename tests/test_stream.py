@@ -9,6 +9,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -301,3 +302,16 @@ def test_changes_only_without_data_is_refused():
     """It was accepted and did nothing (a researcher's run)."""
     bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", "--changes-only"], input=b"", capture_output=True)
     assert bad.returncode == 2 and b"--changes-only leaves out the starting data's records, so it needs --data" in bad.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--pipeline", "5"], "error: --pipeline sends changes to shards ahead of their answers: use it with --shards W or "
+                          "--backend ray."),
+    (["--address", "auto"], "error: --address joins a Ray cluster: use it with --backend ray."),
+    (["--pipeline", "0", "--shards", "2"], "error: pipeline must be a whole number from 1"),
+], ids=["pipeline", "address", "pipeline-range"])
+def test_placement_flags_are_refused_by_their_flag_names(flags, message):
+    """The command line answered with the library's argument names ("pass it with shards= or
+    backend='ray'"), which the person at the prompt never typed (an engineer's run)."""
+    bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", *flags], input=b"", capture_output=True)
+    assert bad.returncode == 2 and bad.stderr.decode().startswith(message)
