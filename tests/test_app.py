@@ -73,7 +73,7 @@ def totals(app: AppTest) -> tuple[int, int, int, int]:
 def test_home_shows_the_toy_world_with_full_numbers():
     app = start()
     sidebar = [m.value for m in app.sidebar.markdown]
-    assert "| Your model | |\n|:--|--:|\n| Users | 4 |\n| Movies | 5 |\n| Interactions | 11 |\n| Logical time | 0 |" in "\n".join(sidebar)
+    assert "| Your model | |\n|:--|--:|\n| Users | 4 |\n| Movies watched | 5 |\n| Interactions | 11 |\n| Logical time | 0 |" in "\n".join(sidebar)
     assert [b.label for b in app.sidebar.get("button")] == ["Reset"]  # inside the expander "Reset my changes"
     assert app.sidebar.markdown[-1].value == "You have made no changes to Toy world; this clears every page's choices."
     assert app.title[0].value == "Watch a recommender forget"

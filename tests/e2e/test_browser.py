@@ -293,7 +293,7 @@ def test_movielens_add_and_heavy_forget_every_page_shot(page, server):
     wait_for_run(page)
     shoot_every_page(page, "10-movielens-added")
     TIMINGS["movielens: forget the heaviest user (2,698 movies), click to finished page (s)"] = forget_user(page, "User 414 (", "User 414")
-    assert sidebar_number(page, "Users") == "610" and sidebar_number(page, "Movies") == "9,596"
+    assert sidebar_number(page, "Users") == "610" and sidebar_number(page, "Movies watched") == "9,596"
     caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="Shown:").first.inner_text()
     assert "of 9,596 movies and" in caption and "of 610 users" in caption  # the same numbers as the sidebar
     expect(page.get_by_text(re.compile(r"The largest similarity changes between movies at least 10 people watched before or after the change \(of [\d,]+ pairs of movies that changed\):"))).to_be_visible()
