@@ -5,7 +5,7 @@ Both only read the model through its public API, so they are exact whenever the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -26,6 +26,9 @@ class SimilarityReader(Protocol):
     def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]: ...
 
 _CELLS_PER_BLOCK = 1 << 21  # cells of S materialised at once while scoring a long history
+
+#: A read of rows of S: items -> (column ids, S of shape (len(items), len(ids))).
+RowReader = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]
 
 
 class Recommendation(NamedTuple):
@@ -49,20 +52,23 @@ def top_positions(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return positive[order[:k]]
 
 
-def recommend(model: SimilarityReader, user: int, k: int = 10) -> list[Recommendation]:
+def recommend(model: SimilarityReader, user: int, k: int = 10, rows: RowReader | None = None) -> list[Recommendation]:
     """Top-``k`` unseen items for ``user``: score_j = Σ over the user's items i of S_ij.
 
     Items the user has seen and items with score 0 are never recommended. Ties go to the
     smaller item id. The history is summed in item-id order, in blocks of rows, so that
     equal models give bit-identical scores while memory stays bounded for long histories.
+    ``rows`` reads the rows of S (default ``model.similarity_rows``); a model may pass a read
+    with extra columns whose S is 0 (they can never score above 0).
     """
+    read = rows or model.similarity_rows
     history = model.history(user)
     if not history:
         raise UnknownUserError(f"User {user!r} has no interactions, so there is nothing to recommend from.")
     ids, scores = None, None
-    rows = max(8, _CELLS_PER_BLOCK // max(model.num_items(), 1))
-    for start in range(0, len(history), rows):
-        ids, similarities = model.similarity_rows(history[start : start + rows])
+    step = max(8, _CELLS_PER_BLOCK // max(model.num_items(), 1))
+    for start in range(0, len(history), step):
+        ids, similarities = read(history[start : start + step])
         block_sum = similarities.sum(axis=0)
         scores = block_sum if scores is None else scores + block_sum
     scores = scores.copy()
@@ -88,9 +94,10 @@ def recommend_from_scores(ids: np.ndarray, scores: np.ndarray, history: np.ndarr
     return [Recommendation(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, k)]
 
 
-def similar_items(model: SimilarityReader, item: int, k: int = 10) -> list[tuple[int, float]]:
-    """The ``k`` items most similar to ``item`` as ``(item, S)``; S > 0 only, ties by smaller id."""
-    ids, similarities = model.similarity_rows([item])
+def similar_items(model: SimilarityReader, item: int, k: int = 10, rows: RowReader | None = None) -> list[tuple[int, float]]:
+    """The ``k`` items most similar to ``item`` as ``(item, S)``; S > 0 only, ties by smaller id
+    (``rows`` as for :func:`recommend`)."""
+    ids, similarities = (rows or model.similarity_rows)([item])
     scores = similarities[0].copy()
     scores[ids == item] = 0.0
     return [(int(ids[p]), float(scores[p])) for p in top_positions(ids, scores, k)]
