@@ -532,9 +532,12 @@ def release_upload(upload: Any) -> None:
 #: Seconds after a run showed an action's result in which a click on the same button is still an
 #: echo of it: the second half of a double click (a system's double-click time is about 0.5 s), or the
 #: last of a burst (a visitor who clicked Add five times in about a second saw "The user's name is
-#: empty" replace "Added …" with 0.5 s). A meant second action needs a new name, user or request
-#: first, which takes longer; the raw request's box keeps the request applied, whose second apply
-#: changes nothing (an Add) or is refused (a Remove).
+#: empty" replace "Added …" with 0.5 s). A meant second action mostly needs a new name, user or
+#: request first, which takes longer; the raw request's box keeps the request applied, whose second
+#: apply changes nothing (an Add) or is refused (a Remove). One button moves on by itself: Erase then
+#: names the next forgotten user, and a click on it within the window is taken for an echo too (the
+#: last result shows again, and a second click erases). Keying echoes on the user instead would let
+#: a double click's second half erase a user whose name the visitor never saw on the button.
 ECHO_SECONDS = 1.5
 #: Seconds after which an action whose result no run finished showing (a page that failed) no longer
 #: holds back a click on it.
