@@ -99,7 +99,7 @@ def run_stream(
             if isinstance(line, SkippedLine):
                 raise LimitError(
                     f"The line has {line.bytes_read:,} bytes, more than 4 × the limit of {limits.request_chars:,} "
-                    f"characters (--max-request-chars), so it was skipped without being read whole. Split it into several "
+                    f"characters, so it was skipped without being read whole. Split it into several "
                     f"smaller requests. Nothing was changed.",
                     "request_chars", line.bytes_read, limits.request_chars,
                 )

@@ -183,8 +183,6 @@ EASE_COUNTED = {
     "recommend k": lambda m, k: m.recommend(0, k=k),
     "explain n": lambda m, n: m.explain(0, 1, n=n),
     "verify k": lambda m, k: m.verify(k=k),
-    "error probes": lambda m, k: m.error(probes=k),
-    "error seed": lambda m, k: m.error(seed=k),
 }
 EASE_LISTED = {
     "weights": lambda m, xs: m.weights(xs),
@@ -195,7 +193,7 @@ EASE_LISTED = {
     "history_matrix (items)": lambda m, xs: m.history_matrix([0, 1], xs),
 }
 EASE_OTHER = {"apply", "fit", "from_counts", "fork", "gram", "refresh", "new_inverse", "inverse", "time", "users",
-              "fingerprint", "nbytes"}
+              "fingerprint", "nbytes", "error"}  # error(probes, seed): its own test below
 
 
 @pytest.fixture
@@ -264,3 +262,15 @@ def test_bad_ease_settings_are_argument_errors():
                  lambda: EASE.fit(DEMO, items="x")):
         with pytest.raises(ArgumentError):
             call()
+
+
+@pytest.mark.parametrize("probes, seed, message", [
+    (0, 0, "probes must be an integer from 1 to 2147483647 (columns of P to check), got 0."),
+    (-1, 0, "probes must be an integer from 1 to 2147483647 (columns of P to check), got -1."),
+    ("2", 0, "probes must be an integer from 1 to 2147483647 (columns of P to check), got '2'."),
+    (2, -1, "seed must be an integer from 0 to 2147483647 (a seed), got -1."),
+    (2, 1.5, "seed must be an integer from 0 to 2147483647 (a seed), got 1.5."),
+])
+def test_ease_error_checks_at_least_one_column(ease, probes, seed, message):
+    """error(probes=0) answered 0.0, "no drift", from no column at all; its messages said "how many to return"."""
+    assert _refused(ease, lambda: ease.error(probes, seed)) == message

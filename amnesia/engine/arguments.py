@@ -61,10 +61,11 @@ def check_ids(values: Any, what: str = "item") -> np.ndarray:
     return np.fromiter((check_id(value, what) for value in values), dtype=np.int64)
 
 
-def check_count(value: Any, what: str = "k") -> int:
-    """A non-negative int (how many results to return), or an ArgumentError."""
-    if not _is_int(value) or not 0 <= int(value) <= MAX_ID:
-        raise ArgumentError(f"{what} must be an integer from 0 to {MAX_ID} (how many to return), got {_shown(value)}.")
+def check_count(value: Any, what: str = "k", meaning: str = "how many to return", at_least: int = 0) -> int:
+    """An int from ``at_least`` to MAX_ID (by default: how many results to return), or an
+    ArgumentError that says what the number is (``meaning``)."""
+    if not _is_int(value) or not at_least <= int(value) <= MAX_ID:
+        raise ArgumentError(f"{what} must be an integer from {at_least} to {MAX_ID} ({meaning}), got {_shown(value)}.")
     return int(value)
 
 

@@ -322,7 +322,7 @@ class EASE:
 
     def error(self, probes: int = 2, seed: int = 0) -> float:
         """max |(G + λI)·P − I| over ``probes`` seeded columns: how far rounding has moved P."""
-        probes, seed = check_count(probes, "probes"), check_count(seed, "seed")
+        probes, seed = check_count(probes, "probes", "columns of P to check", at_least=1), check_count(seed, "seed", "a seed")
         k = len(self.items_scored)
         if k == 0:
             return 0.0
