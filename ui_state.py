@@ -529,22 +529,21 @@ def release_upload(upload: Any) -> None:
 
 
 # ---------------------------------------------------------------------- an action's callback
-#: Seconds after a run showed an action's result in which a click on the same button is still an
-#: echo of it: the second half of a double click (a system's double-click time is about 0.5 s), or the
-#: last of a burst (a visitor who clicked Add five times in about a second saw "The user's name is
-#: empty" replace "Added …" with 0.5 s). A meant second action mostly needs a new name, user or
-#: request first, which takes longer; the raw request's box keeps the request applied, whose second
-#: apply changes nothing (an Add) or is refused (a Remove). One button moves on by itself: Erase then
-#: names the next forgotten user, and a click on it within the window is taken for an echo too (the
-#: last result shows again, and a second click erases). Keying echoes on the user instead would let
-#: a double click's second half erase a user whose name the visitor never saw on the button.
-ECHO_SECONDS = 1.5
+#: Seconds after a run showed an action's result in which a click on the same button is still the
+#: second half of a double click (a system's double-click time is about 0.5 s; a meant second action
+#: needs a new name, user or request first, which takes longer).
+ECHO_SECONDS = 0.5
+#: Seconds after a shown result in which a click on a button whose form the action cleared (``idle``)
+#: is still the tail of a burst: a visitor who clicked Add five times in about a second saw "The
+#: user's name is empty" replace "Added …". Only for a cleared form: a wider window for every button
+#: swallowed a second import made within it (two browser tests caught it).
+BURST_SECONDS = 2.0
 #: Seconds after which an action whose result no run finished showing (a page that failed) no longer
 #: holds back a click on it.
 UNSHOWN_SECONDS = 10.0
 
 
-def action(callback: Callable[[], None]) -> Callable[[], None]:
+def action(callback: Callable[[], None] | None = None, *, idle: Callable[[], bool] | None = None):
     """A state-changing button's callback (Add, Forget, Apply, Import, Erase, Reset): one click is one
     action, and its seconds count in the run's recorded server time (callbacks run before the script;
     see amnesia.dashboard.timing).
@@ -555,8 +554,13 @@ def action(callback: Callable[[], None]) -> Callable[[], None]:
     Add and Forget the second click found the form cleared (or held the user just added), and its
     error ("The user's name is empty") replaced the success message of the change that worked.
 
+    ``idle`` (``@action(idle=...)``) says whether the button's form is as the action left it after a
+    change (cleared): such a click within :data:`BURST_SECONDS` of the shown result is an echo too.
+
     The callback reads the session state only before its change, and writes after it only through
     the inbox (:func:`note`, :func:`flash`, :func:`later`): see the inbox's comment above."""
+    if callback is None:
+        return functools.partial(action, idle=idle)
     name = callback.__name__
 
     @functools.wraps(callback)
@@ -567,7 +571,10 @@ def action(callback: Callable[[], None]) -> Callable[[], None]:
         try:
             last = inbox["last"]  # (name, shown, monotonic seconds)
             if last is not None and last[0] == name:
-                if time.monotonic() - last[2] < (ECHO_SECONDS if last[1] else UNSHOWN_SECONDS):
+                window = ECHO_SECONDS if last[1] else UNSHOWN_SECONDS
+                if last[1] and idle is not None and idle():  # the form the action cleared: a burst's tail
+                    window = max(window, BURST_SECONDS)
+                if time.monotonic() - last[2] < window:
                     # shown: the run after this one would show no message, so it shows the result's again; not
                     # shown: the stopped run's messages are still there (an older run's are not to come back)
                     for where, value in (inbox["shown"] if last[1] else {}).items():

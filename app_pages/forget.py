@@ -41,7 +41,12 @@ def done(entry, more: str = "") -> None:
                    + (f" {read}" if read else "") + more)
 
 
-@ui_state.action
+def _add_form_cleared() -> bool:
+    return not (ui_state.get(PAGE, "add_name", "") or ui_state.get(PAGE, "add_picked", [])
+                or str(ui_state.get(PAGE, "add_typed", "")).strip())
+
+
+@ui_state.action(idle=_add_form_cleared)
 def on_add() -> None:
     try:
         entry = workspace.add_user(
@@ -64,7 +69,7 @@ def use_candidate(number: int, item: int) -> None:
         ui_state.put(PAGE, "add_typed", "\n".join(lines))
 
 
-@ui_state.action
+@ui_state.action(idle=lambda: ui_state.get(PAGE, "forget_choice") is None)
 def on_forget() -> None:
     user = ui_state.get(PAGE, "forget_choice")
     if user is None:

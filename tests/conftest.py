@@ -24,6 +24,7 @@ def clicks_far_apart(monkeypatch):
     ignores. Tests act as visitors who click once and read: the window is closed here, and
     tests/test_app.py's double-click tests open it again."""
     monkeypatch.setattr(ui_state, "ECHO_SECONDS", 0.0)
+    monkeypatch.setattr(ui_state, "BURST_SECONDS", 0.0)
 
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
