@@ -158,17 +158,21 @@ def test_a_driver_that_started_ray_itself_gives_the_hosts_this_package(tmp_path)
         import sys
         sys.path.insert(0, {root!r})
         import ray
-        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+                 runtime_env={{"env_vars": {{"PYTHONPATH": {str(tmp_path)!r}}}}})
         from amnesia import ItemCF
         pairs = [(u, i) for u in range(12) for i in range(8) if (u * i) % 3]
         model = ItemCF.fit(pairs, backend="ray", shards=1)
         model.forget_user(1)
         print(model.fingerprint() == ItemCF.fit([(u, i) for u, i in pairs if u != 1]).fingerprint())
+        from amnesia.engine import ray_shards
+        print(ray.get(ray_shards._hosts[0].__ray_call__.remote(lambda self: __import__("os").environ["PYTHONPATH"])))
     """)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-1] == "True"
+    # the fingerprint equals a retrain's, and the driver's own path is kept after the package's
+    assert done.stdout.split()[-2:] == ["True", f"{root}{os.pathsep}{tmp_path}"]
 
 
 def test_placement_arguments_are_checked_before_any_work():

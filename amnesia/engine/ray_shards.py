@@ -149,8 +149,11 @@ def hosts(count: int) -> list[Any]:
             # the host's own runtime env names this package's directory too: a driver that started Ray itself
             # (ray.init() in a script beside a checkout) gave its workers no way to import amnesia, and the
             # first request died with "ActorDiedError ... No module named 'amnesia'" (an engineer's run)
-            _hosts.append(ShardHost.options(scheduling_strategy=where,
-                                            runtime_env={"env_vars": {"PYTHONPATH": _PACKAGE_ROOT}}).remote())
+            # (an actor's env_vars replace the job's: a path the driver's own runtime env gave its workers is
+            # kept after ours)
+            theirs = (ray.get_runtime_context().runtime_env.get("env_vars") or {}).get("PYTHONPATH")
+            path = _PACKAGE_ROOT + (os.pathsep + theirs if theirs and theirs != _PACKAGE_ROOT else "")
+            _hosts.append(ShardHost.options(scheduling_strategy=where, runtime_env={"env_vars": {"PYTHONPATH": path}}).remote())
     return _hosts[:count]
 
 
