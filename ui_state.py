@@ -447,10 +447,9 @@ _CHART_KEYS = """<script>(() => {
 })();</script>"""
 
 
-#: Captions in a darker grey than the theme's (its text colour at 60 %: 3.7 : 1 on white, faint on a
-#: projector; a presenter's pass): at 80 %, 6.7 : 1, still lighter than the text they explain.
 #: Captions a projector can show: Streamlit draws them at opacity 0.6 over a grey of its own, about
-#: 2.7 : 1 on white (a visitor measured #9B9CA2); this grey at full opacity is about 6.6 : 1.
+#: 2.7 : 1 on white (a visitor measured #9B9CA2; a presenter's pass had found them faint). Here: the
+#: text colour at 80 % and full opacity, about 6.6 : 1, still lighter than the text they explain.
 _PAGE_STYLE = '<style>[data-testid="stCaptionContainer"] { color: rgba(49, 51, 63, 0.8); opacity: 1; }</style>'
 
 

@@ -260,7 +260,8 @@ def _scripts(text: str) -> set[str]:
 @dataclass(frozen=True)
 class TypedLine:
     """What one typed line resolves to: ``item`` and ``how`` ("id", "title", "start of a
-    title", "subtitle", "words", "typo"), or ``problem`` with ``candidates``."""
+    title", "subtitle", "words", "typo"; a remake picked as the best known of its title adds
+    ", the best known of N"), or ``problem`` with ``candidates``."""
 
     number: int
     text: str

@@ -571,8 +571,8 @@ class ItemCF:
     def similarity_rows(self, items: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """S between ``items`` and every item of the catalog.
 
-        Returns ``(item_ids, S)`` with item_ids the model's items (those with n > 0, as
-        :meth:`items` has them, in internal order, shape (m,)) and S of shape (len(items), m).
+        Returns ``(item_ids, S)`` with item_ids the model's items (the same set as :meth:`items`:
+        n > 0; in internal order, not sorted; shape (m,)) and S of shape (len(items), m).
         Unknown items give zero rows.
         """
         ids, rows = self._slot_rows(items)
