@@ -542,7 +542,7 @@ BURST_SECONDS = 2.0
 UNSHOWN_SECONDS = 10.0
 
 
-def action(callback: Callable[[], None] | None = None, *, idle: Callable[[], bool] | None = None):
+def action(callback: Callable[[], None] | None = None, *, idle: Callable[[], bool] | None = None) -> Callable[..., Any]:
     """A state-changing button's callback (Add, Forget, Apply, Import, Erase, Reset): one click is one
     action, and its seconds count in the run's recorded server time (callbacks run before the script;
     see amnesia.dashboard.timing).
