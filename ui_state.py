@@ -532,10 +532,11 @@ def release_upload(upload: Any) -> None:
 #: second half of a double click (a system's double-click time is about 0.5 s; a meant second action
 #: needs a new name, user or request first, which takes longer).
 ECHO_SECONDS = 0.5
-#: Seconds after a shown result in which a click on a button whose form the action cleared (``idle``)
-#: is still the tail of a burst: a visitor who clicked Add five times in about a second saw "The
-#: user's name is empty" replace "Added …". Only for a cleared form: a wider window for every button
-#: swallowed a second import made within it (two browser tests caught it).
+#: Seconds after a shown result in which a click on a button whose form is as the action left it
+#: (``idle``: Add's and Forget's cleared, the raw request's box still holding what it applied) is
+#: still the tail of a burst: a visitor who clicked Add five times in about a second saw "The user's
+#: name is empty" replace "Added …". Only for such forms: a wider window for every button swallowed
+#: a second import made within it (two browser tests caught it).
 BURST_SECONDS = 2.0
 #: Seconds after which an action whose result no run finished showing (a page that failed) no longer
 #: holds back a click on it.

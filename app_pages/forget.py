@@ -84,10 +84,17 @@ def on_forget() -> None:
         ui_state.later(PAGE, "forget_choice", None)
 
 
-@ui_state.action
+def _raw_box_applied() -> bool:
+    """The box holds the request its last Apply applied (the action leaves it there)."""
+    applied = ui_state.get(PAGE, "raw_applied")
+    return applied is not None and ui_state.get(PAGE, "raw_text") == applied
+
+
+@ui_state.action(idle=_raw_box_applied)
 def on_raw() -> None:
+    text = ui_state.get(PAGE, "raw_text", "")
     try:
-        entry = workspace.apply_json(ui_state.get(PAGE, "raw_text", ""))
+        entry = workspace.apply_json(text)
     except AmnesiaError as error:
         ui_state.set_error(PAGE, "raw", str(error))
     else:
@@ -96,6 +103,10 @@ def on_raw() -> None:
         # used to offer the next example, a Remove of another two of User 1's movies: a visitor who clicked
         # Apply again after their own Add removed real interactions they never typed, two more each click
         ui_state.later(PAGE, "raw_example", None)
+        # a click on the same request within ui_state.BURST_SECONDS of its result is a stray one: a second click
+        # that came once the button was drawn again applied it a second time (an Add's no-op took a time step
+        # and its "Nothing changed" replaced the message of the change that worked; a browser check)
+        ui_state.later(PAGE, "raw_applied", text)
 
 
 def log_hint(entry) -> str:

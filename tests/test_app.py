@@ -1141,6 +1141,19 @@ def test_a_double_click_is_one_action_and_keeps_its_message(monkeypatch):
     assert errors(app) == [] and len(space(app).log) == 3 and space(app).model.time == 3  # not applied
     assert app.text_area(key=current(app, "forget.raw_text")).value == example
 
+    # a request of one's own, clicked again once the button is drawn again (a browser check: the second click
+    # came ~0.7 s after the first's result, past the double-click window, and applied the Add a second time)
+    clock[0] += 5
+    raw(app, '{"change": "Add", "interactions": [[9, 0], [9, 1]]}')
+    applied = [plain(s.value) for s in app.success]
+    assert applied[0].startswith("Added 2 interactions of User 9 (raw request)") and space(app).model.time == 4
+    clock[0] += 1.0  # the same request in the box, within the burst window: a stray click
+    app.button(key=current(app, RAW)).click().run()
+    assert [plain(s.value) for s in app.success] == applied and space(app).model.time == 4 and app.info == []
+    clock[0] += 2.1  # later, it is a click: the model has them already, and it says so
+    app.button(key=current(app, RAW)).click().run()
+    assert plain(app.info[0].value).startswith("Nothing changed: the model already has them all") and space(app).model.time == 5
+
 
 class _StoppingState(dict):
     """A session state that, once ``armed``, stops at every read or write as Streamlit does when a
