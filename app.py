@@ -152,8 +152,11 @@ with st.sidebar:
     st.query_params["data"] = name
     kinds = list(MODEL_KINDS)
     linked = st.query_params.get("model", current[3])
+    # once "Use Item-CF" (ui_state.pick_model) has set the choice in the session state, a default as well drew
+    # Streamlit's warning that the widget had both, in the server's log (a browser check)
+    picked = ui_state.key("app", "model") in st.session_state
     kind = st.selectbox(
-        "Model", kinds, index=kinds.index(linked) if linked in MODEL_KINDS else 0, format_func=MODEL_KINDS.get,
+        "Model", kinds, index=0 if picked or linked not in MODEL_KINDS else kinds.index(linked), format_func=MODEL_KINDS.get,
         key=ui_state.key("app", "model"), help="Item-CF scores with a similarity of co-occurrence counts (S); EASE "
         "(Steck, 2019) with ridge-regression weights B learned from the same counts. Both forget exactly. Each choice "
         "has its own model and its own changes.",
