@@ -207,6 +207,10 @@ def test_remakes_are_ambiguous_and_list_years_unless_one_is_the_one_people_mean(
         1721, 1219, 2617, 838, 838]
     assert catalog._match("titanic").how == "title, the best known of 2"
     assert catalog.resolve("titanic 1953") == 3404 and catalog.resolve("halloween") == 1982
+    # a typo of such a title too, when it is clearly closest to that title ("little womn" asked which of three
+    # Little Women; "titanik" is nearly as close to "Titanica" and still asks)
+    assert [catalog.resolve(name) for name in ("little womn", "broken arrw")] == [261, 95]
+    assert catalog._match("little womn").how == "typo"
     with pytest.raises(AmbiguousTitleError) as typo:
         catalog.resolve("titanik")
     assert typo.value.candidates == [(1721, "Titanic (1997)"), (3404, "Titanic (1953)")]

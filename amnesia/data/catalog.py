@@ -21,7 +21,8 @@ text are compared as keys: normalised (case, accents, punctuation) and also in *
    "the" and "of" aside) as whole words; it resolves when exactly one of them is popular
    (watched by at least a quarter as many people as the most watched of them), and a typed
    number stands after the same word as in the title ("deathly hallows 2", not "harry potter 2").
-6. A typo resolves when one movie is clearly the best fuzzy match. A typed number must be in
+6. A typo resolves when one movie is clearly the best fuzzy match (or one title is, and of
+   its remakes one is meant, as in 2). A typed number must be in
    the title: "godfather 4" is no typo of "The Godfather", and with no number typed a film's
    numbered sequels are no rivals to it.
 
@@ -572,10 +573,7 @@ class Catalog:
             return _Match(exact[0], how)
         if len(exact) > 1:
             exact = self._ranked(exact)  # remakes: the best known first
-            top = self.popularity(exact[0])
-            titles = {normalize(split_year(self._display[item])[0]) for item in exact}
-            if (len(titles) == 1 and top and sum(self.popularity(item) >= POPULAR_SHARE * top for item in exact) == 1
-                    and not self._names_a_better_known_series(query, name, exact[0], year)):
+            if self._remake_meant(exact) is not None and not self._names_a_better_known_series(query, name, exact[0], year):
                 # one remake is the one people mean, as for distinctive words (rule 5): "titanic" is the 1997
                 # film (140 viewers to 6), which a teacher had to pick from two buttons in front of a class. Only
                 # remakes of one title: "The Little Princess" (1939) is not "A Little Princess" (1995), however
@@ -605,6 +603,16 @@ class Catalog:
         own = normalize(_PARENS.sub("", split_year(self._display[item])[0]))  # the title's words as it spells them
         self._check_series(query, name, item, {own, sequel_key(own)}, year)
         return _Match(item, "typo")
+
+    def _remake_meant(self, items: list[int]) -> int | None:
+        """Of films that all bear one title (remakes: the same words, article and all), the one
+        people mean when it is the only popular one (the others under :data:`POPULAR_SHARE` of its
+        viewers), else None."""
+        ranked = self._ranked(items)
+        top = self.popularity(ranked[0])
+        if len({normalize(split_year(self._display[item])[0]) for item in ranked}) != 1 or not top:
+            return None
+        return ranked[0] if sum(self.popularity(item) >= POPULAR_SHARE * top for item in ranked) == 1 else None
 
     def _names_a_better_known_series(self, query: str, name: str, item: int, year: int | None) -> bool:
         """True when ``name`` is also a series whose best-known film is better known than ``item``
@@ -770,6 +778,9 @@ class Catalog:
             if best_score >= TYPO_MIN_SCORE and len(tied) == 1 and best_score - runner_up >= TYPO_MARGIN:
                 return best_item
             if best_score >= TYPO_MIN_SCORE and len(tied) > 1:
+                meant = self._remake_meant(tied)
+                if meant is not None and best_score - runner_up >= TYPO_MARGIN:  # "titanik": as "titanic" is
+                    return meant
                 tied = self._ranked(tied)
                 raise self._offer(AmbiguousTitleError, query, f"{query!r} is close to {len(tied)} movies", tied,
                                   "Pick one or add the year.")
