@@ -573,13 +573,14 @@ class Catalog:
             return _Match(exact[0], how)
         if len(exact) > 1:
             exact = self._ranked(exact)  # remakes: the best known first
-            if self._remake_meant(exact) is not None and not self._names_a_better_known_series(query, name, exact[0], year):
+            meant = self._remake_meant(exact)
+            if meant is not None and not self._names_a_better_known_series(query, name, meant, year):
                 # one remake is the one people mean, as for distinctive words (rule 5): "titanic" is the 1997
                 # film (140 viewers to 6), which a teacher had to pick from two buttons in front of a class. Only
                 # remakes of one title: "The Little Princess" (1939) is not "A Little Princess" (1995), however
                 # better known that one is; and not when a series of that name is better known ("robin hood":
                 # the remakes are offered, as before, not a series that leaves out the 2010 film)
-                return _Match(exact[0], f"{how}, the best known of {len(exact)}")
+                return _Match(meant, f"{how}, the best known of {len(exact)}")
             example = self._movies[exact[0]]
             years = [self._movies[i].year for i in exact]
             # a year that names one of them ("emma" has two films of 1996); none when they share it ("emma 1996")

@@ -147,8 +147,8 @@ def _distinct(items: Sequence[int]) -> np.ndarray:
     """``items`` as checked ids, refused when one repeats: B among them would give a repeated
     item a weight towards itself off the diagonal, where B_jj = 0."""
     ids = check_ids(items)
-    if len(np.unique(ids)) != len(ids):
-        unique, counts = np.unique(ids, return_counts=True)
+    unique, counts = np.unique(ids, return_counts=True)
+    if len(unique) != len(ids):
         raise ArgumentError(f"Item {int(unique[counts > 1][0])} is given more than once; pass each item once.")
     return ids
 
@@ -416,9 +416,10 @@ class EASE:
 
     def weights(self, items: Sequence[int]) -> np.ndarray:
         """B among ``items`` (scored external ids, each once), shape (len(items), len(items)), B_jj = 0."""
-        position, scored = self.scored_positions(_distinct(items))
+        ids = _distinct(items)
+        position, scored = self.scored_positions(ids)
         if not scored.all():  # searchsorted would have read another item's weights
-            raise ArgumentError(f"Item {int(check_ids(items)[~scored][0])} is not scored by this EASE model, so it has no "
+            raise ArgumentError(f"Item {int(ids[~scored][0])} is not scored by this EASE model, so it has no "
                                 f"weights; use weights_among() for items that may be outside the scored set.")
         block = self._p[np.ix_(position, position)]
         weights = -block / np.diagonal(self._p)[position][None, :]

@@ -144,16 +144,16 @@ def hosts(count: int) -> list[Any]:
         _hosts = []
     if len(_hosts) < count:
         nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
+        # the hosts' own runtime env names this package's directory too: a driver that started Ray itself
+        # (ray.init() in a script beside a checkout) gave its workers no way to import amnesia, and the
+        # first request died with "ActorDiedError ... No module named 'amnesia'" (an engineer's run)
+        # (an actor's env_vars replace the job's: a path the driver's own runtime env gave its workers is
+        # kept after ours)
+        theirs = (ray.get_runtime_context().runtime_env.get("env_vars") or {}).get("PYTHONPATH")
+        env = {"env_vars": {"PYTHONPATH": _PACKAGE_ROOT + (os.pathsep + theirs if theirs and theirs != _PACKAGE_ROOT else "")}}
         while len(_hosts) < count:
             where = NodeAffinitySchedulingStrategy(nodes[len(_hosts) % len(nodes)], soft=False)
-            # the host's own runtime env names this package's directory too: a driver that started Ray itself
-            # (ray.init() in a script beside a checkout) gave its workers no way to import amnesia, and the
-            # first request died with "ActorDiedError ... No module named 'amnesia'" (an engineer's run)
-            # (an actor's env_vars replace the job's: a path the driver's own runtime env gave its workers is
-            # kept after ours)
-            theirs = (ray.get_runtime_context().runtime_env.get("env_vars") or {}).get("PYTHONPATH")
-            path = _PACKAGE_ROOT + (os.pathsep + theirs if theirs and theirs != _PACKAGE_ROOT else "")
-            _hosts.append(ShardHost.options(scheduling_strategy=where, runtime_env={"env_vars": {"PYTHONPATH": path}}).remote())
+            _hosts.append(ShardHost.options(scheduling_strategy=where, runtime_env=env).remote())
     return _hosts[:count]
 
 

@@ -36,7 +36,7 @@ from immutables import Map
 
 from . import kernels
 from ..errors import ArgumentError
-from .arguments import check_buffer
+from .arguments import _is_int, check_buffer
 from .kernels import SATURATED
 from .rowlog import RowLog
 
@@ -163,7 +163,7 @@ def fit_store(user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: s
     ``layout`` (one of :data:`LAYOUTS`, or the size of the dense block). The one place a
     model's store class is chosen: a model asks for a layout, never for a class."""
     # a bool is an int to Python, and -3 was taken as 0 (all sparse) without a word
-    block = isinstance(layout, (int, np.integer)) and not isinstance(layout, (bool, np.bool_))
+    block = _is_int(layout)
     if (block and layout < 0) or (not block and layout not in LAYOUTS):
         raise ArgumentError(f"Unknown store layout {layout!r}; choose from {', '.join(LAYOUTS)} or a dense block "
                             f"size (a whole number of items, at least 0).")
