@@ -113,10 +113,19 @@ def test_tab_takes_the_title_choices_in_the_order_they_are_read(page, server):
     assert first["y"] == second["y"] and first["x"] < second["x"]  # read left to right along a row
 
 
-#: Every x axis's shown tick labels on the page, left to right: (right edge in px, font size in px).
-SHOWN_TICKS = """() => [...document.querySelectorAll('.js-plotly-plot .xaxislayer-above')].map(layer =>
-  [...layer.querySelectorAll(':scope > g > text')].filter(t => getComputedStyle(t).visibility !== 'hidden')
-    .map(t => [t.getBoundingClientRect().right, parseFloat(getComputedStyle(t).fontSize)]).sort((a, b) => a[0] - b[0]))"""
+#: Every x axis's tick labels on the page: (text, shown, bold, right edge in px, font size in px) each.
+TICK_LABELS = """() => [...document.querySelectorAll('.js-plotly-plot .xaxislayer-above')].map(layer =>
+  [...layer.querySelectorAll(':scope > g > text')].map(t => [t.textContent, getComputedStyle(t).visibility !== 'hidden',
+    !!t.querySelector("tspan[style*='bold']"), t.getBoundingClientRect().right, parseFloat(getComputedStyle(t).fontSize)]))"""
+
+
+def tick_labels_after_adding(page, server, name: str, titles: str) -> list[list[list]]:
+    """Open MovieLens, add a user, and read every x axis's labels (:data:`TICK_LABELS`) once the six
+    charts are drawn (H, n, C, S; ΔC, ΔS)."""
+    open_app(page, server, "movielens-small")
+    add_user(page, name, titles)
+    page.wait_for_function(f"() => ({TICK_LABELS})().length == 6", timeout=10_000)
+    return page.evaluate(TICK_LABELS)
 
 
 def contrast_on_white(colour: str, opacity: float = 1.0) -> float:
@@ -136,10 +145,9 @@ def test_at_a_projectors_size_labels_stay_apart_and_the_reset_box_shows_its_butt
     with its button below the sidebar's fold, unseen (a presenter's pass)."""
     context = guarded_context(browser, server, viewport={"width": 1024, "height": 768})
     page = context.new_page()
-    open_app(page, server, "movielens-small")
-    add_user(page, "Ana", "toy story\nheat (1995)")
-    page.wait_for_function(f"() => ({SHOWN_TICKS})().length == 6", timeout=10_000)  # H, n, C, S; ΔC, ΔS
-    axes = page.evaluate(SHOWN_TICKS)
+    # each axis's shown labels, left to right: (right edge, font size)
+    axes = [sorted((right, size) for _, shown, _, right, size in axis if shown)
+            for axis in tick_labels_after_adding(page, server, "Ana", "toy story\nheat (1995)")]
     assert [len(axis) >= 4 for axis in axes] == [True] * 6  # thinned, not emptied
     for axis in axes:  # parallel labels at -60°: apart by their spacing times sin 60°, at least a line's height
         assert min(b[0] - a[0] for a, b in zip(axis, axis[1:])) * 0.866 >= axis[0][1] * 1.15
@@ -160,24 +168,15 @@ def test_at_a_projectors_size_labels_stay_apart_and_the_reset_box_shows_its_butt
     assert blocked == [], f"the page tried to leave the app's origin: {blocked}"
 
 
-#: Every x axis's labels: (text, shown, bold), in the page's order.
-TICK_LABELS = """() => [...document.querySelectorAll('.js-plotly-plot .xaxislayer-above')].map(layer =>
-  [...layer.querySelectorAll(':scope > g > text')].map(t => [t.textContent, getComputedStyle(t).visibility !== 'hidden',
-                                                            !!t.querySelector("tspan[style*='bold']")]))"""
-
-
 def test_at_a_wide_window_every_movie_is_named_and_the_added_ones_in_bold(browser, server):
     """At 1,920 px the charts named every other movie (a step fixed for the narrowest layout), and one of
     the three movies a visitor had just added went unnamed (a teacher's pass). Every name fits there."""
     context = guarded_context(browser, server, viewport={"width": 1920, "height": 1080})
     page = context.new_page()
-    open_app(page, server, "movielens-small")
-    add_user(page, "Maya", "toy story\nthe matrix\ntitanic (1997)")
-    page.wait_for_function(f"() => ({TICK_LABELS})().length == 6", timeout=10_000)  # H, n, C, S; ΔC, ΔS
-    axes = page.evaluate(TICK_LABELS)
+    axes = tick_labels_after_adding(page, server, "Maya", "toy story\nthe matrix\ntitanic (1997)")
     for axis in axes[:4]:  # the four panels of the change
-        assert len(axis) == 20 and all(shown for _, shown, _ in axis)  # every movie named
-        assert sorted(text for text, _, bold in axis if bold) == ["The Matrix", "Titanic", "Toy Story"]
+        assert len(axis) == 20 and all(shown for _, shown, *_ in axis)  # every movie named
+        assert sorted(text for text, _, bold, *_ in axis if bold) == ["The Matrix", "Titanic", "Toy Story"]
     blocked = list(context.blocked)
     context.close()
     assert blocked == [], f"the page tried to leave the app's origin: {blocked}"
