@@ -43,7 +43,7 @@ def test_shards_together_hold_what_one_store_holds(layout):
     pairs = synthetic()
     single = ItemCF.fit(pairs, store=layout)
     sharded = ItemCF.fit(pairs, store=layout, shards=3)
-    assert sharded.store_kind == layout
+    assert sharded.store_kind == layout and sharded.shard_kinds == [layout] * 3
     assert sharded.fingerprint() == single.fingerprint()
     # n is kept by every shard and C once: about the single store's bytes
     assert single.nbytes() <= sharded.nbytes() <= 1.3 * single.nbytes()

@@ -97,6 +97,7 @@ def test_auto_picks_the_smaller_store():
     dense_data = np.column_stack([np.repeat(np.arange(400), 600), rng.integers(0, 5_000, 240_000)])
     assert ItemCF.fit(dense_data).store_kind == "dense"
     assert ItemCF.fit([(0, 1)]).store_kind == "dense"  # tiny catalogs are dense
+    assert ItemCF.fit([(0, 1)]).shard_kinds == ["dense"]  # one process: one store
     assert ItemCF().store_kind == "sparse"  # an empty model grows item by item
 
 

@@ -179,7 +179,7 @@ def _round(interactions: pd.DataFrame, matrix: sp.csr_matrix, users: np.ndarray,
             figures["candidate"] = {"recommend": percentiles(
                 [timed(lambda u=int(users[a]): candidate.recommend(u, 10))[0] for a in asked])}
             del candidate
-            entry["lists_mb"] = model._lists().nbytes() / 1e6
+            entry["lists_mb"] = model.neighbour_state().nbytes() / 1e6
         figures[name] = entry
         del model
     for name, k in (("implicit_k", IMPLICIT_K), ("implicit_all", matrix.shape[1])):

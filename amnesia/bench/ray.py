@@ -70,7 +70,7 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
         resident = [resident_mb(pid) for pid in pids]
         entry = {
             "fit_s": float(np.median(fits)),
-            "kinds": model._store.kinds,
+            "kinds": model.shard_kinds,
             "state_mb": model.nbytes() / 1e6,
             "host_rss_mb": [float(value) for value in resident],
             "forget": percentiles([timed(partial(model.forget_user, u))[0] for u in forget_users]),

@@ -237,6 +237,12 @@ class ItemCF:
         """``"dense"`` or ``"sparse"``: how C is kept (a fork keeps its base's kind)."""
         return self._store.kind
 
+    @property
+    def shard_kinds(self) -> list[str]:
+        """How each shard keeps its slice of C (``"dense"`` or ``"sparse"``), in shard order; one
+        entry for a model in one process."""
+        return list(getattr(self._store, "kinds", [self._store.kind]))
+
     # ------------------------------------------------------------------ changes
     def apply(self, request: str | bytes | Mapping[str, Any] | ChangeRequest, limits: Limits | None = None) -> ChangeSet:
         """Apply a change request in the Amnesia format, atomically.
