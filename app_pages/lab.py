@@ -150,10 +150,10 @@ if result is not None:
             # fifteen columns pass 1,400 px: the method stays in view while the rest scroll past it
             "method": st.column_config.TextColumn(pinned=True, width="medium"),
             "forgets?": st.column_config.TextColumn(
-                width="medium",  # "yes (exact; false alarm)" whole
+                width="medium",  # "told apart (exact by construction)" whole
                 help=f"yes: the permutation test cannot tell its models from retrained ones (p > {ALPHA}); no: it can; "
-                "yes (exact; false alarm): it can, but the method is exact by construction, so the test erred (it does "
-                "1 time in 20); can't tell: too few models for the test to reject at all; by construction: identical to a "
+                "told apart (exact by construction): it can, although the method should equal a retrain in distribution: "
+                "a false alarm (1 in 20 at this level) or a flaw, which one run cannot tell apart; can't tell: too few models for the test to reject at all; by construction: identical to a "
                 "retrain, nothing to test; reference: never asked to forget"
             ),
             "ε [95 % CI]": st.column_config.TextColumn(

@@ -319,9 +319,10 @@ def test_a_method_slower_than_a_retrain_is_not_read_as_a_fraction_of_one():
     assert "Unlearn-ALS 1.2× a retrain" in document and "1/0." not in document
 
 
-def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm():
-    """SISA on the core set (p = 0.030) was listed under "Not forgetting" while the same page said "Retrain and
-    SISA are exact too": a rejection of a method drawn from its reference's distribution is the test's error."""
+def test_an_exact_method_told_apart_from_its_retrains_keeps_its_measured_verdict_and_says_what_it_can_mean():
+    """SISA on the core set (p = 0.030) had been listed under "Not forgetting" while the same page said "Retrain and
+    SISA are exact too"; then read as a false alarm whenever its ε lay within the null's interval, which a reviewer
+    showed is too wide to refuse anything near p = 0.05. It is reported as measured, with both readings."""
     import copy
 
     from amnesia.lab.figures import quality_vs_time
@@ -329,31 +330,32 @@ def test_an_exact_method_told_apart_from_its_retrains_is_read_as_a_false_alarm()
 
     committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
     sisa = next(r for r in committed["rows"] if r["forget_set"] == "core" and r["method"] == "sisa")
-    assert (sisa["forgets"], sisa["epsilon_p_value"], sisa["affected_shards"], sisa["shards"]) == (False, 0.03, 21, 32)
+    sisa.update(forgets=False, epsilon_p_value=0.03, epsilon=0.35)  # told apart, whatever the committed run measured
     lines = reading(committed, "core")
-    failing = next(line for line in lines if line.startswith("Not forgetting"))
-    assert "SISA" not in failing and "Fine-tune (ε = 2.99, p = 0.002" in failing
-    assert ("SISA was told apart from its retrains (p = 0.030) although it is exact by construction: its shards that held "
-            "no forgotten user never saw them") in "\n".join(lines)
-    assert "and its ε = 0.35 lies within the null's interval (up to 0.37). So this is a false alarm" in "\n".join(lines)
+    failing = next((line for line in lines if line.startswith("Not forgetting")), "")
+    assert "SISA" not in failing  # said on a line of its own, with what the rejection can mean
+    assert ("SISA was told apart from its retrains (p = 0.030, ε = 0.35) although it is exact by construction: its shards "
+            "that held no forgotten user never saw them") in "\n".join(lines)
+    assert ("Either this is one of the false alarms a test at 0.05 raises 1 time in 20 (the test's rate on retrains is "
+            "measured below), or its implementation is not what the construction says") in "\n".join(lines)
     table = table_frame(committed, "core")
-    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["yes (exact; false alarm)"]
-    assert table.loc[table["method"] == "Fine-tune", "forgets?"].tolist() == ["no"]
-    assert ("- **SISA** (exact): forgets (exact by construction); told apart from its retrains by chance on core "
-            "(p = 0.030), a false alarm;") in "\n".join(headline(committed))
-    assert ("| forgets: exact by construction; told apart from its retrains by chance (p = 0.030, with ε within the null's "
-            "interval), a false alarm |") in markdown(committed)
-    random = table_frame(committed, "random")  # not told apart there: a plain yes
-    assert random.loc[random["method"] == "SISA", "forgets?"].tolist() == ["yes"]
+    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["told apart (exact by construction)"]
+    assert ("- **SISA** (exact): exact by construction, yet told apart from its retrains on core (p = 0.030): a false "
+            "alarm or a flaw, which this run cannot tell apart;") in "\n".join(headline(committed))
+    assert ("| does not forget as measured: told apart from its retrains (p = 0.030 ≤ 0.05), although exact by "
+            "construction: a false alarm (1 in 20 at this level) or a flaw in it, which this run cannot tell apart |") in markdown(committed)
     hover = [t.hovertemplate for t in quality_vs_time(committed, "core").data if t.hovertemplate and "<b>SISA</b>" in t.hovertemplate]
-    assert len(hover) == 1 and "a false alarm" in hover[0] and "does not forget" not in hover[0]  # the chart agrees
-    # construction says what SISA should be; an ε beyond the null's interval is evidence against it, read as measured
+    assert len(hover) == 1 and "does not forget as measured" in hover[0] and "a false alarm (1 in 20" in hover[0]  # the chart agrees
+    # no rule on ε turns the rejection into a pass: an ε at the cap reads the same way
     broken = copy.deepcopy(committed)
-    row = next(r for r in broken["rows"] if r["forget_set"] == "core" and r["method"] == "sisa")
-    row.update(epsilon=3.0, epsilon_p_value=0.002)
+    next(r for r in broken["rows"] if r["forget_set"] == "core" and r["method"] == "sisa").update(epsilon=3.0, epsilon_p_value=0.002)
     table = table_frame(broken, "core")
-    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["no"]
-    assert "SISA (ε = 3.00, p = 0.002" in next(line for line in reading(broken, "core") if line.startswith("Not forgetting"))
+    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["told apart (exact by construction)"]
+    # not told apart: a plain yes
+    passing = copy.deepcopy(committed)
+    next(r for r in passing["rows"] if r["forget_set"] == "core" and r["method"] == "sisa").update(forgets=True, epsilon_p_value=0.4)
+    table = table_frame(passing, "core")
+    assert table.loc[table["method"] == "SISA", "forgets?"].tolist() == ["yes"]
 
 
 def test_a_lab_document_of_another_shape_is_refused_with_what_to_do(tmp_path):
@@ -464,6 +466,38 @@ def test_the_agreement_study_counts_each_methods_verdicts_over_splits_and_draws(
     failing = replace(config, forget_sets=("nowhere",) * 3, agreement_splits=1, agreement_draws=1, workers=2)
     with pytest.raises(AmnesiaError, match="Unknown forget set 'nowhere'"):
         A.agreement(load(small_data).interactions, "clustered", failing, 0.05)
+
+
+def test_every_run_of_the_agreement_study_trains_models_of_its_own_seeds(small_data, monkeypatch):
+    """Runs sharing seeds trained nearly the same models on two draws of one split (core's draws
+    re-split one pool of users), so their tests were not independent trials."""
+    from amnesia.data.datasets import load
+    from amnesia.lab import agreement as A
+
+    seeds_of_run: dict[int, list[int]] = {}
+    real_fit, run_now = A.fit, [0]
+
+    def recording_fit(matrix, params, seed=0, threads=1):
+        seeds_of_run.setdefault(run_now[0], []).append(seed)
+        return real_fit(matrix, params, seed=seed, threads=threads)
+
+    real_one_run = A._one_run
+
+    def numbered_run(*args):
+        run_now[0] = args[-1]
+        return real_one_run(*args)
+
+    monkeypatch.setattr(A, "fit", recording_fit)
+    monkeypatch.setattr(A, "_one_run", numbered_run)
+    config = LabConfig(data=small_data, forget_sets=("random", "edge"), seeds=3, agreement_splits=1, agreement_draws=2,
+                       workers=1)
+    A.agreement(load(small_data).interactions, "clustered", config, 0.05, null_pairs=1)
+    assert sorted(seeds_of_run) == [0, 1, 2, 3]
+    # per run: 3 originals, 3 retrains, 3 references, one null pair of 3 + 3, every seed once
+    assert [len(set(seeds)) for seeds in seeds_of_run.values()] == [15] * 4
+    everything = [seed for seeds in seeds_of_run.values() for seed in seeds]
+    assert len(set(everything)) == len(everything)  # no seed in two runs
+    assert min(everything) >= A.SEED_BASE  # nor one of the main run's (0.., 10,000.., 20,000..)
 
 
 def test_the_two_questions_are_answered_from_the_intervals_with_cannot_tell_where_they_cross_zero():

@@ -18,7 +18,7 @@ from .agreement import retrain_pair_p_values
 from .data import FORGET_SETS
 from .registry import APPROXIMATE, METHODS
 from .result import rows_of
-from .verdict import by_construction, false_alarm, p_value, undecided, verdict_text
+from .verdict import by_construction, exact_told_apart, p_value, undecided, verdict_text
 from .jobs import run_in_subprocess
 from .run import ALPHA, PAGE_SEEDS
 
@@ -169,7 +169,7 @@ def reading(result: dict, kind: str) -> list[str]:
     forgetting = [r for r in rows.values() if r["family"] != "reference" and r["forgets"] and not by_construction(r)]
     open_ = [r for r in rows.values() if r["family"] != "reference" and undecided(r)
              and not by_construction(r)]
-    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not false_alarm(result, r)
+    failing = [r for r in rows.values() if r["family"] != "reference" and not r["forgets"] and not exact_told_apart(r)
                and not undecided(r)]
     if open_:  # too few models for the test to reject at all: neither "forgets" nor "told apart"
         lines.append(
@@ -194,16 +194,16 @@ def reading(result: dict, kind: str) -> list[str]:
             + "."
         )
     for r in rows.values():
-        if why := false_alarm(result, r):
+        if why := exact_told_apart(r):
             lines.append(
-                f"{r['label']} was told apart from its retrains ({p_text(r)}) although it is exact by construction: "
-                f"{why}; and its ε = {fmt(r['epsilon'], 2)} lies within the null's interval "
-                f"(up to {fmt(null['epsilon_ci'][1], 2)}). So this is a false alarm, of the kind a test at {ALPHA} raises "
-                "1 time in 20 (the test's rate on retrains is measured below)."
+                f"{r['label']} was told apart from its retrains ({p_text(r)}, ε = {fmt(r['epsilon'], 2)}) although it is "
+                f"exact by construction: {why}. Either this is one of the false alarms a test at {ALPHA} raises 1 time in 20 "
+                "(the test's rate on retrains is measured below), or its implementation is not what the construction "
+                "says; this run alone cannot tell which, so the row keeps its measured verdict."
             )
     fast_exact = [  # certified exact models count here: their speed is measured, only their ε is by construction
         r for name, r in rows.items()
-        if r["family"] == "exact" and name != "retrain" and (r["forgets"] or false_alarm(result, r))
+        if r["family"] == "exact" and name != "retrain" and (r["forgets"] or exact_told_apart(r))
         and r.get("speedup_per_request")
     ]
     if fast_exact:
@@ -240,24 +240,14 @@ def reading(result: dict, kind: str) -> list[str]:
             f"N = {result['config']['seeds']} samples, not remembering."
         )
     exact = [r for name, r in rows.items() if r["family"] == "exact" and name != "retrain"]
-    low, high = null["ndcg_at_10_ci"]
-    if exact and low is not None:
-
-        def side(value: float | None) -> str:
-            return (
-                "–"
-                if value is None
-                else "below"
-                if value < low - 1e-9
-                else "above"
-                if value > high + 1e-9
-                else "within"
-            )
-
+    if exact:
+        # paired over users against the retrained factorisations: the null's own interval of NDCG@10 is
+        # mostly the spread between users, which hid a SISA 0.031 lower on the same users (a reviewer)
         lines.append(
-            f"Utility of the other exact methods against the retrained factorisation (NDCG@10 {fmt(null['ndcg_at_10'], 3)}, "
-            f"interval {fmt(low, 3)}–{fmt(high, 3)}): "
-            + ", ".join(f"{r['label']} {fmt(r['ndcg_at_10'], 3)} ({side(r['ndcg_at_10'])})" for r in exact)
+            f"Utility of the other exact methods against the retrained factorisation (NDCG@10 {fmt(null['ndcg_at_10'], 3)}), "
+            "as the difference on the same users: "
+            + ", ".join(f"{r['label']} {fmt(r['ndcg_at_10'], 3)}, {_compared(r.get('ndcg_gap_to_als'), r.get('ndcg_gap_to_als_ci'))}"
+                        for r in exact)
             + "."
         )
     sisa = rows.get("sisa")
@@ -278,26 +268,18 @@ def reading(result: dict, kind: str) -> list[str]:
             + (f"{speedup(closest['speedup'])} faster than a retrain." if (closest["speedup"] or 0) >= 1 else
                f"{speedup(1 / closest['speedup'])} slower than a retrain." if closest["speedup"] else "time not measured.")
         )
-    keeps = [r for r in approximate if within(r["ndcg_at_10"], null["ndcg_at_10_ci"])]
-    if keeps:
-        lines.append(
-            "Keep utility (NDCG@10 within the null's interval): "
-            + ", ".join(f"{r['label']} ({fmt(r['ndcg_at_10'], 3)})" for r in keeps)
-            + "."
-        )
-    lost = [
-        r
-        for r in approximate
-        if r["ndcg_at_10"] is not None
-        and null["ndcg_at_10_ci"][0] is not None
-        and r["ndcg_at_10"] < null["ndcg_at_10_ci"][0] - 1e-9
-    ]
-    if lost:
-        lines.append(
-            "Lose utility (NDCG@10 below the null's interval): "
-            + ", ".join(f"{r['label']} ({fmt(r['ndcg_at_10'], 3)} vs {fmt(null['ndcg_at_10'], 3)})" for r in lost)
-            + "."
-        )
+    # utility as the paired difference from the retrained factorisations (same users, intervals over models, then users)
+    by_side: dict[str, list[dict]] = {}
+    for r in approximate:
+        by_side.setdefault(_utility_side(r), []).append(r)
+    for side, words in (("no different at this N", "Keep utility (NDCG@10 no different from a retrain's on the same users: "
+                                                    "the difference's interval holds 0)"),
+                        ("lower", "Lose utility (NDCG@10 lower than a retrain's on the same users)"),
+                        ("higher", "Raise utility (NDCG@10 higher than a retrain's on the same users)")):
+        if by_side.get(side):
+            lines.append(f"{words}: " + ", ".join(
+                f"{r['label']} ({fmt(r['ndcg_at_10'], 3)}, {signed(r.get('ndcg_gap_to_als'))}"
+                f"{interval(r.get('ndcg_gap_to_als_ci'), 3)})" for r in by_side[side]) + ".")
     if original and within(original["mia_auc"], null["mia_auc_ci"]):
         lines.append(
             f"The population membership attack scores the original model (nothing forgotten) like the retrained ones "
@@ -429,12 +411,13 @@ def headline(result: dict) -> list[str]:
     for name in names:
         per = [rows_of(result, k)[name] for k in kinds if name in rows_of(result, k)]
         forgets = [r["forget_set"] for r in per if r["forgets"]]
-        alarms = [r for r in per if false_alarm(result, r)]
+        alarms = [r for r in per if exact_told_apart(r)]
         if any(undecided(r) for r in per):  # the test could not reject: no verdict to give
             verdict = f"cannot tell with {per[0]['models']} models a side"
-        elif alarms:  # exact by construction: its rejections are the test's errors, said as such
-            verdict = ("forgets (exact by construction); told apart from its retrains by chance on "
-                       + ", ".join(f"{r['forget_set']} ({p_text(r)})" for r in alarms) + ", a false alarm")
+        elif alarms:  # exact by construction, yet told apart: measured, with what it can mean
+            verdict = ("exact by construction, yet told apart from its retrains on "
+                       + ", ".join(f"{r['forget_set']} ({p_text(r)})" for r in alarms)
+                       + ": a false alarm or a flaw, which this run cannot tell apart")
         elif len(per) == 1:
             verdict = "forgets" if forgets else "does not forget"
         else:
@@ -463,7 +446,7 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
             {
                 "method": r["label"],
                 "forgets?": "reference" if r["family"] == "reference" else "by construction" if by_construction(r)
-                else "yes (exact; false alarm)" if false_alarm(result, r)
+                else "told apart (exact by construction)" if exact_told_apart(r)
                 else f"can't tell (N = {r['models']})" if undecided(r) else ("yes" if r["forgets"] else "no"),
                 "kind": r["family"],
                 "time": seconds(r["seconds"]) if r["family"] != "reference" else "–",
@@ -490,6 +473,11 @@ def _compared(gap: float | None, ci: list | None) -> str:
         return "not measured"
     word = "higher" if ci[0] > 0 else "lower" if ci[1] < 0 else "no different at this N"
     return f"{word} ({signed(gap)}{interval(ci, 3)})"
+
+
+def _utility_side(row: dict) -> str:
+    """The word :func:`_compared` gives a row's paired NDCG@10 difference from the retrained factorisations."""
+    return _compared(row.get("ndcg_gap_to_als"), row.get("ndcg_gap_to_als_ci")).split(" (")[0]
 
 
 def questions(result: dict) -> list[str]:
@@ -814,11 +802,10 @@ def markdown(result: dict) -> str:
         "- **Verdict (p)**: H0 says the N unlearned and N retrained models are exchangeable. The mean capped ε of the real "
         "labelling is compared with that of relabellings of the 2N models (whole models: one relabelling for every user; "
         "all of them when there are few, else 499 at random); p = (1 + relabellings at least as high) ÷ (1 + relabellings). "
-        f"p ≤ {ALPHA} reads *does not forget*, with one exception said wherever it applies: a method exact by "
-        "construction (SISA: the shards that held no forgotten user never saw them, the rest are retrained without them) "
-        "whose test rejects while its ε stays within the null control's interval is reported as one of the test's false "
-        "alarms, which a test at this level raises 1 time in 20, not as *does not forget* (an ε beyond that interval "
-        "would be reported as measured). Its false-positive rate: the same test on random N + N splits of the 2N "
+        f"p ≤ {ALPHA} reads *does not forget*, for every measured row. When that row is a method exact by construction "
+        "(SISA: the shards that held no forgotten user never saw them, the rest are retrained without them), it also says "
+        "that the rejection is either one of the false alarms a test at this level raises 1 time in 20 or a flaw in the "
+        "implementation, which one run cannot tell apart. Its false-positive rate: the same test on random N + N splits of the 2N "
         "retrained models (the Retrain row's and the references), reported under each forget set. A deterministic method "
         "(one model a side) gets no test: it is identical to its retrain or not.",
         "- **Why cross-fitted**: the challenge takes the best rule measured on the very models it was chosen on. With few "
