@@ -328,8 +328,24 @@ def test_the_tuning_report_is_rendered_from_its_document():
 
     docs = Path(__file__).resolve().parents[1] / "docs"
     document = json.loads((docs / "lab_tuning.json").read_text())
-    assert list(document["chosen"]) == ["als", *TUNED, "item-knn"]
+    assert list(document["chosen"]) == ["als", *TUNED, "item-knn", "ease"]
     assert markdown(document).strip() == (docs / "lab_tuning.md").read_text().strip()
+
+
+def test_ease_runs_with_the_lambda_the_tuning_chose_on_the_labs_own_validation_items():
+    """The lab's λ had come from ``bench --part quality``, whose validation items were lab test items for a fifth
+    of the users; it is chosen by ``python -m amnesia.lab.tune --only ease`` now, and the lab runs with it."""
+    import json
+    from pathlib import Path
+
+    from amnesia.lab.run import EASE_L2
+    from amnesia.lab.tune import EASE_GRID
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    document = json.loads((docs / "lab_tuning.json").read_text())
+    assert [e["l2"] for e in document["ease"]] == list(EASE_GRID["l2"])
+    best = max(document["ease"], key=lambda e: (e["ndcg_at_10"], -e["l2"]))
+    assert document["chosen"]["ease"] == {"l2": best["l2"]} == {"l2": EASE_L2}
 
 
 def test_item_knn_runs_with_the_choice_the_tuning_made():

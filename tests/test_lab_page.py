@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from amnesia.lab.registry import METHODS
+from amnesia.lab.report import block_of
 from amnesia.lab.result import read_result
 from amnesia.lab.jobs import LAB_GATE
 
@@ -28,14 +29,25 @@ def test_the_committed_results_are_shown_with_their_null_control():
     app = open_page()
     assert app.title[0].value == "Unlearning lab"
     first = next(k for k in ("random", "core", "edge") if k in COMMITTED["null_control"])
+    # three tables: measured rows, the originals (nothing forgotten), rows equal to a retrain by construction
+    rows = [r for r in COMMITTED["rows"] if r["forget_set"] == first]
+    assert [d.value["method"].tolist() for d in app.dataframe] == [
+        [METHODS[r["method"]].label for r in rows if block_of(r) == block] for block in ("measured", "reference", "construction")]
+    assert [m.value for m in app.markdown if m.value.startswith("**")][-3:] == [
+        "**Asked to forget, measured against retrains.** Each method's models against models retrained without the "
+        "forgotten users: the verdict is evidence.",
+        "**Nothing forgotten: what the attack sees in a model that remembers.** The original models, before any "
+        "forgetting: their ε shows the attack could have found something.",
+        "**Equal to a retrain by construction.** Their verdict is no evidence either way; the Retrain row is the null "
+        "control every row is read against."]
+    assert list(app.dataframe[2].proto.column_order)[:2] == ["method", "why"]
     table = app.dataframe[0].value
-    assert table["method"].tolist() == [METHODS[r["method"]].label for r in COMMITTED["rows"] if r["forget_set"] == first]
     # in view at 1,366 px: whether it forgets with the ε and p the reading quotes, then accuracy (the rest scroll)
     assert list(app.dataframe[0].proto.column_order)[:7] == [
         "method", "forgets?", "ε [95 % CI]", "p", "F", "NDCG@10", "NDCG@10 − retrained ALS [95 % CI]"]
     # the columns out of view are named: the grid's scroll bar shows only under a pointer
     assert ("15 columns: kind, time, speedup, final score, MIA AUC, Recall@10, fairness gap, top-10 overlap are to the "
-            "right of NDCG; scroll the table sideways (Shift + mouse wheel, or the arrow keys in it) to see them."
+            "right of NDCG; scroll a table sideways (Shift + mouse wheel, or the arrow keys in it) to see them."
             ) in [c.value for c in app.caption]
     assert len(table.columns) == 15
     null = COMMITTED["null_control"][first]
@@ -58,7 +70,7 @@ def test_switching_the_forget_set_changes_the_table():
     app.get("button_group")[0].set_value(kinds[1]).run()
     assert not app.exception
     after = app.dataframe[0].value["ε [95 % CI]"].tolist()
-    expected = [r["epsilon"] for r in COMMITTED["rows"] if r["forget_set"] == kinds[1]]
+    expected = [r["epsilon"] for r in COMMITTED["rows"] if r["forget_set"] == kinds[1] and block_of(r) == "measured"]
     assert after != before and [float(v.split()[0]) for v in after] == pytest.approx(
         [round(e, 2) for e in expected], abs=0.006
     )
@@ -82,19 +94,36 @@ def test_a_visitor_runs_a_quick_toy_lab():
     # 5 % of 4 users rounds to none: the run forgets one, and the caption says so (it read "5 % ... 1 users")
     assert "5% of users (at least 1) forgotten per set" in app.caption[0].value
     assert any("compared with 1 user no model ever saw" in m.value for m in app.markdown)
-    methods = app.dataframe[0].value["method"].tolist()
-    assert methods[-1] == "Item-kNN forget (exact lists)" and "Item-CF forget (Amnesia)" in methods
-    # 3 + 3 models: the test cannot reject, and the page says so rather than "forgets: yes" beside ε = 1
-    verdicts = dict(zip(methods, app.dataframe[0].value["forgets?"]))
+    assert app.session_state["lab.run"]["config"]["seeds"] == 4  # 3 a side could never reject
+    assert app.dataframe[2].value["method"].tolist() == ["Retrain", "Item-CF forget (Amnesia)", "Item-kNN forget (exact lists)"]
+    # 4 + 4 models: the test can reject (its smallest p is 1/35), and on the toy world it does for the methods that
+    # leave the forgotten user's items in the factors
+    verdicts = dict(zip(app.dataframe[0].value["method"], zip(app.dataframe[0].value["forgets?"], app.dataframe[0].value["p"])))
+    assert verdicts == {"SISA": ("yes", "1.000"), "Fine-tune": ("no", "0.029"), "Unlearn-ALS": ("yes", "1.000"),
+                        "NegGrad": ("no", "0.029"), "Fisher forgetting": ("no", "0.029"), "Drop the vectors": ("no", "0.029")}
+    assert not [c.value for c in app.caption if c.value.startswith("With N =")]
+    # the committed results stay one click away
+    app.radio(key="lab.source").set_value("committed").run()
+    assert app.dataframe[1].value["method"].tolist()[0] == "No unlearning (original)"
+    assert "5% of users forgotten per set" in app.caption[0].value  # 30 of MovieLens's 610: no floor to say
+    assert not app.warning
+
+
+def test_a_run_with_three_models_a_side_says_its_test_cannot_reject():
+    """3 + 3 models (the CLI allows them): the test cannot reject, and the page says so rather than "forgets: yes"
+    beside ε = 1."""
+    from amnesia.lab.run import LabConfig, run_lab
+
+    app = open_page()
+    app.session_state["lab.run"] = run_lab(LabConfig(data="toy", forget_sets=("random",), seeds=3, resamples=100,
+                                                     agreement_splits=0))
+    app.run()
+    assert not app.exception
+    verdicts = dict(zip(app.dataframe[0].value["method"], app.dataframe[0].value["forgets?"]))
     assert verdicts["Fine-tune"] == verdicts["NegGrad"] == "can't tell (N = 3)"
     assert ("With N = 3 models a side the test cannot reject even for models told apart completely (their p is 0.100, "
             "above 0.05), so measured rows read *can't tell*, whatever their own p: a lower one is an ε that ranked "
             "first of the few relabellings by chance.") in [c.value for c in app.caption]
-    # the committed results stay one click away
-    app.radio(key="lab.source").set_value("committed").run()
-    assert app.dataframe[0].value["method"].tolist()[0] == "No unlearning (original)"
-    assert "5% of users forgotten per set" in app.caption[0].value  # 30 of MovieLens's 610: no floor to say
-    assert not app.warning
 
 
 def test_only_one_lab_runs_at_a_time():
@@ -105,7 +134,7 @@ def test_only_one_lab_runs_at_a_time():
     assert not app.exception
     assert any("Another visitor is running a lab" in w.value for w in app.warning)
     assert "lab.run" not in app.session_state
-    assert len(app.dataframe) == 1  # the committed results are still shown
+    assert len(app.dataframe) == 3  # the committed results are still shown
 
 
 def test_the_lab_is_in_the_apps_navigation():

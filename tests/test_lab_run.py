@@ -142,7 +142,8 @@ def test_reports_are_written_and_readable(result, tmp_path):
         "), with one deterministic model a side, as any difference between their outputs on the forgotten users does: "
         "the model remembers them, and the forgotten model's ε = 0 (outputs identical to its retrain's)" in line
         and "can see this model remember" not in line for line in lines), lines
-    assert text.count("| **Equal to a retrain by construction (they cannot fail the criterion)** |") == 3
+    assert text.count("| **Equal to a retrain by construction** |") == 3
+    assert text.count("| **Nothing forgotten: what the attack sees in a model that remembers** |") == 3
     assert text.count("EASE certificate: fingerprint after forgetting") == 3 and "P within " in text
     assert text.count("Item-CF, nothing forgotten: the attack against item-based CF's own retrain reaches ε = ") == 3
 
@@ -589,6 +590,44 @@ def test_legends_name_each_method_and_its_family_once():
         names = [trace.name for trace in build(committed, "random").data if trace.name]
         assert "EASE forget (exact)" in names and "Fine-tune (approximate)" in names
         assert not [name for name in names if name.count("(exact") > 1]
+
+
+def test_the_table_shows_measured_rows_apart_from_the_originals_and_the_rows_equal_to_a_retrain_by_construction():
+    """A reviewer found Retrain and the certified exact models alternating with measured rows and the "nothing
+    forgotten" originals in one grid."""
+    from amnesia.lab.report import table_blocks
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    blocks = table_blocks(committed, "random")
+    assert [title for title, _, _ in blocks] == ["Asked to forget, measured against retrains",
+                                                "Nothing forgotten: what the attack sees in a model that remembers",
+                                                "Equal to a retrain by construction"]
+    measured, originals, constructed = (part for _, _, part in blocks)
+    assert measured["method"].tolist() == ["SISA", "Fine-tune", "Unlearn-ALS", "NegGrad", "Fisher forgetting", "Drop the vectors"]
+    assert originals["method"].tolist() == ["No unlearning (original)", "Item-CF, nothing forgotten",
+                                            "Item-kNN, nothing forgotten", "EASE, nothing forgotten"]
+    assert constructed["method"].tolist() == ["Retrain", "Item-CF forget (Amnesia)", "Item-kNN forget (exact lists)",
+                                              "EASE forget (exact)"]
+    assert constructed["why"].tolist()[:2] == ["it is the null control: retrain against retrain with other seeds",
+                                               "certified equal to its own retrain, and measured against that retrain"]
+    assert "why" not in measured.columns and list(measured.columns) == list(originals.columns)
+
+
+def test_the_utility_chart_plots_the_paired_difference_and_draws_rows_equal_by_construction_hollow():
+    from amnesia.lab.figures import utility_vs_quality
+
+    committed = read_result(Path(__file__).resolve().parents[1] / "docs" / "lab.json")
+    rows = {r["label"]: r for r in committed["rows"] if r["forget_set"] == "random"}
+    traces = {t.name: t for t in utility_vs_quality(committed, "random").data if t.name}
+    nag = traces["NegGrad (approximate)"]
+    assert nag.y[0] == rows["NegGrad"]["ndcg_gap_to_als"]  # the paired difference, not the NDCG itself
+    assert nag.error_y.arrayminus[0] == pytest.approx(rows["NegGrad"]["ndcg_gap_to_als"] - rows["NegGrad"]["ndcg_gap_to_als_ci"][0])
+    assert nag.marker.color == "#ff7f0e"  # measured: filled
+    ease = traces["EASE forget (exact)"]
+    assert (ease.marker.color, ease.marker.line.color) == ("white", "#2ca02c")  # F = 1 by construction: hollow
+    assert "by construction: certified equal to its own retrain" in ease.hovertemplate
+    box = utility_vs_quality(committed, "random").layout.shapes[0]
+    assert (box.y0, box.y1) == tuple(rows["Retrain"]["ndcg_gap_to_als_ci"])  # the null control: the retrain's own difference
 
 
 def test_the_committed_lab_document_is_its_results_rendered():

@@ -142,6 +142,7 @@ def agreement(interactions: pd.DataFrame, name: str, config, alpha: float,
         "splits": config.agreement_splits,
         "draws": config.agreement_draws,
         "seeds": config.seeds,
+        "run_seeds": "own",  # each run's models have seeds of their own (RUN_STRIDE)
         "permutations": PERMUTATIONS,
         "alpha": alpha,
         "forgets": counts,

@@ -324,7 +324,7 @@ def summary(result: dict) -> list[str]:
     where = "on every forget set" if len(kinds) > 1 else "here"
     if constructed:
         lines.append(
-            "Equal to a retrain by construction, so not tested by the attack: "
+            "Equal to a retrain by construction, so their verdict is no evidence either way: "
             + ", ".join(f"{per_kind[kinds[0]][n]['label']} ({by_construction(per_kind[kinds[0]][n])})" for n in constructed)
             + "."
         )
@@ -350,6 +350,8 @@ def summary(result: dict) -> list[str]:
     first = per_kind[kinds[0]]
     requests = [
         f"{r['label']} {speedup(r['speedup_per_request'])}{spread_text(r.get('seconds_per_request_spread'))}"
+        + (f" (derived, not timed alone: its forget time ÷ the {r['affected_shards']} shards it retrained)"
+           if r.get("affected_shards") and not r.get("seconds_per_request_spread") else "")
         for r in first.values() if r.get("speedup_per_request")
     ]
     if requests:
@@ -467,6 +469,43 @@ def table_frame(result: dict, kind: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+#: The table's blocks, in order: (key, title, what it is for). A row is in one of them (:func:`block_of`).
+TABLE_BLOCKS = (
+    ("measured", "Asked to forget, measured against retrains",
+     "Each method's models against models retrained without the forgotten users: the verdict is evidence."),
+    ("reference", "Nothing forgotten: what the attack sees in a model that remembers",
+     "The original models, before any forgetting: their ε shows the attack could have found something."),
+    ("construction", "Equal to a retrain by construction",
+     "Their verdict is no evidence either way; the Retrain row is the null control every row is read against."),
+)
+
+
+def block_of(row: dict) -> str:
+    """Which of :data:`TABLE_BLOCKS` a lab row belongs to."""
+    if by_construction(row):
+        return "construction"
+    return "reference" if row["family"] == "reference" else "measured"
+
+
+def table_blocks(result: dict, kind: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """The results of one forget set as display tables, one per non-empty block of
+    :data:`TABLE_BLOCKS`: (title, what it is for, table). The by-construction block says why each
+    row is there in its ``why`` column."""
+    table = table_frame(result, kind)
+    rows = list(rows_of(result, kind).values())
+    keys = [block_of(r) for r in rows]
+    blocks = []
+    for key, title, purpose in TABLE_BLOCKS:
+        chosen = [n for n, k in enumerate(keys) if k == key]
+        if not chosen:
+            continue
+        part = table.iloc[chosen].reset_index(drop=True)
+        if key == "construction":
+            part.insert(1, "why", [by_construction(rows[n]) for n in chosen])
+        blocks.append((title, purpose, part))
+    return blocks
+
+
 def _compared(gap: float | None, ci: list | None) -> str:
     """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'cannot tell (…)' from a difference and its interval."""
     if gap is None or not ci or ci[0] is None:
@@ -519,17 +558,37 @@ def _agreement_summary(result: dict) -> list[str]:
         return []
     lines = []
     runs = study["splits"] * study["draws"]
-    shaky = [f"{METHODS[name].label if name in METHODS else name} on {kind} ({entry['forgets']} of {entry['runs']} say it forgets)"
+    shaky = [f"{METHODS[name].label if name in METHODS else name} on {kind} ({entry['forgets']} of {entry['runs']} say it forgets"
+             f"{_atypical_runs(study, name, kind)})"
              for name, per in study["forgets"].items() for kind, entry in per.items()
              if 0 < entry["forgets"] < entry["runs"] and name != "retrain"]  # a retrain's rejections: false positives, below
     if shaky:
-        lines.append(f"Verdicts that depend on which users were drawn or how the data were split ({runs} runs each at "
+        lines.append(f"Verdicts that change between runs of other users, splits and seeds ({runs} runs each at "
                      f"N = {study['seeds']}; see *Do the verdicts hold?*): " + "; ".join(shaky) + ".")
     else:
         lines.append(f"Every verdict of the factorisation's methods held in all {runs} runs of other splits and draws "
                      f"(N = {study['seeds']}; see *Do the verdicts hold?*).")
     lines.append(f"The verdict's test told a retrain from retrains of other seeds in {false_positives_text(result)}.")
     return lines
+
+
+def _atypical_runs(study: dict, name: str, kind: str) -> str:
+    """For a method whose verdict changed between runs: how many of its minority runs also told
+    the retrain from its references (such a run may be atypical rather than the method), "" if none
+    or without the runs."""
+    runs = [run for run in study.get("runs", []) if run["forget_set"] == kind and name in run["verdicts"]]
+    forgets = [run["verdicts"][name]["p_value"] > study["alpha"] for run in runs]
+    if not runs:
+        return ""
+    majority = sum(forgets) * 2 > len(forgets)
+    minority = [run for run, said in zip(runs, forgets) if said != majority]
+    odd = [run for run in minority if run["verdicts"]["retrain"]["p_value"] <= study["alpha"]]
+    if not odd:
+        return ""
+    ps = ", ".join(p_value(run["verdicts"]["retrain"]["p_value"]) for run in odd)
+    if len(minority) == 1:
+        return f"; the one run that said otherwise also told the retrain from its references, p = {ps}"
+    return f"; {len(odd)} of the {len(minority)} runs that said otherwise also told the retrain from its references, p = {ps}"
 
 
 def _main_null_p_values(result: dict) -> list[float]:
@@ -650,10 +709,31 @@ def agreement_section(result: dict) -> list[str]:
         f"run short of {runs} of {runs} is one, and a test at level {fmt(100 * study['alpha'], 0)} % raises one in about "
         f"{round(1 / study['alpha'])} runs.",
         f"- For the other methods, a verdict that holds reads {runs} of {runs} or 0 of {runs}; anything between means the "
-        "answer depends on which users were forgotten or how the data were split, at this N.",
+        "verdict changed between runs (other users, splits and seeds), at this N. A run in which the retrain too was told "
+        "from its references may be atypical (its data or its reference models) rather than the method: such runs are "
+        "named in the headline.",
+        ("- Every run trains models of its own seeds." if study.get("run_seeds") == "own" else
+         "- The runs of one split shared their models' seeds (this document predates the fix), so two draws of one split "
+         "trained nearly the same models: their verdicts and false alarms are not independent trials.")
+        + " The core and edge sets' draws re-split one pool (the "
+        "most, or least, active users, twice the set's size): their draws differ in which half is forgotten, not in who "
+        "is in the pool.",
+        *([f"- The test's false alarms on the study's retrain-vs-retrain pairs, by forget set: {by_kind}."]
+          if (by_kind := _false_alarms_by_kind(study)) else []),
         "",
     ]
     return lines
+
+
+def _false_alarms_by_kind(study: dict) -> str:
+    """"random 1 of 30, core 1 of 30, edge 3 of 30" over the study's own pairs ("" without its runs)."""
+    found: dict[str, list[int]] = {}
+    for run in study.get("runs", []):
+        values = (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])
+        entry = found.setdefault(run["forget_set"], [0, 0])
+        entry[0] += sum(p <= study["alpha"] for p in values)
+        entry[1] += len(values)
+    return ", ".join(f"{kind} {wrong} of {pairs}" for kind in FORGET_SETS if kind in found for wrong, pairs in [found[kind]])
 
 
 def p_cell(row: dict) -> str:
@@ -674,13 +754,12 @@ def _table(result: dict, kind: str) -> list[str]:
         "| NDCG@10 − retrained ALS [95 % CI] | Recall@10 | fairness gap | top-10 overlap | verdict |",
         "|---|---|---:|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|",
     ]
-    measured = [r for r in rows.values() if not by_construction(r)]
-    constructed = [r for r in rows.values() if by_construction(r)]
-    for block, heading in ((measured, None), (constructed, "Equal to a retrain by construction (they cannot fail the criterion)")):
-        if heading and block:
-            out.append(f"| **{heading}** |" + " |" * 14)
+    for key, title, _ in TABLE_BLOCKS:
+        block = [r for r in rows.values() if block_of(r) == key]
+        if key != "measured" and block:
+            out.append(f"| **{title}** |" + " |" * 14)
         for r in block:
-            verdict = f"by construction: {by_construction(r)}" if heading else verdict_text(result, r)
+            verdict = f"by construction: {by_construction(r)}" if key == "construction" else verdict_text(result, r)
             out.append(
                 f"| {r['label']} | {r['family']} | {seconds(r['seconds']) if r['family'] != 'reference' else '–'} | {speedup(r['speedup'])} "
                 f"| {fmt(r['epsilon'], 2)}{interval(r['epsilon_ci'], 2)} | {p_cell(r)} | {fmt(r['forgetting_quality'], 3)} "
@@ -714,7 +793,8 @@ def markdown(result: dict) -> str:
         "comes ε, a cross-fitted variant of the NeurIPS 2023 unlearning challenge's estimator (with a continuity correction, "
         f"at N = {cfg['seeds']}): its values are not on the challenge's scale, so compare them with this page's null control, "
         "not with the challenge's leaderboard. "
-        f"ε is capped at {fmt(cap, 0)}, the most N = {cfg['seeds']} models per side can resolve. The **null control** is retrain versus "
+        f"ε is capped at {fmt(cap, 0)}, the most the challenge's own estimator resolves with N = {cfg['seeds']} models per "
+        "side (⌈ln(N − 1)⌉), a convention here: pooling its held-out trials, this variant could reach about 5. The **null control** is retrain versus "
         "retrain with other seeds. A method is said to *forget* when a stated test cannot tell its models from retrained ones: "
         f"a permutation test of whole models at level {ALPHA} (p > {ALPHA}: forgets; p ≤ {ALPHA}: does not), whose false-positive "
         "rate is measured on retrain-vs-retrain splits below. Definitions are at the end.",
@@ -884,7 +964,10 @@ def _exact_model_parameters(hp: dict) -> list[str]:
         lines.append(f"- Item-kNN: {knn['similarity'].capitalize()} similarity, K = {knn['neighbours']} neighbours per item, "
                      f"{reading}; chosen on validation items over similarity × K × scoring (`--only item-knn`).")
     if "ease_l2" in hp:
-        lines.append(f"- EASE: λ = {hp['ease_l2']:g}, chosen on validation items by `python -m amnesia bench --part quality`.")
+        lines.append(f"- EASE: λ = {hp['ease_l2']:g}, " + (
+            "chosen on validation items of the training part over λ (`--only ease`)." if hp.get("ease_l2_chosen_by") == "amnesia.lab.tune"
+            else "chosen on validation items by `python -m amnesia bench --part quality` (each user's second-latest item: "
+                 "for about a fifth of the users a test item of this lab's split)."))
     return lines
 
 

@@ -43,6 +43,8 @@ from .mf import ALSParams, fit
 
 KNN_GRID = {"similarity": ("jaccard", "cosine"), "neighbours": (5, 10, 20, 50, 100, 200, None), "scoring": SCORINGS}
 ALS_GRID = {"factors": (16, 32, 64), "regularization": (0.01, 0.1, 1.0, 10.0), "alpha": (1.0, 5.0, 10.0, 20.0, 40.0)}
+#: EASE's ridge strength: the grid of `python -m amnesia bench --part quality`, here on the lab's own validation items.
+EASE_GRID = {"l2": (10.0, 25.0, 50.0, 100.0, 200.0, 500.0)}
 TUNING_SEEDS = 8
 
 
@@ -94,6 +96,30 @@ def tune_itemknn(data, log=print) -> list[dict]:
         ndcg, _ = ranking_metrics(top, data.test[users])
         results.append({**point, "ndcg_at_10": round(float(nan_mean(ndcg)), 5), "fit_seconds": round(seconds, 3)})
         log(f"item-kNN {point}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {seconds:.2f} s")
+    return results
+
+
+def tune_ease(data, log=print) -> list[dict]:
+    """NDCG@10 on validation items of EASE for every λ of :data:`EASE_GRID`, over the lab's item set;
+    deterministic, so one fit each."""
+    from .methods import ease_fit
+
+    results = []
+    users = data.retained
+    fitting = data.interactions()  # the fitting part of the training data (validation items held out)
+    for l2 in EASE_GRID["l2"]:
+        started = time.perf_counter()
+        model = ease_fit(fitting, data.item_ids, l2)
+        seconds = time.perf_counter() - started
+        scores = np.full((len(users), len(data.item_ids)), -np.inf)
+        for n, user in enumerate(data.user_ids[users].tolist()):
+            for rec in model.recommend(int(user), 10):
+                scores[n, np.searchsorted(data.item_ids, rec.item)] = rec.score
+        del model
+        top = top_k(scores, 10, exclude=data.train[users])
+        ndcg, _ = ranking_metrics(top, data.test[users])
+        results.append({"l2": l2, "ndcg_at_10": round(float(nan_mean(ndcg)), 5), "fit_seconds": round(seconds, 3)})
+        log(f"EASE λ = {l2:g}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {seconds:.2f} s")
     return results
 
 
@@ -154,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", default="movielens-small")
     parser.add_argument("--out", default="docs")
-    parser.add_argument("--only", choices=["item-knn"], default=None,
-                        help="tune only item-kNN and update that part of an existing lab_tuning.json (a minute)")
+    parser.add_argument("--only", choices=["item-knn", "ease"], default=None,
+                        help="tune only item-kNN (a minute) or EASE (two minutes) and update that part of an existing "
+                        "lab_tuning.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     dataset = load(args.data)
@@ -176,8 +203,20 @@ def main(argv: list[str] | None = None) -> int:
         (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
         log(f"chosen: {json.dumps(document['chosen']['item-knn'])}")
         return 0
+    if args.only == "ease":
+        document = json.loads((out / "lab_tuning.json").read_text(encoding="utf-8"))
+        ease = tune_ease(data, log=log)
+        document["grids"]["ease"] = EASE_GRID
+        document["ease"] = ease
+        document["chosen"]["ease"] = _best_ease(ease)
+        document["ease_seconds"] = round(time.perf_counter() - started, 1)
+        (out / "lab_tuning.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
+        log(f"chosen: {json.dumps(document['chosen']['ease'])}")
+        return 0
     with threadpool_limits(limits=1, user_api="blas"):
         knn = tune_itemknn(data, log=log)
+        ease = tune_ease(data, log=log)
         als = tune_als(data, log=log)
         chosen = max(als, key=lambda e: e["ndcg_at_10"])
         params = ALSParams(factors=chosen["factors"], regularization=chosen["regularization"], alpha=chosen["alpha"])
@@ -186,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "als": asdict(params),
         **{name: best(unlearning[name], tuple(option for option, _ in METHODS[name].grid)) for name in TUNED},
         "item-knn": _best_knn(knn),
+        "ease": _best_ease(ease),
     }
     document = {
         "data": dataset.name,
@@ -195,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             "fit_interactions": int(data.train.nnz),
             "validation_interactions": int(data.test.nnz),
         },
-        "grids": {"als": ALS_GRID, **{name: dict(METHODS[name].grid) for name in TUNED}, "item-knn": KNN_GRID},
+        "grids": {"als": ALS_GRID, **{name: dict(METHODS[name].grid) for name in TUNED}, "item-knn": KNN_GRID, "ease": EASE_GRID},
         "als": als,
         "item-knn": knn,
+        "ease": ease,
         "unlearning": unlearning,
         "chosen": choice,
         "seconds": round(time.perf_counter() - started, 1),
@@ -207,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
     log(f"chosen: {json.dumps(choice)}")
     return 0
+
+
+def _best_ease(entries: list[dict]) -> dict:
+    """The best validation NDCG@10; ties to the smaller λ."""
+    winner = max(entries, key=lambda e: (e["ndcg_at_10"], -e["l2"]))
+    return {"l2": winner["l2"]}
 
 
 def _best_knn(entries: list[dict]) -> dict:
@@ -260,6 +307,19 @@ def markdown(document: dict) -> str:
             "",
             f"Chosen: {chosen['item-knn']} (best NDCG@10; ties to the smaller K)."
             + (f" Tuned on its own in {document['item_knn_seconds']:.0f} s (`--only item-knn`)." if "item_knn_seconds" in document else ""),
+            "",
+        ]
+    if "ease" in document:
+        lines += [
+            "## EASE: NDCG@10 on validation items (deterministic: one fit each, over the lab's item set)",
+            "",
+            "| λ | NDCG@10 | fit (s) |",
+            "|---:|---:|---:|",
+            *[f"| {e['l2']:g} | {e['ndcg_at_10']:.4f} | {e['fit_seconds']:.2f} |"
+              for e in sorted(document["ease"], key=lambda e: -e["ndcg_at_10"])],
+            "",
+            f"Chosen: {chosen['ease']} (best NDCG@10; ties to the smaller λ)."
+            + (f" Tuned on its own in {document['ease_seconds']:.0f} s (`--only ease`)." if "ease_seconds" in document else ""),
             "",
         ]
     lines += [

@@ -33,14 +33,15 @@ def test_lab_page_shows_results_and_charts(page: Page, server):
     open_lab(page, server)
     main = page.locator("[data-testid=stMain]")
     expect(main.get_by_text("Null control", exact=False).first).to_be_visible()
-    expect(main.locator("[data-testid=stDataFrame]")).to_be_visible()
+    expect(main.locator("[data-testid=stDataFrame]")).to_have_count(3)  # measured, nothing forgotten, by construction
     expect(main.get_by_text("What this shows")).to_be_visible()
     chart = main.locator("[data-testid=stPlotlyChart]").first
     expect(chart).to_be_visible(timeout=30_000)
     expect(chart.locator(".gtitle")).to_have_text("Forgetting quality against time")
     page.get_by_role("tab", name="Utility vs forgetting").click()
     utility = main.locator("[data-testid=stPlotlyChart]").nth(1)
-    expect(utility.locator(".gtitle")).to_have_text("Utility against forgetting quality", timeout=30_000)
+    expect(utility.locator(".gtitle")).to_have_text("Utility against forgetting quality (hollow: equal to a retrain by construction)",
+                                                    timeout=30_000)
     # the legend sits below the x axis's tick labels and title, covering neither (it once did, in this tab)
     legend, labels = utility.locator(".legend").bounding_box(), utility.locator(".g-xtitle").bounding_box()
     ticks = utility.locator(".xtick text").evaluate_all("nodes => nodes.map(n => n.getBoundingClientRect().bottom)")
@@ -63,9 +64,9 @@ def test_a_visitor_runs_a_quick_lab_on_the_toy_world(page: Page, server):
     page.get_by_role("option", name="Toy world (4 users)").click()
     form.get_by_role("button", name="Run the quick lab").click()
     # the radio option that selects the run (its caption repeats the words: a text locator was ambiguous)
-    expect(page.get_by_role("radio", name=re.compile(r"^Your quick run \(toy, N = 3, \d{4}-\d{2}-\d{2}\)$"))).to_be_checked(timeout=90_000)
+    expect(page.get_by_role("radio", name=re.compile(r"^Your quick run \(toy, N = 4, \d{4}-\d{2}-\d{2}\)$"))).to_be_checked(timeout=90_000)
     wait_for_run(page)
     expect(page.get_by_text("The toy world has 4 users", exact=False)).to_be_visible()
-    expect(page.locator("[data-testid=stDataFrame]")).to_be_visible()
+    expect(page.locator("[data-testid=stDataFrame]")).to_have_count(3)
     page.screenshot(path=str(ARTIFACTS / "lab-page-quick-run.png"), full_page=True)
     assert page.errors == []
