@@ -216,7 +216,9 @@ if result is not None:
     with utility_tab:
         st.plotly_chart(figures.utility_vs_quality(result, kind), width="stretch", key=ui_state.key(PAGE, "utility"))
         st.caption(
-            "Top right is best: forgets like a retrain and recommends as well. The blue box is the null control."
+            "Top right is best: forgets like a retrain and recommends as well as one (utility is the difference from the "
+            "retrained factorisation on the same users). The blue box is the null control. Open green markers are equal "
+            "to a retrain by construction, so their F = 1 is not a measurement; grey ones forgot nothing."
         )
     with attack_tab:
         st.plotly_chart(figures.attack_distributions(result, kind), width="stretch", key=ui_state.key(PAGE, "attack"))

@@ -179,7 +179,7 @@ def utility_vs_quality(result: dict, kind: str) -> go.Figure:
         )
     figure.add_hline(y=0, line={"color": "#999", "width": 1})
     figure.update_xaxes(range=[-0.05, 1.1])
-    return _layout(figure, "Utility against forgetting quality (hollow: equal to a retrain by construction)",
+    return _layout(figure, "Utility against forgetting quality",
                    "forgetting quality F", "NDCG@10 − retrained ALS, same users")
 
 
