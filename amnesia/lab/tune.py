@@ -14,8 +14,9 @@ validation items, with a validation forget set drawn with another seed (1).
    at 10 steps), but a step is not a sweep: the lab report states what each chosen setting cost
    per request in its run (10 NegGrad steps have cost about half a retrain, not a third).
 
-SISA's shard count is a design choice, not tuned (4 shards: more make one shard's retrain cheaper
-and the model weaker). Writes ``lab_tuning.json`` and ``lab_tuning.md``; the chosen values are
+SISA's shard count is a design choice, not tuned (:data:`amnesia.lab.methods` keeps 32, so that a
+small forget set leaves shards untouched; more make one shard's retrain cheaper and the model weaker).
+EASE's λ and item-kNN's similarity x K x scoring are chosen here too, on the same validation items. Writes ``lab_tuning.json`` and ``lab_tuning.md``; the chosen values are
 then written into :data:`amnesia.lab.mf.DEFAULT_PARAMS` and
 :data:`amnesia.lab.methods.DEFAULT_METHOD_PARAMS` by hand (they are fixed, stated constants).
 """
