@@ -15,6 +15,18 @@ import sys
 
 
 def _stream(args: argparse.Namespace) -> int:
+    """The stream: its records go to this process's stdout and nothing else does. Ray prints notices
+    of its own (a shard's worker that died: "(raylet) A worker died or was killed …") to whatever
+    ``sys.stdout`` is, so while the stream runs ``sys.stdout`` is stderr and only the records reach
+    the real stdout (a consumer parsing JSON lines met one of those notices in between)."""
+    import contextlib
+
+    records = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return _stream_to(args, records)
+
+
+def _stream_to(args: argparse.Namespace, out) -> int:
     from .engine.config import ModelConfig
     from .records import record_lines, snapshot_records
     from .stream import bounded_lines, run_stream
@@ -36,14 +48,14 @@ def _stream(args: argparse.Namespace) -> int:
 
         model = config.fit(load(args.data).interactions)
         if not args.changes_only:
-            sys.stdout.writelines(record_lines(snapshot_records(model, collections)))
-            sys.stdout.flush()
+            out.writelines(record_lines(snapshot_records(model, collections)))
+            out.flush()
     else:
         model = config.empty()
     limits = config.limits
     # every line is answered and the stream goes on; at its end the exit status says whether any was refused (a
     # researcher's script saw 0 after every line had failed)
-    _, rejected = run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), sys.stdout, sys.stderr,
+    _, rejected = run_stream(model, bounded_lines(sys.stdin.buffer, limits.request_chars), out, sys.stderr,
                              limits, collections)
     return 1 if rejected else 0
 

@@ -28,7 +28,7 @@ from amnesia import ItemCF, RequestError  # noqa: E402
 from amnesia.engine import ray_shards  # noqa: E402
 from amnesia.engine.similarity import MEASURES  # noqa: E402
 from amnesia.engine.store import ArrayStore  # noqa: E402
-from amnesia.errors import ArgumentError  # noqa: E402
+from amnesia.errors import AmnesiaError, ArgumentError  # noqa: E402
 
 from .reference import ReferenceCF  # noqa: E402
 from .test_properties import NEIGHBOURS, PAIRS, assert_matches_reference, changeset_fields, requests, run  # noqa: E402
@@ -175,6 +175,44 @@ def test_a_driver_that_started_ray_itself_gives_the_hosts_this_package(tmp_path)
     assert done.stdout.split()[-2:] == ["True", f"{root}{os.pathsep}{tmp_path}"]
 
 
+def test_ray_shut_down_gives_a_clear_error_and_new_hosts_and_no_checkpoint_outlives_the_driver(tmp_path):
+    """After ray.shutdown() a new fit in the same process failed ("Can't find actor ... from a different
+    cluster": the hosts of the old connection were reused), and an old model's call started a new Ray
+    and failed with Ray's own error. At a normal exit, a model kept at module level (as in the README)
+    left its checkpoint on disk, a forgotten user's rows in it: its finalizer ran after Ray's shutdown."""
+    script = textwrap.dedent("""
+        import os, ray
+        from amnesia import ItemCF
+        from amnesia.engine import ray_shards
+        from amnesia.errors import AmnesiaError
+        pairs = [(u, i) for u in range(12) for i in range(8) if (u * i) % 3]
+        old = ItemCF.fit(pairs, backend="ray", shards=2)
+        old.checkpoint()
+        ray.shutdown()
+        try:
+            old.recommend(2)
+        except AmnesiaError as error:
+            print(str(error))
+        model = ItemCF.fit(pairs, backend="ray", shards=2)
+        model.checkpoint()
+        model.forget_user(1)
+        print(model.fingerprint() == ItemCF.fit([(u, i) for u, i in pairs if u != 1]).fingerprint())
+        for kept in (old, model):
+            folder = os.path.dirname(ray_shards.checkpoint_path(kept._store.transport.key, 0))
+            print(folder, os.path.isdir(folder))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == ("The Ray cluster connection that held this model's shards was shut down (ray.shutdown()): its "
+                        "rows are gone. Refit the model.")
+    assert lines[1] == "True"
+    folders = [line.rsplit(" ", 1) for line in lines[2:4]]
+    assert [present for _, present in folders] == ["True", "True"]  # both checkpointed, while the script ran
+    assert not [folder for folder, _ in folders if Path(folder).exists()]  # and deleted by its exit
+
+
 def test_placement_arguments_are_checked_before_any_work():
     with pytest.raises(ArgumentError, match="Unknown backend 'spark'"):
         ItemCF.fit([(0, 1)], backend="spark")
@@ -266,7 +304,7 @@ def test_a_shard_killed_mid_stream_loses_nothing(cluster, monkeypatch, pipeline)
     # (shard, version it restored, version it replayed to): from the fit's input before the first
     # checkpoint, from the last checkpoint after it
     if pipeline == 1:
-        assert store.restores == [(1, 0, 1), (1, 0, 2), (1, 4, 6), (1, 8, 9), (1, 12, 13), (1, 16, 16)]
+        assert list(store.restores) == [(1, 0, 1), (1, 0, 2), (1, 4, 6), (1, 8, 9), (1, 12, 13), (1, 16, 16)]
     else:  # a kill is found by the next call to that shard, a read or a pending change: once or more
         assert len(store.restores) >= 6 and all(shard == 1 for shard, _, _ in store.restores)
         # always from a checkpoint (every 4 changes) or the fit, never ahead of the model
@@ -277,3 +315,56 @@ def test_a_shard_killed_mid_stream_loses_nothing(cluster, monkeypatch, pipeline)
     del model, store
     gc.collect()
     assert not folder.exists()  # a dropped model's checkpoints are deleted with it
+
+
+def test_a_failed_automatic_checkpoint_leaves_the_accepted_change_whole(cluster, monkeypatch):
+    """A checkpoint that fails after a change reached every shard (here: its folder's name is taken by a
+    file) had made the change look refused: the model skipped its time step and its new items' slots,
+    and the next new item took another's. The change stays accepted; the checkpoint is tried again."""
+    from amnesia.engine import sharded
+
+    monkeypatch.setattr(sharded, "CHECKPOINT_EVERY", 2)
+    pairs = [(u, i) for u in range(8) for i in range(6) if (u + i) % 3]
+    model, local = ItemCF.fit(pairs, backend="ray", shards=2), ItemCF.fit(pairs)
+    store = model._store
+    blocker = Path(ray_shards.checkpoint_path(store.transport.key, 0)).parent
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    try:
+        for user, items in ((50, [0, 1]), (51, [2, 777]), (52, [3, 888])):
+            assert changeset_fields(model, model.add_user(user, items)) == changeset_fields(local, local.add_user(user, items))
+        assert isinstance(store.checkpoint_error, AmnesiaError) and "save" in str(store.checkpoint_error)
+        assert "\x1b[" not in str(store.checkpoint_error)  # Ray's terminal colours are taken out
+        assert model.time == local.time == 3 and model.items() == local.items()
+        assert model.recommend(51) == local.recommend(51) and model.fingerprint() == local.fingerprint()
+        assert len(store._log) == 3  # kept: a restarted shard still replays every change since the fit
+        blocker.unlink()
+        model.add_user(53, [4, 5])  # the 4th change, CHECKPOINT_EVERY after the failed try: tried again, and it works
+        assert store.checkpoint_error is None and len(store._log) == 0
+    finally:
+        if blocker.is_file():  # (a folder once the checkpoint works: the model's drop deletes it)
+            blocker.unlink()
+
+
+def test_a_shard_killed_for_good_fails_at_once_with_the_others_rolled_back(cluster, monkeypatch):
+    """ray.kill without a restart: every call had waited RESTART_WAIT (120 s) for a host that would never
+    come back, raised Ray's own ActorDiedError, and left the change on the live shards."""
+    monkeypatch.setattr(ray_shards, "_hosts", [])  # hosts of its own: the module's pool stays alive for the rest
+    monkeypatch.setattr(ray_shards, "DEAD_GRACE", 0.5)
+    monkeypatch.setattr(ray_shards, "RESTART_WAIT", 60.0)
+    pairs = [(u, i) for u in range(10) for i in range(8) if (u * i) % 3]
+    model = ItemCF.fit(pairs, backend="ray", shards=2)
+    store = model._store
+    user = 4  # H of an even user lives on shard 0, which stays alive
+    row = store.transport.run([(0, "user_rows", ([user],))])[0][0].tolist()
+    ray.kill(store.transport.hosts[1])
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(AmnesiaError, match=r"Shard 1's process is gone and was not restarted .* refit it\. The other "
+                                           r"shards were rolled back: nothing was changed\."):
+        model.forget_user(user)
+    assert time.monotonic() - started < 60.0  # given up on the dead host, not waited out
+    assert store.transport.run([(0, "user_rows", ([user],))])[0][0].tolist() == row  # shard 0 rolled back
+    with pytest.raises(AmnesiaError, match="Shard 1's process is gone"):  # every later call says so at once
+        model.recommend(2)

@@ -315,3 +315,26 @@ def test_placement_flags_are_refused_by_their_flag_names(flags, message):
     backend='ray'"), which the person at the prompt never typed (an engineer's run)."""
     bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", *flags], input=b"", capture_output=True)
     assert bad.returncode == 2 and bad.stderr.decode().startswith(message)
+
+
+def test_only_records_reach_stdout_whatever_else_prints_there(monkeypatch, capsys):
+    """Ray prints notices of its own to sys.stdout ("(raylet) A worker died or was killed …"): a consumer
+    parsing the stream's JSON lines met one between two records. Anything printed while the stream runs
+    goes to stderr."""
+    import amnesia.stream
+    from amnesia.__main__ import main
+
+    real = amnesia.stream.run_stream
+
+    def noisy(*args, **kwargs):
+        print("(raylet) A worker died or was killed")  # what Ray's error listener does, mid-stream
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(amnesia.stream, "run_stream", noisy)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"change":"Remove","interactions":[[1,1]]}\n')))
+    assert main(["stream", "--data", "toy", "--changes-only"]) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]  # every line a record
+    assert {r["time"] for r in lines} == {1} and {r["data"] for r in lines} == {
+        "interactions", "item_interactions_n", "cooccurrences_c", "similarities_s"}
+    assert "(raylet) A worker died or was killed" in err and "raylet" not in out

@@ -3,8 +3,8 @@
 Starting an actor means starting a Python process that imports numpy and the compiled kernels
 (about a second), so a model does not start its own. A process keeps one pool of *shard hosts*
 per cluster, long-lived actors placed one a node in turn; shard ``w`` of every model lives
-in host ``w``, under the model's own key, and leaves it when the model is dropped (or when the
-driver exits: the hosts are the driver's actors and end with it). Arrays travel through Ray's
+in host ``w``, under the model's own key, and leaves it, with its checkpoints, when the model is
+dropped or the driver exits (the hosts are the driver's actors and end with it). Arrays travel through Ray's
 object store: H is put there once for a fit and every shard reads it from there.
 
 Ray is optional (``pip install -r requirements-scale.txt``); this module is imported only when a
@@ -14,6 +14,7 @@ without a dashboard, with as many CPUs as the machine has.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import AmnesiaError, ArgumentError
 
 try:
     import ray
@@ -45,6 +46,11 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 
 #: How long the driver waits for a restarted shard host before it gives up (seconds).
 RESTART_WAIT = 120.0
+#: How long a host may keep answering "died" before the driver takes it for dead for good (seconds): a
+#: host that Ray restarts takes new calls once it is back (they wait in its queue), so only the calls
+#: sent just as it died fail; one killed without a restart, or out of restarts, fails every call at once,
+#: and the driver had waited RESTART_WAIT on every later call (an engineer's run: 120 s each).
+DEAD_GRACE = 5.0
 
 
 def checkpoint_path(key: str, me: int) -> str:
@@ -115,12 +121,35 @@ class ShardHost:
 
 
 _hosts: list[Any] = []  # this process's shard hosts on the cluster it is connected to
+_hosts_job: str | None = None  # the Ray job (this driver's connection) they were started in
+_finalizers: list[weakref.finalize] = []  # each live model's drop of its shards (and their checkpoints)
+
+
+def _job() -> str | None:
+    """This driver's current Ray connection: its node and job ids (None when not connected). After
+    ``ray.shutdown()`` and a new ``ray.init()`` one of them differs: a new local Ray numbers its jobs
+    from 1 again but has a new node, and a new connection to the same cluster is a new job."""
+    if not ray.is_initialized():
+        return None
+    context = ray.get_runtime_context()
+    return f"{context.get_node_id()}/{context.get_job_id()}"
+
+
+def _drop_all() -> None:
+    """Drop every live model's shards now, while Ray still runs: registered with ``atexit`` after
+    ``ray.init`` (handlers run last-registered first, so before Ray's own shutdown). The models'
+    finalizers otherwise ran after Ray had shut down, and a forgotten user's rows stayed on disk in
+    a checkpoint (an engineer's run found them)."""
+    for finalizer in list(_finalizers):
+        finalizer()
+    _finalizers.clear()
 
 
 def connect(address: str | None) -> None:
     """Join the cluster at ``address`` (``"auto"``, ``"ray://host:port"``), or start a local Ray
     on 127.0.0.1 when None, unless this process is connected already."""
     if ray.is_initialized():
+        _at_exit()
         return
     # the hosts import this package: give their processes the directory it is in
     runtime_env = {"env_vars": {"PYTHONPATH": _PACKAGE_ROOT}}
@@ -132,6 +161,19 @@ def connect(address: str | None) -> None:
                  runtime_env=runtime_env, _node_ip_address="127.0.0.1")
     else:
         ray.init(address=address, log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+    _at_exit()
+
+
+_registered_for: str | None = None  # the job whose exit drops the shards
+
+
+def _at_exit() -> None:
+    """Register :func:`_drop_all` once per Ray job, after that job's ``ray.init`` registered its shutdown."""
+    global _registered_for
+    job = _job()
+    if job != _registered_for:
+        atexit.register(_drop_all)
+        _registered_for = job
 
 
 def hosts(count: int) -> list[Any]:
@@ -139,9 +181,9 @@ def hosts(count: int) -> list[Any]:
     (modulo their number, by node id), so W shards on W nodes sit on W different
     machines. Pinned (Ray's soft affinity let two hosts share a node): a host whose actor dies is
     restarted on its node; a host whose node is gone cannot be, and its models must be refitted."""
-    global _hosts
-    if _hosts and not ray.is_initialized():  # a previous cluster's hosts are gone with it
-        _hosts = []
+    global _hosts, _hosts_job
+    if _hosts_job != _job():  # a previous connection's hosts ended with it (ray.shutdown(), then a new ray.init())
+        _hosts, _hosts_job = [], _job()
     if len(_hosts) < count:
         nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
         # the hosts' own runtime env names this package's directory too: a driver that started Ray itself
@@ -157,14 +199,17 @@ def hosts(count: int) -> list[Any]:
     return _hosts[:count]
 
 
-def _drop(handles: list[Any], key: str) -> None:
+def _drop(handles: list[Any], key: str, job: str | None = None) -> None:
     """A dropped model's shards leave their hosts, with their checkpoints; waited for (briefly), so
-    that a driver that exits does not leave a forgotten user's rows on a disk."""
-    if ray.is_initialized():
+    that a driver that exits does not leave a forgotten user's rows on a disk. Hosts of an ended
+    connection (``job``) are gone; their checkpoints on this machine are deleted here (a cluster's
+    other machines keep theirs until their temporary folders are cleaned)."""
+    if ray.is_initialized() and job == _job():
         try:
             ray.get([handle.drop.remote(key) for handle in handles], timeout=30)
         except Exception:  # noqa: BLE001 - a host already gone took its shard with it
             pass
+    shutil.rmtree(os.path.dirname(checkpoint_path(key, 0)), ignore_errors=True)
 
 
 class RayTransport(Transport):
@@ -179,9 +224,11 @@ class RayTransport(Transport):
         self.shards = shards
         self.key = f"{uuid.uuid4().hex}-{next(self._ids)}"
         self.hosts = hosts(shards)
+        self.job = _job()
         # what rebuilds a shard that died before its first checkpoint: the fit's input, in the object store
         self._source: tuple = (None, 0, np.zeros(shards + 1, dtype=np.int64), "sparse", None, None)
-        weakref.finalize(self, _drop, list(self.hosts), self.key)
+        _finalizers[:] = [finalizer for finalizer in _finalizers if finalizer.alive]  # dropped models' are done
+        _finalizers.append(weakref.finalize(self, _drop, list(self.hosts), self.key, self.job))
 
     def fit(self, transposed: tuple[np.ndarray, ...], size: int, bounds: np.ndarray, layout: str,
             saturation: int | None, users: np.ndarray) -> list[str]:
@@ -201,20 +248,36 @@ class RayTransport(Transport):
         return isinstance(error, ray.exceptions.RayTaskError) and isinstance(error.cause, KeyError)
 
     def restore(self, shard: int) -> int:
-        deadline = time.monotonic() + RESTART_WAIT
+        self._connected()
+        started = time.monotonic()
+        died_since: float | None = None  # when the host began answering "died" to every call
         while True:
             try:
                 return ray.get(self.hosts[shard].restore.remote(self.key, shard, self.shards, *self._source))
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                if time.monotonic() > deadline:
+            except ray.exceptions.ActorUnavailableError:  # restarting: it takes calls again once it is back
+                died_since = None
+                if time.monotonic() - started > RESTART_WAIT:
                     raise
-                time.sleep(0.1)
+            except ray.exceptions.RayActorError:
+                now = time.monotonic()
+                died_since = now if died_since is None else died_since
+                if now - died_since > DEAD_GRACE or now - started > RESTART_WAIT:
+                    raise
+            time.sleep(0.1)
+
+    def _connected(self) -> None:
+        """An AmnesiaError if the Ray connection this model's shards lived in has ended: after
+        ``ray.shutdown()`` a call went to Ray's auto-started new cluster and failed with "Can't find actor"."""
+        if _job() != self.job:
+            raise AmnesiaError("The Ray cluster connection that held this model's shards was shut down (ray.shutdown()): "
+                               "its rows are gone. Refit the model.")
 
     def checkpointed(self) -> None:
         # the checkpoints replace the fit's input (and the forgotten users' rows in it)
         self._source = (None, -1, *self._source[2:5], None)
 
     def submit(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        self._connected()
         packed: dict[int, bytes] = {}  # by identity: every shard gets the same change object
         for _, _, args in calls:
             if id(args) not in packed:

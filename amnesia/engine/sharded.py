@@ -22,6 +22,7 @@ which gives the single-process fingerprint bit for bit (:mod:`amnesia.engine.fin
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 from collections.abc import Sequence
@@ -44,6 +45,14 @@ MAX_PIPELINE = 1024
 #: Changes between two checkpoints of a model whose shards can be restarted (Ray's): the replay log
 #: holds at most this many, and a forgotten user's data is out of every recovery state by then.
 CHECKPOINT_EVERY = 1000
+#: Restores of shards a model remembers (the latest), for tests and the docs.
+RESTORES_KEPT = 100
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours its errors' text for a terminal
+
+
+def _plain(error: BaseException) -> str:
+    """A shard's error as text, without the terminal colour codes Ray puts in it."""
+    return _COLOURS.sub("", str(error))
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,12 @@ class ShardedStore(OwnCounts, Store):
         self._size = 0 if counts is None else len(counts)
         self.version = 0  # changes applied since the fit; every shard is at this version between requests
         self._log: list[tuple[int, StoreChange]] = []  # (version, change) since the last checkpoint, for replays
-        self.restores: list[tuple[int, int, int]] = []  # (shard, version restored, version replayed to), in order
+        #: (shard, version restored, version replayed to), in order: the last RESTORES_KEPT
+        self.restores: deque[tuple[int, int, int]] = deque(maxlen=RESTORES_KEPT)
+        #: why the last automatic checkpoint failed (None after one that worked): the changes stay accepted and
+        #: the replay log is kept, so a restarted shard still recovers, but forgotten users stay in it until one works
+        self.checkpoint_error: AmnesiaError | None = None
+        self._next_checkpoint = CHECKPOINT_EVERY  # the replay log's length at which the next one is tried
 
     @classmethod
     def fit(cls, user_ptr: np.ndarray, user_items: np.ndarray, size: int, layout: str, placement: Placement,
@@ -145,34 +159,51 @@ class ShardedStore(OwnCounts, Store):
         """The shard that owns each internal index of ``items``."""
         return owners(items, self.bounds, self.fitted, self.shards)
 
-    def _calls(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
+    def _calls(self, calls: list[tuple[int, str, tuple]], rolling_back: bool = False) -> list[Any]:
         """Results of ``calls`` (errors returned, not raised); a shard whose process died is
-        restored (:meth:`_recover`) and its call made again, once."""
-        if self._broken is not None:
+        restored (:meth:`_recover`) and its call made again, once. A shard that cannot be restored
+        (its process is gone for good) answers with that error and leaves the model unusable after
+        this call (``rolling_back``: a call that undoes a change on the other shards, made even so)."""
+        if self._broken is not None and not rolling_back:
             raise self._broken
         results = self.transport.run(calls)
+        gone: AmnesiaError | None = None
         for position, ((shard, method, args), result) in enumerate(zip(calls, results)):
             if isinstance(result, BaseException) and self.transport.lost(result):
-                self._recover(shard)
+                try:
+                    self._recover(shard)
+                except AmnesiaError as error:
+                    results[position] = gone = error
+                    continue
                 results[position] = self.transport.run([(shard, method, args)])[0]
+        if gone is not None and self._broken is None:
+            # every later call says so at once (each had waited for the dead host again)
+            self._broken = gone
         return results
 
     def _run(self, calls: list[tuple[int, str, tuple]]) -> list[Any]:
         results = self._calls(calls)
         for (shard, method, _), result in zip(calls, results):
+            if isinstance(result, AmnesiaError):
+                raise result
             if isinstance(result, BaseException):
-                raise AmnesiaError(f"Shard {shard} failed to answer {method}: {result}") from result
+                raise AmnesiaError(f"Shard {shard} failed to answer {method}: {_plain(result)}") from result
         return results
 
     def _recover(self, shard: int) -> None:
         """Bring a restarted shard back to this model's version: its checkpoint (or its part of the
-        fit, before the first checkpoint), then every change since, in order (each applied once)."""
-        restored = self.transport.restore(shard)
+        fit, before the first checkpoint), then every change since, in order (each applied once).
+        An AmnesiaError when its process cannot be restarted (killed for good, or out of restarts)."""
+        try:
+            restored = self.transport.restore(shard)
+        except Exception as error:  # noqa: BLE001 - whatever the transport raised, the shard is gone
+            raise AmnesiaError(f"Shard {shard}'s process is gone and was not restarted ({_plain(error).splitlines()[0]}): "
+                               "its rows are lost to this model; refit it.") from error
         for version, change in self._log:
             if version > restored:
                 result = self.transport.run([(shard, "apply_at", (change, version))])[0]
                 if isinstance(result, BaseException):
-                    raise AmnesiaError(f"Shard {shard} was restarted but could not replay change {version}: {result}") from result
+                    raise AmnesiaError(f"Shard {shard} was restarted but could not replay change {version}: {_plain(result)}") from result
         self.restores.append((shard, restored, self.version))
 
     def _settle(self, keep: int = 0) -> None:
@@ -185,10 +216,14 @@ class ShardedStore(OwnCounts, Store):
                 if not isinstance(result, BaseException):
                     continue
                 if self.transport.lost(result):
-                    self._recover(shard)
+                    try:
+                        self._recover(shard)
+                    except AmnesiaError as error:  # the change was accepted: the shards no longer agree
+                        self._broken = error
+                        raise
                     continue
                 self._broken = AmnesiaError(
-                    f"Shard {shard} could not apply change {version} ({result}) after it was accepted (pipeline="
+                    f"Shard {shard} could not apply change {version} ({_plain(result)}) after it was accepted (pipeline="
                     f"{self.pipeline}): the shards no longer agree. Refit the model; with pipeline=1 such a change "
                     f"is undone everywhere instead.")
                 raise self._broken from result
@@ -203,6 +238,7 @@ class ShardedStore(OwnCounts, Store):
         self._run([(w, "save", ()) for w in range(self.shards)])
         self._log.clear()
         self.transport.checkpointed()
+        self.checkpoint_error, self._next_checkpoint = None, CHECKPOINT_EVERY
         return self.version
 
     # ------------------------------------------------------------------ H, by user
@@ -283,21 +319,31 @@ class ShardedStore(OwnCounts, Store):
             failed = [w for w, result in enumerate(results) if isinstance(result, BaseException)]
             if failed:
                 undo = _inverse(change, count_old)  # on the shards that applied it (undo_at skips the others)
-                undone = self._calls([(w, "undo_at", (undo, version)) for w in range(self.shards) if w not in failed])
+                undone = self._calls([(w, "undo_at", (undo, version)) for w in range(self.shards) if w not in failed],
+                                     rolling_back=True)
                 lost = [result for result in undone if isinstance(result, BaseException)]
                 first = results[failed[0]]
                 if lost:
-                    raise AmnesiaError(f"Shard {failed[0]} failed ({first}) and rolling the others back failed too "
-                                       f"({lost[0]}): refit the model.") from first
-                raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({first}); nothing was changed.") from first
+                    raise AmnesiaError(f"Shard {failed[0]} failed ({_plain(first)}) and rolling the others back failed too "
+                                       f"({_plain(lost[0])}): refit the model.") from first
+                if self._broken is not None:  # a shard gone for good: the others are back where they were
+                    raise AmnesiaError(f"{_plain(first)} The other shards were rolled back: nothing was changed.") from first
+                raise AmnesiaError(f"Shard {failed[0]} could not apply the change ({_plain(first)}); nothing was changed.") from first
         self._size = change.size
         self._counts[change.count_index] = change.count_new
         self.version = version
         if self.transport.recoverable:
             self._log.append((version, change))
         self._settle(self.pipeline - 1)
-        if self.transport.recoverable and len(self._log) >= CHECKPOINT_EVERY:
-            self.checkpoint()
+        if self.transport.recoverable and len(self._log) >= self._next_checkpoint:
+            # the change is whole on every shard and in n already: a checkpoint that fails (a full disk) must not
+            # make the caller believe it was refused (the model would skip its time step and index while the
+            # shards kept it: items were given each other's slots). It is tried again after as many changes.
+            try:
+                self.checkpoint()
+            except AmnesiaError as error:
+                self.checkpoint_error = error
+                self._next_checkpoint = len(self._log) + CHECKPOINT_EVERY
 
     def share(self, lean: bool = False) -> tuple[Store, Store]:
         raise ArgumentError("A sharded model cannot be forked: its rows live in its shards. Fit a second "
