@@ -15,14 +15,15 @@ import sys
 
 
 def _stream(args: argparse.Namespace) -> int:
-    """The stream: its records go to this process's stdout and nothing else does. Ray prints notices
-    of its own (a shard's worker that died: "(raylet) A worker died or was killed …") to whatever
-    ``sys.stdout`` is, so while the stream runs ``sys.stdout`` is stderr and only the records reach
-    the real stdout (a consumer parsing JSON lines met one of those notices in between)."""
+    """The stream: its records go to this process's stdout and its JSON errors to stderr, and nothing
+    else does. Ray prints notices of its own (a shard's worker that died: "(raylet) A worker died or
+    was killed …") to whatever ``sys.stdout`` is, so while the stream runs ``sys.stdout`` is a null
+    device (a consumer parsing JSON lines met one of those notices between two records; stderr is
+    no place for it either: it carries the errors as JSON)."""
     import contextlib
 
     records = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
+    with open(os.devnull, "w", encoding="utf-8") as nowhere, contextlib.redirect_stdout(nowhere):
         return _stream_to(args, records)
 
 

@@ -7,6 +7,7 @@ every test also runs across nodes. Shard hosts bind to 127.0.0.1; nothing reache
 from __future__ import annotations
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -179,12 +180,26 @@ def test_ray_shut_down_gives_a_clear_error_and_new_hosts_and_no_checkpoint_outli
     """After ray.shutdown() a new fit in the same process failed ("Can't find actor ... from a different
     cluster": the hosts of the old connection were reused), and an old model's call started a new Ray
     and failed with Ray's own error. At a normal exit, a model kept at module level (as in the README)
-    left its checkpoint on disk, a forgotten user's rows in it: its finalizer ran after Ray's shutdown."""
+    left its checkpoint on disk, a forgotten user's rows in it: its finalizer ran after Ray's shutdown.
+    Now its hosts delete it while Ray still runs (on every node); the driver deletes on its own machine
+    only what an ended connection's hosts can no longer delete."""
     script = textwrap.dedent("""
+        import atexit, json, shutil, sys, tempfile, types
+        report = {"local": []}
+        atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(report)))  # registered first: runs last
+        # a finalizer made before Ray is imported (importing pandas or numba makes some): weakref's exit
+        # hook then runs after Ray's shutdown, and with it every model's own finalizer
+        early = tempfile.TemporaryDirectory()
         import os, ray
         from amnesia import ItemCF
         from amnesia.engine import ray_shards
         from amnesia.errors import AmnesiaError
+
+        def recorded(path, *args, **kwargs):  # the driver's own deletions
+            report["local"].append(path)
+            return shutil.rmtree(path, *args, **kwargs)
+
+        ray_shards.shutil = types.SimpleNamespace(rmtree=recorded)
         pairs = [(u, i) for u in range(12) for i in range(8) if (u * i) % 3]
         old = ItemCF.fit(pairs, backend="ray", shards=2)
         old.checkpoint()
@@ -201,16 +216,19 @@ def test_ray_shut_down_gives_a_clear_error_and_new_hosts_and_no_checkpoint_outli
             folder = os.path.dirname(ray_shards.checkpoint_path(kept._store.transport.key, 0))
             print(folder, os.path.isdir(folder))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    out = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=240,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert lines[0] == ("The Ray cluster connection that held this model's shards was shut down (ray.shutdown()): its "
                         "rows are gone. Refit the model.")
     assert lines[1] == "True"
-    folders = [line.rsplit(" ", 1) for line in lines[2:4]]
-    assert [present for _, present in folders] == ["True", "True"]  # both checkpointed, while the script ran
-    assert not [folder for folder, _ in folders if Path(folder).exists()]  # and deleted by its exit
+    (old, old_there), (kept, kept_there) = (line.rsplit(" ", 1) for line in lines[2:4])
+    assert (old_there, kept_there) == ("True", "True")  # both checkpointed, while the script ran
+    assert not Path(old).exists() and not Path(kept).exists()  # and deleted by its exit:
+    # the live model's by its hosts (so on any node), the ended connection's by the driver
+    assert json.loads(out.read_text())["local"] == [old]
 
 
 def test_placement_arguments_are_checked_before_any_work():
@@ -333,14 +351,14 @@ def test_a_failed_automatic_checkpoint_leaves_the_accepted_change_whole(cluster,
     try:
         for user, items in ((50, [0, 1]), (51, [2, 777]), (52, [3, 888])):
             assert changeset_fields(model, model.add_user(user, items)) == changeset_fields(local, local.add_user(user, items))
-        assert isinstance(store.checkpoint_error, AmnesiaError) and "save" in str(store.checkpoint_error)
-        assert "\x1b[" not in str(store.checkpoint_error)  # Ray's terminal colours are taken out
+        assert isinstance(model.checkpoint_error, AmnesiaError) and "save" in str(model.checkpoint_error)
+        assert "\x1b[" not in str(model.checkpoint_error)  # Ray's terminal colours are taken out
         assert model.time == local.time == 3 and model.items() == local.items()
         assert model.recommend(51) == local.recommend(51) and model.fingerprint() == local.fingerprint()
         assert len(store._log) == 3  # kept: a restarted shard still replays every change since the fit
         blocker.unlink()
         model.add_user(53, [4, 5])  # the 4th change, CHECKPOINT_EVERY after the failed try: tried again, and it works
-        assert store.checkpoint_error is None and len(store._log) == 0
+        assert model.checkpoint_error is None and len(store._log) == 0
     finally:
         if blocker.is_file():  # (a folder once the checkpoint works: the model's drop deletes it)
             blocker.unlink()

@@ -52,7 +52,7 @@ LISTED = {
     "neighbour_lists": lambda m, xs: m.neighbour_lists(xs),
 }
 NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
-                "retrained", "cooccurrence_entries", "store_kind", "shard_kinds", "live_items", "stored_entries", "neighbours", "scoring",
+                "retrained", "cooccurrence_entries", "store_kind", "shard_kinds", "checkpoint_error", "live_items", "stored_entries", "neighbours", "scoring",
                 "checkpoint"}  # checkpoint: Ray-sharded models only (tests/test_ray_backend.py), an ArgumentError elsewhere
 CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork", "with_neighbours"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}

@@ -125,3 +125,44 @@ def test_pipeline_needs_shards():
         ItemCF.fit([(0, 1)], shards=2, pipeline=0)
     with pytest.raises(ArgumentError, match="pass it with shards= or backend='ray'"):
         ItemCF.fit([(0, 1)], pipeline=4)
+
+
+class _Died(Exception):
+    """A shard process that died, as a transport reports it (Ray's RayActorError in the Ray backend)."""
+
+
+class _TaskFailed(Exception):
+    """A call that ran and raised (Ray's RayTaskError, whose ``cause`` is what the shard raised)."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__("ray::ShardHost.restore() (pid=1, ip=127.0.0.1)")
+        self.cause = cause
+
+
+@pytest.mark.parametrize("failure, message", [
+    (_Died(), r"Shard 1's process is gone and was not restarted \(_Died\): its rows are lost to this model; refit it\."),
+    (MemoryError(), r"Shard 1's process was restarted but could not load its rows back \(MemoryError: MemoryError\); "
+                    r"refit the model\."),
+    (_TaskFailed(FileNotFoundError("the checkpoint of shard 1 is gone from /tmp/x; refit the model")),
+     r"restarted but could not load its rows back \(FileNotFoundError: the checkpoint of shard 1 is gone from /tmp/x"),
+], ids=["gone", "no text", "what the shard raised"])
+def test_a_shard_that_cannot_be_restored_says_why_and_leaves_the_model_unusable(failure, message):
+    """A restore that failed was reported as "process gone" with Ray's header line for a reason (the shard's
+    own FileNotFoundError lost), and one whose error had no text escaped as an IndexError."""
+    model = ItemCF.fit([(u, i) for u in range(12) for i in range(8) if (u * i) % 3], shards=2)
+    transport = model._store.transport
+    real_collect, calls = transport.collect, []
+
+    def collect(submitted):
+        calls.append(1)
+        return [_Died() if len(calls) == 1 and shard == 1 else r for shard, r in enumerate(real_collect(submitted))]
+
+    def restore(shard):
+        raise failure
+
+    transport.collect, transport.restore = collect, restore
+    transport.lost = lambda error: isinstance(error, _Died)
+    with pytest.raises(AmnesiaError, match=message):
+        model.fingerprint()
+    with pytest.raises(AmnesiaError, match=message):  # and every later call, at once
+        model.recommend(1)

@@ -98,6 +98,7 @@ def test_auto_picks_the_smaller_store():
     assert ItemCF.fit(dense_data).store_kind == "dense"
     assert ItemCF.fit([(0, 1)]).store_kind == "dense"  # tiny catalogs are dense
     assert ItemCF.fit([(0, 1)]).shard_kinds == ["dense"]  # one process: one store
+    assert ItemCF.fit([(0, 1)]).checkpoint_error is None  # nothing to checkpoint
     assert ItemCF().store_kind == "sparse"  # an empty model grows item by item
 
 

@@ -223,6 +223,13 @@ class ItemCF:
         return save()
 
     @property
+    def checkpoint_error(self) -> Exception | None:
+        """On Ray shards: why the last automatic checkpoint failed, None once one has worked (and for a
+        model in one process). The changes stay accepted and recoverable, but until a checkpoint works
+        the replay log and the older checkpoint files still hold users forgotten since the last one."""
+        return getattr(self._store, "checkpoint_error", None)
+
+    @property
     def neighbours(self) -> int | None:
         """K, the neighbours each item keeps, or None when scores sum over every neighbour."""
         return self._k

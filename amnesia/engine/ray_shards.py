@@ -136,12 +136,15 @@ def _job() -> str | None:
 
 
 def _drop_all() -> None:
-    """Drop every live model's shards now, while Ray still runs: registered with ``atexit`` after
-    ``ray.init`` (handlers run last-registered first, so before Ray's own shutdown). The models'
-    finalizers otherwise ran after Ray had shut down, and a forgotten user's rows stayed on disk in
-    a checkpoint (an engineer's run found them)."""
+    """Drop every live model's shards now, while Ray still runs: registered with ``atexit`` after Ray
+    registered its shutdown (when it was imported), and handlers run last-registered first. The
+    models' finalizers otherwise ran after Ray had shut down, and a forgotten user's rows stayed on
+    disk in a checkpoint (an engineer's run found them)."""
     for finalizer in list(_finalizers):
-        finalizer()
+        try:
+            finalizer()
+        except Exception:  # noqa: BLE001 - one model's drop failing must not keep the others' checkpoints
+            pass
     _finalizers.clear()
 
 
@@ -168,7 +171,7 @@ _registered_for: str | None = None  # the job whose exit drops the shards
 
 
 def _at_exit() -> None:
-    """Register :func:`_drop_all` once per Ray job, after that job's ``ray.init`` registered its shutdown."""
+    """Register :func:`_drop_all` (once per connection: harmless twice, it drops each model once)."""
     global _registered_for
     job = _job()
     if job != _registered_for:
@@ -201,14 +204,15 @@ def hosts(count: int) -> list[Any]:
 
 def _drop(handles: list[Any], key: str, job: str | None = None) -> None:
     """A dropped model's shards leave their hosts, with their checkpoints; waited for (briefly), so
-    that a driver that exits does not leave a forgotten user's rows on a disk. Hosts of an ended
-    connection (``job``) are gone; their checkpoints on this machine are deleted here (a cluster's
-    other machines keep theirs until their temporary folders are cleaned)."""
+    that a driver that exits does not leave a forgotten user's rows on a disk. When the connection
+    that held them has ended (``job``), the hosts are gone: the checkpoints on this machine are
+    deleted here (a cluster's other machines keep theirs until their temporary folders are cleaned)."""
     if ray.is_initialized() and job == _job():
         try:
             ray.get([handle.drop.remote(key) for handle in handles], timeout=30)
         except Exception:  # noqa: BLE001 - a host already gone took its shard with it
             pass
+        return
     shutil.rmtree(os.path.dirname(checkpoint_path(key, 0)), ignore_errors=True)
 
 

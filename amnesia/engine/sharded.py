@@ -42,8 +42,10 @@ BACKENDS = ("memory", "ray")
 MAX_SHARDS = 256
 #: The most changes a pipelined model may have in flight to its shards.
 MAX_PIPELINE = 1024
-#: Changes between two checkpoints of a model whose shards can be restarted (Ray's): the replay log
-#: holds at most this many, and a forgotten user's data is out of every recovery state by then.
+#: Changes between two checkpoints of a model whose shards can be restarted (Ray's): while checkpoints
+#: work, the replay log holds at most this many, and a forgotten user's data is out of every recovery
+#: state by then. A failed automatic checkpoint (``ItemCF.checkpoint_error``) is tried again this many
+#: changes later; until one works, the log and the older checkpoint keep growing and keep the user.
 CHECKPOINT_EVERY = 1000
 #: Restores of shards a model remembers (the latest), for tests and the docs.
 RESTORES_KEPT = 100
@@ -53,6 +55,11 @@ _COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours its errors' text for a t
 def _plain(error: BaseException) -> str:
     """A shard's error as text, without the terminal colour codes Ray puts in it."""
     return _COLOURS.sub("", str(error))
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of :func:`_plain` (the error's name when it has no text, as MemoryError())."""
+    return (_plain(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @dataclass(frozen=True)
@@ -196,9 +203,13 @@ class ShardedStore(OwnCounts, Store):
         An AmnesiaError when its process cannot be restarted (killed for good, or out of restarts)."""
         try:
             restored = self.transport.restore(shard)
-        except Exception as error:  # noqa: BLE001 - whatever the transport raised, the shard is gone
-            raise AmnesiaError(f"Shard {shard}'s process is gone and was not restarted ({_plain(error).splitlines()[0]}): "
-                               "its rows are lost to this model; refit it.") from error
+        except Exception as error:  # noqa: BLE001 - whatever the transport raised, this model cannot go on
+            if self.transport.lost(error):
+                raise AmnesiaError(f"Shard {shard}'s process is gone and was not restarted ({_first_line(error)}): "
+                                   "its rows are lost to this model; refit it.") from error
+            cause = getattr(error, "cause", None) or error  # a task error: what the restarted process raised
+            raise AmnesiaError(f"Shard {shard}'s process was restarted but could not load its rows back "
+                               f"({type(cause).__name__}: {_first_line(cause)}); refit the model.") from error
         for version, change in self._log:
             if version > restored:
                 result = self.transport.run([(shard, "apply_at", (change, version))])[0]

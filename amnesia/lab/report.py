@@ -509,7 +509,7 @@ def table_blocks(result: dict, kind: str) -> list[tuple[str, str, pd.DataFrame]]
 
 
 def _compared(gap: float | None, ci: list | None) -> str:
-    """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'cannot tell (…)' from a difference and its interval."""
+    """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'no different at this N (…)' from a difference and its interval."""
     if gap is None or not ci or ci[0] is None:
         return "not measured"
     word = "higher" if ci[0] > 0 else "lower" if ci[1] < 0 else "no different at this N"
@@ -581,6 +581,8 @@ def _atypical_runs(study: dict, name: str, kind: str) -> str:
     runs = [run for run in study.get("runs", []) if run["forget_set"] == kind and name in run["verdicts"]]
     forgets = [run["verdicts"][name]["p_value"] > study["alpha"] for run in runs]
     if not runs:
+        return ""
+    if sum(forgets) * 2 == len(forgets):  # split evenly: no side is "the other"
         return ""
     majority = sum(forgets) * 2 > len(forgets)
     minority = [run for run, said in zip(runs, forgets) if said != majority]
