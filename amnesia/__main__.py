@@ -118,9 +118,6 @@ def _neighbours(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: pass K, a whole number from 1 to 100,000") from None
 
 
-# the limits that concern the stream; the others are for the app's forms
-
-
 def build_parser() -> argparse.ArgumentParser:
     # the choices come from the registries that define them, so the CLI cannot drift from the library
     from .bench import FULL_OUTPUT, PARTS, QUICK_OUTPUT

@@ -53,10 +53,15 @@ RESTART_WAIT = 120.0
 DEAD_GRACE = 5.0
 
 
+def checkpoint_folder(key: str) -> str:
+    """The folder of model ``key``'s checkpoints on a node (one file per shard the node hosts)."""
+    return os.path.join(tempfile.gettempdir(), "amnesia-shards", key)
+
+
 def checkpoint_path(key: str, me: int) -> str:
     """Where shard ``me`` of model ``key`` keeps its checkpoint, on its host's node (hosts are
     pinned to their node, so a restarted host finds it there)."""
-    return os.path.join(tempfile.gettempdir(), "amnesia-shards", key, f"shard-{me}.npz")
+    return os.path.join(checkpoint_folder(key), f"shard-{me}.npz")
 
 
 @ray.remote(num_cpus=0, max_restarts=100, max_task_retries=0)
@@ -98,15 +103,14 @@ class ShardHost:
         args = pickle.loads(packed)
         store = self.stores[key]  # a KeyError after a restart: the driver restores this shard
         if method == "save":  # to this node's checkpoint folder
-            path = checkpoint_path(key, store.me)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            return store.save(path)
+            os.makedirs(checkpoint_folder(key), exist_ok=True)
+            return store.save(checkpoint_path(key, store.me))
         return getattr(store, method)(*args)
 
     def drop(self, key: str) -> None:
         store = self.stores.pop(key, None)
         if store is not None:
-            shutil.rmtree(os.path.dirname(checkpoint_path(key, store.me)), ignore_errors=True)
+            shutil.rmtree(checkpoint_folder(key), ignore_errors=True)
 
     def keys(self) -> list[str]:
         """The models this host holds a shard of (a dropped model's is gone)."""
@@ -185,8 +189,9 @@ def hosts(count: int) -> list[Any]:
     machines. Pinned (Ray's soft affinity let two hosts share a node): a host whose actor dies is
     restarted on its node; a host whose node is gone cannot be, and its models must be refitted."""
     global _hosts, _hosts_job
-    if _hosts_job != _job():  # a previous connection's hosts ended with it (ray.shutdown(), then a new ray.init())
-        _hosts, _hosts_job = [], _job()
+    job = _job()
+    if _hosts_job != job:  # a previous connection's hosts ended with it (ray.shutdown(), then a new ray.init())
+        _hosts, _hosts_job = [], job
     if len(_hosts) < count:
         nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
         # the hosts' own runtime env names this package's directory too: a driver that started Ray itself
@@ -213,7 +218,7 @@ def _drop(handles: list[Any], key: str, job: str | None = None) -> None:
         except Exception:  # noqa: BLE001 - a host already gone took its shard with it
             pass
         return
-    shutil.rmtree(os.path.dirname(checkpoint_path(key, 0)), ignore_errors=True)
+    shutil.rmtree(checkpoint_folder(key), ignore_errors=True)
 
 
 class RayTransport(Transport):

@@ -508,17 +508,22 @@ def table_blocks(result: dict, kind: str) -> list[tuple[str, str, pd.DataFrame]]
     return blocks
 
 
-def _compared(gap: float | None, ci: list | None) -> str:
-    """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'no different at this N (…)' from a difference and its interval."""
+def _side(gap: float | None, ci: list | None) -> str:
+    """'higher', 'lower' or 'no different at this N' from a difference's interval; 'not measured'."""
     if gap is None or not ci or ci[0] is None:
         return "not measured"
-    word = "higher" if ci[0] > 0 else "lower" if ci[1] < 0 else "no different at this N"
-    return f"{word} ({signed(gap)}{interval(ci, 3)})"
+    return "higher" if ci[0] > 0 else "lower" if ci[1] < 0 else "no different at this N"
+
+
+def _compared(gap: float | None, ci: list | None) -> str:
+    """'higher (+0.031 [0.019, 0.042])', 'lower (…)' or 'no different at this N (…)' from a difference and its interval."""
+    word = _side(gap, ci)
+    return word if word == "not measured" else f"{word} ({signed(gap)}{interval(ci, 3)})"
 
 
 def _utility_side(row: dict) -> str:
-    """The word :func:`_compared` gives a row's paired NDCG@10 difference from the retrained factorisations."""
-    return _compared(row.get("ndcg_gap_to_als"), row.get("ndcg_gap_to_als_ci")).split(" (")[0]
+    """:func:`_side` of a row's paired NDCG@10 difference from the retrained factorisations."""
+    return _side(row.get("ndcg_gap_to_als"), row.get("ndcg_gap_to_als_ci"))
 
 
 def questions(result: dict) -> list[str]:
@@ -733,7 +738,7 @@ def _false_alarms_by_kind(study: dict) -> str:
     """"random 1 of 30, core 1 of 30, edge 3 of 30" over the study's own pairs ("" without its runs)."""
     found: dict[str, list[int]] = {}
     for run in study.get("runs", []):
-        values = (run["verdicts"]["retrain"]["p_value"], *run["null_p_values"])
+        values = retrain_pair_p_values([run])
         entry = found.setdefault(run["forget_set"], [0, 0])
         entry[0] += sum(p <= study["alpha"] for p in values)
         entry[1] += len(values)

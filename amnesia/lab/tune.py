@@ -74,6 +74,18 @@ def tune_als(data, seeds: int = 2, log=print) -> list[dict]:
     return results
 
 
+def _validation_ndcg(model, data, users: np.ndarray, unlisted: float) -> float:
+    """Mean NDCG@10 on validation items of ``model.recommend``'s top 10 for ``users`` (indices into
+    ``data.user_ids``); items a list leaves out score ``unlisted`` (below every listed score)."""
+    scores = np.full((len(users), len(data.item_ids)), unlisted)
+    for n, user in enumerate(data.user_ids[users].tolist()):
+        for rec in model.recommend(int(user), 10):
+            scores[n, np.searchsorted(data.item_ids, rec.item)] = rec.score
+    top = top_k(scores, 10, exclude=data.train[users])
+    ndcg, _ = ranking_metrics(top, data.test[users])
+    return float(nan_mean(ndcg))
+
+
 def tune_itemknn(data, log=print) -> list[dict]:
     """NDCG@10 on validation items of item-CF for every similarity x neighbours K (None: every
     neighbour) x scoring (whose lists a score reads); deterministic, so one fit each. Without K
@@ -89,13 +101,8 @@ def tune_itemknn(data, log=print) -> list[dict]:
         started = time.perf_counter()
         model = ItemCF.fit(fitting, point["similarity"], neighbours=point["neighbours"], scoring=point["scoring"])
         seconds = time.perf_counter() - started
-        scores = np.zeros((len(users), len(data.item_ids)))
-        for n, user in enumerate(data.user_ids[users].tolist()):
-            for rec in model.recommend(int(user), 10):
-                scores[n, np.searchsorted(data.item_ids, rec.item)] = rec.score
-        top = top_k(scores, 10, exclude=data.train[users])
-        ndcg, _ = ranking_metrics(top, data.test[users])
-        results.append({**point, "ndcg_at_10": round(float(nan_mean(ndcg)), 5), "fit_seconds": round(seconds, 3)})
+        ndcg = _validation_ndcg(model, data, users, unlisted=0.0)  # item-CF's scores are > 0
+        results.append({**point, "ndcg_at_10": round(ndcg, 5), "fit_seconds": round(seconds, 3)})
         log(f"item-kNN {point}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {seconds:.2f} s")
     return results
 
@@ -112,14 +119,9 @@ def tune_ease(data, log=print) -> list[dict]:
         started = time.perf_counter()
         model = ease_fit(fitting, data.item_ids, l2)
         seconds = time.perf_counter() - started
-        scores = np.full((len(users), len(data.item_ids)), -np.inf)
-        for n, user in enumerate(data.user_ids[users].tolist()):
-            for rec in model.recommend(int(user), 10):
-                scores[n, np.searchsorted(data.item_ids, rec.item)] = rec.score
+        ndcg = _validation_ndcg(model, data, users, unlisted=-np.inf)  # EASE's scores can be negative
         del model
-        top = top_k(scores, 10, exclude=data.train[users])
-        ndcg, _ = ranking_metrics(top, data.test[users])
-        results.append({"l2": l2, "ndcg_at_10": round(float(nan_mean(ndcg)), 5), "fit_seconds": round(seconds, 3)})
+        results.append({"l2": l2, "ndcg_at_10": round(ndcg, 5), "fit_seconds": round(seconds, 3)})
         log(f"EASE λ = {l2:g}: NDCG@10 {results[-1]['ndcg_at_10']:.4f}, fit {seconds:.2f} s")
     return results
 
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", default="movielens-small")
     parser.add_argument("--out", default="docs")
-    parser.add_argument("--only", choices=["item-knn", "ease"], default=None,
+    parser.add_argument("--only", choices=list(ONLY), default=None,
                         help="tune only item-kNN (a minute) or EASE (two minutes) and update that part of an existing "
                         "lab_tuning.json")
     args = parser.parse_args(argv)
@@ -193,27 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     out = Path(args.out)
-    if args.only == "item-knn":
+    if args.only:  # one model's part of an existing lab_tuning.json, tuned again
+        tune, grid, choose, seconds_key = ONLY[args.only]
         document = json.loads((out / "lab_tuning.json").read_text(encoding="utf-8"))
-        knn = tune_itemknn(data, log=log)
-        document["grids"]["item-knn"] = KNN_GRID
-        document["item-knn"] = knn
-        document["chosen"]["item-knn"] = _best_knn(knn)
-        document["item_knn_seconds"] = round(time.perf_counter() - started, 1)
+        entries = tune(data, log=log)
+        document["grids"][args.only] = grid
+        document[args.only] = entries
+        document["chosen"][args.only] = choose(entries)
+        document[seconds_key] = round(time.perf_counter() - started, 1)
         (out / "lab_tuning.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
-        log(f"chosen: {json.dumps(document['chosen']['item-knn'])}")
-        return 0
-    if args.only == "ease":
-        document = json.loads((out / "lab_tuning.json").read_text(encoding="utf-8"))
-        ease = tune_ease(data, log=log)
-        document["grids"]["ease"] = EASE_GRID
-        document["ease"] = ease
-        document["chosen"]["ease"] = _best_ease(ease)
-        document["ease_seconds"] = round(time.perf_counter() - started, 1)
-        (out / "lab_tuning.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        (out / "lab_tuning.md").write_text(markdown(document), encoding="utf-8")
-        log(f"chosen: {json.dumps(document['chosen']['ease'])}")
+        log(f"chosen: {json.dumps(document['chosen'][args.only])}")
         return 0
     with threadpool_limits(limits=1, user_api="blas"):
         knn = tune_itemknn(data, log=log)
@@ -261,6 +253,11 @@ def _best_knn(entries: list[dict]) -> dict:
     """The best validation NDCG@10; ties to the smaller K (every neighbour counts as the largest)."""
     winner = max(entries, key=lambda e: (e["ndcg_at_10"], -(e["neighbours"] or 10**9)))
     return {"similarity": winner["similarity"], "neighbours": winner["neighbours"], "scoring": winner.get("scoring", SCORINGS[0])}
+
+
+#: ``--only``: what tunes a model alone (its tuner, grid, choice and the document's key for its time).
+ONLY = {"item-knn": (tune_itemknn, KNN_GRID, _best_knn, "item_knn_seconds"),
+        "ease": (tune_ease, EASE_GRID, _best_ease, "ease_seconds")}
 
 
 def markdown(document: dict) -> str:
