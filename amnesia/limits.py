@@ -36,6 +36,10 @@ DEVICE_SIGNAL_CHARS = 64
 LAB_PAGE_SEEDS = 4
 #: The most models per side a visitor's quick lab run may ask for.
 LAB_PAGE_MAX_SEEDS = 5
+#: Most neighbours an item may keep (K of ``neighbours=K``): the lists cost items x K x 12 bytes
+#: whatever the catalog (117 MB on MovieLens latest-small at this K), and item-kNN in use keeps
+#: 20 to a few hundred; ``neighbours=None`` keeps every neighbour without lists.
+MAX_NEIGHBOURS = 1_000
 _LARGEST = 10**12  # no limit is set above this (a --max-* flag is a size, not a wish)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from amnesia import ItemCF
 from amnesia.errors import ArgumentError
+from amnesia.limits import MAX_NEIGHBOURS
 from amnesia.engine import neighbours as neighbours_module
 from amnesia.engine.neighbours import NeighbourIndex
 
@@ -82,10 +83,11 @@ def test_adds_that_push_entries_past_a_full_lists_boundary_recompute_those_rows(
 
 
 def test_neighbours_must_be_a_whole_number_of_at_least_one():
-    for bad in (0, -1, 2.5, "5", True, 10**6):
-        with pytest.raises(ArgumentError, match="neighbours must be a whole number from 1"):
+    for bad in (0, -1, 2.5, "5", True, 10**6, MAX_NEIGHBOURS + 1):
+        with pytest.raises(ArgumentError, match="neighbours must be a whole number from 1 to 1,000 "):
             ItemCF.fit([(0, 1), (0, 2)], neighbours=bad)
     assert ItemCF.fit([(0, 1)], neighbours=np.int64(3)).neighbours == 3
+    assert ItemCF.fit([(0, 1)], neighbours=MAX_NEIGHBOURS).neighbours == MAX_NEIGHBOURS
     assert ItemCF.fit([(0, 1)]).neighbours is None
 
 
@@ -183,7 +185,7 @@ def test_a_lean_fork_keeps_no_lists_and_rebuilds_them_when_read():
 def test_a_list_update_that_fails_half_way_drops_the_lists_and_keeps_the_change(monkeypatch):
     model = ItemCF.fit([(0, 1), (0, 2), (1, 2)], neighbours=1)
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise MemoryError
 
     monkeypatch.setattr(NeighbourIndex, "update", broken)
@@ -191,6 +193,24 @@ def test_a_list_update_that_fails_half_way_drops_the_lists_and_keeps_the_change(
     monkeypatch.undo()
     assert model._neighbours is None  # not half-updated lists: none, rebuilt from C when read
     assert model.fingerprint() == ItemCF.fit([(1, 2)], neighbours=1).fingerprint()
+
+
+def test_a_fault_in_the_list_update_is_said_and_the_lists_are_rebuilt_right(monkeypatch):
+    """Not a MemoryError but a bug: the same recovery, with a RuntimeWarning that names it (it had been
+    swallowed, so a broken update kernel would only have shown as slower reads)."""
+    model = ItemCF.fit([(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 3)], neighbours=1)
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(NeighbourIndex, "update", broken)
+    with pytest.warns(RuntimeWarning, match=r"^The neighbour lists could not be updated \(ZeroDivisionError: a bug\); "
+                                            r"they are rebuilt from C when next read\.$"):
+        model.forget_user(2)
+    monkeypatch.undo()
+    assert model._neighbours is None and model.time == 1
+    assert model.neighbour_lists([1, 2]) == [[(2, 1.0)], [(1, 1.0)]]
+    assert model.fingerprint() == ItemCF.fit([(0, 1), (0, 2), (1, 1), (1, 2)], neighbours=1).fingerprint()
 
 
 def test_read_cost_with_lists_counts_list_entries_and_any_build():

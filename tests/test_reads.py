@@ -72,6 +72,16 @@ def test_list_changes_need_a_model_with_lists_and_its_own_state(model):
     else:
         for junk in (None, {"change": "Add"}, model.fingerprint()):
             assert "Pass what neighbour_state() returned" in _refused(model, lambda: model.neighbour_changes(junk))
+        # another model's lists, or another K's, compared unrelated rows: numpy's broadcast error, or an empty diff
+        for other in (ItemCF.fit(model.interactions(), neighbours=model.neighbours).neighbour_state(),
+                      model.with_neighbours(model.neighbours + 1).neighbour_state()):
+            assert _refused(model, lambda: model.neighbour_changes(other)) == (
+                f"This state was not taken from this model (or one of its forks) with K = {model.neighbours}: pass "
+                f"what this model's neighbour_state() returned before the change.")
+        parent_state = model.neighbour_state()
+        child = model.fork()
+        child.forget_user(child.users()[0])
+        assert child.neighbour_changes(parent_state).as_dict()  # a fork's history is this model's: accepted
         def lists(fitted: ItemCF) -> dict:
             return {(a, b): v for a, row in zip(fitted.items(), fitted.neighbour_lists(fitted.items())) for b, v in row}
 

@@ -16,6 +16,7 @@ Item and user ids are external (whatever the data uses, 0 <= id < 2^31).
 from __future__ import annotations
 
 import time as _time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,7 @@ class ItemCF:
         # the lists when K is set; None until first needed in a lean fork (derived state, rebuilt from C)
         self._neighbours: NeighbourIndex | None = None if self._k is None else NeighbourIndex(self._k)
         self._index = ItemIndex()
+        self._lineage = object()  # shared by forks: the states neighbour_changes accepts come from it
         self._store: Store = empty_store()
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
         self._rows: Map = Map()  # rows this model changed since (or since fit), replacing base rows (persistent: forks share it)
@@ -189,6 +191,7 @@ class ItemCF:
         child._k, child._scoring = self._k, self._scoring
         child._neighbours = None if lean or self._neighbours is None else self._neighbours.fork()
         child._index = self._index.fork()
+        child._lineage = self._lineage
         child._base_rows = self._base_rows
         child._rows = self._rows  # a persistent map: rows are never mutated, only replaced
         child._num_users = self._num_users
@@ -397,8 +400,12 @@ class ItemCF:
             forgets = change.step < 0 and all(delta.whole_row for delta in change.users)
             self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids(),
                                     self._store.dense_matrix(), forgets=forgets)
-        except Exception:  # MemoryError above all
+        except MemoryError:
             self._neighbours = None
+        except Exception as error:  # a fault in the update: the same, but said, so that it cannot hide as slow reads
+            self._neighbours = None
+            warnings.warn(f"The neighbour lists could not be updated ({type(error).__name__}: {error}); they are "
+                          f"rebuilt from C when next read.", RuntimeWarning, stacklevel=3)
         except BaseException:  # an interrupt: the same, and it goes on
             self._neighbours = None
             raise
@@ -702,7 +709,9 @@ class ItemCF:
     def neighbour_state(self) -> NeighbourIndex:
         """The lists as they are now, for :meth:`neighbour_changes` after the next change (a fork
         of the lists: free until the model writes, then the model copies them). Needs ``neighbours=K``."""
-        return self._lists().fork()
+        state = self._lists().fork()
+        state.origin = self._lineage
+        return state
 
     def neighbour_changes(self, before: NeighbourIndex) -> PairChanges:
         """The list entries that changed since ``before`` (from :meth:`neighbour_state`): here
@@ -710,6 +719,12 @@ class ItemCF:
         symmetric), ``old`` and ``new`` its S in the list (0 = not in the list), sorted."""
         if self._k is None or not isinstance(before, NeighbourIndex):
             raise ArgumentError("Pass what neighbour_state() returned, from a model with neighbour lists.")
+        if before.origin is not self._lineage or before.k != self._k:
+            # another model's lists (or another K) would compare unrelated rows: a wrong diff or numpy's error
+            raise ArgumentError(
+                f"This state was not taken from this model (or one of its forks) with K = {self._k}: pass what this "
+                f"model's neighbour_state() returned before the change."
+            )
         return PairChanges(*self._lists().changes_since(before, self._index.ids()))
 
     def neighbour_lists(self, items: Sequence[int]) -> list[list[tuple[int, float]]]:

@@ -39,6 +39,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from ..errors import ArgumentError
+from ..limits import MAX_NEIGHBOURS
 from .similarity import Measure
 
 _CACHE = True
@@ -737,13 +738,14 @@ def check_scoring(value: object) -> str:
 
 
 def check_neighbours(value: object) -> int | None:
-    """``None`` (every neighbour) or a whole number >= 1 of neighbours per item, else an ArgumentError."""
+    """``None`` (every neighbour) or a whole number from 1 to :data:`~amnesia.limits.MAX_NEIGHBOURS`
+    of neighbours per item, else an ArgumentError (checked before the lists, items x K, are allocated)."""
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= 100_000:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= MAX_NEIGHBOURS:
         raise ArgumentError(
-            f"neighbours must be a whole number from 1 to 100,000 (how many most similar items each item keeps), "
-            f"or None for every neighbour; got {value!r}."
+            f"neighbours must be a whole number from 1 to {MAX_NEIGHBOURS:,} (how many most similar items each item "
+            f"keeps; the lists take items x K x 12 bytes), or None for every neighbour without lists; got {value!r}."
         )
     return int(value)
 
@@ -763,6 +765,7 @@ class NeighbourIndex:
         self._length = np.zeros(capacity, dtype=np.int32)
         self.size = size
         self._shared = False
+        self.origin: object | None = None  # the model lineage a neighbour_state() was taken from
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -809,7 +812,7 @@ class NeighbourIndex:
     def fork(self) -> NeighbourIndex:
         """A copy sharing the arrays until either side writes (then that side copies them)."""
         child = NeighbourIndex.__new__(NeighbourIndex)
-        child.k, child.size = self.k, self.size
+        child.k, child.size, child.origin = self.k, self.size, self.origin
         child._nbr, child._val, child._length = self._nbr, self._val, self._length
         self._shared = child._shared = True
         return child
