@@ -292,6 +292,24 @@ def test_a_model_with_lists_exports_them_and_the_device_ranks_as_the_engine_does
         assert device == [(r.item, r.score) for r in model.recommend(user, 10)]
 
 
+def test_an_export_keeps_the_models_own_k_unless_told_otherwise(tmp_path):
+    """export_onnx(model, path) had exported K = 50 whatever the model kept: a K = 3 model's device
+    top-10 then differed from recommend() for every user although the README calls it the same model."""
+    rng = np.random.default_rng(5)
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 40, 600), rng.zipf(1.4, 600) % 70)})
+    model = ItemCF.fit(pairs, neighbours=3, scoring="candidate")
+    exported = export_onnx(model, tmp_path / "lists.onnx")
+    assert (exported.sidecar["neighbours"], exported.sidecar["scoring"]) == (3, "candidate")
+    items = np.asarray(model.items())
+    session = ort.InferenceSession(exported.onnx_bytes, providers=["CPUExecutionProvider"])
+    for user in model.users():
+        _, top_items, top_scores = session.run(None, {"history": np.searchsorted(items, model.history(user)).astype(np.int64)})
+        assert [(int(items[p]), float(s)) for p, s in zip(top_items, top_scores) if s > 0] == [
+            (r.item, r.score) for r in model.recommend(user, 10)]
+    assert export_onnx(model, tmp_path / "k7.onnx", neighbours=7).sidecar["neighbours"] == 7
+    assert export_onnx(ItemCF.fit(pairs), tmp_path / "every.onnx").sidecar["neighbours"] == export_module.DEFAULT_NEIGHBOURS == 50
+
+
 @pytest.mark.parametrize("scoring", ["candidate", "history"])
 def test_every_constant_of_the_graph_is_read_by_a_node(scoring):
     """The browser's runtime warned at every load ("Removing initializer 'flat'") about a constant

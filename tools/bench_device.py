@@ -263,8 +263,9 @@ def markdown(figures: dict[str, Any]) -> str:
         "## Private recommendations on the device (ONNX)",
         "",
         f"`python -m amnesia bench --part device`{' --quick' if figures['quick'] else ''} on {figures['when']} "
-        f"({figures['machine']}): MovieLens latest-small (9,724 movies), {figures['measure']} similarity. The page "
-        "exports K = 50.",
+        f"({figures['machine']}): MovieLens latest-small (9,724 movies), {figures['measure']} similarity. The export "
+        "measured keeps K = 50 neighbours per movie: what the page sends when the visitor's model keeps every "
+        "neighbour (a model with lists is sent with its own K, 5 by default, so the device scores as the server does).",
         "",
         "| what | target | measured | met |",
         "|---|---|---|---|",

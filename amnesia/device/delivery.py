@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..limits import DEVICE_SIGNAL_CHARS
 from ..words import count
-from .export import DeviceModel, build_device_model
+from .export import DEFAULT_NEIGHBOURS, DeviceModel, build_device_model
 
 if TYPE_CHECKING:
     from ..dashboard.workspace import LogEntry, Workspace
 
-NEIGHBOURS = 50  # K for the page: ≤ 5 MB on MovieLens latest-small; all neighbours on small worlds
+# K for the page when the visitor's model keeps every neighbour: ≤ 5 MB on MovieLens latest-small; all
+# neighbours on small worlds
+NEIGHBOURS = DEFAULT_NEIGHBOURS
 
 
 def held_version(signal: Any) -> tuple[bool, str | None]:

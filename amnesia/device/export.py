@@ -389,9 +389,16 @@ def sidecar_for(
     }
 
 
+#: ``neighbours`` of an export that keeps the model's own K (its lists, so the device scores as the
+#: engine does); a model that keeps every neighbour is exported with :data:`DEFAULT_NEIGHBOURS`.
+MODEL_K = "model"
+#: K of an export of a model without lists (50: about 5 MB on MovieLens latest-small).
+DEFAULT_NEIGHBOURS = 50
+
+
 def build_device_model(
     model: ItemCF,
-    neighbours: int | None = 50,
+    neighbours: int | None | str = MODEL_K,
     catalog: Catalog | None = None,
     fingerprint: str | None = None,
     keep_table: bool = False,
@@ -399,6 +406,8 @@ def build_device_model(
 ) -> DeviceModel:
     """Export ``model`` in memory (see :func:`export_onnx`). Pass ``fingerprint`` when it is
     already known: computing it costs about a second on MovieLens."""
+    if neighbours == MODEL_K:
+        neighbours = DEFAULT_NEIGHBOURS if model.neighbours is None else model.neighbours
     started = time.perf_counter()
     if fingerprint is None:
         fingerprint = model.fingerprint()
@@ -414,12 +423,13 @@ def build_device_model(
 
 
 def export_onnx(
-    model: ItemCF, path: str | Path, neighbours: int | None = 50, catalog: Catalog | None = None
+    model: ItemCF, path: str | Path, neighbours: int | None | str = MODEL_K, catalog: Catalog | None = None
 ) -> DeviceModel:
     """Write ``model`` as an ONNX scoring graph to ``path`` and its sidecar beside it (``.json``).
 
     ``neighbours``: K, the most similar items kept per item (None keeps all with S > 0, for
-    small catalogs). ``catalog`` supplies titles and years for the sidecar. Returns the
+    small catalogs); by default (:data:`MODEL_K`) the model's own K, so the device's top-10 equals
+    ``model.recommend``'s, or :data:`DEFAULT_NEIGHBOURS` for a model that keeps every neighbour. ``catalog`` supplies titles and years for the sidecar. Returns the
     :class:`DeviceModel` (bytes, sidecar, timings); ``path.with_suffix(".json")`` holds the sidecar.
     """
     exported = build_device_model(model, neighbours, catalog)
