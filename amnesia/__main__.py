@@ -111,11 +111,12 @@ def _neighbours(text: str) -> int:
     """--neighbours K as an int checked like the library checks it (argparse shows the message)."""
     from .engine.neighbours import check_neighbours
     from .errors import ArgumentError
+    from .limits import MAX_NEIGHBOURS
 
     try:
         return check_neighbours(int(text))
     except (ValueError, ArgumentError):
-        raise argparse.ArgumentTypeError(f"{text!r}: pass K, a whole number from 1 to 100,000") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: pass K, a whole number from 1 to {MAX_NEIGHBOURS:,}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="similarity measure (default: %(default)s)")
     stream.add_argument("--store", default=LAYOUTS[0], choices=LAYOUTS, help="how C is stored (default: %(default)s)")
     stream.add_argument("--neighbours", type=_neighbours, default=None, metavar="K",
-                        help="keep each item's K most similar items (item-kNN, exact under every change; default: every neighbour)")
+                        help="keep each item's K most similar items (item-kNN, exact under every change; default: every neighbour); "
+                             "the records show the lists only with --emit L")
     stream.add_argument("--backend", default=BACKENDS[0], choices=BACKENDS,
                         help="where C's rows live: this process, or Ray actors (pip install -r requirements-scale.txt) "
                              "(default: %(default)s)")

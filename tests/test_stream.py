@@ -271,8 +271,9 @@ def _final_interactions(streamed: list[dict]) -> list[dict]:
 
 
 def test_neighbour_options_are_checked():
-    for args, message in ((["--neighbours", "0"], b"pass K, a whole number from 1"),
-                          (["--neighbours", "x"], b"pass K, a whole number from 1"),
+    for args, message in ((["--neighbours", "0"], b"'0': pass K, a whole number from 1 to 1,000\n"),
+                          (["--neighbours", "x"], b"'x': pass K, a whole number from 1 to 1,000\n"),
+                          (["--neighbours", "1001"], b"'1001': pass K, a whole number from 1 to 1,000\n"),
                           (["--emit", "L"], b"only with --neighbours K")):
         bad = subprocess.run([sys.executable, "-m", "amnesia", "stream", *args], input=b"", capture_output=True)
         assert bad.returncode != 0 and message in bad.stderr and b"Traceback" not in bad.stderr
