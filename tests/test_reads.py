@@ -52,7 +52,7 @@ LISTED = {
     "neighbour_lists": lambda m, xs: m.neighbour_lists(xs),
 }
 NO_ARGUMENTS = {"users", "items", "num_users", "num_items", "num_interactions", "interactions", "fingerprint", "nbytes",
-                "retrained", "cooccurrence_entries", "store_kind", "shard_kinds", "checkpoint_error", "live_items", "stored_entries", "neighbours", "scoring",
+                "retrained", "cooccurrence_entries", "store_kind", "shard_kinds", "checkpoint_error", "lists_error", "live_items", "stored_entries", "neighbours", "scoring",
                 "checkpoint"}  # checkpoint: Ray-sharded models only (tests/test_ray_backend.py), an ArgumentError elsewhere
 CHANGES = {"add", "add_user", "apply", "remove", "fit", "layout_for", "fork", "with_neighbours"}  # requests, checked by amnesia.engine.requests
 CHANGESETS = {"cooccurrence_changes", "similarity_changes"}
@@ -72,12 +72,16 @@ def test_list_changes_need_a_model_with_lists_and_its_own_state(model):
     else:
         for junk in (None, {"change": "Add"}, model.fingerprint()):
             assert "Pass what neighbour_state() returned" in _refused(model, lambda: model.neighbour_changes(junk))
-        # another model's lists, or another K's, compared unrelated rows: numpy's broadcast error, or an empty diff
-        for other in (ItemCF.fit(model.interactions(), neighbours=model.neighbours).neighbour_state(),
-                      model.with_neighbours(model.neighbours + 1).neighbour_state()):
+        # another model's lists, another K's, or a sibling fork's whose new items took the same internal indices:
+        # numpy's broadcast error, an empty diff, or entries under the wrong ids
+        sibling = model.fork()
+        model.add([(90, 500), (91, 500), (91, 1)])
+        sibling.add([(92, 600), (93, 600), (93, 1)])
+        for other in (ItemCF.fit([*model.interactions().itertuples(index=False), (94, 700)], neighbours=model.neighbours).neighbour_state(),
+                      model.with_neighbours(model.neighbours + 1).neighbour_state(), sibling.neighbour_state()):
             assert _refused(model, lambda: model.neighbour_changes(other)) == (
-                f"This state was not taken from this model (or one of its forks) with K = {model.neighbours}: pass "
-                f"what this model's neighbour_state() returned before the change.")
+                f"This state does not belong to this model's lists (K = {model.neighbours}, the same items in the same "
+                f"order): pass what this model's neighbour_state() returned before the change.")
         parent_state = model.neighbour_state()
         child = model.fork()
         child.forget_user(child.users()[0])

@@ -306,10 +306,10 @@ def _parts_sentence(figures: dict[str, Any], summary: dict[str, Any], labels: di
     negative = any(summary[name]["cost_fit"]["a_us"] < 0 for name in ("lists", "every"))
     return (f"At the median history length (k = {k:g}), a + b·k + c·k² is " + "; ".join(pieces) + ". The fixed part "
             "is, without lists, validation, planning and recording the change (Python and numpy calls); with lists, "
-            "most of it is the list update's own: a pass over every item's K-th value per tile of the catalog, waking "
-            "the second thread, and the first read of each row of C coming from memory rather than cache. The "
-            "per-item part is, with lists, a row of the catalog per item of the history, and without, the arrays of "
-            "the plan and the change record, which grow with the history; the k² part, the co-occurrence counts of "
+            "most of it is the list update's own: a pass over every item's K-th value (the whole catalog's lists, "
+            "whatever the history) and waking the second thread. The per-item part is, with lists, a row of the "
+            "catalog per item of the history, read from memory rather than cache, and without, the arrays of the plan "
+            "and the change record, which grow with the history; the k² part, the co-occurrence counts of "
             "every pair of the history's items." + (" A negative a is the least-squares fit bending to the long histories, not a "
                                   "negative cost." if negative else ""))
 

@@ -113,7 +113,14 @@ class NeighbourTable:
         return scores
 
 
-def neighbour_table(model: ItemCF, neighbours: int | None = 50) -> NeighbourTable:
+#: ``neighbours`` of an export that keeps the model's own K (its lists, so the device scores as the
+#: engine does); a model that keeps every neighbour is exported with :data:`DEFAULT_NEIGHBOURS`.
+MODEL_K = "model"
+#: K of an export of a model without lists (50: about 5 MB on MovieLens latest-small).
+DEFAULT_NEIGHBOURS = 50
+
+
+def neighbour_table(model: ItemCF, neighbours: int | None = DEFAULT_NEIGHBOURS) -> NeighbourTable:
     """Each item's ``neighbours`` most similar other items in ``model`` (None = all with S > 0).
 
     A model fitted with ``neighbours=K`` and exported with the same K gives its own lists
@@ -387,13 +394,6 @@ def sidecar_for(
         "years": years,
         **extra,
     }
-
-
-#: ``neighbours`` of an export that keeps the model's own K (its lists, so the device scores as the
-#: engine does); a model that keeps every neighbour is exported with :data:`DEFAULT_NEIGHBOURS`.
-MODEL_K = "model"
-#: K of an export of a model without lists (50: about 5 MB on MovieLens latest-small).
-DEFAULT_NEIGHBOURS = 50
 
 
 def build_device_model(

@@ -16,7 +16,6 @@ Item and user ids are external (whatever the data uses, 0 <= id < 2^31).
 from __future__ import annotations
 
 import time as _time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +96,6 @@ class ItemCF:
         # the lists when K is set; None until first needed in a lean fork (derived state, rebuilt from C)
         self._neighbours: NeighbourIndex | None = None if self._k is None else NeighbourIndex(self._k)
         self._index = ItemIndex()
-        self._lineage = object()  # shared by forks: the states neighbour_changes accepts come from it
         self._store: Store = empty_store()
         self._base_rows: dict[int, np.ndarray] = {}  # H as fitted; shared with forks, never written
         self._rows: Map = Map()  # rows this model changed since (or since fit), replacing base rows (persistent: forks share it)
@@ -191,7 +189,6 @@ class ItemCF:
         child._k, child._scoring = self._k, self._scoring
         child._neighbours = None if lean or self._neighbours is None else self._neighbours.fork()
         child._index = self._index.fork()
-        child._lineage = self._lineage
         child._base_rows = self._base_rows
         child._rows = self._rows  # a persistent map: rows are never mutated, only replaced
         child._num_users = self._num_users
@@ -224,6 +221,13 @@ class ItemCF:
         if save is None:
             raise ArgumentError("Only a model on Ray shards keeps checkpoints (ItemCF.fit(..., backend='ray')).")
         return save()
+
+    @property
+    def lists_error(self) -> Exception | None:
+        """Why the last update of the neighbour lists failed (out of memory half-way, or a fault); None
+        once one has worked, and for a model without lists. The change stayed accepted and the lists were dropped, to be rebuilt from C when next
+        read, so they are still exact; a fault in the update kernels shows here, not only as slower reads."""
+        return getattr(self, "_lists_error", None)
 
     @property
     def checkpoint_error(self) -> Exception | None:
@@ -400,12 +404,10 @@ class ItemCF:
             forgets = change.step < 0 and all(delta.whole_row for delta in change.users)
             self._neighbours.update(change.count_index, change.size, self._read_rows, self.measure, self._index.ids(),
                                     self._store.dense_matrix(), forgets=forgets)
-        except MemoryError:
+            self._lists_error = None
+        except Exception as error:  # MemoryError above all; kept in lists_error, so a fault cannot hide as slow reads
             self._neighbours = None
-        except Exception as error:  # a fault in the update: the same, but said, so that it cannot hide as slow reads
-            self._neighbours = None
-            warnings.warn(f"The neighbour lists could not be updated ({type(error).__name__}: {error}); they are "
-                          f"rebuilt from C when next read.", RuntimeWarning, stacklevel=3)
+            self._lists_error = error
         except BaseException:  # an interrupt: the same, and it goes on
             self._neighbours = None
             raise
@@ -710,7 +712,7 @@ class ItemCF:
         """The lists as they are now, for :meth:`neighbour_changes` after the next change (a fork
         of the lists: free until the model writes, then the model copies them). Needs ``neighbours=K``."""
         state = self._lists().fork()
-        state.origin = self._lineage
+        state.item_ids = self._index.ids()  # read-only and append-only: what neighbour_changes checks against
         return state
 
     def neighbour_changes(self, before: NeighbourIndex) -> PairChanges:
@@ -719,11 +721,14 @@ class ItemCF:
         symmetric), ``old`` and ``new`` its S in the list (0 = not in the list), sorted."""
         if self._k is None or not isinstance(before, NeighbourIndex):
             raise ArgumentError("Pass what neighbour_state() returned, from a model with neighbour lists.")
-        if before.origin is not self._lineage or before.k != self._k:
-            # another model's lists (or another K) would compare unrelated rows: a wrong diff or numpy's error
+        ids = self._index.ids()
+        taken = before.item_ids
+        if before.k != self._k or taken is None or len(taken) > len(ids) or not np.array_equal(taken, ids[: len(taken)]):
+            # rows are compared by internal index: another K's lists raised numpy's broadcast error, and another
+            # model's (or a sibling fork's, whose later items took the same indices) gave a diff under wrong ids
             raise ArgumentError(
-                f"This state was not taken from this model (or one of its forks) with K = {self._k}: pass what this "
-                f"model's neighbour_state() returned before the change."
+                f"This state does not belong to this model's lists (K = {self._k}, the same items in the same order): "
+                f"pass what this model's neighbour_state() returned before the change."
             )
         return PairChanges(*self._lists().changes_since(before, self._index.ids()))
 

@@ -765,7 +765,7 @@ class NeighbourIndex:
         self._length = np.zeros(capacity, dtype=np.int32)
         self.size = size
         self._shared = False
-        self.origin: object | None = None  # the model lineage a neighbour_state() was taken from
+        self.item_ids: np.ndarray | None = None  # a neighbour_state()'s external ids by internal index, when taken
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -812,7 +812,7 @@ class NeighbourIndex:
     def fork(self) -> NeighbourIndex:
         """A copy sharing the arrays until either side writes (then that side copies them)."""
         child = NeighbourIndex.__new__(NeighbourIndex)
-        child.k, child.size, child.origin = self.k, self.size, self.origin
+        child.k, child.size, child.item_ids = self.k, self.size, self.item_ids
         child._nbr, child._val, child._length = self._nbr, self._val, self._length
         self._shared = child._shared = True
         return child
