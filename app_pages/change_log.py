@@ -32,6 +32,14 @@ def on_import() -> None:
         ui_state.set_error(PAGE, "import", "Both a file and pasted text are given: remove the file (its ✕) or clear the "
                                            "text, then import again. Nothing was changed.")
         return
+    if upload is None and not text.strip():
+        # a file over the server's upload limit is refused in the browser (its chip turns red) and never arrives:
+        # it had been answered "The request log is empty: export one from the Change log page", the page it is on
+        limit = st.get_option("server.maxUploadSize")
+        ui_state.set_error(PAGE, "import", f"There is nothing to import: choose a request log file (at most {limit} MB; "
+                                           f"a larger one is refused and marked in red) or paste the log, then "
+                                           f"import. Nothing was changed.")
+        return
     if upload is not None:
         try:
             text = upload.getvalue().decode("utf-8")

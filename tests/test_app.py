@@ -521,6 +521,11 @@ def test_request_log_export_and_import_restore_a_session():
     # nothing more to say: closed again, below a log with changes
     assert [e.proto.expanded for e in fresh.expander if e.label.startswith("Import")] == [False]
     assert space(fresh).model.fingerprint() == fingerprint  # all or nothing
+    # nothing chosen, as after a file over the upload limit (the browser refuses it and sends nothing): not "empty"
+    fresh.button(key=current(fresh, "change_log.import")).click().run()
+    assert errors(fresh) == ["There is nothing to import: choose a request log file (at most 5 MB; a larger one is "
+                             "refused and marked in red) or paste the log, then import. Nothing was changed."]
+    assert space(fresh).model.fingerprint() == fingerprint
 
 
 def test_full_export_of_a_heavy_forget_is_refused_with_a_pointer_to_the_cli():
