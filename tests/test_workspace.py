@@ -814,3 +814,21 @@ def test_a_chart_title_cuts_a_long_name_as_the_axis_does(space):
     assert spec["layout"]["yaxis"]["ticktext"][-2:] == ["Maximiliana…n-Sigmarin", "Maximiliana…-Sigmaring"]
     assert spec["layout"]["title"]["text"] == "t = 2: Added Maximiliana…-Sigmaring with 1 movie"
     assert twin.chart_label(twin.after) == "t = 2: Added Maximiliana…-Sigmaring with 1 movie"
+
+
+def test_a_change_of_a_few_movies_shows_all_of_them_first(movielens_base):
+    """A New Hope's similarities barely move when one more person watched it, so a window of the 20
+    largest |ΔS| left it out: "5 movies" in the message and 4 in the charts (a visitor's pass)."""
+    space = Workspace(*movielens_base)
+    entry = space.add_user("Maya", typed="toy story\nthe two towers\nempire strikes back\nup\na new hope")
+    added = space.model.history(entry.change.touched_users[0])
+    assert added == [1, 260, 1196, 5952, 68954]
+    ranked = entry.effect.ranking(space.default_min_viewers).items
+    assert 260 not in ranked[:20]  # the largest |ΔS| alone would leave A New Hope out
+    assert sorted(entry.after.items[:5]) == added and len(entry.after.items) == 20
+    assert list(entry.after.items[5:]) == [i for i in ranked if i not in added][:15]
+    assert entry.after.description.startswith(
+        "A focus window: the 20 movies, the first 5 of them this change's own, then those whose similarities it moved "
+        "most (largest |ΔS| first in each part);")
+    heavy = space.forget_user(414)  # 2,698 movies: more than the window holds, so the ranking alone
+    assert list(heavy.after.items) == list(heavy.effect.ranking(space.default_min_viewers).items[:20])

@@ -747,7 +747,19 @@ class Workspace:
 
     def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
         if effect is not None:
-            return effect.ranking(min_viewers).items
+            ranked = effect.ranking(min_viewers).items
+            # the change's own movies first when the window holds them all, in the ranking's order (then the ones
+            # it left out, most watched first): a user added with A New Hope, whose similarities barely move, had
+            # "5 movies" in the message and 4 of them in the charts (a visitor's pass). Movies left without viewers
+            # stay out, as in the ranking.
+            touched = change.count_items.tolist()
+            own = [] if len(touched) > views.DEFAULT_ITEMS else [
+                int(i) for i, n in zip(touched, self.model.counts(touched)) if n > 0]
+            if own:
+                position = {item: rank for rank, item in enumerate(ranked)}
+                own.sort(key=lambda item: (position.get(item, len(ranked)), -self.catalog.popularity(item), item))
+                return tuple(dict.fromkeys([*own, *ranked]))
+            return ranked
         # not measured (an imported request): the movies it touched, most watched first
         items = change.count_items.tolist()
         return tuple(sorted(items, key=lambda item: (-self.catalog.popularity(item), item))[: views.MAX_ITEMS])
@@ -756,7 +768,14 @@ class Workspace:
         """What the first ``max_items`` of ``ranked`` (:meth:`_ranked`) are, after "the 20": the window's caption."""
         if effect is None:
             return f"movies this change touched, most watched first (its effect on every {self.weight_words} was not measured)"
-        return "movies whose similarities this change moved most (largest |ΔS| first)"
+        own = set(change.count_items.tolist())
+        mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
+        if mine == 0:
+            return "movies whose similarities this change moved most (largest |ΔS| first)"
+        if mine == min(len(ranked), max_items):
+            return "movies of this change, those whose similarities it moved most first (largest |ΔS|)"
+        return (f"movies, the first {mine} of them this change's own, then those whose similarities it moved most "
+                "(largest |ΔS| first in each part)")
 
     # ------------------------------------------------------------------ the latest change, explained
     def latest_windows(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> tuple[Window, Window]:
