@@ -130,7 +130,7 @@ def test_forget_added_user_and_initial_users_until_a_movie_is_gone(space):
 
 def test_raw_requests_and_no_ops(space):
     entry = space.apply_json('{"change": "Remove", "interactions": [[1, 1], [1, 2]]}')
-    assert entry.action == "Removed 2 interactions of User 1 (raw request)" and entry.noop is None
+    assert entry.action == "Removed 2 interactions of Bob (User 1) (raw request)" and entry.noop is None
     assert space.catalog.find_user("Bob") is None  # Bob has nothing left: his name goes too
     with pytest.raises(RequestError, match="Cannot remove an interaction that does not exist: \\[1, 1\\]"):
         space.apply_json('{"change": "Remove", "interactions": [[1, 1]]}')
@@ -628,7 +628,7 @@ def test_erasing_a_forgotten_user_rewrites_the_log_as_if_they_were_never_added(s
     assert space.erase_from_log(ana) == 3
     assert [e.label for e in space.log] == [
         "t = 1: Added a user, since erased from this log", "t = 2: Added Bo with 2 movies",
-        f"t = 3: Added 1 interaction of User {bo} (raw request)", "t = 4: Forgot a user, since erased from this log",
+        f"t = 3: Added 1 interaction of Bo (User {bo}) (raw request)", "t = 4: Forgot a user, since erased from this log",
         "t = 5: Forgot Bob (2 movies)"]
     assert space.log[1].detail == "Toy Story (1995), The Matrix (1999)"  # the others' changes keep their own words
     assert not any(f"User {ana}" in e.label for e in space.log)  # a raw request's words name its users: not her now

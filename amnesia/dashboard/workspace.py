@@ -710,7 +710,7 @@ class Workspace:
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
             noop = _noop_reason(request, change)
             if not action or (noop and kind != "erased"):  # an erased change keeps its own words
-                action = _raw_action(request, change, noop, kind)
+                action = _raw_action(request, change, noop, kind, self.catalog.user_name)
             gone = tuple(u for u in change.touched_users if not self.model.history_length(u))
             if forgotten is None and kind != "erased" and len(gone) == 1 and set(change.touched_users) == set(gone):
                 # a raw or imported request that took one user's every movie, and no one else's, forgot them as
@@ -1326,8 +1326,10 @@ def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
     return f"the model already has {'that interaction' if len(request.pairs) == 1 else 'them all'}: {shown}{more}"
 
 
-def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str) -> str:
-    """What a raw or imported request did, in words that match the model's change."""
+def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str,
+                name: Callable[[int], str] = lambda user: f"User {user}") -> str:
+    """What a raw or imported request did, in words that match the model's change; ``name`` gives a
+    user's display name (the catalog's)."""
     source = "imported request" if kind == "import" else "raw request"
     if noop:
         return f"Nothing changed: {noop} ({source})"
@@ -1335,8 +1337,13 @@ def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kin
     done = len(change.users)
     users = change.touched_users
     # a raw request names its users by id, so the message does too (up to three; "of 1 user" left the
-    # visitor to guess which)
-    whom = listing([f"User {user}" for user in users]) if len(users) <= 3 else count(len(users), "user")
+    # visitor to guess which), with the name the charts and the Forget list use: "User 0" above a chart whose
+    # row said "Alice" read as two people
+    def whose(user: int) -> str:
+        shown = name(user)
+        return f"User {user}" if shown == f"User {user}" else f"{shown} (User {user})"
+
+    whom = listing([whose(user) for user in users]) if len(users) <= 3 else count(len(users), "user")
     skipped = len(request.pairs) - done
     extra = f"; {skipped:,} {'was' if skipped == 1 else 'were'} there already" if skipped else ""
     return f"{verb} {count(done, 'interaction')} of {whom}{extra} ({source})"
