@@ -18,7 +18,7 @@ KEY = ui_state.key(PAGE, "device")  # the component's widget key: its value is t
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def shared_export(dataset: str, measure: str, model_k: int | None, scoring: str, neighbours: int,
+def shared_export(dataset: str, measure: str, model_k: int | None, scoring: str, neighbours: int | str,
                   _workspace: Workspace) -> DeviceModel:
     """The export of the untouched shared model of ``dataset`` under ``measure`` with ``model_k``
     lists read with ``scoring``, cut to ``neighbours``: no visitor data, so one for everyone who
@@ -42,8 +42,8 @@ if ui_state.model_kind() == "ease":
 channels: dict[tuple, DeviceChannel] = ui_state.get(PAGE, "channels") or {}
 ui_state.put(PAGE, "channels", channels)
 # a model with lists sends its own lists (the page then ranks exactly as the server); one that keeps
-# every neighbour is cut to NEIGHBOURS per movie, to keep the download small
-channel = channels.setdefault((dataset, measure, model_k, scoring), DeviceChannel(model_k or NEIGHBOURS))
+# every neighbour is cut to NEIGHBOURS per movie, to keep the download small (DeviceChannel's default)
+channel = channels.setdefault((dataset, measure, model_k, scoring), DeviceChannel())
 
 st.title("Private recommendations")
 st.caption(

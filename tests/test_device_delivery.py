@@ -107,3 +107,15 @@ def test_two_visitors_get_their_own_models():
     assert json.loads(theirs["sidecar"])["items"] == [0, 1, 2, 3, 4]
     assert json.loads(mine["sidecar"])["items"] == [0, 1, 2, 3]  # Finding Nemo left with Alice
     assert theirs["changes"] == []
+
+
+def test_a_channel_sends_the_models_own_lists_and_cuts_every_neighbour_to_fifty():
+    """DeviceChannel() had cut every model to 50 neighbours: a K = 2 workspace's device ranked from
+    another model than the server's. It now sends the model's own K."""
+    data = load("toy")
+    lists = Workspace(data, ItemCF.fit(data.interactions, neighbours=2, scoring="candidate"))
+    assert DeviceChannel().current(lists, "toy").sidecar["neighbours"] == 2
+    assert DeviceChannel().current(lists, "toy").sidecar["scoring"] == "candidate"
+    every = Workspace(data, ItemCF.fit(data.interactions))
+    assert DeviceChannel().current(every, "toy").sidecar["neighbours"] == 50
+    assert DeviceChannel(3).current(lists, "toy").sidecar["neighbours"] == 3

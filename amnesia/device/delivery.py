@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..limits import DEVICE_SIGNAL_CHARS
 from ..words import count
-from .export import DEFAULT_NEIGHBOURS, DeviceModel, build_device_model
+from .export import DEFAULT_NEIGHBOURS, MODEL_K, DeviceModel, build_device_model
 
 if TYPE_CHECKING:
     from ..dashboard.workspace import LogEntry, Workspace
@@ -75,7 +75,9 @@ class DeviceChannel:
     should cache) the export of the untouched shared model for a data set.
     """
 
-    neighbours: int | None = NEIGHBOURS
+    # the model's own K (its lists, so the device ranks as the server does; NEIGHBOURS for a model without lists),
+    # or a K to cut to
+    neighbours: int | None | str = MODEL_K
     _model: Any = None  # the workspace model the current export was built from (identity check)
     _time: int | None = None
     _export: DeviceModel | None = None
