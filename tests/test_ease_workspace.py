@@ -254,3 +254,15 @@ def test_the_toy_worlds_weights_are_written_in_their_cells(toy_ease):
     written = [text for row in b.text for text in row if text]
     assert written and all(float(text) == pytest.approx(value, abs=0.005) for text, value in
                            zip(written, [v for row in entry.after.similarities.tolist() for v in row if v != 0]))
+
+
+def test_an_ease_window_puts_only_the_scored_movies_of_a_change_first(movielens_ease):
+    """Workspace's own-movies-first (for item-CF) had put EASE's unscored movies 18 and 40 first: rows and
+    columns of B that are 0 before and after. EASE's ranking puts the scored ones first itself."""
+    space = EaseWorkspace(*movielens_ease)
+    entry = space.add_user("Maya", items=[1, 260, 40, 18])
+    scored = set(space.base_ease.items_scored.tolist())
+    assert {1, 260} <= scored and not {18, 40} & scored
+    assert sorted(entry.after.items[:2]) == [1, 260] and not {18, 40} & set(entry.after.items)
+    assert entry.after.description.startswith("A focus window: the 20 movies, the first 2 of them this change's own, then "
+                                              "those whose weights it moved most")

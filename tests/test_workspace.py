@@ -240,7 +240,8 @@ def test_request_log_round_trip_and_import_is_all_or_nothing(toy_base):
     assert second.model.fingerprint() == first.model.fingerprint() and len(second.log) == 3
     with pytest.raises(LimitError, match="The log has at least 1,001 requests; the limit is 1,000"):
         second.import_log('{"change": "Add", "interactions": []}\n' * 1001)
-    with pytest.raises(RequestError, match="The request log is empty"):
+    with pytest.raises(RequestError, match='^The request log is empty: it holds no requests. Export a session\'s log with '
+                                          '"Download the request log" on the Change log page, then import that file.$'):
         second.import_log("\n \n")
 
 
@@ -832,3 +833,32 @@ def test_a_change_of_a_few_movies_shows_all_of_them_first(movielens_base):
         "most (largest |ΔS| first in each part);")
     heavy = space.forget_user(414)  # 2,698 movies: more than the window holds, so the ranking alone
     assert list(heavy.after.items) == list(heavy.effect.ranking(space.default_min_viewers).items[:20])
+    # 25 movies, 17 of them among the 20 largest |ΔS| but not first: the caption had said "the first 17 of
+    # them this change's own" (a review)
+    mixed = space.forget_user(55)
+    assert list(mixed.after.items) == list(mixed.effect.ranking(space.default_min_viewers).items[:20])
+    assert mixed.after.description.startswith(
+        "A focus window: the 20 movies whose similarities this change moved most (largest |ΔS| first);")
+    # the same change in a 40-movie window holds all 25 (the slider's size, not the default 20, decides)
+    history = movielens_base[1].history(55)
+    now = dict(zip(history, space.model.counts(history)))
+    own = sorted(item for item in history if now[item] > 0 and now[item] + 1 >= space.default_min_viewers)
+    assert len(history) == len(own) == 25  # every one still watched by 10 or more
+    wide = space.latest_windows(40)[1]
+    assert sorted(wide.items[: len(own)]) == own
+    assert wide.description.startswith(f"A focus window: the 40 movies, the first {len(own)} of them this change's own")
+
+
+def test_the_changes_own_movies_keep_to_the_popularity_tier(movielens_base):
+    """Movie 40 (2 viewers) and 18 (20 viewers) were put first under "watched by at least 50 people"."""
+    space = Workspace(*movielens_base)
+    space.add_user("Maya", items=[1, 260, 40, 18])
+    at_50 = space.latest_windows(20, 50)[1]
+    assert sorted(at_50.items[:2]) == [1, 260] and not {18, 40} & set(at_50.items)
+    assert at_50.description.startswith("A focus window: the 20 movies, the first 2 of them this change's own, then")
+    at_10 = space.latest_windows(20, 10)[1]
+    assert sorted(at_10.items[:3]) == [1, 18, 260] and 40 not in at_10.items
+    at_1 = space.latest_windows(20, 1)[1]
+    assert sorted(at_1.items[:4]) == [1, 18, 40, 260]
+    five = space.latest_windows(3, 1)[1]  # a window smaller than the change: the ranking alone, said so
+    assert five.description.startswith("A focus window: the 3 movies whose similarities this change moved most")

@@ -745,17 +745,27 @@ class Workspace:
         with gates.READS.hold() if cost > HEAVY_READ else nullcontext():
             return self._measure(before, change)
 
-    def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int) -> tuple[int, ...]:
+    #: Whether a change of no more movies than the window holds shows them first (:meth:`_own_first`); EASE's
+    #: ranking already puts the change's own scored movies first, and its unscored ones have no weights to show.
+    own_first = True
+
+    def _own_first(self, change: ChangeSet, min_viewers: int, max_items: int) -> list[int]:
+        """The change's own movies to show before the ranking, or none: a user added with A New Hope, whose
+        similarities barely move, had "5 movies" in the message and 4 of them in the charts (a visitor's pass).
+        Only when the window holds them all, and only those of the popularity tier (watched by ``min_viewers``
+        before or after the change) that still have a viewer, as in the ranking."""
+        touched = change.count_items
+        if not self.own_first or not 0 < len(touched) <= max_items:
+            return []
+        tier = (np.maximum(change.count_old, change.count_new) >= min_viewers) & (change.count_new > 0)
+        return [int(item) for item in touched[tier].tolist()]
+
+    def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int,
+                max_items: int = views.DEFAULT_ITEMS) -> tuple[int, ...]:
         if effect is not None:
             ranked = effect.ranking(min_viewers).items
-            # the change's own movies first when the window holds them all, in the ranking's order (then the ones
-            # it left out, most watched first): a user added with A New Hope, whose similarities barely move, had
-            # "5 movies" in the message and 4 of them in the charts (a visitor's pass). Movies left without viewers
-            # stay out, as in the ranking.
-            touched = change.count_items.tolist()
-            own = [] if len(touched) > views.DEFAULT_ITEMS else [
-                int(i) for i, n in zip(touched, self.model.counts(touched)) if n > 0]
-            if own:
+            own = self._own_first(change, min_viewers, max_items)
+            if own:  # in the ranking's order, then the ones it left out, most watched first
                 position = {item: rank for rank, item in enumerate(ranked)}
                 own.sort(key=lambda item: (position.get(item, len(ranked)), -self.catalog.popularity(item), item))
                 return tuple(dict.fromkeys([*own, *ranked]))
@@ -764,13 +774,14 @@ class Workspace:
         items = change.count_items.tolist()
         return tuple(sorted(items, key=lambda item: (-self.catalog.popularity(item), item))[: views.MAX_ITEMS])
 
-    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
+    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int,
+                   min_viewers: int | None = None) -> str:
         """What the first ``max_items`` of ``ranked`` (:meth:`_ranked`) are, after "the 20": the window's caption."""
         if effect is None:
             return f"movies this change touched, most watched first (its effect on every {self.weight_words} was not measured)"
-        own = set(change.count_items.tolist())
-        mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
-        if mine == 0:
+        tier = self.default_min_viewers if min_viewers is None else min_viewers
+        mine = min(len(self._own_first(change, tier, max_items)), max_items)
+        if mine == 0:  # the ranking alone, whichever of them are the change's own
             return "movies whose similarities this change moved most (largest |ΔS| first)"
         if mine == min(len(ranked), max_items):
             return "movies of this change, those whose similarities it moved most first (largest |ΔS|)"
@@ -787,11 +798,12 @@ class Workspace:
             return entry.before, entry.after
         key = (entry.time, max_items, min_viewers)
         if key not in self._windows:
-            ranked = self._ranked(entry.effect, entry.change, min_viewers)
+            ranked = self._ranked(entry.effect, entry.change, min_viewers, max_items)
             focus = [entry.forgotten_user] if entry.forgotten_user is not None else list(entry.change.touched_users)
             previous = self._before_latest()
             users, items, description = choose_window(self._counts_of(previous), self.catalog, ranked, focus, max_items=max_items,
-                                                      ranked_as=self._ranked_as(ranked, entry.effect, entry.change, max_items))
+                                                      ranked_as=self._ranked_as(ranked, entry.effect, entry.change, max_items,
+                                                                                min_viewers))
             before = self._snapshot(previous, users, items, description)
             before = before.relabel([entry.names.get(u, label) for u, label in zip(before.users, before.user_labels)])
             after = self._snapshot(self._state(), users, items, description).relabel(before.user_labels)
@@ -1229,9 +1241,12 @@ class EaseWorkspace(Workspace):
     def _measure(self, before: EASE, change: ChangeSet) -> ChangeEffect:
         return measure_weights_change(before, self._ease, change)
 
-    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int) -> str:
+    own_first = False
+
+    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int,
+                   min_viewers: int | None = None) -> str:
         if effect is None:
-            return super()._ranked_as(ranked, effect, change, max_items)
+            return super()._ranked_as(ranked, effect, change, max_items, min_viewers)
         # the change's own movies come first in EASE's ranking (effects.measure_weights_change)
         own = set(change.count_items.tolist())
         mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])

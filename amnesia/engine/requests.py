@@ -319,7 +319,8 @@ def parse_request_log(source: str | bytes, limits: Limits) -> list[ChangeRequest
             if count > limits.log_lines:
                 limits.check("log_lines", count, at_least=True)
     if not count:
-        raise RequestError("The request log is empty: export one from the Change log page first.")
+        raise RequestError("The request log is empty: it holds no requests. Export a session's log with \"Download the "
+                           "request log\" on the Change log page, then import that file.")
     requests = []
     for number, line in iter_lines(source):
         if not line.strip():
