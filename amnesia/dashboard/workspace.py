@@ -758,7 +758,7 @@ class Workspace:
         if not self.own_first or not 0 < len(touched) <= max_items:
             return []
         tier = (np.maximum(change.count_old, change.count_new) >= min_viewers) & (change.count_new > 0)
-        return [int(item) for item in touched[tier].tolist()]
+        return touched[tier].tolist()
 
     def _ranked(self, effect: ChangeEffect | None, change: ChangeSet, min_viewers: int,
                 max_items: int = views.DEFAULT_ITEMS) -> tuple[int, ...]:
@@ -774,19 +774,27 @@ class Workspace:
         items = change.count_items.tolist()
         return tuple(sorted(items, key=lambda item: (-self.catalog.popularity(item), item))[: views.MAX_ITEMS])
 
+    #: What the focus window's ranking moved, as its caption says it: (the entries, |Δ| of the matrix).
+    moved_words = ("similarities", "|ΔS|")
+
+    def _own_shown(self, ranked: Sequence[int], change: ChangeSet, max_items: int, min_viewers: int) -> int:
+        """How many of the window's first ``max_items`` of ``ranked`` are the change's own movies put first
+        (:meth:`_own_first`); 0 when the window is the ranking alone, whichever of them are the change's own."""
+        return min(len(self._own_first(change, min_viewers, max_items)), max_items)
+
     def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int,
                    min_viewers: int | None = None) -> str:
         """What the first ``max_items`` of ``ranked`` (:meth:`_ranked`) are, after "the 20": the window's caption."""
         if effect is None:
             return f"movies this change touched, most watched first (its effect on every {self.weight_words} was not measured)"
-        tier = self.default_min_viewers if min_viewers is None else min_viewers
-        mine = min(len(self._own_first(change, tier, max_items)), max_items)
-        if mine == 0:  # the ranking alone, whichever of them are the change's own
-            return "movies whose similarities this change moved most (largest |ΔS| first)"
-        if mine == min(len(ranked), max_items):
-            return "movies of this change, those whose similarities it moved most first (largest |ΔS|)"
-        return (f"movies, the first {mine} of them this change's own, then those whose similarities it moved most "
-                "(largest |ΔS| first in each part)")
+        entries, delta = self.moved_words
+        mine = self._own_shown(ranked, change, max_items, self.default_min_viewers if min_viewers is None else min_viewers)
+        if mine and mine == min(len(ranked), max_items):
+            return f"movies of this change whose {entries} it moved most (largest {delta} first)"
+        if mine == 0:
+            return f"movies whose {entries} this change moved most (largest {delta} first)"
+        return (f"movies, the first {mine} of them this change's own, then those whose {entries} it moved most "
+                f"(largest {delta} first in each part)")
 
     # ------------------------------------------------------------------ the latest change, explained
     def latest_windows(self, max_items: int = views.DEFAULT_ITEMS, min_viewers: int | None = None) -> tuple[Window, Window]:
@@ -1242,20 +1250,12 @@ class EaseWorkspace(Workspace):
         return measure_weights_change(before, self._ease, change)
 
     own_first = False
+    moved_words = ("weights", "|ΔB|")
 
-    def _ranked_as(self, ranked: Sequence[int], effect: ChangeEffect | None, change: ChangeSet, max_items: int,
-                   min_viewers: int | None = None) -> str:
-        if effect is None:
-            return super()._ranked_as(ranked, effect, change, max_items, min_viewers)
-        # the change's own movies come first in EASE's ranking (effects.measure_weights_change)
+    def _own_shown(self, ranked: Sequence[int], change: ChangeSet, max_items: int, min_viewers: int) -> int:
+        # the change's own (scored) movies come first in EASE's ranking itself (effects.measure_weights_change)
         own = set(change.count_items.tolist())
-        mine = sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
-        if mine == min(len(ranked), max_items):
-            return "movies of this change whose weights it moved most (largest |ΔB| first)"
-        if mine == 0:
-            return "movies whose weights this change moved most (largest |ΔB| first)"
-        return (f"movies, the first {mine} of them this change's own, then those whose weights it moved most "
-                "(largest |ΔB| first in each part)")
+        return sum(int(item) in own for item in list(dict.fromkeys(ranked))[:max_items])
 
     def outside_sentence(self, pairs: Sequence[PairChange], window: Window) -> str:
         sentence = super().outside_sentence(pairs, window)
@@ -1342,7 +1342,7 @@ def _noop_reason(request: ChangeRequest, change: ChangeSet) -> str | None:
 
 
 def _raw_action(request: ChangeRequest, change: ChangeSet, noop: str | None, kind: str,
-                name: Callable[[int], str] = lambda user: f"User {user}") -> str:
+                name: Callable[[int], str]) -> str:
     """What a raw or imported request did, in words that match the model's change; ``name`` gives a
     user's display name (the catalog's)."""
     source = "imported request" if kind == "import" else "raw request"

@@ -429,8 +429,8 @@ def export_onnx(
 
     ``neighbours``: K, the most similar items kept per item (None keeps all with S > 0, for
     small catalogs); by default (:data:`MODEL_K`) the model's own K, so the device's top-10 equals
-    ``model.recommend``'s, or :data:`DEFAULT_NEIGHBOURS` for a model that keeps every neighbour. ``catalog`` supplies titles and years for the sidecar. Returns the
-    :class:`DeviceModel` (bytes, sidecar, timings); ``path.with_suffix(".json")`` holds the sidecar.
+    ``model.recommend``'s, or :data:`DEFAULT_NEIGHBOURS` for a model that keeps every neighbour.
+    ``catalog`` supplies titles and years for the sidecar. Returns the :class:`DeviceModel` (bytes, sidecar, timings); ``path.with_suffix(".json")`` holds the sidecar.
     """
     exported = build_device_model(model, neighbours, catalog)
     path = Path(path)

@@ -225,8 +225,9 @@ class ItemCF:
     @property
     def lists_error(self) -> Exception | None:
         """Why the last update of the neighbour lists failed (out of memory half-way, or a fault); None
-        once one has worked, and for a model without lists. The change stayed accepted and the lists were dropped, to be rebuilt from C when next
-        read, so they are still exact; a fault in the update kernels shows here, not only as slower reads."""
+        once one has worked, and for a model without lists. The change stayed accepted and the lists
+        were dropped, to be rebuilt from C when next read, so they are still exact; a fault in the
+        update kernels shows here, not only as slower reads."""
         return getattr(self, "_lists_error", None)
 
     @property
@@ -730,7 +731,7 @@ class ItemCF:
                 f"This state does not belong to this model's lists (K = {self._k}, the same items in the same order): "
                 f"pass what this model's neighbour_state() returned before the change."
             )
-        return PairChanges(*self._lists().changes_since(before, self._index.ids()))
+        return PairChanges(*self._lists().changes_since(before, ids))
 
     def neighbour_lists(self, items: Sequence[int]) -> list[list[tuple[int, float]]]:
         """Each item's whole list as ``[(neighbour, S), ...]`` best first (external ids); empty
